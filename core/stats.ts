@@ -1,0 +1,70 @@
+/**
+ * Named counters (gem5's ADD_STAT, blink's stats.inc): each is declared once with a unit and a
+ * description and lives in one Float64Array slot, so the hot path increments `v[slot]++` with no
+ * look-up. Derived figures are computed when reported, never maintained.
+ */
+export interface StatInfo {
+  readonly name: string;
+  readonly unit: string;
+  readonly description: string;
+}
+
+export class Stats {
+  /**
+   * The counter values; index with the slot `counter()` returned. Fixed capacity, so hot paths
+   * may keep a reference to this array.
+   */
+  readonly v: Float64Array;
+  private readonly infos: StatInfo[] = [];
+  private readonly byName = new Map<string, number>();
+
+  constructor(capacity = 4096) {
+    this.v = new Float64Array(capacity);
+  }
+
+  /** Declares a counter (or returns the existing slot of the same name). */
+  counter(name: string, unit: string, description: string): number {
+    const existing = this.byName.get(name);
+    if (existing !== undefined) return existing;
+    const slot = this.infos.length;
+    if (slot === this.v.length) throw new Error(`more than ${this.v.length} counters declared`);
+    this.infos.push({ name, unit, description });
+    this.byName.set(name, slot);
+    return slot;
+  }
+
+  get(name: string): number {
+    const slot = this.byName.get(name);
+    return slot === undefined ? 0 : this.v[slot]!;
+  }
+
+  /** Sum of every counter whose name ends with `.${suffix}` or equals it (e.g. all CPUs' TLB hits). */
+  sum(suffix: string): number {
+    let total = 0;
+    for (let i = 0; i < this.infos.length; i++) {
+      const n = this.infos[i]!.name;
+      if (n === suffix || n.endsWith('.' + suffix)) total += this.v[i]!;
+    }
+    return total;
+  }
+
+  info(name: string): StatInfo | undefined {
+    const slot = this.byName.get(name);
+    return slot === undefined ? undefined : this.infos[slot];
+  }
+
+  reset(): void {
+    this.v.fill(0);
+  }
+
+  /** Every counter, in declaration order, with its value. */
+  entries(): Array<StatInfo & { value: number }> {
+    return this.infos.map((info, i) => ({ ...info, value: this.v[i]! }));
+  }
+
+  toJSON(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (let i = 0; i < this.infos.length; i++) out[this.infos[i]!.name] = this.v[i]!;
+    return out;
+  }
+}

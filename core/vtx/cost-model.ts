@@ -1,0 +1,135 @@
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { dirname, join, basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../config-error.js';
+
+/**
+ * The cycle cost of each mechanism event. Every field is a constant of the profile file with a
+ * `source`; the machine charges them as the events happen (DESIGN §2). Fields are plain numbers
+ * so hot paths read them with one load.
+ */
+export const COST_CONSTANTS = {
+  instruction: 'one retired instruction (CPI of the modelled core)',
+  walkRef: 'one memory reference of a page walk (1-D, or either dimension of a 2-D walk)',
+  tlbFlush: 'a TLB flush by MOV CR3, INVPCID all-context or INVVPID, beyond the CR3 write itself',
+  invlpg: 'INVLPG of one page',
+  cr3Write: 'MOV to CR3',
+  exceptionDelivery: 'delivering an exception or interrupt through the IDT (incl. stack switch)',
+  iretq: 'IRETQ',
+  syscall: 'SYSCALL (ring 3 → ring 0 through LSTAR)',
+  sysret: 'SYSRET (ring 0 → ring 3)',
+  vmExit: 'a VM exit: guest state saved to the VMCS, host state loaded',
+  vmEntry: 'a VM entry (VMLAUNCH / VMRESUME): host state saved, guest state loaded and checked',
+  cpuid: 'CPUID executed natively (no exit)',
+  rdtsc: 'RDTSC',
+  msrAccess: 'RDMSR / WRMSR of an MSR that does not exit',
+  descriptorLoad: 'LGDT / LIDT / LTR',
+} as const;
+
+export type CostConstant = keyof typeof COST_CONSTANTS;
+
+export interface ProfileConstant {
+  value: number;
+  unit: string;
+  source: string;
+}
+
+export interface ProfileFile {
+  name: string;
+  description: string;
+  cpu: string;
+  clockHz: number;
+  /** TLB geometry: entries of the 4 KiB TLB and its associativity, and of the large-page TLB. */
+  tlb: { entries4k: number; ways4k: number; entriesLarge: number; waysLarge: number; source: string };
+  constants: Record<CostConstant, ProfileConstant>;
+}
+
+export class CostModel implements Record<CostConstant, number> {
+  instruction = 0;
+  walkRef = 0;
+  tlbFlush = 0;
+  invlpg = 0;
+  cr3Write = 0;
+  exceptionDelivery = 0;
+  iretq = 0;
+  syscall = 0;
+  sysret = 0;
+  vmExit = 0;
+  vmEntry = 0;
+  cpuid = 0;
+  rdtsc = 0;
+  msrAccess = 0;
+  descriptorLoad = 0;
+
+  constructor(readonly profile: ProfileFile) {
+    for (const k of Object.keys(COST_CONSTANTS) as CostConstant[]) this[k] = profile.constants[k].value;
+  }
+
+  get clockHz(): number {
+    return this.profile.clockHz;
+  }
+}
+
+const PROFILE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'profiles');
+
+export const DEFAULT_PROFILE = 'dune-e3-1230v2';
+
+export function availableProfiles(): string[] {
+  return readdirSync(PROFILE_DIR).filter((f) => f.endsWith('.json')).map((f) => basename(f, '.json')).sort();
+}
+
+/**
+ * Loads a profile by name (a file in core/vtx/profiles) or by path, and checks that every
+ * constant is there with a number and a source. A broken profile is refused with the field named.
+ */
+export function loadProfile(nameOrPath: string = DEFAULT_PROFILE): ProfileFile {
+  const path = nameOrPath.endsWith('.json') ? nameOrPath : join(PROFILE_DIR, `${nameOrPath}.json`);
+  if (!existsSync(path)) {
+    throw new ConfigError(`unknown cost profile '${nameOrPath}'; available: ${availableProfiles().join(', ')}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`cost profile ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  return validateProfile(raw, path);
+}
+
+export function validateProfile(raw: unknown, where: string): ProfileFile {
+  const fail = (msg: string): never => {
+    throw new ConfigError(`cost profile ${where}: ${msg}`);
+  };
+  if (typeof raw !== 'object' || raw === null) fail('not a JSON object');
+  const p = raw as Record<string, unknown>;
+  for (const f of ['name', 'description', 'cpu'] as const) {
+    if (typeof p[f] !== 'string') fail(`field '${f}' must be a string`);
+  }
+  if (typeof p.clockHz !== 'number' || !(p.clockHz > 0)) fail(`field 'clockHz' must be a positive number`);
+  const tlb = p.tlb as Record<string, unknown> | undefined;
+  if (typeof tlb !== 'object' || tlb === null) fail(`field 'tlb' is missing`);
+  for (const f of ['entries4k', 'ways4k', 'entriesLarge', 'waysLarge'] as const) {
+    const v = tlb![f];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || (v & (v - 1)) !== 0) {
+      fail(`field 'tlb.${f}' must be a power of two`);
+    }
+  }
+  if ((tlb!.entries4k as number) < (tlb!.ways4k as number) || (tlb!.entriesLarge as number) < (tlb!.waysLarge as number)) {
+    fail(`field 'tlb': entries must be at least the number of ways`);
+  }
+  const constants = p.constants as Record<string, unknown> | undefined;
+  if (typeof constants !== 'object' || constants === null) fail(`field 'constants' is missing`);
+  for (const k of Object.keys(COST_CONSTANTS)) {
+    const c = constants![k] as Record<string, unknown> | undefined;
+    if (c === undefined) fail(`constant '${k}' (${COST_CONSTANTS[k as CostConstant]}) is missing`);
+    if (typeof c!.value !== 'number' || !Number.isFinite(c!.value) || c!.value < 0) {
+      fail(`constant '${k}' needs a non-negative number 'value'`);
+    }
+    if (typeof c!.source !== 'string' || c!.source.trim() === '') fail(`constant '${k}' needs a 'source'`);
+    if (typeof c!.unit !== 'string') fail(`constant '${k}' needs a 'unit'`);
+  }
+  for (const k of Object.keys(constants!)) {
+    if (!(k in COST_CONSTANTS)) fail(`unknown constant '${k}'; known: ${Object.keys(COST_CONSTANTS).join(', ')}`);
+  }
+  return raw as ProfileFile;
+}

@@ -1,0 +1,101 @@
+import { ConfigError } from '../config-error.js';
+import { Stats } from '../stats.js';
+import { Tracer } from '../tracer.js';
+import { CostModel, ProfileFile, loadProfile } from './cost-model.js';
+import { Cpu } from './cpu.js';
+import { cpuidTable } from './cpuid.js';
+import { FrameAllocator } from './frame-allocator.js';
+import { NativeCodeRegistry } from './native-code.js';
+import { PhysicalMemory } from './physical-memory.js';
+
+export interface MachineConfig {
+  /** Bytes of physical memory (a multiple of 4 KiB, at most 4 GiB). */
+  memory: number;
+  cpus?: number;
+  /** A cost profile name (core/vtx/profiles), a path to one, or a loaded profile. */
+  profile?: string | ProfileFile;
+  /** MAXPHYADDR; the Dune paper's Xeon E3-1230 v2 has 36. */
+  physBits?: number;
+  /** Cycles a CPU may run past the others before the scheduler switches (determinism is kept). */
+  quantum?: number;
+}
+
+export const MAX_CPUS = 64;
+
+/**
+ * A machine: physical memory shared by N CPUs, each with its own cycle clock, MMU and TLB. The
+ * scheduler is deterministic: it always advances the runnable CPU with the smallest clock (ties
+ * to the lowest index) for at most one quantum past the next clock, so parallel time is modelled
+ * in one JS thread and the same inputs give the same cycles.
+ */
+export class Machine {
+  readonly mem: PhysicalMemory;
+  readonly frames: FrameAllocator;
+  readonly natives = new NativeCodeRegistry();
+  readonly costs: CostModel;
+  readonly stats = new Stats();
+  readonly tracer = new Tracer();
+  readonly cpus: Cpu[];
+  readonly physBits: number;
+  readonly quantum: number;
+
+  constructor(config: MachineConfig) {
+    const n = config.cpus ?? 1;
+    if (!Number.isInteger(n) || n < 1 || n > MAX_CPUS) throw new ConfigError(`cpus must be a whole number from 1 to ${MAX_CPUS}, got ${n}`);
+    const physBits = config.physBits ?? 36;
+    if (!Number.isInteger(physBits) || physBits < 32 || physBits > 52) throw new ConfigError(`physBits must be 32..52, got ${physBits}`);
+    if (config.memory > 2 ** physBits) throw new ConfigError(`memory ${config.memory} exceeds the ${physBits}-bit physical address space`);
+    this.quantum = config.quantum ?? 10_000;
+    if (!(this.quantum > 0)) throw new ConfigError(`quantum must be positive, got ${config.quantum}`);
+    this.physBits = physBits;
+    const profile = typeof config.profile === 'object' ? config.profile : loadProfile(config.profile);
+    this.costs = new CostModel(profile);
+    this.mem = new PhysicalMemory(config.memory);
+    this.frames = new FrameAllocator(this.mem);
+    this.tracer.setClock(profile.clockHz);
+    const env = {
+      mem: this.mem, natives: this.natives, costs: this.costs, stats: this.stats, tracer: this.tracer,
+      cpuid: cpuidTable(physBits), physBits,
+    };
+    this.cpus = [];
+    for (let i = 0; i < n; i++) this.cpus.push(new Cpu(i, env, profile.tlb));
+  }
+
+  get profile(): ProfileFile {
+    return this.costs.profile;
+  }
+
+  /** Simulated seconds of a cycle count on this machine's clock. */
+  seconds(cycles: number): number {
+    return cycles / this.costs.clockHz;
+  }
+
+  /**
+   * Runs the CPUs until every one is halted or stopped, or `maxCycles` of simulated time pass on
+   * the slowest clock. Returns the number of scheduling slices.
+   */
+  run(maxCycles = Infinity): number {
+    const cpus = this.cpus;
+    for (const c of cpus) c.stopped = false;
+    let slices = 0;
+    for (;;) {
+      let pick = -1;
+      let next = Infinity;
+      for (let i = 0; i < cpus.length; i++) {
+        const c = cpus[i]!;
+        if (c.halted || c.stopped) continue;
+        if (pick < 0 || c.cycles < cpus[pick]!.cycles) pick = i;
+      }
+      if (pick < 0) return slices;
+      const cpu = cpus[pick]!;
+      if (cpu.cycles >= maxCycles) return slices;
+      for (let i = 0; i < cpus.length; i++) {
+        const c = cpus[i]!;
+        if (i !== pick && !c.halted && !c.stopped && c.cycles < next) next = c.cycles;
+      }
+      const limit = Math.min(maxCycles, next === Infinity ? maxCycles : next + this.quantum);
+      cpu.runUntil(limit === Infinity ? Number.MAX_VALUE : limit);
+      slices++;
+    }
+  }
+}

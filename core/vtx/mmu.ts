@@ -1,0 +1,715 @@
+import {
+  CR0_PG, CR0_WP, CR4_PCIDE, EFER_NXE, EPT_A, EPT_D, EPT_PS, EPT_QUAL_EXECUTABLE, EPT_QUAL_FETCH,
+  EPT_QUAL_GLA_TRANSLATED, EPT_QUAL_GLA_VALID, EPT_QUAL_READ, EPT_QUAL_READABLE, EPT_QUAL_WRITABLE,
+  EPT_QUAL_WRITE, EPT_R, EPT_W, EPT_X, FEC_I, FEC_P, FEC_RSV, FEC_U, FEC_W, PTE_A, PTE_ADDR_HI,
+  PTE_ADDR_LO, PTE_D, PTE_G, PTE_NX_HI, PTE_P, PTE_PS, PTE_U, PTE_W, Vector,
+} from './arch.js';
+import { CpuFault } from './cpu-fault.js';
+import { PhysicalMemory } from './physical-memory.js';
+import { Stats } from '../stats.js';
+import {
+  ACC_EXEC_SUP, ACC_EXEC_USER, ACC_READ_SUP, ACC_READ_USER, ACC_WRITE_SUP, ACC_WRITE_USER,
+  AccessKind, TlbArray, accessBit,
+} from './tlb.js';
+
+const TWO_32 = 0x1_0000_0000;
+const LARGE_SHIFT = 21;
+const LARGE = 1 << LARGE_SHIFT;
+const CANONICAL_LIMIT = 2 ** 47;
+
+/** What the MMU needs from its CPU: paging registers, the VMX context, the clock. */
+export interface MmuHost {
+  cr0: number;
+  cr4: number;
+  efer: number;
+  /** CR3 without the PCID bits: the physical (or guest-physical) address of the PML4. */
+  cr3Base: number;
+  cycles: number;
+  /** VMX non-root operation with the "enable EPT" control set. */
+  eptActive: boolean;
+  /** Host-physical address of the EPT PML4 (from the EPTP). */
+  eptRoot: number;
+  /** EPTP bit 6: the processor sets EPT accessed and dirty flags. */
+  eptAd: boolean;
+  readonly fault: CpuFault;
+  /** Called on an EPT violation; returns when the VMM resumed the guest (or throws VmxStop). */
+  eptViolation(qualification: number, gpa: number, gla: number, glaValid: boolean): void;
+  /** Called on an EPT misconfiguration; returns when the VMM resumed the guest. */
+  eptMisconfig(gpa: number): void;
+}
+
+export interface MmuConfig {
+  entries4k: number;
+  ways4k: number;
+  entriesLarge: number;
+  waysLarge: number;
+  /** MAXPHYADDR: physical-address width (36 on the Dune paper's Xeon E3-1230 v2). */
+  physBits: number;
+  /** Cycles per page-walk memory reference. */
+  walkRef: number;
+}
+
+/** Result of a side-effect-free walk, for debuggers, tests and traces. */
+export interface WalkInfo {
+  ok: boolean;
+  /** Host-physical address (after EPT when active), or -1. */
+  pa: number;
+  /** Page size of the guest leaf, in bytes. */
+  pageSize: number;
+  /** Raw leaf entry halves. */
+  leafLo: number;
+  leafHi: number;
+  /** Physical address of the leaf entry. */
+  leafPa: number;
+  level: number;
+}
+
+/**
+ * The memory-management unit of one CPU: x86-64 4-level paging (SDM Vol. 3A ch. 4), the TLB, and
+ * the EPT second dimension (SDM Vol. 3C ch. 29) when the CPU runs a guest.
+ *
+ * Hot path: an access first checks a one-entry cache per access kind (the last TLB entry used,
+ * valid only for the current mode and context), then the set-associative TLB, then walks. Every
+ * page-walk memory reference is counted and charged `walkRef` cycles; A and D bits are written
+ * into the page-table bytes in emulated memory by the walker.
+ *
+ * 64-bit values travel as two 32-bit halves: `read64` returns the low half and leaves the high
+ * half in `hi`.
+ */
+export class Mmu {
+  readonly tlb: TlbArray;
+  readonly tlbLarge: TlbArray;
+  /** High half of the last 64-bit read. */
+  hi = 0;
+  /** Current TLB context tag (eptId << 28 | vpid << 12 | pcid). */
+  ctx = 0;
+  /** CPL 3: accesses are user-mode accesses. */
+  user = false;
+
+  // One-entry caches per access kind: page base (linear) and host page base.
+  private rPage = NaN;
+  private rHost = 0;
+  private wPage = NaN;
+  private wHost = 0;
+  private xPage = NaN;
+  private xHost = 0;
+
+  private readonly u32: Uint32Array;
+  private readonly dv: DataView;
+  private readonly u8: Uint8Array;
+  private readonly sv: Float64Array;
+  /** Mask of reserved physical-address bits in the high half of an entry (bits 51:MAXPHYADDR). */
+  private readonly rsvdHi: number;
+
+  // Counter slots.
+  private readonly sHits: number;
+  private readonly sMisses: number;
+  private readonly sWalks: number;
+  private readonly sWalks2d: number;
+  private readonly sRefs: number;
+  private readonly sGuestRefs: number;
+  private readonly sEptRefs: number;
+  private readonly sFlushes: number;
+  private readonly sInvalidated: number;
+  private readonly sEptViolations: number;
+  private readonly sPageFaults: number;
+
+  // Output of eptTranslate.
+  private eptPerm = 0;
+  private eptLeafShift = 12;
+  private eptDirty = true;
+
+  private walkRefCost: number;
+
+  constructor(
+    readonly mem: PhysicalMemory,
+    readonly host: MmuHost,
+    readonly config: MmuConfig,
+    stats: Stats,
+    readonly name: string,
+  ) {
+    this.tlb = new TlbArray(config.entries4k, config.ways4k, 12);
+    this.tlbLarge = new TlbArray(config.entriesLarge, config.waysLarge, LARGE_SHIFT);
+    this.u32 = mem.u32;
+    this.dv = mem.dv;
+    this.u8 = mem.u8;
+    this.sv = stats.v;
+    this.walkRefCost = config.walkRef;
+    const bits = config.physBits;
+    if (!(bits >= 32 && bits <= 52)) throw new Error(`physBits ${bits} outside 32..52`);
+    this.rsvdHi = (0xfffff & ~((1 << (bits - 32)) - 1)) >>> 0;
+    const c = (n: string, d: string, unit = 'count'): number => stats.counter(`${name}.${n}`, unit, d);
+    this.sHits = c('tlb.hits', 'memory accesses translated by a TLB hit');
+    this.sMisses = c('tlb.misses', 'memory accesses that missed the TLB and walked');
+    this.sWalks = c('mmu.walks', 'page walks (1-D and 2-D)');
+    this.sWalks2d = c('mmu.walks2d', 'two-dimensional walks (guest paging under EPT)');
+    this.sRefs = c('mmu.walkRefs', 'memory references made by page walks, both dimensions');
+    this.sGuestRefs = c('mmu.guestRefs', 'references to guest (or native) paging-structure entries');
+    this.sEptRefs = c('mmu.eptRefs', 'references to EPT paging-structure entries');
+    this.sFlushes = c('tlb.flushes', 'TLB invalidation operations (CR3 writes, INVLPG, INVPCID, INVVPID, INVEPT, VM transitions)');
+    this.sInvalidated = c('tlb.invalidated', 'TLB entries removed by invalidations');
+    this.sEptViolations = c('mmu.eptViolations', 'EPT violations raised');
+    this.sPageFaults = c('mmu.pageFaults', 'page faults (#PF) raised by translation');
+  }
+
+  /** Refreshes the per-reference walk cost (after a profile change). */
+  setWalkRefCost(cycles: number): void {
+    this.walkRefCost = cycles;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Context: the CPU tells the MMU when CPL, CR3/PCID or the VMX context change.
+
+  setMode(user: boolean, ctx: number): void {
+    if (user !== this.user || ctx !== this.ctx) {
+      this.user = user;
+      this.ctx = ctx;
+      this.resetMicro();
+    }
+  }
+
+  resetMicro(): void {
+    this.rPage = NaN;
+    this.wPage = NaN;
+    this.xPage = NaN;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Data accesses (linear addresses as signed numbers in [-2^47, 2^47)).
+
+  read8(va: number): number {
+    const off = va & 0xfff;
+    const pa = va - off === this.rPage ? this.rHost + off : this.translate(va, AccessKind.Read);
+    return this.u8[pa]!;
+  }
+
+  read16(va: number): number {
+    const off = va & 0xfff;
+    if (off > 0xffe) return this.readSplit(va, 2);
+    const pa = va - off === this.rPage ? this.rHost + off : this.translate(va, AccessKind.Read);
+    return this.dv.getUint16(pa, true);
+  }
+
+  read32(va: number): number {
+    const off = va & 0xfff;
+    if (off > 0xffc) return this.readSplit(va, 4);
+    const pa = va - off === this.rPage ? this.rHost + off : this.translate(va, AccessKind.Read);
+    return (pa & 3) === 0 ? this.u32[pa >>> 2]! : this.dv.getUint32(pa, true);
+  }
+
+  /** Reads 8 bytes; returns the low half, leaves the high half in `hi`. */
+  read64(va: number): number {
+    const off = va & 0xfff;
+    if (off > 0xff8) {
+      const lo = this.readSplit(va, 4);
+      this.hi = this.readSplit(va + 4, 4);
+      return lo;
+    }
+    const pa = va - off === this.rPage ? this.rHost + off : this.translate(va, AccessKind.Read);
+    if ((pa & 3) === 0) {
+      const i = pa >>> 2;
+      this.hi = this.u32[i + 1]!;
+      return this.u32[i]!;
+    }
+    this.hi = this.dv.getUint32(pa + 4, true);
+    return this.dv.getUint32(pa, true);
+  }
+
+  /** An 8-byte value that is an address or a count (|v| < 2^53), as a signed number. */
+  read64Number(va: number): number {
+    const lo = this.read64(va);
+    return (this.hi | 0) * TWO_32 + lo;
+  }
+
+  write8(va: number, v: number): void {
+    const off = va & 0xfff;
+    const pa = va - off === this.wPage ? this.wHost + off : this.translate(va, AccessKind.Write);
+    this.u8[pa] = v;
+  }
+
+  write16(va: number, v: number): void {
+    const off = va & 0xfff;
+    if (off > 0xffe) return this.writeSplit(va, v, 2);
+    const pa = va - off === this.wPage ? this.wHost + off : this.translate(va, AccessKind.Write);
+    this.dv.setUint16(pa, v, true);
+  }
+
+  write32(va: number, v: number): void {
+    const off = va & 0xfff;
+    if (off > 0xffc) return this.writeSplit(va, v, 4);
+    const pa = va - off === this.wPage ? this.wHost + off : this.translate(va, AccessKind.Write);
+    if ((pa & 3) === 0) this.u32[pa >>> 2] = v;
+    else this.dv.setUint32(pa, v, true);
+  }
+
+  write64(va: number, lo: number, hi: number): void {
+    const off = va & 0xfff;
+    if (off > 0xff8) {
+      // Both pages must be writable before either half is stored (no partial write on a fault).
+      this.translate(va, AccessKind.Write);
+      this.translate(va + 8 - 1, AccessKind.Write);
+      this.writeSplit(va, lo, 4);
+      this.writeSplit(va + 4, hi, 4);
+      return;
+    }
+    const pa = va - off === this.wPage ? this.wHost + off : this.translate(va, AccessKind.Write);
+    if ((pa & 3) === 0) {
+      const i = pa >>> 2;
+      this.u32[i] = lo;
+      this.u32[i + 1] = hi;
+    } else {
+      this.dv.setUint32(pa, lo, true);
+      this.dv.setUint32(pa + 4, hi, true);
+    }
+  }
+
+  write64Number(va: number, v: number): void {
+    this.write64(va, v >>> 0, Math.floor(v / TWO_32) >>> 0);
+  }
+
+  /** Host-physical address of an instruction byte, checked for execute permission. */
+  fetchAddress(va: number): number {
+    const off = va & 0xfff;
+    return va - off === this.xPage ? this.xHost + off : this.translate(va, AccessKind.Execute);
+  }
+
+  private readSplit(va: number, size: number): number {
+    // Check both pages first so a fault on the second leaves no trace of the first.
+    this.translate(va + size - 1, AccessKind.Read);
+    let v = 0;
+    for (let i = size - 1; i >= 0; i--) v = v * 256 + this.u8[this.translate(va + i, AccessKind.Read)]!;
+    return v >>> 0;
+  }
+
+  private writeSplit(va: number, v: number, size: number): void {
+    this.translate(va, AccessKind.Write);
+    this.translate(va + size - 1, AccessKind.Write);
+    for (let i = 0; i < size; i++) {
+      this.u8[this.translate(va + i, AccessKind.Write)] = (v >>> (8 * i)) & 0xff;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Translation.
+
+  /**
+   * Translates a linear address for an access of `kind` in the current mode; returns the host
+   * physical address. Raises #GP(0) for a non-canonical address and #PF on a paging fault; EPT
+   * violations go to the VMM (synchronously) and the translation is retried after it resumes.
+   */
+  translate(va: number, kind: AccessKind): number {
+    return this.translateAs(va, kind, this.user);
+  }
+
+  /** As `translate`, for an implicit supervisor access (IDT, GDT, TSS) when `user` is false. */
+  translateAs(va: number, kind: AccessKind, user: boolean): number {
+    const off = va & 0xfff;
+    const vpn = (va - off) / 4096;
+    const need = accessBit(kind, user);
+    const ctx = this.ctx;
+    const t = this.tlb;
+    let slot = t.find(vpn, ctx);
+    if (slot >= 0 && (t.perm[slot]! & need) !== 0) {
+      this.sv[this.sHits]++;
+      const hostPage = t.host[slot]!;
+      if (user === this.user) this.setMicro(kind, va - off, hostPage);
+      return hostPage + off;
+    }
+    const L = this.tlbLarge;
+    const lvpn = Math.floor(va / LARGE);
+    slot = L.find(lvpn, ctx);
+    if (slot >= 0 && (L.perm[slot]! & need) !== 0) {
+      this.sv[this.sHits]++;
+      const hostPage = L.host[slot]! + (va - lvpn * LARGE - off);
+      if (user === this.user) this.setMicro(kind, va - off, hostPage);
+      return hostPage + off;
+    }
+    this.sv[this.sMisses]++;
+    const pa = this.walk(va, kind, user);
+    if (user === this.user) this.setMicro(kind, va - off, pa - off);
+    return pa;
+  }
+
+  private setMicro(kind: AccessKind, page: number, hostPage: number): void {
+    if (kind === AccessKind.Read) {
+      this.rPage = page;
+      this.rHost = hostPage;
+    } else if (kind === AccessKind.Write) {
+      this.wPage = page;
+      this.wHost = hostPage;
+      // A writable entry is readable too.
+      this.rPage = page;
+      this.rHost = hostPage;
+    } else {
+      this.xPage = page;
+      this.xHost = hostPage;
+    }
+  }
+
+  private raisePf(va: number, errorCode: number): never {
+    this.sv[this.sPageFaults]++;
+    throw this.host.fault.set(Vector.PageFault, errorCode, true, va);
+  }
+
+  private raiseGp0(): never {
+    throw this.host.fault.set(Vector.GeneralProtection, 0, true);
+  }
+
+  /**
+   * The page walk (SDM Vol. 3A §4.5): four levels from CR3, accumulating R/W, U/S and XD,
+   * stopping at a PS leaf; then the permission check (§4.6), A on every entry used and D on the
+   * leaf for writes (§4.8), and a TLB fill. Under EPT every guest-physical address — of each
+   * paging-structure entry and of the final page — is translated through the EPT first.
+   */
+  private walk(va: number, kind: AccessKind, user: boolean): number {
+    const h = this.host;
+    if (va >= CANONICAL_LIMIT || va < -CANONICAL_LIMIT) this.raiseGp0();
+    if ((h.cr0 & CR0_PG) === 0) {
+      // Paging off: linear == physical (only before long mode is enabled).
+      return va;
+    }
+    const ept = h.eptActive;
+    const sv = this.sv;
+    sv[this.sWalks]++;
+    if (ept) sv[this.sWalks2d]++;
+    const nxe = (h.efer & EFER_NXE) !== 0;
+    const isWrite = kind === AccessKind.Write;
+    const isFetch = kind === AccessKind.Execute;
+    const userBit = user ? FEC_U : 0;
+    const fecBase = userBit | (isWrite ? FEC_W : 0) | (isFetch && nxe ? FEC_I : 0);
+    const rsvdHi = this.rsvdHi | (nxe ? 0 : PTE_NX_HI);
+
+    let table = h.cr3Base;
+    let w = true;
+    let u = true;
+    let nx = false;
+    let leafLo = 0;
+    let leafHi = 0;
+    let leafEntryHpa = 0;
+    let leafEntryGpa = 0;
+    let leafEntryEptW = true;
+    let level = 4;
+    let shift = 39;
+    for (;;) {
+      const idx = Math.floor(va / 2 ** shift) & 511;
+      const entryGpa = table + idx * 8;
+      let entryHpa = entryGpa;
+      let entryEptW = true;
+      if (ept) {
+        entryHpa = this.eptTranslate(entryGpa, AccessKind.Read, va, false);
+        entryEptW = (this.eptPerm & EPT_W) !== 0;
+      }
+      sv[this.sRefs]++;
+      sv[this.sGuestRefs]++;
+      h.cycles += this.walkRefCost;
+      const lo = this.mem.read32(entryHpa);
+      const hi = this.mem.read32(entryHpa + 4);
+      if ((lo & PTE_P) === 0) this.raisePf(va, fecBase);
+      const ps = (lo & PTE_PS) !== 0 && level > 1;
+      let rsvd = (hi & rsvdHi) !== 0;
+      if (level === 4 && (lo & PTE_PS) !== 0) rsvd = true;
+      if (ps && level === 3 && (lo & 0x3fff_e000) !== 0) rsvd = true; // bits 29:13 of a 1 GiB leaf
+      if (ps && level === 2 && (lo & 0x001f_e000) !== 0) rsvd = true; // bits 20:13 of a 2 MiB leaf
+      if (rsvd) this.raisePf(va, fecBase | FEC_P | FEC_RSV);
+      w &&= (lo & PTE_W) !== 0;
+      u &&= (lo & PTE_U) !== 0;
+      if (nxe && (hi & PTE_NX_HI) !== 0) nx = true;
+      if (level === 1 || ps) {
+        leafLo = lo;
+        leafHi = hi;
+        leafEntryHpa = entryHpa;
+        leafEntryGpa = entryGpa;
+        leafEntryEptW = entryEptW;
+        break;
+      }
+      // Accessed flag on a non-leaf entry used by the walk (§4.8); under EPT it is a write.
+      // EPT must allow the write; if it does not, the write's own translation raises the violation.
+      if ((lo & PTE_A) === 0) {
+        const hpaW = entryEptW ? entryHpa : this.eptTranslate(entryGpa, AccessKind.Write, va, false);
+        this.mem.write32(hpaW, lo | PTE_A);
+      }
+      table = (lo & PTE_ADDR_LO) + (hi & PTE_ADDR_HI) * TWO_32;
+      level--;
+      shift -= 9;
+    }
+
+    // Permission check (§4.6). Supervisor accesses to user pages are allowed (no SMAP/SMEP).
+    const wp = (h.cr0 & CR0_WP) !== 0;
+    let allowed: boolean;
+    if (kind === AccessKind.Read) allowed = !user || u;
+    else if (isWrite) allowed = user ? u && w : w || !wp;
+    else allowed = !nx && (!user || u);
+    if (!allowed) this.raisePf(va, fecBase | FEC_P);
+
+    // The final physical address: leaf frame + offset within the page.
+    const pageShift = level === 1 ? 12 : level === 2 ? 21 : 30;
+    const pageSize = 2 ** pageShift;
+    let frame = (leafLo & PTE_ADDR_LO) + (leafHi & PTE_ADDR_HI) * TWO_32;
+    frame -= frame % pageSize;
+    const pageOffset = va - Math.floor(va / pageSize) * pageSize;
+    const gpa = frame + pageOffset;
+
+    let hpa = gpa;
+    let eptPerm = EPT_R | EPT_W | EPT_X;
+    let effShift = pageShift;
+    let eptDirty = true;
+    if (ept) {
+      hpa = this.eptTranslate(gpa, kind, va, true);
+      eptPerm = this.eptPerm;
+      eptDirty = this.eptDirty;
+      if (this.eptLeafShift < effShift) effShift = this.eptLeafShift;
+    }
+
+    // A on the leaf, D on a write (§4.8). Under EPT, these are writes to guest-physical memory.
+    const newLo = leafLo | PTE_A | (isWrite ? PTE_D : 0);
+    if (newLo !== leafLo) {
+      const entryHpaW = leafEntryEptW ? leafEntryHpa : this.eptTranslate(leafEntryGpa, AccessKind.Write, va, false);
+      this.mem.write32(entryHpaW, newLo);
+    }
+    const dirty = (newLo & PTE_D) !== 0 && eptDirty;
+
+    // Fold the permissions into the TLB entry. Write permission needs a known-dirty leaf.
+    let perm = 0;
+    if (eptPerm & EPT_R) {
+      perm |= ACC_READ_SUP;
+      if (u) perm |= ACC_READ_USER;
+    }
+    if ((eptPerm & EPT_W) && dirty) {
+      if (w || !wp) perm |= ACC_WRITE_SUP;
+      if (u && w) perm |= ACC_WRITE_USER;
+    }
+    if ((eptPerm & EPT_X) && !nx) {
+      perm |= ACC_EXEC_SUP;
+      if (u) perm |= ACC_EXEC_USER;
+    }
+    const global = (leafLo & PTE_G) !== 0;
+    const off = va & 0xfff;
+    if (effShift >= LARGE_SHIFT) {
+      const lvpn = Math.floor(va / LARGE);
+      this.tlbLarge.insert(lvpn, this.ctx, perm, hpa - (va - lvpn * LARGE), global);
+    } else {
+      this.tlb.insert((va - off) / 4096, this.ctx, perm, hpa - off, global);
+    }
+    return hpa;
+  }
+
+  /**
+   * Translates a guest-physical address through the EPT (SDM Vol. 3C §29.3.2). `final` says
+   * whether it is the translation of the linear address itself (qualification bit 8) or of a
+   * guest paging-structure entry. On a violation the VMM runs and the walk is retried.
+   */
+  private eptTranslate(gpa: number, kind: AccessKind, gla: number, final: boolean): number {
+    const h = this.host;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 64) {
+        throw new Error(`EPT violation at guest-physical 0x${gpa.toString(16)} not resolved after 64 VM exits`);
+      }
+      let table = h.eptRoot;
+      let permAnd = EPT_R | EPT_W | EPT_X;
+      let shift = 39;
+      let misconfig = false;
+      for (let level = 4; level >= 1; level--, shift -= 9) {
+        const idx = Math.floor(gpa / 2 ** shift) & 511;
+        const entryPa = table + idx * 8;
+        this.sv[this.sRefs]++;
+        this.sv[this.sEptRefs]++;
+        h.cycles += this.walkRefCost;
+        const lo = this.mem.read32(entryPa);
+        const hi = this.mem.read32(entryPa + 4);
+        const rwx = lo & 7;
+        if (rwx === 0) {
+          permAnd = 0;
+          break;
+        }
+        // Write-only or write+execute without read is a misconfiguration (§29.3.3.1), as are
+        // reserved physical-address bits, and a leaf memory type of 2, 3 or 7.
+        const ps = (lo & EPT_PS) !== 0 && (level === 2 || level === 3);
+        const leaf = level === 1 || ps;
+        const mt = (lo >>> 3) & 7;
+        if (
+          ((rwx & EPT_R) === 0 && (rwx & EPT_W) !== 0) ||
+          (hi & this.rsvdHi) !== 0 ||
+          (leaf && (mt === 2 || mt === 3 || mt === 7)) ||
+          (level === 4 && (lo & EPT_PS) !== 0)
+        ) {
+          misconfig = true;
+          break;
+        }
+        permAnd &= rwx;
+        if (h.eptAd && (lo & EPT_A) === 0 && !leaf) this.mem.write32(entryPa, lo | EPT_A);
+        if (leaf) {
+          const needBit = kind === AccessKind.Read ? EPT_R : kind === AccessKind.Write ? EPT_W : EPT_X;
+          if ((permAnd & needBit) === 0) break;
+          const leafShift = level === 1 ? 12 : level === 2 ? 21 : 30;
+          const size = 2 ** leafShift;
+          let base = (lo & PTE_ADDR_LO) + (hi & PTE_ADDR_HI) * TWO_32;
+          base -= base % size;
+          let dirty = true;
+          if (h.eptAd) {
+            const upd = lo | EPT_A | (kind === AccessKind.Write ? EPT_D : 0);
+            if (upd !== lo) this.mem.write32(entryPa, upd);
+            dirty = (upd & EPT_D) !== 0;
+          }
+          this.eptPerm = permAnd;
+          this.eptLeafShift = leafShift;
+          this.eptDirty = dirty;
+          return base + (gpa % size);
+        }
+        table = (lo & PTE_ADDR_LO) + (hi & PTE_ADDR_HI) * TWO_32;
+      }
+      if (misconfig) {
+        h.eptMisconfig(gpa);
+        continue;
+      }
+      // Report a violation with the exit qualification of SDM Vol. 3C Table 28-7.
+      this.sv[this.sEptViolations]++;
+      let qual = kind === AccessKind.Read ? EPT_QUAL_READ : kind === AccessKind.Write ? EPT_QUAL_WRITE : EPT_QUAL_FETCH;
+      if (permAnd & EPT_R) qual |= EPT_QUAL_READABLE;
+      if (permAnd & EPT_W) qual |= EPT_QUAL_WRITABLE;
+      if (permAnd & EPT_X) qual |= EPT_QUAL_EXECUTABLE;
+      qual |= EPT_QUAL_GLA_VALID;
+      if (final) qual |= EPT_QUAL_GLA_TRANSLATED;
+      h.eptViolation(qual, gpa, gla, true);
+      // The VMM resumed us: retry from the EPT root (it may have filled the entry).
+    }
+  }
+
+
+  // ---------------------------------------------------------------------------------------
+  // Invalidation (SDM Vol. 3A §4.10.4, Vol. 3C §29.4.3).
+
+  private counted(n: number): void {
+    this.sv[this.sFlushes]++;
+    this.sv[this.sInvalidated] += n;
+    this.resetMicro();
+  }
+
+  /** INVLPG: the page's entries for the current PCID and its global entries (§4.10.4.1). */
+  invlpg(va: number): void {
+    const off = va & 0xfff;
+    let n = this.tlb.invalidatePage((va - off) / 4096, this.ctx);
+    n += this.tlbLarge.invalidatePage(Math.floor(va / LARGE), this.ctx);
+    this.counted(n);
+  }
+
+  /** Non-global entries of one PCID in the current VPID/EPT context (MOV CR3, INVPCID type 1). */
+  flushPcid(pcid: number, keepGlobal = true): void {
+    const tag = (this.ctx & ~0xfff) | pcid;
+    const m = (c: number, g: boolean): boolean => c === tag && !(keepGlobal && g);
+    this.counted(this.tlb.invalidateWhere(m) + this.tlbLarge.invalidateWhere(m));
+  }
+
+  /** INVPCID type 0: one page of one PCID (global entries excepted, §4.10.4.1). */
+  flushPcidPage(pcid: number, va: number): void {
+    const tag = (this.ctx & ~0xfff) | pcid;
+    const off = va & 0xfff;
+    const vpn = (va - off) / 4096;
+    const lvpn = Math.floor(va / LARGE);
+    let n = 0;
+    for (const [t, p] of [[this.tlb, vpn], [this.tlbLarge, lvpn]] as const) {
+      const base = t.setBase(p, tag);
+      for (let i = base; i < base + t.ways; i++) {
+        if (t.vpn[i] === p && t.ctx[i] === tag && t.global[i] === 0) {
+          t.invalidateSlot(i);
+          n++;
+        }
+      }
+    }
+    this.counted(n);
+  }
+
+  /** Every entry of the current VPID/EPT context, all PCIDs (INVPCID types 2 and 3). */
+  flushAllPcids(keepGlobal: boolean): void {
+    const vctx = this.ctx & ~0xfff;
+    const m = (c: number, g: boolean): boolean => (c & ~0xfff) === vctx && !(keepGlobal && g);
+    this.counted(this.tlb.invalidateWhere(m) + this.tlbLarge.invalidateWhere(m));
+  }
+
+  /** Every entry tagged with a VPID (INVVPID single-context; VM transitions without VPID). */
+  flushVpid(vpid: number, keepGlobal = false): void {
+    const m = (c: number, g: boolean): boolean => ((c >>> 12) & 0xffff) === vpid && !(keepGlobal && g);
+    this.counted(this.tlb.invalidateWhere(m) + this.tlbLarge.invalidateWhere(m));
+  }
+
+  /** One page of one VPID (INVVPID individual-address). */
+  flushVpidPage(vpid: number, va: number): void {
+    const off = va & 0xfff;
+    const vpn = (va - off) / 4096;
+    const lvpn = Math.floor(va / LARGE);
+    const m1 = (t: TlbArray, p: number): number => {
+      let n = 0;
+      for (let i = 0; i < t.entries; i++) {
+        if (t.vpn[i] === p && ((t.ctx[i]! >>> 12) & 0xffff) === vpid) {
+          t.invalidateSlot(i);
+          n++;
+        }
+      }
+      return n;
+    };
+    this.counted(m1(this.tlb, vpn) + m1(this.tlbLarge, lvpn));
+  }
+
+  /** Combined mappings of one EPT context (INVEPT single-context). */
+  flushEptContext(eptId: number): void {
+    const m = (c: number): boolean => c >>> 28 === eptId;
+    this.counted(this.tlb.invalidateWhere(m) + this.tlbLarge.invalidateWhere(m));
+  }
+
+  /** Everything (INVVPID all-context, INVEPT global, CR4 paging-mode changes). */
+  flushAll(): void {
+    const m = (): boolean => true;
+    this.counted(this.tlb.invalidateWhere(m) + this.tlbLarge.invalidateWhere(m));
+  }
+
+  /** Every entry whose context is derived from EPT (INVEPT global). */
+  flushAllEpt(): void {
+    const m = (c: number): boolean => c >>> 28 !== 0;
+    this.counted(this.tlb.invalidateWhere(m) + this.tlbLarge.invalidateWhere(m));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Side-effect-free walk for debuggers and tests (no A/D, no TLB fill, no counters, no cycles).
+
+  debugWalk(va: number): WalkInfo {
+    const h = this.host;
+    const none: WalkInfo = { ok: false, pa: -1, pageSize: 0, leafLo: 0, leafHi: 0, leafPa: -1, level: 0 };
+    const toHost = (gpa: number): number => (h.eptActive ? this.debugEpt(gpa) : gpa);
+    let table = h.cr3Base;
+    for (let level = 4, shift = 39; level >= 1; level--, shift -= 9) {
+      const entry = toHost(table + (Math.floor(va / 2 ** shift) & 511) * 8);
+      if (entry < 0) return none;
+      const lo = this.mem.read32(entry);
+      const hi = this.mem.read32(entry + 4);
+      if ((lo & PTE_P) === 0) return { ...none, leafLo: lo, leafHi: hi, leafPa: entry, level };
+      const frame = (lo & PTE_ADDR_LO) + (hi & PTE_ADDR_HI) * TWO_32;
+      if (level === 1 || ((lo & PTE_PS) !== 0 && level <= 3)) {
+        const size = 2 ** shift;
+        const gpa = frame - (frame % size) + (va - Math.floor(va / size) * size);
+        const pa = toHost(gpa);
+        return { ok: pa >= 0, pa, pageSize: size, leafLo: lo, leafHi: hi, leafPa: entry, level };
+      }
+      table = frame;
+    }
+    return none;
+  }
+
+  private debugEpt(gpa: number): number {
+    let table = this.host.eptRoot;
+    for (let level = 4, shift = 39; level >= 1; level--, shift -= 9) {
+      const entry = table + (Math.floor(gpa / 2 ** shift) & 511) * 8;
+      const lo = this.mem.read32(entry);
+      const hi = this.mem.read32(entry + 4);
+      if ((lo & 7) === 0) return -1;
+      const frame = (lo & PTE_ADDR_LO) + (hi & PTE_ADDR_HI) * TWO_32;
+      if (level === 1 || ((lo & EPT_PS) !== 0 && level <= 3)) {
+        const size = 2 ** shift;
+        return frame - (frame % size) + (gpa % size);
+      }
+      table = frame;
+    }
+    return -1;
+  }
+}
+
+export { AccessKind };
+export const PCIDE = CR4_PCIDE;

@@ -1,0 +1,139 @@
+import { PAGE_SIZE } from './arch.js';
+import { ConfigError } from '../config-error.js';
+
+/** The largest ArrayBuffer Node 20 (V8 11) can allocate. */
+export const MAX_PHYSICAL_MEMORY = 2 ** 32;
+
+/**
+ * Host-physical RAM: one ArrayBuffer of the configured size, addressed by physical address.
+ *
+ * Backing is lazy at 4 KiB granularity: V8 allocates a large zeroed ArrayBuffer with
+ * calloc → mmap, so the host kernel commits each 4 KiB page only when the guest first touches
+ * it. A 4 GiB machine therefore costs only what it uses, and the TLB can cache a plain byte
+ * offset (host physical address == offset in this buffer), which keeps the hit path to one
+ * typed-array access.
+ *
+ * 64-bit values are read as two 32-bit halves: `read64` returns the low half and leaves the
+ * high half in `hi` (no BigInt, no allocation).
+ */
+export class PhysicalMemory {
+  readonly size: number;
+  readonly frames: number;
+  readonly buffer: ArrayBuffer;
+  readonly u8: Uint8Array;
+  readonly u16: Uint16Array;
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly dv: DataView;
+  /** High half of the last `read64`. */
+  hi = 0;
+
+  constructor(size: number) {
+    if (!Number.isSafeInteger(size) || size <= 0) {
+      throw new ConfigError(`memory size must be a positive whole number of bytes, got ${size}`);
+    }
+    if (size % PAGE_SIZE !== 0) {
+      throw new ConfigError(`memory size ${size} is not a multiple of 4 KiB (4096 bytes)`);
+    }
+    if (size > MAX_PHYSICAL_MEMORY) {
+      throw new ConfigError(
+        `memory size ${size} exceeds ${MAX_PHYSICAL_MEMORY} bytes (4 GiB), the largest ArrayBuffer Node 20 allows`,
+      );
+    }
+    this.size = size;
+    this.frames = size / PAGE_SIZE;
+    this.buffer = new ArrayBuffer(size);
+    this.u8 = new Uint8Array(this.buffer);
+    this.u16 = new Uint16Array(this.buffer);
+    this.u32 = new Uint32Array(this.buffer);
+    this.i32 = new Int32Array(this.buffer);
+    this.dv = new DataView(this.buffer);
+  }
+
+  /**
+   * Whether [pa, pa+len) is RAM. Accesses outside RAM are "unclaimed" bus cycles: reads return
+   * all ones and writes are dropped, as on a PC chipset (master abort).
+   */
+  contains(pa: number, len: number): boolean {
+    return pa >= 0 && pa + len <= this.size;
+  }
+
+  read8(pa: number): number {
+    return pa >= 0 && pa < this.size ? this.u8[pa]! : 0xff;
+  }
+
+  read16(pa: number): number {
+    if (!this.contains(pa, 2)) return 0xffff;
+    return (pa & 1) === 0 ? this.u16[pa >>> 1]! : this.dv.getUint16(pa, true);
+  }
+
+  read32(pa: number): number {
+    if (!this.contains(pa, 4)) return 0xffff_ffff;
+    return (pa & 3) === 0 ? this.u32[pa >>> 2]! : this.dv.getUint32(pa, true);
+  }
+
+  /** Returns the low 32 bits; the high 32 bits are left in `this.hi`. */
+  read64(pa: number): number {
+    if (!this.contains(pa, 8)) {
+      this.hi = 0xffff_ffff;
+      return 0xffff_ffff;
+    }
+    if ((pa & 3) === 0) {
+      const i = pa >>> 2;
+      this.hi = this.u32[i + 1]!;
+      return this.u32[i]!;
+    }
+    this.hi = this.dv.getUint32(pa + 4, true);
+    return this.dv.getUint32(pa, true);
+  }
+
+  write8(pa: number, v: number): void {
+    if (pa >= 0 && pa < this.size) this.u8[pa] = v;
+  }
+
+  write16(pa: number, v: number): void {
+    if (!this.contains(pa, 2)) return;
+    if ((pa & 1) === 0) this.u16[pa >>> 1] = v;
+    else this.dv.setUint16(pa, v, true);
+  }
+
+  write32(pa: number, v: number): void {
+    if (!this.contains(pa, 4)) return;
+    if ((pa & 3) === 0) this.u32[pa >>> 2] = v;
+    else this.dv.setUint32(pa, v, true);
+  }
+
+  write64(pa: number, lo: number, hi: number): void {
+    if (!this.contains(pa, 8)) return;
+    if ((pa & 3) === 0) {
+      const i = pa >>> 2;
+      this.u32[i] = lo;
+      this.u32[i + 1] = hi;
+    } else {
+      this.dv.setUint32(pa, lo, true);
+      this.dv.setUint32(pa + 4, hi, true);
+    }
+  }
+
+  /** A 64-bit value that fits in 53 bits (a physical address, a counter) as a number. */
+  read64AsNumber(pa: number): number {
+    const lo = this.read64(pa);
+    return this.hi * 0x1_0000_0000 + lo;
+  }
+
+  write64Number(pa: number, v: number): void {
+    this.write64(pa, v >>> 0, Math.floor(v / 0x1_0000_0000) >>> 0);
+  }
+
+  zero(pa: number, len: number): void {
+    this.u8.fill(0, pa, pa + len);
+  }
+
+  readBytes(pa: number, len: number): Uint8Array {
+    return this.u8.slice(pa, pa + len);
+  }
+
+  writeBytes(pa: number, bytes: Uint8Array): void {
+    this.u8.set(bytes, pa);
+  }
+}
