@@ -16,6 +16,11 @@ const TWO_32 = 0x1_0000_0000;
 const LARGE_SHIFT = 21;
 const LARGE = 1 << LARGE_SHIFT;
 const CANONICAL_LIMIT = 2 ** 47;
+const L0_SIZE = 256;
+/** 2^shift for the shifts a walk uses (a table: `2 ** x` with a variable x is a pow call). */
+const SCALE: number[] = [];
+for (let i = 0; i <= 48; i++) SCALE.push(2 ** i);
+const L0_MASK = L0_SIZE - 1;
 
 /** What the MMU needs from its CPU: paging registers, the VMX context, the clock. */
 export interface MmuHost {
@@ -86,15 +91,25 @@ export class Mmu {
   /** CPL 3: accesses are user-mode accesses. */
   user = false;
 
-  // One-entry caches per access kind: page base (linear) and host page base.
-  private rPage = NaN;
-  private rHost = 0;
-  private wPage = NaN;
-  private wHost = 0;
-  private xPage = NaN;
-  private xHost = 0;
+  /**
+   * The hit path: a direct-mapped cache in front of the set-associative TLB, one table per access
+   * kind and mode, indexed by bits 12.. of the address and tagged by the page's linear address.
+   * It only ever holds translations the TLB holds for the current context (entries leave it when
+   * they leave the TLB, and it is cleared on a context switch), so it changes speed, never what
+   * the model translates.
+   */
+  private readonly l0Tag: Float64Array[] = [];
+  /** Host page of each L0 entry as a 32-bit word index (host address / 4). */
+  private readonly l0HostW: Int32Array[] = [];
+  private rTag: Float64Array;
+  private rHostW: Int32Array;
+  private wTag: Float64Array;
+  private wHostW: Int32Array;
+  private xTag: Float64Array;
+  private xHostW: Int32Array;
 
   private readonly u32: Uint32Array;
+  private readonly u16: Uint16Array;
   private readonly dv: DataView;
   private readonly u8: Uint8Array;
   private readonly sv: Float64Array;
@@ -128,9 +143,20 @@ export class Mmu {
     stats: Stats,
     readonly name: string,
   ) {
+    for (let i = 0; i < 6; i++) {
+      this.l0Tag.push(new Float64Array(L0_SIZE).fill(NaN));
+      this.l0HostW.push(new Int32Array(L0_SIZE));
+    }
+    this.rTag = this.l0Tag[0]!;
+    this.rHostW = this.l0HostW[0]!;
+    this.wTag = this.l0Tag[1]!;
+    this.wHostW = this.l0HostW[1]!;
+    this.xTag = this.l0Tag[2]!;
+    this.xHostW = this.l0HostW[2]!;
     this.tlb = new TlbArray(config.entries4k, config.ways4k, 12);
     this.tlbLarge = new TlbArray(config.entriesLarge, config.waysLarge, LARGE_SHIFT);
     this.u32 = mem.u32;
+    this.u16 = mem.u16;
     this.dv = mem.dv;
     this.u8 = mem.u8;
     this.sv = stats.v;
@@ -161,56 +187,86 @@ export class Mmu {
   // Context: the CPU tells the MMU when CPL, CR3/PCID or the VMX context change.
 
   setMode(user: boolean, ctx: number): void {
-    if (user !== this.user || ctx !== this.ctx) {
-      this.user = user;
+    if (ctx !== this.ctx) {
       this.ctx = ctx;
       this.resetMicro();
     }
+    if (user !== this.user) {
+      this.user = user;
+      const m = user ? 3 : 0;
+      this.rTag = this.l0Tag[m]!;
+      this.rHostW = this.l0HostW[m]!;
+      this.wTag = this.l0Tag[m + 1]!;
+      this.wHostW = this.l0HostW[m + 1]!;
+      this.xTag = this.l0Tag[m + 2]!;
+      this.xHostW = this.l0HostW[m + 2]!;
+    }
   }
 
+  /** Empties the hit-path cache (context switch, flushes). */
   resetMicro(): void {
-    this.rPage = NaN;
-    this.wPage = NaN;
-    this.xPage = NaN;
+    for (let i = 0; i < 6; i++) this.l0Tag[i]!.fill(NaN);
+  }
+
+  /** Drops the hit-path entries of one 4 KiB page (it left the TLB). */
+  private dropL0Page(page: number): void {
+    const k = (page >>> 12) & L0_MASK;
+    for (let i = 0; i < 6; i++) {
+      const t = this.l0Tag[i]!;
+      if (t[k] === page) t[k] = NaN;
+    }
   }
 
   // ---------------------------------------------------------------------------------------
   // Data accesses (linear addresses as signed numbers in [-2^47, 2^47)).
 
+  // Each access: the fast path is a hit in the L0 cache with a naturally aligned operand (which
+  // cannot cross a page); everything else — misses, unaligned and page-crossing operands — takes
+  // the slow path beside it.
+
   read8(va: number): number {
     const off = va & 0xfff;
-    const pa = va - off === this.rPage ? this.rHost + off : this.translate(va, AccessKind.Read);
-    return this.u8[pa]!;
+    const k = (va >>> 12) & L0_MASK;
+    if (this.rTag[k] === va - off) return this.u8[this.rHostW[k]! * 4 + off]!;
+    return this.u8[this.translate(va, AccessKind.Read)]!;
   }
 
   read16(va: number): number {
     const off = va & 0xfff;
+    const k = (va >>> 12) & L0_MASK;
+    if (this.rTag[k] === va - off && (off & 1) === 0) return this.u16[this.rHostW[k]! * 2 + (off >>> 1)]!;
     if (off > 0xffe) return this.readSplit(va, 2);
-    const pa = va - off === this.rPage ? this.rHost + off : this.translate(va, AccessKind.Read);
-    return this.dv.getUint16(pa, true);
+    return this.dv.getUint16(this.translate(va, AccessKind.Read), true);
   }
 
   read32(va: number): number {
     const off = va & 0xfff;
+    const k = (va >>> 12) & L0_MASK;
+    if (this.rTag[k] === va - off && (off & 3) === 0) return this.u32[this.rHostW[k]! + (off >>> 2)]!;
     if (off > 0xffc) return this.readSplit(va, 4);
-    const pa = va - off === this.rPage ? this.rHost + off : this.translate(va, AccessKind.Read);
-    return (pa & 3) === 0 ? this.u32[pa >>> 2]! : this.dv.getUint32(pa, true);
+    return this.dv.getUint32(this.translate(va, AccessKind.Read), true);
   }
 
   /** Reads 8 bytes; returns the low half, leaves the high half in `hi`. */
   read64(va: number): number {
     const off = va & 0xfff;
+    const k = (va >>> 12) & L0_MASK;
+    if (this.rTag[k] === va - off && (off & 7) === 0) {
+      const j = this.rHostW[k]! + (off >>> 2);
+      this.hi = this.u32[j + 1]!;
+      return this.u32[j]!;
+    }
+    return this.read64Slow(va, off);
+  }
+
+  private read64Slow(va: number, off: number): number {
     if (off > 0xff8) {
+      this.translate(va + 7, AccessKind.Read); // fault on the second page before using the first
       const lo = this.readSplit(va, 4);
       this.hi = this.readSplit(va + 4, 4);
       return lo;
     }
-    const pa = va - off === this.rPage ? this.rHost + off : this.translate(va, AccessKind.Read);
-    if ((pa & 3) === 0) {
-      const i = pa >>> 2;
-      this.hi = this.u32[i + 1]!;
-      return this.u32[i]!;
-    }
+    const pa = this.translate(va, AccessKind.Read);
     this.hi = this.dv.getUint32(pa + 4, true);
     return this.dv.getUint32(pa, true);
   }
@@ -223,44 +279,51 @@ export class Mmu {
 
   write8(va: number, v: number): void {
     const off = va & 0xfff;
-    const pa = va - off === this.wPage ? this.wHost + off : this.translate(va, AccessKind.Write);
-    this.u8[pa] = v;
+    const k = (va >>> 12) & L0_MASK;
+    if (this.wTag[k] === va - off) this.u8[this.wHostW[k]! * 4 + off] = v;
+    else this.u8[this.translate(va, AccessKind.Write)] = v;
   }
 
   write16(va: number, v: number): void {
     const off = va & 0xfff;
-    if (off > 0xffe) return this.writeSplit(va, v, 2);
-    const pa = va - off === this.wPage ? this.wHost + off : this.translate(va, AccessKind.Write);
-    this.dv.setUint16(pa, v, true);
+    const k = (va >>> 12) & L0_MASK;
+    if (this.wTag[k] === va - off && (off & 1) === 0) this.u16[this.wHostW[k]! * 2 + (off >>> 1)] = v;
+    else if (off > 0xffe) this.writeSplit(va, v, 2);
+    else this.dv.setUint16(this.translate(va, AccessKind.Write), v, true);
   }
 
   write32(va: number, v: number): void {
     const off = va & 0xfff;
-    if (off > 0xffc) return this.writeSplit(va, v, 4);
-    const pa = va - off === this.wPage ? this.wHost + off : this.translate(va, AccessKind.Write);
-    if ((pa & 3) === 0) this.u32[pa >>> 2] = v;
-    else this.dv.setUint32(pa, v, true);
+    const k = (va >>> 12) & L0_MASK;
+    if (this.wTag[k] === va - off && (off & 3) === 0) this.u32[this.wHostW[k]! + (off >>> 2)] = v;
+    else if (off > 0xffc) this.writeSplit(va, v, 4);
+    else this.dv.setUint32(this.translate(va, AccessKind.Write), v, true);
   }
 
   write64(va: number, lo: number, hi: number): void {
     const off = va & 0xfff;
+    const k = (va >>> 12) & L0_MASK;
+    if (this.wTag[k] === va - off && (off & 7) === 0) {
+      const j = this.wHostW[k]! + (off >>> 2);
+      this.u32[j] = lo;
+      this.u32[j + 1] = hi;
+      return;
+    }
+    this.write64Slow(va, off, lo, hi);
+  }
+
+  private write64Slow(va: number, off: number, lo: number, hi: number): void {
     if (off > 0xff8) {
       // Both pages must be writable before either half is stored (no partial write on a fault).
       this.translate(va, AccessKind.Write);
-      this.translate(va + 8 - 1, AccessKind.Write);
+      this.translate(va + 7, AccessKind.Write);
       this.writeSplit(va, lo, 4);
       this.writeSplit(va + 4, hi, 4);
       return;
     }
-    const pa = va - off === this.wPage ? this.wHost + off : this.translate(va, AccessKind.Write);
-    if ((pa & 3) === 0) {
-      const i = pa >>> 2;
-      this.u32[i] = lo;
-      this.u32[i + 1] = hi;
-    } else {
-      this.dv.setUint32(pa, lo, true);
-      this.dv.setUint32(pa + 4, hi, true);
-    }
+    const pa = this.translate(va, AccessKind.Write);
+    this.dv.setUint32(pa, lo, true);
+    this.dv.setUint32(pa + 4, hi, true);
   }
 
   write64Number(va: number, v: number): void {
@@ -270,7 +333,8 @@ export class Mmu {
   /** Host-physical address of an instruction byte, checked for execute permission. */
   fetchAddress(va: number): number {
     const off = va & 0xfff;
-    return va - off === this.xPage ? this.xHost + off : this.translate(va, AccessKind.Execute);
+    const k = (va >>> 12) & L0_MASK;
+    return this.xTag[k] === va - off ? this.xHostW[k]! * 4 + off : this.translate(va, AccessKind.Execute);
   }
 
   private readSplit(va: number, size: number): number {
@@ -304,7 +368,8 @@ export class Mmu {
   /** As `translate`, for an implicit supervisor access (IDT, GDT, TSS) when `user` is false. */
   translateAs(va: number, kind: AccessKind, user: boolean): number {
     const off = va & 0xfff;
-    const vpn = (va - off) / 4096;
+    const page = va - off;
+    const vpn = page / 4096;
     const need = accessBit(kind, user);
     const ctx = this.ctx;
     const t = this.tlb;
@@ -312,7 +377,7 @@ export class Mmu {
     if (slot >= 0 && (t.perm[slot]! & need) !== 0) {
       this.sv[this.sHits]++;
       const hostPage = t.host[slot]!;
-      if (user === this.user) this.setMicro(kind, va - off, hostPage);
+      this.fillL0(kind, user, page, hostPage);
       return hostPage + off;
     }
     const L = this.tlbLarge;
@@ -320,29 +385,27 @@ export class Mmu {
     slot = L.find(lvpn, ctx);
     if (slot >= 0 && (L.perm[slot]! & need) !== 0) {
       this.sv[this.sHits]++;
-      const hostPage = L.host[slot]! + (va - lvpn * LARGE - off);
-      if (user === this.user) this.setMicro(kind, va - off, hostPage);
+      const hostPage = L.host[slot]! + (page - lvpn * LARGE);
+      this.fillL0(kind, user, page, hostPage);
       return hostPage + off;
     }
     this.sv[this.sMisses]++;
     const pa = this.walk(va, kind, user);
-    if (user === this.user) this.setMicro(kind, va - off, pa - off);
+    this.fillL0(kind, user, page, pa - off);
     return pa;
   }
 
-  private setMicro(kind: AccessKind, page: number, hostPage: number): void {
-    if (kind === AccessKind.Read) {
-      this.rPage = page;
-      this.rHost = hostPage;
-    } else if (kind === AccessKind.Write) {
-      this.wPage = page;
-      this.wHost = hostPage;
+  private fillL0(kind: AccessKind, user: boolean, page: number, hostPage: number): void {
+    const k = (page >>> 12) & L0_MASK;
+    const m = (user ? 3 : 0) + kind;
+    // Host pages outside RAM (unclaimed bus cycles) are never cached: the slow path handles them.
+    if (hostPage < 0 || hostPage + 4096 > this.mem.size) return;
+    this.l0Tag[m]![k] = page;
+    this.l0HostW[m]![k] = hostPage / 4;
+    if (kind === AccessKind.Write) {
       // A writable entry is readable too.
-      this.rPage = page;
-      this.rHost = hostPage;
-    } else {
-      this.xPage = page;
-      this.xHost = hostPage;
+      this.l0Tag[m - 1]![k] = page;
+      this.l0HostW[m - 1]![k] = hostPage / 4;
     }
   }
 
@@ -391,7 +454,7 @@ export class Mmu {
     let level = 4;
     let shift = 39;
     for (;;) {
-      const idx = Math.floor(va / 2 ** shift) & 511;
+      const idx = Math.floor(va / SCALE[shift]!) & 511;
       const entryGpa = table + idx * 8;
       let entryHpa = entryGpa;
       let entryEptW = true;
@@ -486,9 +549,9 @@ export class Mmu {
     const off = va & 0xfff;
     if (effShift >= LARGE_SHIFT) {
       const lvpn = Math.floor(va / LARGE);
-      this.tlbLarge.insert(lvpn, this.ctx, perm, hpa - (va - lvpn * LARGE), global);
-    } else {
-      this.tlb.insert((va - off) / 4096, this.ctx, perm, hpa - off, global);
+      if (this.tlbLarge.insert(lvpn, this.ctx, perm, hpa - (va - lvpn * LARGE), global)) this.resetMicro();
+    } else if (this.tlb.insert((va - off) / 4096, this.ctx, perm, hpa - off, global)) {
+      this.dropL0Page(this.tlb.evictedVpn * 4096);
     }
     return hpa;
   }
@@ -509,7 +572,7 @@ export class Mmu {
       let shift = 39;
       let misconfig = false;
       for (let level = 4; level >= 1; level--, shift -= 9) {
-        const idx = Math.floor(gpa / 2 ** shift) & 511;
+        const idx = Math.floor(gpa / SCALE[shift]!) & 511;
         const entryPa = table + idx * 8;
         this.sv[this.sRefs]++;
         this.sv[this.sEptRefs]++;
@@ -587,9 +650,12 @@ export class Mmu {
   /** INVLPG: the page's entries for the current PCID and its global entries (§4.10.4.1). */
   invlpg(va: number): void {
     const off = va & 0xfff;
-    let n = this.tlb.invalidatePage((va - off) / 4096, this.ctx);
-    n += this.tlbLarge.invalidatePage(Math.floor(va / LARGE), this.ctx);
-    this.counted(n);
+    const n = this.tlb.invalidatePage((va - off) / 4096, this.ctx);
+    const nLarge = this.tlbLarge.invalidatePage(Math.floor(va / LARGE), this.ctx);
+    this.sv[this.sFlushes]++;
+    this.sv[this.sInvalidated] += n + nLarge;
+    if (nLarge > 0) this.resetMicro();
+    else this.dropL0Page(va - off);
   }
 
   /** Non-global entries of one PCID in the current VPID/EPT context (MOV CR3, INVPCID type 1). */
@@ -676,7 +742,7 @@ export class Mmu {
     const toHost = (gpa: number): number => (h.eptActive ? this.debugEpt(gpa) : gpa);
     let table = h.cr3Base;
     for (let level = 4, shift = 39; level >= 1; level--, shift -= 9) {
-      const entry = toHost(table + (Math.floor(va / 2 ** shift) & 511) * 8);
+      const entry = toHost(table + (Math.floor(va / SCALE[shift]!) & 511) * 8);
       if (entry < 0) return none;
       const lo = this.mem.read32(entry);
       const hi = this.mem.read32(entry + 4);
@@ -696,7 +762,7 @@ export class Mmu {
   private debugEpt(gpa: number): number {
     let table = this.host.eptRoot;
     for (let level = 4, shift = 39; level >= 1; level--, shift -= 9) {
-      const entry = table + (Math.floor(gpa / 2 ** shift) & 511) * 8;
+      const entry = table + (Math.floor(gpa / SCALE[shift]!) & 511) * 8;
       const lo = this.mem.read32(entry);
       const hi = this.mem.read32(entry + 4);
       if ((lo & 7) === 0) return -1;

@@ -75,19 +75,30 @@ export class TlbArray {
     return -1;
   }
 
-  insert(vpn: number, ctx: number, perm: number, host: number, global: boolean): number {
+  /** Page number of the entry the last `insert` evicted. */
+  evictedVpn = NaN;
+
+  /** Fills an entry; returns true when a valid entry of another page was evicted. */
+  insert(vpn: number, ctx: number, perm: number, host: number, global: boolean): boolean {
     const base = this.setBase(vpn, ctx);
     let slot = -1;
+    let evicted = false;
     for (let i = base, end = base + this.ways; i < end; i++) {
-      if (this.ctx[i] === -1 || (this.vpn[i] === vpn && this.ctx[i] === ctx)) {
+      if (this.vpn[i] === vpn && this.ctx[i] === ctx) {
+        // Refilled in place (e.g. re-walked to set D): the old translation goes.
         slot = i;
+        this.evictedVpn = vpn;
+        evicted = true;
         break;
       }
+      if (slot < 0 && this.ctx[i] === -1) slot = i;
     }
     if (slot < 0) {
       const set = base / this.ways;
       slot = base + this.victim[set]!;
       this.victim[set] = (this.victim[set]! + 1) % this.ways;
+      this.evictedVpn = this.vpn[slot]!;
+      evicted = true;
     } else if (this.ctx[slot] === -1) {
       this.valid++;
     }
@@ -96,7 +107,7 @@ export class TlbArray {
     this.perm[slot] = perm;
     this.host[slot] = host;
     this.global[slot] = global ? 1 : 0;
-    return slot;
+    return evicted;
   }
 
   invalidateSlot(i: number): void {

@@ -248,7 +248,7 @@ export class Vmx {
     // Checks on the host state (§27.2.2): 64-bit host with paging.
     const hostCr0 = v.read(F.HOST_CR0);
     const hostCr4 = v.read(F.HOST_CR4);
-    if ((hostCr0 & 0x8000_0001) !== 0x8000_0001 || (hostCr4 & 0x20) === 0 || (hostCr4 & CR4_VMXE) === 0 || (exitCtls & EXIT_HOST_ADDR_SPACE_SIZE) === 0) {
+    if (((hostCr0 & 0x8000_0001) >>> 0) !== 0x8000_0001 || (hostCr4 & 0x20) === 0 || (hostCr4 & CR4_VMXE) === 0 || (exitCtls & EXIT_HOST_ADDR_SPACE_SIZE) === 0) {
       return this.vmFailValid(VmInstructionError.EntryInvalidHostState);
     }
     this.vmSucceed();
@@ -260,7 +260,7 @@ export class Vmx {
     const grip = v.read(F.GUEST_RIP);
     const ia32e = (entryCtls & ENTRY_IA32E_MODE) !== 0;
     const guestOk =
-      (gcr0 & 0x8000_0001) === 0x8000_0001 && (gcr4 & 0x20) !== 0 && (gcr4 & CR4_VMXE) !== 0 && ia32e &&
+      ((gcr0 & 0x8000_0001) >>> 0) === 0x8000_0001 && (gcr4 & 0x20) !== 0 && (gcr4 & CR4_VMXE) !== 0 && ia32e &&
       (grflags & RFLAGS_FIXED) !== 0 && (grflags & 0xffc0_8028) === 0 && grip < 2 ** 47 && grip >= -(2 ** 47);
     if (!guestOk) {
       this.loadHostState(v, VmExitReason.EntryFailInvalidGuestState | VM_EXIT_REASON_ENTRY_FAILURE);

@@ -1,0 +1,52 @@
+/**
+ * Extension point: a benchmark suite (`dunesim bench <id>`). Theia-style: a Symbol and an
+ * interface of the same name; plugins bind their suites to it in their ContainerModule.
+ */
+export const BenchSuite = Symbol('BenchSuite');
+
+export interface BenchSuite {
+  readonly id: string;
+  readonly description: string;
+  /** Number of steps `run` reports through `progress` (for the progress bar). */
+  readonly steps: number;
+  run(ctx: BenchContext): Promise<BenchResult> | BenchResult;
+}
+
+export interface BenchContext {
+  /** Cost profile name to use for machines the suite builds. */
+  readonly profile: string;
+  /** Reports that one more step finished (`label` names it). */
+  progress(label: string): void;
+}
+
+/** A figure of the papers: Linux and Dune (or IX) columns, either may be absent. */
+export interface PaperFigure {
+  linux?: number;
+  dune?: number;
+  source?: string;
+}
+
+/**
+ * One row of a result. Comparison suites fill `linux`/`dune` (model) and `paper`; suites that
+ * measure one quantity (e.g. the simulator's own speed) fill `value`. `counts` holds the
+ * mechanism counts per operation that explain the figure (VM exits by reason, walks, faults…).
+ */
+export interface BenchRow {
+  id: string;
+  unit: string;
+  description?: string;
+  value?: number;
+  linux?: number;
+  dune?: number;
+  paper?: PaperFigure;
+  counts?: Record<string, number>;
+  note?: string;
+}
+
+export interface BenchResult {
+  suite: string;
+  profile: string;
+  rows: BenchRow[];
+  /** Free-form facts about the run (machine, iterations, host). */
+  meta?: Record<string, unknown>;
+}

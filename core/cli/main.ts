@@ -1,0 +1,47 @@
+import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config-error.js';
+import { CliCommand } from '../framework/cli-command.js';
+import { createContainer } from '../framework/create-container.js';
+import { UsageError } from '../framework/usage-error.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** Exit statuses: 0 success, 1 failure of the work itself, 2 a wrong command line or configuration. */
+async function main(argv: string[]): Promise<number> {
+  const { container, plugins } = await createContainer();
+  for (const p of plugins) {
+    if (p.error !== undefined) process.stderr.write(`dunesim: plugin '${p.entry.name}' failed to load: ${p.error}\n`);
+  }
+  const program = new Command('dunesim')
+    .description('An emulated Dune stack: VT-x, EPT, a Linux model, the Dune module and libDune, with Dune applications as plugins')
+    .version(pkg.version)
+    .exitOverride()
+    .showHelpAfterError();
+  for (const c of container.getAll<CliCommand>(CliCommand)) c.register(program);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      process.stderr.write(`dunesim: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`dunesim: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  },
+);
