@@ -68,8 +68,9 @@ export class PhysicalMemory {
   }
 
   read32(pa: number): number {
+    if ((pa & 3) === 0 && pa >= 0 && pa < this.size) return this.u32[pa >>> 2]!;
     if (!this.contains(pa, 4)) return 0xffff_ffff;
-    return (pa & 3) === 0 ? this.u32[pa >>> 2]! : this.dv.getUint32(pa, true);
+    return this.dv.getUint32(pa, true);
   }
 
   /** Returns the low 32 bits; the high 32 bits are left in `this.hi`. */
