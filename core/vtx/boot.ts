@@ -7,7 +7,8 @@ import { PageTables } from './page-tables.js';
 
 /**
  * What firmware and an early kernel leave behind, so a CPU can run 64-bit code: a direct map of
- * all physical memory at linear == physical (2 MiB pages, supervisor, global), a GDT in libDune's
+ * all physical memory (2 MiB pages, supervisor, global; at linear == physical by default, or at
+ * Linux's PAGE_OFFSET), a GDT in libDune's
  * layout, a TSS with RSP0 and IST1 stacks, an empty IDT, and long mode with paging, NX and
  * (optionally) PCIDs. Everything is bytes in emulated memory; the CPU loads it with LGDT, LIDT
  * and LTR like real code would.
@@ -24,21 +25,33 @@ export class LongModeBoot {
   private codePage = -1;
   private codeOffset = 0;
 
-  constructor(readonly machine: Machine, opts: { pcid?: boolean; directMapGlobal?: boolean } = {}) {
+  /** Linear address of physical address 0 in the direct map. */
+  readonly directMapBase: number;
+
+  constructor(
+    readonly machine: Machine,
+    opts: {
+      pcid?: boolean;
+      directMapGlobal?: boolean;
+      /** Where the direct map starts: 0 (firmware-style identity) or e.g. Linux's PAGE_OFFSET. */
+      directMapBase?: number;
+    } = {},
+  ) {
     const { mem, frames } = machine;
+    const base = (this.directMapBase = opts.directMapBase ?? 0);
     this.pt = new PageTables(mem, frames);
     const g = opts.directMapGlobal === false ? 0 : PTE_G;
     for (let pa = 0; pa < mem.size; pa += LARGE_PAGE_SIZE) {
-      this.pt.map(pa, pa, PTE_P | PTE_W | g, 0, LARGE_PAGE_SIZE);
+      this.pt.map(base + pa, pa, PTE_P | PTE_W | g, 0, LARGE_PAGE_SIZE);
     }
-    this.gdt = frames.alloc();
-    this.idt = frames.alloc();
-    this.tss = frames.alloc();
-    const stack = frames.allocContiguous(4);
+    this.gdt = base + frames.alloc();
+    this.idt = base + frames.alloc();
+    this.tss = base + frames.alloc();
+    const stack = base + frames.allocContiguous(4);
     this.kernelStackTop = stack + 2 * PAGE_SIZE;
     this.istStackTop = stack + 4 * PAGE_SIZE;
-    writeGdt(mem, this.gdt, this.tss);
-    writeTss(mem, this.tss, [this.kernelStackTop], [this.istStackTop]);
+    writeGdt(mem, this.gdt - base, this.tss);
+    writeTss(mem, this.tss - base, [this.kernelStackTop], [this.istStackTop]);
     for (const cpu of machine.cpus) this.bootCpu(cpu, opts.pcid ?? false);
   }
 
@@ -70,12 +83,17 @@ export class LongModeBoot {
     const pa = this.codePage + this.codeOffset;
     this.machine.natives.install(this.machine.mem, pa, entry);
     this.codeOffset += 8;
-    return pa;
+    return this.directMapBase + pa;
   }
 
   /** Installs an IDT gate to `target` for `vector`. */
   gate(vector: number, target: number, opts?: GateOptions): void {
-    writeIdtGate(this.machine.mem, this.idt, vector, target, opts);
+    writeIdtGate(this.machine.mem, this.idt - this.directMapBase, vector, target, opts);
+  }
+
+  /** Physical address of a direct-map linear address. */
+  pa(va: number): number {
+    return va - this.directMapBase;
   }
 
   /** Maps a fresh zeroed user page at `va` with extra PTE flags; returns its physical address. */

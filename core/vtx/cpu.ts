@@ -39,8 +39,15 @@ export class MachineError extends Error {
 
 /** An instruction decoder/executor for real x86 bytes (provided by the interpreter). */
 export interface Interpreter {
-  /** Executes one instruction at `cpu.rip`; raises faults by throwing `cpu.fault`. */
-  step(cpu: Cpu): void;
+  /**
+   * Executes the instruction at `cpu.rip`; raises faults by throwing `cpu.fault`. It may go on
+   * with the following instructions while `cpu.cycles < limit` (stopping before a native stub and
+   * after any instruction that hands over to the CPU), which is exactly what calling it again
+   * would do; the default limit 0 executes one instruction.
+   */
+  step(cpu: Cpu, limit?: number): void;
+  /** Writes state the interpreter keeps lazily (arithmetic flags) back into the CPU fields. */
+  sync?(cpu: Cpu): void;
 }
 
 export interface CpuEnvironment {
@@ -109,6 +116,9 @@ export class Cpu implements MmuHost {
   instrLength = 0;
   /** Set by every control transfer, so a native that does not branch falls through. */
   branched = false;
+  /** XMM0..XMM15, four 32-bit lanes each (register i is lanes 4i..4i+3). */
+  readonly xmm = new Uint32Array(64);
+  mxcsr = 0x1f80;
 
   // MmuHost: the EPT context, maintained by VMX entry and exit.
   eptActive = false;
@@ -242,11 +252,37 @@ export class Cpu implements MmuHost {
   // EPT faults, reported by the MMU during a guest walk (SDM Vol. 3C §28.2.1).
 
   eptViolation(qualification: number, gpa: number, gla: number): void {
-    this.vmx.exit(VmExitReason.EptViolation, qualification, gpa, gla, 0, 0);
+    this.interpreter?.sync?.(this);
+    this.vmx.exitDuringAccess(VmExitReason.EptViolation, qualification, gpa, gla);
   }
 
   eptMisconfig(gpa: number): void {
-    this.vmx.exit(VmExitReason.EptMisconfig, 0, gpa, 0, 0, 0);
+    this.interpreter?.sync?.(this);
+    this.vmx.exitDuringAccess(VmExitReason.EptMisconfig, 0, gpa, 0);
+  }
+
+  /**
+   * If the instruction at RIP is a native, executes it now (used right after a VM exit, when
+   * the CPU's next instruction is the VMM's handler at HOST_RIP) and returns true.
+   */
+  runNativeAtRip(): boolean {
+    const rip = this.rip;
+    let pa: number;
+    try {
+      pa = this.mmu.fetchAddress(rip);
+    } catch {
+      return false; // the fetch faults: leave it to the normal instruction loop
+    }
+    const native = this.natives.at(this.mem, pa);
+    if (native === undefined) return false;
+    this.instrLength = NATIVE_STUB_LENGTH;
+    this.branched = false;
+    native.fn(this);
+    this.sv[this.sNatives]++;
+    this.instructions += native.instructions;
+    this.cycles += native.instructions * this.costs.instruction;
+    if (!this.branched) this.rip = rip + NATIVE_STUB_LENGTH;
+    return true;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -259,18 +295,21 @@ export class Cpu implements MmuHost {
   // ---------------------------------------------------------------------------------------
   // Execution.
 
-  /** Executes one instruction (a native, or real x86 through the interpreter). */
-  step(): void {
+  /**
+   * Executes one instruction (a native, or real x86 through the interpreter); with a `limit`,
+   * the interpreter may go on while the clock is below it (see `Interpreter.step`).
+   */
+  step(limit = 0): void {
     if (this.pendingIrqs.length > 0 && (this.rflags & RFLAGS_IF) !== 0) this.acceptInterrupt();
     const rip = this.rip;
     try {
-      this.executeAt(rip);
+      this.executeAt(rip, limit);
     } catch (e) {
       this.handleThrown(e);
     }
   }
 
-  private executeAt(rip: number): void {
+  private executeAt(rip: number, limit: number): void {
     const pa = this.mmu.fetchAddress(rip);
     const native = this.natives.at(this.mem, pa);
     if (native !== undefined) {
@@ -289,7 +328,7 @@ export class Cpu implements MmuHost {
         `cpu${this.index}: no x86 interpreter is installed, cannot execute ${bytes.join(' ')} at rip 0x${rip.toString(16)}`,
       );
     }
-    this.interpreter.step(this);
+    this.interpreter.step(this, limit);
   }
 
   private handleThrown(e: unknown): void {
@@ -306,7 +345,7 @@ export class Cpu implements MmuHost {
 
   /** Runs until the clock reaches `limit`, the CPU halts, or someone calls `stop()`. */
   runUntil(limit: number): void {
-    while (!this.halted && !this.stopped && this.cycles < limit) this.step();
+    while (!this.halted && !this.stopped && this.cycles < limit) this.step(limit);
   }
 
   /** Queues an external interrupt (a device, a timer, an IPI). */

@@ -1,5 +1,5 @@
 import {
-  CR0_PG, CR0_WP, CR4_PCIDE, EFER_NXE, EPT_A, EPT_D, EPT_PS, EPT_QUAL_EXECUTABLE, EPT_QUAL_FETCH,
+  CR0_PG, CR0_WP, CR4_PCIDE, CR4_PGE, EFER_NXE, EPT_A, EPT_D, EPT_PS, EPT_QUAL_EXECUTABLE, EPT_QUAL_FETCH,
   EPT_QUAL_GLA_TRANSLATED, EPT_QUAL_GLA_VALID, EPT_QUAL_READ, EPT_QUAL_READABLE, EPT_QUAL_WRITABLE,
   EPT_QUAL_WRITE, EPT_R, EPT_W, EPT_X, FEC_I, FEC_P, FEC_RSV, FEC_U, FEC_W, PTE_A, PTE_ADDR_HI,
   PTE_ADDR_LO, PTE_D, PTE_G, PTE_NX_HI, PTE_P, PTE_PS, PTE_U, PTE_W, Vector,
@@ -410,6 +410,13 @@ export class Mmu {
 
   private raisePf(va: number, errorCode: number): never {
     this.sv[this.sPageFaults]++;
+    // A #PF invalidates the TLB entries for the faulting page number (SDM Vol. 3A §4.10.4.1),
+    // so a stale entry does not outlive the fault.
+    const n = this.tlb.invalidatePage((va - (va & 0xfff)) / 4096, this.ctx) + this.tlbLarge.invalidatePage(Math.floor(va / LARGE), this.ctx);
+    if (n > 0) {
+      this.sv[this.sInvalidated] += n;
+      this.resetMicro();
+    }
     throw this.host.fault.set(Vector.PageFault, errorCode, true, va);
   }
 
@@ -551,7 +558,8 @@ export class Mmu {
       perm |= ACC_EXEC_SUP;
       if (u) perm |= ACC_EXEC_USER;
     }
-    const global = (leafLo & PTE_G) !== 0;
+    // G is honoured only with CR4.PGE=1 (SDM Vol. 3A §4.10.2.4).
+    const global = (leafLo & PTE_G) !== 0 && (h.cr4 & CR4_PGE) !== 0;
     const off = va & 0xfff;
     if (effShift >= LARGE_SHIFT) {
       const lvpn = Math.floor(va / LARGE);

@@ -367,6 +367,27 @@ export class Vmx {
    * information for exception exits.
    */
   exit(reason: number, qualification: number, gpa: number, gla: number, intrInfo: number, intrError: number): never {
+    this.exitToHost(reason, qualification, gpa, gla, intrInfo, intrError);
+    throw this.cpu.exitSignal;
+  }
+
+  /**
+   * A VM exit in the middle of an access (EPT violation or misconfiguration): when the VMM's
+   * handler at HOST_RIP is a native and resumes the guest unchanged, the access is retried in
+   * place — what restarting the faulting instruction would do, without re-running a native's
+   * earlier side effects. Otherwise the guest instruction is abandoned (exit signal).
+   */
+  exitDuringAccess(reason: number, qualification: number, gpa: number, gla: number): void {
+    const guestRip = this.cpu.rip;
+    if (this.exitToHost(reason, qualification, gpa, gla, 0, 0) && this.nonRoot && this.cpu.rip === guestRip) return;
+    throw this.cpu.exitSignal;
+  }
+
+  /**
+   * Performs the exit and, when HOST_RIP holds a native (the VMM written in TypeScript), runs it
+   * at once, as the next instruction the CPU would execute. Returns whether it ran.
+   */
+  private exitToHost(reason: number, qualification: number, gpa: number, gla: number, intrInfo: number, intrError: number): boolean {
     const cpu = this.cpu;
     const v = this.current!;
     cpu.cycles += cpu.costs.vmExit;
@@ -413,7 +434,7 @@ export class Vmx {
       });
     }
     this.loadHostState(v, reason);
-    throw cpu.exitSignal;
+    return cpu.runNativeAtRip();
   }
 
   /** Loads the host-state area (§28.5) and leaves VMX non-root operation. */
