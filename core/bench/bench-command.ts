@@ -6,10 +6,11 @@ import cliProgress from 'cli-progress';
 import { CliCommand } from '../framework/cli-command.js';
 import { UsageError } from '../framework/usage-error.js';
 import { DEFAULT_PROFILE, loadProfile } from '../vtx/cost-model.js';
+import { writeBenchReport } from './bench-report.js';
 import { BenchResult, BenchSuite } from './bench-suite.js';
 import { renderBenchTable } from './bench-table.js';
 
-/** `dunesim bench SUITE… [--json FILE] [--profile NAME]`. */
+/** `dunesim bench SUITE… [--json FILE] [--report DIR] [--profile NAME]`. */
 @injectable()
 export class BenchCommand implements CliCommand {
   constructor(@multiInject(BenchSuite) private readonly suites: BenchSuite[]) {}
@@ -20,8 +21,9 @@ export class BenchCommand implements CliCommand {
       .description('run benchmark suites and compare model, paper and error')
       .argument('<suite...>', `suites to run (${this.suites.map((s) => s.id).join(', ') || 'none installed'})`)
       .option('--json <file>', 'write the results as JSON (DESIGN §4 schema)')
+      .option('--report <dir>', 'write DIR/index.html: tables and SVG charts, one self-contained page')
       .option('--profile <name>', 'cost profile (core/vtx/profiles)', DEFAULT_PROFILE)
-      .action(async (names: string[], opts: { json?: string; profile: string }) => {
+      .action(async (names: string[], opts: { json?: string; report?: string; profile: string }) => {
         loadProfile(opts.profile); // refuse a bad profile before any work
         const chosen = names.map((n) => {
           const s = this.suites.find((x) => x.id === n);
@@ -38,6 +40,7 @@ export class BenchCommand implements CliCommand {
           writeFileSync(opts.json, JSON.stringify(results.length === 1 ? results[0] : results, null, 2) + '\n');
           process.stderr.write(`wrote ${opts.json}\n`);
         }
+        if (opts.report !== undefined) process.stderr.write(`wrote ${writeBenchReport(opts.report, results)}\n`);
       });
   }
 

@@ -3,17 +3,25 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config-error.js';
 import { CliCommand } from '../framework/cli-command.js';
-import { createContainer } from '../framework/create-container.js';
+import { DunesimContainer, createContainer, reportPluginErrors } from '../framework/create-container.js';
 import { UsageError } from '../framework/usage-error.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** Exit statuses: 0 success, 1 failure of the work itself, 2 a wrong command line or configuration. */
 async function main(argv: string[]): Promise<number> {
-  const { container, plugins } = await createContainer();
-  for (const p of plugins) {
-    if (p.error !== undefined) process.stderr.write(`dunesim: plugin '${p.entry.name}' failed to load: ${p.error}\n`);
+  // DUNESIM_MANIFEST: another plugin manifest (tests use it for plugins that fail to load).
+  let made: DunesimContainer;
+  try {
+    made = await createContainer({ manifest: process.env['DUNESIM_MANIFEST'] || undefined });
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`dunesim: ${e.message}\n`);
+    return 2;
   }
+  const { container, plugins } = made;
+  // Reported here, once, and the command still runs with the plugins that did load.
+  reportPluginErrors(plugins, process.stderr);
   const program = new Command('dunesim')
     .description('An emulated Dune stack: VT-x, EPT, a Linux model, the Dune module and libDune, with Dune applications as plugins')
     .version(pkg.version)
@@ -22,7 +30,9 @@ async function main(argv: string[]): Promise<number> {
   for (const c of container.getAll<CliCommand>(CliCommand)) c.register(program);
   try {
     await program.parseAsync(argv);
-    return 0;
+    // A command that finished with a status of its own (run: the application's exit code) left
+    // it in process.exitCode, the Node convention.
+    return Number(process.exitCode ?? 0);
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version end here too, with exit code 0.

@@ -4,13 +4,19 @@ import { BenchSuite } from '../bench/bench-suite.js';
 import { VtxBenchSuite } from '../vtx/bench/vtx-bench-suite.js';
 import { CliCommand } from './cli-command.js';
 import { ListCommand } from './list-command.js';
+import { RunCommand } from './run-command.js';
 
-/** The core's bindings: its CLI commands and its own bench suites. */
+/**
+ * The core's bindings: its CLI commands (in the order `dunesim --help` lists them) and its own
+ * bench suites. Each class is bound to itself and aliased into the contribution point.
+ */
 export const coreModule = new ContainerModule(({ bind }) => {
-  bind(BenchCommand).toSelf();
-  bind(CliCommand).toService(BenchCommand);
   bind(ListCommand).toSelf();
   bind(CliCommand).toService(ListCommand);
+  bind(RunCommand).toSelf();
+  bind(CliCommand).toService(RunCommand);
+  bind(BenchCommand).toSelf();
+  bind(CliCommand).toService(BenchCommand);
   bind(VtxBenchSuite).toSelf();
   bind(BenchSuite).toService(VtxBenchSuite);
 });

@@ -1,9 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { ContainerModule } from 'inversify';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ContainerModule } from 'inversify';
+import { ConfigError } from '../config-error.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The repository root: manifest module paths are relative to it, whichever manifest lists them. */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The manifest `dunesim` reads unless told otherwise. */
+export const DEFAULT_MANIFEST = join(ROOT, 'plugins', 'manifest.json');
 
 export interface PluginManifestEntry {
   /** Plugin id, also its folder under plugins/. */
@@ -16,12 +21,25 @@ export interface PluginManifestEntry {
 export interface LoadedPlugin {
   entry: PluginManifestEntry;
   module?: ContainerModule;
+  /** Why the plugin is not loaded (import failed, no default export, its module threw). */
   error?: string;
 }
 
-export function readManifest(path = join(ROOT, 'plugins', 'manifest.json')): PluginManifestEntry[] {
-  const raw = JSON.parse(readFileSync(path, 'utf8')) as { plugins?: PluginManifestEntry[] };
-  if (!Array.isArray(raw.plugins)) throw new Error(`${path}: 'plugins' must be an array`);
+/**
+ * Token for the plugins of this run as the composition root found them (loaded or failed), bound
+ * as a constant so that commands such as `list` can show load errors.
+ */
+export const LoadedPlugins = Symbol('LoadedPlugins');
+
+/** The manifest's entries; a missing or malformed manifest is a ConfigError (exit status 2). */
+export function readManifest(path = DEFAULT_MANIFEST): PluginManifestEntry[] {
+  let raw: { plugins?: PluginManifestEntry[] };
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8')) as { plugins?: PluginManifestEntry[] };
+  } catch (e) {
+    throw new ConfigError(`cannot read the plugin manifest ${path}: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(raw.plugins)) throw new ConfigError(`${path}: 'plugins' must be an array`);
   return raw.plugins;
 }
 
@@ -34,8 +52,11 @@ export async function loadPlugins(entries: PluginManifestEntry[]): Promise<Loade
   for (const entry of entries) {
     const rel = entry.module ?? join('plugins', entry.name, 'index.ts');
     try {
-      const mod = (await import(join(ROOT, rel))) as { default?: ContainerModule };
-      if (mod.default === undefined) throw new Error(`${rel} has no default export (a ContainerModule)`);
+      // A file URL, not a bare absolute path, so the import also works on Windows.
+      const mod = (await import(pathToFileURL(join(ROOT, rel)).href)) as { default?: unknown };
+      // instanceof rather than a shape check: a module that exports something else by mistake
+      // (a class, a function) would otherwise fail later inside container.load with a worse message.
+      if (!(mod.default instanceof ContainerModule)) throw new Error(`${rel} has no default export that is a ContainerModule`);
       out.push({ entry, module: mod.default });
     } catch (e) {
       out.push({ entry, error: (e as Error).message });

@@ -28,6 +28,13 @@ export class LongModeBoot {
   /** Linear address of physical address 0 in the direct map. */
   readonly directMapBase: number;
 
+  /**
+   * Each CPU's GDT, TSS and stacks (index = CPU; entry 0 is `gdt`, `tss`, `kernelStackTop`,
+   * `istStackTop`). LTR marks the TSS descriptor busy and LTR of a busy TSS raises #GP (SDM
+   * Vol. 2A, LTR), so CPUs cannot share one TSS descriptor: each gets its own, as on Linux.
+   */
+  readonly cpuTables: Array<{ gdt: number; tss: number; kernelStackTop: number; istStackTop: number }> = [];
+
   constructor(
     readonly machine: Machine,
     opts: {
@@ -52,18 +59,28 @@ export class LongModeBoot {
     this.istStackTop = stack + 4 * PAGE_SIZE;
     writeGdt(mem, this.gdt - base, this.tss);
     writeTss(mem, this.tss - base, [this.kernelStackTop], [this.istStackTop]);
+    this.cpuTables.push({ gdt: this.gdt, tss: this.tss, kernelStackTop: this.kernelStackTop, istStackTop: this.istStackTop });
+    for (let i = 1; i < machine.cpus.length; i++) {
+      const gdt = base + frames.alloc();
+      const tss = base + frames.alloc();
+      const st = base + frames.allocContiguous(4);
+      writeGdt(mem, gdt - base, tss);
+      writeTss(mem, tss - base, [st + 2 * PAGE_SIZE], [st + 4 * PAGE_SIZE]);
+      this.cpuTables.push({ gdt, tss, kernelStackTop: st + 2 * PAGE_SIZE, istStackTop: st + 4 * PAGE_SIZE });
+    }
     for (const cpu of machine.cpus) this.bootCpu(cpu, opts.pcid ?? false);
   }
 
   /** Puts a CPU in 64-bit mode on these tables, as an early kernel does. */
   bootCpu(cpu: Cpu, pcid: boolean): void {
+    const t = this.cpuTables[cpu.index] ?? this.cpuTables[0]!;
     cpu.enterLongMode(this.pt.root, { pcid });
-    cpu.lgdt(this.gdt, GDT_SIZE - 1);
+    cpu.lgdt(t.gdt, GDT_SIZE - 1);
     cpu.lidt(this.idt, 256 * 16 - 1);
     cpu.ltr(GD_TSS);
     cpu.cs = GD_KT;
     cpu.ss = GD_KD;
-    cpu.setReg(4, this.kernelStackTop);
+    cpu.setReg(4, t.kernelStackTop);
   }
 
   /**

@@ -24,6 +24,23 @@ export const COST_CONSTANTS = {
   rdtsc: 'RDTSC',
   msrAccess: 'RDMSR / WRMSR of an MSR that does not exit',
   descriptorLoad: 'LGDT / LIDT / LTR',
+  // Linux kernel paths (calibrated on the Linux columns of the papers' tables only).
+  syscallPath: 'Linux system-call entry and exit code plus table dispatch and a trivial body (between SYSCALL and SYSRET)',
+  pageFaultPath: 'Linux do_page_fault up to the decision: entry, find_vma, access checks',
+  pageAllocPath: 'Linux handle_mm_fault for a not-present anonymous page: allocate a pre-zeroed page, install the PTE',
+  signalDeliveryPath: 'Linux force_sig + do_signal + setup_rt_frame: queue a signal and build the rt_sigframe',
+  sigreturnPath: 'Linux rt_sigreturn body: restore_sigcontext and the signal mask',
+  mprotectPath: 'Linux mprotect body: find, split and merge VMAs, TLB flush request',
+  mprotectPerPage: 'Linux mprotect per page: change_pte_range for one PTE',
+  contextSwitchPath: 'Linux schedule() + context_switch() between two tasks (excluding the CR3 write)',
+  ptraceStopPath: 'Linux ptrace_stop / ptrace_notify: stop the tracee, notify and wake the tracer',
+  ptraceRequestPath: 'Linux ptrace() request body (PTRACE_SYSCALL, GETREGS …) after the syscall entry',
+  wait4Path: 'Linux wait4 body: scan children, collect a stopped or dead child',
+  forkPath: 'Linux fork: copy task, mm and VMAs (per-PTE copying charged separately)',
+  forkPerPte: 'Linux fork: copy one PTE and take a page reference (COW)',
+  exitPath: 'Linux do_exit: tear down mm, files, notify the parent',
+  // The Dune module's own kernel paths (kern/*.c), counted from its code, not fitted.
+  duneEptFaultPath: 'Dune module vmx_do_ept_fault: gpa_to_hva, get_user_pages_fast on a present page, EPT entry install',
 } as const;
 
 export type CostConstant = keyof typeof COST_CONSTANTS;
@@ -60,6 +77,21 @@ export class CostModel implements Record<CostConstant, number> {
   rdtsc = 0;
   msrAccess = 0;
   descriptorLoad = 0;
+  syscallPath = 0;
+  pageFaultPath = 0;
+  pageAllocPath = 0;
+  signalDeliveryPath = 0;
+  sigreturnPath = 0;
+  mprotectPath = 0;
+  mprotectPerPage = 0;
+  contextSwitchPath = 0;
+  ptraceStopPath = 0;
+  ptraceRequestPath = 0;
+  wait4Path = 0;
+  forkPath = 0;
+  forkPerPte = 0;
+  exitPath = 0;
+  duneEptFaultPath = 0;
 
   constructor(readonly profile: ProfileFile) {
     for (const k of Object.keys(COST_CONSTANTS) as CostConstant[]) this[k] = profile.constants[k].value;

@@ -116,8 +116,11 @@ export class Cpu implements MmuHost {
   instrLength = 0;
   /** Set by every control transfer, so a native that does not branch falls through. */
   branched = false;
-  /** XMM0..XMM15, four 32-bit lanes each (register i is lanes 4i..4i+3). */
-  readonly xmm = new Uint32Array(64);
+  /**
+   * XMM0..XMM15, four 32-bit lanes each (register i is lanes 4i..4i+3). The buffer has room for
+   * one more register after XMM15, which the interpreter uses for memory operands.
+   */
+  readonly xmm = new Uint32Array(new ArrayBuffer(17 * 16), 0, 64);
   mxcsr = 0x1f80;
 
   // MmuHost: the EPT context, maintained by VMX entry and exit.
@@ -277,7 +280,12 @@ export class Cpu implements MmuHost {
     if (native === undefined) return false;
     this.instrLength = NATIVE_STUB_LENGTH;
     this.branched = false;
+    // The handler runs after the exit, outside any guest event delivery (the double-fault rules
+    // must not pair a host exception with the guest's event); a retried access restores it.
+    const delivering = this.delivering;
+    this.delivering = -1;
     native.fn(this);
+    this.delivering = delivering;
     this.sv[this.sNatives]++;
     this.instructions += native.instructions;
     this.cycles += native.instructions * this.costs.instruction;
@@ -332,15 +340,19 @@ export class Cpu implements MmuHost {
   }
 
   private handleThrown(e: unknown): void {
-    if (e === this.fault) {
+    // A fault raised while delivering an event goes through `raise` again, where the
+    // double-fault rules decide (SDM Vol. 3A Table 6-5); a VM exit ends any delivery.
+    let err = e;
+    while (err === this.fault) {
       try {
         this.raise(this.fault.vector, this.fault.errorCode, this.fault.hasErrorCode, this.fault.cr2);
+        return;
       } catch (e2) {
-        if (e2 !== this.exitSignal) throw e2;
+        err = e2;
       }
-    } else if (e !== this.exitSignal) {
-      throw e;
     }
+    if (err !== this.exitSignal) throw err;
+    this.delivering = -1;
   }
 
   /** Runs until the clock reaches `limit`, the CPU halts, or someone calls `stop()`. */
@@ -409,6 +421,7 @@ export class Cpu implements MmuHost {
       }
       if ((isContributory(first) && isContributory(vector)) || (first === Vector.PageFault && (vector === Vector.PageFault || isContributory(vector)))) {
         if (firstPfOrContrib) {
+          if (vector === Vector.PageFault) this.cr2 = cr2; // the #PF loads CR2 even as it becomes #DF
           this.raise(Vector.DoubleFault, 0, true, 0);
           return;
         }

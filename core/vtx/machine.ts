@@ -33,7 +33,7 @@ export class Machine {
   readonly frames: FrameAllocator;
   readonly natives = new NativeCodeRegistry();
   readonly costs: CostModel;
-  readonly stats = new Stats();
+  readonly stats: Stats;
   readonly tracer = new Tracer();
   readonly cpus: Cpu[];
   readonly physBits: number;
@@ -45,6 +45,9 @@ export class Machine {
     const physBits = config.physBits ?? 36;
     if (!Number.isInteger(physBits) || physBits < 32 || physBits > 52) throw new ConfigError(`physBits must be 32..52, got ${physBits}`);
     if (config.memory > 2 ** physBits) throw new ConfigError(`memory ${config.memory} exceeds the ${physBits}-bit physical address space`);
+    // Each CPU declares ~85 counters (MMU, exceptions by vector, VM exits by reason): size the
+    // table for the CPU count so every allowed configuration fits.
+    this.stats = new Stats(4096 + 256 * n);
     this.quantum = config.quantum ?? 10_000;
     if (!(this.quantum > 0)) throw new ConfigError(`quantum must be positive, got ${config.quantum}`);
     this.physBits = physBits;

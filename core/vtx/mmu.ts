@@ -90,6 +90,12 @@ export class Mmu {
   ctx = 0;
   /** CPL 3: accesses are user-mode accesses. */
   user = false;
+  /**
+   * Frames holding decoded instructions (set by the interpreter's code cache, one flag per 4 KiB
+   * frame): writes to them skip the L0 cache and call `onCodeWrite` with the host address.
+   */
+  codeFrames: Uint8Array | null = null;
+  onCodeWrite: ((pa: number) => void) | null = null;
 
   /**
    * The hit path: a direct-mapped cache in front of the set-associative TLB, one table per access
@@ -355,7 +361,10 @@ export class Mmu {
    * violations go to the VMM (synchronously) and the translation is retried after it resumes.
    */
   translate(va: number, kind: AccessKind): number {
-    return this.translateAs(va, kind, this.user);
+    const pa = this.translateAs(va, kind, this.user);
+    // Self-modifying code: writes to frames with decoded instructions (never in L0) are reported.
+    if (kind === AccessKind.Write && this.codeFrames !== null && this.codeFrames[pa >>> 12] === 1) this.onCodeWrite!(pa);
+    return pa;
   }
 
   /** As `translate`, for an implicit supervisor access (IDT, GDT, TSS) when `user` is false. */
@@ -391,6 +400,8 @@ export class Mmu {
   private fillL0(kind: AccessKind, user: boolean, page: number, hostPage: number): void {
     // Host pages outside RAM (unclaimed bus cycles) are never cached: the slow path handles them.
     if (hostPage < 0 || hostPage + 4096 > this.mem.size) return;
+    // Nor are writes to frames holding decoded instructions (they must reach `onCodeWrite`).
+    if (kind === AccessKind.Write && this.codeFrames !== null && this.codeFrames[hostPage >>> 12] === 1) return;
     const k = ((page >>> 12) & L0_MASK) + (user ? L0_SIZE : 0);
     const w = hostPage / 4;
     if (kind === AccessKind.Execute) {

@@ -529,6 +529,7 @@ export class Vmx {
 
   invpcidExits(): boolean {
     if ((this.secondary & SECONDARY_ENABLE_INVPCID) === 0) this.cpu.ud();
+    if (this.cpu.cpl !== 0) this.cpu.gp0(); // privilege faults take priority over VM exits (§26.1.1)
     if ((this.primary & CPU_INVLPG_EXITING) !== 0) this.exit(VmExitReason.Invpcid, 0, 0, 0, 0, 0);
     return false;
   }

@@ -1,0 +1,645 @@
+import {
+  FEC_I, FEC_P, FEC_W, GD_KD, GD_KT, MSR_FMASK, MSR_LSTAR, MSR_STAR, PAGE_SIZE, PTE_P,
+  RFLAGS_AC, RFLAGS_DF, RFLAGS_IF, RFLAGS_NT, RFLAGS_TF, Vector,
+} from '../vtx/arch.js';
+import { LongModeBoot } from '../vtx/boot.js';
+import { CodeBuilder } from '../vtx/code-builder.js';
+import { Cpu, RAX, RCX, RDI, RDX, RSI, RSP, R8, R9, R10, R11 } from '../vtx/cpu.js';
+import { CpuFault } from '../vtx/cpu-fault.js';
+import { Machine } from '../vtx/machine.js';
+import { PageTables } from '../vtx/page-tables.js';
+import { AccessKind } from '../vtx/tlb.js';
+import { AddressSpace, pteHasFrame } from './address-space.js';
+import {
+  DEFAULT_STACK_SIZE, EFAULT, ENOSYS, MAP_ANONYMOUS, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_OFFSET,
+  PROT_EXEC, PROT_READ, PROT_WRITE, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGCHLD, SIGFPE, SIGILL,
+  SIGKILL, SIGSEGV, SIGTRAP, SI_KERNEL, STACK_TOP, SYSCALL_NAMES, USER_CS, USER_DS,
+  exitedStatus, signaledStatus, ILL_ILLOPN, FPE_INTDIV, TRAP_BRKPT, NR,
+} from './linux-abi.js';
+import { PtRegs } from './pt-regs.js';
+import { deliverSignals, queueSignal } from './signals.js';
+import { SyscallTable } from './syscall-table.js';
+import { registerSyscalls } from './syscalls.js';
+import { Process, Task, TaskState } from './task.js';
+import { Vma } from './vma.js';
+
+const TWO_32 = 0x1_0000_0000;
+const SEGMENT_CS_RPL3 = USER_CS;
+
+/** Returned by a system-call handler that put the task to sleep; the result comes later. */
+export const BLOCKED = Symbol('blocked');
+export type SyscallResult = number | typeof BLOCKED;
+
+export interface ProgramLayout {
+  /** Where the program's code is mapped (default 0x400000). */
+  codeBase?: number;
+  stackSize?: number;
+}
+
+/**
+ * The Linux kernel model. It runs on the machine as host ring-0 code: its system-call entry is
+ * a native at LSTAR, its exception handlers natives in the IDT, its memory the direct map at
+ * PAGE_OFFSET. Processes run in ring 3 on their own page tables. The kernel's own data (tasks,
+ * VMAs) lives in TypeScript objects; everything user-visible — page tables, user memory, signal
+ * frames — lives in emulated memory. Every kernel path charges its cost from the profile.
+ */
+export class Kernel {
+  readonly boot: LongModeBoot;
+  readonly syscalls = new SyscallTable();
+  readonly processes = new Map<number, Process>();
+  readonly tasks = new Map<number, Task>();
+  readonly current: Array<Task | undefined>;
+  /** Device files by path (the Dune module adds /dev/dune). */
+  readonly devices = new Map<string, (t: Task) => import('./task.js').KernelFile>();
+  readonly runQueue: Task[] = [];
+  /** Output of the console (fds 1 and 2 of every process). */
+  console: (fd: number, data: Uint8Array) => void = (fd, data) => (fd === 2 ? process.stderr : process.stdout).write(data);
+  /** Called when a process dies, with its wait status. */
+  onProcessExit: ((p: Process) => void) | undefined;
+  /** Hooks that run for a task before it returns to user mode (the Dune module re-enters here). */
+  readonly syscallEntry: number;
+  private nextPid = 1;
+  private readonly sv: Float64Array;
+  private readonly sSyscalls: number;
+  private readonly sPageFaults: number;
+  private readonly sContextSwitches: number;
+  private readonly sSignals: number;
+  readonly cpuOf: (t: Task) => Cpu;
+
+  constructor(readonly machine: Machine) {
+    registerSyscalls(this.syscalls);
+    this.boot = new LongModeBoot(machine, { directMapBase: PAGE_OFFSET });
+    this.current = machine.cpus.map(() => undefined);
+    this.cpuOf = (t) => machine.cpus[t.cpu]!;
+    const s = machine.stats;
+    this.sv = s.v;
+    this.sSyscalls = s.counter('linux.syscalls', 'count', 'system calls dispatched by the Linux model');
+    this.sPageFaults = s.counter('linux.pageFaults', 'count', 'page faults handled by the Linux model');
+    this.sContextSwitches = s.counter('linux.contextSwitches', 'count', 'context switches between tasks');
+    this.sSignals = s.counter('linux.signals', 'count', 'signals delivered to user handlers');
+
+    // The SYSCALL entry point and the exception handlers, as natives in kernel text.
+    this.syscallEntry = this.boot.native('entry_SYSCALL_64', (cpu) => this.onSyscall(cpu), 0);
+    const gates: Array<[number, (cpu: Cpu) => void]> = [
+      [Vector.DivideError, (c) => this.onException(c, Vector.DivideError, false)],
+      [Vector.Debug, (c) => this.onException(c, Vector.Debug, false)],
+      [Vector.Breakpoint, (c) => this.onException(c, Vector.Breakpoint, false)],
+      [Vector.Overflow, (c) => this.onException(c, Vector.Overflow, false)],
+      [Vector.InvalidOpcode, (c) => this.onException(c, Vector.InvalidOpcode, false)],
+      [Vector.DeviceNotAvailable, (c) => this.onException(c, Vector.DeviceNotAvailable, false)],
+      [Vector.GeneralProtection, (c) => this.onException(c, Vector.GeneralProtection, true)],
+      [Vector.StackFault, (c) => this.onException(c, Vector.StackFault, true)],
+      [Vector.PageFault, (c) => this.onException(c, Vector.PageFault, true)],
+      [Vector.AlignmentCheck, (c) => this.onException(c, Vector.AlignmentCheck, true)],
+      [Vector.SimdFp, (c) => this.onException(c, Vector.SimdFp, false)],
+    ];
+    for (const [v, fn] of gates) {
+      const addr = this.boot.native(`exception_${v}`, fn, 0);
+      // #BP and #OF are reachable from ring 3 with INT3/INTO: DPL 3.
+      this.boot.gate(v, addr, { dpl: v === Vector.Breakpoint || v === Vector.Overflow ? 3 : 0 });
+    }
+    const df = this.boot.native('double_fault', (c) => {
+      throw new Error(`kernel panic: double fault on cpu${c.index}`);
+    }, 0);
+    this.boot.gate(Vector.DoubleFault, df, { ist: 1 });
+
+    for (const cpu of machine.cpus) {
+      // STAR: kernel CS 0x10 (SS 0x18), user base 0x23 → CS 0x33, SS 0x2b, as Linux sets it.
+      cpu.wrmsr(MSR_STAR, 0, (0x23 << 16) | GD_KT);
+      cpu.wrmsr(MSR_LSTAR, this.syscallEntry >>> 0, Math.floor(this.syscallEntry / TWO_32) >>> 0);
+      cpu.wrmsr(MSR_FMASK, RFLAGS_TF | RFLAGS_DF | RFLAGS_IF | RFLAGS_NT | RFLAGS_AC, 0);
+      cpu.ss = GD_KD;
+      cpu.halted = true; // idle until a task is scheduled
+    }
+  }
+
+  get costs(): Machine['costs'] {
+    return this.machine.costs;
+  }
+
+  /** Top of the ring-0 stack of a CPU (its TSS.RSP0). */
+  kernelStackTop(cpu: Cpu): number {
+    return this.boot.cpuTables[cpu.index]!.kernelStackTop;
+  }
+
+  /** Physical → kernel linear (the direct map). */
+  kva(pa: number): number {
+    return PAGE_OFFSET + pa;
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // Processes.
+
+  /**
+   * Creates a process whose code is natives laid out by `build` at `codeBase` (the stand-in for
+   * an executable image), with a stack, and makes it runnable at `entry`.
+   */
+  spawn(name: string, build: (code: CodeBuilder, p: Process) => string, layout: ProgramLayout = {}): Process {
+    const mm = this.newAddressSpace();
+    const p = this.newProcess(name, mm);
+    const codeBase = layout.codeBase ?? 0x40_0000;
+    const code = new CodeBuilder(this.machine.natives, codeBase, name);
+    const entryLabel = build(code, p);
+    const bytes = code.build();
+    this.mapImage(p, codeBase, bytes, PROT_READ | PROT_EXEC, 'text');
+    const stackSize = layout.stackSize ?? DEFAULT_STACK_SIZE;
+    mm.vmas.insert(new Vma(STACK_TOP - stackSize, STACK_TOP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, '[stack]'));
+    mm.startBrk = mm.brk = 0x1000_0000;
+    const t = this.newTask(p);
+    t.regs.rip = code.addr(entryLabel);
+    t.regs.set(RSP, STACK_TOP - 64);
+    t.regs.rflags = 0x202;
+    this.enqueue(t);
+    return p;
+  }
+
+  /** Maps `bytes` at `base` as a private file-like mapping, populated now. */
+  mapImage(p: Process, base: number, bytes: Uint8Array, prot: number, name: string): void {
+    const mm = p.mm;
+    const vma = new Vma(base, base + bytes.length, prot, MAP_PRIVATE, name);
+    mm.vmas.insert(vma);
+    for (let off = 0; off < bytes.length; off += PAGE_SIZE) {
+      const frame = this.machine.frames.alloc();
+      this.machine.mem.writeBytes(frame, bytes.subarray(off, off + PAGE_SIZE));
+      mm.mapPage(base + off, frame, vma, false);
+    }
+  }
+
+  /** A new user address space sharing the kernel half of the master page table. */
+  newAddressSpace(): AddressSpace {
+    return new AddressSpace(this.machine.mem, this.machine.frames, this.boot.pt.root);
+  }
+
+  newProcess(name: string, mm: AddressSpace, parent?: Process): Process {
+    const p = new Process(this.nextPid++, mm, name);
+    p.parent = parent;
+    parent?.children.push(p);
+    p.files.set(0, { kind: 'console' });
+    p.files.set(1, { kind: 'console', write: (d) => (this.console(1, d), d.length) });
+    p.files.set(2, { kind: 'console', write: (d) => (this.console(2, d), d.length) });
+    this.processes.set(p.pid, p);
+    return p;
+  }
+
+  newTask(p: Process, tid = p.pid): Task {
+    const t = new Task(tid, p);
+    t.regs.cs = USER_CS;
+    t.regs.ss = USER_DS;
+    p.threads.push(t);
+    this.tasks.set(tid, t);
+    return t;
+  }
+
+  allocPid(): number {
+    return this.nextPid++;
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // Scheduling.
+
+  enqueue(t: Task): void {
+    if (t.state === TaskState.Dead) return;
+    t.state = TaskState.Runnable;
+    if (!this.runQueue.includes(t)) this.runQueue.push(t);
+    // An idle CPU picks it up (the reschedule IPI of a real kernel).
+    for (const cpu of this.machine.cpus) {
+      if (cpu.halted && this.current[cpu.index] === undefined) {
+        cpu.halted = false;
+        this.dispatchIdle(cpu);
+        break;
+      }
+    }
+  }
+
+  /** Puts the current task of `cpu` to sleep until `wake()` returns true; `resume` finishes its work. */
+  sleep(t: Task, wake: () => boolean, resume: () => void): void {
+    t.state = TaskState.Sleeping;
+    t.wake = wake;
+    t.resume = resume;
+  }
+
+  /** Re-checks sleeping tasks (something they may wait for happened). */
+  wakeSleepers(): void {
+    for (const t of this.tasks.values()) {
+      if (t.state === TaskState.Sleeping && t.wake !== undefined && t.wake()) {
+        t.wake = undefined;
+        this.enqueue(t);
+      }
+    }
+  }
+
+  /** Starts an idle CPU on the next runnable task (it was halted with nothing to run). */
+  private dispatchIdle(cpu: Cpu): void {
+    const next = this.runQueue.shift();
+    if (next === undefined) {
+      cpu.halted = true;
+      return;
+    }
+    this.switchTo(cpu, next);
+    this.returnToUser(cpu, next);
+  }
+
+  private switchTo(cpu: Cpu, next: Task): void {
+    const prev = this.current[cpu.index];
+    if (prev === next) return;
+    this.current[cpu.index] = next;
+    next.cpu = cpu.index;
+    next.state = TaskState.Running;
+    this.sv[this.sContextSwitches]++;
+    cpu.cycles += this.costs.contextSwitchPath;
+    if (prev === undefined || prev.process.mm !== next.process.mm) cpu.loadCr3(next.process.mm.cr3);
+    if (cpu.tracer.enabled) cpu.tracer.instant('sched', `switch to ${next.process.name}:${next.tid}`, cpu.index, cpu.cycles);
+  }
+
+  /**
+   * The way back to user mode (arch/x86/entry's exit path): finish pending kernel work, deliver
+   * signals, pick another task if this one cannot run, and return with SYSRET when the saved
+   * state allows it (RCX == RIP, R11 == RFLAGS), else with IRETQ.
+   */
+  returnToUser(cpu: Cpu, t: Task | undefined): void {
+    for (let guard = 0; ; guard++) {
+      if (guard > 10_000) throw new Error('kernel: scheduler loop did not settle');
+      if (t !== undefined && t.state === TaskState.Running && t.resume !== undefined) {
+        const r = t.resume;
+        t.resume = undefined;
+        r();
+        continue;
+      }
+      if (t !== undefined && t.state === TaskState.Running) {
+        deliverSignals(this, cpu, t);
+        if (t.state === TaskState.Running && t.resume === undefined) break;
+        continue;
+      }
+      // This task cannot run: take the next runnable one, or go idle.
+      if (t !== undefined && t.state === TaskState.Running) t.state = TaskState.Runnable;
+      const next = this.runQueue.shift();
+      if (next === undefined) {
+        this.current[cpu.index] = undefined;
+        cpu.halted = true;
+        cpu.jump(this.syscallEntry); // parked in kernel text until an interrupt or wake-up
+        return;
+      }
+      this.switchTo(cpu, next);
+      t = next;
+    }
+    this.loadUserState(cpu, t);
+  }
+
+  /** Loads a task's registers and drops to ring 3. */
+  private loadUserState(cpu: Cpu, t: Task): void {
+    const r = t.regs;
+    r.loadInto(cpu);
+    const fast = r.lo[RCX] === (r.rip >>> 0) && r.hi[RCX] === (Math.floor(r.rip / TWO_32) >>> 0) && r.lo[R11] === r.rflags && r.hi[R11] === 0;
+    if (fast) {
+      cpu.sysret();
+      return;
+    }
+    // IRETQ with a frame built on the kernel stack (the slow exit path).
+    const top = this.kernelStackTop(cpu) - 5 * 8;
+    const userRsp = r.get(RSP);
+    cpu.setReg(RSP, top);
+    cpu.mmu.write64Number(top, r.rip);
+    cpu.mmu.write64Number(top + 8, SEGMENT_CS_RPL3);
+    cpu.mmu.write64Number(top + 16, r.rflags);
+    cpu.mmu.write64Number(top + 24, userRsp);
+    cpu.mmu.write64Number(top + 32, USER_DS);
+    cpu.iretq();
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // System calls.
+
+  /** entry_SYSCALL_64: save the user state, run the call, return to user. */
+  private onSyscall(cpu: Cpu): void {
+    const t = this.current[cpu.index];
+    if (t === undefined) {
+      // An idle CPU parked here; nothing to do.
+      cpu.halted = true;
+      return;
+    }
+    const r = t.regs;
+    r.saveFrom(cpu);
+    r.rip = cpu.reg(RCX);
+    r.rflags = cpu.lo[R11]!;
+    r.origRax = cpu.reg(RAX);
+    cpu.cycles += this.costs.syscallPath;
+    this.syscallFromUser(cpu, t);
+    this.returnToUser(cpu, this.current[cpu.index]);
+  }
+
+  /** A system call from user mode, with the ptrace syscall stops around it. */
+  private syscallFromUser(cpu: Cpu, t: Task): void {
+    if (t.tracer !== undefined && (t.ptraceMode === 'syscall' || t.ptraceMode === 'sysemu')) {
+      const emulate = t.ptraceMode === 'sysemu';
+      this.ptraceStop(cpu, t, SIGTRAP | 0x80, () => {
+        if (emulate) return; // PTRACE_SYSEMU: the call is skipped; RAX is what the tracer left
+        this.runSyscall(cpu, t);
+        if (t.tracer !== undefined && t.ptraceMode === 'syscall') this.ptraceStop(cpu, t, SIGTRAP | 0x80, () => {});
+      });
+      return;
+    }
+    this.runSyscall(cpu, t);
+  }
+
+  /** Dispatches the call in `t.regs` and stores the result in RAX (or leaves the task asleep). */
+  runSyscall(cpu: Cpu, t: Task): void {
+    const r = t.regs;
+    const nr = r.origRax;
+    const result = this.dispatch(cpu, t, nr, r.get(RDI), r.get(RSI), r.get(RDX), r.get(R10), r.get(R8), r.get(R9));
+    if (result !== BLOCKED) r.set(RAX, result);
+  }
+
+  /** The table dispatch shared by SYSCALL and the Dune module's VMCALL. */
+  dispatch(cpu: Cpu, t: Task, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): SyscallResult {
+    this.sv[this.sSyscalls]++;
+    const row = this.syscalls.get(nr);
+    if (cpu.tracer.enabled) cpu.tracer.instant('syscall', row?.name ?? `syscall_${nr}`, cpu.index, cpu.cycles, { nr });
+    if (row === undefined) return -ENOSYS;
+    const result = row.handler({ kernel: this, cpu, task: t }, a0, a1, a2, a3, a4, a5);
+    if (this.strace !== undefined && result !== BLOCKED) {
+      this.strace(`${t.tid} ${SYSCALL_NAMES[nr] ?? nr}(${[a0, a1, a2, a3, a4, a5].slice(0, row.arity).map((a) => '0x' + a.toString(16)).join(', ')}) = ${result}`);
+    }
+    return result;
+  }
+
+  strace: ((line: string) => void) | undefined;
+
+  // -----------------------------------------------------------------------------------------
+  // ptrace stops.
+
+  /**
+   * Stops a traced task (ptrace_stop): records the status for the tracer, wakes it, and runs
+   * `then` when the tracer resumes the task.
+   */
+  ptraceStop(cpu: Cpu, t: Task, sig: number, then: () => void): void {
+    cpu.cycles += this.costs.ptraceStopPath;
+    t.state = TaskState.Stopped;
+    t.ptraceReport = ((sig & 0xff) << 8) | 0x7f;
+    t.resume = then;
+    queueSignalToProcess(this, t.tracer!, SIGCHLD, t.process.pid);
+    this.wakeSleepers();
+  }
+
+  /** The tracer lets a stopped tracee go on (PTRACE_CONT, _SYSCALL, _SYSEMU). */
+  ptraceResume(t: Task): void {
+    if (t.state !== TaskState.Stopped) return;
+    this.enqueue(t);
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // Exceptions.
+
+  /** An exception handler: read the hardware frame, save user state, handle, return to user. */
+  private onException(cpu: Cpu, vector: number, hasErrorCode: boolean): void {
+    let sp = cpu.rsp;
+    const err = hasErrorCode ? cpu.mmu.read64(sp) : 0;
+    if (hasErrorCode) sp += 8;
+    const rip = cpu.mmu.read64Number(sp);
+    const cs = cpu.mmu.read64(sp + 8) & 0xffff;
+    const rflags = cpu.mmu.read64(sp + 16);
+    const ursp = cpu.mmu.read64Number(sp + 24);
+    const t = this.current[cpu.index];
+    if ((cs & 3) === 0 || t === undefined) {
+      throw new Error(`kernel panic: exception ${vector} (error 0x${err.toString(16)}) in kernel mode at rip 0x${rip.toString(16)}, cr2 0x${cpu.cr2.toString(16)}`);
+    }
+    const r = t.regs;
+    r.saveFrom(cpu);
+    r.rip = rip;
+    r.rflags = rflags;
+    r.set(RSP, ursp);
+    r.origRax = -1;
+    switch (vector) {
+      case Vector.PageFault:
+        this.handlePageFault(cpu, t, cpu.cr2, err);
+        break;
+      case Vector.InvalidOpcode:
+        queueSignal(this, t, { signo: SIGILL, code: ILL_ILLOPN, addr: rip, pid: 0 }, true);
+        break;
+      case Vector.DivideError:
+        queueSignal(this, t, { signo: SIGFPE, code: FPE_INTDIV, addr: rip, pid: 0 }, true);
+        break;
+      case Vector.Breakpoint:
+      case Vector.Debug:
+        queueSignal(this, t, { signo: SIGTRAP, code: TRAP_BRKPT, addr: rip, pid: 0 }, true);
+        break;
+      case Vector.AlignmentCheck:
+        queueSignal(this, t, { signo: SIGBUS, code: 1, addr: rip, pid: 0 }, true);
+        break;
+      default:
+        queueSignal(this, t, { signo: SIGSEGV, code: SI_KERNEL, addr: 0, pid: 0 }, true);
+    }
+    cpu.setReg(RSP, this.kernelStackTop(cpu));
+    this.returnToUser(cpu, this.current[cpu.index]);
+  }
+
+  /**
+   * do_page_fault for a user address: demand paging, copy-on-write, stack growth, or SIGSEGV
+   * with si_addr and SEGV_MAPERR / SEGV_ACCERR.
+   */
+  handlePageFault(cpu: Cpu, t: Task, addr: number, err: number): void {
+    this.sv[this.sPageFaults]++;
+    cpu.cycles += this.costs.pageFaultPath;
+    const r = this.faultIn(cpu, t.process.mm, addr, (err & FEC_W) !== 0, (err & FEC_I) !== 0, (err & FEC_P) !== 0, t.regs.get(RSP));
+    if (r !== 0) queueSignal(this, t, { signo: SIGSEGV, code: r, addr, pid: 0 }, true);
+  }
+
+  /**
+   * Resolves a fault on `addr` in `mm` (handle_mm_fault). Returns 0 when the page is now
+   * accessible, or the SIGSEGV si_code.
+   */
+  faultIn(cpu: Cpu | undefined, mm: AddressSpace, addr: number, write: boolean, fetch: boolean, present: boolean, userRsp = 0): number {
+    let vma = mm.vmas.find(addr);
+    if (vma === undefined) {
+      // Stack growth: an access just below a MAP_GROWSDOWN VMA, not too far below the stack pointer.
+      const above = mm.vmas.list.find((v) => (v.flags & MAP_GROWSDOWN) !== 0 && v.start > addr && v.start - addr <= 1 << 20);
+      if (above === undefined || addr + 65536 + 32 * 8 < userRsp) return SEGV_MAPERR;
+      above.start = addr - (addr % PAGE_SIZE);
+      vma = above;
+    }
+    if (write ? !vma.writable : fetch ? !vma.executable : !(vma.readable || vma.executable)) return SEGV_ACCERR;
+    const page = addr - (addr % PAGE_SIZE);
+    const pte = mm.pte(page);
+    const costs = this.costs;
+    if (pte !== undefined && (pte.lo & PTE_P) !== 0) {
+      if (!write) return 0; // spurious (a stale TLB entry): the walk will succeed now
+      const frame = PageTables.entryFrame(pte.lo, pte.hi);
+      if (this.machine.frames.refCount(frame) === 1) {
+        mm.mapPage(page, frame, vma, true); // the last user of a COW page takes it over
+      } else {
+        const copy = this.machine.frames.alloc();
+        this.machine.mem.u8.copyWithin(copy, frame, frame + PAGE_SIZE);
+        this.machine.frames.put(frame);
+        mm.mapPage(page, copy, vma, true);
+        if (cpu) cpu.cycles += costs.pageAllocPath;
+      }
+      mm.notify(page, page + PAGE_SIZE);
+      if (cpu) cpu.invlpg(page);
+      return 0;
+    }
+    if (pte !== undefined && pteHasFrame(pte.lo)) {
+      // PROT_NONE page whose VMA now allows access (mprotect changed it): make it present.
+      mm.mapPage(page, PageTables.entryFrame(pte.lo, pte.hi), vma, this.machine.frames.refCount(PageTables.entryFrame(pte.lo, pte.hi)) === 1);
+      return 0;
+    }
+    void present;
+    const frame = this.machine.frames.alloc();
+    mm.mapPage(page, frame, vma, true);
+    if (cpu) cpu.cycles += costs.pageAllocPath;
+    return 0;
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // Access to user memory from the kernel (uaccess): through the current page tables with
+  // supervisor accesses, faulting pages in like the exception-table fix-ups of a real kernel.
+
+  private userAccess(cpu: Cpu, t: Task, va: number, write: boolean): number {
+    if (va < 0 || va >= STACK_TOP) return -1;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        return cpu.mmu.translateAs(va, write ? AccessKind.Write : AccessKind.Read, false);
+      } catch (e) {
+        if (!(e instanceof CpuFault)) throw e;
+        if (this.faultIn(cpu, t.process.mm, va, write, false, (e.errorCode & FEC_P) !== 0) !== 0) return -1;
+      }
+    }
+    return -1;
+  }
+
+  /** Copies `len` bytes from user memory; undefined on a bad address (the caller returns -EFAULT). */
+  copyFromUser(cpu: Cpu, t: Task, va: number, len: number): Uint8Array | undefined {
+    const out = new Uint8Array(len);
+    for (let off = 0; off < len; ) {
+      const pa = this.userAccess(cpu, t, va + off, false);
+      if (pa < 0) return undefined;
+      const n = Math.min(len - off, PAGE_SIZE - ((va + off) % PAGE_SIZE));
+      out.set(this.machine.mem.u8.subarray(pa, pa + n), off);
+      off += n;
+    }
+    return out;
+  }
+
+  copyToUser(cpu: Cpu, t: Task, va: number, data: Uint8Array): boolean {
+    for (let off = 0; off < data.length; ) {
+      const pa = this.userAccess(cpu, t, va + off, true);
+      if (pa < 0) return false;
+      const n = Math.min(data.length - off, PAGE_SIZE - ((va + off) % PAGE_SIZE));
+      this.machine.mem.u8.set(data.subarray(off, off + n), pa);
+      off += n;
+    }
+    return true;
+  }
+
+  readUser64(cpu: Cpu, t: Task, va: number): number | undefined {
+    const b = this.copyFromUser(cpu, t, va, 8);
+    if (b === undefined) return undefined;
+    const dv = new DataView(b.buffer);
+    return (dv.getUint32(4, true) | 0) * TWO_32 + dv.getUint32(0, true);
+  }
+
+  writeUser64(cpu: Cpu, t: Task, va: number, v: number): boolean {
+    const b = new Uint8Array(8);
+    const dv = new DataView(b.buffer);
+    dv.setUint32(0, v >>> 0, true);
+    dv.setUint32(4, Math.floor(v / TWO_32) >>> 0, true);
+    return this.copyToUser(cpu, t, va, b);
+  }
+
+  /** access_process_vm: another process's memory, by software walk (ptrace PEEK/POKE). */
+  accessProcessVm(p: Process, va: number, len: number, write?: Uint8Array): Uint8Array | undefined {
+    const out = new Uint8Array(len);
+    for (let off = 0; off < len; ) {
+      const a = va + off;
+      let pte = p.mm.pte(a);
+      if (pte === undefined || (pte.lo & PTE_P) === 0) {
+        if (this.faultIn(undefined, p.mm, a, write !== undefined, false, false) !== 0) return undefined;
+        pte = p.mm.pte(a)!;
+      }
+      if (write !== undefined && this.faultIn(undefined, p.mm, a, true, false, true) !== 0) return undefined;
+      pte = p.mm.pte(a)!;
+      const pa = PageTables.entryFrame(pte.lo, pte.hi) + (a % PAGE_SIZE);
+      const n = Math.min(len - off, PAGE_SIZE - (a % PAGE_SIZE));
+      if (write !== undefined) this.machine.mem.u8.set(write.subarray(off, off + n), pa);
+      else out.set(this.machine.mem.u8.subarray(pa, pa + n), off);
+      off += n;
+    }
+    return out;
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // Exit and wait.
+
+  /** do_exit for a whole thread group with a wait status. */
+  exitProcess(cpu: Cpu, p: Process, status: number): void {
+    if (p.zombie) return;
+    cpu.cycles += this.costs.exitPath;
+    for (const t of p.threads) {
+      t.state = TaskState.Dead;
+      t.resume = undefined;
+      const i = this.runQueue.indexOf(t);
+      if (i >= 0) this.runQueue.splice(i, 1);
+      for (let c = 0; c < this.current.length; c++) if (this.current[c] === t) this.current[c] = undefined;
+    }
+    p.zombie = true;
+    p.waitStatus = status;
+    p.mm.users--;
+    if (p.mm.users === 0) {
+      // The address space is torn down with the CR3 of the kernel master table loaded.
+      if (cpu.cr3 === p.mm.cr3) cpu.loadCr3(this.boot.pt.root);
+      p.mm.destroy();
+    }
+    // Tracees of this process are detached; children go to nobody (auto-reaped).
+    for (const t of this.tasks.values()) if (t.tracer === p) t.tracer = undefined;
+    for (const c of p.children) c.parent = undefined;
+    if (p.parent !== undefined && !p.parent.zombie) queueSignalToProcess(this, p.parent, SIGCHLD, p.pid);
+    else p.reaped = true;
+    this.onProcessExit?.(p);
+    this.wakeSleepers();
+  }
+
+  exitStatusOf(code: number): number {
+    return exitedStatus(code);
+  }
+
+  killedStatusOf(sig: number): number {
+    return signaledStatus(sig);
+  }
+
+  /** Runs the machine until every process has exited (or `maxCycles`). */
+  run(maxCycles = Infinity): void {
+    this.machine.run(maxCycles);
+  }
+
+  /** Starts scheduling (call after spawning). */
+  start(): void {
+    for (const cpu of this.machine.cpus) {
+      if (this.current[cpu.index] === undefined && this.runQueue.length > 0) {
+        cpu.halted = false;
+        this.dispatchIdle(cpu);
+      }
+    }
+  }
+
+  countSignal(): void {
+    this.sv[this.sSignals]++;
+  }
+
+  get killSignal(): number {
+    return SIGKILL;
+  }
+
+  static syscallName(nr: number): string {
+    return SYSCALL_NAMES[nr] ?? `syscall_${nr}`;
+  }
+
+  static readonly NR = NR;
+  static readonly EFAULT = EFAULT;
+  static readonly PtRegs = PtRegs;
+}
+
+/** Queues a signal to a process (kill): its first thread that does not block it, or the first. */
+export function queueSignalToProcess(k: Kernel, p: Process, sig: number, fromPid: number): void {
+  const t = p.threads.find((x) => x.state !== TaskState.Dead && !x.signalBlocked(sig)) ?? p.threads[0];
+  if (t !== undefined) queueSignal(k, t, { signo: sig, code: 0, addr: 0, pid: fromPid }, false);
+}
+
+export { RDI, RSI, RDX, R10, R8, R9, RAX };

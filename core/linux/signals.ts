@@ -1,0 +1,173 @@
+import { Cpu, RAX, RDI, RDX, RSI, RSP } from '../vtx/cpu.js';
+import type { Kernel } from './kernel.js';
+import {
+  RT_SIGFRAME_INFO, RT_SIGFRAME_SIZE, RT_SIGFRAME_UC, SA_NODEFER, SA_RESETHAND,
+  SA_RESTORER, SA_SIGINFO, SC_CR2, SC_CSGSFS, SC_EFLAGS, SC_ERR, SC_OLDMASK, SC_RIP, SC_TRAPNO,
+  SIGCONTEXT_GPRS, SIGKILL, SIGSTOP, SIG_DFL, SIG_DEFAULT_IGNORE, SIG_DEFAULT_STOP, SIG_IGN,
+  SI_ADDR, SI_CODE, SI_SIGNO, UC_MCONTEXT, UC_SIGMASK, USER_CS, USER_DS, signaledStatus,
+} from './linux-abi.js';
+import { SigInfo, Task, TaskState } from './task.js';
+
+const TWO_32 = 0x1_0000_0000;
+const GPR_INDEX: Record<string, number> = {
+  rax: 0, rcx: 1, rdx: 2, rbx: 3, rsp: 4, rbp: 5, rsi: 6, rdi: 7, r8: 8, r9: 9, r10: 10, r11: 11, r12: 12, r13: 13, r14: 14, r15: 15,
+};
+
+function isBlocked(t: Task, sig: number): boolean {
+  return t.signalBlocked(sig);
+}
+
+/**
+ * Queues a signal (send_signal / force_sig_info). A forced signal — a fault the task caused —
+ * cannot stay blocked or ignored: like force_sig_info, it unblocks the signal and, if ignored,
+ * resets it to the default action.
+ */
+export function queueSignal(k: Kernel, t: Task, info: SigInfo, forced: boolean): void {
+  const sig = info.signo;
+  if (forced) {
+    const act = t.process.actions[sig]!;
+    if (act.handler === SIG_IGN || isBlocked(t, sig)) {
+      if (act.handler === SIG_IGN) act.handler = SIG_DFL;
+      if (sig <= 32) t.blockedLo &= ~(1 << (sig - 1));
+      else t.blockedHi &= ~(1 << (sig - 33));
+    }
+  }
+  // Standard signals are not queued twice (a second instance merges with the pending one).
+  if (sig < 32 && t.pending.some((p) => p.signo === sig)) return;
+  t.pending.push(info);
+  if (t.state === TaskState.Sleeping && !isBlocked(t, sig)) {
+    // A signal interrupts a sleep (wait4 returns -EINTR … the model restarts it instead).
+    k.enqueue(t);
+  }
+}
+
+/**
+ * do_signal on the way back to user mode: take the first pending, unblocked signal and act on
+ * it — ignore, stop, kill the process, or build an rt_sigframe on the user stack and enter the
+ * handler. A traced task first stops for its tracer (signal-delivery stop).
+ */
+export function deliverSignals(k: Kernel, cpu: Cpu, t: Task): void {
+  for (;;) {
+    const i = t.pending.findIndex((p) => p.signo === SIGKILL || !isBlocked(t, p.signo));
+    if (i < 0) return;
+    const info = t.pending[i]!;
+    const sig = info.signo;
+    if (t.tracer !== undefined && sig !== SIGKILL && t.ptraceInject !== -1) {
+      // Signal-delivery stop: the tracer decides (it may suppress or change the signal).
+      t.pending.splice(i, 1);
+      k.ptraceStop(cpu, t, sig, () => {
+        const inject = t.ptraceInject;
+        t.ptraceInject = 0;
+        if (inject !== 0) {
+          t.ptraceInject = -1; // deliver without stopping again
+          t.pending.unshift({ ...info, signo: inject });
+        }
+      });
+      return;
+    }
+    if (t.ptraceInject === -1) t.ptraceInject = 0;
+    t.pending.splice(i, 1);
+    const act = t.process.actions[sig]!;
+    if (sig === SIGKILL || act.handler === SIG_DFL) {
+      if (SIG_DEFAULT_IGNORE.has(sig)) continue;
+      if (SIG_DEFAULT_STOP.has(sig) || sig === SIGSTOP) {
+        t.state = TaskState.Stopped;
+        return;
+      }
+      k.exitProcess(cpu, t.process, signaledStatus(sig));
+      return;
+    }
+    if (act.handler === SIG_IGN) continue;
+    if (!setupRtFrame(k, cpu, t, info)) {
+      // The frame could not be written (bad stack): SIGSEGV with the default action.
+      k.exitProcess(cpu, t.process, signaledStatus(11));
+      return;
+    }
+    return;
+  }
+}
+
+/**
+ * setup_rt_frame (arch/x86/kernel/signal.c): below the red zone, 16-byte aligned minus 8 (as if
+ * the handler had been called), write the rt_sigframe — return address (sa_restorer), ucontext
+ * with the sigcontext of every register and the old mask, siginfo — and enter the handler with
+ * RDI = signal, RSI = &info, RDX = &uc.
+ */
+function setupRtFrame(k: Kernel, cpu: Cpu, t: Task, info: SigInfo): boolean {
+  const act = t.process.actions[info.signo]!;
+  const r = t.regs;
+  cpu.cycles += k.costs.signalDeliveryPath;
+  let sp = r.get(RSP) - 128; // skip the red zone
+  sp -= RT_SIGFRAME_SIZE;
+  sp = Math.floor(sp / 16) * 16 - 8;
+  const f = new Uint8Array(RT_SIGFRAME_SIZE);
+  const dv = new DataView(f.buffer);
+  const put = (off: number, v: number): void => {
+    dv.setUint32(off, v >>> 0, true);
+    dv.setUint32(off + 4, Math.floor(v / TWO_32) >>> 0, true);
+  };
+  put(0, (act.flags & SA_RESTORER) !== 0 ? act.restorer : 0);
+  const mc = RT_SIGFRAME_UC + UC_MCONTEXT;
+  SIGCONTEXT_GPRS.forEach((name, j) => {
+    dv.setUint32(mc + j * 8, r.lo[GPR_INDEX[name]!]!, true);
+    dv.setUint32(mc + j * 8 + 4, r.hi[GPR_INDEX[name]!]!, true);
+  });
+  put(mc + SC_RIP, r.rip);
+  put(mc + SC_EFLAGS, r.rflags);
+  dv.setUint16(mc + SC_CSGSFS, USER_CS, true);
+  dv.setUint16(mc + SC_CSGSFS + 6, USER_DS, true);
+  put(mc + SC_ERR, 0);
+  put(mc + SC_TRAPNO, info.signo === 11 ? 14 : 0);
+  put(mc + SC_OLDMASK, t.blockedLo);
+  put(mc + SC_CR2, info.signo === 11 ? info.addr : 0);
+  dv.setUint32(RT_SIGFRAME_UC + UC_SIGMASK, t.blockedLo, true);
+  dv.setUint32(RT_SIGFRAME_UC + UC_SIGMASK + 4, t.blockedHi, true);
+  dv.setInt32(RT_SIGFRAME_INFO + SI_SIGNO, info.signo, true);
+  dv.setInt32(RT_SIGFRAME_INFO + SI_CODE, info.code, true);
+  put(RT_SIGFRAME_INFO + SI_ADDR, info.signo === 11 || info.signo === 7 || info.signo === 4 || info.signo === 8 ? info.addr : info.pid);
+  if (!k.copyToUser(cpu, t, sp, f)) return false;
+  // Block the handler's mask and (unless SA_NODEFER) the signal itself while it runs.
+  t.blockedLo |= act.maskLo;
+  t.blockedHi |= act.maskHi;
+  if ((act.flags & SA_NODEFER) === 0) {
+    if (info.signo <= 32) t.blockedLo |= 1 << (info.signo - 1);
+    else t.blockedHi |= 1 << (info.signo - 33);
+  }
+  t.blockedLo &= ~((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
+  if ((act.flags & SA_RESETHAND) !== 0) act.handler = SIG_DFL;
+  r.set(RSP, sp);
+  r.rip = act.handler;
+  r.set(RDI, info.signo);
+  r.set(RSI, (act.flags & SA_SIGINFO) !== 0 ? sp + RT_SIGFRAME_INFO : 0);
+  r.set(RDX, (act.flags & SA_SIGINFO) !== 0 ? sp + RT_SIGFRAME_UC : 0);
+  r.set(RAX, 0);
+  r.rflags &= ~(0x100 | 0x400); // TF and DF clear in the handler
+  if (cpu.tracer.enabled) cpu.tracer.instant('signal', `deliver ${info.signo}`, cpu.index, cpu.cycles, { addr: info.addr });
+  k.countSignal();
+  return true;
+}
+
+/** rt_sigreturn: restore every register and the mask from the frame at RSP - 8. */
+export function sigreturn(k: Kernel, cpu: Cpu, t: Task): number {
+  cpu.cycles += k.costs.sigreturnPath;
+  const r = t.regs;
+  const frame = r.get(RSP) - 8;
+  const f = k.copyFromUser(cpu, t, frame, RT_SIGFRAME_SIZE);
+  if (f === undefined) {
+    k.exitProcess(cpu, t.process, signaledStatus(11));
+    return 0;
+  }
+  const dv = new DataView(f.buffer);
+  const mc = RT_SIGFRAME_UC + UC_MCONTEXT;
+  SIGCONTEXT_GPRS.forEach((name, j) => {
+    r.lo[GPR_INDEX[name]!] = dv.getUint32(mc + j * 8, true);
+    r.hi[GPR_INDEX[name]!] = dv.getUint32(mc + j * 8 + 4, true);
+  });
+  r.rip = (dv.getUint32(mc + SC_RIP + 4, true) | 0) * TWO_32 + dv.getUint32(mc + SC_RIP, true);
+  // User-changeable flags only (FIX_EFLAGS): CF PF AF ZF SF TF DF OF RF AC; IF stays set.
+  r.rflags = ((dv.getUint32(mc + SC_EFLAGS, true) & 0x5_4dd5) | 0x202) >>> 0;
+  t.blockedLo = dv.getUint32(RT_SIGFRAME_UC + UC_SIGMASK, true) & ~((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
+  t.blockedHi = dv.getUint32(RT_SIGFRAME_UC + UC_SIGMASK + 4, true);
+  // The syscall's "result" is the restored RAX.
+  return r.get(RAX);
+}

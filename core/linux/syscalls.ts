@@ -1,0 +1,351 @@
+import { PAGE_SIZE, PTE_W } from '../vtx/arch.js';
+import { RAX } from '../vtx/cpu.js';
+import { PageTables } from '../vtx/page-tables.js';
+import { AddressSpace, pteHasFrame } from './address-space.js';
+import { BLOCKED, SyscallResult, queueSignalToProcess } from './kernel.js';
+import {
+  EBADF, ECHILD, EFAULT, EINVAL, ENOENT, ENOMEM, ENOTTY, ESRCH, KSIGACTION_SIZE, MAP_ANONYMOUS,
+  MAP_FIXED, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, NR, NSIG, PROT_EXEC, PROT_READ, PROT_WRITE,
+  SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, STACK_TOP, WNOHANG, exitedStatus,
+} from './linux-abi.js';
+import { ptrace } from './ptrace.js';
+import { sigreturn } from './signals.js';
+import { SyscallContext, SyscallTable } from './syscall-table.js';
+import { Process, TaskState } from './task.js';
+import { Vma } from './vma.js';
+
+const TWO_32 = 0x1_0000_0000;
+const pageUp = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
+
+/** Registers the system calls of the Linux model. */
+export function registerSyscalls(table: SyscallTable): void {
+  const t = table;
+  t.add(NR.getpid, 'getpid', 0, ({ task }) => task.process.pid);
+  t.add(NR.gettid, 'gettid', 0, ({ task }) => task.tid);
+  t.add(NR.getppid, 'getppid', 0, ({ task }) => task.process.parent?.pid ?? 0);
+  for (const [nr, name] of [[NR.getuid, 'getuid'], [NR.geteuid, 'geteuid'], [NR.getgid, 'getgid'], [NR.getegid, 'getegid']] as const) {
+    t.add(nr, name, 0, () => 0);
+  }
+  t.add(NR.write, 'write', 3, ({ kernel, cpu, task }, fd, buf, len) => {
+    const f = task.process.files.get(fd);
+    if (f === undefined) return -EBADF;
+    if (f.write === undefined) return -EINVAL;
+    const data = kernel.copyFromUser(cpu, task, buf, Math.min(len, 1 << 20));
+    if (data === undefined) return -EFAULT;
+    return f.write(data);
+  });
+  t.add(NR.read, 'read', 3, ({ task }, fd) => (task.process.files.has(fd) ? 0 : -EBADF));
+  t.add(NR.close, 'close', 1, ({ task }, fd) => (task.process.files.delete(fd) ? 0 : -EBADF));
+  t.add(NR.open, 'open', 3, (ctx, path) => open(ctx, path));
+  t.add(NR.openat, 'openat', 4, (ctx, _dirfd, path) => open(ctx, path));
+  t.add(NR.ioctl, 'ioctl', 3, ({ task }, fd, req, arg) => {
+    const f = task.process.files.get(fd);
+    if (f === undefined) return -EBADF;
+    return f.ioctl === undefined ? -ENOTTY : f.ioctl(task, req >>> 0, arg);
+  });
+  t.add(NR.exit, 'exit', 1, ({ kernel, cpu, task }, code) => {
+    kernel.exitProcess(cpu, task.process, exitedStatus(code));
+    return 0;
+  });
+  t.add(NR.exit_group, 'exit_group', 1, ({ kernel, cpu, task }, code) => {
+    kernel.exitProcess(cpu, task.process, exitedStatus(code));
+    return 0;
+  });
+  t.add(NR.sched_yield, 'sched_yield', 0, ({ kernel, task }) => {
+    kernel.enqueue(task);
+    return 0;
+  });
+  t.add(NR.brk, 'brk', 1, ({ task }, addr) => brk(task.process.mm, addr));
+  t.add(NR.mmap, 'mmap', 6, mmap);
+  t.add(NR.munmap, 'munmap', 2, munmap);
+  t.add(NR.mprotect, 'mprotect', 3, mprotect);
+  t.add(NR.rt_sigaction, 'rt_sigaction', 4, rtSigaction);
+  t.add(NR.rt_sigprocmask, 'rt_sigprocmask', 4, rtSigprocmask);
+  t.add(NR.rt_sigreturn, 'rt_sigreturn', 0, ({ kernel, cpu, task }) => sigreturn(kernel, cpu, task));
+  t.add(NR.kill, 'kill', 2, ({ kernel, task }, pid, sig) => {
+    const p = kernel.processes.get(pid);
+    if (p === undefined || p.zombie) return -ESRCH;
+    if (sig < 0 || sig > NSIG) return -EINVAL;
+    if (sig !== 0) queueSignalToProcess(kernel, p, sig, task.process.pid);
+    return 0;
+  });
+  t.add(NR.tgkill, 'tgkill', 3, ({ kernel, task }, tgid, tid, sig) => {
+    const target = kernel.tasks.get(tid);
+    if (target === undefined || target.process.pid !== tgid || target.state === TaskState.Dead) return -ESRCH;
+    if (sig !== 0) queueSignalToProcess(kernel, target.process, sig, task.process.pid);
+    return 0;
+  });
+  t.add(NR.fork, 'fork', 0, (ctx) => fork(ctx));
+  t.add(NR.vfork, 'vfork', 0, (ctx) => fork(ctx));
+  t.add(NR.clone, 'clone', 5, (ctx) => fork(ctx));
+  t.add(NR.wait4, 'wait4', 4, wait4);
+  t.add(NR.ptrace, 'ptrace', 4, ptrace);
+  t.add(NR.arch_prctl, 'arch_prctl', 2, ({ task }, code, addr) => {
+    if (code === 0x1002) {
+      task.regs.fsBase = addr;
+      return 0;
+    }
+    if (code === 0x1001) {
+      task.regs.gsBase = addr;
+      return 0;
+    }
+    return -EINVAL;
+  });
+}
+
+function readString({ kernel, cpu, task }: SyscallContext, va: number, max = 4096): string | undefined {
+  let s = '';
+  for (let i = 0; i < max; i++) {
+    const b = kernel.copyFromUser(cpu, task, va + i, 1);
+    if (b === undefined) return undefined;
+    if (b[0] === 0) return s;
+    s += String.fromCharCode(b[0]!);
+  }
+  return undefined;
+}
+
+function open(ctx: SyscallContext, pathVa: number): SyscallResult {
+  const path = readString(ctx, pathVa);
+  if (path === undefined) return -EFAULT;
+  const make = ctx.kernel.devices.get(path);
+  if (make === undefined) return -ENOENT;
+  return ctx.task.process.allocFd(make(ctx.task));
+}
+
+// ---- memory -------------------------------------------------------------------------------
+
+function brk(mm: AddressSpace, addr: number): number {
+  if (addr === 0 || addr < mm.startBrk) return mm.brk;
+  const oldEnd = pageUp(mm.brk);
+  const newEnd = pageUp(addr);
+  if (newEnd > oldEnd) {
+    if (mm.vmas.overlaps(oldEnd, newEnd)) return mm.brk;
+    const heap = mm.vmas.list.find((v) => v.name === '[heap]');
+    if (heap !== undefined && heap.end === oldEnd) heap.end = newEnd;
+    else mm.vmas.insert(new Vma(oldEnd, newEnd, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, '[heap]'));
+  } else if (newEnd < oldEnd) {
+    mm.vmas.remove(newEnd, oldEnd);
+    mm.zapRange(newEnd, oldEnd);
+  }
+  mm.brk = addr;
+  return addr;
+}
+
+function mmap(ctx: SyscallContext, addr: number, len: number, prot: number, flags: number, fd: number): SyscallResult {
+  const { kernel, cpu, task } = ctx;
+  const mm = task.process.mm;
+  if (len <= 0 || (flags & (MAP_PRIVATE | MAP_SHARED)) === 0) return -EINVAL;
+  if ((flags & MAP_ANONYMOUS) === 0 && (fd | 0) !== -1) return -EBADF; // files: not in this model
+  const size = pageUp(len);
+  let start: number;
+  if ((flags & MAP_FIXED) !== 0) {
+    if (addr % PAGE_SIZE !== 0 || addr + size > STACK_TOP) return -EINVAL;
+    start = addr;
+    doMunmap(ctx, start, size);
+  } else if (addr !== 0 && addr % PAGE_SIZE === 0 && addr + size <= STACK_TOP && !mm.vmas.overlaps(addr, addr + size)) {
+    start = addr;
+  } else {
+    start = mm.vmas.findGapBelow(mm.mmapBase, size, 0x1_0000);
+    if (start < 0) return -ENOMEM;
+  }
+  const vma = new Vma(start, start + size, prot & (PROT_READ | PROT_WRITE | PROT_EXEC), flags, '');
+  mm.vmas.insert(vma);
+  if ((flags & MAP_POPULATE) !== 0) {
+    for (let va = start; va < start + size; va += PAGE_SIZE) kernel.faultIn(cpu, mm, va, (prot & PROT_WRITE) !== 0, false, false);
+  }
+  return start;
+}
+
+function doMunmap({ cpu, task }: SyscallContext, start: number, size: number): void {
+  const mm = task.process.mm;
+  mm.vmas.remove(start, start + size);
+  if (mm.zapRange(start, start + size) > 0) cpu.loadCr3(mm.cr3); // flush_tlb_mm (Linux 3.2)
+}
+
+function munmap(ctx: SyscallContext, addr: number, len: number): SyscallResult {
+  if (addr % PAGE_SIZE !== 0 || len <= 0) return -EINVAL;
+  doMunmap(ctx, addr, pageUp(len));
+  return 0;
+}
+
+/**
+ * mprotect: split VMAs, rewrite the PTEs of present pages, and flush the TLB — on Linux 3.2
+ * flush_tlb_range() is a whole-mm flush (a CR3 reload), which the model performs for real.
+ */
+function mprotect({ cpu, task, kernel }: SyscallContext, addr: number, len: number, prot: number): SyscallResult {
+  if (addr % PAGE_SIZE !== 0) return -EINVAL;
+  const mm = task.process.mm;
+  const end = addr + pageUp(len);
+  cpu.cycles += kernel.costs.mprotectPath;
+  // Every page of the range must be mapped (else -ENOMEM, as Linux).
+  for (let a = addr; a < end; ) {
+    const v = mm.vmas.find(a);
+    if (v === undefined) return -ENOMEM;
+    a = v.end;
+  }
+  const vmas = mm.vmas.carve(addr, end);
+  let pages = 0;
+  for (const v of vmas) {
+    v.prot = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+    pages += mm.changeProtection(v.start, v.end, v);
+  }
+  cpu.cycles += pages * kernel.costs.mprotectPerPage;
+  if (pages > 0) cpu.loadCr3(mm.cr3);
+  return 0;
+}
+
+// ---- signals ------------------------------------------------------------------------------
+
+function rtSigaction({ kernel, cpu, task }: SyscallContext, sig: number, act: number, oact: number, setsize: number): SyscallResult {
+  if (sig < 1 || sig > NSIG || setsize !== 8) return -EINVAL;
+  const a = task.process.actions[sig]!;
+  if (oact !== 0) {
+    const b = new Uint8Array(KSIGACTION_SIZE);
+    const dv = new DataView(b.buffer);
+    dv.setUint32(0, a.handler >>> 0, true);
+    dv.setUint32(4, Math.floor(a.handler / TWO_32) >>> 0, true);
+    dv.setUint32(8, a.flags >>> 0, true);
+    dv.setUint32(16, a.restorer >>> 0, true);
+    dv.setUint32(20, Math.floor(a.restorer / TWO_32) >>> 0, true);
+    dv.setUint32(24, a.maskLo, true);
+    dv.setUint32(28, a.maskHi, true);
+    if (!kernel.copyToUser(cpu, task, oact, b)) return -EFAULT;
+  }
+  if (act !== 0) {
+    if (sig === SIGKILL || sig === SIGSTOP) return -EINVAL;
+    const b = kernel.copyFromUser(cpu, task, act, KSIGACTION_SIZE);
+    if (b === undefined) return -EFAULT;
+    const dv = new DataView(b.buffer);
+    a.handler = (dv.getUint32(4, true) | 0) * TWO_32 + dv.getUint32(0, true);
+    a.flags = dv.getUint32(8, true);
+    a.restorer = (dv.getUint32(20, true) | 0) * TWO_32 + dv.getUint32(16, true);
+    a.maskLo = dv.getUint32(24, true);
+    a.maskHi = dv.getUint32(28, true);
+  }
+  return 0;
+}
+
+function rtSigprocmask({ kernel, cpu, task }: SyscallContext, how: number, set: number, oset: number, setsize: number): SyscallResult {
+  if (setsize !== 8) return -EINVAL;
+  if (oset !== 0) {
+    const b = new Uint8Array(8);
+    const dv = new DataView(b.buffer);
+    dv.setUint32(0, task.blockedLo, true);
+    dv.setUint32(4, task.blockedHi, true);
+    if (!kernel.copyToUser(cpu, task, oset, b)) return -EFAULT;
+  }
+  if (set !== 0) {
+    const b = kernel.copyFromUser(cpu, task, set, 8);
+    if (b === undefined) return -EFAULT;
+    const dv = new DataView(b.buffer);
+    const lo = dv.getUint32(0, true);
+    const hi = dv.getUint32(4, true);
+    if (how === SIG_BLOCK) {
+      task.blockedLo |= lo;
+      task.blockedHi |= hi;
+    } else if (how === SIG_UNBLOCK) {
+      task.blockedLo &= ~lo;
+      task.blockedHi &= ~hi;
+    } else if (how === SIG_SETMASK) {
+      task.blockedLo = lo;
+      task.blockedHi = hi;
+    } else {
+      return -EINVAL;
+    }
+    task.blockedLo = (task.blockedLo & ~((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)))) >>> 0;
+  }
+  return 0;
+}
+
+// ---- processes ----------------------------------------------------------------------------
+
+/**
+ * fork: a new process with a copy of the VMAs and copy-on-write sharing of every page (both
+ * sides read-only until a write fault copies). A Dune process's child starts outside Dune.
+ */
+function fork({ kernel, cpu, task }: SyscallContext): SyscallResult {
+  const parent = task.process;
+  const mm = parent.mm;
+  const child = kernel.newProcess(parent.name, kernel.newAddressSpace(), parent);
+  const cmm = child.mm;
+  cmm.startBrk = mm.startBrk;
+  cmm.brk = mm.brk;
+  cmm.mmapBase = mm.mmapBase;
+  let ptes = 0;
+  for (const v of mm.vmas.list) {
+    const cv = v.clone();
+    cmm.vmas.insert(cv);
+    for (let va = v.start; va < v.end; va += PAGE_SIZE) {
+      const pte = mm.pte(va);
+      if (pte === undefined || !pteHasFrame(pte.lo)) continue;
+      const frame = PageTables.entryFrame(pte.lo, pte.hi);
+      kernel.machine.frames.get(frame);
+      // Private writable pages become copy-on-write in both address spaces.
+      const lo = (v.flags & MAP_SHARED) !== 0 ? pte.lo : pte.lo & ~PTE_W;
+      kernel.machine.mem.write32(pte.pa, lo >>> 0);
+      const cpa = cmm.pt.entryAddress(va, 1, true);
+      kernel.machine.mem.write64(cpa, lo >>> 0, pte.hi);
+      ptes++;
+    }
+  }
+  mm.notify(0, STACK_TOP);
+  cpu.cycles += kernel.costs.forkPath + ptes * kernel.costs.forkPerPte;
+  cpu.loadCr3(mm.cr3); // the parent's now read-only PTEs must not stay writable in its TLB
+  for (const [fd, f] of parent.files) child.files.set(fd, f);
+  for (let s = 1; s <= 64; s++) Object.assign(child.actions[s]!, parent.actions[s]);
+  const ct = kernel.newTask(child);
+  ct.regs.copyFrom(task.regs);
+  ct.regs.set(RAX, 0);
+  ct.blockedLo = task.blockedLo;
+  ct.blockedHi = task.blockedHi;
+  kernel.enqueue(ct);
+  return child.pid;
+}
+
+/** wait4: reap a zombie child or collect a tracee's stop; sleeps unless WNOHANG. */
+function wait4(ctx: SyscallContext, pid: number, statusVa: number, options: number): SyscallResult {
+  const { kernel, task } = ctx;
+  const me = task.process;
+  const want = (p: Process): boolean => (pid | 0) === -1 || p.pid === pid;
+  const attempt = (): number | undefined => {
+    for (const t of kernel.tasks.values()) {
+      if (t.tracer === me && t.ptraceReport !== 0 && want(t.process)) {
+        const status = t.ptraceReport;
+        t.ptraceReport = 0;
+        return writeStatus(ctx, statusVa, status) ? t.process.pid : -EFAULT;
+      }
+    }
+    for (const c of me.children) {
+      if (c.zombie && !c.reaped && want(c)) {
+        c.reaped = true;
+        kernel.processes.delete(c.pid);
+        return writeStatus(ctx, statusVa, c.waitStatus) ? c.pid : -EFAULT;
+      }
+    }
+    const hasCandidates = me.children.some((c) => !c.reaped && want(c)) ||
+      [...kernel.tasks.values()].some((t) => t.tracer === me && t.state !== TaskState.Dead && want(t.process));
+    if (!hasCandidates) return -ECHILD;
+    return undefined;
+  };
+  ctx.cpu.cycles += kernel.costs.wait4Path;
+  const r = attempt();
+  if (r !== undefined) return r;
+  if ((options & WNOHANG) !== 0) return 0;
+  let result = 0;
+  kernel.sleep(task, () => {
+    const x = attempt();
+    if (x === undefined) return false;
+    result = x;
+    return true;
+  }, () => task.regs.set(RAX, result));
+  return BLOCKED;
+}
+
+function writeStatus({ kernel, cpu, task }: SyscallContext, va: number, status: number): boolean {
+  if (va === 0) return true;
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setInt32(0, status, true);
+  // The waiter may not be the task on this CPU when it wakes: write through its own mm.
+  if (task.cpu === cpu.index && kernel.current[cpu.index] === task) return kernel.copyToUser(cpu, task, va, b);
+  return kernel.accessProcessVm(task.process, va, 4, b) !== undefined;
+}

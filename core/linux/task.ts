@@ -1,0 +1,101 @@
+import { AddressSpace } from './address-space.js';
+import { PtRegs } from './pt-regs.js';
+
+export enum TaskState {
+  Runnable = 'runnable',
+  Running = 'running',
+  /** Waiting in the kernel (wait4, a blocking read …) until `wake` says it can go on. */
+  Sleeping = 'sleeping',
+  /** Stopped for its tracer (syscall stop, signal-delivery stop) or by SIGSTOP. */
+  Stopped = 'stopped',
+  Dead = 'dead',
+}
+
+/** struct k_sigaction as rt_sigaction exchanges it. */
+export class SigAction {
+  handler = 0;
+  flags = 0;
+  restorer = 0;
+  maskLo = 0;
+  maskHi = 0;
+}
+
+export interface SigInfo {
+  signo: number;
+  code: number;
+  /** si_addr for faults, si_pid for kill. */
+  addr: number;
+  pid: number;
+}
+
+export type PtraceMode = 'cont' | 'syscall' | 'sysemu';
+
+/** A thread group (what user space calls a process). */
+export class Process {
+  readonly threads: Task[] = [];
+  readonly children: Process[] = [];
+  parent: Process | undefined;
+  /** wait4 status once the process is a zombie. */
+  waitStatus = 0;
+  zombie = false;
+  reaped = false;
+  readonly actions: SigAction[] = Array.from({ length: 65 }, () => new SigAction());
+  /** Open files: fd → file object. */
+  readonly files = new Map<number, KernelFile>();
+
+  constructor(
+    readonly pid: number,
+    public mm: AddressSpace,
+    public name: string,
+  ) {}
+
+  allocFd(file: KernelFile): number {
+    let fd = 0;
+    while (this.files.has(fd)) fd++;
+    this.files.set(fd, file);
+    return fd;
+  }
+}
+
+/** What an fd refers to: the console, /dev/dune, … */
+export interface KernelFile {
+  readonly kind: string;
+  write?(data: Uint8Array): number;
+  ioctl?(task: Task, request: number, arg: number): number;
+}
+
+/** A thread (struct task_struct). */
+export class Task {
+  readonly regs = new PtRegs();
+  state = TaskState.Runnable;
+  blockedLo = 0;
+  blockedHi = 0;
+  readonly pending: SigInfo[] = [];
+  /** Kernel work to finish when the task next runs (the rest of a blocked or stopped syscall). */
+  resume: (() => void) | undefined;
+  /** Whether a sleeping task can go on (checked when something it waits for happens). */
+  wake: (() => boolean) | undefined;
+
+  // ptrace
+  tracer: Process | undefined;
+  ptraceMode: PtraceMode = 'cont';
+  ptraceOptions = 0;
+  /** The wait status the tracer has not collected yet (0 = nothing to report). */
+  ptraceReport = 0;
+  /** Signal the tracer injects on resume (ptrace data argument). */
+  ptraceInject = 0;
+
+  /** Per-task state the Dune module keeps (its vCPU) while the task is in Dune mode. */
+  dune: unknown;
+  /** The CPU the task last ran on (its registers are live there while Running). */
+  cpu = -1;
+
+  constructor(
+    readonly tid: number,
+    readonly process: Process,
+  ) {}
+
+  get signalBlocked(): (sig: number) => boolean {
+    return (sig) => (sig <= 32 ? (this.blockedLo >>> (sig - 1)) & 1 : (this.blockedHi >>> (sig - 33)) & 1) === 1;
+  }
+}

@@ -1,0 +1,59 @@
+import { PAGE_SIZE } from './arch.js';
+import { NATIVE_STUB_LENGTH, NativeCodeRegistry, NativeFn } from './native-code.js';
+
+/**
+ * Lays out native instructions back to back (each stub is 7 bytes), so that a native which does
+ * not branch falls through to the next one, as machine code does. Labels name addresses for
+ * jumps. The result is bytes plus the offset of each label; the caller copies the bytes into
+ * memory it maps at `base`.
+ */
+export class CodeBuilder {
+  private readonly ops: Array<{ label?: string; name: string; fn: NativeFn; instructions: number }> = [];
+
+  constructor(
+    private readonly natives: NativeCodeRegistry,
+    /** Linear address the code will be mapped at (page aligned). */
+    readonly base: number,
+    private readonly prefix = 'code',
+  ) {}
+
+  /** Appends a native; `label` names its address. */
+  op(label: string | undefined, fn: NativeFn, instructions = 1, name?: string): this {
+    this.ops.push({ label, name: name ?? label ?? `${this.prefix}+${this.ops.length}`, fn, instructions });
+    return this;
+  }
+
+  /** Address of a label (valid once `build()` ran). */
+  addr(label: string): number {
+    const a = this.labels.get(label);
+    if (a === undefined) throw new Error(`${this.prefix}: unknown label '${label}'`);
+    return a;
+  }
+
+  private readonly labels = new Map<string, number>();
+  private built?: Uint8Array;
+
+  /** Lays out the code: a stub that would cross a page is preceded by a jump to the next page. */
+  build(): Uint8Array {
+    if (this.built) return this.built;
+    const layout: Array<{ at: number; entry: ReturnType<NativeCodeRegistry['register']> }> = [];
+    let off = 0;
+    for (const op of this.ops) {
+      // Room for a jump to the next page if the following stub will not fit.
+      if ((off % PAGE_SIZE) + 2 * NATIVE_STUB_LENGTH > PAGE_SIZE) {
+        const target = this.base + off - (off % PAGE_SIZE) + PAGE_SIZE;
+        const jmp = this.natives.register(`${this.prefix}:page-jump`, (cpu) => cpu.jump(target), 1);
+        layout.push({ at: off, entry: jmp });
+        off = off - (off % PAGE_SIZE) + PAGE_SIZE;
+      }
+      const entry = this.natives.register(`${this.prefix}:${op.name}`, op.fn, op.instructions);
+      if (op.label !== undefined) this.labels.set(op.label, this.base + off);
+      layout.push({ at: off, entry });
+      off += NATIVE_STUB_LENGTH;
+    }
+    const bytes = new Uint8Array(Math.ceil(Math.max(off, 1) / PAGE_SIZE) * PAGE_SIZE);
+    for (const { at, entry } of layout) bytes.set(this.natives.stubBytes(entry), at);
+    this.built = bytes;
+    return bytes;
+  }
+}
