@@ -221,13 +221,14 @@ export class Mmu {
 
   // Each access: the fast path is a hit in the L0 cache with a naturally aligned operand (which
   // cannot cross a page); everything else — misses, unaligned and page-crossing operands — takes
-  // the slow path beside it.
+  // the slow path beside it, which goes through PhysicalMemory's bounds-checked accessors (a
+  // guest page table may point past RAM: reads there return all ones, writes are dropped).
 
   read8(va: number): number {
     const off = va & 0xfff;
     const k = ((va >>> 12) & L0_MASK) + this.l0Mode;
     if (this.rTag[k] === va - off) return this.u8[this.rHostW[k]! * 4 + off]!;
-    return this.u8[this.translate(va, AccessKind.Read)]!;
+    return this.mem.read8(this.translate(va, AccessKind.Read));
   }
 
   read16(va: number): number {
@@ -235,7 +236,7 @@ export class Mmu {
     const k = ((va >>> 12) & L0_MASK) + this.l0Mode;
     if (this.rTag[k] === va - off && (off & 1) === 0) return this.u16[this.rHostW[k]! * 2 + (off >>> 1)]!;
     if (off > 0xffe) return this.readSplit(va, 2);
-    return this.dv.getUint16(this.translate(va, AccessKind.Read), true);
+    return this.mem.read16(this.translate(va, AccessKind.Read));
   }
 
   read32(va: number): number {
@@ -243,7 +244,7 @@ export class Mmu {
     const k = ((va >>> 12) & L0_MASK) + this.l0Mode;
     if (this.rTag[k] === va - off && (off & 3) === 0) return this.u32[this.rHostW[k]! + (off >>> 2)]!;
     if (off > 0xffc) return this.readSplit(va, 4);
-    return this.dv.getUint32(this.translate(va, AccessKind.Read), true);
+    return this.mem.read32(this.translate(va, AccessKind.Read));
   }
 
   /** Reads 8 bytes; returns the low half, leaves the high half in `hi`. */
@@ -266,8 +267,9 @@ export class Mmu {
       return lo;
     }
     const pa = this.translate(va, AccessKind.Read);
-    this.hi = this.dv.getUint32(pa + 4, true);
-    return this.dv.getUint32(pa, true);
+    const lo = this.mem.read64(pa);
+    this.hi = this.mem.hi;
+    return lo;
   }
 
   /** An 8-byte value that is an address or a count (|v| < 2^53), as a signed number. */
@@ -280,7 +282,7 @@ export class Mmu {
     const off = va & 0xfff;
     const k = ((va >>> 12) & L0_MASK) + this.l0Mode;
     if (this.wTag[k] === va - off) this.u8[this.wHostW[k]! * 4 + off] = v;
-    else this.u8[this.translate(va, AccessKind.Write)] = v;
+    else this.mem.write8(this.translate(va, AccessKind.Write), v);
   }
 
   write16(va: number, v: number): void {
@@ -288,7 +290,7 @@ export class Mmu {
     const k = ((va >>> 12) & L0_MASK) + this.l0Mode;
     if (this.wTag[k] === va - off && (off & 1) === 0) this.u16[this.wHostW[k]! * 2 + (off >>> 1)] = v;
     else if (off > 0xffe) this.writeSplit(va, v, 2);
-    else this.dv.setUint16(this.translate(va, AccessKind.Write), v, true);
+    else this.mem.write16(this.translate(va, AccessKind.Write), v);
   }
 
   write32(va: number, v: number): void {
@@ -296,7 +298,7 @@ export class Mmu {
     const k = ((va >>> 12) & L0_MASK) + this.l0Mode;
     if (this.wTag[k] === va - off && (off & 3) === 0) this.u32[this.wHostW[k]! + (off >>> 2)] = v;
     else if (off > 0xffc) this.writeSplit(va, v, 4);
-    else this.dv.setUint32(this.translate(va, AccessKind.Write), v, true);
+    else this.mem.write32(this.translate(va, AccessKind.Write), v);
   }
 
   write64(va: number, lo: number, hi: number): void {
@@ -321,8 +323,7 @@ export class Mmu {
       return;
     }
     const pa = this.translate(va, AccessKind.Write);
-    this.dv.setUint32(pa, lo, true);
-    this.dv.setUint32(pa + 4, hi, true);
+    this.mem.write64(pa, lo, hi);
   }
 
   write64Number(va: number, v: number): void {
@@ -340,7 +341,7 @@ export class Mmu {
     // Check both pages first so a fault on the second leaves no trace of the first.
     this.translate(va + size - 1, AccessKind.Read);
     let v = 0;
-    for (let i = size - 1; i >= 0; i--) v = v * 256 + this.u8[this.translate(va + i, AccessKind.Read)]!;
+    for (let i = size - 1; i >= 0; i--) v = v * 256 + this.mem.read8(this.translate(va + i, AccessKind.Read));
     return v >>> 0;
   }
 
@@ -348,7 +349,7 @@ export class Mmu {
     this.translate(va, AccessKind.Write);
     this.translate(va + size - 1, AccessKind.Write);
     for (let i = 0; i < size; i++) {
-      this.u8[this.translate(va + i, AccessKind.Write)] = (v >>> (8 * i)) & 0xff;
+      this.mem.write8(this.translate(va + i, AccessKind.Write), (v >>> (8 * i)) & 0xff);
     }
   }
 
