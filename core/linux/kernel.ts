@@ -241,10 +241,10 @@ export class Kernel {
 
   private switchTo(cpu: Cpu, next: Task): void {
     const prev = this.current[cpu.index];
-    if (prev === next) return;
-    this.current[cpu.index] = next;
     next.cpu = cpu.index;
     next.state = TaskState.Running;
+    if (prev === next) return;
+    this.current[cpu.index] = next;
     this.sv[this.sContextSwitches]++;
     cpu.cycles += this.costs.contextSwitchPath;
     if (prev === undefined || prev.process.mm !== next.process.mm) cpu.loadCr3(next.process.mm.cr3);
@@ -263,6 +263,10 @@ export class Kernel {
         const r = t.resume;
         t.resume = undefined;
         r();
+        continue;
+      }
+      if (t !== undefined && t.state === TaskState.Running && t.returnHook !== undefined) {
+        if (t.returnHook(cpu)) return; // back into its guest
         continue;
       }
       if (t !== undefined && t.state === TaskState.Running) {
@@ -324,6 +328,8 @@ export class Kernel {
     r.origRax = cpu.reg(RAX);
     cpu.cycles += this.costs.syscallPath;
     this.syscallFromUser(cpu, t);
+    // A system call that entered a guest (DUNE_ENTER) does not return to user mode now.
+    if (cpu.vmx.nonRoot) return;
     this.returnToUser(cpu, this.current[cpu.index]);
   }
 

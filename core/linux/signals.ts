@@ -32,6 +32,10 @@ export function queueSignal(k: Kernel, t: Task, info: SigInfo, forced: boolean):
       else t.blockedHi &= ~(1 << (sig - 33));
     }
   }
+  // sig_ignored(): an ignored signal (SIG_IGN, or SIG_DFL whose default is to ignore) is dropped
+  // when sent, unless it is blocked (the action may change before it is unblocked) or traced.
+  const disp = t.process.actions[sig]!.handler;
+  if (!forced && t.tracer === undefined && !isBlocked(t, sig) && (disp === SIG_IGN || (disp === SIG_DFL && SIG_DEFAULT_IGNORE.has(sig)))) return;
   // Standard signals are not queued twice (a second instance merges with the pending one).
   if (sig < 32 && t.pending.some((p) => p.signo === sig)) return;
   t.pending.push(info);

@@ -1,10 +1,10 @@
 import { PAGE_SIZE, PTE_W } from '../vtx/arch.js';
-import { RAX } from '../vtx/cpu.js';
+import { Cpu, RAX } from '../vtx/cpu.js';
 import { PageTables } from '../vtx/page-tables.js';
 import { AddressSpace, pteHasFrame } from './address-space.js';
 import { BLOCKED, SyscallResult, queueSignalToProcess } from './kernel.js';
 import {
-  EBADF, ECHILD, EFAULT, EINVAL, ENOENT, ENOMEM, ENOTTY, ESRCH, KSIGACTION_SIZE, MAP_ANONYMOUS,
+  EBADF, ECHILD, EFAULT, EINTR, EINVAL, ENOENT, ENOMEM, ENOTTY, ESRCH, KSIGACTION_SIZE, MAP_ANONYMOUS,
   MAP_FIXED, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, NR, NSIG, PROT_EXEC, PROT_READ, PROT_WRITE,
   SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, STACK_TOP, WNOHANG, exitedStatus,
 } from './linux-abi.js';
@@ -55,7 +55,7 @@ export function registerSyscalls(table: SyscallTable): void {
     kernel.enqueue(task);
     return 0;
   });
-  t.add(NR.brk, 'brk', 1, ({ task }, addr) => brk(task.process.mm, addr));
+  t.add(NR.brk, 'brk', 1, ({ cpu, task }, addr) => brk(cpu, task.process.mm, addr));
   t.add(NR.mmap, 'mmap', 6, mmap);
   t.add(NR.munmap, 'munmap', 2, munmap);
   t.add(NR.mprotect, 'mprotect', 3, mprotect);
@@ -114,7 +114,7 @@ function open(ctx: SyscallContext, pathVa: number): SyscallResult {
 
 // ---- memory -------------------------------------------------------------------------------
 
-function brk(mm: AddressSpace, addr: number): number {
+function brk(cpu: Cpu, mm: AddressSpace, addr: number): number {
   if (addr === 0 || addr < mm.startBrk) return mm.brk;
   const oldEnd = pageUp(mm.brk);
   const newEnd = pageUp(addr);
@@ -125,7 +125,7 @@ function brk(mm: AddressSpace, addr: number): number {
     else mm.vmas.insert(new Vma(oldEnd, newEnd, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, '[heap]'));
   } else if (newEnd < oldEnd) {
     mm.vmas.remove(newEnd, oldEnd);
-    mm.zapRange(newEnd, oldEnd);
+    if (mm.zapRange(newEnd, oldEnd) > 0) cpu.loadCr3(mm.cr3); // flush_tlb_mm, as munmap
   }
   mm.brk = addr;
   return addr;
@@ -331,13 +331,13 @@ function wait4(ctx: SyscallContext, pid: number, statusVa: number, options: numb
   const r = attempt();
   if (r !== undefined) return r;
   if ((options & WNOHANG) !== 0) return 0;
-  let result = 0;
+  let result: number | undefined;
   kernel.sleep(task, () => {
     const x = attempt();
     if (x === undefined) return false;
     result = x;
     return true;
-  }, () => task.regs.set(RAX, result));
+  }, () => task.regs.set(RAX, result ?? attempt() ?? -EINTR)); // woken by a signal: look again, else -EINTR
   return BLOCKED;
 }
 

@@ -87,6 +87,11 @@ export class Task {
 
   /** Per-task state the Dune module keeps (its vCPU) while the task is in Dune mode. */
   dune: unknown;
+  /**
+   * Set while the task runs in a guest (Dune mode): the way back replaces SYSRET/IRETQ (the
+   * module re-enters the guest). Returns false when the task should return to user mode instead.
+   */
+  returnHook: ((cpu: import('../vtx/cpu.js').Cpu) => boolean) | undefined;
   /** The CPU the task last ran on (its registers are live there while Running). */
   cpu = -1;
 

@@ -518,7 +518,7 @@ export class Mmu {
         const hpaW = entryEptW ? entryHpa : this.eptTranslate(entryGpa, AccessKind.Write, va, false);
         this.mem.write32(hpaW, lo | PTE_A);
       }
-      table = (lo & PTE_ADDR_LO) + (hi & PTE_ADDR_HI) * TWO_32;
+      table = ((lo & PTE_ADDR_LO) >>> 0) + (hi & PTE_ADDR_HI) * TWO_32;
       level--;
     }
 
@@ -653,7 +653,7 @@ export class Mmu {
           this.chargeEptRefs(refs);
           return base + (gLo & offMask);
         }
-        table = (lo & PTE_ADDR_LO) + (hi & PTE_ADDR_HI) * TWO_32;
+        table = ((lo & PTE_ADDR_LO) >>> 0) + (hi & PTE_ADDR_HI) * TWO_32;
       }
       this.chargeEptRefs(refs);
       if (misconfig) {
@@ -790,7 +790,7 @@ export class Mmu {
       const lo = this.mem.read32(entry);
       const hi = this.mem.read32(entry + 4);
       if ((lo & PTE_P) === 0) return { ...none, leafLo: lo, leafHi: hi, leafPa: entry, level };
-      const frame = (lo & PTE_ADDR_LO) + (hi & PTE_ADDR_HI) * TWO_32;
+      const frame = ((lo & PTE_ADDR_LO) >>> 0) + (hi & PTE_ADDR_HI) * TWO_32;
       if (level === 1 || ((lo & PTE_PS) !== 0 && level <= 3)) {
         const size = 2 ** shift;
         const gpa = frame - (frame % size) + (va - Math.floor(va / size) * size);
@@ -809,7 +809,7 @@ export class Mmu {
       const lo = this.mem.read32(entry);
       const hi = this.mem.read32(entry + 4);
       if ((lo & 7) === 0) return -1;
-      const frame = (lo & PTE_ADDR_LO) + (hi & PTE_ADDR_HI) * TWO_32;
+      const frame = ((lo & PTE_ADDR_LO) >>> 0) + (hi & PTE_ADDR_HI) * TWO_32;
       if (level === 1 || ((lo & EPT_PS) !== 0 && level <= 3)) {
         const size = 2 ** shift;
         return frame - (frame % size) + (gpa % size);

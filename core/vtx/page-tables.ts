@@ -42,7 +42,7 @@ export class PageTables {
   }
 
   static entryFrame(lo: number, hi: number): number {
-    return (lo & PTE_ADDR_LO) + (hi & PTE_ADDR_HI) * TWO_32;
+    return ((lo & PTE_ADDR_LO) >>> 0) + (hi & PTE_ADDR_HI) * TWO_32;
   }
 
   /**

@@ -1,0 +1,417 @@
+import {
+  CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, CR4_PCIDE,
+  CR4_PGE, CR4_VMXE, EPT_QUAL_FETCH, EPT_QUAL_WRITE, EPT_R, EPT_W, EPT_X, EPTP_MT_WB,
+  EPTP_WALK_LENGTH_4, GD_KD, GD_KT, GD_TSS, MSR_FS_BASE, MSR_GS_BASE, PAGE_SIZE, PTE_P, PTE_W, Vector,
+} from '../vtx/arch.js';
+import { Cpu, RAX, RCX, RDI, RDX, RSI, R8, R9, R10 } from '../vtx/cpu.js';
+import { PageTables, eptLeafFlags } from '../vtx/page-tables.js';
+import { VMCS_REVISION_ID } from '../vtx/vmcs.js';
+import {
+  CPU_ACTIVATE_SECONDARY_CONTROLS, CPU_HLT_EXITING, CPU_USE_MSR_BITMAPS, ENTRY_IA32E_MODE,
+  EXIT_HOST_ADDR_SPACE_SIZE, PIN_EXTERNAL_INTERRUPT_EXITING, PIN_NMI_EXITING,
+  SECONDARY_ENABLE_EPT, SECONDARY_ENABLE_INVPCID, SECONDARY_ENABLE_RDTSCP, SECONDARY_ENABLE_VPID,
+  VmExitReason, VmcsField as F,
+} from '../vtx/vmcs-field.js';
+import { BLOCKED, Kernel } from '../linux/kernel.js';
+import { EFAULT, EINVAL, ENOTTY, NR, STACK_TOP, exitedStatus, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL } from '../linux/linux-abi.js';
+import { PtRegs } from '../linux/pt-regs.js';
+import { Process, Task } from '../linux/task.js';
+import { DUNE_CFG, DUNE_CONFIG_SIZE, DUNE_NUM_SYSCALLS, DUNE_UNSUPPORTED_SYSCALLS, DuneRet } from './dune-abi.js';
+import { DuneLayout } from './dune-layout.js';
+
+const TWO_32 = 0x1_0000_0000;
+const GIB = 2 ** 30;
+
+/** One entered thread's virtual CPU (struct vmx_vcpu). */
+export class DuneVcpu {
+  /** The thread's user registers at DUNE_ENTER, restored when the ioctl returns. */
+  readonly hostRegs = new PtRegs();
+  launched = false;
+  /** dune_config in user memory. */
+  confVa = 0;
+  constructor(
+    readonly task: Task,
+    readonly vmcs: number,
+    readonly vpid: number,
+    readonly ept: PageTables,
+  ) {}
+}
+
+export interface DuneModuleOptions {
+  /** Size of each guest-physical window (default 4 GiB, the paper's figure). */
+  window?: number;
+}
+
+/**
+ * The Dune kernel module (VMX root): `/dev/dune` with DUNE_ENTER, DUNE_GET_SYSCALL and
+ * DUNE_GET_LAYOUT; one vCPU (VMCS, VPID, EPT) per entered thread; the EPT filled lazily from the
+ * process's own page tables on EPT violations and invalidated through the MMU-notifier chain;
+ * VMCALL dispatched into the Linux system-call table; CPUID passed through; HLT as a yield;
+ * exits counted by reason; signals by leaving with DUNE_RET_SIGNAL; a forked child outside Dune.
+ */
+export class DuneModule {
+  readonly layout: DuneLayout;
+  /** Native at HOST_RIP: the exit handler (vmx_launch's loop body). */
+  readonly exitHandler: number;
+  private nextVpid = 1;
+  private readonly vmxonRegions = new Map<number, number>();
+  private readonly msrBitmap: number;
+  private readonly notifying = new Set<Process>();
+  private readonly sv: Float64Array;
+  private readonly sEptFills: number;
+  private readonly sEptInvalidations: number;
+  private readonly sLeaves: number;
+
+  constructor(readonly kernel: Kernel, opts: DuneModuleOptions = {}) {
+    const m = kernel.machine;
+    this.layout = new DuneLayout(opts.window ?? 4 * GIB, STACK_TOP, m.physBits);
+    this.sv = m.stats.v;
+    this.sEptFills = m.stats.counter('dune.eptFills', 'count', 'EPT entries filled on EPT violations');
+    this.sEptInvalidations = m.stats.counter('dune.eptInvalidations', 'count', 'EPT entries dropped by MMU notifications');
+    this.sLeaves = m.stats.counter('dune.leaves', 'count', 'DUNE_ENTER ioctls returning (DUNE_RET_*)');
+    // MSR bitmap: every MSR intercepted except FS_BASE and GS_BASE (kern/vmx.c).
+    this.msrBitmap = m.frames.alloc();
+    m.mem.u8.fill(0xff, this.msrBitmap, this.msrBitmap + PAGE_SIZE);
+    for (const msr of [MSR_FS_BASE, MSR_GS_BASE]) {
+      const bit = msr - 0xc000_0000;
+      for (const base of [1024, 3072]) {
+        const a = this.msrBitmap + base + (bit >>> 3);
+        m.mem.write8(a, m.mem.read8(a) & ~(1 << (bit & 7)));
+      }
+    }
+    this.exitHandler = kernel.boot.native('vmx_handle_exit', (cpu) => this.onVmExit(cpu), 0);
+    // VMXON on every CPU (vmx_init: requires CR4.VMXE, fails if another hypervisor holds VT-x).
+    for (const cpu of m.cpus) {
+      cpu.cr4 |= CR4_VMXE;
+      const region = m.frames.alloc();
+      m.mem.write32(region, VMCS_REVISION_ID);
+      cpu.vmx.vmxon(region);
+      this.vmxonRegions.set(cpu.index, region);
+    }
+    kernel.devices.set('/dev/dune', () => ({
+      kind: 'dune',
+      ioctl: (task: Task, request: number, arg: number): number => this.ioctl(task, request, arg) as number,
+    }));
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // ioctl.
+
+  private ioctl(task: Task, request: number, arg: number): number | typeof BLOCKED {
+    const cpu = this.kernel.cpuOf(task);
+    switch (request) {
+      case DUNE_GET_SYSCALL:
+        return this.kernel.syscallEntry;
+      case DUNE_GET_LAYOUT: {
+        const b = new Uint8Array(24);
+        const dv = new DataView(b.buffer);
+        const put = (o: number, v: number): void => {
+          dv.setUint32(o, v >>> 0, true);
+          dv.setUint32(o + 4, Math.floor(v / TWO_32) >>> 0, true);
+        };
+        put(0, this.layout.physLimit);
+        put(8, this.layout.baseMap);
+        put(16, this.layout.baseStack);
+        return this.kernel.copyToUser(cpu, task, arg, b) ? 0 : -EFAULT;
+      }
+      case DUNE_ENTER:
+        return this.enter(cpu, task, arg);
+      default:
+        return -ENOTTY;
+    }
+  }
+
+  /** DUNE_ENTER: create (or reuse) the thread's vCPU and VMLAUNCH into guest ring 0. */
+  private enter(cpu: Cpu, task: Task, confVa: number): number | typeof BLOCKED {
+    const k = this.kernel;
+    const conf = k.copyFromUser(cpu, task, confVa, DUNE_CONFIG_SIZE);
+    if (conf === undefined) return -EFAULT;
+    const dv = new DataView(conf.buffer);
+    const get = (o: number): number => (dv.getUint32(o + 4, true) | 0) * TWO_32 + dv.getUint32(o, true);
+    let v = task.dune as DuneVcpu | undefined;
+    if (v === undefined) {
+      v = this.createVcpu(task);
+      task.dune = v;
+    }
+    v.confVa = confVa;
+    v.hostRegs.copyFrom(task.regs);
+    v.hostRegs.set(RAX, 0);
+    // The guest starts with the registers of the config (libdune's __dune_enter saved them).
+    const r = task.regs;
+    const names = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rsp', 'rbp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
+    const gpr = [RAX, 3, RCX, RDX, RSI, RDI, 4, 5, R8, R9, R10, 11, 12, 13, 14, 15];
+    names.forEach((n, i) => r.set(gpr[i]!, get(DUNE_CFG[n])));
+    const vmx = cpu.vmx;
+    vmx.vmptrld(v.vmcs);
+    const w = (f: F, x: number): void => vmx.vmwrite(f, x);
+    w(F.GUEST_RIP, get(DUNE_CFG.rip));
+    w(F.GUEST_RSP, get(DUNE_CFG.rsp));
+    w(F.GUEST_RFLAGS, get(DUNE_CFG.rflags) | 0x2);
+    w(F.GUEST_CR3, get(DUNE_CFG.cr3));
+    w(F.GUEST_FS_BASE, task.regs.fsBase);
+    w(F.HOST_CR3, task.process.mm.cr3);
+    w(F.HOST_RSP, k.kernelStackTop(cpu));
+    task.returnHook = (c) => this.resumeGuest(c, task);
+    r.loadInto(cpu);
+    if (!v.launched) {
+      v.launched = true;
+      vmx.vmlaunch();
+    } else {
+      vmx.vmresume();
+    }
+    if (!vmx.nonRoot) {
+      task.returnHook = undefined;
+      task.regs.copyFrom(v.hostRegs);
+      return -EINVAL; // VMfail or failed entry checks
+    }
+    return BLOCKED;
+  }
+
+  private createVcpu(task: Task): DuneVcpu {
+    const k = this.kernel;
+    const m = k.machine;
+    const vmcs = m.frames.alloc();
+    m.mem.write32(vmcs, VMCS_REVISION_ID);
+    const ept = new PageTables(m.mem, m.frames, true);
+    const v = new DuneVcpu(task, vmcs, this.nextVpid++, ept);
+    const cpu = k.cpuOf(task);
+    const vmx = cpu.vmx;
+    vmx.vmclear(vmcs);
+    vmx.vmptrld(vmcs);
+    const w = (f: F, x: number): void => vmx.vmwrite(f, x);
+    w(F.PIN_BASED_VM_EXEC_CONTROL, PIN_EXTERNAL_INTERRUPT_EXITING | PIN_NMI_EXITING);
+    // With EPT the CR3-load/store and INVLPG exits are off; HLT exits so the module can yield.
+    w(F.CPU_BASED_VM_EXEC_CONTROL, CPU_ACTIVATE_SECONDARY_CONTROLS | CPU_USE_MSR_BITMAPS | CPU_HLT_EXITING);
+    w(F.SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_VPID | SECONDARY_ENABLE_RDTSCP | SECONDARY_ENABLE_INVPCID);
+    w(F.VIRTUAL_PROCESSOR_ID, v.vpid);
+    w(F.EPT_POINTER, ept.root | EPTP_MT_WB | EPTP_WALK_LENGTH_4);
+    w(F.MSR_BITMAP, this.msrBitmap);
+    // Only #DB and #BP exit (the debugger path); every other exception, #PF included, goes to
+    // the guest IDT.
+    w(F.EXCEPTION_BITMAP, (1 << Vector.Debug) | (1 << Vector.Breakpoint));
+    w(F.VM_EXIT_CONTROLS, EXIT_HOST_ADDR_SPACE_SIZE);
+    w(F.VM_ENTRY_CONTROLS, ENTRY_IA32E_MODE);
+    // CR0 and CR4 are host-owned: a guest write that changes them exits (and is fatal).
+    const gcr0 = CR0_PG | CR0_PE | CR0_WP | CR0_MP | CR0_ET | CR0_NE;
+    const gcr4 = CR4_PAE | CR4_VMXE | CR4_OSXMMEXCPT | CR4_PGE | CR4_OSFXSR | CR4_PCIDE;
+    w(F.CR0_GUEST_HOST_MASK, 0xffff_ffff);
+    w(F.CR4_GUEST_HOST_MASK, 0xffff_ffff);
+    w(F.CR0_READ_SHADOW, gcr0 >>> 0);
+    w(F.CR4_READ_SHADOW, gcr4);
+    w(F.GUEST_CR0, gcr0 >>> 0);
+    w(F.GUEST_CR4, gcr4);
+    w(F.GUEST_CS_SELECTOR, GD_KT);
+    w(F.GUEST_SS_SELECTOR, GD_KD);
+    w(F.GUEST_CS_AR_BYTES, 0xa09b);
+    w(F.GUEST_SS_AR_BYTES, 0xc093);
+    w(F.GUEST_GDTR_LIMIT, 0);
+    w(F.GUEST_IDTR_LIMIT, 0);
+    // Host state: this kernel, on this CPU.
+    w(F.HOST_CR0, cpu.cr0);
+    w(F.HOST_CR4, cpu.cr4);
+    w(F.HOST_CS_SELECTOR, GD_KT);
+    w(F.HOST_SS_SELECTOR, GD_KD);
+    w(F.HOST_TR_SELECTOR, GD_TSS);
+    w(F.HOST_TR_BASE, cpu.trBase);
+    w(F.HOST_GDTR_BASE, cpu.gdtrBase);
+    w(F.HOST_IDTR_BASE, cpu.idtrBase);
+    w(F.HOST_RIP, this.exitHandler);
+    // Keep the EPT coherent with the process's page tables (the MMU-notifier chain).
+    const p = task.process;
+    if (!this.notifying.has(p)) {
+      this.notifying.add(p);
+      p.mm.notifiers.push((start, end) => this.mmuNotify(p, start, end));
+    }
+    return v;
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // The exit handler (vmx_launch's loop body) and re-entry.
+
+  private onVmExit(cpu: Cpu): void {
+    const k = this.kernel;
+    const t = k.current[cpu.index];
+    const v = t?.dune as DuneVcpu | undefined;
+    if (t === undefined || v === undefined) throw new Error(`dune: VM exit on cpu${cpu.index} without a vCPU`);
+    const vmx = cpu.vmx;
+    t.regs.saveFrom(cpu); // the guest's GPRs (a VM exit leaves them in the registers)
+    const reason = vmx.vmread(F.VM_EXIT_REASON) & 0xffff;
+    const len = vmx.vmread(F.VM_EXIT_INSTRUCTION_LEN);
+    const rip = vmx.vmread(F.GUEST_RIP);
+    switch (reason) {
+      case VmExitReason.Vmcall: {
+        vmx.vmwrite(F.GUEST_RIP, rip + len);
+        const r = t.regs;
+        const nr = r.get(RAX);
+        if (nr === NR.exit || nr === NR.exit_group) return this.leave(cpu, t, DuneRet.Exit, r.get(RDI));
+        let result: number | typeof BLOCKED;
+        if (nr < 0 || nr > DUNE_NUM_SYSCALLS || DUNE_UNSUPPORTED_SYSCALLS.has(nr)) {
+          result = -EINVAL;
+        } else {
+          cpu.cycles += k.costs.syscallPath;
+          r.origRax = nr;
+          r.rip = rip + len;
+          result = k.dispatch(cpu, t, nr, r.get(RDI), r.get(RSI), r.get(RDX), r.get(R10), r.get(R8), r.get(R9));
+        }
+        if (result !== BLOCKED) t.regs.set(RAX, result);
+        break;
+      }
+      case VmExitReason.EptViolation: {
+        const gpa = vmx.vmread(F.GUEST_PHYSICAL_ADDRESS);
+        const qual = vmx.vmread(F.EXIT_QUALIFICATION);
+        if (!this.eptFault(cpu, t, v, gpa, qual)) return this.leave(cpu, t, DuneRet.EptViolation, gpa);
+        break;
+      }
+      case VmExitReason.Cpuid: {
+        // Passthrough: the host's CPUID for the guest's EAX/ECX.
+        vmx.vmwrite(F.GUEST_RIP, rip + len);
+        t.regs.loadInto(cpu);
+        cpu.cpuid();
+        t.regs.saveFrom(cpu);
+        break;
+      }
+      case VmExitReason.Hlt:
+        vmx.vmwrite(F.GUEST_RIP, rip + len);
+        k.enqueue(t); // yield the CPU
+        break;
+      case VmExitReason.ExternalInterrupt:
+        break;
+      case VmExitReason.ExceptionOrNmi: {
+        const info = vmx.vmread(F.VM_EXIT_INTR_INFO);
+        return this.leave(cpu, t, DuneRet.Interrupt, info & 0xff);
+      }
+      default:
+        return this.leave(cpu, t, DuneRet.UnhandledVmexit, reason);
+    }
+    k.returnToUser(cpu, t);
+  }
+
+  /** The task's way back into its guest (Kernel.returnToUser calls it instead of SYSRET). */
+  private resumeGuest(cpu: Cpu, t: Task): boolean {
+    const v = t.dune as DuneVcpu;
+    // A pending signal leaves Dune: the host-mode handler runs and libDune re-enters.
+    if (t.pending.length > 0) {
+      this.leave(cpu, t, DuneRet.Signal, t.pending[0]!.signo, false);
+      return false;
+    }
+    t.regs.loadInto(cpu);
+    if (cpu.vmx.current?.pa !== v.vmcs) cpu.vmx.vmptrld(v.vmcs);
+    cpu.vmx.vmresume();
+    return cpu.vmx.nonRoot;
+  }
+
+  /**
+   * Ends DUNE_ENTER with an outcome: the guest registers go into dune_config, and the thread
+   * returns from the ioctl (RAX = 0) in Linux mode.
+   */
+  private leave(cpu: Cpu, t: Task, ret: DuneRet, status: number, returnNow = true): void {
+    const k = this.kernel;
+    const v = t.dune as DuneVcpu;
+    const vmx = cpu.vmx;
+    this.sv[this.sLeaves]++;
+    const b = new Uint8Array(DUNE_CONFIG_SIZE);
+    const dv = new DataView(b.buffer);
+    const put = (o: number, x: number): void => {
+      dv.setUint32(o, x >>> 0, true);
+      dv.setUint32(o + 4, Math.floor(x / TWO_32) >>> 0, true);
+    };
+    const r = t.regs;
+    put(DUNE_CFG.ret, ret);
+    put(DUNE_CFG.status, status);
+    put(DUNE_CFG.rax, r.get(RAX));
+    put(DUNE_CFG.rbx, r.get(3));
+    put(DUNE_CFG.rcx, r.get(RCX));
+    put(DUNE_CFG.rdx, r.get(RDX));
+    put(DUNE_CFG.rsi, r.get(RSI));
+    put(DUNE_CFG.rdi, r.get(RDI));
+    put(DUNE_CFG.rbp, r.get(5));
+    for (let i = 8; i < 16; i++) put(DUNE_CFG.r8 + (i - 8) * 8, r.get(i));
+    put(DUNE_CFG.rsp, vmx.vmread(F.GUEST_RSP));
+    put(DUNE_CFG.rip, vmx.vmread(F.GUEST_RIP));
+    put(DUNE_CFG.rflags, vmx.vmread(F.GUEST_RFLAGS));
+    put(DUNE_CFG.cr3, vmx.vmread(F.GUEST_CR3));
+    put(DUNE_CFG.vcpu, v.vpid);
+    t.returnHook = undefined;
+    t.regs.copyFrom(v.hostRegs);
+    if (ret === DuneRet.Exit) t.dune = undefined;
+    k.accessProcessVm(t.process, v.confVa, DUNE_CONFIG_SIZE, b);
+    if (cpu.tracer.enabled) cpu.tracer.instant('dune', `leave ${DuneRet[ret]}`, cpu.index, cpu.cycles, { status });
+    if (returnNow) k.returnToUser(cpu, t);
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // EPT.
+
+  /**
+   * vmx_do_ept_fault: the guest-physical address back to a host-virtual one, the host page
+   * faulted in through Linux if needed (get_user_pages), and an EPT leaf R|X (+W for a write to
+   * a writable host page) installed.
+   */
+  private eptFault(cpu: Cpu, t: Task, v: DuneVcpu, gpa: number, qual: number): boolean {
+    const k = this.kernel;
+    const hva = this.layout.gpaToHva(gpa);
+    if (hva < 0) return false;
+    const write = (qual & EPT_QUAL_WRITE) !== 0;
+    const mm = t.process.mm;
+    const page = hva - (hva % PAGE_SIZE);
+    let pte = mm.pte(page);
+    if (pte === undefined || (pte.lo & PTE_P) === 0 || (write && (pte.lo & PTE_W) === 0)) {
+      cpu.cycles += k.costs.pageFaultPath;
+      if (k.faultIn(cpu, mm, page, write, (qual & EPT_QUAL_FETCH) !== 0, pte !== undefined) !== 0) return false;
+      pte = mm.pte(page);
+      if (pte === undefined || (pte.lo & PTE_P) === 0) return false;
+    }
+    cpu.cycles += k.costs.duneEptFaultPath;
+    const frame = PageTables.entryFrame(pte.lo, pte.hi);
+    const perm = EPT_R | EPT_X | (write && (pte.lo & PTE_W) !== 0 ? EPT_W : 0);
+    const gpage = gpa - (gpa % PAGE_SIZE);
+    v.ept.map(gpage, frame, eptLeafFlags(perm));
+    this.sv[this.sEptFills]++;
+    return true;
+  }
+
+  /** MMU notifier: drop EPT leaves whose host-virtual page changed in [start, end). */
+  private mmuNotify(p: Process, start: number, end: number): void {
+    const k = this.kernel;
+    for (const t of p.threads) {
+      const v = t.dune as DuneVcpu | undefined;
+      if (v === undefined) continue;
+      let dropped = 0;
+      this.forEachEptLeaf(v.ept, v.ept.root, 4, 0, (entryPa, gpa) => {
+        const hva = this.layout.gpaToHva(gpa);
+        if (hva >= start && hva < end) {
+          k.machine.mem.write64(entryPa, 0, 0);
+          dropped++;
+        }
+      });
+      if (dropped > 0) {
+        this.sv[this.sEptInvalidations] += dropped;
+        // INVEPT single-context on the CPU that runs the vCPU (an IPI on a real machine).
+        const cpu = k.machine.cpus[t.cpu >= 0 ? t.cpu : 0]!;
+        cpu.mmu.flushAllEpt();
+      }
+    }
+  }
+
+  private forEachEptLeaf(ept: PageTables, table: number, level: number, base: number, f: (entryPa: number, gpa: number) => void): void {
+    const mem = this.kernel.machine.mem;
+    const span = 2 ** (12 + 9 * (level - 1));
+    for (let i = 0; i < 512; i++) {
+      const e = table + i * 8;
+      const lo = mem.read32(e);
+      if ((lo & 7) === 0) continue;
+      const gpa = base + i * span;
+      if (level === 1 || (lo & 0x80) !== 0) f(e, gpa);
+      else this.forEachEptLeaf(ept, PageTables.entryFrame(lo, mem.read32(e + 4)), level - 1, gpa, f);
+    }
+  }
+
+  /** The EPT of a thread (for tests and traces). */
+  vcpuOf(t: Task): DuneVcpu | undefined {
+    return t.dune as DuneVcpu | undefined;
+  }
+
+  static exitStatus(code: number): number {
+    return exitedStatus(code);
+  }
+}

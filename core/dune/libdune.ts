@@ -1,0 +1,701 @@
+import {
+  GD_KD, GD_KT, GD_TSS, GD_UD, GD_UT, PAGE_SIZE, PTE_A, PTE_ADDR_HI, PTE_ADDR_LO, PTE_D, PTE_NX_HI,
+  PTE_P, PTE_PS, PTE_U, PTE_W, RFLAGS_IF, Vector, vectorHasErrorCode, CR3_NOFLUSH_HI,
+} from '../vtx/arch.js';
+import { CodeBuilder } from '../vtx/code-builder.js';
+import { Cpu, RAX, RCX, RDI, RDX, RSI, RSP, R8, R9, R10, R11 } from '../vtx/cpu.js';
+import { GDT_SIZE, TSS_SIZE, writeGdt, writeIdtGate, writeTss } from '../vtx/descriptors.js';
+import { Kernel } from '../linux/kernel.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, NR, PROT_EXEC, PROT_READ, PROT_WRITE, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL } from '../linux/linux-abi.js';
+import { Process } from '../linux/task.js';
+import { Vma } from '../linux/vma.js';
+import { syscall, loadSyscallArgs } from '../linux/user-abi.js';
+import { DUNE_CFG, DUNE_CONFIG_SIZE, DuneRet, PERM_BIG, PERM_COW, PERM_R, PERM_U, PERM_UC, PERM_W, PERM_X } from './dune-abi.js';
+import { DuneLayout } from './dune-layout.js';
+
+const TWO_32 = 0x1_0000_0000;
+
+/** libdune's page pool base. HEAD puts it at 8 GiB; with the paper's 4 GB identity window it must lie below 4 GiB. */
+export const PAGEBASE = 0xc000_0000;
+/** Where libDune's own code lives (supervisor-only in the guest page table). */
+export const LIBDUNE_TEXT = 0xbf00_0000;
+
+/** struct dune_tf offsets (packed, 168 bytes). */
+export const TF = {
+  rdi: 0, rsi: 8, rdx: 16, rcx: 24, r8: 32, r9: 40, r10: 48, r11: 56, rbx: 64, rbp: 72, r12: 80,
+  r13: 88, r14: 96, r15: 104, rax: 112, err: 120, rip: 128, cs: 136, rflags: 144, rsp: 152, ss: 160,
+} as const;
+export const TF_SIZE = 168;
+
+/** Offsets in the per-CPU area libDune reaches through GS (dune.S). */
+const PERCPU = { self: 0, tmp: 8, kfsBase: 16, ufsBase: 24, inUsermode: 32, tss: 40, trapStack: 44 } as const;
+
+/** Instruction counts of dune.S paths, counted from the assembly (for the cost model). */
+export const DUNE_S = {
+  /** __dune_intr stub + __dune_intr_with_num + SAVE_REGS + call + dune_trap_handler dispatch. */
+  trapEntry: 32,
+  /** RESTORE_REGS + addq + the IRETQ itself is charged by the CPU. */
+  trapExit: 10,
+  /** __dune_syscall G3 path up to the call of dune_syscall_handler (incl. SET_G0_FS_BASE, no WRMSR). */
+  syscallEntryUser: 27,
+  /** dune_syscall_handler's dispatch to the registered callback. */
+  syscallDispatch: 6,
+  /** after the handler: SET_G3_FS_BASE, RESTORE_REGS, the stack switch (SYSRETQ charged by the CPU). */
+  syscallExitUser: 16,
+  /** dune_passthrough_syscall: load six arguments and the number from the trap frame, VMCALL, store RAX. */
+  passthrough: 10,
+  /** __dune_syscall G0 path: testq, jnz, pushq, popfq (VMCALL and the jump are separate). */
+  syscallG0: 4,
+};
+
+export type PgfltHandler = (cpu: Cpu, addr: number, fec: number, tf: number) => void;
+export type IntrHandler = (cpu: Cpu, tf: number) => void;
+/** Returns 'passthrough' to forward the call (tf.rax set by the kernel), or 'done' (tf.rax set by the handler). */
+export type SyscallHandler = (cpu: Cpu, tf: number) => 'passthrough' | 'done';
+
+const GPR_TF: Array<[number, number]> = [
+  [RDI, TF.rdi], [RSI, TF.rsi], [RDX, TF.rdx], [RCX, TF.rcx], [R8, TF.r8], [R9, TF.r9], [R10, TF.r10], [R11, TF.r11],
+  [3, TF.rbx], [5, TF.rbp], [12, TF.r12], [13, TF.r13], [14, TF.r14], [15, TF.r15], [RAX, TF.rax],
+];
+
+/**
+ * libDune (guest ring 0), named after libdune/dune.h: the page-table manager working on guest
+ * page tables in guest memory (vmLookup, vmMapPages, vmMapPhys, vmMprotect, vmUnmap, vmPageWalk,
+ * vmClone), a page pool, the IDT with trap frames and registered handlers for page faults,
+ * vectors and ring-3 system calls, jumpToUser / retFromUser, passthroughSyscall, the TLB and
+ * PCID helpers, and the LSTAR trampoline that turns a ring-0 SYSCALL into a VMCALL.
+ *
+ * `init` is dune_init: it runs in the process before it enters (building the guest page table
+ * and descriptor tables in the page pool); everything else runs as guest code — its memory
+ * accesses are guest accesses through the CPU's MMU, EPT-translated, with A/D bits and TLB.
+ */
+export class LibDune {
+  readonly text: CodeBuilder;
+  layout!: DuneLayout;
+  pgroot = 0;
+  /** fd of /dev/dune. */
+  fd = -1;
+  private poolNext = PAGEBASE;
+  private readonly poolFree: number[] = [];
+  private readonly poolRefs = new Map<number, number>();
+  private readonly poolLimit: number;
+  /** Host frames of pool pages, for the host-side writes of dune_init. */
+  private readonly hostFrame = new Map<number, number>();
+  private initialized = false;
+  private gdt = 0;
+  private idt = 0;
+  private tss = 0;
+  private percpu = 0;
+  private trapStackTop = 0;
+  private confVa = 0;
+  /** The guest CPU once entered (natives get it as argument; host-side code before entry has none). */
+  private intrHandlers: Array<IntrHandler | undefined> = new Array(256).fill(undefined);
+  private pgfltHandler: PgfltHandler | undefined;
+  private syscallHandler: SyscallHandler | undefined;
+  /** Labels of libDune's code. */
+  private readonly vectorEntry: number[] = [];
+  private lstar = 0;
+  /** Stack of dune_jump_to_user frames (G0 state to resume on dune_ret_from_user). */
+  private readonly userReturns: number[] = [];
+
+  constructor(readonly kernel: Kernel, readonly process: Process, opts: { poolPages?: number } = {}) {
+    this.poolLimit = PAGEBASE + (opts.poolPages ?? 8192) * PAGE_SIZE;
+    this.text = new CodeBuilder(kernel.machine.natives, LIBDUNE_TEXT, 'libdune');
+    this.buildText();
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // Memory access: host-side (before entry) or guest (after).
+
+  private cpuForGuest: Cpu | undefined;
+
+  /** High half of the last entry read with readEntry (PTEs use bit 63: not a JS number). */
+  private entHi = 0;
+
+  /** Reads a 64-bit page-table entry; returns the low half, leaves the high half in entHi. */
+  readEntry(va: number): number {
+    const c = this.cpuForGuest;
+    if (c !== undefined) {
+      const lo = c.mmu.read64(va);
+      this.entHi = c.mmu.hi;
+      return lo;
+    }
+    const mem = this.kernel.machine.mem;
+    const pa = this.hostPa(va);
+    this.entHi = mem.read32(pa + 4);
+    return mem.read32(pa);
+  }
+
+  writeEntry(va: number, lo: number, hi: number): void {
+    const c = this.cpuForGuest;
+    if (c !== undefined) return c.mmu.write64(va, lo >>> 0, hi >>> 0);
+    this.kernel.machine.mem.write64(this.hostPa(va), lo >>> 0, hi >>> 0);
+  }
+
+  private read64(va: number): number {
+    const c = this.cpuForGuest;
+    if (c !== undefined) return c.mmu.read64Number(va);
+    const pa = this.hostPa(va);
+    return (this.kernel.machine.mem.read32(pa + 4) | 0) * TWO_32 + this.kernel.machine.mem.read32(pa);
+  }
+
+  private write64(va: number, v: number): void {
+    const c = this.cpuForGuest;
+    if (c !== undefined) return c.mmu.write64Number(va, v);
+    this.kernel.machine.mem.write64Number(this.hostPa(va), v);
+  }
+
+  /** Host-physical address of a pool byte (host side, before entry): faults the page in. */
+  private hostPa(va: number): number {
+    const page = va - (va % PAGE_SIZE);
+    let f = this.hostFrame.get(page);
+    if (f === undefined) {
+      const r = this.kernel.faultIn(undefined, this.process.mm, page, true, false, false);
+      if (r !== 0) throw new Error(`libdune: pool page 0x${page.toString(16)} cannot be faulted in (${r})`);
+      const pte = this.process.mm.pte(page)!;
+      f = ((pte.lo & PTE_ADDR_LO) >>> 0) + (pte.hi & PTE_ADDR_HI) * TWO_32;
+      this.hostFrame.set(page, f);
+    }
+    return f + (va % PAGE_SIZE);
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // Page pool (page.c): pages at PAGEBASE, PA == VA (identity window), refcounted.
+
+  pageAlloc(): number {
+    const pa = this.poolFree.pop() ?? this.poolNext;
+    if (pa === this.poolNext) {
+      if (this.poolNext >= this.poolLimit) throw new Error('libdune: page pool exhausted');
+      this.poolNext += PAGE_SIZE;
+    }
+    this.poolRefs.set(pa, 1);
+    for (let o = 0; o < PAGE_SIZE; o += 8) this.write64(pa + o, 0);
+    return pa;
+  }
+
+  pageGet(pa: number): void {
+    this.poolRefs.set(pa, (this.poolRefs.get(pa) ?? 0) + 1);
+  }
+
+  pagePut(pa: number): void {
+    const r = (this.poolRefs.get(pa) ?? 1) - 1;
+    if (r <= 0) {
+      this.poolRefs.delete(pa);
+      this.poolFree.push(pa);
+    } else {
+      this.poolRefs.set(pa, r);
+    }
+  }
+
+  isFromPool(pa: number): boolean {
+    return pa >= PAGEBASE && pa < this.poolLimit;
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // Page tables (vm.c).
+
+  /** get_pte_perm: PERM_* to PTE bits (as lo, hi). */
+  static ptePerm(perm: number): { lo: number; hi: number } {
+    let lo = 0;
+    let hi = 0;
+    if (perm & PERM_R) lo |= PTE_P;
+    if (perm & PERM_W) lo |= PTE_W;
+    if (!(perm & PERM_X)) hi |= PTE_NX_HI;
+    if (perm & PERM_U) lo |= PTE_U;
+    if (perm & PERM_UC) lo |= 0x10;
+    if (perm & PERM_COW) lo |= 0x200;
+    if (perm & PERM_BIG) lo |= PTE_PS;
+    return { lo, hi };
+  }
+
+  /**
+   * dune_vm_lookup: the address of the PTE for `va` (4-level walk from `root`), creating missing
+   * tables from the pool when `create`; -1 when absent. Stops at a 2 MiB or 1 GiB leaf.
+   */
+  vmLookup(root: number, va: number, create: boolean): number {
+    let table = root;
+    for (let level = 4, shift = 39; level > 1; level--, shift -= 9) {
+      const e = table + (Math.floor(va / 2 ** shift) & 511) * 8;
+      const lo = this.readEntry(e);
+      const hi = this.entHi;
+      if ((lo & PTE_P) === 0) {
+        if (!create) return -1;
+        const t = this.pageAlloc();
+        this.writeEntry(e, (t % TWO_32) + (PTE_P | PTE_W | PTE_U), Math.floor(t / TWO_32));
+        table = t;
+        continue;
+      }
+      if ((lo & PTE_PS) !== 0) return e;
+      table = LibDune.frameOf(lo, hi);
+    }
+    return table + (Math.floor(va / 4096) & 511) * 8;
+  }
+
+  /** Physical address bits 51:12 of an entry given as halves. */
+  static frameOf(lo: number, hi: number): number {
+    return ((lo & PTE_ADDR_LO) >>> 0) + (hi & PTE_ADDR_HI) * TWO_32;
+  }
+
+  /** Writes the PTE for `pa` with PERM bits at entry address `e`. */
+  private setPte(e: number, pa: number, perm: number): void {
+    const p = LibDune.ptePerm(perm);
+    this.writeEntry(e, ((pa % TWO_32) | p.lo) >>> 0, (Math.floor(pa / TWO_32) | p.hi) >>> 0);
+  }
+
+  /** dune_vm_map_phys: [va, va+len) → [pa, pa+len) with `perm` (4 KiB pages). */
+  vmMapPhys(root: number, va: number, len: number, pa: number, perm: number): void {
+    let table = -1;
+    let tableBase = NaN;
+    for (let off = 0; off < len; off += PAGE_SIZE) {
+      const a = va + off;
+      const base = a - (a % 0x20_0000);
+      if (base !== tableBase) {
+        table = this.vmLookup(root, a, true) - (Math.floor(a / 4096) & 511) * 8;
+        tableBase = base;
+      }
+      this.setPte(table + (Math.floor(a / 4096) & 511) * 8, pa + off, perm);
+    }
+  }
+
+  /** dune_vm_map_pages: a fresh pool page at every page of [va, va+len). */
+  vmMapPages(root: number, va: number, len: number, perm: number): number {
+    if ((perm & ~PERM_R) !== 0 && (perm & PERM_R) === 0) return -22;
+    for (let off = 0; off < len; off += PAGE_SIZE) {
+      const e = this.vmLookup(root, va + off, true);
+      this.setPte(e, this.pageAlloc(), perm);
+    }
+    return 0;
+  }
+
+  /** dune_vm_mprotect: rewrite the flags of existing leaves, then flush the whole TLB. */
+  vmMprotect(cpu: Cpu, root: number, va: number, len: number, perm: number): number {
+    if ((perm & PERM_W) && !(perm & PERM_R)) return -22;
+    for (let off = 0; off < len; off += PAGE_SIZE) {
+      const e = this.vmLookup(root, va + off, false);
+      if (e < 0) continue;
+      const lo = this.readEntry(e);
+      const hi = this.entHi;
+      if (lo === 0 && hi === 0) continue;
+      this.setPte(e, LibDune.frameOf(lo, hi), perm);
+    }
+    this.flushTlb(cpu);
+    return 0;
+  }
+
+  /** dune_vm_unmap: clear leaves, drop pool references, flush the TLB. */
+  vmUnmap(cpu: Cpu, root: number, va: number, len: number): void {
+    for (let off = 0; off < len; off += PAGE_SIZE) {
+      const e = this.vmLookup(root, va + off, false);
+      if (e < 0) continue;
+      const lo = this.readEntry(e);
+      if ((lo & PTE_P) === 0) continue;
+      const f = LibDune.frameOf(lo, this.entHi);
+      this.writeEntry(e, 0, 0);
+      if (this.isFromPool(f)) this.pagePut(f);
+    }
+    this.flushTlb(cpu);
+  }
+
+  /** dune_vm_page_walk: calls `cb(ptep, va)` for every present leaf in [start, end). */
+  vmPageWalk(root: number, start: number, end: number, cb: (ptep: number, va: number) => boolean | void): void {
+    const walk = (table: number, level: number, base: number): boolean => {
+      const span = 2 ** (12 + 9 * (level - 1));
+      for (let i = 0; i < 512; i++) {
+        const va = base + i * span;
+        if (va + span <= start || va >= end) continue;
+        const e = table + i * 8;
+        const lo = this.readEntry(e);
+        const hi = this.entHi;
+        if ((lo & PTE_P) === 0) continue;
+        if (level === 1 || (lo & PTE_PS) !== 0) {
+          if (cb(e, va) === true) return true;
+        } else if (walk(LibDune.frameOf(lo, hi), level - 1, va)) {
+          return true;
+        }
+      }
+      return false;
+    };
+    walk(root, 4, 0);
+  }
+
+  /** dune_vm_clone: a new root with every leaf copied verbatim (pool pages referenced again). */
+  vmClone(root: number): number {
+    const newRoot = this.pageAlloc();
+    this.vmPageWalk(root, 0, 2 ** 47, (ptep, va) => {
+      const lo = this.readEntry(ptep);
+      const hi = this.entHi;
+      this.writeEntry(this.vmLookup(newRoot, va, true), lo, hi);
+      const f = LibDune.frameOf(lo, hi);
+      if (this.isFromPool(f)) this.pageGet(f);
+    });
+    return newRoot;
+  }
+
+  /** dune_va_to_pa. */
+  vaToPa(va: number): number {
+    return this.layout.hvaToGpa(va);
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // TLB and CR3 (guest ring 0 code: real INVLPG and MOV CR3).
+
+  flushTlbOne(cpu: Cpu, va: number): void {
+    cpu.invlpg(va);
+  }
+
+  flushTlb(cpu: Cpu): void {
+    cpu.loadCr3(cpu.cr3);
+  }
+
+  /** load_cr3 with a PCID in bits 11:0 and CR3_NOFLUSH (bit 63) as `noFlush`. */
+  loadCr3(cpu: Cpu, root: number, pcid = 0, noFlush = false): void {
+    cpu.writeCr(3, (root + pcid) >>> 0, (Math.floor(root / TWO_32) | (noFlush ? CR3_NOFLUSH_HI : 0)) >>> 0);
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // Handlers (dune_register_*).
+
+  registerPgfltHandler(h: PgfltHandler): void {
+    this.pgfltHandler = h;
+  }
+
+  registerIntrHandler(vector: number, h: IntrHandler): void {
+    this.intrHandlers[vector] = h;
+  }
+
+  registerSyscallHandler(h: SyscallHandler): void {
+    this.syscallHandler = h;
+  }
+
+  /** A trap-frame register (tf is a guest address). */
+  tfGet(cpu: Cpu, tf: number, off: number): number {
+    return cpu.mmu.read64Number(tf + off);
+  }
+
+  tfSet(cpu: Cpu, tf: number, off: number, v: number): void {
+    cpu.mmu.write64Number(tf + off, v);
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // dune_init.
+
+  /**
+   * dune_init: opens /dev/dune, asks for the layout and the LSTAR address, builds the guest page
+   * table in the pool (full: the three windows with U; precise: the process's VMAs without U),
+   * the pool itself (no U), libDune's code (no U), the SYSCALL trampoline at the LSTAR address,
+   * and a GDT, TSS and IDT per thread. Runs in the process as it starts (host user mode).
+   */
+  init(cpu: Cpu, mapFull: boolean): void {
+    const k = this.kernel;
+    const p = this.process;
+    const mm = p.mm;
+    const task = k.current[cpu.index];
+    if (task === undefined || task.process !== p) throw new Error('libdune: dune_init must run in the process');
+    // The page pool and libDune's text are ordinary process memory.
+    mm.vmas.insert(new Vma(PAGEBASE, this.poolLimit, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, '[dune pool]'));
+    k.mapImage(p, LIBDUNE_TEXT, this.text.build(), PROT_READ | PROT_EXEC, '[libdune]');
+    const dev = k.devices.get('/dev/dune');
+    if (dev === undefined) throw new Error('libdune: /dev/dune is missing (is the Dune module loaded?)');
+    this.fd = p.allocFd(dev(task));
+    const file = p.files.get(this.fd)!;
+    // DUNE_GET_LAYOUT into a scratch page of the pool, DUNE_GET_SYSCALL for LSTAR.
+    const buf = PAGEBASE;
+    this.hostPa(buf);
+    if (file.ioctl!(task, DUNE_GET_LAYOUT, buf) !== 0) throw new Error('libdune: DUNE_GET_LAYOUT failed');
+    const rd = (o: number): number => this.read64(buf + o);
+    const physLimit = rd(0);
+    this.layout = new DuneLayout(physLimit / 3, rd(16) + physLimit / 3, k.machine.physBits);
+    this.lstar = file.ioctl!(task, DUNE_GET_SYSCALL, 0);
+    this.poolNext = PAGEBASE;
+    this.pgroot = this.pageAlloc();
+    const all = PERM_R | PERM_W | PERM_X | PERM_U;
+    const L = this.layout;
+    if (mapFull) {
+      // The identity window minus the pool and libDune's text, which get their own mappings.
+      this.vmMapPhys(this.pgroot, 0, LIBDUNE_TEXT, 0, all);
+      this.vmMapPhys(this.pgroot, L.baseMap, L.window, L.window, all);
+      this.vmMapPhys(this.pgroot, L.baseStack, L.window, 2 * L.window, all);
+    } else {
+      for (const v of mm.vmas.list) {
+        if (v.start >= LIBDUNE_TEXT && v.end <= this.poolLimit) continue;
+        const perm = (v.readable ? PERM_R : 0) | (v.writable ? PERM_W : 0) | (v.executable ? PERM_X : 0);
+        for (let va = v.start; va < v.end; va += PAGE_SIZE) {
+          const gpa = L.hvaToGpa(va);
+          if (gpa >= 0) this.vmMapPhys(this.pgroot, va, PAGE_SIZE, gpa, perm | PERM_R);
+        }
+      }
+    }
+    this.vmMapPhys(this.pgroot, LIBDUNE_TEXT, this.text.build().length, LIBDUNE_TEXT, PERM_R | PERM_X);
+    this.vmMapPhys(this.pgroot, PAGEBASE, this.poolLimit - PAGEBASE, PAGEBASE, PERM_R | PERM_W);
+    // The SYSCALL trampoline: guest LSTAR (a kernel address) → a pool page holding __dune_syscall.
+    const tramp = this.pageAlloc();
+    const off = this.lstar % PAGE_SIZE;
+    const entryA = this.kernel.machine.natives.register('libdune:__dune_syscall', (c) => this.syscallTrampoline(c), DUNE_S.syscallG0);
+    const entryB = this.kernel.machine.natives.register('libdune:__dune_syscall+vmcall', (c) => c.jump(c.reg(RCX)), 1);
+    const mem = k.machine.mem;
+    mem.writeBytes(this.hostPa(tramp) + off, k.machine.natives.stubBytes(entryA));
+    mem.writeBytes(this.hostPa(tramp) + off + 7, k.machine.natives.stubBytes(entryB));
+    this.vmMapPhys(this.pgroot, this.lstar - off, PAGE_SIZE, tramp, PERM_R | PERM_X);
+    // Descriptor tables and the per-CPU area.
+    this.gdt = this.pageAlloc();
+    this.idt = this.pageAlloc();
+    this.tss = this.pageAlloc();
+    this.percpu = this.pageAlloc();
+    const stack = this.pageAlloc();
+    for (let i = 0; i < 3; i++) this.pageAlloc();
+    this.trapStackTop = stack + 4 * PAGE_SIZE;
+    writeGdt(mem, this.hostPa(this.gdt), this.tss);
+    writeTss(mem, this.hostPa(this.tss), [this.trapStackTop], [this.trapStackTop]);
+    for (let v = 0; v < 256; v++) {
+      writeIdtGate(mem, this.hostPa(this.idt), v, this.vectorEntry[v]!, { type: 0xe, dpl: v === Vector.Breakpoint ? 3 : 0, ist: 0 });
+    }
+    this.write64(this.percpu + PERCPU.self, this.percpu);
+    this.write64(this.percpu + PERCPU.inUsermode, 0);
+    this.write64(this.percpu + PERCPU.trapStack, this.trapStackTop);
+    this.confVa = this.pageAlloc();
+    this.initialized = true;
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // dune_enter as code: the ioctl, on_dune_exit, and the first guest instruction (__dune_ret).
+
+  /**
+   * Emits dune_enter into a program: `DUNE_ENTER` (ioctl), then on_dune_exit for when the ioctl
+   * returns in Linux mode; inside Dune, execution goes on at `cont`.
+   */
+  emitEnter(code: CodeBuilder, label: string, cont: string): void {
+    const k = this.kernel;
+    code.op(label, (cpu) => {
+      if (!this.initialized) throw new Error('libdune: dune_enter before dune_init');
+      // __dune_enter: save the registers into dune_config, rip = __dune_ret, then the ioctl.
+      const conf = this.confVa;
+      const w = (o: number, v: number): void => k.machine.mem.write64Number(this.hostPa(conf + o), v);
+      for (const [reg, name] of [[RAX, 'rax'], [3, 'rbx'], [RCX, 'rcx'], [RDX, 'rdx'], [RSI, 'rsi'], [RDI, 'rdi'], [5, 'rbp'], [R8, 'r8'], [R9, 'r9'], [R10, 'r10'], [R11, 'r11'], [12, 'r12'], [13, 'r13'], [14, 'r14'], [15, 'r15']] as const) {
+        w(DUNE_CFG[name], cpu.reg(reg));
+      }
+      w(DUNE_CFG.rsp, cpu.rsp);
+      w(DUNE_CFG.rip, this.text.addr('__dune_ret'));
+      w(DUNE_CFG.rflags, 0x2);
+      w(DUNE_CFG.cr3, this.pgroot);
+      this.resumeAt = code.addr(cont);
+      syscall(cpu, NR.ioctl, this.fd, DUNE_ENTER, conf);
+    }, 20);
+    code.op(undefined, (cpu) => this.onDuneExit(cpu, code.addr(label)), 10);
+  }
+
+  private resumeAt = 0;
+
+  /** on_dune_exit: what libdune does when DUNE_ENTER returns in Linux mode. */
+  private onDuneExit(cpu: Cpu, reenter: number): void {
+    const k = this.kernel;
+    const conf = this.confVa;
+    const r = (o: number): number => {
+      const pa = this.hostPa(conf + o);
+      return (k.machine.mem.read32(pa + 4) | 0) * TWO_32 + k.machine.mem.read32(pa);
+    };
+    const ret = r(DUNE_CFG.ret);
+    const status = r(DUNE_CFG.status);
+    switch (ret as DuneRet) {
+      case DuneRet.Exit:
+        syscall(cpu, NR.exit_group, status);
+        return;
+      case DuneRet.Signal:
+        cpu.jump(reenter); // the host handler ran: go back into Dune
+        return;
+      default: {
+        const msg = new TextEncoder().encode(`dune: exit due to ${DuneRet[ret] ?? ret} (status 0x${status.toString(16)})\n`);
+        k.console(2, msg);
+        this.lastExit = { ret, status };
+        syscall(cpu, NR.exit_group, 60 + (ret === DuneRet.EptViolation ? 2 : 0));
+      }
+    }
+  }
+
+  /** The last fatal DUNE_RET outcome (for reports and tests). */
+  lastExit: { ret: number; status: number } | undefined;
+
+  // -----------------------------------------------------------------------------------------
+  // libDune's code: natives in its text (supervisor in the guest page table).
+
+  private buildText(): void {
+    const c = this.text;
+    // __dune_ret: the first guest instruction — load GDT, IDT, TR, GS base, return to the caller.
+    c.op('__dune_ret', (cpu) => {
+      this.cpuForGuest = cpu;
+      cpu.lgdt(this.gdt, GDT_SIZE - 1);
+      cpu.lidt(this.idt, 256 * 16 - 1);
+      cpu.ltr(GD_TSS);
+      cpu.wrmsr(0xc000_0101, this.percpu >>> 0, Math.floor(this.percpu / TWO_32) >>> 0); // GS base
+      cpu.rflags |= RFLAGS_IF; // sti
+      cpu.setReg(RAX, 0);
+      cpu.jump(this.resumeAt);
+    }, 12);
+    // The IDT entry points (__dune_intr + 16 * vector).
+    for (let v = 0; v < 256; v++) {
+      c.op(`intr${v}`, (cpu) => this.trapEntry(cpu, v), DUNE_S.trapEntry);
+    }
+    c.op('__dune_intr_done', (cpu) => this.trapExit(cpu), DUNE_S.trapExit);
+    // The G3 system-call path of __dune_syscall.
+    c.op('syscall_g3', (cpu) => this.syscallFromUser(cpu), DUNE_S.syscallEntryUser + DUNE_S.syscallDispatch);
+    c.op('syscall_g3_passthrough_done', (cpu) => this.passthroughDone(cpu), 2);
+    c.op('syscall_g3_exit', (cpu) => this.syscallExitUser(cpu), DUNE_S.syscallExitUser);
+    c.op('dune_ret_from_user_finish', (cpu) => this.retFromUserFinish(cpu), 3);
+    c.build();
+    for (let v = 0; v < 256; v++) this.vectorEntry.push(c.addr(`intr${v}`));
+  }
+
+  /**
+   * __dune_intr: build a dune_tf below the hardware frame (with a placeholder error code for
+   * vectors without one), then dune_trap_handler: a registered vector handler, else the page
+   * fault handler with CR2, else a fatal dump.
+   */
+  private trapEntry(cpu: Cpu, vector: number): void {
+    const sp = cpu.rsp;
+    const tf = vectorHasErrorCode(vector) ? sp + 8 - TF.rip : sp - TF.rip;
+    for (const [reg, off] of GPR_TF) {
+      if (off >= TF.rbx && off <= TF.r15) continue; // callee-saved registers are not saved
+      cpu.mmu.write64(tf + off, cpu.lo[reg]!, cpu.hi[reg]!);
+    }
+    if (!vectorHasErrorCode(vector)) cpu.mmu.write64(tf + TF.err, 0, 0);
+    cpu.setReg(RSP, tf);
+    const h = this.intrHandlers[vector];
+    if (h !== undefined) h(cpu, tf);
+    else if (vector === Vector.PageFault && this.pgfltHandler !== undefined) {
+      this.pgfltHandler(cpu, cpu.cr2, cpu.mmu.read64(tf + TF.err), tf);
+    } else {
+      const rip = this.tfGet(cpu, tf, TF.rip);
+      this.kernel.console(2, new TextEncoder().encode(`dune: unhandled exception ${vector} at rip 0x${rip.toString(16)}, cr2 0x${cpu.cr2.toString(16)}\n`));
+      loadSyscallArgs(cpu, NR.exit_group, 60);
+      cpu.vmcall();
+      return;
+    }
+    cpu.jump(this.text.addr('__dune_intr_done'));
+  }
+
+  /** RESTORE_REGS, drop the trap frame, IRETQ. */
+  private trapExit(cpu: Cpu): void {
+    const tf = cpu.rsp;
+    for (const [reg, off] of GPR_TF) {
+      if (off >= TF.rbx && off <= TF.r15) continue;
+      cpu.lo[reg] = cpu.mmu.read64(tf + off);
+      cpu.hi[reg] = cpu.mmu.hi;
+    }
+    cpu.setReg(RSP, tf + TF.rip);
+    cpu.iretq();
+  }
+
+  /** __dune_syscall: from G0, VMCALL (the kernel); from G3, the trap-frame path. */
+  private syscallTrampoline(cpu: Cpu): void {
+    const inUser = cpu.mmu.read64(cpu.gsBase + PERCPU.inUsermode) & 1;
+    if (inUser) {
+      cpu.jump(this.text.addr('syscall_g3'));
+      return;
+    }
+    cpu.rflags = (cpu.lo[R11]! | 0x2) >>> 0; // pushq %r11; popfq
+    cpu.vmcall(); // resumes at the next stub: jmp *%rcx
+  }
+
+  /** G3 entry: switch to the trap stack, push a dune_tf, call dune_syscall_handler. */
+  private syscallFromUser(cpu: Cpu): void {
+    const gs = cpu.gsBase;
+    const userRsp = cpu.rsp;
+    const top = cpu.mmu.read64Number(gs + PERCPU.trapStack);
+    const tf = top - TF_SIZE;
+    cpu.mmu.write64Number(tf + TF.rip, cpu.reg(RCX));
+    cpu.mmu.write64Number(tf + TF.rflags, cpu.lo[R11]!);
+    cpu.mmu.write64(tf + TF.rcx, cpu.lo[R10]!, cpu.hi[R10]!); // r10 in the rcx slot (C ABI)
+    for (const [reg, off] of [[RDI, TF.rdi], [RSI, TF.rsi], [RDX, TF.rdx], [R8, TF.r8], [R9, TF.r9], [RAX, TF.rax]] as const) {
+      cpu.mmu.write64(tf + off, cpu.lo[reg]!, cpu.hi[reg]!);
+    }
+    cpu.mmu.write64Number(tf + TF.rsp, userRsp);
+    cpu.setReg(RSP, tf);
+    cpu.mmu.write64(gs + PERCPU.inUsermode, 0, 0); // SET_G0_FS_BASE (FS bases equal: no WRMSR)
+    const h = this.syscallHandler;
+    if (h === undefined) {
+      this.kernel.console(2, new TextEncoder().encode('dune: missing handler for system call - #' + cpu.lo[RAX] + '\n'));
+      loadSyscallArgs(cpu, NR.exit_group, 60);
+      cpu.vmcall();
+      return;
+    }
+    if (h(cpu, tf) === 'passthrough') {
+      this.passthroughSyscall(cpu, tf);
+      return;
+    }
+    cpu.jump(this.text.addr('syscall_g3_exit'));
+  }
+
+  /**
+   * dune_passthrough_syscall: the call in the trap frame as a VMCALL (the kernel's syscall
+   * table); RAX goes back into the frame at the next instruction. Called from the system-call
+   * handler (inside the syscall_g3 native).
+   */
+  passthroughSyscall(cpu: Cpu, tf: number): void {
+    const g = (off: number): number => cpu.mmu.read64Number(tf + off);
+    loadSyscallArgs(cpu, g(TF.rax), g(TF.rdi), g(TF.rsi), g(TF.rdx), g(TF.rcx), g(TF.r8), g(TF.r9));
+    cpu.charge(DUNE_S.passthrough * cpu.costs.instruction);
+    // The VMCALL is this native's last action: the module resumes at the next instruction,
+    // syscall_g3_passthrough_done (laid out right after syscall_g3).
+    cpu.vmcall();
+  }
+
+  private passthroughDone(cpu: Cpu): void {
+    cpu.mmu.write64(cpu.rsp + TF.rax, cpu.lo[RAX]!, cpu.hi[RAX]!);
+  }
+
+  /** SET_G3_FS_BASE, RESTORE_REGS, back to the user stack, SYSRETQ. */
+  private syscallExitUser(cpu: Cpu): void {
+    const tf = cpu.rsp;
+    cpu.mmu.write64(cpu.gsBase + PERCPU.inUsermode, 1, 0);
+    for (const [reg, off] of [[RDI, TF.rdi], [RSI, TF.rsi], [RDX, TF.rdx], [R8, TF.r8], [R9, TF.r9], [RAX, TF.rax]] as const) {
+      cpu.lo[reg] = cpu.mmu.read64(tf + off);
+      cpu.hi[reg] = cpu.mmu.hi;
+    }
+    cpu.lo[R10] = cpu.mmu.read64(tf + TF.rcx);
+    cpu.hi[R10] = cpu.mmu.hi;
+    cpu.setReg(R11, cpu.mmu.read64Number(tf + TF.rflags));
+    cpu.setReg(RCX, cpu.mmu.read64Number(tf + TF.rip));
+    cpu.setReg(RSP, cpu.mmu.read64Number(tf + TF.rsp));
+    cpu.sysret();
+  }
+
+  /**
+   * dune_jump_to_user: enter guest ring 3 at `rip` with stack `rsp`; `cont` is where G0 resumes
+   * when a handler calls retFromUser (the return value in RAX).
+   */
+  jumpToUser(cpu: Cpu, rip: number, rsp: number, cont: number): void {
+    const gs = cpu.gsBase;
+    // Save the G0 context (its resume point and stack) and mark user mode.
+    this.userReturns.push(cont, cpu.rsp);
+    cpu.mmu.write64Number(gs + PERCPU.trapStack, cpu.rsp - 256);
+    cpu.mmu.write64(gs + PERCPU.inUsermode, 1, 0);
+    const top = cpu.rsp - 256 - 5 * 8;
+    cpu.mmu.write64Number(top, rip);
+    cpu.mmu.write64Number(top + 8, GD_UT);
+    cpu.mmu.write64Number(top + 16, 0x202);
+    cpu.mmu.write64Number(top + 24, rsp);
+    cpu.mmu.write64Number(top + 32, GD_UD);
+    cpu.setReg(RSP, top);
+    cpu.charge(25 * cpu.costs.instruction); // SAVE_REGS, SAVE_REST, pushfq, SET_G3_FS_BASE
+    cpu.iretq();
+  }
+
+  /** dune_ret_from_user: abandon the user context; jumpToUser's caller resumes with `ret`. */
+  retFromUser(cpu: Cpu, ret: number): void {
+    const rsp = this.userReturns.pop()!;
+    const cont = this.userReturns.pop()!;
+    cpu.mmu.write64(cpu.gsBase + PERCPU.inUsermode, 0, 0);
+    cpu.setReg(RAX, ret);
+    cpu.setReg(RSP, rsp);
+    cpu.jump(cont);
+  }
+
+  private retFromUserFinish(cpu: Cpu): void {
+    cpu.ret();
+  }
+
+  /** The guest ring-0 FS base of user mode (dune_get/set_user_fs). */
+  setUserFs(cpu: Cpu, v: number): void {
+    cpu.mmu.write64Number(cpu.gsBase + PERCPU.ufsBase, v);
+  }
+}
+
