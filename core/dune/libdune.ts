@@ -50,8 +50,11 @@ export const DUNE_S = {
 
 export type PgfltHandler = (cpu: Cpu, addr: number, fec: number, tf: number) => void;
 export type IntrHandler = (cpu: Cpu, tf: number) => void;
-/** Returns 'passthrough' to forward the call (tf.rax set by the kernel), or 'done' (tf.rax set by the handler). */
-export type SyscallHandler = (cpu: Cpu, tf: number) => 'passthrough' | 'done';
+/**
+ * Returns 'passthrough' to forward the call (tf.rax set by the kernel), 'done' when the handler
+ * set tf.rax itself, or 'redirected' when it transferred control (retFromUser).
+ */
+export type SyscallHandler = (cpu: Cpu, tf: number) => 'passthrough' | 'done' | 'redirected';
 
 const GPR_TF: Array<[number, number]> = [
   [RDI, TF.rdi], [RSI, TF.rsi], [RDX, TF.rdx], [RCX, TF.rcx], [R8, TF.r8], [R9, TF.r9], [R10, TF.r10], [R11, TF.r11],
@@ -532,11 +535,16 @@ export class LibDune {
     }, 12);
     // The IDT entry points (__dune_intr + 16 * vector).
     for (let v = 0; v < 256; v++) {
-      c.op(`intr${v}`, (cpu) => this.trapEntry(cpu, v), DUNE_S.trapEntry);
+      // The stub's instructions are charged inside trapEntry, before the handler runs, so a
+      // handler that reads the clock sees them (as rdtsc in a C handler would).
+      c.op(`intr${v}`, (cpu) => this.trapEntry(cpu, v), 0);
     }
     c.op('__dune_intr_done', (cpu) => this.trapExit(cpu), DUNE_S.trapExit);
     // The G3 system-call path of __dune_syscall.
-    c.op('syscall_g3', (cpu) => this.syscallFromUser(cpu), DUNE_S.syscallEntryUser + DUNE_S.syscallDispatch);
+    c.op('syscall_g3', (cpu) => {
+      cpu.charge((DUNE_S.syscallEntryUser + DUNE_S.syscallDispatch) * cpu.costs.instruction);
+      this.syscallFromUser(cpu);
+    }, 0);
     c.op('syscall_g3_passthrough_done', (cpu) => this.passthroughDone(cpu), 2);
     c.op('syscall_g3_exit', (cpu) => this.syscallExitUser(cpu), DUNE_S.syscallExitUser);
     c.op('dune_ret_from_user_finish', (cpu) => this.retFromUserFinish(cpu), 3);
@@ -550,6 +558,7 @@ export class LibDune {
    * fault handler with CR2, else a fatal dump.
    */
   private trapEntry(cpu: Cpu, vector: number): void {
+    cpu.charge(DUNE_S.trapEntry * cpu.costs.instruction);
     const sp = cpu.rsp;
     const tf = vectorHasErrorCode(vector) ? sp + 8 - TF.rip : sp - TF.rip;
     for (const [reg, off] of GPR_TF) {
@@ -617,11 +626,12 @@ export class LibDune {
       cpu.vmcall();
       return;
     }
-    if (h(cpu, tf) === 'passthrough') {
+    const action = h(cpu, tf);
+    if (action === 'passthrough') {
       this.passthroughSyscall(cpu, tf);
       return;
     }
-    cpu.jump(this.text.addr('syscall_g3_exit'));
+    if (action === 'done') cpu.jump(this.text.addr('syscall_g3_exit'));
   }
 
   /**

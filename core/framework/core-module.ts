@@ -2,6 +2,7 @@ import { ContainerModule } from 'inversify';
 import { BenchCommand } from '../bench/bench-command.js';
 import { BenchSuite } from '../bench/bench-suite.js';
 import { VtxBenchSuite } from '../vtx/bench/vtx-bench-suite.js';
+import { DuneMicroSuite } from '../dune/bench/dune-micro-suite.js';
 import { CliCommand } from './cli-command.js';
 import { ListCommand } from './list-command.js';
 import { RunCommand } from './run-command.js';
@@ -19,4 +20,6 @@ export const coreModule = new ContainerModule(({ bind }) => {
   bind(CliCommand).toService(BenchCommand);
   bind(VtxBenchSuite).toSelf();
   bind(BenchSuite).toService(VtxBenchSuite);
+  bind(DuneMicroSuite).toSelf();
+  bind(BenchSuite).toService(DuneMicroSuite);
 });

@@ -378,9 +378,17 @@ export class Vmx {
    * earlier side effects. Otherwise the guest instruction is abandoned (exit signal).
    */
   exitDuringAccess(reason: number, qualification: number, gpa: number, gla: number): void {
-    const guestRip = this.cpu.rip;
-    if (this.exitToHost(reason, qualification, gpa, gla, 0, 0) && this.nonRoot && this.cpu.rip === guestRip) return;
-    throw this.cpu.exitSignal;
+    const cpu = this.cpu;
+    const guestRip = cpu.rip;
+    // The guest instruction goes on afterwards: keep its own view of whether it branched.
+    const branched = cpu.branched;
+    const instrLength = cpu.instrLength;
+    if (this.exitToHost(reason, qualification, gpa, gla, 0, 0) && this.nonRoot && cpu.rip === guestRip) {
+      cpu.branched = branched;
+      cpu.instrLength = instrLength;
+      return;
+    }
+    throw cpu.exitSignal;
   }
 
   /**
