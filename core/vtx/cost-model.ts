@@ -57,7 +57,15 @@ export interface ProfileFile {
   cpu: string;
   clockHz: number;
   /** TLB geometry: entries of the 4 KiB TLB and its associativity, and of the large-page TLB. */
-  tlb: { entries4k: number; ways4k: number; entriesLarge: number; waysLarge: number; source: string };
+  tlb: {
+    entries4k: number;
+    ways4k: number;
+    entriesLarge: number;
+    waysLarge: number;
+    /** Paging-structure-cache entries per level (absent: no such caches). */
+    psc?: { pml4: number; pdpt: number; pd: number };
+    source: string;
+  };
   constants: Record<CostConstant, ProfileConstant>;
 }
 
@@ -144,6 +152,13 @@ export function validateProfile(raw: unknown, where: string): ProfileFile {
     const v = tlb![f];
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || (v & (v - 1)) !== 0) {
       fail(`field 'tlb.${f}' must be a power of two`);
+    }
+  }
+  if (tlb!.psc !== undefined) {
+    const psc = tlb!.psc as Record<string, unknown>;
+    for (const f of ['pml4', 'pdpt', 'pd'] as const) {
+      const v = psc?.[f];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) fail(`field 'tlb.psc.${f}' must be a whole number >= 0`);
     }
   }
   if ((tlb!.entries4k as number) < (tlb!.ways4k as number) || (tlb!.entriesLarge as number) < (tlb!.waysLarge as number)) {

@@ -154,7 +154,7 @@ export class Cpu implements MmuHost {
   private readonly sNatives: number;
   private readonly sInterrupts: number;
 
-  constructor(readonly index: number, env: CpuEnvironment, mmuConfig: { entries4k: number; ways4k: number; entriesLarge: number; waysLarge: number }) {
+  constructor(readonly index: number, env: CpuEnvironment, mmuConfig: { entries4k: number; ways4k: number; entriesLarge: number; waysLarge: number; psc?: { pml4: number; pdpt: number; pd: number } }) {
     this.mem = env.mem;
     this.costs = env.costs;
     this.stats = env.stats;

@@ -16,6 +16,8 @@ export interface MachineConfig {
   profile?: string | ProfileFile;
   /** MAXPHYADDR; the Dune paper's Xeon E3-1230 v2 has 36. */
   physBits?: number;
+  /** Model the paging-structure caches the profile describes (default true). */
+  pagingStructureCaches?: boolean;
   /** Cycles a CPU may run past the others before the scheduler switches (determinism is kept). */
   quantum?: number;
 }
@@ -61,7 +63,8 @@ export class Machine {
       cpuid: cpuidTable(physBits), physBits,
     };
     this.cpus = [];
-    for (let i = 0; i < n; i++) this.cpus.push(new Cpu(i, env, profile.tlb));
+    const tlb = config.pagingStructureCaches === false ? { ...profile.tlb, psc: undefined } : profile.tlb;
+    for (let i = 0; i < n; i++) this.cpus.push(new Cpu(i, env, tlb));
   }
 
   get profile(): ProfileFile {

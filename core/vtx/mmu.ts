@@ -5,6 +5,7 @@ import {
   PTE_ADDR_LO, PTE_D, PTE_G, PTE_NX_HI, PTE_P, PTE_PS, PTE_U, PTE_W, Vector,
 } from './arch.js';
 import { CpuFault } from './cpu-fault.js';
+import { PagingStructureCache } from './paging-structure-cache.js';
 import { PhysicalMemory } from './physical-memory.js';
 import { Stats } from '../stats.js';
 import {
@@ -37,6 +38,8 @@ export interface MmuHost {
   /** EPTP bit 6: the processor sets EPT accessed and dirty flags. */
   eptAd: boolean;
   readonly fault: CpuFault;
+  /** Small id of the current EPT root (tags combined and EPT paging-structure-cache entries). */
+  eptId: number;
   /** Called on an EPT violation; returns when the VMM resumed the guest (or throws VmxStop). */
   eptViolation(qualification: number, gpa: number, gla: number, glaValid: boolean): void;
   /** Called on an EPT misconfiguration; returns when the VMM resumed the guest. */
@@ -52,6 +55,8 @@ export interface MmuConfig {
   physBits: number;
   /** Cycles per page-walk memory reference. */
   walkRef: number;
+  /** Entries of the paging-structure caches (0 disables them); EPT gets caches of the same size. */
+  psc?: { pml4: number; pdpt: number; pd: number };
 }
 
 /** Result of a side-effect-free walk, for debuggers, tests and traces. */
@@ -84,6 +89,9 @@ export interface WalkInfo {
 export class Mmu {
   readonly tlb: TlbArray;
   readonly tlbLarge: TlbArray;
+  /** Paging-structure caches of linear (or, under EPT, combined) walks, and of EPT walks. */
+  readonly psc: PagingStructureCache;
+  readonly eptPsc: PagingStructureCache;
   /** High half of the last 64-bit read. */
   hi = 0;
   /** Current TLB context tag (eptId << 28 | vpid << 12 | pcid). */
@@ -135,9 +143,12 @@ export class Mmu {
   private readonly sInvalidated: number;
   private readonly sEptViolations: number;
   private readonly sPageFaults: number;
+  private readonly sPscHits: number;
 
   /** Table indices of the address being walked, by level (1..4): scratch, no allocation. */
   private readonly walkIdx = new Int32Array(5);
+  private readonly walkPrefix = new Float64Array(5);
+  private readonly eptPrefix = new Float64Array(5);
   private readonly eptIdx = new Int32Array(5);
 
   // Output of eptTranslate.
@@ -155,6 +166,9 @@ export class Mmu {
     readonly name: string,
   ) {
     this.tlb = new TlbArray(config.entries4k, config.ways4k, 12);
+    const pscSizes = config.psc ?? { pml4: 0, pdpt: 0, pd: 0 };
+    this.psc = new PagingStructureCache(pscSizes);
+    this.eptPsc = new PagingStructureCache(pscSizes);
     this.tlbLarge = new TlbArray(config.entriesLarge, config.waysLarge, LARGE_SHIFT);
     this.u32 = mem.u32;
     this.u16 = mem.u16;
@@ -179,6 +193,7 @@ export class Mmu {
     this.sInvalidated = c('tlb.invalidated', 'TLB entries removed by invalidations');
     this.sEptViolations = c('mmu.eptViolations', 'EPT violations raised');
     this.sPageFaults = c('mmu.pageFaults', 'page faults (#PF) raised by translation');
+    this.sPscHits = c('mmu.pscHits', 'walks that started below the root thanks to a paging-structure-cache hit (both dimensions)');
   }
 
   /** Refreshes the per-reference walk cost (after a profile change). */
@@ -480,11 +495,38 @@ export class Mmu {
     ix[1] = (vLo >>> 12) & 511;
     const u32 = this.u32;
     const memSize = this.mem.size;
+    // Paging-structure caches: start at the lowest level whose table is cached (§4.10.3.2).
+    const psc = this.psc;
+    const ctx = this.ctx;
+    const pfx = this.walkPrefix;
+    pfx[2] = vHi * 2048 + (vLo >>> 21);
+    pfx[3] = vHi * 4 + (vLo >>> 30);
+    pfx[4] = Math.floor(vHi / 128);
+    let tableHpa = ept ? -1 : table; // host-physical address of `table`, when known
+    let tableEptW = true;
+    if (psc.enabled) {
+      for (let l = 2; l <= 4; l++) {
+        const s = psc.find(l, pfx[l]!, ctx);
+        if (s < 0) continue;
+        const f = psc.flags[l]![s]!;
+        table = psc.gtable[l]![s]!;
+        tableHpa = psc.table[l]![s]!;
+        w = (f & 1) !== 0;
+        u = (f & 2) !== 0;
+        nx = (f & 4) !== 0;
+        level = l - 1;
+        sv[this.sPscHits]++;
+        break;
+      }
+    }
     for (;;) {
       const entryGpa = table + ix[level]! * 8;
       let entryHpa = entryGpa;
       let entryEptW = true;
-      if (ept) {
+      if (tableHpa >= 0) {
+        entryHpa = tableHpa + ix[level]! * 8; // the table's host address is known (1-D, or a combined PSC entry)
+        entryEptW = tableEptW;
+      } else if (ept) {
         entryHpa = this.eptTranslate(entryGpa, AccessKind.Read, va, false);
         entryEptW = (this.eptPerm & EPT_W) !== 0;
       }
@@ -519,6 +561,17 @@ export class Mmu {
         this.mem.write32(hpaW, lo | PTE_A);
       }
       table = ((lo & PTE_ADDR_LO) >>> 0) + (hi & PTE_ADDR_HI) * TWO_32;
+      tableHpa = ept ? -1 : table;
+      if (psc.enabled) {
+        // Cache this level; under EPT the next table's host address comes from its translation.
+        if (ept) {
+          // Translate the next entry itself, so an EPT violation reports that entry's address.
+          const nextIdx = ix[level - 1]! * 8;
+          tableHpa = this.eptTranslate(table + nextIdx, AccessKind.Read, va, false) - nextIdx;
+          tableEptW = (this.eptPerm & EPT_W) !== 0;
+        }
+        psc.insert(level, pfx[level]!, ctx, tableHpa, table, (w ? 1 : 0) | (u ? 2 : 0) | (nx ? 4 : 0));
+      }
       level--;
     }
 
@@ -607,7 +660,25 @@ export class Mmu {
       ix[1] = (gLo >>> 12) & 511;
       const u32 = this.u32;
       const memSize = this.mem.size;
-      for (let level = 4; level >= 1; level--) {
+      let startLevel = 4;
+      const epsc = this.eptPsc;
+      const eptId = h.eptId;
+      const pfx = this.eptPrefix;
+      pfx[2] = gHi * 2048 + (gLo >>> 21);
+      pfx[3] = gHi * 4 + (gLo >>> 30);
+      pfx[4] = Math.floor(gHi / 128);
+      if (epsc.enabled) {
+        for (let l = 2; l <= 4; l++) {
+          const s = epsc.find(l, pfx[l]!, eptId);
+          if (s < 0) continue;
+          table = epsc.table[l]![s]!;
+          permAnd = epsc.flags[l]![s]!;
+          startLevel = l - 1;
+          this.sv[this.sPscHits]++;
+          break;
+        }
+      }
+      for (let level = startLevel; level >= 1; level--) {
         const entryPa = table + ix[level]! * 8;
         refs++;
         // Entries are 8-byte aligned; an address outside RAM reads as all ones.
@@ -654,6 +725,7 @@ export class Mmu {
           return base + (gLo & offMask);
         }
         table = ((lo & PTE_ADDR_LO) >>> 0) + (hi & PTE_ADDR_HI) * TWO_32;
+        if (epsc.enabled) epsc.insert(level, pfx[level]!, eptId, table, table, permAnd);
       }
       this.chargeEptRefs(refs);
       if (misconfig) {
@@ -692,6 +764,9 @@ export class Mmu {
 
   /** INVLPG: the page's entries for the current PCID and its global entries (§4.10.4.1). */
   invlpg(va: number): void {
+    // INVLPG also empties the paging-structure caches of the current PCID (§4.10.4.1).
+    const cur = this.ctx;
+    this.psc.invalidateWhere((c) => c === cur);
     const off = va & 0xfff;
     const n = this.tlb.invalidatePage((va - off) / 4096, this.ctx);
     const nLarge = this.tlbLarge.invalidatePage(Math.floor(va / LARGE), this.ctx);
@@ -705,12 +780,14 @@ export class Mmu {
   flushPcid(pcid: number, keepGlobal = true): void {
     const tag = (this.ctx & ~0xfff) | pcid;
     const m = (c: number, g: boolean): boolean => c === tag && !(keepGlobal && g);
+    this.psc.invalidateWhere((c) => c === tag);
     this.counted(this.tlb.invalidateWhere(m) + this.tlbLarge.invalidateWhere(m));
   }
 
   /** INVPCID type 0: one page of one PCID (global entries excepted, §4.10.4.1). */
   flushPcidPage(pcid: number, va: number): void {
     const tag = (this.ctx & ~0xfff) | pcid;
+    this.psc.invalidateWhere((c) => c === tag);
     const off = va & 0xfff;
     const vpn = (va - off) / 4096;
     const lvpn = Math.floor(va / LARGE);
@@ -731,17 +808,20 @@ export class Mmu {
   flushAllPcids(keepGlobal: boolean): void {
     const vctx = this.ctx & ~0xfff;
     const m = (c: number, g: boolean): boolean => (c & ~0xfff) === vctx && !(keepGlobal && g);
+    this.psc.invalidateWhere((c) => (c & ~0xfff) === vctx);
     this.counted(this.tlb.invalidateWhere(m) + this.tlbLarge.invalidateWhere(m));
   }
 
   /** Every entry tagged with a VPID (INVVPID single-context; VM transitions without VPID). */
   flushVpid(vpid: number, keepGlobal = false): void {
     const m = (c: number, g: boolean): boolean => ((c >>> 12) & 0xffff) === vpid && !(keepGlobal && g);
+    this.psc.invalidateWhere((c) => ((c >>> 12) & 0xffff) === vpid);
     this.counted(this.tlb.invalidateWhere(m) + this.tlbLarge.invalidateWhere(m));
   }
 
   /** One page of one VPID (INVVPID individual-address). */
   flushVpidPage(vpid: number, va: number): void {
+    this.psc.invalidateWhere((c) => ((c >>> 12) & 0xffff) === vpid);
     const off = va & 0xfff;
     const vpn = (va - off) / 4096;
     const lvpn = Math.floor(va / LARGE);
@@ -761,18 +841,24 @@ export class Mmu {
   /** Combined mappings of one EPT context (INVEPT single-context). */
   flushEptContext(eptId: number): void {
     const m = (c: number): boolean => c >>> 28 === eptId;
+    this.psc.invalidateWhere(m);
+    this.eptPsc.invalidateWhere((c) => c === eptId);
     this.counted(this.tlb.invalidateWhere(m) + this.tlbLarge.invalidateWhere(m));
   }
 
   /** Everything (INVVPID all-context, INVEPT global, CR4 paging-mode changes). */
   flushAll(): void {
     const m = (): boolean => true;
+    this.psc.invalidateWhere(m);
+    this.eptPsc.invalidateWhere(m);
     this.counted(this.tlb.invalidateWhere(m) + this.tlbLarge.invalidateWhere(m));
   }
 
   /** Every entry whose context is derived from EPT (INVEPT global). */
   flushAllEpt(): void {
     const m = (c: number): boolean => c >>> 28 !== 0;
+    this.psc.invalidateWhere(m);
+    this.eptPsc.invalidateWhere(() => true);
     this.counted(this.tlb.invalidateWhere(m) + this.tlbLarge.invalidateWhere(m));
   }
 

@@ -268,8 +268,10 @@ describe('EPT accessed and dirty flags (SDM Vol. 3C §29.3.5)', () => {
 });
 
 describe('page-walk memory references (SDM Vol. 3A §4.5, Vol. 3C §29.3)', () => {
+  // "Cold": no paging-structure caches, so every walk starts at the root (§4.10.3 caches are
+  // tested below).
   it('a cold 1-D walk of a 4 KiB page makes 4 references; a 2 MiB page 3; a 1 GiB page 2', () => {
-    const r = rig();
+    const r = rig({ pagingStructureCaches: false });
     const { va } = dataPage(r);
     const big = FRESH + 4 * HUGE_PAGE_SIZE;
     r.boot.pt.map(big, 0, PTE_P | PTE_W, 0, HUGE_PAGE_SIZE);
@@ -282,7 +284,7 @@ describe('page-walk memory references (SDM Vol. 3A §4.5, Vol. 3C §29.3)', () =
   });
 
   it('a cold 2-D walk (4-level guest paging, 4-level EPT) makes exactly 24 references: 4 × (4 + 1) + 4', () => {
-    const r = rig();
+    const r = rig({ pagingStructureCaches: false });
     const { va } = dataPage(r);
     const large = FRESH + 9 * LARGE_PAGE_SIZE;
     r.boot.pt.map(large, r.m.frames.allocContiguous(512), PTE_P | PTE_W, 0, LARGE_PAGE_SIZE);
@@ -309,5 +311,19 @@ describe('page-walk memory references (SDM Vol. 3A §4.5, Vol. 3C §29.3)', () =
     });
     vmm.launch(at);
     expect(counts).toEqual({ cold4k: 24, ept4k: 20, walks2d: 1, warm: 0, cold2m: 3 * 5 + 4 });
+  });
+
+  // SDM Vol. 3A §4.10.3: the PDE cache lets a walk for a neighbouring page read only the PTE;
+  // INVLPG and MOV CR3 empty the caches of the current PCID (§4.10.4.1).
+  it('paging-structure caches shorten warm walks and are emptied by INVLPG and MOV CR3', () => {
+    const r = rig();
+    const a = FRESH + 0x10_0000;
+    r.boot.userPage(a, PTE_P | PTE_W);
+    r.boot.userPage(a + 0x1000, PTE_P | PTE_W);
+    r.boot.userPage(a + 0x2000, PTE_P | PTE_W);
+    expect(delta(r, 'cpu0.mmu.walkRefs', (c) => c.mmu.read8(a))).toBe(4); // nothing cached yet
+    expect(delta(r, 'cpu0.mmu.walkRefs', (c) => c.mmu.read8(a + 0x1000))).toBe(1); // PDE cache hit
+    expect(delta(r, 'cpu0.mmu.walkRefs', (c) => { c.invlpg(a + 0x2000); c.mmu.read8(a + 0x2000); })).toBe(4);
+    expect(delta(r, 'cpu0.mmu.walkRefs', (c) => { c.loadCr3(c.cr3); c.mmu.read8(a + 0x1000); })).toBe(4);
   });
 });

@@ -118,7 +118,8 @@ export class VtxBenchSuite implements BenchSuite {
     const rw = xorshift(777);
     for (let i = 0; i < order.length; i++) order[i] = vbase + (rw() % WALK_PAGES) * 4096;
     const walkBench = (twoD: boolean): BenchRow => {
-      const m = new Machine({ memory: 64 << 20, profile: ctx.profile });
+      // Cold walks: without paging-structure caches every walk starts at the root.
+      const m = new Machine({ memory: 64 << 20, profile: ctx.profile, pagingStructureCaches: false });
       const boot = new LongModeBoot(m);
       const cpu = m.cpus[0]!;
       const frame = m.frames.alloc();
