@@ -14,7 +14,7 @@ import {
   DEFAULT_STACK_SIZE, EFAULT, ENOSYS, MAP_ANONYMOUS, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_OFFSET,
   PROT_EXEC, PROT_READ, PROT_WRITE, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGCHLD, SIGFPE, SIGILL,
   SIGKILL, SIGSEGV, SIGTRAP, SI_KERNEL, STACK_TOP, SYSCALL_NAMES, USER_CS, USER_DS,
-  exitedStatus, signaledStatus, ILL_ILLOPN, FPE_INTDIV, TRAP_BRKPT, NR,
+  exitedStatus, signaledStatus, ILL_ILLOPN, FPE_INTDIV, TRAP_BRKPT, NR, PTRACE_O_TRACESYSGOOD,
 } from './linux-abi.js';
 import { PtRegs } from './pt-regs.js';
 import { deliverSignals, queueSignal } from './signals.js';
@@ -337,10 +337,13 @@ export class Kernel {
   private syscallFromUser(cpu: Cpu, t: Task): void {
     if (t.tracer !== undefined && (t.ptraceMode === 'syscall' || t.ptraceMode === 'sysemu')) {
       const emulate = t.ptraceMode === 'sysemu';
-      this.ptraceStop(cpu, t, SIGTRAP | 0x80, () => {
+      // SIGTRAP | 0x80 only with PTRACE_O_TRACESYSGOOD; the tracer sees RAX = -ENOSYS at entry.
+      const stop = SIGTRAP | ((t.ptraceOptions & PTRACE_O_TRACESYSGOOD) !== 0 ? 0x80 : 0);
+      t.regs.set(RAX, -ENOSYS);
+      this.ptraceStop(cpu, t, stop, () => {
         if (emulate) return; // PTRACE_SYSEMU: the call is skipped; RAX is what the tracer left
         this.runSyscall(cpu, t);
-        if (t.tracer !== undefined && t.ptraceMode === 'syscall') this.ptraceStop(cpu, t, SIGTRAP | 0x80, () => {});
+        if (t.tracer !== undefined && t.ptraceMode === 'syscall') this.ptraceStop(cpu, t, stop, () => {});
       });
       return;
     }
@@ -352,7 +355,8 @@ export class Kernel {
     const r = t.regs;
     const nr = r.origRax;
     const result = this.dispatch(cpu, t, nr, r.get(RDI), r.get(RSI), r.get(RDX), r.get(R10), r.get(R8), r.get(R9));
-    if (result !== BLOCKED) r.set(RAX, result);
+    // rt_sigreturn has already restored RAX, all 64 bits of it (a JS number would round it).
+    if (result !== BLOCKED && nr !== NR.rt_sigreturn) r.set(RAX, result);
   }
 
   /** The table dispatch shared by SYSCALL and the Dune module's VMCALL. */
@@ -378,6 +382,7 @@ export class Kernel {
    * `then` when the tracer resumes the task.
    */
   ptraceStop(cpu: Cpu, t: Task, sig: number, then: () => void): void {
+    if (t.state === TaskState.Dead || t.tracer === undefined) return; // e.g. after exit_group
     cpu.cycles += this.costs.ptraceStopPath;
     t.state = TaskState.Stopped;
     t.ptraceReport = ((sig & 0xff) << 8) | 0x7f;
@@ -432,7 +437,7 @@ export class Kernel {
         queueSignal(this, t, { signo: SIGBUS, code: 1, addr: rip, pid: 0 }, true);
         break;
       default:
-        queueSignal(this, t, { signo: SIGSEGV, code: SI_KERNEL, addr: 0, pid: 0 }, true);
+        queueSignal(this, t, { signo: SIGSEGV, code: SI_KERNEL, addr: 0, pid: 0, trapno: vector, err }, true);
     }
     cpu.setReg(RSP, this.kernelStackTop(cpu));
     this.returnToUser(cpu, this.current[cpu.index]);
@@ -446,7 +451,7 @@ export class Kernel {
     this.sv[this.sPageFaults]++;
     cpu.cycles += this.costs.pageFaultPath;
     const r = this.faultIn(cpu, t.process.mm, addr, (err & FEC_W) !== 0, (err & FEC_I) !== 0, (err & FEC_P) !== 0, t.regs.get(RSP));
-    if (r !== 0) queueSignal(this, t, { signo: SIGSEGV, code: r, addr, pid: 0 }, true);
+    if (r !== 0) queueSignal(this, t, { signo: SIGSEGV, code: r, addr, pid: 0, trapno: Vector.PageFault, err }, true);
   }
 
   /**
@@ -594,7 +599,12 @@ export class Kernel {
       p.mm.destroy();
     }
     // Tracees of this process are detached; children go to nobody (auto-reaped).
-    for (const t of this.tasks.values()) if (t.tracer === p) t.tracer = undefined;
+    for (const t of this.tasks.values()) {
+      if (t.tracer !== p) continue;
+      t.tracer = undefined;
+      t.ptraceReport = 0;
+      if (t.state === TaskState.Stopped) this.enqueue(t); // __ptrace_unlink wakes a ptrace-stopped tracee
+    }
     for (const c of p.children) c.parent = undefined;
     if (p.parent !== undefined && !p.parent.zombie) queueSignalToProcess(this, p.parent, SIGCHLD, p.pid);
     else p.reaped = true;

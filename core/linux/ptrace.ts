@@ -21,8 +21,13 @@ export function userRegs(r: PtRegs): Uint8Array {
   const dv = new DataView(b.buffer);
   USER_REGS_FIELDS.forEach((name, i) => {
     let v: number;
-    if (name in GPR) v = r.get(GPR[name]!);
-    else if (name === 'orig_rax') v = r.origRax;
+    if (name in GPR) {
+      // All 64 bits (a JS number would round values above 2^53).
+      dv.setUint32(i * 8, r.lo[GPR[name]!]!, true);
+      dv.setUint32(i * 8 + 4, r.hi[GPR[name]!]!, true);
+      return;
+    }
+    if (name === 'orig_rax') v = r.origRax;
     else if (name === 'rip') v = r.rip;
     else if (name === 'eflags') v = r.rflags;
     else if (name === 'cs') v = r.cs;
@@ -41,8 +46,10 @@ export function setUserRegs(r: PtRegs, b: Uint8Array): void {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   USER_REGS_FIELDS.forEach((name, i) => {
     const v = (dv.getUint32(i * 8 + 4, true) | 0) * TWO_32 + dv.getUint32(i * 8, true);
-    if (name in GPR) r.set(GPR[name]!, v);
-    else if (name === 'orig_rax') r.origRax = v;
+    if (name in GPR) {
+      r.lo[GPR[name]!] = dv.getUint32(i * 8, true);
+      r.hi[GPR[name]!] = dv.getUint32(i * 8 + 4, true);
+    } else if (name === 'orig_rax') r.origRax = v;
     else if (name === 'rip') r.rip = v;
     else if (name === 'eflags') r.rflags = ((v & 0x5_4dd5) | 0x202) >>> 0;
     else if (name === 'fs_base') r.fsBase = v;

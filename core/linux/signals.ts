@@ -27,7 +27,7 @@ export function queueSignal(k: Kernel, t: Task, info: SigInfo, forced: boolean):
   if (forced) {
     const act = t.process.actions[sig]!;
     if (act.handler === SIG_IGN || isBlocked(t, sig)) {
-      if (act.handler === SIG_IGN) act.handler = SIG_DFL;
+      act.handler = SIG_DFL; // force_sig_info: blocked or ignored, the default action it is
       if (sig <= 32) t.blockedLo &= ~(1 << (sig - 1));
       else t.blockedHi &= ~(1 << (sig - 33));
     }
@@ -39,8 +39,15 @@ export function queueSignal(k: Kernel, t: Task, info: SigInfo, forced: boolean):
   // Standard signals are not queued twice (a second instance merges with the pending one).
   if (sig < 32 && t.pending.some((p) => p.signo === sig)) return;
   t.pending.push(info);
+  if (sig === SIGKILL && t.state === TaskState.Stopped) {
+    // SIGKILL wakes a stopped (or ptrace-stopped) task, which dies on its way out; a stopped
+    // system call is abandoned.
+    t.resume = undefined;
+    k.enqueue(t);
+    return;
+  }
   if (t.state === TaskState.Sleeping && !isBlocked(t, sig)) {
-    // A signal interrupts a sleep (wait4 returns -EINTR … the model restarts it instead).
+    // A signal interrupts a sleep (wait4 looks once more, else returns -EINTR; no SA_RESTART restart).
     k.enqueue(t);
   }
 }
@@ -120,8 +127,8 @@ function setupRtFrame(k: Kernel, cpu: Cpu, t: Task, info: SigInfo): boolean {
   put(mc + SC_EFLAGS, r.rflags);
   dv.setUint16(mc + SC_CSGSFS, USER_CS, true);
   dv.setUint16(mc + SC_CSGSFS + 6, USER_DS, true);
-  put(mc + SC_ERR, 0);
-  put(mc + SC_TRAPNO, info.signo === 11 ? 14 : 0);
+  put(mc + SC_ERR, info.err ?? 0);
+  put(mc + SC_TRAPNO, info.trapno ?? (info.signo === 11 ? 14 : 0));
   put(mc + SC_OLDMASK, t.blockedLo);
   put(mc + SC_CR2, info.signo === 11 ? info.addr : 0);
   dv.setUint32(RT_SIGFRAME_UC + UC_SIGMASK, t.blockedLo, true);
@@ -138,9 +145,9 @@ function setupRtFrame(k: Kernel, cpu: Cpu, t: Task, info: SigInfo): boolean {
     else t.blockedHi |= 1 << (info.signo - 33);
   }
   t.blockedLo &= ~((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
-  if ((act.flags & SA_RESETHAND) !== 0) act.handler = SIG_DFL;
   r.set(RSP, sp);
   r.rip = act.handler;
+  if ((act.flags & SA_RESETHAND) !== 0) act.handler = SIG_DFL; // after RIP took the handler
   r.set(RDI, info.signo);
   r.set(RSI, (act.flags & SA_SIGINFO) !== 0 ? sp + RT_SIGFRAME_INFO : 0);
   r.set(RDX, (act.flags & SA_SIGINFO) !== 0 ? sp + RT_SIGFRAME_UC : 0);

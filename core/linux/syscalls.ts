@@ -64,9 +64,9 @@ export function registerSyscalls(table: SyscallTable): void {
   t.add(NR.rt_sigreturn, 'rt_sigreturn', 0, ({ kernel, cpu, task }) => sigreturn(kernel, cpu, task));
   t.add(NR.kill, 'kill', 2, ({ kernel, task }, pid, sig) => {
     const p = kernel.processes.get(pid);
-    if (p === undefined || p.zombie) return -ESRCH;
+    if (p === undefined || p.reaped) return -ESRCH;
     if (sig < 0 || sig > NSIG) return -EINVAL;
-    if (sig !== 0) queueSignalToProcess(kernel, p, sig, task.process.pid);
+    if (sig !== 0 && !p.zombie) queueSignalToProcess(kernel, p, sig, task.process.pid); // a zombie exists but ignores signals
     return 0;
   });
   t.add(NR.tgkill, 'tgkill', 3, ({ kernel, task }, tgid, tid, sig) => {
@@ -176,17 +176,23 @@ function mprotect({ cpu, task, kernel }: SyscallContext, addr: number, len: numb
   if (addr % PAGE_SIZE !== 0) return -EINVAL;
   const mm = task.process.mm;
   const end = addr + pageUp(len);
-  cpu.cycles += kernel.costs.mprotectPath;
+  const newProt = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+  cpu.cycles += kernel.costs.mprotectBase;
   // Every page of the range must be mapped (else -ENOMEM, as Linux).
+  let changes = false;
   for (let a = addr; a < end; ) {
     const v = mm.vmas.find(a);
     if (v === undefined) return -ENOMEM;
+    if (v.prot !== newProt) changes = true;
     a = v.end;
   }
+  // mprotect_fixup returns early when the flags do not change: no split, no PTE edit, no flush.
+  if (!changes) return 0;
+  cpu.cycles += kernel.costs.mprotectPath;
   const vmas = mm.vmas.carve(addr, end);
   let pages = 0;
   for (const v of vmas) {
-    v.prot = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+    v.prot = newProt;
     pages += mm.changeProtection(v.start, v.end, v);
   }
   cpu.cycles += pages * kernel.costs.mprotectPerPage;
@@ -309,7 +315,7 @@ function wait4(ctx: SyscallContext, pid: number, statusVa: number, options: numb
   const want = (p: Process): boolean => (pid | 0) === -1 || p.pid === pid;
   const attempt = (): number | undefined => {
     for (const t of kernel.tasks.values()) {
-      if (t.tracer === me && t.ptraceReport !== 0 && want(t.process)) {
+      if (t.tracer === me && t.ptraceReport !== 0 && t.state === TaskState.Stopped && want(t.process)) {
         const status = t.ptraceReport;
         t.ptraceReport = 0;
         return writeStatus(ctx, statusVa, status) ? t.process.pid : -EFAULT;

@@ -26,6 +26,9 @@ export interface SigInfo {
   /** si_addr for faults, si_pid for kill. */
   addr: number;
   pid: number;
+  /** For a fault: the vector and error code (sigcontext trapno / err). */
+  trapno?: number;
+  err?: number;
 }
 
 export type PtraceMode = 'cont' | 'syscall' | 'sysemu';

@@ -30,7 +30,8 @@ export const COST_CONSTANTS = {
   pageAllocPath: 'Linux handle_mm_fault for a not-present anonymous page: allocate a pre-zeroed page, install the PTE',
   signalDeliveryPath: 'Linux force_sig + do_signal + setup_rt_frame: queue a signal and build the rt_sigframe',
   sigreturnPath: 'Linux rt_sigreturn body: restore_sigcontext and the signal mask',
-  mprotectPath: 'Linux mprotect body: find, split and merge VMAs, TLB flush request',
+  mprotectBase: 'Linux mprotect body up to mprotect_fixup: take mmap_sem, find_vma, check the range',
+  mprotectPath: 'Linux mprotect_fixup when the protection changes: split and merge VMAs, TLB flush request',
   mprotectPerPage: 'Linux mprotect per page: change_pte_range for one PTE',
   contextSwitchPath: 'Linux schedule() + context_switch() between two tasks (excluding the CR3 write)',
   ptraceStopPath: 'Linux ptrace_stop / ptrace_notify: stop the tracee, notify and wake the tracer',
@@ -90,6 +91,7 @@ export class CostModel implements Record<CostConstant, number> {
   pageAllocPath = 0;
   signalDeliveryPath = 0;
   sigreturnPath = 0;
+  mprotectBase = 0;
   mprotectPath = 0;
   mprotectPerPage = 0;
   contextSwitchPath = 0;

@@ -2,6 +2,10 @@ import { PAGE_SIZE, PTE_A, PTE_D, PTE_P, PTE_U, PTE_W } from '../../vtx/arch.js'
 import { CodeBuilder } from '../../vtx/code-builder.js';
 import { Cpu, RAX, RDI, RSI } from '../../vtx/cpu.js';
 import { Machine } from '../../vtx/machine.js';
+import { ProfileFile } from '../../vtx/cost-model.js';
+
+/** A cost profile by name, or loaded (calibration scripts pass modified copies). */
+export type ProfileRef = string | ProfileFile;
 import { Kernel } from '../../linux/kernel.js';
 import {
   MAP_ANONYMOUS, MAP_PRIVATE, NR, PROT_READ, PROT_WRITE, PTRACE_CONT, PTRACE_SYSCALL, PTRACE_SYSEMU,
@@ -47,7 +51,7 @@ export class MicroRig {
   private snap: number[] = [];
   private t0 = 0;
 
-  constructor(profile: string) {
+  constructor(profile: ProfileRef) {
     this.m = new Machine({ memory: 768 << 20, profile });
     this.k = new Kernel(this.m);
     this.dune = new DuneModule(this.k);
@@ -102,7 +106,7 @@ function exitOp(c: CodeBuilder, guest: boolean): void {
 
 // ---- getpid -----------------------------------------------------------------------------------
 
-export function getpid(profile: string, dune: boolean, n = 10_000): Measurement {
+export function getpid(profile: ProfileRef, dune: boolean, n = 10_000): Measurement {
   const rig = new MicroRig(profile);
   let out!: Measurement;
   let i = 0;
@@ -128,7 +132,7 @@ export function getpid(profile: string, dune: boolean, n = 10_000): Measurement 
 
 // ---- page fault: touch fresh pages of an anonymous mapping -------------------------------------
 
-export function pageFault(profile: string, dune: boolean, n = 2_000): Measurement {
+export function pageFault(profile: ProfileRef, dune: boolean, n = 2_000): Measurement {
   const rig = new MicroRig(profile);
   let out!: Measurement;
   let base = 0;
@@ -158,7 +162,7 @@ export function pageFault(profile: string, dune: boolean, n = 2_000): Measuremen
 
 // ---- page walk: random page-aligned reads over 2^16 resident pages ----------------------------
 
-export function pageWalk(profile: string, dune: boolean, accesses = 100_000): Measurement {
+export function pageWalk(profile: ProfileRef, dune: boolean, accesses = 100_000): Measurement {
   const rig = new MicroRig(profile);
   let out!: Measurement;
   let base = 0;
@@ -207,7 +211,7 @@ export function pageWalk(profile: string, dune: boolean, accesses = 100_000): Me
  * Linux: a tracer forwards each getpid of its tracee (PTRACE_SYSCALL: stops at entry and exit);
  * with `emulate`, PTRACE_SYSEMU intercepts without forwarding (the paper's 13,592 cycles).
  */
-export function ptraceLinux(profile: string, emulate: boolean, n = 2_000): Measurement {
+export function ptraceLinux(profile: ProfileRef, emulate: boolean, n = 2_000): Measurement {
   const rig = new MicroRig(profile);
   let out!: Measurement;
   let i = 0;
@@ -257,7 +261,7 @@ export function ptraceLinux(profile: string, emulate: boolean, n = 2_000): Measu
  * Dune: untrusted code in guest ring 3 makes getpid with SYSCALL; the trap goes to libDune's
  * handler in ring 0 (no VM exit), which forwards it with VMCALL (dune_passthrough_syscall).
  */
-export function ptraceDune(profile: string, n = 2_000, forward = true): Measurement {
+export function ptraceDune(profile: ProfileRef, n = 2_000, forward = true): Measurement {
   const rig = new MicroRig(profile);
   let out!: Measurement;
   let i = 0;
@@ -302,7 +306,7 @@ interface AppelResult {
  * page NRPGS further; appel2: unprotect only, after one mprotect of all NRPGS pages). "trap" is
  * the time from the faulting access to the handler's first instruction ("User fault took").
  */
-export function appelLinux(profile: string, passes = 20): AppelResult {
+export function appelLinux(profile: ProfileRef, passes = 20): AppelResult {
   const rig = new MicroRig(profile);
   const k = rig.k;
   const res: Partial<AppelResult> = {};
@@ -340,7 +344,7 @@ export function appelLinux(profile: string, passes = 20): AppelResult {
       if (phase === 2) for (let p = 0; p < 2 * NRPGS; p++) cpu.mmu.write8(mem + p * PAGE_SIZE, p & 0xff); // prime_memory
       i = 0;
       passStart = cpu.cycles;
-      if (pass === 0 && phase === 1) rig.begin(cpu);
+      if (pass === 1) rig.begin(cpu); // pass 0 warms up (first touches, first protections)
       if (phase === 2) cpu.jump(c.addr('protn'));
     }, 2);
     c.op('access', (cpu) => {
@@ -351,8 +355,8 @@ export function appelLinux(profile: string, passes = 20): AppelResult {
       if (++i < NRPGS) cpu.jump(c.addr('access'));
     }, 4);
     c.op('pass_end', (cpu) => {
-      sum += cpu.cycles - passStart;
-      if (++pass < passes) {
+      if (pass > 0) sum += cpu.cycles - passStart;
+      if (++pass <= passes) {
         cpu.jump(c.addr('pass'));
         return;
       }
@@ -363,7 +367,6 @@ export function appelLinux(profile: string, passes = 20): AppelResult {
         phase = 2;
         pass = 0;
         sum = 0;
-        rig.begin(cpu);
         cpu.jump(c.addr('pass'));
         return;
       }
@@ -379,7 +382,7 @@ export function appelLinux(profile: string, passes = 20): AppelResult {
     }, 4);
     // The handler (ring 3): rdtsc, si_addr, mprotect(addr, RW) [, mprotect(addr + NRPGS pages, R)].
     c.op('handler', (cpu) => {
-      if (phase === 1) trapSum += cpu.cycles - trapTsc;
+      if (phase === 1 && pass > 0) trapSum += cpu.cycles - trapTsc;
       const si = cpu.reg(RSI);
       addr = cpu.mmu.read64Number(si + SI_ADDR);
       addr -= addr % PAGE_SIZE;
@@ -402,7 +405,7 @@ export function appelLinux(profile: string, passes = 20): AppelResult {
  * bench_dune.c: the page-fault handler runs in guest ring 0 on a hardware #PF and edits PTEs
  * directly (appel1: also protects the page NRPGS further, INVLPG only if its A bit was set).
  */
-export function appelDune(profile: string, passes = 20): AppelResult {
+export function appelDune(profile: ProfileRef, passes = 20): AppelResult {
   const rig = new MicroRig(profile);
   const res: Partial<AppelResult> = {};
   let i = 0;
@@ -414,7 +417,7 @@ export function appelDune(profile: string, passes = 20): AppelResult {
   let sum = 0;
   duneProcess(rig, 'appel', (c, lib) => {
     const handler1 = (cpu: Cpu, addr: number): void => {
-      if (phase === 1) trapSum += cpu.cycles - trapTsc;
+      if (phase === 1 && pass > 0) trapSum += cpu.cycles - trapTsc;
       const page = addr - (addr % PAGE_SIZE);
       let pte = lib.vmLookup(lib.pgroot, page, false);
       cpu.mmu.write64(pte, (cpu.mmu.read64(pte) | PTE_P | PTE_W | PTE_U | PTE_A | PTE_D) >>> 0, cpu.mmu.hi);
@@ -439,7 +442,7 @@ export function appelDune(profile: string, passes = 20): AppelResult {
         for (let p = 0; p < 2 * NRPGS; p++) cpu.mmu.write8(MAP_ADDR + p * PAGE_SIZE, p & 0xff);
       }
       i = 0;
-      if (pass === 0 && phase === 1) rig.begin(cpu);
+      if (pass === 1) rig.begin(cpu); // pass 0 warms up
       passStart = cpu.cycles;
       if (phase === 2) {
         lib.vmMprotect(cpu, lib.pgroot, MAP_ADDR, NRPGS * PAGE_SIZE, PERM_R); // PROTN, timed
@@ -454,8 +457,8 @@ export function appelDune(profile: string, passes = 20): AppelResult {
       if (++i < NRPGS) cpu.jump(c.addr('access'));
     }, 4);
     c.op(undefined, (cpu) => {
-      sum += cpu.cycles - passStart;
-      if (++pass < passes) {
+      if (pass > 0) sum += cpu.cycles - passStart;
+      if (++pass <= passes) {
         cpu.jump(c.addr('pass'));
         return;
       }
@@ -466,7 +469,6 @@ export function appelDune(profile: string, passes = 20): AppelResult {
         phase = 2;
         pass = 0;
         sum = 0;
-        rig.begin(cpu);
         cpu.jump(c.addr('pass'));
         return;
       }

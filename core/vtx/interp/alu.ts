@@ -451,134 +451,134 @@ export function incDec32_r(s: Interp, i: Insn): void {
 // ---- Per-operation entry points: the operation is a constant, so the generic body above is
 // inlined with its `switch` folded away (one function per (operation, form) pair).
 
-function aluRmR32_r_add(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 0); }
-function aluRmR32_r_or(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 1); }
-function aluRmR32_r_adc(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 2); }
-function aluRmR32_r_sbb(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 3); }
-function aluRmR32_r_and(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 4); }
-function aluRmR32_r_sub(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 5); }
-function aluRmR32_r_xor(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 6); }
-function aluRmR32_r_cmp(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 7); }
-function aluRmR32_r_test(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 8); }
+export function aluRmR32_r_add(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 0); }
+export function aluRmR32_r_or(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 1); }
+export function aluRmR32_r_adc(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 2); }
+export function aluRmR32_r_sbb(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 3); }
+export function aluRmR32_r_and(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 4); }
+export function aluRmR32_r_sub(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 5); }
+export function aluRmR32_r_xor(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 6); }
+export function aluRmR32_r_cmp(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 7); }
+export function aluRmR32_r_test(s: Interp, i: Insn): void { aluRmR32_rG(s, i, 8); }
 export const ALURMR32_R: readonly Handler[] = [aluRmR32_r_add, aluRmR32_r_or, aluRmR32_r_adc, aluRmR32_r_sbb, aluRmR32_r_and, aluRmR32_r_sub, aluRmR32_r_xor, aluRmR32_r_cmp, aluRmR32_r_test];
 
-function aluRmR32_m_add(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 0); }
-function aluRmR32_m_or(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 1); }
-function aluRmR32_m_adc(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 2); }
-function aluRmR32_m_sbb(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 3); }
-function aluRmR32_m_and(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 4); }
-function aluRmR32_m_sub(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 5); }
-function aluRmR32_m_xor(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 6); }
-function aluRmR32_m_cmp(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 7); }
-function aluRmR32_m_test(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 8); }
+export function aluRmR32_m_add(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 0); }
+export function aluRmR32_m_or(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 1); }
+export function aluRmR32_m_adc(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 2); }
+export function aluRmR32_m_sbb(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 3); }
+export function aluRmR32_m_and(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 4); }
+export function aluRmR32_m_sub(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 5); }
+export function aluRmR32_m_xor(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 6); }
+export function aluRmR32_m_cmp(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 7); }
+export function aluRmR32_m_test(s: Interp, i: Insn): void { aluRmR32_mG(s, i, 8); }
 export const ALURMR32_M: readonly Handler[] = [aluRmR32_m_add, aluRmR32_m_or, aluRmR32_m_adc, aluRmR32_m_sbb, aluRmR32_m_and, aluRmR32_m_sub, aluRmR32_m_xor, aluRmR32_m_cmp, aluRmR32_m_test];
 
-function aluRRm32_r_add(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 0); }
-function aluRRm32_r_or(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 1); }
-function aluRRm32_r_adc(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 2); }
-function aluRRm32_r_sbb(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 3); }
-function aluRRm32_r_and(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 4); }
-function aluRRm32_r_sub(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 5); }
-function aluRRm32_r_xor(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 6); }
-function aluRRm32_r_cmp(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 7); }
-function aluRRm32_r_test(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 8); }
+export function aluRRm32_r_add(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 0); }
+export function aluRRm32_r_or(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 1); }
+export function aluRRm32_r_adc(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 2); }
+export function aluRRm32_r_sbb(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 3); }
+export function aluRRm32_r_and(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 4); }
+export function aluRRm32_r_sub(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 5); }
+export function aluRRm32_r_xor(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 6); }
+export function aluRRm32_r_cmp(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 7); }
+export function aluRRm32_r_test(s: Interp, i: Insn): void { aluRRm32_rG(s, i, 8); }
 export const ALURRM32_R: readonly Handler[] = [aluRRm32_r_add, aluRRm32_r_or, aluRRm32_r_adc, aluRRm32_r_sbb, aluRRm32_r_and, aluRRm32_r_sub, aluRRm32_r_xor, aluRRm32_r_cmp, aluRRm32_r_test];
 
-function aluRRm32_m_add(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 0); }
-function aluRRm32_m_or(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 1); }
-function aluRRm32_m_adc(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 2); }
-function aluRRm32_m_sbb(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 3); }
-function aluRRm32_m_and(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 4); }
-function aluRRm32_m_sub(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 5); }
-function aluRRm32_m_xor(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 6); }
-function aluRRm32_m_cmp(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 7); }
-function aluRRm32_m_test(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 8); }
+export function aluRRm32_m_add(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 0); }
+export function aluRRm32_m_or(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 1); }
+export function aluRRm32_m_adc(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 2); }
+export function aluRRm32_m_sbb(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 3); }
+export function aluRRm32_m_and(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 4); }
+export function aluRRm32_m_sub(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 5); }
+export function aluRRm32_m_xor(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 6); }
+export function aluRRm32_m_cmp(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 7); }
+export function aluRRm32_m_test(s: Interp, i: Insn): void { aluRRm32_mG(s, i, 8); }
 export const ALURRM32_M: readonly Handler[] = [aluRRm32_m_add, aluRRm32_m_or, aluRRm32_m_adc, aluRRm32_m_sbb, aluRRm32_m_and, aluRRm32_m_sub, aluRRm32_m_xor, aluRRm32_m_cmp, aluRRm32_m_test];
 
-function aluRmI32_r_add(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 0); }
-function aluRmI32_r_or(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 1); }
-function aluRmI32_r_adc(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 2); }
-function aluRmI32_r_sbb(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 3); }
-function aluRmI32_r_and(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 4); }
-function aluRmI32_r_sub(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 5); }
-function aluRmI32_r_xor(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 6); }
-function aluRmI32_r_cmp(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 7); }
-function aluRmI32_r_test(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 8); }
+export function aluRmI32_r_add(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 0); }
+export function aluRmI32_r_or(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 1); }
+export function aluRmI32_r_adc(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 2); }
+export function aluRmI32_r_sbb(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 3); }
+export function aluRmI32_r_and(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 4); }
+export function aluRmI32_r_sub(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 5); }
+export function aluRmI32_r_xor(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 6); }
+export function aluRmI32_r_cmp(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 7); }
+export function aluRmI32_r_test(s: Interp, i: Insn): void { aluRmI32_rG(s, i, 8); }
 export const ALURMI32_R: readonly Handler[] = [aluRmI32_r_add, aluRmI32_r_or, aluRmI32_r_adc, aluRmI32_r_sbb, aluRmI32_r_and, aluRmI32_r_sub, aluRmI32_r_xor, aluRmI32_r_cmp, aluRmI32_r_test];
 
-function aluRmI32_m_add(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 0); }
-function aluRmI32_m_or(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 1); }
-function aluRmI32_m_adc(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 2); }
-function aluRmI32_m_sbb(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 3); }
-function aluRmI32_m_and(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 4); }
-function aluRmI32_m_sub(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 5); }
-function aluRmI32_m_xor(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 6); }
-function aluRmI32_m_cmp(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 7); }
-function aluRmI32_m_test(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 8); }
+export function aluRmI32_m_add(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 0); }
+export function aluRmI32_m_or(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 1); }
+export function aluRmI32_m_adc(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 2); }
+export function aluRmI32_m_sbb(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 3); }
+export function aluRmI32_m_and(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 4); }
+export function aluRmI32_m_sub(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 5); }
+export function aluRmI32_m_xor(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 6); }
+export function aluRmI32_m_cmp(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 7); }
+export function aluRmI32_m_test(s: Interp, i: Insn): void { aluRmI32_mG(s, i, 8); }
 export const ALURMI32_M: readonly Handler[] = [aluRmI32_m_add, aluRmI32_m_or, aluRmI32_m_adc, aluRmI32_m_sbb, aluRmI32_m_and, aluRmI32_m_sub, aluRmI32_m_xor, aluRmI32_m_cmp, aluRmI32_m_test];
 
-function aluRmR64_r_add(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 0); }
-function aluRmR64_r_or(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 1); }
-function aluRmR64_r_adc(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 2); }
-function aluRmR64_r_sbb(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 3); }
-function aluRmR64_r_and(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 4); }
-function aluRmR64_r_sub(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 5); }
-function aluRmR64_r_xor(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 6); }
-function aluRmR64_r_cmp(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 7); }
-function aluRmR64_r_test(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 8); }
+export function aluRmR64_r_add(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 0); }
+export function aluRmR64_r_or(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 1); }
+export function aluRmR64_r_adc(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 2); }
+export function aluRmR64_r_sbb(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 3); }
+export function aluRmR64_r_and(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 4); }
+export function aluRmR64_r_sub(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 5); }
+export function aluRmR64_r_xor(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 6); }
+export function aluRmR64_r_cmp(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 7); }
+export function aluRmR64_r_test(s: Interp, i: Insn): void { aluRmR64_rG(s, i, 8); }
 export const ALURMR64_R: readonly Handler[] = [aluRmR64_r_add, aluRmR64_r_or, aluRmR64_r_adc, aluRmR64_r_sbb, aluRmR64_r_and, aluRmR64_r_sub, aluRmR64_r_xor, aluRmR64_r_cmp, aluRmR64_r_test];
 
-function aluRmR64_m_add(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 0); }
-function aluRmR64_m_or(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 1); }
-function aluRmR64_m_adc(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 2); }
-function aluRmR64_m_sbb(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 3); }
-function aluRmR64_m_and(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 4); }
-function aluRmR64_m_sub(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 5); }
-function aluRmR64_m_xor(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 6); }
-function aluRmR64_m_cmp(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 7); }
-function aluRmR64_m_test(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 8); }
+export function aluRmR64_m_add(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 0); }
+export function aluRmR64_m_or(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 1); }
+export function aluRmR64_m_adc(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 2); }
+export function aluRmR64_m_sbb(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 3); }
+export function aluRmR64_m_and(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 4); }
+export function aluRmR64_m_sub(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 5); }
+export function aluRmR64_m_xor(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 6); }
+export function aluRmR64_m_cmp(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 7); }
+export function aluRmR64_m_test(s: Interp, i: Insn): void { aluRmR64_mG(s, i, 8); }
 export const ALURMR64_M: readonly Handler[] = [aluRmR64_m_add, aluRmR64_m_or, aluRmR64_m_adc, aluRmR64_m_sbb, aluRmR64_m_and, aluRmR64_m_sub, aluRmR64_m_xor, aluRmR64_m_cmp, aluRmR64_m_test];
 
-function aluRRm64_r_add(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 0); }
-function aluRRm64_r_or(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 1); }
-function aluRRm64_r_adc(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 2); }
-function aluRRm64_r_sbb(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 3); }
-function aluRRm64_r_and(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 4); }
-function aluRRm64_r_sub(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 5); }
-function aluRRm64_r_xor(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 6); }
-function aluRRm64_r_cmp(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 7); }
-function aluRRm64_r_test(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 8); }
+export function aluRRm64_r_add(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 0); }
+export function aluRRm64_r_or(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 1); }
+export function aluRRm64_r_adc(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 2); }
+export function aluRRm64_r_sbb(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 3); }
+export function aluRRm64_r_and(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 4); }
+export function aluRRm64_r_sub(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 5); }
+export function aluRRm64_r_xor(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 6); }
+export function aluRRm64_r_cmp(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 7); }
+export function aluRRm64_r_test(s: Interp, i: Insn): void { aluRRm64_rG(s, i, 8); }
 export const ALURRM64_R: readonly Handler[] = [aluRRm64_r_add, aluRRm64_r_or, aluRRm64_r_adc, aluRRm64_r_sbb, aluRRm64_r_and, aluRRm64_r_sub, aluRRm64_r_xor, aluRRm64_r_cmp, aluRRm64_r_test];
 
-function aluRRm64_m_add(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 0); }
-function aluRRm64_m_or(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 1); }
-function aluRRm64_m_adc(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 2); }
-function aluRRm64_m_sbb(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 3); }
-function aluRRm64_m_and(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 4); }
-function aluRRm64_m_sub(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 5); }
-function aluRRm64_m_xor(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 6); }
-function aluRRm64_m_cmp(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 7); }
-function aluRRm64_m_test(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 8); }
+export function aluRRm64_m_add(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 0); }
+export function aluRRm64_m_or(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 1); }
+export function aluRRm64_m_adc(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 2); }
+export function aluRRm64_m_sbb(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 3); }
+export function aluRRm64_m_and(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 4); }
+export function aluRRm64_m_sub(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 5); }
+export function aluRRm64_m_xor(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 6); }
+export function aluRRm64_m_cmp(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 7); }
+export function aluRRm64_m_test(s: Interp, i: Insn): void { aluRRm64_mG(s, i, 8); }
 export const ALURRM64_M: readonly Handler[] = [aluRRm64_m_add, aluRRm64_m_or, aluRRm64_m_adc, aluRRm64_m_sbb, aluRRm64_m_and, aluRRm64_m_sub, aluRRm64_m_xor, aluRRm64_m_cmp, aluRRm64_m_test];
 
-function aluRmI64_r_add(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 0); }
-function aluRmI64_r_or(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 1); }
-function aluRmI64_r_adc(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 2); }
-function aluRmI64_r_sbb(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 3); }
-function aluRmI64_r_and(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 4); }
-function aluRmI64_r_sub(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 5); }
-function aluRmI64_r_xor(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 6); }
-function aluRmI64_r_cmp(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 7); }
-function aluRmI64_r_test(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 8); }
+export function aluRmI64_r_add(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 0); }
+export function aluRmI64_r_or(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 1); }
+export function aluRmI64_r_adc(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 2); }
+export function aluRmI64_r_sbb(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 3); }
+export function aluRmI64_r_and(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 4); }
+export function aluRmI64_r_sub(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 5); }
+export function aluRmI64_r_xor(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 6); }
+export function aluRmI64_r_cmp(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 7); }
+export function aluRmI64_r_test(s: Interp, i: Insn): void { aluRmI64_rG(s, i, 8); }
 export const ALURMI64_R: readonly Handler[] = [aluRmI64_r_add, aluRmI64_r_or, aluRmI64_r_adc, aluRmI64_r_sbb, aluRmI64_r_and, aluRmI64_r_sub, aluRmI64_r_xor, aluRmI64_r_cmp, aluRmI64_r_test];
 
-function aluRmI64_m_add(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 0); }
-function aluRmI64_m_or(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 1); }
-function aluRmI64_m_adc(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 2); }
-function aluRmI64_m_sbb(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 3); }
-function aluRmI64_m_and(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 4); }
-function aluRmI64_m_sub(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 5); }
-function aluRmI64_m_xor(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 6); }
-function aluRmI64_m_cmp(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 7); }
-function aluRmI64_m_test(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 8); }
+export function aluRmI64_m_add(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 0); }
+export function aluRmI64_m_or(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 1); }
+export function aluRmI64_m_adc(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 2); }
+export function aluRmI64_m_sbb(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 3); }
+export function aluRmI64_m_and(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 4); }
+export function aluRmI64_m_sub(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 5); }
+export function aluRmI64_m_xor(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 6); }
+export function aluRmI64_m_cmp(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 7); }
+export function aluRmI64_m_test(s: Interp, i: Insn): void { aluRmI64_mG(s, i, 8); }
 export const ALURMI64_M: readonly Handler[] = [aluRmI64_m_add, aluRmI64_m_or, aluRmI64_m_adc, aluRmI64_m_sbb, aluRmI64_m_and, aluRmI64_m_sub, aluRmI64_m_xor, aluRmI64_m_cmp, aluRmI64_m_test];

@@ -56,6 +56,26 @@ export class X86Interpreter extends Interp implements Interpreter {
           case 12: alu.incDec32_r(this, insn); break;
           case 13: mov.movzx_m(this, insn); break;
           case 14: mov.movMI(this, insn); break;
+          case 20: alu.aluRmR64_r_add(this, insn); break;
+          case 21: alu.aluRmR64_r_sub(this, insn); break;
+          case 22: alu.aluRmR64_r_cmp(this, insn); break;
+          case 23: alu.aluRmR64_r_and(this, insn); break;
+          case 24: alu.aluRmR64_r_xor(this, insn); break;
+          case 25: alu.aluRmR64_r_test(this, insn); break;
+          case 26: alu.aluRmR32_r_add(this, insn); break;
+          case 27: alu.aluRmR32_r_sub(this, insn); break;
+          case 28: alu.aluRmR32_r_cmp(this, insn); break;
+          case 29: alu.aluRmR32_r_and(this, insn); break;
+          case 30: alu.aluRmR32_r_xor(this, insn); break;
+          case 31: alu.aluRmR32_r_test(this, insn); break;
+          case 32: alu.aluRmI64_r_add(this, insn); break;
+          case 33: alu.aluRmI64_r_sub(this, insn); break;
+          case 34: alu.aluRmI64_r_cmp(this, insn); break;
+          case 35: alu.aluRmI64_r_and(this, insn); break;
+          case 36: alu.aluRmI32_r_add(this, insn); break;
+          case 37: alu.aluRmI32_r_sub(this, insn); break;
+          case 38: alu.aluRmI32_r_cmp(this, insn); break;
+          case 39: alu.aluRmI32_r_and(this, insn); break;
           default: insn.fn(this, insn);
         }
         if (!cpu.branched) cpu.rip = rip + insn.len;
@@ -92,6 +112,7 @@ export class X86Interpreter extends Interp implements Interpreter {
 }
 
 const KINDS = new Map<unknown, number>([
+  [alu.aluRmR64_r_add, 20], [alu.aluRmR64_r_sub, 21], [alu.aluRmR64_r_cmp, 22], [alu.aluRmR64_r_and, 23], [alu.aluRmR64_r_xor, 24], [alu.aluRmR64_r_test, 25], [alu.aluRmR32_r_add, 26], [alu.aluRmR32_r_sub, 27], [alu.aluRmR32_r_cmp, 28], [alu.aluRmR32_r_and, 29], [alu.aluRmR32_r_xor, 30], [alu.aluRmR32_r_test, 31], [alu.aluRmI64_r_add, 32], [alu.aluRmI64_r_sub, 33], [alu.aluRmI64_r_cmp, 34], [alu.aluRmI64_r_and, 35], [alu.aluRmI32_r_add, 36], [alu.aluRmI32_r_sub, 37], [alu.aluRmI32_r_cmp, 38], [alu.aluRmI32_r_and, 39],
   [mov.movRR64, 5], [mov.movRR32, 6],
   [mov.movLoad64, 7], [mov.movLoad32, 8], [ctl.jne, 9], [ctl.je, 10], [ctl.jb, 11], [alu.incDec32_r, 12], [mov.movzx_m, 13], [mov.movMI, 14],
 ]);
