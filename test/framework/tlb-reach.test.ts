@@ -31,7 +31,10 @@ describe('example plugin tlb-reach', () => {
     const f = small.figures;
     expect(f['accesses']).toBe(2048 * 64);
     expect(f['walks']).toBeGreaterThanOrEqual(2048); // one per page (round-robin sets thrash)
-    expect(f['walkRefs']! / f['walks']!).toBe(4);
+    // A sequential sweep: the paging-structure caches' PDE entry makes most walks one reference
+    // (SDM Vol. 3A §4.10.3); only the first walk in each 2 MiB region reads more.
+    expect(f['walkRefs']! / f['walks']!).toBeGreaterThanOrEqual(1);
+    expect(f['walkRefs']! / f['walks']!).toBeLessThan(1.1);
     expect(f['walksPer1000Accesses']).toBeCloseTo(1000 / 64, 0);
     expect(f['cyclesPerAccess']).toBeGreaterThan(4); // the 4-instruction loop plus walk references
 

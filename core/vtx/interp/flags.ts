@@ -1,4 +1,5 @@
 import type { Interp } from './interp-state.js';
+import { imul64Overflows } from './wide-mul.js';
 
 /**
  * Lazy arithmetic flags (v86 `arith.rs`, QEMU `cc_op`): an ALU operation records what it did —
@@ -36,6 +37,8 @@ export const K_DEC = 6;
  * `fb`, AF clear.
  */
 export const K_RESULT = 7;
+/** IMUL r64 (two/three operands): operands in fa:fah, fb:fbh; CF = OF = signed overflow. */
+export const K_MUL = 8;
 
 /** Size code of an operand size in bytes (1, 2, 4, 8 → 0..3). */
 export const SIZE_CODE: readonly number[] = [0, 0, 1, 0, 2, 0, 0, 0, 3];
@@ -77,6 +80,7 @@ export function getCF(s: Interp): number {
     case K_SUB: return ult64(s.fah, s.fa, s.fbh, s.fb) ? 1 : 0;
     case K_SBB: return ult64(s.fah, s.fa, s.fbh, s.fb) || (s.fcf !== 0 && s.fa === s.fb && s.fah === s.fbh) ? 1 : 0;
     case K_LOGIC: return 0;
+    case K_MUL: return imul64Overflows(s.fa, s.fah, s.fb, s.fbh) ? 1 : 0;
     default: return s.fcf;
   }
 }
@@ -105,7 +109,7 @@ export function getAF(s: Interp): number {
   const op = s.fop;
   if (op < 0) return (s.cpu.rflags >>> 4) & 1;
   const k = op >> 2;
-  if (k === K_LOGIC || k === K_RESULT) return 0;
+  if (k === K_LOGIC || k === K_RESULT || k === K_MUL) return 0;
   return ((s.fa ^ s.fb ^ s.fr) >>> 4) & 1;
 }
 
@@ -114,6 +118,7 @@ export function getOF(s: Interp): number {
   if (op < 0) return (s.cpu.rflags >>> 11) & 1;
   const k = op >> 2;
   if (k === K_RESULT) return s.fb;
+  if (k === K_MUL) return imul64Overflows(s.fa, s.fah, s.fb, s.fbh) ? 1 : 0;
   if ((op & 3) === 3) {
     switch (k) {
       case K_ADD: case K_ADC: case K_INC: return ((s.fah ^ s.frh) & (s.fbh ^ s.frh)) >>> 31;

@@ -1,8 +1,9 @@
 import { Vector } from '../arch.js';
-import { setResultFlags } from './flags.js';
+import { K_MUL, setResultFlags } from './flags.js';
 import type { Insn } from './insn.js';
 import type { Interp } from './interp-state.js';
 import { TWO_32, ea, getReg, readMem, setReg16, sext32 } from './operands.js';
+import { MH, QHI, QLO, RHI, RLO, W, W0, W1, W2, W3, mulu32, mulu64, muls64 } from './wide-mul.js';
 
 /**
  * MUL, IMUL (one, two and three operands), DIV and IDIV on 32-bit halves: 32×32→64 products by
@@ -13,59 +14,6 @@ import { TWO_32, ea, getReg, readMem, setReg16, sext32 } from './operands.js';
  * Flags: CF = OF = "the high half is significant"; SF, ZF, PF follow the low half (undefined
  * architecturally); DIV/IDIV leave flags as they were (undefined architecturally).
  */
-
-// 128-bit results: words w0 (lowest) .. w3 of the last mul128.
-let w0 = 0;
-let w1 = 0;
-let w2 = 0;
-let w3 = 0;
-let mh = 0;
-
-/** Unsigned 32×32: returns the low word, leaves the high word in `mh`. */
-function mulu32(a: number, b: number): number {
-  const a0 = a & 0xffff;
-  const a1 = a >>> 16;
-  const b0 = b & 0xffff;
-  const b1 = b >>> 16;
-  const p00 = a0 * b0;
-  const p01 = a0 * b1;
-  const p10 = a1 * b0;
-  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  mh = (a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16)) >>> 0;
-  return (((mid & 0xffff) << 16) | (p00 & 0xffff)) >>> 0;
-}
-
-/** Unsigned 64×64 → 128 into w0..w3. */
-function mulu64(al: number, ah: number, bl: number, bh: number): void {
-  const l0 = mulu32(al, bl);
-  const h0 = mh;
-  const l1 = mulu32(al, bh);
-  const h1 = mh;
-  const l2 = mulu32(ah, bl);
-  const h2 = mh;
-  const l3 = mulu32(ah, bh);
-  const h3 = mh;
-  w0 = l0;
-  const t1 = h0 + l1 + l2;
-  w1 = t1 >>> 0;
-  const t2 = h1 + h2 + l3 + Math.floor(t1 / TWO_32);
-  w2 = t2 >>> 0;
-  w3 = (h3 + Math.floor(t2 / TWO_32)) >>> 0;
-}
-
-/** Signed 64×64 → 128 into w0..w3. */
-function muls64(al: number, ah: number, bl: number, bh: number): void {
-  mulu64(al, ah, bl, bh);
-  // Two's complement correction of the high 64 bits.
-  if ((ah | 0) < 0) sub64Hi(bl, bh);
-  if ((bh | 0) < 0) sub64Hi(al, ah);
-}
-
-function sub64Hi(l: number, h: number): void {
-  const t = w2 - l;
-  w2 = t >>> 0;
-  w3 = (w3 - h - (t < 0 ? 1 : 0)) >>> 0;
-}
 
 // ---- MUL / IMUL one operand (F6/F7 /4 /5).
 
@@ -102,7 +50,7 @@ export function mul1(s: Interp, i: Insn): void {
     case 4: {
       const a = lo[0]!;
       const rl = mulu32(a, b);
-      let rh = mh;
+      let rh = W[MH]!;
       if (signed) {
         if ((a | 0) < 0) rh = (rh - b) >>> 0;
         if ((b | 0) < 0) rh = (rh - a) >>> 0;
@@ -118,13 +66,13 @@ export function mul1(s: Interp, i: Insn): void {
     default: {
       if (signed) muls64(lo[0]!, hi[0]!, b, bh);
       else mulu64(lo[0]!, hi[0]!, b, bh);
-      lo[0] = w0;
-      hi[0] = w1;
-      lo[2] = w2;
-      hi[2] = w3;
-      const ext = signed && (w1 | 0) < 0 ? 0xffff_ffff : 0;
-      const over = signed ? w2 !== ext || w3 !== ext : (w2 | w3) !== 0;
-      setResultFlags(s, 3, w0, w1, over ? 1 : 0, over ? 1 : 0);
+      lo[0] = W[W0]!;
+      hi[0] = W[W1]!;
+      lo[2] = W[W2]!;
+      hi[2] = W[W3]!;
+      const ext = signed && (W[W1]! | 0) < 0 ? 0xffff_ffff : 0;
+      const over = signed ? W[W2]! !== ext || W[W3]! !== ext : (W[W2]! | W[W3]!) !== 0;
+      setResultFlags(s, 3, W[W0]!, W[W1]!, over ? 1 : 0, over ? 1 : 0);
     }
   }
 }
@@ -135,23 +83,26 @@ function imulCore(s: Interp, i: Insn, a: number, ah: number, b: number, bh: numb
   const size = i.size;
   const d = i.reg;
   if (size === 8) {
-    muls64(a, ah, b, bh);
-    s.lo[d] = w0;
-    s.hi[d] = w1;
-    const ext = (w1 | 0) < 0 ? 0xffff_ffff : 0;
-    const over = w2 !== ext || w3 !== ext ? 1 : 0;
-    setResultFlags(s, 3, w0, w1, over, over);
+    // The low 64 bits; CF/OF (whether the signed product needs more) are computed lazily.
+    const l = mulu32(a, b);
+    const h = (W[MH]! + Math.imul(a, bh) + Math.imul(ah, b)) >>> 0;
+    s.lo[d] = l;
+    s.hi[d] = h;
+    s.fop = (K_MUL << 2) | 3;
+    s.fa = a;
+    s.fah = ah;
+    s.fb = b;
+    s.fbh = bh;
+    s.fr = l;
+    s.frh = h;
     return;
   }
   if (size === 4) {
-    const rl = mulu32(a, b);
-    let rh = mh;
-    if ((a | 0) < 0) rh = (rh - b) >>> 0;
-    if ((b | 0) < 0) rh = (rh - a) >>> 0;
-    s.lo[d] = rl;
+    const rl = Math.imul(a, b);
+    const over = (a | 0) * (b | 0) !== rl ? 1 : 0;
+    s.lo[d] = rl >>> 0;
     s.hi[d] = 0;
-    const over = rh !== ((rl | 0) < 0 ? 0xffff_ffff : 0) ? 1 : 0;
-    setResultFlags(s, 2, rl, 0, over, over);
+    setResultFlags(s, 2, rl >>> 0, 0, over, over);
     return;
   }
   const r = sext32(a, 2) * sext32(b, 2);
@@ -176,38 +127,34 @@ export function imul3(s: Interp, i: Insn): void {
 
 // ---- DIV / IDIV (F6/F7 /6 /7).
 
-let qLo = 0;
-let qHi = 0;
-let rLo = 0;
-let rHi = 0;
 
-let remD = 0;
+const REMD = 9;
 
-/** One 32-bit word of a long division by a 32-bit divisor (remainder carried in `remD`). */
+/** One 32-bit word of a long division by a 32-bit divisor (remainder carried in W[REMD]). */
 function divWord(w: number, d: number): number {
-  let cur = remD * 65536 + (w >>> 16);
+  let cur = W[REMD]! * 65536 + (w >>> 16);
   const q1 = Math.floor(cur / d);
   cur -= q1 * d;
   cur = cur * 65536 + (w & 0xffff);
   const q0 = Math.floor(cur / d);
-  remD = cur - q0 * d;
+  W[REMD] = cur - q0 * d;
   return (q1 * 65536 + q0) >>> 0;
 }
 
 /**
  * Unsigned (nh:nl:ml:mlo) / (dh:dl) where the 128-bit dividend is n = [n3 n2 n1 n0] words and the
- * divisor is below 2^64 with n3:n2 < divisor (so the quotient fits 64 bits). Sets qLo/qHi, rLo/rHi.
+ * divisor is below 2^64 with n3:n2 < divisor (so the quotient fits 64 bits). Sets W[QLO]!/W[QHI]!, W[RLO]!/W[RHI]!.
  */
 function udiv128(n3: number, n2: number, n1: number, n0: number, dh: number, dl: number): void {
   if (dh === 0) {
     // Chunked long division by a 32-bit divisor: every partial dividend is below 2^48.
-    remD = 0;
+    W[REMD] = 0;
     divWord(n3, dl);
     divWord(n2, dl);
-    qHi = divWord(n1, dl);
-    qLo = divWord(n0, dl);
-    rLo = remD >>> 0;
-    rHi = 0;
+    W[QHI] = divWord(n1, dl);
+    W[QLO] = divWord(n0, dl);
+    W[RLO] = W[REMD]! >>> 0;
+    W[RHI] = 0;
     return;
   }
   // Bit-serial: remainder starts as the high 64 bits and takes one dividend bit per step.
@@ -229,10 +176,10 @@ function udiv128(n3: number, n2: number, n1: number, n0: number, dh: number, dl:
       q0 = (q0 | 1) >>> 0;
     }
   }
-  qLo = q0;
-  qHi = q1;
-  rLo = r0;
-  rHi = r1;
+  W[QLO] = q0;
+  W[QHI] = q1;
+  W[RLO] = r0;
+  W[RHI] = r1;
 }
 
 /** Unsigned 64/64 by the fast paths where possible, else udiv128. */
@@ -242,10 +189,10 @@ function udiv64(nh: number, nl: number, dh: number, dl: number): void {
     const d = dh * TWO_32 + dl;
     const q = Math.floor(n / d);
     const r = n - q * d;
-    qLo = q >>> 0;
-    qHi = Math.floor(q / TWO_32);
-    rLo = r >>> 0;
-    rHi = Math.floor(r / TWO_32);
+    W[QLO] = q >>> 0;
+    W[QHI] = Math.floor(q / TWO_32);
+    W[RLO] = r >>> 0;
+    W[RHI] = Math.floor(r / TWO_32);
     return;
   }
   udiv128(0, 0, nh, nl, dh, dl);
@@ -323,8 +270,8 @@ export function div(s: Interp, i: Insn): void {
       }
       if (nh >= dd) divideError(s);
       udiv128(0, 0, nh, nl, 0, dd);
-      let q = qLo;
-      let r = rLo;
+      let q = W[QLO]!;
+      let r = W[RLO]!;
       if (signed) {
         if (negQ ? q > 0x8000_0000 : q > 0x7fff_ffff) divideError(s);
         if (negQ) q = -q >>> 0;
@@ -373,10 +320,10 @@ export function div(s: Interp, i: Insn): void {
       if (n3 > dh || (n3 === dh && n2 >= dl)) divideError(s);
       if ((n3 | n2) === 0) udiv64(n1, n0, dh, dl);
       else udiv128(n3, n2, n1, n0, dh, dl);
-      let ql = qLo;
-      let qh = qHi;
-      let rl = rLo;
-      let rh = rHi;
+      let ql = W[QLO]!;
+      let qh = W[QHI]!;
+      let rl = W[RLO]!;
+      let rh = W[RHI]!;
       if (signed) {
         if (negQ ? qh > 0x8000_0000 || (qh === 0x8000_0000 && ql !== 0) : qh > 0x7fff_ffff) divideError(s);
         if (negQ) {
