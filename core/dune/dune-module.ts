@@ -13,7 +13,7 @@ import {
   VmExitReason, VmcsField as F,
 } from '../vtx/vmcs-field.js';
 import { BLOCKED, Kernel } from '../linux/kernel.js';
-import { EFAULT, EINVAL, ENOTTY, NR, STACK_TOP, exitedStatus, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL } from '../linux/linux-abi.js';
+import { ARCH_SET_FS, ARCH_SET_GS, EFAULT, EINVAL, ENOTTY, NR, STACK_TOP, exitedStatus, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL } from '../linux/linux-abi.js';
 import { PtRegs } from '../linux/pt-regs.js';
 import { Process, Task } from '../linux/task.js';
 import { DUNE_CFG, DUNE_CONFIG_SIZE, DUNE_NUM_SYSCALLS, DUNE_UNSUPPORTED_SYSCALLS, DuneRet } from './dune-abi.js';
@@ -254,6 +254,13 @@ export class DuneModule {
           result = k.dispatch(cpu, t, nr, r.get(RDI), r.get(RSI), r.get(RDX), r.get(R10), r.get(R8), r.get(R9));
         }
         if (result !== BLOCKED) t.regs.set(RAX, result);
+        // arch_prctl changes the thread's FS/GS base; inside Dune that is the guest's, kept in
+        // the VMCS (the host's own is restored on every exit).
+        if (nr === NR.arch_prctl && result === 0) {
+          const code = r.get(RDI);
+          if (code === ARCH_SET_FS) vmx.vmwrite(F.GUEST_FS_BASE, t.regs.fsBase);
+          if (code === ARCH_SET_GS) vmx.vmwrite(F.GUEST_GS_BASE, t.regs.gsBase);
+        }
         break;
       }
       case VmExitReason.EptViolation: {

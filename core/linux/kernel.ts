@@ -20,6 +20,8 @@ import { PtRegs } from './pt-regs.js';
 import { deliverSignals, queueSignal } from './signals.js';
 import { SyscallTable } from './syscall-table.js';
 import { registerSyscalls } from './syscalls.js';
+import { ElfFile } from './elf/elf-file.js';
+import { loadElf } from './exec.js';
 import { Process, Task, TaskState } from './task.js';
 import { Vma } from './vma.js';
 
@@ -148,6 +150,21 @@ export class Kernel {
     const t = this.newTask(p);
     t.regs.rip = code.addr(entryLabel);
     t.regs.set(RSP, STACK_TOP - 64);
+    t.regs.rflags = 0x202;
+    this.enqueue(t);
+    return p;
+  }
+
+  /**
+   * A process running a static ELF executable (execve of a fresh process): the image, the stack
+   * with argv, envp and the auxiliary vector, RIP at the entry point in ring 3.
+   */
+  spawnElf(name: string, elf: ElfFile, argv: string[], envp: string[], execfn = name): Process {
+    const p = this.newProcess(name, this.newAddressSpace());
+    const img = loadElf(this, p, elf, argv, envp, execfn);
+    const t = this.newTask(p);
+    t.regs.rip = img.entry;
+    t.regs.set(RSP, img.sp);
     t.regs.rflags = 0x202;
     this.enqueue(t);
     return p;
@@ -364,7 +381,10 @@ export class Kernel {
     this.sv[this.sSyscalls]++;
     const row = this.syscalls.get(nr);
     if (cpu.tracer.enabled) cpu.tracer.instant('syscall', row?.name ?? `syscall_${nr}`, cpu.index, cpu.cycles, { nr });
-    if (row === undefined) return -ENOSYS;
+    if (row === undefined) {
+      this.strace?.(`${t.tid} ${SYSCALL_NAMES[nr] ?? `syscall_${nr}`}(${[a0, a1, a2].map((a) => '0x' + a.toString(16)).join(', ')}, …) = -38 (ENOSYS: not implemented)`);
+      return -ENOSYS;
+    }
     const result = row.handler({ kernel: this, cpu, task: t }, a0, a1, a2, a3, a4, a5);
     if (this.strace !== undefined && result !== BLOCKED) {
       this.strace(`${t.tid} ${SYSCALL_NAMES[nr] ?? nr}(${[a0, a1, a2, a3, a4, a5].slice(0, row.arity).map((a) => '0x' + a.toString(16)).join(', ')}) = ${result}`);

@@ -885,6 +885,11 @@ export class Cpu implements MmuHost {
     this.updateMmuContext();
   }
 
+  /** AT_HWCAP: the feature bits of CPUID leaf 1 EDX, as Linux passes them to a new program. */
+  get hwcap(): number {
+    return this.cpuidTable.get(1)?.edx ?? 0;
+  }
+
   /** RFLAGS bits by name, for traces. */
   static flagsString(f: number): string {
     const names: Array<[number, string]> = [[RFLAGS_CF, 'CF'], [RFLAGS_ZF, 'ZF'], [RFLAGS_IF, 'IF'], [RFLAGS_AC, 'AC']];
