@@ -437,12 +437,18 @@ export class Mmu {
 
   private raisePf(va: number, errorCode: number): never {
     this.sv[this.sPageFaults]++;
-    // A #PF invalidates the TLB entries for the faulting page number (SDM Vol. 3A §4.10.4.1),
-    // so a stale entry does not outlive the fault.
+    // A #PF invalidates the TLB entries for the faulting page number, and the paging-structure-
+    // cache entries a walk of that address would use (SDM Vol. 3A §4.10.4.1), so neither a stale
+    // entry nor a cached upper level outlives the fault: the retried access walks from the root.
     const n = this.tlb.invalidatePage((va - (va & 0xfff)) / 4096, this.ctx) + this.tlbLarge.invalidatePage(Math.floor(va / LARGE), this.ctx);
     if (n > 0) {
       this.sv[this.sInvalidated] += n;
       this.resetMicro();
+    }
+    if (this.psc.enabled) {
+      const vLo = va >>> 0;
+      const vHi = (va - vLo) / TWO_32;
+      this.psc.invalidatePrefixes(vHi * 2048 + (vLo >>> 21), vHi * 4 + (vLo >>> 30), Math.floor(vHi / 128), this.ctx);
     }
     throw this.host.fault.set(Vector.PageFault, errorCode, true, va);
   }

@@ -59,6 +59,18 @@ export class PagingStructureCache {
     this.flags[level]![slot] = flags;
   }
 
+  /** Drops the entries a walk of one address would use: (level, prefix) for levels 2–4, one context. */
+  invalidatePrefixes(p2: number, p3: number, p4: number, ctx: number): void {
+    const prefixes = [0, 0, p2, p3, p4];
+    for (let level = 2; level <= 4; level++) {
+      const s = this.find(level, prefixes[level]!, ctx);
+      if (s >= 0) {
+        this.ctx[level]![s] = -1;
+        this.prefix[level]![s] = NaN;
+      }
+    }
+  }
+
   /** Drops every entry whose context matches. */
   invalidateWhere(match: (ctx: number) => boolean): void {
     for (let level = 2; level <= 4; level++) {
