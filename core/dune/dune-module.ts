@@ -3,7 +3,7 @@ import {
   CR4_PGE, CR4_VMXE, EPT_QUAL_FETCH, EPT_QUAL_WRITE, EPT_R, EPT_W, EPT_X, EPTP_MT_WB,
   EPTP_WALK_LENGTH_4, GD_KD, GD_KT, GD_TSS, MSR_FS_BASE, MSR_GS_BASE, PAGE_SIZE, PTE_P, PTE_W, Vector,
 } from '../vtx/arch.js';
-import { Cpu, RAX, RCX, RDI, RDX, RSI, R8, R9, R10 } from '../vtx/cpu.js';
+import { Cpu, RAX, RCX, RDI, RDX, RSI, RSP, R8, R9, R10 } from '../vtx/cpu.js';
 import { PageTables, eptLeafFlags } from '../vtx/page-tables.js';
 import { VMCS_REVISION_ID } from '../vtx/vmcs.js';
 import {
@@ -13,7 +13,7 @@ import {
   VmExitReason, VmcsField as F,
 } from '../vtx/vmcs-field.js';
 import { BLOCKED, Kernel } from '../linux/kernel.js';
-import { ARCH_SET_FS, ARCH_SET_GS, EFAULT, EINVAL, ENOTTY, NR, STACK_TOP, exitedStatus, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL } from '../linux/linux-abi.js';
+import { ARCH_SET_FS, ARCH_SET_GS, EFAULT, EINVAL, ENOTTY, NR, STACK_TOP, TASK_SIZE, exitedStatus, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL } from '../linux/linux-abi.js';
 import { PtRegs } from '../linux/pt-regs.js';
 import { Process, Task } from '../linux/task.js';
 import { DUNE_CFG, DUNE_CONFIG_SIZE, DUNE_NUM_SYSCALLS, DUNE_UNSUPPORTED_SYSCALLS, DuneRet } from './dune-abi.js';
@@ -238,6 +238,13 @@ export class DuneModule {
     const reason = vmx.vmread(F.VM_EXIT_REASON) & 0xffff;
     const len = vmx.vmread(F.VM_EXIT_INSTRUCTION_LEN);
     const rip = vmx.vmread(F.GUEST_RIP);
+    // RSP, RIP and RFLAGS are in the VMCS (the exit loaded the host's RSP): the task's pt_regs
+    // take the guest's, as the pt_regs vmx.c builds for fork/clone do; FS/GS are the thread's.
+    t.regs.set(RSP, vmx.vmread(F.GUEST_RSP));
+    t.regs.rip = rip;
+    t.regs.rflags = vmx.vmread(F.GUEST_RFLAGS);
+    t.regs.fsBase = v.hostRegs.fsBase;
+    t.regs.gsBase = v.hostRegs.gsBase;
     switch (reason) {
       case VmExitReason.Vmcall: {
         vmx.vmwrite(F.GUEST_RIP, rip + len);
@@ -251,6 +258,9 @@ export class DuneModule {
           cpu.cycles += k.costs.syscallPath;
           r.origRax = nr;
           r.rip = rip + len;
+          // fork/vfork/clone through the LSTAR trampoline (a kernel-address RIP): the child
+          // resumes at RCX, the return address of the guest's SYSCALL (vmx.c's convention).
+          if ((nr === NR.fork || nr === NR.vfork || nr === NR.clone) && (r.rip < 0 || r.rip >= TASK_SIZE)) r.rip = r.get(RCX);
           result = k.dispatch(cpu, t, nr, r.get(RDI), r.get(RSI), r.get(RDX), r.get(R10), r.get(R8), r.get(R9));
         }
         if (result !== BLOCKED) t.regs.set(RAX, result);
@@ -296,13 +306,14 @@ export class DuneModule {
   /** The task's way back into its guest (Kernel.returnToUser calls it instead of SYSRET). */
   private resumeGuest(cpu: Cpu, t: Task): boolean {
     const v = t.dune as DuneVcpu;
+    // Another vCPU may have run on this CPU meanwhile: its VMCS is the one `leave` would read.
+    if (cpu.vmx.current?.pa !== v.vmcs) cpu.vmx.vmptrld(v.vmcs);
     // A pending signal leaves Dune: the host-mode handler runs and libDune re-enters.
     if (t.pending.length > 0) {
       this.leave(cpu, t, DuneRet.Signal, t.pending[0]!.signo, false);
       return false;
     }
     t.regs.loadInto(cpu);
-    if (cpu.vmx.current?.pa !== v.vmcs) cpu.vmx.vmptrld(v.vmcs);
     cpu.vmx.vmresume();
     return cpu.vmx.nonRoot;
   }

@@ -6,7 +6,10 @@ import { CodeBuilder } from '../vtx/code-builder.js';
 import { Cpu, RAX, RCX, RDI, RDX, RSI, RSP, R8, R9, R10, R11 } from '../vtx/cpu.js';
 import { GDT_SIZE, TSS_SIZE, writeGdt, writeIdtGate, writeTss } from '../vtx/descriptors.js';
 import { Kernel } from '../linux/kernel.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, NR, PROT_EXEC, PROT_READ, PROT_WRITE, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL } from '../linux/linux-abi.js';
+import {
+  MAP_ANONYMOUS, MAP_PRIVATE, NR, PROT_EXEC, PROT_READ, PROT_WRITE, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL,
+  SIGCHLD, SIGINT, SIGKILL, SIGSTOP, SIGTERM, SIGTSTP, SIG_IGN,
+} from '../linux/linux-abi.js';
 import { Process } from '../linux/task.js';
 import { Vma } from '../linux/vma.js';
 import { syscall, loadSyscallArgs } from '../linux/user-abi.js';
@@ -439,6 +442,17 @@ export class LibDune {
     mem.writeBytes(this.hostPa(tramp) + off, k.machine.natives.stubBytes(entryA));
     mem.writeBytes(this.hostPa(tramp) + off + 7, k.machine.natives.stubBytes(entryB));
     this.vmMapPhys(this.pgroot, this.lstar - off, PAGE_SIZE, tramp, PERM_R | PERM_X);
+    // "Disable signals for now until we have better support": sigaction(SIG_IGN) for 1..31
+    // except SIGTSTP, SIGSTOP, SIGKILL, SIGCHLD, SIGINT and SIGTERM. (A pending signal that
+    // becomes ignored is discarded, as sigaction does.)
+    for (let sig = 1; sig < 32; sig++) {
+      if (sig === SIGTSTP || sig === SIGSTOP || sig === SIGKILL || sig === SIGCHLD || sig === SIGINT || sig === SIGTERM) continue;
+      Object.assign(p.actions[sig]!, { handler: SIG_IGN, flags: 0, restorer: 0, maskLo: 0, maskHi: 0 });
+      for (const t of p.threads) {
+        const i = t.pending.findIndex((x) => x.signo === sig);
+        if (i >= 0) t.pending.splice(i, 1);
+      }
+    }
     // Descriptor tables and the per-CPU area.
     this.gdt = this.pageAlloc();
     this.idt = this.pageAlloc();
@@ -483,13 +497,13 @@ export class LibDune {
       this.resumeAt = code.addr(cont);
       syscall(cpu, NR.ioctl, this.fd, DUNE_ENTER, conf);
     }, 20);
-    code.op(undefined, (cpu) => this.onDuneExit(cpu, code.addr(label)), 10);
+    code.op(undefined, (cpu) => this.onDuneExit(cpu), 10);
   }
 
   private resumeAt = 0;
 
   /** on_dune_exit: what libdune does when DUNE_ENTER returns in Linux mode. */
-  private onDuneExit(cpu: Cpu, reenter: number): void {
+  private onDuneExit(cpu: Cpu): void {
     const k = this.kernel;
     const conf = this.confVa;
     const r = (o: number): number => {
@@ -503,13 +517,15 @@ export class LibDune {
         syscall(cpu, NR.exit_group, status);
         return;
       case DuneRet.Signal:
-        cpu.jump(reenter); // the host handler ran: go back into Dune
+        // The host handler ran: __dune_go_dune re-enters with the dune_config the module left
+        // (the guest's registers, RIP and CR3), so the guest goes on where it was.
+        cpu.jump(this.text.addr('__dune_go_dune'));
         return;
       default: {
         const msg = new TextEncoder().encode(`dune: exit due to ${DuneRet[ret] ?? ret} (status 0x${status.toString(16)})\n`);
         k.console(2, msg);
         this.lastExit = { ret, status };
-        syscall(cpu, NR.exit_group, 60 + (ret === DuneRet.EptViolation ? 2 : 0));
+        syscall(cpu, NR.exit_group, 1); // exit(EXIT_FAILURE), as libdune's on_dune_exit ends
       }
     }
   }
@@ -548,6 +564,10 @@ export class LibDune {
     c.op('syscall_g3_passthrough_done', (cpu) => this.passthroughDone(cpu), 2);
     c.op('syscall_g3_exit', (cpu) => this.syscallExitUser(cpu), DUNE_S.syscallExitUser);
     c.op('dune_ret_from_user_finish', (cpu) => this.retFromUserFinish(cpu), 3);
+    // __dune_go_dune (Linux mode): DUNE_ENTER with the config as it is; when the ioctl returns
+    // again, __dune_retry runs on_dune_exit.
+    c.op('__dune_go_dune', (cpu) => syscall(cpu, NR.ioctl, this.fd, DUNE_ENTER, this.confVa), 4);
+    c.op('__dune_retry', (cpu) => this.onDuneExit(cpu), 10);
     c.build();
     for (let v = 0; v < 256; v++) this.vectorEntry.push(c.addr(`intr${v}`));
   }
@@ -578,7 +598,8 @@ export class LibDune {
       cpu.vmcall();
       return;
     }
-    cpu.jump(this.text.addr('__dune_intr_done'));
+    // A handler that transferred control itself (dune_ret_from_user) does not return here.
+    if (!cpu.branched) cpu.jump(this.text.addr('__dune_intr_done'));
   }
 
   /** RESTORE_REGS, drop the trap frame, IRETQ. */

@@ -1,0 +1,218 @@
+/**
+ * A Dune process as a Linux process (Dune §3.3–§3.5 and the reference's §1.1, §2.5–§2.6): signals
+ * are not injected — the module leaves DUNE_ENTER with DUNE_RET_SIGNAL, the Linux handler runs in
+ * host mode and libDune re-enters where the guest was; fork from the guest gives a child that
+ * starts outside Dune; dune_init ignores most signals.
+ */
+import { describe, it, expect } from 'vitest';
+import { Cpu, R12, R13 } from '../../core/vtx/cpu.js';
+import {
+  NR, SA_RESTORER, SIGCHLD, SIGINT, SIGKILL, SIGSTOP, SIGTERM, SIGTSTP, SIGUSR1, SIGUSR2, SIG_DFL, SIG_IGN,
+} from '../../core/linux/linux-abi.js';
+import { loadSyscallArgs, syscall } from '../../core/linux/user-abi.js';
+import { SCRATCH, duneProcess, rax, rig } from './helpers.js';
+
+const vmcall = (cpu: Cpu, nr: number, ...args: number[]): void => {
+  loadSyscallArgs(cpu, nr, ...args);
+  cpu.vmcall();
+};
+
+/** A k_sigaction {handler, SA_RESTORER, restorer, mask 0} at SCRATCH (host-mode stores). */
+function sigaction(cpu: Cpu, handler: number, restorer: number): number {
+  cpu.mmu.write64Number(SCRATCH, handler);
+  cpu.mmu.write64Number(SCRATCH + 8, SA_RESTORER);
+  cpu.mmu.write64Number(SCRATCH + 16, restorer);
+  cpu.mmu.write64Number(SCRATCH + 24, 0);
+  return SCRATCH;
+}
+
+describe('Dune: signals', () => {
+  it('a signal from another process makes the module leave with DUNE_RET_SIGNAL; the host-mode handler runs once; libDune re-enters and the guest finishes its loop', () => {
+    const r = rig();
+    const iterations: Array<{ i: number; nonRoot: boolean; cpl: number }> = [];
+    const handled: Array<{ sig: number; nonRoot: boolean; cpl: number }> = [];
+    const N = 6;
+    const { p } = duneProcess(r, 'sig', (c) => {
+      c.op('guest', (cpu) => {
+        cpu.setReg(R12, 0); // loop counter, in a register (it must survive the trip out of Dune)
+        cpu.setReg(R13, 0x1234_5678_9abc); // and an arbitrary live register
+      });
+      c.op('loop', (cpu) => {
+        const i = cpu.reg(R12) + 1;
+        cpu.setReg(R12, i);
+        iterations.push({ i, nonRoot: cpu.vmx.nonRoot, cpl: cpu.cpl });
+        // The second iteration yields the CPU, so the other process runs and sends the signal.
+        vmcall(cpu, i === 2 ? NR.sched_yield : NR.getpid);
+      });
+      c.op(undefined, (cpu) => {
+        if (cpu.reg(R12) < N) cpu.jump(c.addr('loop'));
+      });
+      c.op(undefined, (cpu) => vmcall(cpu, NR.exit_group, cpu.reg(R12) + (cpu.reg(R13) === 0x1234_5678_9abc ? 100 : 0)));
+      // The Linux signal handler (host user mode) and its restorer.
+      c.op('handler', (cpu) => {
+        handled.push({ sig: rax(cpu) === 0 ? cpu.reg(7) : -1, nonRoot: cpu.vmx.nonRoot, cpl: cpu.cpl });
+        cpu.ret();
+      });
+      c.op('restorer', (cpu) => syscall(cpu, NR.rt_sigreturn));
+    }, {
+      // After dune_init (which ignores most signals), before dune_enter: install the handler.
+      host: (c) => c.op(undefined, (cpu) => syscall(cpu, NR.rt_sigaction, SIGUSR1, sigaction(cpu, c.addr('handler'), c.addr('restorer')), 0, 8)),
+    });
+    let killed = NaN;
+    r.k.spawn('killer', (c) => {
+      c.op('main', (cpu) => syscall(cpu, NR.kill, p.pid, SIGUSR1));
+      c.op(undefined, (cpu) => {
+        killed = rax(cpu);
+        syscall(cpu, NR.exit_group, 0);
+      });
+      return 'main';
+    });
+    r.run();
+    expect(killed).toBe(0);
+    expect(iterations.map((x) => x.i)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(iterations.every((x) => x.nonRoot && x.cpl === 0)).toBe(true);
+    expect(handled).toEqual([{ sig: SIGUSR1, nonRoot: false, cpl: 3 }]);
+    expect(r.leaves()).toEqual([['Signal', SIGUSR1], ['Exit', N + 100]]);
+    expect(p.waitStatus).toBe((N + 100) << 8);
+    expect(r.stat('linux.signals')).toBe(1);
+  });
+
+  it('with two Dune processes on one CPU, the signalled one leaves with its own guest state (its VMCS, not the last one loaded) and resumes where it was', () => {
+    const r = rig();
+    const log: string[] = [];
+    const { p } = duneProcess(r, 'sig1', (c) => {
+      c.op('guest', (cpu) => cpu.setReg(R12, 0));
+      c.op('loop', (cpu) => {
+        const i = cpu.reg(R12) + 1;
+        cpu.setReg(R12, i);
+        log.push(`sig1 ${i}`);
+        vmcall(cpu, i === 2 ? NR.sched_yield : NR.getpid);
+      });
+      c.op(undefined, (cpu) => {
+        if (cpu.reg(R12) < 4) cpu.jump(c.addr('loop'));
+      });
+      c.op(undefined, (cpu) => vmcall(cpu, NR.exit_group, 10 + cpu.reg(R12)));
+      c.op('handler', (cpu) => {
+        log.push(`handler ${cpu.reg(7)}`);
+        cpu.ret();
+      });
+      c.op('restorer', (cpu) => syscall(cpu, NR.rt_sigreturn));
+    }, {
+      host: (c) => c.op(undefined, (cpu) => syscall(cpu, NR.rt_sigaction, SIGUSR1, sigaction(cpu, c.addr('handler'), c.addr('restorer')), 0, 8)),
+    });
+    // A second Dune process (its own vCPU and VMCS) that signals the first, then yields to it.
+    const { p: p2 } = duneProcess(r, 'sig2', (c) => {
+      c.op('guest', (cpu) => {
+        log.push('sig2 kill');
+        vmcall(cpu, NR.kill, p.pid, SIGUSR1);
+      });
+      c.op(undefined, (cpu) => vmcall(cpu, NR.sched_yield));
+      c.op(undefined, (cpu) => {
+        log.push('sig2 exit');
+        vmcall(cpu, NR.exit_group, 2);
+      });
+    }, {
+      // Host-mode padding, so that sig2's guest RIP is no address sig1 could resume at by chance.
+      host: (c) => {
+        for (let i = 0; i < 5; i++) c.op(undefined, () => {});
+      },
+    });
+    r.run();
+    expect(log).toEqual(['sig1 1', 'sig1 2', 'sig2 kill', `handler ${SIGUSR1}`, 'sig1 3', 'sig1 4', 'sig2 exit']);
+    expect(r.leaves()).toEqual([['Signal', SIGUSR1], ['Exit', 14], ['Exit', 2]]);
+    expect(p.waitStatus).toBe(14 << 8);
+    expect(p2.waitStatus).toBe(2 << 8);
+  });
+
+  it('dune_init ignores signals 1-31 except SIGTSTP, SIGSTOP, SIGKILL, SIGCHLD, SIGINT and SIGTERM', () => {
+    const r = rig();
+    const dispositions = new Map<number, number>();
+    let killed = NaN;
+    const { p } = duneProcess(r, 'ign', (c) => {
+      // An ignored signal is dropped when sent: it never makes the module leave Dune.
+      c.op('guest', (cpu) => vmcall(cpu, NR.getpid));
+      c.op(undefined, (cpu) => vmcall(cpu, NR.kill, rax(cpu), SIGUSR2));
+      c.op(undefined, (cpu) => {
+        killed = rax(cpu);
+        vmcall(cpu, NR.exit_group, 3);
+      });
+    }, {
+      host: (c) => {
+        c.op(undefined, (cpu) => cpu.setReg(R12, 1));
+        c.op('query', (cpu) => syscall(cpu, NR.rt_sigaction, cpu.reg(R12), 0, SCRATCH, 8));
+        c.op(undefined, (cpu) => {
+          dispositions.set(cpu.reg(R12), rax(cpu) === 0 ? cpu.mmu.read64Number(SCRATCH) : -1);
+          cpu.setReg(R12, cpu.reg(R12) + 1);
+          if (cpu.reg(R12) < 32) cpu.jump(c.addr('query'));
+        });
+      },
+    });
+    r.run();
+    const kept = new Set([SIGTSTP, SIGSTOP, SIGKILL, SIGCHLD, SIGINT, SIGTERM]);
+    for (let sig = 1; sig < 32; sig++) expect([sig, dispositions.get(sig)]).toEqual([sig, kept.has(sig) ? SIG_DFL : SIG_IGN]);
+    expect(killed).toBe(0);
+    expect(r.leaves()).toEqual([['Exit', 3]]);
+    expect(p.waitStatus).toBe(3 << 8);
+  });
+});
+
+describe('Dune: fork from the guest', () => {
+  it('the child starts outside Dune (no vCPU, host ring 3, SYSCALL works) on the parent\'s stack while the parent continues in Dune; the parent\'s wait4 (VMCALL) collects it', () => {
+    const r = rig();
+    type Seen = { nonRoot: boolean; cpl: number; hasVcpu: boolean; tid: number; rsp: number };
+    const seen: Record<string, Seen> = {};
+    const s: Record<string, number> = {};
+    const STATUS = SCRATCH + 0x100;
+    const here = (cpu: Cpu): Seen => {
+      const t = r.k.current[cpu.index]!;
+      return { nonRoot: cpu.vmx.nonRoot, cpl: cpu.cpl, hasVcpu: r.dune.vcpuOf(t) !== undefined, tid: t.tid, rsp: cpu.rsp };
+    };
+    const { p } = duneProcess(r, 'forker', (c) => {
+      c.op('guest', (cpu) => {
+        s.rspAtFork = cpu.rsp;
+        cpu.mmu.write64Number(cpu.rsp - 64, 0xfeed_f00d); // a value on the shared stack
+        vmcall(cpu, NR.fork);
+      });
+      c.op(undefined, (cpu) => {
+        if (rax(cpu) === 0) {
+          cpu.jump(c.addr('child'));
+          return;
+        }
+        seen.parent = here(cpu);
+        cpu.setReg(R12, rax(cpu)); // the child's pid (per process: in a register)
+        vmcall(cpu, NR.wait4, cpu.reg(R12), STATUS, 0, 0);
+      });
+      c.op(undefined, (cpu) => {
+        s.waited = rax(cpu);
+        s.childPid = cpu.reg(R12);
+        s.status = cpu.mmu.read32(STATUS);
+        vmcall(cpu, NR.exit_group, 0);
+      });
+      // The child: Linux mode, ring 3.
+      c.op('child', (cpu) => {
+        const onStack = cpu.mmu.read64Number(cpu.rsp - 64);
+        cpu.mmu.write64Number(cpu.rsp - 64, 0xc0ffee); // its own (copy-on-write) stack
+        seen.child = here(cpu);
+        s.childStackValue = onStack;
+        syscall(cpu, NR.getpid);
+      });
+      c.op(undefined, (cpu) => {
+        s.childGetpid = rax(cpu);
+        syscall(cpu, NR.exit_group, 7);
+      });
+    });
+    r.run();
+    const child = r.k.processes.get(s.childPid!);
+    expect(s.childPid).toBeGreaterThan(p.pid);
+    expect(seen.parent).toEqual({ nonRoot: true, cpl: 0, hasVcpu: true, tid: p.pid, rsp: s.rspAtFork });
+    expect(seen.child).toEqual({ nonRoot: false, cpl: 3, hasVcpu: false, tid: s.childPid, rsp: s.rspAtFork });
+    expect(s.childStackValue).toBe(0xfeed_f00d);
+    expect(s.childGetpid).toBe(s.childPid);
+    expect(s.waited).toBe(s.childPid);
+    expect(s.status).toBe(7 << 8);
+    expect(child).toBeUndefined(); // reaped by the wait4
+    expect(p.waitStatus).toBe(0);
+    expect(r.leaves()).toEqual([['Exit', 0]]); // only the parent was ever in Dune
+    expect(r.stat('cpu0.vmx.exits.Vmcall')).toBe(3); // fork, wait4, exit_group
+  });
+});

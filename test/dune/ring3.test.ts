@@ -1,0 +1,211 @@
+/**
+ * Guest ring 3 and the SYSCALL trampoline (Dune §3.3, libdune/dune.S and the reference's §1.2,
+ * §1.6): dune_jump_to_user / dune_ret_from_user, a ring-3 SYSCALL reaching the registered
+ * handler in ring 0 with a dune_tf and no VM exit, dune_passthrough_syscall as one VMCALL, a
+ * ring-3 #PF on a supervisor page; and a ring-0 SYSCALL turned into a VMCALL by __dune_syscall.
+ */
+import { describe, it, expect } from 'vitest';
+import { FEC_P, FEC_U } from '../../core/vtx/arch.js';
+import { Cpu, R8, R9, R10, R12, RAX, RCX, RDI, RDX, RSI } from '../../core/vtx/cpu.js';
+import { EFAULT, NR } from '../../core/linux/linux-abi.js';
+import { loadSyscallArgs, syscall } from '../../core/linux/user-abi.js';
+import { PAGEBASE, TF } from '../../core/dune/libdune.js';
+import { SCRATCH, STUB, duneProcess, rax, rig } from './helpers.js';
+
+const vmcall = (cpu: Cpu, nr: number, ...args: number[]): void => {
+  loadSyscallArgs(cpu, nr, ...args);
+  cpu.vmcall();
+};
+
+const ARGS: Array<[number, number]> = [[RDI, 0x1111], [RSI, 0x2222], [RDX, 0x3333], [R10, 0x4444], [R8, 0x5555], [R9, 0x6666]];
+
+describe('Dune: guest ring 3', () => {
+  it('a SYSCALL in ring 3 reaches the syscall handler in ring 0 with the dune_tf (r10 in the rcx slot, rip = return address) and no VM exit; passthrough is one VMCALL; retFromUser returns to ring 0 with the value', () => {
+    const r = rig();
+    const s: Record<string, number> = {};
+    const tfs: Array<Record<string, number>> = [];
+    const { p, code } = duneProcess(r, 'ring3', (c, lib) => {
+      lib.registerSyscallHandler((cpu, tf) => {
+        const g = (o: number): number => lib.tfGet(cpu, tf, o);
+        if (g(TF.rax) === 502) return 'done'; // the warm-up call: first touches fill the EPT
+        tfs.push({
+          cpl: cpu.cpl, exits: r.stat('cpu0.vmx.exits') - s.exits0!, rax: g(TF.rax), rdi: g(TF.rdi), rsi: g(TF.rsi),
+          rdx: g(TF.rdx), rcx: g(TF.rcx), r8: g(TF.r8), r9: g(TF.r9), rip: g(TF.rip), rsp: g(TF.rsp), rflags: g(TF.rflags),
+        });
+        if (g(TF.rax) === 500) {
+          lib.tfSet(cpu, tf, TF.rax, 0x77); // handled in ring 0
+          return 'done';
+        }
+        if (g(TF.rax) === 501) {
+          lib.retFromUser(cpu, 0x55);
+          return 'redirected';
+        }
+        return 'passthrough';
+      });
+      c.op('guest', (cpu) => {
+        s.g0rsp = cpu.rsp;
+        lib.jumpToUser(cpu, c.addr('warmup'), cpu.rsp - 0x10000, c.addr('back'));
+      });
+      c.op('back', (cpu) => {
+        s.ret = rax(cpu);
+        s.backCpl = cpu.cpl;
+        s.backRsp = cpu.rsp;
+        s.backNonRoot = cpu.vmx.nonRoot ? 1 : 0;
+        vmcall(cpu, NR.exit_group, 0);
+      });
+      // Ring 3.
+      c.op('warmup', (cpu) => {
+        cpu.setReg(RAX, 502);
+        cpu.syscall();
+      });
+      c.op('user', (cpu) => {
+        s.exits0 = r.stat('cpu0.vmx.exits');
+        s.userCpl = cpu.cpl;
+        s.userRsp = cpu.rsp;
+        for (const [reg, v] of ARGS) cpu.setReg(reg, v);
+        cpu.setReg(RAX, 500);
+        s.userRflags = cpu.rflags;
+        cpu.syscall();
+      });
+      c.op(undefined, (cpu) => {
+        s.done = rax(cpu);
+        s.r10 = cpu.reg(R10);
+        s.rdi = cpu.reg(RDI);
+        s.rcx = cpu.reg(RCX);
+        s.cplAfterDone = cpu.cpl;
+        s.exitsAfterDone = r.stat('cpu0.vmx.exits') - s.exits0!;
+        s.vmcall0 = r.stat('cpu0.vmx.exits.Vmcall');
+        syscall(cpu, NR.getpid);
+      });
+      c.op(undefined, (cpu) => {
+        s.pid = rax(cpu);
+        s.cplAfterPassthrough = cpu.cpl;
+        s.passthroughVmcalls = r.stat('cpu0.vmx.exits.Vmcall') - s.vmcall0!;
+        cpu.setReg(RAX, 501);
+        cpu.syscall();
+      });
+      c.op(undefined, () => void (s.fellThrough = 1));
+    });
+    r.run();
+    const user = code.addr('user');
+    expect(s.userCpl).toBe(3);
+    expect(s.userRsp).toBe(s.g0rsp! - 0x10000);
+    expect(tfs[0]).toEqual({
+      cpl: 0, exits: 0, rax: 500, rdi: 0x1111, rsi: 0x2222, rdx: 0x3333, rcx: 0x4444, r8: 0x5555, r9: 0x6666,
+      rip: user + STUB, rsp: s.userRsp, rflags: s.userRflags,
+    });
+    expect(s.done).toBe(0x77);
+    expect(s.r10).toBe(0x4444); // back from the rcx slot
+    expect(s.rdi).toBe(0x1111);
+    expect(s.rcx).toBe(user + STUB); // SYSRET's return address
+    expect(s.cplAfterDone).toBe(3);
+    expect(s.exitsAfterDone).toBe(0);
+    expect(tfs[1]!.rax).toBe(NR.getpid);
+    expect(tfs[1]!.rip).toBe(user + 2 * STUB);
+    expect(s.pid).toBe(p.pid);
+    expect(s.cplAfterPassthrough).toBe(3);
+    expect(s.passthroughVmcalls).toBe(1);
+    expect(tfs.length).toBe(3);
+    expect(tfs[2]!.rax).toBe(501);
+    expect(s.ret).toBe(0x55);
+    expect(s.backCpl).toBe(0);
+    expect(s.backNonRoot).toBe(1);
+    expect(s.backRsp).toBe(s.g0rsp);
+    expect(s.fellThrough).toBeUndefined();
+    expect(p.waitStatus).toBe(0);
+  });
+
+  it('a ring-3 access to a supervisor page (libDune\'s pool) raises #PF with U set, delivered to the page-fault handler, which can end the user context with retFromUser', () => {
+    const r = rig();
+    const s: Record<string, number> = {};
+    const faults: Array<Record<string, number>> = [];
+    const { p, code } = duneProcess(r, 'supervisor', (c, lib) => {
+      lib.registerPgfltHandler((cpu, addr, fec, tf) => {
+        faults.push({ addr, fec, cpl: cpu.cpl, cs: lib.tfGet(cpu, tf, TF.cs) & 0xffff, rip: lib.tfGet(cpu, tf, TF.rip), exits: r.stat('cpu0.vmx.exits') - s.exits0! });
+        lib.retFromUser(cpu, -EFAULT); // what the sandbox does with a fault of untrusted code
+      });
+      c.op('guest', (cpu) => {
+        s.g0rsp = cpu.rsp;
+        lib.jumpToUser(cpu, c.addr('user'), cpu.rsp - 0x10000, c.addr('again')); // warm-up round
+      });
+      c.op('again', (cpu) => {
+        s.firstRet = rax(cpu);
+        lib.jumpToUser(cpu, c.addr('user'), cpu.rsp - 0x10000, c.addr('back'));
+      });
+      c.op('back', (cpu) => {
+        s.ret = rax(cpu);
+        s.cpl = cpu.cpl;
+        s.rsp = cpu.rsp;
+        s.exits = r.stat('cpu0.vmx.exits') - s.exits0!;
+        vmcall(cpu, NR.exit_group, 0);
+      });
+      c.op('user', (cpu) => {
+        cpu.mmu.read8(SCRATCH); // user memory: fine
+        s.exits0 = r.stat('cpu0.vmx.exits');
+      });
+      c.op('touch', (cpu) => {
+        cpu.mmu.read8(PAGEBASE + 0x10);
+        s.readPool = 1;
+      });
+    });
+    r.run();
+    const fault = { addr: PAGEBASE + 0x10, fec: FEC_P | FEC_U, cpl: 0, cs: 0x33, rip: code.addr('touch') };
+    expect(faults.length).toBe(2);
+    expect(faults[0]).toMatchObject(fault);
+    expect(faults[1]).toEqual({ ...fault, exits: 0 }); // once warm, #PF from ring 3 never exits
+    expect(s.readPool).toBeUndefined();
+    expect(s.firstRet).toBe(-EFAULT);
+    expect(s.ret).toBe(-EFAULT);
+    expect(s.cpl).toBe(0);
+    expect(s.rsp).toBe(s.g0rsp);
+    expect(p.waitStatus).toBe(0);
+  });
+});
+
+describe('Dune: SYSCALL in guest ring 0 (the LSTAR trampoline)', () => {
+  it('goes through __dune_syscall to one VMCALL and returns to the next instruction; a fork made that way resumes the child at RCX in Linux mode', () => {
+    const r = rig();
+    const s: Record<string, number> = {};
+    const seen: Record<string, { nonRoot: boolean; cpl: number; rip: number }> = {};
+    const STATUS = SCRATCH + 0x200;
+    const { p, code } = duneProcess(r, 'g0syscall', (c) => {
+      c.op('guest', (cpu) => {
+        s.vmcall0 = r.stat('cpu0.vmx.exits.Vmcall');
+        s.sys0 = r.stat('cpu0.syscalls');
+        syscall(cpu, NR.getpid); // an unmodified libc's system call
+      });
+      c.op('after_getpid', (cpu) => {
+        s.pid = rax(cpu);
+        s.vmcalls = r.stat('cpu0.vmx.exits.Vmcall') - s.vmcall0!;
+        s.syscalls = r.stat('cpu0.syscalls') - s.sys0!;
+        s.cpl = cpu.cpl;
+        syscall(cpu, NR.fork);
+      });
+      c.op('after_fork', (cpu) => {
+        const who = rax(cpu) === 0 ? 'child' : 'parent';
+        seen[who] = { nonRoot: cpu.vmx.nonRoot, cpl: cpu.cpl, rip: cpu.rip };
+        if (who === 'child') {
+          syscall(cpu, NR.exit_group, 9);
+          return;
+        }
+        cpu.setReg(R12, rax(cpu));
+        vmcall(cpu, NR.wait4, rax(cpu), STATUS, 0, 0);
+      });
+      c.op(undefined, (cpu) => {
+        s.waited = rax(cpu) === cpu.reg(R12) ? 1 : 0;
+        s.status = cpu.mmu.read32(STATUS);
+        vmcall(cpu, NR.exit_group, 0);
+      });
+    });
+    r.run();
+    expect(s.pid).toBe(p.pid);
+    expect(s.vmcalls).toBe(1);
+    expect(s.syscalls).toBe(1); // the SYSCALL instruction itself, which never left the guest
+    expect(s.cpl).toBe(0);
+    expect(seen.parent).toEqual({ nonRoot: true, cpl: 0, rip: code.addr('after_fork') });
+    expect(seen.child).toEqual({ nonRoot: false, cpl: 3, rip: code.addr('after_fork') });
+    expect(s.waited).toBe(1);
+    expect(s.status).toBe(9 << 8);
+    expect(p.waitStatus).toBe(0);
+  });
+});
