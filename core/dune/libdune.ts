@@ -594,7 +594,7 @@ export class LibDune {
     } else {
       const rip = this.tfGet(cpu, tf, TF.rip);
       this.kernel.console(2, new TextEncoder().encode(`dune: unhandled exception ${vector} at rip 0x${rip.toString(16)}, cr2 0x${cpu.cr2.toString(16)}\n`));
-      loadSyscallArgs(cpu, NR.exit_group, 60);
+      loadSyscallArgs(cpu, NR.exit_group, 1); // dune_die: SYS_exit (60) with a failure status
       cpu.vmcall();
       return;
     }
@@ -643,7 +643,7 @@ export class LibDune {
     const h = this.syscallHandler;
     if (h === undefined) {
       this.kernel.console(2, new TextEncoder().encode('dune: missing handler for system call - #' + cpu.lo[RAX] + '\n'));
-      loadSyscallArgs(cpu, NR.exit_group, 60);
+      loadSyscallArgs(cpu, NR.exit_group, 1); // dune_die: SYS_exit (60) with a failure status
       cpu.vmcall();
       return;
     }
