@@ -6,6 +6,8 @@ import { DuneMicroSuite } from '../dune/bench/dune-micro-suite.js';
 import { CliCommand } from './cli-command.js';
 import { ListCommand } from './list-command.js';
 import { RunCommand } from './run-command.js';
+import { ExecCommand } from '../cli/exec-command.js';
+import { ExecBenchSuite } from '../cli/exec-bench-suite.js';
 
 /**
  * The core's bindings: its CLI commands (in the order `dunesim --help` lists them) and its own
@@ -18,8 +20,12 @@ export const coreModule = new ContainerModule(({ bind }) => {
   bind(CliCommand).toService(RunCommand);
   bind(BenchCommand).toSelf();
   bind(CliCommand).toService(BenchCommand);
+  bind(ExecCommand).toSelf();
+  bind(CliCommand).toService(ExecCommand);
   bind(VtxBenchSuite).toSelf();
   bind(BenchSuite).toService(VtxBenchSuite);
   bind(DuneMicroSuite).toSelf();
   bind(BenchSuite).toService(DuneMicroSuite);
+  bind(ExecBenchSuite).toSelf();
+  bind(BenchSuite).toService(ExecBenchSuite);
 });

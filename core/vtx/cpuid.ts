@@ -1,8 +1,9 @@
 /**
  * CPUID as a declarative table: the feature set the model implements and nothing else, so
  * software that probes features only uses what exists. Identity follows the Dune paper's
- * Xeon E3-1230 v2 (family 6, model 0x3A, stepping 9). The interpreter issue extends the table as
- * instruction groups (SSE2, x87 …) land.
+ * Xeon E3-1230 v2 (family 6, model 0x3A, stepping 9). The instruction-set bits come from what the
+ * interpreter executes (core/vtx/interp/cpuid-features.ts); SSE3 and later, AVX and MMX are not
+ * implemented and not advertised.
  */
 export interface CpuidLeaf {
   eax: number;
@@ -12,6 +13,8 @@ export interface CpuidLeaf {
   /** What the bits mean, for `dunesim` documentation. */
   features: string[];
 }
+
+import { CPUID_1_ECX, CPUID_1_EDX, CPUID_1_EDX_SIMD, CPUID_80000001_ECX, CPUID_80000001_EDX } from './interp/cpuid-features.js';
 
 const str4 = (s: string): number => s.charCodeAt(0) | (s.charCodeAt(1) << 8) | (s.charCodeAt(2) << 16) | ((s.charCodeAt(3) << 24) >>> 0);
 
@@ -23,18 +26,20 @@ export function cpuidTable(physBits: number): Map<number, CpuidLeaf> {
   t.set(0x1, {
     eax: 0x0003_06a9,
     ebx: 0x0000_0800,
-    ecx: (1 << 5) | (1 << 17), // VMX, PCID
-    edx: (1 << 4) | (1 << 5) | (1 << 6) | (1 << 13), // TSC, MSR, PAE, PGE
-    features: ['VMX', 'PCID', 'TSC', 'MSR', 'PAE', 'PGE'],
+    // VMX, PCID (the machine) + CX16, MOVBE, POPCNT (the interpreter).
+    ecx: ((1 << 5) | (1 << 17) | CPUID_1_ECX) >>> 0,
+    // PAE, PGE (the machine) + FPU, TSC, MSR, CX8, CMOV, CLFSH, FXSR, SSE, SSE2 (the interpreter).
+    edx: ((1 << 6) | (1 << 13) | CPUID_1_EDX | CPUID_1_EDX_SIMD) >>> 0,
+    features: ['VMX', 'PCID', 'PAE', 'PGE', 'FPU', 'TSC', 'MSR', 'CX8', 'CMOV', 'CLFSH', 'FXSR', 'SSE', 'SSE2', 'CX16', 'MOVBE', 'POPCNT'],
   });
   t.set(0x7, { eax: 0, ebx: 1 << 10, ecx: 0, edx: 0, features: ['INVPCID'] });
   t.set(0x8000_0000, { eax: 0x8000_0008, ebx: 0, ecx: 0, edx: 0, features: ['highest extended leaf'] });
   t.set(0x8000_0001, {
     eax: 0,
     ebx: 0,
-    ecx: 0,
-    edx: (1 << 11) | (1 << 20) | (1 << 26) | (1 << 29), // SYSCALL, NX, 1 GiB pages, LM
-    features: ['SYSCALL/SYSRET', 'NX', 'Page1GB', 'LM'],
+    ecx: CPUID_80000001_ECX, // LAHF/SAHF in 64-bit mode, ABM (LZCNT)
+    edx: ((1 << 11) | (1 << 20) | (1 << 26) | (1 << 29) | CPUID_80000001_EDX) >>> 0, // SYSCALL, NX, 1 GiB pages, LM, RDTSCP
+    features: ['SYSCALL/SYSRET', 'NX', 'Page1GB', 'LM', 'RDTSCP', 'LAHF-SAHF', 'LZCNT'],
   });
   t.set(0x8000_0008, { eax: (48 << 8) | physBits, ebx: 0, ecx: 0, edx: 0, features: [`${physBits}-bit physical, 48-bit linear`] });
   return t;

@@ -27,6 +27,12 @@ export class PhysicalMemory {
   readonly dv: DataView;
   /** High half of the last `read64`. */
   hi = 0;
+  /**
+   * Called after host-side bulk writes (`writeBytes`, `zero`: loaders, the frame allocator, kernel
+   * copies to user memory) so a cache of decoded instructions can drop what they overwrote.
+   * Guest stores go through the MMU, which reports writes to code frames itself.
+   */
+  hostWriteHook: ((pa: number, len: number) => void) | undefined;
 
   constructor(size: number) {
     if (!Number.isSafeInteger(size) || size <= 0) {
@@ -128,6 +134,7 @@ export class PhysicalMemory {
 
   zero(pa: number, len: number): void {
     this.u8.fill(0, pa, pa + len);
+    this.hostWriteHook?.(pa, len);
   }
 
   readBytes(pa: number, len: number): Uint8Array {
@@ -136,5 +143,6 @@ export class PhysicalMemory {
 
   writeBytes(pa: number, bytes: Uint8Array): void {
     this.u8.set(bytes, pa);
+    this.hostWriteHook?.(pa, bytes.length);
   }
 }

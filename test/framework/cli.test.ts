@@ -63,6 +63,6 @@ describe('dunesim CLI', () => {
     expect(existsSync(join(dir, 'r.json'))).toBe(true);
     const bad = dunesim(['bench', 'no-such-suite']);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/unknown bench suite 'no-such-suite'; available: vtx, dune-micro, tlb-reach/);
+    expect(bad.stderr).toMatch(/unknown bench suite 'no-such-suite'; available: vtx, dune-micro, exec, tlb-reach/);
   });
 });

@@ -35,7 +35,7 @@ describe('createContainer', () => {
     const commands = container.getAll<CliCommand>(CliCommand);
     expect(commands.some((c) => c instanceof ListCommand)).toBe(true);
     expect(commands.some((c) => c instanceof RunCommand)).toBe(true);
-    expect(commands).toHaveLength(3); // list, run, bench
+    expect(commands).toHaveLength(4); // list, run, bench, exec
     const suites = container.getAll<BenchSuite>(BenchSuite).map((s) => s.id);
     expect(suites).toContain('vtx');
     expect(suites).toContain('tlb-reach');
@@ -52,7 +52,7 @@ describe('createContainer', () => {
     });
     const { container, plugins } = await createContainer({ plugins: false, extra: [extra] });
     expect(plugins).toEqual([]);
-    expect(container.getAll<BenchSuite>(BenchSuite).map((s) => s.id)).toEqual(['vtx', 'dune-micro']);
+    expect(container.getAll<BenchSuite>(BenchSuite).map((s) => s.id)).toEqual(['vtx', 'dune-micro', 'exec']);
     expect(container.getAll<Application>(Application).map((a) => a.id)).toEqual(['one']);
   });
 

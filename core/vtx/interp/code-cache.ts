@@ -15,7 +15,8 @@ type Page = Array<Insn | null>;
  *   instructions overlapping the written bytes;
  * - host writes: `PhysicalMemory.writeBytes` and `zero` (loaders, the frame allocator re-zeroing a
  *   recycled frame) are wrapped to drop the instructions of the frames they touch. Other direct
- *   writes to code (typed-array stores into `mem.u8`) must call `invalidate(pa, len)`.
+ *   writes that may hit code (typed-array stores into `mem.u8`, e.g. ptrace POKETEXT or a
+ *   copy_to_user into a code page) must call `invalidateCode(mem, pa, len)`.
  */
 export class CodeCache {
   /** One flag per 4 KiB frame: 1 when the frame has cached instructions. */
@@ -46,17 +47,9 @@ export class CodeCache {
     this.pages = new Array<Page | null>(mem.frames).fill(null);
     this.counts = new Int32Array(mem.frames);
     this.onWrite = (pa: number): void => this.invalidateAround(pa);
-    // Host-side bulk writes (ELF loading, frame recycling) must not leave stale instructions.
-    const writeBytes = mem.writeBytes.bind(mem);
-    const zero = mem.zero.bind(mem);
-    mem.writeBytes = (pa: number, bytes: Uint8Array): void => {
-      writeBytes(pa, bytes);
-      this.invalidate(pa, bytes.length);
-    };
-    mem.zero = (pa: number, len: number): void => {
-      zero(pa, len);
-      this.invalidate(pa, len);
-    };
+    // Host-side bulk writes (ELF loading, frame recycling, kernel copies) must not leave stale
+    // instructions: PhysicalMemory reports them.
+    mem.hostWriteHook = (pa: number, len: number): void => this.invalidate(pa, len);
   }
 
   /** Makes an MMU report stores to code frames. */
@@ -122,6 +115,8 @@ export class CodeCache {
 
   private dropPage(f: number): void {
     this.invalidated += this.counts[f]!;
+    // Cleared in place too: a run loop may hold the array of the page it executes.
+    this.pages[f]?.fill(null);
     this.pages[f] = null;
     this.counts[f] = 0;
     this.codeFrames[f] = 0;
@@ -144,4 +139,9 @@ export class CodeCache {
     const left = (this.counts[f] = this.counts[f]! - n);
     if (left === 0) this.dropPage(f);
   }
+}
+
+/** Drops decoded instructions overlapping host-physical [pa, pa + len) after a direct write. */
+export function invalidateCode(mem: PhysicalMemory, pa: number, len: number): void {
+  CodeCache.of(mem).invalidate(pa, len);
 }

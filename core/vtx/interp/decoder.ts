@@ -670,11 +670,12 @@ function select0(i: Insn, opc: number, immBytes: number, raw: number): void {
   }
 }
 
+/** REX.B of the instruction being decoded, for the opcode-register forms (50+r, B8+r …). */
 function rexBOf(_i: Insn): number {
   return (rexBits & 1) !== 0 ? 8 : 0;
 }
 
-// REX bits of the instruction being decoded (for the opcode-register forms).
+// REX prefix of the instruction being decoded.
 let rexBits = 0;
 
 function swapRegRm(i: Insn): void {

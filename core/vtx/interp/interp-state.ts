@@ -31,6 +31,8 @@ export class Interp {
 
   /** High half of a 64-bit value returned by a helper. */
   th = 0;
+  /** Low half of a helper's result (helpers too big to inline return through here, unboxed). */
+  tl = 0;
   /** Flags a shift/rotate computed, applied once its result is stored: kind (0 none, 1 result, 2 CF/OF only), CF, OF. */
   pk = 0;
   pcf = 0;

@@ -3,23 +3,32 @@ import type { Machine } from '../machine.js';
 import { CodeCache } from './code-cache.js';
 import { crossedPage, decode } from './decoder.js';
 import { materialize } from './flags.js';
-import { Insn } from './insn.js';
+import { Handler, Insn } from './insn.js';
 import { Interp } from './interp-state.js';
 import * as alu from './alu.js';
-import * as mov from './moves.js';
 import * as ctl from './control.js';
+import * as mov from './moves.js';
+import * as md from './mul-div.js';
+import * as sh from './shifts.js';
 
 /**
- * The x86-64 interpreter of one CPU. `step` fetches through the MMU (execute permission, NX,
- * U/S, EPT X), looks the instruction up in the physical-page code cache (decoding it on a miss),
- * sets `cpu.instrLength`, runs its handler, advances RIP unless it branched, and charges
- * `costs.instruction`. It goes on with the next instruction while the clock is below `limit`,
- * and returns early before a native stub or after an instruction that hands over to the CPU
- * (mode switches, VM exits, STI …), so batching is invisible to the CPU's run loop.
+ * The x86-64 interpreter of one CPU. `step` fetches through the MMU (`fetchAddress`: execute
+ * permission, NX, U/S, EPT X, the TLB and its walks) whenever execution enters a code page,
+ * looks each instruction up in the physical-page code cache (decoding it on a miss), sets
+ * `cpu.instrLength`, runs its handler, advances RIP unless it branched, and charges
+ * `costs.instruction` per instruction. It goes on with the next instruction while the clock is
+ * below `limit`, and returns before a native stub or after an instruction that hands over to the
+ * CPU (mode switches, TLB maintenance, VM exits, STI, HLT …), so batching is invisible to the
+ * CPU's run loop: `cpu.step()` (limit 0) still executes exactly one instruction.
  *
  * Arithmetic flags are lazy inside a batch and written back to `cpu.rflags` whenever control
  * leaves the interpreter: at the end of `step`, when a fault propagates, and in `sync` (called by
  * the CPU before an EPT-violation VM exit saves RFLAGS).
+ *
+ * The per-page fetch is a modelling choice: a code page's translation is checked once per run
+ * of instructions in it (every branch out of the page, every batch, re-checks), so a TLB entry
+ * of the code page evicted by data accesses in the middle of such a run is not re-walked until
+ * the run leaves the page. Everything that can change a translation ends the batch.
  */
 export class X86Interpreter extends Interp implements Interpreter {
   readonly cache: CodeCache;
@@ -36,46 +45,98 @@ export class X86Interpreter extends Interp implements Interpreter {
     const costs = cpu.costs;
     this.stop = false;
     let first = true;
+    // The code page being executed: its linear base, host base and decoded-instruction array.
+    // The fetch is translated (and permission-checked) when execution enters a page; anything
+    // that could change the translation (INVLPG, MOV CR3, mode switches, VM exits, faults)
+    // ends the batch, and SMC invalidation clears the array in place.
+    let vPage = NaN;
+    let hostBase = 0;
+    let code: Array<Insn | null> | null = null;
     try {
       for (;;) {
         const rip = cpu.rip;
-        const pa = mmu.fetchAddress(rip);
-        let insn = cache.lookup(pa);
-        if (insn === null) insn = this.decodeAt(rip, pa);
+        const off = rip & 0xfff;
+        if (rip - off !== vPage) {
+          const pa = mmu.fetchAddress(rip);
+          vPage = rip - off;
+          hostBase = pa - off;
+          code = cache.page(pa >>> 12);
+        }
+        let insn = code !== null ? code[off]! : null;
+        if (insn === null) {
+          insn = this.decodeAt(rip, hostBase + off);
+          code = cache.page(hostBase >>> 12);
+        }
         if (insn.native && !first) break; // the CPU runs natives
         cpu.instrLength = insn.len;
         cpu.branched = false;
+        // The most frequent handlers are called directly (and may be inlined); the rest
+        // through the record's function.
         switch (insn.kind) {
-          case 5: mov.movRR64(this, insn); break;
-          case 6: mov.movRR32(this, insn); break;
-          case 7: mov.movLoad64(this, insn); break;
-          case 8: mov.movLoad32(this, insn); break;
-          case 9: ctl.jne(this, insn); break;
-          case 10: ctl.je(this, insn); break;
-          case 11: ctl.jb(this, insn); break;
-          case 12: alu.incDec32_r(this, insn); break;
-          case 13: mov.movzx_m(this, insn); break;
-          case 14: mov.movMI(this, insn); break;
-          case 20: alu.aluRmR64_r_add(this, insn); break;
-          case 21: alu.aluRmR64_r_sub(this, insn); break;
-          case 22: alu.aluRmR64_r_cmp(this, insn); break;
-          case 23: alu.aluRmR64_r_and(this, insn); break;
-          case 24: alu.aluRmR64_r_xor(this, insn); break;
-          case 25: alu.aluRmR64_r_test(this, insn); break;
-          case 26: alu.aluRmR32_r_add(this, insn); break;
-          case 27: alu.aluRmR32_r_sub(this, insn); break;
-          case 28: alu.aluRmR32_r_cmp(this, insn); break;
-          case 29: alu.aluRmR32_r_and(this, insn); break;
-          case 30: alu.aluRmR32_r_xor(this, insn); break;
-          case 31: alu.aluRmR32_r_test(this, insn); break;
-          case 32: alu.aluRmI64_r_add(this, insn); break;
-          case 33: alu.aluRmI64_r_sub(this, insn); break;
-          case 34: alu.aluRmI64_r_cmp(this, insn); break;
-          case 35: alu.aluRmI64_r_and(this, insn); break;
-          case 36: alu.aluRmI32_r_add(this, insn); break;
-          case 37: alu.aluRmI32_r_sub(this, insn); break;
+          case 1: alu.aluRmI64_r_add(this, insn); break;
+          case 2: ctl.jne(this, insn); break;
+          case 3: mov.movRR64(this, insn); break;
+          case 4: alu.aluRmI64_r_cmp(this, insn); break;
+          case 5: alu.aluRmR64_r_cmp(this, insn); break;
+          case 6: alu.aluRmR64_r_add(this, insn); break;
+          case 7: md.imul2(this, insn); break;
+          case 8: ctl.je(this, insn); break;
+          case 9: mov.movzx_m(this, insn); break;
+          case 10: sh.shift_r(this, insn); break;
+          case 11: alu.aluRmR32_r_xor(this, insn); break;
+          case 12: mov.movMI(this, insn); break;
+          case 13: mov.movzx_r(this, insn); break;
+          case 14: sh.shiftImm32_r(this, insn); break;
+          case 15: mov.movLoad64(this, insn); break;
+          case 16: ctl.jle(this, insn); break;
+          case 17: ctl.popR(this, insn); break;
+          case 18: ctl.pushR(this, insn); break;
+          case 19: mov.movStoreN(this, insn); break;
+          case 20: mov.movLoad32(this, insn); break;
+          case 21: alu.aluRRm32_m_xor(this, insn); break;
+          case 22: mov.movStore64(this, insn); break;
+          case 23: alu.aluRmIN_m(this, insn); break;
+          case 24: mov.lea(this, insn); break;
+          case 25: mov.movRR32(this, insn); break;
+          case 26: ctl.ret(this, insn); break;
+          case 27: ctl.jmpRel(this, insn); break;
+          case 28: alu.aluRmR32_r_add(this, insn); break;
+          case 29: ctl.callRel(this, insn); break;
+          case 30: alu.aluRmR64_r_test(this, insn); break;
+          case 31: ctl.jb(this, insn); break;
+          case 32: alu.aluRmR32_r_cmp(this, insn); break;
+          case 33: alu.aluRmR32_r_test(this, insn); break;
+          case 34: alu.aluRmI64_r_sub(this, insn); break;
+          case 35: alu.incDec32_r(this, insn); break;
+          case 36: mov.movStore32(this, insn); break;
+          case 37: alu.aluRmI32_r_and(this, insn); break;
           case 38: alu.aluRmI32_r_cmp(this, insn); break;
-          case 39: alu.aluRmI32_r_and(this, insn); break;
+          case 39: alu.aluRmR64_r_sub(this, insn); break;
+          case 40: mov.movRI32(this, insn); break;
+          case 41: alu.aluRmI32_r_add(this, insn); break;
+          case 42: alu.aluRmI32_r_sub(this, insn); break;
+          case 43: alu.aluRmR64_r_and(this, insn); break;
+          case 44: alu.aluRmR64_r_xor(this, insn); break;
+          case 45: alu.aluRmR32_r_sub(this, insn); break;
+          case 46: alu.aluRmR32_r_and(this, insn); break;
+          case 47: alu.aluRRm64_m_add(this, insn); break;
+          case 48: alu.aluRRm64_m_cmp(this, insn); break;
+          case 49: alu.aluRRm32_m_add(this, insn); break;
+          case 50: alu.aluRRm32_m_cmp(this, insn); break;
+          case 51: alu.aluRmI64_r_and(this, insn); break;
+          case 52: alu.aluRmI64_r_test(this, insn); break;
+          case 53: alu.aluRmI32_r_test(this, insn); break;
+          case 54: ctl.jl(this, insn); break;
+          case 55: ctl.jg(this, insn); break;
+          case 56: ctl.jge(this, insn); break;
+          case 57: ctl.jae(this, insn); break;
+          case 58: ctl.ja(this, insn); break;
+          case 59: ctl.jbe(this, insn); break;
+          case 60: ctl.js(this, insn); break;
+          case 61: ctl.jns(this, insn); break;
+          case 62: mov.movRI64(this, insn); break;
+          case 63: mov.cmov_r(this, insn); break;
+          case 64: mov.setcc_r(this, insn); break;
           default: insn.fn(this, insn);
         }
         if (!cpu.branched) cpu.rip = rip + insn.len;
@@ -111,11 +172,24 @@ export class X86Interpreter extends Interp implements Interpreter {
   }
 }
 
-const KINDS = new Map<unknown, number>([
-  [alu.aluRmR64_r_add, 20], [alu.aluRmR64_r_sub, 21], [alu.aluRmR64_r_cmp, 22], [alu.aluRmR64_r_and, 23], [alu.aluRmR64_r_xor, 24], [alu.aluRmR64_r_test, 25], [alu.aluRmR32_r_add, 26], [alu.aluRmR32_r_sub, 27], [alu.aluRmR32_r_cmp, 28], [alu.aluRmR32_r_and, 29], [alu.aluRmR32_r_xor, 30], [alu.aluRmR32_r_test, 31], [alu.aluRmI64_r_add, 32], [alu.aluRmI64_r_sub, 33], [alu.aluRmI64_r_cmp, 34], [alu.aluRmI64_r_and, 35], [alu.aluRmI32_r_add, 36], [alu.aluRmI32_r_sub, 37], [alu.aluRmI32_r_cmp, 38], [alu.aluRmI32_r_and, 39],
-  [mov.movRR64, 5], [mov.movRR32, 6],
-  [mov.movLoad64, 7], [mov.movLoad32, 8], [ctl.jne, 9], [ctl.je, 10], [ctl.jb, 11], [alu.incDec32_r, 12], [mov.movzx_m, 13], [mov.movMI, 14],
-]);
+/**
+ * Handlers the run loop calls directly, by `Insn.kind` (1-based), ordered by dynamic frequency
+ * over the guest programs (examples/guest): the switch cases in `step` follow this order.
+ */
+const HOT: Handler[] = [
+  alu.aluRmI64_r_add, ctl.jne, mov.movRR64, alu.aluRmI64_r_cmp, alu.aluRmR64_r_cmp, alu.aluRmR64_r_add,
+  md.imul2, ctl.je, mov.movzx_m, sh.shift_r, alu.aluRmR32_r_xor, mov.movMI,
+  mov.movzx_r, sh.shiftImm32_r, mov.movLoad64, ctl.jle, ctl.popR, ctl.pushR,
+  mov.movStoreN, mov.movLoad32, alu.aluRRm32_m_xor, mov.movStore64, alu.aluRmIN_m, mov.lea,
+  mov.movRR32, ctl.ret, ctl.jmpRel, alu.aluRmR32_r_add, ctl.callRel, alu.aluRmR64_r_test,
+  ctl.jb, alu.aluRmR32_r_cmp, alu.aluRmR32_r_test, alu.aluRmI64_r_sub, alu.incDec32_r, mov.movStore32,
+  alu.aluRmI32_r_and, alu.aluRmI32_r_cmp, alu.aluRmR64_r_sub, mov.movRI32, alu.aluRmI32_r_add, alu.aluRmI32_r_sub,
+  alu.aluRmR64_r_and, alu.aluRmR64_r_xor, alu.aluRmR32_r_sub, alu.aluRmR32_r_and, alu.aluRRm64_m_add, alu.aluRRm64_m_cmp,
+  alu.aluRRm32_m_add, alu.aluRRm32_m_cmp, alu.aluRmI64_r_and, alu.aluRmI64_r_test, alu.aluRmI32_r_test, ctl.jl,
+  ctl.jg, ctl.jge, ctl.jae, ctl.ja, ctl.jbe, ctl.js,
+  ctl.jns, mov.movRI64, mov.cmov_r, mov.setcc_r,
+];
+const KINDS = new Map<Handler, number>(HOT.map((f, k) => [f, k + 1]));
 
 /** Installs an interpreter on every CPU of a machine. */
 export function installInterpreter(machine: Machine): X86Interpreter[] {

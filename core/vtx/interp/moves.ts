@@ -1,9 +1,9 @@
 import { OP_ADD, OP_CMP, aluCompute, aluCompute64 } from './alu.js';
-import { K_ADD, K_SUB, ZF, cond, getCF, materialize, setSomeFlags } from './flags.js';
+import { K_ADD, K_SUB, ZF, cond, materialize, setSomeFlags } from './flags.js';
 import { BASE_RIP, Insn } from './insn.js';
 import type { Interp } from './interp-state.js';
 import {
-  TWO_32, ea, getReg, getReg8, readMem, readRMSize, setReg, setReg16, setReg8, sext32, sizeMask, writeMem,
+  TWO_32, ea, getReg, getReg8, readMem, setReg, setReg16, setReg8, sext32, sizeMask, writeMem,
 } from './operands.js';
 
 /**

@@ -75,18 +75,23 @@ function sizeCode(size: number): number {
 }
 
 /**
- * Computes `op` of a (ah) by the raw count; returns the result (low; high in s.th) and leaves
- * the flags to record in s.pk / s.pcf / s.pof.
+ * Computes `op` of a (ah) by the raw count into s.tl (low) and s.th (high), and leaves the flags
+ * to record in s.pk / s.pcf / s.pof. (Results go to fields: a returned number above 2^30 would be
+ * boxed.)
  */
-export function shiftValue(s: Interp, op: number, size: number, a: number, ah: number, count: number): number {
+export function shiftValue(s: Interp, op: number, size: number, a: number, ah: number, count: number): void {
   const c = count & (size === 8 ? 63 : 31);
   s.pk = PK_NONE;
   if (c === 0) {
     s.th = ah;
-    return a;
+    s.tl = a;
+    return;
   }
   const bits = size * 8;
-  if (size === 8) return shiftValue64(s, op, a, ah, c);
+  if (size === 8) {
+    shiftValue64(s, op, a, ah, c);
+    return;
+  }
   const mask = sizeMask(size);
   const msb = bits - 1;
   let r: number;
@@ -97,7 +102,8 @@ export function shiftValue(s: Interp, op: number, size: number, a: number, ah: n
       s.pk = PK_ROTATE;
       s.pcf = r & 1;
       s.pof = ((r >>> msb) & 1) ^ (r & 1);
-      return r;
+      s.tl = r;
+      return;
     }
     case SH_ROR: {
       const k = c % bits;
@@ -105,7 +111,8 @@ export function shiftValue(s: Interp, op: number, size: number, a: number, ah: n
       s.pk = PK_ROTATE;
       s.pcf = (r >>> msb) & 1;
       s.pof = ((r >>> msb) & 1) ^ ((r >>> (msb - 1)) & 1);
-      return r;
+      s.tl = r;
+      return;
     }
     case SH_RCL: {
       let k = size === 1 ? c % 9 : size === 2 ? c % 17 : c;
@@ -119,7 +126,8 @@ export function shiftValue(s: Interp, op: number, size: number, a: number, ah: n
       s.pk = PK_ROTATE;
       s.pcf = cf;
       s.pof = ((r >>> msb) & 1) ^ cf;
-      return r;
+      s.tl = r;
+      return;
     }
     case SH_RCR: {
       let k = size === 1 ? c % 9 : size === 2 ? c % 17 : c;
@@ -133,7 +141,8 @@ export function shiftValue(s: Interp, op: number, size: number, a: number, ah: n
       }
       s.pk = PK_ROTATE;
       s.pcf = cf;
-      return r;
+      s.tl = r;
+      return;
     }
     case SH_SHL:
     case SH_SAL:
@@ -141,13 +150,15 @@ export function shiftValue(s: Interp, op: number, size: number, a: number, ah: n
       s.pk = PK_RESULT;
       s.pcf = c <= bits ? (a >>> (bits - c)) & 1 : 0;
       s.pof = ((r >>> msb) & 1) ^ s.pcf;
-      return r;
+      s.tl = r;
+      return;
     case SH_SHR:
       r = a >>> c;
       s.pk = PK_RESULT;
       s.pcf = (a >>> (c - 1)) & 1;
       s.pof = (a >>> msb) & 1;
-      return r;
+      s.tl = r;
+      return;
     default: {
       // SAR
       const sa = sext32(a, size);
@@ -155,12 +166,13 @@ export function shiftValue(s: Interp, op: number, size: number, a: number, ah: n
       s.pk = PK_RESULT;
       s.pcf = (sa >> (c - 1)) & 1;
       s.pof = 0;
-      return r;
+      s.tl = r;
+      return;
     }
   }
 }
 
-function shiftValue64(s: Interp, op: number, a: number, ah: number, c: number): number {
+function shiftValue64(s: Interp, op: number, a: number, ah: number, c: number): void {
   let r: number;
   let rh: number;
   switch (op) {
@@ -239,7 +251,7 @@ function shiftValue64(s: Interp, op: number, a: number, ah: number, c: number): 
       s.pof = 0;
   }
   s.th = rh;
-  return r;
+  s.tl = r;
 }
 
 /** Records the flags `shiftValue` left pending. */
@@ -258,7 +270,8 @@ export function shift_r(s: Interp, i: Insn): void {
   const size = i.size;
   const a = getReg(s, i.rm, size);
   const ah = size === 8 ? s.th : 0;
-  const r = shiftValue(s, i.op, size, a, ah, count(s, i));
+  shiftValue(s, i.op, size, a, ah, count(s, i));
+  const r = s.tl;
   const rh = s.th;
   setReg(s, i.rm, size, r, rh);
   applyShiftFlags(s, size, r, rh);
@@ -269,7 +282,8 @@ export function shift_m(s: Interp, i: Insn): void {
   const addr = ea(s, i);
   const a = readMem(s, addr, size);
   const ah = size === 8 ? s.th : 0;
-  const r = shiftValue(s, i.op, size, a, ah, count(s, i));
+  shiftValue(s, i.op, size, a, ah, count(s, i));
+  const r = s.tl;
   const rh = s.th;
   if (s.pk !== PK_NONE) writeMem(s, addr, size, r, rh);
   applyShiftFlags(s, size, r, rh);
@@ -310,12 +324,13 @@ export function shiftImm32_r(s: Interp, i: Insn): void {
 
 // ---- SHLD / SHRD (0F A4/A5, 0F AC/AD). `i.op`: 0 SHLD, 1 SHRD.
 
-function doubleShift(s: Interp, shrd: boolean, size: number, d: number, dh: number, src: number, srch: number, count: number): number {
+function doubleShift(s: Interp, shrd: boolean, size: number, d: number, dh: number, src: number, srch: number, count: number): void {
   const c = count & (size === 8 ? 63 : 31);
   s.pk = PK_NONE;
   if (c === 0) {
     s.th = dh;
-    return d;
+    s.tl = d;
+    return;
   }
   const bits = size * 8;
   if (size === 8) {
@@ -339,7 +354,8 @@ function doubleShift(s: Interp, shrd: boolean, size: number, d: number, dh: numb
     s.pk = PK_RESULT;
     s.pof = (rh >>> 31) ^ (dh >>> 31);
     s.th = rh;
-    return r;
+    s.tl = r;
+    return;
   }
   const mask = sizeMask(size);
   const msb = bits - 1;
@@ -367,7 +383,7 @@ function doubleShift(s: Interp, shrd: boolean, size: number, d: number, dh: numb
   s.pk = PK_RESULT;
   s.pof = ((r >>> msb) & 1) ^ ((d >>> msb) & 1);
   s.th = 0;
-  return r;
+  s.tl = r;
 }
 
 export function shxd(s: Interp, i: Insn): void {
@@ -378,7 +394,8 @@ export function shxd(s: Interp, i: Insn): void {
   const dh = size === 8 ? s.th : 0;
   const src = getReg(s, i.reg, size);
   const srch = size === 8 ? s.th : 0;
-  const r = doubleShift(s, i.op === 1, size, d, dh, src, srch, count(s, i));
+  doubleShift(s, i.op === 1, size, d, dh, src, srch, count(s, i));
+  const r = s.tl;
   const rh = s.th;
   if (mem) {
     if (s.pk !== PK_NONE) writeMem(s, addr, size, r, rh);

@@ -19,11 +19,18 @@ const RCX = 1;
 const RSI = 6;
 const RDI = 7;
 
-// Iteration state shared with the finally blocks (module locals: no allocation).
-let si = 0;
-let di = 0;
-let cl = 0;
-let ch = 0;
+// Iteration state shared with the finally blocks, in typed arrays (module-level number variables
+// would be boxed on every store): source and destination pointers, count, compared values.
+const P = new Float64Array(2);
+const U = new Uint32Array(6);
+const SI = 0;
+const DI = 1;
+const CL = 0;
+const CH = 1;
+const CA = 2;
+const CAH = 3;
+const CB = 4;
+const CBH = 5;
 
 function srcBase(s: Interp, i: Insn): number {
   return i.seg === 0 ? 0 : i.seg === SEG_FS ? s.cpu.fsBase : s.cpu.gsBase;
@@ -31,55 +38,55 @@ function srcBase(s: Interp, i: Insn): number {
 
 function loadState(s: Interp, i: Insn): void {
   if (i.a32) {
-    si = s.lo[RSI]!;
-    di = s.lo[RDI]!;
-    cl = s.lo[RCX]!;
-    ch = 0;
+    P[SI] = s.lo[RSI]!;
+    P[DI] = s.lo[RDI]!;
+    U[CL] = s.lo[RCX]!;
+    U[CH] = 0;
   } else {
-    si = regNum(s, RSI);
-    di = regNum(s, RDI);
-    cl = s.lo[RCX]!;
-    ch = s.hi[RCX]!;
+    P[SI] = regNum(s, RSI);
+    P[DI] = regNum(s, RDI);
+    U[CL] = s.lo[RCX]!;
+    U[CH] = s.hi[RCX]!;
   }
 }
 
 function storePointers(s: Interp, i: Insn, src: boolean, dst: boolean): void {
   if (i.a32) {
     if (src) {
-      s.lo[RSI] = si >>> 0;
+      s.lo[RSI] = P[SI]! >>> 0;
       s.hi[RSI] = 0;
     }
     if (dst) {
-      s.lo[RDI] = di >>> 0;
+      s.lo[RDI] = P[DI]! >>> 0;
       s.hi[RDI] = 0;
     }
     return;
   }
   if (src) {
-    s.lo[RSI] = si >>> 0;
-    s.hi[RSI] = Math.floor(si / TWO_32) >>> 0;
+    s.lo[RSI] = P[SI]! >>> 0;
+    s.hi[RSI] = Math.floor(P[SI]! / TWO_32) >>> 0;
   }
   if (dst) {
-    s.lo[RDI] = di >>> 0;
-    s.hi[RDI] = Math.floor(di / TWO_32) >>> 0;
+    s.lo[RDI] = P[DI]! >>> 0;
+    s.hi[RDI] = Math.floor(P[DI]! / TWO_32) >>> 0;
   }
 }
 
 function storeCount(s: Interp, i: Insn): void {
-  s.lo[RCX] = cl;
+  s.lo[RCX] = U[CL]!;
   if (i.a32) s.hi[RCX] = 0;
-  else s.hi[RCX] = ch;
+  else s.hi[RCX] = U[CH]!;
 }
 
 /** Decrements the count; true when it reached zero. */
 function decCount(): boolean {
-  if (cl === 0) {
-    ch = (ch - 1) >>> 0;
-    cl = 0xffff_ffff;
+  if (U[CL]! === 0) {
+    U[CH] = (U[CH]! - 1) >>> 0;
+    U[CL] = 0xffff_ffff;
     return false;
   }
-  cl = cl - 1;
-  return cl === 0 && ch === 0;
+  U[CL] = U[CL]! - 1;
+  return U[CL]! === 0 && U[CH]! === 0;
 }
 
 function wrap(i: Insn, v: number): number {
@@ -92,21 +99,21 @@ export function movs(s: Interp, i: Insn): void {
   const base = srcBase(s, i);
   loadState(s, i);
   if (i.rep === 0) {
-    const v = readMem(s, base + si, size);
-    writeMem(s, di, size, v, s.th);
-    si = wrap(i, si + step);
-    di = wrap(i, di + step);
+    const v = readMem(s, base + P[SI]!, size);
+    writeMem(s, P[DI]!, size, v, s.th);
+    P[SI] = wrap(i, P[SI]! + step);
+    P[DI] = wrap(i, P[DI]! + step);
     storePointers(s, i, true, true);
     return;
   }
-  if ((cl | ch) === 0) return;
+  if ((U[CL]! | U[CH]!) === 0) return;
   let done = false;
   try {
     for (let n = 0; n < CHUNK; n++) {
-      const v = readMem(s, base + si, size);
-      writeMem(s, di, size, v, s.th);
-      si = wrap(i, si + step);
-      di = wrap(i, di + step);
+      const v = readMem(s, base + P[SI]!, size);
+      writeMem(s, P[DI]!, size, v, s.th);
+      P[SI] = wrap(i, P[SI]! + step);
+      P[DI] = wrap(i, P[DI]! + step);
       if (decCount()) {
         done = true;
         break;
@@ -126,17 +133,17 @@ export function stos(s: Interp, i: Insn): void {
   const vh = s.th;
   loadState(s, i);
   if (i.rep === 0) {
-    writeMem(s, di, size, v, vh);
-    di = wrap(i, di + step);
+    writeMem(s, P[DI]!, size, v, vh);
+    P[DI] = wrap(i, P[DI]! + step);
     storePointers(s, i, false, true);
     return;
   }
-  if ((cl | ch) === 0) return;
+  if ((U[CL]! | U[CH]!) === 0) return;
   let done = false;
   try {
     for (let n = 0; n < CHUNK; n++) {
-      writeMem(s, di, size, v, vh);
-      di = wrap(i, di + step);
+      writeMem(s, P[DI]!, size, v, vh);
+      P[DI] = wrap(i, P[DI]! + step);
       if (decCount()) {
         done = true;
         break;
@@ -155,19 +162,19 @@ export function lods(s: Interp, i: Insn): void {
   const base = srcBase(s, i);
   loadState(s, i);
   if (i.rep === 0) {
-    const v = readMem(s, base + si, size);
+    const v = readMem(s, base + P[SI]!, size);
     setReg(s, 0, size, v, s.th);
-    si = wrap(i, si + step);
+    P[SI] = wrap(i, P[SI]! + step);
     storePointers(s, i, true, false);
     return;
   }
-  if ((cl | ch) === 0) return;
+  if ((U[CL]! | U[CH]!) === 0) return;
   let done = false;
   try {
     for (let n = 0; n < CHUNK; n++) {
-      const v = readMem(s, base + si, size);
+      const v = readMem(s, base + P[SI]!, size);
       setReg(s, 0, size, v, s.th);
-      si = wrap(i, si + step);
+      P[SI] = wrap(i, P[SI]! + step);
       if (decCount()) {
         done = true;
         break;
@@ -182,34 +189,30 @@ export function lods(s: Interp, i: Insn): void {
 
 // ---- CMPS / SCAS: flags as CMP of the last pair compared.
 
-let ca = 0;
-let cah = 0;
-let cb = 0;
-let cbh = 0;
 let compared = false;
 
 function recordCompare(s: Interp, size: number): void {
   let rl: number;
   let rh = 0;
   if (size === 8) {
-    const t = ca - cb;
+    const t = U[CA]! - U[CB]!;
     rl = t >>> 0;
-    rh = (cah - cbh - (t < 0 ? 1 : 0)) >>> 0;
+    rh = (U[CAH]! - U[CBH]! - (t < 0 ? 1 : 0)) >>> 0;
   } else {
-    rl = ((ca - cb) & sizeMask(size)) >>> 0;
+    rl = ((U[CA]! - U[CB]!) & sizeMask(size)) >>> 0;
   }
   s.fop = (K_SUB << 2) | (size === 1 ? 0 : size === 2 ? 1 : size === 4 ? 2 : 3);
-  s.fa = ca;
-  s.fah = cah;
-  s.fb = cb;
-  s.fbh = cbh;
+  s.fa = U[CA]!;
+  s.fah = U[CAH]!;
+  s.fb = U[CB]!;
+  s.fbh = U[CBH]!;
   s.fr = rl;
   s.frh = rh;
   s.fcf = 0;
 }
 
 function equal(): boolean {
-  return ca === cb && cah === cbh;
+  return U[CA]! === U[CB]! && U[CAH]! === U[CBH]!;
 }
 
 export function cmps(s: Interp, i: Insn): void {
@@ -218,33 +221,33 @@ export function cmps(s: Interp, i: Insn): void {
   const base = srcBase(s, i);
   loadState(s, i);
   if (i.rep === 0) {
-    ca = readMem(s, base + si, size);
-    cah = s.th;
-    cb = readMem(s, di, size);
-    cbh = s.th;
-    if (size !== 8) cah = cbh = 0;
-    si = wrap(i, si + step);
-    di = wrap(i, di + step);
+    U[CA] = readMem(s, base + P[SI]!, size);
+    U[CAH] = s.th;
+    U[CB] = readMem(s, P[DI]!, size);
+    U[CBH] = s.th;
+    if (size !== 8) U[CAH] = U[CBH] = 0;
+    P[SI] = wrap(i, P[SI]! + step);
+    P[DI] = wrap(i, P[DI]! + step);
     storePointers(s, i, true, true);
     recordCompare(s, size);
     return;
   }
-  if ((cl | ch) === 0) return;
+  if ((U[CL]! | U[CH]!) === 0) return;
   const untilEqual = i.rep === REP_NE;
   let done = false;
   compared = false;
   try {
     for (let n = 0; n < CHUNK; n++) {
-      const a = readMem(s, base + si, size);
+      const a = readMem(s, base + P[SI]!, size);
       const ah = s.th;
-      const b = readMem(s, di, size);
-      ca = a;
-      cb = b;
-      cah = size === 8 ? ah : 0;
-      cbh = size === 8 ? s.th : 0;
+      const b = readMem(s, P[DI]!, size);
+      U[CA] = a;
+      U[CB] = b;
+      U[CAH] = size === 8 ? ah : 0;
+      U[CBH] = size === 8 ? s.th : 0;
       compared = true;
-      si = wrap(i, si + step);
-      di = wrap(i, di + step);
+      P[SI] = wrap(i, P[SI]! + step);
+      P[DI] = wrap(i, P[DI]! + step);
       const zero = decCount();
       if (zero || equal() === untilEqual) {
         done = true;
@@ -266,28 +269,28 @@ export function scas(s: Interp, i: Insn): void {
   const acch = size === 8 ? s.th : 0;
   loadState(s, i);
   if (i.rep === 0) {
-    cb = readMem(s, di, size);
-    cbh = size === 8 ? s.th : 0;
-    ca = acc;
-    cah = acch;
-    di = wrap(i, di + step);
+    U[CB] = readMem(s, P[DI]!, size);
+    U[CBH] = size === 8 ? s.th : 0;
+    U[CA] = acc;
+    U[CAH] = acch;
+    P[DI] = wrap(i, P[DI]! + step);
     storePointers(s, i, false, true);
     recordCompare(s, size);
     return;
   }
-  if ((cl | ch) === 0) return;
+  if ((U[CL]! | U[CH]!) === 0) return;
   const untilEqual = i.rep === REP_NE;
   let done = false;
   compared = false;
-  ca = acc;
-  cah = acch;
+  U[CA] = acc;
+  U[CAH] = acch;
   try {
     for (let n = 0; n < CHUNK; n++) {
-      const b = readMem(s, di, size);
-      cb = b;
-      cbh = size === 8 ? s.th : 0;
+      const b = readMem(s, P[DI]!, size);
+      U[CB] = b;
+      U[CBH] = size === 8 ? s.th : 0;
       compared = true;
-      di = wrap(i, di + step);
+      P[DI] = wrap(i, P[DI]! + step);
       const zero = decCount();
       if (zero || equal() === untilEqual) {
         done = true;

@@ -1,0 +1,69 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { injectable } from 'inversify';
+import { BenchContext, BenchResult, BenchRow, BenchSuite } from '../bench/bench-suite.js';
+import { execElf } from './exec-command.js';
+
+const GUEST_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'guest', 'bin');
+/** The CPU-bound guest programs (examples/guest). */
+const PROGRAMS: Array<[string, string[]]> = [['sieve', []], ['crc32', []], ['matmul', []], ['qsort', []]];
+
+function nativeSeconds(path: string, args: string[]): number {
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(path, args, { stdio: 'ignore' });
+    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (r.status !== 0) throw new Error(`${path} failed natively (status ${r.status})`);
+    best = Math.min(best, dt);
+  }
+  return best;
+}
+
+/**
+ * `dunesim bench exec`: the interpreter's speed on the CPU-bound guest programs, run natively
+ * and in dunesim (`--mode linux`, cycle model on) in the same run. Native times include process
+ * start-up (~1 ms), as dunesim's include building the machine; both are the best of several runs.
+ */
+@injectable()
+export class ExecBenchSuite implements BenchSuite {
+  readonly id = 'exec';
+  readonly description = 'guest instructions per second of the x86 interpreter and slowdown versus native, on the CPU-bound guest programs';
+  readonly steps = PROGRAMS.length;
+
+  run(ctx: BenchContext): BenchResult {
+    const rows: BenchRow[] = [];
+    let instr = 0;
+    let secs = 0;
+    let logSlow = 0;
+    for (const [name, args] of PROGRAMS) {
+      const path = join(GUEST_BIN, name);
+      if (!existsSync(path)) throw new Error(`guest program ${path} is missing`);
+      const native = nativeSeconds(path, args);
+      let best = Infinity;
+      let instructions = 0;
+      for (let i = 0; i < 2; i++) {
+        const t0 = performance.now();
+        const r = execElf(path, args, { mode: 'linux', profile: ctx.profile, memory: 512 << 20, console: () => {} });
+        const dt = (performance.now() - t0) / 1000;
+        if (r.exitCode !== 0) throw new Error(`${name} exited with ${r.exitCode} in dunesim`);
+        instructions = r.stats.instructions as number;
+        best = Math.min(best, dt);
+      }
+      const mips = instructions / best / 1e6;
+      rows.push({ id: `mips:${name}`, unit: 'M instr/s', value: mips, counts: { instructions, seconds: best } });
+      rows.push({ id: `slowdown:${name}`, unit: 'x', value: best / native, counts: { nativeSeconds: native } });
+      instr += instructions;
+      secs += best;
+      logSlow += Math.log(best / native);
+      ctx.progress(name);
+    }
+    rows.unshift(
+      { id: 'mips', unit: 'M instr/s', value: instr / secs / 1e6, note: 'all programs, target ≥ 50' },
+      { id: 'slowdown', unit: 'x', value: Math.exp(logSlow / PROGRAMS.length), note: 'geometric mean' },
+    );
+    return { suite: this.id, profile: ctx.profile, rows, meta: { node: process.version } };
+  }
+}

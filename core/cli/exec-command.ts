@@ -1,0 +1,171 @@
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { injectable } from 'inversify';
+import { Command } from 'commander';
+import { CliCommand } from '../framework/cli-command.js';
+import { UsageError } from '../framework/usage-error.js';
+import { DEFAULT_PROFILE, loadProfile } from '../vtx/cost-model.js';
+import { Machine } from '../vtx/machine.js';
+import { RSP } from '../vtx/cpu.js';
+import { installInterpreter } from '../vtx/interp/interpreter.js';
+import { ElfError, ElfFile } from '../linux/elf/elf-file.js';
+import { Kernel } from '../linux/kernel.js';
+import { loadElf } from '../linux/exec.js';
+import { Process } from '../linux/task.js';
+import { CodeBuilder } from '../vtx/code-builder.js';
+import { PROT_EXEC, PROT_READ } from '../linux/linux-abi.js';
+import { DuneModule } from '../dune/dune-module.js';
+import { LibDune } from '../dune/libdune.js';
+import { VmExitReason } from '../vtx/vmcs-field.js';
+
+const SIGNAL_NAMES: Record<number, string> = { 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 15: 'SIGTERM' };
+
+/** Where exec --mode dune puts its loader stub (inside Dune's identity window). */
+const DUNE_LOADER = 0x6000_0000;
+
+export interface ExecOptions {
+  mode: 'linux' | 'dune';
+  stats?: string;
+  strace?: boolean;
+  root?: string;
+  profile: string;
+  memory: number;
+  /** Where the guest's fds 1 and 2 go (default: the host's stdout and stderr). */
+  console?: (fd: number, data: Uint8Array) => void;
+  /** Where dunesim's own messages go (default: stderr). */
+  report?: (line: string) => void;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stats: Record<string, unknown>;
+}
+
+/**
+ * Runs a static x86-64 ELF on the machine model: as an ordinary Linux process, or as a Dune
+ * process (libDune in guest ring 0 enters Dune before the program's first instruction, and its
+ * LSTAR trampoline forwards every SYSCALL as a VMCALL).
+ */
+export function execElf(path: string, args: string[], opts: ExecOptions): ExecResult {
+  const bytes = new Uint8Array(readFileSync(path));
+  const elf = ElfFile.parse(bytes); // ElfError on a bad file
+  const t0 = performance.now();
+  const m = new Machine({ memory: opts.memory, profile: opts.profile });
+  installInterpreter(m);
+  const k = new Kernel(m);
+  if (opts.console !== undefined) k.console = opts.console;
+  const say = opts.report ?? ((line: string): boolean => process.stderr.write(line));
+  const kr = k as unknown as { root?: string };
+  if (opts.root !== undefined) kr.root = resolve(opts.root);
+  if (opts.strace) k.strace = (line) => process.stderr.write(`[strace] ${line}\n`);
+  const argv = [path, ...args];
+  const envp = Object.entries(process.env).filter(([key]) => key.startsWith('DUNESIM_') || key === 'HOME' || key === 'PATH').map(([key, v]) => `${key}=${v}`);
+  let p: Process;
+  if (opts.mode === 'linux') {
+    p = k.spawnElf(path, elf, argv, envp, path);
+  } else {
+    new DuneModule(k);
+    p = k.newProcess(path, k.newAddressSpace());
+    const img = loadElf(k, p, elf, argv, envp, path);
+    const lib = new LibDune(k, p);
+    const c = new CodeBuilder(m.natives, DUNE_LOADER, 'dune-exec');
+    c.op('init', (cpu) => lib.init(cpu, true), 1);
+    lib.emitEnter(c, 'enter', 'guest');
+    // The first instruction inside Dune: the program's entry, in guest ring 0, with the initial
+    // stack the loader built (RDX = 0: no function for atexit, as the ABI says).
+    c.op('guest', (cpu) => {
+      for (let i = 0; i < 16; i++) cpu.setReg(i, 0);
+      cpu.setReg(RSP, img.sp);
+      cpu.jump(img.entry);
+    }, 3);
+    k.mapImage(p, DUNE_LOADER, c.build(), PROT_READ | PROT_EXEC, '[dune-exec]');
+    const t = k.newTask(p);
+    t.regs.rip = c.addr('init');
+    t.regs.set(RSP, img.sp);
+    k.enqueue(t);
+  }
+  k.start();
+  k.run();
+  const wall = (performance.now() - t0) / 1000;
+  const status = p.waitStatus;
+  const sig = status & 0x7f;
+  let exitCode: number;
+  if (!p.zombie) {
+    say('dunesim: the guest did not finish (every task is blocked)\n');
+    exitCode = 1;
+  } else if (sig !== 0) {
+    say(`dunesim: guest killed by signal ${sig} (${SIGNAL_NAMES[sig] ?? 'signal'})\n`);
+    exitCode = 128 + sig;
+  } else {
+    exitCode = (status >> 8) & 0xff;
+  }
+  const st = m.stats;
+  const exits: Record<string, number> = {};
+  for (const [name, v] of Object.entries(VmExitReason)) {
+    if (typeof v !== 'number') continue;
+    const n = st.sum(`vmx.exits.${name}`);
+    if (n > 0) exits[name] = n;
+  }
+  const cpus = m.cpus;
+  const stats = {
+    mode: opts.mode,
+    profile: opts.profile,
+    instructions: cpus.reduce((a, c) => a + c.instructions, 0),
+    cycles: Math.max(...cpus.map((c) => c.cycles)),
+    simulatedSeconds: m.seconds(Math.max(...cpus.map((c) => c.cycles))),
+    wallSeconds: wall,
+    vmExits: exits,
+    tlb: { l0AndTlbHitsBehindL0: st.sum('tlb.hits'), misses: st.sum('tlb.misses') },
+    pageWalks: st.sum('mmu.walks'),
+    walkReferences: st.sum('mmu.walkRefs'),
+    syscalls: st.get('linux.syscalls'),
+    pageFaults: st.get('linux.pageFaults'),
+    exceptions: st.sum('exceptions'),
+    exitStatus: exitCode,
+  };
+  if (opts.stats !== undefined) {
+    mkdirSync(dirname(resolve(opts.stats)), { recursive: true });
+    writeFileSync(opts.stats, JSON.stringify(stats, null, 2) + '\n');
+  }
+  return { exitCode, stats };
+}
+
+/** `dunesim exec [--mode linux|dune] [--stats FILE] [--strace] [--root DIR] -- ELF [ARGS…]`. */
+@injectable()
+export class ExecCommand implements CliCommand {
+  register(program: Command): void {
+    program
+      .command('exec')
+      .description('run a static x86-64 Linux binary on the machine model (as a Linux or a Dune process)')
+      .argument('<elf>', 'the executable (static ET_EXEC or static-PIE)')
+      .argument('[args...]', 'its arguments')
+      .option('--mode <mode>', 'linux | dune', 'linux')
+      .option('--stats <file>', 'write run statistics as JSON')
+      .option('--strace', 'trace system calls on stderr')
+      .option('--root <dir>', 'host directory the guest sees as / (default: the current directory)')
+      .option('--profile <name>', 'cost profile', DEFAULT_PROFILE)
+      .option('--memory <MiB>', 'physical memory of the machine', '1024')
+      .action((elfPath: string, args: string[], o: { mode: string; stats?: string; strace?: boolean; root?: string; profile: string; memory: string }) => {
+        if (o.mode !== 'linux' && o.mode !== 'dune') throw new UsageError(`--mode must be linux or dune, got '${o.mode}'`);
+        const mib = Number(o.memory);
+        if (!Number.isInteger(mib) || mib < 16 || mib > 4096) throw new UsageError(`--memory must be a whole number of MiB from 16 to 4096, got '${o.memory}'`);
+        loadProfile(o.profile);
+        if (!existsSync(elfPath)) {
+          process.stderr.write(`dunesim: ${elfPath}: no such file\n`);
+          process.exitCode = 127;
+          return;
+        }
+        try {
+          const r = execElf(elfPath, args, { mode: o.mode, stats: o.stats, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
+          process.exitCode = r.exitCode;
+        } catch (e) {
+          if (e instanceof ElfError) {
+            process.stderr.write(`dunesim: ${elfPath}: ${e.message}\n`);
+            process.exitCode = 126;
+            return;
+          }
+          throw e;
+        }
+      });
+  }
+}
