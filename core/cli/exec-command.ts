@@ -22,6 +22,12 @@ const SIGNAL_NAMES: Record<number, string> = { 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SI
 
 /** Where exec --mode dune puts its loader stub (inside Dune's identity window). */
 const DUNE_LOADER = 0x6000_0000;
+/**
+ * Where exec --mode dune loads a static PIE: Linux's default base (0x5555_5555_4000) lies outside
+ * Dune's guest-physical windows, so, like the Dune sandbox's loader (LOADER_VADDR_OFF), it goes
+ * low in the identity window.
+ */
+const DUNE_PIE_BASE = 0x6f00_0000;
 
 export interface ExecOptions {
   mode: 'linux' | 'dune';
@@ -34,6 +40,10 @@ export interface ExecOptions {
   console?: (fd: number, data: Uint8Array) => void;
   /** Where dunesim's own messages go (default: stderr). */
   report?: (line: string) => void;
+  /** argv[0] (default: the path as given). */
+  argv0?: string;
+  /** The environment (default: the host's DUNESIM_*, HOME and PATH variables). */
+  envp?: string[];
 }
 
 export interface ExecResult {
@@ -55,18 +65,17 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   const k = new Kernel(m);
   if (opts.console !== undefined) k.console = opts.console;
   const say = opts.report ?? ((line: string): boolean => process.stderr.write(line));
-  const kr = k as unknown as { root?: string };
-  if (opts.root !== undefined) kr.root = resolve(opts.root);
+  if (opts.root !== undefined) k.root = resolve(opts.root);
   if (opts.strace) k.strace = (line) => process.stderr.write(`[strace] ${line}\n`);
-  const argv = [path, ...args];
-  const envp = Object.entries(process.env).filter(([key]) => key.startsWith('DUNESIM_') || key === 'HOME' || key === 'PATH').map(([key, v]) => `${key}=${v}`);
+  const argv = [opts.argv0 ?? path, ...args];
+  const envp = opts.envp ?? Object.entries(process.env).filter(([key]) => key.startsWith('DUNESIM_') || key === 'HOME' || key === 'PATH').map(([key, v]) => `${key}=${v}`);
   let p: Process;
   if (opts.mode === 'linux') {
     p = k.spawnElf(path, elf, argv, envp, path);
   } else {
     new DuneModule(k);
     p = k.newProcess(path, k.newAddressSpace());
-    const img = loadElf(k, p, elf, argv, envp, path);
+    const img = loadElf(k, p, elf, argv, envp, path, DUNE_PIE_BASE);
     const lib = new LibDune(k, p);
     const c = new CodeBuilder(m.natives, DUNE_LOADER, 'dune-exec');
     c.op('init', (cpu) => lib.init(cpu, true), 1);

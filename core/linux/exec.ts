@@ -1,7 +1,7 @@
 import { PAGE_SIZE } from '../vtx/arch.js';
 import { ElfFile, PF_R, PF_W, PF_X } from './elf/elf-file.js';
 import type { Kernel } from './kernel.js';
-import { DEFAULT_STACK_SIZE, MAP_ANONYMOUS, MAP_GROWSDOWN, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_TOP } from './linux-abi.js';
+import { INITIAL_STACK_SIZE, MAP_ANONYMOUS, MAP_GROWSDOWN, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_TOP } from './linux-abi.js';
 import { Process } from './task.js';
 import { Vma } from './vma.js';
 
@@ -32,9 +32,9 @@ const pageUp = (x: number): number => Math.ceil(x / PAGE_SIZE) * PAGE_SIZE;
  * the strings and 16 random bytes. The ELF was validated by ElfFile.parse (which rejects a
  * dynamically linked file with "not supported: dynamically linked (PT_INTERP …)").
  */
-export function loadElf(k: Kernel, p: Process, elf: ElfFile, argv: string[], envp: string[], execfn: string): ImageInfo {
+export function loadElf(k: Kernel, p: Process, elf: ElfFile, argv: string[], envp: string[], execfn: string, pieBase = PIE_BASE): ImageInfo {
   const mm = p.mm;
-  const base = elf.isStaticPie ? PIE_BASE : 0;
+  const base = elf.isStaticPie ? pieBase : 0;
   const mem = k.machine.mem;
   let end = 0;
   for (const seg of elf.loadSegments()) {
@@ -65,8 +65,8 @@ export function loadElf(k: Kernel, p: Process, elf: ElfFile, argv: string[], env
   }
   mm.startBrk = mm.brk = end;
 
-  // The stack, and the initial process stack built at its top.
-  mm.vmas.insert(new Vma(STACK_TOP - DEFAULT_STACK_SIZE, STACK_TOP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, '[stack]'));
+  // The stack (128 KiB, growing on demand up to RLIMIT_STACK), and the initial process stack at its top.
+  mm.vmas.insert(new Vma(STACK_TOP - INITIAL_STACK_SIZE, STACK_TOP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, '[stack]'));
   const enc = new TextEncoder();
   let sp = STACK_TOP;
   const pushBytes = (b: Uint8Array): number => {

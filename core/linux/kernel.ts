@@ -7,6 +7,7 @@ import { CodeBuilder } from '../vtx/code-builder.js';
 import { Cpu, RAX, RCX, RDI, RDX, RSI, RSP, R8, R9, R10, R11 } from '../vtx/cpu.js';
 import { CpuFault } from '../vtx/cpu-fault.js';
 import { Machine } from '../vtx/machine.js';
+import { OutOfMemoryError } from '../vtx/frame-allocator.js';
 import { PageTables } from '../vtx/page-tables.js';
 import { AccessKind } from '../vtx/tlb.js';
 import { AddressSpace, pteHasFrame } from './address-space.js';
@@ -23,6 +24,7 @@ import { registerSyscalls } from './syscalls.js';
 import { ElfFile } from './elf/elf-file.js';
 import { loadElf } from './exec.js';
 import { Process, Task, TaskState } from './task.js';
+import { ConsoleFile, closeFiles, hostIsatty, installFd, readHostStdin } from './vfs.js';
 import { Vma } from './vma.js';
 
 const TWO_32 = 0x1_0000_0000;
@@ -56,6 +58,12 @@ export class Kernel {
   readonly runQueue: Task[] = [];
   /** Output of the console (fds 1 and 2 of every process). */
   console: (fd: number, data: Uint8Array) => void = (fd, data) => (fd === 2 ? process.stderr : process.stdout).write(data);
+  /** Input of the console (fd 0): up to `max` bytes, none at end of file. Default: the host's stdin. */
+  stdin: (max: number) => Uint8Array = readHostStdin;
+  /** Whether console fd 0, 1 or 2 is a terminal (ioctl TCGETS, TIOCGWINSZ answer), else a pipe. */
+  isatty: (fd: number) => boolean = hostIsatty;
+  /** The host directory that is the guest's file system: "/" of every process (vfs.ts). */
+  root: string = process.cwd();
   /** Called when a process dies, with its wait status. */
   onProcessExit: ((p: Process) => void) | undefined;
   /** Hooks that run for a task before it returns to user mode (the Dune module re-enters here). */
@@ -191,9 +199,7 @@ export class Kernel {
     const p = new Process(this.nextPid++, mm, name);
     p.parent = parent;
     parent?.children.push(p);
-    p.files.set(0, { kind: 'console' });
-    p.files.set(1, { kind: 'console', write: (d) => (this.console(1, d), d.length) });
-    p.files.set(2, { kind: 'console', write: (d) => (this.console(2, d), d.length) });
+    for (const fd of [0, 1, 2]) installFd(p, fd, new ConsoleFile(this, fd));
     this.processes.set(p.pid, p);
     return p;
   }
@@ -344,7 +350,12 @@ export class Kernel {
     r.rflags = cpu.lo[R11]!;
     r.origRax = cpu.reg(RAX);
     cpu.cycles += this.costs.syscallPath;
-    this.syscallFromUser(cpu, t);
+    try {
+      this.syscallFromUser(cpu, t);
+    } catch (e) {
+      if (!(e instanceof OutOfMemoryError)) throw e;
+      this.oomKill(t);
+    }
     // A system call that entered a guest (DUNE_ENTER) does not return to user mode now.
     if (cpu.vmx.nonRoot) return;
     this.returnToUser(cpu, this.current[cpu.index]);
@@ -463,6 +474,12 @@ export class Kernel {
     this.returnToUser(cpu, this.current[cpu.index]);
   }
 
+  /** No frame left for a task's request: the OOM killer's answer, SIGKILL (mm/oom_kill.c). */
+  oomKill(t: Task): void {
+    this.console(2, new TextEncoder().encode(`dunesim: out of memory: killed process ${t.process.pid} (${t.process.name})\n`));
+    queueSignal(this, t, { signo: SIGKILL, code: SI_KERNEL, addr: 0, pid: 0 }, true);
+  }
+
   /**
    * do_page_fault for a user address: demand paging, copy-on-write, stack growth, or SIGSEGV
    * with si_addr and SEGV_MAPERR / SEGV_ACCERR.
@@ -470,7 +487,14 @@ export class Kernel {
   handlePageFault(cpu: Cpu, t: Task, addr: number, err: number): void {
     this.sv[this.sPageFaults]++;
     cpu.cycles += this.costs.pageFaultPath;
-    const r = this.faultIn(cpu, t.process.mm, addr, (err & FEC_W) !== 0, (err & FEC_I) !== 0, (err & FEC_P) !== 0, t.regs.get(RSP));
+    let r: number;
+    try {
+      r = this.faultIn(cpu, t.process.mm, addr, (err & FEC_W) !== 0, (err & FEC_I) !== 0, (err & FEC_P) !== 0, t.regs.get(RSP));
+    } catch (e) {
+      if (!(e instanceof OutOfMemoryError)) throw e;
+      this.oomKill(t);
+      return;
+    }
     if (r !== 0) queueSignal(this, t, { signo: SIGSEGV, code: r, addr, pid: 0, trapno: Vector.PageFault, err }, true);
   }
 
@@ -484,6 +508,8 @@ export class Kernel {
       // Stack growth: an access just below a MAP_GROWSDOWN VMA, not too far below the stack pointer.
       const above = mm.vmas.list.find((v) => (v.flags & MAP_GROWSDOWN) !== 0 && v.start > addr && v.start - addr <= 1 << 20);
       if (above === undefined || addr + 65536 + 32 * 8 < userRsp) return SEGV_MAPERR;
+      // RLIMIT_STACK bounds the growth, as acct_stack_growth does.
+      if (above.end - (addr - (addr % PAGE_SIZE)) > DEFAULT_STACK_SIZE) return SEGV_MAPERR;
       above.start = addr - (addr % PAGE_SIZE);
       vma = above;
     }
@@ -498,7 +524,7 @@ export class Kernel {
         mm.mapPage(page, frame, vma, true); // the last user of a COW page takes it over
       } else {
         const copy = this.machine.frames.alloc();
-        this.machine.mem.u8.copyWithin(copy, frame, frame + PAGE_SIZE);
+        this.machine.mem.writeBytes(copy, this.machine.mem.u8.subarray(frame, frame + PAGE_SIZE));
         this.machine.frames.put(frame);
         mm.mapPage(page, copy, vma, true);
         if (cpu) cpu.cycles += costs.pageAllocPath;
@@ -554,7 +580,7 @@ export class Kernel {
       const pa = this.userAccess(cpu, t, va + off, true);
       if (pa < 0) return false;
       const n = Math.min(data.length - off, PAGE_SIZE - ((va + off) % PAGE_SIZE));
-      this.machine.mem.u8.set(data.subarray(off, off + n), pa);
+      this.machine.mem.writeBytes(pa, data.subarray(off, off + n));
       off += n;
     }
     return true;
@@ -589,7 +615,7 @@ export class Kernel {
       pte = p.mm.pte(a)!;
       const pa = PageTables.entryFrame(pte.lo, pte.hi) + (a % PAGE_SIZE);
       const n = Math.min(len - off, PAGE_SIZE - (a % PAGE_SIZE));
-      if (write !== undefined) this.machine.mem.u8.set(write.subarray(off, off + n), pa);
+      if (write !== undefined) this.machine.mem.writeBytes(pa, write.subarray(off, off + n));
       else out.set(this.machine.mem.u8.subarray(pa, pa + n), off);
       off += n;
     }
@@ -612,6 +638,7 @@ export class Kernel {
     }
     p.zombie = true;
     p.waitStatus = status;
+    closeFiles(p); // exit_files: a last close wakes the other end of a pipe (wakeSleepers below)
     p.mm.users--;
     if (p.mm.users === 0) {
       // The address space is torn down with the CR3 of the kernel master table loaded.

@@ -12,12 +12,16 @@ export const NR = {
   nanosleep: 35, getitimer: 36, alarm: 37, setitimer: 38, getpid: 39, sendfile: 40, socket: 41,
   connect: 42, accept: 43, sendto: 44, recvfrom: 45, shutdown: 48, bind: 49, listen: 50,
   clone: 56, fork: 57, vfork: 58, execve: 59, exit: 60, wait4: 61, kill: 62, uname: 63,
-  fcntl: 72, fsync: 74, ftruncate: 77, getdents: 78, getcwd: 79, chdir: 80, rename: 82,
-  mkdir: 83, rmdir: 84, unlink: 87, readlink: 89, gettimeofday: 96, getrlimit: 97, ptrace: 101,
+  fcntl: 72, fsync: 74, fdatasync: 75, truncate: 76, ftruncate: 77, getdents: 78, getcwd: 79,
+  chdir: 80, fchdir: 81, rename: 82, mkdir: 83, rmdir: 84, unlink: 87, symlink: 88, readlink: 89,
+  umask: 95, gettimeofday: 96, getrlimit: 97, ptrace: 101,
   getuid: 102, getgid: 104, geteuid: 107, getegid: 108, setpgid: 109, getppid: 110,
-  sigaltstack: 131, arch_prctl: 158, iopl: 172, gettid: 186, time: 201, futex: 202,
-  sched_getaffinity: 204, set_tid_address: 218, clock_gettime: 228, exit_group: 231,
-  tgkill: 234, openat: 257, set_robust_list: 273, prlimit64: 302, getrandom: 318,
+  sigaltstack: 131, arch_prctl: 158, setrlimit: 160, iopl: 172, gettid: 186, time: 201, futex: 202,
+  sched_getaffinity: 204, getdents64: 217, set_tid_address: 218, clock_gettime: 228,
+  clock_getres: 229, clock_nanosleep: 230, exit_group: 231,
+  tgkill: 234, openat: 257, mkdirat: 258, newfstatat: 262, unlinkat: 263, renameat: 264,
+  symlinkat: 266, readlinkat: 267, faccessat: 269, set_robust_list: 273, dup3: 292, pipe2: 293,
+  prlimit64: 302, renameat2: 316, getrandom: 318, rseq: 334, faccessat2: 439,
 } as const;
 
 export const SYSCALL_NAMES: Record<number, string> = Object.fromEntries(Object.entries(NR).map(([k, v]) => [v, k]));
@@ -26,6 +30,9 @@ export const EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, E2BIG = 7, EN
   ECHILD = 10, EAGAIN = 11, ENOMEM = 12, EACCES = 13, EFAULT = 14, EBUSY = 16, EEXIST = 17,
   ENODEV = 19, ENOTDIR = 20, EISDIR = 21, EINVAL = 22, ENFILE = 23, EMFILE = 24, ENOTTY = 25,
   EFBIG = 27, ENOSPC = 28, ESPIPE = 29, EROFS = 30, EPIPE = 32, ERANGE = 34, ENOSYS = 38;
+export const ENXIO = 6, EXDEV = 18, ETXTBSY = 26, EMLINK = 31, EDEADLK = 35, ENAMETOOLONG = 36,
+  ENOTEMPTY = 39, ELOOP = 40, EOVERFLOW = 75, EOPNOTSUPP = 95, ETIMEDOUT = 110, ESTALE = 116,
+  EDQUOT = 122;
 
 // Signals (arch/x86/include/uapi/asm/signal.h).
 export const SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGILL = 4, SIGTRAP = 5, SIGABRT = 6, SIGBUS = 7,
@@ -98,7 +105,10 @@ export const TASK_SIZE = 0x7fff_ffff_f000;
 export const STACK_TOP = TASK_SIZE;
 /** mmap_base = STACK_TOP - max(stack rlimit, 128 MiB) (mm/util.c: mmap_base). */
 export const MMAP_BASE = STACK_TOP - 128 * 1024 * 1024;
+/** RLIMIT_STACK's default: how far the stack may grow. */
 export const DEFAULT_STACK_SIZE = 8 * 1024 * 1024;
+/** The stack VMA a new program starts with; it grows on faults up to RLIMIT_STACK (fs/exec.c). */
+export const INITIAL_STACK_SIZE = 128 * 1024;
 /** PAGE_OFFSET: the start of the kernel's direct map of physical memory (Linux 3.2, 4-level). */
 export const PAGE_OFFSET = -0x7800_0000_0000; // 0xffff_8800_0000_0000 as a signed number
 
@@ -113,3 +123,104 @@ export const DUNE_GET_LAYOUT = 0x4018_e903;
 
 // arch_prctl.
 export const ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
+
+// ---- Files (include/uapi/asm-generic/fcntl.h, linux/stat.h, linux/fs.h) ----------------------
+
+// open flags (octal, as asm-generic/fcntl.h spells them).
+export const O_ACCMODE = 0o3, O_RDONLY = 0o0, O_WRONLY = 0o1, O_RDWR = 0o2, O_CREAT = 0o100,
+  O_EXCL = 0o200, O_NOCTTY = 0o400, O_TRUNC = 0o1000, O_APPEND = 0o2000, O_NONBLOCK = 0o4000,
+  O_DSYNC = 0o10000, O_ASYNC = 0o20000, O_DIRECT = 0o40000, O_LARGEFILE = 0o100000,
+  O_DIRECTORY = 0o200000, O_NOFOLLOW = 0o400000, O_NOATIME = 0o1000000, O_CLOEXEC = 0o2000000,
+  O_PATH = 0o10000000;
+/** *at() calls: the dirfd meaning "the current directory", and their flags. */
+export const AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_EACCESS = 0x200, AT_REMOVEDIR = 0x200,
+  AT_SYMLINK_FOLLOW = 0x400, AT_NO_AUTOMOUNT = 0x800, AT_EMPTY_PATH = 0x1000;
+export const RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2, RENAME_WHITEOUT = 4;
+/** access() modes. */
+export const F_OK = 0, X_OK = 1, W_OK = 2, R_OK = 4;
+export const SEEK_SET = 0, SEEK_CUR = 1, SEEK_END = 2, SEEK_DATA = 3, SEEK_HOLE = 4;
+// fcntl commands.
+export const F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_GETLK = 5,
+  F_SETLK = 6, F_SETLKW = 7, F_DUPFD_CLOEXEC = 1030, FD_CLOEXEC = 1;
+export const F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
+// st_mode file types and the d_type values of getdents.
+export const S_IFMT = 0o170000, S_IFSOCK = 0o140000, S_IFLNK = 0o120000, S_IFREG = 0o100000,
+  S_IFBLK = 0o60000, S_IFDIR = 0o40000, S_IFCHR = 0o20000, S_IFIFO = 0o10000;
+export const DT_UNKNOWN = 0, DT_FIFO = 1, DT_CHR = 2, DT_DIR = 4, DT_BLK = 6, DT_REG = 8, DT_LNK = 10,
+  DT_SOCK = 12;
+export const PATH_MAX = 4096;
+/** Largest count one read/write transfers (MAX_RW_COUNT is INT_MAX & PAGE_MASK; the model caps lower). */
+export const MAX_RW_COUNT = 16 * 1024 * 1024;
+export const UIO_MAXIOV = 1024;
+/** Pipe capacity (16 pages) and the size up to which a pipe write is atomic. */
+export const PIPE_DEF_BUFFERS_SIZE = 65536, PIPE_BUF = 4096;
+
+/**
+ * struct stat of x86-64 (arch/x86/include/uapi/asm/stat.h), 144 bytes: st_dev, st_ino, st_nlink
+ * (unsigned long), st_mode, st_uid, st_gid (unsigned int), __pad0, st_rdev, st_size, st_blksize,
+ * st_blocks (long), st_atime, st_atime_nsec, st_mtime, st_mtime_nsec, st_ctime, st_ctime_nsec,
+ * __unused[3].
+ */
+export const ST_DEV = 0, ST_INO = 8, ST_NLINK = 16, ST_MODE = 24, ST_UID = 28, ST_GID = 32,
+  ST_RDEV = 40, ST_SIZE = 48, ST_BLKSIZE = 56, ST_BLOCKS = 64, ST_ATIME = 72, ST_ATIME_NSEC = 80,
+  ST_MTIME = 88, ST_MTIME_NSEC = 96, ST_CTIME = 104, ST_CTIME_NSEC = 112, STAT_SIZE = 144;
+/** struct linux_dirent64: d_ino (u64), d_off (s64), d_reclen (u16), d_type (u8), d_name[]. */
+export const D64_INO = 0, D64_OFF = 8, D64_RECLEN = 16, D64_TYPE = 18, D64_NAME = 19;
+/** struct linux_dirent (getdents): d_ino, d_off, d_reclen, d_name[], then a pad and d_type last. */
+export const D_INO = 0, D_OFF = 8, D_RECLEN = 16, D_NAME = 18;
+/** struct iovec: iov_base, iov_len. */
+export const IOVEC_SIZE = 16;
+/** struct flock: l_type is its first field (short). */
+export const FLOCK_SIZE = 32;
+
+// Terminals (include/uapi/asm-generic/ioctls.h, termbits.h).
+export const TCGETS = 0x5401, TCSETS = 0x5402, TCSETSW = 0x5403, TCSETSF = 0x5404,
+  TIOCGPGRP = 0x540f, TIOCSPGRP = 0x5410, TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414,
+  FIONREAD = 0x541b, FIONBIO = 0x5421, FIONCLEX = 0x5450, FIOCLEX = 0x5451;
+/** struct termios of the TCGETS ioctl: c_iflag, c_oflag, c_cflag, c_lflag (u32), c_line, c_cc[19]. */
+export const TERMIOS_SIZE = 36, NCCS = 19;
+/** struct winsize: ws_row, ws_col, ws_xpixel, ws_ypixel (u16). */
+export const WINSIZE_SIZE = 8;
+
+// ---- Time, system information, limits -------------------------------------------------------
+
+export const CLOCK_REALTIME = 0, CLOCK_MONOTONIC = 1, CLOCK_PROCESS_CPUTIME_ID = 2,
+  CLOCK_THREAD_CPUTIME_ID = 3, CLOCK_MONOTONIC_RAW = 4, CLOCK_REALTIME_COARSE = 5,
+  CLOCK_MONOTONIC_COARSE = 6, CLOCK_BOOTTIME = 7;
+export const TIMER_ABSTIME = 1;
+/** struct timespec / timeval: two longs. */
+export const TIMESPEC_SIZE = 16, TIMEVAL_SIZE = 16, TIMEZONE_SIZE = 8;
+/** struct new_utsname: six fields of 65 bytes. */
+export const UTSNAME_FIELD = 65, UTSNAME_SIZE = 6 * 65;
+export const RLIMIT_CPU = 0, RLIMIT_FSIZE = 1, RLIMIT_DATA = 2, RLIMIT_STACK = 3, RLIMIT_CORE = 4,
+  RLIMIT_RSS = 5, RLIMIT_NPROC = 6, RLIMIT_NOFILE = 7, RLIMIT_MEMLOCK = 8, RLIMIT_AS = 9,
+  RLIMIT_LOCKS = 10, RLIMIT_SIGPENDING = 11, RLIMIT_MSGQUEUE = 12, RLIMIT_NICE = 13,
+  RLIMIT_RTPRIO = 14, RLIMIT_RTTIME = 15, RLIM_NLIMITS = 16;
+export const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
+/** struct rlimit / rlimit64: rlim_cur, rlim_max (u64). */
+export const RLIMIT_SIZE = 16;
+export const GRND_NONBLOCK = 1, GRND_RANDOM = 2, GRND_INSECURE = 4;
+
+// futex (include/uapi/linux/futex.h).
+export const FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_FD = 2, FUTEX_REQUEUE = 3, FUTEX_CMP_REQUEUE = 4,
+  FUTEX_WAKE_OP = 5, FUTEX_LOCK_PI = 6, FUTEX_UNLOCK_PI = 7, FUTEX_TRYLOCK_PI = 8,
+  FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10, FUTEX_PRIVATE_FLAG = 128,
+  FUTEX_CLOCK_REALTIME = 256, FUTEX_CMD_MASK = ~(128 | 256);
+export const FUTEX_OP_SET = 0, FUTEX_OP_ADD = 1, FUTEX_OP_OR = 2, FUTEX_OP_ANDN = 3, FUTEX_OP_XOR = 4,
+  FUTEX_OP_OPARG_SHIFT = 8;
+export const FUTEX_OP_CMP_EQ = 0, FUTEX_OP_CMP_NE = 1, FUTEX_OP_CMP_LT = 2, FUTEX_OP_CMP_LE = 3,
+  FUTEX_OP_CMP_GT = 4, FUTEX_OP_CMP_GE = 5;
+/** sizeof(struct robust_list_head). */
+export const ROBUST_LIST_HEAD_SIZE = 24;
+
+// mremap / madvise.
+export const MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
+export const MADV_NORMAL = 0, MADV_RANDOM = 1, MADV_SEQUENTIAL = 2, MADV_WILLNEED = 3,
+  MADV_DONTNEED = 4, MADV_FREE = 8, MADV_REMOVE = 9, MADV_DONTFORK = 10, MADV_DOFORK = 11,
+  MADV_MERGEABLE = 12, MADV_UNMERGEABLE = 13, MADV_HUGEPAGE = 14, MADV_NOHUGEPAGE = 15,
+  MADV_DONTDUMP = 16, MADV_DODUMP = 17, MADV_WIPEONFORK = 18, MADV_KEEPONFORK = 19,
+  MADV_COLD = 20, MADV_PAGEOUT = 21;
+
+// sigaltstack: stack_t is ss_sp (8), ss_flags (int, padded to 8), ss_size (8).
+export const SS_ONSTACK = 1, SS_DISABLE = 2, MINSIGSTKSZ = 2048, SIGSTKSZ = 8192;
+export const SS_SP = 0, SS_FLAGS = 8, SS_SIZE = 16, STACK_T_SIZE = 24;

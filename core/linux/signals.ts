@@ -1,8 +1,9 @@
 import { Cpu, RAX, RDI, RDX, RSI, RSP } from '../vtx/cpu.js';
 import type { Kernel } from './kernel.js';
 import {
-  RT_SIGFRAME_INFO, RT_SIGFRAME_SIZE, RT_SIGFRAME_UC, SA_NODEFER, SA_RESETHAND,
+  RT_SIGFRAME_INFO, RT_SIGFRAME_SIZE, RT_SIGFRAME_UC, SA_NODEFER, SA_ONSTACK, SA_RESETHAND,
   SA_RESTORER, SA_SIGINFO, SC_CR2, SC_CSGSFS, SC_EFLAGS, SC_ERR, SC_OLDMASK, SC_RIP, SC_TRAPNO,
+  SS_DISABLE, SS_ONSTACK, UC_STACK,
   SIGCONTEXT_GPRS, SIGKILL, SIGSTOP, SIG_DFL, SIG_DEFAULT_IGNORE, SIG_DEFAULT_STOP, SIG_IGN,
   SI_ADDR, SI_CODE, SI_SIGNO, UC_MCONTEXT, UC_SIGMASK, USER_CS, USER_DS, signaledStatus,
 } from './linux-abi.js';
@@ -109,6 +110,8 @@ function setupRtFrame(k: Kernel, cpu: Cpu, t: Task, info: SigInfo): boolean {
   const r = t.regs;
   cpu.cycles += k.costs.signalDeliveryPath;
   let sp = r.get(RSP) - 128; // skip the red zone
+  // SA_ONSTACK: the frame goes on the alternate stack, unless the task is already on it.
+  if ((act.flags & SA_ONSTACK) !== 0 && sasSsFlags(t, sp) === 0) sp = t.sigAltStack.sp + t.sigAltStack.size;
   sp -= RT_SIGFRAME_SIZE;
   sp = Math.floor(sp / 16) * 16 - 8;
   const f = new Uint8Array(RT_SIGFRAME_SIZE);
@@ -123,6 +126,9 @@ function setupRtFrame(k: Kernel, cpu: Cpu, t: Task, info: SigInfo): boolean {
     dv.setUint32(mc + j * 8, r.lo[GPR_INDEX[name]!]!, true);
     dv.setUint32(mc + j * 8 + 4, r.hi[GPR_INDEX[name]!]!, true);
   });
+  put(RT_SIGFRAME_UC + UC_STACK, t.sigAltStack.sp); // uc_stack: ss_sp, ss_flags, ss_size
+  dv.setInt32(RT_SIGFRAME_UC + UC_STACK + 8, sasSsFlags(t, r.get(RSP)), true);
+  put(RT_SIGFRAME_UC + UC_STACK + 16, t.sigAltStack.size);
   put(mc + SC_RIP, r.rip);
   put(mc + SC_EFLAGS, r.rflags);
   dv.setUint16(mc + SC_CSGSFS, USER_CS, true);
@@ -156,6 +162,17 @@ function setupRtFrame(k: Kernel, cpu: Cpu, t: Task, info: SigInfo): boolean {
   if (cpu.tracer.enabled) cpu.tracer.instant('signal', `deliver ${info.signo}`, cpu.index, cpu.cycles, { addr: info.addr });
   k.countSignal();
   return true;
+}
+
+/** on_sig_stack: whether `sp` is on the task's alternate signal stack. */
+export function onSigStack(t: Pick<Task, 'sigAltStack'>, sp: number): boolean {
+  const s = t.sigAltStack;
+  return sp > s.sp && sp - s.sp <= s.size;
+}
+
+/** sas_ss_flags: SS_DISABLE without an alternate stack, SS_ONSTACK when `sp` is on it, else 0. */
+export function sasSsFlags(t: Pick<Task, 'sigAltStack'>, sp: number): number {
+  return t.sigAltStack.size === 0 ? SS_DISABLE : onSigStack(t, sp) ? SS_ONSTACK : 0;
 }
 
 /** rt_sigreturn: restore every register and the mask from the frame at RSP - 8. */

@@ -4,14 +4,17 @@ import { PageTables } from '../vtx/page-tables.js';
 import { AddressSpace, pteHasFrame } from './address-space.js';
 import { BLOCKED, SyscallResult, queueSignalToProcess } from './kernel.js';
 import {
-  EBADF, ECHILD, EFAULT, EINTR, EINVAL, ENOENT, ENOMEM, ENOTTY, ESRCH, KSIGACTION_SIZE, MAP_ANONYMOUS,
+  EBADF, ECHILD, EFAULT, EINTR, EINVAL, ENOMEM, ESRCH, KSIGACTION_SIZE, MAP_ANONYMOUS,
   MAP_FIXED, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, NR, NSIG, PROT_EXEC, PROT_READ, PROT_WRITE,
   SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, STACK_TOP, WNOHANG, exitedStatus,
 } from './linux-abi.js';
 import { ptrace } from './ptrace.js';
 import { sigreturn } from './signals.js';
 import { SyscallContext, SyscallTable } from './syscall-table.js';
+import { registerFsSyscalls } from './syscalls-fs.js';
+import { registerMiscSyscalls } from './syscalls-misc.js';
 import { Process, TaskState } from './task.js';
+import { forkFiles } from './vfs.js';
 import { Vma } from './vma.js';
 
 const TWO_32 = 0x1_0000_0000;
@@ -26,23 +29,9 @@ export function registerSyscalls(table: SyscallTable): void {
   for (const [nr, name] of [[NR.getuid, 'getuid'], [NR.geteuid, 'geteuid'], [NR.getgid, 'getgid'], [NR.getegid, 'getegid']] as const) {
     t.add(nr, name, 0, () => 0);
   }
-  t.add(NR.write, 'write', 3, ({ kernel, cpu, task }, fd, buf, len) => {
-    const f = task.process.files.get(fd);
-    if (f === undefined) return -EBADF;
-    if (f.write === undefined) return -EINVAL;
-    const data = kernel.copyFromUser(cpu, task, buf, Math.min(len, 1 << 20));
-    if (data === undefined) return -EFAULT;
-    return f.write(data);
-  });
-  t.add(NR.read, 'read', 3, ({ task }, fd) => (task.process.files.has(fd) ? 0 : -EBADF));
-  t.add(NR.close, 'close', 1, ({ task }, fd) => (task.process.files.delete(fd) ? 0 : -EBADF));
-  t.add(NR.open, 'open', 3, (ctx, path) => open(ctx, path));
-  t.add(NR.openat, 'openat', 4, (ctx, _dirfd, path) => open(ctx, path));
-  t.add(NR.ioctl, 'ioctl', 3, ({ task }, fd, req, arg) => {
-    const f = task.process.files.get(fd);
-    if (f === undefined) return -EBADF;
-    return f.ioctl === undefined ? -ENOTTY : f.ioctl(task, req >>> 0, arg);
-  });
+  // Files, pipes, the console (syscalls-fs.ts); time, limits, futex, mremap … (syscalls-misc.ts).
+  registerFsSyscalls(t);
+  registerMiscSyscalls(t);
   t.add(NR.exit, 'exit', 1, ({ kernel, cpu, task }, code) => {
     kernel.exitProcess(cpu, task.process, exitedStatus(code));
     return 0;
@@ -91,25 +80,6 @@ export function registerSyscalls(table: SyscallTable): void {
     }
     return -EINVAL;
   });
-}
-
-function readString({ kernel, cpu, task }: SyscallContext, va: number, max = 4096): string | undefined {
-  let s = '';
-  for (let i = 0; i < max; i++) {
-    const b = kernel.copyFromUser(cpu, task, va + i, 1);
-    if (b === undefined) return undefined;
-    if (b[0] === 0) return s;
-    s += String.fromCharCode(b[0]!);
-  }
-  return undefined;
-}
-
-function open(ctx: SyscallContext, pathVa: number): SyscallResult {
-  const path = readString(ctx, pathVa);
-  if (path === undefined) return -EFAULT;
-  const make = ctx.kernel.devices.get(path);
-  if (make === undefined) return -ENOENT;
-  return ctx.task.process.allocFd(make(ctx.task));
 }
 
 // ---- memory -------------------------------------------------------------------------------
@@ -297,13 +267,15 @@ function fork({ kernel, cpu, task }: SyscallContext): SyscallResult {
   mm.notify(0, STACK_TOP);
   cpu.cycles += kernel.costs.forkPath + ptes * kernel.costs.forkPerPte;
   cpu.loadCr3(mm.cr3); // the parent's now read-only PTEs must not stay writable in its TLB
-  for (const [fd, f] of parent.files) child.files.set(fd, f);
+  forkFiles(parent, child); // the fd table (shared open files), cwd and umask
+  child.rlimits = parent.rlimits.map((l) => ({ ...l }));
   for (let s = 1; s <= 64; s++) Object.assign(child.actions[s]!, parent.actions[s]);
   const ct = kernel.newTask(child);
   ct.regs.copyFrom(task.regs);
   ct.regs.set(RAX, 0);
   ct.blockedLo = task.blockedLo;
   ct.blockedHi = task.blockedHi;
+  ct.sigAltStack = { ...task.sigAltStack };
   kernel.enqueue(ct);
   return child.pid;
 }

@@ -1,4 +1,5 @@
 import { AddressSpace } from './address-space.js';
+import { RLIMIT_NOFILE, RLIMIT_STACK, RLIM_INFINITY, RLIM_NLIMITS } from './linux-abi.js';
 import { PtRegs } from './pt-regs.js';
 
 export enum TaskState {
@@ -45,6 +46,14 @@ export class Process {
   readonly actions: SigAction[] = Array.from({ length: 65 }, () => new SigAction());
   /** Open files: fd → file object. */
   readonly files = new Map<number, KernelFile>();
+  /** Descriptors with FD_CLOEXEC set. */
+  readonly cloexec = new Set<number>();
+  /** The current directory, as a guest path (relative paths start here). */
+  cwd = '/';
+  /** The file-mode creation mask. */
+  umask = 0o022;
+  /** Resource limits (signal->rlim), indexed by RLIMIT_*; fork copies them. */
+  rlimits: Array<{ cur: bigint; max: bigint }> = defaultRlimits();
 
   constructor(
     readonly pid: number,
@@ -60,7 +69,15 @@ export class Process {
   }
 }
 
-/** What an fd refers to: the console, /dev/dune, … */
+/** Linux's initial limits: an 8 MiB stack, 1024 descriptors (4096 hard), the rest unlimited. */
+export function defaultRlimits(): Array<{ cur: bigint; max: bigint }> {
+  const l = Array.from({ length: RLIM_NLIMITS }, () => ({ cur: RLIM_INFINITY, max: RLIM_INFINITY }));
+  l[RLIMIT_STACK]!.cur = 8n << 20n;
+  l[RLIMIT_NOFILE] = { cur: 1024n, max: 4096n };
+  return l;
+}
+
+/** What an fd refers to: the console, /dev/dune, … (core/linux/vfs.ts: OpenFile and its kinds). */
 export interface KernelFile {
   readonly kind: string;
   write?(data: Uint8Array): number;
@@ -97,6 +114,10 @@ export class Task {
   returnHook: ((cpu: import('../vtx/cpu.js').Cpu) => boolean) | undefined;
   /** The CPU the task last ran on (its registers are live there while Running). */
   cpu = -1;
+  /** sigaltstack: the alternate signal stack (size 0: disabled). */
+  sigAltStack = { sp: 0, size: 0 };
+  /** set_tid_address: the clear_child_tid pointer. */
+  clearChildTid = 0;
 
   constructor(
     readonly tid: number,

@@ -324,7 +324,9 @@ describe('Linux model: mmap, munmap, mprotect, brk and demand paging', () => {
   it('grows the stack below its VMA near RSP, and refuses an access far below RSP', () => {
     const { k } = boot();
     const log: Caught[] = [];
-    const stackLow = STACK_TOP - DEFAULT_STACK_SIZE;
+    // A 2 MiB stack VMA (the scratch area at STACK_TOP - 1 MiB stays inside); it may grow up to
+    // RLIMIT_STACK (8 MiB).
+    const stackLow = STACK_TOP - 2 * 1024 * 1024;
     const vals: bigint[] = [];
     let grownStart = 0;
     k.spawn('stack', (c, proc) => {
@@ -339,10 +341,37 @@ describe('Linux model: mmap, munmap, mprotect, brk and demand paging', () => {
       c.op(undefined, (cpu) => syscall(cpu, NR.exit_group, 0));
       addCatcher(c, log);
       return 'start';
-    });
+    }, { stackSize: 2 * 1024 * 1024 });
     runAll(k);
     expect(vals).toEqual([0x5an]);
     expect(grownStart).toBe(stackLow - PAGE_SIZE);
     expect(log.map((l) => [l.code, l.addr])).toEqual([[SEGV_MAPERR, stackLow - 0x8_0000]]);
+  });
+
+  it('refuses to grow the stack beyond RLIMIT_STACK (8 MiB), even next to RSP', () => {
+    const { k } = boot();
+    const limitLow = STACK_TOP - DEFAULT_STACK_SIZE;
+    let stackStart = 0;
+    const p = k.spawn('stack-limit', (c, proc) => {
+      c.op('start', (cpu) => cpu.setReg(RSP, limitLow + 64));
+      c.op(undefined, (cpu) => wr64(cpu, limitLow + 8, 1n)); // the VMA's last page: fine
+      c.op(undefined, (cpu) => {
+        stackStart = proc.mm.vmas.list.find((v) => v.name === '[stack]')!.start;
+        cpu.setReg(RSP, limitLow - 64);
+      });
+      // One page more would make the stack 8 MiB + 4 KiB: SIGSEGV, and with no room for a
+      // signal frame on that stack either, the default action kills the process.
+      c.op(undefined, (cpu) => wr64(cpu, limitLow - 8, 1n));
+      c.op(undefined, (cpu) => syscall(cpu, NR.exit_group, 0));
+      return 'start';
+    });
+    runAll(k);
+    expect(stackStart).toBe(limitLow);
+    expect(p.zombie).toBe(true);
+    expect(p.waitStatus & 0x7f).toBe(SIGSEGV);
+    expect(p.mm.vmas.list.find((v) => v.name === '[stack]')?.start ?? limitLow).toBe(limitLow);
+  });
+    runAll(k);
+    expect(log.map((l) => [l.code, l.addr])).toEqual([[SEGV_MAPERR, limitLow - 8]]);
   });
 });
