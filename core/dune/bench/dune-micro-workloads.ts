@@ -95,13 +95,19 @@ function duneProcess(rig: MicroRig, name: string, body: (c: CodeBuilder, lib: Li
   return lib;
 }
 
+/**
+ * A system call the way each side makes it: SYSCALL from a Linux process, VMCALL from guest ring
+ * 0 (what bench_dune.c's inline assembly and dune_mmap do). The native's last action.
+ */
+function sys(cpu: Cpu, guest: boolean, nr: number, ...args: number[]): void {
+  loadSyscallArgs(cpu, nr, ...args);
+  if (guest) cpu.vmcall();
+  else cpu.syscall();
+}
+
 /** Exit through VMCALL (guest) or SYSCALL (Linux). */
 function exitOp(c: CodeBuilder, guest: boolean): void {
-  c.op(undefined, (cpu) => {
-    loadSyscallArgs(cpu, NR.exit_group, 0);
-    if (guest) cpu.vmcall();
-    else cpu.syscall();
-  }, 2);
+  c.op(undefined, (cpu) => sys(cpu, guest, NR.exit_group, 0), 2);
 }
 
 // ---- getpid -----------------------------------------------------------------------------------
@@ -113,11 +119,7 @@ export function getpid(profile: ProfileRef, dune: boolean, n = 10_000): Measurem
   const body = (c: CodeBuilder, guest: boolean): void => {
     c.op(guest ? 'guest' : 'main', (cpu) => rig.begin(cpu), 0);
     // movq $39, %rax; syscall (Linux) / vmcall (Dune); the loop's inc/cmp/jne.
-    c.op('loop', (cpu) => {
-      loadSyscallArgs(cpu, NR.getpid);
-      if (guest) cpu.vmcall();
-      else cpu.syscall();
-    }, 2);
+    c.op('loop', (cpu) => sys(cpu, guest, NR.getpid), 2);
     c.op(undefined, (cpu) => {
       if (++i < n) cpu.jump(c.addr('loop'));
     }, 3);
@@ -138,11 +140,7 @@ export function pageFault(profile: ProfileRef, dune: boolean, n = 2_000): Measur
   let base = 0;
   let i = 0;
   const body = (c: CodeBuilder, guest: boolean): void => {
-    c.op(guest ? 'guest' : 'main', (cpu) => {
-      loadSyscallArgs(cpu, NR.mmap, 0, n * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (guest) cpu.vmcall(); // dune_mmap
-      else cpu.syscall();
-    }, 6);
+    c.op(guest ? 'guest' : 'main', (cpu) => sys(cpu, guest, NR.mmap, 0, n * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), 6);
     c.op(undefined, (cpu) => {
       base = result(cpu);
       rig.begin(cpu);
@@ -170,11 +168,7 @@ export function pageWalk(profile: ProfileRef, dune: boolean, accesses = 100_000)
   let x = 2463534242;
   const order = new Float64Array(accesses);
   const body = (c: CodeBuilder, guest: boolean): void => {
-    c.op(guest ? 'guest' : 'main', (cpu) => {
-      loadSyscallArgs(cpu, NR.mmap, 0, WALK_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (guest) cpu.vmcall();
-      else cpu.syscall();
-    }, 6);
+    c.op(guest ? 'guest' : 'main', (cpu) => sys(cpu, guest, NR.mmap, 0, WALK_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), 6);
     c.op(undefined, (cpu) => {
       base = result(cpu);
       for (let k = 0; k < accesses; k++) {
