@@ -1,9 +1,10 @@
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { injectable } from 'inversify';
+import { injectable, multiInject, optional } from 'inversify';
 import { Command } from 'commander';
 import { CliCommand } from '../framework/cli-command.js';
 import { UsageError } from '../framework/usage-error.js';
+import { ExecLauncher, ExecMode } from '../framework/exec-mode.js';
 import { DEFAULT_PROFILE, loadProfile } from '../vtx/cost-model.js';
 import { Machine } from '../vtx/machine.js';
 import { RSP } from '../vtx/cpu.js';
@@ -30,7 +31,10 @@ const DUNE_LOADER = 0x6000_0000;
 const DUNE_PIE_BASE = 0x6f00_0000;
 
 export interface ExecOptions {
-  mode: 'linux' | 'dune';
+  /** 'linux', 'dune', or a plugin's mode (ExecMode), which then comes with its `launcher`. */
+  mode: string;
+  /** How a plugin's mode starts and runs the program (required for a mode other than linux and dune). */
+  launcher?: ExecLauncher;
   stats?: string;
   strace?: boolean;
   root?: string;
@@ -70,9 +74,11 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   const argv = [opts.argv0 ?? path, ...args];
   const envp = opts.envp ?? Object.entries(process.env).filter(([key]) => key.startsWith('DUNESIM_') || key === 'HOME' || key === 'PATH').map(([key, v]) => `${key}=${v}`);
   let p: Process;
-  if (opts.mode === 'linux') {
+  if (opts.launcher !== undefined) {
+    p = opts.launcher.launch({ kernel: k, elf, path, argv, envp, report: say });
+  } else if (opts.mode === 'linux') {
     p = k.spawnElf(path, elf, argv, envp, path);
-  } else {
+  } else if (opts.mode === 'dune') {
     new DuneModule(k);
     p = k.newProcess(path, k.newAddressSpace());
     const img = loadElf(k, p, elf, argv, envp, path, DUNE_PIE_BASE);
@@ -92,9 +98,12 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
     t.regs.rip = c.addr('init');
     t.regs.set(RSP, img.sp);
     k.enqueue(t);
+  } else {
+    throw new Error(`exec: mode '${opts.mode}' has no launcher`);
   }
   k.start();
-  k.run();
+  if (opts.launcher?.run !== undefined) opts.launcher.run(k, p);
+  else k.run();
   const wall = (performance.now() - t0) / 1000;
   const status = p.waitStatus;
   const sig = status & 0x7f;
@@ -131,6 +140,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
     pageFaults: st.get('linux.pageFaults'),
     exceptions: st.sum('exceptions'),
     exitStatus: exitCode,
+    ...(opts.launcher?.stats !== undefined ? { [opts.mode]: opts.launcher.stats() } : {}),
   };
   if (opts.stats !== undefined) {
     mkdirSync(dirname(resolve(opts.stats)), { recursive: true });
@@ -139,42 +149,62 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   return { exitCode, stats };
 }
 
-/** `dunesim exec [--mode linux|dune] [--stats FILE] [--strace] [--root DIR] -- ELF [ARGS…]`. */
+/**
+ * `dunesim exec [--mode linux|dune|MODE] [--stats FILE] [--strace] [--root DIR] -- ELF [ARGS…]`,
+ * where MODE is one a plugin contributes (ExecMode: `sandbox` with `--policy FILE`).
+ */
 @injectable()
 export class ExecCommand implements CliCommand {
+  constructor(@multiInject(ExecMode) @optional() private readonly modes: ExecMode[] = []) {}
+
   register(program: Command): void {
-    program
+    const modes = this.modes ?? [];
+    const cmd = program
       .command('exec')
       .description('run a static x86-64 Linux binary on the machine model (as a Linux or a Dune process)')
       .argument('<elf>', 'the executable (static ET_EXEC or static-PIE)')
       .argument('[args...]', 'its arguments')
-      .option('--mode <mode>', 'linux | dune', 'linux')
+      .option('--mode <mode>', ['linux', 'dune', ...modes.map((m) => m.id)].join(' | '), 'linux')
       .option('--stats <file>', 'write run statistics as JSON')
       .option('--strace', 'trace system calls on stderr')
       .option('--root <dir>', 'host directory the guest sees as / (default: the current directory)')
       .option('--profile <name>', 'cost profile', DEFAULT_PROFILE)
-      .option('--memory <MiB>', 'physical memory of the machine', '1024')
-      .action((elfPath: string, args: string[], o: { mode: string; stats?: string; strace?: boolean; root?: string; profile: string; memory: string }) => {
-        if (o.mode !== 'linux' && o.mode !== 'dune') throw new UsageError(`--mode must be linux or dune, got '${o.mode}'`);
-        const mib = Number(o.memory);
-        if (!Number.isInteger(mib) || mib < 16 || mib > 4096) throw new UsageError(`--memory must be a whole number of MiB from 16 to 4096, got '${o.memory}'`);
-        loadProfile(o.profile);
-        if (!existsSync(elfPath)) {
-          process.stderr.write(`dunesim: ${elfPath}: no such file\n`);
-          process.exitCode = 127;
+      .option('--memory <MiB>', 'physical memory of the machine', '1024');
+    for (const m of modes) for (const opt of m.options ?? []) cmd.option(opt.flags, `${opt.description} (--mode ${m.id})`);
+    cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; strace?: boolean; root?: string; profile: string; memory: string } & Record<string, unknown>) => {
+      const plugin = modes.find((m) => m.id === o.mode);
+      if (o.mode !== 'linux' && o.mode !== 'dune' && plugin === undefined) {
+        // The first words stay what they were before plugins could add modes (scripts match them).
+        const extra = modes.length > 0 ? ` (or ${modes.map((m) => m.id).join(', ')}, from plugins)` : '';
+        throw new UsageError(`--mode must be linux or dune${extra}, got '${o.mode}'`);
+      }
+      for (const m of modes) {
+        if (m === plugin) continue;
+        for (const opt of m.options ?? []) {
+          if (o[opt.name] !== undefined) throw new UsageError(`${opt.flags.split(' ')[0]} needs --mode ${m.id}`);
+        }
+      }
+      const mib = Number(o.memory);
+      if (!Number.isInteger(mib) || mib < 16 || mib > 4096) throw new UsageError(`--memory must be a whole number of MiB from 16 to 4096, got '${o.memory}'`);
+      loadProfile(o.profile);
+      // A mode's options (a policy file) are checked before the binary, so a broken one is status 2.
+      const launcher = plugin?.prepare(o);
+      if (!existsSync(elfPath)) {
+        process.stderr.write(`dunesim: ${elfPath}: no such file\n`);
+        process.exitCode = 127;
+        return;
+      }
+      try {
+        const r = execElf(elfPath, args, { mode: o.mode, launcher, stats: o.stats, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
+        process.exitCode = r.exitCode;
+      } catch (e) {
+        if (e instanceof ElfError) {
+          process.stderr.write(`dunesim: ${elfPath}: ${e.message}\n`);
+          process.exitCode = 126;
           return;
         }
-        try {
-          const r = execElf(elfPath, args, { mode: o.mode, stats: o.stats, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
-          process.exitCode = r.exitCode;
-        } catch (e) {
-          if (e instanceof ElfError) {
-            process.stderr.write(`dunesim: ${elfPath}: ${e.message}\n`);
-            process.exitCode = 126;
-            return;
-          }
-          throw e;
-        }
-      });
+        throw e;
+      }
+    });
   }
 }

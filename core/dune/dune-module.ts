@@ -247,9 +247,18 @@ export class DuneModule {
     t.regs.gsBase = v.hostRegs.gsBase;
     switch (reason) {
       case VmExitReason.Vmcall: {
-        vmx.vmwrite(F.GUEST_RIP, rip + len);
         const r = t.regs;
         const nr = r.get(RAX);
+        // VMCALL exits at any CPL, but only the Dune process's ring 0 (libDune, a sandbox's
+        // runtime) may make system calls with it: from ring 3 — untrusted code — it would bypass
+        // every check the ring-0 runtime makes. Not a system call, then (KVM likewise refuses
+        // hypercalls from CPL > 0): the process leaves Dune with the RIP of the VMCALL, and
+        // libDune's on_dune_exit ends it.
+        if ((vmx.vmread(F.GUEST_CS_SELECTOR) & 3) !== 0) {
+          k.console(2, new TextEncoder().encode(`dune: VMCALL from guest ring 3 at rip 0x${rip.toString(16)} (rax ${nr}) refused: not a system call\n`));
+          return this.leave(cpu, t, DuneRet.UnhandledVmexit, VmExitReason.Vmcall);
+        }
+        vmx.vmwrite(F.GUEST_RIP, rip + len);
         if (nr === NR.exit || nr === NR.exit_group) return this.leave(cpu, t, DuneRet.Exit, r.get(RDI));
         let result: number | typeof BLOCKED;
         if (nr < 0 || nr > DUNE_NUM_SYSCALLS || DUNE_UNSUPPORTED_SYSCALLS.has(nr)) {

@@ -162,6 +162,33 @@ describe('Dune: guest ring 3', () => {
   });
 });
 
+describe('Dune: VMCALL from guest ring 3', () => {
+  it('is not a system call: the module refuses it (the call never runs), the process leaves Dune with UnhandledVmexit and libDune ends it', () => {
+    const r = rig();
+    const s: Record<string, number> = {};
+    const { p, code } = duneProcess(r, 'ring3vmcall', (c, lib) => {
+      lib.registerSyscallHandler(() => 'passthrough');
+      c.op('guest', (cpu) => lib.jumpToUser(cpu, c.addr('user'), cpu.rsp - 0x10000, c.addr('back')));
+      c.op('back', (cpu) => vmcall(cpu, NR.exit_group, 0));
+      c.op('user', (cpu) => {
+        s.vmcalls0 = r.stat('cpu0.vmx.exits.Vmcall');
+        s.sys0 = r.stat('linux.syscalls');
+        vmcall(cpu, NR.exit_group, 42); // untrusted code trying to reach the kernel directly
+      });
+      c.op(undefined, () => void (s.resumed = 1));
+    });
+    r.run();
+    expect(r.stat('cpu0.vmx.exits.Vmcall') - s.vmcalls0!).toBe(1);
+    expect(r.leaves()).toEqual([['UnhandledVmexit', 18]]);
+    expect(s.resumed).toBeUndefined();
+    // Only libDune's exit(EXIT_FAILURE) reached the kernel, from host mode.
+    expect(r.stat('linux.syscalls') - s.sys0!).toBe(1);
+    expect(p.waitStatus).toBe(1 << 8);
+    const err = r.out.filter((o) => o.fd === 2).map((o) => o.text).join('');
+    expect(err).toBe(`dune: VMCALL from guest ring 3 at rip 0x${code.addr('user').toString(16)} (rax 231) refused: not a system call\ndune: exit due to UnhandledVmexit (status 0x12)\n`);
+  });
+});
+
 describe('Dune: SYSCALL in guest ring 0 (the LSTAR trampoline)', () => {
   it('goes through __dune_syscall to one VMCALL and returns to the next instruction; a fork made that way resumes the child at RCX in Linux mode', () => {
     const r = rig();

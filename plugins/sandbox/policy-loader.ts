@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
+import { injectable } from 'inversify';
+import { ENOSYS, EPERM, SYSCALL_NAMES } from '../../core/linux/linux-abi.js';
+import { PolicyError } from './policy-error.js';
+import { FileAccess, FileRule, NULL_POLICY, SandboxLimits, SandboxPolicy } from './sandbox-policy.js';
+import { SYSCALL_SPECS, specNamed } from './syscall-specs.js';
+
+const TOP_KEYS = ['name', 'unknownSyscalls', 'syscalls', 'files', 'limits'];
+const ACCESS: Record<string, FileAccess> = { 'read-only': 'read-only', ro: 'read-only', 'read-write': 'read-write', rw: 'read-write', none: 'none' };
+const LIMIT_KEYS: Record<keyof SandboxLimits, { min: number; what: string }> = {
+  memory: { min: 1, what: 'a positive whole number of bytes' },
+  instructions: { min: 1, what: 'a positive whole number of instructions' },
+  cycles: { min: 1, what: 'a positive whole number of cycles' },
+  openFiles: { min: 0, what: 'a whole number of descriptors (0 or more)' },
+};
+const NR_BY_NAME = new Map(Object.entries(SYSCALL_NAMES).map(([nr, name]) => [name, Number(nr)]));
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const show = (x: unknown): string => JSON.stringify(x) ?? String(x);
+
+/**
+ * Reads sandbox policies (POLICY.md): JSON files checked field by field, so that a broken one is
+ * refused with a message naming the field rather than half-applied. Unknown keys are refused too
+ * — a misspelt "fiels" would otherwise silently mean "no file rules".
+ */
+@injectable()
+export class PolicyLoader {
+  /** The policy in `file`; the null policy without one. */
+  load(file: string | undefined): SandboxPolicy {
+    if (file === undefined) return NULL_POLICY;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new PolicyError(file, '', `cannot be read: ${(e as Error).message}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      throw new PolicyError(file, '', `is not JSON: ${(e as Error).message}`);
+    }
+    return this.parse(json, file);
+  }
+
+  /** A policy from parsed JSON; `source` names it in messages. `null` and `{}` are the null policy. */
+  parse(json: unknown, source: string): SandboxPolicy {
+    if (json === null) return { ...NULL_POLICY, source };
+    if (!isObject(json)) throw new PolicyError(source, '', `must be a JSON object (or null for the null policy), got ${show(json)}`);
+    for (const key of Object.keys(json)) {
+      if (!TOP_KEYS.includes(key)) throw new PolicyError(source, key, `unknown field; a policy has ${TOP_KEYS.join(', ')}`);
+    }
+    const name = json['name'] ?? 'unnamed';
+    if (typeof name !== 'string' || name.length === 0) throw new PolicyError(source, 'name', `must be a non-empty string, got ${show(name)}`);
+    return {
+      name,
+      source,
+      unknownErrno: this.unknownErrno(json['unknownSyscalls'], source),
+      ...this.syscalls(json['syscalls'], source),
+      ...(json['files'] !== undefined ? { files: this.files(json['files'], source) } : {}),
+      limits: this.limits(json['limits'], source),
+    };
+  }
+
+  private unknownErrno(x: unknown, source: string): number {
+    if (x === undefined || x === 'ENOSYS') return ENOSYS;
+    if (x === 'EPERM') return EPERM;
+    throw new PolicyError(source, 'unknownSyscalls', `must be "ENOSYS" or "EPERM", got ${show(x)}`);
+  }
+
+  private syscalls(x: unknown, source: string): { allow?: ReadonlySet<number>; deny: ReadonlySet<number> } {
+    if (x === undefined) return { deny: new Set() };
+    if (!isObject(x)) throw new PolicyError(source, 'syscalls', `must be an object with "allow" and/or "deny", got ${show(x)}`);
+    for (const key of Object.keys(x)) {
+      if (key !== 'allow' && key !== 'deny') throw new PolicyError(source, `syscalls.${key}`, 'unknown field; syscalls has allow and deny');
+    }
+    const list = (key: 'allow' | 'deny'): Set<number> | undefined => {
+      const l = x[key];
+      if (l === undefined) return undefined;
+      if (!Array.isArray(l)) throw new PolicyError(source, `syscalls.${key}`, `must be an array of system-call names, got ${show(l)}`);
+      const out = new Set<number>();
+      l.forEach((n, i) => {
+        const field = `syscalls.${key}[${i}]`;
+        if (typeof n !== 'string') throw new PolicyError(source, field, `must be a system-call name, got ${show(n)}`);
+        if (key === 'allow') {
+          // Only what the sandbox can validate can be allowed.
+          const s = specNamed(n);
+          if (s === undefined) {
+            throw new PolicyError(source, field, `'${n}' is not a system call the sandbox can validate (it knows ${SYSCALL_SPECS.map((c) => c.name).join(', ')})`);
+          }
+          out.add(s.nr);
+        } else {
+          const nr = specNamed(n)?.nr ?? NR_BY_NAME.get(n);
+          if (nr === undefined) throw new PolicyError(source, field, `unknown system call '${n}'`);
+          out.add(nr);
+        }
+      });
+      return out;
+    };
+    const allow = list('allow');
+    return { ...(allow !== undefined ? { allow } : {}), deny: list('deny') ?? new Set() };
+  }
+
+  private files(x: unknown, source: string): FileRule[] {
+    if (!Array.isArray(x)) throw new PolicyError(source, 'files', `must be an array of { "path", "access" } rules, got ${show(x)}`);
+    return x.map((r, index) => {
+      const field = `files[${index}]`;
+      if (!isObject(r)) throw new PolicyError(source, field, `must be an object { "path", "access" }, got ${show(r)}`);
+      for (const key of Object.keys(r)) {
+        if (key !== 'path' && key !== 'access') throw new PolicyError(source, `${field}.${key}`, 'unknown field; a rule has path and access');
+      }
+      const p = r['path'];
+      if (typeof p !== 'string' || !p.startsWith('/') || p.includes('\0')) {
+        throw new PolicyError(source, `${field}.path`, `must be an absolute guest path, got ${show(p)}`);
+      }
+      const access = ACCESS[String(r['access'])];
+      if (typeof r['access'] !== 'string' || access === undefined) {
+        throw new PolicyError(source, `${field}.access`, `must be "read-only", "read-write" or "none" (or "ro", "rw"), got ${show(r['access'])}`);
+      }
+      // Normalised like the paths it will be compared with: no '..', no '.', no trailing '/'.
+      let norm = posix.normalize(p);
+      if (norm.length > 1 && norm.endsWith('/')) norm = norm.slice(0, -1);
+      return { path: norm, access, index };
+    });
+  }
+
+  private limits(x: unknown, source: string): SandboxLimits {
+    if (x === undefined) return {};
+    if (!isObject(x)) throw new PolicyError(source, 'limits', `must be an object, got ${show(x)}`);
+    const out: Record<string, number> = {};
+    for (const [key, value] of Object.entries(x)) {
+      const rule = LIMIT_KEYS[key as keyof SandboxLimits];
+      if (rule === undefined) throw new PolicyError(source, `limits.${key}`, `unknown limit; limits are ${Object.keys(LIMIT_KEYS).join(', ')}`);
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < rule.min) {
+        throw new PolicyError(source, `limits.${key}`, `must be ${rule.what}, got ${show(value)}`);
+      }
+      out[key] = value;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,396 @@
+import { FEC_I, FEC_P, FEC_W, MSR_FS_BASE, Vector } from '../../core/vtx/arch.js';
+import { CodeBuilder } from '../../core/vtx/code-builder.js';
+import { Cpu, RAX, RSP } from '../../core/vtx/cpu.js';
+import { DUNE_S, LibDune, TF } from '../../core/dune/libdune.js';
+import type { ImageInfo } from '../../core/linux/exec.js';
+import type { Kernel } from '../../core/linux/kernel.js';
+import {
+  ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, EFAULT, EINVAL, EPERM, NR, SIGBUS, SIGFPE, SIGILL,
+  SIGSEGV, SIGTRAP, TASK_SIZE,
+} from '../../core/linux/linux-abi.js';
+import type { Process } from '../../core/linux/task.js';
+import { loadSyscallArgs } from '../../core/linux/user-abi.js';
+import { ArgumentValidator } from './argument-validator.js';
+import { errnoName, formatCall, signalName } from './format-call.js';
+import { CheckedCall } from './checked-call.js';
+import { GuestMemory } from './guest-memory.js';
+import { OpenFileCounter } from './open-file-counter.js';
+import { PathResolver } from './path-resolver.js';
+import { PolicyEnforcer } from './policy-enforcer.js';
+import { HandlerAction, RuntimeCalls } from './runtime-calls.js';
+import { RuntimeRegions } from './runtime-regions.js';
+import { SandboxPolicy } from './sandbox-policy.js';
+import { SandboxReporter } from './sandbox-reporter.js';
+import { SignalEmulation } from './signal-emulation.js';
+import { FCNTL_DUP_CMDS, specOf } from './syscall-specs.js';
+import { UntrustedMemoryManager } from './untrusted-memory-manager.js';
+import { APP_MAX_ELF_VADDR, UntrustedWindows } from './untrusted-windows.js';
+
+const TWO_32 = 0x1_0000_0000;
+const hex = (x: number): string => (x < 0 ? '-0x' + (-x).toString(16) : '0x' + x.toString(16));
+
+/** The runtime's code: linked at APP_MAX_ELF_VADDR, right above the untrusted ELF window (sandbox.ld). */
+export const RUNTIME_TEXT = APP_MAX_ELF_VADDR;
+/** The runtime's own stack (guest ring 0; also the G0 stack jumpToUser saves and the trap frames of SYSCALL). */
+export const RUNTIME_STACK = 0x7010_0000;
+export const RUNTIME_STACK_SIZE = 0x4_0000;
+
+/** Instruction counts charged by the runtime's own steps (dispatch in trap.c, the emulated calls). */
+export const SANDBOX_COSTS = { dispatch: 12, deny: 10, emulated: 20 };
+
+/** The trap-frame slots of the six argument registers (r10 is in the rcx slot). */
+const ARG_SLOTS = [TF.rdi, TF.rsi, TF.rdx, TF.rcx, TF.r8, TF.r9];
+
+const VECTOR_NAMES: Record<number, string> = {
+  0: '#DE (divide error)', 1: '#DB', 3: '#BP', 4: '#OF', 5: '#BR', 6: '#UD (invalid opcode)', 7: '#NM', 8: '#DF',
+  10: '#TS', 11: '#NP', 12: '#SS', 13: '#GP (general protection)', 14: '#PF (page fault)', 16: '#MF', 17: '#AC',
+  18: '#MC', 19: '#XM (SIMD floating point)',
+};
+/** The signal Linux would send for the exception (arch/x86/kernel/traps.c). */
+const SIGNAL_OF_VECTOR: Record<number, number> = {
+  0: SIGFPE, 1: SIGTRAP, 3: SIGTRAP, 6: SIGILL, 11: SIGBUS, 12: SIGBUS, 16: SIGFPE, 17: SIGBUS, 19: SIGFPE,
+};
+
+type End = { readonly kind: 'exit'; readonly status: number } | { readonly kind: 'signal'; readonly signo: number };
+
+export interface SandboxRuntimeParts {
+  readonly kernel: Kernel;
+  readonly process: Process;
+  readonly lib: LibDune;
+  readonly image: ImageInfo;
+  readonly policy: SandboxPolicy;
+  readonly reporter: SandboxReporter;
+  readonly windows: UntrustedWindows;
+  readonly regions: RuntimeRegions;
+}
+
+/**
+ * The sandbox runtime in guest ring 0 (apps/sandbox: main.c, trap.c): its code is natives at
+ * RUNTIME_TEXT, mapped without PTE_U like libDune's text and page pool, so the program in ring 3
+ * can neither read, write nor jump into any of it. It enters Dune (libDune in precise mode: the
+ * process's memory is mapped without U), gives the program's own memory U, and jumps to the
+ * program's entry in ring 3. From then on every SYSCALL of the program traps to `onSyscall`
+ * through libDune's LSTAR trampoline, without a VM exit, and goes through the pipeline of
+ * trap.c: check the arguments, ask the policy, then do — pass the call to the kernel (one
+ * VMCALL), or do it here. Every exception of ring 3 ends the program with the signal Linux would
+ * have sent, and a report.
+ */
+export class SandboxRuntime implements RuntimeCalls {
+  readonly code: CodeBuilder;
+  /**
+   * Calls trapped, and what became of each: passed through by libDune, done by the runtime
+   * (emulated: exit, signals, arch_prctl, the memory calls), denied by the policy or rejected by
+   * the checks; kernelCalls are the runtime's own VMCALLs for what it does itself.
+   */
+  readonly counts = { intercepted: 0, passedThrough: 0, emulated: 0, denied: 0, rejected: 0, kernelCalls: 0 };
+  /** The clock and instruction count at the program's first instruction (-1: not yet). */
+  startCycles = -1;
+  startInstructions = 0;
+  readonly umm: UntrustedMemoryManager;
+  readonly fds = new OpenFileCounter();
+  private readonly memory: GuestMemory;
+  private readonly validator: ArgumentValidator;
+  private readonly enforcer: PolicyEnforcer;
+  private readonly signals: SignalEmulation;
+  private readonly lib: LibDune;
+  private end: End | undefined;
+  private pending: { nr: number; args: readonly number[]; then: (cpu: Cpu, result: number) => void } | undefined;
+  /** Whether a jumpToUser frame is live (a fault then ends the program through retFromUser). */
+  private inUser = false;
+
+  constructor(private readonly parts: SandboxRuntimeParts) {
+    const { kernel, process, lib, policy, windows, regions } = parts;
+    this.lib = lib;
+    this.memory = new GuestMemory(lib, windows);
+    this.validator = new ArgumentValidator(this.memory, regions, process.pid);
+    this.enforcer = new PolicyEnforcer(policy, new PathResolver(kernel, process), this.fds);
+    this.signals = new SignalEmulation(this.memory);
+    this.umm = new UntrustedMemoryManager(lib, process, windows, this, policy.limits.memory);
+    this.code = new CodeBuilder(kernel.machine.natives, RUNTIME_TEXT, 'sandbox');
+    this.build();
+  }
+
+  /** How the program's run ended, once it has. */
+  get outcome(): End | undefined {
+    return this.end;
+  }
+
+  get started(): boolean {
+    return this.startCycles >= 0;
+  }
+
+  private build(): void {
+    const c = this.code;
+    const lib = this.lib;
+    // Host ring 3, as the process starts: dune_init in precise mode, the handlers, dune_enter.
+    c.op('init', (cpu) => {
+      lib.init(cpu, false);
+      lib.registerSyscallHandler((x, tf) => this.onSyscall(x, tf));
+      lib.registerPgfltHandler((x, addr, fec, tf) => this.onTrap(x, tf, Vector.PageFault, addr, fec));
+      for (let v = 0; v < 32; v++) {
+        if (v !== Vector.PageFault) lib.registerIntrHandler(v, (x, tf) => this.onTrap(x, tf, v));
+      }
+    }, 1);
+    lib.emitEnter(c, 'enter', 'start');
+    // Guest ring 0 from here.
+    c.op('start', (cpu) => this.start(cpu), 30);
+    c.op('ended', (cpu) => this.ended(cpu), 10);
+    c.op('kill_send', (cpu) => {
+      loadSyscallArgs(cpu, NR.kill, this.parts.process.pid, (this.end as { signo: number }).signo);
+      cpu.vmcall();
+    }, 4);
+    c.op('kill_fallback', (cpu) => {
+      loadSyscallArgs(cpu, NR.exit_group, 128 + (this.end as { signo: number }).signo);
+      cpu.vmcall();
+    }, 4);
+    c.op('kcall', (cpu) => {
+      const k = this.pending!;
+      loadSyscallArgs(cpu, k.nr, ...k.args);
+      cpu.charge(DUNE_S.passthrough * cpu.costs.instruction);
+      cpu.vmcall();
+    }, 0);
+    c.op('kcall_done', (cpu) => {
+      const k = this.pending!;
+      this.pending = undefined;
+      k.then(cpu, cpu.reg(RAX));
+    }, 2);
+    c.op('kcall_fell_through', () => {
+      throw new Error('sandbox: a continuation neither finished the call nor made another');
+    }, 0);
+  }
+
+  /** The first guest instructions: the program's memory with U, FS base 0, clean registers, ring 3. */
+  private start(cpu: Cpu): void {
+    this.umm.mapInitial(cpu);
+    cpu.wrmsr(MSR_FS_BASE, 0, 0);
+    this.lib.setUserFs(cpu, 0);
+    for (let i = 0; i < 16; i++) if (i !== RSP) cpu.setReg(i, 0); // RDX = 0: no atexit function (ABI)
+    this.startCycles = cpu.cycles;
+    this.startInstructions = this.parts.kernel.machine.cpus.reduce((a, x) => a + x.instructions, 0);
+    this.inUser = true;
+    this.lib.jumpToUser(cpu, this.parts.image.entry, this.parts.image.sp, this.code.addr('ended'));
+  }
+
+  /**
+   * Where dune_ret_from_user lands: the program exited (exit_group with its status) or was
+   * stopped (the default action of a signal: SIG_DFL, then the signal to itself — libDune's
+   * dune_init set most signals to SIG_IGN — so the process ends as Linux would have ended it).
+   */
+  private ended(cpu: Cpu): void {
+    this.inUser = false;
+    const end = this.end ?? { kind: 'exit', status: cpu.reg(RAX) & 0xff };
+    this.end = end;
+    if (end.kind === 'exit') {
+      loadSyscallArgs(cpu, NR.exit_group, end.status);
+      cpu.vmcall();
+      return;
+    }
+    const act = cpu.rsp - 512; // a struct sigaction of zeroes (SIG_DFL) on the runtime's stack
+    for (let o = 0; o < 32; o += 8) cpu.mmu.write64(act + o, 0, 0);
+    loadSyscallArgs(cpu, NR.rt_sigaction, end.signo, act, 0, 8);
+    cpu.vmcall();
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // The system-call pipeline: check the arguments, ask the policy, do.
+
+  private onSyscall(cpu: Cpu, tf: number): HandlerAction {
+    const lib = this.lib;
+    this.counts.intercepted++;
+    cpu.charge(SANDBOX_COSTS.dispatch * cpu.costs.instruction);
+    const nr = lib.tfGet(cpu, tf, TF.rax);
+    const args = ARG_SLOTS.map((o) => lib.tfGet(cpu, tf, o));
+    const spec = specOf(nr);
+    if (spec === undefined) {
+      const errno = this.parts.policy.unknownErrno;
+      this.counts.denied++;
+      this.parts.reporter.add({
+        kind: 'denied', attempted: formatCall(nr, undefined, args),
+        rule: 'the sandbox has no argument table for it (unknown calls are denied: unknownSyscalls)', outcome: errnoName(errno),
+      });
+      lib.tfSet(cpu, tf, TF.rax, -errno);
+      return 'done';
+    }
+    const checked = this.validator.check(cpu, spec, args);
+    if ('errno' in checked) {
+      this.counts.rejected++;
+      this.parts.reporter.add({ kind: 'rejected', attempted: formatCall(nr, spec, args), rule: checked.why, outcome: errnoName(checked.errno) });
+      lib.tfSet(cpu, tf, TF.rax, -checked.errno);
+      return 'done';
+    }
+    const d = this.enforcer.check(cpu, checked);
+    if (!d.allow) return this.deny(cpu, tf, checked, d.rule, d.errno);
+    switch (spec.handling) {
+      case 'passthrough':
+        this.counts.passedThrough++;
+        return 'passthrough';
+      case 'exit':
+        this.counts.emulated++;
+        this.end = { kind: 'exit', status: args[0]! & 0xff };
+        lib.retFromUser(cpu, args[0]! & 0xff);
+        return 'redirected';
+      case 'signals': {
+        this.counts.emulated++;
+        cpu.charge(SANDBOX_COSTS.emulated * cpu.costs.instruction);
+        const [a0, a1, a2, a3] = args as [number, number, number, number];
+        const r = nr === NR.rt_sigaction ? this.signals.sigaction(cpu, a0, a1, a2, a3) : this.signals.sigprocmask(cpu, a0, a1, a2, a3);
+        lib.tfSet(cpu, tf, TF.rax, r);
+        return 'done';
+      }
+      case 'arch_prctl':
+        return this.archPrctl(cpu, tf, checked);
+      case 'memory':
+        this.counts.emulated++;
+        return this.umm.handle(cpu, tf, checked);
+      case 'fd-open':
+      case 'fd-close':
+        return this.descriptors(cpu, tf, checked);
+    }
+  }
+
+  /** ARCH_SET_FS / ARCH_GET_FS on the program's FS base (WRMSR of FS_BASE does not exit); GS is libDune's. */
+  private archPrctl(cpu: Cpu, tf: number, call: CheckedCall): HandlerAction {
+    const [code, addr] = call.args as [number, number];
+    this.counts.emulated++;
+    cpu.charge(SANDBOX_COSTS.emulated * cpu.costs.instruction);
+    let r: number;
+    switch (code) {
+      case ARCH_SET_FS:
+        if (addr < 0 || addr >= TASK_SIZE) {
+          r = -EPERM; // not a user address, as do_arch_prctl_64 answers
+          break;
+        }
+        cpu.wrmsr(MSR_FS_BASE, addr >>> 0, Math.floor(addr / TWO_32) >>> 0);
+        this.lib.setUserFs(cpu, addr);
+        r = 0;
+        break;
+      case ARCH_GET_FS:
+        r = this.memory.write64(cpu, addr, cpu.fsBase) ? 0 : -EFAULT;
+        break;
+      case ARCH_SET_GS:
+      case ARCH_GET_GS:
+        return this.deny(cpu, tf, call, "the GS base is the runtime's (libDune's per-CPU area)", EPERM);
+      default:
+        r = -EINVAL;
+    }
+    this.lib.tfSet(cpu, tf, TF.rax, r);
+    return 'done';
+  }
+
+  /** open, dup, pipe, close: counted for limits.openFiles (a plain passthrough without that limit). */
+  private descriptors(cpu: Cpu, tf: number, call: CheckedCall): HandlerAction {
+    const nr = call.nr;
+    if (this.parts.policy.limits.openFiles === undefined || (nr === NR.fcntl && !FCNTL_DUP_CMDS.has(call.args[1]!))) {
+      this.counts.passedThrough++;
+      return 'passthrough';
+    }
+    this.counts.passedThrough++;
+    return this.kernel(cpu, tf, nr, call.args, (c, r) => {
+      if (r >= 0) {
+        if (nr === NR.close) this.fds.closed(call.args[0]!);
+        else if (nr === NR.pipe || nr === NR.pipe2) {
+          const b = this.memory.read(c, call.args[0]!, 8);
+          if (b !== undefined) {
+            const dv = new DataView(b.buffer);
+            this.fds.opened(dv.getInt32(0, true));
+            this.fds.opened(dv.getInt32(4, true));
+          }
+        } else this.fds.opened(r);
+      }
+      this.finish(c, tf, r);
+    });
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // RuntimeCalls.
+
+  kernel(cpu: Cpu, _tf: number, nr: number, args: readonly number[], then: (cpu: Cpu, result: number) => void): HandlerAction {
+    this.counts.kernelCalls++;
+    this.pending = { nr, args: [...args], then };
+    cpu.jump(this.code.addr('kcall'));
+    return 'redirected';
+  }
+
+  finish(cpu: Cpu, tf: number, value: number): HandlerAction {
+    this.lib.tfSet(cpu, tf, TF.rax, value);
+    cpu.jump(this.lib.text.addr('syscall_g3_exit'));
+    return 'redirected';
+  }
+
+  deny(cpu: Cpu, tf: number, call: CheckedCall, rule: string, errno: number, returned?: number): HandlerAction {
+    this.counts.denied++;
+    cpu.charge(SANDBOX_COSTS.deny * cpu.costs.instruction);
+    this.parts.reporter.add({
+      kind: 'denied',
+      attempted: formatCall(call.nr, call.spec, call.args, call.strings),
+      rule,
+      outcome: returned !== undefined ? `${errnoName(errno).slice(1)}: returns ${hex(returned)}` : errnoName(errno),
+    });
+    this.lib.tfSet(cpu, tf, TF.rax, returned ?? -errno);
+    return 'done';
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // Exceptions.
+
+  /**
+   * An exception in ring 3 ends the program with the signal Linux would send (a page fault on the
+   * runtime's memory, a privileged instruction's #GP …), with a report of what it attempted. An
+   * exception in ring 0 is the runtime's own fault, and ends the process the same way.
+   */
+  private onTrap(cpu: Cpu, tf: number, vector: number, addr = 0, fec = 0): void {
+    const lib = this.lib;
+    const rip = lib.tfGet(cpu, tf, TF.rip);
+    const ring = lib.tfGet(cpu, tf, TF.cs) & 3;
+    const signo = SIGNAL_OF_VECTOR[vector] ?? SIGSEGV;
+    const name = VECTOR_NAMES[vector] ?? `exception ${vector}`;
+    let rule: string;
+    if (vector === Vector.PageFault) {
+      const access = (fec & FEC_I) !== 0 ? 'instruction fetch from' : (fec & FEC_W) !== 0 ? 'write to' : 'read of';
+      const why = (fec & FEC_P) !== 0 ? 'the page is supervisor-only or read-only for ring 3' : 'the page is not mapped';
+      rule = `${access} ${hex(addr)} (${this.parts.regions.describe(addr)}): ${why}`;
+    } else if (vector === Vector.GeneralProtection) {
+      rule = `a privileged instruction or a protection check (error code ${hex(lib.tfGet(cpu, tf, TF.err))})`;
+    } else if (vector === Vector.InvalidOpcode) {
+      rule = 'not an instruction the CPU executes';
+    } else {
+      rule = 'an exception the program does not get to handle';
+    }
+    const bytes = ring === 3 && !(vector === Vector.PageFault && (fec & FEC_I) !== 0) ? this.bytesAt(cpu, rip) : '';
+    const who = ring === 3 ? 'ring-3' : "the runtime's own (ring 0)";
+    this.parts.reporter.add({
+      kind: 'contained',
+      attempted: `${who} ${name} at rip ${hex(rip)}${bytes !== '' ? ` [${bytes}]` : ''}`,
+      rule,
+      outcome: `killed by ${signalName(signo)}`,
+    });
+    this.end = { kind: 'signal', signo };
+    if (this.inUser) {
+      lib.retFromUser(cpu, 0);
+    } else {
+      loadSyscallArgs(cpu, NR.exit_group, 128 + signo);
+      cpu.vmcall();
+    }
+  }
+
+  /** Up to 8 bytes of the instruction at `rip`, in hex, if the program can read them. */
+  private bytesAt(cpu: Cpu, rip: number): string {
+    for (let n = 8; n > 0; n--) {
+      const b = this.memory.read(cpu, rip, n);
+      if (b !== undefined) return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
+    }
+    return '';
+  }
+
+  /** Figures for --stats. */
+  stats(): Record<string, unknown> {
+    return {
+      policy: this.parts.policy.name,
+      ...this.counts,
+      pteMirrored: this.umm.mirrored,
+      memoryInUse: this.umm.used,
+      openFiles: this.fds.count,
+    };
+  }
+}
+

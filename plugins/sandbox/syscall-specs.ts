@@ -1,0 +1,179 @@
+import {
+  KSIGACTION_SIZE, NR, RLIMIT_SIZE, STAT_SIZE, TIMESPEC_SIZE, TIMEVAL_SIZE, TIMEZONE_SIZE, UTSNAME_SIZE,
+} from '../../core/linux/linux-abi.js';
+
+/** A length: a constant, or another argument (times `scale`: an array of records). */
+export type Len = number | { readonly arg: number; readonly scale?: number };
+
+/**
+ * What one system-call argument is, as far as the sandbox must check it (trap.c's
+ * syscall_check_params, as a table): a plain value; a buffer the kernel reads (`in`), writes
+ * (`out`) or both, of a fixed or an argument-given length; a C string; a path (a C string that
+ * the file rules also judge); an iovec array; the third argument of ioctl or fcntl, whose
+ * meaning depends on the request; a pid that must name the caller itself.
+ */
+export type ArgKind =
+  | { readonly kind: 'value'; readonly name: string }
+  | { readonly kind: 'in' | 'out' | 'inout'; readonly name: string; readonly len: Len; readonly nullable?: boolean }
+  | { readonly kind: 'string'; readonly name: string }
+  | {
+      readonly kind: 'path';
+      readonly name: string;
+      /** 'open': read or write as the open flags say (argument `flags`). */
+      readonly access: 'read' | 'write' | 'open';
+      /** Whether a symlink in the last component is followed ('flags': unless O_NOFOLLOW / AT_SYMLINK_NOFOLLOW). */
+      readonly follow: boolean | 'flags';
+      /** The argument with the directory fd of an *at() call (relative paths start there). */
+      readonly dirfd?: number;
+      /** The argument with the open flags or the AT_* flags. */
+      readonly flags?: number;
+    }
+  | { readonly kind: 'iovec'; readonly name: string; readonly count: number; readonly dir: 'in' | 'out' }
+  | { readonly kind: 'ioctl-arg'; readonly name: string; readonly request: number }
+  | { readonly kind: 'fcntl-arg'; readonly name: string; readonly cmd: number }
+  | { readonly kind: 'self-pid'; readonly name: string };
+
+/**
+ * What the runtime does with a call that passed the checks and the policy: pass it to the kernel
+ * (one VMCALL), or handle it itself — exit (back to the runtime), the memory calls (the kernel's
+ * work mirrored into the guest page table), the signal calls (kept in the runtime: a handler
+ * must never run outside the sandbox), arch_prctl (the ring-3 FS base), descriptors that open or
+ * close (counted for limits.openFiles).
+ */
+export type Handling = 'passthrough' | 'exit' | 'memory' | 'signals' | 'arch_prctl' | 'fd-open' | 'fd-close';
+
+export interface SyscallSpec {
+  readonly nr: number;
+  readonly name: string;
+  readonly args: readonly ArgKind[];
+  readonly handling: Handling;
+}
+
+const v = (name: string): ArgKind => ({ kind: 'value', name });
+const fd = v;
+const input = (name: string, len: Len, nullable = false): ArgKind => ({ kind: 'in', name, len, nullable });
+const output = (name: string, len: Len, nullable = false): ArgKind => ({ kind: 'out', name, len, nullable });
+const inout = (name: string, len: Len, nullable = false): ArgKind => ({ kind: 'inout', name, len, nullable });
+const str = (name: string): ArgKind => ({ kind: 'string', name });
+const path = (name: string, access: 'read' | 'write' | 'open', follow: boolean | 'flags', at: { dirfd?: number; flags?: number } = {}): ArgKind =>
+  ({ kind: 'path', name, access, follow, ...at });
+const arg = (i: number): Len => ({ arg: i });
+
+function spec(nr: number, name: string, args: ArgKind[], handling: Handling = 'passthrough'): SyscallSpec {
+  return { nr, name, args, handling };
+}
+
+/**
+ * The system calls static binaries make, with their argument kinds. A call that is not here is
+ * denied: the sandbox cannot pass on what it cannot check.
+ */
+export const SYSCALL_SPECS: readonly SyscallSpec[] = [
+  spec(NR.read, 'read', [fd('fd'), output('buf', arg(2)), v('count')]),
+  spec(NR.write, 'write', [fd('fd'), input('buf', arg(2)), v('count')]),
+  spec(NR.open, 'open', [path('pathname', 'open', 'flags', { flags: 1 }), v('flags'), v('mode')], 'fd-open'),
+  spec(NR.close, 'close', [fd('fd')], 'fd-close'),
+  spec(NR.stat, 'stat', [path('pathname', 'read', true), output('statbuf', STAT_SIZE)]),
+  spec(NR.fstat, 'fstat', [fd('fd'), output('statbuf', STAT_SIZE)]),
+  spec(NR.lstat, 'lstat', [path('pathname', 'read', false), output('statbuf', STAT_SIZE)]),
+  spec(NR.lseek, 'lseek', [fd('fd'), v('offset'), v('whence')]),
+  spec(NR.mmap, 'mmap', [v('addr'), v('length'), v('prot'), v('flags'), fd('fd'), v('offset')], 'memory'),
+  spec(NR.mprotect, 'mprotect', [v('addr'), v('len'), v('prot')], 'memory'),
+  spec(NR.munmap, 'munmap', [v('addr'), v('length')], 'memory'),
+  spec(NR.brk, 'brk', [v('addr')], 'memory'),
+  spec(NR.rt_sigaction, 'rt_sigaction', [v('signum'), input('act', KSIGACTION_SIZE, true), output('oldact', KSIGACTION_SIZE, true), v('sigsetsize')], 'signals'),
+  spec(NR.rt_sigprocmask, 'rt_sigprocmask', [v('how'), input('set', 8, true), output('oldset', 8, true), v('sigsetsize')], 'signals'),
+  spec(NR.ioctl, 'ioctl', [fd('fd'), v('request'), { kind: 'ioctl-arg', name: 'arg', request: 1 }]),
+  spec(NR.pread64, 'pread64', [fd('fd'), output('buf', arg(2)), v('count'), v('offset')]),
+  spec(NR.pwrite64, 'pwrite64', [fd('fd'), input('buf', arg(2)), v('count'), v('offset')]),
+  spec(NR.readv, 'readv', [fd('fd'), { kind: 'iovec', name: 'iov', count: 2, dir: 'out' }, v('iovcnt')]),
+  spec(NR.writev, 'writev', [fd('fd'), { kind: 'iovec', name: 'iov', count: 2, dir: 'in' }, v('iovcnt')]),
+  spec(NR.access, 'access', [path('pathname', 'read', true), v('mode')]),
+  spec(NR.pipe, 'pipe', [output('pipefd', 8)], 'fd-open'),
+  spec(NR.sched_yield, 'sched_yield', []),
+  spec(NR.mremap, 'mremap', [v('old_address'), v('old_size'), v('new_size'), v('flags'), v('new_address')], 'memory'),
+  spec(NR.madvise, 'madvise', [v('addr'), v('length'), v('advice')], 'memory'),
+  spec(NR.dup, 'dup', [fd('oldfd')], 'fd-open'),
+  spec(NR.dup2, 'dup2', [fd('oldfd'), fd('newfd')], 'fd-open'),
+  spec(NR.nanosleep, 'nanosleep', [input('req', TIMESPEC_SIZE), output('rem', TIMESPEC_SIZE, true)]),
+  spec(NR.getpid, 'getpid', []),
+  spec(NR.exit, 'exit', [v('status')], 'exit'),
+  spec(NR.uname, 'uname', [output('buf', UTSNAME_SIZE)]),
+  spec(NR.fcntl, 'fcntl', [fd('fd'), v('cmd'), { kind: 'fcntl-arg', name: 'arg', cmd: 1 }], 'fd-open'),
+  spec(NR.fsync, 'fsync', [fd('fd')]),
+  spec(NR.fdatasync, 'fdatasync', [fd('fd')]),
+  spec(NR.truncate, 'truncate', [path('path', 'write', true), v('length')]),
+  spec(NR.ftruncate, 'ftruncate', [fd('fd'), v('length')]),
+  spec(NR.getdents, 'getdents', [fd('fd'), output('dirp', arg(2)), v('count')]),
+  spec(NR.getcwd, 'getcwd', [output('buf', arg(1)), v('size')]),
+  spec(NR.chdir, 'chdir', [path('path', 'read', true)]),
+  spec(NR.fchdir, 'fchdir', [fd('fd')]),
+  spec(NR.rename, 'rename', [path('oldpath', 'write', false), path('newpath', 'write', false)]),
+  spec(NR.mkdir, 'mkdir', [path('pathname', 'write', false), v('mode')]),
+  spec(NR.rmdir, 'rmdir', [path('pathname', 'write', false)]),
+  spec(NR.unlink, 'unlink', [path('pathname', 'write', false)]),
+  // The target of a symlink is only text; what it names is judged when someone follows it.
+  spec(NR.symlink, 'symlink', [str('target'), path('linkpath', 'write', false)]),
+  spec(NR.readlink, 'readlink', [path('pathname', 'read', false), output('buf', arg(2)), v('bufsiz')]),
+  spec(NR.umask, 'umask', [v('mask')]),
+  spec(NR.gettimeofday, 'gettimeofday', [output('tv', TIMEVAL_SIZE, true), output('tz', TIMEZONE_SIZE, true)]),
+  spec(NR.getrlimit, 'getrlimit', [v('resource'), output('rlim', RLIMIT_SIZE)]),
+  spec(NR.getuid, 'getuid', []),
+  spec(NR.getgid, 'getgid', []),
+  spec(NR.geteuid, 'geteuid', []),
+  spec(NR.getegid, 'getegid', []),
+  spec(NR.getppid, 'getppid', []),
+  spec(NR.arch_prctl, 'arch_prctl', [v('code'), v('addr')], 'arch_prctl'),
+  spec(NR.setrlimit, 'setrlimit', [v('resource'), input('rlim', RLIMIT_SIZE)]),
+  spec(NR.gettid, 'gettid', []),
+  spec(NR.time, 'time', [output('tloc', 8, true)]),
+  spec(NR.sched_getaffinity, 'sched_getaffinity', [{ kind: 'self-pid', name: 'pid' }, v('cpusetsize'), output('mask', arg(1))]),
+  spec(NR.getdents64, 'getdents64', [fd('fd'), output('dirp', arg(2)), v('count')]),
+  // The kernel writes 0 there when the thread exits: it must be the program's memory.
+  spec(NR.set_tid_address, 'set_tid_address', [inout('tidptr', 4, true)]),
+  spec(NR.clock_gettime, 'clock_gettime', [v('clockid'), output('tp', TIMESPEC_SIZE)]),
+  spec(NR.clock_getres, 'clock_getres', [v('clockid'), output('res', TIMESPEC_SIZE, true)]),
+  spec(NR.clock_nanosleep, 'clock_nanosleep', [v('clockid'), v('flags'), input('request', TIMESPEC_SIZE), output('remain', TIMESPEC_SIZE, true)]),
+  spec(NR.exit_group, 'exit_group', [v('status')], 'exit'),
+  spec(NR.openat, 'openat', [fd('dirfd'), path('pathname', 'open', 'flags', { dirfd: 0, flags: 2 }), v('flags'), v('mode')], 'fd-open'),
+  spec(NR.mkdirat, 'mkdirat', [fd('dirfd'), path('pathname', 'write', false, { dirfd: 0 }), v('mode')]),
+  spec(NR.newfstatat, 'newfstatat', [fd('dirfd'), path('pathname', 'read', 'flags', { dirfd: 0, flags: 3 }), output('statbuf', STAT_SIZE), v('flags')]),
+  spec(NR.unlinkat, 'unlinkat', [fd('dirfd'), path('pathname', 'write', false, { dirfd: 0 }), v('flags')]),
+  spec(NR.renameat, 'renameat', [fd('olddirfd'), path('oldpath', 'write', false, { dirfd: 0 }), fd('newdirfd'), path('newpath', 'write', false, { dirfd: 2 })]),
+  spec(NR.symlinkat, 'symlinkat', [str('target'), fd('newdirfd'), path('linkpath', 'write', false, { dirfd: 1 })]),
+  spec(NR.readlinkat, 'readlinkat', [fd('dirfd'), path('pathname', 'read', false, { dirfd: 0 }), output('buf', arg(3)), v('bufsiz')]),
+  spec(NR.faccessat, 'faccessat', [fd('dirfd'), path('pathname', 'read', true, { dirfd: 0 }), v('mode')]),
+  // The kernel reads the list at exit: the head must be the program's memory.
+  spec(NR.set_robust_list, 'set_robust_list', [input('head', arg(1)), v('len')]),
+  spec(NR.dup3, 'dup3', [fd('oldfd'), fd('newfd'), v('flags')], 'fd-open'),
+  spec(NR.pipe2, 'pipe2', [output('pipefd', 8), v('flags')], 'fd-open'),
+  spec(NR.prlimit64, 'prlimit64', [{ kind: 'self-pid', name: 'pid' }, v('resource'), input('new_limit', RLIMIT_SIZE, true), output('old_limit', RLIMIT_SIZE, true)]),
+  spec(NR.renameat2, 'renameat2', [fd('olddirfd'), path('oldpath', 'write', false, { dirfd: 0 }), fd('newdirfd'), path('newpath', 'write', false, { dirfd: 2 }), v('flags')]),
+  spec(NR.getrandom, 'getrandom', [output('buf', arg(1)), v('buflen'), v('flags')]),
+  spec(NR.faccessat2, 'faccessat2', [fd('dirfd'), path('pathname', 'read', 'flags', { dirfd: 0, flags: 3 }), v('mode'), v('flags')]),
+];
+
+/** Sizes of the ioctl arguments the sandbox knows (TCGETS: struct termios, TIOCGWINSZ: struct winsize …). */
+export const IOCTL_ARGS: ReadonlyMap<number, { readonly name: string; readonly kind: 'none' | 'in' | 'out'; readonly size: number }> = new Map([
+  [0x5401, { name: 'TCGETS', kind: 'out', size: 36 }],
+  [0x5413, { name: 'TIOCGWINSZ', kind: 'out', size: 8 }],
+  [0x541b, { name: 'FIONREAD', kind: 'out', size: 4 }],
+  [0x5421, { name: 'FIONBIO', kind: 'in', size: 4 }],
+  [0x5450, { name: 'FIONCLEX', kind: 'none', size: 0 }],
+  [0x5451, { name: 'FIOCLEX', kind: 'none', size: 0 }],
+] as const);
+
+/** fcntl commands whose argument is a struct flock (the rest take an integer). */
+export const FCNTL_FLOCK_CMDS: ReadonlySet<number> = new Set([5 /* F_GETLK */, 6 /* F_SETLK */, 7 /* F_SETLKW */]);
+/** fcntl commands that make a new descriptor. */
+export const FCNTL_DUP_CMDS: ReadonlySet<number> = new Set([0 /* F_DUPFD */, 1030 /* F_DUPFD_CLOEXEC */]);
+
+const BY_NR = new Map(SYSCALL_SPECS.map((s) => [s.nr, s]));
+const BY_NAME = new Map(SYSCALL_SPECS.map((s) => [s.name, s]));
+
+export function specOf(nr: number): SyscallSpec | undefined {
+  return BY_NR.get(nr);
+}
+
+export function specNamed(name: string): SyscallSpec | undefined {
+  return BY_NAME.get(name);
+}
