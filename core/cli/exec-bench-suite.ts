@@ -6,11 +6,11 @@ import { injectable } from 'inversify';
 import { BenchContext, BenchResult, BenchRow, BenchSuite } from '../bench/bench-suite.js';
 import { execElf } from './exec-command.js';
 
-const GUEST_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'guest', 'bin');
+export const GUEST_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'guest', 'bin');
 /** The CPU-bound guest programs (examples/guest). */
-const PROGRAMS: Array<[string, string[]]> = [['sieve', []], ['crc32', []], ['matmul', []], ['qsort', []]];
+export const CPU_BOUND_PROGRAMS: ReadonlyArray<readonly [string, readonly string[]]> = [['sieve', []], ['crc32', []], ['matmul', []], ['qsort', []]];
 
-function nativeSeconds(path: string, args: string[]): number {
+function nativeSeconds(path: string, args: readonly string[]): number {
   let best = Infinity;
   for (let i = 0; i < 5; i++) {
     const t0 = process.hrtime.bigint();
@@ -31,14 +31,14 @@ function nativeSeconds(path: string, args: string[]): number {
 export class ExecBenchSuite implements BenchSuite {
   readonly id = 'exec';
   readonly description = 'guest instructions per second of the x86 interpreter and slowdown versus native, on the CPU-bound guest programs';
-  readonly steps = PROGRAMS.length;
+  readonly steps = CPU_BOUND_PROGRAMS.length;
 
   run(ctx: BenchContext): BenchResult {
     const rows: BenchRow[] = [];
     let instr = 0;
     let secs = 0;
     let logSlow = 0;
-    for (const [name, args] of PROGRAMS) {
+    for (const [name, args] of CPU_BOUND_PROGRAMS) {
       const path = join(GUEST_BIN, name);
       if (!existsSync(path)) throw new Error(`guest program ${path} is missing`);
       const native = nativeSeconds(path, args);
@@ -46,7 +46,7 @@ export class ExecBenchSuite implements BenchSuite {
       let instructions = 0;
       for (let i = 0; i < 2; i++) {
         const t0 = performance.now();
-        const r = execElf(path, args, { mode: 'linux', profile: ctx.profile, memory: 512 << 20, console: () => {} });
+        const r = execElf(path, [...args], { mode: 'linux', profile: ctx.profile, memory: 512 << 20, console: () => {} });
         const dt = (performance.now() - t0) / 1000;
         if (r.exitCode !== 0) throw new Error(`${name} exited with ${r.exitCode} in dunesim`);
         instructions = r.stats.instructions as number;
@@ -62,7 +62,7 @@ export class ExecBenchSuite implements BenchSuite {
     }
     rows.unshift(
       { id: 'mips', unit: 'M instr/s', value: instr / secs / 1e6, note: 'all programs, target ≥ 50' },
-      { id: 'slowdown', unit: 'x', value: Math.exp(logSlow / PROGRAMS.length), note: 'geometric mean' },
+      { id: 'slowdown', unit: 'x', value: Math.exp(logSlow / CPU_BOUND_PROGRAMS.length), note: 'geometric mean' },
     );
     return { suite: this.id, profile: ctx.profile, rows, meta: { node: process.version } };
   }

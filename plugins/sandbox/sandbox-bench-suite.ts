@@ -1,0 +1,79 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { inject, injectable } from 'inversify';
+import { BenchContext, BenchResult, BenchRow, BenchSuite } from '../../core/bench/bench-suite.js';
+import { CPU_BOUND_PROGRAMS, GUEST_BIN } from '../../core/cli/exec-bench-suite.js';
+import { execElf, ExecResult } from '../../core/cli/exec-command.js';
+import { PolicyLoader } from './policy-loader.js';
+import { SandboxLauncher } from './sandbox-launcher.js';
+
+/** Dune Figure 3: the sandbox (null policy) on SPEC2000 is 2.93 % slower than Linux on average (papers.md §1.5). */
+const PAPER_FIG3_MEAN = 2.93;
+
+/**
+ * `dunesim bench sandbox`: the Figure 3 analogue. Each CPU-bound guest program runs as a plain
+ * Linux process and in the sandbox under the null policy, on the same cost profile; the overhead
+ * comes only from the mechanisms the sandbox adds (2-D walks through the EPT on every TLB miss,
+ * EPT violations while the EPT fills lazily, the ring-0 runtime's system-call path and its VMCALL).
+ * The guest programs are not SPEC2000, so only the mean sits beside the paper.
+ */
+@injectable()
+export class SandboxBenchSuite implements BenchSuite {
+  readonly id = 'sandbox';
+  readonly description = 'Figure 3 analogue: CPU-bound guest programs in the sandbox (null policy) versus Linux, modelled cycles';
+  readonly steps = CPU_BOUND_PROGRAMS.length;
+
+  constructor(@inject(PolicyLoader) private readonly policies: PolicyLoader) {}
+
+  run(ctx: BenchContext): BenchResult {
+    const rows: BenchRow[] = [];
+    let sum = 0;
+    for (const [name, args] of CPU_BOUND_PROGRAMS) {
+      const path = join(GUEST_BIN, name);
+      if (!existsSync(path)) throw new Error(`guest program ${path} is missing`);
+      const common = { profile: ctx.profile, memory: 512 << 20, console: () => {} };
+      const linux = checked(name, 'linux', execElf(path, [...args], { ...common, mode: 'linux' }));
+      const launcher = new SandboxLauncher(this.policies.load(undefined));
+      const sandbox = checked(name, 'sandbox', execElf(path, [...args], { ...common, mode: 'sandbox', launcher }));
+      const lc = linux.stats.cycles as number;
+      const sc = sandbox.stats.cycles as number;
+      const overhead = (sc / lc - 1) * 100;
+      sum += overhead;
+      rows.push({
+        id: `fig3:${name}`,
+        unit: 'cycles',
+        description: `${name}: whole run, overhead ${overhead.toFixed(2)} %`,
+        linux: lc,
+        dune: sc,
+        counts: { ...mechanisms('linux', linux), ...mechanisms('sandbox', sandbox) },
+      });
+      ctx.progress(name);
+    }
+    rows.unshift({
+      id: 'fig3:mean-overhead',
+      unit: '%',
+      description: 'mean slowdown of the sandbox versus Linux (paper: SPEC2000, null policy)',
+      dune: sum / CPU_BOUND_PROGRAMS.length,
+      paper: { dune: PAPER_FIG3_MEAN, source: 'Dune §6.3.1, Figure 3' },
+    });
+    return { suite: this.id, profile: ctx.profile, rows, meta: { policy: 'null', programs: CPU_BOUND_PROGRAMS.map(([n]) => n) } };
+  }
+}
+
+function checked(name: string, mode: string, r: ExecResult): ExecResult {
+  if (r.exitCode !== 0) throw new Error(`${name} exited with ${r.exitCode} under --mode ${mode}`);
+  return r;
+}
+
+/** TLB misses, page walks and the memory references they made (2-D walks make many more), VM exits. */
+function mechanisms(prefix: string, r: ExecResult): Record<string, number> {
+  const s = r.stats as { tlb: { misses: number }; pageWalks: number; walkReferences: number; vmExits: Record<string, number>; syscalls: number };
+  const exits = Object.values(s.vmExits).reduce((a, b) => a + b, 0);
+  return {
+    [`${prefix}.tlbMisses`]: s.tlb.misses,
+    [`${prefix}.pageWalks`]: s.pageWalks,
+    [`${prefix}.walkReferences`]: s.walkReferences,
+    [`${prefix}.vmExits`]: exits,
+    [`${prefix}.syscalls`]: s.syscalls,
+  };
+}
