@@ -1,18 +1,23 @@
 import { ContainerModule } from 'inversify';
+import { Application } from '../../core/framework/application.js';
 import { BenchSuite } from '../../core/bench/bench-suite.js';
 import { ExecMode } from '../../core/framework/exec-mode.js';
+import { CompareApplication } from './compare-application.js';
 import { PolicyLoader } from './policy-loader.js';
 import { SandboxBenchSuite } from './sandbox-bench-suite.js';
 import { SandboxExecMode } from './sandbox-exec-mode.js';
 
 /**
- * The sandbox plugin: `dunesim exec --mode sandbox [--policy FILE]` and `dunesim bench sandbox`. Each class is bound to
- * itself and aliased into the contribution point it serves.
+ * The sandbox plugin: `dunesim exec --mode sandbox [--policy FILE]`, `dunesim run sandbox/compare`
+ * and `dunesim bench sandbox`. Each class is bound to itself and aliased into the contribution
+ * point it serves.
  */
 export default new ContainerModule(({ bind }) => {
   bind(PolicyLoader).toSelf();
   bind(SandboxExecMode).toSelf();
   bind(ExecMode).toService(SandboxExecMode);
+  bind(CompareApplication).toSelf();
+  bind(Application).toService(CompareApplication);
   bind(SandboxBenchSuite).toSelf();
   bind(BenchSuite).toService(SandboxBenchSuite);
 });
