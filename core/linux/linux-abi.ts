@@ -16,7 +16,7 @@ export const NR = {
   chdir: 80, fchdir: 81, rename: 82, mkdir: 83, rmdir: 84, unlink: 87, symlink: 88, readlink: 89,
   umask: 95, gettimeofday: 96, getrlimit: 97, ptrace: 101,
   getuid: 102, getgid: 104, geteuid: 107, getegid: 108, setpgid: 109, getppid: 110,
-  sigaltstack: 131, arch_prctl: 158, setrlimit: 160, iopl: 172, gettid: 186, time: 201, futex: 202,
+  sigaltstack: 131, arch_prctl: 158, setrlimit: 160, iopl: 172, gettid: 186, tkill: 200, time: 201, futex: 202,
   sched_getaffinity: 204, getdents64: 217, set_tid_address: 218, clock_gettime: 228,
   clock_getres: 229, clock_nanosleep: 230, exit_group: 231,
   tgkill: 234, openat: 257, mkdirat: 258, newfstatat: 262, unlinkat: 263, renameat: 264,

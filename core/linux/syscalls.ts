@@ -59,8 +59,17 @@ export function registerSyscalls(table: SyscallTable): void {
     return 0;
   });
   t.add(NR.tgkill, 'tgkill', 3, ({ kernel, task }, tgid, tid, sig) => {
+    if (sig < 0 || sig > NSIG) return -EINVAL;
     const target = kernel.tasks.get(tid);
     if (target === undefined || target.process.pid !== tgid || target.state === TaskState.Dead) return -ESRCH;
+    if (sig !== 0) queueSignalToProcess(kernel, target.process, sig, task.process.pid);
+    return 0;
+  });
+  // tkill(2): tgkill without the thread-group check; musl's raise() uses it.
+  t.add(NR.tkill, 'tkill', 2, ({ kernel, task }, tid, sig) => {
+    if (sig < 0 || sig > NSIG) return -EINVAL;
+    const target = kernel.tasks.get(tid);
+    if (target === undefined || target.state === TaskState.Dead) return -ESRCH;
     if (sig !== 0) queueSignalToProcess(kernel, target.process, sig, task.process.pid);
     return 0;
   });
