@@ -55,6 +55,13 @@ export interface ExecResult {
   stats: Record<string, unknown>;
 }
 
+/** All VM exits of a run, whatever their reason. */
+export function vmExitCount(r: ExecResult): number {
+  let n = 0;
+  for (const v of Object.values(r.stats.vmExits as Record<string, number>)) n += v;
+  return n;
+}
+
 /**
  * Runs a static x86-64 ELF on the machine model: as an ordinary Linux process, or as a Dune
  * process (libDune in guest ring 0 enters Dune before the program's first instruction, and its

@@ -1,7 +1,7 @@
 import {
   CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, CR4_PCIDE,
   CR4_PGE, CR4_VMXE, EPT_QUAL_FETCH, EPT_QUAL_WRITE, EPT_R, EPT_W, EPT_X, EPTP_MT_WB,
-  EPTP_WALK_LENGTH_4, GD_KD, GD_KT, GD_TSS, MSR_FS_BASE, MSR_GS_BASE, PAGE_SIZE, PTE_P, PTE_W, Vector,
+  EPTP_WALK_LENGTH_4, GD_KD, GD_KT, MSR_FS_BASE, MSR_GS_BASE, PAGE_SIZE, PTE_P, PTE_W, Vector,
 } from '../vtx/arch.js';
 import { Cpu, RAX, RCX, RDI, RDX, RSI, RSP, R8, R9, R10 } from '../vtx/cpu.js';
 import { PageTables, eptLeafFlags } from '../vtx/page-tables.js';
@@ -12,6 +12,7 @@ import {
   SECONDARY_ENABLE_EPT, SECONDARY_ENABLE_INVPCID, SECONDARY_ENABLE_RDTSCP, SECONDARY_ENABLE_VPID,
   VmExitReason, VmcsField as F,
 } from '../vtx/vmcs-field.js';
+import { writeHostState } from '../vtx/vmcs-state.js';
 import { BLOCKED, Kernel } from '../linux/kernel.js';
 import { ARCH_SET_FS, ARCH_SET_GS, EFAULT, EINVAL, ENOTTY, NR, STACK_TOP, TASK_SIZE, exitedStatus, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL } from '../linux/linux-abi.js';
 import { PtRegs } from '../linux/pt-regs.js';
@@ -207,15 +208,7 @@ export class DuneModule {
     w(F.GUEST_GDTR_LIMIT, 0);
     w(F.GUEST_IDTR_LIMIT, 0);
     // Host state: this kernel, on this CPU.
-    w(F.HOST_CR0, cpu.cr0);
-    w(F.HOST_CR4, cpu.cr4);
-    w(F.HOST_CS_SELECTOR, GD_KT);
-    w(F.HOST_SS_SELECTOR, GD_KD);
-    w(F.HOST_TR_SELECTOR, GD_TSS);
-    w(F.HOST_TR_BASE, cpu.trBase);
-    w(F.HOST_GDTR_BASE, cpu.gdtrBase);
-    w(F.HOST_IDTR_BASE, cpu.idtrBase);
-    w(F.HOST_RIP, this.exitHandler);
+    writeHostState(w, cpu, this.exitHandler);
     // Keep the EPT coherent with the process's page tables (the MMU-notifier chain).
     const p = task.process;
     if (!this.notifying.has(p)) {

@@ -1,8 +1,9 @@
-import { CR4_VMXE, EPT_R, EPT_W, EPT_X, EPTP_AD_ENABLE, EPTP_MT_WB, EPTP_WALK_LENGTH_4, GD_KD, GD_KT, GD_TSS, GD_UD, GD_UT, PAGE_SIZE } from './arch.js';
+import { CR4_VMXE, EPT_R, EPT_W, EPT_X, EPTP_AD_ENABLE, EPTP_MT_WB, EPTP_WALK_LENGTH_4, GD_KD, GD_KT, GD_UD, GD_UT, PAGE_SIZE } from './arch.js';
 import { LongModeBoot } from './boot.js';
 import { Cpu } from './cpu.js';
 import { PageTables, eptLeafFlags } from './page-tables.js';
 import { VMCS_REVISION_ID } from './vmcs.js';
+import { writeGuestStateLikeHost, writeHostState } from './vmcs-state.js';
 import {
   CPU_ACTIVATE_SECONDARY_CONTROLS, CPU_USE_MSR_BITMAPS, ENTRY_IA32E_MODE, EXIT_HOST_ADDR_SPACE_SIZE,
   PIN_EXTERNAL_INTERRUPT_EXITING, SECONDARY_ENABLE_EPT, SECONDARY_ENABLE_INVPCID, SECONDARY_ENABLE_VPID,
@@ -78,28 +79,11 @@ export class VmxHarness {
     w(F.CR0_GUEST_HOST_MASK, 0);
     w(F.CR4_GUEST_HOST_MASK, 0);
     // Host state: the CPU's current state.
-    w(F.HOST_CR0, cpu.cr0);
+    writeHostState(w, cpu, this.hostEntry);
     w(F.HOST_CR3, cpu.cr3);
-    w(F.HOST_CR4, cpu.cr4);
-    w(F.HOST_CS_SELECTOR, GD_KT);
-    w(F.HOST_SS_SELECTOR, GD_KD);
-    w(F.HOST_TR_SELECTOR, GD_TSS);
-    w(F.HOST_TR_BASE, cpu.trBase);
-    w(F.HOST_GDTR_BASE, cpu.gdtrBase);
-    w(F.HOST_IDTR_BASE, cpu.idtrBase);
     w(F.HOST_RSP, cpu.rsp);
-    w(F.HOST_RIP, this.hostEntry);
     // Guest state: 64-bit, same descriptor tables; the caller sets CR3/RIP/RSP in launch().
-    w(F.GUEST_CR0, cpu.cr0);
-    w(F.GUEST_CR4, cpu.cr4);
-    w(F.GUEST_GDTR_BASE, cpu.gdtrBase);
-    w(F.GUEST_GDTR_LIMIT, cpu.gdtrLimit);
-    w(F.GUEST_IDTR_BASE, cpu.idtrBase);
-    w(F.GUEST_IDTR_LIMIT, cpu.idtrLimit);
-    w(F.GUEST_TR_SELECTOR, GD_TSS);
-    w(F.GUEST_TR_BASE, cpu.trBase);
-    w(F.GUEST_TR_LIMIT, 103);
-    w(F.GUEST_RFLAGS, 0x2);
+    writeGuestStateLikeHost(w, cpu);
   }
 
   /** Writes the guest entry state and executes VMLAUNCH (from a host native, as a VMM would). */

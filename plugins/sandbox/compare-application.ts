@@ -4,7 +4,7 @@ import { inject, injectable } from 'inversify';
 import { Application, RunContext, RunResult } from '../../core/framework/application.js';
 import { UsageError } from '../../core/framework/usage-error.js';
 import { GUEST_BIN } from '../../core/cli/exec-bench-suite.js';
-import { execElf, ExecResult } from '../../core/cli/exec-command.js';
+import { execElf, ExecResult, vmExitCount } from '../../core/cli/exec-command.js';
 import { PolicyLoader } from './policy-loader.js';
 import { SandboxLauncher } from './sandbox-launcher.js';
 
@@ -51,17 +51,13 @@ export class CompareApplication implements Application {
         'overhead %': (sc / lc - 1) * 100,
         'linux.exitStatus': linux.exitCode,
         'sandbox.exitStatus': sandbox.exitCode,
-        'sandbox.vmExits': exits(sandbox),
+        'sandbox.vmExits': vmExitCount(sandbox),
         'linux.refsPerWalk': refsPerWalk(linux),
         'sandbox.refsPerWalk': refsPerWalk(sandbox),
         syscalls: sandbox.stats.syscalls as number,
       },
     };
   }
-}
-
-function exits(r: ExecResult): number {
-  return Object.values(r.stats.vmExits as Record<string, number>).reduce((a, b) => a + b, 0);
 }
 
 function refsPerWalk(r: ExecResult): number {

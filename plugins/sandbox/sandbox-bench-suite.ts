@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import { BenchContext, BenchResult, BenchRow, BenchSuite } from '../../core/bench/bench-suite.js';
 import { CPU_BOUND_PROGRAMS, GUEST_BIN } from '../../core/cli/exec-bench-suite.js';
-import { execElf, ExecResult } from '../../core/cli/exec-command.js';
+import { execElf, ExecResult, vmExitCount } from '../../core/cli/exec-command.js';
 import { PolicyLoader } from './policy-loader.js';
 import { SandboxLauncher } from './sandbox-launcher.js';
 
@@ -83,10 +83,9 @@ export class SandboxBenchSuite implements BenchSuite {
       };
       const base = at(0);
       const full = at(INTERPOSE_CALLS);
-      const exits = (r: ExecResult): number => Object.values(r.stats.vmExits as Record<string, number>).reduce((a, b) => a + b, 0);
       return {
         cycles: ((full.stats.cycles as number) - (base.stats.cycles as number)) / INTERPOSE_CALLS,
-        exits: (exits(full) - exits(base)) / INTERPOSE_CALLS,
+        exits: (vmExitCount(full) - vmExitCount(base)) / INTERPOSE_CALLS,
       };
     };
     const plain = perCall('linux', []);
@@ -111,13 +110,12 @@ function checked(name: string, mode: string, r: ExecResult): ExecResult {
 
 /** TLB misses, page walks and the memory references they made (2-D walks make many more), VM exits. */
 function mechanisms(prefix: string, r: ExecResult): Record<string, number> {
-  const s = r.stats as { tlb: { misses: number }; pageWalks: number; walkReferences: number; vmExits: Record<string, number>; syscalls: number };
-  const exits = Object.values(s.vmExits).reduce((a, b) => a + b, 0);
+  const s = r.stats as { tlb: { misses: number }; pageWalks: number; walkReferences: number; syscalls: number };
   return {
     [`${prefix}.tlbMisses`]: s.tlb.misses,
     [`${prefix}.pageWalks`]: s.pageWalks,
     [`${prefix}.walkReferences`]: s.walkReferences,
-    [`${prefix}.vmExits`]: exits,
+    [`${prefix}.vmExits`]: vmExitCount(r),
     [`${prefix}.syscalls`]: s.syscalls,
   };
 }

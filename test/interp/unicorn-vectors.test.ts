@@ -10,29 +10,12 @@ import { GPR_NAMES } from '../../core/vtx/cpu.js';
 import { Env, enterUser, hex, runFrom, setup } from './harness.js';
 import { PTE_P, PTE_U, PTE_W } from '../../core/vtx/arch.js';
 import { NATIVE_STUB_LENGTH } from '../../core/vtx/native-code.js';
+import { VECTOR_FILE, VectorFile } from '../fixtures/x86-vector-file.js';
 
-interface Vector {
-  group: string;
-  asm: string;
-  bytes: string;
-  in: Record<string, string>;
-  rflagsIn: string;
-  out: Record<string, string>;
-  rflagsOut: string;
-  flagsMask: string;
-  undefRegs?: string[];
-  mem?: { addr: string; before: string; after: string };
-}
-
-const FIXTURE = new URL('../fixtures/x86-vectors.json', import.meta.url);
+const FIXTURE = VECTOR_FILE;
 
 describe.runIf(existsSync(FIXTURE))('Unicorn reference vectors', () => {
-  const doc = JSON.parse(readFileSync(FIXTURE, 'utf8')) as {
-    codeAddress: string;
-    dataAddress: string;
-    dataSize: number;
-    vectors: Vector[];
-  };
+  const doc = JSON.parse(readFileSync(FIXTURE, 'utf8')) as VectorFile;
   const codeVa = Number(doc.codeAddress);
   const dataVa = Number(doc.dataAddress);
 

@@ -8,8 +8,8 @@
  * host-physical through an identity EPT of 4 KiB leaves.
  */
 import {
-  CR4_VMXE, EPT_R, EPT_W, EPT_X, EPTP_AD_ENABLE, EPTP_MT_WB, EPTP_WALK_LENGTH_4, GD_KD, GD_KT, GD_TSS, GD_UD, GD_UT,
-  PAGE_SIZE, RFLAGS_CF, RFLAGS_FIXED, RFLAGS_ZF,
+  CR4_VMXE, EPT_R, EPT_W, EPT_X, EPTP_AD_ENABLE, EPTP_MT_WB, EPTP_WALK_LENGTH_4, GD_KD, GD_KT, GD_UD, GD_UT,
+  PAGE_SIZE, RFLAGS_CF, RFLAGS_ZF,
 } from '../../core/vtx/arch.js';
 import { Cpu } from '../../core/vtx/cpu.js';
 import { PageTables, eptLeafFlags } from '../../core/vtx/page-tables.js';
@@ -17,6 +17,7 @@ import {
   CPU_ACTIVATE_SECONDARY_CONTROLS, ENTRY_IA32E_MODE, EXIT_HOST_ADDR_SPACE_SIZE, SECONDARY_ENABLE_EPT,
   SECONDARY_ENABLE_INVPCID, SECONDARY_ENABLE_VPID, VmcsField as F,
 } from '../../core/vtx/vmcs-field.js';
+import { writeGuestStateLikeHost, writeHostState } from '../../core/vtx/vmcs-state.js';
 import { Rig } from './helpers.js';
 
 export interface ExitInfo {
@@ -121,29 +122,12 @@ export class VmxRig {
     w(F.VM_EXIT_CONTROLS, EXIT_HOST_ADDR_SPACE_SIZE);
     w(F.VM_ENTRY_CONTROLS, ENTRY_IA32E_MODE);
     // Host state (SDM Vol. 3C §25.5).
-    w(F.HOST_CR0, cpu.cr0);
+    writeHostState(w, cpu, this.hostEntry);
     w(F.HOST_CR3, cpu.cr3);
-    w(F.HOST_CR4, cpu.cr4);
-    w(F.HOST_CS_SELECTOR, GD_KT);
-    w(F.HOST_SS_SELECTOR, GD_KD);
-    w(F.HOST_TR_SELECTOR, GD_TSS);
-    w(F.HOST_TR_BASE, cpu.trBase);
-    w(F.HOST_GDTR_BASE, cpu.gdtrBase);
-    w(F.HOST_IDTR_BASE, cpu.idtrBase);
     w(F.HOST_RSP, boot.kernelStackTop);
-    w(F.HOST_RIP, this.hostEntry);
     // Guest state (SDM Vol. 3C §25.4): 64-bit, paging on the boot tables, the boot IDT/GDT/TSS.
-    w(F.GUEST_CR0, cpu.cr0);
+    writeGuestStateLikeHost(w, cpu);
     w(F.GUEST_CR3, boot.pt.root);
-    w(F.GUEST_CR4, cpu.cr4);
-    w(F.GUEST_GDTR_BASE, cpu.gdtrBase);
-    w(F.GUEST_GDTR_LIMIT, cpu.gdtrLimit);
-    w(F.GUEST_IDTR_BASE, cpu.idtrBase);
-    w(F.GUEST_IDTR_LIMIT, cpu.idtrLimit);
-    w(F.GUEST_TR_SELECTOR, GD_TSS);
-    w(F.GUEST_TR_BASE, cpu.trBase);
-    w(F.GUEST_TR_LIMIT, 103);
-    w(F.GUEST_RFLAGS, RFLAGS_FIXED);
   }
 
   /** Sets the guest entry state and executes VMLAUNCH from a host native; runs until stopped. */
