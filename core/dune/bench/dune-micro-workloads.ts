@@ -126,10 +126,15 @@ export function getpid(profile: ProfileRef, dune: boolean, n = 10_000): Measurem
     c.op(undefined, (cpu) => (out = rig.end(cpu, n)), 0);
     exitOp(c, guest);
   };
-  if (dune) duneProcess(rig, 'getpid', (c) => body(c, true));
-  else rig.k.spawn('getpid', (c) => (body(c, false), 'main'));
-  rig.run();
+  runAsLinuxOrDune(rig, dune, 'getpid', body);
   return out;
+}
+
+/** Runs `body` as a Linux process (its code at 'main') or as a Dune process (at 'guest'), to the end. */
+function runAsLinuxOrDune(rig: MicroRig, dune: boolean, name: string, body: (c: CodeBuilder, guest: boolean) => void): void {
+  if (dune) duneProcess(rig, name, (c) => body(c, true));
+  else rig.k.spawn(name, (c) => (body(c, false), 'main'));
+  rig.run();
 }
 
 // ---- page fault: touch fresh pages of an anonymous mapping -------------------------------------
@@ -152,9 +157,7 @@ export function pageFault(profile: ProfileRef, dune: boolean, n = 2_000): Measur
     c.op(undefined, (cpu) => (out = rig.end(cpu, n)), 0);
     exitOp(c, guest);
   };
-  if (dune) duneProcess(rig, 'fault', (c) => body(c, true));
-  else rig.k.spawn('fault', (c) => (body(c, false), 'main'));
-  rig.run();
+  runAsLinuxOrDune(rig, dune, 'fault', body);
   return out;
 }
 
@@ -193,9 +196,7 @@ export function pageWalk(profile: ProfileRef, dune: boolean, accesses = 100_000)
     }, 0);
     exitOp(c, guest);
   };
-  if (dune) duneProcess(rig, 'walk', (c) => body(c, true));
-  else rig.k.spawn('walk', (c) => (body(c, false), 'main'));
-  rig.run();
+  runAsLinuxOrDune(rig, dune, 'walk', body);
   return out;
 }
 
