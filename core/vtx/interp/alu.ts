@@ -101,14 +101,12 @@ function flagsN(s: Interp, op: number, size: number, a: number, b: number, r: nu
   s.fcf = c;
 }
 
-// ---- 32-bit forms.
+// ---- 32-bit forms: each decoder form picks its operands, one kernel per destination kind.
 
-/** op r/m32, r32 — register destination. */
-function aluRmR32_rG(s: Interp, i: Insn, op: number): void {
+/** op r32, b: the result (unless CMP/TEST) zero-extends into the 64-bit register (SDM Vol. 1 §3.4.1.1). */
+function aluReg32(s: Interp, op: number, d: number, b: number): void {
   const lo = s.lo;
-  const d = i.rm;
   const a = lo[d]!;
-  const b = lo[i.reg]!;
   const c = carryIn(s, op);
   const r = aluCompute(op, a, b, c, 0xffff_ffff);
   if (op < OP_CMP) {
@@ -118,80 +116,49 @@ function aluRmR32_rG(s: Interp, i: Insn, op: number): void {
   flags32(s, op, a, b, r, c);
 }
 
-function aluRmR32_mG(s: Interp, i: Insn, op: number): void {
-  const addr = ea(s, i);
+/** op m32, b. */
+function aluMem32(s: Interp, op: number, addr: number, b: number): void {
   const a = s.mmu.read32(addr);
-  const b = s.lo[i.reg]!;
   const c = carryIn(s, op);
   const r = aluCompute(op, a, b, c, 0xffff_ffff);
   if (op < OP_CMP) s.mmu.write32(addr, r);
   flags32(s, op, a, b, r, c);
+}
+
+/** op r/m32, r32 — register destination. */
+function aluRmR32_rG(s: Interp, i: Insn, op: number): void {
+  aluReg32(s, op, i.rm, s.lo[i.reg]!);
+}
+
+function aluRmR32_mG(s: Interp, i: Insn, op: number): void {
+  aluMem32(s, op, ea(s, i), s.lo[i.reg]!);
 }
 
 /** op r32, r/m32 — register source. */
 function aluRRm32_rG(s: Interp, i: Insn, op: number): void {
-  const lo = s.lo;
-  const d = i.reg;
-  const a = lo[d]!;
-  const b = lo[i.rm]!;
-  const c = carryIn(s, op);
-  const r = aluCompute(op, a, b, c, 0xffff_ffff);
-  if (op < OP_CMP) {
-    lo[d] = r;
-    s.hi[d] = 0;
-  }
-  flags32(s, op, a, b, r, c);
+  aluReg32(s, op, i.reg, s.lo[i.rm]!);
 }
 
 function aluRRm32_mG(s: Interp, i: Insn, op: number): void {
-  const lo = s.lo;
-  const d = i.reg;
-  const b = s.mmu.read32(ea(s, i));
-  const a = lo[d]!;
-  const c = carryIn(s, op);
-  const r = aluCompute(op, a, b, c, 0xffff_ffff);
-  if (op < OP_CMP) {
-    lo[d] = r;
-    s.hi[d] = 0;
-  }
-  flags32(s, op, a, b, r, c);
+  aluReg32(s, op, i.reg, s.mmu.read32(ea(s, i)));
 }
 
 function aluRmI32_rG(s: Interp, i: Insn, op: number): void {
-  const lo = s.lo;
-  const d = i.rm;
-  const a = lo[d]!;
-  const b = i.imm;
-  const c = carryIn(s, op);
-  const r = aluCompute(op, a, b, c, 0xffff_ffff);
-  if (op < OP_CMP) {
-    lo[d] = r;
-    s.hi[d] = 0;
-  }
-  flags32(s, op, a, b, r, c);
+  aluReg32(s, op, i.rm, i.imm);
 }
 
 function aluRmI32_mG(s: Interp, i: Insn, op: number): void {
-  const addr = ea(s, i);
-  const a = s.mmu.read32(addr);
-  const b = i.imm;
-  const c = carryIn(s, op);
-  const r = aluCompute(op, a, b, c, 0xffff_ffff);
-  if (op < OP_CMP) s.mmu.write32(addr, r);
-  flags32(s, op, a, b, r, c);
+  aluMem32(s, op, ea(s, i), i.imm);
 }
 
-// ---- 64-bit forms.
+// ---- 64-bit forms (values as 32-bit halves).
 
-function aluRmR64_rG(s: Interp, i: Insn, op: number): void {
+/** op r64, bh:bl. */
+function aluReg64(s: Interp, op: number, d: number, bl: number, bh: number): void {
   const lo = s.lo;
   const hi = s.hi;
-  const d = i.rm;
-  const src = i.reg;
   const al = lo[d]!;
   const ah = hi[d]!;
-  const bl = lo[src]!;
-  const bh = hi[src]!;
   const c = carryIn(s, op);
   const rl = aluCompute64(s, op, al, ah, bl, bh, c);
   const rh = s.th;
@@ -200,90 +167,44 @@ function aluRmR64_rG(s: Interp, i: Insn, op: number): void {
     hi[d] = rh;
   }
   flags64(s, op, al, ah, bl, bh, rl, rh, c);
+}
+
+/** op m64, bh:bl. */
+function aluMem64(s: Interp, op: number, addr: number, bl: number, bh: number): void {
+  const mmu = s.mmu;
+  const al = mmu.read64(addr);
+  const ah = mmu.hi;
+  const c = carryIn(s, op);
+  const rl = aluCompute64(s, op, al, ah, bl, bh, c);
+  const rh = s.th;
+  if (op < OP_CMP) mmu.write64(addr, rl, rh);
+  flags64(s, op, al, ah, bl, bh, rl, rh, c);
+}
+
+function aluRmR64_rG(s: Interp, i: Insn, op: number): void {
+  aluReg64(s, op, i.rm, s.lo[i.reg]!, s.hi[i.reg]!);
 }
 
 function aluRmR64_mG(s: Interp, i: Insn, op: number): void {
-  const addr = ea(s, i);
-  const mmu = s.mmu;
-  const al = mmu.read64(addr);
-  const ah = mmu.hi;
-  const bl = s.lo[i.reg]!;
-  const bh = s.hi[i.reg]!;
-  const c = carryIn(s, op);
-  const rl = aluCompute64(s, op, al, ah, bl, bh, c);
-  const rh = s.th;
-  if (op < OP_CMP) mmu.write64(addr, rl, rh);
-  flags64(s, op, al, ah, bl, bh, rl, rh, c);
+  aluMem64(s, op, ea(s, i), s.lo[i.reg]!, s.hi[i.reg]!);
 }
 
 function aluRRm64_rG(s: Interp, i: Insn, op: number): void {
-  const lo = s.lo;
-  const hi = s.hi;
-  const d = i.reg;
-  const src = i.rm;
-  const al = lo[d]!;
-  const ah = hi[d]!;
-  const bl = lo[src]!;
-  const bh = hi[src]!;
-  const c = carryIn(s, op);
-  const rl = aluCompute64(s, op, al, ah, bl, bh, c);
-  const rh = s.th;
-  if (op < OP_CMP) {
-    lo[d] = rl;
-    hi[d] = rh;
-  }
-  flags64(s, op, al, ah, bl, bh, rl, rh, c);
+  aluReg64(s, op, i.reg, s.lo[i.rm]!, s.hi[i.rm]!);
 }
 
 function aluRRm64_mG(s: Interp, i: Insn, op: number): void {
-  const lo = s.lo;
-  const hi = s.hi;
-  const d = i.reg;
   const mmu = s.mmu;
   const bl = mmu.read64(ea(s, i));
-  const bh = mmu.hi;
-  const al = lo[d]!;
-  const ah = hi[d]!;
-  const c = carryIn(s, op);
-  const rl = aluCompute64(s, op, al, ah, bl, bh, c);
-  const rh = s.th;
-  if (op < OP_CMP) {
-    lo[d] = rl;
-    hi[d] = rh;
-  }
-  flags64(s, op, al, ah, bl, bh, rl, rh, c);
+  aluReg64(s, op, i.reg, bl, mmu.hi);
 }
 
 function aluRmI64_rG(s: Interp, i: Insn, op: number): void {
-  const lo = s.lo;
-  const hi = s.hi;
-  const d = i.rm;
-  const al = lo[d]!;
-  const ah = hi[d]!;
-  const bl = i.imm;
-  const bh = i.immHi;
-  const c = carryIn(s, op);
-  const rl = aluCompute64(s, op, al, ah, bl, bh, c);
-  const rh = s.th;
-  if (op < OP_CMP) {
-    lo[d] = rl;
-    hi[d] = rh;
-  }
-  flags64(s, op, al, ah, bl, bh, rl, rh, c);
+  aluReg64(s, op, i.rm, i.imm, i.immHi);
 }
 
 function aluRmI64_mG(s: Interp, i: Insn, op: number): void {
-  const addr = ea(s, i);
-  const mmu = s.mmu;
-  const al = mmu.read64(addr);
-  const ah = mmu.hi;
-  const bl = i.imm;
-  const bh = i.immHi;
-  const c = carryIn(s, op);
-  const rl = aluCompute64(s, op, al, ah, bl, bh, c);
-  const rh = s.th;
-  if (op < OP_CMP) mmu.write64(addr, rl, rh);
-  flags64(s, op, al, ah, bl, bh, rl, rh, c);
+  aluMem64(s, op, ea(s, i), i.imm, i.immHi);
 }
 
 // ---- 8- and 16-bit forms (size in i.size).
