@@ -370,7 +370,10 @@ export class Kernel {
       t.regs.set(RAX, -ENOSYS);
       this.ptraceStop(cpu, t, stop, () => {
         if (emulate) return; // PTRACE_SYSEMU: the call is skipped; RAX is what the tracer left
-        this.runSyscall(cpu, t);
+        // syscall_trace_enter returning -1: the tracer set orig_rax to -1 at the entry stop, so
+        // the call is skipped and RAX keeps what the tracer left (-ENOSYS, or what it set); the
+        // exit stop still comes (a ptrace sandbox denies a call this way).
+        if (t.regs.origRax !== -1) this.runSyscall(cpu, t);
         if (t.tracer !== undefined && t.ptraceMode === 'syscall') this.ptraceStop(cpu, t, stop, () => {});
       });
       return;
