@@ -48,6 +48,8 @@ export interface ExecOptions {
   argv0?: string;
   /** The environment (default: the host's DUNESIM_*, HOME and PATH variables). */
   envp?: string[];
+  /** Linux mode: large anonymous mmaps backed by 2 MiB pages, as libhugetlbfs does (core/linux/huge-pages.ts). */
+  hugePages?: boolean;
 }
 
 export interface ExecResult {
@@ -85,6 +87,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
     p = opts.launcher.launch({ kernel: k, elf, path, argv, envp, report: say });
   } else if (opts.mode === 'linux') {
     p = k.spawnElf(path, elf, argv, envp, path);
+    if (opts.hugePages) p.mm.hugeMmap = true;
   } else if (opts.mode === 'dune') {
     new DuneModule(k);
     p = k.newProcess(path, k.newAddressSpace());
@@ -142,6 +145,9 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
     vmExits: exits,
     tlb: { l0AndTlbHitsBehindL0: st.sum('tlb.hits'), misses: st.sum('tlb.misses') },
     pageWalks: st.sum('mmu.walks'),
+    pageWalks2d: st.sum('mmu.walks2d'),
+    // 2 MiB leaves written: process page tables (Linux), EPT (Dune module), guest page tables (libDune).
+    largeLeaves: { host: st.sum('linux.hugeLeaves'), ept: st.sum('dune.eptLargeLeaves'), guest: st.sum('libdune.largeLeaves') },
     walkReferences: st.sum('mmu.walkRefs'),
     syscalls: st.get('linux.syscalls'),
     pageFaults: st.get('linux.pageFaults'),
@@ -176,8 +182,18 @@ export class ExecCommand implements CliCommand {
       .option('--strace', 'trace system calls on stderr')
       .option('--root <dir>', 'host directory the guest sees as / (default: the current directory)')
       .option('--profile <name>', 'cost profile', DEFAULT_PROFILE)
-      .option('--memory <MiB>', 'physical memory of the machine', '1024');
-    for (const m of modes) for (const opt of m.options ?? []) cmd.option(opt.flags, `${opt.description} (--mode ${m.id})`);
+      .option('--memory <MiB>', 'physical memory of the machine', '1024')
+      .option('--huge-pages', 'back large anonymous mmaps with 2 MiB pages, as libhugetlbfs does (--mode linux | sandbox)');
+    // An option several modes share (--policy of sandbox and ptrace) is registered once.
+    const shared = new Map<string, { description: string; ids: string[] }>();
+    for (const m of modes) {
+      for (const opt of m.options ?? []) {
+        const o = shared.get(opt.flags) ?? { description: opt.description, ids: [] };
+        o.ids.push(m.id);
+        shared.set(opt.flags, o);
+      }
+    }
+    for (const [flags, o] of shared) cmd.option(flags, `${o.description} (--mode ${o.ids.join(', ')})`);
     cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; strace?: boolean; root?: string; profile: string; memory: string } & Record<string, unknown>) => {
       const plugin = modes.find((m) => m.id === o.mode);
       if (o.mode !== 'linux' && o.mode !== 'dune' && plugin === undefined) {
@@ -188,9 +204,11 @@ export class ExecCommand implements CliCommand {
       for (const m of modes) {
         if (m === plugin) continue;
         for (const opt of m.options ?? []) {
-          if (o[opt.name] !== undefined) throw new UsageError(`${opt.flags.split(' ')[0]} needs --mode ${m.id}`);
+          if (o[opt.name] === undefined || plugin?.options?.some((x) => x.name === opt.name) === true) continue;
+          throw new UsageError(`${opt.flags.split(' ')[0]} needs --mode ${shared.get(opt.flags)!.ids.join(' or --mode ')}`);
         }
       }
+      if (o['hugePages'] === true && o.mode === 'dune') throw new UsageError('--huge-pages needs --mode linux or sandbox');
       const mib = Number(o.memory);
       if (!Number.isInteger(mib) || mib < 16 || mib > 4096) throw new UsageError(`--memory must be a whole number of MiB from 16 to 4096, got '${o.memory}'`);
       loadProfile(o.profile);
@@ -202,7 +220,7 @@ export class ExecCommand implements CliCommand {
         return;
       }
       try {
-        const r = execElf(elfPath, args, { mode: o.mode, launcher, stats: o.stats, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
+        const r = execElf(elfPath, args, { mode: o.mode, launcher, hugePages: o['hugePages'] === true, stats: o.stats, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
         process.exitCode = r.exitCode;
       } catch (e) {
         if (e instanceof ElfError) {

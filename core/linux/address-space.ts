@@ -1,4 +1,4 @@
-import { PAGE_SIZE, PTE_A, PTE_D, PTE_NX_HI, PTE_P, PTE_U, PTE_W } from '../vtx/arch.js';
+import { LARGE_PAGE_SIZE, PAGE_SIZE, PTE_A, PTE_D, PTE_NX_HI, PTE_P, PTE_PS, PTE_U, PTE_W } from '../vtx/arch.js';
 import { FrameAllocator } from '../vtx/frame-allocator.js';
 import { PageTables } from '../vtx/page-tables.js';
 import { PhysicalMemory } from '../vtx/physical-memory.js';
@@ -35,6 +35,11 @@ export class AddressSpace {
   readonly notifiers: MmuNotifier[] = [];
   /** Tasks sharing this mm (threads); the mm is freed when it drops to zero. */
   users = 1;
+  /**
+   * libhugetlbfs-like backing (huge-pages.ts): large anonymous private mmaps get a 2 MiB-aligned
+   * range and 2 MiB pages, without the program asking (MAP_HUGETLB works either way).
+   */
+  hugeMmap = false;
 
   constructor(
     readonly mem: PhysicalMemory,
@@ -77,6 +82,72 @@ export class AddressSpace {
     return { lo: this.mem.read32(pa), hi: this.mem.read32(pa + 4), pa };
   }
 
+  /**
+   * The PDE of `va` when it is a 2 MiB leaf holding a frame (PS with P, or PROT_NONE), else
+   * undefined. SDM Vol. 3A §4.5 (Table 4-17): a PDE with PS=1 maps a 2 MiB page.
+   */
+  hugePde(va: number): { lo: number; hi: number; pa: number } | undefined {
+    const pa = this.pt.entryAddress(va, 2, false);
+    if (pa < 0) return undefined;
+    const lo = this.mem.read32(pa);
+    if ((lo & PTE_PS) === 0 || !pteHasFrame(lo)) return undefined;
+    return { lo, hi: this.mem.read32(pa + 4), pa };
+  }
+
+  /**
+   * The 4 KiB frame behind `va` and its leaf's low flags, whether a PTE or a 2 MiB PDE maps it
+   * (for software walks: access_process_vm, the Dune module); undefined when nothing holds a frame.
+   */
+  frameAt(va: number): { frame: number; lo: number; huge: boolean } | undefined {
+    const h = this.hugePde(va);
+    if (h !== undefined) {
+      const base = PageTables.entryFrame(h.lo, h.hi);
+      const frame = base - (base % LARGE_PAGE_SIZE) + (va % LARGE_PAGE_SIZE) - (va % PAGE_SIZE);
+      return { frame, lo: h.lo, huge: true };
+    }
+    const l = this.pte(va);
+    if (l === undefined || !pteHasFrame(l.lo)) return undefined;
+    return { frame: PageTables.entryFrame(l.lo, l.hi), lo: l.lo, huge: false };
+  }
+
+  /** Writes a 2 MiB leaf (PS=1) for `vma` at the 2 MiB-aligned `va` (the PDE must be empty). */
+  mapHuge(va: number, frame: number, vma: Vma): void {
+    const f = AddressSpace.pteFlags(vma.prot, true);
+    const e = this.pt.entryAddress(va, 2, true);
+    this.mem.write64(e, ((frame % 0x1_0000_0000) | f.lo | PTE_PS) >>> 0, (Math.floor(frame / 0x1_0000_0000) | f.hi) >>> 0);
+  }
+
+  /**
+   * split_huge_pmd: the 2 MiB leaf over `va` becomes a page table of 512 PTEs mapping the same
+   * frames with the same flags (A and D kept), so 4 KiB operations can follow. The translation
+   * does not change, but secondary MMUs (Dune's EPT) are told so they drop their 2 MiB leaf.
+   * Returns false when no 2 MiB leaf is there.
+   */
+  splitHuge(va: number): boolean {
+    const h = this.hugePde(va);
+    if (h === undefined) return false;
+    const base = PageTables.entryFrame(h.lo, h.hi);
+    const block = va - (va % LARGE_PAGE_SIZE);
+    const table = this.frames.alloc();
+    this.pt.tables++;
+    const flags = h.lo & 0xfff & ~PTE_PS; // bit 12 of a PDE leaf is PAT; the model never sets it
+    for (let i = 0; i < 512; i++) {
+      const f = base + i * PAGE_SIZE;
+      this.mem.write64(table + i * 8, ((f % 0x1_0000_0000) | flags) >>> 0, (Math.floor(f / 0x1_0000_0000) | (h.hi & ~0xfffff)) >>> 0);
+    }
+    this.mem.write64(h.pa, (table | PTE_P | PTE_W | PTE_U) >>> 0, Math.floor(table / 0x1_0000_0000));
+    this.notify(block, block + LARGE_PAGE_SIZE);
+    return true;
+  }
+
+  /** Splits the 2 MiB leaves that [start, end) only partly covers. */
+  private splitPartial(start: number, end: number): void {
+    for (const a of [start, end - 1]) {
+      const block = a - (a % LARGE_PAGE_SIZE);
+      if (block < start || block + LARGE_PAGE_SIZE > end) this.splitHuge(a);
+    }
+  }
+
   notify(start: number, end: number): void {
     for (const n of this.notifiers) n(start, end);
   }
@@ -84,7 +155,20 @@ export class AddressSpace {
   /** Unmaps the pages of [start, end): drops PTEs and frame references. Returns pages dropped. */
   zapRange(start: number, end: number): number {
     let n = 0;
+    this.splitPartial(start, end);
     for (let va = start; va < end; va += PAGE_SIZE) {
+      if (va % LARGE_PAGE_SIZE === 0) {
+        // A whole 2 MiB leaf goes at once: its 512 frames are dropped one by one (each has its count).
+        const h = this.hugePde(va);
+        if (h !== undefined) {
+          const base = PageTables.entryFrame(h.lo, h.hi);
+          this.mem.write64(h.pa, 0, 0);
+          for (let i = 0; i < 512; i++) this.frames.put(base + i * PAGE_SIZE);
+          n += 512;
+          va += LARGE_PAGE_SIZE - PAGE_SIZE;
+          continue;
+        }
+      }
       const l = this.pte(va);
       if (l === undefined || !pteHasFrame(l.lo)) continue;
       const frame = PageTables.entryFrame(l.lo, l.hi);
@@ -99,7 +183,21 @@ export class AddressSpace {
   /** Rewrites the protection of present PTEs in [start, end) (change_protection). */
   changeProtection(start: number, end: number, vma: Vma): number {
     let n = 0;
+    this.splitPartial(start, end);
     for (let va = start; va < end; va += PAGE_SIZE) {
+      if (va % LARGE_PAGE_SIZE === 0) {
+        const h = this.hugePde(va);
+        if (h !== undefined) {
+          // A 2 MiB leaf is never shared copy-on-write (fork splits it), so it stays writable.
+          const frame = PageTables.entryFrame(h.lo, h.hi);
+          const f = AddressSpace.pteFlags(vma.prot, true);
+          const keep = h.lo & (PTE_A | PTE_D);
+          this.mem.write64(h.pa, ((frame % 0x1_0000_0000) | f.lo | keep | PTE_PS) >>> 0, (Math.floor(frame / 0x1_0000_0000) | f.hi) >>> 0);
+          n++;
+          va += LARGE_PAGE_SIZE - PAGE_SIZE;
+          continue;
+        }
+      }
       const l = this.pte(va);
       if (l === undefined || !pteHasFrame(l.lo)) continue;
       const frame = PageTables.entryFrame(l.lo, l.hi);

@@ -1,3 +1,4 @@
+import { splitHugeRange } from './huge-pages.js';
 import { PAGE_SIZE } from '../vtx/arch.js';
 import { RSP } from '../vtx/cpu.js';
 import { pteHasFrame } from './address-space.js';
@@ -336,12 +337,14 @@ function mremap({ cpu, task }: SyscallContext, old: number, oldLen: number, newL
   if (oldSize === 0) return -EINVAL; // duplicating a shared mapping: not modelled
   const vma = mm.vmas.find(old);
   if (vma === undefined || old + oldSize > vma.end) return -EFAULT;
+  if (vma.huge === 'hugetlb') return -EINVAL; // mremap of hugetlb memory (huge-pages.ts)
 
   const unmap = (start: number, size: number): void => {
     mm.vmas.remove(start, start + size);
     if (mm.zapRange(start, start + size) > 0) cpu.loadCr3(mm.cr3);
   };
   const move = (to: number): number => {
+    splitHugeRange(mm, old, old + oldSize); // PTEs move one by one
     const [piece] = mm.vmas.remove(old, old + oldSize);
     mm.vmas.insert(new Vma(to, to + newSize, piece!.prot, piece!.flags, piece!.name));
     let moved = 0;

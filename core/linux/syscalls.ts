@@ -8,6 +8,7 @@ import {
   MAP_FIXED, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, NR, NSIG, PROT_EXEC, PROT_READ, PROT_WRITE,
   SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, STACK_TOP, WNOHANG, exitedStatus,
 } from './linux-abi.js';
+import { HPAGE, canReserve, cutsHugetlb, hugeKindOf, hugeUp, splitHugeRange } from './huge-pages.js';
 import { ptrace } from './ptrace.js';
 import { sigreturn } from './signals.js';
 import { SyscallContext, SyscallTable } from './syscall-table.js';
@@ -115,19 +116,24 @@ function mmap(ctx: SyscallContext, addr: number, len: number, prot: number, flag
   const mm = task.process.mm;
   if (len <= 0 || (flags & (MAP_PRIVATE | MAP_SHARED)) === 0) return -EINVAL;
   if ((flags & MAP_ANONYMOUS) === 0 && (fd | 0) !== -1) return -EBADF; // files: not in this model
-  const size = pageUp(len);
+  // 2 MiB pages (huge-pages.ts): MAP_HUGETLB, or the process's libhugetlbfs-like backing.
+  const huge = hugeKindOf(mm, addr, len, flags);
+  const align = huge === '' ? PAGE_SIZE : HPAGE;
+  const size = huge === '' ? pageUp(len) : hugeUp(len);
+  if (huge === 'hugetlb' && !canReserve(kernel, size / HPAGE)) return -ENOMEM;
   let start: number;
   if ((flags & MAP_FIXED) !== 0) {
-    if (addr % PAGE_SIZE !== 0 || addr + size > STACK_TOP) return -EINVAL;
+    if (addr % align !== 0 || addr + size > STACK_TOP) return -EINVAL;
     start = addr;
     doMunmap(ctx, start, size);
-  } else if (addr !== 0 && addr % PAGE_SIZE === 0 && addr + size <= STACK_TOP && !mm.vmas.overlaps(addr, addr + size)) {
+  } else if (addr !== 0 && addr % align === 0 && addr + size <= STACK_TOP && !mm.vmas.overlaps(addr, addr + size)) {
     start = addr;
   } else {
-    start = mm.vmas.findGapBelow(mm.mmapBase, size, 0x1_0000);
+    start = mm.vmas.findGapBelow(mm.mmapBase, size, 0x1_0000, align);
     if (start < 0) return -ENOMEM;
   }
   const vma = new Vma(start, start + size, prot & (PROT_READ | PROT_WRITE | PROT_EXEC), flags, '');
+  vma.huge = huge;
   mm.vmas.insert(vma);
   if ((flags & MAP_POPULATE) !== 0) {
     for (let va = start; va < start + size; va += PAGE_SIZE) kernel.faultIn(cpu, mm, va, (prot & PROT_WRITE) !== 0, false, false);
@@ -143,6 +149,7 @@ function doMunmap({ cpu, task }: SyscallContext, start: number, size: number): v
 
 function munmap(ctx: SyscallContext, addr: number, len: number): SyscallResult {
   if (addr % PAGE_SIZE !== 0 || len <= 0) return -EINVAL;
+  if (cutsHugetlb(ctx.task.process.mm, addr, addr + pageUp(len))) return -EINVAL; // hugetlb: whole 2 MiB pages only
   doMunmap(ctx, addr, pageUp(len));
   return 0;
 }
@@ -155,6 +162,7 @@ function mprotect({ cpu, task, kernel }: SyscallContext, addr: number, len: numb
   if (addr % PAGE_SIZE !== 0) return -EINVAL;
   const mm = task.process.mm;
   const end = addr + pageUp(len);
+  if (cutsHugetlb(mm, addr, end)) return -EINVAL; // hugetlb: whole 2 MiB pages only
   const newProt = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
   cpu.cycles += kernel.costs.mprotectBase;
   // Every page of the range must be mapped (else -ENOMEM, as Linux).
@@ -260,6 +268,7 @@ function fork({ kernel, cpu, task }: SyscallContext): SyscallResult {
   for (const v of mm.vmas.list) {
     const cv = v.clone();
     cmm.vmas.insert(cv);
+    if (v.huge !== '') splitHugeRange(mm, v.start, v.end); // 2 MiB leaves are shared as 4 KiB pages
     for (let va = v.start; va < v.end; va += PAGE_SIZE) {
       const pte = mm.pte(va);
       if (pte === undefined || !pteHasFrame(pte.lo)) continue;

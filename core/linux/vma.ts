@@ -1,7 +1,11 @@
+import type { HugeKind } from './huge-pages.js';
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from './linux-abi.js';
 
 /** A virtual memory area (mm/mmap.c's vm_area_struct): [start, end) with protection and flags. */
 export class Vma {
+  /** Backed by 2 MiB pages: 'hugetlb' (MAP_HUGETLB) or 'auto' (libhugetlbfs-like); huge-pages.ts. */
+  huge: HugeKind = '';
+
   constructor(
     public start: number,
     public end: number,
@@ -29,7 +33,9 @@ export class Vma {
   }
 
   clone(): Vma {
-    return new Vma(this.start, this.end, this.prot, this.flags, this.name);
+    const v = new Vma(this.start, this.end, this.prot, this.flags, this.name);
+    v.huge = this.huge;
+    return v;
   }
 }
 
@@ -103,14 +109,18 @@ export class VmaList {
     return inside;
   }
 
-  /** Lowest gap of `len` bytes below `top` (top-down allocation, as mm/mmap.c does). */
-  findGapBelow(top: number, len: number, floor: number): number {
-    let candidate = top - len;
+  /**
+   * Lowest gap of `len` bytes below `top` (top-down allocation, as mm/mmap.c does), starting on a
+   * multiple of `align` (2 MiB for huge pages, as hugetlb_get_unmapped_area asks).
+   */
+  findGapBelow(top: number, len: number, floor: number, align = 1): number {
+    const down = (x: number): number => x - (((x % align) + align) % align);
+    let candidate = down(top - len);
     for (let i = this.list.length - 1; i >= 0; i--) {
       const v = this.list[i]!;
       if (v.start >= candidate + len) continue;
       if (v.end <= candidate) break;
-      candidate = v.start - len;
+      candidate = down(v.start - len);
     }
     return candidate >= floor ? candidate : -1;
   }

@@ -64,6 +64,11 @@ export class FrameAllocator {
     return start * PAGE_SIZE;
   }
 
+  /** Whether `allocContiguous(count, alignFrames)` would succeed now. */
+  canAllocContiguous(count: number, alignFrames = count): boolean {
+    return Math.ceil(this.next / alignFrames) * alignFrames + count <= this.limit;
+  }
+
   get(pa: number): void {
     this.refs[Math.floor(pa / PAGE_SIZE)]!++;
   }
