@@ -184,16 +184,7 @@ export class ExecCommand implements CliCommand {
       .option('--profile <name>', 'cost profile', DEFAULT_PROFILE)
       .option('--memory <MiB>', 'physical memory of the machine', '1024')
       .option('--huge-pages', 'back large anonymous mmaps with 2 MiB pages, as libhugetlbfs does (--mode linux | sandbox)');
-    // An option several modes share (--policy of sandbox and ptrace) is registered once.
-    const shared = new Map<string, { description: string; ids: string[] }>();
-    for (const m of modes) {
-      for (const opt of m.options ?? []) {
-        const o = shared.get(opt.flags) ?? { description: opt.description, ids: [] };
-        o.ids.push(m.id);
-        shared.set(opt.flags, o);
-      }
-    }
-    for (const [flags, o] of shared) cmd.option(flags, `${o.description} (--mode ${o.ids.join(', ')})`);
+    for (const m of modes) for (const opt of m.options ?? []) cmd.option(opt.flags, `${opt.description} (--mode ${m.id})`);
     cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; strace?: boolean; root?: string; profile: string; memory: string } & Record<string, unknown>) => {
       const plugin = modes.find((m) => m.id === o.mode);
       if (o.mode !== 'linux' && o.mode !== 'dune' && plugin === undefined) {
@@ -204,8 +195,7 @@ export class ExecCommand implements CliCommand {
       for (const m of modes) {
         if (m === plugin) continue;
         for (const opt of m.options ?? []) {
-          if (o[opt.name] === undefined || plugin?.options?.some((x) => x.name === opt.name) === true) continue;
-          throw new UsageError(`${opt.flags.split(' ')[0]} needs --mode ${shared.get(opt.flags)!.ids.join(' or --mode ')}`);
+          if (o[opt.name] !== undefined) throw new UsageError(`${opt.flags.split(' ')[0]} needs --mode ${m.id}`);
         }
       }
       if (o['hugePages'] === true && o.mode === 'dune') throw new UsageError('--huge-pages needs --mode linux or sandbox');
