@@ -1,7 +1,7 @@
 import {
   CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, CR4_PCIDE,
-  CR4_PGE, CR4_VMXE, EPT_QUAL_FETCH, EPT_QUAL_WRITE, EPT_R, EPT_W, EPT_X, EPTP_MT_WB,
-  EPTP_WALK_LENGTH_4, GD_KD, GD_KT, MSR_FS_BASE, MSR_GS_BASE, PAGE_SIZE, PTE_P, PTE_W, Vector,
+  CR4_PGE, CR4_VMXE, EPT_PS, EPT_QUAL_FETCH, EPT_QUAL_WRITE, EPT_R, EPT_W, EPT_X, EPTP_MT_WB,
+  EPTP_WALK_LENGTH_4, GD_KD, GD_KT, LARGE_PAGE_SIZE, MSR_FS_BASE, MSR_GS_BASE, PAGE_SIZE, PTE_P, PTE_W, Vector,
 } from '../vtx/arch.js';
 import { Cpu, RAX, RCX, RDI, RDX, RSI, RSP, R8, R9, R10 } from '../vtx/cpu.js';
 import { PageTables, eptLeafFlags } from '../vtx/page-tables.js';
@@ -62,6 +62,7 @@ export class DuneModule {
   private readonly sEptFills: number;
   private readonly sEptInvalidations: number;
   private readonly sLeaves: number;
+  private readonly sEptLarge: number;
 
   constructor(readonly kernel: Kernel, opts: DuneModuleOptions = {}) {
     const m = kernel.machine;
@@ -70,6 +71,7 @@ export class DuneModule {
     this.sEptFills = m.stats.counter('dune.eptFills', 'count', 'EPT entries filled on EPT violations');
     this.sEptInvalidations = m.stats.counter('dune.eptInvalidations', 'count', 'EPT entries dropped by MMU notifications');
     this.sLeaves = m.stats.counter('dune.leaves', 'count', 'DUNE_ENTER ioctls returning (DUNE_RET_*)');
+    this.sEptLarge = m.stats.counter('dune.eptLargeLeaves', 'count', '2 MiB EPT leaves written (host page a 2 MiB page)');
     // MSR bitmap: every MSR intercepted except FS_BASE and GS_BASE (kern/vmx.c).
     this.msrBitmap = m.frames.alloc();
     m.mem.u8.fill(0xff, this.msrBitmap, this.msrBitmap + PAGE_SIZE);
@@ -374,20 +376,47 @@ export class DuneModule {
     const write = (qual & EPT_QUAL_WRITE) !== 0;
     const mm = t.process.mm;
     const page = hva - (hva % PAGE_SIZE);
-    let pte = mm.pte(page);
+    // The host leaf: a PTE, or a 2 MiB PDE (core/linux/huge-pages.ts).
+    let pte = mm.frameAt(page);
     if (pte === undefined || (pte.lo & PTE_P) === 0 || (write && (pte.lo & PTE_W) === 0)) {
       cpu.cycles += k.costs.pageFaultPath;
       if (k.faultIn(cpu, mm, page, write, (qual & EPT_QUAL_FETCH) !== 0, pte !== undefined) !== 0) return false;
-      pte = mm.pte(page);
+      pte = mm.frameAt(page);
       if (pte === undefined || (pte.lo & PTE_P) === 0) return false;
     }
     cpu.cycles += k.costs.duneEptFaultPath;
-    const frame = PageTables.entryFrame(pte.lo, pte.hi);
     const perm = EPT_R | EPT_X | (write && (pte.lo & PTE_W) !== 0 ? EPT_W : 0);
-    const gpage = gpa - (gpa % PAGE_SIZE);
-    v.ept.map(gpage, frame, eptLeafFlags(perm));
+    // The EPT level follows the host page size (ept.c's ept_set_epte): a 2 MiB host page whose
+    // guest-physical 2 MiB block is the same host block gets one 2 MiB EPT leaf (SDM Vol. 3C
+    // §29.3.2, Table 29-4: an EPT PDE with bit 7 set maps a 2 MiB page).
+    const gblock = gpa - (gpa % LARGE_PAGE_SIZE);
+    const hblock = hva - (hva % LARGE_PAGE_SIZE);
+    if (pte.huge && this.layout.gpaToHva(gblock) === hblock && this.layout.gpaToHva(gblock + LARGE_PAGE_SIZE - 1) === hblock + LARGE_PAGE_SIZE - 1) {
+      this.mapLargeEpt(cpu, v, gblock, pte.frame - (page - hblock), perm);
+    } else {
+      v.ept.map(gpa - (gpa % PAGE_SIZE), pte.frame, eptLeafFlags(perm));
+    }
     this.sv[this.sEptFills]++;
     return true;
+  }
+
+  /**
+   * Writes a 2 MiB EPT leaf, replacing a smaller mapping if one is there (ept.c's
+   * ept_clear_l1_epte: the page table of 4 KiB leaves under the PDE is freed), then INVEPT, since
+   * the TLB and the EPT paging-structure caches may hold translations through the old table.
+   */
+  private mapLargeEpt(cpu: Cpu, v: DuneVcpu, gblock: number, frame: number, perm: number): void {
+    const mem = this.kernel.machine.mem;
+    const pde = v.ept.entryAddress(gblock, 2, true);
+    const old = mem.read32(pde);
+    const replaced = (old & 7) !== 0 && (old & EPT_PS) === 0;
+    mem.write64(pde, ((frame % TWO_32) | eptLeafFlags(perm) | EPT_PS) >>> 0, Math.floor(frame / TWO_32));
+    this.sv[this.sEptLarge]++;
+    if (replaced) {
+      this.kernel.machine.frames.put(PageTables.entryFrame(old, mem.read32(pde + 4)));
+      v.ept.tables--;
+      cpu.mmu.flushAllEpt();
+    }
   }
 
   /** MMU notifier: drop EPT leaves whose host-virtual page changed in [start, end). */
@@ -397,9 +426,10 @@ export class DuneModule {
       const v = t.dune as DuneVcpu | undefined;
       if (v === undefined) continue;
       let dropped = 0;
-      this.forEachEptLeaf(v.ept, v.ept.root, 4, 0, (entryPa, gpa) => {
+      this.forEachEptLeaf(v.ept, v.ept.root, 4, 0, (entryPa, gpa, span) => {
+        // A leaf goes when any of its bytes' host page changed (a 2 MiB leaf for a 4 KiB change too).
         const hva = this.layout.gpaToHva(gpa);
-        if (hva >= start && hva < end) {
+        if (hva < end && start < hva + span) {
           k.machine.mem.write64(entryPa, 0, 0);
           dropped++;
         }
@@ -413,7 +443,7 @@ export class DuneModule {
     }
   }
 
-  private forEachEptLeaf(ept: PageTables, table: number, level: number, base: number, f: (entryPa: number, gpa: number) => void): void {
+  private forEachEptLeaf(ept: PageTables, table: number, level: number, base: number, f: (entryPa: number, gpa: number, span: number) => void): void {
     const mem = this.kernel.machine.mem;
     const span = 2 ** (12 + 9 * (level - 1));
     for (let i = 0; i < 512; i++) {
@@ -421,7 +451,7 @@ export class DuneModule {
       const lo = mem.read32(e);
       if ((lo & 7) === 0) continue;
       const gpa = base + i * span;
-      if (level === 1 || (lo & 0x80) !== 0) f(e, gpa);
+      if (level === 1 || (lo & 0x80) !== 0) f(e, gpa, span);
       else this.forEachEptLeaf(ept, PageTables.entryFrame(lo, mem.read32(e + 4)), level - 1, gpa, f);
     }
   }

@@ -176,6 +176,21 @@ export class AddressSpace {
       this.frames.put(frame);
       n++;
     }
+    // free_pgtables: a page table whose whole 2 MiB lies in the range is empty now and goes (so a
+    // 2 MiB page can take its PDE later). The callers flush the TLB, paging-structure caches included.
+    for (let b = Math.ceil(start / LARGE_PAGE_SIZE) * LARGE_PAGE_SIZE; b + LARGE_PAGE_SIZE <= end; b += LARGE_PAGE_SIZE) {
+      const pde = this.pt.entryAddress(b, 2, false);
+      if (pde < 0) continue;
+      const lo = this.mem.read32(pde);
+      if ((lo & PTE_P) === 0 || (lo & PTE_PS) !== 0) continue;
+      const table = PageTables.entryFrame(lo, this.mem.read32(pde + 4));
+      let empty = true;
+      for (let i = 0; i < 512 && empty; i++) empty = this.mem.read32(table + i * 8) === 0 && this.mem.read32(table + i * 8 + 4) === 0;
+      if (!empty) continue;
+      this.mem.write64(pde, 0, 0);
+      this.frames.put(table);
+      this.pt.tables--;
+    }
     if (n > 0) this.notify(start, end);
     return n;
   }
