@@ -50,6 +50,8 @@ export interface ExecOptions {
   envp?: string[];
   /** Linux mode: large anonymous mmaps backed by 2 MiB pages, as libhugetlbfs does (core/linux/huge-pages.ts). */
   hugePages?: boolean;
+  /** Real milliseconds the machine may sit idle waiting for the host's network before the run gives up (default: for ever). */
+  netIdleTimeoutMs?: number;
 }
 
 export interface ExecResult {
@@ -111,9 +113,14 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   } else {
     throw new Error(`exec: mode '${opts.mode}' has no launcher`);
   }
+  if (opts.netIdleTimeoutMs !== undefined) k.netIdleTimeoutMs = opts.netIdleTimeoutMs;
   k.start();
-  if (opts.launcher?.run !== undefined) opts.launcher.run(k, p);
-  else k.run();
+  try {
+    if (opts.launcher?.run !== undefined) opts.launcher.run(k, p);
+    else k.run();
+  } finally {
+    k.dispose();
+  }
   const wall = (performance.now() - t0) / 1000;
   const status = p.waitStatus;
   const sig = status & 0x7f;
@@ -184,7 +191,16 @@ export class ExecCommand implements CliCommand {
       .option('--profile <name>', 'cost profile', DEFAULT_PROFILE)
       .option('--memory <MiB>', 'physical memory of the machine', '1024')
       .option('--huge-pages', 'back large anonymous mmaps with 2 MiB pages, as libhugetlbfs does (--mode linux | sandbox)');
-    for (const m of modes) for (const opt of m.options ?? []) cmd.option(opt.flags, `${opt.description} (--mode ${m.id})`);
+    // An option several modes share (--policy of sandbox and ptrace) is registered once.
+    const shared = new Map<string, { description: string; ids: string[] }>();
+    for (const m of modes) {
+      for (const opt of m.options ?? []) {
+        const o = shared.get(opt.flags) ?? { description: opt.description, ids: [] };
+        o.ids.push(m.id);
+        shared.set(opt.flags, o);
+      }
+    }
+    for (const [flags, o] of shared) cmd.option(flags, `${o.description} (--mode ${o.ids.join(', ')})`);
     cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; strace?: boolean; root?: string; profile: string; memory: string } & Record<string, unknown>) => {
       const plugin = modes.find((m) => m.id === o.mode);
       if (o.mode !== 'linux' && o.mode !== 'dune' && plugin === undefined) {
@@ -195,7 +211,8 @@ export class ExecCommand implements CliCommand {
       for (const m of modes) {
         if (m === plugin) continue;
         for (const opt of m.options ?? []) {
-          if (o[opt.name] !== undefined) throw new UsageError(`${opt.flags.split(' ')[0]} needs --mode ${m.id}`);
+          if (o[opt.name] === undefined || plugin?.options?.some((x) => x.name === opt.name) === true) continue;
+          throw new UsageError(`${opt.flags.split(' ')[0]} needs --mode ${shared.get(opt.flags)!.ids.join(' or --mode ')}`);
         }
       }
       if (o['hugePages'] === true && o.mode === 'dune') throw new UsageError('--huge-pages needs --mode linux or sandbox');

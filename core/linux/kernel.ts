@@ -27,9 +27,19 @@ import { loadElf } from './exec.js';
 import { Process, Task, TaskState } from './task.js';
 import { ConsoleFile, closeFiles, hostIsatty, installFd, readHostStdin } from './vfs.js';
 import { Vma } from './vma.js';
+import { HostNet } from './net/host-net.js';
 
 const TWO_32 = 0x1_0000_0000;
 const SEGMENT_CS_RPL3 = USER_CS;
+
+/** Cycles the machine runs between two looks at the host's network while sockets are open. */
+const NET_SLICE_CYCLES = 2_000_000;
+
+/** A timeout of a sleeping system call (poll, epoll_wait) in simulated time. */
+export interface KernelTimer {
+  readonly deadline: number;
+  readonly fire: () => void;
+}
 
 /** Returned by a system-call handler that put the task to sleep; the result comes later. */
 export const BLOCKED = Symbol('blocked');
@@ -674,9 +684,101 @@ export class Kernel {
     return signaledStatus(sig);
   }
 
-  /** Runs the machine until every process has exited (or `maxCycles`). */
+  /**
+   * Runs the machine until every process has exited or is blocked for good (or `maxCycles`).
+   * While host sockets are open the machine runs in slices, and what the host reported arrives
+   * between them; when every CPU is idle the kernel waits for the host (an idle machine waiting
+   * for the NIC's interrupt) or for the earliest timer, whose deadline the clocks then jump to.
+   * Simulated time therefore counts the CPUs' work, not the host's round trips.
+   */
   run(maxCycles = Infinity): void {
-    this.machine.run(maxCycles);
+    const net = this.hostNet;
+    const cpus = this.machine.cpus;
+    let idleSince = -1;
+    for (;;) {
+      const sliced = net.active || this.timers.length > 0;
+      if (!sliced) {
+        this.machine.run(maxCycles);
+        // A socket opened during the run stops the CPUs (see registerHostEndpoint): go on sliced.
+        if (!net.active && this.timers.length === 0) return;
+      } else {
+        let now = Infinity;
+        for (const c of cpus) if (!c.halted && c.cycles < now) now = c.cycles;
+        this.machine.run(now === Infinity ? maxCycles : Math.min(maxCycles, now + NET_SLICE_CYCLES));
+      }
+      if (net.poll() > 0) {
+        idleSince = -1;
+        continue;
+      }
+      if (!cpus.every((c) => c.halted)) {
+        if (cpus.every((c) => c.halted || c.cycles >= maxCycles)) return;
+        continue;
+      }
+      // Every CPU is idle: only the host or a timer can wake a task now.
+      const timer = this.timers.length > 0 ? this.timers.reduce((a, b) => (b.deadline < a.deadline ? b : a)) : undefined;
+      if (!net.active) {
+        if (timer === undefined) return;
+        this.fireTimer(timer);
+        continue;
+      }
+      const t0 = performance.now();
+      if (idleSince < 0) idleSince = t0;
+      const clock = Math.max(...cpus.map((c) => c.cycles));
+      const timerMs = timer === undefined ? Infinity : Math.max(0, ((timer.deadline - clock) / this.costs.clockHz) * 1000 - (t0 - idleSince));
+      const budget = this.netIdleTimeoutMs - (t0 - idleSince);
+      if (net.wait(Math.min(timerMs, budget, 250)) > 0) {
+        idleSince = -1;
+        continue;
+      }
+      const waited = performance.now() - idleSince;
+      if (timer !== undefined && waited >= timerMs + (t0 - idleSince)) {
+        idleSince = -1;
+        this.fireTimer(timer);
+        continue;
+      }
+      if (waited >= this.netIdleTimeoutMs) return;
+    }
+  }
+
+  /** The host's network (real sockets on loopback), started by the first socket. */
+  readonly hostNet = new HostNet();
+  /** Real milliseconds every CPU may sit idle waiting for the host before run() gives up. */
+  netIdleTimeoutMs = Infinity;
+  private readonly timers: KernelTimer[] = [];
+  private socketInodes = 0x2000;
+
+  nextSocketInode(): number {
+    return ++this.socketInodes;
+  }
+
+  /** A socket got a host side: if the CPUs run unsliced, stop them so run() slices from now on. */
+  hostEndpointOpened(): void {
+    for (const c of this.machine.cpus) c.stop();
+  }
+
+  /** Calls `fire` once the simulated clock reaches `deadline` (cycles) with nothing else to do. */
+  addTimer(deadline: number, fire: () => void): KernelTimer {
+    const t: KernelTimer = { deadline, fire };
+    this.timers.push(t);
+    return t;
+  }
+
+  cancelTimer(t: KernelTimer): void {
+    const i = this.timers.indexOf(t);
+    if (i >= 0) this.timers.splice(i, 1);
+  }
+
+  private fireTimer(t: KernelTimer): void {
+    this.cancelTimer(t);
+    // The machine slept until the deadline: every idle clock moves on to it.
+    for (const c of this.machine.cpus) if (c.cycles < t.deadline) c.cycles = t.deadline;
+    t.fire();
+    this.wakeSleepers();
+  }
+
+  /** Ends what the kernel holds on the host (its sockets, the network worker). */
+  dispose(): void {
+    this.hostNet.dispose();
   }
 
   /** Starts scheduling (call after spawning). */

@@ -10,7 +10,8 @@ export const NR = {
   ioctl: 16, pread64: 17, pwrite64: 18, readv: 19, writev: 20, access: 21, pipe: 22, select: 23,
   sched_yield: 24, mremap: 25, msync: 26, mincore: 27, madvise: 28, dup: 32, dup2: 33, pause: 34,
   nanosleep: 35, getitimer: 36, alarm: 37, setitimer: 38, getpid: 39, sendfile: 40, socket: 41,
-  connect: 42, accept: 43, sendto: 44, recvfrom: 45, shutdown: 48, bind: 49, listen: 50,
+  connect: 42, accept: 43, sendto: 44, recvfrom: 45, sendmsg: 46, recvmsg: 47, shutdown: 48, bind: 49, listen: 50,
+  getsockname: 51, getpeername: 52, socketpair: 53, setsockopt: 54, getsockopt: 55,
   clone: 56, fork: 57, vfork: 58, execve: 59, exit: 60, wait4: 61, kill: 62, uname: 63,
   fcntl: 72, fsync: 74, fdatasync: 75, truncate: 76, ftruncate: 77, getdents: 78, getcwd: 79,
   chdir: 80, fchdir: 81, rename: 82, mkdir: 83, rmdir: 84, unlink: 87, symlink: 88, readlink: 89,
@@ -19,9 +20,9 @@ export const NR = {
   sigaltstack: 131, arch_prctl: 158, setrlimit: 160, iopl: 172, gettid: 186, tkill: 200, time: 201, futex: 202,
   sched_getaffinity: 204, getdents64: 217, set_tid_address: 218, clock_gettime: 228,
   clock_getres: 229, clock_nanosleep: 230, exit_group: 231,
-  tgkill: 234, openat: 257, mkdirat: 258, newfstatat: 262, unlinkat: 263, renameat: 264,
+  tgkill: 234, epoll_wait: 232, epoll_ctl: 233, epoll_create: 213, openat: 257, mkdirat: 258, newfstatat: 262, unlinkat: 263, renameat: 264,
   symlinkat: 266, readlinkat: 267, faccessat: 269, set_robust_list: 273, dup3: 292, pipe2: 293,
-  prlimit64: 302, renameat2: 316, getrandom: 318, rseq: 334, faccessat2: 439,
+  ppoll: 271, epoll_pwait: 281, accept4: 288, epoll_create1: 291, prlimit64: 302, renameat2: 316, getrandom: 318, rseq: 334, faccessat2: 439,
 } as const;
 
 export const SYSCALL_NAMES: Record<number, string> = Object.fromEntries(Object.entries(NR).map(([k, v]) => [v, k]));
@@ -40,6 +41,35 @@ export const SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGILL = 4, SIGTRAP = 5, SIGAB
   SIGTERM = 15, SIGSTKFLT = 16, SIGCHLD = 17, SIGCONT = 18, SIGSTOP = 19, SIGTSTP = 20,
   SIGTTIN = 21, SIGTTOU = 22, SIGURG = 23, SIGXCPU = 24, SIGXFSZ = 25, SIGVTALRM = 26,
   SIGPROF = 27, SIGWINCH = 28, SIGIO = 29, SIGPWR = 30, SIGSYS = 31;
+// Sockets (include/uapi/asm-generic/errno.h, include/linux/socket.h, include/uapi/linux/in.h,
+// include/uapi/linux/tcp.h, include/uapi/linux/eventpoll.h, include/uapi/asm-generic/poll.h).
+export const ENOTSOCK = 88, EDESTADDRREQ = 89, EMSGSIZE = 90, EPROTOTYPE = 91, ENOPROTOOPT = 92,
+  EPROTONOSUPPORT = 93, ESOCKTNOSUPPORT = 94, EAFNOSUPPORT = 97, EADDRINUSE = 98,
+  EADDRNOTAVAIL = 99, ENETUNREACH = 101, ECONNABORTED = 103, ECONNRESET = 104, EISCONN = 106,
+  ENOTCONN = 107, ECONNREFUSED = 111, EHOSTUNREACH = 113, EALREADY = 114, EINPROGRESS = 115;
+export const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
+export const SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_TYPE_MASK = 0xf, SOCK_NONBLOCK = 0o4000,
+  SOCK_CLOEXEC = 0o2000000;
+export const IPPROTO_IP = 0, IPPROTO_TCP = 6;
+export const SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_TYPE = 3, SO_ERROR = 4, SO_SNDBUF = 7,
+  SO_RCVBUF = 8, SO_KEEPALIVE = 9, SO_LINGER = 13, SO_REUSEPORT = 15, SO_ACCEPTCONN = 30,
+  TCP_NODELAY = 1;
+export const SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;
+export const MSG_PEEK = 0x2, MSG_DONTWAIT = 0x40, MSG_WAITALL = 0x100, MSG_NOSIGNAL = 0x4000;
+/** struct sockaddr_in: family, port (big-endian), address (big-endian), 8 bytes of zero. */
+export const SOCKADDR_IN_SIZE = 16;
+export const SOMAXCONN = 4096;
+export const POLLIN = 0x1, POLLPRI = 0x2, POLLOUT = 0x4, POLLERR = 0x8, POLLHUP = 0x10,
+  POLLNVAL = 0x20, POLLRDNORM = 0x40, POLLWRNORM = 0x100, POLLRDHUP = 0x2000;
+/** struct pollfd: int fd, short events, short revents. */
+export const POLLFD_SIZE = 8;
+export const EPOLLIN = 0x1, EPOLLOUT = 0x4, EPOLLERR = 0x8, EPOLLHUP = 0x10, EPOLLRDHUP = 0x2000,
+  EPOLLEXCLUSIVE = 1 << 28, EPOLLWAKEUP = 1 << 29, EPOLLONESHOT = 1 << 30, EPOLLET = 0x8000_0000;
+export const EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3, EPOLL_CLOEXEC = 0o2000000;
+/** struct epoll_event is packed on x86-64: u32 events, u64 data. */
+export const EPOLL_EVENT_SIZE = 12;
+export const EP_MAX_EVENTS = 0x7fff_ffff / 12;
+
 export const NSIG = 64;
 export const SIG_DFL = 0, SIG_IGN = 1;
 export const SA_SIGINFO = 0x4, SA_ONSTACK = 0x0800_0000, SA_RESTART = 0x1000_0000,

@@ -140,7 +140,7 @@ export function registerFsSyscalls(t: SyscallTable): void {
 // ---- helpers -------------------------------------------------------------------------------
 
 /** A size_t argument as a transfer count: negative (≥ 2^63) or huge is capped. */
-function countArg(v: number): number {
+export function countArg(v: number): number {
   return v < 0 || v > MAX_RW_COUNT ? MAX_RW_COUNT : v;
 }
 
@@ -180,7 +180,7 @@ function signalPending(t: Task): boolean {
  * A signal that wakes the task first ends the call with `interrupted()` (-EINTR, or the bytes
  * already moved; SA_RESTART is not modelled).
  */
-function blockingIo(ctx: SyscallContext, attempt: (cpu: Cpu) => number | undefined, ready: () => boolean, interrupted: () => number): SyscallResult {
+export function blockingIo(ctx: SyscallContext, attempt: (cpu: Cpu) => number | undefined, ready: () => boolean, interrupted: () => number): SyscallResult {
   const first = attempt(ctx.cpu);
   if (first !== undefined) return first;
   const { kernel, task } = ctx;
@@ -205,23 +205,30 @@ function readInto(ctx: SyscallContext, f: OpenFile, n: number, put: Put, pos?: n
   }, () => f.readReady(), () => -EINTR);
 }
 
-function writeFrom(ctx: SyscallContext, f: KernelFile, data: Uint8Array, pos?: number): SyscallResult {
+/** send()'s flags as a write sees them: MSG_DONTWAIT, MSG_NOSIGNAL. */
+export interface WriteMode {
+  readonly nonblock?: boolean;
+  readonly noSignal?: boolean;
+}
+
+export function writeFrom(ctx: SyscallContext, f: KernelFile, data: Uint8Array, pos?: number, mode?: WriteMode): SyscallResult {
   if (!(f instanceof OpenFile)) return f.write === undefined ? -EINVAL : f.write(data);
   if (data.length === 0) return 0;
-  const nonblock = (f.flags & O_NONBLOCK) !== 0;
+  const nonblock = (f.flags & O_NONBLOCK) !== 0 || mode?.nonblock === true;
   let done = 0;
   return blockingIo(ctx, () => {
     const r = f.write(done === 0 ? data : data.subarray(done), pos === undefined ? undefined : pos + done);
     if (r === -EPIPE) {
       const { kernel, task } = ctx;
-      queueSignal(kernel, task, { signo: SIGPIPE, code: SI_USER, addr: 0, pid: task.process.pid }, false);
+      if (mode?.noSignal !== true) queueSignal(kernel, task, { signo: SIGPIPE, code: SI_USER, addr: 0, pid: task.process.pid }, false);
       return done > 0 ? done : -EPIPE;
     }
     if (r === -EAGAIN) return nonblock ? (done > 0 ? done : -EAGAIN) : undefined;
     if (r < 0) return done > 0 ? done : r;
     done += r;
-    // A blocking pipe write goes on until all of it is in; anything else returns what it did.
-    if (done >= data.length || !(f instanceof PipeEnd) || nonblock) return done;
+    // A blocking pipe or stream-socket write goes on until all of it is in; anything else
+    // returns what it did.
+    if (done >= data.length || !(f instanceof PipeEnd || f.kind === 'socket') || nonblock) return done;
     return undefined;
   }, () => f.writeReady(data.length - done), () => (done > 0 ? done : -EINTR));
 }

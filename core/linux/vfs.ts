@@ -4,6 +4,7 @@ import { isatty } from 'node:tty';
 import { BOOT_EPOCH_NS, randomBytes } from './clock.js';
 import type { Kernel } from './kernel.js';
 import {
+  POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM,
   EACCES, EAGAIN, EBADF, EBUSY, EDQUOT, EEXIST, EFAULT, EFBIG, EINVAL, EIO, EISDIR, ELOOP, EMFILE,
   EMLINK, ENAMETOOLONG, ENFILE, ENODEV, ENOENT, ENOMEM, ENOSPC, ENOSYS, ENOTDIR, ENOTEMPTY, ENXIO,
   EOPNOTSUPP, EOVERFLOW, EPERM, EPIPE, EROFS, ESPIPE, ESTALE, ETXTBSY, EXDEV, DT_BLK, DT_CHR,
@@ -148,6 +149,9 @@ export function dtype(mode: number): number {
 
 // ---- open file descriptions ----------------------------------------------------------------
 
+const POLL_READABLE = POLLIN | POLLRDNORM;
+const POLL_WRITABLE = POLLOUT | POLLWRNORM;
+
 /** Where read() puts what it read (a copy to user memory); false when that faults. */
 export type ReadSink = (data: Uint8Array) => boolean;
 
@@ -216,6 +220,11 @@ export abstract class OpenFile implements KernelFile {
 
   readReady(): boolean {
     return true;
+  }
+
+  /** What poll() and epoll see now (f_op->poll): POLLIN, POLLOUT, POLLHUP, POLLERR … */
+  pollMask(): number {
+    return (this.canRead && this.readReady() ? POLL_READABLE : 0) | (this.canWrite && this.writeReady(1) ? POLL_WRITABLE : 0);
   }
 
   /** Whether a write of `remaining` bytes can make progress now. */

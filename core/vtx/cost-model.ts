@@ -40,6 +40,13 @@ export const COST_CONSTANTS = {
   forkPath: 'Linux fork: copy task, mm and VMAs (per-PTE copying charged separately)',
   forkPerPte: 'Linux fork: copy one PTE and take a page reference (COW)',
   exitPath: 'Linux do_exit: tear down mm, files, notify the parent',
+  socketCallPath: 'Linux socket-layer call body (socket, bind, listen, setsockopt, getsockname …): sockfd_lookup and the protocol handler',
+  tcpAcceptPath: 'Linux TCP connection set-up as the server sees it: the handshake segments in the receive softirq, the child sock, accept()',
+  tcpSendPath: 'Linux tcp_sendmsg for one call: copy into an skb, tcp_push, ip_queue_xmit and the driver transmit',
+  tcpRecvPath: 'Linux tcp_recvmsg for one call plus the receive softirq of the segment it reads',
+  tcpClosePath: 'Linux close of an established TCP socket: tcp_close, the FIN/ACK segments in softirq, sock teardown',
+  pollPath: 'Linux poll / epoll_wait / epoll_ctl call body (excluding the files looked at)',
+  pollPerFile: 'Linux f_op->poll of one file during poll or epoll_wait',
   // The Dune module's own kernel paths (kern/*.c), counted from its code, not fitted.
   duneEptFaultPath: 'Dune module vmx_do_ept_fault: gpa_to_hva, get_user_pages_fast on a present page, EPT entry install',
 } as const;
@@ -99,6 +106,13 @@ export class CostModel implements Record<CostConstant, number> {
   ptraceRequestPath = 0;
   wait4Path = 0;
   forkPath = 0;
+  socketCallPath = 0;
+  tcpAcceptPath = 0;
+  tcpSendPath = 0;
+  tcpRecvPath = 0;
+  tcpClosePath = 0;
+  pollPath = 0;
+  pollPerFile = 0;
   forkPerPte = 0;
   exitPath = 0;
   duneEptFaultPath = 0;

@@ -1,0 +1,473 @@
+import type { Cpu } from '../vtx/cpu.js';
+import { RAX } from '../vtx/cpu.js';
+import { BLOCKED, KernelTimer, SyscallResult } from './kernel.js';
+import {
+  AF_INET, AF_INET6, AF_UNIX, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EALREADY, EBADF, EEXIST,
+  EFAULT, EINPROGRESS, EINTR, EINVAL, EISCONN, ENOENT, ENOPROTOOPT, ENOTCONN, ENOTSOCK, ENETUNREACH,
+  EPERM, EPOLLEXCLUSIVE, EPOLLONESHOT, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD,
+  EPOLL_EVENT_SIZE, EP_MAX_EVENTS, ESOCKTNOSUPPORT, IPPROTO_IP, IPPROTO_TCP, MSG_DONTWAIT,
+  MSG_NOSIGNAL, MSG_PEEK, NR, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLFD_SIZE, POLLNVAL, SHUT_RD,
+  SHUT_RDWR, SHUT_WR, SOCKADDR_IN_SIZE, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOCK_TYPE_MASK,
+  SOL_SOCKET, SOMAXCONN, SO_ACCEPTCONN, SO_ERROR, SO_TYPE, EADDRINUSE,
+} from './linux-abi.js';
+import { EpollFile } from './net/epoll-file.js';
+import { INADDR_ANY, InetAddress, SocketFile, hostErrnoOf, inetToString, isLoopback } from './net/socket-file.js';
+import type { SyscallContext, SyscallTable } from './syscall-table.js';
+import { blockingIo, countArg, writeFrom } from './syscalls-fs.js';
+import type { Task } from './task.js';
+import { OpenFile, allocFd } from './vfs.js';
+import { RLIMIT_NOFILE } from './linux-abi.js';
+
+/**
+ * The socket system calls (net/socket.c) for IPv4 TCP, backed by real host sockets on loopback
+ * (net/socket-file.ts), with poll, ppoll and epoll (fs/select.c, fs/eventpoll.c) over every kind
+ * of file. Other families and types are refused with Linux's errno: AF_UNIX and AF_INET6
+ * (-EAFNOSUPPORT), SOCK_DGRAM (-ESOCKTNOSUPPORT). The host model has only the loopback network:
+ * a bind to INADDR_ANY listens on 127.0.0.1, and a connect outside 127.0.0.0/8 is -ENETUNREACH.
+ */
+export function registerNetSyscalls(t: SyscallTable): void {
+  t.add(NR.socket, 'socket', 3, (ctx, domain, type, protocol) => sysSocket(ctx, domain | 0, type | 0, protocol | 0));
+  t.add(NR.bind, 'bind', 3, (ctx, fd, addr, len) => sysBind(ctx, fd | 0, addr, len | 0));
+  t.add(NR.listen, 'listen', 2, (ctx, fd, backlog) => sysListen(ctx, fd | 0, backlog | 0));
+  t.add(NR.accept, 'accept', 3, (ctx, fd, addr, lenp) => sysAccept(ctx, fd | 0, addr, lenp, 0));
+  t.add(NR.accept4, 'accept4', 4, (ctx, fd, addr, lenp, flags) => sysAccept(ctx, fd | 0, addr, lenp, flags | 0));
+  t.add(NR.connect, 'connect', 3, (ctx, fd, addr, len) => sysConnect(ctx, fd | 0, addr, len | 0));
+  t.add(NR.getsockname, 'getsockname', 3, (ctx, fd, addr, lenp) => sysGetName(ctx, fd | 0, addr, lenp, false));
+  t.add(NR.getpeername, 'getpeername', 3, (ctx, fd, addr, lenp) => sysGetName(ctx, fd | 0, addr, lenp, true));
+  t.add(NR.sendto, 'sendto', 6, (ctx, fd, buf, len, flags) => sysSendto(ctx, fd | 0, buf, len, flags | 0));
+  t.add(NR.recvfrom, 'recvfrom', 6, (ctx, fd, buf, len, flags, addr, lenp) => sysRecvfrom(ctx, fd | 0, buf, len, flags | 0, addr, lenp));
+  t.add(NR.shutdown, 'shutdown', 2, (ctx, fd, how) => sysShutdown(ctx, fd | 0, how | 0));
+  t.add(NR.setsockopt, 'setsockopt', 5, (ctx, fd, level, name, val, len) => sysSetsockopt(ctx, fd | 0, level | 0, name | 0, val, len | 0));
+  t.add(NR.getsockopt, 'getsockopt', 5, (ctx, fd, level, name, val, lenp) => sysGetsockopt(ctx, fd | 0, level | 0, name | 0, val, lenp));
+  t.add(NR.poll, 'poll', 3, (ctx, fds, n, timeout) => sysPoll(ctx, fds, n, timeout | 0));
+  t.add(NR.ppoll, 'ppoll', 5, (ctx, fds, n, tsp) => sysPpoll(ctx, fds, n, tsp));
+  t.add(NR.epoll_create, 'epoll_create', 1, (ctx, size) => ((size | 0) <= 0 ? -EINVAL : epollCreate(ctx, 0)));
+  t.add(NR.epoll_create1, 'epoll_create1', 1, (ctx, flags) => epollCreate(ctx, flags | 0));
+  t.add(NR.epoll_ctl, 'epoll_ctl', 4, (ctx, epfd, op, fd, ev) => sysEpollCtl(ctx, epfd | 0, op | 0, fd | 0, ev));
+  t.add(NR.epoll_wait, 'epoll_wait', 4, (ctx, epfd, evs, max, timeout) => sysEpollWait(ctx, epfd | 0, evs, max | 0, timeout | 0));
+  t.add(NR.epoll_pwait, 'epoll_pwait', 6, (ctx, epfd, evs, max, timeout) => sysEpollWait(ctx, epfd | 0, evs, max | 0, timeout | 0));
+}
+
+function charge(ctx: SyscallContext, cycles: number): void {
+  ctx.cpu.cycles += cycles;
+}
+
+function socketOf(task: Task, fd: number): SocketFile | number {
+  const f = task.process.files.get(fd);
+  if (f === undefined) return -EBADF;
+  return f instanceof SocketFile ? f : -ENOTSOCK;
+}
+
+function installNew(task: Task, file: OpenFile, cloexec: boolean): number {
+  const fd = allocFd(task.process, file);
+  if (fd < 0) {
+    file.get().put();
+    return fd;
+  }
+  if (cloexec) task.process.cloexec.add(fd);
+  return fd;
+}
+
+function sysSocket(ctx: SyscallContext, domain: number, type: number, protocol: number): SyscallResult {
+  charge(ctx, ctx.kernel.costs.socketCallPath);
+  if (domain === AF_UNIX || domain === AF_INET6) return -EAFNOSUPPORT;
+  if (domain !== AF_INET) return -EAFNOSUPPORT;
+  if ((type & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC)) !== 0) return -EINVAL;
+  if ((type & SOCK_TYPE_MASK) !== SOCK_STREAM) return -ESOCKTNOSUPPORT;
+  if (protocol !== IPPROTO_IP && protocol !== IPPROTO_TCP) return -ENOPROTOOPT;
+  const s = new SocketFile(ctx.kernel, O_RDWR | ((type & SOCK_NONBLOCK) !== 0 ? O_NONBLOCK : 0));
+  return installNew(ctx.task, s, (type & SOCK_CLOEXEC) !== 0);
+}
+
+/** struct sockaddr_in from user memory: the address, or -errno. */
+function readSockaddr(ctx: SyscallContext, va: number, len: number): InetAddress | number {
+  if (len < 2 || len > 128) return -EINVAL;
+  const b = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, va, Math.min(len, SOCKADDR_IN_SIZE));
+  if (b === undefined) return -EFAULT;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (dv.getUint16(0, true) !== AF_INET) return -EAFNOSUPPORT;
+  if (len < SOCKADDR_IN_SIZE) return -EINVAL;
+  return { port: dv.getUint16(2, false), addr: dv.getUint32(4, false) };
+}
+
+/** Writes a sockaddr_in through (addr, *lenp) as Linux's move_addr_to_user: truncated, *lenp = 16. */
+function writeSockaddr(ctx: SyscallContext, va: number, lenp: number, a: InetAddress): number {
+  if (va === 0) return 0;
+  const lb = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, lenp, 4);
+  if (lb === undefined) return -EFAULT;
+  const room = new DataView(lb.buffer, lb.byteOffset, 4).getInt32(0, true);
+  if (room < 0) return -EINVAL;
+  const b = new Uint8Array(SOCKADDR_IN_SIZE);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(0, AF_INET, true);
+  dv.setUint16(2, a.port, false);
+  dv.setUint32(4, a.addr >>> 0, false);
+  if (room > 0 && !ctx.kernel.copyToUser(ctx.cpu, ctx.task, va, b.subarray(0, Math.min(room, SOCKADDR_IN_SIZE)))) return -EFAULT;
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setInt32(0, SOCKADDR_IN_SIZE, true);
+  return ctx.kernel.copyToUser(ctx.cpu, ctx.task, lenp, out) ? 0 : -EFAULT;
+}
+
+/**
+ * bind(): the port is taken on the host at once (so EADDRINUSE is bind's, as on Linux), by a
+ * host server that listen() then opens to the program.
+ */
+function sysBind(ctx: SyscallContext, fd: number, va: number, len: number): SyscallResult {
+  charge(ctx, ctx.kernel.costs.socketCallPath);
+  const s = socketOf(ctx.task, fd);
+  if (typeof s === 'number') return s;
+  const a = readSockaddr(ctx, va, len);
+  if (typeof a === 'number') return a;
+  if (s.state !== 'unbound') return -EINVAL;
+  if (a.addr !== INADDR_ANY && !isLoopback(a.addr)) return -EADDRNOTAVAIL;
+  return hostListen(ctx, s, a);
+}
+
+function hostListen(ctx: SyscallContext, s: SocketFile, a: InetAddress): number {
+  const net = ctx.kernel.hostNet;
+  const id = net.register(s);
+  const host = a.addr === INADDR_ANY ? '127.0.0.1' : inetToString(a.addr);
+  const r = net.request({ op: 'listen', id, host, port: a.port, backlog: 511 }, 'listened');
+  if (r === undefined || r.code !== '') {
+    net.unregister(id);
+    return r === undefined ? -EADDRINUSE : -hostErrnoOf(r.code);
+  }
+  ctx.kernel.hostEndpointOpened();
+  s.hostId = id;
+  s.state = 'bound';
+  s.local = { addr: a.addr, port: r.port };
+  return 0;
+}
+
+function sysListen(ctx: SyscallContext, fd: number, backlog: number): SyscallResult {
+  charge(ctx, ctx.kernel.costs.socketCallPath);
+  const s = socketOf(ctx.task, fd);
+  if (typeof s === 'number') return s;
+  if (s.state === 'unbound') {
+    // inet_autobind: an ephemeral port on every address.
+    const r = hostListen(ctx, s, { addr: INADDR_ANY, port: 0 });
+    if (r < 0) return r;
+  }
+  if (s.state !== 'bound' && s.state !== 'listening') return -EINVAL;
+  s.state = 'listening';
+  s.backlog = Math.min(Math.max(backlog, 0), SOMAXCONN);
+  s.changed();
+  return 0;
+}
+
+function sysAccept(ctx: SyscallContext, fd: number, addr: number, lenp: number, flags: number): SyscallResult {
+  charge(ctx, ctx.kernel.costs.socketCallPath);
+  if ((flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) !== 0) return -EINVAL;
+  const s = socketOf(ctx.task, fd);
+  if (typeof s === 'number') return s;
+  if (s.state !== 'listening') return -EINVAL;
+  const take = (): number | undefined => {
+    const c = s.acceptQueue.shift();
+    if (c === undefined) return (s.flags & O_NONBLOCK) !== 0 ? -EAGAIN : undefined;
+    const { kernel, task } = ctx;
+    const cpu = kernel.cpuOf(task);
+    cpu.cycles += kernel.costs.tcpAcceptPath;
+    if ((flags & SOCK_NONBLOCK) !== 0) c.flags |= O_NONBLOCK;
+    const nfd = installNew(task, c, (flags & SOCK_CLOEXEC) !== 0);
+    if (nfd < 0) return nfd;
+    const w = writeSockaddr({ kernel, cpu, task }, addr, lenp, c.peer!);
+    return w < 0 ? w : nfd;
+  };
+  return blockingIo(ctx, () => take(), () => s.acceptQueue.length > 0 || s.state !== 'listening', () => -EINTR);
+}
+
+function sysConnect(ctx: SyscallContext, fd: number, va: number, len: number): SyscallResult {
+  charge(ctx, ctx.kernel.costs.socketCallPath);
+  const s = socketOf(ctx.task, fd);
+  if (typeof s === 'number') return s;
+  const a = readSockaddr(ctx, va, len);
+  if (typeof a === 'number') return a;
+  if (s.state === 'connected') return -EISCONN;
+  if (s.state === 'connecting') return -EALREADY;
+  if (s.state === 'listening') return -EISCONN;
+  if (s.state === 'closed') {
+    const e = s.softError;
+    s.softError = 0;
+    if (e !== 0) return -e;
+  }
+  if (!isLoopback(a.addr)) return -ENETUNREACH;
+  const net = ctx.kernel.hostNet;
+  if (s.state === 'bound') {
+    // A client's own bind is not carried to the host: the host picks the local port.
+    net.send({ op: 'closeServer', id: s.hostId });
+    net.unregister(s.hostId);
+  }
+  s.hostId = net.register(s);
+  ctx.kernel.hostEndpointOpened();
+  s.state = 'connecting';
+  net.send({ op: 'connect', id: s.hostId, host: inetToString(a.addr), port: a.port });
+  if ((s.flags & O_NONBLOCK) !== 0) return -EINPROGRESS;
+  charge(ctx, ctx.kernel.costs.tcpSendPath);
+  return blockingIo(ctx, () => {
+    if (s.state === 'connecting') return undefined;
+    if (s.state === 'connected') return 0;
+    const e = s.softError;
+    s.softError = 0;
+    return -(e || ENOTCONN);
+  }, () => s.state !== 'connecting', () => -EINTR);
+}
+
+function sysGetName(ctx: SyscallContext, fd: number, addr: number, lenp: number, peer: boolean): SyscallResult {
+  charge(ctx, ctx.kernel.costs.socketCallPath);
+  const s = socketOf(ctx.task, fd);
+  if (typeof s === 'number') return s;
+  if (peer) {
+    if (s.state !== 'connected' || s.peer === undefined) return -ENOTCONN;
+    return writeSockaddr(ctx, addr, lenp, s.peer);
+  }
+  return writeSockaddr(ctx, addr, lenp, s.local ?? { addr: INADDR_ANY, port: 0 });
+}
+
+function sysSendto(ctx: SyscallContext, fd: number, buf: number, len: number, flags: number): SyscallResult {
+  const s = socketOf(ctx.task, fd);
+  if (typeof s === 'number') return s;
+  charge(ctx, ctx.kernel.costs.tcpSendPath);
+  const data = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, buf, countArg(len));
+  if (data === undefined) return -EFAULT;
+  return writeFrom(ctx, s, data, undefined, { nonblock: (flags & MSG_DONTWAIT) !== 0, noSignal: (flags & MSG_NOSIGNAL) !== 0 });
+}
+
+function sysRecvfrom(ctx: SyscallContext, fd: number, buf: number, len: number, flags: number, addr: number, lenp: number): SyscallResult {
+  const s = socketOf(ctx.task, fd);
+  if (typeof s === 'number') return s;
+  charge(ctx, ctx.kernel.costs.tcpRecvPath);
+  const n = countArg(len);
+  if (n === 0) return 0;
+  const nonblock = (s.flags & O_NONBLOCK) !== 0 || (flags & MSG_DONTWAIT) !== 0;
+  const peek = (flags & MSG_PEEK) !== 0;
+  const { kernel, task } = ctx;
+  return blockingIo(ctx, (cpu) => {
+    const r = s.receive(n, (d) => kernel.copyToUser(cpu, task, buf, d), peek);
+    if (r === -EAGAIN && !nonblock) return undefined;
+    // A stream socket has no source address to give: *addrlen becomes 0 (tcp_recvmsg).
+    if (r >= 0 && addr !== 0 && lenp !== 0 && !kernel.copyToUser(cpu, task, lenp, new Uint8Array(4))) return -EFAULT;
+    return r;
+  }, () => s.readReady(), () => -EINTR);
+}
+
+function sysShutdown(ctx: SyscallContext, fd: number, how: number): SyscallResult {
+  charge(ctx, ctx.kernel.costs.socketCallPath);
+  const s = socketOf(ctx.task, fd);
+  if (typeof s === 'number') return s;
+  if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) return -EINVAL;
+  return s.shutdown(how !== SHUT_WR, how !== SHUT_RD);
+}
+
+function sysSetsockopt(ctx: SyscallContext, fd: number, level: number, name: number, val: number, len: number): SyscallResult {
+  charge(ctx, ctx.kernel.costs.socketCallPath);
+  const s = socketOf(ctx.task, fd);
+  if (typeof s === 'number') return s;
+  if (level !== SOL_SOCKET && level !== IPPROTO_TCP && level !== IPPROTO_IP) return -ENOPROTOOPT;
+  if (len < 4) return -EINVAL;
+  const b = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, val, 4);
+  if (b === undefined) return -EFAULT;
+  // Options are kept and read back; the host socket already does what they ask on loopback
+  // (SO_REUSEADDR is Node's default for servers, TCP_NODELAY is set on every connection).
+  s.options.set((level << 16) | name, new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true));
+  return 0;
+}
+
+function sysGetsockopt(ctx: SyscallContext, fd: number, level: number, name: number, val: number, lenp: number): SyscallResult {
+  charge(ctx, ctx.kernel.costs.socketCallPath);
+  const s = socketOf(ctx.task, fd);
+  if (typeof s === 'number') return s;
+  const lb = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, lenp, 4);
+  if (lb === undefined) return -EFAULT;
+  const room = new DataView(lb.buffer, lb.byteOffset, 4).getInt32(0, true);
+  if (room < 0) return -EINVAL;
+  let v: number;
+  if (level === SOL_SOCKET && name === SO_ERROR) {
+    v = s.softError;
+    s.softError = 0;
+  } else if (level === SOL_SOCKET && name === SO_TYPE) v = SOCK_STREAM;
+  else if (level === SOL_SOCKET && name === SO_ACCEPTCONN) v = s.state === 'listening' ? 1 : 0;
+  else {
+    const known = s.options.get((level << 16) | name);
+    if (known === undefined && level !== SOL_SOCKET && level !== IPPROTO_TCP) return -ENOPROTOOPT;
+    v = known ?? 0;
+  }
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setInt32(0, v, true);
+  const n = Math.min(room, 4);
+  if (n > 0 && !ctx.kernel.copyToUser(ctx.cpu, ctx.task, val, out.subarray(0, n))) return -EFAULT;
+  const ln = new Uint8Array(4);
+  new DataView(ln.buffer).setInt32(0, n, true);
+  return ctx.kernel.copyToUser(ctx.cpu, ctx.task, lenp, ln) ? 0 : -EFAULT;
+}
+
+// ---- waiting for events: poll, ppoll, epoll_wait -----------------------------------------------
+
+/**
+ * Runs `look` (which returns a result, or undefined when nothing is ready) now and whenever the
+ * task is woken, until it gives a result, the timeout passes (0), or a signal comes (-EINTR).
+ * `timeoutMs` < 0 waits for ever; 0 never sleeps. The timeout is in simulated time.
+ */
+function waitFor(ctx: SyscallContext, look: (cpu: Cpu) => number | undefined, timeoutMs: number): SyscallResult {
+  const first = look(ctx.cpu);
+  if (first !== undefined) return first;
+  if (timeoutMs === 0) return 0;
+  const { kernel, task } = ctx;
+  let timedOut = false;
+  let timer: KernelTimer | undefined;
+  if (timeoutMs > 0) {
+    timer = kernel.addTimer(ctx.cpu.cycles + (timeoutMs / 1000) * kernel.costs.clockHz, () => {
+      timedOut = true;
+    });
+  }
+  let result: number | undefined;
+  const ready = (): boolean => {
+    if (timedOut) return true;
+    result = look(kernel.cpuOf(task));
+    return result !== undefined;
+  };
+  const sleep = (): void => kernel.sleep(task, ready, () => {
+    const r = result ?? look(kernel.cpuOf(task));
+    result = undefined;
+    if (r !== undefined || timedOut || task.pending.some((s) => !task.signalBlocked(s.signo))) {
+      if (timer !== undefined) kernel.cancelTimer(timer);
+      task.regs.set(RAX, r ?? (timedOut ? 0 : -EINTR));
+    } else sleep();
+  });
+  sleep();
+  return BLOCKED;
+}
+
+function pollTimeoutMs(timeout: number): number {
+  return timeout < 0 ? -1 : timeout;
+}
+
+function sysPoll(ctx: SyscallContext, fdsVa: number, nfds: number, timeoutMs: number): SyscallResult {
+  return doPoll(ctx, fdsVa, nfds, pollTimeoutMs(timeoutMs));
+}
+
+function sysPpoll(ctx: SyscallContext, fdsVa: number, nfds: number, tsp: number): SyscallResult {
+  let ms = -1;
+  if (tsp !== 0) {
+    const b = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, tsp, 16);
+    if (b === undefined) return -EFAULT;
+    const dv = new DataView(b.buffer, b.byteOffset, 16);
+    const sec = Number(dv.getBigInt64(0, true));
+    const nsec = Number(dv.getBigInt64(8, true));
+    if (sec < 0 || nsec < 0 || nsec >= 1e9) return -EINVAL;
+    ms = sec * 1000 + nsec / 1e6;
+  }
+  return doPoll(ctx, fdsVa, nfds, ms);
+}
+
+function doPoll(ctx: SyscallContext, fdsVa: number, nfds: number, timeoutMs: number): SyscallResult {
+  const { kernel, task } = ctx;
+  const n = nfds >>> 0;
+  if (n > Number(task.process.rlimits[RLIMIT_NOFILE]!.cur)) return -EINVAL;
+  charge(ctx, kernel.costs.pollPath);
+  const raw = n === 0 ? new Uint8Array(0) : kernel.copyFromUser(ctx.cpu, task, fdsVa, n * POLLFD_SIZE);
+  if (raw === undefined) return -EFAULT;
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const look = (cpu: Cpu): number | undefined => {
+    let ready = 0;
+    for (let i = 0; i < n; i++) {
+      const fd = dv.getInt32(i * POLLFD_SIZE, true);
+      let rev = 0;
+      if (fd >= 0) {
+        cpu.cycles += kernel.costs.pollPerFile;
+        const f = task.process.files.get(fd);
+        // POLLERR, POLLHUP and POLLNVAL are reported whether asked for or not.
+        if (f === undefined) rev = POLLNVAL;
+        else if (f instanceof OpenFile) rev = f.pollMask() & (dv.getUint16(i * POLLFD_SIZE + 4, true) | 0x18);
+      }
+      dv.setUint16(i * POLLFD_SIZE + 6, rev, true);
+      if (rev !== 0) ready++;
+    }
+    if (ready === 0) return undefined;
+    return kernel.copyToUser(cpu, task, fdsVa, raw) ? ready : -EFAULT;
+  };
+  const r = waitFor(ctx, look, timeoutMs);
+  // A timeout still writes the (empty) revents back.
+  if (r === 0 && n > 0 && !kernel.copyToUser(ctx.cpu, task, fdsVa, raw)) return -EFAULT;
+  return r;
+}
+
+let epollInodes = 0x3000;
+
+function epollCreate(ctx: SyscallContext, flags: number): SyscallResult {
+  charge(ctx, ctx.kernel.costs.pollPath);
+  if ((flags & ~EPOLL_CLOEXEC) !== 0) return -EINVAL;
+  return installNew(ctx.task, new EpollFile(ctx.task.process, ++epollInodes), (flags & O_CLOEXEC) !== 0);
+}
+
+function sysEpollCtl(ctx: SyscallContext, epfd: number, op: number, fd: number, evVa: number): SyscallResult {
+  charge(ctx, ctx.kernel.costs.pollPath);
+  const p = ctx.task.process;
+  const ep = p.files.get(epfd);
+  const f = p.files.get(fd);
+  if (ep === undefined || f === undefined) return -EBADF;
+  if (!(ep instanceof EpollFile)) return -EINVAL;
+  if (ep === f) return -EINVAL;
+  // Regular files and directories cannot be watched (they are always ready): -EPERM.
+  if (!(f instanceof OpenFile) || f.seekable || f.isDirectory) return -EPERM;
+  let events = 0;
+  let dataLo = 0;
+  let dataHi = 0;
+  if (op !== EPOLL_CTL_DEL) {
+    const b = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, evVa, EPOLL_EVENT_SIZE);
+    if (b === undefined) return -EFAULT;
+    const dv = new DataView(b.buffer, b.byteOffset, EPOLL_EVENT_SIZE);
+    events = dv.getUint32(0, true);
+    dataLo = dv.getUint32(4, true);
+    dataHi = dv.getUint32(8, true);
+  }
+  const it = ep.items.get(fd);
+  const live = it !== undefined && it.file === f;
+  switch (op) {
+    case EPOLL_CTL_ADD:
+      if (live) return -EEXIST;
+      if ((events & EPOLLEXCLUSIVE) !== 0 && (events & EPOLLONESHOT) !== 0) return -EINVAL;
+      ep.items.set(fd, { fd, file: f, events, dataLo, dataHi, disarmed: false });
+      break;
+    case EPOLL_CTL_MOD:
+      if (!live) return -ENOENT;
+      if ((events & EPOLLEXCLUSIVE) !== 0 || (it.events & EPOLLEXCLUSIVE) !== 0) return -EINVAL;
+      it.events = events;
+      it.dataLo = dataLo;
+      it.dataHi = dataHi;
+      it.disarmed = false;
+      break;
+    case EPOLL_CTL_DEL:
+      if (!live) return -ENOENT;
+      ep.items.delete(fd);
+      break;
+    default:
+      return -EINVAL;
+  }
+  ctx.kernel.wakeSleepers();
+  return 0;
+}
+
+function sysEpollWait(ctx: SyscallContext, epfd: number, evVa: number, max: number, timeoutMs: number): SyscallResult {
+  const { kernel, task } = ctx;
+  charge(ctx, kernel.costs.pollPath);
+  if (max <= 0 || max > EP_MAX_EVENTS) return -EINVAL;
+  const ep = task.process.files.get(epfd);
+  if (ep === undefined) return -EBADF;
+  if (!(ep instanceof EpollFile)) return -EINVAL;
+  const out: Array<{ events: number; dataLo: number; dataHi: number }> = [];
+  const look = (cpu: Cpu): number | undefined => {
+    out.length = 0;
+    cpu.cycles += kernel.costs.pollPerFile * ep.items.size;
+    if (ep.collect(max, out) === 0) return undefined;
+    const b = new Uint8Array(out.length * EPOLL_EVENT_SIZE);
+    const dv = new DataView(b.buffer);
+    out.forEach((e, i) => {
+      dv.setUint32(i * EPOLL_EVENT_SIZE, e.events >>> 0, true);
+      dv.setUint32(i * EPOLL_EVENT_SIZE + 4, e.dataLo >>> 0, true);
+      dv.setUint32(i * EPOLL_EVENT_SIZE + 8, e.dataHi >>> 0, true);
+    });
+    return kernel.copyToUser(cpu, task, evVa, b) ? out.length : -EFAULT;
+  };
+  return waitFor(ctx, look, pollTimeoutMs(timeoutMs));
+}
+
