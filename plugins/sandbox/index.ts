@@ -4,11 +4,12 @@ import { BenchSuite } from '../../core/bench/bench-suite.js';
 import { ExecMode } from '../../core/framework/exec-mode.js';
 import { CompareApplication } from './compare-application.js';
 import { PolicyLoader } from './policy-loader.js';
+import { PtraceExecMode } from './ptrace-exec-mode.js';
 import { SandboxBenchSuite } from './sandbox-bench-suite.js';
 import { SandboxExecMode } from './sandbox-exec-mode.js';
 
 /**
- * The sandbox plugin: `dunesim exec --mode sandbox [--policy FILE]`, `dunesim run sandbox/compare`
+ * The sandbox plugin: `dunesim exec --mode sandbox|ptrace [--policy FILE]`, `dunesim run sandbox/compare`
  * and `dunesim bench sandbox`. Each class is bound to itself and aliased into the contribution
  * point it serves.
  */
@@ -16,6 +17,8 @@ export default new ContainerModule(({ bind }) => {
   bind(PolicyLoader).toSelf();
   bind(SandboxExecMode).toSelf();
   bind(ExecMode).toService(SandboxExecMode);
+  bind(PtraceExecMode).toSelf();
+  bind(ExecMode).toService(PtraceExecMode);
   bind(CompareApplication).toSelf();
   bind(Application).toService(CompareApplication);
   bind(SandboxBenchSuite).toSelf();

@@ -4,7 +4,13 @@ import { SIGKILL } from '../../core/linux/linux-abi.js';
 import type { Process } from '../../core/linux/task.js';
 import { SandboxLimits } from './sandbox-policy.js';
 import { SandboxReporter } from './sandbox-reporter.js';
-import { SandboxRuntime } from './sandbox-runtime.js';
+
+/** Where the limits count from: the program's first instruction (the sandbox runtime, the ptrace supervisor). */
+export interface LimitClock {
+  readonly started: boolean;
+  readonly startCycles: number;
+  readonly startInstructions: number;
+}
 
 /** Cycles the machine runs between two looks at the counters. */
 const SLICE = 1_000_000;
@@ -12,6 +18,8 @@ const SLICE = 1_000_000;
 const MIN_SLICE = 1_000;
 /** The vector of the host's timer tick as it reaches a CPU (any vector: the guest exits on it). */
 const TIMER_VECTOR = 0xec;
+/** Slices the machine runs on after a kill, for the signal to land. */
+const MAX_SLICES_AFTER_KILL = 20;
 
 /**
  * limits.cycles and limits.instructions: what RLIMIT_CPU is to a Linux process. The machine runs
@@ -28,7 +36,7 @@ export class LimitWatchdog {
   constructor(
     private readonly kernel: Kernel,
     private readonly process: Process,
-    private readonly runtime: SandboxRuntime,
+    private readonly runtime: LimitClock,
     private readonly limits: SandboxLimits,
     private readonly reporter: SandboxReporter,
   ) {}
@@ -82,6 +90,13 @@ export class LimitWatchdog {
     // In the guest with interrupts on, a tick makes it exit now; anywhere else (the kernel, a
     // runtime path with interrupts off) the signal is seen on the next way back to the guest.
     if (cpu.vmx.nonRoot && (cpu.rflags & RFLAGS_IF) !== 0 && k.current[cpu.index]?.process === this.process) cpu.interrupt(TIMER_VECTOR);
-    k.run();
+    // A plain Linux process (the ptrace way) sees the signal when it next enters the kernel: the
+    // kernel model has no timer tick for ring 3, so one spinning without a system call runs on —
+    // the run stops after MAX_SLICES_AFTER_KILL more slices (the program then has not finished).
+    for (let i = 0; i < MAX_SLICES_AFTER_KILL && !this.process.zombie; i++) {
+      const before = Math.max(...k.machine.cpus.map((c) => c.cycles));
+      k.run(before + SLICE);
+      if (k.machine.cpus.every((c) => c.halted)) return;
+    }
   }
 }
