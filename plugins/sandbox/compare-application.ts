@@ -6,23 +6,26 @@ import { UsageError } from '../../core/framework/usage-error.js';
 import { GUEST_BIN } from '../../core/cli/exec-bench-suite.js';
 import { execElf, ExecResult, vmExitCount } from '../../core/cli/exec-command.js';
 import { PolicyLoader } from './policy-loader.js';
+import { PtraceLauncher } from './ptrace-launcher.js';
 import { SandboxLauncher } from './sandbox-launcher.js';
 
 /**
  * `dunesim run sandbox/compare [--program NAME | --elf PATH] [--policy FILE]`: one static binary
- * as a plain Linux process and in the sandbox, on the same machine model and profile. The
- * sandboxed run's output is shown; the figures set its cost beside Linux's and name the
- * mechanisms that make the difference (VM exits, references per page walk).
+ * three ways on the same machine model and profile — as a plain Linux process, as a Linux process
+ * under a ptrace supervisor enforcing the policy (`--mode ptrace`), and in the Dune sandbox under
+ * the same policy. The sandboxed run's output is shown; the figures set the costs side by side and
+ * name the mechanisms that make the difference (ptrace stops and the supervisor's system calls;
+ * VM exits, references per page walk).
  */
 @injectable()
 export class CompareApplication implements Application {
   readonly plugin = 'sandbox';
   readonly id = 'compare';
-  readonly description = 'a static binary as a Linux process and in the sandbox: cycles, overhead, mechanisms';
+  readonly description = 'a static binary as a Linux process, under a ptrace supervisor and in the sandbox: cycles, overhead, mechanisms';
   readonly options = {
     program: 'a guest program of examples/guest/bin (default sieve)',
     elf: 'any static x86-64 binary instead',
-    policy: 'sandbox policy file (default: the null policy)',
+    policy: 'sandbox policy file, for the ptrace supervisor and the sandbox (default: the null policy)',
   };
 
   constructor(@inject(PolicyLoader) private readonly policies: PolicyLoader) {}
@@ -32,9 +35,13 @@ export class CompareApplication implements Application {
     if (program !== undefined && elf !== undefined) throw new UsageError('give --program or --elf, not both');
     const path = elf ?? join(GUEST_BIN, program ?? 'sieve');
     if (!existsSync(path)) throw new UsageError(elf !== undefined ? `--elf ${elf}: no such file` : `--program ${program}: no such guest program in ${GUEST_BIN}`);
-    const launcher = new SandboxLauncher(this.policies.load(policy));
+    const pol = this.policies.load(policy);
+    const launcher = new SandboxLauncher(pol);
     const common = { profile: ctx.profile, memory: 512 << 20 };
     const linux = execElf(path, [], { ...common, mode: 'linux', console: () => {}, report: () => {} });
+    // The supervisor's reports would repeat the sandbox's (the same policy decides alike).
+    const tracer = new PtraceLauncher(pol);
+    const ptrace = execElf(path, [], { ...common, mode: 'ptrace', launcher: tracer, console: () => {}, report: () => {} });
     const sandbox = execElf(path, [], {
       ...common,
       mode: 'sandbox',
@@ -43,14 +50,24 @@ export class CompareApplication implements Application {
     });
     const lc = linux.stats.cycles as number;
     const sc = sandbox.stats.cycles as number;
+    const pc = ptrace.stats.cycles as number;
+    const sup = tracer.supervisor!.counts;
     return {
       exitCode: sandbox.exitCode,
       figures: {
         'linux.cycles': lc,
+        'ptrace.cycles': pc,
         'sandbox.cycles': sc,
+        'ptrace overhead %': (pc / lc - 1) * 100,
         'overhead %': (sc / lc - 1) * 100,
         'linux.exitStatus': linux.exitCode,
+        'ptrace.exitStatus': ptrace.exitCode,
         'sandbox.exitStatus': sandbox.exitCode,
+        'ptrace.intercepted': sup.intercepted,
+        'ptrace.denied': sup.denied,
+        'ptrace.stops': sup.stops,
+        'ptrace.peeks': sup.peeks,
+        'ptrace.supervisorSyscalls': sup.supervisorSyscalls,
         'sandbox.vmExits': vmExitCount(sandbox),
         'linux.refsPerWalk': refsPerWalk(linux),
         'sandbox.refsPerWalk': refsPerWalk(sandbox),

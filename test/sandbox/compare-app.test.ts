@@ -25,6 +25,15 @@ describe('run sandbox/compare', () => {
     expect(r.figures['sandbox.refsPerWalk']).toBeGreaterThan(r.figures['linux.refsPerWalk']);
   });
 
+  it('runs the program a third way, under a ptrace supervisor with the same policy: stops and cycles', () => {
+    const r = run({ program: 'hello' });
+    expect(r.figures['ptrace.exitStatus']).toBe(0);
+    expect(r.figures['ptrace.cycles']).toBeGreaterThan(r.figures['linux.cycles']);
+    // Two stops per call but exit_group's one, and the exec SIGTRAP.
+    expect(r.figures['ptrace.stops']).toBe(2 * r.figures['ptrace.intercepted']);
+    expect(r.figures['ptrace.denied']).toBe(0);
+  });
+
   it('a fault in the sandboxed program is its exit status (SIGSEGV: 139), as under Linux', () => {
     const r = run({ program: 'segv' });
     expect(r.figures['sandbox.exitStatus']).toBe(139);
