@@ -1,6 +1,6 @@
 import { EFAULT, EINVAL, ENAMETOOLONG, ENOTTY, EPERM, FLOCK_SIZE, IOVEC_SIZE, PATH_MAX, UIO_MAXIOV } from '../../core/linux/linux-abi.js';
 import type { Cpu } from '../../core/vtx/cpu.js';
-import { CheckedCall, Rejection } from './checked-call.js';
+import { CheckedCall, Rejection, SocketAddress } from './checked-call.js';
 import { GuestMemory } from './guest-memory.js';
 import { RuntimeRegions } from './runtime-regions.js';
 import { FCNTL_FLOCK_CMDS, IOCTL_ARGS, Len, SyscallSpec } from './syscall-specs.js';
@@ -25,6 +25,7 @@ export class ArgumentValidator {
 
   check(cpu: Cpu, spec: SyscallSpec, args: number[]): CheckedCall | Rejection {
     const strings = new Map<number, string>();
+    const addresses = new Map<number, SocketAddress>();
     const ins = cpu.costs.instruction;
     for (let i = 0; i < spec.args.length; i++) {
       const a = spec.args[i]!;
@@ -85,12 +86,38 @@ export class ArgumentValidator {
           if (r !== undefined) return r;
           break;
         }
+        case 'sockaddr': {
+          if (x === 0) break; // the kernel answers a NULL address itself (-EFAULT, or none for sendto)
+          const len = args[a.len]!;
+          cpu.charge(CHECK_COSTS.perRange * ins);
+          const r = this.range(i, a.name, x, len);
+          if (r !== undefined) return r;
+          if (len >= 2) {
+            const b = this.memory.read(cpu, x, Math.min(len, 8));
+            if (b === undefined) return { errno: EFAULT, arg: i, why: `${a.name} (${hex(x)}) is not readable` };
+            // sin_port and sin_addr are in network byte order.
+            const dv = new DataView(b.buffer);
+            addresses.set(i, { family: dv.getUint16(0, true), port: b.length >= 4 ? dv.getUint16(2, false) : 0, addr: b.length >= 8 ? dv.getUint32(4, false) : 0 });
+          }
+          break;
+        }
+        case 'out-lenp': {
+          const lenp = args[a.lenp]!;
+          if (x === 0 || lenp === 0) break;
+          const lb = this.memory.read(cpu, lenp, 4);
+          const len = lb === undefined ? undefined : new DataView(lb.buffer).getInt32(0, true);
+          if (len === undefined) return { errno: EFAULT, arg: a.lenp, why: `the length of ${a.name} (${hex(lenp)}) is not readable` };
+          cpu.charge(CHECK_COSTS.perRange * ins);
+          const r = this.range(i, a.name, x, len);
+          if (r !== undefined) return r;
+          break;
+        }
         case 'self-pid':
           if (x !== 0 && x !== this.selfPid) return { errno: EPERM, arg: i, why: `${a.name} ${x} is not the sandboxed process` };
           break;
       }
     }
-    return { nr: spec.nr, spec, args, strings };
+    return { nr: spec.nr, spec, args, strings, ...(addresses.size > 0 ? { addresses } : {}) };
   }
 
   private len(l: Len, args: number[]): number {

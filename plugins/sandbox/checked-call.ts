@@ -8,6 +8,23 @@ export interface CheckedCall {
   readonly args: number[];
   /** C strings (paths and others) read from the program's memory, by argument index. */
   readonly strings: ReadonlyMap<number, string>;
+  /** IPv4 socket addresses read for the firewall, by argument index (absent: none read). */
+  readonly addresses?: ReadonlyMap<number, SocketAddress>;
+}
+
+/** A struct sockaddr as the sandbox read it: AF_INET with its address and port, or another family. */
+export interface SocketAddress {
+  readonly family: number;
+  /** IPv4 address as a host-order number (AF_INET only). */
+  readonly addr: number;
+  readonly port: number;
+}
+
+/** '127.0.0.1:8080', or 'family 10' for an address the firewall does not read. */
+export function formatAddress(a: SocketAddress): string {
+  if (a.family !== 2) return `family ${a.family}`;
+  const x = a.addr;
+  return `${x >>> 24}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}:${a.port}`;
 }
 
 /** Why the checks refused a call: the errno it gets and the argument at fault. */

@@ -1,4 +1,5 @@
 import { SYSCALL_NAMES } from '../../core/linux/linux-abi.js';
+import { SocketAddress, formatAddress } from './checked-call.js';
 import { SyscallSpec } from './syscall-specs.js';
 
 const hex = (x: number): string => (x < 0 ? '-0x' + (-x).toString(16) : '0x' + x.toString(16));
@@ -13,7 +14,13 @@ function value(x: number): string {
  * read, when they could be), pointers in hex. A call without a table row shows its number's name
  * and its first three registers.
  */
-export function formatCall(nr: number, spec: SyscallSpec | undefined, args: readonly number[], strings: ReadonlyMap<number, string> = new Map()): string {
+export function formatCall(
+  nr: number,
+  spec: SyscallSpec | undefined,
+  args: readonly number[],
+  strings: ReadonlyMap<number, string> = new Map(),
+  addresses: ReadonlyMap<number, SocketAddress> = new Map(),
+): string {
   if (spec === undefined) {
     const name = SYSCALL_NAMES[nr] ?? `syscall_${nr}`;
     return `${name}(${args.slice(0, 3).map(hex).join(', ')}, …) [system call ${nr}]`;
@@ -22,6 +29,8 @@ export function formatCall(nr: number, spec: SyscallSpec | undefined, args: read
     const x = args[i]!;
     const s = strings.get(i);
     if (s !== undefined) return JSON.stringify(s);
+    const addr = addresses.get(i);
+    if (addr !== undefined) return `{${formatAddress(addr)}}`;
     return a.kind === 'value' || a.kind === 'self-pid' ? value(x) : hex(x);
   });
   return `${spec.name}(${parts.join(', ')})`;
@@ -29,7 +38,7 @@ export function formatCall(nr: number, spec: SyscallSpec | undefined, args: read
 
 const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 12: 'ENOMEM', 13: 'EACCES', 14: 'EFAULT', 22: 'EINVAL', 24: 'EMFILE',
-  25: 'ENOTTY', 36: 'ENAMETOOLONG', 38: 'ENOSYS',
+  25: 'ENOTTY', 36: 'ENAMETOOLONG', 38: 'ENOSYS', 97: 'EAFNOSUPPORT',
 };
 
 /** '-EPERM' for 1. */

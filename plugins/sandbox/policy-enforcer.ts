@@ -1,10 +1,10 @@
-import { AT_FDCWD, EACCES, EMFILE, EPERM, NR, O_ACCMODE, O_APPEND, O_CREAT, O_RDONLY, O_TRUNC } from '../../core/linux/linux-abi.js';
+import { AF_INET, AT_FDCWD, EACCES, EMFILE, EPERM, NR, O_ACCMODE, O_APPEND, O_CREAT, O_RDONLY, O_TRUNC } from '../../core/linux/linux-abi.js';
 import type { Cpu } from '../../core/vtx/cpu.js';
-import { CheckedCall } from './checked-call.js';
+import { CheckedCall, SocketAddress, formatAddress } from './checked-call.js';
 import { FileRules } from './file-rules.js';
 import { OpenFileCounter } from './open-file-counter.js';
 import { PathResolver } from './path-resolver.js';
-import { SandboxPolicy } from './sandbox-policy.js';
+import { NetworkRules, SandboxPolicy } from './sandbox-policy.js';
 import { FCNTL_DUP_CMDS } from './syscall-specs.js';
 
 /** O_NOFOLLOW in open flags; AT_SYMLINK_NOFOLLOW in the AT_* flags of fstatat and faccessat2. */
@@ -61,6 +61,14 @@ export class PolicyEnforcer {
         if (d !== undefined) return d;
       }
     }
+    if (p.network !== undefined) {
+      for (const [i, kind] of call.spec.args.entries()) {
+        if (kind.kind !== 'sockaddr' || call.args[i] === 0) continue;
+        cpu.charge(POLICY_COSTS.perPath * cpu.costs.instruction);
+        const d = this.judgeAddress(p.network, kind.use, call.addresses?.get(i));
+        if (d !== undefined) return d;
+      }
+    }
     const limit = p.limits.openFiles;
     if (limit !== undefined && call.spec.handling === 'fd-open') {
       const more = this.newDescriptors(call);
@@ -85,6 +93,26 @@ export class PolicyEnforcer {
       default:
         return 1;
     }
+  }
+
+  /**
+   * The firewall: a bind must match a `network.bind` rule, a connect (or a sendto with an
+   * address) a `network.connect` rule. A refused bind is -EACCES (as a port the program may not
+   * have), a refused connect -EPERM (what netfilter answers for a packet it drops on output).
+   */
+  private judgeAddress(rules: NetworkRules, use: 'bind' | 'connect' | 'send', a: SocketAddress | undefined): PolicyDecision | undefined {
+    const list = use === 'bind' ? rules.bind : rules.connect;
+    const key = use === 'bind' ? 'network.bind' : 'network.connect';
+    const errno = use === 'bind' ? EACCES : EPERM;
+    if (a === undefined) return undefined; // too short to name an address: the kernel refuses it
+    if (a.family !== AF_INET) return { allow: false, errno, rule: `${key}: only IPv4 addresses can be judged, got ${formatAddress(a)}` };
+    for (const r of list) {
+      const mask = r.prefixLength === 0 ? 0 : (~0 << (32 - r.prefixLength)) >>> 0;
+      if (((a.addr & mask) >>> 0) !== ((r.address & mask) >>> 0)) continue;
+      if (r.ports.length > 0 && !r.ports.some(([lo, hi]) => a.port >= lo && a.port <= hi)) continue;
+      return undefined;
+    }
+    return { allow: false, errno, rule: list.length === 0 ? `${key} allows nothing` : `no ${key} rule covers ${formatAddress(a)}` };
   }
 
   private judgePath(name: string, dirfd: number, follow: boolean, access: 'read' | 'write'): PolicyDecision | undefined {

@@ -3,10 +3,10 @@ import { posix } from 'node:path';
 import { injectable } from 'inversify';
 import { ENOSYS, EPERM, SYSCALL_NAMES } from '../../core/linux/linux-abi.js';
 import { PolicyError } from './policy-error.js';
-import { FileAccess, FileRule, NULL_POLICY, SandboxLimits, SandboxPolicy } from './sandbox-policy.js';
+import { FileAccess, FileRule, NULL_POLICY, NetworkRule, NetworkRules, SandboxLimits, SandboxPolicy } from './sandbox-policy.js';
 import { SYSCALL_SPECS, specNamed } from './syscall-specs.js';
 
-const TOP_KEYS = ['name', 'unknownSyscalls', 'syscalls', 'files', 'limits'];
+const TOP_KEYS = ['name', 'unknownSyscalls', 'syscalls', 'files', 'network', 'limits'];
 const ACCESS: Record<string, FileAccess> = { 'read-only': 'read-only', ro: 'read-only', 'read-write': 'read-write', rw: 'read-write', none: 'none' };
 const LIMIT_KEYS: Record<keyof SandboxLimits, { min: number; what: string }> = {
   memory: { min: 1, what: 'a positive whole number of bytes' },
@@ -59,6 +59,7 @@ export class PolicyLoader {
       unknownErrno: this.unknownErrno(json['unknownSyscalls'], source),
       ...this.syscalls(json['syscalls'], source),
       ...(json['files'] !== undefined ? { files: this.files(json['files'], source) } : {}),
+      ...(json['network'] !== undefined ? { network: this.network(json['network'], source) } : {}),
       limits: this.limits(json['limits'], source),
     };
   }
@@ -125,6 +126,31 @@ export class PolicyLoader {
     });
   }
 
+  private network(x: unknown, source: string): NetworkRules {
+    if (!isObject(x)) throw new PolicyError(source, 'network', `must be an object with "bind" and/or "connect" rule lists, got ${show(x)}`);
+    for (const key of Object.keys(x)) {
+      if (key !== 'bind' && key !== 'connect') throw new PolicyError(source, `network.${key}`, 'unknown field; network has bind and connect');
+    }
+    const list = (key: 'bind' | 'connect'): NetworkRule[] => {
+      const l = x[key];
+      if (l === undefined) return [];
+      if (!Array.isArray(l)) throw new PolicyError(source, `network.${key}`, `must be an array of { "address", "ports" } rules, got ${show(l)}`);
+      return l.map((r, index) => {
+        const field = `network.${key}[${index}]`;
+        if (!isObject(r)) throw new PolicyError(source, field, `must be an object { "address", "ports" }, got ${show(r)}`);
+        for (const k of Object.keys(r)) {
+          if (k !== 'address' && k !== 'ports') throw new PolicyError(source, `${field}.${k}`, 'unknown field; a rule has address and ports');
+        }
+        const a = parseCidr(r['address']);
+        if (a === undefined) throw new PolicyError(source, `${field}.address`, `must be "any", an IPv4 address or an IPv4 prefix such as "127.0.0.0/8", got ${show(r['address'])}`);
+        const ports = parsePorts(r['ports']);
+        if (ports === undefined) throw new PolicyError(source, `${field}.ports`, `must be "any", a port (0-65535), a range "LO-HI", or an array of them, got ${show(r['ports'])}`);
+        return { ...a, ports, index };
+      });
+    };
+    return { bind: list('bind'), connect: list('connect') };
+  }
+
   private limits(x: unknown, source: string): SandboxLimits {
     if (x === undefined) return {};
     if (!isObject(x)) throw new PolicyError(source, 'limits', `must be an object, got ${show(x)}`);
@@ -139,4 +165,40 @@ export class PolicyLoader {
     }
     return out;
   }
+}
+
+/** "any", "A.B.C.D" or "A.B.C.D/N" → the prefix; undefined if malformed. */
+function parseCidr(x: unknown): { address: number; prefixLength: number } | undefined {
+  if (x === undefined || x === 'any') return { address: 0, prefixLength: 0 };
+  if (typeof x !== 'string') return undefined;
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(x);
+  if (m === null) return undefined;
+  const bytes = m.slice(1, 5).map(Number);
+  const prefixLength = m[5] === undefined ? 32 : Number(m[5]);
+  if (bytes.some((b) => b > 255) || prefixLength > 32) return undefined;
+  const address = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
+  return { address, prefixLength };
+}
+
+/** "any" (or absent), a port, "LO-HI", or an array of ports and ranges → the ranges; undefined if malformed. */
+function parsePorts(x: unknown): Array<[number, number]> | undefined {
+  if (x === undefined || x === 'any') return [];
+  const one = (p: unknown): [number, number] | undefined => {
+    if (typeof p === 'number') return Number.isInteger(p) && p >= 0 && p <= 65535 ? [p, p] : undefined;
+    if (typeof p !== 'string') return undefined;
+    const m = /^(\d{1,5})-(\d{1,5})$/.exec(p);
+    if (m === null) return undefined;
+    const lo = Number(m[1]);
+    const hi = Number(m[2]);
+    return lo <= hi && hi <= 65535 ? [lo, hi] : undefined;
+  };
+  const items = Array.isArray(x) ? x : [x];
+  if (items.length === 0) return undefined;
+  const out: Array<[number, number]> = [];
+  for (const p of items) {
+    const r = one(p);
+    if (r === undefined) return undefined;
+    out.push(r);
+  }
+  return out;
 }

@@ -11,6 +11,24 @@ export interface FileRule {
   readonly index: number;
 }
 
+/**
+ * One firewall rule: IPv4 addresses (a prefix of `prefixLength` bits of `address`; 0 bits: any)
+ * and a set of port ranges (empty: any port).
+ */
+export interface NetworkRule {
+  readonly address: number;
+  readonly prefixLength: number;
+  readonly ports: ReadonlyArray<readonly [number, number]>;
+  /** Its position in the file, for reports ("network.connect[0]"). */
+  readonly index: number;
+}
+
+/** The user-level firewall (§5.1): where the program may bind and where it may connect. */
+export interface NetworkRules {
+  readonly bind: readonly NetworkRule[];
+  readonly connect: readonly NetworkRule[];
+}
+
 export interface SandboxLimits {
   /** Bytes the program may hold in its heap (brk) and mappings (mmap, mremap) at once. */
   readonly memory?: number;
@@ -37,6 +55,8 @@ export interface SandboxPolicy {
   readonly deny: ReadonlySet<number>;
   /** When present, every path a call names must be covered by a rule; absent: no file rules. */
   readonly files?: readonly FileRule[];
+  /** When present, bind and connect must match a rule of their list; absent: no firewall. */
+  readonly network?: NetworkRules;
   readonly limits: SandboxLimits;
 }
 

@@ -62,6 +62,8 @@ export interface SandboxRuntimeParts {
   readonly reporter: SandboxReporter;
   readonly windows: UntrustedWindows;
   readonly regions: RuntimeRegions;
+  /** Large mmaps with 2 MiB pages in the host, the EPT and the guest page table (UntrustedMemoryManager). */
+  readonly largePages?: boolean;
 }
 
 /**
@@ -105,7 +107,7 @@ export class SandboxRuntime implements RuntimeCalls {
     this.validator = new ArgumentValidator(this.memory, regions, process.pid);
     this.enforcer = new PolicyEnforcer(policy, new PathResolver(kernel, process), this.fds);
     this.signals = new SignalEmulation(this.memory);
-    this.umm = new UntrustedMemoryManager(lib, process, windows, this, policy.limits.memory);
+    this.umm = new UntrustedMemoryManager(lib, process, windows, this, policy.limits.memory, parts.largePages === true);
     this.code = new CodeBuilder(kernel.machine.natives, RUNTIME_TEXT, 'sandbox');
     this.build();
   }
@@ -322,7 +324,7 @@ export class SandboxRuntime implements RuntimeCalls {
     cpu.charge(SANDBOX_COSTS.deny * cpu.costs.instruction);
     this.parts.reporter.add({
       kind: 'denied',
-      attempted: formatCall(call.nr, call.spec, call.args, call.strings),
+      attempted: formatCall(call.nr, call.spec, call.args, call.strings, call.addresses),
       rule,
       outcome: returned !== undefined ? `${errnoName(errno).slice(1)}: returns ${hex(returned)}` : errnoName(errno),
     });

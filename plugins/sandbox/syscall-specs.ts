@@ -1,5 +1,5 @@
 import {
-  KSIGACTION_SIZE, NR, RLIMIT_SIZE, STAT_SIZE, TIMESPEC_SIZE, TIMEVAL_SIZE, TIMEZONE_SIZE, UTSNAME_SIZE,
+  EPOLL_EVENT_SIZE, KSIGACTION_SIZE, NR, POLLFD_SIZE, RLIMIT_SIZE, STAT_SIZE, TIMESPEC_SIZE, TIMEVAL_SIZE, TIMEZONE_SIZE, UTSNAME_SIZE,
 } from '../../core/linux/linux-abi.js';
 
 /** A length: a constant, or another argument (times `scale`: an array of records). */
@@ -31,7 +31,14 @@ export type ArgKind =
   | { readonly kind: 'iovec'; readonly name: string; readonly count: number; readonly dir: 'in' | 'out' }
   | { readonly kind: 'ioctl-arg'; readonly name: string; readonly request: number }
   | { readonly kind: 'fcntl-arg'; readonly name: string; readonly cmd: number }
-  | { readonly kind: 'self-pid'; readonly name: string };
+  | { readonly kind: 'self-pid'; readonly name: string }
+  /**
+   * A struct sockaddr the kernel reads, of length argument `len`: checked like an `in` buffer,
+   * and read so that the firewall (`network` rules) can judge where a bind or connect goes.
+   */
+  | { readonly kind: 'sockaddr'; readonly name: string; readonly len: number; readonly use: 'bind' | 'connect' | 'send' }
+  /** A buffer the kernel writes (a struct sockaddr, an option value) whose length is the int at *(argument `lenp`). */
+  | { readonly kind: 'out-lenp'; readonly name: string; readonly lenp: number };
 
 /**
  * What the runtime does with a call that passed the checks and the policy: pass it to the kernel
@@ -58,6 +65,8 @@ const str = (name: string): ArgKind => ({ kind: 'string', name });
 const path = (name: string, access: 'read' | 'write' | 'open', follow: boolean | 'flags', at: { dirfd?: number; flags?: number } = {}): ArgKind =>
   ({ kind: 'path', name, access, follow, ...at });
 const arg = (i: number): Len => ({ arg: i });
+const sockaddr = (name: string, len: number, use: 'bind' | 'connect' | 'send'): ArgKind => ({ kind: 'sockaddr', name, len, use });
+const sockaddrOut = (name: string, lenp: number): ArgKind => ({ kind: 'out-lenp', name, lenp });
 
 function spec(nr: number, name: string, args: ArgKind[], handling: Handling = 'passthrough'): SyscallSpec {
   return { nr, name, args, handling };
@@ -96,6 +105,20 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.dup2, 'dup2', [fd('oldfd'), fd('newfd')], 'fd-open'),
   spec(NR.nanosleep, 'nanosleep', [input('req', TIMESPEC_SIZE), output('rem', TIMESPEC_SIZE, true)]),
   spec(NR.getpid, 'getpid', []),
+  // Sockets (IPv4 TCP on the host's loopback): addresses are judged by the `network` rules.
+  spec(NR.socket, 'socket', [v('domain'), v('type'), v('protocol')], 'fd-open'),
+  spec(NR.connect, 'connect', [fd('sockfd'), sockaddr('addr', 2, 'connect'), v('addrlen')]),
+  spec(NR.accept, 'accept', [fd('sockfd'), sockaddrOut('addr', 2), inout('addrlen', 4, true)], 'fd-open'),
+  spec(NR.sendto, 'sendto', [fd('sockfd'), input('buf', arg(2)), v('len'), v('flags'), sockaddr('dest_addr', 5, 'send'), v('addrlen')]),
+  spec(NR.recvfrom, 'recvfrom', [fd('sockfd'), output('buf', arg(2)), v('len'), v('flags'), sockaddrOut('src_addr', 5), inout('addrlen', 4, true)]),
+  spec(NR.shutdown, 'shutdown', [fd('sockfd'), v('how')]),
+  spec(NR.bind, 'bind', [fd('sockfd'), sockaddr('addr', 2, 'bind'), v('addrlen')]),
+  spec(NR.listen, 'listen', [fd('sockfd'), v('backlog')]),
+  spec(NR.getsockname, 'getsockname', [fd('sockfd'), sockaddrOut('addr', 2), inout('addrlen', 4)]),
+  spec(NR.getpeername, 'getpeername', [fd('sockfd'), sockaddrOut('addr', 2), inout('addrlen', 4)]),
+  spec(NR.setsockopt, 'setsockopt', [fd('sockfd'), v('level'), v('optname'), input('optval', arg(4)), v('optlen')]),
+  spec(NR.getsockopt, 'getsockopt', [fd('sockfd'), v('level'), v('optname'), { kind: 'out-lenp', name: 'optval', lenp: 4 }, inout('optlen', 4)]),
+  spec(NR.poll, 'poll', [inout('fds', { arg: 1, scale: POLLFD_SIZE }), v('nfds'), v('timeout')]),
   spec(NR.exit, 'exit', [v('status')], 'exit'),
   spec(NR.uname, 'uname', [output('buf', UTSNAME_SIZE)]),
   spec(NR.fcntl, 'fcntl', [fd('fd'), v('cmd'), { kind: 'fcntl-arg', name: 'arg', cmd: 1 }], 'fd-open'),
@@ -141,6 +164,13 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.renameat, 'renameat', [fd('olddirfd'), path('oldpath', 'write', false, { dirfd: 0 }), fd('newdirfd'), path('newpath', 'write', false, { dirfd: 2 })]),
   spec(NR.symlinkat, 'symlinkat', [str('target'), fd('newdirfd'), path('linkpath', 'write', false, { dirfd: 1 })]),
   spec(NR.readlinkat, 'readlinkat', [fd('dirfd'), path('pathname', 'read', false, { dirfd: 0 }), output('buf', arg(3)), v('bufsiz')]),
+  spec(NR.ppoll, 'ppoll', [inout('fds', { arg: 1, scale: POLLFD_SIZE }), v('nfds'), input('tsp', TIMESPEC_SIZE, true), input('sigmask', 8, true), v('sigsetsize')]),
+  spec(NR.epoll_create, 'epoll_create', [v('size')], 'fd-open'),
+  spec(NR.epoll_create1, 'epoll_create1', [v('flags')], 'fd-open'),
+  spec(NR.epoll_ctl, 'epoll_ctl', [fd('epfd'), v('op'), fd('fd'), input('event', EPOLL_EVENT_SIZE, true)]),
+  spec(NR.epoll_wait, 'epoll_wait', [fd('epfd'), output('events', { arg: 2, scale: EPOLL_EVENT_SIZE }), v('maxevents'), v('timeout')]),
+  spec(NR.epoll_pwait, 'epoll_pwait', [fd('epfd'), output('events', { arg: 2, scale: EPOLL_EVENT_SIZE }), v('maxevents'), v('timeout'), input('sigmask', 8, true), v('sigsetsize')]),
+  spec(NR.accept4, 'accept4', [fd('sockfd'), sockaddrOut('addr', 2), inout('addrlen', 4, true), v('flags')], 'fd-open'),
   spec(NR.faccessat, 'faccessat', [fd('dirfd'), path('pathname', 'read', true, { dirfd: 0 }), v('mode')]),
   // The kernel reads the list at exit: the head must be the program's memory.
   spec(NR.set_robust_list, 'set_robust_list', [input('head', arg(1)), v('len')]),
