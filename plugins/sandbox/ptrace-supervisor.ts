@@ -262,6 +262,8 @@ export class PtraceSupervisor {
     }
     const strings = new Map<number, string>();
     const call: CheckedCall = { nr, spec, args, strings };
+    const refused = yield* this.readAddresses(pid, call);
+    if (refused !== undefined) return refused;
     for (let i = 0; i < spec.args.length; i++) {
       const a = spec.args[i]!;
       if (a.kind !== 'string' && a.kind !== 'path') continue;
@@ -286,6 +288,47 @@ export class PtraceSupervisor {
     this.counts.allowed++;
     const track = (mem !== undefined && mem.tracks(nr)) || this.countsDescriptors(call);
     return track ? { call, track } : undefined;
+  }
+
+  /**
+   * The struct sockaddr arguments the firewall's `network` rules judge (kind 'sockaddr' of
+   * syscall-specs.ts, length in argument `len`): family, port and IPv4 address, as the Dune
+   * runtime's checks read them, here from at most two PEEKDATA words. Read into `call.addresses`.
+   */
+  private *readAddresses(pid: number, call: CheckedCall): Steps<InFlight | undefined> {
+    const addresses = new Map<number, { family: number; addr: number; port: number }>();
+    for (let i = 0; i < call.spec.args.length; i++) {
+      const a = call.spec.args[i] as { readonly kind: string; readonly name: string; readonly len?: unknown };
+      const x = call.args[i]!;
+      if (a.kind !== 'sockaddr' || x === 0 || typeof a.len !== 'number') continue;
+      const len = call.args[a.len]!;
+      if (len < 2) continue;
+      const b = yield* this.peekBytes(pid, x, Math.min(len, 8));
+      if (b === undefined) {
+        this.counts.rejected++;
+        this.reporter.add({ kind: 'rejected', attempted: formatCall(call.nr, call.spec, call.args), rule: `${a.name} (${hex(x)}) cannot be read (PTRACE_PEEKDATA: -EIO)`, outcome: errnoName(EFAULT) });
+        return yield* this.skip(pid, { call, deniedWith: -EFAULT, track: false });
+      }
+      // sin_port and sin_addr are in network byte order.
+      const dv = new DataView(b.buffer);
+      addresses.set(i, { family: dv.getUint16(0, true), port: b.length >= 4 ? dv.getUint16(2, false) : 0, addr: b.length >= 8 ? dv.getUint32(4, false) : 0 });
+    }
+    if (addresses.size > 0) Object.assign(call, { addresses });
+    return undefined;
+  }
+
+  /** `n` bytes of the tracee from the aligned PEEKDATA words that hold them; undefined if one fails. */
+  private *peekBytes(pid: number, va: number, n: number): Steps<Uint8Array | undefined> {
+    const out = new Uint8Array(n);
+    const skip = ((va % 8) + 8) % 8;
+    let k = 0;
+    for (let word = va - skip; k < n; word += 8) {
+      const r = yield sys(NR.ptrace, PTRACE_PEEKDATA, pid, word, WORD_VA);
+      this.counts.peeks++;
+      if (r !== 0) return undefined;
+      for (let i = word === va - skip ? skip : 0; i < 8 && k < n; i++) out[k++] = this.cpu.mmu.read8(WORD_VA + i);
+    }
+    return out;
   }
 
   /** Whether the call's result changes the descriptor count (only kept under limits.openFiles). */

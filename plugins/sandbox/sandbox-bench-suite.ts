@@ -5,6 +5,7 @@ import { BenchContext, BenchResult, BenchRow, BenchSuite } from '../../core/benc
 import { CPU_BOUND_PROGRAMS, GUEST_BIN } from '../../core/cli/exec-bench-suite.js';
 import { execElf, ExecResult, vmExitCount } from '../../core/cli/exec-command.js';
 import { PolicyLoader } from './policy-loader.js';
+import { policyCostRow } from './policy-cost-row.js';
 import { SandboxLauncher } from './sandbox-launcher.js';
 
 /** Dune Figure 3: the sandbox (null policy) on SPEC2000 is 2.93 % slower than Linux on average (papers.md §1.5). */
@@ -25,7 +26,7 @@ const INTERPOSE_CALLS = 2000;
 export class SandboxBenchSuite implements BenchSuite {
   readonly id = 'sandbox';
   readonly description = 'Figure 3 analogue: CPU-bound guest programs in the sandbox (null policy) versus Linux, modelled cycles';
-  readonly steps = CPU_BOUND_PROGRAMS.length + 1;
+  readonly steps = CPU_BOUND_PROGRAMS.length + 2;
 
   constructor(@inject(PolicyLoader) private readonly policies: PolicyLoader) {}
 
@@ -55,6 +56,8 @@ export class SandboxBenchSuite implements BenchSuite {
     }
     rows.push(this.interposition(ctx));
     ctx.progress('interposition');
+    rows.push(policyCostRow(ctx, this.policies)); // a non-null policy three ways (policy-cost-row.ts)
+    ctx.progress('policy');
     rows.unshift({
       id: 'fig3:mean-overhead',
       unit: '%',

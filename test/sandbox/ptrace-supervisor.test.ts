@@ -17,6 +17,7 @@ import { SandboxEvent } from '../../plugins/sandbox/sandbox-reporter.js';
 import { PolicyLoader } from '../../plugins/sandbox/policy-loader.js';
 import { execPtraced } from '../../plugins/sandbox/exec-ptraced.js';
 import { SupervisorCounts } from '../../plugins/sandbox/ptrace-supervisor.js';
+import { policyCostRow } from '../../plugins/sandbox/policy-cost-row.js';
 import { Asm, BIN, HELLO, RAX, ROOT, patched } from './hostile.js';
 import { policy, sandboxed } from './run.js';
 
@@ -272,4 +273,21 @@ describe.runIf(existsSync(HELLO))('dunesim exec --mode ptrace', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe.runIf(existsSync(HELLO))('bench sandbox: the policy:fileio row', () => {
+  it('a restricting policy on a file-heavy program, three ways: Linux < sandbox < ptrace supervisor, deterministic', () => {
+    const ctx = { profile: 'dune-e3-1230v2', progress: (): void => {} };
+    const row = policyCostRow(ctx, new PolicyLoader());
+    expect(row.id).toBe('policy:fileio');
+    const c = row.counts!;
+    expect(row.dune!).toBeGreaterThan(row.linux!);
+    expect(c['ptrace.cycles']).toBeGreaterThan(row.dune!);
+    // The same calls reach the kernel each way; the supervisor adds its own (wait4, ptrace).
+    expect(c['sandbox.syscalls']).toBe(c['linux.syscalls']);
+    expect(c['ptrace.syscalls']).toBe(c['linux.syscalls'] + c['ptrace.supervisorSyscalls']);
+    expect(c['ptrace.stops']).toBe(2 * c['ptrace.intercepted']);
+    expect(c['ptrace.peeks']).toBeGreaterThan(0);
+    expect(policyCostRow(ctx, new PolicyLoader())).toEqual(row);
+  }, 120_000);
 });
