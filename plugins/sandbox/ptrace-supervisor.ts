@@ -8,7 +8,7 @@ import {
 import type { Process } from '../../core/linux/task.js';
 import { syscall } from '../../core/linux/user-abi.js';
 import { CHECK_COSTS } from './argument-validator.js';
-import { CheckedCall } from './checked-call.js';
+import { CheckedCall, SocketAddress } from './checked-call.js';
 import { errnoName, formatCall } from './format-call.js';
 import { OpenFileCounter } from './open-file-counter.js';
 import { PathResolver } from './path-resolver.js';
@@ -296,11 +296,11 @@ export class PtraceSupervisor {
    * runtime's checks read them, here from at most two PEEKDATA words. Read into `call.addresses`.
    */
   private *readAddresses(pid: number, call: CheckedCall): Steps<InFlight | undefined> {
-    const addresses = new Map<number, { family: number; addr: number; port: number }>();
+    const addresses = new Map<number, SocketAddress>();
     for (let i = 0; i < call.spec.args.length; i++) {
-      const a = call.spec.args[i] as { readonly kind: string; readonly name: string; readonly len?: unknown };
+      const a = call.spec.args[i]!;
       const x = call.args[i]!;
-      if (a.kind !== 'sockaddr' || x === 0 || typeof a.len !== 'number') continue;
+      if (a.kind !== 'sockaddr' || x === 0) continue;
       const len = call.args[a.len]!;
       if (len < 2) continue;
       const b = yield* this.peekBytes(pid, x, Math.min(len, 8));
@@ -313,7 +313,7 @@ export class PtraceSupervisor {
       const dv = new DataView(b.buffer);
       addresses.set(i, { family: dv.getUint16(0, true), port: b.length >= 4 ? dv.getUint16(2, false) : 0, addr: b.length >= 8 ? dv.getUint32(4, false) : 0 });
     }
-    if (addresses.size > 0) Object.assign(call, { addresses });
+    if (addresses.size > 0) (call as { addresses?: ReadonlyMap<number, SocketAddress> }).addresses = addresses;
     return undefined;
   }
 
@@ -342,7 +342,7 @@ export class PtraceSupervisor {
   private *deny(pid: number, call: CheckedCall, rule: string, errno: number, returned?: number): Steps<InFlight> {
     this.reporter.add({
       kind: 'denied',
-      attempted: formatCall(call.nr, call.spec, call.args, call.strings),
+      attempted: formatCall(call.nr, call.spec, call.args, call.strings, call.addresses),
       rule,
       outcome: returned !== undefined ? `${errnoName(errno).slice(1)}: returns ${hex(returned)}` : errnoName(errno),
     });

@@ -170,6 +170,16 @@ describe.runIf(existsSync(HELLO))('hostile programs: same decisions both ways', 
     expect(r.pt.exitCode).toBe(1);
   });
 
+  it('the firewall: a connect no network.connect rule covers is -EPERM, with the same line', () => {
+    // connect(100, {AF_INET, 10.0.0.1:80}, 16): the policy judges the address before the kernel
+    // sees the descriptor (a socket's own number would differ: the sandbox holds /dev/dune as 3).
+    const a = new Asm().sys(NR.connect, 100, { str: 'sa' }, 16).exitWithErrno()
+      .string('sa', '\x02\x00\x00\x50\x0a\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00');
+    const { pt } = bothWays(patched(a), { policy: policy({ network: { connect: [{ address: '127.0.0.0/8', ports: 'any' }] } }) });
+    expect(pt.exitCode).toBe(1);
+    expect(pt.events[0]).toMatchObject({ kind: 'denied', rule: 'no network.connect rule covers 10.0.0.1:80', outcome: '-EPERM' });
+  });
+
   it('limits.openFiles: the second open is -EMFILE', () => {
     const a = new Asm().sys(NR.open, { str: 'p' }, 0, 0).sys(NR.open, { str: 'p' }, 0, 0).exitWithErrno().string('p', '/');
     const { pt } = bothWays(patched(a), { policy: policy({ limits: { openFiles: 1 } }) });
