@@ -6,6 +6,7 @@ import { CPU_BOUND_PROGRAMS, GUEST_BIN } from '../../core/cli/exec-bench-suite.j
 import { execElf, ExecResult, vmExitCount } from '../../core/cli/exec-command.js';
 import { PolicyLoader } from './policy-loader.js';
 import { policyCostRow } from './policy-cost-row.js';
+import { haveAb, httpdRows } from './httpd-rows.js';
 import { SandboxLauncher } from './sandbox-launcher.js';
 
 /** Dune Figure 3: the sandbox (null policy) on SPEC2000 is 2.93 % slower than Linux on average (papers.md §1.5). */
@@ -26,7 +27,7 @@ const INTERPOSE_CALLS = 2000;
 export class SandboxBenchSuite implements BenchSuite {
   readonly id = 'sandbox';
   readonly description = 'Figure 3 analogue: CPU-bound guest programs in the sandbox (null policy) versus Linux, modelled cycles';
-  readonly steps = CPU_BOUND_PROGRAMS.length + 2;
+  readonly steps = CPU_BOUND_PROGRAMS.length + 2 + (haveAb() ? 4 : 0);
 
   constructor(@inject(PolicyLoader) private readonly policies: PolicyLoader) {}
 
@@ -58,6 +59,9 @@ export class SandboxBenchSuite implements BenchSuite {
     ctx.progress('interposition');
     rows.push(policyCostRow(ctx, this.policies)); // a non-null policy three ways (policy-cost-row.ts)
     ctx.progress('policy');
+    // Table 4: the httpd under Apache's ab over real loopback TCP (httpd-rows.ts); needs ab.
+    if (haveAb()) rows.push(...httpdRows(ctx.profile, this.policies, (step) => ctx.progress(step)));
+    else process.stderr.write('dunesim: bench sandbox: ab (Debian package apache2-utils) is not installed; the Table 4 rows are left out\n');
     rows.unshift({
       id: 'fig3:mean-overhead',
       unit: '%',

@@ -96,6 +96,21 @@ port.on('message', (m) => {
       }
       break;
     }
+    case 'shutdown': {
+      // The machine is done: flush what the guest wrote, then say so (host-net.ts waits for it).
+      for (const srv of servers.values()) srv.close();
+      servers.clear();
+      const open = [...sockets.values()].filter((s) => !s.destroyed);
+      let left = open.length;
+      const done = () => post({ ev: 'down', id: 0 });
+      if (left === 0) done();
+      const timer = setTimeout(() => { for (const s of open) s.destroy(); done(); left = -1; }, m.timeoutMs);
+      for (const s of open) {
+        s.once('close', () => { if (--left === 0) { clearTimeout(timer); done(); } });
+        s.end();
+      }
+      break;
+    }
     case 'pause':
       sockets.get(m.id)?.pause();
       break;

@@ -15,7 +15,8 @@ export type HostNetEvent =
   | { ev: 'written'; id: number; n: number }
   | { ev: 'end'; id: number }
   | { ev: 'error'; id: number; code: string }
-  | { ev: 'closed'; id: number };
+  | { ev: 'closed'; id: number }
+  | { ev: 'down'; id: 0 };
 
 /** What the kernel asks of the host. */
 export type HostNetCommand =
@@ -26,7 +27,8 @@ export type HostNetCommand =
   | { op: 'end'; id: number }
   | { op: 'close'; id: number; reset: boolean }
   | { op: 'pause'; id: number }
-  | { op: 'resume'; id: number };
+  | { op: 'resume'; id: number }
+  | { op: 'shutdown'; id: 0; timeoutMs: number };
 
 /** Receives the events of one host endpoint (a socket of the guest kernel). */
 export interface HostNetEndpoint {
@@ -120,7 +122,12 @@ export class HostNet {
     return got;
   }
 
-  dispose(): void {
+  /**
+   * Ends the host side: what the guest wrote is flushed and its connections closed (waiting up to
+   * `timeoutMs` of real time), then the worker stops.
+   */
+  dispose(timeoutMs = 2000): void {
+    if (this.worker !== undefined) this.request({ op: 'shutdown', id: 0, timeoutMs }, 'down', timeoutMs + 1000);
     const w = this.worker;
     this.worker = undefined;
     this.port?.close();
