@@ -17,6 +17,8 @@ import { DUNE_CFG, DUNE_CONFIG_SIZE, DuneRet, PERM_BIG, PERM_COW, PERM_R, PERM_U
 import { DuneLayout } from './dune-layout.js';
 
 const TWO_32 = 0x1_0000_0000;
+/** A 2 MiB page (PERM_BIG). */
+const BIG = 0x20_0000;
 
 /** libdune's page pool base. HEAD puts it at 8 GiB; with the paper's 4 GB identity window it must lie below 4 GiB. */
 export const PAGEBASE = 0xc000_0000;
@@ -104,8 +106,13 @@ export class LibDune {
   /** Stack of dune_jump_to_user frames (G0 state to resume on dune_ret_from_user). */
   private readonly userReturns: number[] = [];
 
+  private readonly sv: Float64Array;
+  private readonly sLargeLeaves: number;
+
   constructor(readonly kernel: Kernel, readonly process: Process, opts: { poolPages?: number } = {}) {
     this.poolLimit = PAGEBASE + (opts.poolPages ?? 8192) * PAGE_SIZE;
+    this.sv = kernel.machine.stats.v;
+    this.sLargeLeaves = kernel.machine.stats.counter('libdune.largeLeaves', 'count', '2 MiB leaves (PS=1 PDEs) written into guest page tables by libDune (PERM_BIG)');
     this.text = new CodeBuilder(kernel.machine.natives, LIBDUNE_TEXT, 'libdune');
     this.buildText();
   }
@@ -158,8 +165,7 @@ export class LibDune {
     if (f === undefined) {
       const r = this.kernel.faultIn(undefined, this.process.mm, page, true, false, false);
       if (r !== 0) throw new Error(`libdune: pool page 0x${page.toString(16)} cannot be faulted in (${r})`);
-      const pte = this.process.mm.pte(page)!;
-      f = ((pte.lo & PTE_ADDR_LO) >>> 0) + (pte.hi & PTE_ADDR_HI) * TWO_32;
+      f = this.process.mm.frameAt(page)!.frame; // a PTE or a 2 MiB PDE
       this.hostFrame.set(page, f);
     }
     return f + (va % PAGE_SIZE);
@@ -177,6 +183,19 @@ export class LibDune {
     this.poolRefs.set(pa, 1);
     for (let o = 0; o < PAGE_SIZE; o += 8) this.write64(pa + o, 0);
     return pa;
+  }
+
+  /** 512 contiguous pool pages on a 2 MiB boundary (for dune_vm_map_pages with PERM_BIG). */
+  private pageAllocBig(): number {
+    let start = Math.ceil(this.poolNext / BIG) * BIG;
+    if (start + BIG > this.poolLimit) throw new Error('libdune: page pool exhausted');
+    for (let pa = this.poolNext; pa < start; pa += PAGE_SIZE) this.poolFree.push(pa);
+    this.poolNext = start + BIG;
+    for (let pa = start; pa < start + BIG; pa += PAGE_SIZE) {
+      this.poolRefs.set(pa, 1);
+      for (let o = 0; o < PAGE_SIZE; o += 8) this.write64(pa + o, 0);
+    }
+    return start;
   }
 
   pageGet(pa: number): void {
@@ -237,6 +256,68 @@ export class LibDune {
     return table + (Math.floor(va / 4096) & 511) * 8;
   }
 
+  /**
+   * The entry for `va` at `level` (2 = PDE, for a 2 MiB leaf), creating missing tables when
+   * `create`; stops early at a larger leaf on the way; -1 when absent.
+   */
+  vmLookupLevel(root: number, va: number, level: number, create: boolean): number {
+    let table = root;
+    for (let l = 4, shift = 39; ; l--, shift -= 9) {
+      const e = table + (Math.floor(va / 2 ** shift) & 511) * 8;
+      if (l === level) return e;
+      const lo = this.readEntry(e);
+      const hi = this.entHi;
+      if ((lo & PTE_P) === 0) {
+        if (!create) return -1;
+        const t = this.pageAlloc();
+        this.writeEntry(e, (t % TWO_32) + (PTE_P | PTE_W | PTE_U), Math.floor(t / TWO_32));
+        table = t;
+        continue;
+      }
+      if ((lo & PTE_PS) !== 0) return e;
+      table = LibDune.frameOf(lo, hi);
+    }
+  }
+
+  /**
+   * Writes a 2 MiB leaf (PS=1 PDE, SDM Vol. 3A §4.5 Table 4-17) for `va` → `pa` with `perm`; a
+   * page table that was under the PDE (4 KiB leaves mapped before) is dropped, as the real
+   * __dune_vm_page_walk with CREATE_BIG replaces it. The caller flushes the TLB.
+   */
+  vmMapBig(root: number, va: number, pa: number, perm: number): void {
+    if (va % BIG !== 0 || pa % BIG !== 0) throw new Error(`libdune: PERM_BIG mapping of 0x${va.toString(16)} → 0x${pa.toString(16)} is not 2 MiB aligned`);
+    const e = this.vmLookupLevel(root, va, 2, true);
+    const old = this.readEntry(e);
+    if ((old & PTE_P) !== 0 && (old & PTE_PS) === 0) {
+      const t = LibDune.frameOf(old, this.entHi);
+      if (this.isFromPool(t)) this.pagePut(t);
+    }
+    this.setPte(e, pa, perm | PERM_BIG);
+    this.sv[this.sLargeLeaves]++;
+  }
+
+  /**
+   * Replaces the 2 MiB leaf over `va` with a pool page table of 512 4 KiB leaves with the same
+   * flags and frames (so part of the page can change). False when no 2 MiB leaf is there.
+   * The translation is unchanged; the caller flushes the TLB when it changes one.
+   */
+  vmSplitBig(root: number, va: number): boolean {
+    const e = this.vmLookupLevel(root, va, 2, false);
+    if (e < 0) return false;
+    const lo = this.readEntry(e);
+    const hi = this.entHi;
+    if ((lo & PTE_P) === 0 || (lo & PTE_PS) === 0) return false;
+    const base = LibDune.frameOf(lo, hi);
+    const t = this.pageAlloc();
+    const flags = lo & 0xfff & ~PTE_PS;
+    for (let i = 0; i < 512; i++) {
+      const f = base + i * PAGE_SIZE;
+      this.writeEntry(t + i * 8, ((f % TWO_32) | flags) >>> 0, (Math.floor(f / TWO_32) | (hi & ~0xfffff)) >>> 0);
+    }
+    this.writeEntry(e, (t % TWO_32) + (PTE_P | PTE_W | PTE_U), Math.floor(t / TWO_32));
+    return true;
+  }
+
   /** Physical address bits 51:12 of an entry given as halves. */
   static frameOf(lo: number, hi: number): number {
     return ((lo & PTE_ADDR_LO) >>> 0) + (hi & PTE_ADDR_HI) * TWO_32;
@@ -248,8 +329,12 @@ export class LibDune {
     this.writeEntry(e, ((pa % TWO_32) | p.lo) >>> 0, (Math.floor(pa / TWO_32) | p.hi) >>> 0);
   }
 
-  /** dune_vm_map_phys: [va, va+len) → [pa, pa+len) with `perm` (4 KiB pages). */
+  /** dune_vm_map_phys: [va, va+len) → [pa, pa+len) with `perm` (4 KiB pages; 2 MiB with PERM_BIG). */
   vmMapPhys(root: number, va: number, len: number, pa: number, perm: number): void {
+    if ((perm & PERM_BIG) !== 0) {
+      for (let off = 0; off < len; off += BIG) this.vmMapBig(root, va + off, pa + off, perm);
+      return;
+    }
     let table = -1;
     let tableBase = NaN;
     for (let off = 0; off < len; off += PAGE_SIZE) {
@@ -266,6 +351,12 @@ export class LibDune {
   /** dune_vm_map_pages: a fresh pool page at every page of [va, va+len). */
   vmMapPages(root: number, va: number, len: number, perm: number): number {
     if ((perm & ~PERM_R) !== 0 && (perm & PERM_R) === 0) return -22;
+    if ((perm & PERM_BIG) !== 0) {
+      // 2 MiB leaves over 512 contiguous pool pages each.
+      if (va % BIG !== 0) return -22;
+      for (let off = 0; off < len; off += BIG) this.vmMapBig(root, va + off, this.pageAllocBig(), perm);
+      return 0;
+    }
     for (let off = 0; off < len; off += PAGE_SIZE) {
       const e = this.vmLookup(root, va + off, true);
       this.setPte(e, this.pageAlloc(), perm);
@@ -282,6 +373,12 @@ export class LibDune {
       const lo = this.readEntry(e);
       const hi = this.entHi;
       if (lo === 0 && hi === 0) continue;
+      if ((lo & PTE_PS) !== 0) {
+        // A 2 MiB leaf keeps its size; the rest of its page needs no other entry.
+        this.setPte(e, LibDune.frameOf(lo, hi), perm | PERM_BIG);
+        off = Math.max(off, (va + off) - ((va + off) % BIG) + BIG - va - PAGE_SIZE);
+        continue;
+      }
       this.setPte(e, LibDune.frameOf(lo, hi), perm);
     }
     this.flushTlb(cpu);
@@ -297,6 +394,13 @@ export class LibDune {
       if ((lo & PTE_P) === 0) continue;
       const f = LibDune.frameOf(lo, this.entHi);
       this.writeEntry(e, 0, 0);
+      if ((lo & PTE_PS) !== 0) {
+        // A 2 MiB leaf goes whole (with its 512 pool pages, if they are the pool's).
+        const base = f - (f % BIG);
+        if (this.isFromPool(base)) for (let pa = base; pa < base + BIG; pa += PAGE_SIZE) this.pagePut(pa);
+        off = Math.max(off, (va + off) - ((va + off) % BIG) + BIG - va - PAGE_SIZE);
+        continue;
+      }
       if (this.isFromPool(f)) this.pagePut(f);
     }
     this.flushTlb(cpu);

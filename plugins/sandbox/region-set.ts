@@ -18,6 +18,11 @@ export class RegionSet {
     this.sum += end - start;
   }
 
+  /** Whether `va` lies in one of the ranges. */
+  contains(va: number): boolean {
+    return this.ranges.some(([s, e]) => va >= s && va < e);
+  }
+
   remove(start: number, end: number): void {
     const next: Array<[number, number]> = [];
     for (const [s, e] of this.ranges) {

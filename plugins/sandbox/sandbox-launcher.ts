@@ -36,7 +36,11 @@ export class SandboxLauncher implements ExecLauncher {
   lib: LibDune | undefined;
   watchdog: LimitWatchdog | undefined;
 
-  constructor(readonly policy: SandboxPolicy) {}
+  constructor(
+    readonly policy: SandboxPolicy,
+    /** `largePages`: the paper's "w/ LGPG" — large mmaps backed by 2 MiB pages (host, EPT, guest page table). */
+    readonly options: { largePages?: boolean } = {},
+  ) {}
 
   launch(ctx: ExecLaunchContext): Process {
     const k = ctx.kernel;
@@ -66,7 +70,7 @@ export class SandboxLauncher implements ExecLauncher {
       { start: LIBDUNE_TEXT, end: LIBDUNE_TEXT + Math.max(text, PAGE_SIZE), name: "libDune's code" },
       { start: PAGEBASE, end: PAGEBASE + SANDBOX_POOL_PAGES * PAGE_SIZE, name: "libDune's page pool (page tables, IDT, trap stacks)" },
     ]);
-    const runtime = new SandboxRuntime({ kernel: k, process: p, lib, image: img, policy: this.policy, reporter, windows, regions });
+    const runtime = new SandboxRuntime({ kernel: k, process: p, lib, image: img, policy: this.policy, reporter, windows, regions, largePages: this.options.largePages });
     this.runtime = runtime;
     k.mapImage(p, RUNTIME_TEXT, runtime.code.build(), PROT_READ | PROT_EXEC, '[sandbox runtime]');
     const t = k.newTask(p);

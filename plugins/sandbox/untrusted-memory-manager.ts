@@ -1,9 +1,10 @@
-import { PAGE_SIZE, PTE_P } from '../../core/vtx/arch.js';
+import { PAGE_SIZE, PTE_P, PTE_PS } from '../../core/vtx/arch.js';
 import type { Cpu } from '../../core/vtx/cpu.js';
 import { LibDune } from '../../core/dune/libdune.js';
 import { PERM_R, PERM_U, PERM_W, PERM_X } from '../../core/dune/dune-abi.js';
 import {
-  EINVAL, ENOMEM, EPERM, MREMAP_FIXED, MAP_FIXED, NR, PROT_EXEC, PROT_READ, PROT_WRITE,
+  EINVAL, ENOMEM, EPERM, MREMAP_FIXED, MAP_ANONYMOUS, MAP_FIXED, MAP_HUGETLB, MAP_PRIVATE, MAP_SHARED, NR,
+  PROT_EXEC, PROT_READ, PROT_WRITE,
 } from '../../core/linux/linux-abi.js';
 import type { Process } from '../../core/linux/task.js';
 import { CheckedCall } from './checked-call.js';
@@ -16,6 +17,7 @@ const LARGE = 0x20_0000;
 const MAP_FIXED_NOREPLACE = 0x10_0000;
 const pageUp = (x: number): number => Math.ceil(x / PAGE_SIZE) * PAGE_SIZE;
 const pageDown = (x: number): number => x - (x % PAGE_SIZE);
+const largeUp = (x: number): number => Math.ceil(x / LARGE) * LARGE;
 const hex = (x: number): string => '0x' + x.toString(16);
 
 /** Instructions charged per page table entry the mirror writes or clears (vm.c's loops). */
@@ -31,6 +33,8 @@ export const MIRROR_COSTS = { perEntry: 6, perTable: 20 };
  */
 export class UntrustedMemoryManager {
   private readonly maps = new RegionSet();
+  /** The mappings made with 2 MiB pages (largePages): a munmap of one is rounded up to 2 MiB. */
+  private readonly large = new RegionSet();
   private brkStart = 0;
   private brkCur = 0;
   /** Guest page-table entries written or cleared (for stats). */
@@ -42,6 +46,12 @@ export class UntrustedMemoryManager {
     private readonly windows: UntrustedWindows,
     private readonly calls: RuntimeCalls,
     private readonly memoryLimit: number | undefined,
+    /**
+     * Large pages (the paper's "w/ LGPG"): an anonymous private mmap of at least 2 MiB without a
+     * hint is asked of the kernel with MAP_HUGETLB (falling back to 4 KiB pages on ENOMEM, as
+     * libhugetlbfs does) and mirrored into the guest page table as 2 MiB leaves (PERM_BIG).
+     */
+    private readonly largePages = false,
   ) {}
 
   /** Bytes the memory limit counts: the heap above its start and every mapping. */
@@ -58,7 +68,7 @@ export class UntrustedMemoryManager {
     this.brkStart = mm.startBrk;
     this.brkCur = mm.brk;
     for (const v of mm.vmas.list) {
-      if (this.windows.contains(v.start, v.end - v.start)) this.map(cpu, v.start, v.end, v.prot);
+      if (this.windows.contains(v.start, v.end - v.start)) this.map(cpu, v.start, v.end, v.prot, v.huge !== '');
     }
     this.lib.flushTlb(cpu);
   }
@@ -70,8 +80,14 @@ export class UntrustedMemoryManager {
         return this.brk(cpu, tf, call, a0);
       case NR.mmap:
         return this.mmap(cpu, tf, call);
-      case NR.munmap:
-        return this.range(cpu, tf, call, a0, a1, () => this.maps.remove(a0, a0 + pageUp(a1)));
+      case NR.munmap: {
+        // free() of a large-page mapping passes the length it asked for: the kernel wants whole 2 MiB pages.
+        const len = this.large.contains(a0) && a0 % LARGE === 0 ? largeUp(a1) : a1;
+        return this.range(cpu, tf, call, a0, len, () => {
+          this.maps.remove(a0, a0 + pageUp(len));
+          this.large.remove(a0, a0 + pageUp(len));
+        }, true, len !== a1 ? [a0, len] : undefined);
+      }
       case NR.mprotect:
         return this.range(cpu, tf, call, a0, a1, () => {});
       case NR.madvise:
@@ -117,6 +133,26 @@ export class UntrustedMemoryManager {
     const args = [...call.args];
     const [addr, len, , flags] = args as [number, number, number, number];
     if (len <= 0) return this.calls.kernel(cpu, tf, NR.mmap, args, (c, r) => this.calls.finish(c, tf, r)); // -EINVAL from the kernel
+    const anonPrivate = (flags & (MAP_ANONYMOUS | MAP_PRIVATE | MAP_SHARED | MAP_FIXED | MAP_FIXED_NOREPLACE)) === (MAP_ANONYMOUS | MAP_PRIVATE);
+    if (this.largePages && anonPrivate && addr === 0 && len >= LARGE && (flags & MAP_HUGETLB) === 0) {
+      const big = [...args];
+      big[3] = flags | MAP_HUGETLB;
+      const size = largeUp(len);
+      if (this.overLimit(size)) return this.calls.deny(cpu, tf, call, this.limitRule(size), ENOMEM);
+      return this.calls.kernel(cpu, tf, NR.mmap, big, (c, r) => {
+        if (r === -ENOMEM) {
+          this.mmapSmall(c, tf, call, args); // no 2 MiB frames left: 4 KiB pages
+          return;
+        }
+        if (r >= 0 || r <= -4096) this.large.add(r, r + size);
+        this.mapped(c, tf, r, size);
+      });
+    }
+    return this.mmapSmall(cpu, tf, call, args);
+  }
+
+  private mmapSmall(cpu: Cpu, tf: number, call: CheckedCall, args: number[]): HandlerAction {
+    const [addr, len, , flags] = args as [number, number, number, number];
     const size = pageUp(len);
     if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0) {
       if (!this.windows.contains(addr, size)) return this.calls.deny(cpu, tf, call, `[${hex(addr)}, +${size}) is not the program's memory: mmap over the runtime`, EPERM);
@@ -124,32 +160,37 @@ export class UntrustedMemoryManager {
       args[0] = 0; // a hint outside the windows is dropped: the kernel picks the place
     }
     if (this.overLimit(size)) return this.calls.deny(cpu, tf, call, this.limitRule(size), ENOMEM);
-    return this.calls.kernel(cpu, tf, NR.mmap, args, (c, r) => {
-      if (r < 0 && r > -4096) {
-        this.calls.finish(c, tf, r);
-        return;
-      }
-      if (!this.windows.contains(r, size)) {
-        // The kernel found room only outside the windows: take it back.
-        this.calls.kernel(c, tf, NR.munmap, [r, size], (c2) => this.calls.finish(c2, tf, -ENOMEM));
-        return;
-      }
-      this.maps.add(r, r + size);
-      if (!this.tryMirror(c, r, r + size)) {
-        this.maps.remove(r, r + size);
-        this.calls.kernel(c, tf, NR.munmap, [r, size], (c2) => this.calls.finish(c2, tf, -ENOMEM));
-        return;
-      }
+    return this.calls.kernel(cpu, tf, NR.mmap, args, (c, r) => this.mapped(c, tf, r, size));
+  }
+
+  /** After the kernel's mmap: check the place, mirror, return. */
+  private mapped(c: Cpu, tf: number, r: number, size: number): void {
+    if (r < 0 && r > -4096) {
       this.calls.finish(c, tf, r);
-    });
+      return;
+    }
+    if (!this.windows.contains(r, size)) {
+      // The kernel found room only outside the windows: take it back.
+      this.large.remove(r, r + size);
+      this.calls.kernel(c, tf, NR.munmap, [r, size], (c2) => this.calls.finish(c2, tf, -ENOMEM));
+      return;
+    }
+    this.maps.add(r, r + size);
+    if (!this.tryMirror(c, r, r + size)) {
+      this.maps.remove(r, r + size);
+      this.large.remove(r, r + size);
+      this.calls.kernel(c, tf, NR.munmap, [r, size], (c2) => this.calls.finish(c2, tf, -ENOMEM));
+      return;
+    }
+    this.calls.finish(c, tf, r);
   }
 
   /** munmap, mprotect, madvise: a range of the program's, then the kernel, then the mirror. */
-  private range(cpu: Cpu, tf: number, call: CheckedCall, addr: number, len: number, after: () => void, mirror = true): HandlerAction {
+  private range(cpu: Cpu, tf: number, call: CheckedCall, addr: number, len: number, after: () => void, mirror = true, args: readonly number[] = call.args): HandlerAction {
     if (len > 0 && !this.windows.contains(addr, pageUp(len))) {
       return this.calls.deny(cpu, tf, call, `[${hex(addr)}, +${len}) is not the program's memory: ${call.spec.name} of runtime memory`, EPERM);
     }
-    return this.calls.kernel(cpu, tf, call.nr, call.args, (c, r) => {
+    return this.calls.kernel(cpu, tf, call.nr, args, (c, r) => {
       if (r === 0 && len > 0) {
         after();
         if (mirror) this.mirror(c, pageDown(addr), addr + pageUp(len));
@@ -217,14 +258,18 @@ export class UntrustedMemoryManager {
         continue;
       }
       const stop = Math.min(end, v.end);
-      stale = this.map(cpu, va, stop, v.prot) || stale;
+      stale = this.map(cpu, va, stop, v.prot, v.huge !== '') || stale;
       va = stop;
     }
     if (stale) this.lib.flushTlb(cpu);
   }
 
-  /** Maps [start, stop) to its guest-physical pages with U and `prot`; true if a present entry changed. */
-  private map(cpu: Cpu, start: number, stop: number, prot: number): boolean {
+  /**
+   * Maps [start, stop) to its guest-physical pages with U and `prot`; true if a present entry
+   * changed. With `large` (a VMA of 2 MiB host pages), each whole, aligned 2 MiB block gets one
+   * 2 MiB leaf (PERM_BIG); elsewhere a 2 MiB leaf in the way is split first.
+   */
+  private map(cpu: Cpu, start: number, stop: number, prot: number, large = false): boolean {
     if ((prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) === 0) return this.clear(cpu, start, stop);
     const lib = this.lib;
     const perm = PERM_U | PERM_R | ((prot & PROT_WRITE) !== 0 ? PERM_W : 0) | ((prot & PROT_EXEC) !== 0 ? PERM_X : 0);
@@ -233,6 +278,20 @@ export class UntrustedMemoryManager {
     let stale = false;
     for (let va = start; va < stop; ) {
       const chunkEnd = Math.min(stop, va - (va % LARGE) + LARGE);
+      const gpa0 = lib.layout.hvaToGpa(va);
+      if (large && va % LARGE === 0 && chunkEnd === va + LARGE && gpa0 % LARGE === 0) {
+        const pde = lib.vmLookupLevel(lib.pgroot, va, 2, false);
+        if (pde >= 0 && (lib.readEntry(pde) & PTE_P) !== 0) stale = true;
+        lib.vmMapBig(lib.pgroot, va, gpa0, perm);
+        this.mirrored++;
+        cpu.charge((MIRROR_COSTS.perTable + MIRROR_COSTS.perEntry) * ins);
+        va = chunkEnd;
+        continue;
+      }
+      if (this.largePages && lib.vmSplitBig(lib.pgroot, va)) {
+        cpu.charge((MIRROR_COSTS.perTable + 512 * MIRROR_COSTS.perEntry) * ins);
+        stale = true;
+      }
       // One walk per page table, then its entries in a row (as dune_vm_map_phys does).
       let e = lib.vmLookup(lib.pgroot, va, true);
       cpu.charge(MIRROR_COSTS.perTable * ins);
@@ -255,6 +314,20 @@ export class UntrustedMemoryManager {
     let stale = false;
     for (let va = start; va < stop; ) {
       const chunkEnd = Math.min(stop, va - (va % LARGE) + LARGE);
+      // A 2 MiB leaf: cleared whole when the block is, else split first.
+      const pde = this.largePages ? lib.vmLookupLevel(lib.pgroot, va, 2, false) : -1;
+      if (pde >= 0 && (lib.readEntry(pde) & (PTE_P | PTE_PS)) === (PTE_P | PTE_PS)) {
+        stale = true;
+        if (va % LARGE === 0 && chunkEnd === va + LARGE) {
+          lib.writeEntry(pde, 0, 0);
+          this.mirrored++;
+          cpu.charge((MIRROR_COSTS.perTable + MIRROR_COSTS.perEntry) * ins);
+          va = chunkEnd;
+          continue;
+        }
+        lib.vmSplitBig(lib.pgroot, va);
+        cpu.charge((MIRROR_COSTS.perTable + 512 * MIRROR_COSTS.perEntry) * ins);
+      }
       let e = lib.vmLookup(lib.pgroot, va, false);
       cpu.charge(MIRROR_COSTS.perTable * ins);
       if (e < 0) {
