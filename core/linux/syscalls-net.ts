@@ -182,7 +182,14 @@ function sysConnect(ctx: SyscallContext, fd: number, va: number, len: number): S
   if (typeof s === 'number') return s;
   const a = readSockaddr(ctx, va, len);
   if (typeof a === 'number') return a;
-  if (s.state === 'connected') return -EISCONN;
+  if (s.state === 'connected') {
+    // The first connect() after a non-blocking one completed reports the success (inet_stream_connect).
+    if (s.connectPending) {
+      s.connectPending = false;
+      return 0;
+    }
+    return -EISCONN;
+  }
   if (s.state === 'connecting') return -EALREADY;
   if (s.state === 'listening') return -EISCONN;
   if (s.state === 'closed') {
@@ -201,7 +208,10 @@ function sysConnect(ctx: SyscallContext, fd: number, va: number, len: number): S
   ctx.kernel.hostEndpointOpened();
   s.state = 'connecting';
   net.send({ op: 'connect', id: s.hostId, host: inetToString(a.addr), port: a.port });
-  if ((s.flags & O_NONBLOCK) !== 0) return -EINPROGRESS;
+  if ((s.flags & O_NONBLOCK) !== 0) {
+    s.connectPending = true;
+    return -EINPROGRESS;
+  }
   charge(ctx, ctx.kernel.costs.tcpSendPath);
   return blockingIo(ctx, () => {
     if (s.state === 'connecting') return undefined;

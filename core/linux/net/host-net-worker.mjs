@@ -47,7 +47,7 @@ function addr(s, remote) {
 port.on('message', (m) => {
   switch (m.op) {
     case 'listen': {
-      const srv = net.createServer({ pauseOnConnect: false, noDelay: true });
+      const srv = net.createServer({ allowHalfOpen: true, noDelay: true });
       srv.on('connection', (s) => {
         const id = nextAccepted--;
         s.setNoDelay(true);
@@ -68,7 +68,7 @@ port.on('message', (m) => {
       break;
     }
     case 'connect': {
-      const s = net.connect({ host: m.host, port: m.port, noDelay: true });
+      const s = net.connect({ host: m.host, port: m.port, noDelay: true, allowHalfOpen: true });
       s.once('connect', () => post({ ev: 'connected', id: m.id, local: addr(s, false), remote: addr(s, true) }));
       watch(m.id, s);
       break;

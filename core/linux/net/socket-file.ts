@@ -83,6 +83,8 @@ export class SocketFile extends OpenFile implements HostNetEndpoint {
   /** The host connection is gone (reset or fully closed). */
   private hostGone = false;
   private paused = false;
+  /** A non-blocking connect is under way or done and not yet reported by a second connect(). */
+  connectPending = false;
   /** Bytes written but not yet taken by the host socket (the send queue). */
   inflight = 0;
   readonly ino: number;
@@ -123,7 +125,8 @@ export class SocketFile extends OpenFile implements HostNetEndpoint {
       this.softError = 0;
       return -e;
     }
-    if (this.rxEof || this.rdShut || this.hostGone) return 0;
+    // A connection that ended (refused, reset) reads as end of file (tcp_recvmsg: SOCK_DONE).
+    if (this.rxEof || this.rdShut || this.hostGone || this.state === 'closed') return 0;
     if (this.state === 'connecting') return -EAGAIN;
     if (this.state !== 'connected') return -ENOTCONN;
     return -EAGAIN;
