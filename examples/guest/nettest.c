@@ -34,7 +34,12 @@ int main(void)
 	SHOW("socket(AF_INET, SOCK_STREAM)", 0 * socket(AF_INET, SOCK_STREAM, 0));
 	SHOW("socket(12345, SOCK_STREAM)", socket(12345, SOCK_STREAM, 0));
 	SHOW("socket(AF_INET, bad type flag)", socket(AF_INET, SOCK_STREAM | 0x100000, 0));
-	SHOW("bind(stdin)", ({ struct sockaddr_in a = loopback(0); bind(0, (struct sockaddr *)&a, sizeof a); }));
+	int pfd[2];
+	if (pipe(pfd) != 0)
+		return 2;
+	SHOW("bind(a pipe)", ({ struct sockaddr_in a = loopback(0); bind(pfd[0], (struct sockaddr *)&a, sizeof a); }));
+	close(pfd[0]);
+	close(pfd[1]);
 	SHOW("listen(bad fd)", listen(99, 1));
 
 	int srv = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -23,7 +23,10 @@ export function policy(json: unknown): SandboxPolicy {
 }
 
 /** Runs `path` under the sandbox with `pol` (default: the null policy) in `root` (default: a fresh empty directory). */
-export function sandboxed(path: string, opts: { policy?: SandboxPolicy; args?: string[]; root?: string; argv0?: string } = {}): SandboxRun {
+export function sandboxed(
+  path: string,
+  opts: { policy?: SandboxPolicy; args?: string[]; root?: string; argv0?: string; onStdout?: (all: string) => void; netIdleTimeoutMs?: number } = {},
+): SandboxRun {
   const root = opts.root ?? mkdtempSync(join(tmpdir(), 'dunesim-sandbox-root-'));
   let stdout = '';
   let stderr = '';
@@ -36,10 +39,13 @@ export function sandboxed(path: string, opts: { policy?: SandboxPolicy; args?: s
       memory: 512 << 20,
       root,
       argv0: opts.argv0,
+      netIdleTimeoutMs: opts.netIdleTimeoutMs ?? 20_000,
       envp: ['PATH=/bin', 'DUNESIM_TEST=hello-from-env'],
       console: (fd, data) => {
-        if (fd === 1) stdout += dec.decode(data);
-        else stderr += dec.decode(data);
+        if (fd === 1) {
+          stdout += dec.decode(data);
+          opts.onStdout?.(stdout);
+        } else stderr += dec.decode(data);
       },
       report: (line) => (messages += line),
     });
