@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -27,8 +28,10 @@ static struct sockaddr_in loopback(unsigned short port)
 	return a;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	/* How long a poll or epoll_wait waits for what should come at once (argument 1, default 5 s). */
+	int wait_ms = argc > 1 ? atoi(argv[1]) : 5000;
 	setvbuf(stdout, NULL, _IONBF, 0);
 	/* Families and types the model refuses, as Linux refuses unknown ones. */
 	SHOW("socket(AF_INET, SOCK_STREAM)", 0 * socket(AF_INET, SOCK_STREAM, 0));
@@ -77,13 +80,13 @@ int main(void)
 	struct sockaddr_in to = loopback(port);
 	SHOW("connect (nonblocking)", connect(cli, (struct sockaddr *)&to, sizeof to));
 	struct pollfd pc = { cli, POLLOUT, 0 };
-	SHOW("poll client POLLOUT", poll(&pc, 1, 5000));
+	SHOW("poll client POLLOUT", poll(&pc, 1, wait_ms));
 	printf("  revents POLLOUT %d\n", (pc.revents & POLLOUT) != 0);
 	vl = sizeof v;
 	SHOW("getsockopt SO_ERROR", getsockopt(cli, SOL_SOCKET, SO_ERROR, &v, &vl));
 	printf("  value %d\n", v);
 	SHOW("connect again", connect(cli, (struct sockaddr *)&to, sizeof to));
-	SHOW("poll listener POLLIN", poll(&p, 1, 5000));
+	SHOW("poll listener POLLIN", poll(&p, 1, wait_ms));
 	printf("  revents POLLIN %d\n", (p.revents & POLLIN) != 0);
 	struct sockaddr_in peer;
 	socklen_t pl = sizeof peer;
@@ -95,14 +98,14 @@ int main(void)
 	SHOW("send 5", send(cli, "hello", 5, 0));
 	char buf[64];
 	struct pollfd pr = { con, POLLIN, 0 };
-	SHOW("poll server POLLIN", poll(&pr, 1, 5000));
+	SHOW("poll server POLLIN", poll(&pr, 1, wait_ms));
 	SHOW("recv MSG_PEEK", recv(con, buf, sizeof buf, MSG_PEEK));
 	ssize_t n = recv(con, buf, sizeof buf, 0);
 	printf("recv %zd '%.*s'\n", n, (int)(n > 0 ? n : 0), buf);
 	SHOW("recv nothing (MSG_DONTWAIT)", recv(con, buf, sizeof buf, MSG_DONTWAIT));
 	SHOW("write 6", write(con, "world!", 6));
 	struct pollfd pr2 = { cli, POLLIN, 0 };
-	SHOW("poll client POLLIN", poll(&pr2, 1, 5000));
+	SHOW("poll client POLLIN", poll(&pr2, 1, wait_ms));
 	n = read(cli, buf, sizeof buf);
 	printf("read %zd '%.*s'\n", n, (int)(n > 0 ? n : 0), buf);
 
@@ -116,23 +119,23 @@ int main(void)
 	SHOW("epoll_wait nothing, 0 ms", epoll_wait(ep, out, 4, 0));
 	SHOW("epoll_wait maxevents 0", epoll_wait(ep, out, 0, 0));
 	SHOW("send 3", send(cli, "abc", 3, 0));
-	SHOW("epoll_wait", epoll_wait(ep, out, 4, 5000));
+	SHOW("epoll_wait", epoll_wait(ep, out, 4, wait_ms));
 	printf("  events EPOLLIN %d data %llx\n", (out[0].events & EPOLLIN) != 0, (unsigned long long)out[0].data.u64);
 	n = read(con, buf, sizeof buf);
 	printf("read %zd\n", n);
 
 	/* Half close: the client's FIN is the server's end of file. */
 	SHOW("shutdown(cli, SHUT_WR)", shutdown(cli, SHUT_WR));
-	SHOW("epoll_wait after FIN", epoll_wait(ep, out, 4, 5000));
+	SHOW("epoll_wait after FIN", epoll_wait(ep, out, 4, wait_ms));
 	printf("  events EPOLLIN %d\n", (out[0].events & EPOLLIN) != 0);
 	SHOW("read at end of file", read(con, buf, sizeof buf));
 	SHOW("send after SHUT_WR (MSG_NOSIGNAL)", send(cli, "x", 1, MSG_NOSIGNAL));
 	SHOW("write back after peer's FIN", write(con, "bye", 3));
-	SHOW("poll client POLLIN", poll(&pr2, 1, 5000));
+	SHOW("poll client POLLIN", poll(&pr2, 1, wait_ms));
 	n = read(cli, buf, sizeof buf);
 	printf("read %zd '%.*s'\n", n, (int)(n > 0 ? n : 0), buf);
 	SHOW("close server side", close(con));
-	SHOW("poll client for EOF", poll(&pr2, 1, 5000));
+	SHOW("poll client for EOF", poll(&pr2, 1, wait_ms));
 	SHOW("read EOF", read(cli, buf, sizeof buf));
 	SHOW("shutdown bad how", shutdown(cli, 7));
 	close(cli);

@@ -39,8 +39,21 @@ describe('bench sandbox', () => {
     const mean = r.rows.find((row) => row.id === 'fig3:mean-overhead')!;
     expect(mean.paper?.dune).toBe(2.93);
     expect(mean.dune!).toBeGreaterThan(0);
-    // Determinism: the same inputs give the same cycles.
+    // Table 4 (only where ab is installed): the httpd makes the same calls either way, each one
+    // costs the sandbox exactly one VM exit (its VMCALL), so a request costs it more cycles.
+    for (const row of r.rows.filter((x) => x.id.startsWith('table4:'))) {
+      const c = row.counts!;
+      expect(c['failedRequests']).toBe(0);
+      expect(Math.abs(c['sandbox.syscallsPerRequest']! - c['linux.syscallsPerRequest']!)).toBeLessThan(1);
+      expect(c['sandbox.vmExitsPerRequest']).toBeCloseTo(c['sandbox.syscallsPerRequest']!, 0);
+      expect(c['sandbox.cyclesPerRequest']).toBeGreaterThan(c['linux.cyclesPerRequest']!);
+      expect(row.dune!).toBeLessThanOrEqual(row.linux!);
+    }
+    // Determinism: the same inputs give the same cycles. Not for Table 4, whose clients are real
+    // host processes: how their segments batch into epoll_wait depends on the host's timing.
     const again = run();
-    expect(again.rows.map((row) => [row.linux, row.dune])).toEqual(r.rows.map((row) => [row.linux, row.dune]));
+    const stable = (rows: typeof r.rows): Array<[number | undefined, number | undefined]> =>
+      rows.filter((row) => !row.id.startsWith('table4:')).map((row) => [row.linux, row.dune]);
+    expect(stable(again.rows)).toEqual(stable(r.rows));
   }, 120_000);
 });

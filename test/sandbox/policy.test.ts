@@ -42,7 +42,7 @@ describe('sandbox policy files', () => {
 
   const broken: Array<[string, unknown, string]> = [
     ['a list', [], "policy p.json: must be a JSON object (or null for the null policy), got []"],
-    ['a misspelt field', { fiels: [] }, 'policy p.json: fiels: unknown field; a policy has name, unknownSyscalls, syscalls, files, limits'],
+    ['a misspelt field', { fiels: [] }, 'policy p.json: fiels: unknown field; a policy has name, unknownSyscalls, syscalls, files, network, limits'],
     ['a bad unknownSyscalls', { unknownSyscalls: 'EACCES' }, 'policy p.json: unknownSyscalls: must be "ENOSYS" or "EPERM", got "EACCES"'],
     ['an allow entry the sandbox cannot validate', { syscalls: { allow: ['read', 'fork'] } }, "policy p.json: syscalls.allow[1]: 'fork' is not a system call the sandbox can validate"],
     ['an unknown deny entry', { syscalls: { deny: ['frobnicate'] } }, "policy p.json: syscalls.deny[0]: unknown system call 'frobnicate'"],
