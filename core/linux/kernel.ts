@@ -297,6 +297,11 @@ export class Kernel {
         const r = t.resume;
         t.resume = undefined;
         r();
+        if (t.state === TaskState.Running && t.resume === undefined && t.afterSyscall !== undefined) {
+          const after = t.afterSyscall;
+          t.afterSyscall = undefined;
+          after(cpu);
+        }
         continue;
       }
       if (t !== undefined && t.state === TaskState.Running && t.returnHook !== undefined) {
@@ -385,7 +390,12 @@ export class Kernel {
         // the call is skipped and RAX keeps what the tracer left (-ENOSYS, or what it set); the
         // exit stop still comes (a ptrace sandbox denies a call this way).
         if (t.regs.origRax !== -1) this.runSyscall(cpu, t);
-        if (t.tracer !== undefined && t.ptraceMode === 'syscall') this.ptraceStop(cpu, t, stop, () => {});
+        const exitStop = (c: Cpu): void => {
+          if (t.tracer !== undefined && t.ptraceMode === 'syscall') this.ptraceStop(c, t, stop, () => {});
+        };
+        // A call that sleeps (accept, epoll_wait, wait4 …) stops for the tracer when it is done.
+        if (t.state === TaskState.Sleeping) t.afterSyscall = exitStop;
+        else exitStop(cpu);
       });
       return;
     }

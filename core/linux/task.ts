@@ -93,6 +93,8 @@ export class Task {
   readonly pending: SigInfo[] = [];
   /** Kernel work to finish when the task next runs (the rest of a blocked or stopped syscall). */
   resume: (() => void) | undefined;
+  /** What follows a system call that slept once it is done (the syscall-exit stop of a tracee). */
+  afterSyscall: ((cpu: import('../vtx/cpu.js').Cpu) => void) | undefined;
   /** Whether a sleeping task can go on (checked when something it waits for happens). */
   wake: (() => boolean) | undefined;
 

@@ -3,14 +3,15 @@ import { Application } from '../../core/framework/application.js';
 import { BenchSuite } from '../../core/bench/bench-suite.js';
 import { ExecMode } from '../../core/framework/exec-mode.js';
 import { CompareApplication } from './compare-application.js';
+import { HttpdApplication } from './httpd-application.js';
 import { PolicyLoader } from './policy-loader.js';
 import { PtraceExecMode } from './ptrace-exec-mode.js';
 import { SandboxBenchSuite } from './sandbox-bench-suite.js';
 import { SandboxExecMode } from './sandbox-exec-mode.js';
 
 /**
- * The sandbox plugin: `dunesim exec --mode sandbox|ptrace [--policy FILE]`, `dunesim run sandbox/compare`
- * and `dunesim bench sandbox`. Each class is bound to itself and aliased into the contribution
+ * The sandbox plugin: `dunesim exec --mode sandbox|ptrace [--policy FILE]`, `dunesim run sandbox/compare`,
+ * `dunesim run sandbox/httpd` and `dunesim bench sandbox`. Each class is bound to itself and aliased into the contribution
  * point it serves.
  */
 export default new ContainerModule(({ bind }) => {
@@ -21,6 +22,8 @@ export default new ContainerModule(({ bind }) => {
   bind(ExecMode).toService(PtraceExecMode);
   bind(CompareApplication).toSelf();
   bind(Application).toService(CompareApplication);
+  bind(HttpdApplication).toSelf();
+  bind(Application).toService(HttpdApplication);
   bind(SandboxBenchSuite).toSelf();
   bind(BenchSuite).toService(SandboxBenchSuite);
 });

@@ -8,7 +8,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HTTPD_POLICY, HttpdApplication } from '../../plugins/sandbox/httpd-application.js';
 import { PolicyError } from '../../plugins/sandbox/policy-error.js';
+import { PolicyLoader } from '../../plugins/sandbox/policy-loader.js';
 import { BIN, ROOT } from './hostile.js';
 import { policy, sandboxed } from './run.js';
 
@@ -80,6 +82,44 @@ describe.runIf(existsSync(HTTPD) && have('curl'))('the sandboxed httpd', () => {
     } finally {
       clients.dispose();
     }
+  });
+});
+
+describe.runIf(existsSync(HTTPD) && have('curl'))('sandbox/httpd: the server under its own policy, both ways', () => {
+  for (const way of ['sandbox', 'ptrace'] as const) {
+    it(`serves under policies/httpd.json (--way ${way}); its blocking epoll_pwait and accept4 complete`, () => {
+      const clients = new Clients();
+      try {
+        let text = '';
+        let started: number[] = [];
+        const chunks: string[] = [];
+        const out = { write: (d: string | Uint8Array): boolean => (chunks.push(typeof d === 'string' ? d : new TextDecoder().decode(d)), true) };
+        const app = new HttpdApplication(new PolicyLoader());
+        const origWrite = out.write;
+        out.write = (d) => {
+          origWrite(d);
+          text = chunks.join('');
+          const port = portOf(text);
+          if (port !== undefined && started.length === 0) {
+            started = [clients.start(`curl -s -i http://127.0.0.1:${port}/`), clients.start(`curl -s -i http://127.0.0.1:${port}/index.html`)];
+          }
+          return true;
+        };
+        const r = app.run({ options: { port: '0', requests: '2', way }, profile: 'dune-e3-1230v2', out: out as unknown as NodeJS.WritableStream });
+        expect(r.exitCode).toBe(0);
+        expect(chunks.join('')).toContain('served 2 requests');
+        for (const i of started) expect(clients.output(i)).toMatch(/^HTTP\/1\.[01] 200/);
+        if (way === 'sandbox') expect(r.figures!['vmExits']).toBeGreaterThan(0);
+      } finally {
+        clients.dispose();
+      }
+    });
+  }
+
+  it('refuses a port below 1024 under policies/httpd.json (network.bind allows 1024-65535)', () => {
+    const r = sandboxed(HTTPD, { args: ['80', '/', '1'], root: join(ROOT, 'examples', 'guest', 'www'), policy: new PolicyLoader().load(HTTPD_POLICY) });
+    expect(r.exitCode).toBe(1);
+    expect(r.messages).toMatch(/sandbox: denied bind\(\d+, \{0\.0\.0\.0:80\}, 16\): no network\.bind rule covers 0\.0\.0\.0:80 → -EACCES/);
   });
 });
 
