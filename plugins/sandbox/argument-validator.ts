@@ -104,6 +104,9 @@ export class ArgumentValidator {
         case 'out-lenp': {
           const lenp = args[a.lenp]!;
           if (x === 0 || lenp === 0) break;
+          // The length's own pointer first: it must be the program's before it is read.
+          const lr = this.range(a.lenp, spec.args[a.lenp]?.name ?? 'length', lenp, 4);
+          if (lr !== undefined) return lr;
           const lb = this.memory.read(cpu, lenp, 4);
           const len = lb === undefined ? undefined : new DataView(lb.buffer).getInt32(0, true);
           if (len === undefined) return { errno: EFAULT, arg: a.lenp, why: `the length of ${a.name} (${hex(lenp)}) is not readable` };

@@ -137,6 +137,35 @@ describe.runIf(existsSync(HELLO))('sandbox containment: system-call arguments', 
   });
 });
 
+describe.runIf(existsSync(HELLO))('sandbox containment: socket and epoll arguments', () => {
+  // Each call names runtime memory where the kernel would read or write: refused before any VMCALL.
+  const cases: Array<[string, Asm, RegExp]> = [
+    ['bind with the address in the page pool', new Asm().sys(NR.bind, 3, POOL, 16), /^addr \[0xc0000000, \+16\) points into libDune's page pool/],
+    ['connect with the address on the runtime stack', new Asm().sys(NR.connect, 3, RUNTIME_STACK, 16), /^addr \[0x70100000, \+16\) points into the sandbox runtime's stack/],
+    ['epoll_wait writing events into the page pool', new Asm().sys(NR.epoll_wait, 3, POOL, 4, 0), /^events \[0xc0000000, \+48\) points into libDune's page pool/],
+    ['poll with its array in the runtime', new Asm().sys(NR.poll, RUNTIME_TEXT, 2, 0), /^fds \[0x70000000, \+16\) points into the sandbox runtime's code/],
+    ['accept4 whose address length lives in the page pool', new Asm().sys(NR.accept4, 3, { reg: RSP }, POOL, 0), /^addrlen \[0xc0000000, \+4\) points into libDune's page pool/],
+    ['sendto of a buffer in libDune\'s code', new Asm().sys(NR.sendto, 3, LIBDUNE_TEXT, 8, 0, 0, 0), /^buf \[0xbf000000, \+8\) points into libDune's code/],
+  ];
+  for (const [what, asm, rule] of cases) {
+    it(`${what} is -EFAULT`, () => {
+      const r = sandboxed(patched(asm.exitWithErrno()));
+      expect(r.exitCode).toBe(14);
+      expect(r.events).toHaveLength(1);
+      expect(r.events[0]).toMatchObject({ kind: 'rejected', outcome: '-EFAULT' });
+      expect(r.events[0]!.rule).toMatch(rule);
+      expect(r.stats['syscalls']).toBe(2);
+    });
+  }
+
+  it('getsockname whose buffer, as long as *addrlen says, runs into the runtime is -EFAULT', () => {
+    // *addrlen = 0x1000 on the stack; the buffer ends 8 bytes below the runtime's code.
+    const r = sandboxed(patched(new Asm().raw(0x68, 0x00, 0x10, 0x00, 0x00).sys(NR.getsockname, 3, RUNTIME_TEXT - 8, { reg: RSP }).exitWithErrno()));
+    expect(r.exitCode).toBe(14);
+    expect(r.events[0]!.rule).toBe("addr [0x6ffffff8, +4096) leaves the program's ELF window");
+  });
+});
+
 describe.runIf(existsSync(HELLO))('sandbox: the FS base', () => {
   it('arch_prctl(ARCH_SET_FS) sets the ring-3 FS base: %fs:0 reads what the program put there', () => {
     // rbx = rsp - 0x100; [rbx] = 42; arch_prctl(ARCH_SET_FS, rbx); exit_group(%fs:0)
