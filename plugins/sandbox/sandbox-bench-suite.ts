@@ -7,6 +7,7 @@ import { execElf, ExecResult, vmExitCount } from '../../core/cli/exec-command.js
 import { PolicyLoader } from './policy-loader.js';
 import { policyCostRow } from './policy-cost-row.js';
 import { haveAb, httpdRows } from './httpd-rows.js';
+import { LARGE_PAGE_STEPS, largePageRows } from './large-page-rows.js';
 import { SandboxLauncher } from './sandbox-launcher.js';
 
 /** Dune Figure 3: the sandbox (null policy) on SPEC2000 is 2.93 % slower than Linux on average (papers.md §1.5). */
@@ -27,7 +28,7 @@ const INTERPOSE_CALLS = 2000;
 export class SandboxBenchSuite implements BenchSuite {
   readonly id = 'sandbox';
   readonly description = 'Figure 3 analogue: CPU-bound guest programs in the sandbox (null policy) versus Linux, modelled cycles';
-  readonly steps = CPU_BOUND_PROGRAMS.length + 2 + (haveAb() ? 4 : 0);
+  readonly steps = CPU_BOUND_PROGRAMS.length + 2 + (haveAb() ? 4 : 0) + LARGE_PAGE_STEPS;
 
   constructor(@inject(PolicyLoader) private readonly policies: PolicyLoader) {}
 
@@ -45,16 +46,18 @@ export class SandboxBenchSuite implements BenchSuite {
       const sc = sandbox.stats.cycles as number;
       const overhead = (sc / lc - 1) * 100;
       sum += overhead;
+      const m = { ...mechanisms('linux', linux), ...mechanisms('sandbox', sandbox) };
       rows.push({
         id: `fig3:${name}`,
         unit: 'cycles',
-        description: `${name}: whole run, overhead ${overhead.toFixed(2)} %`,
+        description: `${name}: whole run, overhead ${overhead.toFixed(2)} %, TLB misses ${m['linux.tlbMisses']} / ${m['sandbox.tlbMisses']}, 2-D walks ${m['sandbox.walks2dSharePct']} % of the sandbox's`,
         linux: lc,
         dune: sc,
-        counts: { ...mechanisms('linux', linux), ...mechanisms('sandbox', sandbox) },
+        counts: m,
       });
       ctx.progress(name);
     }
+    rows.push(...largePageRows(ctx, this.policies)); // Figure 3's w/ LGPG columns (large-page-rows.ts)
     rows.push(this.interposition(ctx));
     ctx.progress('interposition');
     rows.push(policyCostRow(ctx, this.policies)); // a non-null policy three ways (policy-cost-row.ts)
@@ -117,10 +120,11 @@ function checked(name: string, mode: string, r: ExecResult): ExecResult {
 
 /** TLB misses, page walks and the memory references they made (2-D walks make many more), VM exits. */
 function mechanisms(prefix: string, r: ExecResult): Record<string, number> {
-  const s = r.stats as { tlb: { misses: number }; pageWalks: number; walkReferences: number; syscalls: number };
+  const s = r.stats as { tlb: { misses: number }; pageWalks: number; pageWalks2d: number; walkReferences: number; syscalls: number };
   return {
     [`${prefix}.tlbMisses`]: s.tlb.misses,
     [`${prefix}.pageWalks`]: s.pageWalks,
+    [`${prefix}.walks2dSharePct`]: s.pageWalks > 0 ? Math.round((s.pageWalks2d / s.pageWalks) * 1e4) / 100 : 0,
     [`${prefix}.walkReferences`]: s.walkReferences,
     [`${prefix}.vmExits`]: vmExitCount(r),
     [`${prefix}.syscalls`]: s.syscalls,
