@@ -8,7 +8,7 @@ import { PAGE_SIZE, PTE_A, PTE_D, PTE_PS } from '../../core/vtx/arch.js';
 import { PageTables } from '../../core/vtx/page-tables.js';
 import { EINVAL, ENOMEM, MAP_ANONYMOUS, MAP_HUGETLB, MAP_PRIVATE, NR, PROT_READ, PROT_WRITE } from '../../core/linux/linux-abi.js';
 import { syscall } from '../../core/linux/user-abi.js';
-import { boot, rax, rd64, runAll, wr64 } from './helpers.js';
+import { STATUS_AT, boot, rax, rd64, runAll, wr64 } from './helpers.js';
 
 const RW = PROT_READ | PROT_WRITE;
 const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
@@ -129,5 +129,55 @@ describe('Linux model: 2 MiB pages', () => {
     expect(splitPte).toBe(true);
     expect(values).toEqual([0xaan, 0xbbn]);
     expect(m.stats.get('linux.hugeLeaves')).toBe(1);
+  });
+  it('MAP_HUGETLB: mprotect of a whole page rewrites the PDE, of part of it is EINVAL; fork splits the page and copies on write', () => {
+    const { k } = boot({ memory: 64 << 20 });
+    let addr = 0;
+    let child = 0;
+    const r: Record<string, number> = {};
+    const seen: bigint[] = [];
+    const p = k.spawn('hugefork', (c, proc) => {
+      c.op('start', (cpu) => syscall(cpu, NR.mmap, 0, MB2, RW, ANON | MAP_HUGETLB, -1, 0));
+      c.op(undefined, (cpu) => {
+        addr = rax(cpu);
+        wr64(cpu, addr + 0x3000, 0x11n);
+      });
+      c.op(undefined, (cpu) => syscall(cpu, NR.mprotect, addr, PAGE_SIZE, PROT_READ));
+      c.op(undefined, (cpu) => {
+        r.partial = rax(cpu);
+        syscall(cpu, NR.mprotect, addr, MB2, PROT_READ);
+      });
+      c.op(undefined, (cpu) => {
+        r.whole = rax(cpu);
+        r.writable = proc.mm.hugePde(addr)!.lo & 2;
+        syscall(cpu, NR.mprotect, addr, MB2, RW);
+      });
+      c.op(undefined, (cpu) => syscall(cpu, NR.fork));
+      c.op(undefined, (cpu) => {
+        if (rax(cpu) === 0) return cpu.jump(c.addr('child'));
+        child = rax(cpu);
+        r.parentHugeAfterFork = proc.mm.hugePde(addr) === undefined ? 0 : 1;
+      });
+      c.op(undefined, (cpu) => wr64(cpu, addr + 0x3000, 0x22n));
+      c.op(undefined, (cpu) => syscall(cpu, NR.wait4, child, STATUS_AT, 0, 0));
+      c.op(undefined, (cpu) => {
+        seen[1] = rd64(cpu, addr + 0x3000);
+        syscall(cpu, NR.exit_group, 0);
+      });
+      c.op('child', (cpu) => {
+        const v = rd64(cpu, addr + 0x3000);
+        wr64(cpu, addr + 0x4000, 0x33n);
+        seen[0] = v;
+        syscall(cpu, NR.exit_group, 0);
+      });
+      return 'start';
+    });
+    runAll(k);
+    expect(p.waitStatus).toBe(0);
+    expect(r.partial).toBe(-EINVAL);
+    expect(r.whole).toBe(0);
+    expect(r.writable).toBe(0);
+    expect(r.parentHugeAfterFork).toBe(0);
+    expect(seen).toEqual([0x11n, 0x22n]); // the child saw the value before the parent's write; the parent its own
   });
 });
