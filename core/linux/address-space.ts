@@ -152,7 +152,7 @@ export class AddressSpace {
     for (const n of this.notifiers) n(start, end);
   }
 
-  /** Unmaps the pages of [start, end): drops PTEs and frame references. Returns pages dropped. */
+  /** Unmaps the pages of [start, end): drops PTEs and frame references. Returns pages (and page tables) dropped. */
   zapRange(start: number, end: number): number {
     let n = 0;
     this.splitPartial(start, end);
@@ -190,6 +190,7 @@ export class AddressSpace {
       this.mem.write64(pde, 0, 0);
       this.frames.put(table);
       this.pt.tables--;
+      n++; // counted, so that the caller's flush empties the paging-structure caches that point at it
     }
     if (n > 0) this.notify(start, end);
     return n;
