@@ -150,7 +150,9 @@ export class HostNet {
       workerData: { port: port2, signal },
       transferList: [port2],
     });
-    // The worker must never keep dunesim alive on its own.
+    // The worker must never keep dunesim alive on its own, nor take it down: a failure there
+    // is reported, and the guest's sockets simply hear nothing more.
+    this.worker.on('error', (e: Error) => process.stderr.write(`dunesim: host network: ${e.message}\n`));
     this.worker.unref();
     port1.unref();
     this.port = port1;
