@@ -125,7 +125,7 @@ describe.runIf(existsSync(HTTPD) && have('curl'))('sandbox/httpd: the server und
 
 describe.runIf(existsSync(NETTEST))('the firewall (network rules)', () => {
   it('refuses a connect no rule allows (-EPERM), and says which rule', () => {
-    const r = sandboxed(NETTEST, { args: ['200'], policy: policy({ network: { bind: [{ address: '127.0.0.1' }] } }) });
+    const r = sandboxed(NETTEST, { args: ['200'], netIdleTimeoutMs: 1000, policy: policy({ network: { bind: [{ address: '127.0.0.1' }] } }) });
     expect(r.stdout).toContain('connect (nonblocking)              -1 Operation not permitted');
     expect(r.stdout).toContain('connect to a closed port           -1 Operation not permitted');
     expect(r.messages).toMatch(/sandbox: denied connect\(\d+, \{127\.0\.0\.1:\d+\}, 16\): network\.connect allows nothing → -EPERM/);
@@ -134,7 +134,7 @@ describe.runIf(existsSync(NETTEST))('the firewall (network rules)', () => {
   });
 
   it('refuses a bind outside the allowed addresses (-EACCES) and lets allowed connects through', () => {
-    const r = sandboxed(NETTEST, { args: ['200'],
+    const r = sandboxed(NETTEST, { args: ['200'], netIdleTimeoutMs: 1000,
       policy: policy({ network: { bind: [{ address: '10.0.0.0/8', ports: 'any' }], connect: [{ address: '127.0.0.0/8', ports: ['1-1023', '1024-65535'] }] } }),
     });
     expect(r.stdout).toContain('bind 127.0.0.1:0                   -1 Permission denied');
@@ -142,7 +142,7 @@ describe.runIf(existsSync(NETTEST))('the firewall (network rules)', () => {
   });
 
   it('judges ports: a connect rule for other ports does not cover this one', () => {
-    const r = sandboxed(NETTEST, { args: ['200'], policy: policy({ network: { bind: [{ address: 'any' }], connect: [{ address: '127.0.0.1', ports: 1 }] } }) });
+    const r = sandboxed(NETTEST, { args: ['200'], netIdleTimeoutMs: 1000, policy: policy({ network: { bind: [{ address: 'any' }], connect: [{ address: '127.0.0.1', ports: 1 }] } }) });
     expect(r.messages).toMatch(/no network\.connect rule covers 127\.0\.0\.1:\d+ → -EPERM/);
   });
 

@@ -19,7 +19,7 @@ import { execPtraced } from '../../plugins/sandbox/exec-ptraced.js';
 import { SupervisorCounts } from '../../plugins/sandbox/ptrace-supervisor.js';
 import { policyCostRow } from '../../plugins/sandbox/policy-cost-row.js';
 import { Asm, BIN, HELLO, RAX, ROOT, patched } from './hostile.js';
-import { policy, sandboxed } from './run.js';
+import { RunOptions, captured, policy, sandboxed } from './run.js';
 
 interface PtraceRun {
   exitCode: number;
@@ -32,30 +32,9 @@ interface PtraceRun {
 }
 
 /** Runs `path` under the ptrace supervisor, as run.ts's `sandboxed` runs it under the sandbox. */
-function ptraced(path: string, opts: { policy?: SandboxPolicy; args?: string[]; root?: string; argv0?: string } = {}): PtraceRun {
-  const root = opts.root ?? mkdtempSync(join(tmpdir(), 'dunesim-ptrace-root-'));
-  let stdout = '';
-  let stderr = '';
-  let messages = '';
-  const dec = new TextDecoder();
-  try {
-    const r = execPtraced(path, opts.args ?? [], {
-      policy: opts.policy ?? NULL_POLICY,
-      profile: 'dune-e3-1230v2',
-      memory: 512 << 20,
-      root,
-      argv0: opts.argv0,
-      envp: ['PATH=/bin', 'DUNESIM_TEST=hello-from-env'],
-      console: (fd, data) => {
-        if (fd === 1) stdout += dec.decode(data);
-        else stderr += dec.decode(data);
-      },
-      report: (line) => (messages += line),
-    });
-    return { exitCode: r.exitCode, stdout, stderr, messages, events: r.launcher.reporter!.events, stats: r.stats, counts: r.launcher.supervisor!.counts };
-  } finally {
-    if (opts.root === undefined) rmSync(root, { recursive: true, force: true });
-  }
+function ptraced(path: string, opts: RunOptions = {}): PtraceRun {
+  const { result: r, stdout, stderr, messages } = captured(execPtraced, path, opts);
+  return { exitCode: r.exitCode, stdout, stderr, messages, events: r.launcher.reporter!.events, stats: r.stats, counts: r.launcher.supervisor!.counts };
 }
 
 /** Runs both ways (each in a fresh copy of the same root) and expects the same outcome. */

@@ -5,6 +5,7 @@ import { SandboxEvent } from '../../plugins/sandbox/sandbox-reporter.js';
 import { NULL_POLICY, SandboxPolicy } from '../../plugins/sandbox/sandbox-policy.js';
 import { PolicyLoader } from '../../plugins/sandbox/policy-loader.js';
 import { SandboxedResult, execSandboxed } from '../../plugins/sandbox/exec-sandboxed.js';
+import type { ExecOptions } from '../../core/cli/exec-command.js';
 
 export interface SandboxRun {
   exitCode: number;
@@ -22,18 +23,31 @@ export function policy(json: unknown): SandboxPolicy {
   return new PolicyLoader().parse(json, 'test policy');
 }
 
-/** Runs `path` under the sandbox with `pol` (default: the null policy) in `root` (default: a fresh empty directory). */
-export function sandboxed(
-  path: string,
-  opts: { policy?: SandboxPolicy; args?: string[]; root?: string; argv0?: string; onStdout?: (all: string) => void; netIdleTimeoutMs?: number } = {},
-): SandboxRun {
+export interface RunOptions {
+  policy?: SandboxPolicy;
+  args?: string[];
+  root?: string;
+  argv0?: string;
+  /** Called with all the program's stdout so far, each time it writes some. */
+  onStdout?: (all: string) => void;
+  netIdleTimeoutMs?: number;
+}
+
+type Exec<R> = (path: string, args: string[], opts: Omit<ExecOptions, 'mode' | 'launcher'> & { policy?: SandboxPolicy }) => R;
+
+/**
+ * Runs `path` with `exec` (execSandboxed, execPtraced) under `opts.policy` (default: the null
+ * policy) in `opts.root` (default: a fresh empty directory), capturing the program's output and
+ * dunesim's messages.
+ */
+export function captured<R>(exec: Exec<R>, path: string, opts: RunOptions = {}): { result: R; stdout: string; stderr: string; messages: string } {
   const root = opts.root ?? mkdtempSync(join(tmpdir(), 'dunesim-sandbox-root-'));
   let stdout = '';
   let stderr = '';
   let messages = '';
   const dec = new TextDecoder();
   try {
-    const result = execSandboxed(path, opts.args ?? [], {
+    const result = exec(path, opts.args ?? [], {
       policy: opts.policy ?? NULL_POLICY,
       profile: 'dune-e3-1230v2',
       memory: 512 << 20,
@@ -49,8 +63,14 @@ export function sandboxed(
       },
       report: (line) => (messages += line),
     });
-    return { exitCode: result.exitCode, stdout, stderr, messages, events: result.launcher.reporter!.events, stats: result.stats, result };
+    return { result, stdout, stderr, messages };
   } finally {
     if (opts.root === undefined) rmSync(root, { recursive: true, force: true });
   }
+}
+
+/** Runs `path` under the sandbox (see `captured`). */
+export function sandboxed(path: string, opts: RunOptions = {}): SandboxRun {
+  const { result, stdout, stderr, messages } = captured(execSandboxed, path, opts);
+  return { exitCode: result.exitCode, stdout, stderr, messages, events: result.launcher.reporter!.events, stats: result.stats, result };
 }
