@@ -7,6 +7,7 @@ import { GUEST_BIN } from '../../core/cli/exec-bench-suite.js';
 import { execElf, ExecResult, vmExitCount } from '../../core/cli/exec-command.js';
 import { loadProfile } from '../../core/vtx/cost-model.js';
 import type { PolicyLoader } from './policy-loader.js';
+import { PtraceLauncher } from './ptrace-launcher.js';
 import { SandboxLauncher } from './sandbox-launcher.js';
 
 /** Dune Table 4: lighttpd under ab, requests per second (papers.md §1.6). */
@@ -39,7 +40,7 @@ export function haveAb(): boolean {
  * server exits after `requests` responses. ab runs as a host process: its output goes to a file,
  * and a marker file says it is done, so the whole run stays synchronous.
  */
-export function runHttpdUnderAb(mode: 'linux' | 'sandbox', clients: number, requests: number, profile: string, policies: PolicyLoader): HttpdRun {
+export function runHttpdUnderAb(mode: 'linux' | 'sandbox' | 'ptrace', clients: number, requests: number, profile: string, policies: PolicyLoader): HttpdRun {
   const path = join(GUEST_BIN, 'httpd');
   if (!existsSync(path)) throw new Error(`guest program ${path} is missing`);
   const dir = mkdtempSync(join(tmpdir(), 'dunesim-ab-'));
@@ -48,7 +49,7 @@ export function runHttpdUnderAb(mode: 'linux' | 'sandbox', clients: number, requ
   let started = false;
   let text = '';
   try {
-    const launcher = mode === 'sandbox' ? new SandboxLauncher(policies.load(undefined)) : undefined;
+    const launcher = mode === 'sandbox' ? new SandboxLauncher(policies.load(undefined)) : mode === 'ptrace' ? new PtraceLauncher(policies.load(undefined)) : undefined;
     const result = execElf(path, ['0', '/www', String(requests)], {
       mode, launcher, profile, memory: 256 << 20, root: GUEST_ROOT, netIdleTimeoutMs: 30_000,
       console: (fd, data) => {
@@ -84,7 +85,7 @@ interface PerRequest {
   failed: number;
 }
 
-function perRequest(mode: 'linux' | 'sandbox', clients: 1 | 100, profile: string, policies: PolicyLoader): PerRequest {
+function perRequest(mode: 'linux' | 'sandbox' | 'ptrace', clients: 1 | 100, profile: string, policies: PolicyLoader): PerRequest {
   const [n1, n2] = REQUESTS[clients];
   const a = runHttpdUnderAb(mode, clients, n1, profile, policies);
   const b = runHttpdUnderAb(mode, clients, n2, profile, policies);
@@ -116,7 +117,8 @@ function perRequest(mode: 'linux' | 'sandbox', clients: 1 | 100, profile: string
  *   the rate when the modelled Linux server is faster than that, and a server does
  *   min(1/C, clock / cycles per request). When the model's Linux server is slower than the
  *   paper's figure there is no client bound and the server's own rate stands.
- * ab's own requests per second (counts) are wall clock: the simulator's speed.
+ * ab's own requests per second (counts) are wall clock: the simulator's speed. The counts also
+ * hold the same server under the ptrace supervisor (null policy): Linux's way of interposing.
  */
 export function httpdRows(profile: string, policies: PolicyLoader, progress: (label: string) => void): BenchRow[] {
   const hz = loadProfile(profile).clockHz;
@@ -126,6 +128,8 @@ export function httpdRows(profile: string, policies: PolicyLoader, progress: (la
     progress(`httpd linux ${clients}`);
     const sandbox = perRequest('sandbox', clients, profile, policies);
     progress(`httpd sandbox ${clients}`);
+    // The Linux way of interposing on the same server (null policy): a ptrace supervisor.
+    const ptrace = perRequest('ptrace', clients, profile, policies);
     const paper = PAPER_TABLE4[clients];
     const linuxServer = hz / linux.cycles;
     const sandboxServer = hz / sandbox.cycles;
@@ -147,6 +151,8 @@ export function httpdRows(profile: string, policies: PolicyLoader, progress: (la
       'linux.cyclesPerRequest': linux.cycles,
       'sandbox.cyclesPerRequest': sandbox.cycles,
       'sandbox.extraCyclesPerRequest': sandbox.cycles - linux.cycles,
+      'ptrace.cyclesPerRequest': ptrace.cycles,
+      'ptrace.serverBoundRequestsPerSecond': hz / ptrace.cycles,
       'linux.serverBoundRequestsPerSecond': linuxServer,
       'sandbox.serverBoundRequestsPerSecond': sandboxServer,
       'linux.syscallsPerRequest': linux.syscalls,
@@ -154,7 +160,7 @@ export function httpdRows(profile: string, policies: PolicyLoader, progress: (la
       'sandbox.vmExitsPerRequest': sandbox.vmExits,
       'linux.wallRequestsPerSecond': linux.abRequestsPerSecond,
       'sandbox.wallRequestsPerSecond': sandbox.abRequestsPerSecond,
-      failedRequests: linux.failed + sandbox.failed,
+      failedRequests: linux.failed + sandbox.failed + ptrace.failed,
       ...testbed,
     };
     const plural = clients === 1 ? '' : 's';
