@@ -705,11 +705,12 @@ export class Kernel {
     const net = this.hostNet;
     const cpus = this.machine.cpus;
     let idleSince = -1;
+    let idleClock = 0;
     for (;;) {
       const sliced = net.active || this.timers.length > 0;
       if (!sliced) {
         this.machine.run(maxCycles);
-        // A socket opened during the run stops the CPUs (see registerHostEndpoint): go on sliced.
+        // A socket opened during the run stops the CPUs (hostEndpointOpened): go on sliced.
         if (!net.active && this.timers.length === 0) return;
       } else {
         let now = Infinity;
@@ -731,19 +732,22 @@ export class Kernel {
         this.fireTimer(timer);
         continue;
       }
-      const t0 = performance.now();
-      if (idleSince < 0) idleSince = t0;
-      const clock = Math.max(...cpus.map((c) => c.cycles));
-      const timerMs = timer === undefined ? Infinity : Math.max(0, ((timer.deadline - clock) / this.costs.clockHz) * 1000 - (t0 - idleSince));
-      const budget = this.netIdleTimeoutMs - (t0 - idleSince);
-      if (net.wait(Math.min(timerMs, budget, 250)) > 0) {
+      // Real milliseconds: how long the machine has been idle, and when the timer falls due
+      // (its distance in simulated time from the clock at which the machine went idle).
+      if (idleSince < 0) {
+        idleSince = performance.now();
+        idleClock = Math.max(...cpus.map((c) => c.cycles));
+      }
+      const idleMs = performance.now() - idleSince;
+      const dueMs = timer === undefined ? Infinity : ((timer.deadline - idleClock) / this.costs.clockHz) * 1000;
+      if (net.wait(Math.min(dueMs - idleMs, this.netIdleTimeoutMs - idleMs, 250)) > 0) {
         idleSince = -1;
         continue;
       }
       const waited = performance.now() - idleSince;
-      if (timer !== undefined && waited >= timerMs + (t0 - idleSince)) {
+      if (waited >= dueMs) {
         idleSince = -1;
-        this.fireTimer(timer);
+        this.fireTimer(timer!);
         continue;
       }
       if (waited >= this.netIdleTimeoutMs) return;
