@@ -436,7 +436,7 @@ function sysEpollCtl(ctx: SyscallContext, epfd: number, op: number, fd: number, 
     case EPOLL_CTL_ADD:
       if (live) return -EEXIST;
       if ((events & EPOLLEXCLUSIVE) !== 0 && (events & EPOLLONESHOT) !== 0) return -EINVAL;
-      ep.items.set(fd, { fd, file: f, events, dataLo, dataHi, disarmed: false });
+      ep.items.set(fd, { fd, file: f, events, dataLo, dataHi, disarmed: false, seen: -1 });
       break;
     case EPOLL_CTL_MOD:
       if (!live) return -ENOENT;
@@ -445,6 +445,7 @@ function sysEpollCtl(ctx: SyscallContext, epfd: number, op: number, fd: number, 
       it.dataLo = dataLo;
       it.dataHi = dataHi;
       it.disarmed = false;
+      it.seen = -1;
       break;
     case EPOLL_CTL_DEL:
       if (!live) return -ENOENT;

@@ -222,6 +222,19 @@ export abstract class OpenFile implements KernelFile {
     return true;
   }
 
+  /**
+   * Counts of the wake-ups of the file's wait queue for input and for output (a new segment, a
+   * peer's FIN; send space freed): epoll's edge-triggered mode reports an item again only after
+   * one of these (ep_poll_callback). Files that never wait keep them at 0.
+   */
+  get readGeneration(): number {
+    return 0;
+  }
+
+  get writeGeneration(): number {
+    return 0;
+  }
+
   /** What poll() and epoll see now (f_op->poll): POLLIN, POLLOUT, POLLHUP, POLLERR … */
   pollMask(): number {
     return (this.canRead && this.readReady() ? POLL_READABLE : 0) | (this.canWrite && this.writeReady(1) ? POLL_WRITABLE : 0);
@@ -473,6 +486,9 @@ export class Pipe {
   count = 0;
   readers = 0;
   writers = 0;
+  /** Wake-ups of readers (data in, the last writer gone) and of writers (space, the last reader gone). */
+  readWakeups = 0;
+  writeWakeups = 0;
   readonly ino: number;
 
   constructor(private readonly kernel: Kernel) {
@@ -528,6 +544,7 @@ export class PipeEnd extends OpenFile {
     const n = Math.min(len, p.count);
     if (!sink(p.peek(n))) return -EFAULT;
     p.consume(n);
+    p.writeWakeups++;
     p.changed();
     return n;
   }
@@ -541,6 +558,7 @@ export class PipeEnd extends OpenFile {
     if (space === 0 || (data.length <= PIPE_BUF && space < data.length)) return -EAGAIN;
     const n = Math.min(space, data.length);
     p.push(data.subarray(0, n));
+    p.readWakeups++;
     p.changed();
     return n;
   }
@@ -562,9 +580,22 @@ export class PipeEnd extends OpenFile {
     return syntheticStat(S_IFIFO | 0o600, PIPEFS_DEV, this.pipe.ino);
   }
 
+  override get readGeneration(): number {
+    return this.pipe.readWakeups;
+  }
+
+  override get writeGeneration(): number {
+    return this.pipe.writeWakeups;
+  }
+
   protected override release(): void {
-    if (this.writeEnd) this.pipe.writers--;
-    else this.pipe.readers--;
+    if (this.writeEnd) {
+      this.pipe.writers--;
+      this.pipe.readWakeups++;
+    } else {
+      this.pipe.readers--;
+      this.pipe.writeWakeups++;
+    }
     this.pipe.changed();
   }
 }

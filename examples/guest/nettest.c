@@ -124,6 +124,21 @@ int main(int argc, char **argv)
 	n = read(con, buf, sizeof buf);
 	printf("read %zd\n", n);
 
+	/* Edge-triggered: reported once per arrival, not while the data sits unread. */
+	int ep2 = epoll_create1(0);
+	struct epoll_event et = { .events = EPOLLIN | EPOLLET, .data.u64 = 7 };
+	SHOW("epoll_ctl ADD EPOLLET", epoll_ctl(ep2, EPOLL_CTL_ADD, con, &et));
+	SHOW("EPOLLET: nothing yet", epoll_wait(ep2, out, 4, 0));
+	SHOW("send 2", send(cli, "de", 2, 0));
+	SHOW("EPOLLET: the arrival", epoll_wait(ep2, out, 4, wait_ms));
+	SHOW("EPOLLET: still unread, no edge", epoll_wait(ep2, out, 4, 0));
+	SHOW("level-triggered: still ready", epoll_wait(ep, out, 4, 0));
+	SHOW("send 2 more", send(cli, "fg", 2, 0));
+	SHOW("EPOLLET: a new arrival", epoll_wait(ep2, out, 4, wait_ms));
+	n = read(con, buf, sizeof buf);
+	printf("read %zd '%.*s'\n", n, (int)(n > 0 ? n : 0), buf);
+	close(ep2);
+
 	/* Half close: the client's FIN is the server's end of file. */
 	SHOW("shutdown(cli, SHUT_WR)", shutdown(cli, SHUT_WR));
 	SHOW("epoll_wait after FIN", epoll_wait(ep, out, 4, wait_ms));

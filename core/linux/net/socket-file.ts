@@ -85,6 +85,9 @@ export class SocketFile extends OpenFile implements HostNetEndpoint {
   private paused = false;
   /** A non-blocking connect is under way or done and not yet reported by a second connect(). */
   connectPending = false;
+  /** Wake-ups for input (sk_data_ready, a FIN, a connection to accept) and for output (sk_write_space). */
+  private readWakeups = 0;
+  private writeWakeups = 0;
   /** Bytes written but not yet taken by the host socket (the send queue). */
   inflight = 0;
   readonly ino: number;
@@ -185,6 +188,12 @@ export class SocketFile extends OpenFile implements HostNetEndpoint {
 
   /** The host reported something for this endpoint. */
   onHostEvent(e: HostNetEvent): void {
+    // Which wait queue the event wakes: input (data, FIN, a connection), output (space), or both.
+    if (e.ev === 'written' || e.ev === 'connected') this.writeWakeups++;
+    else if (e.ev === 'error' || e.ev === 'closed') {
+      this.readWakeups++;
+      this.writeWakeups++;
+    } else this.readWakeups++;
     switch (e.ev) {
       case 'accept': {
         if (this.state !== 'listening' && this.state !== 'bound') {
@@ -234,6 +243,14 @@ export class SocketFile extends OpenFile implements HostNetEndpoint {
         break;
     }
     this.changed();
+  }
+
+  override get readGeneration(): number {
+    return this.readWakeups;
+  }
+
+  override get writeGeneration(): number {
+    return this.writeWakeups;
   }
 
   /** Something a sleeper may wait for happened (sk_data_ready, sk_write_space, sk_state_change). */
