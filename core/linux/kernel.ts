@@ -15,7 +15,7 @@ import { hugeFault } from './huge-pages.js';
 import {
   DEFAULT_STACK_SIZE, EFAULT, ENOSYS, MAP_ANONYMOUS, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_OFFSET,
   PROT_EXEC, PROT_READ, PROT_WRITE, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGCHLD, SIGFPE, SIGILL,
-  SIGKILL, SIGSEGV, SIGTRAP, SI_KERNEL, STACK_TOP, SYSCALL_NAMES, USER_CS, USER_DS,
+  LOCAL_TIMER_VECTOR, SIGKILL, SIGSEGV, SIGTRAP, SI_KERNEL, STACK_TOP, SYSCALL_NAMES, USER_CS, USER_DS,
   exitedStatus, signaledStatus, ILL_ILLOPN, FPE_INTDIV, TRAP_BRKPT, NR, PTRACE_O_TRACESYSGOOD,
 } from './linux-abi.js';
 import { PtRegs } from './pt-regs.js';
@@ -85,6 +85,7 @@ export class Kernel {
   private readonly sPageFaults: number;
   private readonly sContextSwitches: number;
   private readonly sSignals: number;
+  private readonly sTimerTicks: number;
   readonly cpuOf: (t: Task) => Cpu;
 
   constructor(readonly machine: Machine) {
@@ -98,6 +99,7 @@ export class Kernel {
     this.sPageFaults = s.counter('linux.pageFaults', 'count', 'page faults handled by the Linux model');
     this.sContextSwitches = s.counter('linux.contextSwitches', 'count', 'context switches between tasks');
     this.sSignals = s.counter('linux.signals', 'count', 'signals delivered to user handlers');
+    this.sTimerTicks = s.counter('linux.timerTicks', 'count', 'timer interrupts taken by the Linux model');
 
     // The SYSCALL entry point and the exception handlers, as natives in kernel text.
     this.syscallEntry = this.boot.native('entry_SYSCALL_64', (cpu) => this.onSyscall(cpu), 0);
@@ -119,6 +121,9 @@ export class Kernel {
       // #BP and #OF are reachable from ring 3 with INT3/INTO: DPL 3.
       this.boot.gate(v, addr, { dpl: v === Vector.Breakpoint || v === Vector.Overflow ? 3 : 0 });
     }
+    // The timer tick (apic_timer_interrupt): how a signal reaches a task spinning in ring 3.
+    const tick = this.boot.native('apic_timer_interrupt', (c) => this.onTimerInterrupt(c), 0);
+    this.boot.gate(LOCAL_TIMER_VECTOR, tick, {});
     const df = this.boot.native('double_fault', (c) => {
       throw new Error(`kernel panic: double fault on cpu${c.index}`);
     }, 0);
@@ -496,6 +501,31 @@ export class Kernel {
     }
     cpu.setReg(RSP, this.kernelStackTop(cpu));
     this.returnToUser(cpu, this.current[cpu.index]);
+  }
+
+  /**
+   * A timer tick (smp_apic_timer_interrupt). From ring 3 the task's state is saved and the way
+   * back to user mode runs, so a pending signal — the SIGKILL of a CPU-time limit — is delivered
+   * to a task that never makes a system call. There is no time slicing: the same task goes on.
+   * A tick that finds the CPU in the kernel returns at once (the way out will look anyway).
+   */
+  private onTimerInterrupt(cpu: Cpu): void {
+    this.sv[this.sTimerTicks]++;
+    const sp = cpu.rsp;
+    const cs = cpu.mmu.read64(sp + 8) & 0xffff;
+    const t = this.current[cpu.index];
+    if ((cs & 3) === 0 || t === undefined) {
+      cpu.iretq();
+      return;
+    }
+    const r = t.regs;
+    r.saveFrom(cpu);
+    r.rip = cpu.mmu.read64Number(sp);
+    r.rflags = cpu.mmu.read64(sp + 16);
+    r.set(RSP, cpu.mmu.read64Number(sp + 24));
+    r.origRax = -1;
+    cpu.setReg(RSP, this.kernelStackTop(cpu));
+    this.returnToUser(cpu, t);
   }
 
   /** No frame left for a task's request: the OOM killer's answer, SIGKILL (mm/oom_kill.c). */

@@ -70,6 +70,9 @@ export const EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3, EPOLL_CLOE
 export const EPOLL_EVENT_SIZE = 12;
 export const EP_MAX_EVENTS = 0x7fff_ffff / 12;
 
+/** The local APIC timer's vector (arch/x86/include/asm/irq_vectors.h): the scheduler tick. */
+export const LOCAL_TIMER_VECTOR = 0xec;
+
 export const NSIG = 64;
 export const SIG_DFL = 0, SIG_IGN = 1;
 export const SA_SIGINFO = 0x4, SA_ONSTACK = 0x0800_0000, SA_RESTART = 0x1000_0000,

@@ -1,6 +1,5 @@
-import { RFLAGS_IF } from '../../core/vtx/arch.js';
 import { Kernel, queueSignalToProcess } from '../../core/linux/kernel.js';
-import { SIGKILL } from '../../core/linux/linux-abi.js';
+import { LOCAL_TIMER_VECTOR, SIGKILL } from '../../core/linux/linux-abi.js';
 import type { Process } from '../../core/linux/task.js';
 import { SandboxLimits } from './sandbox-policy.js';
 import { SandboxReporter } from './sandbox-reporter.js';
@@ -17,7 +16,7 @@ const SLICE = 1_000_000;
 /** The smallest slice near an instruction limit (the overshoot is at most about this). */
 const MIN_SLICE = 1_000;
 /** The vector of the host's timer tick as it reaches a CPU (any vector: the guest exits on it). */
-const TIMER_VECTOR = 0xec;
+const TIMER_VECTOR = LOCAL_TIMER_VECTOR;
 /** Slices the machine runs on after a kill, for the signal to land. */
 const MAX_SLICES_AFTER_KILL = 20;
 
@@ -87,12 +86,12 @@ export class LimitWatchdog {
       outcome: 'killed by SIGKILL',
     });
     queueSignalToProcess(k, this.process, SIGKILL, 0);
-    // In the guest with interrupts on, a tick makes it exit now; anywhere else (the kernel, a
-    // runtime path with interrupts off) the signal is seen on the next way back to the guest.
-    if (cpu.vmx.nonRoot && (cpu.rflags & RFLAGS_IF) !== 0 && k.current[cpu.index]?.process === this.process) cpu.interrupt(TIMER_VECTOR);
-    // A plain Linux process (the ptrace way) sees the signal when it next enters the kernel: the
-    // kernel model has no timer tick for ring 3, so one spinning without a system call runs on —
-    // the run stops after MAX_SLICES_AFTER_KILL more slices (the program then has not finished).
+    // The host's timer tick makes the signal be seen now: in a Dune guest it is an external
+    // interrupt that exits (pin-based external-interrupt exiting); in a plain process's ring 3 it
+    // enters the kernel's apic_timer_interrupt, whose way back delivers the signal. With
+    // interrupts off (the kernel, a runtime path) it waits, and the way back sees the signal.
+    if (k.current[cpu.index]?.process === this.process) cpu.interrupt(TIMER_VECTOR);
+    // A safety net: the run stops after MAX_SLICES_AFTER_KILL more slices in any case.
     for (let i = 0; i < MAX_SLICES_AFTER_KILL && !this.process.zombie; i++) {
       const before = Math.max(...k.machine.cpus.map((c) => c.cycles));
       k.run(before + SLICE);

@@ -191,6 +191,17 @@ describe.runIf(existsSync(HELLO))('hostile programs: same decisions both ways', 
     expect(pt.exitCode).toBe(137);
     expect(pt.events[0]).toMatchObject({ kind: 'killed', rule: 'limits.cycles 2000000', outcome: 'killed by SIGKILL' });
   });
+
+  it('limits.cycles and limits.instructions: an endless loop without system calls is killed too (the timer tick delivers SIGKILL)', () => {
+    for (const limits of [{ cycles: 2_000_000 }, { instructions: 500_000 }]) {
+      const pt = ptraced(patched([0xeb, 0xfe]), { policy: policy({ limits }) }); // jmp $
+      expect(pt.exitCode).toBe(137);
+      expect(pt.events).toHaveLength(1);
+      expect(pt.events[0]).toMatchObject({ kind: 'killed', outcome: 'killed by SIGKILL' });
+      expect(pt.events[0]!.attempted).toMatch(/\(ring 3\)/);
+      expect(pt.stats['cycles'] as number).toBeLessThan(4_000_000);
+    }
+  });
 });
 
 describe.runIf(existsSync(HELLO))('what a supervisor costs: stops, requests, switches', () => {
