@@ -139,7 +139,11 @@ export class HostNet {
 
   private dispatch(e: HostNetEvent): void {
     // An accepted connection's events name the worker's id; the kernel adopts it on 'accept'.
-    this.endpoints.get(e.id)?.onHostEvent(e);
+    const ep = this.endpoints.get(e.id);
+    if (ep !== undefined) ep.onHostEvent(e);
+    // A connection that arrived as its listener was closed: nobody will accept it (a reset, as
+    // inet_csk_listen_stop does to the connections left in the queue).
+    else if (e.ev === 'accept') this.send({ op: 'close', id: e.conn, reset: true });
   }
 
   private start(): void {
