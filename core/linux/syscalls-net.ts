@@ -6,7 +6,8 @@ import {
   EFAULT, EINPROGRESS, EINTR, EINVAL, EISCONN, ENOENT, ENOPROTOOPT, ENOTCONN, ENOTSOCK, ENETUNREACH,
   EPERM, EPOLLEXCLUSIVE, EPOLLONESHOT, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD,
   EPOLL_EVENT_SIZE, EP_MAX_EVENTS, ESOCKTNOSUPPORT, IPPROTO_IP, IPPROTO_TCP, MSG_DONTWAIT,
-  MSG_NOSIGNAL, MSG_PEEK, NR, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLFD_SIZE, POLLNVAL, SHUT_RD,
+  MSG_NOSIGNAL, MSG_PEEK, NR, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLERR, POLLFD_SIZE, POLLHUP, POLLIN,
+  POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM, SHUT_RD,
   SHUT_RDWR, SHUT_WR, SOCKADDR_IN_SIZE, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOCK_TYPE_MASK,
   SOL_SOCKET, SOMAXCONN, SO_ACCEPTCONN, SO_ERROR, SO_TYPE, EADDRINUSE,
 } from './linux-abi.js';
@@ -39,6 +40,8 @@ export function registerNetSyscalls(t: SyscallTable): void {
   t.add(NR.shutdown, 'shutdown', 2, (ctx, fd, how) => sysShutdown(ctx, fd | 0, how | 0));
   t.add(NR.setsockopt, 'setsockopt', 5, (ctx, fd, level, name, val, len) => sysSetsockopt(ctx, fd | 0, level | 0, name | 0, val, len | 0));
   t.add(NR.getsockopt, 'getsockopt', 5, (ctx, fd, level, name, val, lenp) => sysGetsockopt(ctx, fd | 0, level | 0, name | 0, val, lenp));
+  t.add(NR.select, 'select', 5, (ctx, n, r, w, e, tv) => sysSelect(ctx, n | 0, r, w, e, tv, 'timeval'));
+  t.add(NR.pselect6, 'pselect6', 6, (ctx, n, r, w, e, ts) => sysSelect(ctx, n | 0, r, w, e, ts, 'timespec'));
   t.add(NR.poll, 'poll', 3, (ctx, fds, n, timeout) => sysPoll(ctx, fds, n, timeout | 0));
   t.add(NR.ppoll, 'ppoll', 5, (ctx, fds, n, tsp) => sysPpoll(ctx, fds, n, tsp));
   t.add(NR.epoll_create, 'epoll_create', 1, (ctx, size) => ((size | 0) <= 0 ? -EINVAL : epollCreate(ctx, 0)));
@@ -317,10 +320,11 @@ function sysGetsockopt(ctx: SyscallContext, fd: number, level: number, name: num
  * task is woken, until it gives a result, the timeout passes (0), or a signal comes (-EINTR).
  * `timeoutMs` < 0 waits for ever; 0 never sleeps. The timeout is in simulated time.
  */
-function waitFor(ctx: SyscallContext, look: (cpu: Cpu) => number | undefined, timeoutMs: number): SyscallResult {
+function waitFor(ctx: SyscallContext, look: (cpu: Cpu) => number | undefined, timeoutMs: number, done?: (cpu: Cpu, result: number) => number): SyscallResult {
+  const finish = done ?? ((_cpu: Cpu, r: number): number => r);
   const first = look(ctx.cpu);
-  if (first !== undefined) return first;
-  if (timeoutMs === 0) return 0;
+  if (first !== undefined) return finish(ctx.cpu, first);
+  if (timeoutMs === 0) return finish(ctx.cpu, 0);
   const { kernel, task } = ctx;
   let timedOut = false;
   let timer: KernelTimer | undefined;
@@ -340,7 +344,7 @@ function waitFor(ctx: SyscallContext, look: (cpu: Cpu) => number | undefined, ti
     result = undefined;
     if (r !== undefined || timedOut || task.pending.some((s) => !task.signalBlocked(s.signo))) {
       if (timer !== undefined) kernel.cancelTimer(timer);
-      task.regs.set(RAX, r ?? (timedOut ? 0 : -EINTR));
+      task.regs.set(RAX, finish(kernel.cpuOf(task), r ?? (timedOut ? 0 : -EINTR)));
     } else sleep();
   });
   sleep();
@@ -399,6 +403,86 @@ function doPoll(ctx: SyscallContext, fdsVa: number, nfds: number, timeoutMs: num
   // A timeout still writes the (empty) revents back.
   if (r === 0 && n > 0 && !kernel.copyToUser(ctx.cpu, task, fdsVa, raw)) return -EFAULT;
   return r;
+}
+
+/** fd_set bits that count as ready for select (fs/select.c: POLLIN_SET, POLLOUT_SET, POLLEX_SET). */
+const SELECT_IN = POLLIN | POLLRDNORM | POLLHUP | POLLERR;
+const SELECT_OUT = POLLOUT | POLLWRNORM | POLLERR;
+const SELECT_EX = POLLPRI;
+
+/**
+ * select and pselect6 (fs/select.c): three fd_set bitmaps of `n` bits, rewritten with the ready
+ * ones; the number of bits set is the result. The timeout (a timeval, or pselect6's timespec) is
+ * rewritten with the time left, as Linux does without STICKY_TIMEOUTS.
+ */
+function sysSelect(ctx: SyscallContext, n: number, rVa: number, wVa: number, eVa: number, tVa: number, kind: 'timeval' | 'timespec'): SyscallResult {
+  const { kernel, task } = ctx;
+  charge(ctx, kernel.costs.pollPath);
+  if (n < 0) return -EINVAL;
+  n = Math.min(n, Number(task.process.rlimits[RLIMIT_NOFILE]!.max));
+  const bytes = Math.ceil(n / 64) * 8;
+  const sets: Array<Uint8Array | undefined> = [];
+  for (const va of [rVa, wVa, eVa]) {
+    if (va === 0 || bytes === 0) {
+      sets.push(undefined);
+      continue;
+    }
+    const b = kernel.copyFromUser(ctx.cpu, task, va, bytes);
+    if (b === undefined) return -EFAULT;
+    sets.push(b);
+  }
+  let timeoutMs = -1;
+  if (tVa !== 0) {
+    const b = kernel.copyFromUser(ctx.cpu, task, tVa, 16);
+    if (b === undefined) return -EFAULT;
+    const dv = new DataView(b.buffer, b.byteOffset, 16);
+    const sec = Number(dv.getBigInt64(0, true));
+    const frac = Number(dv.getBigInt64(8, true));
+    const unit = kind === 'timeval' ? 1e6 : 1e9;
+    if (sec < 0 || frac < 0 || frac >= unit) return -EINVAL;
+    timeoutMs = sec * 1000 + (frac * 1000) / unit;
+  }
+  const isSet = (b: Uint8Array | undefined, fd: number): boolean => b !== undefined && (b[fd >> 3]! & (1 << (fd & 7))) !== 0;
+  for (let fd = 0; fd < n; fd++) {
+    if ((isSet(sets[0], fd) || isSet(sets[1], fd) || isSet(sets[2], fd)) && !task.process.files.has(fd)) return -EBADF;
+  }
+  const out = sets.map((b) => (b === undefined ? undefined : new Uint8Array(b.length)));
+  const wants = [SELECT_IN, SELECT_OUT, SELECT_EX];
+  const start = ctx.cpu.cycles;
+  const writeSets = (cpu: Cpu, from: Array<Uint8Array | undefined>): boolean =>
+    [rVa, wVa, eVa].every((va, i) => from[i] === undefined || kernel.copyToUser(cpu, task, va, from[i]!));
+  const look = (cpu: Cpu): number | undefined => {
+    let count = 0;
+    for (const b of out) b?.fill(0);
+    for (let fd = 0; fd < n; fd++) {
+      if (!isSet(sets[0], fd) && !isSet(sets[1], fd) && !isSet(sets[2], fd)) continue;
+      cpu.cycles += kernel.costs.pollPerFile;
+      const f = task.process.files.get(fd);
+      const mask = f instanceof OpenFile ? f.pollMask() : POLLIN | POLLOUT;
+      for (let i = 0; i < 3; i++) {
+        if (isSet(sets[i], fd) && (mask & wants[i]!) !== 0) {
+          out[i]![fd >> 3]! |= 1 << (fd & 7);
+          count++;
+        }
+      }
+    }
+    if (count === 0) return undefined;
+    return writeSets(cpu, out) ? count : -EFAULT;
+  };
+  return waitFor(ctx, look, timeoutMs, (cpu, r) => {
+    // Nothing ready (a timeout): the sets come back empty.
+    if (r === 0 && !writeSets(cpu, out.map((b) => b?.fill(0)))) return -EFAULT;
+    if (r >= 0 && tVa !== 0) {
+      const left = Math.max(0, timeoutMs - ((cpu.cycles - start) / kernel.costs.clockHz) * 1000);
+      const b = new Uint8Array(16);
+      const dv = new DataView(b.buffer);
+      const sec = Math.floor(left / 1000);
+      dv.setBigInt64(0, BigInt(sec), true);
+      dv.setBigInt64(8, BigInt(Math.floor((left - sec * 1000) * (kind === 'timeval' ? 1e3 : 1e6))), true);
+      kernel.copyToUser(cpu, task, tVa, b);
+    }
+    return r;
+  });
 }
 
 let epollInodes = 0x3000;

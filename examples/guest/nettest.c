@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 
 #define SHOW(what, expr) do { long r_ = (long)(expr); printf("%-34s %ld %s\n", what, r_, r_ < 0 ? strerror(errno) : ""); } while (0)
@@ -138,6 +139,32 @@ int main(int argc, char **argv)
 	n = read(con, buf, sizeof buf);
 	printf("read %zd '%.*s'\n", n, (int)(n > 0 ? n : 0), buf);
 	close(ep2);
+
+	/* select: the same readiness through fd_set bitmaps. */
+	fd_set rs, ws;
+	FD_ZERO(&rs);
+	FD_SET(con, &rs);
+	struct timeval tv = { 0, 0 };
+	SHOW("select nothing to read, 0 s", select(con + 1, &rs, NULL, NULL, &tv));
+	printf("  bit still set %d\n", FD_ISSET(con, &rs) != 0);
+	SHOW("send 1", send(cli, "h", 1, 0));
+	FD_ZERO(&rs);
+	FD_SET(con, &rs);
+	tv.tv_sec = wait_ms / 1000;
+	tv.tv_usec = (wait_ms % 1000) * 1000;
+	SHOW("select readable", select(con + 1, &rs, NULL, NULL, &tv));
+	printf("  con readable %d\n", FD_ISSET(con, &rs) != 0);
+	FD_ZERO(&rs);
+	FD_SET(con, &rs);
+	FD_ZERO(&ws);
+	FD_SET(cli, &ws);
+	SHOW("select readable and writable", select((con > cli ? con : cli) + 1, &rs, &ws, NULL, &tv));
+	printf("  con readable %d cli writable %d\n", FD_ISSET(con, &rs) != 0, FD_ISSET(cli, &ws) != 0);
+	FD_ZERO(&rs);
+	FD_SET(40, &rs);
+	SHOW("select on a closed descriptor", select(41, &rs, NULL, NULL, &tv));
+	n = read(con, buf, sizeof buf);
+	printf("read %zd\n", n);
 
 	/* Half close: the client's FIN is the server's end of file. */
 	SHOW("shutdown(cli, SHUT_WR)", shutdown(cli, SHUT_WR));

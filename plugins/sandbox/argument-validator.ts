@@ -124,7 +124,11 @@ export class ArgumentValidator {
   }
 
   private len(l: Len, args: number[]): number {
-    return typeof l === 'number' ? l : args[l.arg]! * (l.scale ?? 1);
+    if (typeof l === 'number') return l;
+    const n = args[l.arg]!;
+    // A bitmap of n bits is read and written in whole 64-bit words (fs/select.c: FDS_BYTES).
+    if (l.bitmap === true) return n < 0 ? n : Math.ceil(n / 64) * 8;
+    return n * (l.scale ?? 1);
   }
 
   private range(arg: number, name: string, ptr: number, len: number): Rejection | undefined {

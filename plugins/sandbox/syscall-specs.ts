@@ -2,8 +2,11 @@ import {
   EPOLL_EVENT_SIZE, KSIGACTION_SIZE, NR, POLLFD_SIZE, RLIMIT_SIZE, STAT_SIZE, TIMESPEC_SIZE, TIMEVAL_SIZE, TIMEZONE_SIZE, UTSNAME_SIZE,
 } from '../../core/linux/linux-abi.js';
 
-/** A length: a constant, or another argument (times `scale`: an array of records). */
-export type Len = number | { readonly arg: number; readonly scale?: number };
+/**
+ * A length: a constant, or another argument (times `scale`: an array of records; or, with
+ * `bitmap`, a bitmap of that many bits in 64-bit words: an fd_set of select).
+ */
+export type Len = number | { readonly arg: number; readonly scale?: number; readonly bitmap?: true };
 
 /**
  * What one system-call argument is, as far as the sandbox must check it (trap.c's
@@ -65,6 +68,8 @@ const str = (name: string): ArgKind => ({ kind: 'string', name });
 const path = (name: string, access: 'read' | 'write' | 'open', follow: boolean | 'flags', at: { dirfd?: number; flags?: number } = {}): ArgKind =>
   ({ kind: 'path', name, access, follow, ...at });
 const arg = (i: number): Len => ({ arg: i });
+/** select's fd_sets: argument 0 (nfds) bits. */
+const FD_SET_LEN: Len = { arg: 0, bitmap: true };
 const sockaddr = (name: string, len: number, use: 'bind' | 'connect' | 'send'): ArgKind => ({ kind: 'sockaddr', name, len, use });
 const sockaddrOut = (name: string, lenp: number): ArgKind => ({ kind: 'out-lenp', name, lenp });
 
@@ -118,6 +123,7 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.getpeername, 'getpeername', [fd('sockfd'), sockaddrOut('addr', 2), inout('addrlen', 4)]),
   spec(NR.setsockopt, 'setsockopt', [fd('sockfd'), v('level'), v('optname'), input('optval', arg(4)), v('optlen')]),
   spec(NR.getsockopt, 'getsockopt', [fd('sockfd'), v('level'), v('optname'), { kind: 'out-lenp', name: 'optval', lenp: 4 }, inout('optlen', 4)]),
+  spec(NR.select, 'select', [v('nfds'), inout('readfds', FD_SET_LEN, true), inout('writefds', FD_SET_LEN, true), inout('exceptfds', FD_SET_LEN, true), inout('timeout', TIMEVAL_SIZE, true)]),
   spec(NR.poll, 'poll', [inout('fds', { arg: 1, scale: POLLFD_SIZE }), v('nfds'), v('timeout')]),
   spec(NR.exit, 'exit', [v('status')], 'exit'),
   spec(NR.uname, 'uname', [output('buf', UTSNAME_SIZE)]),
@@ -164,6 +170,7 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.renameat, 'renameat', [fd('olddirfd'), path('oldpath', 'write', false, { dirfd: 0 }), fd('newdirfd'), path('newpath', 'write', false, { dirfd: 2 })]),
   spec(NR.symlinkat, 'symlinkat', [str('target'), fd('newdirfd'), path('linkpath', 'write', false, { dirfd: 1 })]),
   spec(NR.readlinkat, 'readlinkat', [fd('dirfd'), path('pathname', 'read', false, { dirfd: 0 }), output('buf', arg(3)), v('bufsiz')]),
+  spec(NR.pselect6, 'pselect6', [v('nfds'), inout('readfds', FD_SET_LEN, true), inout('writefds', FD_SET_LEN, true), inout('exceptfds', FD_SET_LEN, true), inout('timeout', TIMESPEC_SIZE, true), input('sigmask', 16, true)]),
   spec(NR.ppoll, 'ppoll', [inout('fds', { arg: 1, scale: POLLFD_SIZE }), v('nfds'), input('tsp', TIMESPEC_SIZE, true), input('sigmask', 8, true), v('sigsetsize')]),
   spec(NR.epoll_create, 'epoll_create', [v('size')], 'fd-open'),
   spec(NR.epoll_create1, 'epoll_create1', [v('flags')], 'fd-open'),

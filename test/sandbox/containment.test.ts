@@ -158,6 +158,12 @@ describe.runIf(existsSync(HELLO))('sandbox containment: socket and epoll argumen
     });
   }
 
+  it('select checks its fd_sets as whole 64-bit words: 65 descriptors are 16 bytes', () => {
+    const r = sandboxed(patched(new Asm().sys(NR.select, 65, RUNTIME_TEXT - 8, 0, 0, 0).exitWithErrno()));
+    expect(r.exitCode).toBe(14);
+    expect(r.events[0]!.rule).toBe("readfds [0x6ffffff8, +16) leaves the program's ELF window");
+  });
+
   it('getsockname whose buffer, as long as *addrlen says, runs into the runtime is -EFAULT', () => {
     // *addrlen = 0x1000 on the stack; the buffer ends 8 bytes below the runtime's code.
     const r = sandboxed(patched(new Asm().raw(0x68, 0x00, 0x10, 0x00, 0x00).sys(NR.getsockname, 3, RUNTIME_TEXT - 8, { reg: RSP }).exitWithErrno()));
