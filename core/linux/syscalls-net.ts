@@ -9,8 +9,10 @@ import {
   MSG_NOSIGNAL, MSG_PEEK, NR, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLERR, POLLFD_SIZE, POLLHUP, POLLIN,
   POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM, SHUT_RD,
   SHUT_RDWR, SHUT_WR, SOCKADDR_IN_SIZE, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOCK_TYPE_MASK,
-  SOL_SOCKET, SOMAXCONN, SO_ACCEPTCONN, SO_ERROR, SO_TYPE, EADDRINUSE,
+  SOL_SOCKET, SOMAXCONN, SO_ACCEPTCONN, SO_ERROR, SO_TYPE, EADDRINUSE, AF_UNSPEC, EOPNOTSUPP,
+  EPROTONOSUPPORT, IPPROTO_UDP, SOCK_DGRAM,
 } from './linux-abi.js';
+import { DatagramSocketFile } from './net/datagram-socket-file.js';
 import { EpollFile } from './net/epoll-file.js';
 import { INADDR_ANY, InetAddress, SocketFile, hostErrnoOf, inetToString, isLoopback } from './net/socket-file.js';
 import type { SyscallContext, SyscallTable } from './syscall-table.js';
@@ -20,10 +22,10 @@ import { OpenFile, allocFd } from './vfs.js';
 import { RLIMIT_NOFILE } from './linux-abi.js';
 
 /**
- * The socket system calls (net/socket.c) for IPv4 TCP, backed by real host sockets on loopback
- * (net/socket-file.ts), with poll, ppoll and epoll (fs/select.c, fs/eventpoll.c) over every kind
- * of file. Other families and types are refused with Linux's errno: AF_UNIX and AF_INET6
- * (-EAFNOSUPPORT), SOCK_DGRAM (-ESOCKTNOSUPPORT). The host model has only the loopback network:
+ * The socket system calls (net/socket.c) for IPv4 TCP and UDP, backed by real host sockets on
+ * loopback (net/socket-file.ts, net/datagram-socket-file.ts), with select, poll and epoll
+ * (fs/select.c, fs/eventpoll.c) over every kind of file. Other families and types are refused
+ * with Linux's errno: AF_UNIX and AF_INET6 (-EAFNOSUPPORT), SOCK_RAW and the rest (-ESOCKTNOSUPPORT). The host model has only the loopback network:
  * a bind to INADDR_ANY listens on 127.0.0.1, and a connect outside 127.0.0.0/8 is -ENETUNREACH.
  */
 export function registerNetSyscalls(t: SyscallTable): void {
@@ -35,7 +37,7 @@ export function registerNetSyscalls(t: SyscallTable): void {
   t.add(NR.connect, 'connect', 3, (ctx, fd, addr, len) => sysConnect(ctx, fd | 0, addr, len | 0));
   t.add(NR.getsockname, 'getsockname', 3, (ctx, fd, addr, lenp) => sysGetName(ctx, fd | 0, addr, lenp, false));
   t.add(NR.getpeername, 'getpeername', 3, (ctx, fd, addr, lenp) => sysGetName(ctx, fd | 0, addr, lenp, true));
-  t.add(NR.sendto, 'sendto', 6, (ctx, fd, buf, len, flags) => sysSendto(ctx, fd | 0, buf, len, flags | 0));
+  t.add(NR.sendto, 'sendto', 6, (ctx, fd, buf, len, flags, addr, alen) => sysSendto(ctx, fd | 0, buf, len, flags | 0, addr, alen | 0));
   t.add(NR.recvfrom, 'recvfrom', 6, (ctx, fd, buf, len, flags, addr, lenp) => sysRecvfrom(ctx, fd | 0, buf, len, flags | 0, addr, lenp));
   t.add(NR.shutdown, 'shutdown', 2, (ctx, fd, how) => sysShutdown(ctx, fd | 0, how | 0));
   t.add(NR.setsockopt, 'setsockopt', 5, (ctx, fd, level, name, val, len) => sysSetsockopt(ctx, fd | 0, level | 0, name | 0, val, len | 0));
@@ -55,10 +57,10 @@ function charge(ctx: SyscallContext, cycles: number): void {
   ctx.cpu.cycles += cycles;
 }
 
-function socketOf(task: Task, fd: number): SocketFile | number {
+function socketOf(task: Task, fd: number): SocketFile | DatagramSocketFile | number {
   const f = task.process.files.get(fd);
   if (f === undefined) return -EBADF;
-  return f instanceof SocketFile ? f : -ENOTSOCK;
+  return f instanceof SocketFile || f instanceof DatagramSocketFile ? f : -ENOTSOCK;
 }
 
 function installNew(task: Task, file: OpenFile, cloexec: boolean): number {
@@ -76,9 +78,15 @@ function sysSocket(ctx: SyscallContext, domain: number, type: number, protocol: 
   if (domain === AF_UNIX || domain === AF_INET6) return -EAFNOSUPPORT;
   if (domain !== AF_INET) return -EAFNOSUPPORT;
   if ((type & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC)) !== 0) return -EINVAL;
-  if ((type & SOCK_TYPE_MASK) !== SOCK_STREAM) return -ESOCKTNOSUPPORT;
-  if (protocol !== IPPROTO_IP && protocol !== IPPROTO_TCP) return -ENOPROTOOPT;
-  const s = new SocketFile(ctx.kernel, O_RDWR | ((type & SOCK_NONBLOCK) !== 0 ? O_NONBLOCK : 0));
+  const flags = O_RDWR | ((type & SOCK_NONBLOCK) !== 0 ? O_NONBLOCK : 0);
+  let s: OpenFile;
+  if ((type & SOCK_TYPE_MASK) === SOCK_STREAM) {
+    if (protocol !== IPPROTO_IP && protocol !== IPPROTO_TCP) return -EPROTONOSUPPORT;
+    s = new SocketFile(ctx.kernel, flags);
+  } else if ((type & SOCK_TYPE_MASK) === SOCK_DGRAM) {
+    if (protocol !== IPPROTO_IP && protocol !== IPPROTO_UDP) return -EPROTONOSUPPORT;
+    s = new DatagramSocketFile(ctx.kernel, flags);
+  } else return -ESOCKTNOSUPPORT;
   return installNew(ctx.task, s, (type & SOCK_CLOEXEC) !== 0);
 }
 
@@ -121,8 +129,9 @@ function sysBind(ctx: SyscallContext, fd: number, va: number, len: number): Sysc
   if (typeof s === 'number') return s;
   const a = readSockaddr(ctx, va, len);
   if (typeof a === 'number') return a;
-  if (s.state !== 'unbound') return -EINVAL;
   if (a.addr !== INADDR_ANY && !isLoopback(a.addr)) return -EADDRNOTAVAIL;
+  if (s instanceof DatagramSocketFile) return s.bound ? -EINVAL : s.bind(a);
+  if (s.state !== 'unbound') return -EINVAL;
   return hostListen(ctx, s, a);
 }
 
@@ -146,6 +155,7 @@ function sysListen(ctx: SyscallContext, fd: number, backlog: number): SyscallRes
   charge(ctx, ctx.kernel.costs.socketCallPath);
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
+  if (s instanceof DatagramSocketFile) return -EOPNOTSUPP;
   if (s.state === 'unbound') {
     // inet_autobind: an ephemeral port on every address.
     const r = hostListen(ctx, s, { addr: INADDR_ANY, port: 0 });
@@ -163,6 +173,7 @@ function sysAccept(ctx: SyscallContext, fd: number, addr: number, lenp: number, 
   if ((flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) !== 0) return -EINVAL;
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
+  if (s instanceof DatagramSocketFile) return -EOPNOTSUPP;
   if (s.state !== 'listening') return -EINVAL;
   const take = (): number | undefined => {
     const c = s.acceptQueue.shift();
@@ -183,6 +194,7 @@ function sysConnect(ctx: SyscallContext, fd: number, va: number, len: number): S
   charge(ctx, ctx.kernel.costs.socketCallPath);
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
+  if (s instanceof DatagramSocketFile) return datagramConnect(ctx, s, va, len);
   const a = readSockaddr(ctx, va, len);
   if (typeof a === 'number') return a;
   if (s.state === 'connected') {
@@ -225,23 +237,51 @@ function sysConnect(ctx: SyscallContext, fd: number, va: number, len: number): S
   }, () => s.state !== 'connecting', () => -EINTR);
 }
 
+/**
+ * connect() on a UDP socket: only the default destination (and the filter on sources); AF_UNSPEC
+ * dissolves it. The socket is bound first if it is not (inet_autobind).
+ */
+function datagramConnect(ctx: SyscallContext, s: DatagramSocketFile, va: number, len: number): number {
+  if (len >= 2) {
+    const fam = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, va, 2);
+    if (fam === undefined) return -EFAULT;
+    if ((fam[0]! | (fam[1]! << 8)) === AF_UNSPEC) {
+      s.peer = undefined;
+      return 0;
+    }
+  }
+  const a = readSockaddr(ctx, va, len);
+  if (typeof a === 'number') return a;
+  if (!s.bound) {
+    const r = s.bind({ addr: INADDR_ANY, port: 0 });
+    if (r < 0) return r;
+  }
+  s.peer = a;
+  return 0;
+}
+
 function sysGetName(ctx: SyscallContext, fd: number, addr: number, lenp: number, peer: boolean): SyscallResult {
   charge(ctx, ctx.kernel.costs.socketCallPath);
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
   if (peer) {
-    if (s.state !== 'connected' || s.peer === undefined) return -ENOTCONN;
+    if ((s instanceof SocketFile && s.state !== 'connected') || s.peer === undefined) return -ENOTCONN;
     return writeSockaddr(ctx, addr, lenp, s.peer);
   }
   return writeSockaddr(ctx, addr, lenp, s.local ?? { addr: INADDR_ANY, port: 0 });
 }
 
-function sysSendto(ctx: SyscallContext, fd: number, buf: number, len: number, flags: number): SyscallResult {
+function sysSendto(ctx: SyscallContext, fd: number, buf: number, len: number, flags: number, addr: number, alen: number): SyscallResult {
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
   charge(ctx, ctx.kernel.costs.tcpSendPath);
   const data = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, buf, countArg(len));
   if (data === undefined) return -EFAULT;
+  if (s instanceof DatagramSocketFile) {
+    const to = addr === 0 ? undefined : readSockaddr(ctx, addr, alen);
+    if (typeof to === 'number') return to;
+    return s.send(data, to);
+  }
   return writeFrom(ctx, s, data, undefined, { nonblock: (flags & MSG_DONTWAIT) !== 0, noSignal: (flags & MSG_NOSIGNAL) !== 0 });
 }
 
@@ -254,6 +294,16 @@ function sysRecvfrom(ctx: SyscallContext, fd: number, buf: number, len: number, 
   const nonblock = (s.flags & O_NONBLOCK) !== 0 || (flags & MSG_DONTWAIT) !== 0;
   const peek = (flags & MSG_PEEK) !== 0;
   const { kernel, task } = ctx;
+  if (s instanceof DatagramSocketFile) {
+    return blockingIo(ctx, (cpu) => {
+      let bad = false;
+      const r = s.receive(n, (d) => kernel.copyToUser(cpu, task, buf, d), peek, (from) => {
+        bad = addr !== 0 && lenp !== 0 && writeSockaddr({ kernel, cpu, task }, addr, lenp, from) < 0;
+        return !bad;
+      });
+      return r === -EAGAIN && !nonblock ? undefined : r;
+    }, () => s.readReady(), () => -EINTR);
+  }
   return blockingIo(ctx, (cpu) => {
     const r = s.receive(n, (d) => kernel.copyToUser(cpu, task, buf, d), peek);
     if (r === -EAGAIN && !nonblock) return undefined;
@@ -268,6 +318,7 @@ function sysShutdown(ctx: SyscallContext, fd: number, how: number): SyscallResul
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
   if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) return -EINVAL;
+  if (s instanceof DatagramSocketFile) return s.peer === undefined ? -ENOTCONN : 0;
   return s.shutdown(how !== SHUT_WR, how !== SHUT_RD);
 }
 
@@ -275,7 +326,7 @@ function sysSetsockopt(ctx: SyscallContext, fd: number, level: number, name: num
   charge(ctx, ctx.kernel.costs.socketCallPath);
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
-  if (level !== SOL_SOCKET && level !== IPPROTO_TCP && level !== IPPROTO_IP) return -ENOPROTOOPT;
+  if (level !== SOL_SOCKET && level !== IPPROTO_TCP && level !== IPPROTO_UDP && level !== IPPROTO_IP) return -ENOPROTOOPT;
   if (len < 4) return -EINVAL;
   const b = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, val, 4);
   if (b === undefined) return -EFAULT;
@@ -297,8 +348,8 @@ function sysGetsockopt(ctx: SyscallContext, fd: number, level: number, name: num
   if (level === SOL_SOCKET && name === SO_ERROR) {
     v = s.softError;
     s.softError = 0;
-  } else if (level === SOL_SOCKET && name === SO_TYPE) v = SOCK_STREAM;
-  else if (level === SOL_SOCKET && name === SO_ACCEPTCONN) v = s.state === 'listening' ? 1 : 0;
+  } else if (level === SOL_SOCKET && name === SO_TYPE) v = s instanceof DatagramSocketFile ? SOCK_DGRAM : SOCK_STREAM;
+  else if (level === SOL_SOCKET && name === SO_ACCEPTCONN) v = s instanceof SocketFile && s.state === 'listening' ? 1 : 0;
   else {
     const known = s.options.get((level << 16) | name);
     if (known === undefined && level !== SOL_SOCKET && level !== IPPROTO_TCP) return -ENOPROTOOPT;

@@ -183,6 +183,51 @@ int main(int argc, char **argv)
 	close(cli);
 	close(ep);
 
+	/* UDP: datagrams keep their boundaries and their source; connect only sets the peer. */
+	int u1 = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in ua = loopback(0);
+	SHOW("udp bind 127.0.0.1:0", bind(u1, (struct sockaddr *)&ua, sizeof ua));
+	socklen_t ual = sizeof ua;
+	getsockname(u1, (struct sockaddr *)&ua, &ual);
+	printf("  port>0 %d\n", ntohs(ua.sin_port) > 0);
+	vl = sizeof v;
+	SHOW("getsockopt SO_TYPE (udp)", getsockopt(u1, SOL_SOCKET, SO_TYPE, &v, &vl));
+	printf("  value %d\n", v);
+	SHOW("listen on udp", listen(u1, 1));
+	SHOW("recv nothing (udp, MSG_DONTWAIT)", recv(u1, buf, sizeof buf, MSG_DONTWAIT));
+	int u2 = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	SHOW("send unconnected without address", send(u2, "x", 1, 0));
+	SHOW("sendto 4 (autobind)", sendto(u2, "ping", 4, 0, (struct sockaddr *)&ua, sizeof ua));
+	SHOW("sendto 3 more", sendto(u2, "abc", 3, 0, (struct sockaddr *)&ua, sizeof ua));
+	struct sockaddr_in u2a;
+	socklen_t u2l = sizeof u2a;
+	SHOW("getsockname after autobind", getsockname(u2, (struct sockaddr *)&u2a, &u2l));
+	struct pollfd pu = { u1, POLLIN, 0 };
+	SHOW("poll udp POLLIN", poll(&pu, 1, wait_ms));
+	struct sockaddr_in from;
+	socklen_t fl = sizeof from;
+	n = recvfrom(u1, buf, sizeof buf, MSG_PEEK, (struct sockaddr *)&from, &fl);
+	printf("recvfrom MSG_PEEK %zd '%.*s'\n", n, (int)(n > 0 ? n : 0), buf);
+	fl = sizeof from;
+	n = recvfrom(u1, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+	printf("recvfrom %zd '%.*s' from %s same port %d len %u\n", n, (int)(n > 0 ? n : 0), buf, inet_ntoa(from.sin_addr), from.sin_port == u2a.sin_port, fl);
+	SHOW("poll udp POLLIN again", poll(&pu, 1, wait_ms));
+	n = recv(u1, buf, 2, 0);
+	printf("recv into 2 bytes %zd '%.*s' (the rest is lost)\n", n, (int)(n > 0 ? n : 0), buf);
+	SHOW("recv nothing left", recv(u1, buf, sizeof buf, MSG_DONTWAIT));
+	SHOW("connect udp", connect(u2, (struct sockaddr *)&ua, sizeof ua));
+	SHOW("write on connected udp", write(u2, "z", 1));
+	SHOW("poll udp POLLIN (write)", poll(&pu, 1, wait_ms));
+	SHOW("read 1", read(u1, buf, sizeof buf));
+	struct sockaddr_in up;
+	socklen_t upl = sizeof up;
+	SHOW("getpeername udp", getpeername(u2, (struct sockaddr *)&up, &upl));
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	SHOW("connect AF_UNSPEC", connect(u2, &unspec, sizeof unspec));
+	SHOW("getpeername after AF_UNSPEC", ({ socklen_t l = sizeof up; getpeername(u2, (struct sockaddr *)&up, &l); }));
+	close(u1);
+	close(u2);
+
 	/* A blocking connect to a port nobody listens on: the listener is closed first. */
 	close(srv);
 	int c2 = socket(AF_INET, SOCK_STREAM, 0);

@@ -105,6 +105,7 @@ export class PolicyEnforcer {
     const key = use === 'bind' ? 'network.bind' : 'network.connect';
     const errno = use === 'bind' ? EACCES : EPERM;
     if (a === undefined) return undefined; // too short to name an address: the kernel refuses it
+    if (a.family === 0 && use === 'connect') return undefined; // AF_UNSPEC: a UDP socket forgets its peer
     if (a.family !== AF_INET) return { allow: false, errno, rule: `${key}: only IPv4 addresses can be judged, got ${formatAddress(a)}` };
     for (const r of list) {
       const mask = r.prefixLength === 0 ? 0 : (~0 << (32 - r.prefixLength)) >>> 0;

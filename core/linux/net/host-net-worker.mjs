@@ -6,12 +6,14 @@
 // (here) keeps the connections going. Plain JavaScript: workers are not run through tsx.
 //
 // Commands (main → worker) and events (worker → main) are described in host-net.ts.
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { workerData } from 'node:worker_threads';
 
 const { port, signal } = workerData;
 const servers = new Map();
 const sockets = new Map();
+const datagrams = new Map();
 let nextAccepted = -1; // ids the worker gives accepted connections: negative, the main's are positive
 
 function post(msg, transfer) {
@@ -100,6 +102,8 @@ port.on('message', (m) => {
       // The machine is done: flush what the guest wrote, then say so (host-net.ts waits for it).
       for (const srv of servers.values()) srv.close();
       servers.clear();
+      for (const u of datagrams.values()) u.close();
+      datagrams.clear();
       const open = [...sockets.values()].filter((s) => !s.destroyed);
       let left = open.length;
       const done = () => post({ ev: 'down', id: 0 });
@@ -109,6 +113,30 @@ port.on('message', (m) => {
         s.once('close', () => { if (--left === 0) { clearTimeout(timer); done(); } });
         s.end();
       }
+      break;
+    }
+    case 'udpBind': {
+      const u = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+      u.once('error', (e) => post({ ev: 'udpBound', id: m.id, code: errno(e), port: 0 }));
+      u.bind({ address: m.host, port: m.port, exclusive: true }, () => {
+        u.removeAllListeners('error');
+        u.on('error', (e) => post({ ev: 'error', id: m.id, code: errno(e) }));
+        u.on('message', (msg, rinfo) => {
+          const data = new Uint8Array(msg.buffer.slice(msg.byteOffset, msg.byteOffset + msg.byteLength));
+          post({ ev: 'datagram', id: m.id, data, from: { host: rinfo.address, port: rinfo.port } }, [data.buffer]);
+        });
+        datagrams.set(m.id, u);
+        post({ ev: 'udpBound', id: m.id, code: '', port: u.address().port });
+      });
+      break;
+    }
+    case 'udpSend':
+      datagrams.get(m.id)?.send(m.data, m.port, m.host);
+      break;
+    case 'udpClose': {
+      const u = datagrams.get(m.id);
+      datagrams.delete(m.id);
+      u?.close();
       break;
     }
     case 'pause':

@@ -16,6 +16,8 @@ export type HostNetEvent =
   | { ev: 'end'; id: number }
   | { ev: 'error'; id: number; code: string }
   | { ev: 'closed'; id: number }
+  | { ev: 'udpBound'; id: number; code: string; port: number }
+  | { ev: 'datagram'; id: number; data: Uint8Array; from: HostAddress }
   | { ev: 'down'; id: 0 };
 
 /** What the kernel asks of the host. */
@@ -28,6 +30,9 @@ export type HostNetCommand =
   | { op: 'close'; id: number; reset: boolean }
   | { op: 'pause'; id: number }
   | { op: 'resume'; id: number }
+  | { op: 'udpBind'; id: number; host: string; port: number }
+  | { op: 'udpSend'; id: number; data: Uint8Array; host: string; port: number }
+  | { op: 'udpClose'; id: number }
   | { op: 'shutdown'; id: 0; timeoutMs: number };
 
 /** Receives the events of one host endpoint (a socket of the guest kernel). */
@@ -70,7 +75,7 @@ export class HostNet {
 
   send(cmd: HostNetCommand): void {
     this.start();
-    this.port!.postMessage(cmd, cmd.op === 'write' ? [cmd.data.buffer as ArrayBuffer] : undefined);
+    this.port!.postMessage(cmd, cmd.op === 'write' || cmd.op === 'udpSend' ? [cmd.data.buffer as ArrayBuffer] : undefined);
   }
 
   /** Delivers the events that have arrived; returns how many. */
