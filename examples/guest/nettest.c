@@ -140,31 +140,34 @@ int main(int argc, char **argv)
 	printf("read %zd '%.*s'\n", n, (int)(n > 0 ? n : 0), buf);
 	close(ep2);
 
-	/* select: the same readiness through fd_set bitmaps. */
-	fd_set rs, ws;
-	FD_ZERO(&rs);
-	FD_SET(con, &rs);
-	struct timeval tv = { 0, 0 };
-	SHOW("select nothing to read, 0 s", select(con + 1, &rs, NULL, NULL, &tv));
-	printf("  bit still set %d\n", FD_ISSET(con, &rs) != 0);
-	SHOW("send 1", send(cli, "h", 1, 0));
-	FD_ZERO(&rs);
-	FD_SET(con, &rs);
-	tv.tv_sec = wait_ms / 1000;
-	tv.tv_usec = (wait_ms % 1000) * 1000;
-	SHOW("select readable", select(con + 1, &rs, NULL, NULL, &tv));
-	printf("  con readable %d\n", FD_ISSET(con, &rs) != 0);
-	FD_ZERO(&rs);
-	FD_SET(con, &rs);
-	FD_ZERO(&ws);
-	FD_SET(cli, &ws);
-	SHOW("select readable and writable", select((con > cli ? con : cli) + 1, &rs, &ws, NULL, &tv));
-	printf("  con readable %d cli writable %d\n", FD_ISSET(con, &rs) != 0, FD_ISSET(cli, &ws) != 0);
-	FD_ZERO(&rs);
-	FD_SET(40, &rs);
-	SHOW("select on a closed descriptor", select(41, &rs, NULL, NULL, &tv));
-	n = read(con, buf, sizeof buf);
-	printf("read %zd\n", n);
+	/* select: the same readiness through fd_set bitmaps (skipped when there is no connection:
+	 * FD_SET of -1 would write outside the set). */
+	if (con >= 0 && cli >= 0) {
+		fd_set rs, ws;
+		FD_ZERO(&rs);
+		FD_SET(con, &rs);
+		struct timeval tv = { 0, 0 };
+		SHOW("select nothing to read, 0 s", select(con + 1, &rs, NULL, NULL, &tv));
+		printf("  bit still set %d\n", FD_ISSET(con, &rs) != 0);
+		SHOW("send 1", send(cli, "h", 1, 0));
+		FD_ZERO(&rs);
+		FD_SET(con, &rs);
+		tv.tv_sec = wait_ms / 1000;
+		tv.tv_usec = (wait_ms % 1000) * 1000;
+		SHOW("select readable", select(con + 1, &rs, NULL, NULL, &tv));
+		printf("  con readable %d\n", FD_ISSET(con, &rs) != 0);
+		FD_ZERO(&rs);
+		FD_SET(con, &rs);
+		FD_ZERO(&ws);
+		FD_SET(cli, &ws);
+		SHOW("select readable and writable", select((con > cli ? con : cli) + 1, &rs, &ws, NULL, &tv));
+		printf("  con readable %d cli writable %d\n", FD_ISSET(con, &rs) != 0, FD_ISSET(cli, &ws) != 0);
+		FD_ZERO(&rs);
+		FD_SET(40, &rs);
+		SHOW("select on a closed descriptor", select(41, &rs, NULL, NULL, &tv));
+		n = read(con, buf, sizeof buf);
+		printf("read %zd\n", n);
+	}
 
 	/* Half close: the client's FIN is the server's end of file. */
 	SHOW("shutdown(cli, SHUT_WR)", shutdown(cli, SHUT_WR));
@@ -183,7 +186,8 @@ int main(int argc, char **argv)
 	close(cli);
 	close(ep);
 
-	/* UDP: datagrams keep their boundaries and their source; connect only sets the peer. */
+	/* UDP: datagrams keep their boundaries and their source; connect only sets the peer. Every
+	 * receive is MSG_DONTWAIT after a poll, so a firewall that drops the sends cannot hang it. */
 	int u1 = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in ua = loopback(0);
 	SHOW("udp bind 127.0.0.1:0", bind(u1, (struct sockaddr *)&ua, sizeof ua));
@@ -206,19 +210,19 @@ int main(int argc, char **argv)
 	SHOW("poll udp POLLIN", poll(&pu, 1, wait_ms));
 	struct sockaddr_in from;
 	socklen_t fl = sizeof from;
-	n = recvfrom(u1, buf, sizeof buf, MSG_PEEK, (struct sockaddr *)&from, &fl);
+	n = recvfrom(u1, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
 	printf("recvfrom MSG_PEEK %zd '%.*s'\n", n, (int)(n > 0 ? n : 0), buf);
 	fl = sizeof from;
-	n = recvfrom(u1, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+	n = recvfrom(u1, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
 	printf("recvfrom %zd '%.*s' from %s same port %d len %u\n", n, (int)(n > 0 ? n : 0), buf, inet_ntoa(from.sin_addr), from.sin_port == u2a.sin_port, fl);
 	SHOW("poll udp POLLIN again", poll(&pu, 1, wait_ms));
-	n = recv(u1, buf, 2, 0);
+	n = recv(u1, buf, 2, MSG_DONTWAIT);
 	printf("recv into 2 bytes %zd '%.*s' (the rest is lost)\n", n, (int)(n > 0 ? n : 0), buf);
 	SHOW("recv nothing left", recv(u1, buf, sizeof buf, MSG_DONTWAIT));
 	SHOW("connect udp", connect(u2, (struct sockaddr *)&ua, sizeof ua));
 	SHOW("write on connected udp", write(u2, "z", 1));
 	SHOW("poll udp POLLIN (write)", poll(&pu, 1, wait_ms));
-	SHOW("read 1", read(u1, buf, sizeof buf));
+	SHOW("recv 1", recv(u1, buf, sizeof buf, MSG_DONTWAIT));
 	struct sockaddr_in up;
 	socklen_t upl = sizeof up;
 	SHOW("getpeername udp", getpeername(u2, (struct sockaddr *)&up, &upl));

@@ -131,6 +131,9 @@ describe.runIf(existsSync(NETTEST))('the firewall (network rules)', () => {
     expect(r.messages).toMatch(/sandbox: denied connect\(\d+, \{127\.0\.0\.1:\d+\}, 16\): network\.connect allows nothing → -EPERM/);
     // Binds were allowed: the listener got its port.
     expect(r.stdout).toContain('bind 127.0.0.1:0                   0');
+    // A UDP destination is judged by the same rules.
+    expect(r.stdout).toContain('sendto 4 (autobind)                -1 Operation not permitted');
+    expect(r.messages).toMatch(/sandbox: denied sendto\(\d+, 0x[0-9a-f]+, 4, 0, \{127\.0\.0\.1:\d+\}, 16\): network\.connect allows nothing → -EPERM/);
   });
 
   it('refuses a bind outside the allowed addresses (-EACCES) and lets allowed connects through', () => {
