@@ -27,7 +27,7 @@ const INTERPOSE_CALLS = 2000;
 @injectable()
 export class SandboxBenchSuite implements BenchSuite {
   readonly id = 'sandbox';
-  readonly description = 'Figure 3 analogue: CPU-bound guest programs in the sandbox (null policy) versus Linux, modelled cycles';
+  readonly description = 'the sandbox versus Linux: Figure 3 (CPU-bound programs, 4 KiB and 2 MiB pages), Table 3 ptrace row, a restricting policy three ways, Table 4 (httpd under ab)';
   readonly steps = CPU_BOUND_PROGRAMS.length + 2 + (haveAb() ? 4 : 0) + LARGE_PAGE_STEPS;
 
   constructor(@inject(PolicyLoader) private readonly policies: PolicyLoader) {}
