@@ -14,7 +14,7 @@ import {
 } from '../vtx/vmcs-field.js';
 import { writeHostState } from '../vtx/vmcs-state.js';
 import { BLOCKED, Kernel } from '../linux/kernel.js';
-import { ARCH_SET_FS, ARCH_SET_GS, EFAULT, EINVAL, ENOTTY, NR, STACK_TOP, TASK_SIZE, exitedStatus, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL } from '../linux/linux-abi.js';
+import { ARCH_SET_FS, ARCH_SET_GS, EFAULT, EINTR, EINVAL, isRestartCode, ENOTTY, NR, STACK_TOP, TASK_SIZE, exitedStatus, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL } from '../linux/linux-abi.js';
 import { PtRegs } from '../linux/pt-regs.js';
 import { Process, Task } from '../linux/task.js';
 import { DUNE_CFG, DUNE_CONFIG_SIZE, DUNE_NUM_SYSCALLS, DUNE_UNSUPPORTED_SYSCALLS, DuneRet } from './dune-abi.js';
@@ -312,6 +312,12 @@ export class DuneModule {
     const v = t.dune as DuneVcpu;
     // Another vCPU may have run on this CPU meanwhile: its VMCS is the one `leave` would read.
     if (cpu.vmx.current?.pa !== v.vmcs) cpu.vmx.vmptrld(v.vmcs);
+    // A VMCALL'd call that a signal interrupted cannot be restarted the way SYSCALL is (the way
+    // out of the kernel never sees the guest's RIP): the guest gets -EINTR.
+    if (t.regs.origRax >= 0) {
+      if (isRestartCode(t.regs.get(RAX))) t.regs.set(RAX, -EINTR);
+      t.regs.origRax = -1;
+    }
     // A pending signal leaves Dune: the host-mode handler runs and libDune re-enters.
     if (t.pending.length > 0) {
       this.leave(cpu, t, DuneRet.Signal, t.pending[0]!.signo, false);

@@ -35,6 +35,17 @@ export const ENXIO = 6, EXDEV = 18, ETXTBSY = 26, EMLINK = 31, EDEADLK = 35, ENA
   ENOTEMPTY = 39, ELOOP = 40, EOVERFLOW = 75, EOPNOTSUPP = 95, ETIMEDOUT = 110, ESTALE = 116,
   EDQUOT = 122;
 
+/**
+ * What an interrupted system call returns inside the kernel (include/linux/errno.h): never seen
+ * by user space. On the way out, signal delivery turns them into -EINTR or restarts the call.
+ */
+export const ERESTARTSYS = 512, ERESTARTNOINTR = 513, ERESTARTNOHAND = 514, ERESTART_RESTARTBLOCK = 516;
+
+/** Whether RAX holds one of the ERESTART* codes. */
+export function isRestartCode(rax: number): boolean {
+  return rax === -ERESTARTSYS || rax === -ERESTARTNOINTR || rax === -ERESTARTNOHAND || rax === -ERESTART_RESTARTBLOCK;
+}
+
 // Signals (arch/x86/include/uapi/asm/signal.h).
 export const SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGILL = 4, SIGTRAP = 5, SIGABRT = 6, SIGBUS = 7,
   SIGFPE = 8, SIGKILL = 9, SIGUSR1 = 10, SIGSEGV = 11, SIGUSR2 = 12, SIGPIPE = 13, SIGALRM = 14,

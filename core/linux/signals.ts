@@ -1,7 +1,7 @@
 import { Cpu, RAX, RDI, RDX, RSI, RSP } from '../vtx/cpu.js';
 import type { Kernel } from './kernel.js';
 import {
-  RT_SIGFRAME_INFO, RT_SIGFRAME_SIZE, RT_SIGFRAME_UC, SA_NODEFER, SA_ONSTACK, SA_RESETHAND,
+  EINTR, ERESTARTNOINTR, ERESTARTSYS, SA_RESTART, isRestartCode, RT_SIGFRAME_INFO, RT_SIGFRAME_SIZE, RT_SIGFRAME_UC, SA_NODEFER, SA_ONSTACK, SA_RESETHAND,
   SA_RESTORER, SA_SIGINFO, SC_CR2, SC_CSGSFS, SC_EFLAGS, SC_ERR, SC_OLDMASK, SC_RIP, SC_TRAPNO,
   SS_DISABLE, SS_ONSTACK, UC_STACK,
   SIGCONTEXT_GPRS, SIGKILL, SIGSTOP, SIG_DFL, SIG_DEFAULT_IGNORE, SIG_DEFAULT_STOP, SIG_IGN,
@@ -61,7 +61,10 @@ export function queueSignal(k: Kernel, t: Task, info: SigInfo, forced: boolean):
 export function deliverSignals(k: Kernel, cpu: Cpu, t: Task): void {
   for (;;) {
     const i = t.pending.findIndex((p) => p.signo === SIGKILL || !isBlocked(t, p.signo));
-    if (i < 0) return;
+    if (i < 0) {
+      restartSyscall(t, undefined);
+      return;
+    }
     const info = t.pending[i]!;
     const sig = info.signo;
     if (t.tracer !== undefined && sig !== SIGKILL && t.ptraceInject !== -1) {
@@ -90,6 +93,7 @@ export function deliverSignals(k: Kernel, cpu: Cpu, t: Task): void {
       return;
     }
     if (act.handler === SIG_IGN) continue;
+    restartSyscall(t, act.flags);
     if (!setupRtFrame(k, cpu, t, info)) {
       // The frame could not be written (bad stack): SIGSEGV with the default action.
       k.exitProcess(cpu, t.process, signaledStatus(11));
@@ -97,6 +101,29 @@ export function deliverSignals(k: Kernel, cpu: Cpu, t: Task): void {
     }
     return;
   }
+}
+
+/**
+ * The system-call restart of arch/x86/kernel/signal.c. A call a signal interrupted left an
+ * ERESTART* code in RAX; before a handler runs (`handlerFlags` given) it becomes -EINTR, or —
+ * -ERESTARTSYS with SA_RESTART, -ERESTARTNOINTR always — the call is made again: RAX takes the
+ * number back and RIP steps back over the 2-byte SYSCALL. When no handler runs (the signal was
+ * ignored, or stopped the task) every ERESTART* code restarts the call.
+ */
+function restartSyscall(t: Task, handlerFlags: number | undefined): void {
+  const r = t.regs;
+  if (r.origRax < 0) return;
+  const ax = r.get(RAX);
+  if (!isRestartCode(ax)) return;
+  let restart: boolean;
+  if (handlerFlags === undefined) restart = true;
+  else if (ax === -ERESTARTNOINTR) restart = true;
+  else if (ax === -ERESTARTSYS) restart = (handlerFlags & SA_RESTART) !== 0;
+  else restart = false;
+  if (restart) {
+    r.set(RAX, r.origRax);
+    r.rip -= 2;
+  } else r.set(RAX, -EINTR);
 }
 
 /**

@@ -5,7 +5,7 @@ import { Cpu, RAX } from '../vtx/cpu.js';
 import { BLOCKED, Kernel, SyscallResult } from './kernel.js';
 import {
   AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, D64_NAME,
-  D64_OFF, D64_RECLEN, D64_TYPE, D_NAME, D_OFF, D_RECLEN, EAGAIN, EBADF, EBUSY, EEXIST, EFAULT, EINTR,
+  D64_OFF, D64_RECLEN, D64_TYPE, D_NAME, D_OFF, D_RECLEN, EAGAIN, EBADF, EBUSY, EEXIST, EFAULT, EINTR, ERESTARTSYS,
   EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, ENOTTY, ENXIO, EOPNOTSUPP, EPIPE, ERANGE,
   ESPIPE, FD_CLOEXEC, FIOCLEX, FIONBIO, FIONCLEX, FIONREAD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD,
   F_GETFL, F_GETLK, F_SETFD, F_SETFL, F_SETLK, F_SETLKW, F_UNLCK, IOVEC_SIZE, MAX_RW_COUNT, NR,
@@ -177,8 +177,8 @@ function signalPending(t: Task): boolean {
 /**
  * Runs an I/O attempt that may have to wait (a pipe): `attempt` returns the result, or
  * undefined to sleep until `ready()`; then it is tried again on the CPU the task wakes on.
- * A signal that wakes the task first ends the call with `interrupted()` (-EINTR, or the bytes
- * already moved; SA_RESTART is not modelled).
+ * A signal that wakes the task first ends the call with `interrupted()`: the bytes already moved,
+ * or -ERESTARTSYS (given as -EINTR), which signal delivery turns into -EINTR or a restart.
  */
 export function blockingIo(ctx: SyscallContext, attempt: (cpu: Cpu) => number | undefined, ready: () => boolean, interrupted: () => number): SyscallResult {
   const first = attempt(ctx.cpu);
@@ -187,7 +187,11 @@ export function blockingIo(ctx: SyscallContext, attempt: (cpu: Cpu) => number | 
   const sleep = (): void => kernel.sleep(task, ready, () => {
     const r = attempt(kernel.cpuOf(task));
     if (r !== undefined) task.regs.set(RAX, r);
-    else if (signalPending(task)) task.regs.set(RAX, interrupted());
+    else if (signalPending(task)) {
+      // Nothing moved yet: -ERESTARTSYS, which the way out makes -EINTR or a restart (SA_RESTART).
+      const v = interrupted();
+      task.regs.set(RAX, v === -EINTR ? -ERESTARTSYS : v);
+    }
     else sleep();
   });
   sleep();

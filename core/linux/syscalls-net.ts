@@ -10,7 +10,7 @@ import {
   POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM, SHUT_RD,
   SHUT_RDWR, SHUT_WR, SOCKADDR_IN_SIZE, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOCK_TYPE_MASK,
   SOL_SOCKET, SOMAXCONN, SO_ACCEPTCONN, SO_ERROR, SO_TYPE, EADDRINUSE, AF_UNSPEC, EOPNOTSUPP,
-  EPROTONOSUPPORT, IPPROTO_UDP, SOCK_DGRAM,
+  EPROTONOSUPPORT, IPPROTO_UDP, SOCK_DGRAM, ERESTARTNOHAND,
 } from './linux-abi.js';
 import { DatagramSocketFile } from './net/datagram-socket-file.js';
 import { EpollFile } from './net/epoll-file.js';
@@ -369,9 +369,17 @@ function sysGetsockopt(ctx: SyscallContext, fd: number, level: number, name: num
 /**
  * Runs `look` (which returns a result, or undefined when nothing is ready) now and whenever the
  * task is woken, until it gives a result, the timeout passes (0), or a signal comes (-EINTR).
- * `timeoutMs` < 0 waits for ever; 0 never sleeps. The timeout is in simulated time.
+ * `timeoutMs` < 0 waits for ever; 0 never sleeps. The timeout is in simulated time. A signal ends
+ * it with `interrupted`: -EINTR (epoll_wait), or -ERESTARTNOHAND (poll, select: restarted when no
+ * handler runs, -EINTR when one does).
  */
-function waitFor(ctx: SyscallContext, look: (cpu: Cpu) => number | undefined, timeoutMs: number, done?: (cpu: Cpu, result: number) => number): SyscallResult {
+function waitFor(
+  ctx: SyscallContext,
+  look: (cpu: Cpu) => number | undefined,
+  timeoutMs: number,
+  done?: (cpu: Cpu, result: number) => number,
+  interrupted = -EINTR,
+): SyscallResult {
   const finish = done ?? ((_cpu: Cpu, r: number): number => r);
   const first = look(ctx.cpu);
   if (first !== undefined) return finish(ctx.cpu, first);
@@ -395,7 +403,7 @@ function waitFor(ctx: SyscallContext, look: (cpu: Cpu) => number | undefined, ti
     result = undefined;
     if (r !== undefined || timedOut || task.pending.some((s) => !task.signalBlocked(s.signo))) {
       if (timer !== undefined) kernel.cancelTimer(timer);
-      task.regs.set(RAX, finish(kernel.cpuOf(task), r ?? (timedOut ? 0 : -EINTR)));
+      task.regs.set(RAX, finish(kernel.cpuOf(task), r ?? (timedOut ? 0 : interrupted)));
     } else sleep();
   });
   sleep();
@@ -450,7 +458,7 @@ function doPoll(ctx: SyscallContext, fdsVa: number, nfds: number, timeoutMs: num
     if (ready === 0) return undefined;
     return kernel.copyToUser(cpu, task, fdsVa, raw) ? ready : -EFAULT;
   };
-  const r = waitFor(ctx, look, timeoutMs);
+  const r = waitFor(ctx, look, timeoutMs, undefined, -ERESTARTNOHAND);
   // A timeout still writes the (empty) revents back.
   if (r === 0 && n > 0 && !kernel.copyToUser(ctx.cpu, task, fdsVa, raw)) return -EFAULT;
   return r;
@@ -533,7 +541,7 @@ function sysSelect(ctx: SyscallContext, n: number, rVa: number, wVa: number, eVa
       kernel.copyToUser(cpu, task, tVa, b);
     }
     return r;
-  });
+  }, -ERESTARTNOHAND);
 }
 
 let epollInodes = 0x3000;

@@ -4,7 +4,7 @@ import { PageTables } from '../vtx/page-tables.js';
 import { AddressSpace, pteHasFrame } from './address-space.js';
 import { BLOCKED, SyscallResult, queueSignalToProcess } from './kernel.js';
 import {
-  EBADF, ECHILD, EFAULT, EINTR, EINVAL, ENOMEM, ESRCH, KSIGACTION_SIZE, MAP_ANONYMOUS,
+  EBADF, ECHILD, EFAULT, EINTR, ERESTARTSYS, EINVAL, ENOMEM, ESRCH, KSIGACTION_SIZE, MAP_ANONYMOUS,
   MAP_FIXED, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, NR, NSIG, PROT_EXEC, PROT_READ, PROT_WRITE,
   SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, STACK_TOP, WNOHANG, exitedStatus,
 } from './linux-abi.js';
@@ -335,7 +335,7 @@ function wait4(ctx: SyscallContext, pid: number, statusVa: number, options: numb
     if (x === undefined) return false;
     result = x;
     return true;
-  }, () => task.regs.set(RAX, result ?? attempt() ?? -EINTR)); // woken by a signal: look again, else -EINTR
+  }, () => task.regs.set(RAX, result ?? attempt() ?? -ERESTARTSYS)); // woken by a signal: look again, else restart or -EINTR
   return BLOCKED;
 }
 

@@ -1,0 +1,29 @@
+/**
+ * Interrupted system calls (signal(7); arch/x86/kernel/signal.c): a call a signal interrupts
+ * returns -ERESTARTSYS inside the kernel, and the way out turns it into a restart (SA_RESTART
+ * handler, or no handler at all) or -EINTR. examples/guest/restart must print what it prints
+ * natively.
+ */
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execElf } from '../../core/cli/exec-command.js';
+
+const BIN = join(fileURLToPath(new URL('../..', import.meta.url)), 'examples', 'guest', 'bin', 'restart');
+const native = spawnSync(BIN, [], { encoding: 'utf8' });
+
+describe.runIf(existsSync(BIN) && native.status === 0)('system-call restart after a signal', () => {
+  it('SA_RESTART restarts a blocking read, no SA_RESTART gives EINTR, an ignored signal changes nothing', () => {
+    let out = '';
+    const r = execElf(BIN, [], {
+      mode: 'linux', profile: 'dune-e3-1230v2', memory: 256 << 20,
+      console: (fd, d) => { if (fd === 1) out += new TextDecoder().decode(d); }, report: () => {},
+    });
+    expect(r.exitCode).toBe(0);
+    expect(out).toBe(native.stdout);
+    expect(out).toContain('SA_RESTART: read 1');
+    expect(out).toContain('no SA_RESTART: read -1 Interrupted system call');
+  });
+});
