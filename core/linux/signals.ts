@@ -48,7 +48,8 @@ export function queueSignal(k: Kernel, t: Task, info: SigInfo, forced: boolean):
     return;
   }
   if (t.state === TaskState.Sleeping && !isBlocked(t, sig)) {
-    // A signal interrupts a sleep (wait4 looks once more, else returns -EINTR; no SA_RESTART restart).
+    // A signal interrupts a sleep: the call looks once more, else returns an ERESTART code that
+    // the way out makes a restart or -EINTR (restartSyscall).
     k.enqueue(t);
   }
 }
