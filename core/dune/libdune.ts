@@ -238,26 +238,11 @@ export class LibDune {
    * tables from the pool when `create`; -1 when absent. Stops at a 2 MiB or 1 GiB leaf.
    */
   vmLookup(root: number, va: number, create: boolean): number {
-    let table = root;
-    for (let level = 4, shift = 39; level > 1; level--, shift -= 9) {
-      const e = table + (Math.floor(va / 2 ** shift) & 511) * 8;
-      const lo = this.readEntry(e);
-      const hi = this.entHi;
-      if ((lo & PTE_P) === 0) {
-        if (!create) return -1;
-        const t = this.pageAlloc();
-        this.writeEntry(e, (t % TWO_32) + (PTE_P | PTE_W | PTE_U), Math.floor(t / TWO_32));
-        table = t;
-        continue;
-      }
-      if ((lo & PTE_PS) !== 0) return e;
-      table = LibDune.frameOf(lo, hi);
-    }
-    return table + (Math.floor(va / 4096) & 511) * 8;
+    return this.vmLookupLevel(root, va, 1, create);
   }
 
   /**
-   * The entry for `va` at `level` (2 = PDE, for a 2 MiB leaf), creating missing tables when
+   * The entry for `va` at `level` (1 = PTE, 2 = PDE for a 2 MiB leaf), creating missing tables when
    * `create`; stops early at a larger leaf on the way; -1 when absent.
    */
   vmLookupLevel(root: number, va: number, level: number, create: boolean): number {

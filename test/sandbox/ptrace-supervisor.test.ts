@@ -19,15 +19,10 @@ import { execPtraced } from '../../plugins/sandbox/exec-ptraced.js';
 import { SupervisorCounts } from '../../plugins/sandbox/ptrace-supervisor.js';
 import { policyCostRow } from '../../plugins/sandbox/policy-cost-row.js';
 import { Asm, BIN, HELLO, RAX, ROOT, patched } from './hostile.js';
-import { RunOptions, captured, policy, sandboxed } from './run.js';
+import { RunOptions, SandboxRun, captured, policy, sandboxed } from './run.js';
 
-interface PtraceRun {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  messages: string;
-  events: SandboxEvent[];
-  stats: Record<string, unknown>;
+/** What `sandboxed` gives, with the supervisor's counts in place of the sandbox's result. */
+interface PtraceRun extends Omit<SandboxRun, 'result'> {
   counts: SupervisorCounts;
 }
 

@@ -1,14 +1,13 @@
-import { EAGAIN, EDESTADDRREQ, EFAULT, EMSGSIZE, ENETUNREACH, O_RDWR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFSOCK } from '../linux-abi.js';
-import type { Kernel } from '../kernel.js';
-import { KStat, OpenFile, ReadSink, makedev, syntheticStat } from '../vfs.js';
-import { HostNet, HostNetEndpoint, HostNetEvent } from './host-net.js';
+import { EAGAIN, EDESTADDRREQ, EFAULT, EMSGSIZE, ENETUNREACH, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../linux-abi.js';
+import type { ReadSink } from '../vfs.js';
+import type { HostNetEvent } from './host-net.js';
+import { InetSocketFile } from './inet-socket-file.js';
 import { INADDR_ANY, InetAddress, hostErrnoOf, inetFromString, inetToString, isLoopback } from './socket-file.js';
 
 /** The largest UDP payload over IPv4 (65,535 − 8 − 20). */
 export const UDP_MAX_PAYLOAD = 65_507;
 /** Datagrams queued before new ones are dropped (the receive buffer, net.core.rmem_default). */
 const RECEIVE_QUEUE = 256;
-const SOCKFS_DEV = makedev(0, 8);
 
 interface Datagram {
   readonly data: Uint8Array;
@@ -22,33 +21,13 @@ interface Datagram {
  * queue to wait on). An unbound socket is bound to an ephemeral port by its first send or
  * connect (inet_autobind); connect only sets the default destination.
  */
-export class DatagramSocketFile extends OpenFile implements HostNetEndpoint {
-  readonly kind = 'socket';
-  hostId = 0;
-  local: InetAddress | undefined;
-  /** connect(): the default destination and the only source accepted. */
-  peer: InetAddress | undefined;
-  softError = 0;
-  readonly options = new Map<number, number>();
+export class DatagramSocketFile extends InetSocketFile {
+  // `peer` (connect()) is the default destination and the only source accepted.
   private readonly queue: Datagram[] = [];
   private readWakeups = 0;
-  readonly ino: number;
-
-  constructor(readonly kernel: Kernel, flags = O_RDWR) {
-    super(flags);
-    this.ino = kernel.nextSocketInode();
-  }
-
-  get net(): HostNet {
-    return this.kernel.hostNet;
-  }
 
   get bound(): boolean {
     return this.hostId !== 0;
-  }
-
-  override stat(): KStat {
-    return syntheticStat(S_IFSOCK | 0o777, SOCKFS_DEV, this.ino);
   }
 
   override available(): number {

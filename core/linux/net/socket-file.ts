@@ -1,11 +1,11 @@
 import {
   EADDRINUSE, EADDRNOTAVAIL, EACCES, EAGAIN, ECONNREFUSED, ECONNRESET, EFAULT, EHOSTUNREACH, EINVAL,
-  EIO, ENETUNREACH, ENOTCONN, EPIPE, ETIMEDOUT, O_RDWR, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP,
-  POLLRDNORM, POLLWRNORM, S_IFSOCK,
+  EIO, ENETUNREACH, ENOTCONN, EPIPE, ETIMEDOUT, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP,
+  POLLRDNORM, POLLWRNORM,
 } from '../linux-abi.js';
-import type { Kernel } from '../kernel.js';
-import { KStat, OpenFile, ReadSink, makedev, syntheticStat } from '../vfs.js';
-import { HostNet, HostNetEndpoint, HostNetEvent } from './host-net.js';
+import type { ReadSink } from '../vfs.js';
+import type { HostNetEvent } from './host-net.js';
+import { InetSocketFile } from './inet-socket-file.js';
 
 /** An IPv4 endpoint: the address as a host-order 32-bit number, the port. */
 export interface InetAddress {
@@ -27,7 +27,6 @@ export const SEND_BUFFER = 1 << 20;
 /** Received bytes past which the host socket is paused (the receive window closes). */
 const RECEIVE_HIGH = 1 << 20;
 const RECEIVE_LOW = 256 << 10;
-const SOCKFS_DEV = makedev(0, 8);
 
 const HOST_ERRNO: Record<string, number> = {
   ECONNREFUSED, ECONNRESET, EPIPE, ETIMEDOUT, EADDRINUSE, EADDRNOTAVAIL, EACCES, ENETUNREACH,
@@ -59,20 +58,11 @@ export function isLoopback(a: number): boolean {
  * queue, the bytes not yet on the wire, a pending error — and the host does the TCP. Host
  * events arrive between slices of simulated time (HostNet.poll) and wake the sleepers.
  */
-export class SocketFile extends OpenFile implements HostNetEndpoint {
-  readonly kind = 'socket';
+export class SocketFile extends InetSocketFile {
   state: SocketState = 'unbound';
-  /** The host endpoint's id (0: none). */
-  hostId = 0;
-  local: InetAddress | undefined;
-  peer: InetAddress | undefined;
   /** listen()'s backlog. */
   backlog = 0;
   readonly acceptQueue: SocketFile[] = [];
-  /** SO_ERROR: an error not yet reported. */
-  softError = 0;
-  /** Options a program may set and read back (SO_REUSEADDR, TCP_NODELAY, …), by level << 16 | name. */
-  readonly options = new Map<number, number>();
   private readonly rx: Uint8Array[] = [];
   private rxOffset = 0;
   private rxBytes = 0;
@@ -90,24 +80,10 @@ export class SocketFile extends OpenFile implements HostNetEndpoint {
   private writeWakeups = 0;
   /** Bytes written but not yet taken by the host socket (the send queue). */
   inflight = 0;
-  readonly ino: number;
-
-  constructor(readonly kernel: Kernel, flags = O_RDWR) {
-    super(flags);
-    this.ino = kernel.nextSocketInode();
-  }
-
-  get net(): HostNet {
-    return this.kernel.hostNet;
-  }
 
   /** Bytes a read could return now (FIONREAD). */
   override available(): number {
     return this.rxBytes;
-  }
-
-  override stat(): KStat {
-    return syntheticStat(S_IFSOCK | 0o777, SOCKFS_DEV, this.ino);
   }
 
   override read(len: number, sink: ReadSink): number {
