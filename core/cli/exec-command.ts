@@ -95,7 +95,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
     p = k.newProcess(path, k.newAddressSpace());
     const img = loadElf(k, p, elf, argv, envp, path, DUNE_PIE_BASE);
     const lib = new LibDune(k, p);
-    const c = new CodeBuilder(m.natives, DUNE_LOADER, 'dune-exec');
+    const c = new CodeBuilder(m.natives, DUNE_LOADER, 'dune-exec', 3);
     c.op('init', (cpu) => lib.init(cpu, true), 1);
     lib.emitEnter(c, 'enter', 'guest');
     // The first instruction inside Dune: the program's entry, in guest ring 0, with the initial
@@ -105,7 +105,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
       cpu.setReg(RSP, img.sp);
       cpu.jump(img.entry);
     }, 3);
-    k.mapImage(p, DUNE_LOADER, c.build(), PROT_READ | PROT_EXEC, '[dune-exec]');
+    k.mapCode(p, c, '[dune-exec]');
     const t = k.newTask(p);
     t.regs.rip = c.addr('init');
     t.regs.set(RSP, img.sp);

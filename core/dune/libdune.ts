@@ -1,6 +1,6 @@
 import {
   GD_KD, GD_KT, GD_TSS, GD_UD, GD_UT, PAGE_SIZE, PTE_A, PTE_ADDR_HI, PTE_ADDR_LO, PTE_D, PTE_NX_HI,
-  PTE_P, PTE_PS, PTE_U, PTE_W, RFLAGS_IF, Vector, vectorHasErrorCode, CR3_NOFLUSH_HI,
+  PTE_P, PTE_PS, PTE_U, PTE_W, RFLAGS_IF, RFLAGS_IOPL, Vector, vectorHasErrorCode, CR3_NOFLUSH_HI,
 } from '../vtx/arch.js';
 import { CodeBuilder } from '../vtx/code-builder.js';
 import { Cpu, RAX, RCX, RDI, RDX, RSI, RSP, R8, R9, R10, R11 } from '../vtx/cpu.js';
@@ -34,6 +34,17 @@ export const TF_SIZE = 168;
 
 /** Offsets in the per-CPU area libDune reaches through GS (dune.S). */
 const PERCPU = { self: 0, tmp: 8, kfsBase: 16, ufsBase: 24, inUsermode: 32, tss: 40, trapStack: 44 } as const;
+
+/**
+ * The IOPL guest ring 3 runs with, and the mark by which ring-0 entry code knows a SYSCALL came
+ * from ring 3. Nothing ring 3 can write may decide that: it can load GS (MOV to GS clears the
+ * base on Intel), map page 0, or set registers at will, but it cannot change IOPL — POPF and IRET
+ * at CPL 3 leave the field as it is (SDM Vol. 2B POPF, Vol. 2A IRET) — and SYSCALL saves RFLAGS
+ * in R11 before it masks anything. Ring 0 runs with IOPL 0, ring 3 with IOPL 1 (so CPL 3 > IOPL
+ * still makes IN/OUT/CLI/STI fault), and the trampoline tests R11, as gVisor's ring0 entry does.
+ * Upstream libDune reads %gs:IN_USERMODE instead, which ring 3 can redirect.
+ */
+const RFLAGS_G3 = 1 << 12;
 
 /** Instruction counts of dune.S paths, counted from the assembly (for the cost model). */
 export const DUNE_S = {
@@ -488,7 +499,7 @@ export class LibDune {
     if (task === undefined || task.process !== p) throw new Error('libdune: dune_init must run in the process');
     // The page pool and libDune's text are ordinary process memory.
     mm.vmas.insert(new Vma(PAGEBASE, this.poolLimit, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, '[dune pool]'));
-    k.mapImage(p, LIBDUNE_TEXT, this.text.build(), PROT_READ | PROT_EXEC, '[libdune]');
+    k.mapCode(p, this.text, '[libdune]');
     const dev = k.devices.get('/dev/dune');
     if (dev === undefined) throw new Error('libdune: /dev/dune is missing (is the Dune module loaded?)');
     this.fd = p.allocFd(dev(task));
@@ -528,8 +539,8 @@ export class LibDune {
     const entryA = this.kernel.machine.natives.register('libdune:__dune_syscall', (c) => this.syscallTrampoline(c), DUNE_S.syscallG0);
     const entryB = this.kernel.machine.natives.register('libdune:__dune_syscall+vmcall', (c) => c.jump(c.reg(RCX)), 1);
     const mem = k.machine.mem;
-    mem.writeBytes(this.hostPa(tramp) + off, k.machine.natives.stubBytes(entryA));
-    mem.writeBytes(this.hostPa(tramp) + off + 7, k.machine.natives.stubBytes(entryB));
+    k.machine.natives.install(mem, this.hostPa(tramp) + off, entryA);
+    k.machine.natives.install(mem, this.hostPa(tramp) + off + 7, entryB);
     this.vmMapPhys(this.pgroot, this.lstar - off, PAGE_SIZE, tramp, PERM_R | PERM_X);
     // "Disable signals for now until we have better support": sigaction(SIG_IGN) for 1..31
     // except SIGTSTP, SIGSTOP, SIGKILL, SIGCHLD, SIGINT and SIGTERM. (A pending signal that
@@ -571,7 +582,8 @@ export class LibDune {
    */
   emitEnter(code: CodeBuilder, label: string, cont: string): void {
     const k = this.kernel;
-    code.op(label, (cpu) => {
+    // dune_enter runs in the process (host ring 3); what follows it runs inside Dune (guest ring 0).
+    code.ring(3).op(label, (cpu) => {
       if (!this.initialized) throw new Error('libdune: dune_enter before dune_init');
       // __dune_enter: save the registers into dune_config, rip = __dune_ret, then the ioctl.
       const conf = this.confVa;
@@ -587,6 +599,7 @@ export class LibDune {
       syscall(cpu, NR.ioctl, this.fd, DUNE_ENTER, conf);
     }, 20);
     code.op(undefined, (cpu) => this.onDuneExit(cpu), 10);
+    code.ring(0);
   }
 
   private resumeAt = 0;
@@ -655,7 +668,7 @@ export class LibDune {
     c.op('dune_ret_from_user_finish', (cpu) => this.retFromUserFinish(cpu), 3);
     // __dune_go_dune (Linux mode): DUNE_ENTER with the config as it is; when the ioctl returns
     // again, __dune_retry runs on_dune_exit.
-    c.op('__dune_go_dune', (cpu) => syscall(cpu, NR.ioctl, this.fd, DUNE_ENTER, this.confVa), 4);
+    c.ring(3).op('__dune_go_dune', (cpu) => syscall(cpu, NR.ioctl, this.fd, DUNE_ENTER, this.confVa), 4);
     c.op('__dune_retry', (cpu) => this.onDuneExit(cpu), 10);
     c.build();
     for (let v = 0; v < 256; v++) this.vectorEntry.push(c.addr(`intr${v}`));
@@ -670,6 +683,8 @@ export class LibDune {
     cpu.charge(DUNE_S.trapEntry * cpu.costs.instruction);
     const sp = cpu.rsp;
     const tf = vectorHasErrorCode(vector) ? sp + 8 - TF.rip : sp - TF.rip;
+    // The CS the CPU pushed says where the event came from; from ring 3, SWAPGS to the per-CPU area.
+    if ((cpu.mmu.read64(tf + TF.cs) & 3) === 3) cpu.swapgs();
     for (const [reg, off] of GPR_TF) {
       if (off >= TF.rbx && off <= TF.r15) continue; // callee-saved registers are not saved
       cpu.mmu.write64(tf + off, cpu.lo[reg]!, cpu.hi[reg]!);
@@ -694,6 +709,10 @@ export class LibDune {
   /** RESTORE_REGS, drop the trap frame, IRETQ. */
   private trapExit(cpu: Cpu): void {
     const tf = cpu.rsp;
+    if ((cpu.mmu.read64(tf + TF.cs) & 3) === 3) {
+      this.tfSet(cpu, tf, TF.rflags, userRflags(this.tfGet(cpu, tf, TF.rflags)));
+      cpu.swapgs();
+    }
     for (const [reg, off] of GPR_TF) {
       if (off >= TF.rbx && off <= TF.r15) continue;
       cpu.lo[reg] = cpu.mmu.read64(tf + off);
@@ -705,8 +724,10 @@ export class LibDune {
 
   /** __dune_syscall: from G0, VMCALL (the kernel); from G3, the trap-frame path. */
   private syscallTrampoline(cpu: Cpu): void {
-    const inUser = cpu.mmu.read64(cpu.gsBase + PERCPU.inUsermode) & 1;
-    if (inUser) {
+    if ((cpu.lo[R11]! & RFLAGS_IOPL) === RFLAGS_G3) {
+      // From ring 3: SWAPGS first, so that every per-CPU value below comes from the per-CPU
+      // area (KERNEL_GS_BASE while ring 3 runs), never from a GS base ring 3 set.
+      cpu.swapgs();
       cpu.jump(this.text.addr('syscall_g3'));
       return;
     }
@@ -772,9 +793,12 @@ export class LibDune {
     }
     cpu.lo[R10] = cpu.mmu.read64(tf + TF.rcx);
     cpu.hi[R10] = cpu.mmu.hi;
-    cpu.setReg(R11, cpu.mmu.read64Number(tf + TF.rflags));
+    // SYSRET loads IOPL from R11: ring 3 always goes back with the ring-3 mark, whatever a
+    // handler left in the frame.
+    cpu.setReg(R11, userRflags(cpu.mmu.read64Number(tf + TF.rflags)));
     cpu.setReg(RCX, cpu.mmu.read64Number(tf + TF.rip));
     cpu.setReg(RSP, cpu.mmu.read64Number(tf + TF.rsp));
+    cpu.swapgs();
     cpu.sysret();
   }
 
@@ -791,11 +815,12 @@ export class LibDune {
     const top = cpu.rsp - 256 - 5 * 8;
     cpu.mmu.write64Number(top, rip);
     cpu.mmu.write64Number(top + 8, GD_UT);
-    cpu.mmu.write64Number(top + 16, 0x202);
+    cpu.mmu.write64Number(top + 16, userRflags(0x202));
     cpu.mmu.write64Number(top + 24, rsp);
     cpu.mmu.write64Number(top + 32, GD_UD);
     cpu.setReg(RSP, top);
     cpu.charge(25 * cpu.costs.instruction); // SAVE_REGS, SAVE_REST, pushfq, SET_G3_FS_BASE
+    cpu.swapgs(); // ring 3 gets a GS base of its own; the per-CPU area waits in KERNEL_GS_BASE
     cpu.iretq();
   }
 
@@ -819,3 +844,7 @@ export class LibDune {
   }
 }
 
+/** RFLAGS for guest ring 3: IOPL is the ring-3 mark (RFLAGS_G3), whatever `rflags` held. */
+function userRflags(rflags: number): number {
+  return ((rflags & ~RFLAGS_IOPL) | RFLAGS_G3) >>> 0;
+}

@@ -164,10 +164,10 @@ export class Kernel {
     const mm = this.newAddressSpace();
     const p = this.newProcess(name, mm);
     const codeBase = layout.codeBase ?? 0x40_0000;
-    const code = new CodeBuilder(this.machine.natives, codeBase, name);
+    // A spawned program's code is a process's: it runs in ring 3.
+    const code = new CodeBuilder(this.machine.natives, codeBase, name, 3);
     const entryLabel = build(code, p);
-    const bytes = code.build();
-    this.mapImage(p, codeBase, bytes, PROT_READ | PROT_EXEC, 'text');
+    this.mapCode(p, code, 'text');
     const stackSize = layout.stackSize ?? DEFAULT_STACK_SIZE;
     mm.vmas.insert(new Vma(STACK_TOP - stackSize, STACK_TOP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, '[stack]'));
     mm.startBrk = mm.brk = 0x1000_0000;
@@ -196,12 +196,25 @@ export class Kernel {
 
   /** Maps `bytes` at `base` as a private file-like mapping, populated now. */
   mapImage(p: Process, base: number, bytes: Uint8Array, prot: number, name: string): void {
+    this.mapPages(p, base, bytes, prot, name, undefined);
+  }
+
+  /**
+   * Maps the natives `code` laid out (at `code.base`) as a private read-execute image and binds
+   * each native to the frame its stub landed in: they run from there and nowhere else.
+   */
+  mapCode(p: Process, code: CodeBuilder, name: string): void {
+    this.mapPages(p, code.base, code.build(), PROT_READ | PROT_EXEC, name, code);
+  }
+
+  private mapPages(p: Process, base: number, bytes: Uint8Array, prot: number, name: string, code: CodeBuilder | undefined): void {
     const mm = p.mm;
     const vma = new Vma(base, base + bytes.length, prot, MAP_PRIVATE, name);
     mm.vmas.insert(vma);
     for (let off = 0; off < bytes.length; off += PAGE_SIZE) {
       const frame = this.machine.frames.alloc();
       this.machine.mem.writeBytes(frame, bytes.subarray(off, off + PAGE_SIZE));
+      code?.bindPage(off / PAGE_SIZE, frame);
       mm.mapPage(base + off, frame, vma, false);
     }
   }

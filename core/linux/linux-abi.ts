@@ -146,6 +146,12 @@ export const KSIGACTION_SIZE = 32;
 
 // Address-space layout of a 64-bit process (arch/x86/include/asm/processor.h, mm/mmap.c).
 export const TASK_SIZE = 0x7fff_ffff_f000;
+/**
+ * vm.mmap_min_addr (Linux's default, 64 KiB): no mapping below it, so that a kernel bug which
+ * dereferences a NULL pointer cannot be steered by data a process placed at address 0 — the
+ * same reason ring-0 code must never read per-CPU state through a base ring 3 can zero.
+ */
+export const MMAP_MIN_ADDR = 0x1_0000;
 export const STACK_TOP = TASK_SIZE;
 /** mmap_base = STACK_TOP - max(stack rlimit, 128 MiB) (mm/util.c: mmap_base). */
 export const MMAP_BASE = STACK_TOP - 128 * 1024 * 1024;

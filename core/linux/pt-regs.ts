@@ -19,6 +19,17 @@ export class PtRegs {
   origRax = -1;
   fsBase = 0;
   gsBase = 0;
+  /**
+   * IA32_KERNEL_GS_BASE: per-thread state the kernel switches with the task (Linux keeps it with
+   * the thread's GS base). It matters to a Dune guest, whose ring 0 keeps its per-CPU area there
+   * while ring 3 runs; the VMCS does not switch it, so it must survive other tasks on the CPU.
+   */
+  kernelGsBase = 0;
+  /** DS, ES, FS and GS selectors (`thread.ds`, `es`, `fsindex`, `gsindex`): 0 in a new 64-bit process. */
+  ds = 0;
+  es = 0;
+  fsSel = 0;
+  gsSel = 0;
 
   get(i: number): number {
     return (this.hi[i]! | 0) * TWO_32 + this.lo[i]!;
@@ -39,6 +50,11 @@ export class PtRegs {
     this.hi.set(cpu.hi);
     this.fsBase = cpu.fsBase;
     this.gsBase = cpu.gsBase;
+    this.kernelGsBase = cpu.kernelGsBase;
+    this.ds = cpu.ds;
+    this.es = cpu.es;
+    this.fsSel = cpu.fs;
+    this.gsSel = cpu.gs;
   }
 
   loadInto(cpu: Cpu): void {
@@ -46,6 +62,11 @@ export class PtRegs {
     cpu.hi.set(this.hi);
     cpu.fsBase = this.fsBase;
     cpu.gsBase = this.gsBase;
+    cpu.kernelGsBase = this.kernelGsBase;
+    cpu.ds = this.ds;
+    cpu.es = this.es;
+    cpu.fs = this.fsSel;
+    cpu.gs = this.gsSel;
   }
 
   copyFrom(o: PtRegs): void {
@@ -58,5 +79,10 @@ export class PtRegs {
     this.origRax = o.origRax;
     this.fsBase = o.fsBase;
     this.gsBase = o.gsBase;
+    this.kernelGsBase = o.kernelGsBase;
+    this.ds = o.ds;
+    this.es = o.es;
+    this.fsSel = o.fsSel;
+    this.gsSel = o.gsSel;
   }
 }

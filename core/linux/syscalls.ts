@@ -4,9 +4,9 @@ import { PageTables } from '../vtx/page-tables.js';
 import { AddressSpace, pteHasFrame } from './address-space.js';
 import { BLOCKED, SyscallResult, queueSignalToProcess } from './kernel.js';
 import {
-  EBADF, ECHILD, EFAULT, EINTR, ERESTARTSYS, EINVAL, ENOMEM, ESRCH, KSIGACTION_SIZE, MAP_ANONYMOUS,
+  EBADF, ECHILD, EPERM, EFAULT, EINTR, ERESTARTSYS, EINVAL, ENOMEM, ESRCH, KSIGACTION_SIZE, MAP_ANONYMOUS,
   MAP_FIXED, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, NR, NSIG, PROT_EXEC, PROT_READ, PROT_WRITE,
-  SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, STACK_TOP, WNOHANG, exitedStatus,
+  SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, STACK_TOP, WNOHANG, exitedStatus, MMAP_MIN_ADDR,
 } from './linux-abi.js';
 import { HPAGE, canReserve, cutsHugetlb, hugeKindOf, hugeUp, splitHugeRange } from './huge-pages.js';
 import { ptrace } from './ptrace.js';
@@ -126,9 +126,10 @@ function mmap(ctx: SyscallContext, addr: number, len: number, prot: number, flag
   let start: number;
   if ((flags & MAP_FIXED) !== 0) {
     if (addr % align !== 0 || addr + size > STACK_TOP) return -EINVAL;
+    if (addr < MMAP_MIN_ADDR) return -EPERM; // security_mmap_addr (cap_mmap_addr)
     start = addr;
     doMunmap(ctx, start, size);
-  } else if (addr !== 0 && addr % align === 0 && addr + size <= STACK_TOP && !mm.vmas.overlaps(addr, addr + size)) {
+  } else if (addr >= MMAP_MIN_ADDR && addr % align === 0 && addr + size <= STACK_TOP && !mm.vmas.overlaps(addr, addr + size)) {
     start = addr;
   } else {
     start = mm.vmas.findGapBelow(mm.mmapBase, size, 0x1_0000, align);

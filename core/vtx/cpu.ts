@@ -75,6 +75,11 @@ export class Cpu implements MmuHost {
   cpl = 0;
   cs = 0;
   ss = 0;
+  /** Data-segment selectors (64-bit mode ignores their bases, but FS and GS loads set theirs). */
+  ds = 0;
+  es = 0;
+  fs = 0;
+  gs = 0;
 
   cr0 = 0;
   cr2 = 0;
@@ -276,7 +281,7 @@ export class Cpu implements MmuHost {
     } catch {
       return false; // the fetch faults: leave it to the normal instruction loop
     }
-    const native = this.natives.at(this.mem, pa);
+    const native = this.natives.at(this.mem, pa, this.cpl);
     if (native === undefined) return false;
     this.instrLength = NATIVE_STUB_LENGTH;
     this.branched = false;
@@ -319,7 +324,7 @@ export class Cpu implements MmuHost {
 
   private executeAt(rip: number, limit: number): void {
     const pa = this.mmu.fetchAddress(rip);
-    const native = this.natives.at(this.mem, pa);
+    const native = this.natives.at(this.mem, pa, this.cpl);
     if (native !== undefined) {
       this.instrLength = NATIVE_STUB_LENGTH;
       this.branched = false;
@@ -504,6 +509,52 @@ export class Cpu implements MmuHost {
       });
     }
     this.delivering = prevDelivering;
+  }
+
+  /**
+   * MOV to DS, ES, FS, GS or SS in 64-bit mode (SDM Vol. 2B "MOV—Move", Operation; Vol. 3A
+   * §3.4.4). A null selector is accepted for DS/ES/FS/GS — and on Intel clears the FS or GS base
+   * (AMD keeps it: Linux's X86_BUG_NULL_SEG) — and for SS only at CPL < 3 with RPL = CPL. Any
+   * other selector must index the GDT (there is no LDT) and name a data or readable code segment
+   * whose DPL admits both RPL and CPL (SS: a writable data segment with RPL = DPL = CPL), else
+   * #GP(selector); a segment not present is #NP(selector) (#SS for SS). FS and GS loads take
+   * the descriptor's 32-bit base. `sreg` is the ModRM reg field: 0 ES, 2 SS, 3 DS, 4 FS, 5 GS.
+   */
+  loadSegment(sreg: number, selector: number): void {
+    selector &= 0xffff;
+    const index = selector & ~7;
+    const rpl = selector & 3;
+    let base = 0;
+    if (index === 0 && (selector & 4) === 0) {
+      if (sreg === 2 && (this.cpl === 3 || rpl !== this.cpl)) this.gp0();
+    } else {
+      if ((selector & 4) !== 0 || index + 7 > this.gdtrLimit) this.raiseFault(Vector.GeneralProtection, index, true);
+      const lo = this.supRead32(this.gdtrBase + index);
+      const hi = this.supRead32(this.gdtrBase + index + 4);
+      const isSegment = (hi & (1 << 12)) !== 0;
+      const isCode = (hi & (1 << 11)) !== 0;
+      const rw = (hi & (1 << 9)) !== 0; // writable data, readable code
+      const conforming = isCode && (hi & (1 << 10)) !== 0;
+      const dpl = (hi >>> 13) & 3;
+      if (sreg === 2) {
+        if (!isSegment || isCode || !rw || rpl !== this.cpl || dpl !== this.cpl) this.raiseFault(Vector.GeneralProtection, index, true);
+        if ((hi & (1 << 15)) === 0) this.raiseFault(Vector.StackFault, index, true);
+      } else {
+        if (!isSegment || (isCode && !rw) || (!conforming && (rpl > dpl || this.cpl > dpl))) {
+          this.raiseFault(Vector.GeneralProtection, index, true);
+        }
+        if ((hi & (1 << 15)) === 0) this.raiseFault(Vector.SegmentNotPresent, index, true);
+      }
+      base = ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff00_0000)) >>> 0;
+    }
+    switch (sreg) {
+      case 0: this.es = selector; break;
+      case 2: this.ss = selector; break;
+      case 3: this.ds = selector; break;
+      case 4: this.fs = selector; this.fsBase = base; break;
+      case 5: this.gs = selector; this.gsBase = base; break;
+      default: this.ud();
+    }
   }
 
   /** DPL of a present 64-bit code segment in the GDT, else #GP(selector). */

@@ -21,6 +21,8 @@ export class FrameAllocator {
   private readonly refs: Uint16Array;
   allocated = 0;
   peak = 0;
+  /** Called with a frame's address when its last reference goes (the native-code registry unbinds its stubs). */
+  onRelease: ((pa: number) => void) | undefined;
 
   constructor(
     readonly mem: PhysicalMemory,
@@ -86,6 +88,7 @@ export class FrameAllocator {
     if (r === 1) {
       this.free[this.freeCount++] = frame;
       this.allocated--;
+      this.onRelease?.(frame * PAGE_SIZE);
     }
   }
 

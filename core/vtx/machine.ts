@@ -57,6 +57,7 @@ export class Machine {
     this.costs = new CostModel(profile);
     this.mem = new PhysicalMemory(config.memory);
     this.frames = new FrameAllocator(this.mem);
+    this.frames.onRelease = (pa) => this.natives.releaseFrame(pa);
     this.tracer.setClock(profile.clockHz);
     const env = {
       mem: this.mem, natives: this.natives, costs: this.costs, stats: this.stats, tracer: this.tracer,

@@ -293,6 +293,10 @@ export class Vmx {
     cpu.rflags = grflags >>> 0;
     cpu.cs = v.read(F.GUEST_CS_SELECTOR);
     cpu.ss = v.read(F.GUEST_SS_SELECTOR);
+    cpu.ds = v.read(F.GUEST_DS_SELECTOR);
+    cpu.es = v.read(F.GUEST_ES_SELECTOR);
+    cpu.fs = v.read(F.GUEST_FS_SELECTOR);
+    cpu.gs = v.read(F.GUEST_GS_SELECTOR);
     cpu.cpl = (v.read(F.GUEST_SS_AR_BYTES) >>> 5) & 3;
     cpu.fsBase = v.read(F.GUEST_FS_BASE);
     cpu.gsBase = v.read(F.GUEST_GS_BASE);
@@ -420,6 +424,10 @@ export class Vmx {
     v.write(F.GUEST_CR4, cpu.cr4);
     v.write(F.GUEST_CS_SELECTOR, cpu.cs);
     v.write(F.GUEST_SS_SELECTOR, cpu.ss);
+    v.write(F.GUEST_DS_SELECTOR, cpu.ds);
+    v.write(F.GUEST_ES_SELECTOR, cpu.es);
+    v.write(F.GUEST_FS_SELECTOR, cpu.fs);
+    v.write(F.GUEST_GS_SELECTOR, cpu.gs);
     v.write(F.GUEST_CS_AR_BYTES, 0xa09b | (cpu.cpl << 5));
     v.write(F.GUEST_SS_AR_BYTES, 0xc093 | (cpu.cpl << 5));
     v.write(F.GUEST_FS_BASE, cpu.fsBase);
@@ -461,6 +469,10 @@ export class Vmx {
     cpu.setReg(RSP, v.read(F.HOST_RSP));
     cpu.cs = v.read(F.HOST_CS_SELECTOR);
     cpu.ss = v.read(F.HOST_SS_SELECTOR);
+    cpu.ds = v.read(F.HOST_DS_SELECTOR);
+    cpu.es = v.read(F.HOST_ES_SELECTOR);
+    cpu.fs = v.read(F.HOST_FS_SELECTOR);
+    cpu.gs = v.read(F.HOST_GS_SELECTOR);
     cpu.cpl = 0;
     cpu.fsBase = v.read(F.HOST_FS_BASE);
     cpu.gsBase = v.read(F.HOST_GS_BASE);

@@ -66,7 +66,7 @@ export class TlbSweep {
     const codePa = boot.userPage(CODE, PTE_P | PTE_U);
     let placed = 0;
     const place = (name: string, fn: NativeFn, instructions: number): number => {
-      const entry = m.natives.register(name, fn, instructions);
+      const entry = m.natives.register(name, fn, instructions, 3);
       m.natives.install(m.mem, codePa + placed * NATIVE_STUB_LENGTH, entry);
       return CODE + placed++ * NATIVE_STUB_LENGTH;
     };

@@ -72,7 +72,7 @@ export class SandboxLauncher implements ExecLauncher {
     ]);
     const runtime = new SandboxRuntime({ kernel: k, process: p, lib, image: img, policy: this.policy, reporter, windows, regions, largePages: this.options.largePages });
     this.runtime = runtime;
-    k.mapImage(p, RUNTIME_TEXT, runtime.code.build(), PROT_READ | PROT_EXEC, '[sandbox runtime]');
+    k.mapCode(p, runtime.code, '[sandbox runtime]');
     const t = k.newTask(p);
     t.regs.rip = runtime.code.addr('init');
     t.regs.set(RSP, RUNTIME_STACK + RUNTIME_STACK_SIZE - 64);

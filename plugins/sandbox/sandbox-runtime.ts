@@ -108,7 +108,7 @@ export class SandboxRuntime implements RuntimeCalls {
     this.enforcer = new PolicyEnforcer(policy, new PathResolver(kernel, process), this.fds);
     this.signals = new SignalEmulation(this.memory);
     this.umm = new UntrustedMemoryManager(lib, process, windows, this, policy.limits.memory, parts.largePages === true);
-    this.code = new CodeBuilder(kernel.machine.natives, RUNTIME_TEXT, 'sandbox');
+    this.code = new CodeBuilder(kernel.machine.natives, RUNTIME_TEXT, 'sandbox', 3);
     this.build();
   }
 

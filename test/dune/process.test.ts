@@ -49,7 +49,7 @@ describe('Dune: signals', () => {
       });
       c.op(undefined, (cpu) => vmcall(cpu, NR.exit_group, cpu.reg(R12) + (cpu.reg(R13) === 0x1234_5678_9abc ? 100 : 0)));
       // The Linux signal handler (host user mode) and its restorer.
-      c.op('handler', (cpu) => {
+      c.ring(3).op('handler', (cpu) => {
         handled.push({ sig: rax(cpu) === 0 ? cpu.reg(7) : -1, nonRoot: cpu.vmx.nonRoot, cpl: cpu.cpl });
         cpu.ret();
       });
@@ -92,7 +92,7 @@ describe('Dune: signals', () => {
         if (cpu.reg(R12) < 4) cpu.jump(c.addr('loop'));
       });
       c.op(undefined, (cpu) => vmcall(cpu, NR.exit_group, 10 + cpu.reg(R12)));
-      c.op('handler', (cpu) => {
+      c.ring(3).op('handler', (cpu) => {
         log.push(`handler ${cpu.reg(7)}`);
         cpu.ret();
       });
@@ -173,7 +173,8 @@ describe('Dune: fork from the guest', () => {
         cpu.mmu.write64Number(cpu.rsp - 64, 0xfeed_f00d); // a value on the shared stack
         vmcall(cpu, NR.fork);
       });
-      c.op(undefined, (cpu) => {
+      // fork() returns here in both: the parent in guest ring 0, the child in host ring 3.
+      c.ring('any').op(undefined, (cpu) => {
         if (rax(cpu) === 0) {
           cpu.jump(c.addr('child'));
           return;
@@ -182,14 +183,14 @@ describe('Dune: fork from the guest', () => {
         cpu.setReg(R12, rax(cpu)); // the child's pid (per process: in a register)
         vmcall(cpu, NR.wait4, cpu.reg(R12), STATUS, 0, 0);
       });
-      c.op(undefined, (cpu) => {
+      c.ring(0).op(undefined, (cpu) => {
         s.waited = rax(cpu);
         s.childPid = cpu.reg(R12);
         s.status = cpu.mmu.read32(STATUS);
         vmcall(cpu, NR.exit_group, 0);
       });
       // The child: Linux mode, ring 3.
-      c.op('child', (cpu) => {
+      c.ring(3).op('child', (cpu) => {
         const onStack = cpu.mmu.read64Number(cpu.rsp - 64);
         cpu.mmu.write64Number(cpu.rsp - 64, 0xc0ffee); // its own (copy-on-write) stack
         seen.child = here(cpu);

@@ -54,7 +54,7 @@ describe('Dune: guest ring 3', () => {
         vmcall(cpu, NR.exit_group, 0);
       });
       // Ring 3.
-      c.op('warmup', (cpu) => {
+      c.ring(3).op('warmup', (cpu) => {
         cpu.setReg(RAX, 502);
         cpu.syscall();
       });
@@ -139,7 +139,7 @@ describe('Dune: guest ring 3', () => {
         s.exits = r.stat('cpu0.vmx.exits') - s.exits0!;
         vmcall(cpu, NR.exit_group, 0);
       });
-      c.op('user', (cpu) => {
+      c.ring(3).op('user', (cpu) => {
         cpu.mmu.read8(SCRATCH); // user memory: fine
         s.exits0 = r.stat('cpu0.vmx.exits');
       });
@@ -170,7 +170,7 @@ describe('Dune: VMCALL from guest ring 3', () => {
       lib.registerSyscallHandler(() => 'passthrough');
       c.op('guest', (cpu) => lib.jumpToUser(cpu, c.addr('user'), cpu.rsp - 0x10000, c.addr('back')));
       c.op('back', (cpu) => vmcall(cpu, NR.exit_group, 0));
-      c.op('user', (cpu) => {
+      c.ring(3).op('user', (cpu) => {
         s.vmcalls0 = r.stat('cpu0.vmx.exits.Vmcall');
         s.sys0 = r.stat('linux.syscalls');
         vmcall(cpu, NR.exit_group, 42); // untrusted code trying to reach the kernel directly
@@ -186,6 +186,64 @@ describe('Dune: VMCALL from guest ring 3', () => {
     expect(p.waitStatus).toBe(1 << 8);
     const err = r.out.filter((o) => o.fd === 2).map((o) => o.text).join('');
     expect(err).toBe(`dune: VMCALL from guest ring 3 at rip 0x${code.addr('user').toString(16)} (rax 231) refused: not a system call\ndune: exit due to UnhandledVmexit (status 0x12)\n`);
+  });
+});
+
+describe('Dune: ring 3 cannot redirect the per-CPU state of the trampoline', () => {
+  it('with a GS base ring 3 chose (a page of its own reading in_usermode = 0), a ring-3 SYSCALL still reaches the handler, RFLAGS.IOPL in R11 tells ring 3 from ring 0, and SWAPGS gives ring 3 its GS back', () => {
+    const r = rig();
+    const s: Record<string, number> = {};
+    const { p } = duneProcess(r, 'gsredirect', (c, lib) => {
+      lib.registerSyscallHandler((cpu, tf) => {
+        if (lib.tfGet(cpu, tf, TF.rax) === NR.exit_group) {
+          s.exitSeen = 1;
+          lib.retFromUser(cpu, 0);
+          return 'redirected';
+        }
+        s.handled = lib.tfGet(cpu, tf, TF.rax);
+        s.handlerGs = cpu.gsBase;
+        s.handlerKernelGs = cpu.kernelGsBase;
+        s.savedIopl = (lib.tfGet(cpu, tf, TF.rflags) >>> 12) & 3;
+        lib.tfSet(cpu, tf, TF.rflags, lib.tfGet(cpu, tf, TF.rflags) & ~0x3000); // a handler that clears IOPL
+        lib.tfSet(cpu, tf, TF.rax, 0x77);
+        return 'done';
+      });
+      c.op('guest', (cpu) => {
+        s.percpu = cpu.gsBase;
+        lib.jumpToUser(cpu, c.addr('user'), cpu.rsp - 0x10000, c.addr('back'));
+      });
+      c.op('back', (cpu) => vmcall(cpu, NR.exit_group, 0));
+      c.ring(3).op('user', (cpu) => {
+        s.userGs = cpu.gsBase;
+        s.userIopl = (cpu.rflags >>> 12) & 3;
+        // What WRGSBASE or a GS load with a crafted descriptor would do: a base ring 3 owns,
+        // where "in_usermode" (offset 32) reads 0.
+        cpu.mmu.write64(SCRATCH + 32, 0, 0);
+        cpu.gsBase = SCRATCH;
+        cpu.setReg(RAX, 500);
+        cpu.syscall();
+      });
+      c.op(undefined, (cpu) => {
+        s.after = rax(cpu);
+        s.cplAfter = cpu.cpl;
+        s.gsAfter = cpu.gsBase;
+        s.ioplAfter = (cpu.rflags >>> 12) & 3;
+        syscall(cpu, NR.exit_group, 3); // through the handler too: not a passthrough
+      });
+    });
+    r.run();
+    expect(s.userGs).toBe(0); // SWAPGS on the way to ring 3: not the per-CPU area
+    expect(s.userIopl).toBe(1);
+    expect(s.handled).toBe(500);
+    expect(s.handlerGs).toBe(s.percpu); // SWAPGS on entry, from KERNEL_GS_BASE
+    expect(s.handlerKernelGs).toBe(SCRATCH);
+    expect(s.savedIopl).toBe(1);
+    expect(s.after).toBe(0x77);
+    expect(s.cplAfter).toBe(3);
+    expect(s.gsAfter).toBe(SCRATCH); // ring 3's own GS base, back
+    expect(s.ioplAfter).toBe(1); // the exit path forces the ring-3 mark whatever the frame says
+    expect(s.exitSeen).toBe(1);
+    expect(p.waitStatus).toBe(0);
   });
 });
 
@@ -208,7 +266,7 @@ describe('Dune: SYSCALL in guest ring 0 (the LSTAR trampoline)', () => {
         s.cpl = cpu.cpl;
         syscall(cpu, NR.fork);
       });
-      c.op('after_fork', (cpu) => {
+      c.ring('any').op('after_fork', (cpu) => {
         const who = rax(cpu) === 0 ? 'child' : 'parent';
         seen[who] = { nonRoot: cpu.vmx.nonRoot, cpl: cpu.cpl, rip: cpu.rip };
         if (who === 'child') {

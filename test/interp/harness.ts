@@ -82,7 +82,7 @@ export function placeUser(env: Env, code: Uint8Array, va = USER_CODE): Placed {
     const chunk = code.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
     env.m.mem.writeBytes(pa, chunk);
   }
-  const entry = env.m.natives.register('end', (c) => c.stop());
+  const entry = env.m.natives.register('end', (c) => c.stop(), 1, 3);
   const w = env.cpu.mmu.debugWalk(va + code.length);
   env.m.natives.install(env.m.mem, w.pa, entry);
   return { va, pa: first };

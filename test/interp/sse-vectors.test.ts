@@ -30,7 +30,7 @@ describe.runIf(existsSync(FIXTURE))('SSE and x87 reference vectors (host CPU)', 
     const codePa = env.boot.userPage(CODE, PTE_P | PTE_U | PTE_W);
     const statePa = env.boot.userPage(STATE, PTE_P | PTE_U | PTE_W);
     enterUser(env);
-    const stop = m.natives.register('vector-end', (c) => c.stop());
+    const stop = m.natives.register('vector-end', (c) => c.stop(), 1, 3);
     const failures: string[] = [];
     const failed = new Map<string, number>();
     const mem = m.mem;

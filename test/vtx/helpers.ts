@@ -11,7 +11,7 @@ import { LongModeBoot } from '../../core/vtx/boot.js';
 import { Cpu, RSP } from '../../core/vtx/cpu.js';
 import { GateOptions } from '../../core/vtx/descriptors.js';
 import { Machine, MachineConfig } from '../../core/vtx/machine.js';
-import { NATIVE_STUB_LENGTH, NativeFn } from '../../core/vtx/native-code.js';
+import { NATIVE_STUB_LENGTH, NativeCpl, NativeFn } from '../../core/vtx/native-code.js';
 
 export const MiB = 1 << 20;
 /** A fresh PML4 slot (index 2): no entry on its walk path is shared with the boot direct map. */
@@ -35,12 +35,12 @@ export function rig(opts: Partial<MachineConfig> & { pcid?: boolean } = {}): Rig
  */
 export class Program {
   private n = 0;
-  constructor(private readonly m: Machine, readonly va: number, readonly pa: number) {}
+  constructor(private readonly m: Machine, readonly va: number, readonly pa: number, private readonly cpl: NativeCpl = 0) {}
 
   add(fn: NativeFn, name = `insn${this.n}`, instructions = 1): number {
     const off = this.n * NATIVE_STUB_LENGTH;
     if (off + NATIVE_STUB_LENGTH > PAGE_SIZE) throw new Error('program page is full');
-    const e = this.m.natives.register(name, fn, instructions);
+    const e = this.m.natives.register(name, fn, instructions, this.cpl);
     this.m.natives.install(this.m.mem, this.pa + off, e);
     this.n++;
     return this.va + off;
@@ -56,7 +56,7 @@ export function kernelProgram(r: Rig): Program {
 /** A program on a user page (P|U, read-only, executable) mapped at `va`. */
 export function userProgram(r: Rig, va: number): Program {
   const pa = r.boot.userPage(va, PTE_P | PTE_U);
-  return new Program(r.m, va, pa);
+  return new Program(r.m, va, pa, 3);
 }
 
 /** Maps a user stack page at `va`; returns the top of it. */

@@ -212,7 +212,7 @@ describe('execute-disable (SDM Vol. 3A §4.6, §4.7)', () => {
     const va = 0x6000_0000;
     const pa = r.boot.userPage(va, PTE_P | PTE_U, true);
     const traps = trapOn(r, Vector.PageFault);
-    const e = r.m.natives.register('nx-user', (c) => c.stop());
+    const e = r.m.natives.register('nx-user', (c) => c.stop(), 1, 3);
     r.m.natives.install(r.m.mem, pa, e);
     enterUser(r.cpu, userStack(r, 0x7010_0000));
     run(r, va);

@@ -277,7 +277,7 @@ export function ptraceDune(profile: ProfileRef, n = 2_000, forward = true): Meas
     c.op('back', (cpu) => (out = rig.end(cpu, n)), 0);
     exitOp(c, true);
     // Ring-3 code.
-    c.op('user', (cpu) => rig.begin(cpu), 0);
+    c.ring(3).op('user', (cpu) => rig.begin(cpu), 0);
     c.op('loop', (cpu) => syscall(cpu, NR.getpid), 2);
     c.op(undefined, (cpu) => {
       if (++i < n) cpu.jump(c.addr('loop'));

@@ -191,22 +191,26 @@ export function movFromSreg(s: Interp, i: Insn): void {
   switch (i.reg & 7) {
     case 1: v = c.cs; break; // CS
     case 2: v = c.ss; break; // SS
-    case 0: case 3: v = c.cpl === 3 ? c.ss : 0; break; // ES, DS
-    case 4: case 5: v = 0; break; // FS, GS
+    case 0: v = c.es; break;
+    case 3: v = c.ds; break;
+    case 4: v = c.fs; break;
+    case 5: v = c.gs; break;
     default: return c.ud();
   }
   if (i.mod === 3) setReg(s, i.rm, i.size, v, 0);
   else s.mmu.write16(ea(s, i), v);
 }
 
-/** MOV Sreg, r/m (8E): loading data segments is accepted and has no effect in 64-bit mode. */
+/**
+ * MOV Sreg, r/m (8E): the descriptor checks of the SDM at the current CPL (`Cpu.loadSegment`);
+ * a FS or GS load replaces the base, which is why ring-0 code must never trust the GS base ring
+ * 3 left behind (libDune's entry code uses SWAPGS).
+ */
 export function movToSreg(s: Interp, i: Insn): void {
   const r = i.reg & 7;
   if (r === 1 || r > 5) s.cpu.ud();
-  if (i.mod !== 3) s.mmu.read16(ea(s, i));
-  // FS/GS loads zero the base in 64-bit mode (null selector) — only when a selector is loaded.
-  if (r === 4) s.cpu.fsBase = 0;
-  if (r === 5) s.cpu.gsBase = 0;
+  const sel = i.mod !== 3 ? s.mmu.read16(ea(s, i)) : s.lo[i.rm]! & 0xffff;
+  s.cpu.loadSegment(r, sel);
 }
 
 // ---- Port I/O: #GP(0) when CPL > IOPL; in a guest it exits (unconditional I/O exiting, as

@@ -1,0 +1,132 @@
+/**
+ * Segment-register loads at each CPL (SDM Vol. 2B "MOV—Move", Operation, 64-bit mode) and the
+ * native-code bridge's binding of a native to its address and CPL: state ring 3 can change must
+ * follow the architecture, and a native stub anywhere else is what its bytes are, UD0 (#UD).
+ *
+ * The boot GDT is libDune's layout: 0x10 kernel code, 0x18 kernel data (DPL 0), 0x28 user data,
+ * 0x30 user code (DPL 3), 0x38 the TSS (a system descriptor).
+ */
+import { describe, expect, it } from 'vitest';
+import { PAGE_SIZE, Vector } from '../../core/vtx/arch.js';
+import { NATIVE_STUB_LENGTH } from '../../core/vtx/native-code.js';
+import { enterUser, placeKernel, reg, runFrom, runKernel, runUser, setup } from './harness.js';
+
+/** mov ax, SEL; mov SREG, ax (SREG by its ModRM reg field: 0 ES, 2 SS, 3 DS, 4 FS, 5 GS). */
+function load(sreg: number, sel: number): string {
+  const imm = [(sel & 0xff).toString(16).padStart(2, '0'), (sel >> 8).toString(16).padStart(2, '0')].join(' ');
+  return `66 b8 ${imm} 8e ${(0xc0 | (sreg << 3)).toString(16)}`;
+}
+/** mov eax, SREG */
+const read = (sreg: number): string => `8c ${(0xc0 | (sreg << 3)).toString(16)}`;
+
+describe('MOV to a segment register at CPL 3', () => {
+  it('the user data selector (0x2b) loads into DS, ES, FS and GS and reads back; FS/GS take the descriptor base (0)', () => {
+    for (const sreg of [0, 3, 4, 5]) {
+      const env = setup();
+      env.cpu.fsBase = 0x1234_5000;
+      env.cpu.gsBase = 0x1234_5000;
+      runUser(`${load(sreg, 0x2b)} ${read(sreg)}`, {}, undefined, env);
+      expect(env.traps).toEqual([]);
+      expect(reg(env.cpu, 'rax')).toBe(0x2bn);
+      if (sreg === 4) expect(env.cpu.fsBase).toBe(0);
+      if (sreg === 5) expect(env.cpu.gsBase).toBe(0);
+    }
+  });
+
+  it('a null selector is accepted and clears the FS/GS base (Intel; AMD keeps it)', () => {
+    const env = setup();
+    env.cpu.gsBase = 0xdead_b000;
+    runUser(load(5, 0), {}, undefined, env);
+    expect(env.traps).toEqual([]);
+    expect(env.cpu.gsBase).toBe(0);
+  });
+
+  it('the kernel data segment (RPL 3 > DPL 0), the TSS (a system descriptor), an LDT selector and one past the GDT limit are #GP(selector index)', () => {
+    for (const [sel, err] of [[0x1b, 0x18], [0x18, 0x18], [0x3b, 0x38], [0x2f, 0x28], [0xfff8, 0xfff8]] as const) {
+      const env = setup();
+      env.cpu.gsBase = 0x4000;
+      runUser(load(5, sel), {}, undefined, env);
+      expect(env.traps.map((t) => [t.vector, t.errorCode]), `selector 0x${sel.toString(16)}`).toEqual([[Vector.GeneralProtection, err]]);
+      expect(env.cpu.gsBase).toBe(0x4000); // nothing loaded
+    }
+  });
+
+  it('a null SS at CPL 3 is #GP(0); a user code selector in SS is #GP(selector)', () => {
+    let env = runUser(load(2, 0));
+    expect(env.traps.map((t) => [t.vector, t.errorCode])).toEqual([[Vector.GeneralProtection, 0]]);
+    env = runUser(load(2, 0x33));
+    expect(env.traps.map((t) => [t.vector, t.errorCode])).toEqual([[Vector.GeneralProtection, 0x30]]);
+  });
+});
+
+describe('MOV to a segment register at CPL 0', () => {
+  it('the kernel data selector loads; a null SS with RPL 0 is allowed in 64-bit mode', () => {
+    const env = runKernel(`${load(3, 0x18)} ${load(2, 0)} ${read(3)}`);
+    expect(env.traps).toEqual([]);
+    expect(reg(env.cpu, 'rax')).toBe(0x18n);
+    expect(env.cpu.ss).toBe(0);
+  });
+});
+
+describe('the native-code bridge: a native runs only where it was bound, at its CPL', () => {
+  it('a copy of a native\'s stub at another address is UD0: #UD, and the native does not run', () => {
+    const env = setup();
+    let ran = 0;
+    const at = env.boot.native('secret', () => void ran++);
+    const entry = env.m.natives.entries.find((e) => e.name === 'secret')!;
+    expect(entry.pa).toBe(env.boot.pa(at)); // bound where boot.native placed it
+    const copy = env.m.natives.stubBytes(entry);
+    const p = placeKernel(env, copy);
+    runFrom(env, p.va);
+    expect(ran).toBe(0);
+    expect(env.traps.map((t) => [t.vector, t.rip])).toEqual([[Vector.InvalidOpcode, p.va]]);
+  });
+
+  it('a ring-0 native reached from ring 3 (through a user mapping of its own frame) is #UD; at CPL 0 it runs', () => {
+    const env = setup();
+    let ran = 0;
+    env.boot.native('kernel-only', () => void ran++);
+    const entry = env.m.natives.entries.find((e) => e.name === 'kernel-only')!;
+    const frame = entry.pa - (entry.pa % PAGE_SIZE);
+    // Map the native's frame into user space (what no kernel would do, but the CPL check must hold).
+    env.boot.pt.map(0x50_0000, frame, 0x5 /* P|U */, 0);
+    enterUser(env);
+    runFrom(env, 0x50_0000 + (entry.pa % PAGE_SIZE));
+    expect(ran).toBe(0);
+    expect(env.traps.map((t) => t.vector)).toEqual([Vector.InvalidOpcode]);
+  });
+
+  it('once the frame holding a native is freed, the native is dead: the same stub in the frame\'s next owner is #UD', () => {
+    const env = setup();
+    let ran = 0;
+    const pa = env.m.frames.alloc();
+    const entry = env.m.natives.register('transient', () => void ran++, 1, 3);
+    env.m.natives.install(env.m.mem, pa, entry);
+    env.m.frames.put(pa); // the last reference goes: the frame is free
+    expect(entry.pa).toBe(-2);
+    // The next allocation reuses it (zeroed); a ring-3 program writes the stub back at the same address.
+    const again = env.m.frames.alloc();
+    expect(again).toBe(pa);
+    env.boot.pt.map(0x50_0000, again, 0x7 /* P|W|U */, 0);
+    env.m.mem.writeBytes(again, env.m.natives.stubBytes(entry));
+    enterUser(env);
+    runFrom(env, 0x50_0000);
+    expect(ran).toBe(0);
+    expect(env.traps.map((t) => t.vector)).toEqual([Vector.InvalidOpcode]);
+  });
+
+  it('a native registered for ring 3 runs there and falls through to the next instruction', () => {
+    const env = setup();
+    let ran = 0;
+    const pa = env.m.frames.alloc();
+    const entry = env.m.natives.register('user-native', () => void ran++, 1, 3);
+    env.m.natives.install(env.m.mem, pa, entry);
+    env.boot.pt.map(0x50_0000, pa, 0x5, 0);
+    const stop = env.m.natives.register('user-stop', (c) => c.stop(), 1, 3);
+    env.m.natives.install(env.m.mem, pa + NATIVE_STUB_LENGTH, stop);
+    enterUser(env);
+    runFrom(env, 0x50_0000);
+    expect(ran).toBe(1);
+    expect(env.traps).toEqual([]);
+  });
+});
