@@ -1,7 +1,7 @@
 import {
   CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, CR4_PCIDE,
   CR4_PGE, CR4_VMXE, EPT_PS, EPT_QUAL_FETCH, EPT_QUAL_WRITE, EPT_R, EPT_W, EPT_X, EPTP_MT_WB,
-  EPTP_WALK_LENGTH_4, GD_KD, GD_KT, LARGE_PAGE_SIZE, MSR_FS_BASE, MSR_GS_BASE, PAGE_SIZE, PTE_P, PTE_W, Vector,
+  EPTP_WALK_LENGTH_4, GD_KD, GD_KT, LARGE_PAGE_SIZE, MSR_FS_BASE, MSR_GS_BASE, PAGE_SIZE, PTE_P, PTE_W, Vector, CR4_SMEP,
 } from '../vtx/arch.js';
 import { Cpu, RAX, RCX, RDI, RDX, RSI, RSP, R8, R9, R10 } from '../vtx/cpu.js';
 import { PageTables, eptLeafFlags } from '../vtx/page-tables.js';
@@ -41,6 +41,13 @@ export class DuneVcpu {
 export interface DuneModuleOptions {
   /** Size of each guest-physical window (default 4 GiB, the paper's figure). */
   window?: number;
+  /**
+   * Give guests CR4.SMEP: their ring 0 cannot fetch instructions from user pages. Upstream's
+   * module leaves it clear (libDune's full mode maps everything with U, code included); a
+   * sandbox, whose ring-0 runtime never runs user code on purpose, turns it on so that it never
+   * does by accident either.
+   */
+  smep?: boolean;
 }
 
 /**
@@ -64,7 +71,7 @@ export class DuneModule {
   private readonly sLeaves: number;
   private readonly sEptLarge: number;
 
-  constructor(readonly kernel: Kernel, opts: DuneModuleOptions = {}) {
+  constructor(readonly kernel: Kernel, private readonly opts: DuneModuleOptions = {}) {
     const m = kernel.machine;
     this.layout = new DuneLayout(opts.window ?? 4 * GIB, STACK_TOP, m.physBits);
     this.sv = m.stats.v;
@@ -196,7 +203,7 @@ export class DuneModule {
     w(F.VM_ENTRY_CONTROLS, ENTRY_IA32E_MODE);
     // CR0 and CR4 are host-owned: a guest write that changes them exits (and is fatal).
     const gcr0 = CR0_PG | CR0_PE | CR0_WP | CR0_MP | CR0_ET | CR0_NE;
-    const gcr4 = CR4_PAE | CR4_VMXE | CR4_OSXMMEXCPT | CR4_PGE | CR4_OSFXSR | CR4_PCIDE;
+    const gcr4 = CR4_PAE | CR4_VMXE | CR4_OSXMMEXCPT | CR4_PGE | CR4_OSFXSR | CR4_PCIDE | (this.opts.smep === true ? CR4_SMEP : 0);
     w(F.CR0_GUEST_HOST_MASK, 0xffff_ffff);
     w(F.CR4_GUEST_HOST_MASK, 0xffff_ffff);
     w(F.CR0_READ_SHADOW, gcr0 >>> 0);

@@ -59,6 +59,8 @@ export const CR4_VMXE = 1 << 13;
 export const CR4_FSGSBASE = 1 << 16;
 export const CR4_PCIDE = 1 << 17;
 export const CR4_OSXSAVE = 1 << 18;
+/** Supervisor-mode execution prevention: ring 0 cannot fetch from a user page (Ivy Bridge has it). */
+export const CR4_SMEP = 1 << 20;
 
 /** MOV to CR3 with bit 63 set does not flush the TLB entries of the new PCID (CR4.PCIDE=1). */
 export const CR3_NOFLUSH_HI = 0x8000_0000;

@@ -1,5 +1,5 @@
 import {
-  CR0_PG, CR0_WP, CR3_NOFLUSH_HI, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_VMXE, EFER_LMA, EFER_NXE, EFER_SCE,
+  CR0_PG, CR0_WP, CR3_NOFLUSH_HI, CR4_PAE, CR4_PCIDE, CR4_SMEP, CR4_PGE, CR4_VMXE, EFER_LMA, EFER_NXE, EFER_SCE,
   MSR_CSTAR, MSR_EFER, MSR_FMASK, MSR_FS_BASE, MSR_GS_BASE, MSR_IA32_TSC, MSR_KERNEL_GS_BASE,
   MSR_LSTAR, MSR_STAR, MSR_TSC_AUX, MSR_IA32_VMX_BASIC, MSR_IA32_FEATURE_CONTROL,
   RFLAGS_AC, RFLAGS_CF, RFLAGS_FIXED, RFLAGS_IF, RFLAGS_IOPL, RFLAGS_NT, RFLAGS_RF, RFLAGS_TF,
@@ -694,7 +694,7 @@ export class Cpu implements MmuHost {
         if ((lo & CR4_VMXE) === 0 && this.vmx.on) this.gp0();
         const changed = (this.cr4 ^ lo) >>> 0;
         this.cr4 = lo >>> 0;
-        if ((changed & (CR4_PGE | CR4_PCIDE | CR4_PAE)) !== 0) this.mmu.flushAllPcids(false);
+        if ((changed & (CR4_PGE | CR4_PCIDE | CR4_PAE | CR4_SMEP)) !== 0) this.mmu.flushAllPcids(false);
         if ((changed & CR4_PCIDE) !== 0) {
           this.pcid = (this.cr4 & CR4_PCIDE) !== 0 ? this.cr3 & 0xfff : 0;
           this.updateMmuContext();

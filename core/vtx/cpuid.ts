@@ -32,7 +32,7 @@ export function cpuidTable(physBits: number): Map<number, CpuidLeaf> {
     edx: ((1 << 6) | (1 << 13) | CPUID_1_EDX | CPUID_1_EDX_SIMD) >>> 0,
     features: ['VMX', 'PCID', 'PAE', 'PGE', 'FPU', 'TSC', 'MSR', 'CX8', 'CMOV', 'CLFSH', 'FXSR', 'SSE', 'SSE2', 'CX16', 'MOVBE', 'POPCNT'],
   });
-  t.set(0x7, { eax: 0, ebx: 1 << 10, ecx: 0, edx: 0, features: ['INVPCID'] });
+  t.set(0x7, { eax: 0, ebx: (1 << 7) | (1 << 10), ecx: 0, edx: 0, features: ['SMEP', 'INVPCID'] });
   t.set(0x8000_0000, { eax: 0x8000_0008, ebx: 0, ecx: 0, edx: 0, features: ['highest extended leaf'] });
   t.set(0x8000_0001, {
     eax: 0,

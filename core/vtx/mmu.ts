@@ -1,5 +1,5 @@
 import {
-  CR0_PG, CR0_WP, CR4_PCIDE, CR4_PGE, EFER_NXE, EPT_A, EPT_D, EPT_PS, EPT_QUAL_EXECUTABLE, EPT_QUAL_FETCH,
+  CR0_PG, CR0_WP, CR4_PCIDE, CR4_PGE, CR4_SMEP, EFER_NXE, EPT_A, EPT_D, EPT_PS, EPT_QUAL_EXECUTABLE, EPT_QUAL_FETCH,
   EPT_QUAL_GLA_TRANSLATED, EPT_QUAL_GLA_VALID, EPT_QUAL_READ, EPT_QUAL_READABLE, EPT_QUAL_WRITABLE,
   EPT_QUAL_WRITE, EPT_R, EPT_W, EPT_X, FEC_I, FEC_P, FEC_RSV, FEC_U, FEC_W, PTE_A, PTE_ADDR_HI,
   PTE_ADDR_LO, PTE_D, PTE_G, PTE_NX_HI, PTE_P, PTE_PS, PTE_U, PTE_W, Vector,
@@ -581,12 +581,14 @@ export class Mmu {
       level--;
     }
 
-    // Permission check (§4.6). Supervisor accesses to user pages are allowed (no SMAP/SMEP).
+    // Permission check (§4.6). Supervisor data accesses to user pages are allowed (the modelled
+    // CPU has no SMAP); with CR4.SMEP a supervisor fetch from a user page faults (§4.6.1).
     const wp = (h.cr0 & CR0_WP) !== 0;
+    const smep = (h.cr4 & CR4_SMEP) !== 0;
     let allowed: boolean;
     if (kind === AccessKind.Read) allowed = !user || u;
     else if (isWrite) allowed = user ? u && w : w || !wp;
-    else allowed = !nx && (!user || u);
+    else allowed = !nx && (user ? u : !(smep && u));
     if (!allowed) this.raisePf(va, fecBase | FEC_P);
 
     // The final physical address: leaf frame + offset within the page.
@@ -626,7 +628,7 @@ export class Mmu {
       if (u && w) perm |= ACC_WRITE_USER;
     }
     if ((eptPerm & EPT_X) && !nx) {
-      perm |= ACC_EXEC_SUP;
+      if (!(smep && u)) perm |= ACC_EXEC_SUP;
       if (u) perm |= ACC_EXEC_USER;
     }
     // G is honoured only with CR4.PGE=1 (SDM Vol. 3A §4.10.2.4).

@@ -47,7 +47,7 @@ export class SandboxLauncher implements ExecLauncher {
     const elf = ctx.elf;
     const reporter = new SandboxReporter(ctx.report);
     this.reporter = reporter;
-    const dune = new DuneModule(k);
+    const dune = new DuneModule(k, { smep: true });
     const base = elf.isStaticPie ? SANDBOX_PIE_BASE : 0;
     for (const seg of elf.loadSegments()) {
       const end = base + seg.vaddr + seg.memsz;

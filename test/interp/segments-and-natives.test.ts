@@ -7,9 +7,9 @@
  * 0x30 user code (DPL 3), 0x38 the TSS (a system descriptor).
  */
 import { describe, expect, it } from 'vitest';
-import { PAGE_SIZE, Vector } from '../../core/vtx/arch.js';
+import { CR4_SMEP, FEC_I, FEC_P, PAGE_SIZE, Vector } from '../../core/vtx/arch.js';
 import { NATIVE_STUB_LENGTH } from '../../core/vtx/native-code.js';
-import { enterUser, placeKernel, reg, runFrom, runKernel, runUser, setup } from './harness.js';
+import { enterUser, hex, placeKernel, placeUser, reg, runFrom, runKernel, runUser, setup } from './harness.js';
 
 /** mov ax, SEL; mov SREG, ax (SREG by its ModRM reg field: 0 ES, 2 SS, 3 DS, 4 FS, 5 GS). */
 function load(sreg: number, sel: number): string {
@@ -128,5 +128,22 @@ describe('the native-code bridge: a native runs only where it was bound, at its 
     runFrom(env, 0x50_0000);
     expect(ran).toBe(1);
     expect(env.traps).toEqual([]);
+  });
+});
+
+describe('CR4.SMEP (SDM Vol. 3A §4.6.1)', () => {
+  it('ring 0 fetching from a user page is a #PF with P|I when SMEP is set, and runs when it is clear', () => {
+    for (const smep of [false, true]) {
+      const env = setup();
+      const p = placeUser(env, hex('90 90')); // nop; nop, then the stop native (registered for ring 3)
+      env.cpu.writeCr(4, (env.cpu.cr4 | (smep ? CR4_SMEP : 0)) >>> 0, 0);
+      runFrom(env, p.va);
+      if (smep) {
+        expect(env.traps.map((t) => [t.vector, t.errorCode, t.cr2])).toEqual([[Vector.PageFault, FEC_P | FEC_I, p.va]]);
+      } else {
+        // The nops ran in ring 0; the stop stub is a ring-3 native, so at CPL 0 it is UD0.
+        expect(env.traps.map((t) => [t.vector, t.rip])).toEqual([[Vector.InvalidOpcode, p.va + 2]]);
+      }
+    }
   });
 });
