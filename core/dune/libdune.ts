@@ -134,7 +134,7 @@ export class LibDune {
   private cpuForGuest: Cpu | undefined;
 
   /** High half of the last entry read with readEntry (PTEs use bit 63: not a JS number). */
-  private entHi = 0;
+  entHi = 0;
 
   /** Reads a 64-bit page-table entry; returns the low half, leaves the high half in entHi. */
   readEntry(va: number): number {

@@ -9,7 +9,12 @@ import { execElf } from '../../core/cli/exec-command.js';
 import type { Kernel } from '../../core/linux/kernel.js';
 import { execPtraced } from '../../plugins/sandbox/exec-ptraced.js';
 import { execSandboxed } from '../../plugins/sandbox/exec-sandboxed.js';
-import { ROOT } from './hostile.js';
+import { HELLO, ROOT } from './hostile.js';
+import { LIBDUNE_TEXT, LibDune, PAGEBASE } from '../../core/dune/libdune.js';
+import { PTE_NX_HI, PTE_U, PTE_W } from '../../core/vtx/arch.js';
+import { RUNTIME_STACK, RUNTIME_STACK_SIZE, RUNTIME_TEXT } from '../../plugins/sandbox/sandbox-runtime.js';
+import { SANDBOX_POOL_PAGES, SandboxLauncher } from '../../plugins/sandbox/sandbox-launcher.js';
+import { NULL_POLICY } from '../../plugins/sandbox/sandbox-policy.js';
 import { captured, policy, sandboxed } from './run.js';
 
 const ATTACKS = join(ROOT, 'test', 'sandbox', 'attacks', 'bin');
@@ -113,3 +118,39 @@ describe('class 2: a forged native stub is UD0 (#UD), wherever it comes from', (
     expect(first.result.exitCode).not.toBe(0);
   });
 });
+
+describe('defence in depth: how the sandbox maps its own memory', () => {
+  it('no runtime page is reachable from ring 3; code is never writable and data never executable (NX on the stack, the pool, the IDT and trap stacks)', () => {
+    // Inspect the guest page table while the program runs (its first write), not after its exit.
+    let launcher!: SandboxLauncher;
+    let checked = 0;
+    const { result } = captured((p, a, o) => {
+      launcher = new SandboxLauncher(NULL_POLICY);
+      return execElf(p, a, { ...o, mode: 'sandbox', launcher });
+    }, HELLO, { onStdout: () => void (checked++ === 0 && inspect(launcher.lib!)) });
+    expect(result.exitCode).toBe(0);
+    expect(checked).toBeGreaterThan(0);
+  });
+});
+
+/** Every present leaf of the runtime's regions in the guest page table: supervisor-only, W^X. */
+function inspect(lib: LibDune): void {
+  const regions: Array<[string, number, number, 'code' | 'data']> = [
+    ['runtime code', RUNTIME_TEXT, RUNTIME_STACK, 'code'],
+    ['runtime stack', RUNTIME_STACK, RUNTIME_STACK + RUNTIME_STACK_SIZE, 'data'],
+    ["libDune's code", LIBDUNE_TEXT, LIBDUNE_TEXT + 0x10_0000, 'code'],
+    ["libDune's pool", PAGEBASE, PAGEBASE + SANDBOX_POOL_PAGES * 4096, 'data'],
+  ];
+  for (const [name, start, end, kind] of regions) {
+    let leaves = 0;
+    lib.vmPageWalk(lib.pgroot, start, end, (ptep) => {
+      const lo = lib.readEntry(ptep);
+      const hi = lib.entHi;
+      leaves++;
+      expect(lo & PTE_U, name).toBe(0);
+      if (kind === 'code') expect(lo & PTE_W, name).toBe(0);
+      else expect(hi & PTE_NX_HI, name).not.toBe(0);
+    });
+    expect(leaves, name).toBeGreaterThan(0);
+  }
+}
