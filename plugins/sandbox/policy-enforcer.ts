@@ -159,11 +159,11 @@ export class PolicyEnforcer {
     if (!lexical.ok) return deny(r.lexical !== name ? `${name} is ${r.lexical}; ${lexical.why}` : lexical.why);
     if (r.resolved !== undefined && r.resolved !== r.lexical) {
       const target = files.judge(r.resolved, access);
-      if (!target.ok) return deny(`${r.lexical} is a symlink to ${r.resolved}; ${target.why}`);
+      if (!target.ok) return deny(`${r.lexical} leads to ${r.resolved} through a symlink; ${target.why}`);
     }
     if (r.stoppedAt !== undefined && r.stoppedAt !== r.lexical) {
       const at = files.judge(r.stoppedAt, 'read');
-      if (!at.ok) return deny(`${r.lexical} leads to ${r.stoppedAt}; ${at.why}`);
+      if (!at.ok) return deny(`${r.lexical} stops at ${r.stoppedAt}; ${at.why}`);
     }
     for (const p of r.passed) {
       if (p === r.resolved || p === r.lexical) continue;
