@@ -4,8 +4,8 @@ import { PAGE_SIZE } from '../vtx/arch.js';
 import { Cpu, RAX } from '../vtx/cpu.js';
 import { BLOCKED, Kernel, SyscallResult } from './kernel.js';
 import {
-  AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, D64_NAME,
-  D64_OFF, D64_RECLEN, D64_TYPE, D_NAME, D_OFF, D_RECLEN, EAGAIN, EBADF, EBUSY, EEXIST, EFAULT, EINTR, ERESTARTSYS,
+  AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, D64_NAME,
+  D64_OFF, D64_RECLEN, D64_TYPE, D_NAME, D_OFF, D_RECLEN, EAGAIN, EBADF, EBUSY, EEXIST, EFAULT, EINTR, EPERM, ERESTARTSYS,
   EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, ENOTEMPTY, ENOTTY, ENXIO, EOPNOTSUPP, EPIPE, ERANGE,
   ESPIPE, FD_CLOEXEC, FIOCLEX, FIONBIO, FIONCLEX, FIONREAD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD,
   F_GETFL, F_GETLK, F_SETFD, F_SETFL, F_SETLK, F_SETLKW, F_UNLCK, IOVEC_SIZE, MAX_RW_COUNT, NR,
@@ -89,6 +89,8 @@ export function registerFsSyscalls(t: SyscallTable): void {
   t.add(NR.rename, 'rename', 2, (ctx, from, to) => renameAt(ctx, AT_FDCWD, from, AT_FDCWD, to, 0));
   t.add(NR.renameat, 'renameat', 4, (ctx, fd1, from, fd2, to) => renameAt(ctx, fd1 | 0, from, fd2 | 0, to, 0));
   t.add(NR.renameat2, 'renameat2', 5, (ctx, fd1, from, fd2, to, flags) => renameAt(ctx, fd1 | 0, from, fd2 | 0, to, flags | 0));
+  t.add(NR.link, 'link', 2, (ctx, from, to) => linkAt(ctx, AT_FDCWD, from, AT_FDCWD, to, 0));
+  t.add(NR.linkat, 'linkat', 5, (ctx, fd1, from, fd2, to, flags) => linkAt(ctx, fd1 | 0, from, fd2 | 0, to, flags | 0));
   t.add(NR.symlink, 'symlink', 2, (ctx, target, path) => symlinkAt(ctx, target, AT_FDCWD, path));
   t.add(NR.symlinkat, 'symlinkat', 3, (ctx, target, dirfd, path) => symlinkAt(ctx, target, dirfd | 0, path));
   t.add(NR.ftruncate, 'ftruncate', 2, ({ task }, fd, length) => {
@@ -547,6 +549,34 @@ function renameAt(ctx: SyscallContext, olddirfd: number, oldVa: number, newdirfd
   if ((l1.slash || l2.slash) && !r1.stat!.isDirectory()) return -ENOTDIR;
   if ((flags & RENAME_NOREPLACE) !== 0 && r2.exists) return -EEXIST;
   const x = host(() => fs.renameSync(r1.host, r2.host));
+  return typeof x === 'number' ? x : 0;
+}
+
+/**
+ * link(2) and linkat(2): a second name for a file (never a directory: -EPERM). The old name's last
+ * component is followed only with AT_SYMLINK_FOLLOW (Linux's link does not follow it either).
+ * AT_EMPTY_PATH — linking a descriptor's file — needs CAP_DAC_READ_SEARCH, which the guest does
+ * not have: -ENOENT, as fs/namei.c answers without it.
+ */
+function linkAt(ctx: SyscallContext, olddirfd: number, oldVa: number, newdirfd: number, newVa: number, flags: number): SyscallResult {
+  if ((flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) !== 0) return -EINVAL;
+  const from = readPath(ctx, oldVa);
+  if (typeof from === 'number') return from;
+  const to = readPath(ctx, newVa);
+  if (typeof to === 'number') return to;
+  if (from === '' || to === '') return -ENOENT;
+  const p = ctx.task.process;
+  const r1 = lookup(ctx.kernel, p, olddirfd, from, (flags & AT_SYMLINK_FOLLOW) !== 0);
+  if (typeof r1 === 'number') return r1;
+  if (!r1.exists) return -ENOENT;
+  if (r1.stat!.isDirectory()) return -EPERM;
+  const last = lastOf(to);
+  if (last.type !== 'norm') return -EEXIST;
+  const r2 = lookup(ctx.kernel, p, newdirfd, last.name, false);
+  if (typeof r2 === 'number') return r2;
+  if (r2.exists) return -EEXIST;
+  if (last.slash) return -ENOENT;
+  const x = host(() => fs.linkSync(r1.host, r2.host));
   return typeof x === 'number' ? x : 0;
 }
 

@@ -7,9 +7,10 @@ import { PathResolver, ResolvedPath } from './path-resolver.js';
 import { NetworkRules, SandboxPolicy } from './sandbox-policy.js';
 import { FCNTL_DUP_CMDS } from './syscall-specs.js';
 
-/** O_NOFOLLOW in open flags; AT_SYMLINK_NOFOLLOW in the AT_* flags of fstatat and faccessat2. */
+/** O_NOFOLLOW in open flags; AT_SYMLINK_NOFOLLOW in the AT_* flags of fstatat and faccessat2; AT_SYMLINK_FOLLOW of linkat. */
 const O_NOFOLLOW = 0o400000;
 const AT_SYMLINK_NOFOLLOW = 0x100;
+const AT_SYMLINK_FOLLOW = 0x400;
 
 export type PolicyDecision = { readonly allow: true } | { readonly allow: false; readonly errno: number; readonly rule: string };
 
@@ -55,7 +56,8 @@ export class PolicyEnforcer {
         const flags = kind.flags !== undefined ? call.args[kind.flags]! : 0;
         const open = kind.access === 'open';
         const write = kind.access === 'write' || (open && ((flags & O_ACCMODE) !== O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_APPEND)) !== 0));
-        const follow = kind.follow === 'flags' ? (flags & (open ? O_NOFOLLOW : AT_SYMLINK_NOFOLLOW)) === 0 : kind.follow;
+        const follow = kind.follow === 'flags' ? (flags & (open ? O_NOFOLLOW : AT_SYMLINK_NOFOLLOW)) === 0
+          : kind.follow === 'AT_SYMLINK_FOLLOW' ? (flags & AT_SYMLINK_FOLLOW) !== 0 : kind.follow;
         const dirfd = kind.dirfd !== undefined ? call.args[kind.dirfd]! : AT_FDCWD;
         const d = this.judgePath(call.strings.get(i)!, dirfd, follow, write ? 'write' : 'read', kind.moves === true);
         if (d !== undefined) return d;

@@ -28,8 +28,11 @@ export type ArgKind =
       readonly name: string;
       /** 'open': read or write as the open flags say (argument `flags`). */
       readonly access: 'read' | 'write' | 'open';
-      /** Whether a symlink in the last component is followed ('flags': unless O_NOFOLLOW / AT_SYMLINK_NOFOLLOW). */
-      readonly follow: boolean | 'flags';
+      /**
+       * Whether a symlink in the last component is followed ('flags': unless O_NOFOLLOW /
+       * AT_SYMLINK_NOFOLLOW; 'AT_SYMLINK_FOLLOW': only with that flag, as linkat).
+       */
+      readonly follow: boolean | 'flags' | 'AT_SYMLINK_FOLLOW';
       /** The argument with the directory fd of an *at() call (relative paths start there). */
       readonly dirfd?: number;
       /** The argument with the open flags or the AT_* flags. */
@@ -74,7 +77,7 @@ const input = (name: string, len: Len, nullable = false): ArgKind => ({ kind: 'i
 const output = (name: string, len: Len, nullable = false): ArgKind => ({ kind: 'out', name, len, nullable });
 const inout = (name: string, len: Len, nullable = false): ArgKind => ({ kind: 'inout', name, len, nullable });
 const str = (name: string): ArgKind => ({ kind: 'string', name });
-const path = (name: string, access: 'read' | 'write' | 'open', follow: boolean | 'flags', at: { dirfd?: number; flags?: number; moves?: true } = {}): ArgKind =>
+const path = (name: string, access: 'read' | 'write' | 'open', follow: boolean | 'flags' | 'AT_SYMLINK_FOLLOW', at: { dirfd?: number; flags?: number; moves?: true } = {}): ArgKind =>
   ({ kind: 'path', name, access, follow, ...at });
 /** A symlink's target text, judged where it leads from the directory of the link (argument `path`). */
 const linkTarget = (name: string, path: number, dirfd?: number): ArgKind =>
@@ -152,6 +155,9 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.mkdir, 'mkdir', [path('pathname', 'write', false), v('mode')]),
   spec(NR.rmdir, 'rmdir', [path('pathname', 'write', false)]),
   spec(NR.unlink, 'unlink', [path('pathname', 'write', false)]),
+  // A second name for a file gives whoever may use that name the file: the file must be one the
+  // program may write, as the place of the new name must be.
+  spec(NR.link, 'link', [path('oldpath', 'write', false), path('newpath', 'write', false)]),
   // The target of a symlink is judged where it leads, when it is made and again whenever it is followed.
   spec(NR.symlink, 'symlink', [linkTarget('target', 1), path('linkpath', 'write', false)]),
   spec(NR.readlink, 'readlink', [path('pathname', 'read', false), output('buf', arg(2)), v('bufsiz')]),
@@ -180,6 +186,7 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.newfstatat, 'newfstatat', [fd('dirfd'), path('pathname', 'read', 'flags', { dirfd: 0, flags: 3 }), output('statbuf', STAT_SIZE), v('flags')]),
   spec(NR.unlinkat, 'unlinkat', [fd('dirfd'), path('pathname', 'write', false, { dirfd: 0 }), v('flags')]),
   spec(NR.renameat, 'renameat', [fd('olddirfd'), path('oldpath', 'write', false, { dirfd: 0, moves: true }), fd('newdirfd'), path('newpath', 'write', false, { dirfd: 2, moves: true })]),
+  spec(NR.linkat, 'linkat', [fd('olddirfd'), path('oldpath', 'write', 'AT_SYMLINK_FOLLOW', { dirfd: 0, flags: 4 }), fd('newdirfd'), path('newpath', 'write', false, { dirfd: 2 }), v('flags')]),
   spec(NR.symlinkat, 'symlinkat', [linkTarget('target', 2, 1), fd('newdirfd'), path('linkpath', 'write', false, { dirfd: 1 })]),
   spec(NR.readlinkat, 'readlinkat', [fd('dirfd'), path('pathname', 'read', false, { dirfd: 0 }), output('buf', arg(3)), v('bufsiz')]),
   spec(NR.pselect6, 'pselect6', [v('nfds'), inout('readfds', FD_SET_LEN, true), inout('writefds', FD_SET_LEN, true), inout('exceptfds', FD_SET_LEN, true), inout('timeout', TIMESPEC_SIZE, true), input('sigmask', 16, true)]),

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import {
   AT_EMPTY_PATH, AT_FDCWD, EAGAIN, FIONBIO, FIONREAD, F_GETLK, F_UNLCK, O_PATH, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, DT_DIR, DT_LNK, DT_REG, EACCES, EBADF,
-  EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, EMFILE, ENOENT, ENOTDIR, ENOTEMPTY, ENOTTY, ERANGE, ESPIPE,
+  EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, EMFILE, ENOENT, ENOTDIR, ENOTEMPTY, ENOTTY, EPERM, ERANGE, ESPIPE,
   FD_CLOEXEC, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_OK, F_SETFD, F_SETFL, NR, O_APPEND, O_CLOEXEC,
   O_CREAT, O_DIRECTORY, O_EXCL, O_LARGEFILE, O_NOFOLLOW, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, PAGE_OFFSET,
   R_OK, SEEK_CUR, SEEK_END, SEEK_SET, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, TCGETS, TIOCGWINSZ, W_OK,
@@ -312,6 +312,55 @@ describe('Linux model files: the root is a jail', () => {
     expect(names).toBe('. .. mine ');
     expect(text).toBe('mine');
     expect(cwd).toBe('/e');
+  });
+});
+
+describe('Linux model files: walks and links', () => {
+  it('".." after a symlink is the parent of its target, as Linux (not of the name as written)', () => {
+    const root = tempDir();
+    fs.mkdirSync(path.join(root, 'a', 'b'), { recursive: true });
+    fs.mkdirSync(path.join(root, 'c'));
+    fs.writeFileSync(path.join(root, 'a', 'f'), 'in a');
+    fs.writeFileSync(path.join(root, 'f'), 'at the root');
+    fs.symlinkSync('/a/b', path.join(root, 'c', 'l'));
+    const { k } = bootAt(root);
+    let text = '';
+    const { results } = script(k, [
+      (cpu) => syscall(cpu, NR.open, putStr(cpu, PATH, '/c/l/../f'), O_RDONLY), // /a/f, not /c/f
+      (cpu, fd) => syscall(cpu, NR.read, fd, BUF, 100),
+      (cpu, n) => {
+        text = getStr(cpu, BUF, n);
+        syscall(cpu, NR.chdir, putStr(cpu, PATH, '/c/l'));
+      },
+      (cpu) => syscall(cpu, NR.getcwd, BUF, 100),
+      (cpu) => syscall(cpu, NR.stat, putStr(cpu, PATH, '../../../../f'), BUF), // climbs to "/" and stays
+    ]);
+    runAll(k);
+    expect(results).toEqual([3, 4, 0, 5, 0]);
+    expect(text).toBe('in a');
+  });
+
+  it('link and linkat: a second name for a file; -EPERM for a directory, -EEXIST, AT_SYMLINK_FOLLOW, AT_EMPTY_PATH is -ENOENT', () => {
+    const root = tempDir();
+    fs.writeFileSync(path.join(root, 'f'), 'data');
+    fs.mkdirSync(path.join(root, 'd'));
+    fs.symlinkSync('f', path.join(root, 'l'));
+    const { k } = bootAt(root);
+    const { results } = script(k, [
+      (cpu) => syscall(cpu, NR.link, putStr(cpu, PATH, '/f'), putStr(cpu, PATH2, '/g')),
+      (cpu) => syscall(cpu, NR.link, putStr(cpu, PATH, '/d'), putStr(cpu, PATH2, '/e')),
+      (cpu) => syscall(cpu, NR.link, putStr(cpu, PATH, '/f'), putStr(cpu, PATH2, '/g')),
+      (cpu) => syscall(cpu, NR.link, putStr(cpu, PATH, '/missing'), putStr(cpu, PATH2, '/h')),
+      (cpu) => syscall(cpu, NR.linkat, AT_FDCWD, putStr(cpu, PATH, '/l'), AT_FDCWD, putStr(cpu, PATH2, '/lf'), 0x400),
+      (cpu) => syscall(cpu, NR.linkat, AT_FDCWD, putStr(cpu, PATH, '/l'), AT_FDCWD, putStr(cpu, PATH2, '/ll'), 0),
+      (cpu) => syscall(cpu, NR.open, putStr(cpu, PATH, '/f'), O_RDONLY),
+      (cpu, fd) => syscall(cpu, NR.linkat, fd, putStr(cpu, PATH, ''), AT_FDCWD, putStr(cpu, PATH2, '/byfd'), AT_EMPTY_PATH),
+      (cpu) => syscall(cpu, NR.linkat, AT_FDCWD, putStr(cpu, PATH, '/f'), AT_FDCWD, putStr(cpu, PATH2, '/x'), 0x8000),
+    ]);
+    runAll(k);
+    expect(results).toEqual([0, -EPERM, -EEXIST, -ENOENT, 0, 0, 3, -ENOENT, -EINVAL]);
+    expect(fs.statSync(path.join(root, 'f')).nlink).toBe(3); // f, g, lf
+    expect(fs.lstatSync(path.join(root, 'll')).isSymbolicLink()).toBe(true); // the link itself
   });
 });
 
