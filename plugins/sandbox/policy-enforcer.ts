@@ -134,6 +134,14 @@ export class PolicyEnforcer {
    * stood in must all be allowed (judgeResolved); for a rename, no rule may lie below what moves.
    */
   private judgePath(name: string, dirfd: number, follow: boolean, access: 'read' | 'write', moves: boolean): PolicyDecision | undefined {
+    // A trailing slash makes a lookup follow the last component; the calls that create or remove
+    // a name (unlink, rmdir, rename, mkdir, link, symlink) strip it and act on the link itself.
+    // Judge both readings, so whichever the call makes is judged.
+    const stripped = name.replace(/\/+$/, '');
+    if (!follow && stripped !== name && stripped !== '') {
+      const d = this.judgePath(stripped, dirfd, follow, access, moves);
+      if (d !== undefined) return d;
+    }
     const r = this.paths.resolve(dirfd, name, follow);
     if (typeof r === 'number') return undefined; // a bad dirfd: the kernel refuses the call itself
     const d = this.judgeResolved('', name, r, access);

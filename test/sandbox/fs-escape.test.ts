@@ -2,7 +2,8 @@
  * Class 4 of the sandbox hardening (plugins/sandbox/security/fs.md): names are judged, objects
  * are not. The fs-* attack programs (test/sandbox/attacks) try every way to reach a file the
  * rules forbid — a renamed directory under an open descriptor, planted symlinks, '..' after a
- * symlink, hard links, *at() calls from descriptors, fchdir, renames across rules — under a
+ * symlink, hard links, *at() calls from descriptors, fchdir, renames across rules, writes through
+ * a symlinked parent — under a
  * policy that allows /data read-only and /data/scratch read-write, in a root that also holds
  * /secret; and under the null policy, where only the host's own files are out of bounds. Both
  * ways: the Dune sandbox and the ptrace supervisor.
@@ -17,7 +18,7 @@ import { Asm, HELLO, ROOT, patched } from './hostile.js';
 import { RunOptions, captured, policy, sandboxed } from './run.js';
 
 const ATTACKS = join(ROOT, 'test', 'sandbox', 'attacks', 'bin');
-const PROGRAMS = ['fs-dirfd-swap', 'fs-symlink-plant', 'fs-dotdot', 'fs-hardlink', 'fs-openat-dirfd', 'fs-rename-rules'];
+const PROGRAMS = ['fs-dirfd-swap', 'fs-symlink-plant', 'fs-dotdot', 'fs-hardlink', 'fs-openat-dirfd', 'fs-rename-rules', 'fs-parent-link'];
 const SECRET_CONTENT = 'S3CR3T-content';
 
 const POLICY = policy({
@@ -49,6 +50,8 @@ interface Outcome {
   messages: string;
   exitCode: number;
   secretAfter: string[];
+  /** /data/notes and /data/sub/deep as they were (the read-only part untouched). */
+  dataIntact: boolean;
 }
 
 function run(way: 'sandbox' | 'ptrace', program: string, strict: boolean): Outcome {
@@ -58,7 +61,10 @@ function run(way: 'sandbox' | 'ptrace', program: string, strict: boolean): Outco
     const path = join(ATTACKS, program);
     const r = way === 'sandbox' ? sandboxed(path, opts) : captured(execPtraced, path, opts);
     const exitCode = 'exitCode' in r ? r.exitCode : r.result.exitCode;
-    return { stdout: r.stdout, messages: r.messages, exitCode, secretAfter: existsSync(join(root, 'secret')) ? readdirSync(join(root, 'secret')).sort() : [] };
+    const secretAfter = existsSync(join(root, 'secret')) ? readdirSync(join(root, 'secret')).sort() : [];
+    const notes = join(root, 'data', 'notes');
+    const dataIntact = existsSync(notes) && readFileSync(notes, 'utf8') === 'notes\n' && existsSync(join(root, 'data', 'sub', 'deep'));
+    return { stdout: r.stdout, messages: r.messages, exitCode, secretAfter, dataIntact };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -83,6 +89,7 @@ describe.runIf(existsSync(join(ATTACKS, PROGRAMS[0]!)) && existsSync(HELLO))('sa
         expect(o.messages).not.toContain(SECRET_CONTENT);
         expect(hostLeak(o.stdout)).toBeUndefined();
         expect(o.secretAfter).toEqual(['S3CR3T-name', 'inner']); // nothing made, moved or linked there
+        expect(o.dataIntact).toBe(true);
       });
     }
   }
