@@ -2,11 +2,10 @@
  * Class 4 of the sandbox hardening (plugins/sandbox/security/fs.md): names are judged, objects
  * are not. The fs-* attack programs (test/sandbox/attacks) try every way to reach a file the
  * rules forbid — a renamed directory under an open descriptor, planted symlinks, '..' after a
- * symlink, hard links, *at() calls from descriptors, fchdir, renames across rules, writes through
- * a symlinked parent — under a
- * policy that allows /data read-only and /data/scratch read-write, in a root that also holds
- * /secret; and under the null policy, where only the host's own files are out of bounds. Both
- * ways: the Dune sandbox and the ptrace supervisor.
+ * symlink, hard links, *at() calls from descriptors, fchdir, renames across rules, writes
+ * through a symlinked parent — under a policy that allows /data read-only and /data/scratch
+ * read-write, in a root that also holds /secret; and under the null policy, where only the
+ * host's own files are out of bounds. Both ways: the Dune sandbox and the ptrace supervisor.
  */
 import { describe, it, expect } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
