@@ -15,7 +15,7 @@ export interface WalkEnd {
   readonly exists: boolean;
   /** lstat of the last component when it exists. */
   readonly stat: fs.Stats | undefined;
-  /** The name ended with a slash: the kernel wants a directory there. */
+  /** A slash followed the last component (of the name, or of the last link's target): a directory is wanted. */
   readonly trailingSlash: boolean;
   /** Places the walk stood in on the way (below): what a policy must also allow. */
   readonly passed: readonly string[];
@@ -98,7 +98,7 @@ export function walkPath(root: string, base: string, name: string, follow: boole
   const passed: string[] = [];
   const stack = name.startsWith('/') ? [] : base.split('/').filter((c) => c !== '');
   const rest = name.split('/').reverse(); // pop() gives the next component
-  const trailingSlash = name.endsWith('/');
+  let wantDir = false; // a slash followed the component the walk last stepped onto
   let links = 0;
   let stat: fs.Stats | undefined;
   let known = false; // whether `stat` is that of the place the walk stands in
@@ -118,17 +118,18 @@ export function walkPath(root: string, base: string, name: string, follow: boole
       continue;
     }
     const last = onlySlashes(rest);
+    const slash = last && rest.includes('');
     const hostPath = hostOf(root, stack.concat(c));
     const s = lstat(hostPath);
     if (typeof s === 'number') {
       if (s === -ENOENT && last) {
         stack.push(c);
-        return { ok: true, guest: guestOf(stack), host: hostPath, exists: false, stat: undefined, trailingSlash, passed };
+        return { ok: true, guest: guestOf(stack), host: hostPath, exists: false, stat: undefined, trailingSlash: slash, passed };
       }
       return { ok: false, errno: s, at: guestOf([...stack, c]), passed };
     }
     // A trailing slash follows the last component too (LOOKUP_FOLLOW | LOOKUP_DIRECTORY).
-    if (s.isSymbolicLink() && (!last || follow || rest.includes(''))) {
+    if (s.isSymbolicLink() && (!last || follow || slash)) {
       if (++links > MAXSYMLINKS) return { ok: false, errno: -ELOOP, at: guestOf([...stack, c]), passed };
       let target: string;
       try {
@@ -148,6 +149,7 @@ export function walkPath(root: string, base: string, name: string, follow: boole
     stack.push(c);
     stat = s;
     known = true;
+    wantDir = slash;
   }
   const host = hostOf(root, stack);
   if (!known) {
@@ -156,6 +158,6 @@ export function walkPath(root: string, base: string, name: string, follow: boole
     if (typeof s === 'number') return { ok: false, errno: s, at: guestOf(stack), passed };
     stat = s;
   }
-  if (trailingSlash && !stat!.isDirectory()) return { ok: false, errno: -ENOTDIR, at: guestOf(stack), passed };
-  return { ok: true, guest: guestOf(stack), host, exists: true, stat, trailingSlash, passed };
+  if (wantDir && !stat!.isDirectory()) return { ok: false, errno: -ENOTDIR, at: guestOf(stack), passed };
+  return { ok: true, guest: guestOf(stack), host, exists: true, stat, trailingSlash: wantDir, passed };
 }

@@ -499,16 +499,14 @@ export class PathFile extends OpenFile {
   }
 }
 
-/** O_PATH for the host's open(2) (node:fs has no constant for it; x86-64 and arm64 value). */
-const HOST_O_PATH = 0o10000000;
-
 /**
  * Opens a host O_PATH fd on what a walk found (no symlink is followed: the walk has seen every
  * component) and wraps it as a PathFile: O_PATH descriptors and the cwd.
  */
 export function openPathFile(flags: number, hostPath: string, guestPath: string, dir: boolean): PathFile | number {
-  const fd = host(() => fs.openSync(hostPath, HOST_O_PATH | fs.constants.O_NOFOLLOW | (dir ? fs.constants.O_DIRECTORY : 0)));
-  if (typeof fd === 'number' && fd < 0) return fd;
+  // The host is Linux too: its open(2) takes the same O_PATH (node:fs has no constant for it).
+  const fd = host(() => fs.openSync(hostPath, O_PATH | fs.constants.O_NOFOLLOW | (dir ? fs.constants.O_DIRECTORY : 0)));
+  if (fd < 0) return fd;
   return new PathFile(flags, fd, guestPath, dir);
 }
 
@@ -933,44 +931,29 @@ export interface Resolved {
  * can be created; a name ending in a slash must be a directory (-ENOTDIR).
  */
 export function lookup(k: Kernel, p: Process, dirfd: number, name: string, follow: boolean): Resolved | number {
-  if (name.length === 0) return -ENOENT;
-  const base = baseOf(k, p, dirfd, name);
-  if (typeof base === 'number') return base;
-  return resolveFrom(k, base, name, follow);
-}
-
-/** lookup() from a canonical guest directory `base`. */
-export function resolveFrom(k: Kernel, base: string, name: string, follow: boolean): Resolved | number {
-  const root = host(() => realRoot(k));
-  if (typeof root === 'number') return root; // kernel.root itself is missing
-  const w = walkPath(root, base, name, follow);
+  const w = walkAt(k, p, dirfd, name, follow);
+  if (typeof w === 'number') return w;
   if (!w.ok) return w.errno;
   return { guest: w.guest, host: w.host, exists: w.exists, stat: w.stat };
 }
 
 /**
  * The walk itself (path-walk.ts) of `name` from `dirfd`, with where it stopped and the places it
- * passed: what a policy judges (plugins/sandbox/path-resolver.ts). A number for a bad dirfd.
+ * passed: what lookup() uses, and what a policy judges (plugins/sandbox/path-resolver.ts).
+ * A number for an empty name or a bad dirfd.
  */
 export function walkAt(k: Kernel, p: Process, dirfd: number, name: string, follow: boolean): Walk | number {
   if (name.length === 0) return -ENOENT;
   const base = baseOf(k, p, dirfd, name);
   if (typeof base === 'number') return base;
-  const root = host(() => realRoot(k));
-  if (typeof root === 'number') return root;
-  return walkPath(root, base, name, follow);
+  return walkFromGuest(k, base, name, follow);
 }
 
 /** The same walk from a canonical guest directory `base`. */
 export function walkFromGuest(k: Kernel, base: string, name: string, follow: boolean): Walk | number {
   const root = host(() => realRoot(k));
-  if (typeof root === 'number') return root;
+  if (typeof root === 'number') return root; // kernel.root itself is missing
   return walkPath(root, base, name, follow);
-}
-
-/** Resolves an absolute guest path (see lookup); `mustBeDir` as a trailing slash. */
-export function resolveGuest(k: Kernel, guest: string, follow: boolean, mustBeDir = false): Resolved | number {
-  return resolveFrom(k, '/', mustBeDir && !guest.endsWith('/') ? guest + '/' : guest, follow);
 }
 
 /** The stat of a guest path that names a device (kernel.devices or a built-in one), if it does. */
