@@ -21,6 +21,7 @@
 #define SYS_open 2
 #define SYS_close 3
 #define SYS_stat 4
+#define SYS_fstat 5
 #define SYS_lseek 8
 #define SYS_getcwd 79
 #define SYS_chdir 80

@@ -14,6 +14,20 @@ static void swap(const char *trap, const char *tag)
 	long s = sys(SYS_rename, (long)trap, (long)"/data/scratch/d", 0, 0);
 	printf("setup %s: open %ld, O_PATH %ld, chdir %ld, rename %ld, plant %ld\n", tag, fd, pfd, cwd, r, s);
 
+	/* fstat on the old descriptors: the directory now called "away", not what "d" names now. */
+	static unsigned long st[18], want[18];
+	long got = sys(SYS_fstat, fd, (long)st);
+	long away = sys(SYS_stat, (long)"/data/scratch/away", (long)want);
+	if (got == 0 && away == 0 && st[1] != want[1])
+		ESCAPED("%s: fstat on the old descriptor: inode %lu, not the renamed directory's %lu", tag, st[1], want[1]);
+	else
+		HELD("%s: fstat on the old descriptor (%ld, %ld)", tag, got, away);
+	got = sys(SYS_fstat, pfd, (long)st);
+	if (got == 0 && away == 0 && st[1] != want[1])
+		ESCAPED("%s: fstat on the O_PATH descriptor: inode %lu, not the renamed directory's %lu", tag, st[1], want[1]);
+	else
+		HELD("%s: fstat on the O_PATH descriptor (%ld, %ld)", tag, got, away);
+
 	snprintf(what, sizeof what, "%s: getdents64 on the old descriptor", tag);
 	judge(what, fd < 0 ? fd : list(fd));
 	snprintf(what, sizeof what, "%s: openat(old fd, \"S3CR3T-name\")", tag);
