@@ -4,9 +4,9 @@ import { PAGE_SIZE } from '../vtx/arch.js';
 import { Cpu, RAX } from '../vtx/cpu.js';
 import { BLOCKED, Kernel, SyscallResult } from './kernel.js';
 import {
-  AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, D64_NAME,
-  D64_OFF, D64_RECLEN, D64_TYPE, D_NAME, D_OFF, D_RECLEN, EAGAIN, EBADF, EBUSY, EEXIST, EFAULT, EINTR, ERESTARTSYS,
-  EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, ENOTTY, ENXIO, EOPNOTSUPP, EPIPE, ERANGE,
+  AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, D64_NAME,
+  D64_OFF, D64_RECLEN, D64_TYPE, D_NAME, D_OFF, D_RECLEN, EAGAIN, EBADF, EBUSY, EEXIST, EFAULT, EINTR, EPERM, ERESTARTSYS,
+  EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, ENOTEMPTY, ENOTTY, ENXIO, EOPNOTSUPP, EPIPE, ERANGE,
   ESPIPE, FD_CLOEXEC, FIOCLEX, FIONBIO, FIONCLEX, FIONREAD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD,
   F_GETFL, F_GETLK, F_SETFD, F_SETFL, F_SETLK, F_SETLKW, F_UNLCK, IOVEC_SIZE, MAX_RW_COUNT, NR,
   O_ACCMODE, O_APPEND, O_ASYNC, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_LARGEFILE,
@@ -19,8 +19,8 @@ import { SyscallContext, SyscallTable } from './syscall-table.js';
 import type { KernelFile, Task } from './task.js';
 import {
   CharDevice, ConsoleFile, DirEntry, DirFile, KStat, OpenFile, PathFile, Pipe, PipeEnd, RegularFile, Resolved,
-  allocFd, closeFd, deviceStat, deviceStatByPath, encodeStat, fdLimit, guestPathOf, host, installFd,
-  lookup, resolveGuest, statFromHost,
+  allocFd, closeFd, cwdOf, deviceStat, deviceStatByPath, encodeStat, fdLimit, guestPathOf, host, installFd,
+  lookup, openPathFile, setCwd, statFromHost,
 } from './vfs.js';
 
 /**
@@ -66,17 +66,19 @@ export function registerFsSyscalls(t: SyscallTable): void {
   t.add(NR.chdir, 'chdir', 1, (ctx, path) => {
     const r = lookupUser(ctx, AT_FDCWD, path, true);
     if (typeof r === 'number') return r;
-    const s = host(() => fs.statSync(r.host));
-    if (typeof s === 'number') return s;
-    if (!s.isDirectory()) return -ENOTDIR;
-    ctx.task.process.cwd = r.guest;
+    if (!r.exists) return -ENOENT;
+    if (!r.stat!.isDirectory()) return -ENOTDIR;
+    // The cwd holds the directory itself (set_fs_pwd takes a path, not a name).
+    const d = openPathFile(O_PATH | O_DIRECTORY, r.host, r.guest, true);
+    if (typeof d === 'number') return d;
+    setCwd(ctx.task.process, d);
     return 0;
   });
   t.add(NR.fchdir, 'fchdir', 1, ({ task }, fd) => {
     const f = task.process.files.get(fd | 0);
     if (f === undefined) return -EBADF;
-    if (!(f instanceof OpenFile) || !f.isDirectory || f.guestPath === undefined) return -ENOTDIR;
-    task.process.cwd = f.guestPath;
+    if (!(f instanceof DirFile || (f instanceof PathFile && f.isDirectory))) return -ENOTDIR;
+    setCwd(task.process, f); // the descriptor's object, wherever it is now
     return 0;
   });
   t.add(NR.mkdir, 'mkdir', 2, (ctx, path, mode) => mkdirAt(ctx, AT_FDCWD, path, mode | 0));
@@ -87,6 +89,8 @@ export function registerFsSyscalls(t: SyscallTable): void {
   t.add(NR.rename, 'rename', 2, (ctx, from, to) => renameAt(ctx, AT_FDCWD, from, AT_FDCWD, to, 0));
   t.add(NR.renameat, 'renameat', 4, (ctx, fd1, from, fd2, to) => renameAt(ctx, fd1 | 0, from, fd2 | 0, to, 0));
   t.add(NR.renameat2, 'renameat2', 5, (ctx, fd1, from, fd2, to, flags) => renameAt(ctx, fd1 | 0, from, fd2 | 0, to, flags | 0));
+  t.add(NR.link, 'link', 2, (ctx, from, to) => linkAt(ctx, AT_FDCWD, from, AT_FDCWD, to, 0));
+  t.add(NR.linkat, 'linkat', 5, (ctx, fd1, from, fd2, to, flags) => linkAt(ctx, fd1 | 0, from, fd2 | 0, to, flags | 0));
   t.add(NR.symlink, 'symlink', 2, (ctx, target, path) => symlinkAt(ctx, target, AT_FDCWD, path));
   t.add(NR.symlinkat, 'symlinkat', 3, (ctx, target, dirfd, path) => symlinkAt(ctx, target, dirfd | 0, path));
   t.add(NR.ftruncate, 'ftruncate', 2, ({ task }, fd, length) => {
@@ -99,9 +103,8 @@ export function registerFsSyscalls(t: SyscallTable): void {
     if (length < 0) return -EINVAL;
     const r = lookupUser(ctx, AT_FDCWD, path, true);
     if (typeof r === 'number') return r;
-    const s = host(() => fs.statSync(r.host));
-    if (typeof s === 'number') return s;
-    if (s.isDirectory()) return -EISDIR;
+    if (!r.exists) return -ENOENT;
+    if (r.stat!.isDirectory()) return -EISDIR;
     const x = host(() => fs.truncateSync(r.host, length));
     return typeof x === 'number' ? x : 0;
   });
@@ -168,6 +171,18 @@ function lookupUser(ctx: SyscallContext, dirfd: number, pathVa: number, follow: 
   const name = readPath(ctx, pathVa);
   if (typeof name === 'number') return name;
   return lookup(ctx.kernel, ctx.task.process, dirfd, name, follow);
+}
+
+/**
+ * The name without its trailing slashes, and what its last component is (namei.c's last_type):
+ * the calls that create or remove a name (mkdir, unlink, rmdir, rename, symlink) look the last
+ * component up without following it, and refuse "/", "." and "..".
+ */
+function lastOf(name: string): { name: string; slash: boolean; type: 'norm' | 'root' | 'dot' | 'dotdot' } {
+  const trimmed = name.replace(/\/+$/, '');
+  if (trimmed === '') return { name: '/', slash: false, type: 'root' };
+  const last = trimmed.slice(trimmed.lastIndexOf('/') + 1);
+  return { name: trimmed, slash: trimmed !== name, type: last === '.' ? 'dot' : last === '..' ? 'dotdot' : 'norm' };
 }
 
 function signalPending(t: Task): boolean {
@@ -339,7 +354,7 @@ function sysOpen(ctx: SyscallContext, dirfd: number, pathVa: number, flags: numb
   else if ((flags & O_TMPFILE_BIT) !== 0) return -EOPNOTSUPP;
   const acc = flags & O_ACCMODE;
   if (acc === O_ACCMODE) return -EINVAL;
-  const guest = guestPathOf(p, dirfd, name);
+  const guest = guestPathOf(kernel, p, dirfd, name);
   if (typeof guest === 'number') return guest;
   const fileFlags = (flags & ~OPEN_ONLY) | O_LARGEFILE;
   const install = (file: KernelFile): number => {
@@ -364,10 +379,10 @@ function sysOpen(ctx: SyscallContext, dirfd: number, pathVa: number, flags: numb
 
   const exclusive = (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL);
   const follow = (flags & O_NOFOLLOW) === 0 && !exclusive;
-  const r = resolveGuest(kernel, guest, follow, name.endsWith('/'));
+  const r = lookup(kernel, p, dirfd, name, follow);
   if (typeof r === 'number') return r;
-  const st = host(() => fs.lstatSync(r.host));
-  if (st === -ENOENT) {
+  const st = r.stat;
+  if (!r.exists || st === undefined) {
     // It does not exist: create it with O_CREAT.
     if ((flags & O_CREAT) === 0) return -ENOENT;
     if ((flags & O_DIRECTORY) !== 0 || name.endsWith('/')) return -EISDIR;
@@ -377,25 +392,29 @@ function sysOpen(ctx: SyscallContext, dirfd: number, pathVa: number, flags: numb
     host(() => fs.fchmodSync(fd, perm)); // exactly the guest's mode, whatever the host's umask
     return install(new RegularFile(fileFlags, fd, r.host, r.guest));
   }
-  if (typeof st === 'number') return st;
   if (exclusive) return -EEXIST;
+  // Every descriptor holds a host fd on the object the walk found (O_NOFOLLOW: the walk has seen
+  // every component, so the host opens that one), never a name to look up again later.
   if (st.isSymbolicLink()) {
     // Only when not following: O_PATH|O_NOFOLLOW opens the link itself.
-    if ((flags & O_PATH) !== 0) return install(new PathFile(fileFlags, r.host, r.guest, false));
-    return -ELOOP;
+    if ((flags & O_PATH) === 0) return -ELOOP;
+    const f = openPathFile(fileFlags, r.host, r.guest, false);
+    return typeof f === 'number' ? f : install(f);
   }
   if ((flags & O_PATH) !== 0) {
     if ((flags & O_DIRECTORY) !== 0 && !st.isDirectory()) return -ENOTDIR;
-    return install(new PathFile(fileFlags, r.host, r.guest, st.isDirectory()));
+    const f = openPathFile(fileFlags, r.host, r.guest, st.isDirectory());
+    return typeof f === 'number' ? f : install(f);
   }
   if (st.isDirectory()) {
     if (acc !== O_RDONLY || (flags & (O_CREAT | O_TRUNC)) !== 0) return -EISDIR;
-    const up = r.guest === '/' ? r : resolveGuest(kernel, path.posix.dirname(r.guest), true);
-    return install(new DirFile(fileFlags, r.host, r.guest, typeof up === 'number' ? r.host : up.host));
+    const dfd = host(() => fs.openSync(r.host, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW));
+    if (dfd < 0) return dfd;
+    return install(new DirFile(fileFlags, dfd, r.guest, r.guest === '/'));
   }
   if ((flags & O_DIRECTORY) !== 0) return -ENOTDIR;
   if (!st.isFile()) return -ENXIO; // host FIFOs, sockets and devices are not reachable
-  const hostFlags = HOST_ACCESS[acc]! | ((flags & O_TRUNC) !== 0 ? fs.constants.O_TRUNC : 0);
+  const hostFlags = HOST_ACCESS[acc]! | fs.constants.O_NOFOLLOW | ((flags & O_TRUNC) !== 0 ? fs.constants.O_TRUNC : 0);
   const fd = host(() => fs.openSync(r.host, hostFlags));
   if (fd < 0) return fd;
   return install(new RegularFile(fileFlags, fd, r.host, r.guest));
@@ -414,14 +433,16 @@ function statAt(ctx: SyscallContext, dirfd: number, pathVa: number, buf: number,
     if (f === undefined) return -EBADF;
     s = f instanceof OpenFile ? f.stat() : deviceStat();
   } else {
-    const guest = guestPathOf(task.process, dirfd, name === '' && (flags & AT_EMPTY_PATH) !== 0 ? '.' : name);
+    const nm = name === '' && (flags & AT_EMPTY_PATH) !== 0 ? '.' : name;
+    const guest = guestPathOf(kernel, task.process, dirfd, nm);
     if (typeof guest === 'number') return guest;
     s = deviceStatByPath(kernel, guest);
     if (s === undefined) {
-      const follow = (flags & AT_SYMLINK_NOFOLLOW) === 0;
-      const r = resolveGuest(kernel, guest, follow, name.endsWith('/'));
+      const r = lookup(kernel, task.process, dirfd, nm, (flags & AT_SYMLINK_NOFOLLOW) === 0);
       if (typeof r === 'number') return r;
-      const hs = host(() => (follow ? fs.statSync(r.host, { bigint: true }) : fs.lstatSync(r.host, { bigint: true })));
+      if (!r.exists) return -ENOENT;
+      // lstat: a followed last component is not a symlink (the walk followed it).
+      const hs = host(() => fs.lstatSync(r.host, { bigint: true }));
       if (typeof hs === 'number') return hs;
       s = statFromHost(hs);
     }
@@ -435,17 +456,13 @@ function accessAt(ctx: SyscallContext, dirfd: number, pathVa: number, mode: numb
   if ((flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) !== 0) return -EINVAL;
   const name = readPath(ctx, pathVa);
   if (typeof name === 'number') return name;
-  const guest = guestPathOf(ctx.task.process, dirfd, name);
+  const guest = guestPathOf(ctx.kernel, ctx.task.process, dirfd, name);
   if (typeof guest === 'number') return guest;
   if (deviceStatByPath(ctx.kernel, guest) !== undefined) return 0;
-  const follow = (flags & AT_SYMLINK_NOFOLLOW) === 0;
-  const r = resolveGuest(ctx.kernel, guest, follow, name.endsWith('/'));
+  const r = lookup(ctx.kernel, ctx.task.process, dirfd, name, (flags & AT_SYMLINK_NOFOLLOW) === 0);
   if (typeof r === 'number') return r;
-  if (!follow) {
-    const l = host(() => fs.lstatSync(r.host));
-    if (typeof l === 'number') return l;
-    if (l.isSymbolicLink()) return 0; // a link's own permissions are all bits
-  }
+  if (!r.exists) return -ENOENT;
+  if (r.stat!.isSymbolicLink()) return 0; // not followed: a link's own permissions are all bits
   const x = host(() => fs.accessSync(r.host, mode));
   return typeof x === 'number' ? x : 0;
 }
@@ -454,9 +471,8 @@ function readlinkAt(ctx: SyscallContext, dirfd: number, pathVa: number, buf: num
   if (size <= 0) return -EINVAL;
   const r = lookupUser(ctx, dirfd, pathVa, false);
   if (typeof r === 'number') return r;
-  const l = host(() => fs.lstatSync(r.host));
-  if (typeof l === 'number') return l;
-  if (!l.isSymbolicLink()) return -EINVAL;
+  if (!r.exists) return -ENOENT;
+  if (!r.stat!.isSymbolicLink()) return -EINVAL;
   const target = host(() => fs.readlinkSync(r.host, { encoding: 'buffer' }));
   if (typeof target === 'number') return target;
   const n = Math.min(size, target.length);
@@ -465,9 +481,8 @@ function readlinkAt(ctx: SyscallContext, dirfd: number, pathVa: number, buf: num
 
 function getcwd(ctx: SyscallContext, buf: number, size: number): SyscallResult {
   const { kernel, cpu, task } = ctx;
-  const cwd = task.process.cwd;
-  const r = resolveGuest(kernel, cwd, true);
-  if (typeof r === 'number' || !fs.existsSync(r.host)) return -ENOENT; // the cwd was removed
+  const cwd = cwdOf(kernel, task.process); // where the cwd's directory is now
+  if (typeof cwd === 'number') return -ENOENT; // removed
   const bytes = Buffer.from(cwd + '\0', 'utf8');
   if (size < 0 || size < bytes.length) return -ERANGE;
   return kernel.copyToUser(cpu, task, buf, bytes) ? bytes.length : -EFAULT;
@@ -478,12 +493,13 @@ function getcwd(ctx: SyscallContext, buf: number, size: number): SyscallResult {
 function mkdirAt(ctx: SyscallContext, dirfd: number, pathVa: number, mode: number): SyscallResult {
   const name = readPath(ctx, pathVa);
   if (typeof name === 'number') return name;
-  const guest = guestPathOf(ctx.task.process, dirfd, name);
+  const guest = guestPathOf(ctx.kernel, ctx.task.process, dirfd, name);
   if (typeof guest === 'number') return guest;
-  if (guest === '/' || deviceStatByPath(ctx.kernel, guest) !== undefined) return -EEXIST;
-  const r = resolveGuest(ctx.kernel, guest, false);
+  const last = lastOf(name);
+  if (last.type !== 'norm' || deviceStatByPath(ctx.kernel, guest) !== undefined) return -EEXIST;
+  const r = lookup(ctx.kernel, ctx.task.process, dirfd, last.name, false);
   if (typeof r === 'number') return r;
-  if (fs.existsSync(r.host) || isLink(r.host)) return -EEXIST;
+  if (r.exists) return -EEXIST; // a symlink there too, dangling or not
   const perm = mode & ~ctx.task.process.umask & 0o1777;
   const x = host(() => fs.mkdirSync(r.host, { mode: perm }));
   if (typeof x === 'number') return x;
@@ -491,31 +507,25 @@ function mkdirAt(ctx: SyscallContext, dirfd: number, pathVa: number, mode: numbe
   return 0;
 }
 
-function isLink(p: string): boolean {
-  try {
-    return fs.lstatSync(p).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
-
 function unlinkAt(ctx: SyscallContext, dirfd: number, pathVa: number, flags: number): SyscallResult {
   if ((flags & ~AT_REMOVEDIR) !== 0) return -EINVAL;
   const name = readPath(ctx, pathVa);
   if (typeof name === 'number') return name;
-  const guest = guestPathOf(ctx.task.process, dirfd, name);
-  if (typeof guest === 'number') return guest;
-  if (guest === '/') return (flags & AT_REMOVEDIR) !== 0 ? -EBUSY : -EISDIR;
-  const r = resolveGuest(ctx.kernel, guest, false, name.endsWith('/'));
+  const rmdir = (flags & AT_REMOVEDIR) !== 0;
+  const last = lastOf(name);
+  // do_rmdir: "/" is busy, "." invalid, ".." not empty; do_unlinkat: only a plain name.
+  if (last.type !== 'norm') return rmdir ? (last.type === 'root' ? -EBUSY : last.type === 'dot' ? -EINVAL : -ENOTEMPTY) : -EISDIR;
+  const r = lookup(ctx.kernel, ctx.task.process, dirfd, last.name, false);
   if (typeof r === 'number') return r;
-  const l = host(() => fs.lstatSync(r.host));
-  if (typeof l === 'number') return l;
-  if ((flags & AT_REMOVEDIR) !== 0) {
+  if (!r.exists) return -ENOENT;
+  const l = r.stat!;
+  if (rmdir) {
     if (!l.isDirectory()) return -ENOTDIR;
     const x = host(() => fs.rmdirSync(r.host));
     return typeof x === 'number' ? x : 0;
   }
   if (l.isDirectory()) return -EISDIR;
+  if (last.slash) return -ENOTDIR;
   const x = host(() => fs.unlinkSync(r.host));
   return typeof x === 'number' ? x : 0;
 }
@@ -526,31 +536,66 @@ function renameAt(ctx: SyscallContext, olddirfd: number, oldVa: number, newdirfd
   if (typeof from === 'number') return from;
   const to = readPath(ctx, newVa);
   if (typeof to === 'number') return to;
+  if (from === '' || to === '') return -ENOENT;
   const p = ctx.task.process;
-  const g1 = guestPathOf(p, olddirfd, from);
-  if (typeof g1 === 'number') return g1;
-  const g2 = guestPathOf(p, newdirfd, to);
-  if (typeof g2 === 'number') return g2;
-  if (g1 === '/' || g2 === '/') return -EBUSY;
-  const r1 = resolveGuest(ctx.kernel, g1, false);
+  const l1 = lastOf(from);
+  const l2 = lastOf(to);
+  if (l1.type !== 'norm' || l2.type !== 'norm') return -EBUSY; // do_renameat2: "/", "." and ".."
+  const r1 = lookup(ctx.kernel, p, olddirfd, l1.name, false);
   if (typeof r1 === 'number') return r1;
-  const r2 = resolveGuest(ctx.kernel, g2, false);
+  const r2 = lookup(ctx.kernel, p, newdirfd, l2.name, false);
   if (typeof r2 === 'number') return r2;
-  const l = host(() => fs.lstatSync(r1.host));
-  if (typeof l === 'number') return l;
-  if ((from.endsWith('/') || to.endsWith('/')) && !l.isDirectory()) return -ENOTDIR;
-  if ((flags & RENAME_NOREPLACE) !== 0 && (fs.existsSync(r2.host) || isLink(r2.host))) return -EEXIST;
+  if (!r1.exists) return -ENOENT;
+  if ((l1.slash || l2.slash) && !r1.stat!.isDirectory()) return -ENOTDIR;
+  if ((flags & RENAME_NOREPLACE) !== 0 && r2.exists) return -EEXIST;
   const x = host(() => fs.renameSync(r1.host, r2.host));
   return typeof x === 'number' ? x : 0;
 }
 
+/**
+ * link(2) and linkat(2): a second name for a file (never a directory: -EPERM). The old name's last
+ * component is followed only with AT_SYMLINK_FOLLOW (Linux's link does not follow it either).
+ * AT_EMPTY_PATH — linking a descriptor's file — needs CAP_DAC_READ_SEARCH, which the guest does
+ * not have: -ENOENT, as fs/namei.c answers without it.
+ */
+function linkAt(ctx: SyscallContext, olddirfd: number, oldVa: number, newdirfd: number, newVa: number, flags: number): SyscallResult {
+  if ((flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) !== 0) return -EINVAL;
+  const from = readPath(ctx, oldVa);
+  if (typeof from === 'number') return from;
+  const to = readPath(ctx, newVa);
+  if (typeof to === 'number') return to;
+  if (from === '' || to === '') return -ENOENT;
+  const p = ctx.task.process;
+  const r1 = lookup(ctx.kernel, p, olddirfd, from, (flags & AT_SYMLINK_FOLLOW) !== 0);
+  if (typeof r1 === 'number') return r1;
+  if (!r1.exists) return -ENOENT;
+  if (r1.stat!.isDirectory()) return -EPERM;
+  const last = lastOf(to);
+  if (last.type !== 'norm') return -EEXIST;
+  const r2 = lookup(ctx.kernel, p, newdirfd, last.name, false);
+  if (typeof r2 === 'number') return r2;
+  if (r2.exists) return -EEXIST;
+  if (last.slash) return -ENOENT;
+  const x = host(() => fs.linkSync(r1.host, r2.host));
+  return typeof x === 'number' ? x : 0;
+}
+
+/**
+ * symlink(2): the target is stored as text, as Linux does; what it names is decided by the walk
+ * that follows it, in the guest's tree (path-walk.ts), so no target leads out of the root.
+ */
 function symlinkAt(ctx: SyscallContext, targetVa: number, dirfd: number, pathVa: number): SyscallResult {
   const target = readPath(ctx, targetVa);
   if (typeof target === 'number') return target;
   if (target === '') return -ENOENT;
-  const r = lookupUser(ctx, dirfd, pathVa, false);
+  const name = readPath(ctx, pathVa);
+  if (typeof name === 'number') return name;
+  const last = lastOf(name);
+  if (last.type !== 'norm') return -EEXIST;
+  const r = lookup(ctx.kernel, ctx.task.process, dirfd, last.name, false);
   if (typeof r === 'number') return r;
-  if (fs.existsSync(r.host) || isLink(r.host)) return -EEXIST;
+  if (r.exists) return -EEXIST;
+  if (last.slash) return -ENOENT;
   const x = host(() => fs.symlinkSync(target, r.host));
   return typeof x === 'number' ? x : 0;
 }

@@ -48,8 +48,14 @@ export class Process {
   readonly files = new Map<number, KernelFile>();
   /** Descriptors with FD_CLOEXEC set. */
   readonly cloexec = new Set<number>();
-  /** The current directory, as a guest path (relative paths start here). */
+  /** The current directory's guest path before any chdir ("/"); then `cwdDir` holds it. */
   cwd = '/';
+  /**
+   * The current directory as an object (fs_struct's pwd): a directory's PathFile or DirFile,
+   * referenced like a descriptor, so relative paths start where that directory is now — not at
+   * a name that may since lead elsewhere. Undefined: `cwd`.
+   */
+  cwdDir: KernelFile | undefined;
   /** The file-mode creation mask. */
   umask = 0o022;
   /** Resource limits (signal->rlim), indexed by RLIMIT_*; fork copies them. */

@@ -15,6 +15,7 @@ import {
   ST_SIZE, ST_UID, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_IFBLK, ERANGE,
 } from './linux-abi.js';
 import type { KernelFile, Process } from './task.js';
+import { Walk, walkPath } from './path-walk.js';
 
 /**
  * The file layer of the Linux model (fs/): a host directory is the guest's file system, and the
@@ -23,10 +24,14 @@ import type { KernelFile, Process } from './task.js';
  * share them, so they share the file offset and status flags, and each counts the descriptors
  * that refer to it; the last close releases it (closes the host fd, or tells a pipe's other end).
  *
- * Guest paths are resolved under `kernel.root` like a chroot: `..` is applied to the guest path
- * first, so it stops at "/"; symlinks are then resolved by the host (fs.realpathSync), and a
- * result outside the root is refused with EACCES. All host access is synchronous node:fs, with
- * host errors mapped to Linux errno values by their names.
+ * Guest paths are resolved under `kernel.root` as under chroot(2), one component at a time by
+ * path-walk.ts: a symlink's target is walked in the guest's tree (an absolute one from the
+ * guest's "/"), and `..` stops at "/". A descriptor is bound to the object it opened, not to the
+ * name it was opened by: directories and O_PATH descriptors hold a host fd, and what they name
+ * later (getdents, fstat, the base of an *at() call, fchdir) is that object wherever it is now
+ * — its current place is the host's /proc/self/fd/N link (the kernel's d_path). The cwd is such
+ * an object too. All host access is synchronous node:fs, with host errors mapped to Linux errno
+ * values by their names.
  */
 
 // ---- errno -------------------------------------------------------------------------------
@@ -164,7 +169,10 @@ export abstract class OpenFile implements KernelFile {
   abstract readonly kind: string;
   /** Descriptors (in every process) that refer to this description. */
   refs = 0;
-  /** The guest path it was opened by, for files of the tree (dirfd lookups, fchdir). */
+  /**
+   * The guest path it was opened by, for files of the tree: for reports only — lookups from a
+   * directory use the object's current place (objectGuestPath), never this name again.
+   */
   guestPath: string | undefined;
 
   constructor(
@@ -374,8 +382,10 @@ export interface DirEntry {
 }
 
 /**
- * A directory of the host tree: getdents walks a sorted snapshot of it, taken by the first
- * getdents and again after a rewind (lseek to 0); the d_off cookie is the entry's index + 1.
+ * A directory of the host tree, bound to the directory it opened by a host fd: getdents lists
+ * that directory (through /proc/self/fd/N) even after it was renamed and something else put at
+ * its old name. getdents walks a sorted snapshot, taken by the first getdents and again after a
+ * rewind (lseek to 0); the d_off cookie is the entry's index + 1.
  */
 export class DirFile extends OpenFile {
   readonly kind = 'dir';
@@ -383,7 +393,7 @@ export class DirFile extends OpenFile {
   pos = 0;
   private entries: DirEntry[] | undefined;
 
-  constructor(flags: number, readonly hostPath: string, guestPath: string, private readonly parentHost: string) {
+  constructor(flags: number, readonly hostFd: number, guestPath: string, private readonly isRoot: boolean) {
     super(flags);
     this.guestPath = guestPath;
   }
@@ -407,18 +417,21 @@ export class DirFile extends OpenFile {
   /** The entries: ".", "..", then the directory's names in byte order (deterministic). */
   list(): DirEntry[] | number {
     if (this.entries !== undefined) return this.entries;
-    const names = host(() => fs.readdirSync(this.hostPath));
-    if (typeof names === 'number') return names;
-    const self = host(() => fs.statSync(this.hostPath, { bigint: true }));
-    const parent = host(() => fs.statSync(this.parentHost, { bigint: true }));
+    const dir = fdPath(this.hostFd);
+    const self = host(() => fs.fstatSync(this.hostFd, { bigint: true }));
     if (typeof self === 'number') return self;
+    if (self.nlink === 0n) return (this.entries = []); // removed: getdents returns 0
+    const names = host(() => fs.readdirSync(dir));
+    if (typeof names === 'number') return names;
+    // The guest's "/" is its own parent (a chroot's root); another directory's is the host's.
+    const parent = this.isRoot ? self : host(() => fs.statSync(dir + '/..', { bigint: true }));
     const out: DirEntry[] = [
       { name: '.', ino: self.ino, type: DT_DIR },
       { name: '..', ino: typeof parent === 'number' ? self.ino : parent.ino, type: DT_DIR },
     ];
     names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     for (const name of names) {
-      const s = host(() => fs.lstatSync(path.join(this.hostPath, name), { bigint: true }));
+      const s = host(() => fs.lstatSync(dir + '/' + name, { bigint: true }));
       if (typeof s === 'number') continue; // gone since readdir
       out.push({ name, ino: s.ino, type: dtype(Number(s.mode)) });
     }
@@ -438,20 +451,28 @@ export class DirFile extends OpenFile {
   }
 
   override stat(): KStat | number {
-    const s = host(() => fs.statSync(this.hostPath, { bigint: true }));
+    const s = host(() => fs.fstatSync(this.hostFd, { bigint: true }));
     return typeof s === 'number' ? s : statFromHost(s);
   }
 
   override sync(): number {
     return 0;
   }
+
+  protected override release(): void {
+    host(() => fs.closeSync(this.hostFd));
+  }
 }
 
-/** An O_PATH descriptor: a location only (fstat, fchdir, a dirfd), no I/O. */
+/**
+ * An O_PATH descriptor: a location only (fstat, fchdir, a dirfd), no I/O. It holds a host O_PATH
+ * fd on the object (the symlink itself for O_PATH | O_NOFOLLOW on a link), so it keeps naming
+ * that object wherever it moves. The cwd is one of these too.
+ */
 export class PathFile extends OpenFile {
   readonly kind = 'path';
 
-  constructor(flags: number, readonly hostPath: string, guestPath: string, private readonly dir: boolean) {
+  constructor(flags: number, readonly hostFd: number, guestPath: string, private readonly dir: boolean) {
     super(flags);
     this.guestPath = guestPath;
   }
@@ -469,9 +490,48 @@ export class PathFile extends OpenFile {
   }
 
   override stat(): KStat | number {
-    const s = host(() => fs.lstatSync(this.hostPath, { bigint: true }));
+    const s = host(() => fs.fstatSync(this.hostFd, { bigint: true }));
     return typeof s === 'number' ? s : statFromHost(s);
   }
+
+  protected override release(): void {
+    host(() => fs.closeSync(this.hostFd));
+  }
+}
+
+/**
+ * Opens a host O_PATH fd on what a walk found (no symlink is followed: the walk has seen every
+ * component) and wraps it as a PathFile: O_PATH descriptors and the cwd.
+ */
+export function openPathFile(flags: number, hostPath: string, guestPath: string, dir: boolean): PathFile | number {
+  // The host is Linux too: its open(2) takes the same O_PATH (node:fs has no constant for it).
+  const fd = host(() => fs.openSync(hostPath, O_PATH | fs.constants.O_NOFOLLOW | (dir ? fs.constants.O_DIRECTORY : 0)));
+  if (fd < 0) return fd;
+  return new PathFile(flags, fd, guestPath, dir);
+}
+
+/** A host fd as a path the host resolves to the object itself (proc(5): /proc/self/fd/N). */
+export function fdPath(hostFd: number): string {
+  return `/proc/self/fd/${hostFd}`;
+}
+
+/**
+ * The current guest path of the object behind a host fd (the kernel's d_path), read from the
+ * host's /proc/self/fd/N link and checked to still name that object: -ENOENT when the object was
+ * removed (Linux's lookups in a removed directory, and getcwd, are ENOENT) or is no longer under
+ * the guest's root (a relative lookup from there could climb past "/").
+ */
+export function objectGuestPath(k: Kernel, hostFd: number): string | number {
+  const root = host(() => realRoot(k));
+  if (typeof root === 'number') return root;
+  const p = host(() => fs.readlinkSync(fdPath(hostFd)));
+  if (typeof p === 'number') return p;
+  const obj = host(() => fs.fstatSync(hostFd, { bigint: true }));
+  const named = host(() => fs.lstatSync(p, { bigint: true }));
+  if (typeof obj === 'number' || typeof named === 'number' || obj.ino !== named.ino || obj.dev !== named.dev) return -ENOENT;
+  if (!inside(root, p)) return -ENOENT;
+  const rel = path.relative(root, p);
+  return rel === '' ? '/' : '/' + rel.split(path.sep).join('/');
 }
 
 // ---- pipes -----------------------------------------------------------------------------------
@@ -768,6 +828,15 @@ export function closeFd(p: Process, fd: number): number {
 /** exit_files: closes every descriptor of an exiting process. */
 export function closeFiles(p: Process): void {
   for (const fd of [...p.files.keys()]) closeFd(p, fd);
+  setCwd(p, undefined); // exit_fs: the cwd's reference goes too
+}
+
+/** Makes `dir` (a directory's PathFile or DirFile; undefined: the guest's "/") the cwd of `p`. */
+export function setCwd(p: Process, dir: OpenFile | undefined): void {
+  const old = p.cwdDir;
+  dir?.get();
+  p.cwdDir = dir;
+  if (old instanceof OpenFile) old.put();
 }
 
 /** fork (copy_files, copy_fs): the child shares the parent's open files and gets its cwd and umask. */
@@ -779,6 +848,7 @@ export function forkFiles(parent: Process, child: Process): void {
   }
   for (const fd of parent.cloexec) child.cloexec.add(fd);
   child.cwd = parent.cwd;
+  setCwd(child, parent.cwdDir as OpenFile | undefined);
   child.umask = parent.umask;
 }
 
@@ -806,89 +876,84 @@ function inside(root: string, p: string): boolean {
   return p === root || root === '/' || p.startsWith(root + path.sep);
 }
 
+/** The host fd of a descriptor that can be a base directory (a directory's DirFile or PathFile). */
+function directoryFd(f: KernelFile | undefined): number | undefined {
+  if (f instanceof DirFile) return f.hostFd;
+  if (f instanceof PathFile && f.isDirectory) return f.hostFd;
+  return undefined;
+}
+
+/** The canonical guest path of the cwd: its object's current place ("/" before any chdir). */
+export function cwdOf(k: Kernel, p: Process): string | number {
+  const d = p.cwdDir;
+  return d instanceof PathFile || d instanceof DirFile ? objectGuestPath(k, d.hostFd) : p.cwd;
+}
+
 /**
- * The guest path `name` names, looked up from `dirfd` (AT_FDCWD: the cwd), before symlinks:
- * lexical, so `..` stops at "/". -EBADF / -ENOTDIR for a bad dirfd.
+ * Where a relative `name` starts: the cwd (AT_FDCWD) or the directory descriptor's object,
+ * where it is now. -EBADF / -ENOTDIR for a bad dirfd, -ENOENT when that directory was removed.
+ * An absolute name starts at "/" and ignores dirfd (openat(2)).
  */
-export function guestPathOf(p: Process, dirfd: number, name: string): string | number {
+export function baseOf(k: Kernel, p: Process, dirfd: number, name: string): string | number {
+  if (name.startsWith('/')) return '/';
+  if (dirfd === AT_FDCWD) return cwdOf(k, p);
+  const f = p.files.get(dirfd);
+  if (f === undefined) return -EBADF;
+  const fd = directoryFd(f);
+  if (fd === undefined) return -ENOTDIR;
+  return objectGuestPath(k, fd);
+}
+
+/**
+ * The guest path `name` names as text, looked up from `dirfd` (AT_FDCWD: the cwd): `..` and `.`
+ * applied lexically (so `..` stops at "/"), symlinks not looked at. Devices are matched by this
+ * path; the files are found by lookup(), which walks the tree. -EBADF / -ENOTDIR for a bad dirfd.
+ */
+export function guestPathOf(k: Kernel, p: Process, dirfd: number, name: string): string | number {
   if (name.length === 0) return -ENOENT;
-  let base: string;
-  if (name.startsWith('/')) base = '/';
-  else if (dirfd === AT_FDCWD) base = p.cwd;
-  else {
-    const f = p.files.get(dirfd);
-    if (f === undefined) return -EBADF;
-    if (!(f instanceof OpenFile) || !f.isDirectory || f.guestPath === undefined) return -ENOTDIR;
-    base = f.guestPath;
-  }
+  const base = baseOf(k, p, dirfd, name);
+  if (typeof base === 'number') return base;
   return path.posix.resolve(base, name);
 }
 
-/**
- * Follows symlinks of a host path with the host's realpath; a path whose last component does not
- * exist resolves to its (resolved) parent plus that name, so it can be created — and a dangling
- * symlink to where it points.
- */
-function realpathFollow(p: string): string | number {
-  for (let hops = 0; hops < 40; hops++) {
-    try {
-      return fs.realpathSync.native(p);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return hostErrno(e);
-    }
-    const parent = host(() => fs.realpathSync.native(path.dirname(p)));
-    if (typeof parent === 'number') return parent;
-    const cand = path.join(parent, path.basename(p));
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(cand);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return cand;
-      return hostErrno(e);
-    }
-    if (!st.isSymbolicLink()) return cand;
-    const target = host(() => fs.readlinkSync(cand));
-    if (typeof target === 'number') return target;
-    p = path.resolve(parent, target);
-  }
-  return -ELOOP;
+/** A walk that ended, for the system calls: the guest path, the host path, and what is there. */
+export interface Resolved {
+  guest: string;
+  host: string;
+  exists: boolean;
+  stat: fs.Stats | undefined;
 }
 
 /**
- * Resolves a lexical guest path to the host: with `follow`, a symlink in the last component is
- * followed too (stat, open), else only the directories leading to it (lstat, unlink, rename).
- * A result outside the root is -EACCES. `mustBeDir` (a trailing slash) makes an existing
- * non-directory -ENOTDIR.
+ * Resolves `name` from `dirfd` as a system call does (path-walk.ts under the root, as chroot):
+ * with `follow`, a symlink in the last component is followed too (stat, open), else only those
+ * leading to it (lstat, unlink, rename). A missing last component resolves (exists: false), so it
+ * can be created; a name ending in a slash must be a directory (-ENOTDIR).
  */
-export function resolveGuest(k: Kernel, guest: string, follow: boolean, mustBeDir = false): Resolved | number {
+export function lookup(k: Kernel, p: Process, dirfd: number, name: string, follow: boolean): Resolved | number {
+  const w = walkAt(k, p, dirfd, name, follow);
+  if (typeof w === 'number') return w;
+  if (!w.ok) return w.errno;
+  return { guest: w.guest, host: w.host, exists: w.exists, stat: w.stat };
+}
+
+/**
+ * The walk itself (path-walk.ts) of `name` from `dirfd`, with where it stopped and the places it
+ * passed: what lookup() uses, and what a policy judges (plugins/sandbox/path-resolver.ts).
+ * A number for an empty name or a bad dirfd.
+ */
+export function walkAt(k: Kernel, p: Process, dirfd: number, name: string, follow: boolean): Walk | number {
+  if (name.length === 0) return -ENOENT;
+  const base = baseOf(k, p, dirfd, name);
+  if (typeof base === 'number') return base;
+  return walkFromGuest(k, base, name, follow);
+}
+
+/** The same walk from a canonical guest directory `base`. */
+export function walkFromGuest(k: Kernel, base: string, name: string, follow: boolean): Walk | number {
   const root = host(() => realRoot(k));
   if (typeof root === 'number') return root; // kernel.root itself is missing
-  const lexical = path.join(root, guest);
-  let hostPath: string | number;
-  if (guest === '/') hostPath = root;
-  else if (follow || mustBeDir) hostPath = realpathFollow(lexical);
-  else {
-    const parent = realpathFollow(path.dirname(lexical));
-    hostPath = typeof parent === 'number' ? parent : path.join(parent, path.basename(lexical));
-  }
-  if (typeof hostPath === 'number') return hostPath;
-  if (!inside(root, hostPath)) return -EACCES;
-  if (mustBeDir) {
-    try {
-      if (!fs.statSync(hostPath).isDirectory()) return -ENOTDIR;
-    } catch {
-      // does not exist (yet): mkdir("dir/") is fine
-    }
-  }
-  const rel = path.relative(root, hostPath);
-  return { guest: rel === '' ? '/' : '/' + rel.split(path.sep).join('/'), host: hostPath };
-}
-
-/** Lookup of `name` from `dirfd` as a system call does it (guestPathOf + resolveGuest). */
-export function lookup(k: Kernel, p: Process, dirfd: number, name: string, follow: boolean): Resolved | number {
-  const guest = guestPathOf(p, dirfd, name);
-  if (typeof guest === 'number') return guest;
-  return resolveGuest(k, guest, follow, name.endsWith('/'));
+  return walkPath(root, base, name, follow);
 }
 
 /** The stat of a guest path that names a device (kernel.devices or a built-in one), if it does. */

@@ -1,23 +1,31 @@
-import { EACCES } from '../../core/linux/linux-abi.js';
+import * as posix from 'node:path/posix';
 import type { Kernel } from '../../core/linux/kernel.js';
 import type { Process } from '../../core/linux/task.js';
-import { guestPathOf, resolveGuest } from '../../core/linux/vfs.js';
+import type { Walk } from '../../core/linux/path-walk.js';
+import { guestPathOf, walkAt, walkFromGuest } from '../../core/linux/vfs.js';
 
 /** A path as the file rules judge it. */
 export interface ResolvedPath {
-  /** Absolute, with '.' and '..' applied to the text (so '..' stops at '/', as the kernel does). */
+  /**
+   * The name as written, made absolute from where it starts (the cwd's or the directory
+   * descriptor's object, where it is now) with '.' and '..' applied to the text.
+   */
   readonly lexical: string;
-  /** After following symlinks (undefined when the path does not resolve, e.g. a missing directory). */
+  /** What the name reaches: the object (or where it would be created), every symlink followed. */
   readonly resolved?: string;
-  /** A symlink leads out of the guest's root. */
-  readonly escapes: boolean;
+  /** Where the walk stopped when it could not reach the end (a missing or non-directory component). */
+  readonly stoppedAt?: string;
+  /** Places the walk stood in that the text does not show: left by '..', or a symlink's target. */
+  readonly passed: readonly string[];
 }
 
 /**
- * Turns a path argument into what it names: relative paths start at the cwd or at the *at()
- * call's directory descriptor, '..' is applied lexically, and symlinks are followed. The C
- * sandbox would do this with getcwd and a readlink per component (realpath); here the runtime
- * asks the kernel model's lookup, which is the same walk without the system-call round trips.
+ * Turns a path argument into what it names, with the kernel's own lookup (path-walk.ts): the
+ * same walk, from the same objects, that the call will make — so the rules judge the object the
+ * call reaches, whatever symlinks, '..', renames or descriptors lie on the way. The C sandbox
+ * would do this with a readlink per component from the descriptor (openat + O_PATH, as
+ * Landlock-less sandboxes do); here the runtime asks the kernel model's walk, which is the same
+ * walk without the system-call round trips.
  */
 export class PathResolver {
   constructor(
@@ -27,7 +35,7 @@ export class PathResolver {
 
   /** The absolute path before symlinks; errno (negative) when `dirfd` cannot be a base directory. */
   lexical(dirfd: number, name: string): string | number {
-    return guestPathOf(this.process, dirfd | 0, name);
+    return guestPathOf(this.kernel, this.process, dirfd | 0, name);
   }
 
   /**
@@ -43,8 +51,23 @@ export class PathResolver {
   resolve(dirfd: number, name: string, follow: boolean): ResolvedPath | number {
     const lexical = this.lexical(dirfd, name);
     if (typeof lexical === 'number') return lexical;
-    const r = resolveGuest(this.kernel, lexical, follow, name.endsWith('/'));
-    if (typeof r === 'number') return { lexical, escapes: r === -EACCES };
-    return { lexical, resolved: r.guest, escapes: false };
+    return ofWalk(lexical, walkAt(this.kernel, this.process, dirfd | 0, name, follow));
   }
+
+  /**
+   * What the target text of a symlink created at `linkpath` (from `dirfd`) would name when
+   * followed: walked from the directory the link is made in, as the kernel will walk it.
+   */
+  resolveTarget(dirfd: number, linkpath: string, target: string): ResolvedPath | number {
+    const link = walkAt(this.kernel, this.process, dirfd | 0, linkpath.replace(/\/+$/, '') || '/', false);
+    if (typeof link === 'number') return link;
+    if (!link.ok) return ofWalk(link.at, link); // the kernel refuses it: judged where it stopped
+    const dir = posix.dirname(link.guest);
+    return ofWalk(posix.resolve(dir, target), walkFromGuest(this.kernel, dir, target, true));
+  }
+}
+
+function ofWalk(lexical: string, w: Walk | number): ResolvedPath | number {
+  if (typeof w === 'number') return w;
+  return w.ok ? { lexical, resolved: w.guest, passed: w.passed } : { lexical, stoppedAt: w.at, passed: w.passed };
 }

@@ -1,15 +1,16 @@
-import { AF_INET, AT_FDCWD, EACCES, EMFILE, EPERM, NR, O_ACCMODE, O_APPEND, O_CREAT, O_RDONLY, O_TRUNC } from '../../core/linux/linux-abi.js';
+import { AF_INET, AT_FDCWD, EACCES, EMFILE, EPERM, EXDEV, NR, O_ACCMODE, O_APPEND, O_CREAT, O_RDONLY, O_TRUNC } from '../../core/linux/linux-abi.js';
 import type { Cpu } from '../../core/vtx/cpu.js';
 import { CheckedCall, SocketAddress, formatAddress } from './checked-call.js';
 import { FileRules } from './file-rules.js';
 import { OpenFileCounter } from './open-file-counter.js';
-import { PathResolver } from './path-resolver.js';
+import { PathResolver, ResolvedPath } from './path-resolver.js';
 import { NetworkRules, SandboxPolicy } from './sandbox-policy.js';
 import { FCNTL_DUP_CMDS } from './syscall-specs.js';
 
-/** O_NOFOLLOW in open flags; AT_SYMLINK_NOFOLLOW in the AT_* flags of fstatat and faccessat2. */
+/** O_NOFOLLOW in open flags; AT_SYMLINK_NOFOLLOW in the AT_* flags of fstatat and faccessat2; AT_SYMLINK_FOLLOW of linkat. */
 const O_NOFOLLOW = 0o400000;
 const AT_SYMLINK_NOFOLLOW = 0x100;
+const AT_SYMLINK_FOLLOW = 0x400;
 
 export type PolicyDecision = { readonly allow: true } | { readonly allow: false; readonly errno: number; readonly rule: string };
 
@@ -55,9 +56,21 @@ export class PolicyEnforcer {
         const flags = kind.flags !== undefined ? call.args[kind.flags]! : 0;
         const open = kind.access === 'open';
         const write = kind.access === 'write' || (open && ((flags & O_ACCMODE) !== O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_APPEND)) !== 0));
-        const follow = kind.follow === 'flags' ? (flags & (open ? O_NOFOLLOW : AT_SYMLINK_NOFOLLOW)) === 0 : kind.follow;
+        const follow = kind.follow === 'flags' ? (flags & (open ? O_NOFOLLOW : AT_SYMLINK_NOFOLLOW)) === 0
+          : kind.follow === 'AT_SYMLINK_FOLLOW' ? (flags & AT_SYMLINK_FOLLOW) !== 0 : kind.follow;
         const dirfd = kind.dirfd !== undefined ? call.args[kind.dirfd]! : AT_FDCWD;
-        const d = this.judgePath(call.strings.get(i)!, dirfd, follow, write ? 'write' : 'read');
+        const d = this.judgePath(call.strings.get(i)!, dirfd, follow, write ? 'write' : 'read', kind.moves === true);
+        if (d !== undefined) return d;
+      }
+      for (const [i, kind] of call.spec.args.entries()) {
+        if (kind.kind !== 'string' || kind.symlinkAt === undefined) continue;
+        cpu.charge(POLICY_COSTS.perPath * cpu.costs.instruction);
+        const at = kind.symlinkAt;
+        const dirfd = at.dirfd !== undefined ? call.args[at.dirfd]! : AT_FDCWD;
+        const target = call.strings.get(i)!;
+        const r = this.paths.resolveTarget(dirfd, call.strings.get(at.path)!, target);
+        if (typeof r === 'number') continue; // a bad dirfd: the kernel refuses the call itself
+        const d = this.judgeResolved(`symlink target ${target}`, target, r, 'read');
         if (d !== undefined) return d;
       }
     }
@@ -116,16 +129,56 @@ export class PolicyEnforcer {
     return { allow: false, errno, rule: list.length === 0 ? `${key} allows nothing` : `no ${key} rule covers ${formatAddress(a)}` };
   }
 
-  private judgePath(name: string, dirfd: number, follow: boolean, access: 'read' | 'write'): PolicyDecision | undefined {
-    const files = this.files!;
+  /**
+   * A path argument: the name as written, the object it reaches and every place the walk to it
+   * stood in must all be allowed (judgeResolved); for a rename, no rule may lie below what moves.
+   */
+  private judgePath(name: string, dirfd: number, follow: boolean, access: 'read' | 'write', moves: boolean): PolicyDecision | undefined {
+    // A trailing slash makes a lookup follow the last component; the calls that create or remove
+    // a name (unlink, rmdir, rename, mkdir, link, symlink) strip it and act on the link itself.
+    // Judge both readings, so whichever the call makes is judged.
+    const stripped = name.replace(/\/+$/, '');
+    if (!follow && stripped !== name && stripped !== '') {
+      const d = this.judgePath(stripped, dirfd, follow, access, moves);
+      if (d !== undefined) return d;
+    }
     const r = this.paths.resolve(dirfd, name, follow);
     if (typeof r === 'number') return undefined; // a bad dirfd: the kernel refuses the call itself
-    if (r.escapes) return { allow: false, errno: EACCES, rule: `files: ${r.lexical} leads out of the guest's root through a symlink` };
+    const d = this.judgeResolved('', name, r, access);
+    if (d !== undefined || !moves) return d;
+    // Renaming a directory carries what lies below it: a rule for something inside it would
+    // then judge other files, and its files would fall under another rule — Landlock refuses
+    // such a reparenting with EXDEV too (and mv then copies, file by file, each judged).
+    const what = r.resolved ?? r.lexical;
+    const inner = this.files!.rules.find((rule) => rule.path !== what && (what === '/' || rule.path.startsWith(what + '/')));
+    if (inner === undefined) return undefined;
+    return { allow: false, errno: EXDEV, rule: `files: ${what} holds files[${inner.index}] (${inner.path}, ${inner.access}); renaming it would move that rule's files` };
+  }
+
+  /**
+   * Judges a resolved path for `access`: the text (made absolute, '..' applied), the object it
+   * reaches (after symlinks and physical '..'), where the walk stopped if it did, and each place
+   * it passed that the text does not show (a symlink's target, a directory left by '..') — read
+   * access there, so a name can neither use nor probe a place the rules hide.
+   */
+  private judgeResolved(label: string, name: string, r: ResolvedPath, access: 'read' | 'write'): PolicyDecision | undefined {
+    const files = this.files!;
+    const head = label === '' ? 'files: ' : `files: ${label}: `;
+    const deny = (why: string): PolicyDecision => ({ allow: false, errno: EACCES, rule: head + why });
     const lexical = files.judge(r.lexical, access);
-    if (!lexical.ok) return { allow: false, errno: EACCES, rule: r.lexical !== name ? `files: ${name} is ${r.lexical}; ${lexical.why}` : `files: ${lexical.why}` };
+    if (!lexical.ok) return deny(r.lexical !== name ? `${name} is ${r.lexical}; ${lexical.why}` : lexical.why);
     if (r.resolved !== undefined && r.resolved !== r.lexical) {
       const target = files.judge(r.resolved, access);
-      if (!target.ok) return { allow: false, errno: EACCES, rule: `files: ${r.lexical} is a symlink to ${r.resolved}; ${target.why}` };
+      if (!target.ok) return deny(`${r.lexical} leads to ${r.resolved} through a symlink; ${target.why}`);
+    }
+    if (r.stoppedAt !== undefined && r.stoppedAt !== r.lexical) {
+      const at = files.judge(r.stoppedAt, 'read');
+      if (!at.ok) return deny(`${r.lexical} stops at ${r.stoppedAt}; ${at.why}`);
+    }
+    for (const p of r.passed) {
+      if (p === r.resolved || p === r.lexical) continue;
+      const on = files.judge(p, 'read');
+      if (!on.ok) return deny(`${r.lexical} passes through ${p}; ${on.why}`);
     }
     return undefined;
   }

@@ -18,18 +18,30 @@ export type Len = number | { readonly arg: number; readonly scale?: number; read
 export type ArgKind =
   | { readonly kind: 'value'; readonly name: string }
   | { readonly kind: 'in' | 'out' | 'inout'; readonly name: string; readonly len: Len; readonly nullable?: boolean }
-  | { readonly kind: 'string'; readonly name: string }
+  /**
+   * A C string. `symlinkAt`: it is the target of a symlink made at the path of argument `path`
+   * (from the directory fd of argument `dirfd`): the file rules judge where it would lead.
+   */
+  | { readonly kind: 'string'; readonly name: string; readonly symlinkAt?: { readonly path: number; readonly dirfd?: number } }
   | {
       readonly kind: 'path';
       readonly name: string;
       /** 'open': read or write as the open flags say (argument `flags`). */
       readonly access: 'read' | 'write' | 'open';
-      /** Whether a symlink in the last component is followed ('flags': unless O_NOFOLLOW / AT_SYMLINK_NOFOLLOW). */
-      readonly follow: boolean | 'flags';
+      /**
+       * Whether a symlink in the last component is followed ('flags': unless O_NOFOLLOW /
+       * AT_SYMLINK_NOFOLLOW; 'AT_SYMLINK_FOLLOW': only with that flag, as linkat).
+       */
+      readonly follow: boolean | 'flags' | 'AT_SYMLINK_FOLLOW';
       /** The argument with the directory fd of an *at() call (relative paths start there). */
       readonly dirfd?: number;
       /** The argument with the open flags or the AT_* flags. */
       readonly flags?: number;
+      /**
+       * The call moves what the path names with everything below it (rename): no files rule may
+       * lie below it, or the move would carry that rule's files to another rule (-EXDEV).
+       */
+      readonly moves?: true;
     }
   | { readonly kind: 'iovec'; readonly name: string; readonly count: number; readonly dir: 'in' | 'out' }
   | { readonly kind: 'ioctl-arg'; readonly name: string; readonly request: number }
@@ -65,8 +77,11 @@ const input = (name: string, len: Len, nullable = false): ArgKind => ({ kind: 'i
 const output = (name: string, len: Len, nullable = false): ArgKind => ({ kind: 'out', name, len, nullable });
 const inout = (name: string, len: Len, nullable = false): ArgKind => ({ kind: 'inout', name, len, nullable });
 const str = (name: string): ArgKind => ({ kind: 'string', name });
-const path = (name: string, access: 'read' | 'write' | 'open', follow: boolean | 'flags', at: { dirfd?: number; flags?: number } = {}): ArgKind =>
+const path = (name: string, access: 'read' | 'write' | 'open', follow: boolean | 'flags' | 'AT_SYMLINK_FOLLOW', at: { dirfd?: number; flags?: number; moves?: true } = {}): ArgKind =>
   ({ kind: 'path', name, access, follow, ...at });
+/** A symlink's target text, judged where it leads from the directory of the link (argument `path`). */
+const linkTarget = (name: string, path: number, dirfd?: number): ArgKind =>
+  ({ kind: 'string', name, symlinkAt: dirfd === undefined ? { path } : { path, dirfd } });
 const arg = (i: number): Len => ({ arg: i });
 /** select's fd_sets: argument 0 (nfds) bits. */
 const FD_SET_LEN: Len = { arg: 0, bitmap: true };
@@ -136,12 +151,15 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.getcwd, 'getcwd', [output('buf', arg(1)), v('size')]),
   spec(NR.chdir, 'chdir', [path('path', 'read', true)]),
   spec(NR.fchdir, 'fchdir', [fd('fd')]),
-  spec(NR.rename, 'rename', [path('oldpath', 'write', false), path('newpath', 'write', false)]),
+  spec(NR.rename, 'rename', [path('oldpath', 'write', false, { moves: true }), path('newpath', 'write', false, { moves: true })]),
   spec(NR.mkdir, 'mkdir', [path('pathname', 'write', false), v('mode')]),
   spec(NR.rmdir, 'rmdir', [path('pathname', 'write', false)]),
   spec(NR.unlink, 'unlink', [path('pathname', 'write', false)]),
-  // The target of a symlink is only text; what it names is judged when someone follows it.
-  spec(NR.symlink, 'symlink', [str('target'), path('linkpath', 'write', false)]),
+  // A second name for a file gives whoever may use that name the file: the file must be one the
+  // program may write, as the place of the new name must be.
+  spec(NR.link, 'link', [path('oldpath', 'write', false), path('newpath', 'write', false)]),
+  // The target of a symlink is judged where it leads, when it is made and again whenever it is followed.
+  spec(NR.symlink, 'symlink', [linkTarget('target', 1), path('linkpath', 'write', false)]),
   spec(NR.readlink, 'readlink', [path('pathname', 'read', false), output('buf', arg(2)), v('bufsiz')]),
   spec(NR.umask, 'umask', [v('mask')]),
   spec(NR.gettimeofday, 'gettimeofday', [output('tv', TIMEVAL_SIZE, true), output('tz', TIMEZONE_SIZE, true)]),
@@ -167,8 +185,9 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.mkdirat, 'mkdirat', [fd('dirfd'), path('pathname', 'write', false, { dirfd: 0 }), v('mode')]),
   spec(NR.newfstatat, 'newfstatat', [fd('dirfd'), path('pathname', 'read', 'flags', { dirfd: 0, flags: 3 }), output('statbuf', STAT_SIZE), v('flags')]),
   spec(NR.unlinkat, 'unlinkat', [fd('dirfd'), path('pathname', 'write', false, { dirfd: 0 }), v('flags')]),
-  spec(NR.renameat, 'renameat', [fd('olddirfd'), path('oldpath', 'write', false, { dirfd: 0 }), fd('newdirfd'), path('newpath', 'write', false, { dirfd: 2 })]),
-  spec(NR.symlinkat, 'symlinkat', [str('target'), fd('newdirfd'), path('linkpath', 'write', false, { dirfd: 1 })]),
+  spec(NR.renameat, 'renameat', [fd('olddirfd'), path('oldpath', 'write', false, { dirfd: 0, moves: true }), fd('newdirfd'), path('newpath', 'write', false, { dirfd: 2, moves: true })]),
+  spec(NR.linkat, 'linkat', [fd('olddirfd'), path('oldpath', 'write', 'AT_SYMLINK_FOLLOW', { dirfd: 0, flags: 4 }), fd('newdirfd'), path('newpath', 'write', false, { dirfd: 2 }), v('flags')]),
+  spec(NR.symlinkat, 'symlinkat', [linkTarget('target', 2, 1), fd('newdirfd'), path('linkpath', 'write', false, { dirfd: 1 })]),
   spec(NR.readlinkat, 'readlinkat', [fd('dirfd'), path('pathname', 'read', false, { dirfd: 0 }), output('buf', arg(3)), v('bufsiz')]),
   spec(NR.pselect6, 'pselect6', [v('nfds'), inout('readfds', FD_SET_LEN, true), inout('writefds', FD_SET_LEN, true), inout('exceptfds', FD_SET_LEN, true), inout('timeout', TIMESPEC_SIZE, true), input('sigmask', 16, true)]),
   spec(NR.ppoll, 'ppoll', [inout('fds', { arg: 1, scale: POLLFD_SIZE }), v('nfds'), input('tsp', TIMESPEC_SIZE, true), input('sigmask', 8, true), v('sigsetsize')]),
@@ -184,7 +203,7 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.dup3, 'dup3', [fd('oldfd'), fd('newfd'), v('flags')], 'fd-open'),
   spec(NR.pipe2, 'pipe2', [output('pipefd', 8), v('flags')], 'fd-open'),
   spec(NR.prlimit64, 'prlimit64', [{ kind: 'self-pid', name: 'pid' }, v('resource'), input('new_limit', RLIMIT_SIZE, true), output('old_limit', RLIMIT_SIZE, true)]),
-  spec(NR.renameat2, 'renameat2', [fd('olddirfd'), path('oldpath', 'write', false, { dirfd: 0 }), fd('newdirfd'), path('newpath', 'write', false, { dirfd: 2 }), v('flags')]),
+  spec(NR.renameat2, 'renameat2', [fd('olddirfd'), path('oldpath', 'write', false, { dirfd: 0, moves: true }), fd('newdirfd'), path('newpath', 'write', false, { dirfd: 2, moves: true }), v('flags')]),
   spec(NR.getrandom, 'getrandom', [output('buf', arg(1)), v('buflen'), v('flags')]),
   spec(NR.faccessat2, 'faccessat2', [fd('dirfd'), path('pathname', 'read', 'flags', { dirfd: 0, flags: 3 }), v('mode'), v('flags')]),
 ];

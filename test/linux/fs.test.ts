@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import {
   AT_EMPTY_PATH, AT_FDCWD, EAGAIN, FIONBIO, FIONREAD, F_GETLK, F_UNLCK, O_PATH, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, DT_DIR, DT_LNK, DT_REG, EACCES, EBADF,
-  EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, EMFILE, ENOENT, ENOTDIR, ENOTEMPTY, ENOTTY, ERANGE, ESPIPE,
+  EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, EMFILE, ENOENT, ENOTDIR, ENOTEMPTY, ENOTTY, EPERM, ERANGE, ESPIPE,
   FD_CLOEXEC, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_OK, F_SETFD, F_SETFL, NR, O_APPEND, O_CLOEXEC,
   O_CREAT, O_DIRECTORY, O_EXCL, O_LARGEFILE, O_NOFOLLOW, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, PAGE_OFFSET,
   R_OK, SEEK_CUR, SEEK_END, SEEK_SET, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, TCGETS, TIOCGWINSZ, W_OK,
@@ -212,46 +212,155 @@ describe('Linux model files: the root is a jail', () => {
     expect(cwd).toBe('/');
   });
 
-  it('refuses symlinks that leave the root (EACCES) and follows those that stay inside', () => {
+  it('resolves every symlink inside the root, as chroot: absolute targets from the guest\'s "/", ".." stops there', () => {
     const root = tempDir();
     const outside = tempDir('outside');
     fs.writeFileSync(path.join(outside, 'secret'), 'secret');
     fs.writeFileSync(path.join(root, 'inside.txt'), 'inside');
-    fs.symlinkSync(path.join(outside, 'secret'), path.join(root, 'out')); // absolute, outside
-    fs.symlinkSync(path.join('..', path.basename(outside), 'secret'), path.join(root, 'rel')); // relative escape
-    fs.symlinkSync(outside, path.join(root, 'dirout'));
+    // The host path of `outside`, recreated inside the root: where an absolute target leads.
+    fs.mkdirSync(path.join(root, outside), { recursive: true });
+    fs.writeFileSync(path.join(root, outside, 'secret'), 'mirror');
+    fs.symlinkSync(path.join(outside, 'secret'), path.join(root, 'out')); // absolute: the root's own copy
+    fs.symlinkSync(path.join('..', '..', '..', path.basename(outside), 'secret'), path.join(root, 'rel')); // ".." stops at "/"
     fs.symlinkSync('..', path.join(root, 'up'));
     fs.symlinkSync('inside.txt', path.join(root, 'in'));
     fs.symlinkSync(path.join(outside, 'created'), path.join(root, 'dangling'));
+    fs.symlinkSync('loop', path.join(root, 'loop'));
     const { k } = bootAt(root);
+    const read: string[] = [];
     let link = '';
-    let text = '';
     const { results } = script(k, [
       (cpu) => syscall(cpu, NR.open, putStr(cpu, PATH, '/out'), O_RDONLY),
-      (cpu) => syscall(cpu, NR.open, putStr(cpu, PATH, 'rel'), O_RDONLY),
-      (cpu) => syscall(cpu, NR.open, putStr(cpu, PATH, '/dirout/secret'), O_RDONLY),
-      (cpu) => syscall(cpu, NR.open, putStr(cpu, PATH, '/up/anything'), O_RDONLY),
-      (cpu) => syscall(cpu, NR.stat, putStr(cpu, PATH, '/out'), BUF),
-      (cpu) => syscall(cpu, NR.chdir, putStr(cpu, PATH, '/dirout')),
-      (cpu) => syscall(cpu, NR.open, putStr(cpu, PATH, '/dangling'), O_CREAT | O_WRONLY, 0o644),
-      (cpu) => syscall(cpu, NR.lstat, putStr(cpu, PATH, '/out'), BUF), // the link itself is inside
+      (cpu, fd) => syscall(cpu, NR.read, fd, BUF, 100),
+      (cpu, n) => {
+        read.push(getStr(cpu, BUF, n));
+        syscall(cpu, NR.open, putStr(cpu, PATH, 'rel'), O_RDONLY);
+      },
+      (cpu) => syscall(cpu, NR.open, putStr(cpu, PATH, '/up/up/up/inside.txt'), O_RDONLY),
+      (cpu, fd) => syscall(cpu, NR.read, fd, BUF, 100),
+      (cpu, n) => {
+        read.push(getStr(cpu, BUF, n));
+        syscall(cpu, NR.open, putStr(cpu, PATH, '/dangling'), O_CREAT | O_WRONLY, 0o644);
+      },
+      (cpu) => syscall(cpu, NR.lstat, putStr(cpu, PATH, '/out'), BUF), // the link itself
       (cpu) => syscall(cpu, NR.readlink, putStr(cpu, PATH, '/out'), BUF, 4096),
       (cpu, n) => {
         link = getStr(cpu, BUF, n);
-        syscall(cpu, NR.open, putStr(cpu, PATH, '/in'), O_RDONLY);
+        syscall(cpu, NR.open, putStr(cpu, PATH, '/in'), O_RDONLY | O_NOFOLLOW);
+      },
+      (cpu) => syscall(cpu, NR.readlink, putStr(cpu, PATH, '/inside.txt'), BUF, 100), // not a link
+      (cpu) => syscall(cpu, NR.stat, putStr(cpu, PATH, '/loop'), BUF),
+      (cpu) => syscall(cpu, NR.stat, putStr(cpu, PATH, '/inside.txt/x'), BUF),
+      (cpu) => syscall(cpu, NR.stat, putStr(cpu, PATH, '/in/'), BUF),
+    ]);
+    runAll(k);
+    expect(results).toEqual([3, 6, -ENOENT, 4, 6, 5, 0, link.length, -ELOOP, -EINVAL, -ELOOP, -ENOTDIR, -ENOTDIR]);
+    expect(read).toEqual(['mirror', 'inside']);
+    expect(link).toBe(path.join(outside, 'secret'));
+    // The dangling link's target was created inside the root, not at the host path it names.
+    expect(fs.existsSync(path.join(outside, 'created'))).toBe(false);
+    expect(fs.existsSync(path.join(root, outside, 'created'))).toBe(true);
+  });
+
+  it('a descriptor is bound to the directory it opened: rename it away, plant a symlink, and the descriptor still lists and resolves the directory', () => {
+    const root = tempDir();
+    const outside = tempDir('outside');
+    fs.writeFileSync(path.join(outside, 'passwd'), 'host secret');
+    fs.mkdirSync(path.join(root, 'd'));
+    fs.writeFileSync(path.join(root, 'd', 'mine'), 'mine');
+    const { k } = bootAt(root);
+    let names = '';
+    let text = '';
+    let cwd = '';
+    const { results } = script(k, [
+      (cpu) => syscall(cpu, NR.open, putStr(cpu, PATH, '/d'), O_RDONLY | O_DIRECTORY),
+      (cpu) => syscall(cpu, NR.chdir, putStr(cpu, PATH, '/d')),
+      (cpu) => syscall(cpu, NR.rename, putStr(cpu, PATH, '/d'), putStr(cpu, PATH2, '/e')),
+      (cpu) => {
+        fs.symlinkSync(outside, path.join(root, 'd')); // a host symlink to the host's directory, too
+        syscall(cpu, NR.getdents64, 3, BUF, 4096);
+      },
+      (cpu, n) => {
+        for (let off = 0; off < n;) {
+          const dv = new DataView(getBytes(cpu, BUF + off, 19 + 256).buffer);
+          const reclen = dv.getUint16(16, true);
+          names += getStr(cpu, BUF + off + 19, reclen - 19).replace(/\0.*$/s, '') + ' ';
+          off += reclen;
+        }
+        syscall(cpu, NR.openat, 3, putStr(cpu, PATH, 'mine'), O_RDONLY);
       },
       (cpu, fd) => syscall(cpu, NR.read, fd, BUF, 100),
       (cpu, n) => {
         text = getStr(cpu, BUF, n);
-        syscall(cpu, NR.open, putStr(cpu, PATH, '/in'), O_RDONLY | O_NOFOLLOW);
+        syscall(cpu, NR.openat, 3, putStr(cpu, PATH, 'passwd'), O_RDONLY);
       },
-      (cpu) => syscall(cpu, NR.readlink, putStr(cpu, PATH, '/inside.txt'), BUF, 100), // not a link
+      (cpu) => syscall(cpu, NR.open, putStr(cpu, PATH, 'passwd'), O_RDONLY), // from the cwd: e as well
+      (cpu) => syscall(cpu, NR.getcwd, BUF, 100),
+      (cpu, n) => {
+        cwd = getStr(cpu, BUF, n - 1);
+        syscall(cpu, NR.open, putStr(cpu, PATH, '/d/passwd'), O_RDONLY); // the planted link: inside the root
+      },
+      (cpu) => {
+        fs.rmSync(path.join(root, 'e'), { recursive: true });
+        syscall(cpu, NR.openat, 3, putStr(cpu, PATH, 'x'), O_RDONLY | O_CREAT, 0o644); // removed: ENOENT
+      },
+      (cpu) => syscall(cpu, NR.getcwd, BUF, 100),
+      (cpu) => syscall(cpu, NR.getdents64, 3, BUF, 4096),
     ]);
     runAll(k);
-    expect(results).toEqual([-EACCES, -EACCES, -EACCES, -EACCES, -EACCES, -EACCES, -EACCES, 0, link.length, 3, 6, -ELOOP, -EINVAL]);
-    expect(link).toBe(path.join(outside, 'secret'));
-    expect(text).toBe('inside');
-    expect(fs.existsSync(path.join(outside, 'created'))).toBe(false);
+    expect(results).toEqual([3, 0, 0, expect.any(Number), 4, 4, -ENOENT, -ENOENT, 3, -ENOENT, -ENOENT, -ENOENT, 0]);
+    expect(names).toBe('. .. mine ');
+    expect(text).toBe('mine');
+    expect(cwd).toBe('/e');
+  });
+});
+
+describe('Linux model files: walks and links', () => {
+  it('".." after a symlink is the parent of its target, as Linux (not of the name as written)', () => {
+    const root = tempDir();
+    fs.mkdirSync(path.join(root, 'a', 'b'), { recursive: true });
+    fs.mkdirSync(path.join(root, 'c'));
+    fs.writeFileSync(path.join(root, 'a', 'f'), 'in a');
+    fs.writeFileSync(path.join(root, 'f'), 'at the root');
+    fs.symlinkSync('/a/b', path.join(root, 'c', 'l'));
+    const { k } = bootAt(root);
+    let text = '';
+    const { results } = script(k, [
+      (cpu) => syscall(cpu, NR.open, putStr(cpu, PATH, '/c/l/../f'), O_RDONLY), // /a/f, not /c/f
+      (cpu, fd) => syscall(cpu, NR.read, fd, BUF, 100),
+      (cpu, n) => {
+        text = getStr(cpu, BUF, n);
+        syscall(cpu, NR.chdir, putStr(cpu, PATH, '/c/l'));
+      },
+      (cpu) => syscall(cpu, NR.getcwd, BUF, 100),
+      (cpu) => syscall(cpu, NR.stat, putStr(cpu, PATH, '../../../../f'), BUF), // climbs to "/" and stays
+    ]);
+    runAll(k);
+    expect(results).toEqual([3, 4, 0, 5, 0]);
+    expect(text).toBe('in a');
+  });
+
+  it('link and linkat: a second name for a file; -EPERM for a directory, -EEXIST, AT_SYMLINK_FOLLOW, AT_EMPTY_PATH is -ENOENT', () => {
+    const root = tempDir();
+    fs.writeFileSync(path.join(root, 'f'), 'data');
+    fs.mkdirSync(path.join(root, 'd'));
+    fs.symlinkSync('f', path.join(root, 'l'));
+    const { k } = bootAt(root);
+    const { results } = script(k, [
+      (cpu) => syscall(cpu, NR.link, putStr(cpu, PATH, '/f'), putStr(cpu, PATH2, '/g')),
+      (cpu) => syscall(cpu, NR.link, putStr(cpu, PATH, '/d'), putStr(cpu, PATH2, '/e')),
+      (cpu) => syscall(cpu, NR.link, putStr(cpu, PATH, '/f'), putStr(cpu, PATH2, '/g')),
+      (cpu) => syscall(cpu, NR.link, putStr(cpu, PATH, '/missing'), putStr(cpu, PATH2, '/h')),
+      (cpu) => syscall(cpu, NR.linkat, AT_FDCWD, putStr(cpu, PATH, '/l'), AT_FDCWD, putStr(cpu, PATH2, '/lf'), 0x400),
+      (cpu) => syscall(cpu, NR.linkat, AT_FDCWD, putStr(cpu, PATH, '/l'), AT_FDCWD, putStr(cpu, PATH2, '/ll'), 0),
+      (cpu) => syscall(cpu, NR.open, putStr(cpu, PATH, '/f'), O_RDONLY),
+      (cpu, fd) => syscall(cpu, NR.linkat, fd, putStr(cpu, PATH, ''), AT_FDCWD, putStr(cpu, PATH2, '/byfd'), AT_EMPTY_PATH),
+      (cpu) => syscall(cpu, NR.linkat, AT_FDCWD, putStr(cpu, PATH, '/f'), AT_FDCWD, putStr(cpu, PATH2, '/x'), 0x8000),
+    ]);
+    runAll(k);
+    expect(results).toEqual([0, -EPERM, -EEXIST, -ENOENT, 0, 0, 3, -ENOENT, -EINVAL]);
+    expect(fs.statSync(path.join(root, 'f')).nlink).toBe(3); // f, g, lf
+    expect(fs.lstatSync(path.join(root, 'll')).isSymbolicLink()).toBe(true); // the link itself
   });
 });
 
