@@ -13,6 +13,7 @@ import { errnoName, formatCall } from './format-call.js';
 import { OpenFileCounter } from './open-file-counter.js';
 import { PathResolver } from './path-resolver.js';
 import { PolicyEnforcer } from './policy-enforcer.js';
+import { SocketInspector } from './socket-inspector.js';
 import { PtraceMemoryLimit } from './ptrace-memory-limit.js';
 import { SandboxPolicy } from './sandbox-policy.js';
 import { SandboxReporter } from './sandbox-reporter.js';
@@ -168,7 +169,7 @@ export class PtraceSupervisor {
    */
   supervise(tracee: Process): void {
     this.tracee = tracee;
-    this.enforcer = new PolicyEnforcer(this.policy, new PathResolver(this.kernel, tracee), this.fds);
+    this.enforcer = new PolicyEnforcer(this.policy, new PathResolver(this.kernel, tracee), this.fds, new SocketInspector(tracee));
   }
 
   /** Runs the supervisor's code up to its next system call (or its end: exit_group(0)). */
