@@ -41,6 +41,21 @@ export interface KernelTimer {
   readonly fire: () => void;
 }
 
+/** Real-time bounds of Kernel.run's waits for the host (performance.now() milliseconds). */
+export interface HostWaitLimits {
+  /** How long the machine may sit idle waiting for the host at a stretch: then 'idle-limit'. */
+  readonly idleMs?: number;
+  /** When to stop waiting for the host whatever happens: then 'wall'. */
+  readonly wallDeadline?: number;
+}
+
+/**
+ * Why Kernel.run returned: nothing left to run ('done'), `maxCycles` reached ('cycles'), every
+ * task left blocked with nothing that could wake one ('deadlock'), or a wait for the host cut
+ * short: by netIdleTimeoutMs ('host-silent') or by the caller's limits ('idle-limit', 'wall').
+ */
+export type RunEnd = 'done' | 'cycles' | 'deadlock' | 'host-silent' | 'idle-limit' | 'wall';
+
 /** Returned by a system-call handler that put the task to sleep; the result comes later. */
 export const BLOCKED = Symbol('blocked');
 export type SyscallResult = number | typeof BLOCKED;
@@ -250,11 +265,16 @@ export class Kernel {
     }
   }
 
-  /** Puts the current task of `cpu` to sleep until `wake()` returns true; `resume` finishes its work. */
-  sleep(t: Task, wake: () => boolean, resume: () => void): void {
+  /**
+   * Puts the current task of `cpu` to sleep until `wake()` returns true; `resume` finishes its
+   * work. `hostWake` says whether an event from the host could wake it (a host socket among what
+   * it waits for); without it, the kernel assumes one could.
+   */
+  sleep(t: Task, wake: () => boolean, resume: () => void, hostWake?: () => boolean): void {
     t.state = TaskState.Sleeping;
     t.wake = wake;
     t.resume = resume;
+    t.hostWake = hostWake;
   }
 
   /** Re-checks sleeping tasks (something they may wait for happened). */
@@ -419,6 +439,7 @@ export class Kernel {
   /** The table dispatch shared by SYSCALL and the Dune module's VMCALL. */
   dispatch(cpu: Cpu, t: Task, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): SyscallResult {
     this.sv[this.sSyscalls]++;
+    t.lastSyscall = nr;
     const row = this.syscalls.get(nr);
     if (cpu.tracer.enabled) cpu.tracer.instant('syscall', row?.name ?? `syscall_${nr}`, cpu.index, cpu.cycles, { nr });
     if (row === undefined) {
@@ -730,10 +751,18 @@ export class Kernel {
    * between them; when every CPU is idle the kernel waits for the host (an idle machine waiting
    * for the NIC's interrupt) or for the earliest timer, whose deadline the clocks then jump to.
    * Simulated time therefore counts the CPUs' work, not the host's round trips.
+   *
+   * Waiting for the host only makes sense while a sleeping task waits for a host socket
+   * (Task.hostWake): when every task left is asleep or stopped, no timer is pending and none of
+   * them could hear from the host — a read of an empty pipe whose write end the reader holds, two
+   * processes each waiting for the other — nothing can ever run again, and run() says so
+   * ('deadlock') instead of waiting for ever. `limits` bounds the waits for the host in real time.
    */
-  run(maxCycles = Infinity): void {
+  run(maxCycles = Infinity, limits: HostWaitLimits = {}): RunEnd {
     const net = this.hostNet;
     const cpus = this.machine.cpus;
+    const idleLimitMs = limits.idleMs ?? Infinity;
+    const wallDeadline = limits.wallDeadline ?? Infinity;
     let idleSince = -1;
     let idleClock = 0;
     for (;;) {
@@ -741,7 +770,7 @@ export class Kernel {
       if (!sliced) {
         this.machine.run(maxCycles);
         // A socket opened during the run stops the CPUs (hostEndpointOpened): go on sliced.
-        if (!net.active && this.timers.length === 0) return;
+        if (!net.active && this.timers.length === 0) return cpus.every((c) => c.halted) ? this.settled() : 'cycles';
       } else {
         let now = Infinity;
         for (const c of cpus) if (!c.halted && c.cycles < now) now = c.cycles;
@@ -752,13 +781,13 @@ export class Kernel {
         continue;
       }
       if (!cpus.every((c) => c.halted)) {
-        if (cpus.every((c) => c.halted || c.cycles >= maxCycles)) return;
+        if (cpus.every((c) => c.halted || c.cycles >= maxCycles)) return 'cycles';
         continue;
       }
       // Every CPU is idle: only the host or a timer can wake a task now.
       const timer = this.timers.length > 0 ? this.timers.reduce((a, b) => (b.deadline < a.deadline ? b : a)) : undefined;
-      if (!net.active) {
-        if (timer === undefined) return;
+      if (!this.hostCouldWake()) {
+        if (timer === undefined) return this.settled();
         this.fireTimer(timer);
         continue;
       }
@@ -770,7 +799,8 @@ export class Kernel {
       }
       const idleMs = performance.now() - idleSince;
       const dueMs = timer === undefined ? Infinity : ((timer.deadline - idleClock) / this.costs.clockHz) * 1000;
-      if (net.wait(Math.min(dueMs - idleMs, this.netIdleTimeoutMs - idleMs, 250)) > 0) {
+      const untilWall = wallDeadline - performance.now();
+      if (net.wait(Math.min(dueMs - idleMs, this.netIdleTimeoutMs - idleMs, idleLimitMs - idleMs, untilWall, 250)) > 0) {
         idleSince = -1;
         continue;
       }
@@ -780,8 +810,38 @@ export class Kernel {
         this.fireTimer(timer!);
         continue;
       }
-      if (waited >= this.netIdleTimeoutMs) return;
+      if (waited >= idleLimitMs) return 'idle-limit';
+      if (performance.now() >= wallDeadline) return 'wall';
+      if (waited >= this.netIdleTimeoutMs) return 'host-silent';
     }
+  }
+
+  /** Whether an event from the host could wake a sleeping task (a host socket it waits for). */
+  hostCouldWake(): boolean {
+    if (!this.hostNet.active) return false;
+    for (const t of this.tasks.values()) {
+      if (t.state === TaskState.Sleeping && (t.hostWake === undefined || t.hostWake())) return true;
+    }
+    return false;
+  }
+
+  /** Every CPU idle, no timer, nothing the host could wake: done, or blocked for good. */
+  private settled(): RunEnd {
+    return this.blockedTasks().length > 0 ? 'deadlock' : 'done';
+  }
+
+  /** The tasks that are neither dead nor able to run: asleep in a system call, or stopped. */
+  blockedTasks(): Task[] {
+    return [...this.tasks.values()].filter((t) => t.state === TaskState.Sleeping || t.state === TaskState.Stopped);
+  }
+
+  /** "pid 2 (prog) asleep in read", "pid 3 (child) stopped by ptrace" — for the reports. */
+  describeBlocked(): string {
+    return this.blockedTasks().map((t) => {
+      const who = `pid ${t.tid} (${t.process.name})`;
+      if (t.state === TaskState.Stopped) return `${who} stopped`;
+      return `${who} asleep in ${t.lastSyscall >= 0 ? Kernel.syscallName(t.lastSyscall) : 'the kernel'}`;
+    }).join(', ');
   }
 
   /** The host's network (real sockets on loopback), started by the first socket. */

@@ -97,6 +97,14 @@ export class Task {
   afterSyscall: ((cpu: import('../vtx/cpu.js').Cpu) => void) | undefined;
   /** Whether a sleeping task can go on (checked when something it waits for happens). */
   wake: (() => boolean) | undefined;
+  /**
+   * Whether something from the host (a connection, data, a datagram on a host socket) could wake
+   * the sleeping task; undefined: assume it could. The kernel's idle loop tells a machine waiting
+   * for the host from one that can never move again (Kernel.run).
+   */
+  hostWake: (() => boolean) | undefined;
+  /** The number of the last system call dispatched for the task (-1: none), for reports. */
+  lastSyscall = -1;
 
   // ptrace
   tracer: Process | undefined;

@@ -1,7 +1,7 @@
 import { RSP } from '../../core/vtx/cpu.js';
 import { ExecLaunchContext, ExecLauncher } from '../../core/framework/exec-mode.js';
 import { loadElf } from '../../core/linux/exec.js';
-import { Kernel, queueSignalToProcess } from '../../core/linux/kernel.js';
+import { Kernel, RunEnd, queueSignalToProcess } from '../../core/linux/kernel.js';
 import { SIGTRAP } from '../../core/linux/linux-abi.js';
 import type { Process } from '../../core/linux/task.js';
 import { LimitWatchdog } from './limit-watchdog.js';
@@ -45,10 +45,11 @@ export class PtraceLauncher implements ExecLauncher {
     return p;
   }
 
-  run(kernel: Kernel, process: Process): void {
+  run(kernel: Kernel, process: Process): RunEnd {
     this.watchdog = new LimitWatchdog(kernel, process, this.supervisor!, this.policy.limits, this.reporter!);
-    this.watchdog.run();
+    const end = this.watchdog.run();
     this.reporter!.finish();
+    return end;
   }
 
   stats(): Record<string, unknown> {
