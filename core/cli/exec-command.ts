@@ -75,7 +75,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   const bytes = new Uint8Array(readFileSync(path));
   const elf = ElfFile.parse(bytes); // ElfError on a bad file
   const t0 = performance.now();
-  const m = new Machine({ memory: opts.memory, profile: opts.profile });
+  const m = new Machine({ memory: opts.memory, profile: opts.profile, cpus: opts.launcher?.cpus ?? 1 });
   installInterpreter(m);
   const k = new Kernel(m);
   if (opts.console !== undefined) k.console = opts.console;
@@ -151,6 +151,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   const stats = {
     mode: opts.mode,
     profile: opts.profile,
+    cpus: cpus.length,
     instructions: cpus.reduce((a, c) => a + c.instructions, 0),
     cycles: Math.max(...cpus.map((c) => c.cycles)),
     simulatedSeconds: m.seconds(Math.max(...cpus.map((c) => c.cycles))),

@@ -42,6 +42,8 @@ export interface ExecLaunchContext {
 
 /** One run of a plugin's exec mode. */
 export interface ExecLauncher {
+  /** CPUs the machine needs for the mode (default 1): the ptrace way keeps one for its supervisor. */
+  readonly cpus?: number;
   /** Creates the process (and whatever it needs: the Dune module, a loader) and makes it runnable. */
   launch(ctx: ExecLaunchContext): Process;
   /**

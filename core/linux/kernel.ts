@@ -64,6 +64,8 @@ export interface ProgramLayout {
   /** Where the program's code is mapped (default 0x400000). */
   codeBase?: number;
   stackSize?: number;
+  /** The CPUs it may run on (Task.cpusAllowed; default: any). */
+  cpusAllowed?: readonly number[];
 }
 
 /**
@@ -190,6 +192,7 @@ export class Kernel {
     t.regs.rip = code.addr(entryLabel);
     t.regs.set(RSP, STACK_TOP - 64);
     t.regs.rflags = 0x202;
+    t.cpusAllowed = layout.cpusAllowed;
     this.enqueue(t);
     return p;
   }
@@ -255,14 +258,36 @@ export class Kernel {
     if (t.state === TaskState.Dead) return;
     t.state = TaskState.Runnable;
     if (!this.runQueue.includes(t)) this.runQueue.push(t);
-    // An idle CPU picks it up (the reschedule IPI of a real kernel).
-    for (const cpu of this.machine.cpus) {
-      if (cpu.halted && this.current[cpu.index] === undefined) {
+    // An idle CPU it may run on picks it up (the reschedule IPI of a real kernel). The CPU was
+    // idle until now: its clock moves on to the time of the wake-up, the latest clock of the
+    // CPUs at work (all of them when every one is idle: a host event, a timer), so that work
+    // done for the woken task never lands before what woke it.
+    const cpus = this.machine.cpus;
+    for (const cpu of cpus) {
+      if (cpu.halted && this.current[cpu.index] === undefined && this.mayRunOn(t, cpu.index)) {
+        let now = -Infinity;
+        for (const c of cpus) if (!c.halted && c.cycles > now) now = c.cycles;
+        if (now === -Infinity) for (const c of cpus) if (c.cycles > now) now = c.cycles;
+        if (cpu.cycles < now) cpu.cycles = now;
         cpu.halted = false;
         this.dispatchIdle(cpu);
         break;
       }
     }
+  }
+
+  /** Whether the task's affinity lets it run on CPU `index`. */
+  mayRunOn(t: Task, index: number): boolean {
+    return t.cpusAllowed === undefined || t.cpusAllowed.includes(index);
+  }
+
+  /** Takes the first task of the run queue that may run on `cpu` (undefined: none). */
+  private takeRunnable(cpu: Cpu): Task | undefined {
+    const q = this.runQueue;
+    for (let i = 0; i < q.length; i++) {
+      if (this.mayRunOn(q[i]!, cpu.index)) return q.splice(i, 1)[0];
+    }
+    return undefined;
   }
 
   /**
@@ -289,7 +314,7 @@ export class Kernel {
 
   /** Starts an idle CPU on the next runnable task (it was halted with nothing to run). */
   private dispatchIdle(cpu: Cpu): void {
-    const next = this.runQueue.shift();
+    const next = this.takeRunnable(cpu);
     if (next === undefined) {
       cpu.halted = true;
       return;
@@ -340,7 +365,7 @@ export class Kernel {
       }
       // This task cannot run: take the next runnable one, or go idle.
       if (t !== undefined && t.state === TaskState.Running) t.state = TaskState.Runnable;
-      const next = this.runQueue.shift();
+      const next = this.takeRunnable(cpu);
       if (next === undefined) {
         this.current[cpu.index] = undefined;
         cpu.halted = true;
@@ -888,7 +913,7 @@ export class Kernel {
   /** Starts scheduling (call after spawning). */
   start(): void {
     for (const cpu of this.machine.cpus) {
-      if (this.current[cpu.index] === undefined && this.runQueue.length > 0) {
+      if (this.current[cpu.index] === undefined && this.runQueue.some((t) => this.mayRunOn(t, cpu.index))) {
         cpu.halted = false;
         this.dispatchIdle(cpu);
       }

@@ -296,6 +296,7 @@ function fork({ kernel, cpu, task }: SyscallContext): SyscallResult {
   ct.blockedLo = task.blockedLo;
   ct.blockedHi = task.blockedHi;
   ct.sigAltStack = { ...task.sigAltStack };
+  ct.cpusAllowed = task.cpusAllowed; // the affinity mask is inherited
   kernel.enqueue(ct);
   return child.pid;
 }

@@ -124,6 +124,11 @@ export class Task {
   returnHook: ((cpu: import('../vtx/cpu.js').Cpu) => boolean) | undefined;
   /** The CPU the task last ran on (its registers are live there while Running). */
   cpu = -1;
+  /**
+   * The CPUs the task may run on (cpus_allowed; undefined: any). The scheduler never runs it
+   * elsewhere; fork passes it on. A ptrace sandbox pins its supervisor and the program apart.
+   */
+  cpusAllowed: readonly number[] | undefined;
   /** sigaltstack: the alternate signal stack (size 0: disabled). */
   sigAltStack = { sp: 0, size: 0 };
   /** set_tid_address: the clear_child_tid pointer. */
