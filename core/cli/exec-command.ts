@@ -10,7 +10,7 @@ import { Machine } from '../vtx/machine.js';
 import { RSP } from '../vtx/cpu.js';
 import { installInterpreter } from '../vtx/interp/interpreter.js';
 import { ElfError, ElfFile } from '../linux/elf/elf-file.js';
-import { Kernel } from '../linux/kernel.js';
+import { Kernel, RunEnd } from '../linux/kernel.js';
 import { loadElf } from '../linux/exec.js';
 import { Process } from '../linux/task.js';
 import { CodeBuilder } from '../vtx/code-builder.js';
@@ -75,7 +75,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   const bytes = new Uint8Array(readFileSync(path));
   const elf = ElfFile.parse(bytes); // ElfError on a bad file
   const t0 = performance.now();
-  const m = new Machine({ memory: opts.memory, profile: opts.profile });
+  const m = new Machine({ memory: opts.memory, profile: opts.profile, cpus: opts.launcher?.cpus ?? 1 });
   installInterpreter(m);
   const k = new Kernel(m);
   if (opts.console !== undefined) k.console = opts.console;
@@ -115,9 +115,11 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   }
   if (opts.netIdleTimeoutMs !== undefined) k.netIdleTimeoutMs = opts.netIdleTimeoutMs;
   k.start();
+  let end: RunEnd;
+  let blocked = '';
   try {
-    if (opts.launcher?.run !== undefined) opts.launcher.run(k, p);
-    else k.run();
+    end = opts.launcher?.run !== undefined ? opts.launcher.run(k, p) : k.run();
+    blocked = k.describeBlocked();
   } finally {
     k.dispose();
   }
@@ -126,7 +128,11 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   const sig = status & 0x7f;
   let exitCode: number;
   if (!p.zombie) {
-    say('dunesim: the guest did not finish (every task is blocked)\n');
+    // Blocked for good, or given up on while it waited for the host: never a hang (exit status 1).
+    const why = end === 'deadlock'
+      ? 'deadlock, every task is blocked and nothing can wake one, no timer and no host socket'
+      : 'every task is blocked waiting for the host, which stayed silent';
+    say(`dunesim: the guest did not finish (${why}): ${blocked}\n`);
     exitCode = 1;
   } else if (sig !== 0) {
     say(`dunesim: guest killed by signal ${sig} (${SIGNAL_NAMES[sig] ?? 'signal'})\n`);
@@ -145,6 +151,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   const stats = {
     mode: opts.mode,
     profile: opts.profile,
+    cpus: cpus.length,
     instructions: cpus.reduce((a, c) => a + c.instructions, 0),
     cycles: Math.max(...cpus.map((c) => c.cycles)),
     simulatedSeconds: m.seconds(Math.max(...cpus.map((c) => c.cycles))),

@@ -1,5 +1,5 @@
 import type { ElfFile } from '../linux/elf/elf-file.js';
-import type { Kernel } from '../linux/kernel.js';
+import type { Kernel, RunEnd } from '../linux/kernel.js';
 import type { Process } from '../linux/task.js';
 
 /**
@@ -42,10 +42,15 @@ export interface ExecLaunchContext {
 
 /** One run of a plugin's exec mode. */
 export interface ExecLauncher {
+  /** CPUs the machine needs for the mode (default 1): the ptrace way keeps one for its supervisor. */
+  readonly cpus?: number;
   /** Creates the process (and whatever it needs: the Dune module, a loader) and makes it runnable. */
   launch(ctx: ExecLaunchContext): Process;
-  /** Runs the machine until the process is done (default: `kernel.run()`); a watchdog goes here. */
-  run?(kernel: Kernel, process: Process): void;
+  /**
+   * Runs the machine until the process is done (default: `kernel.run()`); a watchdog goes here.
+   * Returns how the last `kernel.run` ended, so that a blocked run is reported as such.
+   */
+  run?(kernel: Kernel, process: Process): RunEnd;
   /** Figures of the mode for `--stats` (under the mode's id). */
   stats?(): Record<string, unknown>;
 }

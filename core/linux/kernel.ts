@@ -41,6 +41,21 @@ export interface KernelTimer {
   readonly fire: () => void;
 }
 
+/** Real-time bounds of Kernel.run's waits for the host (performance.now() milliseconds). */
+export interface HostWaitLimits {
+  /** How long the machine may sit idle waiting for the host at a stretch: then 'idle-limit'. */
+  readonly idleMs?: number;
+  /** When to stop waiting for the host whatever happens: then 'wall'. */
+  readonly wallDeadline?: number;
+}
+
+/**
+ * Why Kernel.run returned: nothing left to run ('done'), `maxCycles` reached ('cycles'), every
+ * task left blocked with nothing that could wake one ('deadlock'), or a wait for the host cut
+ * short: by netIdleTimeoutMs ('host-silent') or by the caller's limits ('idle-limit', 'wall').
+ */
+export type RunEnd = 'done' | 'cycles' | 'deadlock' | 'host-silent' | 'idle-limit' | 'wall';
+
 /** Returned by a system-call handler that put the task to sleep; the result comes later. */
 export const BLOCKED = Symbol('blocked');
 export type SyscallResult = number | typeof BLOCKED;
@@ -49,6 +64,8 @@ export interface ProgramLayout {
   /** Where the program's code is mapped (default 0x400000). */
   codeBase?: number;
   stackSize?: number;
+  /** The CPUs it may run on (Task.cpusAllowed; default: any). */
+  cpusAllowed?: readonly number[];
 }
 
 /**
@@ -175,6 +192,7 @@ export class Kernel {
     t.regs.rip = code.addr(entryLabel);
     t.regs.set(RSP, STACK_TOP - 64);
     t.regs.rflags = 0x202;
+    t.cpusAllowed = layout.cpusAllowed;
     this.enqueue(t);
     return p;
   }
@@ -253,9 +271,17 @@ export class Kernel {
     if (t.state === TaskState.Dead) return;
     t.state = TaskState.Runnable;
     if (!this.runQueue.includes(t)) this.runQueue.push(t);
-    // An idle CPU picks it up (the reschedule IPI of a real kernel).
-    for (const cpu of this.machine.cpus) {
-      if (cpu.halted && this.current[cpu.index] === undefined) {
+    // An idle CPU it may run on picks it up (the reschedule IPI of a real kernel). The CPU was
+    // idle until now: its clock moves on to the time of the wake-up, the latest clock of the
+    // CPUs at work (all of them when every one is idle: a host event, a timer), so that work
+    // done for the woken task never lands before what woke it.
+    const cpus = this.machine.cpus;
+    for (const cpu of cpus) {
+      if (cpu.halted && this.current[cpu.index] === undefined && this.mayRunOn(t, cpu.index)) {
+        let now = -Infinity;
+        for (const c of cpus) if (!c.halted && c.cycles > now) now = c.cycles;
+        if (now === -Infinity) for (const c of cpus) if (c.cycles > now) now = c.cycles;
+        if (cpu.cycles < now) cpu.cycles = now;
         cpu.halted = false;
         this.dispatchIdle(cpu);
         break;
@@ -263,11 +289,30 @@ export class Kernel {
     }
   }
 
-  /** Puts the current task of `cpu` to sleep until `wake()` returns true; `resume` finishes its work. */
-  sleep(t: Task, wake: () => boolean, resume: () => void): void {
+  /** Whether the task's affinity lets it run on CPU `index`. */
+  mayRunOn(t: Task, index: number): boolean {
+    return t.cpusAllowed === undefined || t.cpusAllowed.includes(index);
+  }
+
+  /** Takes the first task of the run queue that may run on `cpu` (undefined: none). */
+  private takeRunnable(cpu: Cpu): Task | undefined {
+    const q = this.runQueue;
+    for (let i = 0; i < q.length; i++) {
+      if (this.mayRunOn(q[i]!, cpu.index)) return q.splice(i, 1)[0];
+    }
+    return undefined;
+  }
+
+  /**
+   * Puts the current task of `cpu` to sleep until `wake()` returns true; `resume` finishes its
+   * work. `hostWake` says whether an event from the host could wake it (a host socket among what
+   * it waits for); without it, the kernel assumes one could.
+   */
+  sleep(t: Task, wake: () => boolean, resume: () => void, hostWake?: () => boolean): void {
     t.state = TaskState.Sleeping;
     t.wake = wake;
     t.resume = resume;
+    t.hostWake = hostWake;
   }
 
   /** Re-checks sleeping tasks (something they may wait for happened). */
@@ -282,7 +327,7 @@ export class Kernel {
 
   /** Starts an idle CPU on the next runnable task (it was halted with nothing to run). */
   private dispatchIdle(cpu: Cpu): void {
-    const next = this.runQueue.shift();
+    const next = this.takeRunnable(cpu);
     if (next === undefined) {
       cpu.halted = true;
       return;
@@ -333,7 +378,7 @@ export class Kernel {
       }
       // This task cannot run: take the next runnable one, or go idle.
       if (t !== undefined && t.state === TaskState.Running) t.state = TaskState.Runnable;
-      const next = this.runQueue.shift();
+      const next = this.takeRunnable(cpu);
       if (next === undefined) {
         this.current[cpu.index] = undefined;
         cpu.halted = true;
@@ -432,6 +477,7 @@ export class Kernel {
   /** The table dispatch shared by SYSCALL and the Dune module's VMCALL. */
   dispatch(cpu: Cpu, t: Task, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): SyscallResult {
     this.sv[this.sSyscalls]++;
+    t.lastSyscall = nr;
     const row = this.syscalls.get(nr);
     if (cpu.tracer.enabled) cpu.tracer.instant('syscall', row?.name ?? `syscall_${nr}`, cpu.index, cpu.cycles, { nr });
     if (row === undefined) {
@@ -743,10 +789,18 @@ export class Kernel {
    * between them; when every CPU is idle the kernel waits for the host (an idle machine waiting
    * for the NIC's interrupt) or for the earliest timer, whose deadline the clocks then jump to.
    * Simulated time therefore counts the CPUs' work, not the host's round trips.
+   *
+   * Waiting for the host only makes sense while a sleeping task waits for a host socket
+   * (Task.hostWake): when every task left is asleep or stopped, no timer is pending and none of
+   * them could hear from the host — a read of an empty pipe whose write end the reader holds, two
+   * processes each waiting for the other — nothing can ever run again, and run() says so
+   * ('deadlock') instead of waiting for ever. `limits` bounds the waits for the host in real time.
    */
-  run(maxCycles = Infinity): void {
+  run(maxCycles = Infinity, limits: HostWaitLimits = {}): RunEnd {
     const net = this.hostNet;
     const cpus = this.machine.cpus;
+    const idleLimitMs = limits.idleMs ?? Infinity;
+    const wallDeadline = limits.wallDeadline ?? Infinity;
     let idleSince = -1;
     let idleClock = 0;
     for (;;) {
@@ -754,7 +808,7 @@ export class Kernel {
       if (!sliced) {
         this.machine.run(maxCycles);
         // A socket opened during the run stops the CPUs (hostEndpointOpened): go on sliced.
-        if (!net.active && this.timers.length === 0) return;
+        if (!net.active && this.timers.length === 0) return cpus.every((c) => c.halted) ? this.settled() : 'cycles';
       } else {
         let now = Infinity;
         for (const c of cpus) if (!c.halted && c.cycles < now) now = c.cycles;
@@ -765,13 +819,13 @@ export class Kernel {
         continue;
       }
       if (!cpus.every((c) => c.halted)) {
-        if (cpus.every((c) => c.halted || c.cycles >= maxCycles)) return;
+        if (cpus.every((c) => c.halted || c.cycles >= maxCycles)) return 'cycles';
         continue;
       }
       // Every CPU is idle: only the host or a timer can wake a task now.
       const timer = this.timers.length > 0 ? this.timers.reduce((a, b) => (b.deadline < a.deadline ? b : a)) : undefined;
-      if (!net.active) {
-        if (timer === undefined) return;
+      if (!this.hostCouldWake()) {
+        if (timer === undefined) return this.settled();
         this.fireTimer(timer);
         continue;
       }
@@ -783,7 +837,8 @@ export class Kernel {
       }
       const idleMs = performance.now() - idleSince;
       const dueMs = timer === undefined ? Infinity : ((timer.deadline - idleClock) / this.costs.clockHz) * 1000;
-      if (net.wait(Math.min(dueMs - idleMs, this.netIdleTimeoutMs - idleMs, 250)) > 0) {
+      const untilWall = wallDeadline - performance.now();
+      if (net.wait(Math.min(dueMs - idleMs, this.netIdleTimeoutMs - idleMs, idleLimitMs - idleMs, untilWall, 250)) > 0) {
         idleSince = -1;
         continue;
       }
@@ -793,8 +848,38 @@ export class Kernel {
         this.fireTimer(timer!);
         continue;
       }
-      if (waited >= this.netIdleTimeoutMs) return;
+      if (waited >= idleLimitMs) return 'idle-limit';
+      if (performance.now() >= wallDeadline) return 'wall';
+      if (waited >= this.netIdleTimeoutMs) return 'host-silent';
     }
+  }
+
+  /** Whether an event from the host could wake a sleeping task (a host socket it waits for). */
+  hostCouldWake(): boolean {
+    if (!this.hostNet.active) return false;
+    for (const t of this.tasks.values()) {
+      if (t.state === TaskState.Sleeping && (t.hostWake === undefined || t.hostWake())) return true;
+    }
+    return false;
+  }
+
+  /** Every CPU idle, no timer, nothing the host could wake: done, or blocked for good. */
+  private settled(): RunEnd {
+    return this.blockedTasks().length > 0 ? 'deadlock' : 'done';
+  }
+
+  /** The tasks that are neither dead nor able to run: asleep in a system call, or stopped. */
+  blockedTasks(): Task[] {
+    return [...this.tasks.values()].filter((t) => t.state === TaskState.Sleeping || t.state === TaskState.Stopped);
+  }
+
+  /** "pid 2 (prog) asleep in read", "pid 3 (child) stopped by ptrace" — for the reports. */
+  describeBlocked(): string {
+    return this.blockedTasks().map((t) => {
+      const who = `pid ${t.tid} (${t.process.name})`;
+      if (t.state === TaskState.Stopped) return `${who} stopped`;
+      return `${who} asleep in ${t.lastSyscall >= 0 ? Kernel.syscallName(t.lastSyscall) : 'the kernel'}`;
+    }).join(', ');
   }
 
   /** The host's network (real sockets on loopback), started by the first socket. */
@@ -841,7 +926,7 @@ export class Kernel {
   /** Starts scheduling (call after spawning). */
   start(): void {
     for (const cpu of this.machine.cpus) {
-      if (this.current[cpu.index] === undefined && this.runQueue.length > 0) {
+      if (this.current[cpu.index] === undefined && this.runQueue.some((t) => this.mayRunOn(t, cpu.index))) {
         cpu.halted = false;
         this.dispatchIdle(cpu);
       }

@@ -195,10 +195,11 @@ function signalPending(t: Task): boolean {
  * A signal that wakes the task first ends the call with `interrupted()`: the bytes already moved,
  * or -ERESTARTSYS (given as -EINTR), which signal delivery turns into -EINTR or a restart.
  */
-export function blockingIo(ctx: SyscallContext, attempt: (cpu: Cpu) => number | undefined, ready: () => boolean, interrupted: () => number): SyscallResult {
+export function blockingIo(ctx: SyscallContext, attempt: (cpu: Cpu) => number | undefined, ready: () => boolean, interrupted: () => number, file: KernelFile): SyscallResult {
   const first = attempt(ctx.cpu);
   if (first !== undefined) return first;
   const { kernel, task } = ctx;
+  const hostWake = file instanceof OpenFile ? (): boolean => file.hostCanWake() : undefined;
   const sleep = (): void => kernel.sleep(task, ready, () => {
     const r = attempt(kernel.cpuOf(task));
     if (r !== undefined) task.regs.set(RAX, r);
@@ -208,7 +209,7 @@ export function blockingIo(ctx: SyscallContext, attempt: (cpu: Cpu) => number | 
       task.regs.set(RAX, v === -EINTR ? -ERESTARTSYS : v);
     }
     else sleep();
-  });
+  }, hostWake);
   sleep();
   return BLOCKED;
 }
@@ -221,7 +222,7 @@ function readInto(ctx: SyscallContext, f: OpenFile, n: number, put: Put, pos?: n
   return blockingIo(ctx, (cpu) => {
     const r = f.read(n, (d) => put(cpu, d), pos);
     return r === -EAGAIN && !nonblock ? undefined : r;
-  }, () => f.readReady(), () => -EINTR);
+  }, () => f.readReady(), () => -EINTR, f);
 }
 
 /** send()'s flags as a write sees them: MSG_DONTWAIT, MSG_NOSIGNAL. */
@@ -249,7 +250,7 @@ export function writeFrom(ctx: SyscallContext, f: KernelFile, data: Uint8Array, 
     // returns what it did.
     if (done >= data.length || !(f instanceof PipeEnd || f.kind === 'socket') || nonblock) return done;
     return undefined;
-  }, () => f.writeReady(data.length - done), () => (done > 0 ? done : -EINTR));
+  }, () => f.writeReady(data.length - done), () => (done > 0 ? done : -EINTR), f);
 }
 
 function readable(task: Task, fd: number): OpenFile | number {

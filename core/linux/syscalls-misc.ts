@@ -109,12 +109,13 @@ export function registerMiscSyscalls(t: SyscallTable): void {
   t.add(NR.getrlimit, 'getrlimit', 2, (ctx, res, old) => prlimit(ctx, 0, res | 0, 0, old));
   t.add(NR.setrlimit, 'setrlimit', 2, (ctx, res, nw) => prlimit(ctx, 0, res | 0, nw, 0));
   t.add(NR.sched_getaffinity, 'sched_getaffinity', 3, ({ kernel, cpu, task }, pid, len, mask) => {
-    if ((pid | 0) !== 0 && kernel.tasks.get(pid | 0) === undefined) return -ESRCH;
+    const who = (pid | 0) === 0 ? task : kernel.tasks.get(pid | 0);
+    if (who === undefined) return -ESRCH;
     const n = kernel.machine.cpus.length;
     const size = 8; // cpumask_size(): NR_CPUS = 64 in this model
     if (len < 0 || len * 8 < n || (len & 7) !== 0) return -EINVAL;
     const b = new Uint8Array(size);
-    for (let i = 0; i < n; i++) b[i >> 3]! |= 1 << (i & 7);
+    for (let i = 0; i < n; i++) if (kernel.mayRunOn(who, i)) b[i >> 3]! |= 1 << (i & 7);
     return kernel.copyToUser(cpu, task, mask, b) ? size : -EFAULT;
   });
 

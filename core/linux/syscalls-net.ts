@@ -17,7 +17,7 @@ import { EpollFile } from './net/epoll-file.js';
 import { INADDR_ANY, InetAddress, SocketFile, hostErrnoOf, inetToString, isLoopback } from './net/socket-file.js';
 import type { SyscallContext, SyscallTable } from './syscall-table.js';
 import { blockingIo, countArg, writeFrom } from './syscalls-fs.js';
-import type { Task } from './task.js';
+import type { KernelFile, Task } from './task.js';
 import { OpenFile, allocFd } from './vfs.js';
 import { RLIMIT_NOFILE } from './linux-abi.js';
 
@@ -187,7 +187,7 @@ function sysAccept(ctx: SyscallContext, fd: number, addr: number, lenp: number, 
     const w = writeSockaddr({ kernel, cpu, task }, addr, lenp, c.peer!);
     return w < 0 ? w : nfd;
   };
-  return blockingIo(ctx, () => take(), () => s.acceptQueue.length > 0 || s.state !== 'listening', () => -EINTR);
+  return blockingIo(ctx, () => take(), () => s.acceptQueue.length > 0 || s.state !== 'listening', () => -EINTR, s);
 }
 
 function sysConnect(ctx: SyscallContext, fd: number, va: number, len: number): SyscallResult {
@@ -234,7 +234,7 @@ function sysConnect(ctx: SyscallContext, fd: number, va: number, len: number): S
     const e = s.softError;
     s.softError = 0;
     return -(e || ENOTCONN);
-  }, () => s.state !== 'connecting', () => -EINTR);
+  }, () => s.state !== 'connecting', () => -EINTR, s);
 }
 
 /**
@@ -302,7 +302,7 @@ function sysRecvfrom(ctx: SyscallContext, fd: number, buf: number, len: number, 
         return !bad;
       });
       return r === -EAGAIN && !nonblock ? undefined : r;
-    }, () => s.readReady(), () => -EINTR);
+    }, () => s.readReady(), () => -EINTR, s);
   }
   return blockingIo(ctx, (cpu) => {
     const r = s.receive(n, (d) => kernel.copyToUser(cpu, task, buf, d), peek);
@@ -310,7 +310,7 @@ function sysRecvfrom(ctx: SyscallContext, fd: number, buf: number, len: number, 
     // A stream socket has no source address to give: *addrlen becomes 0 (tcp_recvmsg).
     if (r >= 0 && addr !== 0 && lenp !== 0 && !kernel.copyToUser(cpu, task, lenp, new Uint8Array(4))) return -EFAULT;
     return r;
-  }, () => s.readReady(), () => -EINTR);
+  }, () => s.readReady(), () => -EINTR, s);
 }
 
 function sysShutdown(ctx: SyscallContext, fd: number, how: number): SyscallResult {
@@ -377,8 +377,10 @@ function waitFor(
   ctx: SyscallContext,
   look: (cpu: Cpu) => number | undefined,
   timeoutMs: number,
-  done?: (cpu: Cpu, result: number) => number,
-  interrupted = -EINTR,
+  done: ((cpu: Cpu, result: number) => number) | undefined,
+  interrupted: number,
+  /** Whether a host event could make something it watches ready (Task.hostWake). */
+  hostWake: () => boolean,
 ): SyscallResult {
   const finish = done ?? ((_cpu: Cpu, r: number): number => r);
   const first = look(ctx.cpu);
@@ -405,9 +407,14 @@ function waitFor(
       if (timer !== undefined) kernel.cancelTimer(timer);
       task.regs.set(RAX, finish(kernel.cpuOf(task), r ?? (timedOut ? 0 : interrupted)));
     } else sleep();
-  });
+  }, hostWake);
   sleep();
   return BLOCKED;
+}
+
+/** Whether a host event could make `f` ready (OpenFile.hostCanWake). */
+function hearsFromHost(f: KernelFile | undefined): boolean {
+  return f instanceof OpenFile && f.hostCanWake();
 }
 
 function pollTimeoutMs(timeout: number): number {
@@ -458,7 +465,11 @@ function doPoll(ctx: SyscallContext, fdsVa: number, nfds: number, timeoutMs: num
     if (ready === 0) return undefined;
     return kernel.copyToUser(cpu, task, fdsVa, raw) ? ready : -EFAULT;
   };
-  const r = waitFor(ctx, look, timeoutMs, undefined, -ERESTARTNOHAND);
+  const hostWake = (): boolean => {
+    for (let i = 0; i < n; i++) if (hearsFromHost(task.process.files.get(dv.getInt32(i * POLLFD_SIZE, true)))) return true;
+    return false;
+  };
+  const r = waitFor(ctx, look, timeoutMs, undefined, -ERESTARTNOHAND, hostWake);
   // A timeout still writes the (empty) revents back.
   if (r === 0 && n > 0 && !kernel.copyToUser(ctx.cpu, task, fdsVa, raw)) return -EFAULT;
   return r;
@@ -541,7 +552,12 @@ function sysSelect(ctx: SyscallContext, n: number, rVa: number, wVa: number, eVa
       kernel.copyToUser(cpu, task, tVa, b);
     }
     return r;
-  }, -ERESTARTNOHAND);
+  }, -ERESTARTNOHAND, () => {
+    for (let fd = 0; fd < n; fd++) {
+      if ((isSet(sets[0], fd) || isSet(sets[1], fd) || isSet(sets[2], fd)) && hearsFromHost(task.process.files.get(fd))) return true;
+    }
+    return false;
+  });
 }
 
 let epollInodes = 0x3000;
@@ -622,6 +638,6 @@ function sysEpollWait(ctx: SyscallContext, epfd: number, evVa: number, max: numb
     });
     return kernel.copyToUser(cpu, task, evVa, b) ? out.length : -EFAULT;
   };
-  return waitFor(ctx, look, pollTimeoutMs(timeoutMs));
+  return waitFor(ctx, look, pollTimeoutMs(timeoutMs), undefined, -EINTR, () => ep.hostCanWake());
 }
 

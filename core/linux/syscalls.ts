@@ -297,6 +297,7 @@ function fork({ kernel, cpu, task }: SyscallContext): SyscallResult {
   ct.blockedLo = task.blockedLo;
   ct.blockedHi = task.blockedHi;
   ct.sigAltStack = { ...task.sigAltStack };
+  ct.cpusAllowed = task.cpusAllowed; // the affinity mask is inherited
   kernel.enqueue(ct);
   return child.pid;
 }
@@ -336,7 +337,9 @@ function wait4(ctx: SyscallContext, pid: number, statusVa: number, options: numb
     if (x === undefined) return false;
     result = x;
     return true;
-  }, () => task.regs.set(RAX, result ?? attempt() ?? -ERESTARTSYS)); // woken by a signal: look again, else restart or -EINTR
+  }, () => task.regs.set(RAX, result ?? attempt() ?? -ERESTARTSYS), // woken by a signal: look again, else restart or -EINTR
+  () => false); // a child's exit or stop is another task's doing, never the host's
+
   return BLOCKED;
 }
 

@@ -103,6 +103,14 @@ export class Task {
   afterSyscall: ((cpu: import('../vtx/cpu.js').Cpu) => void) | undefined;
   /** Whether a sleeping task can go on (checked when something it waits for happens). */
   wake: (() => boolean) | undefined;
+  /**
+   * Whether something from the host (a connection, data, a datagram on a host socket) could wake
+   * the sleeping task; undefined: assume it could. The kernel's idle loop tells a machine waiting
+   * for the host from one that can never move again (Kernel.run).
+   */
+  hostWake: (() => boolean) | undefined;
+  /** The number of the last system call dispatched for the task (-1: none), for reports. */
+  lastSyscall = -1;
 
   // ptrace
   tracer: Process | undefined;
@@ -122,6 +130,11 @@ export class Task {
   returnHook: ((cpu: import('../vtx/cpu.js').Cpu) => boolean) | undefined;
   /** The CPU the task last ran on (its registers are live there while Running). */
   cpu = -1;
+  /**
+   * The CPUs the task may run on (cpus_allowed; undefined: any). The scheduler never runs it
+   * elsewhere; fork passes it on. A ptrace sandbox pins its supervisor and the program apart.
+   */
+  cpusAllowed: readonly number[] | undefined;
   /** sigaltstack: the alternate signal stack (size 0: disabled). */
   sigAltStack = { sp: 0, size: 0 };
   /** set_tid_address: the clear_child_tid pointer. */

@@ -192,6 +192,14 @@ export abstract class OpenFile implements KernelFile {
     return false;
   }
 
+  /**
+   * Whether an event from the host could make the file ready (a host socket: connections, data,
+   * datagrams). Pipes, the console and files of the tree change only by what tasks do.
+   */
+  hostCanWake(): boolean {
+    return false;
+  }
+
   /** Whether the file has a position (lseek, pread, pwrite work). */
   get seekable(): boolean {
     return false;

@@ -4,6 +4,7 @@ import { CheckedCall, SocketAddress, formatAddress } from './checked-call.js';
 import { FileRules } from './file-rules.js';
 import { OpenFileCounter } from './open-file-counter.js';
 import { PathResolver, ResolvedPath } from './path-resolver.js';
+import { SocketInspector } from './socket-inspector.js';
 import { NetworkRules, SandboxPolicy } from './sandbox-policy.js';
 import { FCNTL_DUP_CMDS } from './syscall-specs.js';
 
@@ -23,8 +24,8 @@ export const POLICY_COSTS = { perCall: 6, perPath: 30 };
 
 /**
  * The policy step of the pipeline (syscall_allow): the deny and allow lists, the file rules for
- * every path argument (what the path names after '..' and symlinks, and what it says), and the
- * open-descriptor limit. The memory limit is the memory manager's, which knows the sizes.
+ * every path argument (what the path names after '..' and symlinks, and what it says), the
+ * firewall for every address a socket call names or implies, and the open-descriptor limit. The memory limit is the memory manager's, which knows the sizes.
  */
 export class PolicyEnforcer {
   private readonly files: FileRules | undefined;
@@ -33,6 +34,7 @@ export class PolicyEnforcer {
     readonly policy: SandboxPolicy,
     private readonly paths: PathResolver,
     private readonly fds: OpenFileCounter,
+    private readonly sockets: SocketInspector,
   ) {
     this.files = policy.files !== undefined ? new FileRules(policy.files) : undefined;
   }
@@ -80,6 +82,13 @@ export class PolicyEnforcer {
         cpu.charge(POLICY_COSTS.perPath * cpu.costs.instruction);
         const d = this.judgeAddress(p.network, kind.use, call.addresses?.get(i));
         if (d !== undefined) return d;
+      }
+      // Every way a socket gets a local address is a bind, named or not (socket-inspector.ts).
+      const implicit = this.sockets.implicitBind(call);
+      if (implicit !== undefined) {
+        cpu.charge(POLICY_COSTS.perPath * cpu.costs.instruction);
+        const d = this.judgeAddress(p.network, 'bind', implicit.address);
+        if (d !== undefined && !d.allow) return { allow: false, errno: d.errno, rule: `${implicit.why}; ${d.rule}` };
       }
     }
     const limit = p.limits.openFiles;

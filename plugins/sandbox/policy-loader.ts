@@ -8,11 +8,15 @@ import { SYSCALL_SPECS, specNamed } from './syscall-specs.js';
 
 const TOP_KEYS = ['name', 'unknownSyscalls', 'syscalls', 'files', 'network', 'limits'];
 const ACCESS: Record<string, FileAccess> = { 'read-only': 'read-only', ro: 'read-only', 'read-write': 'read-write', rw: 'read-write', none: 'none' };
-const LIMIT_KEYS: Record<keyof SandboxLimits, { min: number; what: string }> = {
-  memory: { min: 1, what: 'a positive whole number of bytes' },
-  instructions: { min: 1, what: 'a positive whole number of instructions' },
-  cycles: { min: 1, what: 'a positive whole number of cycles' },
-  openFiles: { min: 0, what: 'a whole number of descriptors (0 or more)' },
+/** Seconds of real time a limit may give: up to a year (a longer one is a mistake, not a limit). */
+const MAX_SECONDS = 365 * 24 * 3600;
+const LIMIT_KEYS: Record<keyof SandboxLimits, { min: number; max?: number; whole: boolean; what: string }> = {
+  memory: { min: 1, whole: true, what: 'a positive whole number of bytes' },
+  instructions: { min: 1, whole: true, what: 'a positive whole number of instructions' },
+  cycles: { min: 1, whole: true, what: 'a positive whole number of cycles' },
+  openFiles: { min: 0, whole: true, what: 'a whole number of descriptors (0 or more)' },
+  wallSeconds: { min: 0.001, max: MAX_SECONDS, whole: false, what: `a number of seconds from 0.001 to ${MAX_SECONDS}` },
+  idleSeconds: { min: 0.001, max: MAX_SECONDS, whole: false, what: `a number of seconds from 0.001 to ${MAX_SECONDS}` },
 };
 const NR_BY_NAME = new Map(Object.entries(SYSCALL_NAMES).map(([nr, name]) => [name, Number(nr)]));
 
@@ -158,7 +162,8 @@ export class PolicyLoader {
     for (const [key, value] of Object.entries(x)) {
       const rule = LIMIT_KEYS[key as keyof SandboxLimits];
       if (rule === undefined) throw new PolicyError(source, `limits.${key}`, `unknown limit; limits are ${Object.keys(LIMIT_KEYS).join(', ')}`);
-      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < rule.min) {
+      const ok = typeof value === 'number' && (rule.whole ? Number.isSafeInteger(value) : Number.isFinite(value)) && value >= rule.min && value <= (rule.max ?? Infinity);
+      if (!ok) {
         throw new PolicyError(source, `limits.${key}`, `must be ${rule.what}, got ${show(value)}`);
       }
       out[key] = value;

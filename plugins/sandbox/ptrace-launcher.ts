@@ -1,11 +1,11 @@
 import { RSP } from '../../core/vtx/cpu.js';
 import { ExecLaunchContext, ExecLauncher } from '../../core/framework/exec-mode.js';
 import { loadElf } from '../../core/linux/exec.js';
-import { Kernel, queueSignalToProcess } from '../../core/linux/kernel.js';
+import { Kernel, RunEnd, queueSignalToProcess } from '../../core/linux/kernel.js';
 import { SIGTRAP } from '../../core/linux/linux-abi.js';
 import type { Process } from '../../core/linux/task.js';
 import { LimitWatchdog } from './limit-watchdog.js';
-import { PtraceSupervisor } from './ptrace-supervisor.js';
+import { PTRACE_CPUS, PtraceSupervisor, TRACEE_CPU } from './ptrace-supervisor.js';
 import { SandboxPolicy } from './sandbox-policy.js';
 import { SandboxReporter } from './sandbox-reporter.js';
 
@@ -19,6 +19,8 @@ import { SandboxReporter } from './sandbox-reporter.js';
  * only by the supervision. The exit status is the program's.
  */
 export class PtraceLauncher implements ExecLauncher {
+  /** One CPU for the program, one for the supervisor (PtraceSupervisor.spawn). */
+  readonly cpus = PTRACE_CPUS;
   reporter: SandboxReporter | undefined;
   supervisor: PtraceSupervisor | undefined;
   watchdog: LimitWatchdog | undefined;
@@ -38,6 +40,7 @@ export class PtraceLauncher implements ExecLauncher {
     t.regs.rip = img.entry;
     t.regs.set(RSP, img.sp);
     t.regs.rflags = 0x202;
+    t.cpusAllowed = [TRACEE_CPU]; // never the supervisor's CPU, nor its children
     t.tracer = parent; // PTRACE_TRACEME
     queueSignalToProcess(k, p, SIGTRAP, p.pid); // execve of a traced task
     sup.supervise(p);
@@ -45,10 +48,11 @@ export class PtraceLauncher implements ExecLauncher {
     return p;
   }
 
-  run(kernel: Kernel, process: Process): void {
+  run(kernel: Kernel, process: Process): RunEnd {
     this.watchdog = new LimitWatchdog(kernel, process, this.supervisor!, this.policy.limits, this.reporter!);
-    this.watchdog.run();
+    const end = this.watchdog.run();
     this.reporter!.finish();
+    return end;
   }
 
   stats(): Record<string, unknown> {

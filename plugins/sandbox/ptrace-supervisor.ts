@@ -1,5 +1,6 @@
 import { CodeBuilder } from '../../core/vtx/code-builder.js';
 import { Cpu, RAX } from '../../core/vtx/cpu.js';
+import { NATIVE_STUB_LENGTH } from '../../core/vtx/native-code.js';
 import type { Kernel } from '../../core/linux/kernel.js';
 import {
   EFAULT, ENAMETOOLONG, NR, PATH_MAX, PTRACE_GETREGS, PTRACE_O_TRACESYSGOOD, PTRACE_PEEKDATA,
@@ -13,6 +14,7 @@ import { errnoName, formatCall } from './format-call.js';
 import { OpenFileCounter } from './open-file-counter.js';
 import { PathResolver } from './path-resolver.js';
 import { PolicyEnforcer } from './policy-enforcer.js';
+import { SocketInspector } from './socket-inspector.js';
 import { PtraceMemoryLimit } from './ptrace-memory-limit.js';
 import { SandboxPolicy } from './sandbox-policy.js';
 import { SandboxReporter } from './sandbox-reporter.js';
@@ -23,6 +25,11 @@ const hex = (x: number): string => (x < 0 ? '-0x' + (-x).toString(16) : '0x' + x
 
 /** Where the supervisor's code is mapped (a process's text, as `Kernel.spawn` lays it out). */
 export const SUPERVISOR_TEXT = 0x40_0000;
+/** The CPU the supervisor runs on, and only it; the program runs on TRACEE_CPU (ptrace-launcher.ts). */
+export const SUPERVISOR_CPU = 1;
+export const TRACEE_CPU = 0;
+/** CPUs of the machine of a ptrace run: one for the program, one for its supervisor. */
+export const PTRACE_CPUS = 2;
 /** Its buffers, in the top page of its stack: wait4's status, PEEKDATA's word, user_regs_struct. */
 const SCRATCH = STACK_TOP - 0x800;
 const STATUS_VA = SCRATCH;
@@ -142,24 +149,51 @@ export class PtraceSupervisor {
     return this.startCycles >= 0;
   }
 
-  /** Creates the supervisor process (runnable, first in the run queue). */
+  /**
+   * Creates the supervisor process (runnable, first in the run queue), pinned to its own CPU,
+   * SUPERVISOR_CPU: it never runs on the program's CPU, so no state the program left in a CPU
+   * (registers, a TLB, a half-done instruction) is ever the supervisor's.
+   */
   spawn(): Process {
     let code: CodeBuilder | undefined;
     this.process = this.kernel.spawn('ptrace-supervisor', (c) => {
       code = c;
       // Touch the scratch page first (a fault restarts this native, which has done nothing yet).
-      c.op('main', (cpu) => cpu.mmu.write64(SCRATCH, 0, 0), 2);
-      c.op(undefined, (cpu) => this.advance(cpu, 0), 0);
+      c.op('main', (cpu) => this.own(cpu) && cpu.mmu.write64(SCRATCH, 0, 0), 2);
+      c.op('start', (cpu) => this.own(cpu) && this.advance(cpu, 0), 0);
       c.op('call', (cpu) => {
+        if (!this.own(cpu)) return;
         const r = this.request!;
         this.counts.supervisorSyscalls++;
         syscall(cpu, r.nr, ...r.args);
       }, SUPERVISOR_COSTS.syscall);
-      c.op(undefined, (cpu) => this.advance(cpu, cpu.reg(RAX)), 1);
+      c.op('result', (cpu) => this.own(cpu) && this.advance(cpu, cpu.reg(RAX)), 1);
       return 'main';
-    }, { codeBase: SUPERVISOR_TEXT });
+    }, { codeBase: SUPERVISOR_TEXT, cpusAllowed: [SUPERVISOR_CPU] });
     this.callAddr = code!.addr('call');
+    const text = code!.build();
+    this.stubs = ['main', 'start', 'call', 'result'].map((label) => {
+      const addr = code!.addr(label);
+      return { label, addr, bytes: text.slice(addr - SUPERVISOR_TEXT, addr - SUPERVISOR_TEXT + NATIVE_STUB_LENGTH) };
+    });
     return this.process;
+  }
+
+  /** The supervisor's instructions (address and stub bytes), for tests that try to forge them. */
+  stubs: ReadonlyArray<{ readonly label: string; readonly addr: number; readonly bytes: Uint8Array }> = [];
+
+  /**
+   * Whether `cpu` runs the supervisor itself: its task, on SUPERVISOR_CPU, in its address space,
+   * in ring 3. Its code is natives, and the bytes of a native's stub are no secret — the program
+   * could write them at the same address in its own address space and jump there. Anywhere else
+   * the stub is what its bytes say, UD0: #UD (SIGILL for the program), and the supervisor's
+   * state, its scratch memory and its next request are untouched.
+   */
+  private own(cpu: Cpu): true {
+    const me = this.process!;
+    const t = this.kernel.current[cpu.index];
+    if (cpu.index !== SUPERVISOR_CPU || t === undefined || t.process !== me || cpu.cr3 !== me.mm.cr3 || cpu.cpl !== 3) cpu.ud();
+    return true;
   }
 
   /**
@@ -168,7 +202,7 @@ export class PtraceSupervisor {
    */
   supervise(tracee: Process): void {
     this.tracee = tracee;
-    this.enforcer = new PolicyEnforcer(this.policy, new PathResolver(this.kernel, tracee), this.fds);
+    this.enforcer = new PolicyEnforcer(this.policy, new PathResolver(this.kernel, tracee), this.fds, new SocketInspector(tracee));
   }
 
   /** Runs the supervisor's code up to its next system call (or its end: exit_group(0)). */

@@ -6,7 +6,7 @@ import { LIBDUNE_TEXT, LibDune, PAGEBASE } from '../../core/dune/libdune.js';
 import { ExecLaunchContext, ExecLauncher } from '../../core/framework/exec-mode.js';
 import { ElfError } from '../../core/linux/elf/elf-file.js';
 import { loadElf } from '../../core/linux/exec.js';
-import type { Kernel } from '../../core/linux/kernel.js';
+import type { Kernel, RunEnd } from '../../core/linux/kernel.js';
 import { DEFAULT_STACK_SIZE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_TOP } from '../../core/linux/linux-abi.js';
 import type { Process } from '../../core/linux/task.js';
 import { Vma } from '../../core/linux/vma.js';
@@ -81,9 +81,9 @@ export class SandboxLauncher implements ExecLauncher {
     return p;
   }
 
-  run(kernel: Kernel, process: Process): void {
+  run(kernel: Kernel, process: Process): RunEnd {
     this.watchdog = new LimitWatchdog(kernel, process, this.runtime!, this.policy.limits, this.reporter!);
-    this.watchdog.run();
+    const end = this.watchdog.run();
     // The process left Dune in a way the runtime never saw: libDune's on_dune_exit ended it.
     const last = this.lib!.lastExit;
     if (last !== undefined) {
@@ -95,6 +95,7 @@ export class SandboxLauncher implements ExecLauncher {
       this.reporter!.add({ kind: 'contained', attempted: what, rule: 'only the runtime in ring 0 talks to the kernel', outcome: 'process ended by libDune (exit status 1)' });
     }
     this.reporter!.finish();
+    return end;
   }
 
   stats(): Record<string, unknown> {

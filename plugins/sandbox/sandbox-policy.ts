@@ -38,6 +38,10 @@ export interface SandboxLimits {
   readonly cycles?: number;
   /** Descriptors the program may have open at once besides the 0, 1 and 2 it starts with. */
   readonly openFiles?: number;
+  /** Real seconds the run may take, whatever the program does (SIGKILL then). */
+  readonly wallSeconds?: number;
+  /** Real seconds the machine may sit idle waiting for the host, every task asleep (SIGKILL then). */
+  readonly idleSeconds?: number;
 }
 
 /**

@@ -17,6 +17,7 @@ import { GuestMemory } from './guest-memory.js';
 import { OpenFileCounter } from './open-file-counter.js';
 import { PathResolver } from './path-resolver.js';
 import { PolicyEnforcer } from './policy-enforcer.js';
+import { SocketInspector } from './socket-inspector.js';
 import { HandlerAction, RuntimeCalls } from './runtime-calls.js';
 import { RuntimeRegions } from './runtime-regions.js';
 import { SandboxPolicy } from './sandbox-policy.js';
@@ -105,7 +106,7 @@ export class SandboxRuntime implements RuntimeCalls {
     this.lib = lib;
     this.memory = new GuestMemory(lib, windows);
     this.validator = new ArgumentValidator(this.memory, regions, process.pid);
-    this.enforcer = new PolicyEnforcer(policy, new PathResolver(kernel, process), this.fds);
+    this.enforcer = new PolicyEnforcer(policy, new PathResolver(kernel, process), this.fds, new SocketInspector(process));
     this.signals = new SignalEmulation(this.memory);
     this.umm = new UntrustedMemoryManager(lib, process, windows, this, policy.limits.memory, parts.largePages === true);
     this.code = new CodeBuilder(kernel.machine.natives, RUNTIME_TEXT, 'sandbox', 3);

@@ -82,6 +82,20 @@ export class EpollFile extends OpenFile {
     return false;
   }
 
+  /** Whether a watched file can hear from the host (the guard stops a loop of nested epolls). */
+  override hostCanWake(): boolean {
+    if (this.probingHost) return false;
+    this.probingHost = true;
+    try {
+      for (const it of this.items.values()) if (this.owner.files.get(it.fd) === it.file && it.file.hostCanWake()) return true;
+      return false;
+    } finally {
+      this.probingHost = false;
+    }
+  }
+
+  private probingHost = false;
+
   private collectProbe(): boolean {
     for (const it of this.items.values()) {
       if (it.disarmed || this.owner.files.get(it.fd) !== it.file) continue;

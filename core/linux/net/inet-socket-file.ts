@@ -36,5 +36,10 @@ export abstract class InetSocketFile extends OpenFile implements HostNetEndpoint
     return syntheticStat(S_IFSOCK | 0o777, SOCKFS_DEV, this.ino);
   }
 
+  /** Only a socket with a host side hears from the host. */
+  override hostCanWake(): boolean {
+    return this.hostId !== 0;
+  }
+
   abstract onHostEvent(e: HostNetEvent): void;
 }
