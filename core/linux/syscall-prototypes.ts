@@ -97,9 +97,8 @@ function proto(nr: number, name: string, c: string): SyscallPrototype {
  * their arguments through it.
  *
  * Where Linux declares a wider type and narrows it further in, the narrowing is written here,
- * because that is what the call acts on: mmap's `unsigned long fd` and readv/writev's
- * `unsigned long fd` go to fget/fdget (unsigned int); readv/writev's `unsigned long vlen` to
- * import_iovec (unsigned nr_segs).
+ * because that is what the call acts on: readv/writev's `unsigned long fd` goes to fdget
+ * (unsigned int), their `unsigned long vlen` to import_iovec (unsigned nr_segs).
  */
 export const SYSCALL_PROTOTYPES: readonly SyscallPrototype[] = [
   proto(NR.read, 'read', 'unsigned int fd, char __user *buf, size_t count'),
@@ -111,8 +110,9 @@ export const SYSCALL_PROTOTYPES: readonly SyscallPrototype[] = [
   proto(NR.lstat, 'lstat', 'const char __user *filename, struct stat __user *statbuf'),
   proto(NR.poll, 'poll', 'struct pollfd __user *ufds, unsigned int nfds, int timeout_msecs'),
   proto(NR.lseek, 'lseek', 'unsigned int fd, off_t offset, unsigned int whence'),
-  // ksys_mmap_pgoff: fget(fd) takes an unsigned int.
-  proto(NR.mmap, 'mmap', 'unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags, unsigned int fd, unsigned long off'),
+  // ksys_mmap_pgoff narrows fd in fget(unsigned int); the model maps no files, and only asks
+  // whether fd is -1, so the declared type stays (reports show -1, not 0xffffffff).
+  proto(NR.mmap, 'mmap', 'unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags, unsigned long fd, unsigned long off'),
   proto(NR.mprotect, 'mprotect', 'unsigned long start, size_t len, unsigned long prot'),
   proto(NR.munmap, 'munmap', 'unsigned long addr, size_t len'),
   proto(NR.brk, 'brk', 'unsigned long brk'),
