@@ -272,7 +272,7 @@ export class DuneModule {
           // fork/vfork/clone through the LSTAR trampoline (a kernel-address RIP): the child
           // resumes at RCX, the return address of the guest's SYSCALL (vmx.c's convention).
           if ((nr === NR.fork || nr === NR.vfork || nr === NR.clone) && (r.rip < 0 || r.rip >= TASK_SIZE)) r.rip = r.get(RCX);
-          result = k.dispatch(cpu, t, nr, r.get(RDI), r.get(RSI), r.get(RDX), r.get(R10), r.get(R8), r.get(R9));
+          result = k.dispatch(cpu, t, nr, r);
         }
         if (result !== BLOCKED) t.regs.set(RAX, result);
         // arch_prctl changes the thread's FS/GS base; inside Dune that is the guest's, kept in

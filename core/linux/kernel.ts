@@ -20,7 +20,8 @@ import {
 } from './linux-abi.js';
 import { PtRegs } from './pt-regs.js';
 import { deliverSignals, queueSignal } from './signals.js';
-import { SyscallTable } from './syscall-table.js';
+import { SyscallTable, rowArg } from './syscall-table.js';
+import { syscallNrOf } from './syscall-prototypes.js';
 import { registerSyscalls } from './syscalls.js';
 import { ElfFile } from './elf/elf-file.js';
 import { loadElf } from './exec.js';
@@ -427,7 +428,9 @@ export class Kernel {
     r.saveFrom(cpu);
     r.rip = cpu.reg(RCX);
     r.rflags = cpu.lo[R11]!;
-    r.origRax = cpu.reg(RAX);
+    // do_syscall_64 takes the number as an int (syscall-prototypes.ts: syscallNrOf); orig_rax
+    // keeps that number, so a tracer reads the call the kernel will make.
+    r.origRax = syscallNrOf(cpu.lo[RAX]!);
     cpu.cycles += this.costs.syscallPath;
     try {
       this.syscallFromUser(cpu, t);
@@ -469,16 +472,28 @@ export class Kernel {
   runSyscall(cpu: Cpu, t: Task): void {
     const r = t.regs;
     const nr = r.origRax;
-    const result = this.dispatch(cpu, t, nr, r.get(RDI), r.get(RSI), r.get(RDX), r.get(R10), r.get(R8), r.get(R9));
+    const result = this.dispatch(cpu, t, nr, r);
     // rt_sigreturn has already restored RAX, all 64 bits of it (a JS number would round it).
     if (result !== BLOCKED && nr !== NR.rt_sigreturn) r.set(RAX, result);
   }
 
-  /** The table dispatch shared by SYSCALL and the Dune module's VMCALL. */
-  dispatch(cpu: Cpu, t: Task, nr: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): SyscallResult {
+  /**
+   * The table dispatch shared by SYSCALL and the Dune module's VMCALL: the arguments are the
+   * registers of `regs` (rdi, rsi, rdx, r10, r8, r9), each read at the width its prototype
+   * declares (SYSCALL_DEFINE's casts), from the exact 64-bit register contents.
+   */
+  dispatch(cpu: Cpu, t: Task, nr: number, regs: PtRegs): SyscallResult {
     this.sv[this.sSyscalls]++;
     t.lastSyscall = nr;
     const row = this.syscalls.get(nr);
+    const lo = regs.lo;
+    const hi = regs.hi;
+    const a0 = row === undefined ? regs.get(RDI) : rowArg(row, 0, lo[RDI]!, hi[RDI]!);
+    const a1 = row === undefined ? regs.get(RSI) : rowArg(row, 1, lo[RSI]!, hi[RSI]!);
+    const a2 = row === undefined ? regs.get(RDX) : rowArg(row, 2, lo[RDX]!, hi[RDX]!);
+    const a3 = row === undefined ? 0 : rowArg(row, 3, lo[R10]!, hi[R10]!);
+    const a4 = row === undefined ? 0 : rowArg(row, 4, lo[R8]!, hi[R8]!);
+    const a5 = row === undefined ? 0 : rowArg(row, 5, lo[R9]!, hi[R9]!);
     if (cpu.tracer.enabled) cpu.tracer.instant('syscall', row?.name ?? `syscall_${nr}`, cpu.index, cpu.cycles, { nr });
     if (row === undefined) {
       this.strace?.(`${t.tid} ${SYSCALL_NAMES[nr] ?? `syscall_${nr}`}(${[a0, a1, a2].map((a) => '0x' + a.toString(16)).join(', ')}, …) = -38 (ENOSYS: not implemented)`);

@@ -202,6 +202,8 @@ export const PATH_MAX = 4096;
 /** Largest count one read/write transfers (MAX_RW_COUNT is INT_MAX & PAGE_MASK; the model caps lower). */
 export const MAX_RW_COUNT = 16 * 1024 * 1024;
 export const UIO_MAXIOV = 1024;
+/** sizeof(struct sockaddr_storage): the most move_addr_to_kernel copies (-EINVAL beyond). */
+export const SOCKADDR_STORAGE_SIZE = 128;
 /** Pipe capacity (16 pages) and the size up to which a pipe write is atomic. */
 export const PIPE_DEF_BUFFERS_SIZE = 65536, PIPE_BUF = 4096;
 

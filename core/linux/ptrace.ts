@@ -7,6 +7,7 @@ import {
 } from './linux-abi.js';
 import { PtRegs } from './pt-regs.js';
 import { queueSignal } from './signals.js';
+import { syscallNrOf } from './syscall-prototypes.js';
 import { SyscallContext } from './syscall-table.js';
 import { TaskState } from './task.js';
 
@@ -49,7 +50,7 @@ export function setUserRegs(r: PtRegs, b: Uint8Array): void {
     if (name in GPR) {
       r.lo[GPR[name]!] = dv.getUint32(i * 8, true);
       r.hi[GPR[name]!] = dv.getUint32(i * 8 + 4, true);
-    } else if (name === 'orig_rax') r.origRax = v;
+    } else if (name === 'orig_rax') r.origRax = syscallNrOf(dv.getUint32(i * 8, true)); // read as the int the dispatch takes
     else if (name === 'rip') r.rip = v;
     else if (name === 'eflags') r.rflags = ((v & 0x5_4dd5) | 0x202) >>> 0;
     else if (name === 'fs_base') r.fsBase = v;

@@ -1,5 +1,6 @@
 import type { Cpu } from '../vtx/cpu.js';
 import type { Kernel, SyscallResult } from './kernel.js';
+import { ArgWidth, argOf, prototypeOf } from './syscall-prototypes.js';
 import type { Task } from './task.js';
 
 export interface SyscallContext {
@@ -16,14 +17,24 @@ export interface SyscallRow {
   name: string;
   arity: number;
   handler: SyscallHandler;
+  /** How wide each argument is read (syscall-prototypes.ts: the SYSCALL_DEFINE types). */
+  widths: Uint8Array;
 }
 
 /** The system-call table: Linux x86-64 numbers to handlers, dense array for the dispatch. */
 export class SyscallTable {
   private readonly rows: Array<SyscallRow | undefined> = [];
 
+  /**
+   * A handler for `nr`. The call must have a prototype (syscall-prototypes.ts) with `arity`
+   * arguments: the handler then receives each argument cast to its declared type, as
+   * SYSCALL_DEFINE's __SC_CAST does.
+   */
   add(nr: number, name: string, arity: number, handler: SyscallHandler): void {
-    this.rows[nr] = { nr, name, arity, handler };
+    const p = prototypeOf(nr);
+    if (p === undefined) throw new Error(`syscall table: ${name} (${nr}) has no prototype in syscall-prototypes.ts`);
+    if (p.args.length !== arity) throw new Error(`syscall table: ${name} takes ${arity} arguments here, ${p.args.length} in its prototype`);
+    this.rows[nr] = { nr, name, arity, handler, widths: p.widths };
   }
 
   get(nr: number): SyscallRow | undefined {
@@ -33,4 +44,9 @@ export class SyscallTable {
   all(): SyscallRow[] {
     return this.rows.filter((r): r is SyscallRow => r !== undefined);
   }
+}
+
+/** Argument `i` of `row` from the two halves of its register (arguments past the arity: 0). */
+export function rowArg(row: SyscallRow, i: number, lo: number, hi: number): number {
+  return i < row.arity ? argOf(row.widths[i]! as ArgWidth, lo, hi) : 0;
 }

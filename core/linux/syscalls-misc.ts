@@ -330,7 +330,8 @@ function madvise({ cpu, task }: SyscallContext, addr: number, len: number, advic
  */
 function mremap({ cpu, task }: SyscallContext, old: number, oldLen: number, newLen: number, flags: number, newAddr: number): SyscallResult {
   const mm = task.process.mm;
-  if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED)) !== 0 || old % PAGE_SIZE !== 0) return -EINVAL;
+  // flags is an unsigned long: a JS & would look at its low 32 bits only.
+  if (flags < 0 || flags > 0xffff_ffff || (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED)) !== 0 || old % PAGE_SIZE !== 0) return -EINVAL;
   if ((flags & MREMAP_FIXED) !== 0 && (flags & MREMAP_MAYMOVE) === 0) return -EINVAL;
   if (oldLen < 0 || newLen <= 0) return -EINVAL;
   let oldSize = pageUp(oldLen);

@@ -6,7 +6,7 @@ import { BLOCKED, SyscallResult, queueSignalToProcess } from './kernel.js';
 import {
   EBADF, ECHILD, EPERM, EFAULT, EINTR, ERESTARTSYS, EINVAL, ENOMEM, ESRCH, KSIGACTION_SIZE, MAP_ANONYMOUS,
   MAP_FIXED, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, NR, NSIG, PROT_EXEC, PROT_READ, PROT_WRITE,
-  SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, STACK_TOP, WNOHANG, exitedStatus, MMAP_MIN_ADDR,
+  SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, STACK_TOP, TASK_SIZE, WNOHANG, exitedStatus, MMAP_MIN_ADDR,
 } from './linux-abi.js';
 import { HPAGE, canReserve, cutsHugetlb, hugeKindOf, hugeUp, splitHugeRange } from './huge-pages.js';
 import { ptrace } from './ptrace.js';
@@ -151,7 +151,9 @@ function doMunmap({ cpu, task }: SyscallContext, start: number, size: number): v
 }
 
 function munmap(ctx: SyscallContext, addr: number, len: number): SyscallResult {
-  if (addr % PAGE_SIZE !== 0 || len <= 0) return -EINVAL;
+  // __do_munmap: start > TASK_SIZE || len > TASK_SIZE - start is -EINVAL (and spares the model a
+  // walk over 2^40 pages for a length with high bits set).
+  if (addr % PAGE_SIZE !== 0 || len <= 0 || addr < 0 || addr > TASK_SIZE || len > TASK_SIZE - addr) return -EINVAL;
   if (cutsHugetlb(ctx.task.process.mm, addr, addr + pageUp(len))) return -EINVAL; // hugetlb: whole 2 MiB pages only
   doMunmap(ctx, addr, pageUp(len));
   return 0;
@@ -163,6 +165,10 @@ function munmap(ctx: SyscallContext, addr: number, len: number): SyscallResult {
  */
 function mprotect({ cpu, task, kernel }: SyscallContext, addr: number, len: number, prot: number): SyscallResult {
   if (addr % PAGE_SIZE !== 0) return -EINVAL;
+  // prot is an unsigned long: bits above the known ones fail arch_validate_prot.
+  if (prot < 0 || prot > 0xffff_ffff) return -EINVAL;
+  if (len === 0) return 0;
+  if (len < 0) return -ENOMEM; // a size_t of 2^63 or more: start + len wraps (mm/mprotect.c: end <= start)
   const mm = task.process.mm;
   const end = addr + pageUp(len);
   if (cutsHugetlb(mm, addr, end)) return -EINVAL; // hugetlb: whole 2 MiB pages only

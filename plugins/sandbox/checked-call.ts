@@ -1,15 +1,18 @@
+import type { ArgCopy } from './argument-copies.js';
 import { SyscallSpec } from './syscall-specs.js';
 
 /** A system call whose arguments passed the checks, with the strings read for them. */
 export interface CheckedCall {
   readonly nr: number;
   readonly spec: SyscallSpec;
-  /** The six argument registers (rdi, rsi, rdx, r10, r8, r9), as signed numbers. */
+  /** The six argument registers (rdi, rsi, rdx, r10, r8, r9), each as the kernel reads it (argsOf). */
   readonly args: number[];
   /** C strings (paths and others) read from the program's memory, by argument index. */
   readonly strings: ReadonlyMap<number, string>;
   /** IPv4 socket addresses read for the firewall, by argument index (absent: none read). */
   readonly addresses?: ReadonlyMap<number, SocketAddress>;
+  /** The argument buffers the kernel gets as the runtime's copies (the Dune sandbox only). */
+  readonly copies?: readonly ArgCopy[];
 }
 
 /** A struct sockaddr as the sandbox read it: AF_INET with its address and port, or another family. */

@@ -60,6 +60,12 @@ export class GuestMemory {
    * byte before the NUL is not the program's, 'too-long' without a NUL in `max + 1` bytes.
    */
   readString(cpu: Cpu, va: number, max: number): string | 'fault' | 'too-long' {
+    const b = this.readStringBytes(cpu, va, max);
+    return typeof b === 'string' ? b : new TextDecoder().decode(b);
+  }
+
+  /** readString's bytes (without the NUL), each read once: what the checks judge and the kernel gets. */
+  readStringBytes(cpu: Cpu, va: number, max: number): Uint8Array | 'fault' | 'too-long' {
     const bytes: number[] = [];
     let page = -1;
     for (let a = va; ; a++) {
@@ -73,6 +79,6 @@ export class GuestMemory {
       if (bytes.length === max) return 'too-long';
       bytes.push(b);
     }
-    return new TextDecoder().decode(new Uint8Array(bytes));
+    return Uint8Array.from(bytes);
   }
 }

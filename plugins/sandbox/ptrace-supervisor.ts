@@ -7,6 +7,7 @@ import {
   PTRACE_SETOPTIONS, PTRACE_SETREGS, PTRACE_SYSCALL, SIGTRAP, STACK_TOP, USER_REGS_FIELDS, __WALL,
 } from '../../core/linux/linux-abi.js';
 import type { Process } from '../../core/linux/task.js';
+import { syscallNrOf } from '../../core/linux/syscall-prototypes.js';
 import { syscall } from '../../core/linux/user-abi.js';
 import { CHECK_COSTS } from './argument-validator.js';
 import { CheckedCall, SocketAddress } from './checked-call.js';
@@ -18,7 +19,7 @@ import { SocketInspector } from './socket-inspector.js';
 import { PtraceMemoryLimit } from './ptrace-memory-limit.js';
 import { SandboxPolicy } from './sandbox-policy.js';
 import { SandboxReporter } from './sandbox-reporter.js';
-import { FCNTL_DUP_CMDS, specOf } from './syscall-specs.js';
+import { FCNTL_DUP_CMDS, argsOf, specOf } from './syscall-specs.js';
 
 const TWO_32 = 0x1_0000_0000;
 const hex = (x: number): string => (x < 0 ? '-0x' + (-x).toString(16) : '0x' + x.toString(16));
@@ -283,16 +284,20 @@ export class PtraceSupervisor {
     if (!(yield* this.getRegs(pid))) return undefined;
     this.counts.intercepted++;
     this.charge(SUPERVISOR_COSTS.decode);
-    const nr = this.reg(REG.orig_rax);
-    const args = ARG_REGS.map((o) => this.reg(o));
+    // The number and the arguments as the kernel reads them (syscall-prototypes.ts, the same
+    // table the kernel model's dispatch uses): an int, and each argument at its prototype's
+    // width, from the exact 64-bit words of user_regs_struct. The kernel acts on these values and
+    // no others, so judging them needs no PTRACE_SETREGS to make the kernel agree.
+    const nr = syscallNrOf(this.cpu.mmu.read32(REGS_VA + REG.orig_rax));
     const spec = specOf(nr);
+    const args = argsOf(spec, ARG_REGS.map((o) => this.cpu.mmu.read32(REGS_VA + o)), ARG_REGS.map((o) => this.cpu.mmu.read32(REGS_VA + o + 4)));
     if (spec === undefined) {
       const errno = this.policy.unknownErrno;
       this.reporter.add({
         kind: 'denied', attempted: formatCall(nr, undefined, args),
         rule: 'the sandbox has no argument table for it (unknown calls are denied: unknownSyscalls)', outcome: errnoName(errno),
       });
-      return yield* this.skip(pid, { call: { nr, spec: { nr, name: `syscall_${nr}`, args: [], handling: 'passthrough' }, args, strings: new Map() }, deniedWith: -errno, track: false });
+      return yield* this.skip(pid, { call: { nr, spec: { nr, name: `syscall_${nr}`, args: [], handling: 'passthrough', widths: new Uint8Array(0) }, args, strings: new Map() }, deniedWith: -errno, track: false });
     }
     const strings = new Map<number, string>();
     const call: CheckedCall = { nr, spec, args, strings };

@@ -11,6 +11,7 @@ import { DEFAULT_STACK_SIZE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_EXEC, PROT_READ, P
 import type { Process } from '../../core/linux/task.js';
 import { Vma } from '../../core/linux/vma.js';
 import { VmExitReason } from '../../core/vtx/vmcs-field.js';
+import { ARG_COPIES_SIZE, ARG_COPIES_VA } from './argument-copies.js';
 import { LimitWatchdog } from './limit-watchdog.js';
 import { RuntimeRegions } from './runtime-regions.js';
 import { SandboxPolicy } from './sandbox-policy.js';
@@ -60,6 +61,8 @@ export class SandboxLauncher implements ExecLauncher {
     const stack = p.mm.vmas.find(STACK_TOP - 1)!;
     stack.start = STACK_TOP - DEFAULT_STACK_SIZE;
     p.mm.vmas.insert(new Vma(RUNTIME_STACK, RUNTIME_STACK + RUNTIME_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, '[sandbox stack]'));
+    // The runtime's copies of argument buffers (argument-copies.ts): supervisor-only like its stack.
+    p.mm.vmas.insert(new Vma(ARG_COPIES_VA, ARG_COPIES_VA + ARG_COPIES_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, '[sandbox argument copies]'));
     const lib = new LibDune(k, p, { poolPages: SANDBOX_POOL_PAGES });
     this.lib = lib;
     const windows = new UntrustedWindows(dune.layout);
@@ -67,6 +70,7 @@ export class SandboxLauncher implements ExecLauncher {
     const regions = new RuntimeRegions(windows, [
       { start: RUNTIME_TEXT, end: RUNTIME_STACK, name: "the sandbox runtime's code" },
       { start: RUNTIME_STACK, end: RUNTIME_STACK + RUNTIME_STACK_SIZE, name: "the sandbox runtime's stack" },
+      { start: ARG_COPIES_VA, end: ARG_COPIES_VA + ARG_COPIES_SIZE, name: "the sandbox runtime's copies of arguments" },
       { start: LIBDUNE_TEXT, end: LIBDUNE_TEXT + Math.max(text, PAGE_SIZE), name: "libDune's code" },
       { start: PAGEBASE, end: PAGEBASE + SANDBOX_POOL_PAGES * PAGE_SIZE, name: "libDune's page pool (page tables, IDT, trap stacks)" },
     ]);

@@ -9,7 +9,9 @@ import {
   SIGSEGV, SIGTRAP, TASK_SIZE,
 } from '../../core/linux/linux-abi.js';
 import type { Process } from '../../core/linux/task.js';
+import { syscallNrOf } from '../../core/linux/syscall-prototypes.js';
 import { loadSyscallArgs } from '../../core/linux/user-abi.js';
+import { COPY_COSTS, copyAddresses } from './argument-copies.js';
 import { ArgumentValidator } from './argument-validator.js';
 import { errnoName, formatCall, signalName } from './format-call.js';
 import { CheckedCall } from './checked-call.js';
@@ -23,7 +25,7 @@ import { RuntimeRegions } from './runtime-regions.js';
 import { SandboxPolicy } from './sandbox-policy.js';
 import { SandboxReporter } from './sandbox-reporter.js';
 import { SignalEmulation } from './signal-emulation.js';
-import { FCNTL_DUP_CMDS, specOf } from './syscall-specs.js';
+import { FCNTL_DUP_CMDS, argsOf, specOf } from './syscall-specs.js';
 import { UntrustedMemoryManager } from './untrusted-memory-manager.js';
 import { APP_MAX_ELF_VADDR, UntrustedWindows } from './untrusted-windows.js';
 
@@ -98,6 +100,9 @@ export class SandboxRuntime implements RuntimeCalls {
   private readonly lib: LibDune;
   private end: End | undefined;
   private pending: { nr: number; args: readonly number[]; then: (cpu: Cpu, result: number) => void } | undefined;
+  /** The argument registers of the call being handled, as 32-bit halves (read from the trap frame). */
+  private readonly argLo = new Uint32Array(6);
+  private readonly argHi = new Uint32Array(6);
   /** Whether a jumpToUser frame is live (a fault then ends the program through retFromUser). */
   private inUser = false;
 
@@ -201,9 +206,16 @@ export class SandboxRuntime implements RuntimeCalls {
     const lib = this.lib;
     this.counts.intercepted++;
     cpu.charge(SANDBOX_COSTS.dispatch * cpu.costs.instruction);
-    const nr = lib.tfGet(cpu, tf, TF.rax);
-    const args = ARG_SLOTS.map((o) => lib.tfGet(cpu, tf, o));
+    // The number and the arguments exactly as the kernel will read them (the int of
+    // do_syscall_64, each argument at its prototype's width): what is checked below is what the
+    // kernel acts on, since the runtime passes these values on, not the program's registers.
+    const nr = syscallNrOf(cpu.mmu.read64(tf + TF.rax));
+    for (let i = 0; i < 6; i++) {
+      this.argLo[i] = cpu.mmu.read64(tf + ARG_SLOTS[i]!);
+      this.argHi[i] = cpu.mmu.hi;
+    }
     const spec = specOf(nr);
+    const args = argsOf(spec, this.argLo, this.argHi);
     if (spec === undefined) {
       const errno = this.parts.policy.unknownErrno;
       this.counts.denied++;
@@ -226,7 +238,7 @@ export class SandboxRuntime implements RuntimeCalls {
     switch (spec.handling) {
       case 'passthrough':
         this.counts.passedThrough++;
-        return 'passthrough';
+        return this.forward(cpu, tf, checked);
       case 'exit':
         this.counts.emulated++;
         this.end = { kind: 'exit', status: args[0]! & 0xff };
@@ -283,24 +295,61 @@ export class SandboxRuntime implements RuntimeCalls {
   /** open, dup, pipe, close: counted for limits.openFiles (a plain passthrough without that limit). */
   private descriptors(cpu: Cpu, tf: number, call: CheckedCall): HandlerAction {
     const nr = call.nr;
-    if (this.parts.policy.limits.openFiles === undefined || (nr === NR.fcntl && !FCNTL_DUP_CMDS.has(call.args[1]!))) {
-      this.counts.passedThrough++;
-      return 'passthrough';
-    }
     this.counts.passedThrough++;
-    return this.kernel(cpu, tf, nr, call.args, (c, r) => {
+    if (this.parts.policy.limits.openFiles === undefined || (nr === NR.fcntl && !FCNTL_DUP_CMDS.has(call.args[1]!))) {
+      return this.forward(cpu, tf, call);
+    }
+    return this.forward(cpu, tf, call, (c, r) => {
       if (r >= 0) {
         if (nr === NR.close) this.fds.closed(call.args[0]!);
         else if (nr === NR.pipe || nr === NR.pipe2) {
-          const b = this.memory.read(c, call.args[0]!, 8);
+          // The descriptors as the kernel wrote them into the runtime's copy (the program's
+          // array could be rewritten by then).
+          const b = call.copies?.find((x) => x.arg === 0)?.bytes;
           if (b !== undefined) {
-            const dv = new DataView(b.buffer);
+            const dv = new DataView(b.buffer, b.byteOffset, 8);
             this.fds.opened(dv.getInt32(0, true));
             this.fds.opened(dv.getInt32(4, true));
           }
         } else this.fds.opened(r);
       }
-      this.finish(c, tf, r);
+    });
+  }
+
+  /**
+   * Passes a checked call to the kernel (one VMCALL): the number and the arguments as they were
+   * checked, with every argument buffer the kernel reads replaced by the runtime's copy of it
+   * (ARG_COPIES_VA, which ring 3 cannot touch). After the call the copies the kernel may have
+   * written go back to the program's buffers, and `after` sees the result. The program's own
+   * registers are not changed: the trap frame keeps them for the return to ring 3.
+   */
+  private forward(cpu: Cpu, tf: number, call: CheckedCall, after?: (cpu: Cpu, result: number) => void): HandlerAction {
+    const copies = call.copies;
+    if (copies === undefined && after === undefined) return this.vmcall(cpu, call.nr, call.args, (c, r) => this.finish(c, tf, r));
+    const args = call.args.slice();
+    const at = copies !== undefined ? copyAddresses(copies) : [];
+    if (copies !== undefined) {
+      for (let k = 0; k < copies.length; k++) {
+        const b = copies[k]!.bytes;
+        for (let j = 0; j < b.length; j++) cpu.mmu.write8(at[k]! + j, b[j]!);
+        args[copies[k]!.arg] = at[k]!;
+      }
+    }
+    return this.vmcall(cpu, call.nr, args, (c, r) => {
+      let result = r;
+      if (copies !== undefined) {
+        for (let k = 0; k < copies.length; k++) {
+          const x = copies[k]!;
+          if (x.back === undefined) continue;
+          const b = x.bytes;
+          for (let j = 0; j < b.length; j++) b[j] = c.mmu.read8(at[k]! + j);
+          c.charge((COPY_COSTS.perCopy + Math.ceil(b.length / 8) * COPY_COSTS.perWord) * c.costs.instruction);
+          // copy_to_user failing: the call happened, but its result cannot reach the program.
+          if (!this.memory.write(c, x.back, b) && result >= 0) result = -EFAULT;
+        }
+      }
+      after?.(c, result);
+      this.finish(c, tf, result);
     });
   }
 
@@ -309,6 +358,11 @@ export class SandboxRuntime implements RuntimeCalls {
 
   kernel(cpu: Cpu, _tf: number, nr: number, args: readonly number[], then: (cpu: Cpu, result: number) => void): HandlerAction {
     this.counts.kernelCalls++;
+    return this.vmcall(cpu, nr, args, then);
+  }
+
+  /** The VMCALL of a call (the kcall native), `then` with RAX at the next instruction. */
+  private vmcall(cpu: Cpu, nr: number, args: readonly number[], then: (cpu: Cpu, result: number) => void): HandlerAction {
     this.pending = { nr, args: [...args], then };
     cpu.jump(this.code.addr('kcall'));
     return 'redirected';

@@ -1,6 +1,7 @@
 import {
   EPOLL_EVENT_SIZE, KSIGACTION_SIZE, NR, POLLFD_SIZE, RLIMIT_SIZE, STAT_SIZE, TIMESPEC_SIZE, TIMEVAL_SIZE, TIMEZONE_SIZE, UTSNAME_SIZE,
 } from '../../core/linux/linux-abi.js';
+import { ArgWidth, argOf, prototypeOf } from '../../core/linux/syscall-prototypes.js';
 
 /**
  * A length: a constant, or another argument (times `scale`: an array of records; or, with
@@ -17,7 +18,20 @@ export type Len = number | { readonly arg: number; readonly scale?: number; read
  */
 export type ArgKind =
   | { readonly kind: 'value'; readonly name: string }
-  | { readonly kind: 'in' | 'out' | 'inout'; readonly name: string; readonly len: Len; readonly nullable?: boolean }
+  | {
+      readonly kind: 'in' | 'out' | 'inout';
+      readonly name: string;
+      readonly len: Len;
+      readonly nullable?: boolean;
+      /**
+       * Whether the kernel gets a copy in the runtime's memory (argument-copies.ts) rather than
+       * the program's buffer. Default: yes for what the kernel reads (`in`, `inout`), no for
+       * `out`. No for the data of read/write-like calls (the kernel only moves those bytes) and
+       * for pointers the kernel keeps (set_tid_address, set_robust_list); yes for an `out`
+       * buffer the runtime itself reads after the call (pipe's descriptors).
+       */
+      readonly copy?: boolean;
+    }
   /**
    * A C string. `symlinkAt`: it is the target of a symlink made at the path of argument `path`
    * (from the directory fd of argument `dirfd`): the file rules judge where it would lead.
@@ -69,6 +83,8 @@ export interface SyscallSpec {
   readonly name: string;
   readonly args: readonly ArgKind[];
   readonly handling: Handling;
+  /** The kernel's prototype of the call: how wide each argument is (syscall-prototypes.ts). */
+  readonly widths: Uint8Array;
 }
 
 const v = (name: string): ArgKind => ({ kind: 'value', name });
@@ -88,8 +104,18 @@ const FD_SET_LEN: Len = { arg: 0, bitmap: true };
 const sockaddr = (name: string, len: number, use: 'bind' | 'connect' | 'send'): ArgKind => ({ kind: 'sockaddr', name, len, use });
 const sockaddrOut = (name: string, lenp: number): ArgKind => ({ kind: 'out-lenp', name, lenp });
 
+/** Data the kernel only moves (write's buffer): checked, not copied. */
+const data = (name: string, len: Len): ArgKind => ({ kind: 'in', name, len, copy: false });
+
+/**
+ * A row; its arguments must be those of the kernel's prototype (syscall-prototypes.ts), whose
+ * types say how wide the sandbox reads each one — exactly as the kernel will.
+ */
 function spec(nr: number, name: string, args: ArgKind[], handling: Handling = 'passthrough'): SyscallSpec {
-  return { nr, name, args, handling };
+  const p = prototypeOf(nr);
+  if (p === undefined || p.name !== name) throw new Error(`syscall-specs: ${name} (${nr}) has no prototype in core/linux/syscall-prototypes.ts`);
+  if (p.args.length !== args.length) throw new Error(`syscall-specs: ${name} has ${args.length} arguments here, ${p.args.length} in its prototype`);
+  return { nr, name, args, handling, widths: p.widths };
 }
 
 /**
@@ -98,7 +124,7 @@ function spec(nr: number, name: string, args: ArgKind[], handling: Handling = 'p
  */
 export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.read, 'read', [fd('fd'), output('buf', arg(2)), v('count')]),
-  spec(NR.write, 'write', [fd('fd'), input('buf', arg(2)), v('count')]),
+  spec(NR.write, 'write', [fd('fd'), data('buf', arg(2)), v('count')]),
   spec(NR.open, 'open', [path('pathname', 'open', 'flags', { flags: 1 }), v('flags'), v('mode')], 'fd-open'),
   spec(NR.close, 'close', [fd('fd')], 'fd-close'),
   spec(NR.stat, 'stat', [path('pathname', 'read', true), output('statbuf', STAT_SIZE)]),
@@ -113,11 +139,11 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.rt_sigprocmask, 'rt_sigprocmask', [v('how'), input('set', 8, true), output('oldset', 8, true), v('sigsetsize')], 'signals'),
   spec(NR.ioctl, 'ioctl', [fd('fd'), v('request'), { kind: 'ioctl-arg', name: 'arg', request: 1 }]),
   spec(NR.pread64, 'pread64', [fd('fd'), output('buf', arg(2)), v('count'), v('offset')]),
-  spec(NR.pwrite64, 'pwrite64', [fd('fd'), input('buf', arg(2)), v('count'), v('offset')]),
+  spec(NR.pwrite64, 'pwrite64', [fd('fd'), data('buf', arg(2)), v('count'), v('offset')]),
   spec(NR.readv, 'readv', [fd('fd'), { kind: 'iovec', name: 'iov', count: 2, dir: 'out' }, v('iovcnt')]),
   spec(NR.writev, 'writev', [fd('fd'), { kind: 'iovec', name: 'iov', count: 2, dir: 'in' }, v('iovcnt')]),
   spec(NR.access, 'access', [path('pathname', 'read', true), v('mode')]),
-  spec(NR.pipe, 'pipe', [output('pipefd', 8)], 'fd-open'),
+  spec(NR.pipe, 'pipe', [{ kind: 'out', name: 'pipefd', len: 8, copy: true }], 'fd-open'),
   spec(NR.sched_yield, 'sched_yield', []),
   spec(NR.mremap, 'mremap', [v('old_address'), v('old_size'), v('new_size'), v('flags'), v('new_address')], 'memory'),
   spec(NR.madvise, 'madvise', [v('addr'), v('length'), v('advice')], 'memory'),
@@ -129,7 +155,7 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.socket, 'socket', [v('domain'), v('type'), v('protocol')], 'fd-open'),
   spec(NR.connect, 'connect', [fd('sockfd'), sockaddr('addr', 2, 'connect'), v('addrlen')]),
   spec(NR.accept, 'accept', [fd('sockfd'), sockaddrOut('addr', 2), inout('addrlen', 4, true)], 'fd-open'),
-  spec(NR.sendto, 'sendto', [fd('sockfd'), input('buf', arg(2)), v('len'), v('flags'), sockaddr('dest_addr', 5, 'send'), v('addrlen')]),
+  spec(NR.sendto, 'sendto', [fd('sockfd'), data('buf', arg(2)), v('len'), v('flags'), sockaddr('dest_addr', 5, 'send'), v('addrlen')]),
   spec(NR.recvfrom, 'recvfrom', [fd('sockfd'), output('buf', arg(2)), v('len'), v('flags'), sockaddrOut('src_addr', 5), inout('addrlen', 4, true)]),
   spec(NR.shutdown, 'shutdown', [fd('sockfd'), v('how')]),
   spec(NR.bind, 'bind', [fd('sockfd'), sockaddr('addr', 2, 'bind'), v('addrlen')]),
@@ -176,7 +202,7 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.sched_getaffinity, 'sched_getaffinity', [{ kind: 'self-pid', name: 'pid' }, v('cpusetsize'), output('mask', arg(1))]),
   spec(NR.getdents64, 'getdents64', [fd('fd'), output('dirp', arg(2)), v('count')]),
   // The kernel writes 0 there when the thread exits: it must be the program's memory.
-  spec(NR.set_tid_address, 'set_tid_address', [inout('tidptr', 4, true)]),
+  spec(NR.set_tid_address, 'set_tid_address', [{ kind: 'inout', name: 'tidptr', len: 4, nullable: true, copy: false }]),
   spec(NR.clock_gettime, 'clock_gettime', [v('clockid'), output('tp', TIMESPEC_SIZE)]),
   spec(NR.clock_getres, 'clock_getres', [v('clockid'), output('res', TIMESPEC_SIZE, true)]),
   spec(NR.clock_nanosleep, 'clock_nanosleep', [v('clockid'), v('flags'), input('request', TIMESPEC_SIZE), output('remain', TIMESPEC_SIZE, true)]),
@@ -199,9 +225,9 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.accept4, 'accept4', [fd('sockfd'), sockaddrOut('addr', 2), inout('addrlen', 4, true), v('flags')], 'fd-open'),
   spec(NR.faccessat, 'faccessat', [fd('dirfd'), path('pathname', 'read', true, { dirfd: 0 }), v('mode')]),
   // The kernel reads the list at exit: the head must be the program's memory.
-  spec(NR.set_robust_list, 'set_robust_list', [input('head', arg(1)), v('len')]),
+  spec(NR.set_robust_list, 'set_robust_list', [{ kind: 'in', name: 'head', len: arg(1), copy: false }, v('len')]),
   spec(NR.dup3, 'dup3', [fd('oldfd'), fd('newfd'), v('flags')], 'fd-open'),
-  spec(NR.pipe2, 'pipe2', [output('pipefd', 8), v('flags')], 'fd-open'),
+  spec(NR.pipe2, 'pipe2', [{ kind: 'out', name: 'pipefd', len: 8, copy: true }, v('flags')], 'fd-open'),
   spec(NR.prlimit64, 'prlimit64', [{ kind: 'self-pid', name: 'pid' }, v('resource'), input('new_limit', RLIMIT_SIZE, true), output('old_limit', RLIMIT_SIZE, true)]),
   spec(NR.renameat2, 'renameat2', [fd('olddirfd'), path('oldpath', 'write', false, { dirfd: 0, moves: true }), fd('newdirfd'), path('newpath', 'write', false, { dirfd: 2, moves: true }), v('flags')]),
   spec(NR.getrandom, 'getrandom', [output('buf', arg(1)), v('buflen'), v('flags')]),
@@ -218,8 +244,23 @@ export const IOCTL_ARGS: ReadonlyMap<number, { readonly name: string; readonly k
   [0x5451, { name: 'FIOCLEX', kind: 'none', size: 0 }],
 ] as const);
 
-/** fcntl commands whose argument is a struct flock (the rest take an integer). */
-export const FCNTL_FLOCK_CMDS: ReadonlySet<number> = new Set([5 /* F_GETLK */, 6 /* F_SETLK */, 7 /* F_SETLKW */]);
+/**
+ * The fcntl commands the sandbox passes on, and what their argument is: an integer, nothing, or
+ * a struct flock the kernel reads (F_SETLK) or reads and writes (F_GETLK). Any other command is
+ * refused with -EINVAL (what Linux answers for a command it does not know): the sandbox cannot
+ * check an argument whose meaning it does not know.
+ */
+export const FCNTL_ARGS: ReadonlyMap<number, { readonly name: string; readonly kind: 'int' | 'none' | 'in' | 'inout' }> = new Map([
+  [0, { name: 'F_DUPFD', kind: 'int' }],
+  [1, { name: 'F_GETFD', kind: 'none' }],
+  [2, { name: 'F_SETFD', kind: 'int' }],
+  [3, { name: 'F_GETFL', kind: 'none' }],
+  [4, { name: 'F_SETFL', kind: 'int' }],
+  [5, { name: 'F_GETLK', kind: 'inout' }],
+  [6, { name: 'F_SETLK', kind: 'in' }],
+  [7, { name: 'F_SETLKW', kind: 'in' }],
+  [1030, { name: 'F_DUPFD_CLOEXEC', kind: 'int' }],
+] as const);
 /** fcntl commands that make a new descriptor. */
 export const FCNTL_DUP_CMDS: ReadonlySet<number> = new Set([0 /* F_DUPFD */, 1030 /* F_DUPFD_CLOEXEC */]);
 
@@ -232,4 +273,18 @@ export function specOf(nr: number): SyscallSpec | undefined {
 
 export function specNamed(name: string): SyscallSpec | undefined {
   return BY_NAME.get(name);
+}
+
+/**
+ * The six argument registers of a call, each read as the kernel reads it (its prototype's
+ * width, from the exact register halves); the arguments past the call's arity are 0, and a call
+ * without a row gets all 64 bits of each (for the report only: it is denied).
+ */
+export function argsOf(spec: SyscallSpec | undefined, lo: ArrayLike<number>, hi: ArrayLike<number>): number[] {
+  const out = [0, 0, 0, 0, 0, 0];
+  for (let i = 0; i < 6; i++) {
+    if (spec === undefined) out[i] = argOf(ArgWidth.Long, lo[i]!, hi[i]!);
+    else if (i < spec.widths.length) out[i] = argOf(spec.widths[i]! as ArgWidth, lo[i]!, hi[i]!);
+  }
+  return out;
 }

@@ -187,7 +187,8 @@ export class UntrustedMemoryManager {
 
   /** munmap, mprotect, madvise: a range of the program's, then the kernel, then the mirror. */
   private range(cpu: Cpu, tf: number, call: CheckedCall, addr: number, len: number, after: () => void, mirror = true, args: readonly number[] = call.args): HandlerAction {
-    if (len > 0 && !this.windows.contains(addr, pageUp(len))) {
+    // A size_t of 2^63 or more (negative here) wraps around: never a range of the program's.
+    if (len < 0 || (len > 0 && !this.windows.contains(addr, pageUp(len)))) {
       return this.calls.deny(cpu, tf, call, `[${hex(addr)}, +${len}) is not the program's memory: ${call.spec.name} of runtime memory`, EPERM);
     }
     return this.calls.kernel(cpu, tf, call.nr, args, (c, r) => {
