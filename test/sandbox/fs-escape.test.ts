@@ -1,5 +1,5 @@
 /**
- * Class 4 of the sandbox hardening (plugins/sandbox/security/fs.md): names are judged, objects
+ * Class 4 of the sandbox hardening (plugins/sandbox/security/files-and-objects.md): names are judged, objects
  * are not. The fs-* attack programs (test/sandbox/attacks) try every way to reach a file the
  * rules forbid — a renamed directory under an open descriptor, planted symlinks, '..' after a
  * symlink, hard links, *at() calls from descriptors, fchdir, renames across rules, writes

@@ -1,5 +1,5 @@
 /**
- * Class 3 of the sandbox's hardening (plugins/sandbox/security/width.md): the checks and the
+ * Class 3 of the sandbox's hardening (plugins/sandbox/security/argument-widths-and-copies.md): the checks and the
  * kernel must read every argument at the width of the kernel's prototype, and the kernel must get
  * the argument buffers the checks judged. test/sandbox/attacks/width-args.c tries garbage in the
  * upper bits of every kind of argument under a policy with file rules, a firewall and limits, in
