@@ -28,6 +28,7 @@ import { Process, Task, TaskState } from './task.js';
 import { ConsoleFile, closeFiles, hostIsatty, installFd, readHostStdin } from './vfs.js';
 import { Vma } from './vma.js';
 import { HostNet } from './net/host-net.js';
+import { disarmRealTimer } from './itimer.js';
 
 const TWO_32 = 0x1_0000_0000;
 const SEGMENT_CS_RPL3 = USER_CS;
@@ -695,6 +696,7 @@ export class Kernel {
     }
     p.zombie = true;
     p.waitStatus = status;
+    disarmRealTimer(this, p); // exit_itimers: a dead process's alarm must not fire (nor keep time going)
     closeFiles(p); // exit_files: a last close wakes the other end of a pipe (wakeSleepers below)
     p.mm.users--;
     if (p.mm.users === 0) {
@@ -737,6 +739,7 @@ export class Kernel {
     let idleSince = -1;
     let idleClock = 0;
     for (;;) {
+      this.fireDueTimers();
       const sliced = net.active || this.timers.length > 0;
       if (!sliced) {
         this.machine.run(maxCycles);
@@ -745,7 +748,11 @@ export class Kernel {
       } else {
         let now = Infinity;
         for (const c of cpus) if (!c.halted && c.cycles < now) now = c.cycles;
-        this.machine.run(now === Infinity ? maxCycles : Math.min(maxCycles, now + NET_SLICE_CYCLES));
+        let end = now === Infinity ? maxCycles : Math.min(maxCycles, now + NET_SLICE_CYCLES);
+        // A timer falls due while the CPUs are busy (an alarm of a spinning process): the slice
+        // ends at its deadline, and fireDueTimers fires it there.
+        for (const t of this.timers) if (t.deadline > now && t.deadline < end) end = t.deadline;
+        this.machine.run(end);
       }
       if (net.poll() > 0) {
         idleSince = -1;
@@ -804,12 +811,26 @@ export class Kernel {
   addTimer(deadline: number, fire: () => void): KernelTimer {
     const t: KernelTimer = { deadline, fire };
     this.timers.push(t);
+    // If the CPUs run unsliced, stop them so that run() goes on in slices that end at deadlines.
+    if (this.timers.length === 1) for (const c of this.machine.cpus) c.stop();
     return t;
   }
 
   cancelTimer(t: KernelTimer): void {
     const i = this.timers.indexOf(t);
     if (i >= 0) this.timers.splice(i, 1);
+  }
+
+  /** Fires the timers whose deadline the clock of every running CPU has reached (the tick's hrtimer expiry). */
+  private fireDueTimers(): void {
+    let now = Infinity;
+    for (const c of this.machine.cpus) if (!c.halted && c.cycles < now) now = c.cycles;
+    if (now === Infinity) return; // all idle: run() jumps the clocks to the earliest deadline
+    for (;;) {
+      const t = this.timers.find((x) => x.deadline <= now);
+      if (t === undefined) return;
+      this.fireTimer(t);
+    }
   }
 
   private fireTimer(t: KernelTimer): void {
