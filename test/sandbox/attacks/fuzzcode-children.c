@@ -214,6 +214,16 @@ struct ksigaction {
 	unsigned long mask;
 };
 
+/* ITIMER_REAL, 20 µs, one shot: SIGALRM (its default action, which libDune's dune_init turned
+ * into SIG_IGN in --mode dune) ends random code that loops. */
+static void arm_alarm(void)
+{
+	struct ksigaction dfl = {0, 0, 0, 0};
+	raw6(SYS_rt_sigaction, 14, (long)&dfl, 0, 8, 0, 0);
+	long it[4] = {0, 0, 0, 20};
+	raw6(SYS_setitimer, 0, (long)it, 0, 0, 0, 0);
+}
+
 /* Runs one page of random code; never returns. */
 static void run_random(void)
 {
@@ -257,6 +267,7 @@ int main(int argc, char **argv)
 	if (inline_mode) {
 		printf("fuzzcode: seed %lu inline\n", seed);
 		fflush(stdout);
+		arm_alarm();
 		run_random();
 	}
 	long bysig[65] = {0};
@@ -273,9 +284,7 @@ int main(int argc, char **argv)
 			raw6(SYS_close, 0, 0, 0, 0, 0, 0);
 			raw6(SYS_close, 1, 0, 0, 0, 0, 0);
 			raw6(SYS_close, 2, 0, 0, 0, 0, 0);
-			/* ITIMER_REAL, 20 µs, one shot: SIGALRM ends a child that loops. */
-			long it[4] = {0, 0, 0, 20};
-			raw6(SYS_setitimer, 0, (long)it, 0, 0, 0, 0);
+			arm_alarm();
 			run_random();
 		}
 		int status = 0;
