@@ -18,6 +18,7 @@ import { PROT_EXEC, PROT_READ } from '../linux/linux-abi.js';
 import { DuneModule } from '../dune/dune-module.js';
 import { LibDune } from '../dune/libdune.js';
 import { VmExitReason } from '../vtx/vmcs-field.js';
+import { EXIT_INTERNAL_ERROR, internalErrorReport } from './internal-error.js';
 
 const SIGNAL_NAMES: Record<number, string> = { 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 15: 'SIGTERM' };
 
@@ -55,6 +56,7 @@ export interface ExecOptions {
 }
 
 export interface ExecResult {
+  /** The guest's status (128 + signal when killed), or EXIT_INTERNAL_ERROR (70) for a dunesim bug. */
   exitCode: number;
   stats: Record<string, unknown>;
 }
@@ -114,10 +116,15 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
     throw new Error(`exec: mode '${opts.mode}' has no launcher`);
   }
   if (opts.netIdleTimeoutMs !== undefined) k.netIdleTimeoutMs = opts.netIdleTimeoutMs;
-  k.start();
+  // Whatever the guest does ends as a guest outcome; an exception out of the machine is a bug of
+  // the model, reported with the machine's state and status 70 (never as the guest's success).
+  let internal: string | undefined;
   try {
+    k.start();
     if (opts.launcher?.run !== undefined) opts.launcher.run(k, p);
     else k.run();
+  } catch (e) {
+    internal = internalErrorReport(e, m, opts.mode);
   } finally {
     k.dispose();
   }
@@ -125,7 +132,10 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   const status = p.waitStatus;
   const sig = status & 0x7f;
   let exitCode: number;
-  if (!p.zombie) {
+  if (internal !== undefined) {
+    say(internal);
+    exitCode = EXIT_INTERNAL_ERROR;
+  } else if (!p.zombie) {
     say('dunesim: the guest did not finish (every task is blocked)\n');
     exitCode = 1;
   } else if (sig !== 0) {
