@@ -267,6 +267,8 @@ int main(int argc, char **argv)
 	if (inline_mode) {
 		printf("fuzzcode: seed %lu inline\n", seed);
 		fflush(stdout);
+		/* The random code must neither read the terminal nor write into the output. */
+		for (int fd = 0; fd < 3; fd++) raw6(SYS_close, fd, 0, 0, 0, 0, 0);
 		arm_alarm();
 		run_random();
 	}
@@ -277,6 +279,7 @@ int main(int argc, char **argv)
 		long pid = raw6(SYS_fork, 0, 0, 0, 0, 0, 0);
 		if (pid < 0) {
 			printf("fuzzcode: fork failed (%ld) after %ld children\n", pid, i);
+			count = i;
 			break;
 		}
 		if (pid == 0) {
