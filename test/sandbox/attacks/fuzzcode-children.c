@@ -29,7 +29,7 @@
 #define SYS_close 3
 
 #define PAGE 4096
-#define STRUCTURED 448
+#define STRUCTURED 224
 
 static uint64_t state;
 
