@@ -129,6 +129,7 @@ describe.runIf(existsSync(CANONICAL))('non-canonical addresses from ring 3 (SDM:
       'held call to a non-canonical target: signal 11, handler saw: sig 11 code 0x80 rip at-branch rsp unchanged',
       'held ret to a non-canonical target: signal 11, handler saw: sig 11 code 0x80 rip at-branch rsp unchanged',
       'held push with a non-canonical rsp: signal 7, handler saw: sig 7 code 0x80 rip at-branch rsp unchanged',
+      'held leave with a non-canonical rbp: signal 7, handler saw: sig 7 code 0x80 rip at-branch rsp unchanged',
       'held rt_sigreturn to a non-canonical rip: signal 11',
       'held a handler at a non-canonical address: signal 11',
       'held a jump into the kernel half: signal 11',

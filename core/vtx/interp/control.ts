@@ -223,15 +223,15 @@ export function enter(s: Interp, i: Insn): void {
   let sp = regNum(s, 4);
   const rbp = regNum(s, 5);
   // Compute everything on a scratch stack pointer; commit registers at the end.
-  sp -= size;
+  sp = stackAddress(s, sp - size);
   if (size === 8) mmu.write64(sp, lo[5]!, hi[5]!);
   else mmu.write16(sp, lo[5]! & 0xffff);
   const frame = sp;
   if (level > 0) {
     let bp = rbp;
     for (let n = 1; n < level; n++) {
-      bp -= size;
-      sp -= size;
+      bp = stackAddress(s, bp - size);
+      sp = stackAddress(s, sp - size);
       if (size === 8) {
         const l = mmu.read64(bp);
         mmu.write64(sp, l, mmu.hi);
@@ -239,7 +239,7 @@ export function enter(s: Interp, i: Insn): void {
         mmu.write16(sp, mmu.read16(bp));
       }
     }
-    sp -= size;
+    sp = stackAddress(s, sp - size);
     if (size === 8) mmu.write64(sp, frame >>> 0, Math.floor(frame / TWO_32) >>> 0);
     else mmu.write16(sp, frame & 0xffff);
   }
@@ -252,14 +252,15 @@ export function leave(s: Interp, i: Insn): void {
   const lo = s.lo;
   const hi = s.hi;
   const mmu = s.mmu;
+  // LEAVE's read of [RBP] is a stack reference (SS): #SS(0) if RBP is not canonical.
   if (i.size === 2) {
-    const bp = regNum(s, 5);
+    const bp = stackAddress(s, regNum(s, 5));
     const v = mmu.read16(bp);
     setRegNum(s, 4, bp + 2);
     setReg16(s, 5, v);
     return;
   }
-  const bp = regNum(s, 5);
+  const bp = stackAddress(s, regNum(s, 5));
   const v = mmu.read64(bp);
   const vh = mmu.hi;
   setRegNum(s, 4, bp + 8);

@@ -4,7 +4,8 @@
  *
  *   jmp/call/ret to a non-canonical target  #GP(0) at the branch itself: SIGSEGV, si_code
  *                                           SI_KERNEL, the RIP of the branch, RSP unchanged
- *   push/pop with a non-canonical RSP       #SS(0): SIGBUS
+ *   push/pop with a non-canonical RSP,      #SS(0): SIGBUS
+ *   leave with a non-canonical RBP
  *   rt_sigreturn to a non-canonical RIP     SIGSEGV (Linux returns with IRET, which faults)
  *   a handler at a non-canonical address    SIGSEGV
  *   a jump to the kernel half               #PF: SIGSEGV
@@ -47,7 +48,7 @@ static void handlers(void)
 
 #define NONCANON 0x0000800000000000ul
 
-extern char jmp_insn[], call_insn[], ret_insn[], push_insn[];
+extern char jmp_insn[], call_insn[], ret_insn[], push_insn[], leave_insn[];
 
 static void case_jmp(void)
 {
@@ -79,6 +80,14 @@ static void case_push(void)
 	expect_rip = (unsigned long)push_insn;
 	expect_rsp = 0x8000000000001000ul;
 	__asm__ volatile("mov %%rsp, %%rbx\n mov %0, %%rsp\n push_insn: push %%rax\n mov %%rbx, %%rsp" ::"r"(0x8000000000001000ul) : "rbx", "memory");
+}
+
+static void case_leave(void)
+{
+	handlers();
+	expect_rip = (unsigned long)leave_insn;
+	__asm__ volatile("mov %%rsp, %0" : "=m"(expect_rsp));
+	__asm__ volatile("mov %0, %%rbp\n leave_insn: leave" ::"r"(0xfff0000000000000ul) : "memory");
 }
 
 static void case_sigreturn(void)
@@ -122,6 +131,7 @@ int main(void)
 		{"call to a non-canonical target", case_call, SIGSEGV, "sig 11 code 0x80 rip at-branch rsp unchanged"},
 		{"ret to a non-canonical target", case_ret, SIGSEGV, "sig 11 code 0x80 rip at-branch rsp unchanged"},
 		{"push with a non-canonical rsp", case_push, SIGBUS, "sig 7 code 0x80 rip at-branch rsp unchanged"},
+		{"leave with a non-canonical rbp", case_leave, SIGBUS, "sig 7 code 0x80 rip at-branch rsp unchanged"},
 		{"rt_sigreturn to a non-canonical rip", case_sigreturn, SIGSEGV, 0},
 		{"a handler at a non-canonical address", case_handler, SIGSEGV, 0},
 		{"a jump into the kernel half", case_kernel, SIGSEGV, 0},
