@@ -115,6 +115,8 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   } else {
     throw new Error(`exec: mode '${opts.mode}' has no launcher`);
   }
+  // The program is its PID namespace's init: when it exits, processes it left behind are killed.
+  k.namespaceInit = p;
   if (opts.netIdleTimeoutMs !== undefined) k.netIdleTimeoutMs = opts.netIdleTimeoutMs;
   // Whatever the guest does ends as a guest outcome; an exception out of the machine is a bug of
   // the model, reported with the machine's state and status 70 (never as the guest's success).

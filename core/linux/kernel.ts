@@ -756,8 +756,28 @@ export class Kernel {
     for (const c of p.children) c.parent = undefined;
     if (p.parent !== undefined && !p.parent.zombie) queueSignalToProcess(this, p.parent, SIGCHLD, p.pid);
     else p.reaped = true;
+    if (p === this.namespaceInit) this.zapNamespace(p);
     this.onProcessExit?.(p);
     this.wakeSleepers();
+  }
+
+  /**
+   * The init of the PID namespace the run's processes live in (exec's program): when it exits,
+   * every other process is killed, as zap_pid_ns_processes does, so an orphan that spins or
+   * sleeps for ever cannot keep the machine running after the program is done.
+   */
+  namespaceInit: Process | undefined;
+
+  private zapNamespace(init: Process): void {
+    for (const q of this.processes.values()) {
+      if (q === init || q.zombie) continue;
+      for (const t of q.threads) {
+        if (t.state === TaskState.Dead) continue;
+        queueSignal(this, t, { signo: SIGKILL, code: SI_KERNEL, addr: 0, pid: 0 }, true);
+        // A sleeper or stopped task is woken by the SIGKILL; one running on another CPU is kicked.
+        if (t.state === TaskState.Running && this.current[t.cpu] === t) this.machine.cpus[t.cpu]!.interrupt(LOCAL_TIMER_VECTOR);
+      }
+    }
   }
 
   exitStatusOf(code: number): number {

@@ -16,6 +16,7 @@ import { ExecOptions, ExecResult, execElf } from '../../core/cli/exec-command.js
 
 const FUZZ = join(ROOT, 'test', 'sandbox', 'attacks', 'bin', 'fuzzcode-children');
 const CANONICAL = join(ROOT, 'test', 'sandbox', 'attacks', 'bin', 'fuzzcode-canonical');
+const ORPHAN = join(ROOT, 'test', 'sandbox', 'attacks', 'bin', 'fuzzcode-orphan');
 
 const inMode = (mode: string) => (path: string, args: string[], opts: Omit<ExecOptions, 'mode' | 'launcher'>): ExecResult => execElf(path, args, { ...opts, mode });
 
@@ -135,4 +136,15 @@ describe.runIf(existsSync(CANONICAL))('non-canonical addresses from ring 3 (SDM:
       'held a jump into the kernel half: signal 11',
     ]);
   });
+});
+
+describe.runIf(existsSync(ORPHAN))('descendants that never end do not keep dunesim running', () => {
+  for (const mode of ['linux', 'dune']) {
+    it(`--mode ${mode}: the program exits; its spinning and sleeping orphans are killed with it (zap_pid_ns_processes)`, () => {
+      const r = captured(inMode(mode), ORPHAN, {});
+      expect(r.stdout).toBe('held parent exits, leaving three spinning or sleeping descendants\n');
+      expect(r.result.exitCode).toBe(0);
+      expect(r.messages).toBe('');
+    });
+  }
 });
