@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './hostile.js';
 import { captured, policy, sandboxed } from './run.js';
+import { execPtraced } from '../../plugins/sandbox/exec-ptraced.js';
 import { ExecOptions, ExecResult, execElf } from '../../core/cli/exec-command.js';
 
 const FUZZ = join(ROOT, 'test', 'sandbox', 'attacks', 'bin', 'fuzzcode-children');
@@ -40,7 +41,7 @@ const count = (mode: string, n: number): void => {
 afterAll(() => {
   const total = Object.values(ran).reduce((a, b) => a + b, 0);
   // All of them ran (not a filtered run): the suite's promise of 10,000 random-code runs holds.
-  if (Object.keys(ran).length === 5) expect(total).toBeGreaterThanOrEqual(10_000);
+  if (Object.keys(ran).length === 6) expect(total).toBeGreaterThanOrEqual(10_000);
   console.log(`fuzzcode: ${total} random-code runs (${Object.entries(ran).map(([m, n]) => `${m} ${n}`).join(', ')}), no host exception, no hang`);
 });
 
@@ -111,6 +112,17 @@ describe.runIf(existsSync(FUZZ))('random code: inline (no fork)', () => {
       if (r.exitCode > 128) expect(r.events.some((e) => e.kind === 'contained' || e.kind === 'killed'), `seed ${seed}: ${r.messages}`).toBe(true);
     }
     count('sandbox-inline', 16);
+  }, 120_000);
+
+  it('--mode ptrace: random code in the traced program ends it, never the supervisor or dunesim', () => {
+    const limited = policy({ name: 'fuzz', limits: { instructions: 2_000_000 } });
+    for (let seed = 1; seed <= 24; seed++) {
+      const r = captured(execPtraced, FUZZ, { args: [String(seed), '1', 'inline'], policy: limited });
+      expect(r.messages, `seed ${seed}`).not.toContain('internal error');
+      expect(r.result.exitCode, `seed ${seed}: ${r.messages}`).not.toBe(70);
+      expect(r.messages, `seed ${seed}`).not.toContain('did not finish');
+    }
+    count('ptrace-inline', 24);
   }, 120_000);
 
   it('--mode sandbox: fork is refused, so the forking fuzzer runs no child there', () => {
