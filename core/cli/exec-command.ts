@@ -18,6 +18,7 @@ import { PROT_EXEC, PROT_READ } from '../linux/linux-abi.js';
 import { DuneModule } from '../dune/dune-module.js';
 import { LibDune } from '../dune/libdune.js';
 import { VmExitReason } from '../vtx/vmcs-field.js';
+import { EXIT_INTERNAL_ERROR, internalErrorReport } from './internal-error.js';
 
 const SIGNAL_NAMES: Record<number, string> = { 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 15: 'SIGTERM' };
 
@@ -55,6 +56,7 @@ export interface ExecOptions {
 }
 
 export interface ExecResult {
+  /** The guest's status (128 + signal when killed), or EXIT_INTERNAL_ERROR (70) for a dunesim bug. */
   exitCode: number;
   stats: Record<string, unknown>;
 }
@@ -113,13 +115,20 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   } else {
     throw new Error(`exec: mode '${opts.mode}' has no launcher`);
   }
+  // The program is its PID namespace's init: when it exits, processes it left behind are killed.
+  k.namespaceInit = p;
   if (opts.netIdleTimeoutMs !== undefined) k.netIdleTimeoutMs = opts.netIdleTimeoutMs;
-  k.start();
-  let end: RunEnd;
+  // Whatever the guest does ends as a guest outcome; an exception out of the machine is a bug of
+  // the model, reported with the machine's state and status 70 (never as the guest's success).
+  let internal: string | undefined;
+  let end: RunEnd = 'done';
   let blocked = '';
   try {
+    k.start();
     end = opts.launcher?.run !== undefined ? opts.launcher.run(k, p) : k.run();
     blocked = k.describeBlocked();
+  } catch (e) {
+    internal = internalErrorReport(e, m, opts.mode);
   } finally {
     k.dispose();
   }
@@ -127,7 +136,10 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   const status = p.waitStatus;
   const sig = status & 0x7f;
   let exitCode: number;
-  if (!p.zombie) {
+  if (internal !== undefined) {
+    say(internal);
+    exitCode = EXIT_INTERNAL_ERROR;
+  } else if (!p.zombie) {
     // Blocked for good, or given up on while it waited for the host: never a hang (exit status 1).
     const why = end === 'deadlock'
       ? 'deadlock, every task is blocked and nothing can wake one, no timer and no host socket'

@@ -8,7 +8,7 @@ import { UsageError } from '../framework/usage-error.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-/** Exit statuses: 0 success, 1 failure of the work itself, 2 a wrong command line or configuration. */
+/** Exit statuses: 0 success, 1 failure of the work itself, 2 a wrong command line or configuration, 70 a dunesim bug. */
 async function main(argv: string[]): Promise<number> {
   // DUNESIM_MANIFEST: another plugin manifest (tests use it for plugins that fail to load).
   let made: DunesimContainer;
@@ -51,7 +51,8 @@ main(process.argv).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    process.stderr.write(`dunesim: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
-    process.exitCode = 1;
+    // A bug of dunesim, not a failure of the work: EX_SOFTWARE (exec-command's internal errors too).
+    process.stderr.write(`dunesim: internal error (a dunesim bug): ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exitCode = 70;
   },
 );

@@ -277,10 +277,19 @@ export class DuneModule {
         if (result !== BLOCKED) t.regs.set(RAX, result);
         // arch_prctl changes the thread's FS/GS base; inside Dune that is the guest's, kept in
         // the VMCS (the host's own is restored on every exit).
+        // It is also the host thread's (do_arch_prctl wrote the thread's fsbase), so the next exit
+        // must not put the old one back: a child forked later starts outside Dune with it, and
+        // its TLS (%fs:0) works as it does after a fork from a plain process.
         if (nr === NR.arch_prctl && result === 0) {
           const code = r.get(RDI);
-          if (code === ARCH_SET_FS) vmx.vmwrite(F.GUEST_FS_BASE, t.regs.fsBase);
-          if (code === ARCH_SET_GS) vmx.vmwrite(F.GUEST_GS_BASE, t.regs.gsBase);
+          if (code === ARCH_SET_FS) {
+            vmx.vmwrite(F.GUEST_FS_BASE, t.regs.fsBase);
+            v.hostRegs.fsBase = t.regs.fsBase;
+          }
+          if (code === ARCH_SET_GS) {
+            vmx.vmwrite(F.GUEST_GS_BASE, t.regs.gsBase);
+            v.hostRegs.gsBase = t.regs.gsBase;
+          }
         }
         break;
       }

@@ -608,9 +608,11 @@ export class LibDune {
   private onDuneExit(cpu: Cpu): void {
     const k = this.kernel;
     const conf = this.confVa;
+    // Read through the process's page tables now, not the cached frame of hostPa: after a fork
+    // the module's write of the config broke copy-on-write, and the cached frame is the child's.
     const r = (o: number): number => {
-      const pa = this.hostPa(conf + o);
-      return (k.machine.mem.read32(pa + 4) | 0) * TWO_32 + k.machine.mem.read32(pa);
+      const b = k.accessProcessVm(this.process, conf + o, 8)!;
+      return (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) * TWO_32 + ((b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0);
     };
     const ret = r(DUNE_CFG.ret);
     const status = r(DUNE_CFG.status);

@@ -15,8 +15,8 @@ import { hugeFault } from './huge-pages.js';
 import {
   DEFAULT_STACK_SIZE, EFAULT, ENOSYS, MAP_ANONYMOUS, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_OFFSET,
   PROT_EXEC, PROT_READ, PROT_WRITE, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGCHLD, SIGFPE, SIGILL,
-  LOCAL_TIMER_VECTOR, SIGKILL, SIGSEGV, SIGTRAP, SI_KERNEL, STACK_TOP, SYSCALL_NAMES, USER_CS, USER_DS,
-  exitedStatus, signaledStatus, ILL_ILLOPN, FPE_INTDIV, TRAP_BRKPT, NR, PTRACE_O_TRACESYSGOOD,
+  LOCAL_TIMER_VECTOR, SIGKILL, SIGSEGV, SIGTRAP, SI_KERNEL, SIG_DFL, STACK_TOP, SYSCALL_NAMES, USER_CS, USER_DS,
+  exitedStatus, signaledStatus, ILL_ILLOPN, FPE_INTDIV, TRAP_BRKPT, NR, PTRACE_O_TRACESYSGOOD, BUS_ADRALN, FPE_FLTINV,
 } from './linux-abi.js';
 import { PtRegs } from './pt-regs.js';
 import { deliverSignals, queueSignal } from './signals.js';
@@ -29,9 +29,13 @@ import { Process, Task, TaskState } from './task.js';
 import { ConsoleFile, closeFiles, hostIsatty, installFd, readHostStdin } from './vfs.js';
 import { Vma } from './vma.js';
 import { HostNet } from './net/host-net.js';
+import { disarmRealTimer } from './itimer.js';
 
 const TWO_32 = 0x1_0000_0000;
 const SEGMENT_CS_RPL3 = USER_CS;
+const CANONICAL_LIMIT = 2 ** 47;
+/** #CP, the control-protection exception (not in the model's Vector enum: CET is not modelled). */
+const CONTROL_PROTECTION_VECTOR = 21;
 
 /** Cycles the machine runs between two looks at the host's network while sockets are open. */
 const NET_SLICE_CYCLES = 2_000_000;
@@ -133,6 +137,15 @@ export class Kernel {
       [Vector.PageFault, (c) => this.onException(c, Vector.PageFault, true)],
       [Vector.AlignmentCheck, (c) => this.onException(c, Vector.AlignmentCheck, true)],
       [Vector.SimdFp, (c) => this.onException(c, Vector.SimdFp, false)],
+      // Every other exception vector has its gate too, as idt_setup_traps gives Linux one: an
+      // absent gate turns the exception into #NP and then #DF — a kernel panic caused by ring 3.
+      [Vector.BoundRange, (c) => this.onException(c, Vector.BoundRange, false)],
+      [Vector.InvalidTss, (c) => this.onException(c, Vector.InvalidTss, true)],
+      [Vector.SegmentNotPresent, (c) => this.onException(c, Vector.SegmentNotPresent, true)],
+      [Vector.X87Fpu, (c) => this.onException(c, Vector.X87Fpu, false)],
+      [Vector.MachineCheck, (c) => this.onException(c, Vector.MachineCheck, false)],
+      [Vector.Virtualization, (c) => this.onException(c, Vector.Virtualization, false)],
+      [CONTROL_PROTECTION_VECTOR, (c) => this.onException(c, CONTROL_PROTECTION_VECTOR, true)],
     ];
     for (const [v, fn] of gates) {
       const addr = this.boot.native(`exception_${v}`, fn, 0);
@@ -355,6 +368,7 @@ export class Kernel {
    * state allows it (RCX == RIP, R11 == RFLAGS), else with IRETQ.
    */
   returnToUser(cpu: Cpu, t: Task | undefined): void {
+    let badRip = 0;
     for (let guard = 0; ; guard++) {
       if (guard > 10_000) throw new Error('kernel: scheduler loop did not settle');
       if (t !== undefined && t.state === TaskState.Running && t.resume !== undefined) {
@@ -374,7 +388,10 @@ export class Kernel {
       }
       if (t !== undefined && t.state === TaskState.Running) {
         deliverSignals(this, cpu, t);
-        if (t.state === TaskState.Running && t.resume === undefined) break;
+        if (t.state === TaskState.Running && t.resume === undefined) {
+          if (this.canReturnTo(t, badRip++)) break;
+          continue; // a SIGSEGV is pending now
+        }
         continue;
       }
       // This task cannot run: take the next runnable one, or go idle.
@@ -390,6 +407,22 @@ export class Kernel {
       t = next;
     }
     this.loadUserState(cpu, t);
+  }
+
+  /**
+   * Whether the task's saved RIP can be returned to. A non-canonical one (a sigreturn frame, a
+   * signal handler's address, ptrace SETREGS put it there) must not reach SYSRET, which on Intel
+   * raises #GP in ring 0 with the user's RSP (the reason Linux checks RCX before SYSRET), nor
+   * IRETQ, whose #GP Linux fixes up into a #GP of the user task: SIGSEGV, forced (bad_iret). If
+   * the handler of that SIGSEGV cannot be returned to either, the second pass makes it SIG_DFL —
+   * what force_sigsegv comes to once the handler's frames have used up the stack.
+   */
+  private canReturnTo(t: Task, seen: number): boolean {
+    const rip = t.regs.rip;
+    if (rip < CANONICAL_LIMIT && rip >= -CANONICAL_LIMIT) return true;
+    if (seen > 0) t.process.actions[SIGSEGV]!.handler = SIG_DFL;
+    queueSignal(this, t, { signo: SIGSEGV, code: SI_KERNEL, addr: 0, pid: 0, trapno: Vector.GeneralProtection, err: 0 }, true);
+    return false;
   }
 
   /** Loads a task's registers and drops to ring 3. */
@@ -568,7 +601,17 @@ export class Kernel {
         queueSignal(this, t, { signo: SIGTRAP, code: TRAP_BRKPT, addr: rip, pid: 0 }, true);
         break;
       case Vector.AlignmentCheck:
-        queueSignal(this, t, { signo: SIGBUS, code: 1, addr: rip, pid: 0 }, true);
+        queueSignal(this, t, { signo: SIGBUS, code: BUS_ADRALN, addr: rip, pid: 0 }, true);
+        break;
+      // arch/x86/kernel/traps.c: #SS and #NP are SIGBUS, #MF and #XM SIGFPE (math_error); #GP,
+      // #TS, #OF, #BR and the rest SIGSEGV with SI_KERNEL.
+      case Vector.StackFault:
+      case Vector.SegmentNotPresent:
+        queueSignal(this, t, { signo: SIGBUS, code: SI_KERNEL, addr: 0, pid: 0, trapno: vector, err }, true);
+        break;
+      case Vector.X87Fpu:
+      case Vector.SimdFp:
+        queueSignal(this, t, { signo: SIGFPE, code: FPE_FLTINV, addr: rip, pid: 0, trapno: vector }, true);
         break;
       default:
         queueSignal(this, t, { signo: SIGSEGV, code: SI_KERNEL, addr: 0, pid: 0, trapno: vector, err }, true);
@@ -769,6 +812,7 @@ export class Kernel {
     }
     p.zombie = true;
     p.waitStatus = status;
+    disarmRealTimer(this, p); // exit_itimers: a dead process's alarm must not fire (nor keep time going)
     closeFiles(p); // exit_files: a last close wakes the other end of a pipe (wakeSleepers below)
     p.mm.users--;
     if (p.mm.users === 0) {
@@ -786,8 +830,28 @@ export class Kernel {
     for (const c of p.children) c.parent = undefined;
     if (p.parent !== undefined && !p.parent.zombie) queueSignalToProcess(this, p.parent, SIGCHLD, p.pid);
     else p.reaped = true;
+    if (p === this.namespaceInit) this.zapNamespace(p);
     this.onProcessExit?.(p);
     this.wakeSleepers();
+  }
+
+  /**
+   * The init of the PID namespace the run's processes live in (exec's program): when it exits,
+   * every other process is killed, as zap_pid_ns_processes does, so an orphan that spins or
+   * sleeps for ever cannot keep the machine running after the program is done.
+   */
+  namespaceInit: Process | undefined;
+
+  private zapNamespace(init: Process): void {
+    for (const q of this.processes.values()) {
+      if (q === init || q.zombie) continue;
+      for (const t of q.threads) {
+        if (t.state === TaskState.Dead) continue;
+        queueSignal(this, t, { signo: SIGKILL, code: SI_KERNEL, addr: 0, pid: 0 }, true);
+        // A sleeper or stopped task is woken by the SIGKILL; one running on another CPU is kicked.
+        if (t.state === TaskState.Running && this.current[t.cpu] === t) this.machine.cpus[t.cpu]!.interrupt(LOCAL_TIMER_VECTOR);
+      }
+    }
   }
 
   exitStatusOf(code: number): number {
@@ -819,6 +883,7 @@ export class Kernel {
     let idleSince = -1;
     let idleClock = 0;
     for (;;) {
+      this.fireDueTimers();
       const sliced = net.active || this.timers.length > 0;
       if (!sliced) {
         this.machine.run(maxCycles);
@@ -827,7 +892,11 @@ export class Kernel {
       } else {
         let now = Infinity;
         for (const c of cpus) if (!c.halted && c.cycles < now) now = c.cycles;
-        this.machine.run(now === Infinity ? maxCycles : Math.min(maxCycles, now + NET_SLICE_CYCLES));
+        let end = now === Infinity ? maxCycles : Math.min(maxCycles, now + NET_SLICE_CYCLES);
+        // A timer falls due while the CPUs are busy (an alarm of a spinning process): the slice
+        // ends at its deadline, and fireDueTimers fires it there.
+        for (const t of this.timers) if (t.deadline > now && t.deadline < end) end = t.deadline;
+        this.machine.run(end);
       }
       if (net.poll() > 0) {
         idleSince = -1;
@@ -917,12 +986,26 @@ export class Kernel {
   addTimer(deadline: number, fire: () => void): KernelTimer {
     const t: KernelTimer = { deadline, fire };
     this.timers.push(t);
+    // If the CPUs run unsliced, stop them so that run() goes on in slices that end at deadlines.
+    if (this.timers.length === 1) for (const c of this.machine.cpus) c.stop();
     return t;
   }
 
   cancelTimer(t: KernelTimer): void {
     const i = this.timers.indexOf(t);
     if (i >= 0) this.timers.splice(i, 1);
+  }
+
+  /** Fires the timers whose deadline the clock of every running CPU has reached (the tick's hrtimer expiry). */
+  private fireDueTimers(): void {
+    let now = Infinity;
+    for (const c of this.machine.cpus) if (!c.halted && c.cycles < now) now = c.cycles;
+    if (now === Infinity) return; // all idle: run() jumps the clocks to the earliest deadline
+    for (;;) {
+      const t = this.timers.find((x) => x.deadline <= now);
+      if (t === undefined) return;
+      this.fireTimer(t);
+    }
   }
 
   private fireTimer(t: KernelTimer): void {

@@ -92,7 +92,11 @@ export const SIG_BLOCK = 0, SIG_UNBLOCK = 1, SIG_SETMASK = 2;
 /** si_code values for SIGSEGV (include/uapi/asm-generic/siginfo.h). */
 export const SEGV_MAPERR = 1, SEGV_ACCERR = 2;
 export const SI_USER = 0, SI_KERNEL = 0x80, TRAP_BRKPT = 1;
+/** setitimer's timers (include/uapi/linux/time.h); struct itimerval is two timevals, interval first. */
+export const ITIMER_REAL = 0, ITIMER_VIRTUAL = 1, ITIMER_PROF = 2, ITIMERVAL_SIZE = 32;
 export const ILL_ILLOPN = 2, FPE_INTDIV = 1;
+/** si_code of an #AC (BUS_ADRALN) and of an #MF / #XM whose cause is not decoded (FPE_FLTINV). */
+export const BUS_ADRALN = 1, FPE_FLTINV = 7;
 
 /** Signals whose default action is to ignore them; the rest terminate (or stop). */
 export const SIG_DEFAULT_IGNORE = new Set([SIGCHLD, SIGURG, SIGWINCH, SIGCONT]);

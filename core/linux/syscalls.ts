@@ -14,6 +14,7 @@ import { sigreturn } from './signals.js';
 import { SyscallContext, SyscallTable } from './syscall-table.js';
 import { registerFsSyscalls } from './syscalls-fs.js';
 import { registerMiscSyscalls } from './syscalls-misc.js';
+import { registerItimerSyscalls } from './itimer.js';
 import { registerNetSyscalls } from './syscalls-net.js';
 import { Process, TaskState } from './task.js';
 import { forkFiles } from './vfs.js';
@@ -34,6 +35,7 @@ export function registerSyscalls(table: SyscallTable): void {
   // Files, pipes, the console (syscalls-fs.ts); time, limits, futex, mremap … (syscalls-misc.ts).
   registerFsSyscalls(t);
   registerMiscSyscalls(t);
+  registerItimerSyscalls(t);
   registerNetSyscalls(t);
   t.add(NR.exit, 'exit', 1, ({ kernel, cpu, task }, code) => {
     kernel.exitProcess(cpu, task.process, exitedStatus(code));

@@ -60,6 +60,8 @@ export class Process {
   umask = 0o022;
   /** Resource limits (signal->rlim), indexed by RLIMIT_*; fork copies them. */
   rlimits: Array<{ cur: bigint; max: bigint }> = defaultRlimits();
+  /** ITIMER_REAL (signal->real_timer): armed timer and its reload interval in cycles; fork does not copy it. */
+  realTimer: { timer: import('./kernel.js').KernelTimer; interval: number } | undefined;
 
   constructor(
     readonly pid: number,

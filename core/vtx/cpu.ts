@@ -213,8 +213,12 @@ export class Cpu implements MmuHost {
     this.setReg(RSP, v);
   }
 
-  /** A control transfer: sets RIP and marks the instruction as having branched. */
+  /**
+   * A control transfer: sets RIP and marks the instruction as having branched. A non-canonical
+   * target is #GP(0) at the transferring instruction (SDM Vol. 2A JMP), so RIP never holds one.
+   */
   jump(target: number): void {
+    if (target >= CANONICAL_LIMIT || target < -CANONICAL_LIMIT) this.gp0();
     this.rip = target;
     this.branched = true;
   }
@@ -238,11 +242,15 @@ export class Cpu implements MmuHost {
 
   /** RET: pops RIP. */
   ret(): void {
-    this.jump(this.popNumber());
+    // The target is checked before RSP moves (a faulting RET pops nothing).
+    const sp = this.rsp;
+    this.jump(this.mmu.read64Number(sp));
+    this.rsp = sp + 8;
   }
 
   /** CALL: pushes the address of the next instruction and jumps. */
   call(target: number): void {
+    if (target >= CANONICAL_LIMIT || target < -CANONICAL_LIMIT) this.gp0();
     this.pushNumber(this.rip + this.instrLength);
     this.jump(target);
   }

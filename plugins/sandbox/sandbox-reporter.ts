@@ -21,7 +21,7 @@ export interface SandboxEvent {
  */
 export class SandboxReporter {
   readonly events: SandboxEvent[] = [];
-  /** Events not kept in `events` (beyond `maxEvents`). */
+  /** Refusals not kept in `events` (beyond `maxEvents`); how a run ended is always kept. */
   dropped = 0;
   private lines = 0;
 
@@ -32,7 +32,8 @@ export class SandboxReporter {
   ) {}
 
   add(e: SandboxEvent): void {
-    if (this.events.length < this.maxEvents) this.events.push(e);
+    // A program that loops on refusals must not push out the event that ended it.
+    if (this.events.length < this.maxEvents || e.kind === 'contained' || e.kind === 'killed') this.events.push(e);
     else this.dropped++;
     this.lines++;
     if (this.lines <= this.maxLines) this.sink(`sandbox: ${e.kind} ${e.attempted}: ${e.rule} → ${e.outcome}\n`);

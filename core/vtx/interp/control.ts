@@ -4,19 +4,30 @@ import {
 } from './flags.js';
 import type { Insn } from './insn.js';
 import type { Interp } from './interp-state.js';
-import { TWO_32, ea, pop16, pop64, push16, push64, readMem, regNum, setReg16, setRegNum } from './operands.js';
+import { TWO_32, ea, pop16, pop64, push16, push64, readMem, regNum, setReg16, setRegNum, stackAddress } from './operands.js';
 
 /**
  * Control transfer and the stack: Jcc/JMP/CALL/RET (near, 64-bit), LOOP*, JRCXZ, PUSH/POP,
  * ENTER/LEAVE, PUSHF/POPF and the flag instructions CLC/STC/CMC/CLD/STD.
  *
- * A taken branch sets `cpu.rip` and `cpu.branched`; a non-canonical target faults with #GP(0)
- * when it is fetched.
+ * A taken branch sets `cpu.rip` and `cpu.branched`. A non-canonical target raises #GP(0) at the
+ * branch itself, before anything is pushed or popped (SDM Vol. 2A JMP, CALL, RET: "IF tempRIP is
+ * not canonical THEN #GP(0)"): the fault's RIP is the branch's, never the bad target, so no
+ * exception frame and no kernel ever sees a non-canonical RIP from it.
  */
+
+const CANONICAL_LIMIT = 2 ** 47;
+
+/** #GP(0) unless `target` is a canonical address (a JS number in [-2^47, 2^47)). */
+function checkTarget(s: Interp, target: number): void {
+  if (target >= CANONICAL_LIMIT || target < -CANONICAL_LIMIT) s.cpu.gp0();
+}
 
 function taken(s: Interp, i: Insn): void {
   const c = s.cpu;
-  c.rip = c.rip + i.len + i.imm;
+  const target = c.rip + i.len + i.imm;
+  checkTarget(s, target);
+  c.rip = target;
   c.branched = true;
 }
 
@@ -73,6 +84,7 @@ export function jrcxz(s: Interp, i: Insn): void {
 export function callRel(s: Interp, i: Insn): void {
   const c = s.cpu;
   const next = c.rip + i.len;
+  checkTarget(s, next + i.imm);
   push64(s, next >>> 0, Math.floor(next / TWO_32) >>> 0);
   c.rip = next + i.imm;
   c.branched = true;
@@ -90,6 +102,7 @@ function indirectTarget(s: Interp, i: Insn): number {
 export function callInd(s: Interp, i: Insn): void {
   const c = s.cpu;
   const target = indirectTarget(s, i);
+  checkTarget(s, target);
   const next = c.rip + i.len;
   push64(s, next >>> 0, Math.floor(next / TWO_32) >>> 0);
   c.rip = target;
@@ -98,23 +111,32 @@ export function callInd(s: Interp, i: Insn): void {
 
 export function jmpInd(s: Interp, i: Insn): void {
   const c = s.cpu;
-  c.rip = indirectTarget(s, i);
+  const target = indirectTarget(s, i);
+  checkTarget(s, target);
+  c.rip = target;
   c.branched = true;
 }
 
 export function ret(s: Interp, _i: Insn): void {
-  const l = pop64(s);
+  // The target is checked before RSP moves: a faulting RET pops nothing.
+  const sp = stackAddress(s, regNum(s, 4));
+  const mmu = s.mmu;
+  const l = mmu.read64(sp);
+  const target = (mmu.hi | 0) * TWO_32 + l;
+  checkTarget(s, target);
+  setRegNum(s, 4, sp + 8);
   const c = s.cpu;
-  c.rip = (s.th | 0) * TWO_32 + l;
+  c.rip = target;
   c.branched = true;
 }
 
 /** RET imm16: pops RIP, then releases imm16 bytes of arguments. */
 export function retImm(s: Interp, i: Insn): void {
-  const sp = regNum(s, 4);
+  const sp = stackAddress(s, regNum(s, 4));
   const mmu = s.mmu;
   const l = mmu.read64(sp);
   const target = (mmu.hi | 0) * TWO_32 + l;
+  checkTarget(s, target);
   setRegNum(s, 4, sp + 8 + i.imm);
   const c = s.cpu;
   c.rip = target;
@@ -201,15 +223,15 @@ export function enter(s: Interp, i: Insn): void {
   let sp = regNum(s, 4);
   const rbp = regNum(s, 5);
   // Compute everything on a scratch stack pointer; commit registers at the end.
-  sp -= size;
+  sp = stackAddress(s, sp - size);
   if (size === 8) mmu.write64(sp, lo[5]!, hi[5]!);
   else mmu.write16(sp, lo[5]! & 0xffff);
   const frame = sp;
   if (level > 0) {
     let bp = rbp;
     for (let n = 1; n < level; n++) {
-      bp -= size;
-      sp -= size;
+      bp = stackAddress(s, bp - size);
+      sp = stackAddress(s, sp - size);
       if (size === 8) {
         const l = mmu.read64(bp);
         mmu.write64(sp, l, mmu.hi);
@@ -217,7 +239,7 @@ export function enter(s: Interp, i: Insn): void {
         mmu.write16(sp, mmu.read16(bp));
       }
     }
-    sp -= size;
+    sp = stackAddress(s, sp - size);
     if (size === 8) mmu.write64(sp, frame >>> 0, Math.floor(frame / TWO_32) >>> 0);
     else mmu.write16(sp, frame & 0xffff);
   }
@@ -230,14 +252,15 @@ export function leave(s: Interp, i: Insn): void {
   const lo = s.lo;
   const hi = s.hi;
   const mmu = s.mmu;
+  // LEAVE's read of [RBP] is a stack reference (SS): #SS(0) if RBP is not canonical.
   if (i.size === 2) {
-    const bp = regNum(s, 5);
+    const bp = stackAddress(s, regNum(s, 5));
     const v = mmu.read16(bp);
     setRegNum(s, 4, bp + 2);
     setReg16(s, 5, v);
     return;
   }
-  const bp = regNum(s, 5);
+  const bp = stackAddress(s, regNum(s, 5));
   const v = mmu.read64(bp);
   const vh = mmu.hi;
   setRegNum(s, 4, bp + 8);

@@ -1,3 +1,4 @@
+import { Vector } from '../arch.js';
 import { BASE_RIP, Insn, SEG_FS } from './insn.js';
 import type { Interp } from './interp-state.js';
 
@@ -153,13 +154,23 @@ export function sizeMask(size: number): number {
 
 // ---- Stack.
 
+/**
+ * A stack reference's linear address: a non-canonical one raises #SS(0), not #GP(0) (SDM Vol. 3A
+ * §6.15 "Interrupt 12": a memory operand that uses SS — PUSH, POP, CALL, RET, ENTER, LEAVE —
+ * with a non-canonical address).
+ */
+export function stackAddress(s: Interp, va: number): number {
+  if (va >= 0x8000_0000_0000 || va < -0x8000_0000_0000) s.cpu.raiseFault(Vector.StackFault, 0, true);
+  return va;
+}
+
 export function push64(s: Interp, vlo: number, vhi: number): void {
   const lo = s.lo;
   const hi = s.hi;
   const l = lo[4]!;
   const nlo = (l - 8) >>> 0;
   const nhi = l < 8 ? (hi[4]! - 1) >>> 0 : hi[4]!;
-  s.mmu.write64((nhi | 0) * TWO_32 + nlo, vlo, vhi);
+  s.mmu.write64(stackAddress(s, (nhi | 0) * TWO_32 + nlo), vlo, vhi);
   lo[4] = nlo;
   hi[4] = nhi;
 }
@@ -169,7 +180,7 @@ export function pop64(s: Interp): number {
   const lo = s.lo;
   const hi = s.hi;
   const l = lo[4]!;
-  const v = s.mmu.read64((hi[4]! | 0) * TWO_32 + l);
+  const v = s.mmu.read64(stackAddress(s, (hi[4]! | 0) * TWO_32 + l));
   s.th = s.mmu.hi;
   const nlo = (l + 8) >>> 0;
   if (nlo < 8) hi[4] = (hi[4]! + 1) >>> 0;
@@ -178,13 +189,13 @@ export function pop64(s: Interp): number {
 }
 
 export function push16(s: Interp, v: number): void {
-  const sp = regNum(s, 4) - 2;
+  const sp = stackAddress(s, regNum(s, 4) - 2);
   s.mmu.write16(sp, v & 0xffff);
   setRegNum(s, 4, sp);
 }
 
 export function pop16(s: Interp): number {
-  const sp = regNum(s, 4);
+  const sp = stackAddress(s, regNum(s, 4));
   const v = s.mmu.read16(sp);
   setRegNum(s, 4, sp + 2);
   return v;
