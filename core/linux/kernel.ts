@@ -269,13 +269,27 @@ export class Kernel {
 
   /** Starts an idle CPU on the next runnable task (it was halted with nothing to run). */
   private dispatchIdle(cpu: Cpu): void {
-    const next = this.runQueue.shift();
+    const next = this.takeRunnable();
     if (next === undefined) {
       cpu.halted = true;
       return;
     }
     this.switchTo(cpu, next);
     this.returnToUser(cpu, next);
+  }
+
+  /**
+   * The next task to run: the first of the run queue that is still runnable. A task queued and
+   * then stopped or put to sleep in the same system call (sched_yield's enqueue, then a ptrace
+   * syscall-exit stop) leaves a stale entry behind; Linux dequeues a task whose state leaves
+   * TASK_RUNNING (deactivate_task in __schedule), so the entry is dropped here, never run — running
+   * it would resume a ptrace-stopped tracee behind its tracer's back. Waking it queues it again.
+   */
+  private takeRunnable(): Task | undefined {
+    for (;;) {
+      const t = this.runQueue.shift();
+      if (t === undefined || t.state === TaskState.Runnable) return t;
+    }
   }
 
   private switchTo(cpu: Cpu, next: Task): void {
@@ -320,7 +334,7 @@ export class Kernel {
       }
       // This task cannot run: take the next runnable one, or go idle.
       if (t !== undefined && t.state === TaskState.Running) t.state = TaskState.Runnable;
-      const next = this.runQueue.shift();
+      const next = this.takeRunnable();
       if (next === undefined) {
         this.current[cpu.index] = undefined;
         cpu.halted = true;
