@@ -581,7 +581,9 @@ export class Kernel {
       above.start = addr - (addr % PAGE_SIZE);
       vma = above;
     }
-    if (write ? !vma.writable : fetch ? !vma.executable : !(vma.readable || vma.executable)) return SEGV_ACCERR;
+    // access_error (arch/x86/mm/fault.c): a read needs only vma_is_accessible — x86 pages cannot be
+    // writable or executable without being readable, so PROT_WRITE or PROT_EXEC alone reads too.
+    if (write ? !vma.writable : fetch ? !vma.executable : !(vma.readable || vma.writable || vma.executable)) return SEGV_ACCERR;
     if (vma.huge !== '') {
       const r = hugeFault(this, cpu, mm, vma, addr); // a 2 MiB page (huge-pages.ts), or -1: 4 KiB
       if (r >= 0) return r;

@@ -1,7 +1,7 @@
 /*
  * fuzzsys-calls: a seeded, deterministic random system-call fuzzer (test/sandbox/fuzzsys-calls.test.ts).
  *
- *   fuzzsys-calls SEED CALLS PORT_OK PORT_DENIED
+ *   fuzzsys-calls SEED CALLS PORT_OK PORT_DENIED [trusted]
  *
  * Makes CALLS raw system calls, mostly numbers the model implements, some it does not (negative,
  * above 512, with high bits), with arguments drawn from classes an attacker would try: small ints,
@@ -29,6 +29,9 @@
 #include "attack.h"
 
 typedef unsigned long u64;
+#ifndef FORKW
+#define FORKW 1
+#endif
 
 /* ---- the random stream: xorshift64*, seeded from argv ---------------------------------------- */
 static u64 rs;
@@ -61,6 +64,13 @@ static u64 fs_base; /* the FS base musl set (TLS): put back after every arch_prc
 
 #define ZONE_LEN (ZONE_PAGES * PAGE)
 
+/* Whether [p, p + n) lies in [base, base + len): written so that no sum wraps (p may be -1). */
+static int inside(u64 p, u64 n, u64 base, u64 len)
+{
+	return p >= base && p - base <= len && len - (p - base) >= n;
+}
+
+
 /* Addresses that are not the program's: the sandbox runtime's (plugins/sandbox/README.md,
  * runtime-regions.ts), the kernel half, non-canonical, unmapped. */
 static const u64 bad_ptrs[] = {
@@ -78,6 +88,7 @@ static const u64 bad_ptrs[] = {
 	0xc0008000UL,
 	0xc3fff000UL,            /* the end of the pool */
 	0x200000000UL,           /* Dune's 8 GiB windows */
+#define NRUNTIME 14 /* the entries above are the sandbox runtime's (libDune's own in --mode dune) */
 	0x6ffffff8UL,            /* the last bytes of the ELF window */
 	0x0UL + 0x10,            /* near NULL */
 	0x1000UL,
@@ -97,6 +108,7 @@ static const u64 bad_ptrs[] = {
 static int fds[MAXFD], nfds;
 static int closed_fds[MAXFD], nclosed;
 static int scratch_dirfd = -1;
+static long maxfd = 2; /* the highest descriptor seen */
 
 static void set_nonblock(long fd)
 {
@@ -106,9 +118,11 @@ static void set_nonblock(long fd)
 
 static void add_fd(long fd)
 {
-	if (fd < 3 || fd >= 1 << 20)
-		return;
+	if (fd < 0 || fd == 1 || fd == 2 || fd >= 1 << 20)
+		return; /* 0 is the fuzzer's to reuse (closed at the start); 1 and 2 are its output */
 	set_nonblock(fd);
+	if (fd > maxfd)
+		maxfd = fd;
 	for (int i = 0; i < nfds; i++)
 		if (fds[i] == fd)
 			return;
@@ -165,6 +179,14 @@ static u64 a_fd(void)
 	}
 }
 
+/* A pointer that is not the program's. Under --mode dune the program is trusted ring-0 code whose
+ * own memory libDune's page tables are: it is not pointed at them ("trusted" on the command line). */
+static int trusted;
+static u64 bad_ptr(void)
+{
+	return trusted ? bad_ptrs[NRUNTIME + below(NBAD - NRUNTIME)] : bad_ptrs[below(NBAD)];
+}
+
 static u64 a_ptr(void)
 {
 	switch (below(16)) {
@@ -176,7 +198,7 @@ static u64 a_ptr(void)
 	case 9: return (zone + below(ZONE_LEN)) | high_bits();
 	case 10: return (zone + below(ZONE_LEN)) + (1UL << (32 + below(16)));
 	case 11: return fixed_page + below(PAGE);
-	default: return bad_ptrs[below(NBAD)] + (chance(4) ? below(PAGE) : 0);
+	default: return bad_ptr() + (chance(4) ? below(PAGE) : 0);
 	}
 }
 
@@ -258,7 +280,7 @@ static u64 a_timeout(void)
 	if (below(4) == 0) {
 		u64 p = a_ptr();
 		/* Only pointers that cannot hold a non-zero timeout: not the zone (random bytes). */
-		if (p != 0 && !(p >= zone && p < zone + ZONE_LEN))
+		if (p != 0 && !inside(p, 1, zone, ZONE_LEN))
 			return p;
 	}
 	return zero_page + (below(4) == 0 ? 8 * below(4) : 0);
@@ -317,9 +339,9 @@ static const struct call calls[] = {
 	{ 52, "fpp", 2 },    /* getpeername */
 	{ 54, "fiipl", 2 },  /* setsockopt */
 	{ 55, "fiipp", 2 },  /* getsockopt */
-	{ 56, "i00p0", 1 },  /* clone (flags tamed: no CLONE_VM, no stack) */
-	{ 57, "", 1 },       /* fork */
-	{ 58, "", 1 },       /* vfork */
+	{ 56, "i00p0", FORKW },  /* clone (flags tamed: no CLONE_VM, no stack) */
+	{ 57, "", FORKW },       /* fork */
+	{ 58, "", FORKW },       /* vfork */
 	{ 61, "xpip", 2 },   /* wait4 (WNOHANG forced) */
 	{ 62, "xk", 2 },     /* kill (signal tamed) */
 	{ 63, "p", 2 },      /* uname */
@@ -444,7 +466,7 @@ static u64 arg_of(char k)
 static u64 mem_addr(void)
 {
 	if (below(3) == 0)
-		return bad_ptrs[below(NBAD)];
+		return bad_ptr();
 	if (below(16) == 0)
 		return 0;
 	return RESERVE + (below(RESERVE_PAGES - ZONE_PAGES) * PAGE) + (below(8) == 0 ? below(PAGE) : 0);
@@ -470,9 +492,9 @@ static const char SECRET[] = "S3CR3T-fuzzsys";
 
 static void check_secret(u64 buf, long n)
 {
-	if (n < (long)sizeof SECRET - 1 || !(buf >= zone && buf < zone + ZONE_LEN))
+	if (n < (long)sizeof SECRET - 1 || !inside(buf, 1, zone, ZONE_LEN))
 		return;
-	if (buf + (u64)n > zone + ZONE_LEN)
+	if ((u64)n > zone + ZONE_LEN - buf)
 		n = (long)(zone + ZONE_LEN - buf);
 	if (memmem((void *)buf, (size_t)n, SECRET, sizeof SECRET - 1) != NULL)
 		secret_reads++;
@@ -509,12 +531,13 @@ static void init_sockaddrs(unsigned port_ok, unsigned port_denied)
 int main(int argc, char **argv)
 {
 	if (argc < 5) {
-		say("usage: fuzzsys-calls SEED CALLS PORT_OK PORT_DENIED\n");
+		say("usage: fuzzsys-calls SEED CALLS PORT_OK PORT_DENIED [trusted]\n");
 		return 2;
 	}
 	rs = parse(argv[1]) * 2654435761UL + 0x9e3779b97f4a7c15UL;
 	u64 n = parse(argv[2]);
 	init_sockaddrs((unsigned)parse(argv[3]), (unsigned)parse(argv[4]));
+	trusted = argc > 5 && strcmp(argv[5], "trusted") == 0;
 	for (unsigned i = 0; i < NCALLS; i++)
 		total_weight += calls[i].weight;
 	memset(long_path, 'a', LONG_PATH_LEN);
@@ -602,18 +625,10 @@ int main(int argc, char **argv)
 		case 7: case 232: case 281: /* poll, epoll_wait, epoll_pwait: timeout 0 */
 			a[c->nr == 7 ? 2 : 3] = chance(8) ? high_bits() : 0;
 			break;
-		case 202: { /* futex: never the value that is there (FUTEX_WAIT would sleep for ever) */
-			a[2] = (uint32_t)rnd();
-			if (a[0] >= zone && a[0] + 4 <= zone + ZONE_LEN)
-				a[2] = *(uint32_t *)a[0] + 1;
-			else if (a[0] >= fixed_page && a[0] + 4 <= fixed_page + PAGE)
-				a[2] = *(uint32_t *)a[0] + 1;
-			else if (a[0] >= zero_page && a[0] + 4 <= zero_page + PAGE)
-				a[2] = 1;
-			else if (a[0] >= 0x400000 && a[0] < 0x70000000) /* its own image: skip the wait */
-				a[1] = 1; /* FUTEX_WAKE */
+		case 202: /* futex: the timeout (argument 3) is never NULL, so no wait lasts (FUTEX_WAIT
+			   * of the value that is there returns -ETIMEDOUT at once); the word is not read
+			   * here, since the fuzzer's own calls may have unmapped it */
 			break;
-		}
 		case 62: case 200: case 234: { /* kill, tkill, tgkill: no signal that ends or stops it */
 			static const u64 sigs[] = { 0, 0, 17, 23, 28, 65, (u64)-1, 0x100000000UL, 0x100000011UL };
 			a[c->nr == 234 ? 2 : 1] = sigs[below(sizeof sigs / sizeof sigs[0])];
@@ -639,7 +654,7 @@ int main(int argc, char **argv)
 		case 16: /* ioctl FIONBIO: a non-zero int (or a pointer it cannot read) */
 			if (below(2))
 				a[1] = 0x5401 + below(0x51);
-			if ((uint32_t)a[1] == 0x5421 && ((a[2] >= zone && a[2] < zone + ZONE_LEN) || (a[2] >= fixed_page && a[2] < fixed_page + PAGE))) {
+			if ((uint32_t)a[1] == 0x5421 && (inside(a[2], 1, zone, ZONE_LEN) || inside(a[2], 1, fixed_page, PAGE))) {
 				a[2] = fixed_page + 64;
 				*(uint32_t *)a[2] = 1;
 			}
@@ -659,6 +674,12 @@ int main(int argc, char **argv)
 		case 158: /* arch_prctl */
 			if (below(2))
 				a[0] = 0x1001 + below(4);
+			/* owned by lead: under --mode dune the FS and GS bases of the guest are libDune's
+			 * segment-register work (ARCH_SET_GS moves the per-CPU area its SYSCALL
+			 * trampoline reads; ARCH_SET_FS through a VMCALL does not reach the guest's FS),
+			 * so a trusted run only reads them. */
+			if (trusted)
+				a[0] = below(2) ? 0x1003 : 0x1004;
 			break;
 		}
 		long r = raw6(c->nr, (long)a[0], (long)a[1], (long)a[2], (long)a[3], (long)a[4], (long)a[5]);
@@ -669,7 +690,8 @@ int main(int argc, char **argv)
 				raw6(231, 0, 0, 0, 0, 0, 0);
 			break;
 		case 158:
-			raw6(158, 0x1002 /* ARCH_SET_FS */, (long)fs_base, 0, 0, 0, 0);
+			if (!trusted)
+				raw6(158, 0x1002 /* ARCH_SET_FS */, (long)fs_base, 0, 0, 0, 0);
 			break;
 		case 0: case 17: case 45:
 			check_secret(a[1], r);
@@ -682,9 +704,16 @@ int main(int argc, char **argv)
 				add_fd(r);
 			break;
 		case 22: case 293:
-			if (r == 0 && a[0] >= zone && a[0] + 8 <= zone + ZONE_LEN) {
-				add_fd(((int *)a[0])[0]);
-				add_fd(((int *)a[0])[1]);
+			/* The two descriptors went wherever the pointer said: every descriptor that may
+			 * be new is made O_NONBLOCK (a blocking pipe would wedge the next read of it). */
+			if (r == 0) {
+				for (long fd = 0; fd <= maxfd + 2; fd++)
+					if (fd != 1 && fd != 2)
+						set_nonblock(fd);
+				if (inside(a[0], 8, zone, ZONE_LEN)) {
+					add_fd(((int *)a[0])[0]);
+					add_fd(((int *)a[0])[1]);
+				}
 			}
 			break;
 		case 3:
