@@ -405,6 +405,9 @@ static const struct call calls[] = {
 	{ 439, "fPii", 2 },  /* faccessat2 */
 };
 #define NCALLS (sizeof calls / sizeof calls[0])
+/* One entry per unit of weight: a call is picked with one random number, not a walk of the table. */
+#define MAXWEIGHT 512
+static unsigned char pick[MAXWEIGHT];
 static int total_weight;
 
 /* Numbers that end the fuzzer, or whose arguments the table tames: never made at random. */
@@ -539,7 +542,8 @@ int main(int argc, char **argv)
 	init_sockaddrs((unsigned)parse(argv[3]), (unsigned)parse(argv[4]));
 	trusted = argc > 5 && strcmp(argv[5], "trusted") == 0;
 	for (unsigned i = 0; i < NCALLS; i++)
-		total_weight += calls[i].weight;
+		for (int w = 0; w < calls[i].weight && total_weight < MAXWEIGHT; w++)
+			pick[total_weight++] = (unsigned char)i;
 	memset(long_path, 'a', LONG_PATH_LEN);
 	long_path[0] = '/';
 	memcpy(max_path, "/scratch/", 9);
@@ -584,10 +588,7 @@ int main(int argc, char **argv)
 			made++;
 			continue;
 		}
-		int w = (int)below((u64)total_weight);
-		const struct call *c = calls;
-		while (w >= c->weight)
-			w -= (c++)->weight;
+		const struct call *c = &calls[pick[below((u64)total_weight)]];
 		u64 a[6] = { 0, 0, 0, 0, 0, 0 };
 		for (int k = 0; c->args[k] != '\0'; k++)
 			a[k] = arg_of(c->args[k]);
@@ -707,12 +708,13 @@ int main(int argc, char **argv)
 			/* The two descriptors went wherever the pointer said: every descriptor that may
 			 * be new is made O_NONBLOCK (a blocking pipe would wedge the next read of it). */
 			if (r == 0) {
-				for (long fd = 0; fd <= maxfd + 2; fd++)
-					if (fd != 1 && fd != 2)
-						set_nonblock(fd);
-				if (inside(a[0], 8, zone, ZONE_LEN)) {
+				if (inside(a[0], 8, zone, ZONE_LEN) || inside(a[0], 8, fixed_page, PAGE)) {
 					add_fd(((int *)a[0])[0]);
 					add_fd(((int *)a[0])[1]);
+				} else {
+					for (long fd = 0; fd <= maxfd + 2; fd++)
+						if (fd != 1 && fd != 2)
+							set_nonblock(fd);
 				}
 			}
 			break;
