@@ -126,6 +126,13 @@ export class LibDune {
     this.sLargeLeaves = kernel.machine.stats.counter('libdune.largeLeaves', 'count', '2 MiB leaves (PS=1 PDEs) written into guest page tables by libDune (PERM_BIG)');
     this.text = new CodeBuilder(kernel.machine.natives, LIBDUNE_TEXT, 'libdune');
     this.buildText();
+    // The host frames of pool pages are a cache of the process's page table: when the kernel
+    // changes those PTEs (fork write-protects every page for copy-on-write, munmap, a COW copy),
+    // the entries go, so the next host-side access faults the page in again (a write copies a
+    // shared page) instead of reading a stale frame or writing one the child still shares.
+    process.mm.notifiers.push((start, end) => {
+      for (const page of this.hostFrame.keys()) if (page >= start && page < end) this.hostFrame.delete(page);
+    });
   }
 
   // -----------------------------------------------------------------------------------------

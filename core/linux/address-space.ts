@@ -16,6 +16,10 @@ export function pteHasFrame(lo: number): boolean {
 }
 import { Vma, VmaList } from './vma.js';
 
+/** What one PML4 entry and one PDPT entry map (SDM Vol. 3A §4.5). */
+const PML4E_SPAN = 2 ** 39;
+const PDPTE_SPAN = 2 ** 30;
+
 /** Called when host PTEs in [start, end) change or go (mm/mmu_notifier.c): KVM and Dune listen. */
 export type MmuNotifier = (start: number, end: number) => void;
 
@@ -157,6 +161,13 @@ export class AddressSpace {
     let n = 0;
     this.splitPartial(start, end);
     for (let va = start; va < end; va += PAGE_SIZE) {
+      if (va === start || va % LARGE_PAGE_SIZE === 0) {
+        const next = this.nextPopulated(va, end);
+        if (next !== va) {
+          va = next - PAGE_SIZE;
+          continue;
+        }
+      }
       if (va % LARGE_PAGE_SIZE === 0) {
         // A whole 2 MiB leaf goes at once: its 512 frames are dropped one by one (each has its count).
         const h = this.hugePde(va);
@@ -179,6 +190,11 @@ export class AddressSpace {
     // free_pgtables: a page table whose whole 2 MiB lies in the range is empty now and goes (so a
     // 2 MiB page can take its PDE later). The callers flush the TLB, paging-structure caches included.
     for (let b = Math.ceil(start / LARGE_PAGE_SIZE) * LARGE_PAGE_SIZE; b + LARGE_PAGE_SIZE <= end; b += LARGE_PAGE_SIZE) {
+      const nb = this.nextPopulated(b, end);
+      if (nb !== b) {
+        b = nb - LARGE_PAGE_SIZE;
+        continue;
+      }
       const pde = this.pt.entryAddress(b, 2, false);
       if (pde < 0) continue;
       const lo = this.mem.read32(pde);
@@ -201,6 +217,13 @@ export class AddressSpace {
     let n = 0;
     this.splitPartial(start, end);
     for (let va = start; va < end; va += PAGE_SIZE) {
+      if (va === start || va % LARGE_PAGE_SIZE === 0) {
+        const next = this.nextPopulated(va, end);
+        if (next !== va) {
+          va = next - PAGE_SIZE;
+          continue;
+        }
+      }
       if (va % LARGE_PAGE_SIZE === 0) {
         const h = this.hugePde(va);
         if (h !== undefined) {
@@ -226,6 +249,28 @@ export class AddressSpace {
     }
     this.notify(start, end);
     return n;
+  }
+
+  /**
+   * The first address at or above `va` (`end` at most) whose 2 MiB block has a present page
+   * directory entry. The range walkers skip an empty PML4E (512 GiB), PDPTE (1 GiB) or PDE (2 MiB)
+   * at once, as Linux's zap_p4d_range / zap_pud_range / zap_pmd_range skip pXd_none entries: a
+   * range as large as the address space costs what its mapped part costs, not one step per page.
+   */
+  private nextPopulated(va: number, end: number): number {
+    while (va < end) {
+      const pdpte = this.pt.entryAddress(va, 3, false);
+      let skip = 0;
+      if (pdpte < 0) skip = PML4E_SPAN; // no PML4E (or a leaf above): nothing below it
+      else if ((this.mem.read32(pdpte) & PTE_P) === 0) skip = PDPTE_SPAN;
+      else if ((this.mem.read32(pdpte) & PTE_PS) === 0) {
+        const pde = this.pt.entryAddress(va, 2, false);
+        if (pde >= 0 && (this.mem.read32(pde) & PTE_P) === 0 && this.mem.read32(pde) === 0 && this.mem.read32(pde + 4) === 0) skip = LARGE_PAGE_SIZE;
+      }
+      if (skip === 0) return va;
+      va = (Math.floor(va / skip) + 1) * skip;
+    }
+    return end;
   }
 
   /** Frees every user page and page table (exit_mmap). */

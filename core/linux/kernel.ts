@@ -308,11 +308,24 @@ export class Kernel {
     return t.cpusAllowed === undefined || t.cpusAllowed.includes(index);
   }
 
-  /** Takes the first task of the run queue that may run on `cpu` (undefined: none). */
+  /**
+   * The next task for `cpu`: the first of the run queue that is still runnable and whose affinity
+   * allows the CPU (undefined: none). A task queued and then stopped or put to sleep in the same
+   * system call (sched_yield's enqueue, then a ptrace syscall-exit stop) leaves a stale entry
+   * behind; Linux dequeues a task whose state leaves TASK_RUNNING (deactivate_task in __schedule),
+   * so the entry is dropped here, never run — running it would resume a ptrace-stopped tracee
+   * behind its tracer's back. Waking it queues it again.
+   */
   private takeRunnable(cpu: Cpu): Task | undefined {
     const q = this.runQueue;
-    for (let i = 0; i < q.length; i++) {
-      if (this.mayRunOn(q[i]!, cpu.index)) return q.splice(i, 1)[0];
+    for (let i = 0; i < q.length; ) {
+      const t = q[i]!;
+      if (t.state !== TaskState.Runnable) {
+        q.splice(i, 1);
+        continue;
+      }
+      if (this.mayRunOn(t, cpu.index)) return q.splice(i, 1)[0];
+      i++;
     }
     return undefined;
   }
@@ -684,7 +697,9 @@ export class Kernel {
       above.start = addr - (addr % PAGE_SIZE);
       vma = above;
     }
-    if (write ? !vma.writable : fetch ? !vma.executable : !(vma.readable || vma.executable)) return SEGV_ACCERR;
+    // access_error (arch/x86/mm/fault.c): a read needs only vma_is_accessible — x86 pages cannot be
+    // writable or executable without being readable, so PROT_WRITE or PROT_EXEC alone reads too.
+    if (write ? !vma.writable : fetch ? !vma.executable : !(vma.readable || vma.writable || vma.executable)) return SEGV_ACCERR;
     if (vma.huge !== '') {
       const r = hugeFault(this, cpu, mm, vma, addr); // a 2 MiB page (huge-pages.ts), or -1: 4 KiB
       if (r >= 0) return r;

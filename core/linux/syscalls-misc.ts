@@ -94,7 +94,16 @@ export function registerMiscSyscalls(t: SyscallTable): void {
     if ((flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE)) !== 0) return -EINVAL;
     if ((flags & GRND_INSECURE) !== 0 && (flags & GRND_RANDOM) !== 0) return -EINVAL;
     const n = len < 0 ? 0x1ff_ffff : Math.min(len, 0x1ff_ffff); // at most 32 MiB - 1, as Linux
-    return kernel.copyToUser(cpu, task, buf, randomBytes(kernel, n)) ? n : -EFAULT;
+    // get_random_bytes_user: block by block up to the first byte that cannot be written; the
+    // bytes copied so far are the result (-EFAULT only when none were). Generating the whole
+    // length first would spend the host 32 MiB and a long loop on a call that faults at once.
+    let done = 0;
+    while (done < n) {
+      const chunk = Math.min(n - done, PAGE_SIZE - ((buf + done) % PAGE_SIZE));
+      if (!kernel.copyToUser(cpu, task, buf + done, randomBytes(kernel, chunk))) return done > 0 ? done : -EFAULT;
+      done += chunk;
+    }
+    return n;
   });
   t.add(NR.set_tid_address, 'set_tid_address', 1, ({ task }, tidptr) => {
     task.clearChildTid = tidptr;

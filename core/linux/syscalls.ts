@@ -6,7 +6,7 @@ import { BLOCKED, SyscallResult, queueSignalToProcess } from './kernel.js';
 import {
   EBADF, ECHILD, EPERM, EFAULT, EINTR, ERESTARTSYS, EINVAL, ENOMEM, ESRCH, KSIGACTION_SIZE, MAP_ANONYMOUS,
   MAP_FIXED, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, NR, NSIG, PROT_EXEC, PROT_READ, PROT_WRITE,
-  SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, STACK_TOP, TASK_SIZE, WNOHANG, exitedStatus, MMAP_MIN_ADDR,
+  SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, STACK_TOP, TASK_SIZE, ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, WNOHANG, exitedStatus, MMAP_MIN_ADDR,
 } from './linux-abi.js';
 import { HPAGE, canReserve, cutsHugetlb, hugeKindOf, hugeUp, splitHugeRange } from './huge-pages.js';
 import { ptrace } from './ptrace.js';
@@ -83,17 +83,31 @@ export function registerSyscalls(table: SyscallTable): void {
   t.add(NR.clone, 'clone', 5, (ctx) => fork(ctx));
   t.add(NR.wait4, 'wait4', 4, wait4);
   t.add(NR.ptrace, 'ptrace', 4, ptrace);
-  t.add(NR.arch_prctl, 'arch_prctl', 2, ({ task }, code, addr) => {
-    if (code === 0x1002) {
-      task.regs.fsBase = addr;
-      return 0;
-    }
-    if (code === 0x1001) {
-      task.regs.gsBase = addr;
-      return 0;
-    }
-    return -EINVAL;
-  });
+  t.add(NR.arch_prctl, 'arch_prctl', 2, archPrctl);
+}
+
+/**
+ * arch_prctl (do_arch_prctl_64): the option is an int; a base set must be a user address
+ * (arg2 >= TASK_SIZE_MAX is -EPERM: the kernel never loads a kernel-half or non-canonical base,
+ * which WRMSR would refuse with #GP); ARCH_GET_FS / ARCH_GET_GS store the base with put_user.
+ */
+function archPrctl({ kernel, cpu, task }: SyscallContext, code: number, addr: number): SyscallResult {
+  const option = code | 0;
+  if (option === ARCH_SET_FS || option === ARCH_SET_GS) {
+    if (addr < 0 || addr >= TASK_SIZE) return -EPERM;
+    if (option === ARCH_SET_FS) task.regs.fsBase = addr;
+    else task.regs.gsBase = addr;
+    return 0;
+  }
+  if (option === ARCH_GET_FS || option === ARCH_GET_GS) {
+    const b = new Uint8Array(8);
+    const v = option === ARCH_GET_FS ? task.regs.fsBase : task.regs.gsBase;
+    const dv = new DataView(b.buffer);
+    dv.setUint32(0, v >>> 0, true);
+    dv.setUint32(4, Math.floor(v / TWO_32) >>> 0, true);
+    return kernel.copyToUser(cpu, task, addr, b) ? 0 : -EFAULT;
+  }
+  return -EINVAL;
 }
 
 // ---- memory -------------------------------------------------------------------------------
@@ -153,8 +167,9 @@ function doMunmap({ cpu, task }: SyscallContext, start: number, size: number): v
 }
 
 function munmap(ctx: SyscallContext, addr: number, len: number): SyscallResult {
-  // __do_munmap: start > TASK_SIZE || len > TASK_SIZE - start is -EINVAL (and spares the model a
-  // walk over 2^40 pages for a length with high bits set).
+  // do_vmi_munmap: the range must lie in the user half (start > TASK_SIZE || len > TASK_SIZE -
+  // start), and a length of 0 (or one that is negative as a JS number: above 2^63) is -EINVAL;
+  // it also spares the model a walk over 2^40 pages for a length with high bits set.
   if (addr % PAGE_SIZE !== 0 || len <= 0 || addr < 0 || addr > TASK_SIZE || len > TASK_SIZE - addr) return -EINVAL;
   if (cutsHugetlb(ctx.task.process.mm, addr, addr + pageUp(len))) return -EINVAL; // hugetlb: whole 2 MiB pages only
   doMunmap(ctx, addr, pageUp(len));
@@ -169,8 +184,10 @@ function mprotect({ cpu, task, kernel }: SyscallContext, addr: number, len: numb
   if (addr % PAGE_SIZE !== 0) return -EINVAL;
   // prot is an unsigned long: bits above the known ones fail arch_validate_prot.
   if (prot < 0 || prot > 0xffff_ffff) return -EINVAL;
+  // do_mprotect_pkey: a length of 0 does nothing; a range that wraps (a size_t length above 2^63
+  // is negative here) or leaves the user half is -ENOMEM — no VMA covers it.
   if (len === 0) return 0;
-  if (len < 0) return -ENOMEM; // a size_t of 2^63 or more: start + len wraps (mm/mprotect.c: end <= start)
+  if (len < 0 || addr < 0 || addr + len > TASK_SIZE) return -ENOMEM;
   const mm = task.process.mm;
   const end = addr + pageUp(len);
   if (cutsHugetlb(mm, addr, end)) return -EINVAL; // hugetlb: whole 2 MiB pages only

@@ -293,6 +293,7 @@ export class PtraceSupervisor {
     const args = argsOf(spec, ARG_REGS.map((o) => this.cpu.mmu.read32(REGS_VA + o)), ARG_REGS.map((o) => this.cpu.mmu.read32(REGS_VA + o + 4)));
     if (spec === undefined) {
       const errno = this.policy.unknownErrno;
+      this.counts.denied++; // as the sandbox runtime counts it: intercepted = allowed + denied + rejected
       this.reporter.add({
         kind: 'denied', attempted: formatCall(nr, undefined, args),
         rule: 'the sandbox has no argument table for it (unknown calls are denied: unknownSyscalls)', outcome: errnoName(errno),
@@ -379,6 +380,7 @@ export class PtraceSupervisor {
   }
 
   private *deny(pid: number, call: CheckedCall, rule: string, errno: number, returned?: number): Steps<InFlight> {
+    this.counts.denied++;
     this.reporter.add({
       kind: 'denied',
       attempted: formatCall(call.nr, call.spec, call.args, call.strings, call.addresses),
@@ -388,9 +390,11 @@ export class PtraceSupervisor {
     return yield* this.skip(pid, { call, deniedWith: returned ?? -errno, track: false });
   }
 
-  /** orig_rax = -1: the kernel skips the call (syscall_trace_enter returns -1). */
+  /**
+   * orig_rax = -1: the kernel skips the call (syscall_trace_enter returns -1). The caller counts
+   * it — denied or rejected, once — so that intercepted = allowed + denied + rejected.
+   */
   private *skip(pid: number, f: InFlight): Steps<InFlight> {
-    this.counts.denied++;
     this.charge(SUPERVISOR_COSTS.deny);
     this.setReg(REG.orig_rax, -1);
     yield sys(NR.ptrace, PTRACE_SETREGS, pid, 0, REGS_VA);

@@ -337,6 +337,7 @@ export class SandboxRuntime implements RuntimeCalls {
     }
     return this.vmcall(cpu, call.nr, args, (c, r) => {
       let result = r;
+      let created: number[] = [];
       if (copies !== undefined) {
         for (let k = 0; k < copies.length; k++) {
           const x = copies[k]!;
@@ -345,11 +346,25 @@ export class SandboxRuntime implements RuntimeCalls {
           for (let j = 0; j < b.length; j++) b[j] = c.mmu.read8(at[k]! + j);
           c.charge((COPY_COSTS.perCopy + Math.ceil(b.length / 8) * COPY_COSTS.perWord) * c.costs.instruction);
           // copy_to_user failing: the call happened, but its result cannot reach the program.
-          if (!this.memory.write(c, x.back, b) && result >= 0) result = -EFAULT;
+          if (!this.memory.write(c, x.back, b) && result >= 0) {
+            // Descriptors the call made would be the program's without its knowing: Linux
+            // undoes them (do_pipe2 and __sys_accept4 put the new files back on -EFAULT).
+            if (r === 0 && (call.nr === NR.pipe || call.nr === NR.pipe2)) created = [readInt32(b, 0), readInt32(b, 4)];
+            else if (r >= 0 && (call.nr === NR.accept || call.nr === NR.accept4)) created = [r];
+            result = -EFAULT;
+          }
         }
       }
-      after?.(c, result);
-      this.finish(c, tf, result);
+      const done = (c2: Cpu): void => {
+        after?.(c2, result);
+        this.finish(c2, tf, result);
+      };
+      const closeNext = (c2: Cpu): void => {
+        const fd = created.shift();
+        if (fd === undefined) done(c2);
+        else this.kernel(c2, tf, NR.close, [fd], closeNext);
+      };
+      closeNext(c);
     });
   }
 
@@ -451,3 +466,6 @@ export class SandboxRuntime implements RuntimeCalls {
   }
 }
 
+function readInt32(b: Uint8Array, at: number): number {
+  return b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24);
+}
