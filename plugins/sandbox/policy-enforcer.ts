@@ -1,4 +1,4 @@
-import { AF_INET, AT_FDCWD, EACCES, EMFILE, EPERM, EXDEV, NR, O_ACCMODE, O_APPEND, O_CREAT, O_RDONLY, O_TRUNC } from '../../core/linux/linux-abi.js';
+import { AF_INET, AT_FDCWD, EACCES, EFAULT, EINVAL, EMFILE, EPERM, EXDEV, NR, O_ACCMODE, O_APPEND, O_CREAT, O_RDONLY, O_TRUNC } from '../../core/linux/linux-abi.js';
 import type { Cpu } from '../../core/vtx/cpu.js';
 import { CheckedCall, SocketAddress, formatAddress } from './checked-call.js';
 import { FileRules } from './file-rules.js';
@@ -78,7 +78,14 @@ export class PolicyEnforcer {
     }
     if (p.network !== undefined) {
       for (const [i, kind] of call.spec.args.entries()) {
-        if (kind.kind !== 'sockaddr' || call.args[i] === 0) continue;
+        if (kind.kind !== 'sockaddr') continue;
+        if (call.args[i] === 0) {
+          // sendto without an address uses the socket's peer; a bind or connect without one is
+          // refused here, failing closed, with what the kernel answers (move_addr_to_kernel:
+          // -EFAULT for a length, inet_bind / inet_stream_connect: -EINVAL for none).
+          if (kind.use === 'send') continue;
+          return { allow: false, errno: call.args[kind.len] === 0 ? EINVAL : EFAULT, rule: `network.${kind.use}: no address to judge` };
+        }
         cpu.charge(POLICY_COSTS.perPath * cpu.costs.instruction);
         const d = this.judgeAddress(p.network, kind.use, call.addresses?.get(i));
         if (d !== undefined) return d;
@@ -126,7 +133,9 @@ export class PolicyEnforcer {
     const list = use === 'bind' ? rules.bind : rules.connect;
     const key = use === 'bind' ? 'network.bind' : 'network.connect';
     const errno = use === 'bind' ? EACCES : EPERM;
-    if (a === undefined) return undefined; // too short to name an address: the kernel refuses it
+    // Too short to hold an address: refused here rather than trusted to the kernel (fail closed);
+    // -EINVAL is what inet_bind, inet_dgram_connect and udp_sendmsg answer for a short one.
+    if (a === undefined) return { allow: false, errno: EINVAL, rule: `${key}: the address is too short to judge` };
     if (a.family === 0 && use === 'connect') return undefined; // AF_UNSPEC: a UDP socket forgets its peer
     if (a.family !== AF_INET) return { allow: false, errno, rule: `${key}: only IPv4 addresses can be judged, got ${formatAddress(a)}` };
     for (const r of list) {

@@ -119,6 +119,19 @@ describe('class 2: a forged native stub is UD0 (#UD), wherever it comes from', (
   });
 });
 
+describe('the firewall fails closed', () => {
+  it('a bind or connect with a NULL or too-short address is refused by the policy step, before the kernel, with the errno Linux gives (both ways)', () => {
+    const native = 'held call 0: -14\nheld call 1: -22\nheld call 2: -22\nheld call 3: -14\nheld call 4: -22\n';
+    const closed = policy({ name: 'no-network', network: { bind: [], connect: [] } });
+    const s = sandboxed(join(ATTACKS, 'lead-bindnull'), { policy: closed });
+    expect(s.stdout).toBe(native);
+    expect(s.events.filter((e) => e.kind === 'denied' && /no address to judge|too short to judge/.test(e.rule))).toHaveLength(5);
+    const { result, stdout } = captured(execPtraced, join(ATTACKS, 'lead-bindnull'), { policy: closed });
+    expect(stdout).toBe(native);
+    expect(result.launcher.reporter!.events.filter((e) => e.kind === 'denied' && /no address to judge|too short to judge/.test(e.rule))).toHaveLength(5);
+  });
+});
+
 describe('defence in depth: how the sandbox maps its own memory', () => {
   it('no runtime page is reachable from ring 3; code is never writable and data never executable (NX on the stack, the pool, the IDT and trap stacks)', () => {
     // Inspect the guest page table while the program runs (its first write), not after its exit.
