@@ -531,13 +531,21 @@ function unlinkAt(ctx: SyscallContext, dirfd: number, pathVa: number, flags: num
   return typeof x === 'number' ? x : 0;
 }
 
-function renameAt(ctx: SyscallContext, olddirfd: number, oldVa: number, newdirfd: number, newVa: number, flags: number): SyscallResult {
-  if ((flags & ~RENAME_NOREPLACE) !== 0) return -EINVAL; // RENAME_EXCHANGE / WHITEOUT: not modelled
+/** The old and the new name of rename or link: -EFAULT/-ENAMETOOLONG as read, -ENOENT for an empty one. */
+function readTwoPaths(ctx: SyscallContext, oldVa: number, newVa: number): [string, string] | number {
   const from = readPath(ctx, oldVa);
   if (typeof from === 'number') return from;
   const to = readPath(ctx, newVa);
   if (typeof to === 'number') return to;
   if (from === '' || to === '') return -ENOENT;
+  return [from, to];
+}
+
+function renameAt(ctx: SyscallContext, olddirfd: number, oldVa: number, newdirfd: number, newVa: number, flags: number): SyscallResult {
+  if ((flags & ~RENAME_NOREPLACE) !== 0) return -EINVAL; // RENAME_EXCHANGE / WHITEOUT: not modelled
+  const names = readTwoPaths(ctx, oldVa, newVa);
+  if (typeof names === 'number') return names;
+  const [from, to] = names;
   const p = ctx.task.process;
   const l1 = lastOf(from);
   const l2 = lastOf(to);
@@ -561,11 +569,9 @@ function renameAt(ctx: SyscallContext, olddirfd: number, oldVa: number, newdirfd
  */
 function linkAt(ctx: SyscallContext, olddirfd: number, oldVa: number, newdirfd: number, newVa: number, flags: number): SyscallResult {
   if ((flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) !== 0) return -EINVAL;
-  const from = readPath(ctx, oldVa);
-  if (typeof from === 'number') return from;
-  const to = readPath(ctx, newVa);
-  if (typeof to === 'number') return to;
-  if (from === '' || to === '') return -ENOENT;
+  const names = readTwoPaths(ctx, oldVa, newVa);
+  if (typeof names === 'number') return names;
+  const [from, to] = names;
   const p = ctx.task.process;
   const r1 = lookup(ctx.kernel, p, olddirfd, from, (flags & AT_SYMLINK_FOLLOW) !== 0);
   if (typeof r1 === 'number') return r1;
