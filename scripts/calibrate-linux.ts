@@ -1,6 +1,6 @@
 /**
  * Calibrates the Linux kernel-path constants of a cost profile on the Linux columns of Dune
- * Tables 2 and 3 (the fidelity protocol, DESIGN §2: Linux paths may be fitted to Linux figures;
+ * Tables 2 and 3 (the fidelity protocol, docs/architecture.md §2: Linux paths may be fitted to Linux figures;
  * nothing here touches a hardware primitive or a Dune figure). Each constant is paired with the
  * row it is solved from; rows are measured on the model, and a Newton step with a finite-
  * difference Jacobian moves the constants until the rows match. Prints the constants as JSON.

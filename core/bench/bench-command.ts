@@ -20,7 +20,7 @@ export class BenchCommand implements CliCommand {
       .command('bench')
       .description('run benchmark suites and compare model, paper and error')
       .argument('<suite...>', `suites to run (${this.suites.map((s) => s.id).join(', ') || 'none installed'})`)
-      .option('--json <file>', 'write the results as JSON (DESIGN §4 schema)')
+      .option('--json <file>', 'write the results as JSON (the schema of docs/architecture.md §3)')
       .option('--report <dir>', 'write DIR/index.html: tables and SVG charts, one self-contained page')
       .option('--profile <name>', 'cost profile (core/vtx/profiles)', DEFAULT_PROFILE)
       .action(async (names: string[], opts: { json?: string; report?: string; profile: string }) => {

@@ -5,7 +5,7 @@ import { ConfigError } from '../config-error.js';
 
 /**
  * The cycle cost of each mechanism event. Every field is a constant of the profile file with a
- * `source`; the machine charges them as the events happen (DESIGN §2). Fields are plain numbers
+ * `source`; the machine charges them as the events happen (docs/architecture.md §2). Fields are plain numbers
  * so hot paths read them with one load.
  */
 export const COST_CONSTANTS = {

@@ -3,7 +3,7 @@ import { PAGE_SIZE } from './arch.js';
 import { PhysicalMemory } from './physical-memory.js';
 
 /**
- * The native-code bridge (DESIGN §1): trusted code written in TypeScript — libDune, plugin
+ * The native-code bridge (docs/architecture.md §1): trusted code written in TypeScript — libDune, plugin
  * runtimes, workloads, the host kernel — lives at guest addresses as a 7-byte stub
  *
  *     0F FF 05 <id:u32>        ud0 eax, [rip + id]

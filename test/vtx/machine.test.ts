@@ -1,5 +1,5 @@
 /**
- * The machine (DESIGN §1 core/vtx, "Machine"): N CPUs sharing physical memory, each with its own
+ * The machine (docs/architecture.md §1, core/vtx): N CPUs sharing physical memory, each with its own
  * cycle clock, advanced by a deterministic scheduler that always runs the CPU with the smallest
  * clock (ties to the lowest index) for at most one quantum past the next clock.
  */
