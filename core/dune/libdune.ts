@@ -1,5 +1,5 @@
 import {
-  GD_KD, GD_KT, GD_TSS, GD_UD, GD_UT, PAGE_SIZE, PTE_A, PTE_ADDR_HI, PTE_ADDR_LO, PTE_D, PTE_NX_HI,
+  CANONICAL_LIMIT, GD_KD, GD_KT, GD_TSS, GD_UD, GD_UT, PAGE_SIZE, PTE_A, PTE_ADDR_HI, PTE_ADDR_LO, PTE_D, PTE_NX_HI,
   PTE_P, PTE_PS, PTE_U, PTE_W, RFLAGS_IF, RFLAGS_IOPL, Vector, vectorHasErrorCode, CR3_NOFLUSH_HI,
 } from '../vtx/arch.js';
 import { CodeBuilder } from '../vtx/code-builder.js';
@@ -805,8 +805,13 @@ export class LibDune {
     // SYSRET loads IOPL from R11: ring 3 always goes back with the ring-3 mark, whatever a
     // handler left in the frame.
     cpu.setReg(R11, userRflags(cpu.mmu.read64Number(tf + TF.rflags)));
-    cpu.setReg(RCX, cpu.mmu.read64Number(tf + TF.rip));
+    const rip = cpu.mmu.read64Number(tf + TF.rip);
+    cpu.setReg(RCX, rip);
     cpu.setReg(RSP, cpu.mmu.read64Number(tf + TF.rsp));
+    // Intel's SYSRET raises #GP in ring 0 for a non-canonical RCX: take it here, before SWAPGS,
+    // so that the fault finds ring 0's GS and not the one ring 3 left (the SYSRET hole Linux
+    // closes by returning through IRET instead).
+    if (rip >= CANONICAL_LIMIT || rip < -CANONICAL_LIMIT) cpu.gp0();
     cpu.swapgs();
     cpu.sysret();
   }

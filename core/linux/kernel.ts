@@ -1,4 +1,5 @@
 import {
+  CANONICAL_LIMIT,
   FEC_I, FEC_P, FEC_W, GD_KD, GD_KT, MSR_FMASK, MSR_LSTAR, MSR_STAR, PAGE_SIZE, PTE_P,
   RFLAGS_AC, RFLAGS_DF, RFLAGS_IF, RFLAGS_NT, RFLAGS_TF, Vector,
 } from '../vtx/arch.js';
@@ -33,7 +34,6 @@ import { disarmRealTimer } from './itimer.js';
 
 const TWO_32 = 0x1_0000_0000;
 const SEGMENT_CS_RPL3 = USER_CS;
-const CANONICAL_LIMIT = 2 ** 47;
 /** #CP, the control-protection exception (not in the model's Vector enum: CET is not modelled). */
 const CONTROL_PROTECTION_VECTOR = 21;
 

@@ -15,7 +15,7 @@ import {
   MADV_DONTDUMP, MADV_DONTFORK, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_KEEPONFORK,
   MADV_MERGEABLE, MADV_NOHUGEPAGE, MADV_NORMAL, MADV_PAGEOUT, MADV_RANDOM, MADV_REMOVE,
   MADV_SEQUENTIAL, MADV_UNMERGEABLE, MADV_WILLNEED, MADV_WIPEONFORK, MAP_SHARED, MINSIGSTKSZ,
-  MREMAP_FIXED, MREMAP_MAYMOVE, NR, RLIMIT_SIZE, RLIM_NLIMITS, ROBUST_LIST_HEAD_SIZE, SS_DISABLE,
+  MMAP_MIN_ADDR, MREMAP_FIXED, MREMAP_MAYMOVE, NR, RLIMIT_SIZE, RLIM_NLIMITS, ROBUST_LIST_HEAD_SIZE, SS_DISABLE,
   SS_FLAGS, SS_ONSTACK, SS_SIZE, SS_SP, STACK_T_SIZE, STACK_TOP, TIMER_ABSTIME, TIMESPEC_SIZE,
   TIMEZONE_SIZE, UTSNAME_FIELD, UTSNAME_SIZE,
 } from './linux-abi.js';
@@ -375,6 +375,7 @@ function mremap({ cpu, task }: SyscallContext, old: number, oldLen: number, newL
 
   if ((flags & MREMAP_FIXED) !== 0) {
     if (newAddr % PAGE_SIZE !== 0 || newAddr < 0 || newAddr + newSize > STACK_TOP) return -EINVAL;
+    if (newAddr < MMAP_MIN_ADDR) return -EPERM; // mremap_to → get_unmapped_area: security_mmap_addr
     if (newAddr < old + oldSize && old < newAddr + newSize) return -EINVAL; // overlapping ranges
     unmap(newAddr, newSize);
     if (newSize < oldSize) {

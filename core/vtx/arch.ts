@@ -61,6 +61,8 @@ export const CR4_PCIDE = 1 << 17;
 export const CR4_OSXSAVE = 1 << 18;
 /** Supervisor-mode execution prevention: ring 0 cannot fetch from a user page (Ivy Bridge has it). */
 export const CR4_SMEP = 1 << 20;
+/** Linear addresses are canonical in [-2^47, 2^47) (48-bit linear addresses, SDM Vol. 1 §3.3.7.1). */
+export const CANONICAL_LIMIT = 2 ** 47;
 
 /** MOV to CR3 with bit 63 set does not flush the TLB entries of the new PCID (CR4.PCIDE=1). */
 export const CR3_NOFLUSH_HI = 0x8000_0000;

@@ -1,4 +1,5 @@
 import {
+  CANONICAL_LIMIT,
   CR0_PG, CR0_WP, CR3_NOFLUSH_HI, CR4_PAE, CR4_PCIDE, CR4_SMEP, CR4_PGE, CR4_VMXE, EFER_LMA, EFER_NXE, EFER_SCE,
   MSR_CSTAR, MSR_EFER, MSR_FMASK, MSR_FS_BASE, MSR_GS_BASE, MSR_IA32_TSC, MSR_KERNEL_GS_BASE,
   MSR_LSTAR, MSR_STAR, MSR_TSC_AUX, MSR_IA32_VMX_BASIC, MSR_IA32_FEATURE_CONTROL,
@@ -22,7 +23,6 @@ export const R8 = 8, R9 = 9, R10 = 10, R11 = 11, R12 = 12, R13 = 13, R14 = 14, R
 export const GPR_NAMES = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
 
 const TWO_32 = 0x1_0000_0000;
-const CANONICAL_LIMIT = 2 ** 47;
 
 /** Thrown to abandon the current instruction once a VM exit has switched the CPU to the host. */
 export class VmExitSignal {

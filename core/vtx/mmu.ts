@@ -1,4 +1,5 @@
 import {
+  CANONICAL_LIMIT,
   CR0_PG, CR0_WP, CR4_PCIDE, CR4_PGE, CR4_SMEP, EFER_NXE, EPT_A, EPT_D, EPT_PS, EPT_QUAL_EXECUTABLE, EPT_QUAL_FETCH,
   EPT_QUAL_GLA_TRANSLATED, EPT_QUAL_GLA_VALID, EPT_QUAL_READ, EPT_QUAL_READABLE, EPT_QUAL_WRITABLE,
   EPT_QUAL_WRITE, EPT_R, EPT_W, EPT_X, FEC_I, FEC_P, FEC_RSV, FEC_U, FEC_W, PTE_A, PTE_ADDR_HI,
@@ -16,7 +17,6 @@ import {
 const TWO_32 = 0x1_0000_0000;
 const LARGE_SHIFT = 21;
 const LARGE = 1 << LARGE_SHIFT;
-const CANONICAL_LIMIT = 2 ** 47;
 const L0_SIZE = 256;
 /** 2^shift for the shifts a walk uses (a table: `2 ** x` with a variable x is a pow call). */
 const SCALE: number[] = [];

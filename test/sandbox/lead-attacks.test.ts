@@ -43,7 +43,12 @@ describe('class 1: ring 3 cannot redirect the per-CPU state ring 0 trusts', () =
     const s = sandboxed(GS, { args: ['redirect'], policy: DATA_ONLY });
     expect(s.stdout).not.toContain('ESCAPED');
     // Page 0 cannot be mapped (vm.mmap_min_addr), and even the GS base 0 is never read by ring 0.
-    expect(s.stdout).toContain('mmap at 0: -1'); // -EPERM
+    expect(s.stdout).toContain('mmap at 0: -1\n'); // -EPERM
+    expect(s.stdout).toContain('mremap to 0: -1\n'); // -EPERM
+    // The kernel itself refuses page 0 both ways (vm.mmap_min_addr), not only the sandbox.
+    const l = inMode('linux', GS, ['redirect']);
+    expect(l.stdout).toContain('mmap at 0: -1\n');
+    expect(l.stdout).toContain('mremap to 0: -1\n');
     expect(s.stdout).toContain('held open after mov gs: -13, CPL 3'); // -EACCES from the policy
     expect(s.stdout).toContain('held getpid ok');
     expect(s.exitCode).toBe(0);

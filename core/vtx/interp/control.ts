@@ -1,4 +1,4 @@
-import { RFLAGS_AC, RFLAGS_ID, RFLAGS_IF, RFLAGS_IOPL, RFLAGS_NT, RFLAGS_TF } from '../arch.js';
+import { CANONICAL_LIMIT, RFLAGS_AC, RFLAGS_ID, RFLAGS_IF, RFLAGS_IOPL, RFLAGS_NT, RFLAGS_TF } from '../arch.js';
 import {
   CF, DF, STATUS, getCF, getLT, getOF, getPF, getSF, getZF, materialize, setSomeFlags,
 } from './flags.js';
@@ -16,7 +16,6 @@ import { TWO_32, ea, pop16, pop64, push16, push64, readMem, regNum, setReg16, se
  * exception frame and no kernel ever sees a non-canonical RIP from it.
  */
 
-const CANONICAL_LIMIT = 2 ** 47;
 
 /** #GP(0) unless `target` is a canonical address (a JS number in [-2^47, 2^47)). */
 function checkTarget(s: Interp, target: number): void {

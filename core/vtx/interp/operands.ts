@@ -1,4 +1,4 @@
-import { Vector } from '../arch.js';
+import { CANONICAL_LIMIT, Vector } from '../arch.js';
 import { BASE_RIP, Insn, SEG_FS } from './insn.js';
 import type { Interp } from './interp-state.js';
 
@@ -160,7 +160,7 @@ export function sizeMask(size: number): number {
  * with a non-canonical address).
  */
 export function stackAddress(s: Interp, va: number): number {
-  if (va >= 0x8000_0000_0000 || va < -0x8000_0000_0000) s.cpu.raiseFault(Vector.StackFault, 0, true);
+  if (va >= CANONICAL_LIMIT || va < -CANONICAL_LIMIT) s.cpu.raiseFault(Vector.StackFault, 0, true);
   return va;
 }
 

@@ -31,6 +31,10 @@ int main(int argc, char **argv)
 				z[i] = 0;
 		}
 		printf("mmap at 0: %ld\n", m);
+		/* The other way to page 0: move a mapping there (mremap_to checks mmap_min_addr too). */
+		long p = raw6(9, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		long r = raw6(25 /* mremap */, p, 4096, 4096, 3 /* MREMAP_MAYMOVE | MREMAP_FIXED */, 0, 0);
+		printf("mremap to 0: %ld\n", r);
 		unsigned short zero = 0;
 		__asm__ volatile("mov %0, %%gs" : : "r"(zero));
 		long fd = raw6(2 /* open */, (long)"/etc/passwd", 0, 0, 0, 0, 0);
