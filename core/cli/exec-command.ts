@@ -51,6 +51,8 @@ export interface ExecOptions {
   envp?: string[];
   /** Linux mode: large anonymous mmaps backed by 2 MiB pages, as libhugetlbfs does (core/linux/huge-pages.ts). */
   hugePages?: boolean;
+  /** Called with the kernel before the program starts (tests and experiments adjust the model here). */
+  configure?: (k: Kernel) => void;
   /** CPUs of the machine (default 1; a plugin's launcher may need more, and gets at least what it asks). */
   cpus?: number;
   /** Real milliseconds the machine may sit idle waiting for the host's network before the run gives up (default: for ever). */
@@ -119,6 +121,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   }
   // The program is its PID namespace's init: when it exits, processes it left behind are killed.
   k.namespaceInit = p;
+  opts.configure?.(k);
   if (opts.netIdleTimeoutMs !== undefined) k.netIdleTimeoutMs = opts.netIdleTimeoutMs;
   // Whatever the guest does ends as a guest outcome; an exception out of the machine is a bug of
   // the model, reported with the machine's state and status 70 (never as the guest's success).

@@ -1,6 +1,6 @@
 import {
   CANONICAL_LIMIT,
-  FEC_I, FEC_P, FEC_W, GD_KD, GD_KT, MSR_FMASK, MSR_LSTAR, MSR_STAR, PAGE_SIZE, PTE_P,
+  FEC_I, FEC_P, FEC_W, GD_KD, GD_KT, MSR_FMASK, MSR_LSTAR, MSR_STAR, PAGE_SIZE, PTE_P, PTE_W,
   RFLAGS_AC, RFLAGS_DF, RFLAGS_IF, RFLAGS_NT, RFLAGS_TF, Vector,
 } from '../vtx/arch.js';
 import { LongModeBoot } from '../vtx/boot.js';
@@ -14,7 +14,7 @@ import { AccessKind } from '../vtx/tlb.js';
 import { AddressSpace, pteHasFrame } from './address-space.js';
 import { hugeFault } from './huge-pages.js';
 import {
-  DEFAULT_STACK_SIZE, EFAULT, ENOSYS, MAP_ANONYMOUS, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_OFFSET,
+  DEFAULT_STACK_SIZE, EFAULT, ENOSYS, MAP_ANONYMOUS, MAP_SHARED, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_OFFSET,
   PROT_EXEC, PROT_READ, PROT_WRITE, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGCHLD, SIGFPE, SIGILL,
   LOCAL_TIMER_VECTOR, RESCHEDULE_VECTOR, CALL_FUNCTION_VECTOR, HZ, RLIMIT_NPROC, SIGKILL, SIGSEGV, SIGTRAP, SI_KERNEL, SIG_DFL, STACK_TOP, SYSCALL_NAMES, USER_CS, USER_DS,
   exitedStatus, signaledStatus, ILL_ILLOPN, FPE_INTDIV, TRAP_BRKPT, NR, PTRACE_O_TRACESYSGOOD, BUS_ADRALN, FPE_FLTINV,
@@ -295,6 +295,8 @@ export class Kernel {
 
   newProcess(name: string, mm: AddressSpace, parent?: Process): Process {
     const p = new Process(this.nextPid++, mm, name);
+    // init's RLIMIT_NPROC is half of kernel.threads-max (fork_init); children inherit theirs.
+    if (parent === undefined) p.rlimits[RLIMIT_NPROC] = { cur: BigInt(this.threadsMax >> 1), max: BigInt(this.threadsMax >> 1) };
     p.parent = parent;
     parent?.children.push(p);
     for (const fd of [0, 1, 2]) installFd(p, fd, new ConsoleFile(this, fd));
@@ -346,6 +348,9 @@ export class Kernel {
       if (now === -Infinity) for (const c of cpus) if (c.cycles > now) now = c.cycles;
       if (idle.cycles < now) idle.cycles = now;
       idle.halted = false;
+      // A CPU at work may be in a slice that was sized while this one was idle: cut it short,
+      // so the machine runs the CPUs in clock order again.
+      for (const c of cpus) if (c !== idle) c.endSlice = true;
       this.dispatchIdle(idle);
       return;
     }
@@ -861,8 +866,8 @@ export class Kernel {
   }
 
   /**
-   * A local flush of [start, end) (Linux 3.2's flush_tlb_range is a whole-mm flush for more than
-   * one page): INVLPG for one page, else a CR3 reload.
+   * The flush a CPU runs for a request: INVLPG for one page (flush_tlb_page), else a CR3 reload —
+   * Linux 3.2's flush_tlb_range flushes the whole mm.
    */
   private flushLocal(cpu: Cpu, start: number, end: number): void {
     if (end - start <= PAGE_SIZE) cpu.invlpg(start);
@@ -870,14 +875,28 @@ export class Kernel {
   }
 
   /**
-   * flush_tlb_mm_range: the translations of [start, end) in `mm` are invalidated here and on every
-   * other CPU that has `mm` loaded — a CPU running one of its threads gets the call-function IPI
-   * and flushes in its handler before it runs another instruction; an idle CPU still holding the
-   * mm lazily drops it (leave_mm). The initiator waits for every target's acknowledgement: one
-   * IPI round trip each. Counted and charged as they happen.
+   * flush_tlb_mm / flush_tlb_range: a change to the PTEs of [start, end) in `mm` (munmap,
+   * mprotect, brk, madvise, mremap, fork's write-protect) flushes this CPU's TLB (a CR3 reload)
+   * and shoots down the translations other CPUs hold (shootdown).
    */
   flushTlbMm(cpu: Cpu, mm: AddressSpace, start: number, end: number): void {
-    if (cpu.cr3 === mm.cr3) this.flushLocal(cpu, start, end);
+    cpu.loadCr3(mm.cr3);
+    this.shootdown(cpu, mm, start, end);
+  }
+
+  /** flush_tlb_page: one page of `mm` changed (a copy-on-write break): INVLPG here and on the others. */
+  flushTlbPage(cpu: Cpu | undefined, mm: AddressSpace, va: number): void {
+    if (cpu !== undefined) cpu.invlpg(va);
+    if (cpu !== undefined) this.shootdown(cpu, mm, va, va + PAGE_SIZE);
+  }
+
+  /**
+   * flush_tlb_others: every other CPU that has `mm` loaded invalidates [start, end) — one running a
+   * thread of it gets the call-function IPI and flushes in its handler before it runs another
+   * instruction; an idle CPU still holding the mm lazily drops it (leave_mm). The initiator waits
+   * for each target's acknowledgement: one IPI round trip each. Counted and charged as they happen.
+   */
+  private shootdown(cpu: Cpu, mm: AddressSpace, start: number, end: number): void {
     if (!this.tlbShootdowns) return;
     let targets = 0;
     for (const c of this.machine.cpus) {
@@ -945,9 +964,10 @@ export class Kernel {
     const pte = mm.pte(page);
     const costs = this.costs;
     if (pte !== undefined && (pte.lo & PTE_P) !== 0) {
-      if (!write) return 0; // spurious (a stale TLB entry): the walk will succeed now
+      if (!write || (pte.lo & PTE_W) !== 0) return 0; // spurious (a stale TLB entry): the walk will succeed now
       const frame = PageTables.entryFrame(pte.lo, pte.hi);
-      if (this.machine.frames.refCount(frame) === 1) {
+      // A shared mapping is never copied: its frame is the object every process writes to.
+      if (this.machine.frames.refCount(frame) === 1 || (vma.flags & MAP_SHARED) !== 0) {
         mm.mapPage(page, frame, vma, true); // the last user of a COW page takes it over
       } else {
         const copy = this.machine.frames.alloc();
@@ -957,7 +977,7 @@ export class Kernel {
         if (cpu) cpu.cycles += costs.pageAllocPath;
       }
       mm.notify(page, page + PAGE_SIZE);
-      if (cpu) cpu.invlpg(page);
+      this.flushTlbPage(cpu, mm, page);
       return 0;
     }
     if (pte !== undefined && pteHasFrame(pte.lo)) {

@@ -1,9 +1,9 @@
 import { splitHugeRange } from './huge-pages.js';
 import { PAGE_SIZE } from '../vtx/arch.js';
-import { RSP } from '../vtx/cpu.js';
+import { RAX, RSP } from '../vtx/cpu.js';
 import { pteHasFrame } from './address-space.js';
-import { monotonicNs, nsToCycles, randomBytes, realtimeNs } from './clock.js';
-import { SyscallResult } from './kernel.js';
+import { cyclesToNs, monotonicNs, nsToCycles, randomBytes, realtimeNs } from './clock.js';
+import { BLOCKED, SyscallResult } from './kernel.js';
 import {
   CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW,
   CLOCK_PROCESS_CPUTIME_ID, CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_THREAD_CPUTIME_ID, EAGAIN,
@@ -15,7 +15,7 @@ import {
   MADV_DONTDUMP, MADV_DONTFORK, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_KEEPONFORK,
   MADV_MERGEABLE, MADV_NOHUGEPAGE, MADV_NORMAL, MADV_PAGEOUT, MADV_RANDOM, MADV_REMOVE,
   MADV_SEQUENTIAL, MADV_UNMERGEABLE, MADV_WILLNEED, MADV_WIPEONFORK, MAP_SHARED, MINSIGSTKSZ,
-  MMAP_MIN_ADDR, MREMAP_FIXED, MREMAP_MAYMOVE, NR, RLIMIT_SIZE, RLIM_NLIMITS, ROBUST_LIST_HEAD_SIZE, SS_DISABLE,
+  EINTR, MMAP_MIN_ADDR, MREMAP_FIXED, MREMAP_MAYMOVE, NR, RLIMIT_SIZE, RLIM_NLIMITS, ROBUST_LIST_HEAD_SIZE, SS_DISABLE,
   SS_FLAGS, SS_ONSTACK, SS_SIZE, SS_SP, STACK_T_SIZE, STACK_TOP, TIMER_ABSTIME, TIMESPEC_SIZE,
   TIMEZONE_SIZE, UTSNAME_FIELD, UTSNAME_SIZE,
 } from './linux-abi.js';
@@ -73,21 +73,20 @@ export function registerMiscSyscalls(t: SyscallTable): void {
     if (tloc !== 0 && putTimes(ctx, tloc, [sec]) !== 0) return -EFAULT;
     return Number(sec);
   });
-  t.add(NR.nanosleep, 'nanosleep', 2, (ctx, req) => {
+  t.add(NR.nanosleep, 'nanosleep', 2, (ctx, req, rem) => {
     const ns = readTimespec(ctx, req);
     if (typeof ns === 'number') return ns;
-    sleepFor(ctx, ns);
-    return 0;
+    return sleepFor(ctx, ns, rem);
   });
-  t.add(NR.clock_nanosleep, 'clock_nanosleep', 4, (ctx, clk, flags, req) => {
+  t.add(NR.clock_nanosleep, 'clock_nanosleep', 4, (ctx, clk, flags, req, rem) => {
     const c = clk | 0;
     if (c === CLOCK_THREAD_CPUTIME_ID) return -EINVAL;
     const now = clockNs(ctx, c);
     if (now === undefined) return -EINVAL;
     const ns = readTimespec(ctx, req);
     if (typeof ns === 'number') return ns;
-    sleepFor(ctx, (flags & TIMER_ABSTIME) !== 0 ? ns - now : ns);
-    return 0;
+    const abs = (flags & TIMER_ABSTIME) !== 0;
+    return sleepFor(ctx, abs ? ns - now : ns, abs ? 0 : rem);
   });
 
   // ---- randomness, thread setup ----------------------------------------------------------------
@@ -189,8 +188,28 @@ function readTimespec({ kernel, cpu, task }: SyscallContext, va: number): bigint
  * Sleeping: the CPU's simulated clock moves on by the time asked for (the task does not give
  * the CPU to others; in this model its clock is the time that passes).
  */
-function sleepFor({ kernel, cpu }: SyscallContext, ns: bigint): void {
-  if (ns > 0n) cpu.cycles += nsToCycles(kernel, ns);
+/**
+ * hrtimer_nanosleep: the task sleeps until a kernel timer at the deadline wakes it (the CPU is
+ * free for others meanwhile; an idle machine's clock jumps to the deadline). A signal cuts the
+ * sleep short: -EINTR, with the time left in `rem` (a relative sleep's rmtp).
+ */
+function sleepFor(ctx: SyscallContext, ns: bigint, rem: number): SyscallResult {
+  const { kernel, cpu, task } = ctx;
+  if (ns <= 0n) return 0;
+  const deadline = cpu.cycles + nsToCycles(kernel, ns);
+  let fired = false;
+  const timer = kernel.addTimer(deadline, () => {
+    fired = true;
+    kernel.wakeUp(task);
+  });
+  kernel.sleep(task, () => fired, () => {
+    if (fired) return task.regs.set(RAX, 0);
+    kernel.cancelTimer(timer);
+    const left = cyclesToNs(kernel, Math.max(0, deadline - kernel.cpuOf(task).cycles));
+    if (rem !== 0) putTimes({ ...ctx, cpu: kernel.cpuOf(task) }, rem, [left / 1_000_000_000n, left % 1_000_000_000n]);
+    task.regs.set(RAX, -EINTR);
+  }, () => false);
+  return BLOCKED;
 }
 
 // ---- rlimits -------------------------------------------------------------------------------------
@@ -239,7 +258,7 @@ const MADVICE = new Set([
  * which drop the pages (the next touch gets a zero page, as Linux gives). -ENOMEM if part of the
  * range is not mapped.
  */
-function madvise({ cpu, task }: SyscallContext, addr: number, len: number, advice: number): SyscallResult {
+function madvise({ kernel, cpu, task }: SyscallContext, addr: number, len: number, advice: number): SyscallResult {
   if (addr % PAGE_SIZE !== 0 || len < 0 || !MADVICE.has(advice | 0)) return -EINVAL;
   const mm = task.process.mm;
   const end = addr + pageUp(len);
@@ -258,7 +277,7 @@ function madvise({ cpu, task }: SyscallContext, addr: number, len: number, advic
     if ((advice === MADV_DONTNEED || advice === MADV_FREE) && (v.flags & MAP_SHARED) === 0) dropped += mm.zapRange(a, stop);
     a = stop;
   }
-  if (dropped > 0) cpu.loadCr3(mm.cr3); // flush_tlb_mm
+  if (dropped > 0) kernel.flushTlbMm(cpu, mm, addr, end); // flush_tlb_mm
   return unmapped ? -ENOMEM : 0;
 }
 
@@ -268,7 +287,7 @@ function madvise({ cpu, task }: SyscallContext, addr: number, len: number, advic
  * (frames, COW state and A/D bits unchanged). -EFAULT if the old range is not inside one VMA,
  * -ENOMEM if it cannot grow in place and may not move.
  */
-function mremap({ cpu, task }: SyscallContext, old: number, oldLen: number, newLen: number, flags: number, newAddr: number): SyscallResult {
+function mremap({ kernel, cpu, task }: SyscallContext, old: number, oldLen: number, newLen: number, flags: number, newAddr: number): SyscallResult {
   const mm = task.process.mm;
   // flags is an unsigned long: a JS & would look at its low 32 bits only.
   if (flags < 0 || flags > 0xffff_ffff || (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED)) !== 0 || old % PAGE_SIZE !== 0) return -EINVAL;
@@ -283,7 +302,7 @@ function mremap({ cpu, task }: SyscallContext, old: number, oldLen: number, newL
 
   const unmap = (start: number, size: number): void => {
     mm.vmas.remove(start, start + size);
-    if (mm.zapRange(start, start + size) > 0) cpu.loadCr3(mm.cr3);
+    if (mm.zapRange(start, start + size) > 0) kernel.flushTlbMm(cpu, mm, start, start + size);
   };
   const move = (to: number): number => {
     splitHugeRange(mm, old, old + oldSize); // PTEs move one by one
@@ -300,7 +319,7 @@ function mremap({ cpu, task }: SyscallContext, old: number, oldLen: number, newL
     }
     mm.notify(old, old + oldSize);
     mm.notify(to, to + newSize);
-    if (moved > 0) cpu.loadCr3(mm.cr3);
+    if (moved > 0) kernel.flushTlbMm(cpu, mm, 0, STACK_TOP);
     return to;
   };
 

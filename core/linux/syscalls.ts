@@ -62,7 +62,7 @@ export function registerSyscalls(table: SyscallTable): void {
     kernel.setAffinity(who, cpus);
     return 0;
   });
-  t.add(NR.brk, 'brk', 1, ({ cpu, task }, addr) => brk(cpu, task.process.mm, addr));
+  t.add(NR.brk, 'brk', 1, ({ kernel, cpu, task }, addr) => brk(kernel, cpu, task.process.mm, addr));
   t.add(NR.mmap, 'mmap', 6, mmap);
   t.add(NR.munmap, 'munmap', 2, munmap);
   t.add(NR.mprotect, 'mprotect', 3, mprotect);
@@ -127,7 +127,7 @@ function archPrctl({ kernel, cpu, task }: SyscallContext, code: number, addr: nu
 
 // ---- memory -------------------------------------------------------------------------------
 
-function brk(cpu: Cpu, mm: AddressSpace, addr: number): number {
+function brk(kernel: SyscallContext['kernel'], cpu: Cpu, mm: AddressSpace, addr: number): number {
   if (addr === 0 || addr < mm.startBrk) return mm.brk;
   const oldEnd = pageUp(mm.brk);
   const newEnd = pageUp(addr);
@@ -138,7 +138,7 @@ function brk(cpu: Cpu, mm: AddressSpace, addr: number): number {
     else mm.vmas.insert(new Vma(oldEnd, newEnd, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, '[heap]'));
   } else if (newEnd < oldEnd) {
     mm.vmas.remove(newEnd, oldEnd);
-    if (mm.zapRange(newEnd, oldEnd) > 0) cpu.loadCr3(mm.cr3); // flush_tlb_mm, as munmap
+    if (mm.zapRange(newEnd, oldEnd) > 0) kernel.flushTlbMm(cpu, mm, newEnd, oldEnd); // flush_tlb_mm, as munmap
   }
   mm.brk = addr;
   return addr;
@@ -175,10 +175,10 @@ function mmap(ctx: SyscallContext, addr: number, len: number, prot: number, flag
   return start;
 }
 
-function doMunmap({ cpu, task }: SyscallContext, start: number, size: number): void {
+function doMunmap({ kernel, cpu, task }: SyscallContext, start: number, size: number): void {
   const mm = task.process.mm;
   mm.vmas.remove(start, start + size);
-  if (mm.zapRange(start, start + size) > 0) cpu.loadCr3(mm.cr3); // flush_tlb_mm (Linux 3.2)
+  if (mm.zapRange(start, start + size) > 0) kernel.flushTlbMm(cpu, mm, start, start + size); // flush_tlb_mm (Linux 3.2)
 }
 
 function munmap(ctx: SyscallContext, addr: number, len: number): SyscallResult {
@@ -226,7 +226,7 @@ function mprotect({ cpu, task, kernel }: SyscallContext, addr: number, len: numb
     pages += mm.changeProtection(v.start, v.end, v);
   }
   cpu.cycles += pages * kernel.costs.mprotectPerPage;
-  if (pages > 0) cpu.loadCr3(mm.cr3);
+  if (pages > 0) kernel.flushTlbMm(cpu, mm, addr, end);
   return 0;
 }
 

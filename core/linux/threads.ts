@@ -133,6 +133,15 @@ function copyMm({ kernel, cpu }: SyscallContext, parent: Process, child: Process
     const cv = v.clone();
     cmm.vmas.insert(cv);
     if (v.huge !== '') splitHugeRange(mm, v.start, v.end); // 2 MiB leaves are shared as 4 KiB pages
+    // Shared anonymous memory is one object for both sides (shmem in Linux): the model has no
+    // such object behind a VMA, so the pages not yet touched are populated now — afterwards
+    // each process would otherwise fault in a private frame of its own.
+    if ((v.flags & MAP_SHARED) !== 0) {
+      for (let va = v.start; va < v.end; va += PAGE_SIZE) {
+        const pte = mm.pte(va);
+        if (pte === undefined || !pteHasFrame(pte.lo)) kernel.faultIn(cpu, mm, va, false, false, false);
+      }
+    }
     for (let va = v.start; va < v.end; va += PAGE_SIZE) {
       const pte = mm.pte(va);
       if (pte === undefined || !pteHasFrame(pte.lo)) continue;

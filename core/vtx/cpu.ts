@@ -382,9 +382,15 @@ export class Cpu implements MmuHost {
     this.timerVector = vector;
   }
 
-  /** Runs until the clock reaches `limit`, the CPU halts, or someone calls `stop()`. */
+  /**
+   * Set to end the CPU's current slice early (another CPU just woke up, so the machine's
+   * scheduler must look at the clocks again); the machine clears it at the next slice.
+   */
+  endSlice = false;
+
+  /** Runs until the clock reaches `limit`, the CPU halts, or someone calls `stop()` or sets `endSlice`. */
   runUntil(limit: number): void {
-    while (!this.halted && !this.stopped && this.cycles < limit) {
+    while (!this.halted && !this.stopped && !this.endSlice && this.cycles < limit) {
       if (this.cycles >= this.tscDeadline) {
         this.tscDeadline = Infinity;
         this.interrupt(this.timerVector);

@@ -101,6 +101,7 @@ export class Machine {
         if (i !== pick && !c.halted && !c.stopped && c.cycles < next) next = c.cycles;
       }
       const limit = Math.min(maxCycles, next === Infinity ? maxCycles : next + this.quantum);
+      cpu.endSlice = false;
       cpu.runUntil(limit === Infinity ? Number.MAX_VALUE : limit);
       slices++;
     }

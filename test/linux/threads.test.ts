@@ -1,0 +1,138 @@
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execElf, ExecResult } from '../../core/cli/exec-command.js';
+import type { Kernel } from '../../core/linux/kernel.js';
+
+/**
+ * Threads, futexes, the scheduler and TLB shootdowns, through musl programs (test/linux/threads,
+ * built by its Makefile): each prints what the Linux ABI defines — clone's -EINVAL rules,
+ * futex wake counts, EOWNERDEAD of a robust mutex, exit_group ending sleepers — and its output
+ * equals a native run of the same binary on this x86-64 host, on one CPU and on two.
+ */
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'test', 'linux', 'threads', 'bin');
+const canRunNative = process.platform === 'linux' && process.arch === 'x64';
+
+interface Run extends ExecResult {
+  out: string;
+  err: string;
+  k: Kernel;
+}
+
+function run(name: string, args: string[] = [], opts: { cpus?: number; memoryMiB?: number; configure?: (k: Kernel) => void } = {}): Run {
+  const dir = mkdtempSync(join(tmpdir(), 'dunesim-threads-'));
+  let out = '';
+  let err = '';
+  let kernel: Kernel | undefined;
+  const dec = new TextDecoder();
+  try {
+    const r = execElf(join(BIN, name), args, {
+      mode: 'linux', profile: 'dune-e3-1230v2', memory: (opts.memoryMiB ?? 256) << 20, root: dir, cpus: opts.cpus,
+      envp: [],
+      configure: (k) => {
+        kernel = k;
+        opts.configure?.(k);
+      },
+      console: (fd, data) => {
+        if (fd === 1) out += dec.decode(data);
+        else err += dec.decode(data);
+      },
+      report: (line) => (err += line),
+    });
+    return { ...r, out, err, k: kernel! };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function native(name: string, args: string[] = []): { out: string; status: number | null } {
+  const r = spawnSync(join(BIN, name), args, { encoding: 'utf8', timeout: 20_000 });
+  return { out: r.stdout, status: r.status };
+}
+
+const PROGRAMS: Array<{ name: string; status: number }> = [
+  { name: 'clone-flags', status: 0 },
+  { name: 'futex-ops', status: 0 },
+  { name: 'robust', status: 0 },
+  { name: 'preempt', status: 0 },
+  { name: 'group-exit', status: 5 },
+  { name: 'sum4', status: 0 },
+  { name: 'vfork', status: 0 },
+];
+
+describe.runIf(existsSync(join(BIN, 'sum4')))('threads: musl programs against native execution', () => {
+  for (const { name, status } of PROGRAMS) {
+    it(`${name} on one CPU and on two`, () => {
+      const one = run(name);
+      const two = run(name, [], { cpus: 2 });
+      expect(one.out).not.toMatch(/WRONG/);
+      expect(one.exitCode).toBe(status);
+      expect(two.out).toBe(one.out);
+      expect(two.exitCode).toBe(status);
+      if (canRunNative) {
+        const n = native(name);
+        expect(n.out).toBe(one.out);
+        expect(n.status).toBe(status);
+      }
+    });
+  }
+
+  it('is deterministic: 4 threads on 2 CPUs give the same output, cycles and counts on every run', () => {
+    const a = run('sum4', [], { cpus: 2 });
+    const b = run('sum4', [], { cpus: 2 });
+    const strip = (s: Record<string, unknown>): Record<string, unknown> => ({ ...s, wallSeconds: 0 });
+    expect(b.out).toBe(a.out);
+    expect(strip(b.stats)).toEqual(strip(a.stats));
+    // Both CPUs did work: the threads ran in parallel.
+    expect((a.stats.scheduler as Record<string, number>).tasksCreated).toBe(5);
+  });
+
+  it('preempts a task that never enters the kernel: on one CPU only the tick lets the other thread run', () => {
+    const r = run('preempt');
+    expect(r.out).toBe('both ran\n');
+    const s = r.stats.scheduler as Record<string, number>;
+    expect(s.timerTicks).toBeGreaterThan(0);
+    expect(s.preemptions).toBeGreaterThan(0);
+  });
+
+  it('exit_group leaves no kernel state behind: no futex waiter, no open file, no runnable task', () => {
+    const r = run('group-exit', [], { cpus: 2 });
+    expect(r.exitCode).toBe(5);
+    expect(r.k.futexes.waiting).toBe(0);
+    for (const p of r.k.processes.values()) {
+      expect(p.zombie).toBe(true);
+      expect(p.files.size).toBe(0);
+    }
+    expect(r.k.runQueues.every((q) => q.length === 0)).toBe(true);
+    expect(r.k.blockedTasks()).toEqual([]);
+  });
+
+  it('ends thread creation at the task limit with EAGAIN (RLIMIT_NPROC: half of threads-max)', () => {
+    // 64 MiB: threads-max = 64 MiB / (8 × 16 KiB) = 512, RLIMIT_NPROC = 256, the main thread is one.
+    const r = run('nproc', ['10000'], { memoryMiB: 64 });
+    expect(r.out).toBe('created 255, then EAGAIN\njoined 255\n');
+    expect(r.exitCode).toBe(0);
+  });
+});
+
+describe.runIf(existsSync(join(BIN, 'shootdown')))('TLB shootdowns', () => {
+  it('munmap by one thread invalidates the translation a thread on another CPU holds (SIGSEGV there)', () => {
+    const r = run('shootdown', [], { cpus: 2 });
+    expect(r.out).toBe('reader: SIGSEGV after munmap\n');
+    expect(r.exitCode).toBe(0);
+    const s = r.stats.scheduler as Record<string, number>;
+    expect(s.tlbShootdowns).toBeGreaterThan(0);
+    expect(s.ipis).toBeGreaterThan(0);
+    if (canRunNative) expect(native('shootdown').out).toBe(r.out);
+  });
+
+  it('without the shootdown the other CPU keeps a stale translation: its read of the unmapped page succeeds', () => {
+    const r = run('shootdown', [], { cpus: 2, configure: (k) => (k.tlbShootdowns = false) });
+    expect(r.out).toBe('reader: stale read 1\n');
+    expect(r.exitCode).toBe(3);
+  });
+});
