@@ -36,25 +36,9 @@ export class SandboxBenchSuite implements BenchSuite {
     const rows: BenchRow[] = [];
     let sum = 0;
     for (const [name, args] of CPU_BOUND_PROGRAMS) {
-      const path = join(GUEST_BIN, name);
-      if (!existsSync(path)) throw new Error(`guest program ${path} is missing`);
-      const common = { profile: ctx.profile, memory: 512 << 20, console: () => {} };
-      const linux = checked(name, 'linux', execElf(path, [...args], { ...common, mode: 'linux' }));
-      const launcher = new SandboxLauncher(this.policies.load(undefined));
-      const sandbox = checked(name, 'sandbox', execElf(path, [...args], { ...common, mode: 'sandbox', launcher }));
-      const lc = linux.stats.cycles as number;
-      const sc = sandbox.stats.cycles as number;
-      const overhead = (sc / lc - 1) * 100;
-      sum += overhead;
-      const m = { ...mechanisms('linux', linux), ...mechanisms('sandbox', sandbox) };
-      rows.push({
-        id: `fig3:${name}`,
-        unit: 'cycles',
-        description: `${name}: whole run, overhead ${overhead.toFixed(2)} %, TLB misses ${m['linux.tlbMisses']} / ${m['sandbox.tlbMisses']}, 2-D walks ${m['sandbox.walks2dSharePct']} % of the sandbox's`,
-        linux: lc,
-        dune: sc,
-        counts: m,
-      });
+      const row = this.fig3Row(ctx, name, args);
+      sum += (row.dune! / row.linux! - 1) * 100;
+      rows.push(row);
       ctx.progress(name);
     }
     rows.push(...largePageRows(ctx, this.policies)); // Figure 3's w/ LGPG columns (large-page-rows.ts)
@@ -73,6 +57,28 @@ export class SandboxBenchSuite implements BenchSuite {
       paper: { dune: PAPER_FIG3_MEAN, source: 'Dune §6.3.1, Figure 3' },
     });
     return { suite: this.id, profile: ctx.profile, rows, meta: { policy: 'null', programs: CPU_BOUND_PROGRAMS.map(([n]) => n) } };
+  }
+
+  /** One program of Figure 3: a plain Linux process and the sandbox (null policy), whole runs. */
+  fig3Row(ctx: BenchContext, name: string, args: readonly string[]): BenchRow {
+    const path = join(GUEST_BIN, name);
+    if (!existsSync(path)) throw new Error(`guest program ${path} is missing`);
+    const common = { profile: ctx.profile, memory: 512 << 20, console: () => {} };
+    const linux = checked(name, 'linux', execElf(path, [...args], { ...common, mode: 'linux' }));
+    const launcher = new SandboxLauncher(this.policies.load(undefined));
+    const sandbox = checked(name, 'sandbox', execElf(path, [...args], { ...common, mode: 'sandbox', launcher }));
+    const lc = linux.stats.cycles as number;
+    const sc = sandbox.stats.cycles as number;
+    const overhead = (sc / lc - 1) * 100;
+    const m = { ...mechanisms('linux', linux), ...mechanisms('sandbox', sandbox) };
+    return {
+      id: `fig3:${name}`,
+      unit: 'cycles',
+      description: `${name}: whole run, overhead ${overhead.toFixed(2)} %, TLB misses ${m['linux.tlbMisses']} / ${m['sandbox.tlbMisses']}, 2-D walks ${m['sandbox.walks2dSharePct']} % of the sandbox's`,
+      linux: lc,
+      dune: sc,
+      counts: m,
+    };
   }
 
   /**
