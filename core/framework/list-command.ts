@@ -60,7 +60,7 @@ export class ListCommand implements CliCommand {
     const out: string[] = ['plugins:'];
     if (this.plugins.length === 0) out.push('  (none in the manifest)');
     for (const p of this.plugins) {
-      out.push(`  ${p.entry.name.padEnd(18)} ${p.entry.description}`);
+      out.push(`  ${p.entry.name.padEnd(18)} ${p.entry.description || '(no description)'}`);
       if (p.error !== undefined) out.push(`    FAILED TO LOAD: ${p.error}`);
       for (const a of this.apps.filter((x) => x.plugin === p.entry.name)) {
         out.push(`    run ${`${a.plugin}/${a.id}`.padEnd(28)} ${a.description}`);
