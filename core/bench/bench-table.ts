@@ -3,7 +3,7 @@ import { BenchResult, BenchRow } from './bench-suite.js';
 
 /**
  * A number as people read it in a table: counts exactly (0 and 8208, not 0.00 and 8.21e+3), other
- * values with four significant digits in plain notation (0.004600, 35.80, 701415), an exponent
+ * values to four significant digits in plain notation (0.0046, 35.8, 4.323, 701415), an exponent
  * only for magnitudes plain notation cannot show sensibly (below 1e-4, from 1e12).
  */
 export function formatNumber(v: number | undefined): string {
@@ -13,7 +13,8 @@ export function formatNumber(v: number | undefined): string {
   if (Number.isInteger(v) && a < 1e15) return String(v);
   if (a >= 1e12 || a < 1e-4) return v.toExponential(2);
   if (a >= 1000) return v.toFixed(0);
-  return v.toPrecision(4);
+  // Trailing zeros claim a precision the figure may not have (a paper's 35.8 is not 35.80).
+  return v.toPrecision(4).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
 }
 
 /**
@@ -117,17 +118,19 @@ export function renderBenchTable(result: BenchResult, width?: number): string {
 
   const main = cols.filter(([h]) => !TEXT_COLUMNS.has(h));
   const below = cols.filter(([h]) => TEXT_COLUMNS.has(h));
-  const narrow = new Table({ head: main.map(([h]) => h), style: STYLE });
+  // Two-word headers ('model linux') go on two lines: the numbers under them are narrower.
+  const head = main.map(([h]) => h.replace(' ', '\n'));
+  const narrow = new Table({ head, style: STYLE });
   for (const r of result.rows) narrow.push(main.map(([, f]) => f(r)));
   const narrowWidth = widthOf(narrow.toString());
   if (narrowWidth <= width) {
     if (below.length === 0) return `${title}\n${narrow.toString()}`;
     // The text cell spans the row; 4 = its two borders and two padding spaces.
-    const t = new Table({ head: main.map(([h]) => h), style: STYLE });
+    const t = new Table({ head, style: STYLE });
     for (const r of result.rows) {
       t.push(main.map(([, f]) => f(r)));
-      const extra = below.map(([h, f]) => (f(r) === '' ? '' : `${h}: ${f(r)}`)).filter((x) => x !== '').join('  ');
-      if (extra !== '') t.push([{ colSpan: main.length, content: wrapText(extra, narrowWidth - 4) }]);
+      const extra = below.filter(([, f]) => f(r) !== '').map(([h, f]) => wrapText(`${h}: ${f(r)}`, narrowWidth - 4));
+      if (extra.length > 0) t.push([{ colSpan: main.length, content: extra.join('\n') }]);
     }
     return `${title}\n${t.toString()}`;
   }
