@@ -39,7 +39,8 @@ export interface ExecOptions {
   /** How a plugin's mode starts and runs the program (required for a mode other than linux and dune). */
   launcher?: ExecLauncher;
   stats?: string;
-  strace?: boolean;
+  /** Trace system calls: true writes `[strace] …` lines to stderr, a function receives each line. */
+  strace?: boolean | ((line: string) => void);
   root?: string;
   profile: string;
   memory: number;
@@ -84,7 +85,8 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   if (opts.console !== undefined) k.console = opts.console;
   const say = opts.report ?? ((line: string): boolean => process.stderr.write(line));
   if (opts.root !== undefined) k.root = resolve(opts.root);
-  if (opts.strace) k.strace = (line) => process.stderr.write(`[strace] ${line}\n`);
+  if (typeof opts.strace === 'function') k.strace = opts.strace;
+  else if (opts.strace === true) k.strace = (line) => process.stderr.write(`[strace] ${line}\n`);
   const argv = [opts.argv0 ?? path, ...args];
   const envp = opts.envp ?? Object.entries(process.env).filter(([key]) => key.startsWith('DUNESIM_') || key === 'HOME' || key === 'PATH').map(([key, v]) => `${key}=${v}`);
   let p: Process;
