@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { oneLine, readInputFile } from './read-input-file.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ContainerModule } from 'inversify';
@@ -38,9 +38,9 @@ export const LoadedPlugins = Symbol('LoadedPlugins');
 export function readManifest(path = DEFAULT_MANIFEST): PluginManifestEntry[] {
   let raw: { plugins?: PluginManifestEntry[] };
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8')) as { plugins?: PluginManifestEntry[] };
+    raw = JSON.parse(readInputFile(path)) as { plugins?: PluginManifestEntry[] };
   } catch (e) {
-    throw new ConfigError(`cannot read the plugin manifest ${path}: ${(e as Error).message}`);
+    throw new ConfigError(`cannot read the plugin manifest ${path}: ${oneLine((e as Error).message)}`);
   }
   if (raw === null || typeof raw !== 'object' || !Array.isArray(raw.plugins)) throw new ConfigError(`${path}: 'plugins' must be an array`);
   return raw.plugins.map((e: unknown, i) => checkEntry(path, i, e));

@@ -31,6 +31,15 @@ export class RunCommand implements CliCommand {
       .action(async (name: string, rest: string[], opts: { profile: string; json?: string }) => {
         const app = this.find(name);
         const options = parseAppOptions(rest);
+        // An option the application does not take is a typo or a flag of another command
+        // (`--root` is exec's): refused, not silently ignored while the application runs.
+        const known = Object.keys(app.options ?? {});
+        for (const k of Object.keys(options)) {
+          if (!known.includes(k)) {
+            const takes = known.length > 0 ? `it takes ${known.map((x) => `--${x}`).join(', ')}` : 'it takes no options';
+            throw new UsageError(`${app.plugin}/${app.id} has no option --${k}; ${takes}`);
+          }
+        }
         loadProfile(opts.profile); // refuse a bad profile before any work
         if (opts.json !== undefined) checkOutputFile(opts.json, '--json');
         const result = await app.run({ options, profile: opts.profile, out: process.stdout });

@@ -66,6 +66,36 @@ describe('output destinations are checked before any work, creating nothing', ()
   });
 });
 
+describe('inputs named on the command line that are not regular files', () => {
+  it('a policy or a manifest that is a FIFO or a directory is refused without reading it, in one line', async () => {
+    const { PolicyLoader } = await import('../../plugins/sandbox/policy-loader.js');
+    const { readManifest } = await import('../../core/framework/plugin-manifest.js');
+    const loader = new PolicyLoader();
+    expect(() => loader.load(join(dir, 'fifo'))).toThrow(/cannot be read: is not a regular file/);
+    expect(() => loader.load(join(dir, 'subdir'))).toThrow(/cannot be read: is a directory/);
+    expect(() => readManifest(join(dir, 'fifo'))).toThrow(/is not a regular file/);
+    // JSON.parse quotes the text it choked on, newline included: the message stays one line.
+    let msg = '';
+    try {
+      readManifest(join(dir, 'text'));
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toMatch(/^cannot read the plugin manifest .*text: .*not valid JSON$/);
+  });
+
+  it('run: an option the application does not take is a usage error, not ignored', async () => {
+    const { container } = await createContainer();
+    const run = container.get(RunCommand);
+    const { Command } = await import('commander');
+    const program = new Command('dunesim').exitOverride();
+    run.register(program);
+    await expect(program.parseAsync(['node', 'dunesim', 'run', 'sandbox/httpd', '--root', '/nonexistent'])).rejects.toThrow(
+      "sandbox/httpd has no option --root; it takes --port, --docroot, --requests, --policy, --way",
+    );
+  });
+});
+
 describe('run sandbox/compare --elf refuses a directory or a text file with a usage error', () => {
   it('before any of its three runs', async () => {
     const { container } = await createContainer();
