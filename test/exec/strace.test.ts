@@ -102,5 +102,9 @@ describe('strace-format', () => {
     expect(openFlags(0o101 | 0o1000)).toBe('O_WRONLY|O_CREAT|O_TRUNC');
     expect(futexOp(128)).toBe('FUTEX_WAIT_PRIVATE');
     expect(futexOp(1 | 128)).toBe('FUTEX_WAKE_PRIVATE');
+    // pthread_create's clone (musl): the thread flags by name, as strace prints them.
+    expect(formatSyscall(m, NR.clone, [0x7d0f00, 0x10000, 0x10000, 0x10000, 0x10000], 2)).toMatch(
+      /^clone\(CLONE_VM\|CLONE_FS\|CLONE_FILES\|CLONE_SIGHAND\|CLONE_THREAD\|CLONE_SYSVSEM\|CLONE_SETTLS\|CLONE_PARENT_SETTID\|CLONE_CHILD_CLEARTID\|CLONE_DETACHED, 0x10000, /,
+    );
   });
 });
