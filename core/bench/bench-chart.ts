@@ -1,5 +1,5 @@
 import { BenchResult, BenchRow } from './bench-suite.js';
-import { errorPercent, formatNumber } from './bench-table.js';
+import { errorPercent, formatNumber, formatPercent } from './bench-table.js';
 import { escapeXml } from './escape-xml.js';
 
 /** One bar: what it shows, its value, and its colour class. */
@@ -50,7 +50,7 @@ function finite(v: number | undefined): v is number {
 
 function errNote(model: number | undefined, paper: number | undefined): string | undefined {
   const e = errorPercent(model, paper);
-  return e === undefined ? undefined : `${e >= 0 ? '+' : ''}${formatNumber(e)} % vs paper`;
+  return e === undefined ? undefined : `${formatPercent(e)} % vs paper`;
 }
 
 function barsOf(r: BenchRow): Bar[] {

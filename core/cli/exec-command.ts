@@ -1,15 +1,17 @@
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { injectable, multiInject, optional } from 'inversify';
 import { Command } from 'commander';
 import { CliCommand } from '../framework/cli-command.js';
 import { UsageError } from '../framework/usage-error.js';
+import { checkOutputFile, writeOutputFile } from '../framework/output-path.js';
 import { ExecLauncher, ExecMode } from '../framework/exec-mode.js';
 import { DEFAULT_PROFILE, loadProfile } from '../vtx/cost-model.js';
 import { MAX_CPUS, Machine } from '../vtx/machine.js';
 import { RSP } from '../vtx/cpu.js';
 import { installInterpreter } from '../vtx/interp/interpreter.js';
-import { ElfError, ElfFile } from '../linux/elf/elf-file.js';
+import { ElfError } from '../linux/elf/elf-file.js';
+import { readElfBinary } from '../linux/elf/read-elf-binary.js';
 import { Kernel, RunEnd } from '../linux/kernel.js';
 import { loadElf } from '../linux/exec.js';
 import { Process } from '../linux/task.js';
@@ -37,7 +39,8 @@ export interface ExecOptions {
   /** How a plugin's mode starts and runs the program (required for a mode other than linux and dune). */
   launcher?: ExecLauncher;
   stats?: string;
-  strace?: boolean;
+  /** Trace system calls: true writes `[strace] …` lines to stderr, a function receives each line. */
+  strace?: boolean | ((line: string) => void);
   root?: string;
   profile: string;
   memory: number;
@@ -78,8 +81,7 @@ export function vmExitCount(r: ExecResult): number {
  * LSTAR trampoline forwards every SYSCALL as a VMCALL).
  */
 export function execElf(path: string, args: string[], opts: ExecOptions): ExecResult {
-  const bytes = new Uint8Array(readFileSync(path));
-  const elf = ElfFile.parse(bytes); // ElfError on a bad file
+  const elf = readElfBinary(path); // ElfError on a bad file, a directory, a FIFO
   const t0 = performance.now();
   const m = new Machine({ memory: opts.memory, profile: opts.profile, cpus: Math.max(opts.cpus ?? 1, opts.launcher?.cpus ?? 1) });
   installInterpreter(m);
@@ -87,7 +89,8 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   if (opts.console !== undefined) k.console = opts.console;
   const say = opts.report ?? ((line: string): boolean => process.stderr.write(line));
   if (opts.root !== undefined) k.root = resolve(opts.root);
-  if (opts.strace) k.strace = (line) => process.stderr.write(`[strace] ${line}\n`);
+  if (typeof opts.strace === 'function') k.strace = opts.strace;
+  else if (opts.strace === true) k.strace = (line) => process.stderr.write(`[strace] ${line}\n`);
   const argv = [opts.argv0 ?? path, ...args];
   const envp = opts.envp ?? Object.entries(process.env).filter(([key]) => key.startsWith('DUNESIM_') || key === 'HOME' || key === 'PATH').map(([key, v]) => `${key}=${v}`);
   let p: Process;
@@ -194,11 +197,19 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
     exitStatus: exitCode,
     ...(opts.launcher?.stats !== undefined ? { [opts.mode]: opts.launcher.stats() } : {}),
   };
-  if (opts.stats !== undefined) {
-    mkdirSync(dirname(resolve(opts.stats)), { recursive: true });
-    writeFileSync(opts.stats, JSON.stringify(stats, null, 2) + '\n');
-  }
+  if (opts.stats !== undefined) writeOutputFile(opts.stats, JSON.stringify(stats, null, 2) + '\n', '--stats');
   return { exitCode, stats };
+}
+
+/** `--root DIR` must name a directory that exists: chroot(2) fails with ENOENT or ENOTDIR otherwise. */
+function checkRoot(dir: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    throw new UsageError(`--root ${dir}: no such directory`);
+  }
+  if (!isDir) throw new UsageError(`--root ${dir}: not a directory`);
 }
 
 /**
@@ -254,6 +265,8 @@ export class ExecCommand implements CliCommand {
       const cpus = Number(o.cpus);
       if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS) throw new UsageError(`--cpus must be a whole number from 1 to ${MAX_CPUS}, got '${o.cpus}'`);
       loadProfile(o.profile);
+      if (o.root !== undefined) checkRoot(o.root);
+      if (o.stats !== undefined) checkOutputFile(o.stats, '--stats');
       // A mode's options (a policy file) are checked before the binary, so a broken one is status 2.
       const launcher = plugin?.prepare(o);
       if (!existsSync(elfPath)) {

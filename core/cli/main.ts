@@ -10,10 +10,10 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 
 /** Exit statuses: 0 success, 1 failure of the work itself, 2 a wrong command line or configuration, 70 a dunesim bug. */
 async function main(argv: string[]): Promise<number> {
-  // DUNESIM_MANIFEST: another plugin manifest (tests use it for plugins that fail to load).
+  // DUNESIM_MANIFEST: a personal manifest, added to the bundled one (README, "Writing a plugin").
   let made: DunesimContainer;
   try {
-    made = await createContainer({ manifest: process.env['DUNESIM_MANIFEST'] || undefined });
+    made = await createContainer({ personalManifest: process.env['DUNESIM_MANIFEST'] || undefined });
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     process.stderr.write(`dunesim: ${e.message}\n`);

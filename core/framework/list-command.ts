@@ -1,11 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { inject, injectable, multiInject } from 'inversify';
 import { Command } from 'commander';
 import { BenchSuite } from '../bench/bench-suite.js';
 import { Application } from './application.js';
 import { CliCommand } from './cli-command.js';
 import { LoadedPlugin, LoadedPlugins } from './plugin-manifest.js';
+import { checkOutputFile, writeOutputFile } from './output-path.js';
 
 /** What `dunesim list --json` writes. */
 export interface ListDocument {
@@ -33,8 +32,8 @@ export class ListCommand implements CliCommand {
       .option('--json <file>', 'write the listing as JSON instead of printing it')
       .action((opts: { json?: string }) => {
         if (opts.json !== undefined) {
-          mkdirSync(dirname(opts.json), { recursive: true });
-          writeFileSync(opts.json, JSON.stringify(this.document(), null, 2) + '\n');
+          checkOutputFile(opts.json, '--json');
+          writeOutputFile(opts.json, JSON.stringify(this.document(), null, 2) + '\n', '--json');
           process.stderr.write(`wrote ${opts.json}\n`);
           return;
         }
@@ -61,7 +60,7 @@ export class ListCommand implements CliCommand {
     const out: string[] = ['plugins:'];
     if (this.plugins.length === 0) out.push('  (none in the manifest)');
     for (const p of this.plugins) {
-      out.push(`  ${p.entry.name.padEnd(18)} ${p.entry.description}`);
+      out.push(`  ${p.entry.name.padEnd(18)} ${p.entry.description || '(no description)'}`);
       if (p.error !== undefined) out.push(`    FAILED TO LOAD: ${p.error}`);
       for (const a of this.apps.filter((x) => x.plugin === p.entry.name)) {
         out.push(`    run ${`${a.plugin}/${a.id}`.padEnd(28)} ${a.description}`);

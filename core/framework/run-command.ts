@@ -1,5 +1,3 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { injectable, multiInject } from 'inversify';
 import { Command } from 'commander';
 import { DEFAULT_PROFILE, loadProfile } from '../vtx/cost-model.js';
@@ -8,6 +6,7 @@ import { parseAppOptions } from './app-options.js';
 import { CliCommand } from './cli-command.js';
 import { renderFiguresTable } from './figures-table.js';
 import { UsageError } from './usage-error.js';
+import { checkOutputFile, writeOutputFile } from './output-path.js';
 
 /**
  * `dunesim run <plugin>/<app> [--name value…]`: runs one Application contribution. Its exit code
@@ -32,15 +31,24 @@ export class RunCommand implements CliCommand {
       .action(async (name: string, rest: string[], opts: { profile: string; json?: string }) => {
         const app = this.find(name);
         const options = parseAppOptions(rest);
+        // An option the application does not take is a typo or a flag of another command
+        // (`--root` is exec's): refused, not silently ignored while the application runs.
+        const known = Object.keys(app.options ?? {});
+        for (const k of Object.keys(options)) {
+          if (!known.includes(k)) {
+            const takes = known.length > 0 ? `it takes ${known.map((x) => `--${x}`).join(', ')}` : 'it takes no options';
+            throw new UsageError(`${app.plugin}/${app.id} has no option --${k}; ${takes}`);
+          }
+        }
         loadProfile(opts.profile); // refuse a bad profile before any work
+        if (opts.json !== undefined) checkOutputFile(opts.json, '--json');
         const result = await app.run({ options, profile: opts.profile, out: process.stdout });
         if (result.figures !== undefined && Object.keys(result.figures).length > 0) {
           process.stdout.write(renderFiguresTable(result.figures) + '\n');
         }
         if (opts.json !== undefined) {
-          mkdirSync(dirname(opts.json), { recursive: true });
           const doc = { app: `${app.plugin}/${app.id}`, profile: opts.profile, exitCode: result.exitCode, figures: result.figures ?? {} };
-          writeFileSync(opts.json, JSON.stringify(doc, null, 2) + '\n');
+          writeOutputFile(opts.json, JSON.stringify(doc, null, 2) + '\n', '--json');
           process.stderr.write(`wrote ${opts.json}\n`);
         }
         process.exitCode = result.exitCode;

@@ -21,6 +21,7 @@ import {
 } from './linux-abi.js';
 import { PtRegs } from './pt-regs.js';
 import { deliverSignals, queueSharedSignal, queueSignal } from './signals.js';
+import { formatSyscall } from './strace-format.js';
 import { SyscallTable, rowArg } from './syscall-table.js';
 import { syscallNrOf } from './syscall-prototypes.js';
 import { registerSyscalls } from './syscalls.js';
@@ -715,12 +716,12 @@ export class Kernel {
     const a5 = row === undefined ? 0 : rowArg(row, 5, lo[R9]!, hi[R9]!);
     if (cpu.tracer.enabled) cpu.tracer.instant('syscall', row?.name ?? `syscall_${nr}`, cpu.index, cpu.cycles, { nr });
     if (row === undefined) {
-      this.strace?.(`${t.tid} ${SYSCALL_NAMES[nr] ?? `syscall_${nr}`}(${[a0, a1, a2].map((a) => '0x' + a.toString(16)).join(', ')}, …) = -38 (ENOSYS: not implemented)`);
+      this.strace?.(`${t.tid} ${formatSyscall({ mem: this.machine.mem, mm: t.process.mm }, nr, [a0, a1, a2], -ENOSYS)}`);
       return -ENOSYS;
     }
     const result = row.handler({ kernel: this, cpu, task: t }, a0, a1, a2, a3, a4, a5);
     if (this.strace !== undefined && result !== BLOCKED) {
-      this.strace(`${t.tid} ${SYSCALL_NAMES[nr] ?? nr}(${[a0, a1, a2, a3, a4, a5].slice(0, row.arity).map((a) => '0x' + a.toString(16)).join(', ')}) = ${result}`);
+      this.strace(`${t.tid} ${formatSyscall({ mem: this.machine.mem, mm: t.process.mm }, nr, [a0, a1, a2, a3, a4, a5], result)}`);
     }
     return result;
   }

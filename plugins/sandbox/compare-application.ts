@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import { Application, RunContext, RunResult } from '../../core/framework/application.js';
 import { UsageError } from '../../core/framework/usage-error.js';
+import { ElfError } from '../../core/linux/elf/elf-file.js';
+import { readElfBinary } from '../../core/linux/elf/read-elf-binary.js';
 import { GUEST_BIN } from '../../core/cli/exec-bench-suite.js';
 import { execElf, ExecResult, vmExitCount } from '../../core/cli/exec-command.js';
 import { PolicyLoader } from './policy-loader.js';
@@ -35,6 +37,14 @@ export class CompareApplication implements Application {
     if (program !== undefined && elf !== undefined) throw new UsageError('give --program or --elf, not both');
     const path = elf ?? join(GUEST_BIN, program ?? 'sieve');
     if (!existsSync(path)) throw new UsageError(elf !== undefined ? `--elf ${elf}: no such file` : `--program ${program}: no such guest program in ${GUEST_BIN}`);
+    // A directory, a FIFO or a file that is not a static x86-64 ELF is refused before the three
+    // runs, as exec refuses it (one line, status 2), not as a stack trace from the first run.
+    try {
+      readElfBinary(path);
+    } catch (e) {
+      if (e instanceof ElfError) throw new UsageError(`${elf !== undefined ? '--elf' : '--program'} ${elf ?? program ?? 'sieve'}: ${e.message}`);
+      throw e;
+    }
     const pol = this.policies.load(policy);
     const launcher = new SandboxLauncher(pol);
     const common = { profile: ctx.profile, memory: 512 << 20 };

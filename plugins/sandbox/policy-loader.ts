@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { oneLine, readInputFile } from '../../core/framework/read-input-file.js';
 import { posix } from 'node:path';
 import { injectable } from 'inversify';
 import { ENOSYS, EPERM, SYSCALL_NAMES } from '../../core/linux/linux-abi.js';
@@ -35,7 +35,7 @@ export class PolicyLoader {
     if (file === undefined) return NULL_POLICY;
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readInputFile(file); // never blocks on a FIFO
     } catch (e) {
       throw new PolicyError(file, '', `cannot be read: ${(e as Error).message}`);
     }
@@ -43,7 +43,7 @@ export class PolicyLoader {
     try {
       json = JSON.parse(text);
     } catch (e) {
-      throw new PolicyError(file, '', `is not JSON: ${(e as Error).message}`);
+      throw new PolicyError(file, '', `is not JSON: ${oneLine((e as Error).message)}`);
     }
     return this.parse(json, file);
   }

@@ -63,6 +63,7 @@ describe('createContainer', () => {
     expect(errors['throws-on-load']).toBe('boom in load');
     expect(errors['not-a-module']).toMatch(/no default export that is a ContainerModule/);
     expect(errors['missing']).toMatch(/missing\.ts/);
+    expect(errors['unresolved']).toMatch(/^No bindings found for service: "Symbol\(Missing\)"\. Trying to resolve bindings for "NeedsMissing"\.$/);
     expect(errors['fixture']).toBeUndefined();
     // The application throws-on-load bound before it threw is gone; the good plugin's is there.
     const apps = container.getAll<Application>(Application).map((a) => `${a.plugin}/${a.id}`);
@@ -71,7 +72,7 @@ describe('createContainer', () => {
     const err = sink();
     reportPluginErrors(plugins, err);
     const lines = err.text.trim().split('\n');
-    expect(lines).toHaveLength(4);
+    expect(lines).toHaveLength(5);
     expect(lines).toContain("dunesim: plugin 'broken-import' failed to load: boom at import");
     expect(lines).toContain("dunesim: plugin 'throws-on-load' failed to load: boom in load");
 

@@ -1,0 +1,111 @@
+/**
+ * Writes the README's figure tables from bench output, so that the README never states a figure
+ * the model does not produce. Each table sits between two markers in README.md:
+ *
+ *   <!-- readme-figures:SUITE -->  …generated…  <!-- /readme-figures:SUITE -->
+ *
+ * and is made from docs/bench/SUITE.json, the committed `dunesim bench SUITE --json` output.
+ * test/framework/readme-figures.test.ts fails when README.md differs from what this script would
+ * write, so a changed model shows up as a stale README until the JSON is re-measured:
+ *
+ *   npx dunesim bench dune-micro --json docs/bench/dune-micro.json
+ *   npx dunesim bench vtx --json docs/bench/vtx.json
+ *   npx tsx scripts/readme-figures.ts            # rewrite the blocks
+ *   npx tsx scripts/readme-figures.ts --check    # exit 1 if README.md is stale
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchResult, BenchRow } from '../core/bench/bench-suite.js';
+
+const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
+export const README = join(ROOT, 'README.md');
+export const BENCH_DIR = join(ROOT, 'docs', 'bench');
+
+/** The suites whose figures the README shows. */
+export const README_SUITES = ['dune-micro', 'vtx'] as const;
+
+/** Cycles as the README prints them: whole numbers with thousands separators, one decimal below 100. */
+function cycles(v: number | undefined): string {
+  if (v === undefined) return '–';
+  if (Math.abs(v) >= 100) return Math.round(v).toLocaleString('en-US');
+  return v.toFixed(1);
+}
+
+/** The model's error against the paper, signed, with a real minus sign. */
+function error(model: number | undefined, paper: number | undefined): string {
+  if (model === undefined || paper === undefined || paper === 0) return '–';
+  const e = ((model - paper) / paper) * 100;
+  const t = Math.abs(e).toFixed(1);
+  return t === '0.0' ? '0.0 %' : `${e < 0 ? '−' : '+'}${t} %`;
+}
+
+function dunemicro(r: BenchResult): string {
+  const lines = [
+    '| row | model Linux | model Dune | paper Linux | paper Dune | Linux error | Dune error | paper figure from |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const row of r.rows) {
+    lines.push(`| ${row.id} | ${cycles(row.linux)} | ${cycles(row.dune)} | ${cycles(row.paper?.linux)} | ${cycles(row.paper?.dune)} | ${error(row.linux, row.paper?.linux)} | ${error(row.dune, row.paper?.dune)} | ${row.paper?.source ?? '–'} |`);
+  }
+  return lines.join('\n');
+}
+
+/** A speed: two or three significant digits, as a measurement of a shared machine deserves. */
+function speed(row: BenchRow): string {
+  const v = row.value;
+  if (v === undefined) return '–';
+  const n = v >= 100 ? Math.round(v / 10) * 10 : Number(v.toPrecision(2));
+  return row.unit === 'ratio' ? String(n) : `~${n.toLocaleString('en-US')} ${row.unit}`;
+}
+
+function vtx(r: BenchResult): string {
+  const lines = ['| id | value |', '|---|---|'];
+  for (const row of r.rows) lines.push(`| ${row.id} | ${speed(row)} |`);
+  return lines.join('\n');
+}
+
+const RENDER: Record<(typeof README_SUITES)[number], (r: BenchResult) => string> = { 'dune-micro': dunemicro, vtx };
+
+/** The bench JSON of `suite` (an array of results, as `--json` writes it). */
+export function readBench(suite: string, dir = BENCH_DIR): BenchResult {
+  const doc = JSON.parse(readFileSync(join(dir, `${suite}.json`), 'utf8')) as BenchResult[];
+  const r = Array.isArray(doc) ? doc.find((x) => x.suite === suite) : undefined;
+  if (r === undefined) throw new Error(`${suite}.json holds no result of suite ${suite}`);
+  return r;
+}
+
+/** README text with each suite's block replaced by the table its result gives. */
+export function renderReadme(text: string, results: ReadonlyMap<string, BenchResult>): string {
+  let out = text;
+  for (const suite of README_SUITES) {
+    const r = results.get(suite);
+    if (r === undefined) throw new Error(`no bench result for ${suite}`);
+    const open = `<!-- readme-figures:${suite} -->`;
+    const close = `<!-- /readme-figures:${suite} -->`;
+    const a = out.indexOf(open);
+    const b = out.indexOf(close);
+    if (a < 0 || b < a) throw new Error(`README.md has no ${open} … ${close} block`);
+    out = `${out.slice(0, a + open.length)}\n${RENDER[suite](r)}\n${out.slice(b)}`;
+  }
+  return out;
+}
+
+/** What the README should read, from the committed bench JSON. */
+export function expectedReadme(text = readFileSync(README, 'utf8'), dir = BENCH_DIR): string {
+  return renderReadme(text, new Map(README_SUITES.map((s) => [s, readBench(s, dir)])));
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const text = readFileSync(README, 'utf8');
+  const want = expectedReadme(text);
+  if (process.argv.includes('--check')) {
+    if (want !== text) {
+      process.stderr.write('README.md is stale: run npx tsx scripts/readme-figures.ts\n');
+      process.exitCode = 1;
+    }
+  } else if (want !== text) {
+    writeFileSync(README, want);
+    process.stderr.write('wrote README.md\n');
+  }
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../../core/framework/plugin-manifest.js';
+import { README_SUITES, expectedReadme, readBench, renderReadme } from '../../scripts/readme-figures.js';
+
+const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+
+describe('README figures', () => {
+  it('are what scripts/readme-figures.ts writes from the committed bench JSON (docs/bench)', () => {
+    // Fails when the README was edited by hand or the JSON re-measured without re-running the script.
+    expect(README).toBe(expectedReadme(README));
+  });
+
+  it('follow the JSON: another figure gives another README', () => {
+    const results = new Map(README_SUITES.map((s) => [s, readBench(s)]));
+    const dm = results.get('dune-micro')!;
+    const getpid = dm.rows.find((r) => r.id === 'getpid')!;
+    const changed = { ...dm, rows: dm.rows.map((r) => (r === getpid ? { ...r, dune: 1234 } : r)) };
+    const text = renderReadme(README, new Map([...results, ['dune-micro', changed]]));
+    expect(text).not.toBe(README);
+    expect(text).toMatch(/\| getpid \| 138 \| 1,234 \| 138 \| 895 \| 0\.0 % \| \+37\.9 % \| Dune Table 2 \|/);
+  });
+
+  it('the committed bench JSON is what `bench --json` writes: an array of results', () => {
+    for (const s of README_SUITES) {
+      const doc = JSON.parse(readFileSync(join(ROOT, 'docs', 'bench', `${s}.json`), 'utf8')) as unknown;
+      expect(Array.isArray(doc)).toBe(true);
+    }
+  });
+});
+
+describe('README refers only to what the repository holds', () => {
+  it('no references outside it', () => {
+    for (const bad of ['../shared', 'DESIGN §', 'DESIGN.md', 'bench/bench_linux.c', 'bench/bench_dune.c', 'papers.md', 'once the interpreter lands']) {
+      expect(README, bad).not.toContain(bad);
+    }
+  });
+
+  it('every repository path it names exists', () => {
+    const paths = new Set<string>();
+    for (const m of README.matchAll(/(?<![\w/.-])((?:core|plugins|examples|scripts|docs|test|bin)\/[\w./-]*)/g)) paths.add(m[1]!.replace(/[.,:;]+$/, ''));
+    expect(paths.size).toBeGreaterThan(20);
+    const missing = [...paths].filter((p) => !existsSync(join(ROOT, p)));
+    expect(missing).toEqual([]);
+  });
+
+  it('names no plugin the manifest does not have as if it existed', () => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'plugins', 'manifest.json'), 'utf8')) as { plugins: Array<{ name: string }> };
+    const names = manifest.plugins.map((p) => p.name);
+    // `run <plugin>/<app>` and `bench <suite>` examples use plugins that are installed.
+    for (const m of README.matchAll(/dunesim run ([\w-]+)\//g)) expect(names).toContain(m[1]);
+  });
+});
