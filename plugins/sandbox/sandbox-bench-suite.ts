@@ -33,14 +33,8 @@ export class SandboxBenchSuite implements BenchSuite {
   constructor(@inject(PolicyLoader) private readonly policies: PolicyLoader) {}
 
   run(ctx: BenchContext): BenchResult {
-    const rows: BenchRow[] = [];
-    let sum = 0;
-    for (const [name, args] of CPU_BOUND_PROGRAMS) {
-      const row = this.fig3Row(ctx, name, args);
-      sum += (row.dune! / row.linux! - 1) * 100;
-      rows.push(row);
-      ctx.progress(name);
-    }
+    const fig3 = this.fig3Rows(ctx);
+    const rows: BenchRow[] = [SandboxBenchSuite.meanRow(fig3), ...fig3];
     rows.push(...largePageRows(ctx, this.policies)); // Figure 3's w/ LGPG columns (large-page-rows.ts)
     rows.push(this.interposition(ctx));
     ctx.progress('interposition');
@@ -49,14 +43,28 @@ export class SandboxBenchSuite implements BenchSuite {
     // Table 4: the httpd under Apache's ab over real loopback TCP (httpd-rows.ts); needs ab.
     if (haveAb()) rows.push(...httpdRows(ctx.profile, this.policies, (step) => ctx.progress(step)));
     else process.stderr.write('dunesim: bench sandbox: ab (Debian package apache2-utils) is not installed; the Table 4 rows are left out\n');
-    rows.unshift({
+    return { suite: this.id, profile: ctx.profile, rows, meta: { policy: 'null', programs: CPU_BOUND_PROGRAMS.map(([n]) => n) } };
+  }
+
+  /** Figure 3 with 4 KiB pages: every CPU-bound program both ways. */
+  fig3Rows(ctx: BenchContext): BenchRow[] {
+    return CPU_BOUND_PROGRAMS.map(([name, args]) => {
+      const row = this.fig3Row(ctx, name, args);
+      ctx.progress(name);
+      return row;
+    });
+  }
+
+  /** The mean slowdown over the Figure 3 rows, beside the paper's. */
+  static meanRow(fig3: readonly BenchRow[]): BenchRow {
+    const sum = fig3.reduce((a, row) => a + (row.dune! / row.linux! - 1) * 100, 0);
+    return {
       id: 'fig3:mean-overhead',
       unit: '%',
       description: 'mean slowdown of the sandbox versus Linux (paper: SPEC2000, null policy)',
-      dune: sum / CPU_BOUND_PROGRAMS.length,
+      dune: sum / fig3.length,
       paper: { dune: PAPER_FIG3_MEAN, source: 'Dune §6.3.1, Figure 3' },
-    });
-    return { suite: this.id, profile: ctx.profile, rows, meta: { policy: 'null', programs: CPU_BOUND_PROGRAMS.map(([n]) => n) } };
+    };
   }
 
   /** One program of Figure 3: a plain Linux process and the sandbox (null policy), whole runs. */
@@ -88,7 +96,7 @@ export class SandboxBenchSuite implements BenchSuite {
    * SYSCALL trapped in ring 0 without an exit, checked, and forwarded with one VMCALL — the two
    * columns of the paper's ptrace row. The plain call is a count, for scale.
    */
-  private interposition(ctx: BenchContext): BenchRow {
+  interposition(ctx: BenchContext): BenchRow {
     const path = join(GUEST_BIN, 'syscalls');
     if (!existsSync(path)) throw new Error(`guest program ${path} is missing`);
     const common = { profile: ctx.profile, memory: 512 << 20, console: () => {} };
