@@ -505,8 +505,9 @@ export class Kernel {
         const exitStop = (c: Cpu): void => {
           if (t.tracer !== undefined && t.ptraceMode === 'syscall') this.ptraceStop(c, t, stop, () => {});
         };
-        // A call that sleeps (accept, epoll_wait, wait4 …) stops for the tracer when it is done.
-        if (t.state === TaskState.Sleeping) t.afterSyscall = exitStop;
+        // A call that sleeps (accept, epoll_wait, wait4 …) stops for the tracer when it is done;
+        // one that stopped on the way (execve's PTRACE_EVENT_EXEC) once the tracer resumes it.
+        if (t.state === TaskState.Sleeping || t.state === TaskState.Stopped) t.afterSyscall = exitStop;
         else exitStop(cpu);
       });
       return;
@@ -730,6 +731,7 @@ export class Kernel {
     }
     void present;
     const frame = this.machine.frames.alloc();
+    vma.fill?.(frame, page); // a file page (an execve'd image): its bytes, else zeroes
     mm.mapPage(page, frame, vma, true);
     if (cpu) cpu.cycles += costs.pageAllocPath;
     return 0;

@@ -16,6 +16,7 @@ import { registerFsSyscalls } from './syscalls-fs.js';
 import { registerMiscSyscalls } from './syscalls-misc.js';
 import { registerItimerSyscalls } from './itimer.js';
 import { registerNetSyscalls } from './syscalls-net.js';
+import { registerExecSyscalls } from './syscalls-exec.js';
 import { Process, TaskState } from './task.js';
 import { forkFiles } from './vfs.js';
 import { Vma } from './vma.js';
@@ -37,6 +38,7 @@ export function registerSyscalls(table: SyscallTable): void {
   registerMiscSyscalls(t);
   registerItimerSyscalls(t);
   registerNetSyscalls(t);
+  registerExecSyscalls(t); // execve, execveat (syscalls-exec.ts)
   t.add(NR.exit, 'exit', 1, ({ kernel, cpu, task }, code) => {
     kernel.exitProcess(cpu, task.process, exitedStatus(code));
     return 0;

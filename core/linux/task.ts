@@ -141,6 +141,11 @@ export class Task {
   sigAltStack = { sp: 0, size: 0 };
   /** set_tid_address: the clear_child_tid pointer. */
   clearChildTid = 0;
+  /**
+   * Set on a vfork child while its parent sleeps (vfork_done): called once the child no longer
+   * uses the parent's mm — at exec (exec_mm_release) or exit — which lets the parent go on.
+   */
+  vforkDone: (() => void) | undefined;
 
   constructor(
     readonly tid: number,

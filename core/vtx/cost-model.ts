@@ -40,6 +40,7 @@ export const COST_CONSTANTS = {
   forkPath: 'Linux fork: copy task, mm and VMAs (per-PTE copying charged separately)',
   forkPerPte: 'Linux fork: copy one PTE and take a page reference (COW)',
   exitPath: 'Linux do_exit: tear down mm, files, notify the parent',
+  execPath: 'Linux execve of a small static binary: open and read the file, copy argv/envp, begin_new_exec (flush the old mm, files, signals), map the image and build the initial stack',
   socketCallPath: 'Linux socket-layer call body (socket, bind, listen, setsockopt, getsockname …): sockfd_lookup and the protocol handler',
   tcpAcceptPath: 'Linux TCP connection set-up as the server sees it: the handshake segments in the receive softirq, the child sock, accept()',
   tcpSendPath: 'Linux tcp_sendmsg for one call: copy into an skb, tcp_push, ip_queue_xmit and the driver transmit',
@@ -115,6 +116,7 @@ export class CostModel implements Record<CostConstant, number> {
   pollPerFile = 0;
   forkPerPte = 0;
   exitPath = 0;
+  execPath = 0;
   duneEptFaultPath = 0;
 
   constructor(readonly profile: ProfileFile) {
