@@ -560,13 +560,13 @@ export class Kernel {
 
   /**
    * Stops a traced task (ptrace_stop): records the status for the tracer, wakes it, and runs
-   * `then` when the tracer resumes the task.
+   * `then` when the tracer resumes the task. `sig` may carry an event (SIGTRAP | event << 8).
    */
   ptraceStop(cpu: Cpu, t: Task, sig: number, then: () => void): void {
     if (t.state === TaskState.Dead || t.tracer === undefined) return; // e.g. after exit_group
     cpu.cycles += this.costs.ptraceStopPath;
     t.state = TaskState.Stopped;
-    t.ptraceReport = ((sig & 0xff) << 8) | 0x7f;
+    t.ptraceReport = ((sig & 0xffff) << 8) | 0x7f; // bits 8..15 the signal, 16..23 a PTRACE_EVENT_*
     t.resume = then;
     queueSignalToProcess(this, t.tracer!, SIGCHLD, t.process.pid);
     this.wakeSleepers();

@@ -408,8 +408,7 @@ function beginNewExec(k: Kernel, cpu: Cpu, task: Task, bprm: Binprm, elf: ElfFil
   // ptrace_event(PTRACE_EVENT_EXEC): a stop for a tracer that asked for it, else a plain SIGTRAP.
   if (task.tracer !== undefined) {
     if ((task.ptraceOptions & PTRACE_O_TRACEEXEC) !== 0) {
-      k.ptraceStop(cpu, task, SIGTRAP, () => {});
-      task.ptraceReport = ((SIGTRAP | (PTRACE_EVENT_EXEC << 8)) << 8) | 0x7f;
+      k.ptraceStop(cpu, task, SIGTRAP | (PTRACE_EVENT_EXEC << 8), () => {});
     } else {
       queueSignal(k, task, { signo: SIGTRAP, code: 0, addr: 0, pid: 0 }, false);
     }

@@ -12,7 +12,7 @@
  *      this program again with an optional argument ("final …"): the argv a script chain builds;
  *   4. final prints its argv, removes the files and exits 7.
  * Nothing printed depends on the pid or the host, so the output is the same natively and on a
- * model of Linux.
+ * model of Linux. ("execchain exec PATH ARG…" only makes that one execve, for other tests.)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -290,6 +290,12 @@ static void final(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* "exec PATH ARG…": execve(PATH, [ARG…]) and nothing else (for tests of the exec itself). */
+	if (argc >= 3 && strcmp(argv[1], "exec") == 0) {
+		execve(argv[2], argv + 3, environ);
+		printf("execve %s: %s\n", argv[2], errname(errno));
+		return 1;
+	}
 	if (argc >= 2 && strcmp(argv[1], "stage2") == 0)
 		stage2(argc, argv);
 	if (argc >= 2 && strncmp(argv[1], "final", 5) == 0)
