@@ -132,4 +132,23 @@ describe.runIf(existsSync(join(BIN, 'exitcode')))('execve: the process after an 
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('an ELF cut inside its segments passes the early checks and dies of SIGSEGV after the point of no return', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dunesim-execve-'));
+    try {
+      copyFileSync(join(BIN, 'execchain'), join(dir, 'execchain'));
+      // exitcode's headers are whole, its last PT_LOAD's bytes are not (its bss page cannot be
+      // read from the file): Linux finds that while mapping, past the point of no return.
+      const whole = readFileSync(join(BIN, 'exitcode'));
+      writeFileSync(join(dir, 'cut'), whole.subarray(0, 4200), { mode: 0o755 });
+      if (canRunNative) {
+        const r = spawnSync(join(dir, 'execchain'), ['exec', './cut', '3'], { cwd: dir, env: {}, argv0: './execchain' });
+        expect(r.signal).toBe('SIGSEGV');
+      }
+      const sim = run(dir, 'execchain', ['./execchain', 'exec', './cut', '3']);
+      expect(sim.status).toBe(11); // killed by SIGSEGV, not a -1 return to a caller that is gone
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
