@@ -6,7 +6,7 @@ import { CliCommand } from '../framework/cli-command.js';
 import { UsageError } from '../framework/usage-error.js';
 import { ExecLauncher, ExecMode } from '../framework/exec-mode.js';
 import { DEFAULT_PROFILE, loadProfile } from '../vtx/cost-model.js';
-import { Machine } from '../vtx/machine.js';
+import { MAX_CPUS, Machine } from '../vtx/machine.js';
 import { RSP } from '../vtx/cpu.js';
 import { installInterpreter } from '../vtx/interp/interpreter.js';
 import { ElfError, ElfFile } from '../linux/elf/elf-file.js';
@@ -51,6 +51,8 @@ export interface ExecOptions {
   envp?: string[];
   /** Linux mode: large anonymous mmaps backed by 2 MiB pages, as libhugetlbfs does (core/linux/huge-pages.ts). */
   hugePages?: boolean;
+  /** CPUs of the machine (default 1; a plugin's launcher may need more, and gets at least what it asks). */
+  cpus?: number;
   /** Real milliseconds the machine may sit idle waiting for the host's network before the run gives up (default: for ever). */
   netIdleTimeoutMs?: number;
 }
@@ -77,7 +79,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   const bytes = new Uint8Array(readFileSync(path));
   const elf = ElfFile.parse(bytes); // ElfError on a bad file
   const t0 = performance.now();
-  const m = new Machine({ memory: opts.memory, profile: opts.profile, cpus: opts.launcher?.cpus ?? 1 });
+  const m = new Machine({ memory: opts.memory, profile: opts.profile, cpus: Math.max(opts.cpus ?? 1, opts.launcher?.cpus ?? 1) });
   installInterpreter(m);
   const k = new Kernel(m);
   if (opts.console !== undefined) k.console = opts.console;
@@ -177,6 +179,14 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
     walkReferences: st.sum('mmu.walkRefs'),
     syscalls: st.get('linux.syscalls'),
     pageFaults: st.get('linux.pageFaults'),
+    scheduler: {
+      tasksCreated: st.get('linux.threadsCreated'),
+      contextSwitches: st.get('linux.contextSwitches'),
+      timerTicks: st.get('linux.timerTicks'),
+      preemptions: st.get('linux.preemptions'),
+      ipis: st.get('linux.ipis'),
+      tlbShootdowns: st.get('linux.tlbShootdowns'),
+    },
     exceptions: st.sum('exceptions'),
     exitStatus: exitCode,
     ...(opts.launcher?.stats !== undefined ? { [opts.mode]: opts.launcher.stats() } : {}),
@@ -209,6 +219,7 @@ export class ExecCommand implements CliCommand {
       .option('--root <dir>', 'host directory the guest sees as / (default: the current directory)')
       .option('--profile <name>', 'cost profile', DEFAULT_PROFILE)
       .option('--memory <MiB>', 'physical memory of the machine', '1024')
+      .option('--cpus <n>', 'CPUs of the machine (threads and processes run on them in parallel, deterministically)', '1')
       .option('--huge-pages', 'back large anonymous mmaps with 2 MiB pages, as libhugetlbfs does (--mode linux | sandbox)');
     // An option several modes share (--policy of sandbox and ptrace) is registered once.
     const shared = new Map<string, { description: string; ids: string[] }>();
@@ -220,7 +231,7 @@ export class ExecCommand implements CliCommand {
       }
     }
     for (const [flags, o] of shared) cmd.option(flags, `${o.description} (--mode ${o.ids.join(', ')})`);
-    cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; strace?: boolean; root?: string; profile: string; memory: string } & Record<string, unknown>) => {
+    cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; strace?: boolean; root?: string; profile: string; memory: string; cpus: string } & Record<string, unknown>) => {
       const plugin = modes.find((m) => m.id === o.mode);
       if (o.mode !== 'linux' && o.mode !== 'dune' && plugin === undefined) {
         // The first words stay what they were before plugins could add modes (scripts match them).
@@ -237,6 +248,8 @@ export class ExecCommand implements CliCommand {
       if (o['hugePages'] === true && o.mode === 'dune') throw new UsageError('--huge-pages needs --mode linux or sandbox');
       const mib = Number(o.memory);
       if (!Number.isInteger(mib) || mib < 16 || mib > 4096) throw new UsageError(`--memory must be a whole number of MiB from 16 to 4096, got '${o.memory}'`);
+      const cpus = Number(o.cpus);
+      if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS) throw new UsageError(`--cpus must be a whole number from 1 to ${MAX_CPUS}, got '${o.cpus}'`);
       loadProfile(o.profile);
       // A mode's options (a policy file) are checked before the binary, so a broken one is status 2.
       const launcher = plugin?.prepare(o);
@@ -246,7 +259,7 @@ export class ExecCommand implements CliCommand {
         return;
       }
       try {
-        const r = execElf(elfPath, args, { mode: o.mode, launcher, hugePages: o['hugePages'] === true, stats: o.stats, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
+        const r = execElf(elfPath, args, { mode: o.mode, launcher, cpus, hugePages: o['hugePages'] === true, stats: o.stats, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
         process.exitCode = r.exitCode;
       } catch (e) {
         if (e instanceof ElfError) {

@@ -316,6 +316,8 @@ export class DuneModule {
         k.enqueue(t); // yield the CPU
         break;
       case VmExitReason.ExternalInterrupt:
+        // The host's handler runs for it (the tick's accounting, a TLB-flush IPI's flush).
+        k.onHostInterrupt(cpu, vmx.vmread(F.VM_EXIT_INTR_INFO) & 0xff);
         break;
       case VmExitReason.ExceptionOrNmi: {
         const info = vmx.vmread(F.VM_EXIT_INTR_INFO);
@@ -339,8 +341,8 @@ export class DuneModule {
       t.regs.origRax = -1;
     }
     // A pending signal leaves Dune: the host-mode handler runs and libDune re-enters.
-    if (t.pending.length > 0) {
-      this.leave(cpu, t, DuneRet.Signal, t.pending[0]!.signo, false);
+    if (t.pending.length > 0 || t.process.sharedPending.length > 0) {
+      this.leave(cpu, t, DuneRet.Signal, (t.pending[0] ?? t.process.sharedPending[0])!.signo, false);
       return false;
     }
     t.regs.loadInto(cpu);

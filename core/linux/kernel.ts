@@ -16,21 +16,22 @@ import { hugeFault } from './huge-pages.js';
 import {
   DEFAULT_STACK_SIZE, EFAULT, ENOSYS, MAP_ANONYMOUS, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_OFFSET,
   PROT_EXEC, PROT_READ, PROT_WRITE, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGCHLD, SIGFPE, SIGILL,
-  LOCAL_TIMER_VECTOR, SIGKILL, SIGSEGV, SIGTRAP, SI_KERNEL, SIG_DFL, STACK_TOP, SYSCALL_NAMES, USER_CS, USER_DS,
+  LOCAL_TIMER_VECTOR, RESCHEDULE_VECTOR, CALL_FUNCTION_VECTOR, HZ, RLIMIT_NPROC, SIGKILL, SIGSEGV, SIGTRAP, SI_KERNEL, SIG_DFL, STACK_TOP, SYSCALL_NAMES, USER_CS, USER_DS,
   exitedStatus, signaledStatus, ILL_ILLOPN, FPE_INTDIV, TRAP_BRKPT, NR, PTRACE_O_TRACESYSGOOD, BUS_ADRALN, FPE_FLTINV,
 } from './linux-abi.js';
 import { PtRegs } from './pt-regs.js';
-import { deliverSignals, queueSignal } from './signals.js';
+import { deliverSignals, queueSharedSignal, queueSignal } from './signals.js';
 import { SyscallTable, rowArg } from './syscall-table.js';
 import { syscallNrOf } from './syscall-prototypes.js';
 import { registerSyscalls } from './syscalls.js';
 import { ElfFile } from './elf/elf-file.js';
 import { loadElf } from './exec.js';
-import { Process, Task, TaskState } from './task.js';
+import { Process, SigInfo, Task, TaskState } from './task.js';
 import { ConsoleFile, closeFiles, hostIsatty, installFd, readHostStdin } from './vfs.js';
 import { Vma } from './vma.js';
 import { HostNet } from './net/host-net.js';
 import { disarmRealTimer } from './itimer.js';
+import { FutexTable, clearChildTid, exitRobustList } from './futex.js';
 
 const TWO_32 = 0x1_0000_0000;
 const SEGMENT_CS_RPL3 = USER_CS;
@@ -88,7 +89,25 @@ export class Kernel {
   readonly current: Array<Task | undefined>;
   /** Device files by path (the Dune module adds /dev/dune). */
   readonly devices = new Map<string, (t: Task) => import('./task.js').KernelFile>();
-  readonly runQueue: Task[] = [];
+  /**
+   * The run queues, one per CPU (struct rq): runnable tasks waiting for that CPU, in order. A CPU
+   * runs its own queue's head; one that runs dry pulls from the busiest other queue.
+   */
+  readonly runQueues: Task[][];
+  /** The futex hash table (futex.ts). */
+  readonly futexes = new FutexTable();
+  /** kernel.threads-max (fork_init: a task per 8 kernel stacks of memory, at least 20). */
+  readonly threadsMax: number;
+  /** Cycles between two scheduler ticks (1/HZ) on this machine's clock. */
+  readonly tickCycles: number;
+  /**
+   * Whether a change to an address space that is live on other CPUs invalidates their TLBs by
+   * IPI (flush_tlb_others). Only a demonstration turns it off: the stale translations left
+   * behind are what the shootdown exists to remove.
+   */
+  tlbShootdowns = true;
+  /** TLB flushes other CPUs still owe, delivered by the call-function IPI. */
+  private readonly flushRequests: Array<Array<{ cr3: number; start: number; end: number }>>;
   /** Output of the console (fds 1 and 2 of every process). */
   console: (fd: number, data: Uint8Array) => void = (fd, data) => (fd === 2 ? process.stderr : process.stdout).write(data);
   /** Input of the console (fd 0): up to `max` bytes, none at end of file. Default: the host's stdin. */
@@ -108,12 +127,20 @@ export class Kernel {
   private readonly sContextSwitches: number;
   private readonly sSignals: number;
   private readonly sTimerTicks: number;
+  private readonly sPreemptions: number;
+  private readonly sIpis: number;
+  private readonly sShootdowns: number;
+  private readonly sThreads: number;
   readonly cpuOf: (t: Task) => Cpu;
 
   constructor(readonly machine: Machine) {
     registerSyscalls(this.syscalls);
     this.boot = new LongModeBoot(machine, { directMapBase: PAGE_OFFSET });
     this.current = machine.cpus.map(() => undefined);
+    this.runQueues = machine.cpus.map(() => []);
+    this.flushRequests = machine.cpus.map(() => []);
+    this.threadsMax = Math.max(20, Math.floor(machine.mem.size / (8 * 16384)));
+    this.tickCycles = Math.round(machine.costs.clockHz / HZ);
     this.cpuOf = (t) => machine.cpus[t.cpu]!;
     const s = machine.stats;
     this.sv = s.v;
@@ -122,6 +149,10 @@ export class Kernel {
     this.sContextSwitches = s.counter('linux.contextSwitches', 'count', 'context switches between tasks');
     this.sSignals = s.counter('linux.signals', 'count', 'signals delivered to user handlers');
     this.sTimerTicks = s.counter('linux.timerTicks', 'count', 'timer interrupts taken by the Linux model');
+    this.sPreemptions = s.counter('linux.preemptions', 'count', 'tasks switched out by the scheduler tick (time slice used up)');
+    this.sIpis = s.counter('linux.ipis', 'count', 'inter-processor interrupts sent (reschedule, TLB shootdown)');
+    this.sShootdowns = s.counter('linux.tlbShootdowns', 'count', 'TLB flushes of an address space that reached other CPUs (flush_tlb_others)');
+    this.sThreads = s.counter('linux.threadsCreated', 'count', 'tasks created by clone, fork and vfork');
 
     // The SYSCALL entry point and the exception handlers, as natives in kernel text.
     this.syscallEntry = this.boot.native('entry_SYSCALL_64', (cpu) => this.onSyscall(cpu), 0);
@@ -155,6 +186,12 @@ export class Kernel {
     // The timer tick (apic_timer_interrupt): how a signal reaches a task spinning in ring 3.
     const tick = this.boot.native('apic_timer_interrupt', (c) => this.onTimerInterrupt(c), 0);
     this.boot.gate(LOCAL_TIMER_VECTOR, tick, {});
+    // The reschedule IPI enters the kernel like the tick (the way out switches or delivers); the
+    // call-function IPI runs the TLB flushes another CPU asked for (flush_tlb_func).
+    const resched = this.boot.native('reschedule_interrupt', (c) => this.onTimerInterrupt(c, false), 0);
+    this.boot.gate(RESCHEDULE_VECTOR, resched, {});
+    const callFunction = this.boot.native('call_function_interrupt', (c) => this.onCallFunction(c), 0);
+    this.boot.gate(CALL_FUNCTION_VECTOR, callFunction, {});
     const df = this.boot.native('double_fault', (c) => {
       throw new Error(`kernel panic: double fault on cpu${c.index}`);
     }, 0);
@@ -267,6 +304,7 @@ export class Kernel {
 
   newTask(p: Process, tid = p.pid): Task {
     const t = new Task(tid, p);
+    this.sv[this.sThreads]++;
     t.regs.cs = USER_CS;
     t.regs.ss = USER_DS;
     p.threads.push(t);
@@ -281,26 +319,79 @@ export class Kernel {
   // -----------------------------------------------------------------------------------------
   // Scheduling.
 
+  /**
+   * Makes `t` runnable (try_to_wake_up / wake_up_new_task) on a CPU its affinity allows:
+   * preferably an idle one (the one it last ran on first), else the one with the fewest tasks
+   * (the one it last ran on when tied, then the lowest index) — select_task_rq's choice reduced
+   * to what the model needs, and deterministic. An idle CPU picks it up at once (the reschedule
+   * IPI of a real kernel); a busy one gets its tick armed so the newcomer gets a time slice.
+   */
   enqueue(t: Task): void {
     if (t.state === TaskState.Dead) return;
     t.state = TaskState.Runnable;
-    if (!this.runQueue.includes(t)) this.runQueue.push(t);
-    // An idle CPU it may run on picks it up (the reschedule IPI of a real kernel). The CPU was
-    // idle until now: its clock moves on to the time of the wake-up, the latest clock of the
-    // CPUs at work (all of them when every one is idle: a host event, a timer), so that work
-    // done for the woken task never lands before what woke it.
+    if (this.queuedOn(t) >= 0) return;
     const cpus = this.machine.cpus;
+    let idle: Cpu | undefined;
     for (const cpu of cpus) {
-      if (cpu.halted && this.current[cpu.index] === undefined && this.mayRunOn(t, cpu.index)) {
-        let now = -Infinity;
-        for (const c of cpus) if (!c.halted && c.cycles > now) now = c.cycles;
-        if (now === -Infinity) for (const c of cpus) if (c.cycles > now) now = c.cycles;
-        if (cpu.cycles < now) cpu.cycles = now;
-        cpu.halted = false;
-        this.dispatchIdle(cpu);
-        break;
+      if (!cpu.halted || this.current[cpu.index] !== undefined || !this.mayRunOn(t, cpu.index)) continue;
+      if (idle === undefined || cpu.index === t.cpu) idle = cpu;
+    }
+    if (idle !== undefined) {
+      this.runQueues[idle.index]!.push(t);
+      // The CPU was idle until now: its clock moves on to the time of the wake-up, the latest
+      // clock of the CPUs at work (all of them when every one is idle: a host event, a timer),
+      // so that work done for the woken task never lands before what woke it.
+      let now = -Infinity;
+      for (const c of cpus) if (!c.halted && c.cycles > now) now = c.cycles;
+      if (now === -Infinity) for (const c of cpus) if (c.cycles > now) now = c.cycles;
+      if (idle.cycles < now) idle.cycles = now;
+      idle.halted = false;
+      this.dispatchIdle(idle);
+      return;
+    }
+    let best = -1;
+    let bestLoad = Infinity;
+    for (const cpu of cpus) {
+      if (!this.mayRunOn(t, cpu.index)) continue;
+      const load = this.runQueues[cpu.index]!.length + (this.current[cpu.index] !== undefined ? 1 : 0);
+      if (load < bestLoad || (load === bestLoad && cpu.index === t.cpu)) {
+        best = cpu.index;
+        bestLoad = load;
       }
     }
+    if (best < 0) best = 0; // an affinity naming no CPU of this machine (refused by sched_setaffinity)
+    this.runQueues[best]!.push(t);
+    this.armTick(cpus[best]!);
+  }
+
+  /** The CPU whose run queue holds `t`, or -1. */
+  private queuedOn(t: Task): number {
+    for (let i = 0; i < this.runQueues.length; i++) if (this.runQueues[i]!.includes(t)) return i;
+    return -1;
+  }
+
+  private dequeue(t: Task): void {
+    for (const q of this.runQueues) {
+      const i = q.indexOf(t);
+      if (i >= 0) q.splice(i, 1);
+    }
+  }
+
+  /** Wakes a task asleep in the kernel (futex wake, vfork completion): runnable again. */
+  wakeUp(t: Task): void {
+    if (t.state !== TaskState.Sleeping) return;
+    t.wake = undefined;
+    this.enqueue(t);
+  }
+
+  /**
+   * Arms the CPU's scheduler tick while it has tasks waiting (NO_HZ: a CPU with one task takes
+   * no ticks, so a single program's figures hold no tick at all).
+   */
+  private armTick(cpu: Cpu): void {
+    if (cpu.tscDeadline !== Infinity) return;
+    if (this.current[cpu.index] === undefined || this.runQueues[cpu.index]!.length === 0) return;
+    cpu.armTimer(cpu.cycles + this.tickCycles, LOCAL_TIMER_VECTOR);
   }
 
   /** Whether the task's affinity lets it run on CPU `index`. */
@@ -309,23 +400,37 @@ export class Kernel {
   }
 
   /**
-   * The next task for `cpu`: the first of the run queue that is still runnable and whose affinity
-   * allows the CPU (undefined: none). A task queued and then stopped or put to sleep in the same
-   * system call (sched_yield's enqueue, then a ptrace syscall-exit stop) leaves a stale entry
-   * behind; Linux dequeues a task whose state leaves TASK_RUNNING (deactivate_task in __schedule),
-   * so the entry is dropped here, never run — running it would resume a ptrace-stopped tracee
-   * behind its tracer's back. Waking it queues it again.
+   * The next task for `cpu`: the head of its own queue that is still runnable, else one pulled
+   * from the busiest other queue that may run here (newidle balancing; the last queued, which
+   * has waited least). A task queued and then stopped or put to sleep in the same system call
+   * (sched_yield's enqueue, then a ptrace syscall-exit stop) leaves a stale entry behind; Linux
+   * dequeues a task whose state leaves TASK_RUNNING (deactivate_task in __schedule), so the entry
+   * is dropped here, never run — running it would resume a ptrace-stopped tracee behind its
+   * tracer's back. Waking it queues it again.
    */
   private takeRunnable(cpu: Cpu): Task | undefined {
-    const q = this.runQueue;
-    for (let i = 0; i < q.length; ) {
-      const t = q[i]!;
+    const own = this.runQueues[cpu.index]!;
+    for (let i = 0; i < own.length; ) {
+      const t = own[i]!;
       if (t.state !== TaskState.Runnable) {
-        q.splice(i, 1);
+        own.splice(i, 1);
         continue;
       }
-      if (this.mayRunOn(t, cpu.index)) return q.splice(i, 1)[0];
+      if (this.mayRunOn(t, cpu.index)) return own.splice(i, 1)[0];
       i++;
+    }
+    let busiest = -1;
+    for (let c = 0; c < this.runQueues.length; c++) {
+      if (c === cpu.index) continue;
+      const q = this.runQueues[c]!;
+      if (!q.some((t) => t.state === TaskState.Runnable && this.mayRunOn(t, cpu.index))) continue;
+      if (busiest < 0 || q.length > this.runQueues[busiest]!.length) busiest = c;
+    }
+    if (busiest < 0) return undefined;
+    const q = this.runQueues[busiest]!;
+    for (let i = q.length - 1; i >= 0; i--) {
+      const t = q[i]!;
+      if (t.state === TaskState.Runnable && this.mayRunOn(t, cpu.index)) return q.splice(i, 1)[0];
     }
     return undefined;
   }
@@ -340,6 +445,7 @@ export class Kernel {
     t.wake = wake;
     t.resume = resume;
     t.hostWake = hostWake;
+    t.uninterruptible = false;
   }
 
   /** Re-checks sleeping tasks (something they may wait for happened). */
@@ -350,6 +456,41 @@ export class Kernel {
         this.enqueue(t);
       }
     }
+  }
+
+  /** sched_yield: the caller goes to the back of its CPU's queue if another task waits there. */
+  yieldCpu(cpu: Cpu, t: Task): void {
+    const own = this.runQueues[cpu.index]!;
+    if (!own.some((x) => x.state === TaskState.Runnable && this.mayRunOn(x, cpu.index))) return;
+    t.state = TaskState.Runnable;
+    own.push(t);
+  }
+
+  /** sched_setaffinity: a task that may no longer run where it is moves at its next way out. */
+  setAffinity(t: Task, cpus: readonly number[]): void {
+    t.cpusAllowed = cpus.length === this.machine.cpus.length ? undefined : cpus;
+    const on = this.queuedOn(t);
+    if (on >= 0 && !this.mayRunOn(t, on)) {
+      this.dequeue(t);
+      this.enqueue(t);
+    }
+    if (t.state === TaskState.Running && !this.mayRunOn(t, t.cpu)) {
+      t.needResched = true;
+      if (this.current[t.cpu] === t) this.kick(t.cpu);
+    }
+  }
+
+  /** Sends CPU `index` the reschedule IPI so that it enters the kernel (kick_process). */
+  kick(index: number): void {
+    this.sv[this.sIpis]++;
+    this.machine.cpus[index]!.interrupt(RESCHEDULE_VECTOR);
+  }
+
+  /** Tasks that are not dead (nr_threads), for kernel.threads-max and RLIMIT_NPROC. */
+  liveTaskCount(): number {
+    let n = 0;
+    for (const t of this.tasks.values()) if (t.state !== TaskState.Dead) n++;
+    return n;
   }
 
   /** Starts an idle CPU on the next runnable task (it was halted with nothing to run). */
@@ -395,7 +536,26 @@ export class Kernel {
         }
         continue;
       }
+      if (t !== undefined && t.state === TaskState.Running && t.needResched) {
+        // The tick said the slice is used up (or the affinity moved it): to the back of the
+        // queue, if someone else may run here; else go on.
+        t.needResched = false;
+        if (!this.mayRunOn(t, cpu.index)) {
+          t.state = TaskState.Runnable;
+          this.enqueue(t);
+          t = undefined;
+          continue;
+        }
+        const own = this.runQueues[cpu.index]!;
+        if (own.some((x) => x.state === TaskState.Runnable)) {
+          this.sv[this.sPreemptions]++;
+          t.state = TaskState.Runnable;
+          own.push(t);
+        }
+        continue;
+      }
       if (t !== undefined && t.state === TaskState.Running && t.returnHook !== undefined) {
+        this.updateTick(cpu);
         if (t.returnHook(cpu)) return; // back into its guest
         continue;
       }
@@ -412,6 +572,7 @@ export class Kernel {
       const next = this.takeRunnable(cpu);
       if (next === undefined) {
         this.current[cpu.index] = undefined;
+        cpu.tscDeadline = Infinity;
         cpu.halted = true;
         cpu.jump(this.syscallEntry); // parked in kernel text until an interrupt or wake-up
         return;
@@ -419,7 +580,14 @@ export class Kernel {
       this.switchTo(cpu, next);
       t = next;
     }
+    this.updateTick(cpu);
     this.loadUserState(cpu, t);
+  }
+
+  /** NO_HZ: the tick runs only while other tasks wait for this CPU. */
+  private updateTick(cpu: Cpu): void {
+    if (this.runQueues[cpu.index]!.length === 0) cpu.tscDeadline = Infinity;
+    else this.armTick(cpu);
   }
 
   /**
@@ -635,16 +803,19 @@ export class Kernel {
   }
 
   /**
-   * A timer tick (smp_apic_timer_interrupt). From ring 3 the task's state is saved and the way
-   * back to user mode runs, so a pending signal — the SIGKILL of a CPU-time limit — is delivered
-   * to a task that never makes a system call. There is no time slicing: the same task goes on.
-   * A tick that finds the CPU in the kernel returns at once (the way out will look anyway).
+   * A timer tick (smp_apic_timer_interrupt), or the reschedule IPI (`tick` false). From ring 3 the
+   * task's state is saved and the way back to user mode runs, so a pending signal — the SIGKILL
+   * of a CPU-time limit — is delivered to a task that never makes a system call, and a tick that
+   * finds other tasks waiting for this CPU ends the current one's time slice (scheduler_tick →
+   * TIF_NEED_RESCHED): round robin at HZ, which is what CFS gives equal tasks whose ideal slice
+   * is below the tick period. A tick that finds the CPU in the kernel returns at once (the way
+   * out will look anyway).
    */
-  private onTimerInterrupt(cpu: Cpu): void {
-    this.sv[this.sTimerTicks]++;
+  private onTimerInterrupt(cpu: Cpu, tick = true): void {
     const sp = cpu.rsp;
     const cs = cpu.mmu.read64(sp + 8) & 0xffff;
     const t = this.current[cpu.index];
+    if (tick) this.schedulerTick(cpu, t);
     if ((cs & 3) === 0 || t === undefined) {
       cpu.iretq();
       return;
@@ -657,6 +828,72 @@ export class Kernel {
     r.origRax = -1;
     cpu.setReg(RSP, this.kernelStackTop(cpu));
     this.returnToUser(cpu, t);
+  }
+
+  private schedulerTick(cpu: Cpu, t: Task | undefined): void {
+    this.sv[this.sTimerTicks]++;
+    if (t !== undefined && this.runQueues[cpu.index]!.some((x) => x.state === TaskState.Runnable)) t.needResched = true;
+  }
+
+  /**
+   * An interrupt that arrived while a Dune guest ran (an external-interrupt VM exit): the host's
+   * handler for it, run by the module after the exit, as vmx.c lets the host IDT take it. The
+   * task's need-resched and pending signals are then seen on the module's way back in.
+   */
+  onHostInterrupt(cpu: Cpu, vector: number): void {
+    if (vector === LOCAL_TIMER_VECTOR) this.schedulerTick(cpu, this.current[cpu.index]);
+    else if (vector === CALL_FUNCTION_VECTOR) this.runFlushRequests(cpu);
+  }
+
+  /** The call-function IPI: run the TLB flushes other CPUs queued for this one, then IRETQ. */
+  private onCallFunction(cpu: Cpu): void {
+    this.runFlushRequests(cpu);
+    cpu.iretq();
+  }
+
+  /** flush_tlb_func: flush what was asked if this CPU still has that address space loaded. */
+  private runFlushRequests(cpu: Cpu): void {
+    const reqs = this.flushRequests[cpu.index]!;
+    while (reqs.length > 0) {
+      const req = reqs.shift()!;
+      if (cpu.cr3 !== req.cr3) continue; // switched away since: the CR3 load flushed it already
+      this.flushLocal(cpu, req.start, req.end);
+    }
+  }
+
+  /**
+   * A local flush of [start, end) (Linux 3.2's flush_tlb_range is a whole-mm flush for more than
+   * one page): INVLPG for one page, else a CR3 reload.
+   */
+  private flushLocal(cpu: Cpu, start: number, end: number): void {
+    if (end - start <= PAGE_SIZE) cpu.invlpg(start);
+    else cpu.loadCr3(cpu.cr3);
+  }
+
+  /**
+   * flush_tlb_mm_range: the translations of [start, end) in `mm` are invalidated here and on every
+   * other CPU that has `mm` loaded — a CPU running one of its threads gets the call-function IPI
+   * and flushes in its handler before it runs another instruction; an idle CPU still holding the
+   * mm lazily drops it (leave_mm). The initiator waits for every target's acknowledgement: one
+   * IPI round trip each. Counted and charged as they happen.
+   */
+  flushTlbMm(cpu: Cpu, mm: AddressSpace, start: number, end: number): void {
+    if (cpu.cr3 === mm.cr3) this.flushLocal(cpu, start, end);
+    if (!this.tlbShootdowns) return;
+    let targets = 0;
+    for (const c of this.machine.cpus) {
+      if (c === cpu || c.cr3 !== mm.cr3) continue;
+      targets++;
+      this.sv[this.sIpis]++;
+      cpu.cycles += this.costs.ipi;
+      if (this.current[c.index] === undefined) {
+        c.loadCr3(this.boot.pt.root); // lazy TLB: the idle CPU lets the user mm go
+        continue;
+      }
+      this.flushRequests[c.index]!.push({ cr3: mm.cr3, start, end });
+      c.interrupt(CALL_FUNCTION_VECTOR);
+    }
+    if (targets > 0) this.sv[this.sShootdowns]++;
   }
 
   /** No frame left for a task's request: the OOM killer's answer, SIGKILL (mm/oom_kill.c). */
@@ -754,6 +991,11 @@ export class Kernel {
     return -1;
   }
 
+  /** The physical address of user address `va` for the kernel's access (faulted in), or -1. */
+  userPhysical(cpu: Cpu, t: Task, va: number, write: boolean): number {
+    return this.userAccess(cpu, t, va, write);
+  }
+
   /** Copies `len` bytes from user memory; undefined on a bad address (the caller returns -EFAULT). */
   copyFromUser(cpu: Cpu, t: Task, va: number, len: number): Uint8Array | undefined {
     const out = new Uint8Array(len);
@@ -816,25 +1058,83 @@ export class Kernel {
   // -----------------------------------------------------------------------------------------
   // Exit and wait.
 
-  /** do_exit for a whole thread group with a wait status. */
+  /**
+   * exit_group, or a fatal signal: the whole thread group dies with `status` (SIGNAL_GROUP_EXIT).
+   * The thread on `cpu` and every thread that is not on a CPU (asleep, queued, stopped) exit now;
+   * one running on another CPU is sent SIGKILL and the reschedule IPI (zap_other_threads) and
+   * exits there, at its next instruction boundary. The group is a zombie once its last thread is
+   * gone.
+   */
   exitProcess(cpu: Cpu, p: Process, status: number): void {
     if (p.zombie) return;
-    cpu.cycles += this.costs.exitPath;
-    for (const t of p.threads) {
-      t.state = TaskState.Dead;
-      t.resume = undefined;
-      const i = this.runQueue.indexOf(t);
-      if (i >= 0) this.runQueue.splice(i, 1);
-      for (let c = 0; c < this.current.length; c++) if (this.current[c] === t) this.current[c] = undefined;
+    if (p.groupExitStatus === undefined) p.groupExitStatus = status;
+    for (const t of [...p.threads]) {
+      if (t.state === TaskState.Dead) continue;
+      if (t.state === TaskState.Running && this.current[t.cpu] === t && t.cpu !== cpu.index) {
+        if (!t.pending.some((x) => x.signo === SIGKILL)) t.pending.push({ signo: SIGKILL, code: SI_KERNEL, addr: 0, pid: 0 });
+        this.kick(t.cpu);
+        continue;
+      }
+      this.exitThread(cpu, t, status);
     }
+  }
+
+  /**
+   * do_exit of one thread (exit(2), or its part of a group exit): leave the futex queue, release
+   * robust futexes it holds, clear and wake clear_child_tid (pthread_join's futex), complete a
+   * vfork, leave the CPU. The last thread out ends the process.
+   */
+  exitThread(cpu: Cpu, t: Task, status: number): void {
+    if (t.state === TaskState.Dead) return;
+    const p = t.process;
+    t.exitStatus = status;
+    this.futexes.cancel(this, t);
+    exitRobustList(this, t);
+    // mm_release: only when someone else can still see the memory (another thread, or a process
+    // sharing the mm); a lone task's word dies with its address space.
+    const others = p.threads.some((x) => x !== t && x.state !== TaskState.Dead);
+    if (others || p.mm.users > 1) clearChildTid(this, t);
+    else t.clearChildTid = 0;
+    const vforkDone = t.vforkDone;
+    t.vforkDone = undefined;
+    vforkDone?.();
+    t.state = TaskState.Dead;
+    t.resume = undefined;
+    t.wake = undefined;
+    t.afterSyscall = undefined;
+    this.dequeue(t);
+    for (let c = 0; c < this.current.length; c++) if (this.current[c] === t) this.current[c] = undefined;
+    const leader = p.threads[0]!;
+    if (others) {
+      cpu.cycles += this.costs.threadPath;
+      // A thread other than the leader is reaped at once (release_task); the leader stays, a
+      // zombie, until the group ends: its tid is the pid that wait4 reports.
+      if (t !== leader) {
+        p.threads.splice(p.threads.indexOf(t), 1);
+        this.tasks.delete(t.tid);
+      }
+      return;
+    }
+    this.finishProcess(cpu, p, p.groupExitStatus ?? leader.exitStatus);
+  }
+
+  /** The last thread is gone: the process becomes a zombie with `status` for its parent. */
+  private finishProcess(cpu: Cpu, p: Process, status: number): void {
+    cpu.cycles += this.costs.exitPath;
+    for (const t of p.threads) if (t !== p.threads[0]) this.tasks.delete(t.tid);
+    p.threads.splice(1);
     p.zombie = true;
     p.waitStatus = status;
+    p.sharedPending.length = 0;
     disarmRealTimer(this, p); // exit_itimers: a dead process's alarm must not fire (nor keep time going)
-    closeFiles(p); // exit_files: a last close wakes the other end of a pipe (wakeSleepers below)
+    // exit_files: the last user of the descriptor table closes it (a last close wakes the other
+    // end of a pipe: wakeSleepers below).
+    if (--p.filesUsers.count === 0) closeFiles(p);
     p.mm.users--;
     if (p.mm.users === 0) {
-      // The address space is torn down with the CR3 of the kernel master table loaded.
-      if (cpu.cr3 === p.mm.cr3) cpu.loadCr3(this.boot.pt.root);
+      // The address space is torn down with the CR3 of the kernel master table loaded — on every
+      // CPU that still holds it (lazily, after running one of its threads).
+      for (const c of this.machine.cpus) if (c.cr3 === p.mm.cr3 && !c.vmx.nonRoot) c.loadCr3(this.boot.pt.root);
       p.mm.destroy();
     }
     // Tracees of this process are detached; children go to nobody (auto-reaped).
@@ -845,8 +1145,10 @@ export class Kernel {
       if (t.state === TaskState.Stopped) this.enqueue(t); // __ptrace_unlink wakes a ptrace-stopped tracee
     }
     for (const c of p.children) c.parent = undefined;
-    if (p.parent !== undefined && !p.parent.zombie) queueSignalToProcess(this, p.parent, SIGCHLD, p.pid);
-    else p.reaped = true;
+    if (p.parent !== undefined && !p.parent.zombie) {
+      if (p.exitSignal > 0 && p.exitSignal <= 64) queueSignalToProcess(this, p.parent, p.exitSignal, p.pid);
+      else this.wakeSleepers(); // no signal, but a parent in wait4 looks again
+    } else p.reaped = true;
     if (p === this.namespaceInit) this.zapNamespace(p);
     this.onProcessExit?.(p);
     this.wakeSleepers();
@@ -866,7 +1168,7 @@ export class Kernel {
         if (t.state === TaskState.Dead) continue;
         queueSignal(this, t, { signo: SIGKILL, code: SI_KERNEL, addr: 0, pid: 0 }, true);
         // A sleeper or stopped task is woken by the SIGKILL; one running on another CPU is kicked.
-        if (t.state === TaskState.Running && this.current[t.cpu] === t) this.machine.cpus[t.cpu]!.interrupt(LOCAL_TIMER_VECTOR);
+        if (t.state === TaskState.Running && this.current[t.cpu] === t) this.kick(t.cpu);
       }
     }
   }
@@ -1041,7 +1343,7 @@ export class Kernel {
   /** Starts scheduling (call after spawning). */
   start(): void {
     for (const cpu of this.machine.cpus) {
-      if (this.current[cpu.index] === undefined && this.runQueue.some((t) => this.mayRunOn(t, cpu.index))) {
+      if (this.current[cpu.index] === undefined && this.runQueues.some((q) => q.some((t) => this.mayRunOn(t, cpu.index)))) {
         cpu.halted = false;
         this.dispatchIdle(cpu);
       }
@@ -1065,10 +1367,22 @@ export class Kernel {
   static readonly PtRegs = PtRegs;
 }
 
-/** Queues a signal to a process (kill): its first thread that does not block it, or the first. */
+/**
+ * Queues a process-directed signal (kill, SIGCHLD): on the group's shared queue, then
+ * complete_signal picks a thread that does not block it — the leader first, then the others —
+ * and wakes it (asleep) or kicks it (running on another CPU) so that it takes the signal on its
+ * way to user mode. If every thread blocks it, it waits on the shared queue for one that
+ * unblocks it.
+ */
 export function queueSignalToProcess(k: Kernel, p: Process, sig: number, fromPid: number): void {
-  const t = p.threads.find((x) => x.state !== TaskState.Dead && !x.signalBlocked(sig)) ?? p.threads[0];
-  if (t !== undefined) queueSignal(k, t, { signo: sig, code: 0, addr: 0, pid: fromPid }, false);
+  const live = p.threads.filter((x) => x.state !== TaskState.Dead);
+  if (live.length === 0) return;
+  const info: SigInfo = { signo: sig, code: 0, addr: 0, pid: fromPid };
+  if (live.length === 1) {
+    queueSignal(k, live[0]!, info, false); // one thread: its own queue is the group's
+    return;
+  }
+  queueSharedSignal(k, p, live, info);
 }
 
 export { RDI, RSI, RDX, R10, R8, R9, RAX };

@@ -18,10 +18,10 @@ export const NR = {
   umask: 95, gettimeofday: 96, getrlimit: 97, ptrace: 101,
   getuid: 102, getgid: 104, geteuid: 107, getegid: 108, setpgid: 109, getppid: 110,
   sigaltstack: 131, arch_prctl: 158, setrlimit: 160, iopl: 172, gettid: 186, tkill: 200, time: 201, futex: 202,
-  sched_getaffinity: 204, getdents64: 217, set_tid_address: 218, clock_gettime: 228,
+  sched_setaffinity: 203, sched_getaffinity: 204, getdents64: 217, set_tid_address: 218, clock_gettime: 228,
   clock_getres: 229, clock_nanosleep: 230, exit_group: 231,
   tgkill: 234, epoll_wait: 232, epoll_ctl: 233, epoll_create: 213, openat: 257, mkdirat: 258, newfstatat: 262, unlinkat: 263, renameat: 264, linkat: 265,
-  symlinkat: 266, readlinkat: 267, faccessat: 269, set_robust_list: 273, dup3: 292, pipe2: 293,
+  symlinkat: 266, readlinkat: 267, faccessat: 269, set_robust_list: 273, get_robust_list: 274, dup3: 292, pipe2: 293,
   pselect6: 270, ppoll: 271, epoll_pwait: 281, accept4: 288, epoll_create1: 291, prlimit64: 302, renameat2: 316, getrandom: 318, execveat: 322, rseq: 334, faccessat2: 439,
 } as const;
 
@@ -298,3 +298,26 @@ export const MADV_NORMAL = 0, MADV_RANDOM = 1, MADV_SEQUENTIAL = 2, MADV_WILLNEE
 // sigaltstack: stack_t is ss_sp (8), ss_flags (int, padded to 8), ss_size (8).
 export const SS_ONSTACK = 1, SS_DISABLE = 2, MINSIGSTKSZ = 2048, SIGSTKSZ = 8192;
 export const SS_SP = 0, SS_FLAGS = 8, SS_SIZE = 16, STACK_T_SIZE = 24;
+
+// clone(2) flags (include/uapi/linux/sched.h); the low byte (CSIGNAL) is the exit signal.
+export const CSIGNAL = 0xff;
+export const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
+  CLONE_PIDFD = 0x1000, CLONE_PTRACE = 0x2000, CLONE_VFORK = 0x4000, CLONE_PARENT = 0x8000,
+  CLONE_THREAD = 0x10000, CLONE_NEWNS = 0x20000, CLONE_SYSVSEM = 0x40000, CLONE_SETTLS = 0x80000,
+  CLONE_PARENT_SETTID = 0x100000, CLONE_CHILD_CLEARTID = 0x200000, CLONE_DETACHED = 0x400000,
+  CLONE_UNTRACED = 0x800000, CLONE_CHILD_SETTID = 0x1000000, CLONE_NEWCGROUP = 0x2000000,
+  CLONE_NEWUTS = 0x4000000, CLONE_NEWIPC = 0x8000000, CLONE_NEWUSER = 0x10000000,
+  CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000, CLONE_IO = 0x80000000;
+/** The namespace flags: the model has one namespace of each kind and creates none. */
+export const CLONE_NAMESPACES = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
+
+// Robust futexes (include/uapi/linux/futex.h).
+export const FUTEX_WAITERS = 0x8000_0000, FUTEX_OWNER_DIED = 0x4000_0000, FUTEX_TID_MASK = 0x3fff_ffff;
+/** handle_futex_death's bound on the robust list walk (ROBUST_LIST_LIMIT). */
+export const ROBUST_LIST_LIMIT = 2048;
+export const FUTEX_BITSET_MATCH_ANY = 0xffff_ffff;
+
+/** The vector of the reschedule / call-function IPIs (arch/x86/include/asm/irq_vectors.h). */
+export const RESCHEDULE_VECTOR = 0xfd, CALL_FUNCTION_VECTOR = 0xfc;
+/** The scheduler tick: CONFIG_HZ of Debian's Linux 3.2 kernels. */
+export const HZ = 250;

@@ -47,11 +47,51 @@ export function queueSignal(k: Kernel, t: Task, info: SigInfo, forced: boolean):
     k.enqueue(t);
     return;
   }
-  if (t.state === TaskState.Sleeping && !isBlocked(t, sig)) {
+  if (t.state === TaskState.Sleeping && !isBlocked(t, sig) && (!t.uninterruptible || sig === SIGKILL)) {
     // A signal interrupts a sleep: the call looks once more, else returns an ERESTART code that
     // the way out makes a restart or -EINTR (restartSyscall).
     k.enqueue(t);
   }
+}
+
+/**
+ * A process-directed signal for a group of several live threads: queued once on the group's
+ * shared queue (standard signals merge), then complete_signal's choice of a thread that wants it
+ * — the leader first, then the others in creation order — is woken or, running on another CPU,
+ * kicked with the reschedule IPI.
+ */
+export function queueSharedSignal(k: Kernel, p: Task['process'], live: Task[], info: SigInfo): void {
+  const sig = info.signo;
+  const leader = live[0]!;
+  const disp = p.actions[sig]!.handler;
+  const traced = live.some((t) => t.tracer !== undefined);
+  const blockedByAll = live.every((t) => isBlocked(t, sig));
+  if (!traced && !blockedByAll && (disp === SIG_IGN || (disp === SIG_DFL && SIG_DEFAULT_IGNORE.has(sig)))) return;
+  if (sig < 32 && p.sharedPending.some((x) => x.signo === sig)) return;
+  p.sharedPending.push(info);
+  const target = live.find((t) => !isBlocked(t, sig)) ?? leader;
+  if (isBlocked(target, sig)) return;
+  if (target.state === TaskState.Sleeping && (!target.uninterruptible || sig === SIGKILL)) k.enqueue(target);
+  else if (target.state === TaskState.Stopped && sig === SIGKILL) {
+    target.resume = undefined;
+    k.enqueue(target);
+  } else if (target.state === TaskState.Running && k.current[target.cpu] === target) k.kick(target.cpu);
+}
+
+/** signal_pending: a signal the task does not block waits for it (its own, or its group's). */
+export function signalPending(t: Task): boolean {
+  for (const x of t.pending) if (x.signo === SIGKILL || !isBlocked(t, x.signo)) return true;
+  for (const x of t.process.sharedPending) if (x.signo === SIGKILL || !isBlocked(t, x.signo)) return true;
+  return false;
+}
+
+/** The next signal to deliver to `t`: the queue it sits on and its index (dequeue_signal). */
+function nextSignal(t: Task): { q: SigInfo[]; i: number } | undefined {
+  let i = t.pending.findIndex((p) => p.signo === SIGKILL || !isBlocked(t, p.signo));
+  if (i >= 0) return { q: t.pending, i };
+  const shared = t.process.sharedPending;
+  i = shared.findIndex((p) => p.signo === SIGKILL || !isBlocked(t, p.signo));
+  return i >= 0 ? { q: shared, i } : undefined;
 }
 
 /**
@@ -61,16 +101,17 @@ export function queueSignal(k: Kernel, t: Task, info: SigInfo, forced: boolean):
  */
 export function deliverSignals(k: Kernel, cpu: Cpu, t: Task): void {
   for (;;) {
-    const i = t.pending.findIndex((p) => p.signo === SIGKILL || !isBlocked(t, p.signo));
-    if (i < 0) {
+    const next = nextSignal(t);
+    if (next === undefined) {
       restartSyscall(t, undefined);
       return;
     }
-    const info = t.pending[i]!;
+    const { q, i } = next;
+    const info = q[i]!;
     const sig = info.signo;
     if (t.tracer !== undefined && sig !== SIGKILL && t.ptraceInject !== -1) {
       // Signal-delivery stop: the tracer decides (it may suppress or change the signal).
-      t.pending.splice(i, 1);
+      q.splice(i, 1);
       k.ptraceStop(cpu, t, sig, () => {
         const inject = t.ptraceInject;
         t.ptraceInject = 0;
@@ -82,12 +123,19 @@ export function deliverSignals(k: Kernel, cpu: Cpu, t: Task): void {
       return;
     }
     if (t.ptraceInject === -1) t.ptraceInject = 0;
-    t.pending.splice(i, 1);
+    q.splice(i, 1);
     const act = t.process.actions[sig]!;
     if (sig === SIGKILL || act.handler === SIG_DFL) {
       if (SIG_DEFAULT_IGNORE.has(sig)) continue;
       if (SIG_DEFAULT_STOP.has(sig) || sig === SIGSTOP) {
         t.state = TaskState.Stopped;
+        return;
+      }
+      // de_thread's SIGKILL: a thread killed for another's execve exits alone, and wakes it.
+      const exec = t.process.execTask;
+      if (sig === SIGKILL && exec !== undefined && exec !== t) {
+        k.exitThread(cpu, t, signaledStatus(sig));
+        k.wakeSleepers();
         return;
       }
       k.exitProcess(cpu, t.process, signaledStatus(sig));

@@ -1,20 +1,22 @@
 import * as fs from 'node:fs';
 import { PAGE_SIZE } from '../vtx/arch.js';
-import { Cpu, RSP } from '../vtx/cpu.js';
+import { Cpu, RAX, RSP } from '../vtx/cpu.js';
 import { OutOfMemoryError } from '../vtx/frame-allocator.js';
 import { ElfError, ElfFile } from './elf/elf-file.js';
 import { loadElf } from './exec.js';
-import type { Kernel, SyscallResult } from './kernel.js';
+import { BLOCKED, Kernel, SyscallResult } from './kernel.js';
 import {
   ARG_MAX, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, BINPRM_BUF_SIZE, E2BIG, EACCES, EBADF, EFAULT,
   EINVAL, ELOOP, ENOENT, ENOEXEC, EXEC_MAX_DEPTH, MAX_ARG_STRINGS, MAX_ARG_STRLEN, NR, PATH_MAX,
   PTRACE_EVENT_EXEC, PTRACE_O_TRACEEXEC, RLIMIT_STACK, SIGSEGV, SIGTRAP, SIG_DFL, SIG_IGN, STK_LIM,
-  TASK_COMM_LEN, signaledStatus,
+  SI_KERNEL, SIGKILL, TASK_COMM_LEN, signaledStatus,
 } from './linux-abi.js';
 import { queueSignal } from './signals.js';
 import { SyscallContext, SyscallTable } from './syscall-table.js';
 import { readPath } from './syscalls-fs.js';
-import { Process, Task, TaskState } from './task.js';
+import { Process, SigAction, Task, TaskState } from './task.js';
+import { clearChildTid } from './futex.js';
+import type { KernelFile } from './task.js';
 import { CharDevice, OpenFile, PathFile, RegularFile, closeFd, fdPath, guestPathOf, host, lookup } from './vfs.js';
 
 /**
@@ -103,7 +105,17 @@ function execveat(ctx: SyscallContext, dirfd: number, pathVa: number, argvVa: nu
   const elf = searchBinaryHandlers(kernel, p, bprm);
   if (typeof elf === 'number') return elf;
   cpu.cycles += kernel.costs.execPath;
-  return beginNewExec(kernel, cpu, task, bprm, elf);
+  if (deThread(kernel, cpu, task)) return beginNewExec(kernel, cpu, task, bprm, elf);
+  // Threads running on other CPUs die there first; the exec goes on once they are gone.
+  const finish = (): void => {
+    if (!deThread(kernel, kernel.cpuOf(task), task)) {
+      waitForThreads(kernel, task, finish);
+      return;
+    }
+    task.regs.set(RAX, beginNewExec(kernel, kernel.cpuOf(task), task, bprm, elf));
+  };
+  waitForThreads(kernel, task, finish);
+  return BLOCKED;
 }
 
 // ---- opening the file ------------------------------------------------------------------------
@@ -349,9 +361,10 @@ class BrokenElf {
  * begin_new_exec and the rest of load_elf_binary: from here the old program is gone, and a
  * failure kills the process (force_fatal_sig(SIGSEGV) in bprm_execve).
  */
-function beginNewExec(k: Kernel, cpu: Cpu, task: Task, bprm: Binprm, elf: ElfFile | BrokenElf): SyscallResult {
+function beginNewExec(k: Kernel, cpu: Cpu, task: Task, bprm: Binprm, elf: ElfFile | BrokenElf): number {
   const p = task.process;
-  killOtherThreads(k, task);
+  unshareFiles(p);
+  unshareSighand(k, p);
   // exec_mmap: a fresh mm; the CPU leaves the old one before it can go (its TLB entries with it).
   const old = p.mm;
   mmRelease(k, task, old);
@@ -360,7 +373,11 @@ function beginNewExec(k: Kernel, cpu: Cpu, task: Task, bprm: Binprm, elf: ElfFil
   p.mm = mm;
   cpu.loadCr3(mm.cr3);
   old.users--;
-  if (old.users === 0) old.destroy();
+  if (old.users === 0) {
+    // Other CPUs that still hold it lazily (after running one of its threads) leave it too.
+    for (const c of k.machine.cpus) if (c !== cpu && c.cr3 === old.cr3 && !c.vmx.nonRoot) c.loadCr3(k.boot.pt.root);
+    old.destroy();
+  }
   task.vforkDone?.(); // complete_vfork_done: the parent of a vfork child goes on now
   task.vforkDone = undefined;
   // A Dune process leaves Dune: the new image is an ordinary process (its vCPU is not re-entered).
@@ -417,37 +434,75 @@ function beginNewExec(k: Kernel, cpu: Cpu, task: Task, bprm: Binprm, elf: ElfFil
 }
 
 /**
- * de_thread: the other threads of the group die before the new image runs (Linux sends them
- * SIGKILL and waits for them; here they are taken off their CPUs and the run queue at once).
+ * de_thread: every other thread of the group dies before the new image runs. Those not on a CPU
+ * (queued, asleep, stopped) exit at once; one running on another CPU is sent SIGKILL and the
+ * reschedule IPI (zap_other_threads) and exits there — alone, since Process.execTask marks the
+ * exec — and the caller waits (waitForThreads). Returns whether the caller is the only thread
+ * left; it is then the group's leader, whatever its tid (Linux would give it the leader's tid).
  */
-export function killOtherThreads(k: Kernel, task: Task): void {
+export function deThread(k: Kernel, cpu: Cpu, task: Task): boolean {
   const p = task.process;
-  for (const t of p.threads) {
+  let remote = false;
+  for (const t of [...p.threads]) {
     if (t === task || t.state === TaskState.Dead) continue;
-    t.state = TaskState.Dead;
-    t.resume = undefined;
-    t.wake = undefined;
-    const i = k.runQueue.indexOf(t);
-    if (i >= 0) k.runQueue.splice(i, 1);
-    // One running on another CPU is stopped there, which goes idle (the IPI of zap_other_threads).
-    for (let c = 0; c < k.current.length; c++) {
-      if (k.current[c] !== t) continue;
-      k.current[c] = undefined;
-      const other = k.machine.cpus[c]!;
-      other.halted = true;
-      other.jump(k.syscallEntry);
+    if (t.state === TaskState.Running && k.current[t.cpu] === t && t.cpu !== cpu.index) {
+      if (!t.pending.some((x) => x.signo === SIGKILL)) t.pending.push({ signo: SIGKILL, code: SI_KERNEL, addr: 0, pid: 0 });
+      k.kick(t.cpu);
+      remote = true;
+      continue;
     }
-    k.tasks.delete(t.tid); // release_task: a thread other than the leader leaves no zombie
-    p.mm.users--; // the reference the thread held on the shared mm
+    k.exitThread(cpu, t, signaledStatus(SIGKILL));
   }
+  if (remote) {
+    p.execTask = task;
+    return false;
+  }
+  p.execTask = undefined;
+  // The dead leader (a zombie until now) goes too: the caller is the group from here on.
+  for (const t of p.threads) if (t !== task) k.tasks.delete(t.tid);
   p.threads.splice(0, p.threads.length, task);
+  return true;
+}
+
+/** The caller of execve sleeps (killable only) until the threads deThread killed are gone. */
+function waitForThreads(k: Kernel, task: Task, then: () => void): void {
+  const p = task.process;
+  k.sleep(task, () => p.threads.every((t) => t === task || t.state === TaskState.Dead), then, () => false);
+  task.uninterruptible = true;
 }
 
 /**
- * mm_release for exec: a clear_child_tid the task set is written 0 in the mm it leaves if others
- * still use that mm (a vfork parent), then forgotten.
+ * unshare_files: a descriptor table shared with another process (CLONE_FILES) is copied first,
+ * so that closing the close-on-exec descriptors closes them for this process only.
+ */
+function unshareFiles(p: Process): void {
+  if (p.filesUsers.count <= 1) return;
+  const files = new Map<number, KernelFile>();
+  for (const [fd, f] of p.files) {
+    if (f instanceof OpenFile) f.get();
+    files.set(fd, f);
+  }
+  p.filesUsers.count--;
+  p.filesUsers = { count: 1 };
+  p.files = files;
+  p.cloexec = new Set(p.cloexec);
+}
+
+/**
+ * unshare_sighand: handlers shared with another process (CLONE_SIGHAND without CLONE_THREAD)
+ * are copied first, so that resetting them leaves the other process's alone.
+ */
+function unshareSighand(k: Kernel, p: Process): void {
+  const shared = [...k.processes.values()].some((q) => q !== p && !q.zombie && q.actions === p.actions);
+  if (!shared) return;
+  p.actions = p.actions.map((a) => Object.assign(new SigAction(), a));
+}
+
+/**
+ * mm_release for exec: a clear_child_tid the task set is written 0 — and its futex woken — in the
+ * mm it leaves if others still use that mm (a vfork parent, a CLONE_VM process), then forgotten.
  */
 function mmRelease(k: Kernel, task: Task, old: Process['mm']): void {
-  if (task.clearChildTid !== 0 && old.users > 1) k.accessProcessVm(task.process, task.clearChildTid, 4, new Uint8Array(4));
-  task.clearChildTid = 0;
+  if (old.users > 1) clearChildTid(k, task);
+  else task.clearChildTid = 0;
 }

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { signalPending } from './signals.js';
 import { PAGE_SIZE } from '../vtx/arch.js';
 import { Cpu, RAX } from '../vtx/cpu.js';
 import { BLOCKED, Kernel, SyscallResult } from './kernel.js';
@@ -183,10 +184,6 @@ function lastOf(name: string): { name: string; slash: boolean; type: 'norm' | 'r
   if (trimmed === '') return { name: '/', slash: false, type: 'root' };
   const last = trimmed.slice(trimmed.lastIndexOf('/') + 1);
   return { name: trimmed, slash: trimmed !== name, type: last === '.' ? 'dot' : last === '..' ? 'dotdot' : 'norm' };
-}
-
-function signalPending(t: Task): boolean {
-  return t.pending.some((s) => !t.signalBlocked(s.signo));
 }
 
 /**

@@ -21,8 +21,9 @@ import {
 } from './linux-abi.js';
 import { onSigStack, sasSsFlags } from './signals.js';
 import { SyscallContext, SyscallTable } from './syscall-table.js';
-import { Process } from './task.js';
+import { Process, TaskState } from './task.js';
 import { Vma } from './vma.js';
+import { futex } from './futex.js';
 
 const pageUp = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
 
@@ -109,7 +110,16 @@ export function registerMiscSyscalls(t: SyscallTable): void {
     task.clearChildTid = tidptr;
     return task.tid;
   });
-  t.add(NR.set_robust_list, 'set_robust_list', 2, (_ctx, _head, len) => (len === ROBUST_LIST_HEAD_SIZE ? 0 : -EINVAL));
+  t.add(NR.set_robust_list, 'set_robust_list', 2, ({ task }, head, len) => {
+    if (len !== ROBUST_LIST_HEAD_SIZE) return -EINVAL;
+    task.robustList = head; // walked when the thread exits (futex.ts: exitRobustList)
+    return 0;
+  });
+  t.add(NR.get_robust_list, 'get_robust_list', 3, ({ kernel, cpu, task }, pid, headPtr, lenPtr) => {
+    const who = (pid | 0) === 0 ? task : kernel.tasks.get(pid | 0);
+    if (who === undefined || who.state === TaskState.Dead) return -ESRCH;
+    return kernel.writeUser64(cpu, task, headPtr, who.robustList) && kernel.writeUser64(cpu, task, lenPtr, ROBUST_LIST_HEAD_SIZE) ? 0 : -EFAULT;
+  });
   // rseq: not implemented; glibc and musl go on without it.
   t.add(NR.rseq, 'rseq', 4, () => -ENOSYS);
 
@@ -129,7 +139,7 @@ export function registerMiscSyscalls(t: SyscallTable): void {
   });
 
   // ---- futex, memory, signal stack -------------------------------------------------------------
-  t.add(NR.futex, 'futex', 6, futex);
+  t.add(NR.futex, 'futex', 6, (ctx, uaddr, op, val, timeout, uaddr2, val3) => futex(ctx, (va) => readTimespec(ctx, va), uaddr, op, val, timeout, uaddr2, val3));
   t.add(NR.madvise, 'madvise', 3, madvise);
   t.add(NR.mremap, 'mremap', 5, mremap);
   t.add(NR.sigaltstack, 'sigaltstack', 2, sigaltstack);
@@ -214,85 +224,6 @@ function prlimit(ctx: SyscallContext, pid: number, res: number, nw: number, old:
     if (!kernel.copyToUser(cpu, task, old, b)) return -EFAULT;
   }
   return 0;
-}
-
-// ---- futex --------------------------------------------------------------------------------------
-
-/**
- * futex with single-thread semantics. Tasks of this model share no address space (clone makes
- * processes), so no other task can change a futex word or wake a waiter:
- *  - FUTEX_WAIT(_BITSET): -EAGAIN if *uaddr != val; else, with a timeout, the clock runs to it
- *    and the call returns -ETIMEDOUT; without one it returns 0 at once (a spurious wake-up, which
- *    callers must tolerate — where Linux would sleep for ever).
- *  - FUTEX_WAKE(_BITSET), FUTEX_REQUEUE: 0 tasks woken. FUTEX_CMP_REQUEUE: -EAGAIN if
- *    *uaddr != val3, else 0. FUTEX_WAKE_OP: performs the operation on *uaddr2, wakes nobody.
- *  - PI futexes and the rest: -ENOSYS.
- */
-function futex(ctx: SyscallContext, uaddr: number, opArg: number, val: number, timeout: number, uaddr2: number, val3: number): SyscallResult {
-  const { kernel, cpu, task } = ctx;
-  const op = opArg | 0;
-  const cmd = op & FUTEX_CMD_MASK;
-  if (uaddr % 4 !== 0) return -EINVAL;
-  const read32 = (va: number): number | undefined => {
-    const b = kernel.copyFromUser(cpu, task, va, 4);
-    return b === undefined ? undefined : new DataView(b.buffer).getUint32(0, true);
-  };
-  switch (cmd) {
-    case FUTEX_WAIT:
-    case FUTEX_WAIT_BITSET: {
-      if (cmd === FUTEX_WAIT_BITSET && (val3 | 0) === 0) return -EINVAL;
-      const v = read32(uaddr);
-      if (v === undefined) return -EFAULT;
-      if (v !== val >>> 0) return -EAGAIN;
-      if (timeout === 0) return 0;
-      const ns = readTimespec(ctx, timeout);
-      if (typeof ns === 'number') return ns;
-      // FUTEX_WAIT's timeout is relative; FUTEX_WAIT_BITSET's absolute (CLOCK_MONOTONIC, or
-      // CLOCK_REALTIME with FUTEX_CLOCK_REALTIME).
-      let wait = ns;
-      if (cmd === FUTEX_WAIT_BITSET) wait = ns - ((op & FUTEX_CLOCK_REALTIME) !== 0 ? realtimeNs(kernel, cpu) : monotonicNs(kernel, cpu));
-      sleepFor(ctx, wait);
-      return -ETIMEDOUT;
-    }
-    case FUTEX_WAKE:
-    case FUTEX_WAKE_BITSET:
-      if (cmd === FUTEX_WAKE_BITSET && (val3 | 0) === 0) return -EINVAL;
-      return 0;
-    case FUTEX_REQUEUE:
-      return 0;
-    case FUTEX_CMP_REQUEUE: {
-      const v = read32(uaddr);
-      if (v === undefined) return -EFAULT;
-      return v !== val3 >>> 0 ? -EAGAIN : 0;
-    }
-    case FUTEX_WAKE_OP: {
-      if (uaddr2 % 4 !== 0) return -EINVAL;
-      const old = read32(uaddr2);
-      if (old === undefined) return -EFAULT;
-      const encoded = val3 >>> 0;
-      const fop = (encoded >>> 28) & 0xf;
-      const cmp = (encoded >>> 24) & 0xf;
-      let oparg = ((encoded >>> 12) & 0xfff) << 20 >> 20; // sign-extended 12 bits
-      if ((fop & FUTEX_OP_OPARG_SHIFT) !== 0) oparg = 1 << (oparg & 31);
-      let nv: number;
-      switch (fop & 7) {
-        case FUTEX_OP_SET: nv = oparg; break;
-        case FUTEX_OP_ADD: nv = old + oparg; break;
-        case FUTEX_OP_OR: nv = old | oparg; break;
-        case FUTEX_OP_ANDN: nv = old & ~oparg; break;
-        case FUTEX_OP_XOR: nv = old ^ oparg; break;
-        default: return -ENOSYS;
-      }
-      const b = new Uint8Array(4);
-      new DataView(b.buffer).setUint32(0, nv >>> 0, true);
-      if (!kernel.copyToUser(cpu, task, uaddr2, b)) return -EFAULT;
-      // The comparison of the old value only decides whether uaddr2's waiters wake: there are none.
-      const known = [FUTEX_OP_CMP_EQ, FUTEX_OP_CMP_NE, FUTEX_OP_CMP_LT, FUTEX_OP_CMP_LE, FUTEX_OP_CMP_GT, FUTEX_OP_CMP_GE];
-      return known.includes(cmp) ? 0 : -ENOSYS;
-    }
-    default:
-      return -ENOSYS;
-  }
 }
 
 // ---- madvise, mremap ----------------------------------------------------------------------------

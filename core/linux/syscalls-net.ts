@@ -1,4 +1,5 @@
 import type { Cpu } from '../vtx/cpu.js';
+import { signalPending } from './signals.js';
 import { RAX } from '../vtx/cpu.js';
 import { BLOCKED, KernelTimer, SyscallResult } from './kernel.js';
 import {
@@ -403,7 +404,7 @@ function waitFor(
   const sleep = (): void => kernel.sleep(task, ready, () => {
     const r = result ?? look(kernel.cpuOf(task));
     result = undefined;
-    if (r !== undefined || timedOut || task.pending.some((s) => !task.signalBlocked(s.signo))) {
+    if (r !== undefined || timedOut || signalPending(task)) {
       if (timer !== undefined) kernel.cancelTimer(timer);
       task.regs.set(RAX, finish(kernel.cpuOf(task), r ?? (timedOut ? 0 : interrupted)));
     } else sleep();

@@ -6,11 +6,11 @@ import { BLOCKED, SyscallResult, queueSignalToProcess } from './kernel.js';
 import {
   EBADF, ECHILD, EPERM, EFAULT, EINTR, ERESTARTSYS, EINVAL, ENOMEM, ESRCH, KSIGACTION_SIZE, MAP_ANONYMOUS,
   MAP_FIXED, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, NR, NSIG, PROT_EXEC, PROT_READ, PROT_WRITE,
-  SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, STACK_TOP, TASK_SIZE, ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, WNOHANG, exitedStatus, MMAP_MIN_ADDR,
+  CLONE_VFORK, CLONE_VM, SIGCHLD, SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, STACK_TOP, TASK_SIZE, ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, WNOHANG, exitedStatus, MMAP_MIN_ADDR,
 } from './linux-abi.js';
 import { HPAGE, canReserve, cutsHugetlb, hugeKindOf, hugeUp, splitHugeRange } from './huge-pages.js';
 import { ptrace } from './ptrace.js';
-import { sigreturn } from './signals.js';
+import { queueSignal, sigreturn } from './signals.js';
 import { SyscallContext, SyscallTable } from './syscall-table.js';
 import { registerFsSyscalls } from './syscalls-fs.js';
 import { registerMiscSyscalls } from './syscalls-misc.js';
@@ -18,7 +18,7 @@ import { registerItimerSyscalls } from './itimer.js';
 import { registerNetSyscalls } from './syscalls-net.js';
 import { registerExecSyscalls } from './syscalls-exec.js';
 import { Process, TaskState } from './task.js';
-import { forkFiles } from './vfs.js';
+import { cloneTask } from './threads.js';
 import { Vma } from './vma.js';
 
 const TWO_32 = 0x1_0000_0000;
@@ -39,16 +39,29 @@ export function registerSyscalls(table: SyscallTable): void {
   registerItimerSyscalls(t);
   registerNetSyscalls(t);
   registerExecSyscalls(t); // execve, execveat (syscalls-exec.ts)
+  // exit ends the calling thread; exit_group (what exit(3) makes) the whole thread group.
   t.add(NR.exit, 'exit', 1, ({ kernel, cpu, task }, code) => {
-    kernel.exitProcess(cpu, task.process, exitedStatus(code));
+    kernel.exitThread(cpu, task, exitedStatus(code));
     return 0;
   });
   t.add(NR.exit_group, 'exit_group', 1, ({ kernel, cpu, task }, code) => {
     kernel.exitProcess(cpu, task.process, exitedStatus(code));
     return 0;
   });
-  t.add(NR.sched_yield, 'sched_yield', 0, ({ kernel, task }) => {
-    kernel.enqueue(task);
+  t.add(NR.sched_yield, 'sched_yield', 0, ({ kernel, cpu, task }) => {
+    kernel.yieldCpu(cpu, task);
+    return 0;
+  });
+  t.add(NR.sched_setaffinity, 'sched_setaffinity', 3, ({ kernel, cpu, task }, pid, len, mask) => {
+    const who = (pid | 0) === 0 ? task : kernel.tasks.get(pid | 0);
+    if (who === undefined || who.state === TaskState.Dead) return -ESRCH;
+    // get_user_cpu_mask: a shorter mask is zero-extended, a longer one truncated to NR_CPUS.
+    const b = kernel.copyFromUser(cpu, task, mask, Math.min(len, 8));
+    if (b === undefined) return -EFAULT;
+    const cpus: number[] = [];
+    for (let i = 0; i < kernel.machine.cpus.length; i++) if (i >> 3 < b.length && ((b[i >> 3]! >> (i & 7)) & 1) !== 0) cpus.push(i);
+    if (cpus.length === 0) return -EINVAL; // no online CPU in the mask
+    kernel.setAffinity(who, cpus);
     return 0;
   });
   t.add(NR.brk, 'brk', 1, ({ cpu, task }, addr) => brk(cpu, task.process.mm, addr));
@@ -65,24 +78,26 @@ export function registerSyscalls(table: SyscallTable): void {
     if (sig !== 0 && !p.zombie) queueSignalToProcess(kernel, p, sig, task.process.pid); // a zombie exists but ignores signals
     return 0;
   });
+  // tgkill and tkill direct the signal at one thread (its own queue), which alone takes it.
   t.add(NR.tgkill, 'tgkill', 3, ({ kernel, task }, tgid, tid, sig) => {
-    if (sig < 0 || sig > NSIG) return -EINVAL;
+    if (sig < 0 || sig > NSIG || (tgid | 0) <= 0 || (tid | 0) <= 0) return -EINVAL;
     const target = kernel.tasks.get(tid);
     if (target === undefined || target.process.pid !== tgid || target.state === TaskState.Dead) return -ESRCH;
-    if (sig !== 0) queueSignalToProcess(kernel, target.process, sig, task.process.pid);
+    if (sig !== 0) signalThread(kernel, target, sig, task.process.pid);
     return 0;
   });
   // tkill(2): tgkill without the thread-group check; musl's raise() uses it.
   t.add(NR.tkill, 'tkill', 2, ({ kernel, task }, tid, sig) => {
-    if (sig < 0 || sig > NSIG) return -EINVAL;
+    if (sig < 0 || sig > NSIG || (tid | 0) <= 0) return -EINVAL;
     const target = kernel.tasks.get(tid);
     if (target === undefined || target.state === TaskState.Dead) return -ESRCH;
-    if (sig !== 0) queueSignalToProcess(kernel, target.process, sig, task.process.pid);
+    if (sig !== 0) signalThread(kernel, target, sig, task.process.pid);
     return 0;
   });
-  t.add(NR.fork, 'fork', 0, (ctx) => fork(ctx));
-  t.add(NR.vfork, 'vfork', 0, (ctx) => fork(ctx));
-  t.add(NR.clone, 'clone', 5, (ctx) => fork(ctx));
+  // fork and vfork are clone with fixed flags (kernel/fork.c).
+  t.add(NR.fork, 'fork', 0, (ctx) => cloneTask(ctx, { flags: SIGCHLD, stack: 0, parentTid: 0, childTid: 0, tls: 0 }));
+  t.add(NR.vfork, 'vfork', 0, (ctx) => cloneTask(ctx, { flags: CLONE_VFORK | CLONE_VM | SIGCHLD, stack: 0, parentTid: 0, childTid: 0, tls: 0 }));
+  t.add(NR.clone, 'clone', 5, (ctx, flags, stack, parentTid, childTid, tls) => cloneTask(ctx, { flags, stack, parentTid, childTid, tls }));
   t.add(NR.wait4, 'wait4', 4, wait4);
   t.add(NR.ptrace, 'ptrace', 4, ptrace);
   t.add(NR.arch_prctl, 'arch_prctl', 2, archPrctl);
@@ -282,53 +297,6 @@ function rtSigprocmask({ kernel, cpu, task }: SyscallContext, how: number, set: 
 
 // ---- processes ----------------------------------------------------------------------------
 
-/**
- * fork: a new process with a copy of the VMAs and copy-on-write sharing of every page (both
- * sides read-only until a write fault copies). A Dune process's child starts outside Dune.
- */
-function fork({ kernel, cpu, task }: SyscallContext): SyscallResult {
-  const parent = task.process;
-  const mm = parent.mm;
-  const child = kernel.newProcess(parent.name, kernel.newAddressSpace(), parent);
-  const cmm = child.mm;
-  cmm.startBrk = mm.startBrk;
-  cmm.brk = mm.brk;
-  cmm.mmapBase = mm.mmapBase;
-  let ptes = 0;
-  for (const v of mm.vmas.list) {
-    const cv = v.clone();
-    cmm.vmas.insert(cv);
-    if (v.huge !== '') splitHugeRange(mm, v.start, v.end); // 2 MiB leaves are shared as 4 KiB pages
-    for (let va = v.start; va < v.end; va += PAGE_SIZE) {
-      const pte = mm.pte(va);
-      if (pte === undefined || !pteHasFrame(pte.lo)) continue;
-      const frame = PageTables.entryFrame(pte.lo, pte.hi);
-      kernel.machine.frames.get(frame);
-      // Private writable pages become copy-on-write in both address spaces.
-      const lo = (v.flags & MAP_SHARED) !== 0 ? pte.lo : pte.lo & ~PTE_W;
-      kernel.machine.mem.write32(pte.pa, lo >>> 0);
-      const cpa = cmm.pt.entryAddress(va, 1, true);
-      kernel.machine.mem.write64(cpa, lo >>> 0, pte.hi);
-      ptes++;
-    }
-  }
-  mm.notify(0, STACK_TOP);
-  cpu.cycles += kernel.costs.forkPath + ptes * kernel.costs.forkPerPte;
-  cpu.loadCr3(mm.cr3); // the parent's now read-only PTEs must not stay writable in its TLB
-  forkFiles(parent, child); // the fd table (shared open files), cwd and umask
-  child.rlimits = parent.rlimits.map((l) => ({ ...l }));
-  for (let s = 1; s <= 64; s++) Object.assign(child.actions[s]!, parent.actions[s]);
-  const ct = kernel.newTask(child);
-  ct.regs.copyFrom(task.regs);
-  ct.regs.set(RAX, 0);
-  ct.blockedLo = task.blockedLo;
-  ct.blockedHi = task.blockedHi;
-  ct.sigAltStack = { ...task.sigAltStack };
-  ct.cpusAllowed = task.cpusAllowed; // the affinity mask is inherited
-  kernel.enqueue(ct);
-  return child.pid;
-}
-
 /** wait4: reap a zombie child or collect a tracee's stop; sleeps unless WNOHANG. */
 function wait4(ctx: SyscallContext, pid: number, statusVa: number, options: number): SyscallResult {
   const { kernel, task } = ctx;
@@ -377,4 +345,10 @@ function writeStatus({ kernel, cpu, task }: SyscallContext, va: number, status: 
   // The waiter may not be the task on this CPU when it wakes: write through its own mm.
   if (task.cpu === cpu.index && kernel.current[cpu.index] === task) return kernel.copyToUser(cpu, task, va, b);
   return kernel.accessProcessVm(task.process, va, 4, b) !== undefined;
+}
+
+/** A thread-directed signal (tgkill, tkill): on the thread's own queue; it wakes or kicks it. */
+function signalThread(kernel: SyscallContext['kernel'], target: import('./task.js').Task, sig: number, fromPid: number): void {
+  queueSignal(kernel, target, { signo: sig, code: -6 /* SI_TKILL */, addr: 0, pid: fromPid }, false);
+  if (target.state === TaskState.Running && kernel.current[target.cpu] === target) kernel.kick(target.cpu);
 }

@@ -43,11 +43,31 @@ export class Process {
   waitStatus = 0;
   zombie = false;
   reaped = false;
-  readonly actions: SigAction[] = Array.from({ length: 65 }, () => new SigAction());
-  /** Open files: fd → file object. */
-  readonly files = new Map<number, KernelFile>();
-  /** Descriptors with FD_CLOEXEC set. */
-  readonly cloexec = new Set<number>();
+  /** The signal handlers (sighand_struct): shared with a clone made with CLONE_SIGHAND. */
+  actions: SigAction[] = Array.from({ length: 65 }, () => new SigAction());
+  /**
+   * Process-directed signals not yet taken by a thread (signal->shared_pending): kill(2) queues
+   * here, and the first thread that does not block the signal takes it on its way to user mode.
+   */
+  readonly sharedPending: SigInfo[] = [];
+  /** Open files: fd → file object (files_struct: shared with a clone made with CLONE_FILES). */
+  files = new Map<number, KernelFile>();
+  /** Descriptors with FD_CLOEXEC set (part of the files_struct). */
+  cloexec = new Set<number>();
+  /** How many processes share `files` (files_struct.count): the last one out closes them. */
+  filesUsers = { count: 1 };
+  /** The signal the parent gets when this process dies (clone's CSIGNAL byte; 0: none). */
+  exitSignal = 17;
+  /**
+   * Set once a thread called exit_group or a fatal signal struck (SIGNAL_GROUP_EXIT): the wait
+   * status of the group; every other thread is being killed.
+   */
+  groupExitStatus: number | undefined;
+  /**
+   * The thread whose execve is killing the others (signal->group_exec_task): their SIGKILL ends
+   * only themselves, and it waits until they are gone (syscalls-exec.ts, de_thread).
+   */
+  execTask: Task | undefined;
   /** The current directory's guest path before any chdir ("/"); then `cwdDir` holds it. */
   cwd = '/';
   /**
@@ -139,13 +159,20 @@ export class Task {
   cpusAllowed: readonly number[] | undefined;
   /** sigaltstack: the alternate signal stack (size 0: disabled). */
   sigAltStack = { sp: 0, size: 0 };
-  /** set_tid_address: the clear_child_tid pointer. */
+  /** set_tid_address / CLONE_CHILD_CLEARTID: the clear_child_tid pointer. */
   clearChildTid = 0;
-  /**
-   * Set on a vfork child while its parent sleeps (vfork_done): called once the child no longer
-   * uses the parent's mm — at exec (exec_mm_release) or exit — which lets the parent go on.
-   */
+  /** set_robust_list: the head of the thread's robust futex list (0: none). */
+  robustList = 0;
+  /** The wait status of this thread's own exit (exit(2)); the group's comes from the leader. */
+  exitStatus = 0;
+  /** A vfork parent waits for this: called when the child execs or exits (mm_release). */
   vforkDone: (() => void) | undefined;
+  /** The futex wait this task sleeps in (futex.ts), for wake-ups and for cleanup at exit. */
+  futexWait: unknown;
+  /** Asleep in TASK_UNINTERRUPTIBLE (a vfork parent): only SIGKILL wakes it. */
+  uninterruptible = false;
+  /** TIF_NEED_RESCHED: the tick found another task waiting for this CPU; switch on the way out. */
+  needResched = false;
 
   constructor(
     readonly tid: number,

@@ -41,6 +41,9 @@ export const COST_CONSTANTS = {
   forkPerPte: 'Linux fork: copy one PTE and take a page reference (COW)',
   exitPath: 'Linux do_exit: tear down mm, files, notify the parent',
   execPath: 'Linux execve of a small static binary: open and read the file, copy argv/envp, begin_new_exec (flush the old mm, files, signals), map the image and build the initial stack',
+  threadPath: 'Linux copy_process of a task that shares the mm (a thread, or CLONE_VM), or do_exit of a thread that is not the last',
+  futexPath: 'Linux futex() body: get_futex_key, hash-bucket lock, compare and queue, or walk and wake',
+  ipi: 'an inter-processor interrupt as its sender sees it: the ICR write, delivery to the target and the wait for its acknowledgement (flush_tlb_others)',
   socketCallPath: 'Linux socket-layer call body (socket, bind, listen, setsockopt, getsockname …): sockfd_lookup and the protocol handler',
   tcpAcceptPath: 'Linux TCP connection set-up as the server sees it: the handshake segments in the receive softirq, the child sock, accept()',
   tcpSendPath: 'Linux tcp_sendmsg for one call: copy into an skb, tcp_push, ip_queue_xmit and the driver transmit',
@@ -117,6 +120,9 @@ export class CostModel implements Record<CostConstant, number> {
   forkPerPte = 0;
   exitPath = 0;
   execPath = 0;
+  threadPath = 0;
+  futexPath = 0;
+  ipi = 0;
   duneEptFaultPath = 0;
 
   constructor(readonly profile: ProfileFile) {

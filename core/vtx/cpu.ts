@@ -368,9 +368,29 @@ export class Cpu implements MmuHost {
     this.delivering = -1;
   }
 
+  /**
+   * The local APIC timer in TSC-deadline mode (SDM Vol. 3A §10.5.4.1): when the clock reaches
+   * `tscDeadline` the timer's vector is raised once and the deadline disarms (Infinity: off).
+   * The clock is the TSC. The Linux model arms it for its scheduler tick.
+   */
+  tscDeadline = Infinity;
+  timerVector = 0;
+
+  /** Arms the TSC-deadline timer (a WRMSR to IA32_TSC_DEADLINE with the LVT timer's vector). */
+  armTimer(deadline: number, vector: number): void {
+    this.tscDeadline = deadline;
+    this.timerVector = vector;
+  }
+
   /** Runs until the clock reaches `limit`, the CPU halts, or someone calls `stop()`. */
   runUntil(limit: number): void {
-    while (!this.halted && !this.stopped && this.cycles < limit) this.step(limit);
+    while (!this.halted && !this.stopped && this.cycles < limit) {
+      if (this.cycles >= this.tscDeadline) {
+        this.tscDeadline = Infinity;
+        this.interrupt(this.timerVector);
+      }
+      this.step(limit < this.tscDeadline ? limit : this.tscDeadline);
+    }
   }
 
   /** Queues an external interrupt (a device, a timer, an IPI). */
