@@ -37,13 +37,13 @@ function native(name: string): string {
   }
 }
 
-function dunesim(name: string, mode: 'linux' | 'dune'): { out: string; r: ExecResult } {
+function dunesim(name: string, mode: 'linux' | 'dune', cpus = 1): { out: string; r: ExecResult } {
   const dir = scratch(name);
   try {
     let out = '';
     const dec = new TextDecoder();
     const r = execElf(join(dir, name), [], {
-      mode, profile: 'dune-e3-1230v2', memory: 256 << 20, root: dir, argv0: `./${name}`, envp: [],
+      mode, cpus, profile: 'dune-e3-1230v2', memory: 256 << 20, root: dir, argv0: `./${name}`, envp: [],
       console: (fd, data) => {
         if (fd === 1) out += dec.decode(data);
       },
@@ -62,6 +62,7 @@ describe.runIf(existsSync(join(BIN, 'execchain')))('execve: guest programs again
     if (!canRunNative) return;
     expect(native('execchain')).toBe(expected('execchain'));
     expect(native('ptexec')).toBe(expected('ptexec'));
+    expect(native('execthreads')).toBe(expected('execthreads'));
   });
 
   it('execchain as a Linux process: errors with the caller intact, what an exec keeps, five levels of #!', () => {
@@ -83,6 +84,15 @@ describe.runIf(existsSync(join(BIN, 'execchain')))('execve: guest programs again
     expect(want).not.toBe(expected('execchain'));
     expect(dunesim('execchain', 'dune').out).toBe(want);
   });
+
+  // A thread execs while one thread spins and one sleeps in a futex (de_thread), then vfork and
+  // posix_spawn (clone with CLONE_VM | CLONE_VFORK) children exec. With two CPUs the spinner is
+  // running on the other CPU when the exec comes: it is killed there and the exec waits for it.
+  for (const [mode, cpus] of [['linux', 1], ['linux', 2], ['dune', 1]] as const) {
+    it(`execthreads: exec from a threaded process, after vfork and posix_spawn (${mode}, ${cpus} CPU${cpus > 1 ? 's' : ''})`, () => {
+      expect(dunesim('execthreads', mode, cpus).out).toBe(expected('execthreads'));
+    });
+  }
 
   it('ptexec: a traced exec stops with SIGTRAP, or with PTRACE_EVENT_EXEC under PTRACE_O_TRACEEXEC', () => {
     expect(dunesim('ptexec', 'linux').out).toBe(expected('ptexec'));
