@@ -35,7 +35,7 @@ const pageUp = (x: number): number => Math.ceil(x / PAGE_SIZE) * PAGE_SIZE;
  * `lazy` (execve) maps the segments without populating them: each page is read from the file on
  * its first fault, and counted as a page fault then. The initial program is populated at once.
  */
-export function loadElf(k: Kernel, p: Process, elf: ElfFile, argv: string[], envp: string[], execfn: string, pieBase = PIE_BASE, lazy = false): ImageInfo {
+export function loadElf(k: Kernel, p: Process, elf: ElfFile, argv: ReadonlyArray<string | Uint8Array>, envp: ReadonlyArray<string | Uint8Array>, execfn: string, pieBase = PIE_BASE, lazy = false): ImageInfo {
   const mm = p.mm;
   const base = elf.isStaticPie ? pieBase : 0;
   const mem = k.machine.mem;
@@ -84,8 +84,9 @@ export function loadElf(k: Kernel, p: Process, elf: ElfFile, argv: string[], env
     k.accessProcessVm(p, sp, b.length, b);
     return sp;
   };
-  const cstr = (s: string): Uint8Array => {
-    const e = enc.encode(s);
+  // A string is UTF-8 encoded; bytes (what execve copied in) are used as they are.
+  const cstr = (s: string | Uint8Array): Uint8Array => {
+    const e = typeof s === 'string' ? enc.encode(s) : s;
     const b = new Uint8Array(e.length + 1);
     b.set(e);
     return b;

@@ -49,9 +49,10 @@ interface Binprm {
   /** The file the next binary format looks at. */
   file: ExecFile;
   /** argv[0] of a script: the name it was run by (bprm->interp), then its interpreter's. */
-  interp: string;
-  argv: string[];
-  readonly envp: string[];
+  interp: Uint8Array;
+  /** The strings as bytes, passed on exactly as they were (they need not be UTF-8). */
+  argv: Uint8Array[];
+  readonly envp: Uint8Array[];
   /** Bytes left for strings (bprm_stack_limits less the pointers, less what is copied). */
   room: number;
   /** The name was reached through a close-on-exec descriptor: a script could not reopen it. */
@@ -92,14 +93,13 @@ function execveat(ctx: SyscallContext, dirfd: number, pathVa: number, argvVa: nu
       if (room < 0) return -E2BIG;
     }
   }
-  const decode = (l: Array<Uint8Array | number>): string[] => l.map((s) => Buffer.from(s as Uint8Array).toString('utf8'));
   const bprm: Binprm = {
-    filename, file, interp: filename, argv: decode(argv), envp: decode(envp), room,
+    filename, file, interp: Buffer.from(filename, 'utf8'), argv: argv as Uint8Array[], envp: envp as Uint8Array[], room,
     pathInaccessible: byFd && p.cloexec.has(dirfd),
   };
   // Since Linux 5.18 an empty argv gets one empty string, so that argv[0] is never NULL.
   if (bprm.argv.length === 0) {
-    bprm.argv.push('');
+    bprm.argv.push(new Uint8Array(0));
     bprm.room -= 1;
   }
   const elf = searchBinaryHandlers(kernel, p, bprm);
@@ -278,24 +278,24 @@ function loadScript(k: Kernel, p: Process, bprm: Binprm): number {
   let iArg = -1;
   if (iSep >= 0 && iSep < iEnd && buf[iSep] !== 0) iArg = nextNonSpaceTab(iSep, iEnd);
   if (bprm.pathInaccessible) return -ENOENT; // the interpreter could not open /dev/fd/N after exec
-  const text = (from: number, to: number): string => {
+  const bytes = (from: number, to: number): Uint8Array => {
     const z = buf.subarray(from, to).indexOf(0); // copy_string_kernel stops at a NUL
-    return Buffer.from(buf.subarray(from, z >= 0 ? from + z : to)).toString('utf8');
+    return buf.slice(from, z >= 0 ? from + z : to);
   };
-  const interpName = text(iName, iArg >= 0 ? iSep : iEnd);
-  const arg = iArg >= 0 ? text(iArg, iEnd) : undefined;
+  const interpName = bytes(iName, iArg >= 0 ? iSep : iEnd);
+  const arg = iArg >= 0 ? bytes(iArg, iEnd) : undefined;
   // remove_arg_zero, then the script's name, the argument and the interpreter in front.
   const removed = bprm.argv[0];
   const added = [interpName, ...(arg !== undefined ? [arg] : []), bprm.interp];
-  bprm.room += removed !== undefined ? utf8Length(removed) + 1 : 0;
-  for (const s of added) bprm.room -= utf8Length(s) + 1;
+  bprm.room += removed !== undefined ? removed.length + 1 : 0;
+  for (const s of added) bprm.room -= s.length + 1;
   // The pointers grow too; bprm_stack_limits charged them once, as Linux does (the strings' room
   // is what copy_string_kernel checks).
   if (bprm.room < 0) return -E2BIG;
   bprm.argv = [...added, ...bprm.argv.slice(1)];
   bprm.interp = interpName; // bprm_change_interp
   // open_exec: the interpreter, from the cwd, following links.
-  const file = openExec(k, p, AT_FDCWD, interpName, true);
+  const file = openExec(k, p, AT_FDCWD, Buffer.from(interpName).toString('utf8'), true);
   if (typeof file === 'number') return file;
   bprm.file = file;
   return 0;

@@ -230,8 +230,8 @@ static void stage1(void)
 	sigaltstack(&ss, NULL);
 	alarm(1000);
 	snprintf(pidbuf, sizeof pidbuf, "EXECCHAIN_PID=%d", (int)getpid());
-	char *envp[] = { pidbuf, "EXECCHAIN_VAR=one two", "", NULL };
-	char *argv[] = { "./execchain", "stage2", "two words", "", "--flag=x", NULL };
+	char *envp[] = { pidbuf, "EXECCHAIN_VAR=one two", "", "BYTES=\xc3\xa9\x80", NULL };
+	char *argv[] = { "./execchain", "stage2", "two words", "", "--flag=x", "\xff\xfe not UTF-8", NULL };
 	printf("stage1: exec ./execchain stage2\n");
 	fflush(stdout);
 	execve("./execchain", argv, envp);
@@ -239,14 +239,31 @@ static void stage1(void)
 	exit(1);
 }
 
+/* A string with its bytes outside printable ASCII as \xNN: execve must pass bytes unchanged. */
+static void print_escaped(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p >= 0x20 && *p < 0x7f)
+			putchar(*p);
+		else
+			printf("\\x%02x", *p);
+}
+
 static void stage2(int argc, char **argv)
 {
 	printf("stage2: argc=%d\n", argc);
-	for (int i = 0; i < argc; i++)
-		printf("  argv[%d]=\"%s\"\n", i, argv[i]);
+	for (int i = 0; i < argc; i++) {
+		printf("  argv[%d]=\"", i);
+		print_escaped(argv[i]);
+		printf("\"\n");
+	}
 	for (char **e = environ; *e != NULL; e++)
 		if (strncmp(*e, "EXECCHAIN_PID=", 14) != 0)
-			printf("  env \"%s\"\n", *e);
+		{
+			printf("  env \"");
+			print_escaped(*e);
+			printf("\"\n");
+		}
 	const char *pid = getenv("EXECCHAIN_PID");
 	printf("pid kept: %s\n", pid != NULL && atoi(pid) == (int)getpid() ? "yes" : "no");
 	errno = 0;
