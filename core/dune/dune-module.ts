@@ -64,7 +64,11 @@ export class DuneModule {
   private nextVpid = 1;
   private readonly vmxonRegions = new Map<number, number>();
   private readonly msrBitmap: number;
-  private readonly notifying = new Set<Process>();
+  /**
+   * The address spaces whose notifier chain the module is on. Keyed by mm, not by process: after
+   * an execve the process has a fresh mm, and a vCPU it creates then must hear of that one.
+   */
+  private readonly notifying = new WeakSet<Process['mm']>();
   private readonly sv: Float64Array;
   private readonly sEptFills: number;
   private readonly sEptInvalidations: number;
@@ -220,8 +224,8 @@ export class DuneModule {
     writeHostState(w, cpu, this.exitHandler);
     // Keep the EPT coherent with the process's page tables (the MMU-notifier chain).
     const p = task.process;
-    if (!this.notifying.has(p)) {
-      this.notifying.add(p);
+    if (!this.notifying.has(p.mm)) {
+      this.notifying.add(p.mm);
       p.mm.notifiers.push((start, end) => this.mmuNotify(p, start, end));
     }
     return v;

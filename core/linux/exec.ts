@@ -31,11 +31,15 @@ const pageUp = (x: number): number => Math.ceil(x / PAGE_SIZE) * PAGE_SIZE;
  * AT_PHNUM, AT_PAGESZ, AT_ENTRY, AT_RANDOM, AT_EXECFN, AT_HWCAP, AT_CLKTCK, AT_UID…, AT_SECURE),
  * the strings and 16 random bytes. The ELF was validated by ElfFile.parse (which rejects a
  * dynamically linked file with "not supported: dynamically linked (PT_INTERP …)").
+ *
+ * `lazy` (execve) maps the segments without populating them: each page is read from the file on
+ * its first fault, and counted as a page fault then. The initial program is populated at once.
  */
-export function loadElf(k: Kernel, p: Process, elf: ElfFile, argv: string[], envp: string[], execfn: string, pieBase = PIE_BASE): ImageInfo {
+export function loadElf(k: Kernel, p: Process, elf: ElfFile, argv: ReadonlyArray<string | Uint8Array>, envp: ReadonlyArray<string | Uint8Array>, execfn: string, pieBase = PIE_BASE, lazy = false): ImageInfo {
   const mm = p.mm;
   const base = elf.isStaticPie ? pieBase : 0;
   const mem = k.machine.mem;
+  const fill = lazy ? imageFill(k, elf, base) : undefined;
   let end = 0;
   for (const seg of elf.loadSegments()) {
     const start = pageDown(base + seg.vaddr);
@@ -44,6 +48,12 @@ export function loadElf(k: Kernel, p: Process, elf: ElfFile, argv: string[], env
     mm.vmas.remove(start, stop);
     const vma = new Vma(start, stop, prot, MAP_PRIVATE, execfn);
     mm.vmas.insert(vma);
+    if (fill !== undefined) {
+      // execve maps the segments and leaves them to page faults (filemap_fault).
+      vma.fill = fill;
+      end = Math.max(end, stop);
+      continue;
+    }
     const fileStart = base + seg.vaddr;
     const fileEnd = fileStart + seg.filesz;
     const data = elf.segmentData(seg);
@@ -74,8 +84,9 @@ export function loadElf(k: Kernel, p: Process, elf: ElfFile, argv: string[], env
     k.accessProcessVm(p, sp, b.length, b);
     return sp;
   };
-  const cstr = (s: string): Uint8Array => {
-    const e = enc.encode(s);
+  // A string is UTF-8 encoded; bytes (what execve copied in) are used as they are.
+  const cstr = (s: string | Uint8Array): Uint8Array => {
+    const e = typeof s === 'string' ? enc.encode(s) : s;
     const b = new Uint8Array(e.length + 1);
     b.set(e);
     return b;
@@ -122,4 +133,21 @@ export function loadElf(k: Kernel, p: Process, elf: ElfFile, argv: string[], env
   });
   k.accessProcessVm(p, sp, table.length, table);
   return { entry: base + elf.entry, sp, base };
+}
+
+/**
+ * The page-fault fill of an image's pages: for the page at `va`, the bytes every PT_LOAD segment
+ * has there in the file (a page two segments share gets both), zeroes elsewhere (bss).
+ */
+function imageFill(k: Kernel, elf: ElfFile, base: number): (frame: number, va: number) => void {
+  const segs = elf.loadSegments();
+  const mem = k.machine.mem;
+  return (frame, va) => {
+    for (const seg of segs) {
+      const fileStart = base + seg.vaddr;
+      const from = Math.max(va, fileStart);
+      const to = Math.min(va + PAGE_SIZE, fileStart + seg.filesz);
+      if (to > from) mem.writeBytes(frame + (from - va), elf.bytes.subarray(seg.offset + (from - fileStart), seg.offset + (to - fileStart)));
+    }
+  };
 }

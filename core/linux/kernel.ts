@@ -679,8 +679,9 @@ export class Kernel {
         const exitStop = (c: Cpu): void => {
           if (t.tracer !== undefined && t.ptraceMode === 'syscall') this.ptraceStop(c, t, stop, () => {});
         };
-        // A call that sleeps (accept, epoll_wait, wait4 …) stops for the tracer when it is done.
-        if (t.state === TaskState.Sleeping) t.afterSyscall = exitStop;
+        // A call that sleeps (accept, epoll_wait, wait4 …) stops for the tracer when it is done;
+        // one that stopped on the way (execve's PTRACE_EVENT_EXEC) once the tracer resumes it.
+        if (t.state === TaskState.Sleeping || t.state === TaskState.Stopped) t.afterSyscall = exitStop;
         else exitStop(cpu);
       });
       return;
@@ -733,13 +734,13 @@ export class Kernel {
 
   /**
    * Stops a traced task (ptrace_stop): records the status for the tracer, wakes it, and runs
-   * `then` when the tracer resumes the task.
+   * `then` when the tracer resumes the task. `sig` may carry an event (SIGTRAP | event << 8).
    */
   ptraceStop(cpu: Cpu, t: Task, sig: number, then: () => void): void {
     if (t.state === TaskState.Dead || t.tracer === undefined) return; // e.g. after exit_group
     cpu.cycles += this.costs.ptraceStopPath;
     t.state = TaskState.Stopped;
-    t.ptraceReport = ((sig & 0xff) << 8) | 0x7f;
+    t.ptraceReport = ((sig & 0xffff) << 8) | 0x7f; // bits 8..15 the signal, 16..23 a PTRACE_EVENT_*
     t.resume = then;
     queueSignalToProcess(this, t.tracer!, SIGCHLD, t.process.pid);
     this.wakeSleepers();
@@ -988,6 +989,7 @@ export class Kernel {
     }
     void present;
     const frame = this.machine.frames.alloc();
+    vma.fill?.(frame, page); // a file page (an execve'd image): its bytes, else zeroes
     mm.mapPage(page, frame, vma, true);
     if (cpu) cpu.cycles += costs.pageAllocPath;
     return 0;

@@ -22,7 +22,7 @@ export const NR = {
   clock_getres: 229, clock_nanosleep: 230, exit_group: 231,
   tgkill: 234, epoll_wait: 232, epoll_ctl: 233, epoll_create: 213, openat: 257, mkdirat: 258, newfstatat: 262, unlinkat: 263, renameat: 264, linkat: 265,
   symlinkat: 266, readlinkat: 267, faccessat: 269, set_robust_list: 273, get_robust_list: 274, dup3: 292, pipe2: 293,
-  pselect6: 270, ppoll: 271, epoll_pwait: 281, accept4: 288, epoll_create1: 291, prlimit64: 302, renameat2: 316, getrandom: 318, rseq: 334, faccessat2: 439,
+  pselect6: 270, ppoll: 271, epoll_pwait: 281, accept4: 288, epoll_create1: 291, prlimit64: 302, renameat2: 316, getrandom: 318, execveat: 322, rseq: 334, faccessat2: 439,
 } as const;
 
 export const SYSCALL_NAMES: Record<number, string> = Object.fromEntries(Object.entries(NR).map(([k, v]) => [v, k]));
@@ -118,7 +118,9 @@ export const PTRACE_TRACEME = 0, PTRACE_PEEKTEXT = 1, PTRACE_PEEKDATA = 2, PTRAC
   PTRACE_CONT = 7, PTRACE_KILL = 8, PTRACE_SINGLESTEP = 9, PTRACE_GETREGS = 12, PTRACE_SETREGS = 13,
   PTRACE_ATTACH = 16, PTRACE_DETACH = 17, PTRACE_SYSCALL = 24, PTRACE_SETOPTIONS = 0x4200,
   PTRACE_SYSEMU = 31;
-export const PTRACE_O_TRACESYSGOOD = 1;
+export const PTRACE_O_TRACESYSGOOD = 1, PTRACE_O_TRACEEXEC = 0x10;
+/** The event a PTRACE_O_TRACEEXEC stop reports in bits 16..23 of its wait status. */
+export const PTRACE_EVENT_EXEC = 4;
 
 /**
  * struct user_regs_struct (arch/x86/include/asm/user_64.h): 27 unsigned longs, in this order.
@@ -203,6 +205,22 @@ export const S_IFMT = 0o170000, S_IFSOCK = 0o140000, S_IFLNK = 0o120000, S_IFREG
 export const DT_UNKNOWN = 0, DT_FIFO = 1, DT_CHR = 2, DT_DIR = 4, DT_BLK = 6, DT_REG = 8, DT_LNK = 10,
   DT_SOCK = 12;
 export const PATH_MAX = 4096;
+
+// execve (include/uapi/linux/binfmts.h, include/linux/binfmts.h, fs/exec.c).
+/** The longest argument or environment string, its NUL included (32 pages). */
+export const MAX_ARG_STRLEN = 32 * 4096;
+/** The most argument or environment strings (0x7FFFFFFF). */
+export const MAX_ARG_STRINGS = 0x7fff_ffff;
+/** ARG_MAX: the least room for strings and pointers execve grants, whatever RLIMIT_STACK says. */
+export const ARG_MAX = 131_072;
+/** _STK_LIM: the default RLIMIT_STACK (8 MiB); strings may use at most 3/4 of it. */
+export const STK_LIM = 8 * 1024 * 1024;
+/** The bytes of a file the binary formats look at first (the #! line must fit in them). */
+export const BINPRM_BUF_SIZE = 256;
+/** Interpreter levels one execve may go through (fs/exec.c exec_binprm: depth > 5 is -ELOOP). */
+export const EXEC_MAX_DEPTH = 5;
+/** task_struct.comm: 15 characters and the NUL. */
+export const TASK_COMM_LEN = 16;
 /** Largest count one read/write transfers (MAX_RW_COUNT is INT_MAX & PAGE_MASK; the model caps lower). */
 export const MAX_RW_COUNT = 16 * 1024 * 1024;
 export const UIO_MAXIOV = 1024;

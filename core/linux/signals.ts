@@ -131,6 +131,13 @@ export function deliverSignals(k: Kernel, cpu: Cpu, t: Task): void {
         t.state = TaskState.Stopped;
         return;
       }
+      // de_thread's SIGKILL: a thread killed for another's execve exits alone, and wakes it.
+      const exec = t.process.execTask;
+      if (sig === SIGKILL && exec !== undefined && exec !== t) {
+        k.exitThread(cpu, t, signaledStatus(sig));
+        k.wakeSleepers();
+        return;
+      }
       k.exitProcess(cpu, t.process, signaledStatus(sig));
       return;
     }

@@ -153,6 +153,7 @@ export const SYSCALL_PROTOTYPES: readonly SyscallPrototype[] = [
   proto(NR.clone, 'clone', 'unsigned long clone_flags, unsigned long newsp, int __user *parent_tidptr, int __user *child_tidptr, unsigned long tls'),
   proto(NR.fork, 'fork', ''),
   proto(NR.vfork, 'vfork', ''),
+  proto(NR.execve, 'execve', 'const char __user *filename, const char __user *const __user *argv, const char __user *const __user *envp'),
   proto(NR.exit, 'exit', 'int error_code'),
   proto(NR.wait4, 'wait4', 'pid_t upid, int __user *stat_addr, int options, struct rusage __user *ru'),
   proto(NR.kill, 'kill', 'pid_t pid, int sig'),
@@ -222,6 +223,7 @@ export const SYSCALL_PROTOTYPES: readonly SyscallPrototype[] = [
   proto(NR.prlimit64, 'prlimit64', 'pid_t pid, unsigned int resource, const struct rlimit64 __user *new_rlim, struct rlimit64 __user *old_rlim'),
   proto(NR.renameat2, 'renameat2', 'int olddfd, const char __user *oldname, int newdfd, const char __user *newname, unsigned int flags'),
   proto(NR.getrandom, 'getrandom', 'char __user *ubuf, size_t len, unsigned int flags'),
+  proto(NR.execveat, 'execveat', 'int fd, const char __user *filename, const char __user *const __user *argv, const char __user *const __user *envp, int flags'),
   proto(NR.rseq, 'rseq', 'struct rseq __user *rseq, u32 rseq_len, int flags, u32 sig'),
   proto(NR.faccessat2, 'faccessat2', 'int dfd, const char __user *filename, int mode, int flags'),
 ];

@@ -16,6 +16,7 @@ import { registerFsSyscalls } from './syscalls-fs.js';
 import { registerMiscSyscalls } from './syscalls-misc.js';
 import { registerItimerSyscalls } from './itimer.js';
 import { registerNetSyscalls } from './syscalls-net.js';
+import { registerExecSyscalls } from './syscalls-exec.js';
 import { Process, TaskState } from './task.js';
 import { cloneTask } from './threads.js';
 import { Vma } from './vma.js';
@@ -37,6 +38,7 @@ export function registerSyscalls(table: SyscallTable): void {
   registerMiscSyscalls(t);
   registerItimerSyscalls(t);
   registerNetSyscalls(t);
+  registerExecSyscalls(t); // execve, execveat (syscalls-exec.ts)
   // exit ends the calling thread; exit_group (what exit(3) makes) the whole thread group.
   t.add(NR.exit, 'exit', 1, ({ kernel, cpu, task }, code) => {
     kernel.exitThread(cpu, task, exitedStatus(code));

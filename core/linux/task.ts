@@ -63,6 +63,11 @@ export class Process {
    * status of the group; every other thread is being killed.
    */
   groupExitStatus: number | undefined;
+  /**
+   * The thread whose execve is killing the others (signal->group_exec_task): their SIGKILL ends
+   * only themselves, and it waits until they are gone (syscalls-exec.ts, de_thread).
+   */
+  execTask: Task | undefined;
   /** The current directory's guest path before any chdir ("/"); then `cwdDir` holds it. */
   cwd = '/';
   /**

@@ -5,6 +5,13 @@ import { PROT_EXEC, PROT_READ, PROT_WRITE } from './linux-abi.js';
 export class Vma {
   /** Backed by 2 MiB pages: 'hugetlb' (MAP_HUGETLB) or 'auto' (libhugetlbfs-like); huge-pages.ts. */
   huge: HugeKind = '';
+  /**
+   * For a private file mapping (an ELF image mapped by execve): fills a new frame with the file's
+   * bytes for the page at `va` when it is first touched, as filemap_fault reads the page cache
+   * (the model copies at once instead of sharing the cached page until a write). Undefined: an
+   * anonymous page, zero-filled.
+   */
+  fill: ((frame: number, va: number) => void) | undefined;
 
   constructor(
     public start: number,
@@ -35,6 +42,7 @@ export class Vma {
   clone(): Vma {
     const v = new Vma(this.start, this.end, this.prot, this.flags, this.name);
     v.huge = this.huge;
+    v.fill = this.fill;
     return v;
   }
 }

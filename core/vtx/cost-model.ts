@@ -40,6 +40,7 @@ export const COST_CONSTANTS = {
   forkPath: 'Linux fork: copy task, mm and VMAs (per-PTE copying charged separately)',
   forkPerPte: 'Linux fork: copy one PTE and take a page reference (COW)',
   exitPath: 'Linux do_exit: tear down mm, files, notify the parent',
+  execPath: 'Linux execve of a small static binary: open and read the file, copy argv/envp, begin_new_exec (flush the old mm, files, signals), map the image and build the initial stack',
   threadPath: 'Linux copy_process of a task that shares the mm (a thread, or CLONE_VM), or do_exit of a thread that is not the last',
   futexPath: 'Linux futex() body: get_futex_key, hash-bucket lock, compare and queue, or walk and wake',
   ipi: 'an inter-processor interrupt as its sender sees it: the ICR write, delivery to the target and the wait for its acknowledgement (flush_tlb_others)',
@@ -118,6 +119,7 @@ export class CostModel implements Record<CostConstant, number> {
   pollPerFile = 0;
   forkPerPte = 0;
   exitPath = 0;
+  execPath = 0;
   threadPath = 0;
   futexPath = 0;
   ipi = 0;

@@ -13,8 +13,9 @@ import { SandboxReporter } from './sandbox-reporter.js';
  * `--mode ptrace` for one run: the policy enforced by a supervisor process that traces the
  * program (PtraceSupervisor). The supervisor starts first; the program is its child, traced by
  * it, at its ELF entry with the SIGTRAP pending that execve sends a traced task — what a C
- * supervisor's fork, PTRACE_TRACEME and execve leave behind (the kernel model has no execve, so
- * the launcher builds that state, as `exec --mode linux` builds a fresh process). The program is
+ * supervisor's fork, PTRACE_TRACEME and execve leave behind (the launcher builds that state, as
+ * `exec --mode linux` builds a fresh process, rather than exec from inside a supervisor that
+ * would need a file of its own in the guest's tree). The program is
  * loaded exactly as in `--mode linux` (same addresses, same initial stack), so the two runs differ
  * only by the supervision. The exit status is the program's.
  */
