@@ -1297,10 +1297,10 @@ export class Kernel {
     return [...this.tasks.values()].filter((t) => t.state === TaskState.Sleeping || t.state === TaskState.Stopped);
   }
 
-  /** "pid 2 (prog) asleep in read", "pid 3 (child) stopped by ptrace" — for the reports. */
+  /** "pid 2 (prog) asleep in read", "tid 3 of pid 2 (prog) asleep in futex" — for the reports. */
   describeBlocked(): string {
     return this.blockedTasks().map((t) => {
-      const who = `pid ${t.tid} (${t.process.name})`;
+      const who = `${t.tid === t.process.pid ? '' : `tid ${t.tid} of `}pid ${t.process.pid} (${t.process.name})`;
       if (t.state === TaskState.Stopped) return `${who} stopped`;
       return `${who} asleep in ${t.lastSyscall >= 0 ? Kernel.syscallName(t.lastSyscall) : 'the kernel'}`;
     }).join(', ');

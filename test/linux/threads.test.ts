@@ -111,6 +111,13 @@ describe.runIf(existsSync(join(BIN, 'sum4')))('threads: musl programs against na
     expect(r.k.blockedTasks()).toEqual([]);
   });
 
+  it('ends a run whose threads all sleep forever in futex with a report and status 1, not a hang', () => {
+    const r = run('deadlock', [], { cpus: 2 });
+    expect(r.out).toBe('waiting\n');
+    expect(r.exitCode).toBe(1);
+    expect(r.err).toMatch(/deadlock.*pid 1 \(.*\) asleep in futex, tid 2 of pid 1 \(.*\) asleep in futex/);
+  });
+
   it('ends thread creation at the task limit with EAGAIN (RLIMIT_NPROC: half of threads-max)', () => {
     // 64 MiB: threads-max = 64 MiB / (8 × 16 KiB) = 512, RLIMIT_NPROC = 256, the main thread is one.
     const r = run('nproc', ['10000'], { memoryMiB: 64 });
