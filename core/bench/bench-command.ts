@@ -10,6 +10,7 @@ import { DEFAULT_PROFILE, loadProfile } from '../vtx/cost-model.js';
 import { writeBenchReport } from './bench-report.js';
 import { BenchResult, BenchSuite } from './bench-suite.js';
 import type { BenchWorkerJob, BenchWorkerMessage } from './bench-worker.js';
+import { TraceCapture } from '../trace-capture.js';
 import { renderBenchTable } from './bench-table.js';
 
 /** Where a run's progress goes: a bar on a terminal, one line per step otherwise (a log, CI). */
@@ -114,28 +115,41 @@ export class BenchCommand implements CliCommand {
       .option('--report <dir>', 'write DIR/index.html: tables and SVG charts, one self-contained page')
       .option('--profile <name>', 'cost profile (core/vtx/profiles)', DEFAULT_PROFILE)
       .option('--jobs <n>', 'suites run at once in worker threads (default: the cores; 1: one after another)')
-      .action(async (names: string[], opts: { json?: string; report?: string; profile: string; only?: string; skip?: string; jobs?: string }) => {
+      .option('--trace <dir>', 'write a Chrome Trace Event file per machine of each step into DIR (open in ui.perfetto.dev)')
+      .option('--trace-row <label>', 'with --trace: only the step of this label, as the progress lines name it')
+      .action(async (names: string[], opts: { json?: string; report?: string; profile: string; only?: string; skip?: string; jobs?: string; trace?: string; traceRow?: string }) => {
         // Everything that can be refused is refused before the first suite runs.
         loadProfile(opts.profile);
         const chosen = chooseSuites(names, this.suites, opts);
         if (opts.json !== undefined) checkOutputFile(opts.json, '--json');
         if (opts.report !== undefined) checkOutputDir(opts.report, '--report');
+        if (opts.traceRow !== undefined && opts.trace === undefined) throw new UsageError('--trace-row needs --trace DIR');
+        if (opts.trace !== undefined) checkOutputDir(opts.trace, '--trace', 'trace.json');
+        const trace = opts.trace === undefined ? undefined : { dir: opts.trace, row: opts.traceRow };
+        const traced: string[] = [];
+        const steps = new Set<string>();
         const jobs = opts.jobs === undefined ? availableParallelism() : Number(opts.jobs);
         if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError(`--jobs must be a whole number from 1 to 64, got '${opts.jobs}'`);
         const err = process.stderr;
         const width = process.stdout.isTTY ? process.stdout.columns : undefined;
         let results: BenchResult[];
         if (jobs > 1 && chosen.filter((s) => s.exclusive !== true).length > 1) {
-          results = await this.runParallel(chosen, opts.profile, jobs, (l) => err.write(l));
+          results = await this.runParallel(chosen, opts.profile, jobs, (l) => err.write(l), trace, traced, steps);
           for (const r of results) process.stdout.write(renderBenchTable(r, width) + '\n');
         } else {
           const sink = err.isTTY ? barSink(err) : lineSink((l) => err.write(l));
           results = [];
           for (const suite of chosen) {
-            const r = await this.runSuite(suite, opts.profile, sink);
+            const r = await this.runSuite(suite, opts.profile, sink, trace, traced, steps);
             results.push(r);
             process.stdout.write(renderBenchTable(r, width) + '\n');
           }
+        }
+        if (trace !== undefined) {
+          if (traced.length === 0 && trace.row !== undefined) {
+            throw new UsageError(`--trace-row '${trace.row}': no step of that name; the steps were: ${[...steps].join(', ')}`);
+          }
+          err.write(`wrote ${traced.length} trace${traced.length === 1 ? '' : 's'} into ${trace.dir}\n`);
         }
         if (opts.json !== undefined) {
           writeOutputFile(opts.json, benchJson(results), '--json');
@@ -158,34 +172,63 @@ export class BenchCommand implements CliCommand {
    * `jobs` at a time, each in a worker thread with a container of its own. Results come back in
    * the order the suites were chosen; progress is one line per step, prefixed by the suite.
    */
-  private async runParallel(chosen: readonly BenchSuite[], profile: string, jobs: number, write: (line: string) => void): Promise<BenchResult[]> {
+  private async runParallel(
+    chosen: readonly BenchSuite[], profile: string, jobs: number, write: (line: string) => void,
+    trace: TraceRequest | undefined, traced: string[], steps: Set<string>,
+  ): Promise<BenchResult[]> {
     const results: Array<BenchResult | undefined> = chosen.map(() => undefined);
     const alone = chosen.filter((s) => s.exclusive === true);
-    for (const s of alone) results[chosen.indexOf(s)] = await this.runSuite(s, profile, lineSink(write));
+    for (const s of alone) results[chosen.indexOf(s)] = await this.runSuite(s, profile, lineSink(write), trace, traced, steps);
     const queue = chosen.filter((s) => s.exclusive !== true);
     const worker = async (): Promise<void> => {
       for (let s = queue.shift(); s !== undefined; s = queue.shift()) {
         const sink = lineSink(write);
         sink.start(s);
-        results[chosen.indexOf(s)] = await runInWorker({ suite: s.id, profile, personalManifest: process.env['DUNESIM_MANIFEST'] || undefined }, (l) => sink.step(l));
+        const job: BenchWorkerJob = { suite: s.id, profile, personalManifest: process.env['DUNESIM_MANIFEST'] || undefined, traceDir: trace?.dir, traceRow: trace?.row };
+        const { result, written } = await runInWorker(job, (l) => {
+          steps.add(l);
+          sink.step(l);
+        });
+        traced.push(...written);
+        results[chosen.indexOf(s)] = result;
       }
     };
     await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, worker));
     return results as BenchResult[];
   }
 
-  private async runSuite(suite: BenchSuite, profile: string, sink: ProgressSink): Promise<BenchResult> {
+  private async runSuite(
+    suite: BenchSuite, profile: string, sink: ProgressSink,
+    trace?: TraceRequest, traced: string[] = [], steps = new Set<string>(),
+  ): Promise<BenchResult> {
+    const capture = trace === undefined ? undefined : new TraceCapture(trace.dir, suite.id, trace.row);
     sink.start(suite);
+    capture?.start();
     try {
-      return await suite.run({ profile, progress: (step) => sink.step(step) });
+      return await suite.run({
+        profile,
+        progress: (step) => {
+          steps.add(step);
+          capture?.step(step);
+          sink.step(step);
+        },
+      });
     } finally {
+      capture?.stop();
+      if (capture !== undefined) traced.push(...capture.written);
       sink.stop();
     }
   }
 }
 
+/** `--trace DIR [--trace-row LABEL]`. */
+interface TraceRequest {
+  dir: string;
+  row?: string;
+}
+
 /** Runs one suite in a worker thread; its progress steps arrive through `step`. */
-function runInWorker(job: BenchWorkerJob, step: (label: string) => void): Promise<BenchResult> {
+function runInWorker(job: BenchWorkerJob, step: (label: string) => void): Promise<{ result: BenchResult; written: string[] }> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL('./bench-worker-entry.mjs', import.meta.url), { workerData: job });
     let settled = false;
@@ -193,7 +236,7 @@ function runInWorker(job: BenchWorkerJob, step: (label: string) => void): Promis
       if (m.type === 'progress') step(m.label);
       else {
         settled = true;
-        if (m.type === 'done') resolve(m.result as BenchResult);
+        if (m.type === 'done') resolve({ result: m.result as BenchResult, written: m.traces });
         else reject(new Error(`bench ${job.suite}: ${m.message}`));
         void w.terminate();
       }

@@ -2,18 +2,22 @@ import 'reflect-metadata';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createContainer } from '../framework/create-container.js';
 import { BenchSuite } from './bench-suite.js';
+import { TraceCapture } from '../trace-capture.js';
 
 /** What the parent sends a worker: one suite to run. */
 export interface BenchWorkerJob {
   suite: string;
   profile: string;
   personalManifest?: string;
+  /** `--trace DIR` and `--trace-row LABEL` of the command. */
+  traceDir?: string;
+  traceRow?: string;
 }
 
 /** What a worker sends back: progress steps, then the result or the error. */
 export type BenchWorkerMessage =
   | { type: 'progress'; label: string }
-  | { type: 'done'; result: unknown }
+  | { type: 'done'; result: unknown; traces: string[] }
   | { type: 'error'; message: string };
 
 /**
@@ -26,8 +30,17 @@ async function runJob(job: BenchWorkerJob): Promise<void> {
     const { container } = await createContainer({ personalManifest: job.personalManifest });
     const suite = container.getAll<BenchSuite>(BenchSuite).find((s) => s.id === job.suite);
     if (suite === undefined) throw new Error(`bench suite '${job.suite}' is not installed in the worker`);
-    const result = await suite.run({ profile: job.profile, progress: (label) => port.postMessage({ type: 'progress', label } satisfies BenchWorkerMessage) });
-    port.postMessage({ type: 'done', result } satisfies BenchWorkerMessage);
+    const capture = job.traceDir === undefined ? undefined : new TraceCapture(job.traceDir, job.suite, job.traceRow);
+    capture?.start();
+    const result = await suite.run({
+      profile: job.profile,
+      progress: (label) => {
+        capture?.step(label);
+        port.postMessage({ type: 'progress', label } satisfies BenchWorkerMessage);
+      },
+    });
+    capture?.stop();
+    port.postMessage({ type: 'done', result, traces: capture?.written ?? [] } satisfies BenchWorkerMessage);
   } catch (e) {
     port.postMessage({ type: 'error', message: e instanceof Error ? e.message : String(e) } satisfies BenchWorkerMessage);
   }
