@@ -84,7 +84,7 @@ function barPanel(title: string, subtitle: string | undefined, unit: string, bar
         field: 'value', type: 'quantitative',
         scale: domain !== undefined ? { type: 'log', domain } : { zero: true, nice: true },
         // SI prefixes (20k, 3M) only for large figures: on small ones '~s' writes 0.1 as 100m.
-        axis: { title: log ? `${unit} (log scale)` : unit, format: Math.max(...bars.map((b) => Math.abs(b.value))) >= 1e4 ? '~s' : '~g', tickCount: 5, grid: true },
+        axis: { title: log ? `${unit} (log scale)` : unit, format: Math.max(...bars.map((b) => Math.abs(b.value))) >= 1e4 ? '~s' : '~r', tickCount: 5, grid: true },
       },
     },
     layer: [
@@ -112,8 +112,8 @@ function linePanel(unit: string, rows: readonly BenchRow[]): Record<string, unkn
     data: { values: points },
     mark: { type: 'line', point: true },
     encoding: {
-      x: { field: 'x', type: 'quantitative', scale: xLog ? { type: 'log', domain: logDomain(xs) } : { zero: false }, axis: { title: rows[0]!.series!.xUnit, format: '~g', grid: true } },
-      y: { field: 'value', type: 'quantitative', scale: { zero: true, nice: true }, axis: { title: unit, format: '~g', grid: true } },
+      x: { field: 'x', type: 'quantitative', scale: xLog ? { type: 'log', domain: logDomain(xs) } : { zero: false }, axis: { title: rows[0]!.series!.xUnit, format: '~r', grid: true } },
+      y: { field: 'value', type: 'quantitative', scale: { zero: true, nice: true }, axis: { title: unit, format: '~r', grid: true } },
       color: { field: 'series', type: 'nominal', legend: { title: null, orient: 'bottom' } },
     },
   };
@@ -121,43 +121,46 @@ function linePanel(unit: string, rows: readonly BenchRow[]): Record<string, unkn
 
 /**
  * The chart of one suite: a row comparing Linux and Dune gets a panel (model and paper bars of
- * each column); consecutive single-value rows with the same unit share one panel and one scale.
+ * each column); single-value rows share one panel and one scale per unit (placed where the unit
+ * first appears), so the exec suite's M instr/s rows sit on one axis and its slowdowns on another;
+ * rows of a series make a line chart per unit.
  */
 export function suiteChartSpec(result: BenchResult): TopLevelSpec {
-  const panels: Array<Record<string, unknown>> = [];
-  let run: { unit: string; bars: Bar[] } | undefined;
-  let line: { unit: string; rows: BenchRow[] } | undefined;
-  const flush = (): void => {
-    if (run !== undefined) panels.push(barPanel(run.unit, undefined, run.unit, run.bars));
-    if (line !== undefined) panels.push(linePanel(line.unit, line.rows));
-    run = undefined;
-    line = undefined;
-  };
+  const panels: Array<Record<string, unknown> | { unit: string; bars: Bar[] } | { unit: string; rows: BenchRow[] }> = [];
+  const values = new Map<string, { unit: string; bars: Bar[] }>();
+  const lines = new Map<string, { unit: string; rows: BenchRow[] }>();
   for (const row of result.rows) {
     if (row.series !== undefined && finite(row.value)) {
-      if (line === undefined || line.unit !== row.unit) {
-        flush();
-        line = { unit: row.unit, rows: [] };
+      let l = lines.get(row.unit);
+      if (l === undefined) {
+        l = { unit: row.unit, rows: [] };
+        lines.set(row.unit, l);
+        panels.push(l);
       }
-      line.rows.push(row);
+      l.rows.push(row);
       continue;
     }
     const bars = barsOf(row, columnLabels(result, row));
     if (bars.length === 1 && bars[0]!.kind === 'value') {
-      if (run === undefined || run.unit !== row.unit) {
-        flush();
-        run = { unit: row.unit, bars: [] };
+      let v = values.get(row.unit);
+      if (v === undefined) {
+        v = { unit: row.unit, bars: [] };
+        values.set(row.unit, v);
+        panels.push(v);
       }
-      run.bars.push(bars[0]!);
+      v.bars.push(bars[0]!);
       continue;
     }
-    flush();
     if (bars.length > 0) panels.push(barPanel(row.id, row.description, row.unit, bars));
   }
-  flush();
+  const specs = panels.map((p) => {
+    if ('rows' in p && Array.isArray(p.rows)) return linePanel(p.unit as string, p.rows as BenchRow[]);
+    if ('bars' in p && Array.isArray(p.bars)) return barPanel(p.unit as string, undefined, p.unit as string, p.bars as Bar[]);
+    return p as Record<string, unknown>;
+  });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    vconcat: panels.length > 0 ? panels : [barPanel(result.suite, 'no figures', '', [])],
+    vconcat: specs.length > 0 ? specs : [barPanel(result.suite, 'no figures', '', [])],
     spacing: 24,
     config: { font: 'system-ui, sans-serif', view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 11 } },
   } as unknown as TopLevelSpec;
@@ -214,7 +217,7 @@ export function comparisonChartSpec(results: readonly BenchResult[]): TopLevelSp
   const y = { field: 'label', type: 'nominal', sort: null, axis: { title: null, labelLimit: 300 } };
   const yOffset = { field: 'which', type: 'nominal', sort: ['model', 'paper'] };
   const domain = logDomain([...g.map((v) => v.model), ...g.map((v) => v.paper), 1]);
-  const x = { field: 'gain', type: 'quantitative', scale: { type: 'log', domain }, axis: { title: 'gain (×, log scale)', format: '~g', grid: true } };
+  const x = { field: 'gain', type: 'quantitative', scale: { type: 'log', domain }, axis: { title: 'gain (×, log scale)', format: '~r', grid: true } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
