@@ -15,6 +15,7 @@ import { PhysicalMemory } from './physical-memory.js';
 import { AccessKind } from './tlb.js';
 import { Stats } from '../stats.js';
 import { Tracer } from '../tracer.js';
+import { PortBus } from './devices/bus.js';
 import { Vmx } from './vmx.js';
 import { VmExitReason } from './vmcs-field.js';
 
@@ -59,6 +60,8 @@ export interface CpuEnvironment {
   readonly tracer: Tracer;
   readonly cpuid: Map<number, CpuidLeaf>;
   readonly physBits: number;
+  /** The I/O ports IN and OUT reach (optional: without it there are no port devices). */
+  readonly ports?: PortBus;
 }
 
 /**
@@ -151,6 +154,8 @@ export class Cpu implements MmuHost {
   readonly costs: CostModel;
   readonly stats: Stats;
   readonly tracer: Tracer;
+  /** The machine's I/O ports (IN/OUT executed outside a guest reach these devices). */
+  readonly ports: PortBus;
   private readonly natives: NativeCodeRegistry;
   private readonly cpuidTable: Map<number, CpuidLeaf>;
   private readonly sv: Float64Array;
@@ -165,6 +170,7 @@ export class Cpu implements MmuHost {
     this.costs = env.costs;
     this.stats = env.stats;
     this.tracer = env.tracer;
+    this.ports = env.ports ?? new PortBus();
     this.natives = env.natives;
     this.cpuidTable = env.cpuid;
     this.sv = env.stats.v;

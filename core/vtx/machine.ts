@@ -1,6 +1,7 @@
 import { ConfigError } from '../config-error.js';
 import { Stats } from '../stats.js';
 import { Tracer } from '../tracer.js';
+import { MmioBus, PortBus } from './devices/bus.js';
 import { CostModel, ProfileFile, loadProfile } from './cost-model.js';
 import { Cpu } from './cpu.js';
 import { cpuidTable } from './cpuid.js';
@@ -43,6 +44,9 @@ export class Machine {
   readonly costs: CostModel;
   readonly stats: Stats;
   readonly tracer = new Tracer();
+  /** Devices: memory-mapped (physical addresses outside RAM) and on I/O ports. */
+  readonly mmio = new MmioBus();
+  readonly ports = new PortBus();
   readonly cpus: Cpu[];
   readonly physBits: number;
   readonly quantum: number;
@@ -64,10 +68,11 @@ export class Machine {
     this.mem = new PhysicalMemory(config.memory);
     this.frames = new FrameAllocator(this.mem);
     this.frames.onRelease = (pa) => this.natives.releaseFrame(pa);
+    this.mem.mmio = this.mmio;
     this.tracer.setClock(profile.clockHz);
     const env = {
       mem: this.mem, natives: this.natives, costs: this.costs, stats: this.stats, tracer: this.tracer,
-      cpuid: cpuidTable(physBits), physBits,
+      cpuid: cpuidTable(physBits), physBits, ports: this.ports,
     };
     this.cpus = [];
     const tlb = config.pagingStructureCaches === false ? { ...profile.tlb, psc: undefined } : profile.tlb;
