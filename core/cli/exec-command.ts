@@ -85,6 +85,8 @@ export function vmExitCount(r: ExecResult): number {
  * LSTAR trampoline forwards every SYSCALL as a VMCALL).
  */
 export function execElf(path: string, args: string[], opts: ExecOptions): ExecResult {
+  // PCIDs are the Linux model's switch_mm; a Dune or sandboxed process's host CR3 comes from the VMCS.
+  if (opts.pcid === true && opts.mode !== 'linux') throw new UsageError('--pcid needs --mode linux');
   const elf = readElfBinary(path); // ElfError on a bad file, a directory, a FIFO
   const t0 = performance.now();
   const m = new Machine({ memory: opts.memory, profile: opts.profile, cpus: Math.max(opts.cpus ?? 1, opts.launcher?.cpus ?? 1) });

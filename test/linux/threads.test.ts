@@ -199,6 +199,10 @@ describe.runIf(existsSync(join(BIN, 'pcid-away')) && existsSync(join(GUEST_BIN, 
     expect(on.stats.cycles as number).toBeLessThan(off.stats.cycles as number);
   });
 
+  it('refuses PCIDs outside --mode linux with a usage error', () => {
+    expect(() => execElf(join(BIN, 'sum4'), [], { mode: 'dune', pcid: true, profile: 'dune-e3-1230v2', memory: 64 << 20, console: () => {} })).toThrow('--pcid needs --mode linux');
+  });
+
   it('with PCIDs, a thread back on a CPU that ran another process while its address space changed sees the change (tlb_gen)', () => {
     // The munmap reaches no other CPU (none has the address space loaded); the switch back must
     // flush the PCID the reader's translation was cached under, so its next read faults.
