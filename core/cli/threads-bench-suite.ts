@@ -128,7 +128,7 @@ export function measureWorkload(profile: string, w: Workload): BenchRow {
     unit: 'cycles',
     description: w.description,
     linux: cycles,
-    ...(w.paperUs !== undefined ? { paper: { linux: w.paperUs * 1e-6 * clockHz, source: `${TABLE5} (${w.paperUs} µs)` } } : {}),
+    ...(w.paperUs !== undefined ? { paper: { linux: Math.round(w.paperUs * clockHz / 1e4) / 100, source: `${TABLE5} (${w.paperUs} µs)` } } : {}),
     counts,
     note: `${w.cpus} CPU${w.cpus > 1 ? 's' : ''}${w.pcid ? ', PCID' : ''}; per operation, from runs of N = ${n1} and ${n2}`,
   };
