@@ -374,11 +374,11 @@ export class Kernel {
       if (now === -Infinity) for (const c of cpus) if (c.cycles > now) now = c.cycles;
       if (idle.cycles < now) idle.cycles = now;
       // Made runnable by a task on another CPU (a futex wake, a clone): that CPU sends the
-      // reschedule IPI that ends the idle CPU's HLT (ttwu_queue → smp_send_reschedule). The
-      // sender does not wait for it. A timer or a host event wakes a CPU without one.
-      // The IPI interrupts the HLT of the idle loop; its handler (scheduler_ipi) returns with IRETQ
-      // to the idle loop, which then calls schedule(): an interrupt delivery and an IRETQ on the
-      // woken CPU before the switch. (The wire latency of the IPI has no constant of its own.)
+      // reschedule IPI (ttwu_queue → smp_send_reschedule) and does not wait for it; a timer or a
+      // host event wakes a CPU without one. The IPI ends the idle loop's HLT; its handler
+      // (scheduler_ipi) returns with IRETQ to the idle loop, which then calls schedule(): an
+      // interrupt delivery and an IRETQ on the woken CPU before the switch. The IPI's flight
+      // time and the exit from HLT have no sourced constant and are not charged.
       const from = this.machine.running;
       if (from !== undefined && from !== idle) {
         this.sv[this.sIpis]++;
