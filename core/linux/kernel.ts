@@ -112,16 +112,10 @@ export class Kernel {
   /** TLB flushes other CPUs still owe, delivered by the call-function IPI. */
   private readonly flushRequests: Array<Array<{ mm: AddressSpace; start: number; end: number; gen: number }>>;
   /**
-   * Whether switch_mm tags each CPU's TLB with PCIDs (Linux 4.14 and later, arch/x86/mm/tlb.c),
-   * set by `enablePcid` before the first task runs. Off (Linux 3.2, the default): every switch
-   * to another address space loads CR3 and flushes the TLB.
-   */
-  get pcid(): boolean {
-    return this.asids !== undefined;
-  }
-  /**
-   * Per CPU, the address spaces whose translations it keeps under PCIDs 1..TLB_NR_DYN_ASIDS
-   * (cpu_tlbstate.ctxs): slot i holds PCID i + 1, with the mm's tlb_gen its entries are good for.
+   * With PCIDs (`enablePcid`; Linux 4.14 and later, arch/x86/mm/tlb.c), per CPU, the address
+   * spaces whose translations it keeps under PCIDs 1..TLB_NR_DYN_ASIDS (cpu_tlbstate.ctxs): slot i
+   * holds PCID i + 1, with the mm's tlb_gen its entries are good for. Undefined without (Linux
+   * 3.2, the default): every switch to another address space loads CR3 and flushes the TLB.
    */
   private asids: Array<Array<{ mm: AddressSpace | undefined; gen: number }>> | undefined;
   /** Per CPU, the slot the next new address space takes (cpu_tlbstate.next_asid, round robin). */
