@@ -199,6 +199,17 @@ describe.runIf(existsSync(join(BIN, 'pcid-away')) && existsSync(join(GUEST_BIN, 
     expect(on.stats.cycles as number).toBeLessThan(off.stats.cycles as number);
   });
 
+  it('with PCIDs, more processes than a CPU has PCID slots (6) take them in turn, and a shootdown still reaches a running thread', () => {
+    // 12 forked children on 2 CPUs: the slots are reused, each time flushed, and every child runs.
+    const forks = run('threadbench', ['create-fork', '12'], { cpus: 2, bin: GUEST_BIN, pcid: true });
+    expect(forks.out).toBe('threadbench create-fork 12: done\n');
+    expect(forks.exitCode).toBe(0);
+    expect(sched(forks).mmSwitches).toBeGreaterThan(12);
+    const sd = run('shootdown', [], { cpus: 2, pcid: true });
+    expect(sd.out).toBe('reader: SIGSEGV after munmap\n');
+    expect(sched(sd).tlbShootdowns).toBeGreaterThan(0);
+  });
+
   it('refuses PCIDs outside --mode linux with a usage error', () => {
     expect(() => execElf(join(BIN, 'sum4'), [], { mode: 'dune', pcid: true, profile: 'dune-e3-1230v2', memory: 64 << 20, console: () => {} })).toThrow('--pcid needs --mode linux');
   });
