@@ -45,7 +45,8 @@ export interface Interpreter {
    * after any instruction that hands over to the CPU), which is exactly what calling it again
    * would do; the default limit 0 executes one instruction.
    */
-  step(cpu: Cpu, limit?: number): void;
+  /** `pa`: the host address `cpu.rip` was just fetched from, when the caller translated it (else -1). */
+  step(cpu: Cpu, limit?: number, pa?: number): void;
   /** Writes state the interpreter keeps lazily (arithmetic flags) back into the CPU fields. */
   sync?(cpu: Cpu): void;
 }
@@ -363,7 +364,7 @@ export class Cpu implements MmuHost {
         `cpu${this.index}: no x86 interpreter is installed, cannot execute ${bytes.join(' ')} at rip 0x${rip.toString(16)}`,
       );
     }
-    this.interpreter.step(this, limit);
+    this.interpreter.step(this, limit, pa); // the fetch above serves the first instruction too
   }
 
   private handleThrown(e: unknown): void {
