@@ -50,6 +50,8 @@ export class Machine {
   readonly cpus: Cpu[];
   readonly physBits: number;
   readonly quantum: number;
+  /** The CPU `run` is executing a slice of now (the one whose code is running), else undefined. */
+  running: Cpu | undefined;
 
   constructor(config: MachineConfig) {
     const n = config.cpus ?? 1;
@@ -114,7 +116,12 @@ export class Machine {
       }
       const limit = Math.min(maxCycles, next === Infinity ? maxCycles : next + this.quantum);
       cpu.endSlice = false;
-      cpu.runUntil(limit === Infinity ? Number.MAX_VALUE : limit);
+      this.running = cpu;
+      try {
+        cpu.runUntil(limit === Infinity ? Number.MAX_VALUE : limit);
+      } finally {
+        this.running = undefined;
+      }
       slices++;
     }
   }
