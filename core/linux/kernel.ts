@@ -941,6 +941,9 @@ export class Kernel {
    * out will look anyway).
    */
   private onTimerInterrupt(cpu: Cpu, tick = true): void {
+    // ack_APIC_irq first (smp_apic_timer_interrupt, smp_reschedule_interrupt): the vector leaves
+    // service, so the next tick or IPI can arrive while this one is still being handled.
+    cpu.eoi();
     const sp = cpu.rsp;
     const cs = cpu.mmu.read64(sp + 8) & 0xffff;
     const t = this.current[cpu.index];
@@ -970,12 +973,15 @@ export class Kernel {
    * task's need-resched and pending signals are then seen on the module's way back in.
    */
   onHostInterrupt(cpu: Cpu, vector: number): void {
+    // The exit acknowledged the interrupt (it is in service): the host's handler ends it with EOI.
+    cpu.eoi();
     if (vector === LOCAL_TIMER_VECTOR) this.schedulerTick(cpu, this.current[cpu.index]);
     else if (vector === CALL_FUNCTION_VECTOR) this.runFlushRequests(cpu);
   }
 
   /** The call-function IPI: run the TLB flushes other CPUs queued for this one, then IRETQ. */
   private onCallFunction(cpu: Cpu): void {
+    cpu.eoi(); // smp_call_function_interrupt: ack_APIC_irq, then the function
     this.runFlushRequests(cpu);
     cpu.iretq();
   }
