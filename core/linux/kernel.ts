@@ -1381,7 +1381,7 @@ export class Kernel {
       if (!sliced) {
         this.machine.run(maxCycles);
         // A socket opened during the run stops the CPUs (hostEndpointOpened): go on sliced.
-        if (!net.active && this.timers.length === 0) return cpus.every((c) => c.halted) ? this.settled() : 'cycles';
+        if (!net.active && this.timers.length === 0 && this.machine.nextEventAt === Infinity) return cpus.every((c) => c.halted) ? this.settled() : 'cycles';
       } else {
         let now = Infinity;
         for (const c of cpus) if (!c.halted && c.cycles < now) now = c.cycles;
@@ -1399,8 +1399,14 @@ export class Kernel {
         if (cpus.every((c) => c.halted || c.cycles >= maxCycles)) return 'cycles';
         continue;
       }
-      // Every CPU is idle: only the host or a timer can wake a task now.
+      // Every CPU is idle: only the host, a timer or a device can wake a task now.
       const timer = this.timers.length > 0 ? this.timers.reduce((a, b) => (b.deadline < a.deadline ? b : a)) : undefined;
+      const device = this.machine.nextEventAt;
+      if (device < (timer?.deadline ?? Infinity) && device <= maxCycles) {
+        // A device acts before any timer (a frame arrives, its interrupt wakes a CPU).
+        this.machine.advanceToNextEvent();
+        continue;
+      }
       if (!this.hostCouldWake()) {
         if (timer === undefined) return this.settled();
         this.fireTimer(timer);
