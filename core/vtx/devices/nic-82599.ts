@@ -569,11 +569,22 @@ export class Nic82599 implements MmioDevice, MsiTarget {
   // descriptors and buffers, inserts checksums, and puts it on the wire after the previous one.
 
   private kickTransmit(): void {
-    if (this.txPending) return;
+    if (this.txPending || !this.transmitReady()) return;
     this.txPending = true;
     const at = Math.max(this.now(), this.psToCycles(this.wireFreePs));
     this.txEventAt = at;
     this.machine.schedule(at, this.txAction);
+  }
+
+  /** Whether some enabled queue has descriptors between head and tail. */
+  private transmitReady(): boolean {
+    const regs = this.regs;
+    for (let q = 0; q < R.NIC_QUEUES; q++) {
+      if ((regs[R.txdctl(q) >>> 2]! & R.XDCTL_ENABLE) === 0) continue;
+      const count = (regs[R.tdlen(q) >>> 2]! & 0xf_ff80) / DESC;
+      if (count > 0 && regs[R.tdh(q) >>> 2]! % count !== regs[R.tdt(q) >>> 2]! % count) return true;
+    }
+    return false;
   }
 
   private txEvent(): void {
@@ -640,7 +651,10 @@ export class Nic82599 implements MmioDevice, MsiTarget {
       const buf = hi * 2 ** 32 + lo;
       if (len + n > MAX_TX_FRAME) bad = true;
       else if (buf >= 0 && buf + n <= mem.size) this.txFrame.set(mem.u8.subarray(buf, buf + n), len);
-      else this.dmaAborts++;
+      else {
+        this.dmaAborts++;
+        this.txFrame.fill(0xff, len, len + n); // a master-aborted read returns all ones
+      }
       len += n;
       eop = (cmd & R.TXD_CMD_EOP) !== 0;
     }

@@ -47,11 +47,21 @@ export class TestDriver {
     return this.r.cpu;
   }
 
+  /**
+   * Device events due by the CPU's clock happen before its next register access, as they would
+   * inside the machine's run (a slice ends at an event): this driver runs outside it.
+   */
+  private sync(): void {
+    while (this.r.m.nextEventAt <= this.cpu.cycles) this.r.m.advanceToNextEvent();
+  }
+
   w(off: number, v: number): void {
+    this.sync();
     this.cpu.mmu.write32(this.regsVa + off, v >>> 0);
   }
 
   rd(off: number): number {
+    this.sync();
     return this.cpu.mmu.read32(this.regsVa + off);
   }
 
