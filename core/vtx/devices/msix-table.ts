@@ -56,7 +56,7 @@ export class MsixTable implements MmioDevice {
     const data = this.entries[v * 4 + 2]!;
     const vector = data & 0xff;
     // Vectors 0–15 are illegal for the APIC (SDM §10.5.2): the message is not accepted.
-    if (hi !== 0 || (lo & 0xfff0_0000) !== MSI_ADDRESS_BASE || vector < 16 || !this.target.deliverMsi((lo >>> 12) & 0xff, vector)) {
+    if (hi !== 0 || ((lo & 0xfff0_0000) >>> 0) !== MSI_ADDRESS_BASE || vector < 16 || !this.target.deliverMsi((lo >>> 12) & 0xff, vector)) {
       this.lost++;
       return;
     }
