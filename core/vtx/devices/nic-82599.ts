@@ -191,8 +191,15 @@ export class Nic82599 implements MmioDevice, MsiTarget {
   // ------------------------------------------------------------------------------------------
   // Registers.
 
+  /** The register an alias offset names (the 82598-compatible locations ixgbe uses for low indices). */
+  private static canonical(offset: number): number {
+    if (offset >= R.SRRCTL_ALIAS && offset < R.SRRCTL_ALIAS + 4 * R.NIC_QUEUES) return R.srrctl((offset - R.SRRCTL_ALIAS) >>> 2) + (offset & 3);
+    if (offset >= R.RAL_ALIAS && offset < R.RAL_ALIAS + 8 * 16) return offset - R.RAL_ALIAS + R.ral(0);
+    return offset;
+  }
+
   read(offset: number, size: 1 | 2 | 4): number {
-    const v = this.readDword(offset & ~3);
+    const v = this.readDword(Nic82599.canonical(offset) & ~3);
     if (size === 4) return v;
     return (v >>> ((offset & 3) * 8)) & (size === 1 ? 0xff : 0xffff);
   }
@@ -200,6 +207,7 @@ export class Nic82599 implements MmioDevice, MsiTarget {
   write(offset: number, size: 1 | 2 | 4, value: number): void {
     // The 82599's registers take 32-bit accesses only (datasheet §8.1): narrower writes are ignored.
     if (size !== 4 || (offset & 3) !== 0) return;
+    offset = Nic82599.canonical(offset);
     const i = offset >>> 2;
     const k = this.kind[i]!;
     if (k === Kind.Unmodelled) return;
@@ -219,7 +227,7 @@ export class Nic82599 implements MmioDevice, MsiTarget {
       case R.CTRL:
         return this.regs[i]!;
       case R.STATUS:
-        return 1 << 1; // LAN ID 0 … link is in LINKS
+        return 0; // LAN ID 0, no master-disable pending; the link state is in LINKS
       case R.LINKS:
         return R.LINKS_UP | R.LINKS_SPEED_10G;
       case R.RDRXCTL:
@@ -262,12 +270,12 @@ export class Nic82599 implements MmioDevice, MsiTarget {
       }
     }
     if (offset >= R.rssrk(0) && offset < R.rssrk(10)) return this.regs[i]!;
-    if (offset >= R.qptc(0) && offset < R.qptc(R.NIC_QUEUES)) return takeCount(this.qptcCount, (offset - R.qptc(0)) >>> 2);
     const q = (offset & 0x3ff) >>> 6;
     const reg = offset & ~0x3c0;
     if (reg === R.rdt(0) || reg === R.tdt(0)) return this.regs[i]!;
     if (reg === R.qprc(0)) return takeCount(this.qprcCount, q);
     if (reg === R.qprdc(0)) return takeCount(this.qprdcCount, q);
+    if (reg === R.qptc(0)) return takeCount(this.qptcCount, q);
     return 0;
   }
 

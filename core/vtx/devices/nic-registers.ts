@@ -36,11 +36,15 @@ export const EIMC = 0x0_0888; // mask clear
 export const EIAM = 0x0_0890;
 export const GPIE = 0x0_0898;
 export const GPIE_MSIX_MODE = 1 << 4;
-/** EITR(n), n < 24: the vector's interrupt throttling; interval in bits 11:3, in 2 µs units. */
+/** EITR(n), n < 24: the vector's interrupt throttling; interval in bits 11:3. */
 export const eitr = (v: number): number => 0x0_0820 + 4 * v;
 export const EITR_INTERVAL_MASK = 0x0ff8;
-/** Microseconds per unit of EITR's interval field (at 10 Gb/s; ixgbe's IXGBE_20K_ITR = 200 is 50 µs). */
-export const EITR_UNIT_US = 2;
+/**
+ * Microseconds per unit of EITR's interval field at 1 and 10 Gb/s (datasheet §8.2.3.5.12; ixgbe's
+ * IXGBE_MAX_INT_RATE, 488281 per second, is one unit). ixgbe's IXGBE_20K_ITR, 200, is 25 units:
+ * 51.2 µs.
+ */
+export const EITR_UNIT_US = 2.048;
 /**
  * IVAR(n), n < 64: the vectors of queues 2n and 2n+1. Byte 0 is RX queue 2n, byte 1 TX queue 2n,
  * byte 2 RX queue 2n+1, byte 3 TX queue 2n+1; in each byte bits 5:0 are the vector, bit 7 valid.
@@ -55,6 +59,8 @@ export const rdbah = (q: number): number => 0x0_1004 + 0x40 * q;
 export const rdlen = (q: number): number => 0x0_1008 + 0x40 * q;
 export const rdh = (q: number): number => 0x0_1010 + 0x40 * q;
 export const srrctl = (q: number): number => 0x0_1014 + 0x40 * q;
+/** SRRCTL of queues 0–15 also answers at 0x2100 + 4·q (where ixgbe writes it). */
+export const SRRCTL_ALIAS = 0x0_2100;
 /** SRRCTL.BSIZEPACKET (bits 4:0): receive buffer size in KiB. */
 export const SRRCTL_BSIZEPKT_MASK = 0x1f;
 /** SRRCTL.DESCTYPE (bits 27:25): 001 is advanced, one buffer. */
@@ -94,6 +100,8 @@ export const reta = (n: number): number => 0x0_5c00 + 4 * n;
 export const rssrk = (n: number): number => 0x0_5c80 + 4 * n;
 export const ral = (n: number): number => 0x0_a200 + 8 * n;
 export const rah = (n: number): number => 0x0_a204 + 8 * n;
+/** RAL/RAH of entries 0–15 also answer at 0x5400 + 8·n (where ixgbe writes them). */
+export const RAL_ALIAS = 0x0_5400;
 export const RAH_AV = 1 << 31; // address valid
 
 // Transmit (§8.2.3.9).
@@ -106,8 +114,8 @@ export const tdlen = (q: number): number => 0x0_6008 + 0x40 * q;
 export const tdh = (q: number): number => 0x0_6010 + 0x40 * q;
 export const tdt = (q: number): number => 0x0_6018 + 0x40 * q;
 export const txdctl = (q: number): number => 0x0_6028 + 0x40 * q;
-/** QPTC(q): packets transmitted from the queue. */
-export const qptc = (q: number): number => 0x0_8680 + 4 * q;
+/** QPTC(q): packets transmitted from the queue (ixgbe_type.h: 0x06030 + 0x40·q). */
+export const qptc = (q: number): number => 0x0_6030 + 0x40 * q;
 
 // Statistics (§8.2.3.23), all cleared on read.
 export const GPRC = 0x0_4074; // good packets received

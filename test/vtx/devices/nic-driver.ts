@@ -125,7 +125,7 @@ export class TestDriver {
     this.w(R.rdbal(q), ring.base);
     this.w(R.rdbah(q), 0);
     this.w(R.rdlen(q), count * 16);
-    this.w(R.srrctl(q), 2 | R.SRRCTL_DESCTYPE_ADV_ONEBUF | srrctlExtra);
+    this.w(R.SRRCTL_ALIAS + 4 * q, 2 | R.SRRCTL_DESCTYPE_ADV_ONEBUF | srrctlExtra); // where ixgbe writes it
     this.w(R.rdh(q), 0);
     this.w(R.rdt(q), 0);
     for (let i = 0; i < count; i++) this.armRx(q, i);
