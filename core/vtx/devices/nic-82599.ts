@@ -96,6 +96,8 @@ export class Nic82599 implements MmioDevice, MsiTarget {
   private readonly txAction = (): void => this.txEvent();
   /** The clock of the device event being handled, or -1 outside events. */
   private eventClock = -1;
+  /** Resets so far: a frame on the wire across a reset is cut off. */
+  private epoch = 0;
 
   constructor(
     private readonly machine: Machine,
@@ -143,6 +145,7 @@ export class Nic82599 implements MmioDevice, MsiTarget {
 
   /** CTRL.RST, and power-on: registers to their defaults, rings and pending frames forgotten. */
   reset(): void {
+    this.epoch++;
     this.regs.fill(0);
     const m = this.mac;
     this.regs[R.ral(0) >>> 2] = (m[0]! | (m[1]! << 8) | (m[2]! << 16) | (m[3]! << 24)) >>> 0;
@@ -688,11 +691,19 @@ export class Nic82599 implements MmioDevice, MsiTarget {
     // The frame's last bit leaves at `endPs`: then the wire has it, DD is written back, TDH
     // moves, and the MAC takes the next packet.
     this.txPending = true;
+    const epoch = this.epoch;
     this.machine.schedule(endCycles, () => {
       this.eventClock = endCycles;
       try {
-        this.completeTx(q, ring, first, index, count, len, endPs, frame);
-        this.transmitNext();
+        if (epoch === this.epoch) {
+          this.completeTx(q, ring, first, index, count, len, endPs, frame);
+          this.transmitNext();
+        } else {
+          // Reset while the frame was on the wire: it is cut off, and nothing is written back
+          // into rings the reset forgot.
+          this.txPending = false;
+          this.kickTransmit();
+        }
       } finally {
         this.eventClock = -1;
       }

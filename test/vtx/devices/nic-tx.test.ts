@@ -158,6 +158,26 @@ describe('82599 transmit', () => {
     expect(run()).toEqual(run());
   });
 
+  it('CTRL.RST: registers return to their defaults, the frame on the wire is cut off without write-back, MSI-X entries are masked', () => {
+    const { r, nic, drv } = nicRig();
+    const sent = capture(nic);
+    drv.setupTx(0, 8);
+    drv.txData(0, 0, segment(0, 'full'));
+    drv.msixEntry(0, 0x60);
+    drv.w(R.tdt(0), 1); // the frame goes on the wire: 113.6 ns, while the next write takes 100 ns
+    drv.w(R.CTRL, R.CTRL_RST);
+    drainEvents(r);
+    expect(sent).toHaveLength(0); // the reset cut the frame off mid-serialisation
+    expect(drv.txDone(0, 0)).toBe(false); // and nothing is written into a ring the reset forgot
+    expect(drv.rd(R.tdh(0))).toBe(0);
+    expect(drv.rd(R.tdbal(0))).toBe(0);
+    expect(drv.rd(R.CTRL) & R.CTRL_RST).toBe(0); // self-clearing
+    expect(drv.rd(R.srrctl(0))).toBe(0x402); // 2 KiB buffers, 256-byte header buffers
+    expect(drv.rd(R.RAL_ALIAS)).toBe(0x0a211b00); // the MAC from the EEPROM, byte 0 in bits 7:0
+    expect(drv.rd(R.RAL_ALIAS + 4) >>> 0).toBe((R.RAH_AV | 0x0c0b) >>> 0);
+    expect(drv.cpu.mmu.read32(drv.msixVa + 12)).toBe(1);
+  });
+
   it('TSO and buffers outside RAM are refused without harm: counted, written back, the ring moves on', () => {
     const { r, nic, drv } = nicRig();
     const sent = capture(nic);
