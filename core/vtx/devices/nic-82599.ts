@@ -2,7 +2,7 @@ import type { Machine } from '../machine.js';
 import type { MmioDevice } from './bus.js';
 import { ETH_FCS, ETH_HEADER, ETH_MIN_FRAME, wireBytes } from './ethernet-wire.js';
 import { MsiTarget, MsixTable } from './msix-table.js';
-import * as R from './nic-registers.js';
+import * as NicRegisters from './nic-registers.js';
 import { IPPROTO_TCP, IPPROTO_UDP, PacketHeaders, onesComplementSum, pseudoHeaderSum } from './packet-headers.js';
 import { ToeplitzHash } from './toeplitz-hash.js';
 
@@ -18,6 +18,10 @@ export interface Nic82599Config {
 
 /** The wire side of a port: frames leave through it. */
 export type TransmitCallback = (frame: Uint8Array, endPs: number) => void;
+
+// A plain copy of the register map: module namespaces compiled to CommonJS (tsx) read every
+// export through a getter, which showed as a sixth of the receive path's time.
+const R = { ...NicRegisters };
 
 const PS_PER_SECOND = 1e12;
 /** Largest frame the transmit path assembles (the 82599's jumbo limit is 15.5 KB). */
