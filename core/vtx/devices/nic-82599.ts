@@ -387,7 +387,7 @@ export class Nic82599 implements MmioDevice, MsiTarget {
   }
 
   private ringBase(lo: number, hi: number): number {
-    return this.regs[hi >>> 2]! * 2 ** 32 + (this.regs[lo >>> 2]! & ~0x7f);
+    return this.regs[hi >>> 2]! * 2 ** 32 + ((this.regs[lo >>> 2]! & ~0x7f) >>> 0); // 128-byte aligned
   }
 
   // ------------------------------------------------------------------------------------------
@@ -504,7 +504,7 @@ export class Nic82599 implements MmioDevice, MsiTarget {
    * DMA's a frame into queue `q`'s descriptors from RDH, writes them back and advances RDH.
    * False when the queue is disabled or has too few descriptors (RDH to RDT-1) for the frame.
    */
-  private place(frame: Uint8Array, q: number, parsed: boolean): boolean {
+  private place(frame: Uint8Array, q: number, fromBuffer: boolean): boolean {
     const regs = this.regs;
     if ((regs[R.rxdctl(q) >>> 2]! & R.XDCTL_ENABLE) === 0) return false;
     const count = (regs[R.rdlen(q) >>> 2]! & 0xf_ff80) / DESC;
@@ -517,7 +517,7 @@ export class Nic82599 implements MmioDevice, MsiTarget {
     const len = frame.length;
     const needed = Math.max(1, Math.ceil(len / bufSize));
     if (available < needed) return false;
-    if (parsed) this.steer(frame); // a frame from the packet buffer: hash and type again
+    if (fromBuffer) this.steer(frame); // a frame that waited: parse and hash it again for its write-back
     const h = this.headers;
     // Write-back fields (§7.1.6.2).
     let pktType = 0;

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { RFLAGS_FIXED, RFLAGS_IF } from '../../../core/vtx/arch.js';
+import { PTE_P, PTE_PCD, PTE_W, RFLAGS_FIXED, RFLAGS_IF } from '../../../core/vtx/arch.js';
+import { Nic82599 } from '../../../core/vtx/devices/nic-82599.js';
 import * as R from '../../../core/vtx/devices/nic-registers.js';
 import { kernelProgram } from '../helpers.js';
+import { reg, runKernel, setup } from '../../interp/harness.js';
 import { buildFrame, nicRig } from './nic-driver.js';
 
 const VECTOR = 0x60;
@@ -151,5 +153,19 @@ describe('the CPU pays for register accesses', () => {
     const ram = r.cpu.cycles;
     r.cpu.mmu.read32(0x1000);
     expect(r.cpu.cycles - ram).toBeLessThan(c.mmioWrite.value);
+  });
+
+  it('x86 loads and stores reach the registers through the interpreter: MOV from LINKS, MOV to EIMS', () => {
+    const env = setup();
+    const nic = new Nic82599(env.m);
+    nic.map(0xf000_0000, 0xf004_0000);
+    const va = 0x50_0000_0000;
+    for (let off = 0; off < R.NIC_BAR0_SIZE; off += 4096) env.boot.pt.map(va + off, 0xf000_0000 + off, PTE_P | PTE_W | PTE_PCD);
+    const count = env.m.stats.get('cpu0.mmu.mmioAccesses');
+    // mov eax, [rbx]; mov [rdx], ecx
+    runKernel('8b 03  89 0a', { rbx: va + R.LINKS, rdx: va + R.EIMS, rcx: 5 }, undefined, env);
+    expect(Number(reg(env.cpu, 'rax'))).toBe((R.LINKS_UP | R.LINKS_SPEED_10G) >>> 0);
+    expect(nic.read(R.EIMS, 4)).toBe(5);
+    expect(env.m.stats.get('cpu0.mmu.mmioAccesses') - count).toBe(2);
   });
 });
