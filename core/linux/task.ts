@@ -118,6 +118,11 @@ export class Task {
   state = TaskState.Runnable;
   blockedLo = 0;
   blockedHi = 0;
+  /**
+   * saved_sigmask of rt_sigsuspend (TIF_RESTORE_SIGMASK): the mask to put back once the
+   * handler that ended the wait returns (the signal frame carries it), or when no handler runs.
+   */
+  savedSigmask: { lo: number; hi: number } | undefined;
   readonly pending: SigInfo[] = [];
   /** Kernel work to finish when the task next runs (the rest of a blocked or stopped syscall). */
   resume: (() => void) | undefined;
@@ -145,6 +150,8 @@ export class Task {
 
   /** Per-task state the Dune module keeps (its vCPU) while the task is in Dune mode. */
   dune: unknown;
+  /** Frees the task's vCPU (VPID, VMCS, EPT); called when the task exits or execs. */
+  releaseDune: (() => void) | undefined;
   /**
    * Set while the task runs in a guest (Dune mode): the way back replaces SYSRET/IRETQ (the
    * module re-enters the guest). Returns false when the task should return to user mode instead.
