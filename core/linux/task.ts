@@ -37,6 +37,11 @@ export type PtraceMode = 'cont' | 'syscall' | 'sysemu';
 /** A thread group (what user space calls a process). */
 export class Process {
   readonly threads: Task[] = [];
+  /**
+   * libDune's state when the program links it (core/dune/libdune.ts): user-space state, so a
+   * fork child's is a copy of its parent's (as its memory is) and an execve drops it.
+   */
+  libdune: unknown;
   readonly children: Process[] = [];
   parent: Process | undefined;
   /** wait4 status once the process is a zombie. */
@@ -150,6 +155,8 @@ export class Task {
 
   /** Per-task state the Dune module keeps (its vCPU) while the task is in Dune mode. */
   dune: unknown;
+  /** The thread whose clone made this one (its registers and TLS pointer are copies of that thread's). */
+  forkedFrom: Task | undefined;
   /** Frees the task's vCPU (VPID, VMCS, EPT); called when the task exits or execs. */
   releaseDune: (() => void) | undefined;
   /**
