@@ -523,6 +523,24 @@ export class LibDune {
     this.syscallHandler = h;
   }
 
+  /**
+   * From a vector handler: the thread sends itself `signo` with the given si_code and si_addr
+   * (rt_tgsigqueueinfo as a VMCALL, the siginfo on the trap stack below the frame), then leaves
+   * the trap as any handler does. The pending signal makes the module leave Dune with
+   * DUNE_RET_SIGNAL before the guest resumes: Linux runs the handler in host mode, and when it
+   * returns libDune re-enters and the IRETQ goes back to the faulting instruction.
+   */
+  raiseFromTrap(cpu: Cpu, tf: number, signo: number, code: number, addr: number): void {
+    const t = this.kernel.current[cpu.index]!;
+    const info = tf - 256;
+    for (let o = 0; o < 128; o += 8) cpu.mmu.write64(info + o, 0, 0);
+    cpu.mmu.write32(info, signo);
+    cpu.mmu.write32(info + 8, code >>> 0);
+    cpu.mmu.write64Number(info + 16, addr);
+    loadSyscallArgs(cpu, NR.rt_tgsigqueueinfo, t.process.pid, t.tid, signo, info);
+    cpu.jump(this.text.addr('__dune_raise'));
+  }
+
   /** A trap-frame register (tf is a guest address). */
   tfGet(cpu: Cpu, tf: number, off: number): number {
     return cpu.mmu.read64Number(tf + off);
@@ -744,7 +762,7 @@ export class LibDune {
    * on_dune_exit would end it: returns the signal and siginfo Linux would have raised for the
    * same fault, or undefined to end as libdune does.
    */
-  onFatalExit: ((ret: DuneRet, status: number) => { signo: number; code: number; addr: number } | undefined) | undefined;
+  onFatalExit: ((ret: DuneRet, status: number, process: Process) => { signo: number; code: number; addr: number } | undefined) | undefined;
   private trampolineNatives: NativeEntry[] | undefined;
 
   /** on_dune_exit: what libdune does when DUNE_ENTER returns in Linux mode. */
@@ -772,7 +790,7 @@ export class LibDune {
         cpu.jump(this.text.addr('__dune_go_dune'));
         return;
       default: {
-        const sig = this.onFatalExit?.(ret, status);
+        const sig = this.onFatalExit?.(ret, status, this.process);
         if (sig !== undefined) {
           // rt_tgsigqueueinfo to itself with the fault's siginfo; once a handler returns,
           // __dune_go_dune re-enters and the guest meets its fault again, as on Linux.

@@ -55,10 +55,7 @@ describe.runIf(existsSync(join(BIN, 'hello')))('guest programs: dunesim against 
       if (canRunNative) expect(native(name)).toBe(expected);
       expect(dunesim(name, 'linux')).toBe(expected);
     });
-    // segv installs a SIGSEGV handler and siglongjmps out of it; a Dune process in guest ring 0
-    // takes the fault on its own IDT (libDune's #PF handler), not as a Linux signal — as on real
-    // Dune, which does not integrate signals with libc (paper §4.2).
-    it.skipIf(name === 'segv')(`${name} as a Dune process`, () => {
+    it(`${name} as a Dune process`, () => {
       const expected = readFileSync(join(EXPECTED, `${name}.out`), 'utf8');
       expect(dunesim(name, 'dune')).toBe(expected);
     });
