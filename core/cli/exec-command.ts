@@ -200,6 +200,8 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
       tlbShootdowns: st.get('linux.tlbShootdowns'),
     },
     exceptions: st.sum('exceptions'),
+    // vCPUs of the Dune module: one per thread that entered, freed when it exits or execs.
+    ...(opts.mode === 'dune' ? { dune: { vcpusCreated: st.get('dune.vcpusCreated'), vcpusFreed: st.get('dune.vcpusFreed'), leaves: st.get('dune.leaves') } } : {}),
     exitStatus: exitCode,
     ...(opts.launcher?.stats !== undefined ? { [opts.mode]: opts.launcher.stats() } : {}),
   };

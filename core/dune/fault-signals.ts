@@ -25,7 +25,11 @@ import { LibDune, TF } from './libdune.js';
  *   table, so this is where a bad pointer lands: SIGSEGV at that address, SEGV_MAPERR when no
  *   mapping is there, SEGV_ACCERR when one is (the host's VMAs, which libdune reads from
  *   /proc/self/maps);
- * - #BP/#DB, which exit to the module (DUNE_RET_INTERRUPT, the debugger path): SIGTRAP.
+ * - #BP/#DB, which exit to the module (DUNE_RET_INTERRUPT, the debugger path): SIGTRAP;
+ * - INT n, a software interrupt through libDune's IDT: what Linux gives ring 3 for it.
+ *
+ * Faults that are Dune's own stay fatal as in real libdune: a privileged instruction whose exit
+ * the module does not handle (DUNE_RET_UNHANDLED_VMEXIT), a triple fault, NMI, #DF, #MC.
  *
  * Each signal is sent with rt_tgsigqueueinfo to the thread itself, so it is not forced the way
  * the kernel forces a fault's signal: the launcher puts back the dispositions libdune's dune_init
@@ -45,6 +49,10 @@ export function deliverFaultsAsSignals(lib: LibDune): void {
   raise(Vector.X87Fpu, SIGFPE, FPE_FLTINV, 'rip');
   raise(Vector.SimdFp, SIGFPE, FPE_FLTINV, 'rip');
   for (const v of [Vector.GeneralProtection, Vector.Overflow, Vector.BoundRange, Vector.InvalidTss, Vector.DeviceNotAvailable]) raise(v, SIGSEGV, SI_KERNEL, 'none');
+  // INT n in guest ring 0 reaches libDune's gate for n (DPL 0 is no bar at CPL 0); in a Linux
+  // process ring 3 meets DPL 0 gates and takes #GP — SIGSEGV — except at INT3's, DPL 3: SIGTRAP.
+  raise(Vector.Breakpoint, SIGTRAP, SI_KERNEL, 'none');
+  for (let v = 32; v < 256; v++) raise(v, SIGSEGV, SI_KERNEL, 'none');
   lib.registerPgfltHandler((cpu, addr, fec, tf) => {
     lib.raiseFromTrap(cpu, tf, SIGSEGV, (fec & 1) !== 0 ? SEGV_ACCERR : SEGV_MAPERR, addr);
   });
