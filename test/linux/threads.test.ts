@@ -23,7 +23,7 @@ interface Run extends ExecResult {
   k: Kernel;
 }
 
-function run(name: string, args: string[] = [], opts: { cpus?: number; memoryMiB?: number; configure?: (k: Kernel) => void } = {}): Run {
+function run(name: string, args: string[] = [], opts: { cpus?: number; memoryMiB?: number; configure?: (k: Kernel) => void; mode?: 'linux' | 'dune' } = {}): Run {
   const dir = mkdtempSync(join(tmpdir(), 'dunesim-threads-'));
   let out = '';
   let err = '';
@@ -31,7 +31,7 @@ function run(name: string, args: string[] = [], opts: { cpus?: number; memoryMiB
   const dec = new TextDecoder();
   try {
     const r = execElf(join(BIN, name), args, {
-      mode: 'linux', profile: 'dune-e3-1230v2', memory: (opts.memoryMiB ?? 256) << 20, root: dir, cpus: opts.cpus,
+      mode: opts.mode ?? 'linux', profile: 'dune-e3-1230v2', memory: (opts.memoryMiB ?? 256) << 20, root: dir, cpus: opts.cpus,
       envp: [],
       configure: (k) => {
         kernel = k;
@@ -78,6 +78,22 @@ describe.runIf(existsSync(join(BIN, 'sum4')))('threads: musl programs against na
         expect(n.out).toBe(one.out);
         expect(n.status).toBe(status);
       }
+    });
+  }
+
+  // Inside Dune every thread the program creates enters Dune on a vCPU of its own (libDune's
+  // wrapper runs dune_enter in it), sharing the process's memory through its own EPT; the output
+  // is Linux's, and every vCPU is gone when its thread is.
+  for (const { name, status } of PROGRAMS) {
+    it(`${name} in --mode dune on two CPUs`, () => {
+      const linux = run(name, [], { cpus: 2 });
+      const dune = run(name, [], { cpus: 2, mode: 'dune' });
+      expect(dune.out).toBe(linux.out);
+      expect(dune.exitCode).toBe(status);
+      const v = dune.stats.dune as Record<string, number>;
+      expect(v.vcpusFreed).toBe(v.vcpusCreated);
+      // clone-flags and vfork make CLONE_VM children that are no threads: they stay in Linux mode.
+      if (name !== 'vfork') expect(v.vcpusCreated).toBeGreaterThan(1);
     });
   }
 
