@@ -112,6 +112,9 @@ describe.runIf(existsSync(join(BIN, 'execchain')))('execve: guest programs again
 
   it('ptexec: a traced exec stops with SIGTRAP, or with PTRACE_EVENT_EXEC under PTRACE_O_TRACEEXEC', () => {
     expect(dunesim('ptexec', 'linux').out).toBe(expected('ptexec'));
+    // Forked inside Dune, the tracee stops (SIGSTOP leaves Dune: DUNE_RET_SIGNAL), re-enters,
+    // and its exec leaves Dune: the tracer sees what it sees natively.
+    expect(dunesim('ptexec', 'dune').out).toBe(expected('ptexec'));
   });
 });
 
