@@ -15,7 +15,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'examples', 'guest', 'bin');
 const EXPECTED = join(ROOT, 'examples', 'guest', 'expected');
 const ARGS: Record<string, string[]> = { args: ['one', 'two words', '', '--flag=x'], exitcode: ['42'] };
-const PROGRAMS = ['hello', 'hello-pie', 'doubles', 'strings', 'qsort', 'malloc', 'fileio', 'args', 'exitcode', 'segv', 'sieve', 'crc32', 'matmul'];
+const PROGRAMS = ['hello', 'hello-pie', 'doubles', 'strings', 'qsort', 'malloc', 'fileio', 'args', 'exitcode', 'segv', 'sieve', 'crc32', 'matmul', 'sigsuspend', 'restart'];
 const ENV = { PATH: BIN, DUNESIM_TEST: 'hello-from-env' };
 const canRunNative = process.platform === 'linux' && process.arch === 'x64';
 
