@@ -1,5 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { injectable, multiInject, optional } from 'inversify';
 import { Command } from 'commander';
 import { CliCommand } from '../framework/cli-command.js';
@@ -40,6 +40,8 @@ export interface ExecOptions {
   /** How a plugin's mode starts and runs the program (required for a mode other than linux and dune). */
   launcher?: ExecLauncher;
   stats?: string;
+  /** Write a Chrome Trace Event file of the run here (Perfetto, chrome://tracing): CPU states, system calls, faults, VM exits. */
+  trace?: string;
   /** Trace system calls: true writes `[strace] …` lines to stderr, a function receives each line. */
   strace?: boolean | ((line: string) => void);
   root?: string;
@@ -86,6 +88,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   const t0 = performance.now();
   const m = new Machine({ memory: opts.memory, profile: opts.profile, cpus: Math.max(opts.cpus ?? 1, opts.launcher?.cpus ?? 1) });
   installInterpreter(m);
+  if (opts.trace !== undefined) m.tracer.enabled = true;
   const k = new Kernel(m);
   if (opts.console !== undefined) k.console = opts.console;
   const say = opts.report ?? ((line: string): boolean => process.stderr.write(line));
@@ -206,6 +209,16 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
     ...(opts.launcher?.stats !== undefined ? { [opts.mode]: opts.launcher.stats() } : {}),
   };
   if (opts.stats !== undefined) writeOutputFile(opts.stats, JSON.stringify(stats, null, 2) + '\n', '--stats');
+  if (opts.trace !== undefined) {
+    m.tracer.finish(cpus.map((c) => c.cycles));
+    try {
+      mkdirSync(dirname(resolve(opts.trace)), { recursive: true });
+      m.tracer.writeFile(opts.trace);
+    } catch (e) {
+      throw new UsageError(`--trace ${opts.trace}: cannot write it: ${(e as Error).message}`);
+    }
+    if (m.tracer.dropped > 0) say(`dunesim: --trace ${opts.trace}: the first ${m.tracer.limit.toLocaleString('en-US')} events kept, ${m.tracer.dropped.toLocaleString('en-US')} dropped\n`);
+  }
   return { exitCode, stats };
 }
 
@@ -238,6 +251,7 @@ export class ExecCommand implements CliCommand {
       .option('--mode <mode>', ['linux', 'dune', ...modes.map((m) => m.id)].join(' | '), 'linux')
       .option('--stats <file>', 'write run statistics as JSON')
       .option('--strace', 'trace system calls on stderr')
+      .option('--trace <file>', 'write a Chrome Trace Event file (open it in ui.perfetto.dev or chrome://tracing)')
       .option('--root <dir>', 'host directory the guest sees as / (default: the current directory)')
       .option('--profile <name>', 'cost profile', DEFAULT_PROFILE)
       .option('--memory <MiB>', 'physical memory of the machine', '1024')
@@ -253,7 +267,7 @@ export class ExecCommand implements CliCommand {
       }
     }
     for (const [flags, o] of shared) cmd.option(flags, `${o.description} (--mode ${o.ids.join(', ')})`);
-    cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; strace?: boolean; root?: string; profile: string; memory: string; cpus: string } & Record<string, unknown>) => {
+    cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; trace?: string; strace?: boolean; root?: string; profile: string; memory: string; cpus: string } & Record<string, unknown>) => {
       const plugin = modes.find((m) => m.id === o.mode);
       if (o.mode !== 'linux' && o.mode !== 'dune' && plugin === undefined) {
         // The first words stay what they were before plugins could add modes (scripts match them).
@@ -275,6 +289,7 @@ export class ExecCommand implements CliCommand {
       loadProfile(o.profile);
       if (o.root !== undefined) checkRoot(o.root);
       if (o.stats !== undefined) checkOutputFile(o.stats, '--stats');
+      if (o.trace !== undefined) checkOutputFile(o.trace, '--trace');
       // A mode's options (a policy file) are checked before the binary, so a broken one is status 2.
       const launcher = plugin?.prepare(o);
       if (!existsSync(elfPath)) {
@@ -283,7 +298,7 @@ export class ExecCommand implements CliCommand {
         return;
       }
       try {
-        const r = execElf(elfPath, args, { mode: o.mode, launcher, cpus, hugePages: o['hugePages'] === true, stats: o.stats, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
+        const r = execElf(elfPath, args, { mode: o.mode, launcher, cpus, hugePages: o['hugePages'] === true, stats: o.stats, trace: o.trace, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
         process.exitCode = r.exitCode;
       } catch (e) {
         if (e instanceof ElfError) {

@@ -204,7 +204,7 @@ export class Kernel {
       cpu.wrmsr(MSR_LSTAR, this.syscallEntry >>> 0, Math.floor(this.syscallEntry / TWO_32) >>> 0);
       cpu.wrmsr(MSR_FMASK, RFLAGS_TF | RFLAGS_DF | RFLAGS_IF | RFLAGS_NT | RFLAGS_AC, 0);
       cpu.ss = GD_KD;
-      cpu.halted = true; // idle until a task is scheduled
+      cpu.idle(); // idle until a task is scheduled
     }
   }
 
@@ -349,6 +349,7 @@ export class Kernel {
       if (now === -Infinity) for (const c of cpus) if (c.cycles > now) now = c.cycles;
       if (idle.cycles < now) idle.cycles = now;
       idle.halted = false;
+      if (idle.tracer.enabled) idle.tracer.cpuState(idle.index, idle.cycles, idle.privilegeName());
       // A CPU at work may be in a slice that was sized while this one was idle: cut it short,
       // so the machine runs the CPUs in clock order again.
       for (const c of cpus) if (c !== idle) c.endSlice = true;
@@ -489,7 +490,9 @@ export class Kernel {
   /** Sends CPU `index` the reschedule IPI so that it enters the kernel (kick_process). */
   kick(index: number): void {
     this.sv[this.sIpis]++;
-    this.machine.cpus[index]!.interrupt(RESCHEDULE_VECTOR);
+    const target = this.machine.cpus[index]!;
+    if (target.tracer.enabled) target.tracer.instant('ipi', 'reschedule IPI received', index, target.cycles);
+    target.interrupt(RESCHEDULE_VECTOR);
   }
 
   /** Tasks that are not dead (nr_threads), for kernel.threads-max and RLIMIT_NPROC. */
@@ -503,7 +506,7 @@ export class Kernel {
   private dispatchIdle(cpu: Cpu): void {
     const next = this.takeRunnable(cpu);
     if (next === undefined) {
-      cpu.halted = true;
+      cpu.idle();
       return;
     }
     this.switchTo(cpu, next);
@@ -562,6 +565,7 @@ export class Kernel {
       }
       if (t !== undefined && t.state === TaskState.Running && t.returnHook !== undefined) {
         this.updateTick(cpu);
+        if (cpu.tracer.enabled) this.traceSyscallEnd(cpu, t);
         if (t.returnHook(cpu)) return; // back into its guest
         continue;
       }
@@ -579,7 +583,7 @@ export class Kernel {
       if (next === undefined) {
         this.current[cpu.index] = undefined;
         cpu.tscDeadline = Infinity;
-        cpu.halted = true;
+        cpu.idle();
         cpu.jump(this.syscallEntry); // parked in kernel text until an interrupt or wake-up
         return;
       }
@@ -587,6 +591,7 @@ export class Kernel {
       t = next;
     }
     this.updateTick(cpu);
+    if (cpu.tracer.enabled) this.traceSyscallEnd(cpu, t);
     this.loadUserState(cpu, t);
   }
 
@@ -641,7 +646,7 @@ export class Kernel {
     const t = this.current[cpu.index];
     if (t === undefined) {
       // An idle CPU parked here; nothing to do.
-      cpu.halted = true;
+      cpu.idle();
       return;
     }
     const r = t.regs;
@@ -715,12 +720,13 @@ export class Kernel {
     const a3 = row === undefined ? 0 : rowArg(row, 3, lo[R10]!, hi[R10]!);
     const a4 = row === undefined ? 0 : rowArg(row, 4, lo[R8]!, hi[R8]!);
     const a5 = row === undefined ? 0 : rowArg(row, 5, lo[R9]!, hi[R9]!);
-    if (cpu.tracer.enabled) cpu.tracer.instant('syscall', row?.name ?? `syscall_${nr}`, cpu.index, cpu.cycles, { nr });
+    if (cpu.tracer.enabled) this.traceSyscallBegin(cpu, t, nr);
     if (row === undefined) {
       this.strace?.(`${t.tid} ${formatSyscall({ mem: this.machine.mem, mm: t.process.mm }, nr, [a0, a1, a2], -ENOSYS)}`);
       return -ENOSYS;
     }
     const result = row.handler({ kernel: this, cpu, task: t }, a0, a1, a2, a3, a4, a5);
+    if (cpu.tracer.enabled && result !== BLOCKED) this.traceSyscallEnd(cpu, t, result);
     if (this.strace !== undefined && result !== BLOCKED) {
       this.strace(`${t.tid} ${formatSyscall({ mem: this.machine.mem, mm: t.process.mm }, nr, [a0, a1, a2, a3, a4, a5], result)}`);
     }
@@ -728,6 +734,26 @@ export class Kernel {
   }
 
   strace: ((line: string) => void) | undefined;
+
+  /** Opens a system call's span on the task's trace track (kept open across a sleep). */
+  private traceSyscallBegin(cpu: Cpu, t: Task, nr: number): void {
+    if (t.traceSyscall >= 0 && t.traceSyscall === nr) return; // the same call, run again after a wake-up
+    t.traceSyscall = nr;
+    t.traceSyscallStart = cpu.cycles;
+    const tr = cpu.tracer;
+    tr.nameProcess(t.process.pid, `${t.process.name} (pid ${t.process.pid})`);
+    tr.nameThread(t.process.pid, t.tid, `tid ${t.tid}`);
+  }
+
+  /** Closes the task's open system-call span, with its result when known. */
+  traceSyscallEnd(cpu: Cpu, t: Task, result?: number): void {
+    const nr = t.traceSyscall;
+    if (nr < 0) return;
+    t.traceSyscall = -1;
+    const name = this.syscalls.get(nr)?.name ?? `syscall_${nr}`;
+    cpu.tracer.taskSpan(t.process.pid, t.tid, 'syscall', name, t.traceSyscallStart, cpu.cycles,
+      { nr, ret: result ?? t.regs.get(RAX), cpu: cpu.index });
+  }
 
   // -----------------------------------------------------------------------------------------
   // ptrace stops.
@@ -913,7 +939,10 @@ export class Kernel {
       this.flushRequests[c.index]!.push({ cr3: mm.cr3, start, end });
       c.interrupt(CALL_FUNCTION_VECTOR);
     }
-    if (targets > 0) this.sv[this.sShootdowns]++;
+    if (targets > 0) {
+      this.sv[this.sShootdowns]++;
+      if (cpu.tracer.enabled) cpu.tracer.instant('tlb', `TLB shootdown → ${targets} CPU${targets > 1 ? 's' : ''}`, cpu.index, cpu.cycles, { start, end });
+    }
   }
 
   /** No frame left for a task's request: the OOM killer's answer, SIGKILL (mm/oom_kill.c). */
@@ -928,6 +957,7 @@ export class Kernel {
    */
   handlePageFault(cpu: Cpu, t: Task, addr: number, err: number): void {
     this.sv[this.sPageFaults]++;
+    const start = cpu.cycles;
     cpu.cycles += this.costs.pageFaultPath;
     let r: number;
     try {
@@ -936,6 +966,12 @@ export class Kernel {
       if (!(e instanceof OutOfMemoryError)) throw e;
       this.oomKill(t);
       return;
+    }
+    if (cpu.tracer.enabled) {
+      cpu.tracer.nameProcess(t.process.pid, `${t.process.name} (pid ${t.process.pid})`);
+      cpu.tracer.nameThread(t.process.pid, t.tid, `tid ${t.tid}`);
+      cpu.tracer.taskSpan(t.process.pid, t.tid, 'fault', r === 0 ? 'page fault' : 'page fault → SIGSEGV', start, cpu.cycles,
+        { addr: `0x${addr.toString(16)}`, err, cpu: cpu.index });
     }
     if (r !== 0) queueSignal(this, t, { signo: SIGSEGV, code: r, addr, pid: 0, trapno: Vector.PageFault, err }, true);
   }

@@ -143,6 +143,9 @@ export class Task {
   hostWake: (() => boolean) | undefined;
   /** The number of the last system call dispatched for the task (-1: none), for reports. */
   lastSyscall = -1;
+  /** The system call the trace has open for this task (-1: none) and the cycle it began. */
+  traceSyscall = -1;
+  traceSyscallStart = 0;
 
   // ptrace
   tracer: Process | undefined;

@@ -311,6 +311,20 @@ export class Cpu implements MmuHost {
 
   updateMmuContext(): void {
     this.mmu.setMode(this.cpl === 3, ((this.eptId << 28) | (this.vpid << 12) | this.pcid) | 0);
+    // Every change of CPL or of VMX operation passes here: the trace's CPU track follows it.
+    if (this.tracer.enabled) this.tracer.cpuState(this.index, this.cycles, this.privilegeName());
+  }
+
+  /** What the CPU runs now, as the trace names it: ring and VMX operation. */
+  privilegeName(): string {
+    if (this.vmx.nonRoot) return this.cpl === 3 ? 'guest ring 3' : 'guest ring 0';
+    return this.cpl === 3 ? 'user' : 'kernel';
+  }
+
+  /** The CPU has nothing to run (HLT, or the kernel's idle loop) until an interrupt. */
+  idle(): void {
+    this.halted = true;
+    if (this.tracer.enabled) this.tracer.cpuState(this.index, this.cycles, 'idle');
   }
 
   // ---------------------------------------------------------------------------------------
@@ -852,7 +866,7 @@ export class Cpu implements MmuHost {
   hlt(): void {
     this.requireCpl0();
     if (this.vmx.nonRoot && this.vmx.hltExits()) return;
-    this.halted = true;
+    this.idle();
   }
 
   cli(): void {

@@ -31,6 +31,12 @@ export const MAX_CPUS = 64;
  * in one JS thread and the same inputs give the same cycles.
  */
 export class Machine {
+  /**
+   * Called with every machine as it is built (before any CPU runs): `bench --trace` and
+   * `run --trace` switch on the tracer of machines that suites and applications build themselves.
+   */
+  static readonly observers = new Set<(m: Machine) => void>();
+
   readonly mem: PhysicalMemory;
   readonly frames: FrameAllocator;
   readonly natives = new NativeCodeRegistry();
@@ -66,6 +72,7 @@ export class Machine {
     this.cpus = [];
     const tlb = config.pagingStructureCaches === false ? { ...profile.tlb, psc: undefined } : profile.tlb;
     for (let i = 0; i < n; i++) this.cpus.push(new Cpu(i, env, tlb));
+    for (const observe of Machine.observers) observe(this);
   }
 
   get profile(): ProfileFile {
