@@ -21,6 +21,8 @@ import { DUNE_CFG, DUNE_CONFIG_SIZE, DUNE_NUM_SYSCALLS, DUNE_UNSUPPORTED_SYSCALL
 import { DuneLayout } from './dune-layout.js';
 
 const TWO_32 = 0x1_0000_0000;
+/** Ranges up to this size are invalidated page by page; larger ones by one walk of the EPT. */
+const NOTIFY_PAGEWISE_LIMIT = 512 * PAGE_SIZE;
 /** VMCALL is 0F 01 C1: three bytes, the step back of a restarted call. */
 const VMCALL_LENGTH = 3;
 
@@ -266,7 +268,10 @@ export class DuneModule {
     const m = this.kernel.machine;
     for (const cpu of m.cpus) {
       if (cpu.vmx.current?.pa === v.vmcs && !cpu.vmx.nonRoot) cpu.vmx.vmclear(v.vmcs);
+      // INVVPID, and INVEPT for the EPT (vmx_destroy_vcpu's ept_sync_context): its table frames
+      // go back to the allocator, and a new EPT built in them must not meet cached entries.
       cpu.mmu.flushVpid(v.vpid);
+      cpu.mmu.flushAllEpt();
     }
     m.frames.put(v.vmcs);
     this.freeEptTables(v.ept.root, 4);
@@ -534,14 +539,27 @@ export class DuneModule {
       const t = v.task;
       if (t.process.mm !== mm) continue;
       let dropped = 0;
-      this.forEachEptLeaf(v.ept, v.ept.root, 4, 0, (entryPa, gpa, span) => {
-        // A leaf goes when any of its bytes' host page changed (a 2 MiB leaf for a 4 KiB change too).
-        const hva = this.layout.gpaToHva(gpa);
-        if (hva < end && start < hva + span) {
-          k.machine.mem.write64(entryPa, 0, 0);
+      if (end - start <= NOTIFY_PAGEWISE_LIMIT) {
+        // A small range (a thread's stack, an mprotect): look up each page's leaf, as ept.c's
+        // invalidate_range walks the range, instead of the whole EPT of every vCPU.
+        for (let page = start - (start % PAGE_SIZE); page < end; page += PAGE_SIZE) {
+          const gpa = this.layout.hvaToGpa(page);
+          if (gpa < 0) continue;
+          const leaf = v.ept.leaf(gpa);
+          if (leaf === undefined) continue;
+          k.machine.mem.write64(leaf.pa, 0, 0); // a 2 MiB leaf goes for a 4 KiB change too
           dropped++;
         }
-      });
+      } else {
+        this.forEachEptLeaf(v.ept, v.ept.root, 4, 0, (entryPa, gpa, span) => {
+          // A leaf goes when any of its bytes' host page changed (a 2 MiB leaf for a 4 KiB change too).
+          const hva = this.layout.gpaToHva(gpa);
+          if (hva < end && start < hva + span) {
+            k.machine.mem.write64(entryPa, 0, 0);
+            dropped++;
+          }
+        });
+      }
       if (dropped > 0) {
         this.sv[this.sEptInvalidations] += dropped;
         // INVEPT single-context on the CPU that runs the vCPU (an IPI on a real machine).

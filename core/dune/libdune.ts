@@ -11,7 +11,7 @@ import {
   MAP_ANONYMOUS, MAP_PRIVATE, NR, PROT_EXEC, PROT_READ, PROT_WRITE, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL,
   SIGCHLD, SIGINT, SIGKILL, SIGSTOP, SIGTERM, SIGTSTP, SIG_IGN,
 } from '../linux/linux-abi.js';
-import { Process, Task } from '../linux/task.js';
+import { Process, Task, TaskState } from '../linux/task.js';
 import { Vma } from '../linux/vma.js';
 import { syscall, loadSyscallArgs } from '../linux/user-abi.js';
 import { DUNE_CFG, DUNE_CONFIG_SIZE, DuneRet, PERM_BIG, PERM_COW, PERM_R, PERM_U, PERM_UC, PERM_W, PERM_X } from './dune-abi.js';
@@ -67,6 +67,8 @@ export const DUNE_S = {
 
 /** Pages of a thread's entry stack, where libDune's Linux-mode side runs (see DuneThread). */
 const ENTRY_STACK_PAGES = 8;
+/** Pool pages of one thread's state: GDT, TSS, per-CPU area, 4 of trap stack, config, entry stack. */
+const THREAD_POOL_PAGES = 8 + ENTRY_STACK_PAGES;
 
 /**
  * What dune_enter sets up for one thread (struct dune_percpu and around it): its own GDT (the TSS
@@ -244,6 +246,11 @@ export class LibDune {
     this.poolRefs.set(pa, 1);
     for (let o = 0; o < PAGE_SIZE; o += 8) this.write64(pa + o, 0);
     return pa;
+  }
+
+  /** Pool pages not handed out yet (free list and the untouched rest). */
+  poolPagesLeft(): number {
+    return this.poolFree.length + (this.poolLimit - this.poolNext) / PAGE_SIZE;
   }
 
   /** 512 contiguous pool pages on a 2 MiB boundary (for dune_vm_map_pages with PERM_BIG). */
@@ -734,7 +741,26 @@ export class LibDune {
     let lib: LibDune = this;
     let th: DuneThread;
     if (p === this.process) {
-      th = this.hostSide(() => this.newThread());
+      // A dead thread's per-CPU state is free again; else new state from the pool. With the pool
+      // full the thread stays in Linux mode (as a failed dune_enter leaves it), never a crash.
+      let reused: DuneThread | undefined;
+      for (const [t, x] of this.threads) {
+        if (t.state === TaskState.Dead) {
+          this.threads.delete(t);
+          reused = x;
+          break;
+        }
+      }
+      if (reused !== undefined) {
+        th = reused;
+        writeGdt(k.machine.mem, this.hostPa(th.gdt), th.tss);
+        this.hostSide(() => this.write64(th.percpu + PERCPU.inUsermode, 0));
+      } else if (this.poolPagesLeft() >= THREAD_POOL_PAGES) {
+        th = this.hostSide(() => this.newThread());
+      } else {
+        cpu.jump(ret);
+        return;
+      }
     } else {
       lib = new LibDune(k, p, {}, this);
       th = new DuneThread(parentThread.gdt, parentThread.tss, parentThread.percpu, parentThread.trapStackTop, parentThread.confVa, parentThread.entryStackTop);
