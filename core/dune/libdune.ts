@@ -16,6 +16,7 @@ import { Vma } from '../linux/vma.js';
 import { syscall, loadSyscallArgs } from '../linux/user-abi.js';
 import { DUNE_CFG, DUNE_CONFIG_SIZE, DuneRet, PERM_BIG, PERM_COW, PERM_R, PERM_U, PERM_UC, PERM_W, PERM_X } from './dune-abi.js';
 import { DuneLayout } from './dune-layout.js';
+import { DuneThread } from './dune-thread.js';
 
 const TWO_32 = 0x1_0000_0000;
 /** A 2 MiB page (PERM_BIG). */
@@ -69,27 +70,6 @@ export const DUNE_S = {
 const ENTRY_STACK_PAGES = 8;
 /** Pool pages of one thread's state: GDT, TSS, per-CPU area, 4 of trap stack, config, entry stack. */
 const THREAD_POOL_PAGES = 8 + ENTRY_STACK_PAGES;
-
-/**
- * What dune_enter sets up for one thread (struct dune_percpu and around it): its own GDT (the TSS
- * descriptor names its TSS), TSS, per-CPU area (the GS base inside Dune), trap stack, dune_config
- * and entry stack. The entry stack is where the thread's Linux-mode side runs — the DUNE_ENTER
- * ioctl, on_dune_exit and the host-mode signal handlers a DUNE_RET_SIGNAL exit leads to. Real
- * libdune issues the ioctl on the guest's own stack, so a signal frame Linux builds below the
- * ioctl's stack pointer can land on frames the guest pushed since; here it cannot.
- */
-export class DuneThread {
-  /** Where __dune_ret continues inside Dune (dune_enter's caller, or a fork child's return address). */
-  resumeAt = 0;
-  constructor(
-    readonly gdt: number,
-    readonly tss: number,
-    readonly percpu: number,
-    readonly trapStackTop: number,
-    readonly confVa: number,
-    readonly entryStackTop: number,
-  ) {}
-}
 
 export type PgfltHandler = (cpu: Cpu, addr: number, fec: number, tf: number) => void;
 export type IntrHandler = (cpu: Cpu, tf: number) => void;

@@ -45,5 +45,9 @@ describe.runIf(existsSync(BIN) && native.status === 0)('system-call restart afte
     // DUNE_ENTER returned at least four times: the parent left with DUNE_RET_SIGNAL for SIGUSR1
     // and SIGUSR2 (SIGHUP is dropped when sent: ignored), and each of the two exited.
     expect(st.get('dune.leaves')).toBeGreaterThanOrEqual(4);
+    // Deterministic: the same run again gives the same cycles and counts.
+    const again = execElf(BIN, [], { mode: 'dune', profile: 'dune-e3-1230v2', memory: 256 << 20, console: () => {}, report: () => {} });
+    expect(again.stats.cycles).toBe(r.stats.cycles);
+    expect(again.stats.vmExits).toEqual(r.stats.vmExits);
   });
 });
