@@ -59,6 +59,8 @@ export interface ExecOptions {
   hugePages?: boolean;
   /** Called with the kernel before the program starts (tests and experiments adjust the model here). */
   configure?: (k: Kernel) => void;
+  /** Linux mode: switch_mm tags the TLB with PCIDs (Linux 4.14 and later) instead of flushing it on every switch. */
+  pcid?: boolean;
   /** CPUs of the machine (default 1; a plugin's launcher may need more, and gets at least what it asks). */
   cpus?: number;
   /** Real milliseconds the machine may sit idle waiting for the host's network before the run gives up (default: for ever). */
@@ -84,6 +86,8 @@ export function vmExitCount(r: ExecResult): number {
  * LSTAR trampoline forwards every SYSCALL as a VMCALL).
  */
 export function execElf(path: string, args: string[], opts: ExecOptions): ExecResult {
+  // PCIDs are the Linux model's switch_mm; a Dune or sandboxed process's host CR3 comes from the VMCS.
+  if (opts.pcid === true && opts.mode !== 'linux') throw new UsageError('--pcid needs --mode linux');
   const elf = readElfBinary(path); // ElfError on a bad file, a directory, a FIFO
   const t0 = performance.now();
   const m = new Machine({ memory: opts.memory, profile: opts.profile, cpus: Math.max(opts.cpus ?? 1, opts.launcher?.cpus ?? 1) });
@@ -101,6 +105,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   if (opts.launcher !== undefined) {
     p = opts.launcher.launch({ kernel: k, elf, path, argv, envp, report: say });
   } else if (opts.mode === 'linux') {
+    if (opts.pcid) k.enablePcid();
     p = k.spawnElf(path, elf, argv, envp, path);
     if (opts.hugePages) p.mm.hugeMmap = true;
   } else if (opts.mode === 'dune') {
@@ -201,6 +206,11 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
       preemptions: st.get('linux.preemptions'),
       ipis: st.get('linux.ipis'),
       tlbShootdowns: st.get('linux.tlbShootdowns'),
+      wakeIpis: st.get('linux.wakeIpis'),
+      mmSwitches: st.get('linux.mmSwitches'),
+      mmSwitchesNoFlush: st.get('linux.mmSwitchesNoFlush'),
+      futexCalls: st.get('linux.futexCalls'),
+      tlbFlushes: st.sum('tlb.flushes'),
     },
     exceptions: st.sum('exceptions'),
     // vCPUs of the Dune module: one per thread that entered, freed when it exits or execs.
@@ -256,7 +266,8 @@ export class ExecCommand implements CliCommand {
       .option('--profile <name>', 'cost profile', DEFAULT_PROFILE)
       .option('--memory <MiB>', 'physical memory of the machine', '1024')
       .option('--cpus <n>', 'CPUs of the machine (threads and processes run on them in parallel, deterministically)', '1')
-      .option('--huge-pages', 'back large anonymous mmaps with 2 MiB pages, as libhugetlbfs does (--mode linux | sandbox)');
+      .option('--huge-pages', 'back large anonymous mmaps with 2 MiB pages, as libhugetlbfs does (--mode linux | sandbox)')
+      .option('--pcid', 'context switches keep each address space\'s TLB entries under a PCID, as Linux 4.14 and later (--mode linux)');
     // An option several modes share (--policy of sandbox and ptrace) is registered once.
     const shared = new Map<string, { description: string; ids: string[] }>();
     for (const m of modes) {
@@ -282,6 +293,7 @@ export class ExecCommand implements CliCommand {
         }
       }
       if (o['hugePages'] === true && o.mode === 'dune') throw new UsageError('--huge-pages needs --mode linux or sandbox');
+      if (o['pcid'] === true && o.mode !== 'linux') throw new UsageError('--pcid needs --mode linux');
       const mib = Number(o.memory);
       if (!Number.isInteger(mib) || mib < 16 || mib > 4096) throw new UsageError(`--memory must be a whole number of MiB from 16 to 4096, got '${o.memory}'`);
       const cpus = Number(o.cpus);
@@ -298,7 +310,7 @@ export class ExecCommand implements CliCommand {
         return;
       }
       try {
-        const r = execElf(elfPath, args, { mode: o.mode, launcher, cpus, hugePages: o['hugePages'] === true, stats: o.stats, trace: o.trace, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
+        const r = execElf(elfPath, args, { mode: o.mode, launcher, cpus, hugePages: o['hugePages'] === true, pcid: o['pcid'] === true, stats: o.stats, trace: o.trace, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
         process.exitCode = r.exitCode;
       } catch (e) {
         if (e instanceof ElfError) {

@@ -31,6 +31,8 @@ export interface RunOptions {
   /** Called with all the program's stdout so far, each time it writes some. */
   onStdout?: (all: string) => void;
   netIdleTimeoutMs?: number;
+  /** CPUs of the machine (default: what the launcher asks for). */
+  cpus?: number;
 }
 
 type Exec<R> = (path: string, args: string[], opts: Omit<ExecOptions, 'mode' | 'launcher'> & { policy?: SandboxPolicy }) => R;
@@ -53,6 +55,7 @@ export function captured<R>(exec: Exec<R>, path: string, opts: RunOptions = {}):
       memory: 512 << 20,
       root,
       argv0: opts.argv0,
+      cpus: opts.cpus,
       netIdleTimeoutMs: opts.netIdleTimeoutMs ?? 20_000,
       envp: ['PATH=/bin', 'DUNESIM_TEST=hello-from-env'],
       console: (fd, data) => {
