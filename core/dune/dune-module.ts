@@ -14,8 +14,9 @@ import {
 } from '../vtx/vmcs-field.js';
 import { writeHostState } from '../vtx/vmcs-state.js';
 import { BLOCKED, Kernel } from '../linux/kernel.js';
-import { ARCH_SET_FS, ARCH_SET_GS, EFAULT, EINTR, EINVAL, ERESTARTNOHAND, ERESTARTSYS, ERESTART_RESTARTBLOCK, SA_RESTART, SIGKILL, SIG_DFL, SIG_IGN, isRestartCode, ENOTTY, NR, STACK_TOP, TASK_SIZE, exitedStatus, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL } from '../linux/linux-abi.js';
+import { ARCH_SET_FS, ARCH_SET_GS, EFAULT, EINTR, EINVAL, ERESTARTNOHAND, ERESTARTSYS, ERESTART_RESTARTBLOCK, SA_RESTART, SIG_DFL, SIG_IGN, isRestartCode, ENOTTY, NR, STACK_TOP, TASK_SIZE, exitedStatus, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL } from '../linux/linux-abi.js';
 import { PtRegs } from '../linux/pt-regs.js';
+import { nextSignalNumber } from '../linux/signals.js';
 import { Process, Task } from '../linux/task.js';
 import { DUNE_CFG, DUNE_CONFIG_SIZE, DUNE_NUM_SYSCALLS, DUNE_UNSUPPORTED_SYSCALLS, DuneRet } from './dune-abi.js';
 import { DuneLayout } from './dune-layout.js';
@@ -26,12 +27,6 @@ const NOTIFY_PAGEWISE_LIMIT = 512 * PAGE_SIZE;
 /** VMCALL is 0F 01 C1: three bytes, the step back of a restarted call. */
 const VMCALL_LENGTH = 3;
 
-/** The signal the task would take next (dequeue_signal's choice), if any. */
-function nextDeliverable(t: Task): number | undefined {
-  for (const x of t.pending) if (x.signo === SIGKILL || !t.signalBlocked(x.signo)) return x.signo;
-  for (const x of t.process.sharedPending) if (x.signo === SIGKILL || !t.signalBlocked(x.signo)) return x.signo;
-  return undefined;
-}
 const GIB = 2 ** 30;
 
 /** One entered thread's virtual CPU (struct vmx_vcpu). */
@@ -403,7 +398,7 @@ export class DuneModule {
     const v = t.dune as DuneVcpu;
     // Another vCPU may have run on this CPU meanwhile: its VMCS is the one `leave` would read.
     if (cpu.vmx.current?.pa !== v.vmcs) cpu.vmx.vmptrld(v.vmcs);
-    const pending = nextDeliverable(t);
+    const pending = nextSignalNumber(t);
     // A VMCALL'd call that a signal interrupted (vmx_handle_syscall's restart): the guest makes
     // it again — RAX takes the number back, RIP steps back over the 3-byte VMCALL — unless the
     // signal runs a handler that makes it fail, by Linux's rule (handle_signal: -ERESTARTSYS

@@ -85,6 +85,12 @@ export function signalPending(t: Task): boolean {
   return false;
 }
 
+/** The number of the signal do_signal would take next for `t`, if any. */
+export function nextSignalNumber(t: Task): number | undefined {
+  const n = nextSignal(t);
+  return n === undefined ? undefined : n.q[n.i]!.signo;
+}
+
 /** The next signal to deliver to `t`: the queue it sits on and its index (dequeue_signal). */
 function nextSignal(t: Task): { q: SigInfo[]; i: number } | undefined {
   let i = t.pending.findIndex((p) => p.signo === SIGKILL || !isBlocked(t, p.signo));
