@@ -19,6 +19,7 @@ import { CodeBuilder } from '../vtx/code-builder.js';
 import { PROT_EXEC, PROT_READ } from '../linux/linux-abi.js';
 import { DuneModule } from '../dune/dune-module.js';
 import { LibDune } from '../dune/libdune.js';
+import { deliverFaultsAsSignals, restoreDispositions } from '../dune/fault-signals.js';
 import { VmExitReason } from '../vtx/vmcs-field.js';
 import { EXIT_INTERNAL_ERROR, internalErrorReport } from './internal-error.js';
 
@@ -112,8 +113,13 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
     p = k.newProcess(path, k.newAddressSpace());
     const img = loadElf(k, p, elf, argv, envp, path, DUNE_PIE_BASE);
     const lib = new LibDune(k, p);
+    deliverFaultsAsSignals(lib);
     const c = new CodeBuilder(m.natives, DUNE_LOADER, 'dune-exec', 3);
-    c.op('init', (cpu) => lib.init(cpu, true), 1);
+    c.op('init', (cpu) => {
+      const before = p.actions.map((a) => ({ ...a }));
+      lib.init(cpu, true);
+      restoreDispositions(p, before);
+    }, 1);
     lib.emitEnter(c, 'enter', 'guest');
     // The first instruction inside Dune: the program's entry, in guest ring 0, with the initial
     // stack the loader built (RDX = 0: no function for atexit, as the ABI says).
@@ -207,6 +213,8 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
       tlbFlushes: st.sum('tlb.flushes'),
     },
     exceptions: st.sum('exceptions'),
+    // vCPUs of the Dune module: one per thread that entered, freed when it exits or execs.
+    ...(opts.mode === 'dune' ? { dune: { vcpusCreated: st.get('dune.vcpusCreated'), vcpusFreed: st.get('dune.vcpusFreed'), leaves: st.get('dune.leaves') } } : {}),
     exitStatus: exitCode,
     ...(opts.launcher?.stats !== undefined ? { [opts.mode]: opts.launcher.stats() } : {}),
   };

@@ -1272,6 +1272,7 @@ export class Kernel {
     const vforkDone = t.vforkDone;
     t.vforkDone = undefined;
     vforkDone?.();
+    t.releaseDune?.(); // its vCPU, if it entered Dune
     t.state = TaskState.Dead;
     t.resume = undefined;
     t.wake = undefined;

@@ -381,8 +381,10 @@ function beginNewExec(k: Kernel, cpu: Cpu, task: Task, bprm: Binprm, elf: ElfFil
   task.vforkDone?.(); // complete_vfork_done: the parent of a vfork child goes on now
   task.vforkDone = undefined;
   // A Dune process leaves Dune: the new image is an ordinary process (its vCPU is not re-entered).
+  task.releaseDune?.();
   task.returnHook = undefined;
   task.dune = undefined;
+  p.libdune = undefined; // libDune's state was in the old image's memory
   // __set_task_comm: the name of the file execve was given (a script's, not its interpreter's).
   const base = bprm.filename.startsWith('/dev/fd/') ? bprm.file.guest : bprm.filename;
   p.name = (base.slice(base.lastIndexOf('/') + 1) || base).slice(0, TASK_COMM_LEN - 1);

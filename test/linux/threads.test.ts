@@ -23,7 +23,7 @@ interface Run extends ExecResult {
   k: Kernel;
 }
 
-function run(name: string, args: string[] = [], opts: { cpus?: number; memoryMiB?: number; pcid?: boolean; bin?: string; configure?: (k: Kernel) => void } = {}): Run {
+function run(name: string, args: string[] = [], opts: { cpus?: number; memoryMiB?: number; pcid?: boolean; bin?: string; configure?: (k: Kernel) => void; mode?: 'linux' | 'dune' } = {}): Run {
   const dir = mkdtempSync(join(tmpdir(), 'dunesim-threads-'));
   let out = '';
   let err = '';
@@ -31,7 +31,7 @@ function run(name: string, args: string[] = [], opts: { cpus?: number; memoryMiB
   const dec = new TextDecoder();
   try {
     const r = execElf(join(opts.bin ?? BIN, name), args, {
-      mode: 'linux', profile: 'dune-e3-1230v2', memory: (opts.memoryMiB ?? 256) << 20, root: dir, cpus: opts.cpus, pcid: opts.pcid,
+      mode: opts.mode ?? 'linux', profile: 'dune-e3-1230v2', memory: (opts.memoryMiB ?? 256) << 20, root: dir, cpus: opts.cpus, pcid: opts.pcid,
       envp: [],
       configure: (k) => {
         kernel = k;
@@ -81,6 +81,22 @@ describe.runIf(existsSync(join(BIN, 'sum4')))('threads: musl programs against na
     });
   }
 
+  // Inside Dune every thread the program creates enters Dune on a vCPU of its own (libDune's
+  // wrapper runs dune_enter in it), sharing the process's memory through its own EPT; the output
+  // is Linux's, and every vCPU is gone when its thread is.
+  for (const { name, status } of PROGRAMS) {
+    it(`${name} in --mode dune on two CPUs`, () => {
+      const linux = run(name, [], { cpus: 2 });
+      const dune = run(name, [], { cpus: 2, mode: 'dune' });
+      expect(dune.out).toBe(linux.out);
+      expect(dune.exitCode).toBe(status);
+      const v = dune.stats.dune as Record<string, number>;
+      expect(v.vcpusFreed).toBe(v.vcpusCreated);
+      // clone-flags and vfork make CLONE_VM children that are no threads: they stay in Linux mode.
+      if (name !== 'vfork') expect(v.vcpusCreated).toBeGreaterThan(1);
+    });
+  }
+
   it('is deterministic: 4 threads on 2 CPUs give the same output, cycles and counts on every run', () => {
     const a = run('sum4', [], { cpus: 2 });
     const b = run('sum4', [], { cpus: 2 });
@@ -123,6 +139,19 @@ describe.runIf(existsSync(join(BIN, 'sum4')))('threads: musl programs against na
     const r = run('nproc', ['10000'], { memoryMiB: 64 });
     expect(r.out).toBe('created 255, then EAGAIN\njoined 255\n');
     expect(r.exitCode).toBe(0);
+  });
+
+  it('in --mode dune, threads past what libDune\'s page pool holds stay in Linux mode; a dead thread\'s per-CPU state is reused', () => {
+    // 1,000 threads alive at once: each entered thread takes 16 pool pages (GDT, TSS, per-CPU
+    // area, trap stack, dune_config, entry stack), and the full-mode page tables take most of
+    // the pool, so only some of them get a vCPU; the others run as plain threads, unharmed.
+    const r = run('nproc', ['1000'], { mode: 'dune' });
+    expect(r.out).toBe('created 1000, then none\njoined 1000\n');
+    expect(r.exitCode).toBe(0);
+    const v = r.stats.dune as Record<string, number>;
+    expect(v.vcpusCreated).toBeGreaterThan(1);
+    expect(v.vcpusCreated).toBeLessThan(1001);
+    expect(v.vcpusFreed).toBe(v.vcpusCreated);
   });
 });
 
