@@ -165,7 +165,9 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
     // Blocked for good, or given up on while it waited for the host: never a hang (exit status 1).
     const why = end === 'deadlock'
       ? 'deadlock, every task is blocked and nothing can wake one, no timer and no host socket'
-      : 'every task is blocked waiting for the host, which stayed silent';
+      : end === 'horizon'
+        ? "every task is blocked until a timer beyond the simulated clock's horizon (2^53 cycles)"
+        : 'every task is blocked waiting for the host, which stayed silent';
     say(`dunesim: the guest did not finish (${why}): ${blocked}\n`);
     exitCode = 1;
   } else if (sig !== 0) {

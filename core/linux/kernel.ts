@@ -60,10 +60,20 @@ export interface HostWaitLimits {
 
 /**
  * Why Kernel.run returned: nothing left to run ('done'), `maxCycles` reached ('cycles'), every
- * task left blocked with nothing that could wake one ('deadlock'), or a wait for the host cut
- * short: by netIdleTimeoutMs ('host-silent') or by the caller's limits ('idle-limit', 'wall').
+ * task left blocked with nothing that could wake one ('deadlock'), every task blocked until a
+ * timer beyond the clock's horizon ('horizon'), or a wait for the host cut short: by
+ * netIdleTimeoutMs ('host-silent') or by the caller's limits ('idle-limit', 'wall').
  */
-export type RunEnd = 'done' | 'cycles' | 'deadlock' | 'host-silent' | 'idle-limit' | 'wall';
+export type RunEnd = 'done' | 'cycles' | 'deadlock' | 'horizon' | 'host-silent' | 'idle-limit' | 'wall';
+
+/**
+ * The simulated clock's horizon: 2^53 cycles (about 31 days at 3.3 GHz), the last clock at which
+ * a cycle count is still an exact integer in a double. A guest may ask for any sleep Linux takes
+ * (nanosleep of 2^62 seconds is valid; Linux clamps it to KTIME_MAX, 292 years); a timer past the
+ * horizon is one the simulation never reaches: jumping the clocks there would leave them where
+ * adding an instruction's cycles no longer changes them, and the machine could not move again.
+ */
+export const CLOCK_HORIZON = 2 ** 53;
 
 /** Returned by a system-call handler that put the task to sleep; the result comes later. */
 export const BLOCKED = Symbol('blocked');
@@ -1402,6 +1412,7 @@ export class Kernel {
       }
       // Every CPU is idle: only the host, a timer or a device can wake a task now.
       const timer = this.timers.length > 0 ? this.timers.reduce((a, b) => (b.deadline < a.deadline ? b : a)) : undefined;
+      if (timer !== undefined && timer.deadline > CLOCK_HORIZON && !this.hostCouldWake()) return 'horizon';
       const device = this.machine.nextEventAt;
       if (device < (timer?.deadline ?? Infinity) && device <= maxCycles) {
         // A device acts before any timer (a frame arrives, its interrupt wakes a CPU).

@@ -99,7 +99,8 @@ export class Machine {
    * caller advances to it (`advanceToNextEvent`).
    */
   schedule(at: number, action: () => void): void {
-    if (!(at >= 0) || !Number.isFinite(at)) throw new RangeError(`device event at ${at} cycles`);
+    // 2^53: past it a cycle count is no longer an exact integer (the kernel's CLOCK_HORIZON).
+    if (!(at >= 0) || !(at <= 2 ** 53)) throw new RangeError(`device event at ${at} cycles`);
     let i = this.evAt.length;
     while (i > 0 && this.evAt[i - 1]! > at) i--;
     this.evAt.splice(i, 0, at);

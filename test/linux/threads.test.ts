@@ -134,6 +134,13 @@ describe.runIf(existsSync(join(BIN, 'sum4')))('threads: musl programs against na
     expect(r.err).toMatch(/deadlock.*pid 1 \(.*\) asleep in futex, tid 2 of pid 1 \(.*\) asleep in futex/);
   });
 
+  it('ends a run whose only wake-up is a timer past the clock horizon (nanosleep of 2^62 s) with a report, not a hang', () => {
+    const r = run('far-sleep', [], { cpus: 2 });
+    expect(r.out).toBe('sleeping\n');
+    expect(r.exitCode).toBe(1);
+    expect(r.err).toMatch(/beyond the simulated clock's horizon \(2\^53 cycles\)\): pid 1 \(.*\) asleep in nanosleep, tid 2 of pid 1/);
+  });
+
   it('ends thread creation at the task limit with EAGAIN (RLIMIT_NPROC: half of threads-max)', () => {
     // 64 MiB: threads-max = 64 MiB / (8 × 16 KiB) = 512, RLIMIT_NPROC = 256, the main thread is one.
     const r = run('nproc', ['10000'], { memoryMiB: 64 });
