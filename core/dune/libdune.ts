@@ -10,7 +10,7 @@ import {
   MAP_ANONYMOUS, MAP_PRIVATE, NR, PROT_EXEC, PROT_READ, PROT_WRITE, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL,
   SIGCHLD, SIGINT, SIGKILL, SIGSTOP, SIGTERM, SIGTSTP, SIG_IGN,
 } from '../linux/linux-abi.js';
-import { Process } from '../linux/task.js';
+import { Process, Task } from '../linux/task.js';
 import { Vma } from '../linux/vma.js';
 import { syscall, loadSyscallArgs } from '../linux/user-abi.js';
 import { DUNE_CFG, DUNE_CONFIG_SIZE, DuneRet, PERM_BIG, PERM_COW, PERM_R, PERM_U, PERM_UC, PERM_W, PERM_X } from './dune-abi.js';
@@ -101,12 +101,11 @@ export class LibDune {
   /** Host frames of pool pages, for the host-side writes of dune_init. */
   private readonly hostFrame = new Map<number, number>();
   private initialized = false;
-  private gdt = 0;
+  /** The IDT, shared by every thread (dune_init builds it once). */
   private idt = 0;
-  private tss = 0;
-  private percpu = 0;
-  private trapStackTop = 0;
-  private confVa = 0;
+  /** Each entered thread's struct dune_percpu, by task, and by its address (the GS base in G0). */
+  private readonly percpus = new Map<Task, DunePercpu>();
+  private readonly percpuAt = new Map<number, DunePercpu>();
   /** The guest CPU once entered (natives get it as argument; host-side code before entry has none). */
   private intrHandlers: Array<IntrHandler | undefined> = new Array(256).fill(undefined);
   private pgfltHandler: PgfltHandler | undefined;
@@ -114,8 +113,6 @@ export class LibDune {
   /** Labels of libDune's code. */
   private readonly vectorEntry: number[] = [];
   private lstar = 0;
-  /** Stack of dune_jump_to_user frames (G0 state to resume on dune_ret_from_user). */
-  private readonly userReturns: number[] = [];
 
   private readonly sv: Float64Array;
   private readonly sLargeLeaves: number;
@@ -193,13 +190,26 @@ export class LibDune {
   // Page pool (page.c): pages at PAGEBASE, PA == VA (identity window), refcounted.
 
   pageAlloc(): number {
+    const pa = this.poolTake();
+    for (let o = 0; o < PAGE_SIZE; o += 8) this.write64(pa + o, 0);
+    return pa;
+  }
+
+  /** A pool page, zeroed through the host's mapping (for a thread that has not entered yet). */
+  private pageAllocHost(): number {
+    const pa = this.poolTake();
+    const mem = this.kernel.machine.mem;
+    for (let o = 0; o < PAGE_SIZE; o += 8) mem.write64(this.hostPa(pa + o), 0, 0);
+    return pa;
+  }
+
+  private poolTake(): number {
     const pa = this.poolFree.pop() ?? this.poolNext;
     if (pa === this.poolNext) {
       if (this.poolNext >= this.poolLimit) throw new Error('libdune: page pool exhausted');
       this.poolNext += PAGE_SIZE;
     }
     this.poolRefs.set(pa, 1);
-    for (let o = 0; o < PAGE_SIZE; o += 8) this.write64(pa + o, 0);
     return pa;
   }
 
@@ -560,23 +570,12 @@ export class LibDune {
         if (i >= 0) t.pending.splice(i, 1);
       }
     }
-    // Descriptor tables and the per-CPU area.
-    this.gdt = this.pageAlloc();
+    // The IDT; each thread's GDT, TSS, trap stack and per-CPU area come with its dune_enter.
     this.idt = this.pageAlloc();
-    this.tss = this.pageAlloc();
-    this.percpu = this.pageAlloc();
-    const stack = this.pageAlloc();
-    for (let i = 0; i < 3; i++) this.pageAlloc();
-    this.trapStackTop = stack + 4 * PAGE_SIZE;
-    writeGdt(mem, this.hostPa(this.gdt), this.tss);
-    writeTss(mem, this.hostPa(this.tss), [this.trapStackTop], [this.trapStackTop]);
     for (let v = 0; v < 256; v++) {
       writeIdtGate(mem, this.hostPa(this.idt), v, this.vectorEntry[v]!, { type: 0xe, dpl: v === Vector.Breakpoint ? 3 : 0, ist: 0 });
     }
-    this.write64(this.percpu + PERCPU.self, this.percpu);
-    this.write64(this.percpu + PERCPU.inUsermode, 0);
-    this.write64(this.percpu + PERCPU.trapStack, this.trapStackTop);
-    this.confVa = this.pageAlloc();
+    this.percpuFor(task);
     this.initialized = true;
   }
 
@@ -592,8 +591,9 @@ export class LibDune {
     // dune_enter runs in the process (host ring 3); what follows it runs inside Dune (guest ring 0).
     code.ring(3).op(label, (cpu) => {
       if (!this.initialized) throw new Error('libdune: dune_enter before dune_init');
+      const pc = this.percpuFor(k.current[cpu.index]!);
       // __dune_enter: save the registers into dune_config, rip = __dune_ret, then the ioctl.
-      const conf = this.confVa;
+      const conf = pc.confVa;
       const w = (o: number, v: number): void => k.machine.mem.write64Number(this.hostPa(conf + o), v);
       for (const [reg, name] of [[RAX, 'rax'], [3, 'rbx'], [RCX, 'rcx'], [RDX, 'rdx'], [RSI, 'rsi'], [RDI, 'rdi'], [5, 'rbp'], [R8, 'r8'], [R9, 'r9'], [R10, 'r10'], [R11, 'r11'], [12, 'r12'], [13, 'r13'], [14, 'r14'], [15, 'r15']] as const) {
         w(DUNE_CFG[name], cpu.reg(reg));
@@ -602,19 +602,61 @@ export class LibDune {
       w(DUNE_CFG.rip, this.text.addr('__dune_ret'));
       w(DUNE_CFG.rflags, 0x2);
       w(DUNE_CFG.cr3, this.pgroot);
-      this.resumeAt = code.addr(cont);
+      pc.resumeAt = code.addr(cont);
       syscall(cpu, NR.ioctl, this.fd, DUNE_ENTER, conf);
     }, 20);
     code.op(undefined, (cpu) => this.onDuneExit(cpu), 10);
     code.ring(0);
   }
 
-  private resumeAt = 0;
+  /**
+   * The calling thread's struct dune_percpu, made on its first dune_enter (create_percpu): a GDT
+   * whose TSS descriptor is its own TSS (LTR marks it busy, so threads cannot share one), the
+   * TSS with the thread's trap stack as RSP0, the per-CPU area its GS base points at, and its
+   * dune_config. Written host-side: the thread is not in Dune yet.
+   */
+  private percpuFor(task: Task): DunePercpu {
+    let pc = this.percpus.get(task);
+    if (pc !== undefined) return pc;
+    const mem = this.kernel.machine.mem;
+    const alloc = (): number => this.pageAllocHost();
+    const gdt = alloc();
+    const tss = alloc();
+    const percpu = alloc();
+    const stack = alloc();
+    for (let i = 0; i < 3; i++) alloc();
+    const trapStackTop = stack + 4 * PAGE_SIZE;
+    writeGdt(mem, this.hostPa(gdt), tss);
+    writeTss(mem, this.hostPa(tss), [trapStackTop], [trapStackTop]);
+    mem.write64Number(this.hostPa(percpu + PERCPU.self), percpu);
+    mem.write64Number(this.hostPa(percpu + PERCPU.inUsermode), 0);
+    mem.write64Number(this.hostPa(percpu + PERCPU.trapStack), trapStackTop);
+    pc = { task, gdt, tss, percpu, trapStackTop, confVa: alloc(), resumeAt: 0, userReturns: [] };
+    this.percpus.set(task, pc);
+    this.percpuAt.set(percpu, pc);
+    return pc;
+  }
 
-  /** on_dune_exit: what libdune does when DUNE_ENTER returns in Linux mode. */
+  /** The per-CPU area of the thread running in G0 on `cpu` (its GS base). */
+  private percpuOf(cpu: Cpu): DunePercpu {
+    const pc = this.percpuAt.get(cpu.gsBase);
+    if (pc === undefined) throw new Error(`libdune: GS base 0x${cpu.gsBase.toString(16)} is no thread's per-CPU area`);
+    return pc;
+  }
+
+  /** The trap stack top of a thread that has entered (the TSS RSP0 its traps land on). */
+  trapStackOf(task: Task): number | undefined {
+    return this.percpus.get(task)?.trapStackTop;
+  }
+
+  /**
+   * on_dune_exit: what libdune does when DUNE_ENTER returns in Linux mode. DUNE_RET_EXIT makes,
+   * in Linux mode, the exit call the guest made (dune_config's RAX holds its number): `exit`
+   * ends the thread alone (libdune's SYS_exit), `exit_group` the whole group.
+   */
   private onDuneExit(cpu: Cpu): void {
     const k = this.kernel;
-    const conf = this.confVa;
+    const conf = this.percpuFor(k.current[cpu.index]!).confVa;
     // Read through the process's page tables now, not the cached frame of hostPa: after a fork
     // the module's write of the config broke copy-on-write, and the cached frame is the child's.
     const r = (o: number): number => {
@@ -625,7 +667,7 @@ export class LibDune {
     const status = r(DUNE_CFG.status);
     switch (ret as DuneRet) {
       case DuneRet.Exit:
-        syscall(cpu, NR.exit_group, status);
+        syscall(cpu, r(DUNE_CFG.rax) === NR.exit ? NR.exit : NR.exit_group, status);
         return;
       case DuneRet.Signal:
         // The host handler ran: __dune_go_dune re-enters with the dune_config the module left
@@ -652,13 +694,14 @@ export class LibDune {
     // __dune_ret: the first guest instruction — load GDT, IDT, TR, GS base, return to the caller.
     c.op('__dune_ret', (cpu) => {
       this.cpuForGuest = cpu;
-      cpu.lgdt(this.gdt, GDT_SIZE - 1);
+      const pc = this.percpuFor(this.kernel.current[cpu.index]!);
+      cpu.lgdt(pc.gdt, GDT_SIZE - 1);
       cpu.lidt(this.idt, 256 * 16 - 1);
       cpu.ltr(GD_TSS);
-      cpu.wrmsr(0xc000_0101, this.percpu >>> 0, Math.floor(this.percpu / TWO_32) >>> 0); // GS base
+      cpu.wrmsr(0xc000_0101, pc.percpu >>> 0, Math.floor(pc.percpu / TWO_32) >>> 0); // GS base
       cpu.rflags |= RFLAGS_IF; // sti
       cpu.setReg(RAX, 0);
-      cpu.jump(this.resumeAt);
+      cpu.jump(pc.resumeAt);
     }, 12);
     // The IDT entry points (__dune_intr + 16 * vector).
     for (let v = 0; v < 256; v++) {
@@ -677,7 +720,7 @@ export class LibDune {
     c.op('dune_ret_from_user_finish', (cpu) => this.retFromUserFinish(cpu), 3);
     // __dune_go_dune (Linux mode): DUNE_ENTER with the config as it is; when the ioctl returns
     // again, __dune_retry runs on_dune_exit.
-    c.ring(3).op('__dune_go_dune', (cpu) => syscall(cpu, NR.ioctl, this.fd, DUNE_ENTER, this.confVa), 4);
+    c.ring(3).op('__dune_go_dune', (cpu) => syscall(cpu, NR.ioctl, this.fd, DUNE_ENTER, this.percpuFor(this.kernel.current[cpu.index]!).confVa), 4);
     c.op('__dune_retry', (cpu) => this.onDuneExit(cpu), 10);
     c.build();
     for (let v = 0; v < 256; v++) this.vectorEntry.push(c.addr(`intr${v}`));
@@ -823,7 +866,7 @@ export class LibDune {
   jumpToUser(cpu: Cpu, rip: number, rsp: number, cont: number): void {
     const gs = cpu.gsBase;
     // Save the G0 context (its resume point and stack) and mark user mode.
-    this.userReturns.push(cont, cpu.rsp);
+    this.percpuOf(cpu).userReturns.push(cont, cpu.rsp);
     cpu.mmu.write64Number(gs + PERCPU.trapStack, cpu.rsp - 256);
     cpu.mmu.write64(gs + PERCPU.inUsermode, 1, 0);
     const top = cpu.rsp - 256 - 5 * 8;
@@ -840,8 +883,9 @@ export class LibDune {
 
   /** dune_ret_from_user: abandon the user context; jumpToUser's caller resumes with `ret`. */
   retFromUser(cpu: Cpu, ret: number): void {
-    const rsp = this.userReturns.pop()!;
-    const cont = this.userReturns.pop()!;
+    const ur = this.percpuOf(cpu).userReturns;
+    const rsp = ur.pop()!;
+    const cont = ur.pop()!;
     cpu.mmu.write64(cpu.gsBase + PERCPU.inUsermode, 0, 0);
     cpu.setReg(RAX, ret);
     cpu.setReg(RSP, rsp);
@@ -856,6 +900,21 @@ export class LibDune {
   setUserFs(cpu: Cpu, v: number): void {
     cpu.mmu.write64Number(cpu.gsBase + PERCPU.ufsBase, v);
   }
+}
+
+/** struct dune_percpu: one entered thread's descriptor tables, trap stack and per-CPU area. */
+interface DunePercpu {
+  readonly task: Task;
+  readonly gdt: number;
+  readonly tss: number;
+  readonly percpu: number;
+  readonly trapStackTop: number;
+  /** Its struct dune_config (DUNE_ENTER's argument). */
+  readonly confVa: number;
+  /** Where __dune_ret goes once the thread is in Dune (the caller of dune_enter). */
+  resumeAt: number;
+  /** Stack of dune_jump_to_user frames (G0 state to resume on dune_ret_from_user). */
+  readonly userReturns: number[];
 }
 
 /** RFLAGS for guest ring 3: IOPL is the ring-3 mark (RFLAGS_G3), whatever `rflags` held. */
