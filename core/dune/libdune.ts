@@ -137,6 +137,15 @@ export class LibDune {
 
   private cpuForGuest: Cpu | undefined;
 
+  /**
+   * The CPU whose guest code calls libDune now: the page-table manager reads and writes through
+   * its MMU. With threads on several CPUs that is the caller's, not the last one to enter (an
+   * access through another CPU's MMU would use that CPU's CR3, EPT and TLB).
+   */
+  runningOn(cpu: Cpu): void {
+    this.cpuForGuest = cpu;
+  }
+
   /** High half of the last entry read with readEntry (PTEs use bit 63: not a JS number). */
   entHi = 0;
 
@@ -732,6 +741,7 @@ export class LibDune {
    * fault handler with CR2, else a fatal dump.
    */
   private trapEntry(cpu: Cpu, vector: number): void {
+    this.cpuForGuest = cpu;
     cpu.charge(DUNE_S.trapEntry * cpu.costs.instruction);
     const sp = cpu.rsp;
     const tf = vectorHasErrorCode(vector) ? sp + 8 - TF.rip : sp - TF.rip;
@@ -789,6 +799,7 @@ export class LibDune {
 
   /** G3 entry: switch to the trap stack, push a dune_tf, call dune_syscall_handler. */
   private syscallFromUser(cpu: Cpu): void {
+    this.cpuForGuest = cpu;
     const gs = cpu.gsBase;
     const userRsp = cpu.rsp;
     const top = cpu.mmu.read64Number(gs + PERCPU.trapStack);
