@@ -31,6 +31,8 @@ export interface RunOptions {
   /** Called with all the program's stdout so far, each time it writes some. */
   onStdout?: (all: string) => void;
   netIdleTimeoutMs?: number;
+  /** CPUs of the machine (default 1). */
+  cpus?: number;
 }
 
 type Exec<R> = (path: string, args: string[], opts: Omit<ExecOptions, 'mode' | 'launcher'> & { policy?: SandboxPolicy }) => R;
@@ -54,6 +56,7 @@ export function captured<R>(exec: Exec<R>, path: string, opts: RunOptions = {}):
       root,
       argv0: opts.argv0,
       netIdleTimeoutMs: opts.netIdleTimeoutMs ?? 20_000,
+      ...(opts.cpus !== undefined ? { cpus: opts.cpus } : {}),
       envp: ['PATH=/bin', 'DUNESIM_TEST=hello-from-env'],
       console: (fd, data) => {
         if (fd === 1) {
