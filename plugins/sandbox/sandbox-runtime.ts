@@ -5,7 +5,7 @@ import { DUNE_S, LibDune, TF, TF_SIZE } from '../../core/dune/libdune.js';
 import type { ImageInfo } from '../../core/linux/exec.js';
 import type { Kernel } from '../../core/linux/kernel.js';
 import {
-  ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, EAGAIN, EFAULT, EINVAL, EPERM, NR, SIGBUS, SIGFPE, SIGILL,
+  ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, EAGAIN, EFAULT, EINVAL, EPERM, FUTEX_WAKE, NR, SIGBUS, SIGFPE, SIGILL,
   SIGSEGV, SIGTRAP, TASK_SIZE,
 } from '../../core/linux/linux-abi.js';
 import type { Process, Task } from '../../core/linux/task.js';
@@ -31,6 +31,7 @@ import { APP_MAX_ELF_VADDR, UntrustedWindows } from './untrusted-windows.js';
 import { MAX_THREADS, SandboxThread, ThreadSlots, slotCopies, slotStack } from './sandbox-thread.js';
 import { TaskState } from '../../core/linux/task.js';
 import { ThreadFactory } from './thread-factory.js';
+import { ROBUST_LIST_HEAD_SIZE, releaseRobustList } from './robust-list.js';
 
 const TWO_32 = 0x1_0000_0000;
 const hex = (x: number): string => (x < 0 ? '-0x' + (-x).toString(16) : '0x' + x.toString(16));
@@ -349,8 +350,38 @@ export class SandboxRuntime implements RuntimeCalls {
         this.counts.emulated++;
         th.exitNr = nr;
         if (nr === NR.exit_group && this.end === undefined) this.end = { kind: 'exit', status: args[0]! & 0xff };
+        if (nr === NR.exit && th.robustList !== 0) {
+          // A thread alone leaving releases its robust futexes (a group exit needs not: no other
+          // process shares the program's memory), then wakes a waiter of each.
+          const wake = releaseRobustList(cpu, this.memory, th.robustList, th.task.tid);
+          th.robustList = 0;
+          const next = (c: Cpu): void => {
+            const w = wake.shift();
+            if (w === undefined) lib.retFromUser(c, args[0]! & 0xff);
+            else this.kernel(c, tf, NR.futex, [w, FUTEX_WAKE, 1, 0, 0, 0], next);
+          };
+          next(cpu);
+          return 'redirected';
+        }
         lib.retFromUser(cpu, args[0]! & 0xff);
         return 'redirected';
+      case 'robust-list':
+        // set_robust_list: the head is the program's (checked); a wrong size is -EINVAL, as Linux answers.
+        this.counts.emulated++;
+        cpu.charge(SANDBOX_COSTS.emulated * cpu.costs.instruction);
+        if (nr === NR.get_robust_list) {
+          // The calling thread's (pid 0, or the process's own id: the checks allow no other).
+          const ok = this.memory.write64(cpu, args[1]!, th.robustList) && this.memory.write64(cpu, args[2]!, ROBUST_LIST_HEAD_SIZE);
+          lib.tfSet(cpu, tf, TF.rax, ok ? 0 : -EFAULT);
+          return 'done';
+        }
+        if (args[1] !== ROBUST_LIST_HEAD_SIZE) {
+          lib.tfSet(cpu, tf, TF.rax, -EINVAL);
+          return 'done';
+        }
+        th.robustList = args[0]!;
+        lib.tfSet(cpu, tf, TF.rax, 0);
+        return 'done';
       case 'signals': {
         this.counts.emulated++;
         cpu.charge(SANDBOX_COSTS.emulated * cpu.costs.instruction);

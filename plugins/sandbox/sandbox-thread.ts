@@ -49,6 +49,8 @@ export class SandboxThread {
   sigmask = 0n;
   /** NR.exit or NR.exit_group once the thread asked to leave. */
   exitNr = 0;
+  /** Its robust futex list head (set_robust_list, kept here: robust-list.ts); 0: none. */
+  robustList = 0;
 
   constructor(
     readonly task: Task,

@@ -88,7 +88,7 @@ export type ArgKind =
  * must never run outside the sandbox), arch_prctl (the ring-3 FS base), descriptors that open or
  * close (counted for limits.openFiles).
  */
-export type Handling = 'passthrough' | 'exit' | 'memory' | 'signals' | 'arch_prctl' | 'fd-open' | 'fd-close' | 'clone';
+export type Handling = 'passthrough' | 'exit' | 'memory' | 'signals' | 'arch_prctl' | 'fd-open' | 'fd-close' | 'clone' | 'robust-list';
 
 export interface SyscallSpec {
   readonly nr: number;
@@ -239,8 +239,10 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.epoll_pwait, 'epoll_pwait', [fd('epfd'), output('events', { arg: 2, scale: EPOLL_EVENT_SIZE }), v('maxevents'), v('timeout'), input('sigmask', 8, true), v('sigsetsize')]),
   spec(NR.accept4, 'accept4', [fd('sockfd'), sockaddrOut('addr', 2), inout('addrlen', 4, true), v('flags')], 'fd-open'),
   spec(NR.faccessat, 'faccessat', [fd('dirfd'), path('pathname', 'read', true, { dirfd: 0 }), v('mode')]),
-  // The kernel reads the list at exit: the head must be the program's memory.
-  spec(NR.set_robust_list, 'set_robust_list', [{ kind: 'in', name: 'head', len: arg(1), copy: false }, v('len')]),
+  // Kept by the runtime (robust-list.ts): the kernel would write to whatever the list's entries
+  // name when the thread exits, runtime memory included.
+  spec(NR.set_robust_list, 'set_robust_list', [{ kind: 'in', name: 'head', len: arg(1), copy: false }, v('len')], 'robust-list'),
+  spec(NR.get_robust_list, 'get_robust_list', [{ kind: 'self-pid', name: 'pid' }, { kind: 'out', name: 'head_ptr', len: 8, copy: false }, { kind: 'out', name: 'len_ptr', len: 8, copy: false }], 'robust-list'),
   spec(NR.dup3, 'dup3', [fd('oldfd'), fd('newfd'), v('flags')], 'fd-open'),
   spec(NR.pipe2, 'pipe2', [{ kind: 'out', name: 'pipefd', len: 8, copy: true }, v('flags')], 'fd-open'),
   spec(NR.prlimit64, 'prlimit64', [{ kind: 'self-pid', name: 'pid' }, v('resource'), input('new_limit', RLIMIT_SIZE, true), output('old_limit', RLIMIT_SIZE, true)]),

@@ -12,7 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { execElf } from '../../core/cli/exec-command.js';
+import { NR } from '../../core/linux/linux-abi.js';
 import { PolicyLoader } from '../../plugins/sandbox/policy-loader.js';
+import { SandboxLauncher } from '../../plugins/sandbox/sandbox-launcher.js';
+import { NULL_POLICY } from '../../plugins/sandbox/sandbox-policy.js';
 import { ROOT } from './hostile.js';
 import { policy, sandboxed } from './run.js';
 
@@ -96,6 +99,34 @@ describe.runIf(existsSync(join(ATTACKS, 'threads-clone')))('threads cannot reach
     expect(r.events[0]).toMatchObject({ kind: 'contained', outcome: 'killed by SIGSEGV' });
     expect(r.events[0]!.attempted).toMatch(/^ring-3 #PF/);
     expect(r.events[0]!.rule).toContain("read of 0x71008000 (the sandbox runtime's thread stacks and copies): the page is supervisor-only");
+  });
+});
+
+describe.runIf(existsSync(join(ATTACKS, 'threads-robust')))('robust futexes', () => {
+  it('work as natively, and no robust list reaches the kernel, whose exit walk would write wherever its entries point', () => {
+    const path = join(ATTACKS, 'threads-robust');
+    const launcher = new SandboxLauncher(NULL_POLICY);
+    const launch = launcher.launch.bind(launcher);
+    const reached: number[] = [];
+    launcher.launch = (ctx) => {
+      const k = ctx.kernel;
+      const dispatch = k.dispatch.bind(k);
+      k.dispatch = (cpu, t, nr, regs) => {
+        if (nr === NR.set_robust_list || nr === NR.get_robust_list) reached.push(nr);
+        return dispatch(cpu, t, nr, regs);
+      };
+      return launch(ctx);
+    };
+    let stdout = '';
+    const r = execElf(path, [], {
+      mode: 'sandbox', launcher, profile: 'dune-e3-1230v2', memory: 256 << 20, cpus: 2, envp: [],
+      console: (fd, d) => { if (fd === 1) stdout += new TextDecoder().decode(d); }, report: () => {},
+    });
+    const want = 'lock after the owner exited: EOWNERDEAD\nwaiter woken by the owner\'s exit: EOWNERDEAD\nset_robust_list: 0\nmain: after the forger\n';
+    if (canRunNative) expect(native(path).stdout).toBe(want);
+    expect(stdout).toBe(want);
+    expect(r.exitCode).toBe(0);
+    expect(reached).toEqual([]);
   });
 });
 
