@@ -10,6 +10,7 @@
  *
  *   npx dunesim bench dune-micro --json docs/bench/dune-micro.json
  *   npx dunesim bench vtx --json docs/bench/vtx.json
+ *   npx dunesim bench threads --json docs/bench/threads.json
  *   npx tsx scripts/readme-figures.ts            # rewrite the blocks
  *   npx tsx scripts/readme-figures.ts --check    # exit 1 if README.md is stale
  */
@@ -23,7 +24,7 @@ export const README = join(ROOT, 'README.md');
 export const BENCH_DIR = join(ROOT, 'docs', 'bench');
 
 /** The suites whose figures the README shows. */
-export const README_SUITES = ['dune-micro', 'vtx'] as const;
+export const README_SUITES = ['dune-micro', 'vtx', 'threads'] as const;
 
 /** Cycles as the README prints them: whole numbers with thousands separators, one decimal below 100. */
 function cycles(v: number | undefined): string {
@@ -65,7 +66,37 @@ function vtx(r: BenchResult): string {
   return lines.join('\n');
 }
 
-const RENDER: Record<(typeof README_SUITES)[number], (r: BenchResult) => string> = { 'dune-micro': dunemicro, vtx };
+/** The mechanism counts a threads row shows, by their name in the row's counts. */
+const THREAD_COUNTS: ReadonlyArray<readonly [string, string, string]> = [
+  ['contextSwitches', 'switch', 'switches'],
+  ['cr3Loads', 'CR3 load', 'CR3 loads'],
+  ['cr3LoadsNoFlush', 'no-flush (PCID)', 'no-flush (PCID)'],
+  ['ipis', 'IPI', 'IPIs'],
+  ['tlbShootdowns', 'shootdown', 'shootdowns'],
+  ['tlbFlushes', 'TLB flush', 'TLB flushes'],
+  ['tlbMisses', 'TLB miss', 'TLB misses'],
+  ['futexCalls', 'futex call', 'futex calls'],
+];
+
+/** A count per operation: whole, or with two decimals when the runs' difference is not. */
+function count(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toFixed(2);
+}
+
+function threads(r: BenchResult): string {
+  const lines = [
+    '| row | model Linux (cycles) | per operation | paper Linux | error | paper figure from |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const row of r.rows) {
+    const c = row.counts ?? {};
+    const mech = THREAD_COUNTS.filter(([k]) => (c[k] ?? 0) !== 0).map(([k, one, many]) => `${count(c[k]!)} ${c[k] === 1 ? one : many}`).join(', ');
+    lines.push(`| ${row.id} | ${cycles(row.linux)} | ${mech || '–'} | ${cycles(row.paper?.linux)} | ${error(row.linux, row.paper?.linux)} | ${row.paper?.source ?? '–'} |`);
+  }
+  return lines.join('\n');
+}
+
+const RENDER: Record<(typeof README_SUITES)[number], (r: BenchResult) => string> = { 'dune-micro': dunemicro, vtx, threads };
 
 /** The bench JSON of `suite` (an array of results, as `--json` writes it). */
 export function readBench(suite: string, dir = BENCH_DIR): BenchResult {

@@ -9,6 +9,11 @@ export interface BenchSuite {
   readonly description: string;
   /** Number of steps `run` reports through `progress` (for the progress bar). */
   readonly steps: number;
+  /**
+   * The suite measures the host itself (wall-clock speed of the simulator): it runs alone, never
+   * beside another suite in a parallel `bench all`.
+   */
+  readonly exclusive?: boolean;
   run(ctx: BenchContext): Promise<BenchResult> | BenchResult;
 }
 
@@ -41,6 +46,24 @@ export interface BenchRow {
   paper?: PaperFigure;
   counts?: Record<string, number>;
   note?: string;
+  /** What this row's linux and dune columns hold, when not Linux and Dune (e.g. ptrace vs the sandbox). */
+  columns?: ColumnLabels;
+  /** The row is one point of a series (its `value` at `x`): consecutive such rows of one unit make a line chart. */
+  series?: { name: string; x: number; xUnit: string };
+}
+
+/** Names of the two comparison columns as tables and charts show them. */
+export interface ColumnLabels {
+  linux?: string;
+  dune?: string;
+}
+
+/** The labels of a row's columns: the row's own, else the result's, else linux and dune. */
+export function columnLabels(result: BenchResult, row?: BenchRow): { linux: string; dune: string } {
+  return {
+    linux: row?.columns?.linux ?? result.columns?.linux ?? 'linux',
+    dune: row?.columns?.dune ?? result.columns?.dune ?? 'dune',
+  };
 }
 
 export interface BenchResult {
@@ -49,4 +72,6 @@ export interface BenchResult {
   rows: BenchRow[];
   /** Free-form facts about the run (machine, iterations, host). */
   meta?: Record<string, unknown>;
+  /** What the linux and dune columns hold in this suite (the sandbox suite's dune column is the sandbox). */
+  columns?: ColumnLabels;
 }

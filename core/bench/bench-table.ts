@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import { BenchResult, BenchRow } from './bench-suite.js';
+import { BenchResult, BenchRow, columnLabels } from './bench-suite.js';
 
 /**
  * A number as people read it in a table: counts exactly (0 and 8208, not 0.00 and 8.21e+3), other
@@ -49,19 +49,20 @@ export const TEXT_COLUMNS: ReadonlySet<string> = new Set(['mechanism counts', 'n
  * The columns of a result, shared by the terminal table and the HTML report: a column appears
  * only when some row has it.
  */
-export function benchColumns(rows: readonly BenchRow[]): BenchColumn[] {
+export function benchColumns(rows: readonly BenchRow[], labels: { linux: string; dune: string } = { linux: 'linux', dune: 'dune' }): BenchColumn[] {
   const has = (f: (r: BenchRow) => unknown): boolean => rows.some((r) => f(r) !== undefined);
+  const { linux: L, dune: D } = labels;
   const cols: BenchColumn[] = [['id', (r) => r.id], ['unit', (r) => r.unit]];
   if (has((r) => r.value)) cols.push(['value', (r) => formatNumber(r.value)]);
-  if (has((r) => r.linux)) cols.push(['model linux', (r) => formatNumber(r.linux)]);
-  if (has((r) => r.dune)) cols.push(['model dune', (r) => formatNumber(r.dune)]);
-  if (has((r) => r.paper?.linux)) cols.push(['paper linux', (r) => formatNumber(r.paper?.linux)]);
-  if (has((r) => r.paper?.dune)) cols.push(['paper dune', (r) => formatNumber(r.paper?.dune)]);
+  if (has((r) => r.linux)) cols.push([`model ${L}`, (r) => formatNumber(r.linux)]);
+  if (has((r) => r.dune)) cols.push([`model ${D}`, (r) => formatNumber(r.dune)]);
+  if (has((r) => r.paper?.linux)) cols.push([`paper ${L}`, (r) => formatNumber(r.paper?.linux)]);
+  if (has((r) => r.paper?.dune)) cols.push([`paper ${D}`, (r) => formatNumber(r.paper?.dune)]);
   if (has((r) => errorPercent(r.linux, r.paper?.linux))) {
-    cols.push(['err linux %', (r) => formatPercent(errorPercent(r.linux, r.paper?.linux))]);
+    cols.push([`err ${L} %`, (r) => formatPercent(errorPercent(r.linux, r.paper?.linux))]);
   }
   if (has((r) => errorPercent(r.dune, r.paper?.dune))) {
-    cols.push(['err dune %', (r) => formatPercent(errorPercent(r.dune, r.paper?.dune))]);
+    cols.push([`err ${D} %`, (r) => formatPercent(errorPercent(r.dune, r.paper?.dune))]);
   }
   if (has((r) => r.counts)) cols.push(['mechanism counts', counts]);
   if (has((r) => r.note)) cols.push(['note', (r) => r.note ?? '']);
@@ -110,7 +111,7 @@ const STYLE = { head: [], border: [] };
  */
 export function renderBenchTable(result: BenchResult, width?: number): string {
   const title = `suite ${result.suite} (profile ${result.profile})`;
-  const cols = benchColumns(result.rows);
+  const cols = benchColumns(result.rows, columnLabels(result));
   const full = new Table({ head: cols.map(([h]) => h), style: STYLE });
   for (const r of result.rows) full.push(cols.map(([, f]) => f(r)));
   const text = full.toString();

@@ -30,6 +30,8 @@ function nativeSeconds(path: string, args: readonly string[]): number {
 @injectable()
 export class ExecBenchSuite implements BenchSuite {
   readonly id = 'exec';
+  /** Its figures are the host's speed: another suite beside it would slow them. */
+  readonly exclusive = true;
   readonly description = 'guest instructions per second of the x86 interpreter and slowdown versus native, on the CPU-bound guest programs';
   readonly steps = CPU_BOUND_PROGRAMS.length;
 

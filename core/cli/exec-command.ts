@@ -1,5 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { injectable, multiInject, optional } from 'inversify';
 import { Command } from 'commander';
 import { CliCommand } from '../framework/cli-command.js';
@@ -19,6 +19,7 @@ import { CodeBuilder } from '../vtx/code-builder.js';
 import { PROT_EXEC, PROT_READ } from '../linux/linux-abi.js';
 import { DuneModule } from '../dune/dune-module.js';
 import { LibDune } from '../dune/libdune.js';
+import { deliverFaultsAsSignals, restoreDispositions } from '../dune/fault-signals.js';
 import { VmExitReason } from '../vtx/vmcs-field.js';
 import { EXIT_INTERNAL_ERROR, internalErrorReport } from './internal-error.js';
 
@@ -39,6 +40,8 @@ export interface ExecOptions {
   /** How a plugin's mode starts and runs the program (required for a mode other than linux and dune). */
   launcher?: ExecLauncher;
   stats?: string;
+  /** Write a Chrome Trace Event file of the run here (Perfetto, chrome://tracing): CPU states, system calls, faults, VM exits. */
+  trace?: string;
   /** Trace system calls: true writes `[strace] …` lines to stderr, a function receives each line. */
   strace?: boolean | ((line: string) => void);
   root?: string;
@@ -56,6 +59,8 @@ export interface ExecOptions {
   hugePages?: boolean;
   /** Called with the kernel before the program starts (tests and experiments adjust the model here). */
   configure?: (k: Kernel) => void;
+  /** Linux mode: switch_mm tags the TLB with PCIDs (Linux 4.14 and later) instead of flushing it on every switch. */
+  pcid?: boolean;
   /** CPUs of the machine (default 1; a plugin's launcher may need more, and gets at least what it asks). */
   cpus?: number;
   /** Real milliseconds the machine may sit idle waiting for the host's network before the run gives up (default: for ever). */
@@ -81,10 +86,13 @@ export function vmExitCount(r: ExecResult): number {
  * LSTAR trampoline forwards every SYSCALL as a VMCALL).
  */
 export function execElf(path: string, args: string[], opts: ExecOptions): ExecResult {
+  // PCIDs are the Linux model's switch_mm; a Dune or sandboxed process's host CR3 comes from the VMCS.
+  if (opts.pcid === true && opts.mode !== 'linux') throw new UsageError('--pcid needs --mode linux');
   const elf = readElfBinary(path); // ElfError on a bad file, a directory, a FIFO
   const t0 = performance.now();
   const m = new Machine({ memory: opts.memory, profile: opts.profile, cpus: Math.max(opts.cpus ?? 1, opts.launcher?.cpus ?? 1) });
   installInterpreter(m);
+  if (opts.trace !== undefined) m.tracer.enabled = true;
   const k = new Kernel(m);
   if (opts.console !== undefined) k.console = opts.console;
   const say = opts.report ?? ((line: string): boolean => process.stderr.write(line));
@@ -97,6 +105,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   if (opts.launcher !== undefined) {
     p = opts.launcher.launch({ kernel: k, elf, path, argv, envp, report: say });
   } else if (opts.mode === 'linux') {
+    if (opts.pcid) k.enablePcid();
     p = k.spawnElf(path, elf, argv, envp, path);
     if (opts.hugePages) p.mm.hugeMmap = true;
   } else if (opts.mode === 'dune') {
@@ -104,8 +113,13 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
     p = k.newProcess(path, k.newAddressSpace());
     const img = loadElf(k, p, elf, argv, envp, path, DUNE_PIE_BASE);
     const lib = new LibDune(k, p);
+    deliverFaultsAsSignals(lib);
     const c = new CodeBuilder(m.natives, DUNE_LOADER, 'dune-exec', 3);
-    c.op('init', (cpu) => lib.init(cpu, true), 1);
+    c.op('init', (cpu) => {
+      const before = p.actions.map((a) => ({ ...a }));
+      lib.init(cpu, true);
+      restoreDispositions(p, before);
+    }, 1);
     lib.emitEnter(c, 'enter', 'guest');
     // The first instruction inside Dune: the program's entry, in guest ring 0, with the initial
     // stack the loader built (RDX = 0: no function for atexit, as the ABI says).
@@ -192,12 +206,29 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
       preemptions: st.get('linux.preemptions'),
       ipis: st.get('linux.ipis'),
       tlbShootdowns: st.get('linux.tlbShootdowns'),
+      wakeIpis: st.get('linux.wakeIpis'),
+      mmSwitches: st.get('linux.mmSwitches'),
+      mmSwitchesNoFlush: st.get('linux.mmSwitchesNoFlush'),
+      futexCalls: st.get('linux.futexCalls'),
+      tlbFlushes: st.sum('tlb.flushes'),
     },
     exceptions: st.sum('exceptions'),
+    // vCPUs of the Dune module: one per thread that entered, freed when it exits or execs.
+    ...(opts.mode === 'dune' ? { dune: { vcpusCreated: st.get('dune.vcpusCreated'), vcpusFreed: st.get('dune.vcpusFreed'), leaves: st.get('dune.leaves') } } : {}),
     exitStatus: exitCode,
     ...(opts.launcher?.stats !== undefined ? { [opts.mode]: opts.launcher.stats() } : {}),
   };
   if (opts.stats !== undefined) writeOutputFile(opts.stats, JSON.stringify(stats, null, 2) + '\n', '--stats');
+  if (opts.trace !== undefined) {
+    m.tracer.finish(cpus.map((c) => c.cycles));
+    try {
+      mkdirSync(dirname(resolve(opts.trace)), { recursive: true });
+      m.tracer.writeFile(opts.trace);
+    } catch (e) {
+      throw new UsageError(`--trace ${opts.trace}: cannot write it: ${(e as Error).message}`);
+    }
+    if (m.tracer.dropped > 0) say(`dunesim: --trace ${opts.trace}: the first ${m.tracer.limit.toLocaleString('en-US')} events kept, ${m.tracer.dropped.toLocaleString('en-US')} dropped\n`);
+  }
   return { exitCode, stats };
 }
 
@@ -230,11 +261,13 @@ export class ExecCommand implements CliCommand {
       .option('--mode <mode>', ['linux', 'dune', ...modes.map((m) => m.id)].join(' | '), 'linux')
       .option('--stats <file>', 'write run statistics as JSON')
       .option('--strace', 'trace system calls on stderr')
+      .option('--trace <file>', 'write a Chrome Trace Event file (open it in ui.perfetto.dev or chrome://tracing)')
       .option('--root <dir>', 'host directory the guest sees as / (default: the current directory)')
       .option('--profile <name>', 'cost profile', DEFAULT_PROFILE)
       .option('--memory <MiB>', 'physical memory of the machine', '1024')
       .option('--cpus <n>', 'CPUs of the machine (threads and processes run on them in parallel, deterministically)', '1')
-      .option('--huge-pages', 'back large anonymous mmaps with 2 MiB pages, as libhugetlbfs does (--mode linux | sandbox)');
+      .option('--huge-pages', 'back large anonymous mmaps with 2 MiB pages, as libhugetlbfs does (--mode linux | sandbox)')
+      .option('--pcid', 'context switches keep each address space\'s TLB entries under a PCID, as Linux 4.14 and later (--mode linux)');
     // An option several modes share (--policy of sandbox and ptrace) is registered once.
     const shared = new Map<string, { description: string; ids: string[] }>();
     for (const m of modes) {
@@ -245,7 +278,7 @@ export class ExecCommand implements CliCommand {
       }
     }
     for (const [flags, o] of shared) cmd.option(flags, `${o.description} (--mode ${o.ids.join(', ')})`);
-    cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; strace?: boolean; root?: string; profile: string; memory: string; cpus: string } & Record<string, unknown>) => {
+    cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; trace?: string; strace?: boolean; root?: string; profile: string; memory: string; cpus: string } & Record<string, unknown>) => {
       const plugin = modes.find((m) => m.id === o.mode);
       if (o.mode !== 'linux' && o.mode !== 'dune' && plugin === undefined) {
         // The first words stay what they were before plugins could add modes (scripts match them).
@@ -260,6 +293,7 @@ export class ExecCommand implements CliCommand {
         }
       }
       if (o['hugePages'] === true && o.mode === 'dune') throw new UsageError('--huge-pages needs --mode linux or sandbox');
+      if (o['pcid'] === true && o.mode !== 'linux') throw new UsageError('--pcid needs --mode linux');
       const mib = Number(o.memory);
       if (!Number.isInteger(mib) || mib < 16 || mib > 4096) throw new UsageError(`--memory must be a whole number of MiB from 16 to 4096, got '${o.memory}'`);
       const cpus = Number(o.cpus);
@@ -267,6 +301,7 @@ export class ExecCommand implements CliCommand {
       loadProfile(o.profile);
       if (o.root !== undefined) checkRoot(o.root);
       if (o.stats !== undefined) checkOutputFile(o.stats, '--stats');
+      if (o.trace !== undefined) checkOutputFile(o.trace, '--trace');
       // A mode's options (a policy file) are checked before the binary, so a broken one is status 2.
       const launcher = plugin?.prepare(o);
       if (!existsSync(elfPath)) {
@@ -275,7 +310,7 @@ export class ExecCommand implements CliCommand {
         return;
       }
       try {
-        const r = execElf(elfPath, args, { mode: o.mode, launcher, cpus, hugePages: o['hugePages'] === true, stats: o.stats, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
+        const r = execElf(elfPath, args, { mode: o.mode, launcher, cpus, hugePages: o['hugePages'] === true, pcid: o['pcid'] === true, stats: o.stats, trace: o.trace, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
         process.exitCode = r.exitCode;
       } catch (e) {
         if (e instanceof ElfError) {

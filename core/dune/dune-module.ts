@@ -14,13 +14,19 @@ import {
 } from '../vtx/vmcs-field.js';
 import { writeHostState } from '../vtx/vmcs-state.js';
 import { BLOCKED, Kernel } from '../linux/kernel.js';
-import { ARCH_SET_FS, ARCH_SET_GS, EFAULT, EINTR, EINVAL, isRestartCode, ENOTTY, NR, STACK_TOP, TASK_SIZE, exitedStatus, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL } from '../linux/linux-abi.js';
+import { ARCH_SET_FS, ARCH_SET_GS, EFAULT, EINTR, EINVAL, ERESTARTNOHAND, ERESTARTSYS, ERESTART_RESTARTBLOCK, SA_RESTART, SIG_DFL, SIG_IGN, isRestartCode, ENOTTY, NR, STACK_TOP, TASK_SIZE, exitedStatus, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL } from '../linux/linux-abi.js';
 import { PtRegs } from '../linux/pt-regs.js';
+import { nextSignalNumber } from '../linux/signals.js';
 import { Process, Task } from '../linux/task.js';
 import { DUNE_CFG, DUNE_CONFIG_SIZE, DUNE_NUM_SYSCALLS, DUNE_UNSUPPORTED_SYSCALLS, DuneRet } from './dune-abi.js';
 import { DuneLayout } from './dune-layout.js';
 
 const TWO_32 = 0x1_0000_0000;
+/** Ranges up to this size are invalidated page by page; larger ones by one walk of the EPT. */
+const NOTIFY_PAGEWISE_LIMIT = 512 * PAGE_SIZE;
+/** VMCALL is 0F 01 C1: three bytes, the step back of a restarted call. */
+const VMCALL_LENGTH = 3;
+
 const GIB = 2 ** 30;
 
 /** One entered thread's virtual CPU (struct vmx_vcpu). */
@@ -30,6 +36,9 @@ export class DuneVcpu {
   launched = false;
   /** dune_config in user memory. */
   confVa = 0;
+  /** Where the last VMCALL was, and whether it can be made again (see resumeGuest). */
+  vmcallRip = 0;
+  vmcallRestartable = false;
   constructor(
     readonly task: Task,
     readonly vmcs: number,
@@ -62,6 +71,10 @@ export class DuneModule {
   /** Native at HOST_RIP: the exit handler (vmx_launch's loop body). */
   readonly exitHandler: number;
   private nextVpid = 1;
+  /** VPIDs of freed vCPUs, handed out again (vmx.c's vmx_vpid_bitmap). */
+  private readonly freeVpids: number[] = [];
+  /** Every vCPU that exists (vmx.c's global list), for the MMU notifiers and for tests. */
+  readonly vcpus = new Set<DuneVcpu>();
   private readonly vmxonRegions = new Map<number, number>();
   private readonly msrBitmap: number;
   /**
@@ -74,6 +87,8 @@ export class DuneModule {
   private readonly sEptInvalidations: number;
   private readonly sLeaves: number;
   private readonly sEptLarge: number;
+  private readonly sVcpusCreated: number;
+  private readonly sVcpusFreed: number;
 
   constructor(readonly kernel: Kernel, private readonly opts: DuneModuleOptions = {}) {
     const m = kernel.machine;
@@ -83,6 +98,8 @@ export class DuneModule {
     this.sEptInvalidations = m.stats.counter('dune.eptInvalidations', 'count', 'EPT entries dropped by MMU notifications');
     this.sLeaves = m.stats.counter('dune.leaves', 'count', 'DUNE_ENTER ioctls returning (DUNE_RET_*)');
     this.sEptLarge = m.stats.counter('dune.eptLargeLeaves', 'count', '2 MiB EPT leaves written (host page a 2 MiB page)');
+    this.sVcpusCreated = m.stats.counter('dune.vcpusCreated', 'count', 'vCPUs created (VMCS, VPID, EPT) by a thread\'s first DUNE_ENTER');
+    this.sVcpusFreed = m.stats.counter('dune.vcpusFreed', 'count', 'vCPUs freed when their thread exited or exec\'d');
     // MSR bitmap: every MSR intercepted except FS_BASE and GS_BASE (kern/vmx.c).
     this.msrBitmap = m.frames.alloc();
     m.mem.u8.fill(0xff, this.msrBitmap, this.msrBitmap + PAGE_SIZE);
@@ -187,7 +204,10 @@ export class DuneModule {
     const vmcs = m.frames.alloc();
     m.mem.write32(vmcs, VMCS_REVISION_ID);
     const ept = new PageTables(m.mem, m.frames, true);
-    const v = new DuneVcpu(task, vmcs, this.nextVpid++, ept);
+    const v = new DuneVcpu(task, vmcs, this.freeVpids.pop() ?? this.nextVpid++, ept);
+    this.vcpus.add(v);
+    this.sv[this.sVcpusCreated]++;
+    task.releaseDune = () => this.destroyVcpu(v);
     const cpu = k.cpuOf(task);
     const vmx = cpu.vmx;
     vmx.vmclear(vmcs);
@@ -222,13 +242,52 @@ export class DuneModule {
     w(F.GUEST_IDTR_LIMIT, 0);
     // Host state: this kernel, on this CPU.
     writeHostState(w, cpu, this.exitHandler);
-    // Keep the EPT coherent with the process's page tables (the MMU-notifier chain).
-    const p = task.process;
-    if (!this.notifying.has(p.mm)) {
-      this.notifying.add(p.mm);
-      p.mm.notifiers.push((start, end) => this.mmuNotify(p, start, end));
+    // Keep the EPT coherent with the process's page tables (the MMU-notifier chain). Each vCPU
+    // has an EPT of its own, as in ept.c; one notifier per address space reaches all of them.
+    const mm = task.process.mm;
+    if (!this.notifying.has(mm)) {
+      this.notifying.add(mm);
+      mm.notifiers.push((start, end) => this.mmuNotify(mm, start, end));
     }
     return v;
+  }
+
+  /**
+   * vmx_destroy_vcpu: the thread exited or exec'd. Its VMCS is cleared and freed, its VPID goes
+   * back to the pool (with INVVPID, so that a later owner finds no stale translation), and its
+   * EPT's tables are freed (the host pages they map belong to the process, not to the EPT).
+   */
+  private destroyVcpu(v: DuneVcpu): void {
+    if (!this.vcpus.delete(v)) return;
+    const t = v.task;
+    const m = this.kernel.machine;
+    for (const cpu of m.cpus) {
+      if (cpu.vmx.current?.pa === v.vmcs && !cpu.vmx.nonRoot) cpu.vmx.vmclear(v.vmcs);
+      // INVVPID, and INVEPT for the EPT (vmx_destroy_vcpu's ept_sync_context): its table frames
+      // go back to the allocator, and a new EPT built in them must not meet cached entries.
+      cpu.mmu.flushVpid(v.vpid);
+      cpu.mmu.flushAllEpt();
+    }
+    m.frames.put(v.vmcs);
+    this.freeEptTables(v.ept.root, 4);
+    this.freeVpids.push(v.vpid);
+    this.sv[this.sVcpusFreed]++;
+    if (t.dune === v) {
+      t.dune = undefined;
+      t.returnHook = undefined;
+    }
+    t.releaseDune = undefined;
+  }
+
+  private freeEptTables(table: number, level: number): void {
+    const mem = this.kernel.machine.mem;
+    if (level > 1) {
+      for (let i = 0; i < 512; i++) {
+        const lo = mem.read32(table + i * 8);
+        if ((lo & 7) !== 0 && (lo & EPT_PS) === 0) this.freeEptTables(PageTables.entryFrame(lo, mem.read32(table + i * 8 + 4)), level - 1);
+      }
+    }
+    this.kernel.machine.frames.put(table);
   }
 
   // -----------------------------------------------------------------------------------------
@@ -265,6 +324,11 @@ export class DuneModule {
           return this.leave(cpu, t, DuneRet.UnhandledVmexit, VmExitReason.Vmcall);
         }
         vmx.vmwrite(F.GUEST_RIP, rip + len);
+        v.vmcallRip = rip;
+        // A VMCALL instruction, or the LSTAR trampoline (a kernel address, made again whole):
+        // stepping back makes the call again. A ring-0 native whose last act is a VMCALL would
+        // run its whole body again instead, so its interrupted calls fail with -EINTR.
+        v.vmcallRestartable = len === VMCALL_LENGTH || rip < 0 || rip >= TASK_SIZE;
         if (nr === NR.exit || nr === NR.exit_group) return this.leave(cpu, t, DuneRet.Exit, r.get(RDI));
         let result: number | typeof BLOCKED;
         if (nr < 0 || nr > DUNE_NUM_SYSCALLS || DUNE_UNSUPPORTED_SYSCALLS.has(nr)) {
@@ -334,15 +398,30 @@ export class DuneModule {
     const v = t.dune as DuneVcpu;
     // Another vCPU may have run on this CPU meanwhile: its VMCS is the one `leave` would read.
     if (cpu.vmx.current?.pa !== v.vmcs) cpu.vmx.vmptrld(v.vmcs);
-    // A VMCALL'd call that a signal interrupted cannot be restarted the way SYSCALL is (the way
-    // out of the kernel never sees the guest's RIP): the guest gets -EINTR.
+    const pending = nextSignalNumber(t);
+    // A VMCALL'd call that a signal interrupted (vmx_handle_syscall's restart): the guest makes
+    // it again — RAX takes the number back, RIP steps back over the 3-byte VMCALL — unless the
+    // signal runs a handler that makes it fail, by Linux's rule (handle_signal: -ERESTARTSYS
+    // without SA_RESTART, and -ERESTARTNOHAND, become -EINTR). The real module always restarts
+    // ("as if no handler ran"), so a read a handler interrupted would never return EINTR; the
+    // decision needs the signal's action, which this kernel knows when the guest would resume.
     if (t.regs.origRax >= 0) {
-      if (isRestartCode(t.regs.get(RAX))) t.regs.set(RAX, -EINTR);
+      const ax = t.regs.get(RAX);
+      if (isRestartCode(ax)) {
+        const act = pending === undefined ? undefined : t.process.actions[pending]!;
+        const handler = act !== undefined && act.handler !== SIG_DFL && act.handler !== SIG_IGN;
+        const intr = handler && (ax === -ERESTARTNOHAND || ax === -ERESTART_RESTARTBLOCK || (ax === -ERESTARTSYS && (act!.flags & SA_RESTART) === 0));
+        if (intr || !v.vmcallRestartable) t.regs.set(RAX, -EINTR);
+        else {
+          t.regs.set(RAX, t.regs.origRax); // as the kernel's own restart (signals.ts), restart_syscall included
+          cpu.vmx.vmwrite(F.GUEST_RIP, v.vmcallRip);
+        }
+      }
       t.regs.origRax = -1;
     }
     // A pending signal leaves Dune: the host-mode handler runs and libDune re-enters.
-    if (t.pending.length > 0 || t.process.sharedPending.length > 0) {
-      this.leave(cpu, t, DuneRet.Signal, (t.pending[0] ?? t.process.sharedPending[0])!.signo, false);
+    if (pending !== undefined) {
+      this.leave(cpu, t, DuneRet.Signal, pending, false);
       return false;
     }
     t.regs.loadInto(cpu);
@@ -383,8 +462,9 @@ export class DuneModule {
     put(DUNE_CFG.vcpu, v.vpid);
     t.returnHook = undefined;
     t.regs.copyFrom(v.hostRegs);
-    if (ret === DuneRet.Exit) t.dune = undefined;
     k.accessProcessVm(t.process, v.confVa, DUNE_CONFIG_SIZE, b);
+    // exit and exit_group end the vCPU (vcpu->shutdown); libDune then exits in Linux mode.
+    if (ret === DuneRet.Exit) this.destroyVcpu(v);
     if (cpu.tracer.enabled) cpu.tracer.instant('dune', `leave ${DuneRet[ret]}`, cpu.index, cpu.cycles, { status });
     if (returnNow) k.returnToUser(cpu, t);
   }
@@ -447,21 +527,34 @@ export class DuneModule {
     }
   }
 
-  /** MMU notifier: drop EPT leaves whose host-virtual page changed in [start, end). */
-  private mmuNotify(p: Process, start: number, end: number): void {
+  /** MMU notifier: drop EPT leaves whose host-virtual page changed in [start, end), in every vCPU on `mm`. */
+  private mmuNotify(mm: Process['mm'], start: number, end: number): void {
     const k = this.kernel;
-    for (const t of p.threads) {
-      const v = t.dune as DuneVcpu | undefined;
-      if (v === undefined) continue;
+    for (const v of this.vcpus) {
+      const t = v.task;
+      if (t.process.mm !== mm) continue;
       let dropped = 0;
-      this.forEachEptLeaf(v.ept, v.ept.root, 4, 0, (entryPa, gpa, span) => {
-        // A leaf goes when any of its bytes' host page changed (a 2 MiB leaf for a 4 KiB change too).
-        const hva = this.layout.gpaToHva(gpa);
-        if (hva < end && start < hva + span) {
-          k.machine.mem.write64(entryPa, 0, 0);
+      if (end - start <= NOTIFY_PAGEWISE_LIMIT) {
+        // A small range (a thread's stack, an mprotect): look up each page's leaf, as ept.c's
+        // invalidate_range walks the range, instead of the whole EPT of every vCPU.
+        for (let page = start - (start % PAGE_SIZE); page < end; page += PAGE_SIZE) {
+          const gpa = this.layout.hvaToGpa(page);
+          if (gpa < 0) continue;
+          const leaf = v.ept.leaf(gpa);
+          if (leaf === undefined) continue;
+          k.machine.mem.write64(leaf.pa, 0, 0); // a 2 MiB leaf goes for a 4 KiB change too
           dropped++;
         }
-      });
+      } else {
+        this.forEachEptLeaf(v.ept, v.ept.root, 4, 0, (entryPa, gpa, span) => {
+          // A leaf goes when any of its bytes' host page changed (a 2 MiB leaf for a 4 KiB change too).
+          const hva = this.layout.gpaToHva(gpa);
+          if (hva < end && start < hva + span) {
+            k.machine.mem.write64(entryPa, 0, 0);
+            dropped++;
+          }
+        });
+      }
       if (dropped > 0) {
         this.sv[this.sEptInvalidations] += dropped;
         // INVEPT single-context on the CPU that runs the vCPU (an IPI on a real machine).
@@ -487,6 +580,11 @@ export class DuneModule {
   /** The EPT of a thread (for tests and traces). */
   vcpuOf(t: Task): DuneVcpu | undefined {
     return t.dune as DuneVcpu | undefined;
+  }
+
+  /** vCPUs alive now (created and not yet freed). */
+  get liveVcpus(): number {
+    return this.vcpus.size;
   }
 
   static exitStatus(code: number): number {

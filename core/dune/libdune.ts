@@ -3,6 +3,7 @@ import {
   PTE_P, PTE_PS, PTE_U, PTE_W, RFLAGS_IF, RFLAGS_IOPL, Vector, vectorHasErrorCode, CR3_NOFLUSH_HI,
 } from '../vtx/arch.js';
 import { CodeBuilder } from '../vtx/code-builder.js';
+import type { NativeEntry } from '../vtx/native-code.js';
 import { Cpu, RAX, RCX, RDI, RDX, RSI, RSP, R8, R9, R10, R11 } from '../vtx/cpu.js';
 import { GDT_SIZE, TSS_SIZE, writeGdt, writeIdtGate, writeTss } from '../vtx/descriptors.js';
 import { Kernel } from '../linux/kernel.js';
@@ -10,11 +11,12 @@ import {
   MAP_ANONYMOUS, MAP_PRIVATE, NR, PROT_EXEC, PROT_READ, PROT_WRITE, DUNE_ENTER, DUNE_GET_LAYOUT, DUNE_GET_SYSCALL,
   SIGCHLD, SIGINT, SIGKILL, SIGSTOP, SIGTERM, SIGTSTP, SIG_IGN,
 } from '../linux/linux-abi.js';
-import { Process, Task } from '../linux/task.js';
+import { Process, Task, TaskState } from '../linux/task.js';
 import { Vma } from '../linux/vma.js';
 import { syscall, loadSyscallArgs } from '../linux/user-abi.js';
 import { DUNE_CFG, DUNE_CONFIG_SIZE, DuneRet, PERM_BIG, PERM_COW, PERM_R, PERM_U, PERM_UC, PERM_W, PERM_X } from './dune-abi.js';
 import { DuneLayout } from './dune-layout.js';
+import { DuneThread } from './dune-thread.js';
 
 const TWO_32 = 0x1_0000_0000;
 /** A 2 MiB page (PERM_BIG). */
@@ -64,6 +66,11 @@ export const DUNE_S = {
   syscallG0: 4,
 };
 
+/** Pages of a thread's entry stack, where libDune's Linux-mode side runs (see DuneThread). */
+const ENTRY_STACK_PAGES = 8;
+/** Pool pages of one thread's state: GDT, TSS, per-CPU area, 4 of trap stack, config, entry stack. */
+const THREAD_POOL_PAGES = 8 + ENTRY_STACK_PAGES;
+
 export type PgfltHandler = (cpu: Cpu, addr: number, fec: number, tf: number) => void;
 export type IntrHandler = (cpu: Cpu, tf: number) => void;
 /**
@@ -101,11 +108,9 @@ export class LibDune {
   /** Host frames of pool pages, for the host-side writes of dune_init. */
   private readonly hostFrame = new Map<number, number>();
   private initialized = false;
-  /** The IDT, shared by every thread (dune_init builds it once). */
   private idt = 0;
-  /** Each entered thread's struct dune_percpu, by task, and by its address (the GS base in G0). */
-  private readonly percpus = new Map<Task, DunePercpu>();
-  private readonly percpuAt = new Map<number, DunePercpu>();
+  /** The threads that entered (or will enter) Dune, each with its own per-CPU state. */
+  private readonly threads = new Map<Task, DuneThread>();
   /** The guest CPU once entered (natives get it as argument; host-side code before entry has none). */
   private intrHandlers: Array<IntrHandler | undefined> = new Array(256).fill(undefined);
   private pgfltHandler: PgfltHandler | undefined;
@@ -113,16 +118,38 @@ export class LibDune {
   /** Labels of libDune's code. */
   private readonly vectorEntry: number[] = [];
   private lstar = 0;
+  /** Stack of dune_jump_to_user frames (G0 state to resume on dune_ret_from_user). */
 
   private readonly sv: Float64Array;
   private readonly sLargeLeaves: number;
 
-  constructor(readonly kernel: Kernel, readonly process: Process, opts: { poolPages?: number } = {}) {
-    this.poolLimit = PAGEBASE + (opts.poolPages ?? 8192) * PAGE_SIZE;
+  constructor(readonly kernel: Kernel, readonly process: Process, opts: { poolPages?: number } = {}, parent?: LibDune) {
+    this.poolLimit = parent?.poolLimit ?? PAGEBASE + (opts.poolPages ?? 8192) * PAGE_SIZE;
     this.sv = kernel.machine.stats.v;
     this.sLargeLeaves = kernel.machine.stats.counter('libdune.largeLeaves', 'count', '2 MiB leaves (PS=1 PDEs) written into guest page tables by libDune (PERM_BIG)');
-    this.text = new CodeBuilder(kernel.machine.natives, LIBDUNE_TEXT, 'libdune');
-    this.buildText();
+    process.libdune = this;
+    if (parent !== undefined) {
+      // fork: the child's memory is a copy of the parent's, and libDune's state in it with it.
+      this.text = parent.text;
+      this.layout = parent.layout;
+      this.pgroot = parent.pgroot;
+      this.fd = parent.fd;
+      this.poolNext = parent.poolNext;
+      this.poolFree.push(...parent.poolFree);
+      for (const [pa, n] of parent.poolRefs) this.poolRefs.set(pa, n);
+      this.initialized = parent.initialized;
+      this.idt = parent.idt;
+      this.intrHandlers = [...parent.intrHandlers];
+      this.pgfltHandler = parent.pgfltHandler;
+      this.syscallHandler = parent.syscallHandler;
+      this.vectorEntry.push(...parent.vectorEntry);
+      this.lstar = parent.lstar;
+      this.onFatalExit = parent.onFatalExit;
+      this.trampolineNatives = parent.trampolineNatives;
+    } else {
+      this.text = new CodeBuilder(kernel.machine.natives, LIBDUNE_TEXT, 'libdune');
+      this.buildText();
+    }
     // The host frames of pool pages are a cache of the process's page table: when the kernel
     // changes those PTEs (fork write-protects every page for copy-on-write, munmap, a COW copy),
     // the entries go, so the next host-side access faults the page in again (a write copies a
@@ -199,27 +226,19 @@ export class LibDune {
   // Page pool (page.c): pages at PAGEBASE, PA == VA (identity window), refcounted.
 
   pageAlloc(): number {
-    const pa = this.poolTake();
-    for (let o = 0; o < PAGE_SIZE; o += 8) this.write64(pa + o, 0);
-    return pa;
-  }
-
-  /** A pool page, zeroed through the host's mapping (for a thread that has not entered yet). */
-  private pageAllocHost(): number {
-    const pa = this.poolTake();
-    const mem = this.kernel.machine.mem;
-    for (let o = 0; o < PAGE_SIZE; o += 8) mem.write64(this.hostPa(pa + o), 0, 0);
-    return pa;
-  }
-
-  private poolTake(): number {
     const pa = this.poolFree.pop() ?? this.poolNext;
     if (pa === this.poolNext) {
       if (this.poolNext >= this.poolLimit) throw new Error('libdune: page pool exhausted');
       this.poolNext += PAGE_SIZE;
     }
     this.poolRefs.set(pa, 1);
+    for (let o = 0; o < PAGE_SIZE; o += 8) this.write64(pa + o, 0);
     return pa;
+  }
+
+  /** Pool pages not handed out yet (free list and the untouched rest). */
+  poolPagesLeft(): number {
+    return this.poolFree.length + (this.poolLimit - this.poolNext) / PAGE_SIZE;
   }
 
   /** 512 contiguous pool pages on a 2 MiB boundary (for dune_vm_map_pages with PERM_BIG). */
@@ -499,6 +518,24 @@ export class LibDune {
     this.syscallHandler = h;
   }
 
+  /**
+   * From a vector handler: the thread sends itself `signo` with the given si_code and si_addr
+   * (rt_tgsigqueueinfo as a VMCALL, the siginfo on the trap stack below the frame), then leaves
+   * the trap as any handler does. The pending signal makes the module leave Dune with
+   * DUNE_RET_SIGNAL before the guest resumes: Linux runs the handler in host mode, and when it
+   * returns libDune re-enters and the IRETQ goes back to the faulting instruction.
+   */
+  raiseFromTrap(cpu: Cpu, tf: number, signo: number, code: number, addr: number): void {
+    const t = this.kernel.current[cpu.index]!;
+    const info = tf - 256;
+    for (let o = 0; o < 128; o += 8) cpu.mmu.write64(info + o, 0, 0);
+    cpu.mmu.write32(info, signo);
+    cpu.mmu.write32(info + 8, code >>> 0);
+    cpu.mmu.write64Number(info + 16, addr);
+    loadSyscallArgs(cpu, NR.rt_tgsigqueueinfo, t.process.pid, t.tid, signo, info);
+    cpu.jump(this.text.addr('__dune_raise'));
+  }
+
   /** A trap-frame register (tf is a guest address). */
   tfGet(cpu: Cpu, tf: number, off: number): number {
     return cpu.mmu.read64Number(tf + off);
@@ -562,8 +599,11 @@ export class LibDune {
     // The SYSCALL trampoline: guest LSTAR (a kernel address) → a pool page holding __dune_syscall.
     const tramp = this.pageAlloc();
     const off = this.lstar % PAGE_SIZE;
-    const entryA = this.kernel.machine.natives.register('libdune:__dune_syscall', (c) => this.syscallTrampoline(c), DUNE_S.syscallG0);
-    const entryB = this.kernel.machine.natives.register('libdune:__dune_syscall+vmcall', (c) => c.jump(c.reg(RCX)), 1);
+    this.trampolineNatives ??= [
+      this.kernel.machine.natives.register('libdune:__dune_syscall', (c) => this.of(c).syscallTrampoline(c), DUNE_S.syscallG0),
+      this.kernel.machine.natives.register('libdune:__dune_syscall+vmcall', (c) => this.of(c).afterVmcall(c), 1),
+    ];
+    const [entryA, entryB] = this.trampolineNatives as [NativeEntry, NativeEntry];
     const mem = k.machine.mem;
     k.machine.natives.install(mem, this.hostPa(tramp) + off, entryA);
     k.machine.natives.install(mem, this.hostPa(tramp) + off + 7, entryB);
@@ -579,13 +619,50 @@ export class LibDune {
         if (i >= 0) t.pending.splice(i, 1);
       }
     }
-    // The IDT; each thread's GDT, TSS, trap stack and per-CPU area come with its dune_enter.
+    // Descriptor tables and the calling thread's per-CPU area (the IDT is the process's).
+    const gdt = this.pageAlloc();
     this.idt = this.pageAlloc();
     for (let v = 0; v < 256; v++) {
       writeIdtGate(mem, this.hostPa(this.idt), v, this.vectorEntry[v]!, { type: 0xe, dpl: v === Vector.Breakpoint ? 3 : 0, ist: 0 });
     }
-    this.percpuFor(task);
+    this.threads.set(task, this.newThread(gdt));
     this.initialized = true;
+  }
+
+  /**
+   * A thread's GDT, TSS, per-CPU area, trap stack, dune_config and entry stack, from the pool
+   * (dune_enter's create_percpu). Host-side writes: the thread is in Linux mode.
+   */
+  private newThread(gdt = this.pageAlloc()): DuneThread {
+    const mem = this.kernel.machine.mem;
+    const tss = this.pageAlloc();
+    const percpu = this.pageAlloc();
+    const stack = this.pageAlloc();
+    for (let i = 0; i < 3; i++) this.pageAlloc();
+    const trapStackTop = stack + 4 * PAGE_SIZE;
+    writeGdt(mem, this.hostPa(gdt), tss);
+    writeTss(mem, this.hostPa(tss), [trapStackTop], [trapStackTop]);
+    this.write64(percpu + PERCPU.self, percpu);
+    this.write64(percpu + PERCPU.inUsermode, 0);
+    this.write64(percpu + PERCPU.trapStack, trapStackTop);
+    const conf = this.pageAlloc();
+    const entry = this.pageAlloc();
+    for (let i = 1; i < ENTRY_STACK_PAGES; i++) this.pageAlloc();
+    return new DuneThread(gdt, tss, percpu, trapStackTop, conf, entry + ENTRY_STACK_PAGES * PAGE_SIZE);
+  }
+
+  /** The libDune of the process running on `cpu` (natives live at one address in every copy). */
+  private of(cpu: Cpu): LibDune {
+    const l = this.kernel.current[cpu.index]?.process.libdune;
+    return l instanceof LibDune ? l : this;
+  }
+
+  /** The calling thread's libDune state. */
+  private threadOf(cpu: Cpu): DuneThread {
+    const t = this.kernel.current[cpu.index];
+    const th = t === undefined ? undefined : this.threads.get(t);
+    if (th === undefined) throw new Error('libdune: the thread on this CPU has no libDune state (dune_enter before dune_init?)');
+    return th;
   }
 
   // -----------------------------------------------------------------------------------------
@@ -600,72 +677,113 @@ export class LibDune {
     // dune_enter runs in the process (host ring 3); what follows it runs inside Dune (guest ring 0).
     code.ring(3).op(label, (cpu) => {
       if (!this.initialized) throw new Error('libdune: dune_enter before dune_init');
-      const pc = this.percpuFor(k.current[cpu.index]!);
-      // __dune_enter: save the registers into dune_config, rip = __dune_ret, then the ioctl.
-      const conf = pc.confVa;
-      const w = (o: number, v: number): void => k.machine.mem.write64Number(this.hostPa(conf + o), v);
-      for (const [reg, name] of [[RAX, 'rax'], [3, 'rbx'], [RCX, 'rcx'], [RDX, 'rdx'], [RSI, 'rsi'], [RDI, 'rdi'], [5, 'rbp'], [R8, 'r8'], [R9, 'r9'], [R10, 'r10'], [R11, 'r11'], [12, 'r12'], [13, 'r13'], [14, 'r14'], [15, 'r15']] as const) {
-        w(DUNE_CFG[name], cpu.reg(reg));
-      }
-      w(DUNE_CFG.rsp, cpu.rsp);
-      w(DUNE_CFG.rip, this.text.addr('__dune_ret'));
-      w(DUNE_CFG.rflags, 0x2);
-      w(DUNE_CFG.cr3, this.pgroot);
-      pc.resumeAt = code.addr(cont);
-      syscall(cpu, NR.ioctl, this.fd, DUNE_ENTER, conf);
+      this.enterFrom(cpu, this.threadOf(cpu), code.addr(cont));
     }, 20);
-    code.op(undefined, (cpu) => this.onDuneExit(cpu), 10);
     code.ring(0);
   }
 
   /**
-   * The calling thread's struct dune_percpu, made on its first dune_enter (create_percpu): a GDT
-   * whose TSS descriptor is its own TSS (LTR marks it busy, so threads cannot share one), the
-   * TSS with the thread's trap stack as RSP0, the per-CPU area its GS base points at, and its
-   * dune_config. Written host-side: the thread is not in Dune yet.
+   * __dune_enter: the registers into the thread's dune_config (RIP = __dune_ret, which goes on
+   * at `resumeAt` inside Dune), then to the entry stack and the DUNE_ENTER ioctl.
    */
-  private percpuFor(task: Task): DunePercpu {
-    let pc = this.percpus.get(task);
-    if (pc !== undefined) return pc;
+  private enterFrom(cpu: Cpu, th: DuneThread, resumeAt: number): void {
     const mem = this.kernel.machine.mem;
-    const alloc = (): number => this.pageAllocHost();
-    const gdt = alloc();
-    const tss = alloc();
-    const percpu = alloc();
-    const stack = alloc();
-    for (let i = 0; i < 3; i++) alloc();
-    const trapStackTop = stack + 4 * PAGE_SIZE;
-    writeGdt(mem, this.hostPa(gdt), tss);
-    writeTss(mem, this.hostPa(tss), [trapStackTop], [trapStackTop]);
-    mem.write64Number(this.hostPa(percpu + PERCPU.self), percpu);
-    mem.write64Number(this.hostPa(percpu + PERCPU.inUsermode), 0);
-    mem.write64Number(this.hostPa(percpu + PERCPU.trapStack), trapStackTop);
-    pc = { task, gdt, tss, percpu, trapStackTop, confVa: alloc(), resumeAt: 0, userReturns: [] };
-    this.percpus.set(task, pc);
-    this.percpuAt.set(percpu, pc);
-    return pc;
-  }
-
-  /** The per-CPU area of the thread running in G0 on `cpu` (its GS base). */
-  private percpuOf(cpu: Cpu): DunePercpu {
-    const pc = this.percpuAt.get(cpu.gsBase);
-    if (pc === undefined) throw new Error(`libdune: GS base 0x${cpu.gsBase.toString(16)} is no thread's per-CPU area`);
-    return pc;
-  }
-
-  /** The trap stack top of a thread that has entered (the TSS RSP0 its traps land on). */
-  trapStackOf(task: Task): number | undefined {
-    return this.percpus.get(task)?.trapStackTop;
+    const w = (o: number, v: number): void => mem.write64Number(this.hostPa(th.confVa + o), v);
+    for (const [reg, name] of [[RAX, 'rax'], [3, 'rbx'], [RCX, 'rcx'], [RDX, 'rdx'], [RSI, 'rsi'], [RDI, 'rdi'], [5, 'rbp'], [R8, 'r8'], [R9, 'r9'], [R10, 'r10'], [R11, 'r11'], [12, 'r12'], [13, 'r13'], [14, 'r14'], [15, 'r15']] as const) {
+      w(DUNE_CFG[name], cpu.reg(reg));
+    }
+    w(DUNE_CFG.rsp, cpu.rsp);
+    w(DUNE_CFG.rip, this.text.addr('__dune_ret'));
+    w(DUNE_CFG.rflags, 0x2);
+    w(DUNE_CFG.cr3, this.pgroot);
+    w(DUNE_CFG.vcpu, 0);
+    th.resumeAt = resumeAt;
+    cpu.setReg(RSP, th.entryStackTop);
+    cpu.jump(this.text.addr('__dune_go_dune'));
   }
 
   /**
-   * on_dune_exit: what libdune does when DUNE_ENTER returns in Linux mode. DUNE_RET_EXIT makes,
-   * in Linux mode, the exit call the guest made (dune_config's RAX holds its number): `exit`
-   * ends the thread alone (libdune's SYS_exit), `exit_group` the whole group.
+   * What a forked child or a new thread runs first, in Linux mode (the module starts it there at
+   * the return address the trampoline gave: see syscallTrampoline). libDune's fork wrapper:
+   * dune_enter on a vCPU of its own, then on inside Dune where the clone returns, with RAX = 0.
+   * A fork child keeps the per-CPU state of the thread that forked (its copy, in its copy of the
+   * memory); a new thread gets its own; a child sharing the memory without being a thread (vfork,
+   * posix_spawn) stays in Linux mode — its per-CPU state would be its parent's, and it only
+   * execs or exits.
    */
+  private forkChild(cpu: Cpu): void {
+    const k = this.kernel;
+    const task = k.current[cpu.index]!;
+    const from = task.forkedFrom;
+    task.forkedFrom = undefined;
+    const ret = cpu.reg(R11);
+    // What SYSCALL's return leaves: RCX = the return address, R11 = RFLAGS.
+    cpu.setReg(RCX, ret);
+    cpu.setReg(R11, cpu.rflags);
+    const p = task.process;
+    const parentThread = from === undefined ? undefined : this.threads.get(from);
+    if (parentThread === undefined || (p !== this.process && p.mm === this.process.mm)) {
+      cpu.jump(ret);
+      return;
+    }
+    let lib: LibDune = this;
+    let th: DuneThread;
+    if (p === this.process) {
+      // A dead thread's per-CPU state is free again; else new state from the pool. With the pool
+      // full the thread stays in Linux mode (as a failed dune_enter leaves it), never a crash.
+      let reused: DuneThread | undefined;
+      for (const [t, x] of this.threads) {
+        if (t.state === TaskState.Dead) {
+          this.threads.delete(t);
+          reused = x;
+          break;
+        }
+      }
+      if (reused !== undefined) {
+        th = reused;
+        writeGdt(k.machine.mem, this.hostPa(th.gdt), th.tss);
+        this.hostSide(() => this.write64(th.percpu + PERCPU.inUsermode, 0));
+      } else if (this.poolPagesLeft() >= THREAD_POOL_PAGES) {
+        th = this.hostSide(() => this.newThread());
+      } else {
+        cpu.jump(ret);
+        return;
+      }
+    } else {
+      lib = new LibDune(k, p, {}, this);
+      th = new DuneThread(parentThread.gdt, parentThread.tss, parentThread.percpu, parentThread.trapStackTop, parentThread.confVa, parentThread.entryStackTop);
+      // setup_gdt on every dune_enter: the copy's TSS descriptor is busy from the parent's LTR,
+      // and LTR of a busy TSS is #GP (SDM Vol. 2A LTR).
+      writeGdt(k.machine.mem, lib.hostPa(th.gdt), th.tss);
+    }
+    lib.threads.set(task, th);
+    lib.enterFrom(cpu, th, ret);
+  }
+
+  /** Runs `f` with host-side memory access (the calling thread is in Linux mode). */
+  private hostSide<T>(f: () => T): T {
+    const c = this.cpuForGuest;
+    this.cpuForGuest = undefined;
+    try {
+      return f();
+    } finally {
+      this.cpuForGuest = c;
+    }
+  }
+
+  /**
+   * What a process running an unmodified Linux program (exec --mode dune) does where libdune's
+   * on_dune_exit would end it: returns the signal and siginfo Linux would have raised for the
+   * same fault, or undefined to end as libdune does.
+   */
+  onFatalExit: ((ret: DuneRet, status: number, process: Process) => { signo: number; code: number; addr: number } | undefined) | undefined;
+  private trampolineNatives: NativeEntry[] | undefined;
+
+  /** on_dune_exit: what libdune does when DUNE_ENTER returns in Linux mode. */
   private onDuneExit(cpu: Cpu): void {
     const k = this.kernel;
-    const conf = this.percpuFor(k.current[cpu.index]!).confVa;
+    const th = this.threadOf(cpu);
+    const conf = th.confVa;
     // Read through the process's page tables now, not the cached frame of hostPa: after a fork
     // the module's write of the config broke copy-on-write, and the cached frame is the child's.
     const r = (o: number): number => {
@@ -676,6 +794,8 @@ export class LibDune {
     const status = r(DUNE_CFG.status);
     switch (ret as DuneRet) {
       case DuneRet.Exit:
+        // The call that ended the vCPU is still in RAX: exit ends this thread, exit_group the
+        // group (Linux's group exit; the real module's override would leave the siblings).
         syscall(cpu, r(DUNE_CFG.rax) === NR.exit ? NR.exit : NR.exit_group, status);
         return;
       case DuneRet.Signal:
@@ -684,6 +804,21 @@ export class LibDune {
         cpu.jump(this.text.addr('__dune_go_dune'));
         return;
       default: {
+        const sig = this.onFatalExit?.(ret, status, this.process);
+        if (sig !== undefined) {
+          // rt_tgsigqueueinfo to itself with the fault's siginfo; once a handler returns,
+          // __dune_go_dune re-enters and the guest meets its fault again, as on Linux.
+          const info = new Uint8Array(128);
+          const dv = new DataView(info.buffer);
+          dv.setInt32(0, sig.signo, true);
+          dv.setInt32(8, sig.code, true);
+          dv.setUint32(16, sig.addr >>> 0, true);
+          dv.setUint32(20, Math.floor(sig.addr / TWO_32) >>> 0, true);
+          k.accessProcessVm(this.process, conf + DUNE_CONFIG_SIZE, info.length, info);
+          const t = k.current[cpu.index]!;
+          syscall(cpu, NR.rt_tgsigqueueinfo, this.process.pid, t.tid, sig.signo, conf + DUNE_CONFIG_SIZE);
+          return;
+        }
         const msg = new TextEncoder().encode(`dune: exit due to ${DuneRet[ret] ?? ret} (status 0x${status.toString(16)})\n`);
         k.console(2, msg);
         this.lastExit = { ret, status };
@@ -702,35 +837,45 @@ export class LibDune {
     const c = this.text;
     // __dune_ret: the first guest instruction — load GDT, IDT, TR, GS base, return to the caller.
     c.op('__dune_ret', (cpu) => {
-      this.cpuForGuest = cpu;
-      const pc = this.percpuFor(this.kernel.current[cpu.index]!);
-      cpu.lgdt(pc.gdt, GDT_SIZE - 1);
-      cpu.lidt(this.idt, 256 * 16 - 1);
+      const lib = this.of(cpu);
+      const th = lib.threadOf(cpu);
+      lib.cpuForGuest = cpu;
+      cpu.lgdt(th.gdt, GDT_SIZE - 1);
+      cpu.lidt(lib.idt, 256 * 16 - 1);
       cpu.ltr(GD_TSS);
-      cpu.wrmsr(0xc000_0101, pc.percpu >>> 0, Math.floor(pc.percpu / TWO_32) >>> 0); // GS base
+      cpu.wrmsr(0xc000_0101, th.percpu >>> 0, Math.floor(th.percpu / TWO_32) >>> 0); // GS base
       cpu.rflags |= RFLAGS_IF; // sti
       cpu.setReg(RAX, 0);
-      cpu.jump(pc.resumeAt);
+      cpu.jump(th.resumeAt);
     }, 12);
     // The IDT entry points (__dune_intr + 16 * vector).
     for (let v = 0; v < 256; v++) {
       // The stub's instructions are charged inside trapEntry, before the handler runs, so a
       // handler that reads the clock sees them (as rdtsc in a C handler would).
-      c.op(`intr${v}`, (cpu) => this.trapEntry(cpu, v), 0);
+      c.op(`intr${v}`, (cpu) => this.of(cpu).trapEntry(cpu, v), 0);
     }
-    c.op('__dune_intr_done', (cpu) => this.trapExit(cpu), DUNE_S.trapExit);
+    // A handler's VMCALL that raises a signal on the thread (see raiseFromTrap), then the way out.
+    c.op('__dune_raise', (cpu) => cpu.vmcall(), 1);
+    c.op('__dune_intr_done', (cpu) => this.of(cpu).trapExit(cpu), DUNE_S.trapExit);
     // The G3 system-call path of __dune_syscall.
     c.op('syscall_g3', (cpu) => {
       cpu.charge((DUNE_S.syscallEntryUser + DUNE_S.syscallDispatch) * cpu.costs.instruction);
-      this.syscallFromUser(cpu);
+      this.of(cpu).syscallFromUser(cpu);
     }, 0);
     c.op('syscall_g3_passthrough_done', (cpu) => this.passthroughDone(cpu), 2);
     c.op('syscall_g3_exit', (cpu) => this.syscallExitUser(cpu), DUNE_S.syscallExitUser);
     c.op('dune_ret_from_user_finish', (cpu) => this.retFromUserFinish(cpu), 3);
-    // __dune_go_dune (Linux mode): DUNE_ENTER with the config as it is; when the ioctl returns
-    // again, __dune_retry runs on_dune_exit.
-    c.ring(3).op('__dune_go_dune', (cpu) => syscall(cpu, NR.ioctl, this.fd, DUNE_ENTER, this.percpuFor(this.kernel.current[cpu.index]!).confVa), 4);
-    c.op('__dune_retry', (cpu) => this.onDuneExit(cpu), 10);
+    // __dune_go_dune (Linux mode, on the entry stack): DUNE_ENTER with the config as it is; when
+    // the ioctl returns, __dune_retry runs on_dune_exit — which re-enters after a signal, or,
+    // after raising one itself, falls through to enter again once the signal is dealt with.
+    c.ring(3).op('__dune_go_dune', (cpu) => {
+      const lib = this.of(cpu);
+      syscall(cpu, NR.ioctl, lib.fd, DUNE_ENTER, lib.threadOf(cpu).confVa);
+    }, 4);
+    c.op('__dune_retry', (cpu) => this.of(cpu).onDuneExit(cpu), 10);
+    c.op(undefined, (cpu) => cpu.jump(this.text.addr('__dune_go_dune')), 1);
+    // libDune's fork wrapper: where a child of fork or clone from inside Dune starts.
+    c.op('__dune_fork_child', (cpu) => this.of(cpu).forkChild(cpu), 20);
     c.build();
     for (let v = 0; v < 256; v++) this.vectorEntry.push(c.addr(`intr${v}`));
   }
@@ -794,7 +939,25 @@ export class LibDune {
       return;
     }
     cpu.rflags = (cpu.lo[R11]! | 0x2) >>> 0; // pushq %r11; popfq
+    const nr = cpu.reg(RAX);
+    // (A restarted call comes through again with the swap already made.)
+    if ((nr === NR.fork || nr === NR.vfork || nr === NR.clone) && cpu.reg(RCX) !== this.text.addr('__dune_fork_child')) {
+      // libDune's fork wrapper: the child starts in Linux mode at the RCX the module finds (the
+      // trampoline is at a kernel address); make that __dune_fork_child, with the real return
+      // address in R11 (which SYSCALL clobbers anyway), so that the child enters Dune itself.
+      cpu.setReg(R11, cpu.reg(RCX));
+      cpu.setReg(RCX, this.text.addr('__dune_fork_child'));
+    }
     cpu.vmcall(); // resumes at the next stub: jmp *%rcx
+  }
+
+  /** After the trampoline's VMCALL: jmp *%rcx (for a fork-family call, the saved return address). */
+  private afterVmcall(cpu: Cpu): void {
+    if (cpu.reg(RCX) === this.text.addr('__dune_fork_child')) {
+      cpu.setReg(RCX, cpu.reg(R11));
+      cpu.setReg(R11, cpu.rflags);
+    }
+    cpu.jump(cpu.reg(RCX));
   }
 
   /** G3 entry: switch to the trap stack, push a dune_tf, call dune_syscall_handler. */
@@ -877,7 +1040,7 @@ export class LibDune {
   jumpToUser(cpu: Cpu, rip: number, rsp: number, cont: number): void {
     const gs = cpu.gsBase;
     // Save the G0 context (its resume point and stack) and mark user mode.
-    this.percpuOf(cpu).userReturns.push(cont, cpu.rsp);
+    this.threadOf(cpu).userReturns.push(cont, cpu.rsp);
     cpu.mmu.write64Number(gs + PERCPU.trapStack, cpu.rsp - 256);
     cpu.mmu.write64(gs + PERCPU.inUsermode, 1, 0);
     const top = cpu.rsp - 256 - 5 * 8;
@@ -894,7 +1057,7 @@ export class LibDune {
 
   /** dune_ret_from_user: abandon the user context; jumpToUser's caller resumes with `ret`. */
   retFromUser(cpu: Cpu, ret: number): void {
-    const ur = this.percpuOf(cpu).userReturns;
+    const ur = this.threadOf(cpu).userReturns;
     const rsp = ur.pop()!;
     const cont = ur.pop()!;
     cpu.mmu.write64(cpu.gsBase + PERCPU.inUsermode, 0, 0);
@@ -911,21 +1074,6 @@ export class LibDune {
   setUserFs(cpu: Cpu, v: number): void {
     cpu.mmu.write64Number(cpu.gsBase + PERCPU.ufsBase, v);
   }
-}
-
-/** struct dune_percpu: one entered thread's descriptor tables, trap stack and per-CPU area. */
-interface DunePercpu {
-  readonly task: Task;
-  readonly gdt: number;
-  readonly tss: number;
-  readonly percpu: number;
-  readonly trapStackTop: number;
-  /** Its struct dune_config (DUNE_ENTER's argument). */
-  readonly confVa: number;
-  /** Where __dune_ret goes once the thread is in Dune (the caller of dune_enter). */
-  resumeAt: number;
-  /** Stack of dune_jump_to_user frames (G0 state to resume on dune_ret_from_user). */
-  readonly userReturns: number[];
 }
 
 /** RFLAGS for guest ring 3: IOPL is the ring-3 mark (RFLAGS_G3), whatever `rflags` held. */

@@ -8,6 +8,7 @@ import { ListCommand } from './list-command.js';
 import { RunCommand } from './run-command.js';
 import { ExecCommand } from '../cli/exec-command.js';
 import { ExecBenchSuite } from '../cli/exec-bench-suite.js';
+import { ThreadsBenchSuite } from '../cli/threads-bench-suite.js';
 
 /**
  * The core's bindings: its CLI commands (in the order `dunesim --help` lists them) and its own
@@ -28,4 +29,6 @@ export const coreModule = new ContainerModule(({ bind }) => {
   bind(BenchSuite).toService(DuneMicroSuite);
   bind(ExecBenchSuite).toSelf();
   bind(BenchSuite).toService(ExecBenchSuite);
+  bind(ThreadsBenchSuite).toSelf();
+  bind(BenchSuite).toService(ThreadsBenchSuite);
 });

@@ -6,7 +6,8 @@ import { parseAppOptions } from './app-options.js';
 import { CliCommand } from './cli-command.js';
 import { renderFiguresTable } from './figures-table.js';
 import { UsageError } from './usage-error.js';
-import { checkOutputFile, writeOutputFile } from './output-path.js';
+import { checkOutputDir, checkOutputFile, writeOutputFile } from './output-path.js';
+import { TraceCapture } from '../trace-capture.js';
 
 /**
  * `dunesim run <plugin>/<app> [--name value…]`: runs one Application contribution. Its exit code
@@ -24,11 +25,12 @@ export class RunCommand implements CliCommand {
       .argument('[options...]', "the application's own options, as --name value")
       .option('--profile <name>', 'cost profile (core/vtx/profiles)', DEFAULT_PROFILE)
       .option('--json <file>', 'also write { app, profile, exitCode, figures } as JSON')
+      .option('--trace <dir>', 'write a Chrome Trace Event file per machine the application builds into DIR')
       // Everything after the application name belongs to it; commander keeps what it does not
       // know in [options...] instead of refusing it.
       .allowUnknownOption()
       .addHelpText('after', () => this.helpText())
-      .action(async (name: string, rest: string[], opts: { profile: string; json?: string }) => {
+      .action(async (name: string, rest: string[], opts: { profile: string; json?: string; trace?: string }) => {
         const app = this.find(name);
         const options = parseAppOptions(rest);
         // An option the application does not take is a typo or a flag of another command
@@ -42,7 +44,17 @@ export class RunCommand implements CliCommand {
         }
         loadProfile(opts.profile); // refuse a bad profile before any work
         if (opts.json !== undefined) checkOutputFile(opts.json, '--json');
-        const result = await app.run({ options, profile: opts.profile, out: process.stdout });
+        if (opts.trace !== undefined) checkOutputDir(opts.trace, '--trace', 'trace.json');
+        const capture = opts.trace === undefined ? undefined : new TraceCapture(opts.trace, app.plugin, undefined);
+        capture?.start();
+        let result;
+        try {
+          result = await app.run({ options, profile: opts.profile, out: process.stdout });
+          capture?.step(app.id);
+        } finally {
+          capture?.stop();
+        }
+        if (capture !== undefined) process.stderr.write(`wrote ${capture.written.length} trace${capture.written.length === 1 ? '' : 's'} into ${opts.trace}\n`);
         if (result.figures !== undefined && Object.keys(result.figures).length > 0) {
           process.stdout.write(renderFiguresTable(result.figures) + '\n');
         }

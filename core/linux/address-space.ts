@@ -40,6 +40,11 @@ export class AddressSpace {
   /** Tasks sharing this mm (threads); the mm is freed when it drops to zero. */
   users = 1;
   /**
+   * Changes to this address space's PTEs that needed a TLB flush (mm->context.tlb_gen): a CPU
+   * that kept its translations under a PCID compares it with what it last flushed for.
+   */
+  tlbGen = 0;
+  /**
    * libhugetlbfs-like backing (huge-pages.ts): large anonymous private mmaps get a 2 MiB-aligned
    * range and 2 MiB pages, without the program asking (MAP_HUGETLB works either way).
    */

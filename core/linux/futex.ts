@@ -161,6 +161,7 @@ export function futex(ctx: SyscallContext, readTimespec: ReadTimespec, uaddr: nu
   const cmd = op & FUTEX_CMD_MASK;
   if ((op & FUTEX_CLOCK_REALTIME) !== 0 && cmd !== FUTEX_WAIT_BITSET) return -ENOSYS;
   cpu.cycles += kernel.costs.futexPath;
+  kernel.countFutexCall();
   switch (cmd) {
     case FUTEX_WAIT:
     case FUTEX_WAIT_BITSET: {

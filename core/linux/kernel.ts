@@ -1,5 +1,5 @@
 import {
-  CANONICAL_LIMIT,
+  CANONICAL_LIMIT, CR4_PCIDE,
   FEC_I, FEC_P, FEC_W, GD_KD, GD_KT, MSR_FMASK, MSR_LSTAR, MSR_STAR, PAGE_SIZE, PTE_P, PTE_W,
   RFLAGS_AC, RFLAGS_DF, RFLAGS_IF, RFLAGS_NT, RFLAGS_TF, Vector,
 } from '../vtx/arch.js';
@@ -35,6 +35,8 @@ import { disarmRealTimer } from './itimer.js';
 import { FutexTable, clearChildTid, exitRobustList } from './futex.js';
 
 const TWO_32 = 0x1_0000_0000;
+/** Address spaces a CPU keeps under PCIDs at once (TLB_NR_DYN_ASIDS, arch/x86/include/asm/tlbflush.h). */
+const TLB_NR_DYN_ASIDS = 6;
 const SEGMENT_CS_RPL3 = USER_CS;
 /** #CP, the control-protection exception (not in the model's Vector enum: CET is not modelled). */
 const CONTROL_PROTECTION_VECTOR = 21;
@@ -108,7 +110,16 @@ export class Kernel {
    */
   tlbShootdowns = true;
   /** TLB flushes other CPUs still owe, delivered by the call-function IPI. */
-  private readonly flushRequests: Array<Array<{ cr3: number; start: number; end: number }>>;
+  private readonly flushRequests: Array<Array<{ mm: AddressSpace; start: number; end: number; gen: number }>>;
+  /**
+   * With PCIDs (`enablePcid`; Linux 4.14 and later, arch/x86/mm/tlb.c), per CPU, the address
+   * spaces whose translations it keeps under PCIDs 1..TLB_NR_DYN_ASIDS (cpu_tlbstate.ctxs): slot i
+   * holds PCID i + 1, with the mm's tlb_gen its entries are good for. Undefined without (Linux
+   * 3.2, the default): every switch to another address space loads CR3 and flushes the TLB.
+   */
+  private asids: Array<Array<{ mm: AddressSpace | undefined; gen: number }>> | undefined;
+  /** Per CPU, the slot the next new address space takes (cpu_tlbstate.next_asid, round robin). */
+  private nextAsid: number[] = [];
   /** Output of the console (fds 1 and 2 of every process). */
   console: (fd: number, data: Uint8Array) => void = (fd, data) => (fd === 2 ? process.stderr : process.stdout).write(data);
   /** Input of the console (fd 0): up to `max` bytes, none at end of file. Default: the host's stdin. */
@@ -132,6 +143,10 @@ export class Kernel {
   private readonly sIpis: number;
   private readonly sShootdowns: number;
   private readonly sThreads: number;
+  private readonly sMmSwitches: number;
+  private readonly sMmSwitchesNoFlush: number;
+  private readonly sWakeIpis: number;
+  private readonly sFutexCalls: number;
   readonly cpuOf: (t: Task) => Cpu;
 
   constructor(readonly machine: Machine) {
@@ -154,6 +169,10 @@ export class Kernel {
     this.sIpis = s.counter('linux.ipis', 'count', 'inter-processor interrupts sent (reschedule, TLB shootdown)');
     this.sShootdowns = s.counter('linux.tlbShootdowns', 'count', 'TLB flushes of an address space that reached other CPUs (flush_tlb_others)');
     this.sThreads = s.counter('linux.threadsCreated', 'count', 'tasks created by clone, fork and vfork');
+    this.sMmSwitches = s.counter('linux.mmSwitches', 'count', 'CR3 loads by switch_mm: a CPU moving to another address space');
+    this.sMmSwitchesNoFlush = s.counter('linux.mmSwitchesNoFlush', 'count', 'switch_mm CR3 loads with bit 63 set: the PCID kept its translations');
+    this.sFutexCalls = s.counter('linux.futexCalls', 'count', 'futex() system calls');
+    this.sWakeIpis = s.counter('linux.wakeIpis', 'count', 'reschedule IPIs that woke an idle CPU for a task another CPU made runnable (ttwu)');
 
     // The SYSCALL entry point and the exception handlers, as natives in kernel text.
     this.syscallEntry = this.boot.native('entry_SYSCALL_64', (cpu) => this.onSyscall(cpu), 0);
@@ -204,7 +223,7 @@ export class Kernel {
       cpu.wrmsr(MSR_LSTAR, this.syscallEntry >>> 0, Math.floor(this.syscallEntry / TWO_32) >>> 0);
       cpu.wrmsr(MSR_FMASK, RFLAGS_TF | RFLAGS_DF | RFLAGS_IF | RFLAGS_NT | RFLAGS_AC, 0);
       cpu.ss = GD_KD;
-      cpu.halted = true; // idle until a task is scheduled
+      cpu.idle(); // idle until a task is scheduled
     }
   }
 
@@ -348,7 +367,21 @@ export class Kernel {
       for (const c of cpus) if (!c.halted && c.cycles > now) now = c.cycles;
       if (now === -Infinity) for (const c of cpus) if (c.cycles > now) now = c.cycles;
       if (idle.cycles < now) idle.cycles = now;
+      // Made runnable by a task on another CPU (a futex wake, a clone): that CPU sends the
+      // reschedule IPI (ttwu_queue → smp_send_reschedule) and does not wait for it; a timer or a
+      // host event wakes a CPU without one. The IPI ends the idle loop's HLT; its handler
+      // (scheduler_ipi) returns with IRETQ to the idle loop, which then calls schedule(): an
+      // interrupt delivery and an IRETQ on the woken CPU before the switch. The IPI's flight
+      // time and the exit from HLT have no sourced constant and are not charged.
+      const from = this.machine.running;
+      if (from !== undefined && from !== idle) {
+        this.sv[this.sIpis]++;
+        this.sv[this.sWakeIpis]++;
+        idle.cycles += this.costs.exceptionDelivery + this.costs.iretq;
+        if (idle.tracer.enabled) idle.tracer.instant('ipi', `reschedule IPI from cpu${from.index} (wake-up)`, idle.index, idle.cycles);
+      }
       idle.halted = false;
+      if (idle.tracer.enabled) idle.tracer.cpuState(idle.index, idle.cycles, idle.privilegeName());
       // A CPU at work may be in a slice that was sized while this one was idle: cut it short,
       // so the machine runs the CPUs in clock order again.
       for (const c of cpus) if (c !== idle) c.endSlice = true;
@@ -489,7 +522,9 @@ export class Kernel {
   /** Sends CPU `index` the reschedule IPI so that it enters the kernel (kick_process). */
   kick(index: number): void {
     this.sv[this.sIpis]++;
-    this.machine.cpus[index]!.interrupt(RESCHEDULE_VECTOR);
+    const target = this.machine.cpus[index]!;
+    if (target.tracer.enabled) target.tracer.instant('ipi', 'reschedule IPI received', index, target.cycles);
+    target.interrupt(RESCHEDULE_VECTOR);
   }
 
   /** Tasks that are not dead (nr_threads), for kernel.threads-max and RLIMIT_NPROC. */
@@ -503,7 +538,7 @@ export class Kernel {
   private dispatchIdle(cpu: Cpu): void {
     const next = this.takeRunnable(cpu);
     if (next === undefined) {
-      cpu.halted = true;
+      cpu.idle();
       return;
     }
     this.switchTo(cpu, next);
@@ -518,8 +553,73 @@ export class Kernel {
     this.current[cpu.index] = next;
     this.sv[this.sContextSwitches]++;
     cpu.cycles += this.costs.contextSwitchPath;
-    if (prev === undefined || prev.process.mm !== next.process.mm) cpu.loadCr3(next.process.mm.cr3);
+    // A CPU that went idle kept the last address space loaded (lazy TLB mode, enter_lazy_tlb):
+    // a task of that same address space needs no CR3 load, whoever ran before.
+    if (this.loadedRoot(cpu) !== next.process.mm.cr3) this.switchMm(cpu, next.process.mm);
     if (cpu.tracer.enabled) cpu.tracer.instant('sched', `switch to ${next.process.name}:${next.tid}`, cpu.index, cpu.cycles);
+  }
+
+  /** Counts one futex() call (futex.ts). */
+  countFutexCall(): void {
+    this.sv[this.sFutexCalls]++;
+  }
+
+  /** The PML4 address CR3 holds on `cpu` (without the PCID in bits 11:0). */
+  loadedRoot(cpu: Cpu): number {
+    return cpu.cr3 - (cpu.cr3 & 0xfff);
+  }
+
+  /**
+   * Sets CR4.PCIDE on every CPU and makes switch_mm use PCIDs (Linux 4.14's dynamic ASIDs), before
+   * any task ran. Each CPU keeps the translations of its TLB_NR_DYN_ASIDS most recent address
+   * spaces, each under its own PCID, and switches back to one with CR3 bit 63 set (no flush)
+   * when none of that mm's PTE changes happened since (its tlb_gen is the one the slot saw).
+   */
+  enablePcid(): void {
+    if (this.asids !== undefined) return;
+    for (const cpu of this.machine.cpus) {
+      if ((cpu.cr3 & 0xfff) !== 0) throw new Error('kernel: PCIDs enabled after a CR3 load with a PCID');
+      cpu.writeCr(4, (cpu.cr4 | CR4_PCIDE) >>> 0, 0);
+    }
+    this.asids = this.machine.cpus.map(() => Array.from({ length: TLB_NR_DYN_ASIDS }, () => ({ mm: undefined, gen: 0 })));
+    this.nextAsid = this.machine.cpus.map(() => 0);
+  }
+
+  /**
+   * switch_mm: load `mm`'s page tables on `cpu`. Without PCIDs the CR3 write flushes the TLB. With
+   * them (choose_new_asid), a slot that already holds `mm` is reused, flushed only if `mm`'s PTEs
+   * changed since the slot was last current; otherwise the next slot in turn is taken and
+   * flushed, evicting the address space that had it.
+   */
+  switchMm(cpu: Cpu, mm: AddressSpace): void {
+    this.sv[this.sMmSwitches]++;
+    const slots = this.asids?.[cpu.index];
+    if (slots === undefined) {
+      cpu.loadCr3(mm.cr3);
+      return;
+    }
+    let asid = -1;
+    for (let i = 0; i < slots.length; i++) if (slots[i]!.mm === mm) asid = i;
+    let flush = true;
+    if (asid >= 0) flush = slots[asid]!.gen < mm.tlbGen;
+    else {
+      asid = this.nextAsid[cpu.index]!;
+      this.nextAsid[cpu.index] = (asid + 1) % TLB_NR_DYN_ASIDS;
+      slots[asid]!.mm = mm;
+    }
+    slots[asid]!.gen = mm.tlbGen;
+    if (!flush) this.sv[this.sMmSwitchesNoFlush]++;
+    cpu.loadCr3(mm.cr3 + asid + 1, !flush);
+  }
+
+  /** After a flush of `mm`'s translations on `cpu` (all of them, or one page): its slot is current again. */
+  private flushedLocally(cpu: Cpu, mm: AddressSpace, wholeMm: boolean, gen: number): void {
+    const slot = this.asids?.[cpu.index]?.[(cpu.cr3 & 0xfff) - 1];
+    if (slot === undefined || slot.mm !== mm) return;
+    // One page flushed makes the slot current only if that page was the one change it missed
+    // (flush_tlb_func_common: a partial flush when new_tlb_gen == local_tlb_gen + 1).
+    if (wholeMm) slot.gen = mm.tlbGen;
+    else if (slot.gen === gen - 1) slot.gen = gen;
   }
 
   /**
@@ -562,6 +662,7 @@ export class Kernel {
       }
       if (t !== undefined && t.state === TaskState.Running && t.returnHook !== undefined) {
         this.updateTick(cpu);
+        if (cpu.tracer.enabled) this.traceSyscallEnd(cpu, t);
         if (t.returnHook(cpu)) return; // back into its guest
         continue;
       }
@@ -579,7 +680,7 @@ export class Kernel {
       if (next === undefined) {
         this.current[cpu.index] = undefined;
         cpu.tscDeadline = Infinity;
-        cpu.halted = true;
+        cpu.idle();
         cpu.jump(this.syscallEntry); // parked in kernel text until an interrupt or wake-up
         return;
       }
@@ -587,6 +688,7 @@ export class Kernel {
       t = next;
     }
     this.updateTick(cpu);
+    if (cpu.tracer.enabled) this.traceSyscallEnd(cpu, t);
     this.loadUserState(cpu, t);
   }
 
@@ -641,7 +743,7 @@ export class Kernel {
     const t = this.current[cpu.index];
     if (t === undefined) {
       // An idle CPU parked here; nothing to do.
-      cpu.halted = true;
+      cpu.idle();
       return;
     }
     const r = t.regs;
@@ -715,12 +817,13 @@ export class Kernel {
     const a3 = row === undefined ? 0 : rowArg(row, 3, lo[R10]!, hi[R10]!);
     const a4 = row === undefined ? 0 : rowArg(row, 4, lo[R8]!, hi[R8]!);
     const a5 = row === undefined ? 0 : rowArg(row, 5, lo[R9]!, hi[R9]!);
-    if (cpu.tracer.enabled) cpu.tracer.instant('syscall', row?.name ?? `syscall_${nr}`, cpu.index, cpu.cycles, { nr });
+    if (cpu.tracer.enabled) this.traceSyscallBegin(cpu, t, nr);
     if (row === undefined) {
       this.strace?.(`${t.tid} ${formatSyscall({ mem: this.machine.mem, mm: t.process.mm }, nr, [a0, a1, a2], -ENOSYS)}`);
       return -ENOSYS;
     }
     const result = row.handler({ kernel: this, cpu, task: t }, a0, a1, a2, a3, a4, a5);
+    if (cpu.tracer.enabled && result !== BLOCKED) this.traceSyscallEnd(cpu, t, result);
     if (this.strace !== undefined && result !== BLOCKED) {
       this.strace(`${t.tid} ${formatSyscall({ mem: this.machine.mem, mm: t.process.mm }, nr, [a0, a1, a2, a3, a4, a5], result)}`);
     }
@@ -728,6 +831,26 @@ export class Kernel {
   }
 
   strace: ((line: string) => void) | undefined;
+
+  /** Opens a system call's span on the task's trace track (kept open across a sleep). */
+  private traceSyscallBegin(cpu: Cpu, t: Task, nr: number): void {
+    if (t.traceSyscall >= 0 && t.traceSyscall === nr) return; // the same call, run again after a wake-up
+    t.traceSyscall = nr;
+    t.traceSyscallStart = cpu.cycles;
+    const tr = cpu.tracer;
+    tr.nameProcess(t.process.pid, `${t.process.name} (pid ${t.process.pid})`);
+    tr.nameThread(t.process.pid, t.tid, `tid ${t.tid}`);
+  }
+
+  /** Closes the task's open system-call span, with its result when known. */
+  traceSyscallEnd(cpu: Cpu, t: Task, result?: number): void {
+    const nr = t.traceSyscall;
+    if (nr < 0) return;
+    t.traceSyscall = -1;
+    const name = this.syscalls.get(nr)?.name ?? `syscall_${nr}`;
+    cpu.tracer.taskSpan(t.process.pid, t.tid, 'syscall', name, t.traceSyscallStart, cpu.cycles,
+      { nr, ret: result ?? t.regs.get(RAX), cpu: cpu.index });
+  }
 
   // -----------------------------------------------------------------------------------------
   // ptrace stops.
@@ -818,6 +941,9 @@ export class Kernel {
    * out will look anyway).
    */
   private onTimerInterrupt(cpu: Cpu, tick = true): void {
+    // ack_APIC_irq first (smp_apic_timer_interrupt, smp_reschedule_interrupt): the vector leaves
+    // service, so the next tick or IPI can arrive while this one is still being handled.
+    cpu.eoi();
     const sp = cpu.rsp;
     const cs = cpu.mmu.read64(sp + 8) & 0xffff;
     const t = this.current[cpu.index];
@@ -847,12 +973,15 @@ export class Kernel {
    * task's need-resched and pending signals are then seen on the module's way back in.
    */
   onHostInterrupt(cpu: Cpu, vector: number): void {
+    // The exit acknowledged the interrupt (it is in service): the host's handler ends it with EOI.
+    cpu.eoi();
     if (vector === LOCAL_TIMER_VECTOR) this.schedulerTick(cpu, this.current[cpu.index]);
     else if (vector === CALL_FUNCTION_VECTOR) this.runFlushRequests(cpu);
   }
 
   /** The call-function IPI: run the TLB flushes other CPUs queued for this one, then IRETQ. */
   private onCallFunction(cpu: Cpu): void {
+    cpu.eoi(); // smp_call_function_interrupt: ack_APIC_irq, then the function
     this.runFlushRequests(cpu);
     cpu.iretq();
   }
@@ -862,8 +991,11 @@ export class Kernel {
     const reqs = this.flushRequests[cpu.index]!;
     while (reqs.length > 0) {
       const req = reqs.shift()!;
-      if (cpu.cr3 !== req.cr3) continue; // switched away since: the CR3 load flushed it already
+      // Switched away since: the CR3 load flushed it already (without PCIDs), or the mm's slot
+      // is behind its tlb_gen and the switch back will flush it (with PCIDs).
+      if (this.loadedRoot(cpu) !== req.mm.cr3) continue;
       this.flushLocal(cpu, req.start, req.end);
+      this.flushedLocally(cpu, req.mm, req.end - req.start > PAGE_SIZE, req.gen);
     }
   }
 
@@ -882,38 +1014,52 @@ export class Kernel {
    * and shoots down the translations other CPUs hold (shootdown).
    */
   flushTlbMm(cpu: Cpu, mm: AddressSpace, start: number, end: number): void {
-    cpu.loadCr3(mm.cr3);
+    mm.tlbGen++;
+    // A CPU that does not have `mm` loaded holds none of its translations without PCIDs, and
+    // with them its slot for `mm` is now behind (tlb_gen) and the switch back flushes it.
+    if (this.loadedRoot(cpu) === mm.cr3) {
+      cpu.loadCr3(cpu.cr3);
+      this.flushedLocally(cpu, mm, true, mm.tlbGen);
+    }
     this.shootdown(cpu, mm, start, end);
   }
 
   /** flush_tlb_page: one page of `mm` changed (a copy-on-write break): INVLPG here and on the others. */
   flushTlbPage(cpu: Cpu | undefined, mm: AddressSpace, va: number): void {
-    if (cpu !== undefined) cpu.invlpg(va);
-    if (cpu !== undefined) this.shootdown(cpu, mm, va, va + PAGE_SIZE);
+    mm.tlbGen++;
+    if (cpu === undefined) return;
+    cpu.invlpg(va);
+    if (this.loadedRoot(cpu) === mm.cr3) this.flushedLocally(cpu, mm, false, mm.tlbGen);
+    this.shootdown(cpu, mm, va, va + PAGE_SIZE);
   }
 
   /**
    * flush_tlb_others: every other CPU that has `mm` loaded invalidates [start, end) — one running a
    * thread of it gets the call-function IPI and flushes in its handler before it runs another
-   * instruction; an idle CPU still holding the mm lazily drops it (leave_mm). The initiator waits
-   * for each target's acknowledgement: one IPI round trip each. Counted and charged as they happen.
+   * instruction; an idle CPU still holding the mm lazily drops it (leave_mm). The initiator sends
+   * the IPI to all of them at once (send_IPI_mask) and then spins until the last has acknowledged
+   * (Linux 3.2's flush_tlb_others_ipi): the round trips overlap, so it pays one, whatever the
+   * number of targets. Each IPI is counted.
    */
   private shootdown(cpu: Cpu, mm: AddressSpace, start: number, end: number): void {
     if (!this.tlbShootdowns) return;
     let targets = 0;
     for (const c of this.machine.cpus) {
-      if (c === cpu || c.cr3 !== mm.cr3) continue;
+      if (c === cpu || this.loadedRoot(c) !== mm.cr3) continue;
       targets++;
       this.sv[this.sIpis]++;
-      cpu.cycles += this.costs.ipi;
       if (this.current[c.index] === undefined) {
         c.loadCr3(this.boot.pt.root); // lazy TLB: the idle CPU lets the user mm go
         continue;
       }
-      this.flushRequests[c.index]!.push({ cr3: mm.cr3, start, end });
+      this.flushRequests[c.index]!.push({ mm, start, end, gen: mm.tlbGen });
       c.interrupt(CALL_FUNCTION_VECTOR);
     }
-    if (targets > 0) this.sv[this.sShootdowns]++;
+    if (targets > 0) {
+      cpu.cycles += this.costs.ipi;
+      this.sv[this.sShootdowns]++;
+      if (cpu.tracer.enabled) cpu.tracer.instant('tlb', `TLB shootdown → ${targets} CPU${targets > 1 ? 's' : ''}`, cpu.index, cpu.cycles, { start, end });
+    }
   }
 
   /** No frame left for a task's request: the OOM killer's answer, SIGKILL (mm/oom_kill.c). */
@@ -928,6 +1074,7 @@ export class Kernel {
    */
   handlePageFault(cpu: Cpu, t: Task, addr: number, err: number): void {
     this.sv[this.sPageFaults]++;
+    const start = cpu.cycles;
     cpu.cycles += this.costs.pageFaultPath;
     let r: number;
     try {
@@ -936,6 +1083,12 @@ export class Kernel {
       if (!(e instanceof OutOfMemoryError)) throw e;
       this.oomKill(t);
       return;
+    }
+    if (cpu.tracer.enabled) {
+      cpu.tracer.nameProcess(t.process.pid, `${t.process.name} (pid ${t.process.pid})`);
+      cpu.tracer.nameThread(t.process.pid, t.tid, `tid ${t.tid}`);
+      cpu.tracer.taskSpan(t.process.pid, t.tid, 'fault', r === 0 ? 'page fault' : 'page fault → SIGSEGV', start, cpu.cycles,
+        { addr: `0x${addr.toString(16)}`, err, cpu: cpu.index });
     }
     if (r !== 0) queueSignal(this, t, { signo: SIGSEGV, code: r, addr, pid: 0, trapno: Vector.PageFault, err }, true);
   }
@@ -1119,6 +1272,7 @@ export class Kernel {
     const vforkDone = t.vforkDone;
     t.vforkDone = undefined;
     vforkDone?.();
+    t.releaseDune?.(); // its vCPU, if it entered Dune
     t.state = TaskState.Dead;
     t.resume = undefined;
     t.wake = undefined;
@@ -1155,7 +1309,7 @@ export class Kernel {
     if (p.mm.users === 0) {
       // The address space is torn down with the CR3 of the kernel master table loaded — on every
       // CPU that still holds it (lazily, after running one of its threads).
-      for (const c of this.machine.cpus) if (c.cr3 === p.mm.cr3 && !c.vmx.nonRoot) c.loadCr3(this.boot.pt.root);
+      for (const c of this.machine.cpus) if (this.loadedRoot(c) === p.mm.cr3 && !c.vmx.nonRoot) c.loadCr3(this.boot.pt.root);
       p.mm.destroy();
     }
     // Tracees of this process are detached; children go to nobody (auto-reaped).
@@ -1228,7 +1382,7 @@ export class Kernel {
       if (!sliced) {
         this.machine.run(maxCycles);
         // A socket opened during the run stops the CPUs (hostEndpointOpened): go on sliced.
-        if (!net.active && this.timers.length === 0) return cpus.every((c) => c.halted) ? this.settled() : 'cycles';
+        if (!net.active && this.timers.length === 0 && this.machine.nextEventAt === Infinity) return cpus.every((c) => c.halted) ? this.settled() : 'cycles';
       } else {
         let now = Infinity;
         for (const c of cpus) if (!c.halted && c.cycles < now) now = c.cycles;
@@ -1246,8 +1400,14 @@ export class Kernel {
         if (cpus.every((c) => c.halted || c.cycles >= maxCycles)) return 'cycles';
         continue;
       }
-      // Every CPU is idle: only the host or a timer can wake a task now.
+      // Every CPU is idle: only the host, a timer or a device can wake a task now.
       const timer = this.timers.length > 0 ? this.timers.reduce((a, b) => (b.deadline < a.deadline ? b : a)) : undefined;
+      const device = this.machine.nextEventAt;
+      if (device < (timer?.deadline ?? Infinity) && device <= maxCycles) {
+        // A device acts before any timer (a frame arrives, its interrupt wakes a CPU).
+        this.machine.advanceToNextEvent();
+        continue;
+      }
       if (!this.hostCouldWake()) {
         if (timer === undefined) return this.settled();
         this.fireTimer(timer);

@@ -17,12 +17,12 @@ export const NR = {
   chdir: 80, fchdir: 81, rename: 82, mkdir: 83, rmdir: 84, link: 86, unlink: 87, symlink: 88, readlink: 89,
   umask: 95, gettimeofday: 96, getrlimit: 97, ptrace: 101,
   getuid: 102, getgid: 104, geteuid: 107, getegid: 108, setpgid: 109, getppid: 110,
-  sigaltstack: 131, arch_prctl: 158, setrlimit: 160, iopl: 172, gettid: 186, tkill: 200, time: 201, futex: 202,
+  rt_sigsuspend: 130, sigaltstack: 131, arch_prctl: 158, setrlimit: 160, iopl: 172, gettid: 186, tkill: 200, time: 201, futex: 202,
   sched_setaffinity: 203, sched_getaffinity: 204, getdents64: 217, set_tid_address: 218, clock_gettime: 228,
   clock_getres: 229, clock_nanosleep: 230, exit_group: 231,
   tgkill: 234, epoll_wait: 232, epoll_ctl: 233, epoll_create: 213, openat: 257, mkdirat: 258, newfstatat: 262, unlinkat: 263, renameat: 264, linkat: 265,
   symlinkat: 266, readlinkat: 267, faccessat: 269, set_robust_list: 273, get_robust_list: 274, dup3: 292, pipe2: 293,
-  pselect6: 270, ppoll: 271, epoll_pwait: 281, accept4: 288, epoll_create1: 291, prlimit64: 302, renameat2: 316, getrandom: 318, execveat: 322, rseq: 334, faccessat2: 439,
+  rt_tgsigqueueinfo: 297, pselect6: 270, ppoll: 271, epoll_pwait: 281, accept4: 288, epoll_create1: 291, prlimit64: 302, renameat2: 316, getrandom: 318, execveat: 322, rseq: 334, faccessat2: 439,
 } as const;
 
 export const SYSCALL_NAMES: Record<number, string> = Object.fromEntries(Object.entries(NR).map(([k, v]) => [v, k]));

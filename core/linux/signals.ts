@@ -85,6 +85,12 @@ export function signalPending(t: Task): boolean {
   return false;
 }
 
+/** The number of the signal do_signal would take next for `t`, if any. */
+export function nextSignalNumber(t: Task): number | undefined {
+  const n = nextSignal(t);
+  return n === undefined ? undefined : n.q[n.i]!.signo;
+}
+
 /** The next signal to deliver to `t`: the queue it sits on and its index (dequeue_signal). */
 function nextSignal(t: Task): { q: SigInfo[]; i: number } | undefined {
   let i = t.pending.findIndex((p) => p.signo === SIGKILL || !isBlocked(t, p.signo));
@@ -104,6 +110,7 @@ export function deliverSignals(k: Kernel, cpu: Cpu, t: Task): void {
     const next = nextSignal(t);
     if (next === undefined) {
       restartSyscall(t, undefined);
+      restoreSavedSigmask(t);
       return;
     }
     const { q, i } = next;
@@ -128,6 +135,7 @@ export function deliverSignals(k: Kernel, cpu: Cpu, t: Task): void {
     if (sig === SIGKILL || act.handler === SIG_DFL) {
       if (SIG_DEFAULT_IGNORE.has(sig)) continue;
       if (SIG_DEFAULT_STOP.has(sig) || sig === SIGSTOP) {
+        restoreSavedSigmask(t);
         t.state = TaskState.Stopped;
         return;
       }
@@ -150,6 +158,15 @@ export function deliverSignals(k: Kernel, cpu: Cpu, t: Task): void {
     }
     return;
   }
+}
+
+/** restore_saved_sigmask: no handler ran for the signal that ended rt_sigsuspend's wait. */
+function restoreSavedSigmask(t: Task): void {
+  const s = t.savedSigmask;
+  if (s === undefined) return;
+  t.savedSigmask = undefined;
+  t.blockedLo = s.lo;
+  t.blockedHi = s.hi;
 }
 
 /**
@@ -211,10 +228,13 @@ function setupRtFrame(k: Kernel, cpu: Cpu, t: Task, info: SigInfo): boolean {
   dv.setUint16(mc + SC_CSGSFS + 6, USER_DS, true);
   put(mc + SC_ERR, info.err ?? 0);
   put(mc + SC_TRAPNO, info.trapno ?? (info.signo === 11 ? 14 : 0));
-  put(mc + SC_OLDMASK, t.blockedLo);
+  // sigmask_to_save: after rt_sigsuspend the mask from before the call, which sigreturn restores.
+  const saved = t.savedSigmask ?? { lo: t.blockedLo, hi: t.blockedHi };
+  t.savedSigmask = undefined;
+  put(mc + SC_OLDMASK, saved.lo);
   put(mc + SC_CR2, info.signo === 11 ? info.addr : 0);
-  dv.setUint32(RT_SIGFRAME_UC + UC_SIGMASK, t.blockedLo, true);
-  dv.setUint32(RT_SIGFRAME_UC + UC_SIGMASK + 4, t.blockedHi, true);
+  dv.setUint32(RT_SIGFRAME_UC + UC_SIGMASK, saved.lo, true);
+  dv.setUint32(RT_SIGFRAME_UC + UC_SIGMASK + 4, saved.hi, true);
   dv.setInt32(RT_SIGFRAME_INFO + SI_SIGNO, info.signo, true);
   dv.setInt32(RT_SIGFRAME_INFO + SI_CODE, info.code, true);
   put(RT_SIGFRAME_INFO + SI_ADDR, info.signo === 11 || info.signo === 7 || info.signo === 4 || info.signo === 8 ? info.addr : info.pid);

@@ -201,6 +201,8 @@ export const SYSCALL_PROTOTYPES: readonly SyscallPrototype[] = [
   proto(NR.epoll_wait, 'epoll_wait', 'int epfd, struct epoll_event __user *events, int maxevents, int timeout'),
   proto(NR.epoll_ctl, 'epoll_ctl', 'int epfd, int op, int fd, struct epoll_event __user *event'),
   proto(NR.tgkill, 'tgkill', 'pid_t tgid, pid_t pid, int sig'),
+  proto(NR.rt_sigsuspend, 'rt_sigsuspend', 'sigset_t __user *unewset, size_t sigsetsize'),
+  proto(NR.rt_tgsigqueueinfo, 'rt_tgsigqueueinfo', 'pid_t tgid, pid_t pid, int sig, siginfo_t __user *uinfo'),
   proto(NR.openat, 'openat', 'int dfd, const char __user *filename, int flags, umode_t mode'),
   proto(NR.mkdirat, 'mkdirat', 'int dfd, const char __user *pathname, umode_t mode'),
   proto(NR.newfstatat, 'newfstatat', 'int dfd, const char __user *filename, struct stat __user *statbuf, int flag'),

@@ -371,18 +371,20 @@ function beginNewExec(k: Kernel, cpu: Cpu, task: Task, bprm: Binprm, elf: ElfFil
   const mm = k.newAddressSpace();
   mm.hugeMmap = old.hugeMmap; // --huge-pages is the run's setting, not the image's
   p.mm = mm;
-  cpu.loadCr3(mm.cr3);
+  k.switchMm(cpu, mm);
   old.users--;
   if (old.users === 0) {
     // Other CPUs that still hold it lazily (after running one of its threads) leave it too.
-    for (const c of k.machine.cpus) if (c !== cpu && c.cr3 === old.cr3 && !c.vmx.nonRoot) c.loadCr3(k.boot.pt.root);
+    for (const c of k.machine.cpus) if (c !== cpu && k.loadedRoot(c) === old.cr3 && !c.vmx.nonRoot) c.loadCr3(k.boot.pt.root);
     old.destroy();
   }
   task.vforkDone?.(); // complete_vfork_done: the parent of a vfork child goes on now
   task.vforkDone = undefined;
   // A Dune process leaves Dune: the new image is an ordinary process (its vCPU is not re-entered).
+  task.releaseDune?.();
   task.returnHook = undefined;
   task.dune = undefined;
+  p.libdune = undefined; // libDune's state was in the old image's memory
   // __set_task_comm: the name of the file execve was given (a script's, not its interpreter's).
   const base = bprm.filename.startsWith('/dev/fd/') ? bprm.file.guest : bprm.filename;
   p.name = (base.slice(base.lastIndexOf('/') + 1) || base).slice(0, TASK_COMM_LEN - 1);

@@ -4,13 +4,13 @@ import { PageTables } from '../vtx/page-tables.js';
 import { AddressSpace, pteHasFrame } from './address-space.js';
 import { BLOCKED, SyscallResult, queueSignalToProcess } from './kernel.js';
 import {
-  EBADF, ECHILD, EPERM, EFAULT, EINTR, ERESTARTSYS, EINVAL, ENOMEM, ESRCH, KSIGACTION_SIZE, MAP_ANONYMOUS,
+  EBADF, ECHILD, EPERM, EFAULT, EINTR, ERESTARTNOHAND, ERESTARTSYS, SI_ADDR, SI_CODE, SI_PID, EINVAL, ENOMEM, ESRCH, KSIGACTION_SIZE, MAP_ANONYMOUS,
   MAP_FIXED, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, NR, NSIG, PROT_EXEC, PROT_READ, PROT_WRITE,
   CLONE_VFORK, CLONE_VM, SIGCHLD, SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, STACK_TOP, TASK_SIZE, ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, WNOHANG, exitedStatus, MMAP_MIN_ADDR,
 } from './linux-abi.js';
 import { HPAGE, canReserve, cutsHugetlb, hugeKindOf, hugeUp, splitHugeRange } from './huge-pages.js';
 import { ptrace } from './ptrace.js';
-import { queueSignal, sigreturn } from './signals.js';
+import { queueSignal, signalPending, sigreturn } from './signals.js';
 import { SyscallContext, SyscallTable } from './syscall-table.js';
 import { registerFsSyscalls } from './syscalls-fs.js';
 import { registerMiscSyscalls } from './syscalls-misc.js';
@@ -86,6 +86,8 @@ export function registerSyscalls(table: SyscallTable): void {
     if (sig !== 0) signalThread(kernel, target, sig, task.process.pid);
     return 0;
   });
+  t.add(NR.rt_sigsuspend, 'rt_sigsuspend', 2, rtSigsuspend);
+  t.add(NR.rt_tgsigqueueinfo, 'rt_tgsigqueueinfo', 4, rtTgsigqueueinfo);
   // tkill(2): tgkill without the thread-group check; musl's raise() uses it.
   t.add(NR.tkill, 'tkill', 2, ({ kernel, task }, tid, sig) => {
     if (sig < 0 || sig > NSIG || (tid | 0) <= 0) return -EINVAL;
@@ -336,6 +338,45 @@ function wait4(ctx: SyscallContext, pid: number, statusVa: number, options: numb
   () => false); // a child's exit or stop is another task's doing, never the host's
 
   return BLOCKED;
+}
+
+/**
+ * rt_sigsuspend: the mask is replaced until a signal is delivered; the call then fails with
+ * -ERESTARTNOHAND (-EINTR once a handler runs; a signal that runs none restarts the wait) and the
+ * old mask comes back — in the signal frame, so that it is in force again when the handler returns
+ * (kernel/signal.c: sigsuspend, set_restore_sigmask).
+ */
+function rtSigsuspend({ kernel, cpu, task }: SyscallContext, set: number, setsize: number): SyscallResult {
+  if (setsize !== 8) return -EINVAL;
+  const b = kernel.copyFromUser(cpu, task, set, 8);
+  if (b === undefined) return -EFAULT;
+  const dv = new DataView(b.buffer);
+  task.savedSigmask = { lo: task.blockedLo, hi: task.blockedHi };
+  task.blockedLo = (dv.getUint32(0, true) & ~((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)))) >>> 0;
+  task.blockedHi = dv.getUint32(4, true);
+  if (signalPending(task)) return -ERESTARTNOHAND;
+  kernel.sleep(task, () => signalPending(task), () => task.regs.set(RAX, -ERESTARTNOHAND), () => false);
+  return BLOCKED;
+}
+
+/**
+ * rt_tgsigqueueinfo: a signal with the caller's siginfo for one thread. Only a process signalling
+ * itself may claim a kernel si_code (>= 0) or SI_TKILL: anyone else would forge a fault.
+ */
+function rtTgsigqueueinfo({ kernel, cpu, task }: SyscallContext, tgid: number, tid: number, sig: number, uinfo: number): SyscallResult {
+  if (sig <= 0 || sig > NSIG || (tgid | 0) <= 0 || (tid | 0) <= 0) return -EINVAL;
+  const b = kernel.copyFromUser(cpu, task, uinfo, 128);
+  if (b === undefined) return -EFAULT;
+  const dv = new DataView(b.buffer);
+  const code = dv.getInt32(SI_CODE, true);
+  if ((code >= 0 || code === -6 /* SI_TKILL */) && tgid !== task.process.pid) return -EPERM;
+  const target = kernel.tasks.get(tid);
+  if (target === undefined || target.process.pid !== tgid || target.state === TaskState.Dead) return -ESRCH;
+  const addr = (dv.getUint32(SI_ADDR + 4, true) | 0) * 0x1_0000_0000 + dv.getUint32(SI_ADDR, true);
+  const pid = dv.getInt32(SI_PID, true);
+  queueSignal(kernel, target, { signo: sig, code, addr: code >= 0 ? addr : pid, pid }, false);
+  if (target.state === TaskState.Running && kernel.current[target.cpu] === target) kernel.kick(target.cpu);
+  return 0;
 }
 
 function writeStatus({ kernel, cpu, task }: SyscallContext, va: number, status: number): boolean {

@@ -37,6 +37,11 @@ export type PtraceMode = 'cont' | 'syscall' | 'sysemu';
 /** A thread group (what user space calls a process). */
 export class Process {
   readonly threads: Task[] = [];
+  /**
+   * libDune's state when the program links it (core/dune/libdune.ts): user-space state, so a
+   * fork child's is a copy of its parent's (as its memory is) and an execve drops it.
+   */
+  libdune: unknown;
   readonly children: Process[] = [];
   parent: Process | undefined;
   /** wait4 status once the process is a zombie. */
@@ -118,6 +123,11 @@ export class Task {
   state = TaskState.Runnable;
   blockedLo = 0;
   blockedHi = 0;
+  /**
+   * saved_sigmask of rt_sigsuspend (TIF_RESTORE_SIGMASK): the mask to put back once the
+   * handler that ended the wait returns (the signal frame carries it), or when no handler runs.
+   */
+  savedSigmask: { lo: number; hi: number } | undefined;
   readonly pending: SigInfo[] = [];
   /** Kernel work to finish when the task next runs (the rest of a blocked or stopped syscall). */
   resume: (() => void) | undefined;
@@ -133,6 +143,9 @@ export class Task {
   hostWake: (() => boolean) | undefined;
   /** The number of the last system call dispatched for the task (-1: none), for reports. */
   lastSyscall = -1;
+  /** The system call the trace has open for this task (-1: none) and the cycle it began. */
+  traceSyscall = -1;
+  traceSyscallStart = 0;
 
   // ptrace
   tracer: Process | undefined;
@@ -145,6 +158,10 @@ export class Task {
 
   /** Per-task state the Dune module keeps (its vCPU) while the task is in Dune mode. */
   dune: unknown;
+  /** The thread whose clone made this one (its registers and TLS pointer are copies of that thread's). */
+  forkedFrom: Task | undefined;
+  /** Frees the task's vCPU (VPID, VMCS, EPT); called when the task exits or execs. */
+  releaseDune: (() => void) | undefined;
   /**
    * Set while the task runs in a guest (Dune mode): the way back replaces SYSRET/IRETQ (the
    * module re-enters the guest). Returns false when the task should return to user mode instead.

@@ -77,6 +77,7 @@ export function cloneTask(ctx: SyscallContext, a: CloneArgs): SyscallResult {
     } else {
       forkFiles(parent, child);
     }
+    child.libdune = parent.libdune; // user-space state: the child's memory is the parent's, or a copy
     if ((flags & CLONE_SIGHAND) !== 0) child.actions = parent.actions;
     else for (let s = 1; s <= 64; s++) Object.assign(child.actions[s]!, parent.actions[s]);
     child.rlimits = parent.rlimits.map((l) => ({ ...l }));
@@ -85,6 +86,7 @@ export function cloneTask(ctx: SyscallContext, a: CloneArgs): SyscallResult {
   }
   ct.regs.copyFrom(task.regs);
   ct.regs.set(RAX, 0);
+  ct.forkedFrom = task;
   if (a.stack !== 0) ct.regs.set(RSP, a.stack);
   if ((flags & CLONE_SETTLS) !== 0) ct.regs.fsBase = a.tls;
   ct.blockedLo = task.blockedLo;

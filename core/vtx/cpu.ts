@@ -15,6 +15,8 @@ import { PhysicalMemory } from './physical-memory.js';
 import { AccessKind } from './tlb.js';
 import { Stats } from '../stats.js';
 import { Tracer } from '../tracer.js';
+import { PortBus } from './devices/bus.js';
+import { LocalApic, MSR_X2APIC_EOI, MSR_X2APIC_IRR0, MSR_X2APIC_ISR0, MSR_X2APIC_PPR, MSR_X2APIC_TPR } from './local-apic.js';
 import { Vmx } from './vmx.js';
 import { VmExitReason } from './vmcs-field.js';
 
@@ -45,7 +47,8 @@ export interface Interpreter {
    * after any instruction that hands over to the CPU), which is exactly what calling it again
    * would do; the default limit 0 executes one instruction.
    */
-  step(cpu: Cpu, limit?: number): void;
+  /** `pa`: the host address `cpu.rip` was just fetched from, when the caller translated it (else -1). */
+  step(cpu: Cpu, limit?: number, pa?: number): void;
   /** Writes state the interpreter keeps lazily (arithmetic flags) back into the CPU fields. */
   sync?(cpu: Cpu): void;
 }
@@ -58,6 +61,8 @@ export interface CpuEnvironment {
   readonly tracer: Tracer;
   readonly cpuid: Map<number, CpuidLeaf>;
   readonly physBits: number;
+  /** The I/O ports IN and OUT reach (optional: without it there are no port devices). */
+  readonly ports?: PortBus;
 }
 
 /**
@@ -142,7 +147,8 @@ export class Cpu implements MmuHost {
   interpreter: Interpreter | undefined;
 
   /** Pending external interrupt vectors (from devices or IPIs), delivered at instruction boundaries. */
-  private readonly pendingIrqs: number[] = [];
+  /** The local APIC: interrupts requested, in service, and the task priority. */
+  readonly apic = new LocalApic();
   /** Vector being delivered, for the double-fault rules; -1 when none. */
   private delivering = -1;
 
@@ -150,6 +156,8 @@ export class Cpu implements MmuHost {
   readonly costs: CostModel;
   readonly stats: Stats;
   readonly tracer: Tracer;
+  /** The machine's I/O ports (IN/OUT executed outside a guest reach these devices). */
+  readonly ports: PortBus;
   private readonly natives: NativeCodeRegistry;
   private readonly cpuidTable: Map<number, CpuidLeaf>;
   private readonly sv: Float64Array;
@@ -164,6 +172,7 @@ export class Cpu implements MmuHost {
     this.costs = env.costs;
     this.stats = env.stats;
     this.tracer = env.tracer;
+    this.ports = env.ports ?? new PortBus();
     this.natives = env.natives;
     this.cpuidTable = env.cpuid;
     this.sv = env.stats.v;
@@ -311,6 +320,20 @@ export class Cpu implements MmuHost {
 
   updateMmuContext(): void {
     this.mmu.setMode(this.cpl === 3, ((this.eptId << 28) | (this.vpid << 12) | this.pcid) | 0);
+    // Every change of CPL or of VMX operation passes here: the trace's CPU track follows it.
+    if (this.tracer.enabled) this.tracer.cpuState(this.index, this.cycles, this.privilegeName());
+  }
+
+  /** What the CPU runs now, as the trace names it: ring and VMX operation. */
+  privilegeName(): string {
+    if (this.vmx.nonRoot) return this.cpl === 3 ? 'guest ring 3' : 'guest ring 0';
+    return this.cpl === 3 ? 'user' : 'kernel';
+  }
+
+  /** The CPU has nothing to run (HLT, or the kernel's idle loop) until an interrupt. */
+  idle(): void {
+    this.halted = true;
+    if (this.tracer.enabled) this.tracer.cpuState(this.index, this.cycles, 'idle');
   }
 
   // ---------------------------------------------------------------------------------------
@@ -321,7 +344,7 @@ export class Cpu implements MmuHost {
    * the interpreter may go on while the clock is below it (see `Interpreter.step`).
    */
   step(limit = 0): void {
-    if (this.pendingIrqs.length > 0 && (this.rflags & RFLAGS_IF) !== 0) this.acceptInterrupt();
+    if (this.apic.requested && (this.rflags & RFLAGS_IF) !== 0) this.acceptInterrupt();
     const rip = this.rip;
     try {
       this.executeAt(rip, limit);
@@ -349,7 +372,7 @@ export class Cpu implements MmuHost {
         `cpu${this.index}: no x86 interpreter is installed, cannot execute ${bytes.join(' ')} at rip 0x${rip.toString(16)}`,
       );
     }
-    this.interpreter.step(this, limit);
+    this.interpreter.step(this, limit, pa); // the fetch above serves the first instruction too
   }
 
   private handleThrown(e: unknown): void {
@@ -399,18 +422,27 @@ export class Cpu implements MmuHost {
     }
   }
 
-  /** Queues an external interrupt (a device, a timer, an IPI). */
+  /** An external interrupt arrives at the local APIC (a device, the timer, an IPI). */
   interrupt(vector: number): void {
-    this.pendingIrqs.push(vector);
+    this.apic.request(vector);
     if (this.halted && ((this.rflags & RFLAGS_IF) !== 0 || this.vmx.externalInterruptExiting())) this.halted = false;
   }
 
+  /** Whether an interrupt is requested that the APIC's priorities let through now. */
   get hasPendingInterrupt(): boolean {
-    return this.pendingIrqs.length > 0;
+    return this.apic.deliverable() >= 0;
+  }
+
+  /** End of interrupt: what a handler writes to the x2APIC EOI MSR when it is done. */
+  eoi(): void {
+    this.wrmsr(MSR_X2APIC_EOI, 0, 0);
   }
 
   private acceptInterrupt(): void {
-    const vector = this.pendingIrqs.shift()!;
+    // INTA: the highest requested vector above the processor priority moves into service; one
+    // whose class is blocked by what is in service (or by TPR) waits for the EOI.
+    const vector = this.apic.acknowledge();
+    if (vector < 0) return;
     this.sv[this.sInterrupts]++;
     if (this.vmx.nonRoot && this.vmx.externalInterruptExiting()) {
       // Pin-based "external-interrupt exiting": the interrupt belongs to the host (SDM §26.2).
@@ -808,7 +840,12 @@ export class Cpu implements MmuHost {
       case MSR_IA32_TSC: return split(this.cycles);
       case MSR_IA32_FEATURE_CONTROL: this.msrHi = 0; return 0x5; // locked, VMXON outside SMX allowed
       case MSR_IA32_VMX_BASIC: this.msrHi = 0x00da_0400 >>> 0; return 0x11; // revision 0x11, 4 KiB regions, WB
-      default: return this.gp0();
+      case MSR_X2APIC_TPR: this.msrHi = 0; return this.apic.tpr;
+      case MSR_X2APIC_PPR: this.msrHi = 0; return this.apic.processorPriority();
+      default:
+        if (msr >= MSR_X2APIC_ISR0 && msr < MSR_X2APIC_ISR0 + 8) return this.apicBits(msr - MSR_X2APIC_ISR0, (v) => this.apic.isInService(v));
+        if (msr >= MSR_X2APIC_IRR0 && msr < MSR_X2APIC_IRR0 + 8) return this.apicBits(msr - MSR_X2APIC_IRR0, (v) => this.apic.isRequested(v));
+        return this.gp0();
     }
   }
 
@@ -838,8 +875,24 @@ export class Cpu implements MmuHost {
       case MSR_GS_BASE: this.gsBase = canonical(); return;
       case MSR_KERNEL_GS_BASE: this.kernelGsBase = canonical(); return;
       case MSR_TSC_AUX: this.tscAux = lo >>> 0; return;
+      case MSR_X2APIC_TPR:
+        if ((lo & ~0xff) !== 0 || hi !== 0) this.gp0(); // reserved bits (SDM §10.12.1.2)
+        this.apic.tpr = lo;
+        return;
+      case MSR_X2APIC_EOI:
+        if (lo !== 0 || hi !== 0) this.gp0(); // a non-zero write to the x2APIC EOI is #GP
+        this.apic.eoi();
+        return;
       default: this.gp0();
     }
+  }
+
+  /** 32 bits of IRR or ISR (x2APIC MSRs 0x810–0x827: word `w` holds vectors 32w..32w+31). */
+  private apicBits(w: number, has: (v: number) => boolean): number {
+    let bits = 0;
+    for (let b = 0; b < 32; b++) if (has(w * 32 + b)) bits |= 1 << b;
+    this.msrHi = 0;
+    return bits >>> 0;
   }
 
   swapgs(): void {
@@ -852,7 +905,7 @@ export class Cpu implements MmuHost {
   hlt(): void {
     this.requireCpl0();
     if (this.vmx.nonRoot && this.vmx.hltExits()) return;
-    this.halted = true;
+    this.idle();
   }
 
   cli(): void {

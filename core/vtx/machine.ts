@@ -1,6 +1,7 @@
 import { ConfigError } from '../config-error.js';
 import { Stats } from '../stats.js';
 import { Tracer } from '../tracer.js';
+import { MmioBus, PortBus } from './devices/bus.js';
 import { CostModel, ProfileFile, loadProfile } from './cost-model.js';
 import { Cpu } from './cpu.js';
 import { cpuidTable } from './cpuid.js';
@@ -31,15 +32,26 @@ export const MAX_CPUS = 64;
  * in one JS thread and the same inputs give the same cycles.
  */
 export class Machine {
+  /**
+   * Called with every machine as it is built (before any CPU runs): `bench --trace` and
+   * `run --trace` switch on the tracer of machines that suites and applications build themselves.
+   */
+  static readonly observers = new Set<(m: Machine) => void>();
+
   readonly mem: PhysicalMemory;
   readonly frames: FrameAllocator;
   readonly natives = new NativeCodeRegistry();
   readonly costs: CostModel;
   readonly stats: Stats;
   readonly tracer = new Tracer();
+  /** Devices: memory-mapped (physical addresses outside RAM) and on I/O ports. */
+  readonly mmio = new MmioBus();
+  readonly ports = new PortBus();
   readonly cpus: Cpu[];
   readonly physBits: number;
   readonly quantum: number;
+  /** The CPU `run` is executing a slice of now (the one whose code is running), else undefined. */
+  running: Cpu | undefined;
 
   constructor(config: MachineConfig) {
     const n = config.cpus ?? 1;
@@ -58,18 +70,68 @@ export class Machine {
     this.mem = new PhysicalMemory(config.memory);
     this.frames = new FrameAllocator(this.mem);
     this.frames.onRelease = (pa) => this.natives.releaseFrame(pa);
+    this.mem.mmio = this.mmio;
     this.tracer.setClock(profile.clockHz);
     const env = {
       mem: this.mem, natives: this.natives, costs: this.costs, stats: this.stats, tracer: this.tracer,
-      cpuid: cpuidTable(physBits), physBits,
+      cpuid: cpuidTable(physBits), physBits, ports: this.ports,
     };
     this.cpus = [];
     const tlb = config.pagingStructureCaches === false ? { ...profile.tlb, psc: undefined } : profile.tlb;
     for (let i = 0; i < n; i++) this.cpus.push(new Cpu(i, env, tlb));
+    for (const observe of Machine.observers) observe(this);
   }
 
   get profile(): ProfileFile {
     return this.costs.profile;
+  }
+
+  // Device events: what devices (a NIC's wire, a timer chip) do at a time of their own, on the
+  // machine's clock. Kept sorted by time, ties in the order scheduled; few are pending at once.
+  private readonly evAt: number[] = [];
+  private readonly evAction: Array<() => void> = [];
+  /** Device events fired so far. */
+  deviceEvents = 0;
+
+  /**
+   * Schedules a device event at clock `at` (cycles). It fires when the slowest running CPU's clock
+   * reaches it, before any CPU runs past it (a CPU slice ends there); with every CPU idle, the
+   * caller advances to it (`advanceToNextEvent`).
+   */
+  schedule(at: number, action: () => void): void {
+    if (!(at >= 0) || !Number.isFinite(at)) throw new RangeError(`device event at ${at} cycles`);
+    let i = this.evAt.length;
+    while (i > 0 && this.evAt[i - 1]! > at) i--;
+    this.evAt.splice(i, 0, at);
+    this.evAction.splice(i, 0, action);
+  }
+
+  /** The clock of the next device event (Infinity: none). */
+  get nextEventAt(): number {
+    return this.evAt.length > 0 ? this.evAt[0]! : Infinity;
+  }
+
+  /** Fires the device events due at or before `clock`, in time order. */
+  private fireEvents(clock: number): void {
+    while (this.evAt.length > 0 && this.evAt[0]! <= clock) {
+      this.evAt.shift();
+      const action = this.evAction.shift()!;
+      this.deviceEvents++;
+      action();
+    }
+  }
+
+  /**
+   * With every CPU idle: time moves on to the next device event. Idle clocks catch up to it (the
+   * machine slept until then), and it fires; an interrupt it raises wakes its CPU. Returns false
+   * when no event is pending.
+   */
+  advanceToNextEvent(): boolean {
+    const at = this.nextEventAt;
+    if (at === Infinity) return false;
+    for (const c of this.cpus) if (c.cycles < at) c.cycles = at;
+    this.fireEvents(at);
+    return true;
   }
 
   /** Simulated seconds of a cycle count on this machine's clock. */
@@ -96,13 +158,25 @@ export class Machine {
       if (pick < 0) return slices;
       const cpu = cpus[pick]!;
       if (cpu.cycles >= maxCycles) return slices;
+      if (this.evAt.length > 0 && this.evAt[0]! <= cpu.cycles) {
+        // A device event is due at the slowest running clock: it happens first (it may wake or
+        // interrupt a CPU, which changes who runs next).
+        this.fireEvents(cpu.cycles);
+        continue;
+      }
       for (let i = 0; i < cpus.length; i++) {
         const c = cpus[i]!;
         if (i !== pick && !c.halted && !c.stopped && c.cycles < next) next = c.cycles;
       }
-      const limit = Math.min(maxCycles, next === Infinity ? maxCycles : next + this.quantum);
+      // No CPU runs past the next device event.
+      const limit = Math.min(maxCycles, next === Infinity ? maxCycles : next + this.quantum, this.nextEventAt);
       cpu.endSlice = false;
-      cpu.runUntil(limit === Infinity ? Number.MAX_VALUE : limit);
+      this.running = cpu;
+      try {
+        cpu.runUntil(limit === Infinity ? Number.MAX_VALUE : limit);
+      } finally {
+        this.running = undefined;
+      }
       slices++;
     }
   }

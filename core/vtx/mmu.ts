@@ -222,12 +222,51 @@ export class Mmu {
     this.xTag.fill(NaN);
   }
 
-  /** Drops the hit-path entries of one 4 KiB page (it left the TLB). */
+  /**
+   * Drops the hit-path entries of one 4 KiB page (it left the TLB). Runs on nearly every TLB miss
+   * once the TLB is full: written out per table, with no array to iterate (no allocation).
+   */
   private dropL0Page(page: number): void {
     const k = (page >>> 12) & L0_MASK;
-    for (const t of [this.rTag, this.wTag, this.xTag]) {
-      if (t[k] === page) t[k] = NaN;
-      if (t[k + L0_SIZE] === page) t[k + L0_SIZE] = NaN;
+    const u = k + L0_SIZE;
+    const r = this.rTag;
+    const w = this.wTag;
+    const x = this.xTag;
+    if (r[k] === page) r[k] = NaN;
+    if (r[u] === page) r[u] = NaN;
+    if (w[k] === page) w[k] = NaN;
+    if (w[u] === page) w[u] = NaN;
+    if (x[k] === page) x[k] = NaN;
+    if (x[u] === page) x[u] = NaN;
+  }
+
+  /**
+   * Drops the hit-path entries of every 4 KiB page in the 2 MiB block at `base` (a large TLB entry
+   * left the TLB), instead of emptying the whole L0: the entries of other pages stay valid.
+   */
+  private dropL0Large(base: number): void {
+    const end = base + LARGE;
+    for (const t of this.l0Tags) {
+      for (let k = 0; k < 2 * L0_SIZE; k++) {
+        const tag = t[k]!;
+        if (tag >= base && tag < end) t[k] = NaN;
+      }
+    }
+  }
+
+  /** The three tag tables, for loops off the hit path. */
+  private readonly l0Tags: readonly Float64Array[] = [this.rTag, this.wTag, this.xTag];
+
+  /**
+   * A frame now holds decoded instructions: stores to it must take the slow path (SMC
+   * detection), so the write entries that point into it go; reads and fetches may stay.
+   */
+  dropL0WritesTo(frame: number): void {
+    const w = this.wTag;
+    const hw = this.wHostW;
+    const first = frame * 1024; // host address / 4 of the frame's first word
+    for (let k = 0; k < 2 * L0_SIZE; k++) {
+      if (w[k] === w[k] && hw[k]! >= first && hw[k]! < first + 1024) w[k] = NaN; // w[k] === w[k]: not NaN
     }
   }
 
@@ -636,7 +675,7 @@ export class Mmu {
     const off = va & 0xfff;
     if (effShift >= LARGE_SHIFT) {
       const lvpn = Math.floor(va / LARGE);
-      if (this.tlbLarge.insert(lvpn, this.ctx, perm, hpa - (va - lvpn * LARGE), global)) this.resetMicro();
+      if (this.tlbLarge.insert(lvpn, this.ctx, perm, hpa - (va - lvpn * LARGE), global)) this.dropL0Large(this.tlbLarge.evictedVpn * LARGE);
     } else if (this.tlb.insert((va - off) / 4096, this.ctx, perm, hpa - off, global)) {
       this.dropL0Page(this.tlb.evictedVpn * 4096);
     }

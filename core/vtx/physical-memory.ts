@@ -1,5 +1,6 @@
 import { PAGE_SIZE } from './arch.js';
 import { ConfigError } from '../config-error.js';
+import type { MmioBus } from './devices/bus.js';
 
 /** The largest ArrayBuffer Node 20 (V8 11) can allocate. */
 export const MAX_PHYSICAL_MEMORY = 2 ** 32;
@@ -33,6 +34,11 @@ export class PhysicalMemory {
    * Guest stores go through the MMU, which reports writes to code frames itself.
    */
   hostWriteHook: ((pa: number, len: number) => void) | undefined;
+  /**
+   * Devices at physical addresses outside RAM (a NIC's registers, a local APIC). Only the slow
+   * path of an access outside RAM looks here: RAM accesses never do.
+   */
+  mmio: MmioBus | undefined;
 
   constructor(size: number) {
     if (!Number.isSafeInteger(size) || size <= 0) {
@@ -65,23 +71,29 @@ export class PhysicalMemory {
   }
 
   read8(pa: number): number {
-    return pa >= 0 && pa < this.size ? this.u8[pa]! : 0xff;
+    if (pa >= 0 && pa < this.size) return this.u8[pa]!;
+    return this.mmio !== undefined ? this.mmio.read(pa, 1) : 0xff;
   }
 
   read16(pa: number): number {
-    if (!this.contains(pa, 2)) return 0xffff;
+    if (!this.contains(pa, 2)) return this.mmio !== undefined ? this.mmio.read(pa, 2) : 0xffff;
     return (pa & 1) === 0 ? this.u16[pa >>> 1]! : this.dv.getUint16(pa, true);
   }
 
   read32(pa: number): number {
     if ((pa & 3) === 0 && pa >= 0 && pa < this.size) return this.u32[pa >>> 2]!;
-    if (!this.contains(pa, 4)) return 0xffff_ffff;
+    if (!this.contains(pa, 4)) return this.mmio !== undefined ? this.mmio.read(pa, 4) : 0xffff_ffff;
     return this.dv.getUint32(pa, true);
   }
 
   /** Returns the low 32 bits; the high 32 bits are left in `this.hi`. */
   read64(pa: number): number {
     if (!this.contains(pa, 8)) {
+      if (this.mmio !== undefined) {
+        const lo = this.mmio.read(pa, 4); // low half first, as a 32-bit bus splits it
+        this.hi = this.mmio.read(pa + 4, 4);
+        return lo;
+      }
       this.hi = 0xffff_ffff;
       return 0xffff_ffff;
     }
@@ -96,22 +108,27 @@ export class PhysicalMemory {
 
   write8(pa: number, v: number): void {
     if (pa >= 0 && pa < this.size) this.u8[pa] = v;
+    else this.mmio?.write(pa, 1, v & 0xff);
   }
 
   write16(pa: number, v: number): void {
-    if (!this.contains(pa, 2)) return;
+    if (!this.contains(pa, 2)) return this.mmio?.write(pa, 2, v & 0xffff);
     if ((pa & 1) === 0) this.u16[pa >>> 1] = v;
     else this.dv.setUint16(pa, v, true);
   }
 
   write32(pa: number, v: number): void {
-    if (!this.contains(pa, 4)) return;
+    if (!this.contains(pa, 4)) return this.mmio?.write(pa, 4, v);
     if ((pa & 3) === 0) this.u32[pa >>> 2] = v;
     else this.dv.setUint32(pa, v, true);
   }
 
   write64(pa: number, lo: number, hi: number): void {
-    if (!this.contains(pa, 8)) return;
+    if (!this.contains(pa, 8)) {
+      this.mmio?.write(pa, 4, lo);
+      this.mmio?.write(pa + 4, 4, hi);
+      return;
+    }
     if ((pa & 3) === 0) {
       const i = pa >>> 2;
       this.u32[i] = lo;

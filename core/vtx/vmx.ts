@@ -450,6 +450,8 @@ export class Vmx {
       });
     }
     this.loadHostState(v, reason);
+    // The time in VMX root until the next VM entry is the exit's: its span carries the reason.
+    if (cpu.tracer.enabled) cpu.tracer.cpuState(cpu.index, cpu.cycles, `VM exit: ${VmExitReason[reason & 0xffff] ?? reason}`);
     return cpu.runNativeAtRip();
   }
 

@@ -73,13 +73,13 @@ export function walkRefCycles(profile: string): number {
  * leaves for 2 MiB host pages). The row's columns are the two large-page runs as % versus plain
  * Linux, the paper's convention; the counts hold every run's cycles and mechanisms.
  */
-export function largePageRows(ctx: BenchContext, policies: PolicyLoader): BenchRow[] {
+export function largePageRows(ctx: BenchContext, policies: PolicyLoader, programs: ReadonlyArray<readonly [string, readonly string[]]> = LGPG_PROGRAMS): BenchRow[] {
   const rows: BenchRow[] = [];
   const refCycles = walkRefCycles(ctx.profile);
   let sumLinux = 0;
   let sumSandbox = 0;
   let sumPlain = 0;
-  for (const [name, args] of LGPG_PROGRAMS) {
+  for (const [name, args] of programs) {
     const path = join(GUEST_BIN, name);
     if (!existsSync(path)) throw new Error(`guest program ${path} is missing`);
     const runs = {} as Record<Config, ExecResult>;
@@ -122,7 +122,7 @@ export function largePageRows(ctx: BenchContext, policies: PolicyLoader): BenchR
     });
     ctx.progress(`${name} (large pages)`);
   }
-  const n = LGPG_PROGRAMS.length;
+  const n = programs.length;
   rows.unshift(
     {
       id: 'fig3-lgpg:mean',

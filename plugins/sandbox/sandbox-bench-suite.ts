@@ -43,7 +43,8 @@ export class SandboxBenchSuite implements BenchSuite {
     // Table 4: the httpd under Apache's ab over real loopback TCP (httpd-rows.ts); needs ab.
     if (haveAb()) rows.push(...httpdRows(ctx.profile, this.policies, (step) => ctx.progress(step)));
     else process.stderr.write('dunesim: bench sandbox: ab (Debian package apache2-utils) is not installed; the Table 4 rows are left out\n');
-    return { suite: this.id, profile: ctx.profile, rows, meta: { policy: 'null', programs: CPU_BOUND_PROGRAMS.map(([n]) => n) } };
+    // The dune column of this suite is the sandbox (a Dune process); tables and charts say so.
+    return { suite: this.id, profile: ctx.profile, rows, columns: { dune: 'sandbox' }, meta: { policy: 'null', programs: CPU_BOUND_PROGRAMS.map(([n]) => n) } };
   }
 
   /** Figure 3 with 4 KiB pages: every CPU-bound program both ways. */
@@ -122,6 +123,7 @@ export class SandboxBenchSuite implements BenchSuite {
       linux: ptrace.cycles,
       dune: sandbox.cycles,
       paper: { ...PAPER_INTERPOSE, source: 'Dune §6.2, Table 3 (ptrace)' },
+      columns: { linux: 'ptrace' },
       counts: { plainCallCycles: plain.cycles, 'sandbox.vmExitsPerCall': sandbox.exits },
     };
   }

@@ -10,7 +10,7 @@ import {
 } from '../../core/linux/linux-abi.js';
 import type { Process, Task } from '../../core/linux/task.js';
 import { syscallNrOf } from '../../core/linux/syscall-prototypes.js';
-import { loadSyscallArgs } from '../../core/linux/user-abi.js';
+import { loadSyscallArgs, syscall } from '../../core/linux/user-abi.js';
 import { ARG_COPIES_VA, COPY_COSTS, copyAddresses } from './argument-copies.js';
 import { ArgumentValidator } from './argument-validator.js';
 import { errnoName, formatCall, signalName } from './format-call.js';
@@ -34,6 +34,8 @@ import { ThreadFactory } from './thread-factory.js';
 import { ROBUST_LIST_HEAD_SIZE, releaseRobustList } from './robust-list.js';
 
 const TWO_32 = 0x1_0000_0000;
+/** RFLAGS.IOPL (bits 12–13). */
+const RFLAGS_IOPL_MASK = 0x3000;
 const hex = (x: number): string => (x < 0 ? '-0x' + (-x).toString(16) : '0x' + x.toString(16));
 
 /** The runtime's code: linked at APP_MAX_ELF_VADDR, right above the untrusted ELF window (sandbox.ld). */
@@ -176,19 +178,26 @@ export class SandboxRuntime implements RuntimeCalls {
     c.op('kcall_fell_through', () => {
       throw new Error('sandbox: a continuation neither finished the call nor made another');
     }, 0);
-    // clone's VMCALL: the parent comes back here in guest ring 0; the new thread starts here too,
-    // in Linux mode (the module's children start outside Dune) on the stack the runtime gave it.
-    c.op('clone_kcall', (cpu) => this.kcall(cpu), 0);
-    c.ring('any').op('clone_done', (cpu) => {
-      if (cpu.cpl === 3) cpu.jump(this.code.addr('thread_enter'));
+    // clone goes through libDune's SYSCALL trampoline, whose fork wrapper makes the child enter
+    // Dune itself (the module starts children in Linux mode): dune_enter with a vCPU and per-CPU
+    // area of its own, then on in guest ring 0 at the return address — here, like its parent,
+    // on the ring-0 stack the runtime gave it, with RAX = 0.
+    c.op('clone_kcall', (cpu) => {
+      const k = this.threadOf(cpu).pending!;
+      cpu.charge(DUNE_S.passthrough * cpu.costs.instruction);
+      // The flags ring 3 had at its SYSCALL are still in RFLAGS, IOPL mark included, and the
+      // trampoline tells a ring-0 call by IOPL: popf of ring 0's own flags first.
+      cpu.rflags = (cpu.rflags & ~RFLAGS_IOPL_MASK) >>> 0;
+      syscall(cpu, k.nr, ...k.args);
+    }, 0);
+    c.op('clone_done', (cpu) => {
+      const t = this.parts.kernel.current[cpu.index];
+      if (t !== undefined && !this.threads.has(t)) this.threadStart(cpu);
       else this.kcallDone(cpu);
     }, 2);
-    c.ring(0).op(undefined, () => {
+    c.op(undefined, () => {
       throw new Error('sandbox: a continuation neither finished the call nor made another');
     }, 0);
-    // The new thread: dune_enter (its own vCPU and per-CPU area), then ring 3 at the program's clone return.
-    lib.emitEnter(c, 'thread_enter', 'thread_start');
-    c.op('thread_start', (cpu) => this.threadStart(cpu), 30);
   }
 
   private kcall(cpu: Cpu): void {
@@ -230,7 +239,7 @@ export class SandboxRuntime implements RuntimeCalls {
   }
 
   /**
-   * A new thread's first guest instructions (trap.c's pthread entry after dune_enter): its slot
+   * A new thread's first instructions in its own vCPU (trap.c's pthread entry after dune_enter): its slot
    * becomes its state, the FS base and registers come from the start frame the clone left on its
    * stack (the parent's at the SYSCALL, RAX = 0, RSP = newsp), and it enters ring 3 at the
    * instruction after the program's clone.
@@ -257,7 +266,7 @@ export class SandboxRuntime implements RuntimeCalls {
   /**
    * clone, once the checks and the policy let it through (ThreadFactory): the child's start frame
    * on the ring-0 stack of a free slot, then the kernel's clone of a thread of this group onto
-   * that stack. The program's PARENT_SETTID, CHILD_SETTID and CHILD_CLEARTID words (checked to be
+   * that stack (a SYSCALL from ring 0: libDune's trampoline and fork wrapper). The program's PARENT_SETTID, CHILD_SETTID and CHILD_CLEARTID words (checked to be
    * its own) go to the kernel as they are: it stores the tid, and at the thread's exit clears the
    * word and wakes its futex (pthread_join).
    */

@@ -2,12 +2,13 @@
  * A Dune process as a Linux process (Dune §3.3–§3.5 and the reference's §1.1, §2.5–§2.6): signals
  * are not injected — the module leaves DUNE_ENTER with DUNE_RET_SIGNAL, the Linux handler runs in
  * host mode and libDune re-enters where the guest was; fork from the guest gives a child that
- * starts outside Dune; dune_init ignores most signals.
+ * starts outside Dune, where libDune's fork wrapper enters it on a vCPU of its own; a thread does
+ * the same; dune_init ignores most signals.
  */
 import { describe, it, expect } from 'vitest';
 import { Cpu, R12, R13 } from '../../core/vtx/cpu.js';
 import {
-  NR, SA_RESTORER, SIGCHLD, SIGINT, SIGKILL, SIGSTOP, SIGTERM, SIGTSTP, SIGUSR1, SIGUSR2, SIG_DFL, SIG_IGN,
+  CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_VM, NR, PROT_READ, SA_RESTORER, SIGCHLD, SIGINT, SIGKILL, SIGSTOP, SIGTERM, SIGTSTP, SIGUSR1, SIGUSR2, SIG_DFL, SIG_IGN,
 } from '../../core/linux/linux-abi.js';
 import { loadSyscallArgs, syscall } from '../../core/linux/user-abi.js';
 import { SCRATCH, duneProcess, rax, rig } from './helpers.js';
@@ -215,5 +216,87 @@ describe('Dune: fork from the guest', () => {
     expect(p.waitStatus).toBe(0);
     expect(r.leaves()).toEqual([['Exit', 0]]); // only the parent was ever in Dune
     expect(r.stat('cpu0.vmx.exits.Vmcall')).toBe(3); // fork, wait4, exit_group
+  });
+});
+
+describe('Dune: threads inside Dune', () => {
+  it('a thread cloned from guest ring 0 enters on a vCPU of its own (VMCS, VPID, EPT); a change of the shared mm drops the page from both EPTs; its exit frees its vCPU', () => {
+    const r = rig();
+    const FLAGS = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+    const PAGE = SCRATCH + 0x1000;
+    const gpa = (): number => r.dune.layout.hvaToGpa(PAGE);
+    const state: Record<string, number> = {};
+    const vcpus: Array<{ vpid: number; vmcs: number; ept: number; nonRoot: boolean; cpl: number }> = [];
+    let childMapped = false;
+    let dropped: boolean[] = [];
+    duneProcess(r, 'threads', (c) => {
+      c.op('guest', (cpu) => {
+        cpu.mmu.write32(PAGE, 7); // the parent's EPT maps the page
+        syscall(cpu, NR.clone, FLAGS, SCRATCH + 0x8000, 0, 0, 0); // through the LSTAR trampoline
+      });
+      c.ring('any').op('after_clone', (cpu) => {
+        const t = r.k.current[cpu.index]!;
+        const v = r.dune.vcpuOf(t)!;
+        vcpus.push({ vpid: v.vpid, vmcs: v.vmcs, ept: v.ept.root, nonRoot: cpu.vmx.nonRoot, cpl: cpu.cpl });
+        if (rax(cpu) === 0) {
+          state.read = cpu.mmu.read32(PAGE); // the child's own EPT faults the page in
+          childMapped = v.ept.leaf(gpa()) !== undefined;
+          cpu.jump(c.addr('child_wait'));
+          return;
+        }
+        state.child = rax(cpu);
+      });
+      // The parent: yield until the child has its mapping, then write-protect the page (an MMU
+      // notification on the shared mm), look at both EPTs, and let the child go.
+      c.op('parent_wait', (cpu) => {
+        if (!childMapped) {
+          vmcall(cpu, NR.sched_yield);
+          return;
+        }
+        cpu.jump(c.addr('parent_mprotect'));
+      });
+      c.op(undefined, (cpu) => cpu.jump(c.addr('parent_wait')));
+      c.op('parent_mprotect', (cpu) => vmcall(cpu, NR.mprotect, PAGE, 4096, PROT_READ));
+      c.op(undefined, (cpu) => {
+        dropped = [...r.dune.vcpus].map((v) => v.ept.leaf(gpa()) === undefined);
+        state.liveBefore = r.dune.liveVcpus;
+        state.go = 1;
+        vmcall(cpu, NR.sched_yield);
+      });
+      c.op('parent_join', (cpu) => {
+        if (r.dune.liveVcpus > 1) {
+          vmcall(cpu, NR.sched_yield);
+          return;
+        }
+        cpu.jump(c.addr('parent_exit'));
+      });
+      c.op(undefined, (cpu) => cpu.jump(c.addr('parent_join')));
+      c.op('parent_exit', (cpu) => {
+        state.liveAfter = r.dune.liveVcpus;
+        vmcall(cpu, NR.exit_group, 0);
+      });
+      c.op('child_wait', (cpu) => {
+        if (state.go !== 1) {
+          vmcall(cpu, NR.sched_yield);
+          return;
+        }
+        vmcall(cpu, NR.exit, 0); // this thread only
+      });
+      c.op(undefined, (cpu) => cpu.jump(c.addr('child_wait')));
+    });
+    r.run();
+    expect(state.child).toBeGreaterThan(0);
+    expect(state.read).toBe(7);
+    const [parent, child] = [vcpus.find((v) => v.vpid === vcpus[0]!.vpid)!, vcpus[1]!];
+    expect(parent.nonRoot && child.nonRoot).toBe(true);
+    expect(child.cpl).toBe(0);
+    expect(child.vpid).not.toBe(parent.vpid);
+    expect(child.vmcs).not.toBe(parent.vmcs);
+    expect(child.ept).not.toBe(parent.ept);
+    expect(dropped).toEqual([true, true]);
+    expect(state.liveBefore).toBe(2);
+    expect(state.liveAfter).toBe(1);
+    expect(r.stat('dune.vcpusCreated')).toBe(2);
+    expect(r.stat('dune.vcpusFreed')).toBe(2);
   });
 });

@@ -9,7 +9,7 @@ import { FEC_P, FEC_U } from '../../core/vtx/arch.js';
 import { Cpu, R8, R9, R10, R12, RAX, RCX, RDI, RDX, RSI } from '../../core/vtx/cpu.js';
 import { EFAULT, NR } from '../../core/linux/linux-abi.js';
 import { loadSyscallArgs, syscall } from '../../core/linux/user-abi.js';
-import { PAGEBASE, TF } from '../../core/dune/libdune.js';
+import { LibDune, PAGEBASE, TF } from '../../core/dune/libdune.js';
 import { SCRATCH, STUB, duneProcess, rax, rig } from './helpers.js';
 
 const vmcall = (cpu: Cpu, nr: number, ...args: number[]): void => {
@@ -248,7 +248,7 @@ describe('Dune: ring 3 cannot redirect the per-CPU state of the trampoline', () 
 });
 
 describe('Dune: SYSCALL in guest ring 0 (the LSTAR trampoline)', () => {
-  it('goes through __dune_syscall to one VMCALL and returns to the next instruction; a fork made that way resumes the child at RCX in Linux mode', () => {
+  it('goes through __dune_syscall to one VMCALL and returns to the next instruction; a fork made that way starts the child at RCX in Linux mode, where libDune\'s fork wrapper enters it on a vCPU of its own', () => {
     const r = rig();
     const s: Record<string, number> = {};
     const seen: Record<string, { nonRoot: boolean; cpl: number; rip: number }> = {};
@@ -282,13 +282,34 @@ describe('Dune: SYSCALL in guest ring 0 (the LSTAR trampoline)', () => {
         vmcall(cpu, NR.exit_group, 0);
       });
     });
+    const childStarts: Array<{ rip: number; cpl: number; nonRoot: boolean }> = [];
+    const k = r.k;
+    const dispatch = k.dispatch.bind(k);
+    // The module's clone override: what the child's saved state is when clone returns.
+    k.dispatch = (cpu, t, nr, regs) => {
+      const res = dispatch(cpu, t, nr, regs);
+      if (nr === NR.fork && typeof res === 'number' && res > 0) {
+        const c = k.tasks.get(res)!;
+        childStarts.push({ rip: c.regs.rip, cpl: 3, nonRoot: c.dune !== undefined });
+      }
+      return res;
+    };
     r.run();
     expect(s.pid).toBe(p.pid);
     expect(s.vmcalls).toBe(1);
     expect(s.syscalls).toBe(1); // the SYSCALL instruction itself, which never left the guest
     expect(s.cpl).toBe(0);
     expect(seen.parent).toEqual({ nonRoot: true, cpl: 0, rip: code.addr('after_fork') });
-    expect(seen.child).toEqual({ nonRoot: false, cpl: 3, rip: code.addr('after_fork') });
+    // dune-mechanisms §2.5: the child resumes at RCX (the trampoline is at a kernel address),
+    // outside Dune; libDune made that RCX its fork wrapper, which enters Dune and goes on at
+    // the return address of the parent's SYSCALL.
+    const lib = p.libdune as LibDune;
+    expect(childStarts).toEqual([{ rip: lib.text.addr('__dune_fork_child'), cpl: 3, nonRoot: false }]);
+    expect(seen.child).toEqual({ nonRoot: true, cpl: 0, rip: code.addr('after_fork') });
+    // Two threads entered, each on its own vCPU; both are gone with their threads.
+    expect(r.stat('dune.vcpusCreated')).toBe(2);
+    expect(r.stat('dune.vcpusFreed')).toBe(2);
+    expect(r.dune.liveVcpus).toBe(0);
     expect(s.waited).toBe(1);
     expect(s.status).toBe(9 << 8);
     expect(p.waitStatus).toBe(0);

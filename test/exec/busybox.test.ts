@@ -19,7 +19,7 @@ import { execElf } from '../../core/cli/exec-command.js';
  * ROOT/<ROOT's own path> is a symlink to "/" so that the same name leads to the same copy.
  */
 const BUSYBOX = '/usr/bin/busybox';
-const APPLETS = ['sh', 'cat', 'sort', 'uniq', 'echo', 'wc', 'tr', 'true', 'false', 'test', 'head', 'printf', 'kill', 'rm', 'ls'];
+const APPLETS = ['sh', 'cat', 'sort', 'uniq', 'echo', 'wc', 'tr', 'true', 'false', 'test', 'head', 'printf', 'kill', 'rm', 'ls', 'sleep'];
 
 let root = '';
 let bin = '';
@@ -83,6 +83,9 @@ const SCRIPTS: Record<string, string> = {
   'exec and a status': 'echo start; exec sh -c "exit 42"',
   // A signal's death: 128 + SIGTERM.
   'killed by a signal': 'echo bye; kill -TERM $$; echo never',
+  // `wait` sleeps in rt_sigsuspend until SIGCHLD; a trapped signal ends the wait (status 128 + 10).
+  'background jobs and wait (rt_sigsuspend)': 'sleep 0 & wait; echo "wait $?"; trap "echo got USR1" USR1; (kill -USR1 $$) & wait; echo "wait $?"; ' +
+    '(exit 7) & wait $!; echo "job $?"',
 };
 
 describe.runIf(existsSync(BUSYBOX))('busybox sh: execve against native execution', () => {
@@ -98,9 +101,12 @@ describe.runIf(existsSync(BUSYBOX))('busybox sh: execve against native execution
     });
   }
 
-  // Inside Dune: the shell starts in Dune; its forked children and what they exec are plain processes.
-  it('a pipeline started in Dune', () => {
-    const script = SCRIPTS.pipeline!;
-    expect(dunesim(['-c', script], 'dune')).toEqual(native(['-c', script]));
-  });
+  // Inside Dune: the shell starts in Dune, and each child it forks enters Dune on a vCPU of its
+  // own (libDune's fork wrapper) — a subshell or a `$(…)` runs there; what a child execs is a
+  // plain process.
+  for (const [name, script] of Object.entries(SCRIPTS)) {
+    it(`${name}, started in Dune`, () => {
+      expect(dunesim(['-c', script], 'dune')).toEqual(native(['-c', script]));
+    });
+  }
 });

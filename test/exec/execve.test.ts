@@ -9,6 +9,7 @@ import { Machine } from '../../core/vtx/machine.js';
 import { installInterpreter } from '../../core/vtx/interp/interpreter.js';
 import { Kernel } from '../../core/linux/kernel.js';
 import { ElfFile } from '../../core/linux/elf/elf-file.js';
+import { NR } from '../../core/linux/linux-abi.js';
 
 /**
  * execve against native execution. Each program runs from a scratch directory holding a copy of
@@ -37,13 +38,13 @@ function native(name: string): string {
   }
 }
 
-function dunesim(name: string, mode: 'linux' | 'dune', cpus = 1): { out: string; r: ExecResult } {
+function dunesim(name: string, mode: 'linux' | 'dune', cpus = 1, configure?: (k: Kernel) => void): { out: string; r: ExecResult } {
   const dir = scratch(name);
   try {
     let out = '';
     const dec = new TextDecoder();
     const r = execElf(join(dir, name), [], {
-      mode, cpus, profile: 'dune-e3-1230v2', memory: 256 << 20, root: dir, argv0: `./${name}`, envp: [],
+      mode, cpus, profile: 'dune-e3-1230v2', memory: 256 << 20, root: dir, argv0: `./${name}`, envp: [], configure,
       console: (fd, data) => {
         if (fd === 1) out += dec.decode(data);
       },
@@ -82,7 +83,22 @@ describe.runIf(existsSync(join(BIN, 'execchain')))('execve: guest programs again
     const want = expected('execchain').replace(
       /execveat of a directory's fd {7}-> -1 EACCES/, "execveat of a directory's fd       -> -1 EINVAL");
     expect(want).not.toBe(expected('execchain'));
-    expect(dunesim('execchain', 'dune').out).toBe(want);
+    // Each exec from inside Dune frees the caller's vCPU (VMCS, VPID, EPT) on the spot.
+    const execs: Array<{ hadVcpu: boolean; freed: number; vcpuAfter: boolean }> = [];
+    const r = dunesim('execchain', 'dune', 1, (k) => {
+      const dispatch = k.dispatch.bind(k);
+      k.dispatch = (cpu, t, nr, regs) => {
+        const hadVcpu = t.dune !== undefined;
+        const before = k.machine.stats.get('dune.vcpusFreed');
+        const res = dispatch(cpu, t, nr, regs);
+        if (nr === NR.execve && res === 0) execs.push({ hadVcpu, freed: k.machine.stats.get('dune.vcpusFreed') - before, vcpuAfter: t.dune !== undefined });
+        return res;
+      };
+    });
+    expect(r.out).toBe(want);
+    expect(execs[0]).toEqual({ hadVcpu: true, freed: 1, vcpuAfter: false });
+    const v = r.r.stats.dune as Record<string, number>;
+    expect(v.vcpusFreed).toBe(v.vcpusCreated);
   });
 
   // A thread execs while one thread spins and one sleeps in a futex (de_thread), then vfork and
@@ -96,6 +112,9 @@ describe.runIf(existsSync(join(BIN, 'execchain')))('execve: guest programs again
 
   it('ptexec: a traced exec stops with SIGTRAP, or with PTRACE_EVENT_EXEC under PTRACE_O_TRACEEXEC', () => {
     expect(dunesim('ptexec', 'linux').out).toBe(expected('ptexec'));
+    // Forked inside Dune, the tracee stops (SIGSTOP leaves Dune: DUNE_RET_SIGNAL), re-enters,
+    // and its exec leaves Dune: the tracer sees what it sees natively.
+    expect(dunesim('ptexec', 'dune').out).toBe(expected('ptexec'));
   });
 });
 

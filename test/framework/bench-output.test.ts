@@ -77,6 +77,17 @@ describe('bench command', () => {
     expect(() => chooseSuites(['vtx', 'nope'], all)).toThrow(UsageError);
   });
 
+  it('`all` is every suite in registration order; --only keeps, --skip leaves out, each name checked', () => {
+    const all = ['vtx', 'dune-micro', 'exec', 'sandbox'].map((id) => suite(id));
+    const ids = (names: string[], f?: { only?: string; skip?: string }): string[] => chooseSuites(names, all, f).map((s) => s.id);
+    expect(ids(['all'])).toEqual(['vtx', 'dune-micro', 'exec', 'sandbox']);
+    expect(ids(['exec', 'all'])).toEqual(['exec', 'vtx', 'dune-micro', 'sandbox']);
+    expect(ids(['all'], { only: 'sandbox,vtx' })).toEqual(['vtx', 'sandbox']);
+    expect(ids(['all'], { skip: 'exec, sandbox' })).toEqual(['vtx', 'dune-micro']);
+    expect(() => ids(['all'], { skip: 'nope' })).toThrow(/--skip: unknown bench suite 'nope'/);
+    expect(() => ids(['vtx'], { skip: 'vtx' })).toThrow(/no bench suite left/);
+  });
+
   it('--json is an array for one suite as for several', () => {
     const r: BenchResult = { suite: 'a', profile: 'p', rows: [] };
     expect(JSON.parse(benchJson([r]))).toEqual([r]);

@@ -61,10 +61,29 @@ describe('dunesim CLI', () => {
     expect(r.stdout).toContain('suite tlb-reach');
     expect(r.stderr).toContain(`wrote ${join(dir, 'index.html')}`);
     const html = readFileSync(join(dir, 'index.html'), 'utf8');
-    expect(html.split('<g class="bar-group"').length - 1).toBe(12);
+    // tlb-reach's rows are two series over the region size: two line charts of two lines, 12 points.
+    expect(html.split('aria-roledescription="line mark"').length - 1).toBe(4);
+    expect(html.split('aria-roledescription="point"').length - 1).toBe(12);
     expect(existsSync(join(dir, 'r.json'))).toBe(true);
+    const badJobs = dunesim(['bench', 'tlb-reach', '--jobs', '0']);
+    expect(badJobs.status).toBe(2);
+    expect(badJobs.stderr).toMatch(/^dunesim: --jobs must be a whole number from 1 to 64, got '0'/);
     const bad = dunesim(['bench', 'no-such-suite']);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/unknown bench suite 'no-such-suite'; available: vtx, dune-micro, exec, tlb-reach/);
+    expect(bad.stderr).toMatch(/unknown bench suite 'no-such-suite'; available: vtx, dune-micro, exec, threads, tlb-reach/);
+  });
+
+  it('bench with --jobs 2 runs suites in worker threads: results in the order named, the same rows as one at a time', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dunesim-cli-'));
+    const par = dunesim(['bench', 'tlb-reach', 'dune-micro', '--jobs', '2', '--json', join(dir, 'p.json')]);
+    expect(par.status, par.stderr).toBe(0);
+    expect(par.stderr).toContain('bench tlb-reach: 6/6');
+    expect(par.stderr).toContain('bench dune-micro: 8/8');
+    const serial = dunesim(['bench', 'tlb-reach', '--jobs', '1', '--json', join(dir, 's.json')]);
+    expect(serial.status).toBe(0);
+    const p = JSON.parse(readFileSync(join(dir, 'p.json'), 'utf8')) as Array<{ suite: string; rows: unknown[] }>;
+    const one = JSON.parse(readFileSync(join(dir, 's.json'), 'utf8')) as Array<{ suite: string; rows: unknown[] }>;
+    expect(p.map((r) => r.suite)).toEqual(['tlb-reach', 'dune-micro']);
+    expect(p[0]!.rows).toEqual(one[0]!.rows);
   });
 });

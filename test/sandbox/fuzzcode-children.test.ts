@@ -3,9 +3,13 @@
  * test/sandbox/attacks/fuzzcode-children forks children that jump into pages of seeded random
  * bytes; each one must end with a signal (or an exit of its own) for that child only — never a
  * kernel panic, a triple fault, a JavaScript exception, status 70 or a hang of dunesim. In
- * --mode dune the children start outside Dune after fork (as with the real module), so the
- * inline variant runs the random code in the Dune process itself, in guest ring 0; in the
- * sandbox fork is refused, so it runs inline in guest ring 3 under the runtime.
+ * --mode dune the module starts each child outside Dune and libDune's fork wrapper enters it
+ * on a vCPU of its own, so the random code runs in guest ring 0: the launcher's libDune handlers
+ * give the signals Linux gives (SIGSEGV, SIGILL, …), and what only ring 0 can do — a privileged
+ * instruction the module does not handle, a triple fault on a wild stack — ends the child with
+ * libDune's exit status 1, as it would on real Dune. The inline variant runs the random code in
+ * the Dune process itself; in the sandbox fork is refused, so it runs inline in guest ring 3
+ * under the runtime.
  */
 import { afterAll, describe, it, expect } from 'vitest';
 import { existsSync } from 'node:fs';

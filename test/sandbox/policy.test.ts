@@ -54,7 +54,7 @@ describe('sandbox policy files', () => {
     ['a clone flag no thread may use', { cloneFlags: ['CLONE_VM', 'CLONE_SIGHAND', 'CLONE_THREAD', 'CLONE_NEWUSER'] },
       "policy p.json: cloneFlags[3]: CLONE_NEWUSER cannot be allowed: the sandbox makes threads of the program's own group only (CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID|CLONE_DETACHED|CLONE_CHILD_SETTID)"],
     ['clone flags that make no thread', { cloneFlags: ['CLONE_VM', 'CLONE_SETTLS'] },
-      'policy p.json: cloneFlags: must include CLONE_SIGHAND|CLONE_THREAD, without which clone makes no thread (use syscalls.deny for no threads at all)'],
+      'policy p.json: cloneFlags: must include CLONE_VM|CLONE_SIGHAND|CLONE_THREAD, without which clone makes no thread (use syscalls.deny for no threads at all)'],
     ['an unknown limit', { limits: { cpu: 5 } }, 'policy p.json: limits.cpu: unknown limit; limits are memory, instructions, cycles, openFiles'],
   ];
   for (const [what, json, message] of broken) {

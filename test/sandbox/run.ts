@@ -31,7 +31,7 @@ export interface RunOptions {
   /** Called with all the program's stdout so far, each time it writes some. */
   onStdout?: (all: string) => void;
   netIdleTimeoutMs?: number;
-  /** CPUs of the machine (default 1). */
+  /** CPUs of the machine (default: what the launcher asks for). */
   cpus?: number;
 }
 
@@ -55,8 +55,8 @@ export function captured<R>(exec: Exec<R>, path: string, opts: RunOptions = {}):
       memory: 512 << 20,
       root,
       argv0: opts.argv0,
+      cpus: opts.cpus,
       netIdleTimeoutMs: opts.netIdleTimeoutMs ?? 20_000,
-      ...(opts.cpus !== undefined ? { cpus: opts.cpus } : {}),
       envp: ['PATH=/bin', 'DUNESIM_TEST=hello-from-env'],
       console: (fd, data) => {
         if (fd === 1) {

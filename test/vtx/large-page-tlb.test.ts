@@ -32,6 +32,31 @@ describe('2 MiB pages in the TLB', () => {
     })).toBe(1);
   });
 
+  it('a 2 MiB entry evicted from the TLB is gone from the hit path too: a later access walks and sees the PDE as it is now', () => {
+    const r = rig();
+    const blocks = 2 * r.cpu.mmu.tlbLarge.entries; // twice what the large-page TLB holds
+    // Every block maps one shared 2 MiB frame; block i reads its own 4 KiB page i inside it, so
+    // the blocks' hit-path entries sit in different L0 slots and none overwrites block 0's.
+    const shared = r.m.frames.allocContiguous(512);
+    for (let i = 0; i < blocks; i++) {
+      r.boot.pt.map(FRESH + i * LARGE_PAGE_SIZE, shared, PTE_P | PTE_W, 0, LARGE_PAGE_SIZE);
+      r.m.mem.write32(shared + i * 4096 + 0x40, 1000 + i);
+    }
+    // A 4 KiB mapping elsewhere, touched first and last: its hit-path entry must survive the
+    // evictions of the 2 MiB entries (only their own 4 KiB slices leave the L0).
+    const small = FRESH + blocks * LARGE_PAGE_SIZE + LARGE_PAGE_SIZE;
+    r.boot.pt.map(small, r.m.frames.alloc(), PTE_P | PTE_W);
+    r.cpu.mmu.read32(small);
+    for (let i = 0; i < blocks; i++) expect(r.cpu.mmu.read32(FRESH + i * LARGE_PAGE_SIZE + i * 4096 + 0x40)).toBe(1000 + i);
+    // Block 0 left the TLB long ago. Remap it without any invalidation: nothing may still hold
+    // the old translation, so the read walks and finds the new frame.
+    const other = r.m.frames.allocContiguous(512);
+    r.m.mem.write32(other + 0x40, 4242);
+    r.boot.pt.map(FRESH, other, PTE_P | PTE_W, 0, LARGE_PAGE_SIZE);
+    expect(delta(r, 'cpu0.mmu.walks', (c) => expect(c.mmu.read32(FRESH + 0x40)).toBe(4242))).toBe(1);
+    expect(delta(r, 'cpu0.mmu.walks', (c) => c.mmu.read32(small))).toBe(0);
+  });
+
   it('under EPT: guest 2 MiB + EPT 2 MiB is one large entry; guest 2 MiB over EPT 4 KiB is cached as 4 KiB fragments', () => {
     const r = rig();
     const pa = r.m.frames.allocContiguous(512);

@@ -42,6 +42,8 @@ function measure(body: (n: number) => number): { perSecond: number; sink: number
 @injectable()
 export class VtxBenchSuite implements BenchSuite {
   readonly id = 'vtx';
+  /** Its figures are the host's speed: another suite beside it would slow them. */
+  readonly exclusive = true;
   readonly description = 'speed of the machine model: raw reads, TLB-hit reads, cold 4-level and 2-D walks';
   readonly steps = 4;
 

@@ -78,8 +78,9 @@ export class CodeCache {
       p = new Array<Insn | null>(4096).fill(null);
       this.pages[f] = p;
       this.codeFrames[f] = 1;
-      // Stores to this frame must now take the slow path: drop L0 write entries everywhere.
-      for (let i = 0; i < this.mmus.length; i++) this.mmus[i]!.resetMicro();
+      // Stores to this frame must now take the slow path: every MMU drops its L0 write entries
+      // into it (only those: the rest of the hit cache stays warm).
+      for (let i = 0; i < this.mmus.length; i++) this.mmus[i]!.dropL0WritesTo(f);
     }
     const off = pa & 0xfff;
     if (p[off] === null) this.counts[f]!++;

@@ -39,7 +39,7 @@ export class X86Interpreter extends Interp implements Interpreter {
     this.cache.attach(cpu.mmu);
   }
 
-  step(cpu: Cpu, limit = 0): void {
+  step(cpu: Cpu, limit = 0, firstPa = -1): void {
     const mmu = this.mmu;
     const cache = this.cache;
     const costs = cpu.costs;
@@ -57,7 +57,8 @@ export class X86Interpreter extends Interp implements Interpreter {
         const rip = cpu.rip;
         const off = rip & 0xfff;
         if (rip - off !== vPage) {
-          const pa = mmu.fetchAddress(rip);
+          // The CPU translated the first fetch already (to look for a native there).
+          const pa = first && firstPa >= 0 ? firstPa : mmu.fetchAddress(rip);
           vPage = rip - off;
           hostBase = pa - off;
           code = cache.page(pa >>> 12);

@@ -214,7 +214,8 @@ export function movToSreg(s: Interp, i: Insn): void {
 }
 
 // ---- Port I/O: #GP(0) when CPL > IOPL; in a guest it exits (unconditional I/O exiting, as
-// Dune configures it); natively there are no devices: IN reads all ones, OUT is dropped.
+// Dune configures it); natively it reaches the machine's port bus (IN of an unclaimed port reads
+// all ones, OUT to one is dropped).
 
 /** `i.op`: bit 0 = OUT, bit 1 = port in DX (else imm8). */
 export function io(s: Interp, i: Insn): void {
@@ -227,7 +228,9 @@ export function io(s: Interp, i: Insn): void {
     const qual = (i.size - 1) | (out ? 0 : 8) | ((i.op & 2) === 0 ? 64 : 0) | (port << 16);
     c.vmx.exit(VmExitReason.IoInstruction, qual, 0, 0, 0, 0);
   }
-  if (!out) setReg(s, 0, i.size, 0xffff_ffff, 0);
+  const size = i.size as 1 | 2 | 4;
+  if (out) c.ports.out(port, size, s.lo[0]! & (size === 4 ? 0xffff_ffff : size === 2 ? 0xffff : 0xff));
+  else setReg(s, 0, i.size, c.ports.in(port, size), 0);
 }
 
 /** INS/OUTS: privileged like IN/OUT; no devices behind them. */
