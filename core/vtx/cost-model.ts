@@ -53,6 +53,10 @@ export const COST_CONSTANTS = {
   pollPerFile: 'Linux f_op->poll of one file during poll or epoll_wait',
   // The Dune module's own kernel paths (kern/*.c), counted from its code, not fitted.
   duneEptFaultPath: 'Dune module vmx_do_ept_fault: gpa_to_hva, get_user_pages_fast on a present page, EPT entry install',
+  // Device registers (uncached memory-mapped I/O): what the CPU pays for a load or store that
+  // reaches a device instead of RAM.
+  mmioRead: 'an uncached load from a device register: a non-posted PCIe read, the core stalls for the completion',
+  mmioWrite: 'an uncached store to a device register: a posted PCIe write, serialised with the UC stores around it',
 } as const;
 
 export type CostConstant = keyof typeof COST_CONSTANTS;
@@ -124,6 +128,8 @@ export class CostModel implements Record<CostConstant, number> {
   futexPath = 0;
   ipi = 0;
   duneEptFaultPath = 0;
+  mmioRead = 0;
+  mmioWrite = 0;
 
   constructor(readonly profile: ProfileFile) {
     for (const k of Object.keys(COST_CONSTANTS) as CostConstant[]) this[k] = profile.constants[k].value;

@@ -177,7 +177,7 @@ export class Cpu implements MmuHost {
     this.cpuidTable = env.cpuid;
     this.sv = env.stats.v;
     const name = `cpu${index}`;
-    this.mmu = new Mmu(env.mem, this, { ...mmuConfig, physBits: env.physBits, walkRef: env.costs.walkRef }, env.stats, name);
+    this.mmu = new Mmu(env.mem, this, { ...mmuConfig, physBits: env.physBits, walkRef: env.costs.walkRef, mmioRead: env.costs.mmioRead, mmioWrite: env.costs.mmioWrite }, env.stats, name);
     this.vmx = new Vmx(this);
     this.sExceptions = env.stats.counter(`${name}.exceptions`, 'count', 'exceptions and interrupts delivered through the IDT');
     for (let v = 0; v < 32; v++) {

@@ -55,6 +55,9 @@ export interface MmuConfig {
   physBits: number;
   /** Cycles per page-walk memory reference. */
   walkRef: number;
+  /** Cycles of a load from, and of a store to, a physical address outside RAM (a device register). */
+  mmioRead?: number;
+  mmioWrite?: number;
   /** Entries of the paging-structure caches (0 disables them); EPT gets caches of the same size. */
   psc?: { pml4: number; pdpt: number; pd: number };
 }
@@ -157,6 +160,9 @@ export class Mmu {
   private eptDirty = true;
 
   private walkRefCost: number;
+  private readonly mmioReadCost: number;
+  private readonly mmioWriteCost: number;
+  private readonly sMmio: number;
 
   constructor(
     readonly mem: PhysicalMemory,
@@ -176,6 +182,8 @@ export class Mmu {
     this.u8 = mem.u8;
     this.sv = stats.v;
     this.walkRefCost = config.walkRef;
+    this.mmioReadCost = config.mmioRead ?? 0;
+    this.mmioWriteCost = config.mmioWrite ?? 0;
     const bits = config.physBits;
     if (!(bits >= 32 && bits <= 52)) throw new Error(`physBits ${bits} outside 32..52`);
     this.rsvdHi = (0xfffff & ~((1 << (bits - 32)) - 1)) >>> 0;
@@ -193,6 +201,7 @@ export class Mmu {
     this.sInvalidated = c('tlb.invalidated', 'TLB entries removed by invalidations');
     this.sEptViolations = c('mmu.eptViolations', 'EPT violations raised');
     this.sPageFaults = c('mmu.pageFaults', 'page faults (#PF) raised by translation');
+    this.sMmio = c('mmu.mmioAccesses', 'loads and stores that reached a physical address outside RAM (device registers, or nobody)');
     this.sPscHits = c('mmu.pscHits', 'walks that started below the root thanks to a paging-structure-cache hit (both dimensions)');
   }
 
@@ -419,6 +428,12 @@ export class Mmu {
     const pa = this.translateAs(va, kind, this.user);
     // Self-modifying code: writes to frames with decoded instructions (never in L0) are reported.
     if (kind === AccessKind.Write && this.codeFrames !== null && this.codeFrames[pa >>> 12] === 1) this.onCodeWrite!(pa);
+    // Outside RAM is a device's register (never cached in L0, so every access comes here): the
+    // core waits for a non-posted PCIe read, and UC stores leave it one at a time.
+    if (pa >= this.mem.size && kind !== AccessKind.Execute) {
+      this.sv[this.sMmio]++;
+      this.host.cycles += kind === AccessKind.Write ? this.mmioWriteCost : this.mmioReadCost;
+    }
     return pa;
   }
 
