@@ -9,6 +9,8 @@
 export class DuneThread {
   /** Where __dune_ret continues inside Dune (dune_enter's caller, or a fork child's return address). */
   resumeAt = 0;
+  /** Stack of dune_jump_to_user frames (G0 state to resume on dune_ret_from_user): the thread's own. */
+  readonly userReturns: number[] = [];
   constructor(
     readonly gdt: number,
     readonly tss: number,

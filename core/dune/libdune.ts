@@ -119,7 +119,6 @@ export class LibDune {
   private readonly vectorEntry: number[] = [];
   private lstar = 0;
   /** Stack of dune_jump_to_user frames (G0 state to resume on dune_ret_from_user). */
-  private readonly userReturns: number[] = [];
 
   private readonly sv: Float64Array;
   private readonly sLargeLeaves: number;
@@ -164,6 +163,15 @@ export class LibDune {
   // Memory access: host-side (before entry) or guest (after).
 
   private cpuForGuest: Cpu | undefined;
+
+  /**
+   * The CPU whose guest code calls libDune now: the page-table manager reads and writes through
+   * its MMU. With threads on several CPUs that is the caller's, not the last one to enter (an
+   * access through another CPU's MMU would use that CPU's CR3, EPT and TLB).
+   */
+  runningOn(cpu: Cpu): void {
+    this.cpuForGuest = cpu;
+  }
 
   /** High half of the last entry read with readEntry (PTEs use bit 63: not a JS number). */
   entHi = 0;
@@ -878,6 +886,7 @@ export class LibDune {
    * fault handler with CR2, else a fatal dump.
    */
   private trapEntry(cpu: Cpu, vector: number): void {
+    this.cpuForGuest = cpu;
     cpu.charge(DUNE_S.trapEntry * cpu.costs.instruction);
     const sp = cpu.rsp;
     const tf = vectorHasErrorCode(vector) ? sp + 8 - TF.rip : sp - TF.rip;
@@ -953,6 +962,7 @@ export class LibDune {
 
   /** G3 entry: switch to the trap stack, push a dune_tf, call dune_syscall_handler. */
   private syscallFromUser(cpu: Cpu): void {
+    this.cpuForGuest = cpu;
     const gs = cpu.gsBase;
     const userRsp = cpu.rsp;
     const top = cpu.mmu.read64Number(gs + PERCPU.trapStack);
@@ -1030,7 +1040,7 @@ export class LibDune {
   jumpToUser(cpu: Cpu, rip: number, rsp: number, cont: number): void {
     const gs = cpu.gsBase;
     // Save the G0 context (its resume point and stack) and mark user mode.
-    this.userReturns.push(cont, cpu.rsp);
+    this.threadOf(cpu).userReturns.push(cont, cpu.rsp);
     cpu.mmu.write64Number(gs + PERCPU.trapStack, cpu.rsp - 256);
     cpu.mmu.write64(gs + PERCPU.inUsermode, 1, 0);
     const top = cpu.rsp - 256 - 5 * 8;
@@ -1047,8 +1057,9 @@ export class LibDune {
 
   /** dune_ret_from_user: abandon the user context; jumpToUser's caller resumes with `ret`. */
   retFromUser(cpu: Cpu, ret: number): void {
-    const rsp = this.userReturns.pop()!;
-    const cont = this.userReturns.pop()!;
+    const ur = this.threadOf(cpu).userReturns;
+    const rsp = ur.pop()!;
+    const cont = ur.pop()!;
     cpu.mmu.write64(cpu.gsBase + PERCPU.inUsermode, 0, 0);
     cpu.setReg(RAX, ret);
     cpu.setReg(RSP, rsp);

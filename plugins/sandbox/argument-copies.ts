@@ -1,7 +1,8 @@
 import type { Cpu } from '../../core/vtx/cpu.js';
 
 /**
- * The runtime's copies of argument buffers: a region right above its stack, mapped like the rest
+ * The runtime's copies of argument buffers (the first thread's; each thread the program makes
+ * has an area of the same size of its own, sandbox-thread.ts): a region right above its stack, mapped like the rest
  * of the runtime without PTE_U — ring 3 can neither read nor write it, and it is outside the
  * untrusted windows, so no argument may point there either. SANDBOX_LAYOUT in sandbox-launcher.ts
  * maps it; the kernel reads the copies through the process's address space like any user memory.
@@ -47,10 +48,10 @@ export class ArgCopies {
   }
 }
 
-/** Where each copy goes in the region (the layout `add` made room for). */
-export function copyAddresses(list: readonly ArgCopy[]): number[] {
+/** Where each copy goes in a thread's copy area at `base` (the layout `add` made room for). */
+export function copyAddresses(list: readonly ArgCopy[], base: number): number[] {
   const out: number[] = [];
-  let at = ARG_COPIES_VA;
+  let at = base;
   for (const c of list) {
     out.push(at);
     at += Math.ceil(c.bytes.length / 16) * 16;

@@ -1,4 +1,7 @@
-import { EFAULT, EINVAL, ENAMETOOLONG, ENOTTY, EPERM, FLOCK_SIZE, IOVEC_SIZE, PATH_MAX, SOCKADDR_STORAGE_SIZE, UIO_MAXIOV } from '../../core/linux/linux-abi.js';
+import {
+  EFAULT, EINVAL, ENAMETOOLONG, ENOTTY, EPERM, FLOCK_SIZE, FUTEX_CMD_MASK, FUTEX_CMP_REQUEUE, FUTEX_LOCK_PI, FUTEX_REQUEUE,
+  FUTEX_WAIT, FUTEX_WAIT_BITSET, FUTEX_WAKE_OP, IOVEC_SIZE, PATH_MAX, SOCKADDR_STORAGE_SIZE, TIMESPEC_SIZE, UIO_MAXIOV,
+} from '../../core/linux/linux-abi.js';
 import { ArgWidth, argOf } from '../../core/linux/syscall-prototypes.js';
 import type { Cpu } from '../../core/vtx/cpu.js';
 import { ARG_COPIES_SIZE, ArgCopies } from './argument-copies.js';
@@ -6,6 +9,11 @@ import { CheckedCall, Rejection, SocketAddress } from './checked-call.js';
 import { GuestMemory } from './guest-memory.js';
 import { RuntimeRegions } from './runtime-regions.js';
 import { FCNTL_ARGS, IOCTL_ARGS, Len, SyscallSpec } from './syscall-specs.js';
+
+/** futex operations whose uaddr2 is a word the kernel reads or writes (the requeues, WAKE_OP, the PI requeues 11 and 12). */
+const FUTEX_SECOND_WORD: ReadonlySet<number> = new Set([FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP, 11, 12]);
+/** futex operations whose fourth argument is a struct timespec pointer (kernel/futex/syscalls.c; 11 WAIT_REQUEUE_PI, 13 LOCK_PI2). */
+const FUTEX_TIMED: ReadonlySet<number> = new Set([FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_WAIT_BITSET, 11, 13]);
 
 const hex = (x: number): string => (x < 0 ? '-0x' + (-x).toString(16) : '0x' + x.toString(16));
 
@@ -151,6 +159,22 @@ export class ArgumentValidator {
           cpu.charge(CHECK_COSTS.perRange * ins);
           const r = this.range(i, a.name, x, len);
           if (r !== undefined) return r;
+          break;
+        }
+        case 'futex-word': {
+          if (a.op !== undefined && !FUTEX_SECOND_WORD.has(args[a.op]! & FUTEX_CMD_MASK)) break;
+          cpu.charge(CHECK_COSTS.perRange * ins);
+          const r = this.range(i, a.name, x, 4);
+          if (r !== undefined) return r;
+          break;
+        }
+        case 'futex-timeout': {
+          if (x === 0 || !FUTEX_TIMED.has(args[a.op]! & FUTEX_CMD_MASK)) break; // val2, a number
+          cpu.charge(CHECK_COSTS.perRange * ins);
+          const r = this.range(i, a.name, x, TIMESPEC_SIZE);
+          if (r !== undefined) return r;
+          const c = this.copy(cpu, copies, i, a.name, x, TIMESPEC_SIZE, 'in');
+          if (c !== undefined) return c;
           break;
         }
         case 'self-pid':

@@ -37,7 +37,7 @@ export function formatCall(
 }
 
 const ERRNO_NAMES: Record<number, string> = {
-  1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 12: 'ENOMEM', 13: 'EACCES', 14: 'EFAULT', 18: 'EXDEV', 22: 'EINVAL', 24: 'EMFILE',
+  1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 11: 'EAGAIN', 12: 'ENOMEM', 13: 'EACCES', 14: 'EFAULT', 18: 'EXDEV', 22: 'EINVAL', 24: 'EMFILE',
   25: 'ENOTTY', 36: 'ENAMETOOLONG', 38: 'ENOSYS', 97: 'EAFNOSUPPORT',
 };
 

@@ -2,11 +2,12 @@ import { oneLine, readInputFile } from '../../core/framework/read-input-file.js'
 import { posix } from 'node:path';
 import { injectable } from 'inversify';
 import { ENOSYS, EPERM, SYSCALL_NAMES } from '../../core/linux/linux-abi.js';
+import { CLONE_FLAG_NAMES, CLONE_THREAD_FLAGS, CLONE_THREAD_REQUIRED, formatCloneFlags } from './clone-flags.js';
 import { PolicyError } from './policy-error.js';
 import { FileAccess, FileRule, NULL_POLICY, NetworkRule, NetworkRules, SandboxLimits, SandboxPolicy } from './sandbox-policy.js';
 import { SYSCALL_SPECS, specNamed } from './syscall-specs.js';
 
-const TOP_KEYS = ['name', 'unknownSyscalls', 'syscalls', 'files', 'network', 'limits'];
+const TOP_KEYS = ['name', 'unknownSyscalls', 'syscalls', 'cloneFlags', 'files', 'network', 'limits'];
 const ACCESS: Record<string, FileAccess> = { 'read-only': 'read-only', ro: 'read-only', 'read-write': 'read-write', rw: 'read-write', none: 'none' };
 /** Seconds of real time a limit may give: up to a year (a longer one is a mistake, not a limit). */
 const MAX_SECONDS = 365 * 24 * 3600;
@@ -62,6 +63,7 @@ export class PolicyLoader {
       source,
       unknownErrno: this.unknownErrno(json['unknownSyscalls'], source),
       ...this.syscalls(json['syscalls'], source),
+      ...(json['cloneFlags'] !== undefined ? { cloneFlags: this.cloneFlags(json['cloneFlags'], source) } : {}),
       ...(json['files'] !== undefined ? { files: this.files(json['files'], source) } : {}),
       ...(json['network'] !== undefined ? { network: this.network(json['network'], source) } : {}),
       limits: this.limits(json['limits'], source),
@@ -105,6 +107,25 @@ export class PolicyLoader {
     };
     const allow = list('allow');
     return { ...(allow !== undefined ? { allow } : {}), deny: list('deny') ?? new Set() };
+  }
+
+  /** The clone flags a thread may be made with: names of CLONE_THREAD_FLAGS, the three a thread needs among them. */
+  private cloneFlags(x: unknown, source: string): number {
+    if (!Array.isArray(x)) throw new PolicyError(source, 'cloneFlags', `must be an array of CLONE_* names, got ${show(x)}`);
+    let mask = 0;
+    x.forEach((n, i) => {
+      const field = `cloneFlags[${i}]`;
+      const bit = CLONE_FLAG_NAMES.find(([name]) => name === n)?.[1];
+      if (bit === undefined) throw new PolicyError(source, field, `unknown clone flag ${show(n)}`);
+      if ((bit & CLONE_THREAD_FLAGS) === 0) {
+        throw new PolicyError(source, field, `${n as string} cannot be allowed: the sandbox makes threads of the program's own group only (${formatCloneFlags(CLONE_THREAD_FLAGS)})`);
+      }
+      mask = (mask | bit) >>> 0;
+    });
+    if ((mask & CLONE_THREAD_REQUIRED) !== CLONE_THREAD_REQUIRED) {
+      throw new PolicyError(source, 'cloneFlags', `must include ${formatCloneFlags(CLONE_THREAD_REQUIRED)}, without which clone makes no thread (use syscalls.deny for no threads at all)`);
+    }
+    return mask;
   }
 
   private files(x: unknown, source: string): FileRule[] {

@@ -320,6 +320,9 @@ export class PtraceSupervisor {
     }
     const d = this.enforcer!.check(this.cpu, call);
     if (!d.allow) return yield* this.deny(pid, call, d.rule, d.errno);
+    // A task the tracee makes would run untraced (the supervisor sets no PTRACE_O_TRACECLONE):
+    // the ptrace way runs single-threaded programs only, as before clone had a row.
+    if (call.spec.handling === 'clone') return yield* this.deny(pid, call, 'the ptrace way traces one task: a clone would run untraced', 1 /* EPERM */);
     const mem = this.memory;
     if (mem !== undefined && mem.tracks(nr)) {
       const refused = mem.check(nr, args);

@@ -18,6 +18,7 @@ import { SandboxPolicy } from './sandbox-policy.js';
 import { SandboxReporter } from './sandbox-reporter.js';
 import { RUNTIME_STACK, RUNTIME_STACK_SIZE, RUNTIME_TEXT, SandboxRuntime } from './sandbox-runtime.js';
 import { APP_MAX_ELF_VADDR, UntrustedWindows } from './untrusted-windows.js';
+import { MAX_THREADS, THREAD_AREA_VA, THREAD_SLOT_SIZE, slotCopies, slotStack } from './sandbox-thread.js';
 
 /** Where a static PIE goes: LOADER_VADDR_OFF, the top 16 MiB of the ELF window. */
 export const SANDBOX_PIE_BASE = 0x6f00_0000;
@@ -63,6 +64,13 @@ export class SandboxLauncher implements ExecLauncher {
     p.mm.vmas.insert(new Vma(RUNTIME_STACK, RUNTIME_STACK + RUNTIME_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, '[sandbox stack]'));
     // The runtime's copies of argument buffers (argument-copies.ts): supervisor-only like its stack.
     p.mm.vmas.insert(new Vma(ARG_COPIES_VA, ARG_COPIES_VA + ARG_COPIES_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, '[sandbox argument copies]'));
+    // The ring-0 stack and argument copies of each thread the program may make (sandbox-thread.ts),
+    // each slot behind a guard page; in the guest page table without U, like the rest.
+    for (let i = 1; i < MAX_THREADS; i++) {
+      const st = slotStack(i);
+      p.mm.vmas.insert(new Vma(st.start, st.end, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, '[sandbox thread stack]'));
+      p.mm.vmas.insert(new Vma(slotCopies(i), slotCopies(i) + ARG_COPIES_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, '[sandbox thread argument copies]'));
+    }
     const lib = new LibDune(k, p, { poolPages: SANDBOX_POOL_PAGES });
     this.lib = lib;
     const windows = new UntrustedWindows(dune.layout);
@@ -71,6 +79,7 @@ export class SandboxLauncher implements ExecLauncher {
       { start: RUNTIME_TEXT, end: RUNTIME_STACK, name: "the sandbox runtime's code" },
       { start: RUNTIME_STACK, end: RUNTIME_STACK + RUNTIME_STACK_SIZE, name: "the sandbox runtime's stack" },
       { start: ARG_COPIES_VA, end: ARG_COPIES_VA + ARG_COPIES_SIZE, name: "the sandbox runtime's copies of arguments" },
+      { start: THREAD_AREA_VA, end: THREAD_AREA_VA + (MAX_THREADS - 1) * THREAD_SLOT_SIZE, name: "the sandbox runtime's thread stacks and copies" },
       { start: LIBDUNE_TEXT, end: LIBDUNE_TEXT + Math.max(text, PAGE_SIZE), name: "libDune's code" },
       { start: PAGEBASE, end: PAGEBASE + SANDBOX_POOL_PAGES * PAGE_SIZE, name: "libDune's page pool (page tables, IDT, trap stacks)" },
     ]);

@@ -57,6 +57,8 @@ export interface SandboxPolicy {
   /** When present, only these calls (exit and exit_group are always allowed). */
   readonly allow?: ReadonlySet<number>;
   readonly deny: ReadonlySet<number>;
+  /** The clone flags a thread may be made with (clone-flags.ts); absent: all of CLONE_THREAD_FLAGS. */
+  readonly cloneFlags?: number;
   /** When present, every path a call names must be covered by a rule; absent: no file rules. */
   readonly files?: readonly FileRule[];
   /** When present, bind and connect must match a rule of their list; absent: no firewall. */

@@ -1,17 +1,17 @@
 import { FEC_I, FEC_P, FEC_W, MSR_FS_BASE, Vector } from '../../core/vtx/arch.js';
 import { CodeBuilder } from '../../core/vtx/code-builder.js';
 import { Cpu, RAX, RSP } from '../../core/vtx/cpu.js';
-import { DUNE_S, LibDune, TF } from '../../core/dune/libdune.js';
+import { DUNE_S, LibDune, TF, TF_SIZE } from '../../core/dune/libdune.js';
 import type { ImageInfo } from '../../core/linux/exec.js';
 import type { Kernel } from '../../core/linux/kernel.js';
 import {
-  ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, EFAULT, EINVAL, EPERM, NR, SIGBUS, SIGFPE, SIGILL,
+  ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, EAGAIN, EFAULT, EINVAL, EPERM, FUTEX_WAKE, NR, SIGBUS, SIGFPE, SIGILL,
   SIGSEGV, SIGTRAP, TASK_SIZE,
 } from '../../core/linux/linux-abi.js';
-import type { Process } from '../../core/linux/task.js';
+import type { Process, Task } from '../../core/linux/task.js';
 import { syscallNrOf } from '../../core/linux/syscall-prototypes.js';
-import { loadSyscallArgs } from '../../core/linux/user-abi.js';
-import { COPY_COSTS, copyAddresses } from './argument-copies.js';
+import { loadSyscallArgs, syscall } from '../../core/linux/user-abi.js';
+import { ARG_COPIES_VA, COPY_COSTS, copyAddresses } from './argument-copies.js';
 import { ArgumentValidator } from './argument-validator.js';
 import { errnoName, formatCall, signalName } from './format-call.js';
 import { CheckedCall } from './checked-call.js';
@@ -28,8 +28,14 @@ import { SignalEmulation } from './signal-emulation.js';
 import { FCNTL_DUP_CMDS, argsOf, specOf } from './syscall-specs.js';
 import { UntrustedMemoryManager } from './untrusted-memory-manager.js';
 import { APP_MAX_ELF_VADDR, UntrustedWindows } from './untrusted-windows.js';
+import { MAX_THREADS, SandboxThread, ThreadSlots, slotCopies, slotStack } from './sandbox-thread.js';
+import { TaskState } from '../../core/linux/task.js';
+import { ThreadFactory } from './thread-factory.js';
+import { ROBUST_LIST_HEAD_SIZE, releaseRobustList } from './robust-list.js';
 
 const TWO_32 = 0x1_0000_0000;
+/** RFLAGS.IOPL (bits 12–13). */
+const RFLAGS_IOPL_MASK = 0x3000;
 const hex = (x: number): string => (x < 0 ? '-0x' + (-x).toString(16) : '0x' + x.toString(16));
 
 /** The runtime's code: linked at APP_MAX_ELF_VADDR, right above the untrusted ELF window (sandbox.ld). */
@@ -40,6 +46,15 @@ export const RUNTIME_STACK_SIZE = 0x4_0000;
 
 /** Instruction counts charged by the runtime's own steps (dispatch in trap.c, the emulated calls). */
 export const SANDBOX_COSTS = { dispatch: 12, deny: 10, emulated: 20 };
+
+/**
+ * The registers a new thread starts with, from its start frame (a dune_tf): every general
+ * register but RSP, which jumpToUser loads.
+ */
+const FRAME_GPRS: ReadonlyArray<readonly [number, number]> = [
+  [7, TF.rdi], [6, TF.rsi], [2, TF.rdx], [1, TF.rcx], [8, TF.r8], [9, TF.r9], [10, TF.r10], [11, TF.r11],
+  [3, TF.rbx], [5, TF.rbp], [12, TF.r12], [13, TF.r13], [14, TF.r14], [15, TF.r15], [0, TF.rax],
+];
 
 /** The trap-frame slots of the six argument registers (r10 is in the rcx slot). */
 const ARG_SLOTS = [TF.rdi, TF.rsi, TF.rdx, TF.rcx, TF.r8, TF.r9];
@@ -99,12 +114,18 @@ export class SandboxRuntime implements RuntimeCalls {
   private readonly signals: SignalEmulation;
   private readonly lib: LibDune;
   private end: End | undefined;
-  private pending: { nr: number; args: readonly number[]; then: (cpu: Cpu, result: number) => void } | undefined;
   /** The argument registers of the call being handled, as 32-bit halves (read from the trap frame). */
   private readonly argLo = new Uint32Array(6);
   private readonly argHi = new Uint32Array(6);
-  /** Whether a jumpToUser frame is live (a fault then ends the program through retFromUser). */
-  private inUser = false;
+  /** The program's threads, by task: each with its own ring-0 stack, argument copies and pending call. */
+  private readonly threads = new Map<Task, SandboxThread>();
+  readonly slots = new ThreadSlots();
+  private readonly factory: ThreadFactory;
+  /**
+   * The thread in the middle of a memory call (its kernel call made, the guest page table not yet
+   * mirrored): the others wait, as trap.c's mutex around mmap, mprotect and munmap makes them.
+   */
+  private memoryOwner: SandboxThread | undefined;
 
   constructor(private readonly parts: SandboxRuntimeParts) {
     const { kernel, process, lib, policy, windows, regions } = parts;
@@ -115,6 +136,7 @@ export class SandboxRuntime implements RuntimeCalls {
     this.signals = new SignalEmulation(this.memory);
     this.umm = new UntrustedMemoryManager(lib, process, windows, this, policy.limits.memory, parts.largePages === true);
     this.code = new CodeBuilder(kernel.machine.natives, RUNTIME_TEXT, 'sandbox', 3);
+    this.factory = new ThreadFactory(this, windows, regions, policy);
     this.build();
   }
 
@@ -151,33 +173,117 @@ export class SandboxRuntime implements RuntimeCalls {
       loadSyscallArgs(cpu, NR.exit_group, 128 + (this.end as { signo: number }).signo);
       cpu.vmcall();
     }, 4);
-    c.op('kcall', (cpu) => {
-      const k = this.pending!;
-      loadSyscallArgs(cpu, k.nr, ...k.args);
-      cpu.charge(DUNE_S.passthrough * cpu.costs.instruction);
-      cpu.vmcall();
-    }, 0);
-    c.op('kcall_done', (cpu) => {
-      const k = this.pending!;
-      this.pending = undefined;
-      k.then(cpu, cpu.reg(RAX));
-    }, 2);
+    c.op('kcall', (cpu) => this.kcall(cpu), 0);
+    c.op('kcall_done', (cpu) => this.kcallDone(cpu), 2);
     c.op('kcall_fell_through', () => {
+      throw new Error('sandbox: a continuation neither finished the call nor made another');
+    }, 0);
+    // clone goes through libDune's SYSCALL trampoline, whose fork wrapper makes the child enter
+    // Dune itself (the module starts children in Linux mode): dune_enter with a vCPU and per-CPU
+    // area of its own, then on in guest ring 0 at the return address — here, like its parent,
+    // on the ring-0 stack the runtime gave it, with RAX = 0.
+    c.op('clone_kcall', (cpu) => {
+      const k = this.threadOf(cpu).pending!;
+      cpu.charge(DUNE_S.passthrough * cpu.costs.instruction);
+      // The flags ring 3 had at its SYSCALL are still in RFLAGS, IOPL mark included, and the
+      // trampoline tells a ring-0 call by IOPL: popf of ring 0's own flags first.
+      cpu.rflags = (cpu.rflags & ~RFLAGS_IOPL_MASK) >>> 0;
+      syscall(cpu, k.nr, ...k.args);
+    }, 0);
+    c.op('clone_done', (cpu) => {
+      const t = this.parts.kernel.current[cpu.index];
+      if (t !== undefined && !this.threads.has(t)) this.threadStart(cpu);
+      else this.kcallDone(cpu);
+    }, 2);
+    c.op(undefined, () => {
       throw new Error('sandbox: a continuation neither finished the call nor made another');
     }, 0);
   }
 
+  private kcall(cpu: Cpu): void {
+    const k = this.threadOf(cpu).pending!;
+    loadSyscallArgs(cpu, k.nr, ...k.args);
+    cpu.charge(DUNE_S.passthrough * cpu.costs.instruction);
+    cpu.vmcall();
+  }
+
+  private kcallDone(cpu: Cpu): void {
+    this.lib.runningOn(cpu);
+    const th = this.threadOf(cpu);
+    const k = th.pending!;
+    th.pending = undefined;
+    k.then(cpu, cpu.reg(RAX));
+  }
+
+  /** The runtime's state of the thread running on `cpu`. */
+  threadOf(cpu: Cpu): SandboxThread {
+    const t = this.parts.kernel.current[cpu.index];
+    const th = t !== undefined ? this.threads.get(t) : undefined;
+    if (th === undefined) throw new Error(`sandbox: runtime code on cpu${cpu.index} in a thread the runtime did not start`);
+    return th;
+  }
+
   /** The first guest instructions: the program's memory with U, FS base 0, clean registers, ring 3. */
   private start(cpu: Cpu): void {
+    this.lib.runningOn(cpu);
+    const th = new SandboxThread(this.parts.kernel.current[cpu.index]!, 0, ARG_COPIES_VA);
+    this.threads.set(th.task, th);
     this.umm.mapInitial(cpu);
     cpu.wrmsr(MSR_FS_BASE, 0, 0);
     this.lib.setUserFs(cpu, 0);
     for (let i = 0; i < 16; i++) if (i !== RSP) cpu.setReg(i, 0); // RDX = 0: no atexit function (ABI)
     this.startCycles = cpu.cycles;
     this.startInstructions = this.parts.kernel.machine.cpus.reduce((a, x) => a + x.instructions, 0);
-    this.inUser = true;
+    th.inUser = true;
     this.lib.jumpToUser(cpu, this.parts.image.entry, this.parts.image.sp, this.code.addr('ended'));
   }
+
+  /**
+   * A new thread's first instructions in its own vCPU (trap.c's pthread entry after dune_enter): its slot
+   * becomes its state, the FS base and registers come from the start frame the clone left on its
+   * stack (the parent's at the SYSCALL, RAX = 0, RSP = newsp), and it enters ring 3 at the
+   * instruction after the program's clone.
+   */
+  private threadStart(cpu: Cpu): void {
+    this.lib.runningOn(cpu);
+    const frame = cpu.rsp;
+    const slot = this.slots.slotOf(frame);
+    if (slot === undefined) throw new Error(`sandbox: a thread started on 0x${frame.toString(16)}, no thread slot's stack`);
+    const th = new SandboxThread(this.parts.kernel.current[cpu.index]!, slot, slotCopies(slot));
+    th.sigmask = this.slots.occupy(slot, th);
+    this.threads.set(th.task, th);
+    const fs = cpu.mmu.read64Number(frame + TF_SIZE);
+    cpu.wrmsr(MSR_FS_BASE, fs >>> 0, Math.floor(fs / TWO_32) >>> 0);
+    this.lib.setUserFs(cpu, fs);
+    for (const [reg, off] of FRAME_GPRS) {
+      cpu.lo[reg] = cpu.mmu.read64(frame + off);
+      cpu.hi[reg] = cpu.mmu.hi;
+    }
+    th.inUser = true;
+    this.lib.jumpToUser(cpu, cpu.mmu.read64Number(frame + TF.rip), cpu.mmu.read64Number(frame + TF.rsp), this.code.addr('ended'));
+  }
+
+  /**
+   * clone, once the checks and the policy let it through (ThreadFactory): the child's start frame
+   * on the ring-0 stack of a free slot, then the kernel's clone of a thread of this group onto
+   * that stack (a SYSCALL from ring 0: libDune's trampoline and fork wrapper). The program's PARENT_SETTID, CHILD_SETTID and CHILD_CLEARTID words (checked to be
+   * its own) go to the kernel as they are: it stores the tid, and at the thread's exit clears the
+   * word and wakes its futex (pthread_join).
+   */
+  private clone(cpu: Cpu, tf: number, call: CheckedCall, th: SandboxThread): HandlerAction {
+    const made = this.factory.check(cpu, tf, call);
+    if (made !== undefined) return made;
+    const slot = this.slots.take(th.sigmask);
+    if (slot === undefined) return this.deny(cpu, tf, call, `the sandbox runs at most ${MAX_THREADS} threads at once`, EAGAIN);
+    this.counts.emulated++;
+    cpu.charge(SANDBOX_COSTS.emulated * cpu.costs.instruction);
+    const frame = this.factory.writeStartFrame(cpu, tf, call, slotStack(slot).end);
+    return this.vmcallAt(cpu, 'clone_kcall', NR.clone, [this.factory.hostFlags(call.args[0]!), frame, call.args[2]!, call.args[3]!, 0], (c, r) => {
+      if (r < 0) this.slots.release(slot);
+      this.finish(c, tf, r);
+    });
+  }
+
 
   /**
    * Where dune_ret_from_user lands: the program exited (exit_group with its status) or was
@@ -185,7 +291,16 @@ export class SandboxRuntime implements RuntimeCalls {
    * dune_init set most signals to SIG_IGN — so the process ends as Linux would have ended it).
    */
   private ended(cpu: Cpu): void {
-    this.inUser = false;
+    this.lib.runningOn(cpu);
+    const th = this.threadOf(cpu);
+    th.inUser = false;
+    if (th.exitNr === NR.exit && this.end === undefined) {
+      // One thread's exit: it alone leaves (libDune's on_dune_exit makes the SYS_exit); the last
+      // thread out ends the process with the status Linux gives it.
+      loadSyscallArgs(cpu, NR.exit, cpu.reg(RAX) & 0xff);
+      cpu.vmcall();
+      return;
+    }
     const end = this.end ?? { kind: 'exit', status: cpu.reg(RAX) & 0xff };
     this.end = end;
     if (end.kind === 'exit') {
@@ -204,6 +319,7 @@ export class SandboxRuntime implements RuntimeCalls {
 
   private onSyscall(cpu: Cpu, tf: number): HandlerAction {
     const lib = this.lib;
+    const th = this.threadOf(cpu);
     this.counts.intercepted++;
     cpu.charge(SANDBOX_COSTS.dispatch * cpu.costs.instruction);
     // The number and the arguments exactly as the kernel will read them (the int of
@@ -241,14 +357,45 @@ export class SandboxRuntime implements RuntimeCalls {
         return this.forward(cpu, tf, checked);
       case 'exit':
         this.counts.emulated++;
-        this.end = { kind: 'exit', status: args[0]! & 0xff };
+        th.exitNr = nr;
+        if (nr === NR.exit_group && this.end === undefined) this.end = { kind: 'exit', status: args[0]! & 0xff };
+        if (nr === NR.exit && th.robustList !== 0) {
+          // A thread alone leaving releases its robust futexes (a group exit needs not: no other
+          // process shares the program's memory), then wakes a waiter of each.
+          const wake = releaseRobustList(cpu, this.memory, th.robustList, th.task.tid);
+          th.robustList = 0;
+          const next = (c: Cpu): void => {
+            const w = wake.shift();
+            if (w === undefined) lib.retFromUser(c, args[0]! & 0xff);
+            else this.kernel(c, tf, NR.futex, [w, FUTEX_WAKE, 1, 0, 0, 0], next);
+          };
+          next(cpu);
+          return 'redirected';
+        }
         lib.retFromUser(cpu, args[0]! & 0xff);
         return 'redirected';
+      case 'robust-list':
+        // set_robust_list: the head is the program's (checked); a wrong size is -EINVAL, as Linux answers.
+        this.counts.emulated++;
+        cpu.charge(SANDBOX_COSTS.emulated * cpu.costs.instruction);
+        if (nr === NR.get_robust_list) {
+          // The calling thread's (pid 0, or the process's own id: the checks allow no other).
+          const ok = this.memory.write64(cpu, args[1]!, th.robustList) && this.memory.write64(cpu, args[2]!, ROBUST_LIST_HEAD_SIZE);
+          lib.tfSet(cpu, tf, TF.rax, ok ? 0 : -EFAULT);
+          return 'done';
+        }
+        if (args[1] !== ROBUST_LIST_HEAD_SIZE) {
+          lib.tfSet(cpu, tf, TF.rax, -EINVAL);
+          return 'done';
+        }
+        th.robustList = args[0]!;
+        lib.tfSet(cpu, tf, TF.rax, 0);
+        return 'done';
       case 'signals': {
         this.counts.emulated++;
         cpu.charge(SANDBOX_COSTS.emulated * cpu.costs.instruction);
         const [a0, a1, a2, a3] = args as [number, number, number, number];
-        const r = nr === NR.rt_sigaction ? this.signals.sigaction(cpu, a0, a1, a2, a3) : this.signals.sigprocmask(cpu, a0, a1, a2, a3);
+        const r = nr === NR.rt_sigaction ? this.signals.sigaction(cpu, a0, a1, a2, a3) : this.signals.sigprocmask(cpu, th, a0, a1, a2, a3);
         lib.tfSet(cpu, tf, TF.rax, r);
         return 'done';
       }
@@ -256,11 +403,29 @@ export class SandboxRuntime implements RuntimeCalls {
         return this.archPrctl(cpu, tf, checked);
       case 'memory':
         this.counts.emulated++;
-        return this.umm.handle(cpu, tf, checked);
+        return this.memoryCall(cpu, tf, checked, th);
+      case 'clone':
+        return this.clone(cpu, tf, checked, th);
       case 'fd-open':
       case 'fd-close':
         return this.descriptors(cpu, tf, checked);
     }
+  }
+
+  /**
+   * A memory call, one thread at a time: a thread that finds another in the middle of one yields
+   * the CPU (sched_yield, one VMCALL) and tries again, as a thread blocked on trap.c's mutex would.
+   */
+  private memoryCall(cpu: Cpu, tf: number, call: CheckedCall, th: SandboxThread): HandlerAction {
+    if (this.memoryOwner !== undefined && this.memoryOwner !== th && this.memoryOwner.task.state !== TaskState.Dead) {
+      return this.kernel(cpu, tf, NR.sched_yield, [], (c) => {
+        if (this.memoryCall(c, tf, call, th) === 'done') c.jump(this.lib.text.addr('syscall_g3_exit'));
+      });
+    }
+    this.memoryOwner = th;
+    const a = this.umm.handle(cpu, tf, call);
+    if (a === 'done') this.memoryOwner = undefined;
+    return a;
   }
 
   /** ARCH_SET_FS / ARCH_GET_FS on the program's FS base (WRMSR of FS_BASE does not exit); GS is libDune's. */
@@ -327,7 +492,7 @@ export class SandboxRuntime implements RuntimeCalls {
     const copies = call.copies;
     if (copies === undefined && after === undefined) return this.vmcall(cpu, call.nr, call.args, (c, r) => this.finish(c, tf, r));
     const args = call.args.slice();
-    const at = copies !== undefined ? copyAddresses(copies) : [];
+    const at = copies !== undefined ? copyAddresses(copies, this.threadOf(cpu).copiesVa) : [];
     if (copies !== undefined) {
       for (let k = 0; k < copies.length; k++) {
         const b = copies[k]!.bytes;
@@ -378,18 +543,36 @@ export class SandboxRuntime implements RuntimeCalls {
 
   /** The VMCALL of a call (the kcall native), `then` with RAX at the next instruction. */
   private vmcall(cpu: Cpu, nr: number, args: readonly number[], then: (cpu: Cpu, result: number) => void): HandlerAction {
-    this.pending = { nr, args: [...args], then };
-    cpu.jump(this.code.addr('kcall'));
+    return this.vmcallAt(cpu, 'kcall', nr, args, then);
+  }
+
+  private vmcallAt(cpu: Cpu, native: 'kcall' | 'clone_kcall', nr: number, args: readonly number[], then: (cpu: Cpu, result: number) => void): HandlerAction {
+    this.threadOf(cpu).pending = { nr, args: [...args], then };
+    cpu.jump(this.code.addr(native));
     return 'redirected';
   }
 
   finish(cpu: Cpu, tf: number, value: number): HandlerAction {
+    this.releaseMemory(cpu);
     this.lib.tfSet(cpu, tf, TF.rax, value);
     cpu.jump(this.lib.text.addr('syscall_g3_exit'));
     return 'redirected';
   }
 
+  private releaseMemory(cpu: Cpu): void {
+    if (this.memoryOwner !== undefined && this.memoryOwner === this.threadOf(cpu)) this.memoryOwner = undefined;
+  }
+
+  /** Refuses a call whose arguments fail a check (`rejected`, like the checks of ArgumentValidator). */
+  reject(cpu: Cpu, tf: number, call: CheckedCall, why: string, errno: number): HandlerAction {
+    this.counts.rejected++;
+    this.parts.reporter.add({ kind: 'rejected', attempted: formatCall(call.nr, call.spec, call.args), rule: why, outcome: errnoName(errno) });
+    this.lib.tfSet(cpu, tf, TF.rax, -errno);
+    return 'done';
+  }
+
   deny(cpu: Cpu, tf: number, call: CheckedCall, rule: string, errno: number, returned?: number): HandlerAction {
+    this.releaseMemory(cpu);
     this.counts.denied++;
     cpu.charge(SANDBOX_COSTS.deny * cpu.costs.instruction);
     this.parts.reporter.add({
@@ -412,6 +595,9 @@ export class SandboxRuntime implements RuntimeCalls {
    */
   private onTrap(cpu: Cpu, tf: number, vector: number, addr = 0, fec = 0): void {
     const lib = this.lib;
+    lib.runningOn(cpu);
+    const t = this.parts.kernel.current[cpu.index];
+    const th = t !== undefined ? this.threads.get(t) : undefined;
     const rip = lib.tfGet(cpu, tf, TF.rip);
     const ring = lib.tfGet(cpu, tf, TF.cs) & 3;
     const signo = SIGNAL_OF_VECTOR[vector] ?? SIGSEGV;
@@ -436,8 +622,8 @@ export class SandboxRuntime implements RuntimeCalls {
       rule,
       outcome: `killed by ${signalName(signo)}`,
     });
-    this.end = { kind: 'signal', signo };
-    if (this.inUser) {
+    if (this.end === undefined) this.end = { kind: 'signal', signo };
+    if (th?.inUser === true) {
       lib.retFromUser(cpu, 0);
     } else {
       loadSyscallArgs(cpu, NR.exit_group, 128 + signo);

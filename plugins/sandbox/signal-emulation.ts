@@ -9,11 +9,10 @@ const UNBLOCKABLE = (1n << BigInt(SIGKILL - 1)) | (1n << BigInt(SIGSTOP - 1));
  * rt_sigaction and rt_sigprocmask, kept in the runtime. Passing them on would install the
  * program's handler in the host process, and a signal would then run untrusted code in host
  * mode, outside the sandbox — so, as the Dune sandbox does, the runtime answers them itself:
- * actions and the mask are recorded and read back, and no signal is ever delivered to the program.
+ * actions and each thread's mask are recorded and read back, and no signal is ever delivered to the program.
  */
 export class SignalEmulation {
   private readonly actions = new Map<number, Uint8Array>();
-  private mask = 0n;
 
   constructor(private readonly memory: GuestMemory) {}
 
@@ -27,24 +26,25 @@ export class SignalEmulation {
     return 0;
   }
 
-  sigprocmask(cpu: Cpu, how: number, set: number, oldset: number, sigsetsize: number): number {
+  /** On the calling thread's own mask (`thread`), as each thread has one in Linux. */
+  sigprocmask(cpu: Cpu, thread: { sigmask: bigint }, how: number, set: number, oldset: number, sigsetsize: number): number {
     if (sigsetsize !== 8) return -EINVAL;
-    let next = this.mask;
+    let next = thread.sigmask;
     if (set !== 0) {
       const b = this.memory.read(cpu, set, 8);
       if (b === undefined) return -EFAULT;
       const v = new DataView(b.buffer).getBigUint64(0, true);
-      if (how === SIG_BLOCK) next = this.mask | v;
-      else if (how === SIG_UNBLOCK) next = this.mask & ~v & MASK64;
+      if (how === SIG_BLOCK) next = thread.sigmask | v;
+      else if (how === SIG_UNBLOCK) next = thread.sigmask & ~v & MASK64;
       else if (how === SIG_SETMASK) next = v;
       else return -EINVAL;
     }
     if (oldset !== 0) {
       const b = new Uint8Array(8);
-      new DataView(b.buffer).setBigUint64(0, this.mask, true);
+      new DataView(b.buffer).setBigUint64(0, thread.sigmask, true);
       if (!this.memory.write(cpu, oldset, b)) return -EFAULT;
     }
-    this.mask = next & ~UNBLOCKABLE;
+    thread.sigmask = next & ~UNBLOCKABLE;
     return 0;
   }
 }

@@ -67,7 +67,19 @@ export type ArgKind =
    */
   | { readonly kind: 'sockaddr'; readonly name: string; readonly len: number; readonly use: 'bind' | 'connect' | 'send' }
   /** A buffer the kernel writes (a struct sockaddr, an option value) whose length is the int at *(argument `lenp`). */
-  | { readonly kind: 'out-lenp'; readonly name: string; readonly lenp: number };
+  | { readonly kind: 'out-lenp'; readonly name: string; readonly lenp: number }
+  /**
+   * A futex word (a u32 the kernel reads, compares, and for some operations writes): it must be
+   * the program's, never a copy — the kernel keys its wait queues by the address. With `op`, the
+   * word is only an address for the operations that take a second one (the requeues, WAKE_OP);
+   * for the others the argument is not looked at.
+   */
+  | { readonly kind: 'futex-word'; readonly name: string; readonly op?: number }
+  /**
+   * futex's fourth argument: a struct timespec the kernel reads for the waiting operations
+   * (copied, like any input), a plain number (val2) for the others.
+   */
+  | { readonly kind: 'futex-timeout'; readonly name: string; readonly op: number };
 
 /**
  * What the runtime does with a call that passed the checks and the policy: pass it to the kernel
@@ -76,7 +88,7 @@ export type ArgKind =
  * must never run outside the sandbox), arch_prctl (the ring-3 FS base), descriptors that open or
  * close (counted for limits.openFiles).
  */
-export type Handling = 'passthrough' | 'exit' | 'memory' | 'signals' | 'arch_prctl' | 'fd-open' | 'fd-close';
+export type Handling = 'passthrough' | 'exit' | 'memory' | 'signals' | 'arch_prctl' | 'fd-open' | 'fd-close' | 'clone' | 'robust-list';
 
 export interface SyscallSpec {
   readonly nr: number;
@@ -166,6 +178,8 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.getsockopt, 'getsockopt', [fd('sockfd'), v('level'), v('optname'), { kind: 'out-lenp', name: 'optval', lenp: 4 }, inout('optlen', 4)]),
   spec(NR.select, 'select', [v('nfds'), inout('readfds', FD_SET_LEN, true), inout('writefds', FD_SET_LEN, true), inout('exceptfds', FD_SET_LEN, true), inout('timeout', TIMEVAL_SIZE, true)]),
   spec(NR.poll, 'poll', [inout('fds', { arg: 1, scale: POLLFD_SIZE }), v('nfds'), v('timeout')]),
+  // A thread of the program's group: checked and made by the runtime (thread-factory.ts).
+  spec(NR.clone, 'clone', [v('flags'), v('newsp'), v('parent_tid'), v('child_tid'), v('tls')], 'clone'),
   spec(NR.exit, 'exit', [v('status')], 'exit'),
   spec(NR.uname, 'uname', [output('buf', UTSNAME_SIZE)]),
   spec(NR.fcntl, 'fcntl', [fd('fd'), v('cmd'), { kind: 'fcntl-arg', name: 'arg', cmd: 1 }], 'fd-open'),
@@ -199,6 +213,7 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.setrlimit, 'setrlimit', [v('resource'), input('rlim', RLIMIT_SIZE)]),
   spec(NR.gettid, 'gettid', []),
   spec(NR.time, 'time', [output('tloc', 8, true)]),
+  spec(NR.futex, 'futex', [{ kind: 'futex-word', name: 'uaddr' }, v('op'), v('val'), { kind: 'futex-timeout', name: 'timeout', op: 1 }, { kind: 'futex-word', name: 'uaddr2', op: 1 }, v('val3')]),
   spec(NR.sched_getaffinity, 'sched_getaffinity', [{ kind: 'self-pid', name: 'pid' }, v('cpusetsize'), output('mask', arg(1))]),
   spec(NR.getdents64, 'getdents64', [fd('fd'), output('dirp', arg(2)), v('count')]),
   // The kernel writes 0 there when the thread exits: it must be the program's memory.
@@ -224,8 +239,10 @@ export const SYSCALL_SPECS: readonly SyscallSpec[] = [
   spec(NR.epoll_pwait, 'epoll_pwait', [fd('epfd'), output('events', { arg: 2, scale: EPOLL_EVENT_SIZE }), v('maxevents'), v('timeout'), input('sigmask', 8, true), v('sigsetsize')]),
   spec(NR.accept4, 'accept4', [fd('sockfd'), sockaddrOut('addr', 2), inout('addrlen', 4, true), v('flags')], 'fd-open'),
   spec(NR.faccessat, 'faccessat', [fd('dirfd'), path('pathname', 'read', true, { dirfd: 0 }), v('mode')]),
-  // The kernel reads the list at exit: the head must be the program's memory.
-  spec(NR.set_robust_list, 'set_robust_list', [{ kind: 'in', name: 'head', len: arg(1), copy: false }, v('len')]),
+  // Kept by the runtime (robust-list.ts): the kernel would write to whatever the list's entries
+  // name when the thread exits, runtime memory included.
+  spec(NR.set_robust_list, 'set_robust_list', [{ kind: 'in', name: 'head', len: arg(1), copy: false }, v('len')], 'robust-list'),
+  spec(NR.get_robust_list, 'get_robust_list', [{ kind: 'self-pid', name: 'pid' }, { kind: 'out', name: 'head_ptr', len: 8, copy: false }, { kind: 'out', name: 'len_ptr', len: 8, copy: false }], 'robust-list'),
   spec(NR.dup3, 'dup3', [fd('oldfd'), fd('newfd'), v('flags')], 'fd-open'),
   spec(NR.pipe2, 'pipe2', [{ kind: 'out', name: 'pipefd', len: 8, copy: true }, v('flags')], 'fd-open'),
   spec(NR.prlimit64, 'prlimit64', [{ kind: 'self-pid', name: 'pid' }, v('resource'), input('new_limit', RLIMIT_SIZE, true), output('old_limit', RLIMIT_SIZE, true)]),

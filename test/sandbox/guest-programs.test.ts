@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, ROOT } from './hostile.js';
 import { sandboxed } from './run.js';
+import { PolicyLoader } from '../../plugins/sandbox/policy-loader.js';
 
 const EXPECTED = join(ROOT, 'examples', 'guest', 'expected');
 const ARGS: Record<string, string[]> = {
@@ -16,10 +17,11 @@ const ARGS: Record<string, string[]> = {
   mutex: ['4', '500'], condvar: ['3', '40'], barrier: ['4', '12'], parsum: ['4', '20000'], prodcons: ['300'], mallocstress: ['10', '200'],
 };
 /**
- * The threaded programs (musl pthreads), on one CPU and on two. They fail today: the sandbox has
- * no argument table for clone, so it denies it (-ENOSYS) and pthread_create fails. Kept, marked
- * failing, so that they show when the sandbox lets threads be created.
+ * The threaded programs (musl pthreads), on one CPU under the null policy and on two under
+ * policies/threads.json (plugins/sandbox/security/threads.md): every thread in ring 3 under the
+ * runtime.
  */
+const THREADS_POLICY = new PolicyLoader().load(join(ROOT, 'plugins', 'sandbox', 'policies', 'threads.json'));
 const THREADED = ['mutex', 'condvar', 'barrier', 'parsum', 'prodcons', 'tls', 'mallocstress'];
 /** The four the issue names, then the ones that exercise the memory manager and the file calls. */
 const PROGRAMS = ['hello', 'strings', 'qsort', 'sieve', 'malloc', 'fileio', 'hello-pie', 'args', 'exitcode'];
@@ -40,8 +42,8 @@ describe.runIf(existsSync(join(BIN, 'hello')))('guest programs under the sandbox
 
   for (const name of THREADED) {
     for (const cpus of [1, 2]) {
-      it.fails(`${name}, --cpus ${cpus}, prints exactly its expected output (fails: the sandbox denies clone)`, () => {
-        const r = sandboxed(join(BIN, name), { args: ARGS[name], argv0: name, cpus });
+      it(`${name}, --cpus ${cpus}${cpus === 2 ? ', policies/threads.json' : ''}, prints exactly its expected output`, () => {
+        const r = sandboxed(join(BIN, name), { args: ARGS[name], argv0: name, cpus, ...(cpus === 2 ? { policy: THREADS_POLICY } : {}) });
         expect(`${r.stdout}exit=${r.exitCode}\n`).toBe(readFileSync(join(EXPECTED, `${name}.out`), 'utf8'));
         expect(r.events).toEqual([]);
       });

@@ -42,7 +42,7 @@ describe('sandbox policy files', () => {
 
   const broken: Array<[string, unknown, string]> = [
     ['a list', [], "policy p.json: must be a JSON object (or null for the null policy), got []"],
-    ['a misspelt field', { fiels: [] }, 'policy p.json: fiels: unknown field; a policy has name, unknownSyscalls, syscalls, files, network, limits'],
+    ['a misspelt field', { fiels: [] }, 'policy p.json: fiels: unknown field; a policy has name, unknownSyscalls, syscalls, cloneFlags, files, network, limits'],
     ['a bad unknownSyscalls', { unknownSyscalls: 'EACCES' }, 'policy p.json: unknownSyscalls: must be "ENOSYS" or "EPERM", got "EACCES"'],
     ['an allow entry the sandbox cannot validate', { syscalls: { allow: ['read', 'fork'] } }, "policy p.json: syscalls.allow[1]: 'fork' is not a system call the sandbox can validate"],
     ['an unknown deny entry', { syscalls: { deny: ['frobnicate'] } }, "policy p.json: syscalls.deny[0]: unknown system call 'frobnicate'"],
@@ -50,6 +50,11 @@ describe('sandbox policy files', () => {
     ['a bad access', { files: [{ path: '/d', access: 'write' }] }, 'policy p.json: files[0].access: must be "read-only", "read-write" or "none" (or "ro", "rw"), got "write"'],
     ['a string for a limit', { limits: { memory: 'lots' } }, 'policy p.json: limits.memory: must be a positive whole number of bytes, got "lots"'],
     ['a negative limit', { limits: { openFiles: -1 } }, 'policy p.json: limits.openFiles: must be a whole number of descriptors (0 or more), got -1'],
+    ['an unknown clone flag', { cloneFlags: ['CLONE_VM', 'CLONE_WHATEVER'] }, 'policy p.json: cloneFlags[1]: unknown clone flag "CLONE_WHATEVER"'],
+    ['a clone flag no thread may use', { cloneFlags: ['CLONE_VM', 'CLONE_SIGHAND', 'CLONE_THREAD', 'CLONE_NEWUSER'] },
+      "policy p.json: cloneFlags[3]: CLONE_NEWUSER cannot be allowed: the sandbox makes threads of the program's own group only (CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID|CLONE_DETACHED|CLONE_CHILD_SETTID)"],
+    ['clone flags that make no thread', { cloneFlags: ['CLONE_VM', 'CLONE_SETTLS'] },
+      'policy p.json: cloneFlags: must include CLONE_VM|CLONE_SIGHAND|CLONE_THREAD, without which clone makes no thread (use syscalls.deny for no threads at all)'],
     ['an unknown limit', { limits: { cpu: 5 } }, 'policy p.json: limits.cpu: unknown limit; limits are memory, instructions, cycles, openFiles'],
   ];
   for (const [what, json, message] of broken) {
@@ -69,6 +74,8 @@ describe('sandbox policy files', () => {
   it('the policies shipped in plugins/sandbox/policies load', () => {
     expect(loader.load(join(ROOT, 'plugins', 'sandbox', 'policies', 'null.json'))).toMatchObject({ name: 'null', limits: {} });
     expect(loader.load(join(ROOT, 'plugins', 'sandbox', 'policies', 'example.json'))).toMatchObject({ name: 'example', unknownErrno: EPERM, limits: { openFiles: 64 } });
+    // musl's pthread_create flags, no CLONE_CHILD_SETTID.
+    expect(loader.load(join(ROOT, 'plugins', 'sandbox', 'policies', 'threads.json'))).toMatchObject({ name: 'threads', cloneFlags: 0x7d0f00 });
   });
 
   it('refuses a file that is not JSON or cannot be read', () => {
