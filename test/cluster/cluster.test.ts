@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { Cluster } from '../../core/cluster/cluster.js';
+import { Nic82599 } from '../../core/vtx/devices/nic-82599.js';
+import * as R from '../../core/vtx/devices/nic-registers.js';
+import { TestDriver, buildFrame } from '../vtx/devices/nic-driver.js';
+import { kernelProgram, rig } from '../vtx/helpers.js';
+import { RFLAGS_FIXED, RFLAGS_IF } from '../../core/vtx/arch.js';
+
+/** Two machines, each with one 82599 port and a driver on its CPU 0, wired back to back. */
+function twoNodes(propagationSeconds = 25e-9): { cluster: Cluster; a: TestDriver; b: TestDriver } {
+  const ra = rig({ memory: 32 << 20 });
+  const rb = rig({ memory: 32 << 20 });
+  const na = new Nic82599(ra.m, { name: 'a', mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 0xa]) });
+  const nb = new Nic82599(rb.m, { name: 'b', mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 0xb]) });
+  const a = new TestDriver(ra, na);
+  const b = new TestDriver(rb, nb);
+  a.init();
+  b.init();
+  // The drivers here work from outside the machines' run loops: their CPUs are idle meanwhile
+  // (an interrupt would wake them; none is enabled).
+  ra.cpu.idle();
+  rb.cpu.idle();
+  const cluster = new Cluster();
+  cluster.addNode('a', ra.m);
+  cluster.addNode('b', rb.m);
+  cluster.connect(na, nb, propagationSeconds);
+  return { cluster, a, b };
+}
+
+function segment(i: number): Uint8Array {
+  return buildFrame({
+    dstMac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 0xb]), src: '10.0.0.1', dst: '10.0.0.2',
+    srcPort: 1000 + i, dstPort: 80, payload: 64, checksums: 'seed',
+  });
+}
+
+describe('a cluster of machines', () => {
+  it('what one machine\'s port sends reaches the other machine\'s memory, one wire delay after it left, in time order', () => {
+    const { cluster, a, b } = twoNodes();
+    b.setupRx(0, 64);
+    b.w(R.RXCTRL, R.RXCTRL_RXEN);
+    a.setupTx(0, 64);
+    a.txContext(0, 0);
+    for (let i = 0; i < 20; i++) a.txData(0, i + 1, segment(i), { offload: true });
+    const sent: number[] = [];
+    const handOff = a.nic.onTransmit;
+    a.nic.onTransmit = (frame, endPs) => {
+      sent.push(endPs);
+      handOff(frame, endPs);
+    };
+    a.w(R.tdt(0), 21);
+    // b's driver set up its rings from outside the run, so b's clock starts where that work left
+    // it; frames due before that are taken as soon as b runs (counted as late), the rest on time.
+    const b0 = b.cpu.cycles;
+    cluster.run();
+    expect(cluster.delivered).toBe(20);
+    for (let i = 0; i < 20; i++) {
+      const wb = b.rxWriteback(0, i);
+      expect(wb.status & R.RXD_STAT_DD).toBe(R.RXD_STAT_DD);
+      expect(b.rxBuffer(0, i, 20)).toEqual(segment(i).subarray(0, 20)); // in order
+    }
+    // Back to back on the wire (113.6 ns for a 142-byte frame), and b's clock moved to the last arrival.
+    for (let i = 1; i < 20; i++) expect(sent[i]! - sent[i - 1]!).toBe(113_600);
+    const lastArrivalCycles = Cluster.cyclesAt(b.r.m, sent[19]! + 25_000);
+    expect(Math.max(...b.r.m.cpus.map((c) => c.cycles))).toBeGreaterThanOrEqual(lastArrivalCycles);
+    const dueBeforeB = sent.filter((t) => Cluster.cyclesAt(b.r.m, t + 25_000) < b0).length;
+    expect(cluster.lateArrivals).toBe(dueBeforeB); // none late once both machines run in windows
+  });
+
+  it('a receiving CPU busy computing takes each frame\'s interrupt when the frame arrives on its clock', () => {
+    const { cluster, a, b } = twoNodes();
+    b.setupRx(0, 64);
+    b.w(R.RXCTRL, R.RXCTRL_RXEN);
+    b.ivar(0, 0, 0);
+    b.msixEntry(0, 0x60);
+    b.w(R.EIAC, 1);
+    b.w(R.EIMS, 1);
+    const taken: number[] = [];
+    const rb = b.r;
+    rb.boot.gate(0x60, kernelProgram(rb).add((c) => {
+      taken.push(c.cycles);
+      c.eoi();
+      c.iretq();
+    }));
+    // b's CPU spins (a loop of natives) until it has taken 10 interrupts, then halts.
+    const p = kernelProgram(rb);
+    const spin = p.add((c) => {
+      if (taken.length >= 10) c.hlt();
+      else c.jump(spin);
+    });
+    rb.cpu.halted = false;
+    rb.cpu.rip = spin;
+    rb.cpu.rflags = RFLAGS_FIXED | RFLAGS_IF;
+    a.setupTx(0, 64);
+    a.txContext(0, 0);
+    for (let i = 0; i < 10; i++) a.txData(0, i + 1, segment(i), { offload: true });
+    const sent: number[] = [];
+    const handOff = a.nic.onTransmit;
+    a.nic.onTransmit = (frame, endPs) => {
+      sent.push(endPs);
+      handOff(frame, endPs);
+    };
+    // a waits (idle) until b's driver is done, then starts sending: the two drivers ran outside
+    // the cluster, each at its own machine's clock.
+    a.cpu.cycles = Math.max(a.cpu.cycles, rb.cpu.cycles) + 10_000;
+    a.w(R.tdt(0), 11);
+    cluster.run(40e6); // 40 µs of cluster time: ample for ten frames
+    expect(taken).toHaveLength(10);
+    // Each interrupt lands within a few cycles of its frame's arrival on b's clock: the windows
+    // kept b from running past an arrival before the frame was on its clock.
+    for (let i = 0; i < 10; i++) {
+      const arrival = Cluster.cyclesAt(rb.m, sent[i]! + 25_000);
+      expect(taken[i]! - arrival).toBeGreaterThanOrEqual(0);
+      expect(taken[i]! - arrival).toBeLessThan(200);
+    }
+    expect(cluster.windows).toBeGreaterThan(10);
+    expect(cluster.lateArrivals).toBe(0);
+  });
+
+  it('is deterministic, and jumps over time when every machine is idle', () => {
+    const run = (): number[] => {
+      const { cluster, a, b } = twoNodes(5e-6); // 5 µs of fibre: mostly idle time
+      b.setupRx(0, 8);
+      b.w(R.RXCTRL, R.RXCTRL_RXEN);
+      a.setupTx(0, 8);
+      a.txContext(0, 0);
+      a.txData(0, 1, segment(0), { offload: true });
+      a.w(R.tdt(0), 2);
+      cluster.run();
+      expect(cluster.delivered).toBe(1);
+      expect(cluster.jumps).toBeGreaterThan(0);
+      return [cluster.windows, cluster.jumps, ...b.r.m.cpus.map((c) => c.cycles), ...a.r.m.cpus.map((c) => c.cycles)];
+    };
+    expect(run()).toEqual(run());
+  });
+
+  it('refuses a wire without delay (no lookahead) and a port whose machine is not a node', () => {
+    const r = rig({ memory: 32 << 20 });
+    const n1 = new Nic82599(r.m, { name: 'x' });
+    const n2 = new Nic82599(rig({ memory: 32 << 20 }).m, { name: 'y' });
+    const c = new Cluster();
+    c.addNode('x', r.m);
+    expect(() => c.connect(n1, n2, 25e-9)).toThrow(/port y is on a machine that is not a node/);
+    expect(() => c.connect(n1, n1, 0)).toThrow(/positive propagation delay/);
+    expect(() => c.addNode('x', rig({ memory: 16 << 20 }).m)).toThrow(/already in the cluster/);
+  });
+});
