@@ -6,6 +6,7 @@ import { CliCommand } from '../framework/cli-command.js';
 import { UsageError } from '../framework/usage-error.js';
 import { checkOutputFile, writeOutputFile } from '../framework/output-path.js';
 import { ExecLauncher, ExecMode } from '../framework/exec-mode.js';
+import { VmExitHandler } from '../framework/vm-exit-handler.js';
 import { DEFAULT_PROFILE, loadProfile } from '../vtx/cost-model.js';
 import { MAX_CPUS, Machine } from '../vtx/machine.js';
 import { RSP } from '../vtx/cpu.js';
@@ -61,6 +62,8 @@ export interface ExecOptions {
   configure?: (k: Kernel) => void;
   /** Linux mode: switch_mm tags the TLB with PCIDs (Linux 4.14 and later) instead of flushing it on every switch. */
   pcid?: boolean;
+  /** --mode dune: the plugins' VM-exit handlers, asked before the Dune module's own (VmExitHandler). */
+  vmExitHandlers?: readonly VmExitHandler[];
   /** CPUs of the machine (default 1; a plugin's launcher may need more, and gets at least what it asks). */
   cpus?: number;
   /** Real milliseconds the machine may sit idle waiting for the host's network before the run gives up (default: for ever). */
@@ -109,7 +112,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
     p = k.spawnElf(path, elf, argv, envp, path);
     if (opts.hugePages) p.mm.hugeMmap = true;
   } else if (opts.mode === 'dune') {
-    new DuneModule(k);
+    new DuneModule(k, { exitHandlers: opts.vmExitHandlers });
     p = k.newProcess(path, k.newAddressSpace());
     const img = loadElf(k, p, elf, argv, envp, path, DUNE_PIE_BASE);
     const lib = new LibDune(k, p);
@@ -251,7 +254,10 @@ function checkRoot(dir: string): void {
  */
 @injectable()
 export class ExecCommand implements CliCommand {
-  constructor(@multiInject(ExecMode) @optional() private readonly modes: ExecMode[] = []) {}
+  constructor(
+    @multiInject(ExecMode) @optional() private readonly modes: ExecMode[] = [],
+    @multiInject(VmExitHandler) @optional() private readonly exitHandlers: VmExitHandler[] = [],
+  ) {}
 
   register(program: Command): void {
     const modes = this.modes ?? [];
@@ -312,7 +318,7 @@ export class ExecCommand implements CliCommand {
         return;
       }
       try {
-        const r = execElf(elfPath, args, { mode: o.mode, launcher, cpus, hugePages: o['hugePages'] === true, pcid: o['pcid'] === true, stats: o.stats, trace: o.trace, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
+        const r = execElf(elfPath, args, { mode: o.mode, launcher, cpus, hugePages: o['hugePages'] === true, pcid: o['pcid'] === true, stats: o.stats, trace: o.trace, strace: o.strace, vmExitHandlers: this.exitHandlers ?? [], root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
         process.exitCode = r.exitCode;
       } catch (e) {
         if (e instanceof ElfError) {

@@ -19,6 +19,7 @@ import { PtRegs } from '../linux/pt-regs.js';
 import { nextSignalNumber } from '../linux/signals.js';
 import { Process, Task } from '../linux/task.js';
 import { DUNE_CFG, DUNE_CONFIG_SIZE, DUNE_NUM_SYSCALLS, DUNE_UNSUPPORTED_SYSCALLS, DuneRet } from './dune-abi.js';
+import type { VmExitHandler, VmExitInfo } from '../framework/vm-exit-handler.js';
 import { DuneLayout } from './dune-layout.js';
 
 const TWO_32 = 0x1_0000_0000;
@@ -48,6 +49,8 @@ export class DuneVcpu {
 }
 
 export interface DuneModuleOptions {
+  /** Plugins' VM-exit handlers, asked before the module's own handling (core/framework/vm-exit-handler.ts). */
+  exitHandlers?: readonly VmExitHandler[];
   /** Size of each guest-physical window (default 4 GiB, the paper's figure). */
   window?: number;
   /**
@@ -310,6 +313,10 @@ export class DuneModule {
     t.regs.rflags = vmx.vmread(F.GUEST_RFLAGS);
     t.regs.fsBase = v.hostRegs.fsBase;
     t.regs.gsBase = v.hostRegs.gsBase;
+    if (this.opts.exitHandlers !== undefined && this.opts.exitHandlers.length > 0 && this.pluginExit(cpu, t, reason, rip, len)) {
+      k.returnToUser(cpu, t);
+      return;
+    }
     switch (reason) {
       case VmExitReason.Vmcall: {
         const r = t.regs;
@@ -391,6 +398,27 @@ export class DuneModule {
         return this.leave(cpu, t, DuneRet.UnhandledVmexit, reason);
     }
     k.returnToUser(cpu, t);
+  }
+
+  /** Asks the plugins' handlers for `reason` in order; true when one handled the exit. */
+  private pluginExit(cpu: Cpu, t: Task, reason: number, rip: number, len: number): boolean {
+    const vmx = cpu.vmx;
+    let info: VmExitInfo | undefined;
+    for (const h of this.opts.exitHandlers!) {
+      if (!h.reasons.includes(reason)) continue;
+      info ??= {
+        reason, rip, instructionLength: len, regs: t.regs, task: t, cpu,
+        qualification: vmx.vmread(F.EXIT_QUALIFICATION),
+        guestPhysicalAddress: reason === VmExitReason.EptViolation || reason === VmExitReason.EptMisconfig ? vmx.vmread(F.GUEST_PHYSICAL_ADDRESS) : 0,
+        guestCpl: vmx.vmread(F.GUEST_CS_SELECTOR) & 3,
+        skipInstruction: () => {
+          vmx.vmwrite(F.GUEST_RIP, rip + len);
+          t.regs.rip = rip + len;
+        },
+      };
+      if (h.handle(info)) return true;
+    }
+    return false;
   }
 
   /** The task's way back into its guest (Kernel.returnToUser calls it instead of SYSRET). */
