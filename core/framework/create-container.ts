@@ -5,7 +5,6 @@ import { CliCommand } from './cli-command.js';
 import { coreModule } from './core-module.js';
 import { ExecMode } from './exec-mode.js';
 import { LoadedPlugin, LoadedPlugins, loadPlugins, mergeManifests, readManifest } from './plugin-manifest.js';
-import { SyscallPolicy } from './syscall-policy.js';
 import { VmExitHandler } from './vm-exit-handler.js';
 
 export interface DunesimContainer {
@@ -25,7 +24,7 @@ export interface CreateContainerOptions {
 }
 
 /** The extension points the core collects: what a plugin's bindings must resolve for. */
-export const CONTRIBUTION_POINTS: readonly symbol[] = [CliCommand, Application, BenchSuite, ExecMode, SyscallPolicy, VmExitHandler];
+export const CONTRIBUTION_POINTS: readonly symbol[] = [CliCommand, Application, BenchSuite, ExecMode, VmExitHandler];
 
 /**
  * Resolves every contribution point in a throwaway container holding the core, the plugins that
