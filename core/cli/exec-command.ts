@@ -7,6 +7,7 @@ import { UsageError } from '../framework/usage-error.js';
 import { checkOutputFile, writeOutputFile } from '../framework/output-path.js';
 import { ExecLauncher, ExecMode } from '../framework/exec-mode.js';
 import { VmExitHandler } from '../framework/vm-exit-handler.js';
+import { SyscallContribution } from '../framework/syscall-contribution.js';
 import { DEFAULT_PROFILE, loadProfile } from '../vtx/cost-model.js';
 import { MAX_CPUS, Machine } from '../vtx/machine.js';
 import { RSP } from '../vtx/cpu.js';
@@ -62,6 +63,8 @@ export interface ExecOptions {
   configure?: (k: Kernel) => void;
   /** Linux mode: switch_mm tags the TLB with PCIDs (Linux 4.14 and later) instead of flushing it on every switch. */
   pcid?: boolean;
+  /** System calls plugins add to the Linux model (SyscallContribution). */
+  syscalls?: readonly SyscallContribution[];
   /** --mode dune: the plugins' VM-exit handlers, asked before the Dune module's own (VmExitHandler). */
   vmExitHandlers?: readonly VmExitHandler[];
   /** CPUs of the machine (default 1; a plugin's launcher may need more, and gets at least what it asks). */
@@ -97,6 +100,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   installInterpreter(m);
   if (opts.trace !== undefined) m.tracer.enabled = true;
   const k = new Kernel(m);
+  for (const c of opts.syscalls ?? []) k.syscalls.addPrivate(c.nr, c.name, c.args, c.handler);
   if (opts.console !== undefined) k.console = opts.console;
   const say = opts.report ?? ((line: string): boolean => process.stderr.write(line));
   if (opts.root !== undefined) k.root = resolve(opts.root);
@@ -257,6 +261,7 @@ export class ExecCommand implements CliCommand {
   constructor(
     @multiInject(ExecMode) @optional() private readonly modes: ExecMode[] = [],
     @multiInject(VmExitHandler) @optional() private readonly exitHandlers: VmExitHandler[] = [],
+    @multiInject(SyscallContribution) @optional() private readonly syscalls: SyscallContribution[] = [],
   ) {}
 
   register(program: Command): void {
@@ -318,7 +323,7 @@ export class ExecCommand implements CliCommand {
         return;
       }
       try {
-        const r = execElf(elfPath, args, { mode: o.mode, launcher, cpus, hugePages: o['hugePages'] === true, pcid: o['pcid'] === true, stats: o.stats, trace: o.trace, strace: o.strace, vmExitHandlers: this.exitHandlers ?? [], root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
+        const r = execElf(elfPath, args, { mode: o.mode, launcher, cpus, hugePages: o['hugePages'] === true, pcid: o['pcid'] === true, stats: o.stats, trace: o.trace, strace: o.strace, vmExitHandlers: this.exitHandlers ?? [], syscalls: this.syscalls ?? [], root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
         process.exitCode = r.exitCode;
       } catch (e) {
         if (e instanceof ElfError) {

@@ -6,6 +6,7 @@ import { coreModule } from './core-module.js';
 import { ExecMode } from './exec-mode.js';
 import { LoadedPlugin, LoadedPlugins, loadPlugins, mergeManifests, readManifest } from './plugin-manifest.js';
 import { VmExitHandler } from './vm-exit-handler.js';
+import { SyscallContribution } from './syscall-contribution.js';
 
 export interface DunesimContainer {
   container: Container;
@@ -24,7 +25,7 @@ export interface CreateContainerOptions {
 }
 
 /** The extension points the core collects: what a plugin's bindings must resolve for. */
-export const CONTRIBUTION_POINTS: readonly symbol[] = [CliCommand, Application, BenchSuite, ExecMode, VmExitHandler];
+export const CONTRIBUTION_POINTS: readonly symbol[] = [CliCommand, Application, BenchSuite, ExecMode, VmExitHandler, SyscallContribution];
 
 /**
  * Resolves every contribution point in a throwaway container holding the core, the plugins that

@@ -32,6 +32,7 @@ import { ConsoleFile, closeFiles, hostIsatty, installFd, readHostStdin } from '.
 import { Vma } from './vma.js';
 import { HostNet } from './net/host-net.js';
 import { disarmRealTimer } from './itimer.js';
+import { prototypeOf } from './syscall-prototypes.js';
 import { FutexTable, clearChildTid, exitRobustList } from './futex.js';
 
 const TWO_32 = 0x1_0000_0000;
@@ -835,7 +836,8 @@ export class Kernel {
     const result = row.handler({ kernel: this, cpu, task: t }, a0, a1, a2, a3, a4, a5);
     if (cpu.tracer.enabled && result !== BLOCKED) this.traceSyscallEnd(cpu, t, result);
     if (this.strace !== undefined && result !== BLOCKED) {
-      this.strace(`${t.tid} ${formatSyscall({ mem: this.machine.mem, mm: t.process.mm }, nr, [a0, a1, a2, a3, a4, a5], result)}`);
+      const own = prototypeOf(nr) === undefined ? row : undefined; // a plugin's call
+      this.strace(`${t.tid} ${formatSyscall({ mem: this.machine.mem, mm: t.process.mm }, nr, [a0, a1, a2, a3, a4, a5], result, own)}`);
     }
     return result;
   }

@@ -442,7 +442,11 @@ export function syscallName(nr: number): string {
  * them and its result. A call the model does not implement has no prototype: its first three
  * registers are shown in hex, as a raw `syscall(2)` would be.
  */
-export function formatSyscall(m: StraceMemory, nr: number, args: readonly number[], result: number): string {
+export function formatSyscall(m: StraceMemory, nr: number, args: readonly number[], result: number, privateCall?: { name: string; arity: number }): string {
+  if (privateCall !== undefined) {
+    // A plugin's call (SyscallContribution): its name, and its arguments as numbers.
+    return `${privateCall.name}(${args.slice(0, privateCall.arity).join(', ')}) = ${formatResult(privateCall.name, result)}`;
+  }
   const name = syscallName(nr);
   const proto = prototypeOf(nr);
   if (proto === undefined) {

@@ -37,6 +37,18 @@ export class SyscallTable {
     this.rows[nr] = { nr, name, arity, handler, widths: p.widths };
   }
 
+  /**
+   * A call the Linux ABI does not have (a plugin's): its prototype comes with it. A number the
+   * table already has is refused, so no plugin can replace one of Linux's calls.
+   */
+  addPrivate(nr: number, name: string, widths: readonly ArgWidth[], handler: SyscallHandler): void {
+    if (!Number.isInteger(nr) || nr < 0 || nr > 4095) throw new RangeError(`syscall ${name}: number ${nr} outside 0..4095`);
+    const have = this.get(nr);
+    if (have !== undefined || prototypeOf(nr) !== undefined) throw new RangeError(`syscall ${name}: number ${nr} is Linux's ${have?.name ?? prototypeOf(nr)!.name}; a plugin adds calls, it does not replace them`);
+    if (widths.length > 6) throw new RangeError(`syscall ${name}: ${widths.length} arguments (at most 6 registers)`);
+    this.rows[nr] = { nr, name, arity: widths.length, handler, widths: Uint8Array.from(widths) };
+  }
+
   get(nr: number): SyscallRow | undefined {
     return nr >= 0 && nr < this.rows.length ? this.rows[nr] : undefined;
   }
