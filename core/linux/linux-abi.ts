@@ -146,7 +146,7 @@ export const UC_FLAGS = 0, UC_LINK = 8, UC_STACK = 16, UC_MCONTEXT = 40, UC_SIGM
 export const RT_SIGFRAME_UC = 8, RT_SIGFRAME_INFO = 8 + UCONTEXT_SIZE, SIGINFO_SIZE = 128,
   RT_SIGFRAME_SIZE = RT_SIGFRAME_INFO + SIGINFO_SIZE;
 /** siginfo_t: si_signo, si_errno, si_code (ints), then the union (si_addr at 16, si_pid at 16). */
-export const SI_SIGNO = 0, SI_ERRNO = 4, SI_CODE = 8, SI_ADDR = 16, SI_PID = 16, SI_UID = 20;
+export const SI_SIGNO = 0, SI_ERRNO = 4, SI_CODE = 8, SI_ADDR = 16, SI_PID = 16, SI_UID = 20, SI_VALUE = 24;
 /** sizeof(struct sigaction) in the kernel ABI: handler, flags, restorer, mask. */
 export const KSIGACTION_SIZE = 32;
 

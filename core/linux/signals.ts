@@ -5,7 +5,7 @@ import {
   SA_RESTORER, SA_SIGINFO, SC_CR2, SC_CSGSFS, SC_EFLAGS, SC_ERR, SC_OLDMASK, SC_RIP, SC_TRAPNO,
   SS_DISABLE, SS_ONSTACK, UC_STACK,
   SIGCONTEXT_GPRS, SIGKILL, SIGSTOP, SIG_DFL, SIG_DEFAULT_IGNORE, SIG_DEFAULT_STOP, SIG_IGN,
-  SI_ADDR, SI_CODE, SI_SIGNO, UC_MCONTEXT, UC_SIGMASK, USER_CS, USER_DS, signaledStatus,
+  SI_ADDR, SI_CODE, SI_SIGNO, SI_VALUE, UC_MCONTEXT, UC_SIGMASK, USER_CS, USER_DS, signaledStatus,
 } from './linux-abi.js';
 import { SigInfo, Task, TaskState } from './task.js';
 
@@ -238,6 +238,7 @@ function setupRtFrame(k: Kernel, cpu: Cpu, t: Task, info: SigInfo): boolean {
   dv.setInt32(RT_SIGFRAME_INFO + SI_SIGNO, info.signo, true);
   dv.setInt32(RT_SIGFRAME_INFO + SI_CODE, info.code, true);
   put(RT_SIGFRAME_INFO + SI_ADDR, info.signo === 11 || info.signo === 7 || info.signo === 4 || info.signo === 8 ? info.addr : info.pid);
+  if (info.value !== undefined) put(RT_SIGFRAME_INFO + SI_VALUE, info.value);
   if (!k.copyToUser(cpu, t, sp, f)) return false;
   // Block the handler's mask and (unless SA_NODEFER) the signal itself while it runs.
   t.blockedLo |= act.maskLo;

@@ -4,7 +4,7 @@ import { PageTables } from '../vtx/page-tables.js';
 import { AddressSpace, pteHasFrame } from './address-space.js';
 import { BLOCKED, SyscallResult, queueSignalToProcess } from './kernel.js';
 import {
-  EBADF, ECHILD, EPERM, EFAULT, EINTR, ERESTARTNOHAND, ERESTARTSYS, SI_ADDR, SI_CODE, SI_PID, EINVAL, ENOMEM, ESRCH, KSIGACTION_SIZE, MAP_ANONYMOUS,
+  EBADF, ECHILD, EPERM, EFAULT, EINTR, ERESTARTNOHAND, ERESTARTSYS, SI_ADDR, SI_CODE, SI_PID, SI_VALUE, EINVAL, ENOMEM, ESRCH, KSIGACTION_SIZE, MAP_ANONYMOUS,
   MAP_FIXED, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, NR, NSIG, PROT_EXEC, PROT_READ, PROT_WRITE,
   CLONE_VFORK, CLONE_VM, SIGCHLD, SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, STACK_TOP, TASK_SIZE, ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, WNOHANG, exitedStatus, MMAP_MIN_ADDR,
 } from './linux-abi.js';
@@ -83,7 +83,7 @@ export function registerSyscalls(table: SyscallTable): void {
     if (sig < 0 || sig > NSIG || (tgid | 0) <= 0 || (tid | 0) <= 0) return -EINVAL;
     const target = kernel.tasks.get(tid);
     if (target === undefined || target.process.pid !== tgid || target.state === TaskState.Dead) return -ESRCH;
-    if (sig !== 0) signalThread(kernel, target, sig, task.process.pid);
+    if (sig !== 0) signalThread(kernel, target, { signo: sig, code: -6 /* SI_TKILL */, addr: 0, pid: task.process.pid });
     return 0;
   });
   t.add(NR.rt_sigsuspend, 'rt_sigsuspend', 2, rtSigsuspend);
@@ -93,7 +93,7 @@ export function registerSyscalls(table: SyscallTable): void {
     if (sig < 0 || sig > NSIG || (tid | 0) <= 0) return -EINVAL;
     const target = kernel.tasks.get(tid);
     if (target === undefined || target.state === TaskState.Dead) return -ESRCH;
-    if (sig !== 0) signalThread(kernel, target, sig, task.process.pid);
+    if (sig !== 0) signalThread(kernel, target, { signo: sig, code: -6 /* SI_TKILL */, addr: 0, pid: task.process.pid });
     return 0;
   });
   // fork and vfork are clone with fixed flags (kernel/fork.c).
@@ -364,7 +364,7 @@ function rtSigsuspend({ kernel, cpu, task }: SyscallContext, set: number, setsiz
  * itself may claim a kernel si_code (>= 0) or SI_TKILL: anyone else would forge a fault.
  */
 function rtTgsigqueueinfo({ kernel, cpu, task }: SyscallContext, tgid: number, tid: number, sig: number, uinfo: number): SyscallResult {
-  if (sig <= 0 || sig > NSIG || (tgid | 0) <= 0 || (tid | 0) <= 0) return -EINVAL;
+  if (sig < 0 || sig > NSIG || (tgid | 0) <= 0 || (tid | 0) <= 0) return -EINVAL;
   const b = kernel.copyFromUser(cpu, task, uinfo, 128);
   if (b === undefined) return -EFAULT;
   const dv = new DataView(b.buffer);
@@ -374,8 +374,11 @@ function rtTgsigqueueinfo({ kernel, cpu, task }: SyscallContext, tgid: number, t
   if (target === undefined || target.process.pid !== tgid || target.state === TaskState.Dead) return -ESRCH;
   const addr = (dv.getUint32(SI_ADDR + 4, true) | 0) * 0x1_0000_0000 + dv.getUint32(SI_ADDR, true);
   const pid = dv.getInt32(SI_PID, true);
-  queueSignal(kernel, target, { signo: sig, code, addr: code >= 0 ? addr : pid, pid }, false);
-  if (target.state === TaskState.Running && kernel.current[target.cpu] === target) kernel.kick(target.cpu);
+  // Signal 0 checks the target and sends nothing; the caller's si_signo is not checked (Linux
+  // overwrites it with `sig`), its si_value travels to the handler.
+  if (sig === 0) return 0;
+  const value = (dv.getUint32(SI_VALUE + 4, true) | 0) * 0x1_0000_0000 + dv.getUint32(SI_VALUE, true);
+  signalThread(kernel, target, { signo: sig, code, addr: code >= 0 ? addr : pid, pid, value });
   return 0;
 }
 
@@ -388,8 +391,8 @@ function writeStatus({ kernel, cpu, task }: SyscallContext, va: number, status: 
   return kernel.accessProcessVm(task.process, va, 4, b) !== undefined;
 }
 
-/** A thread-directed signal (tgkill, tkill): on the thread's own queue; it wakes or kicks it. */
-function signalThread(kernel: SyscallContext['kernel'], target: import('./task.js').Task, sig: number, fromPid: number): void {
-  queueSignal(kernel, target, { signo: sig, code: -6 /* SI_TKILL */, addr: 0, pid: fromPid }, false);
+/** A thread-directed signal (tgkill, tkill, rt_tgsigqueueinfo): on the thread's own queue; it wakes or kicks it. */
+function signalThread(kernel: SyscallContext['kernel'], target: import('./task.js').Task, info: import('./task.js').SigInfo): void {
+  queueSignal(kernel, target, info, false);
   if (target.state === TaskState.Running && kernel.current[target.cpu] === target) kernel.kick(target.cpu);
 }

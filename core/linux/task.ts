@@ -30,6 +30,8 @@ export interface SigInfo {
   /** For a fault: the vector and error code (sigcontext trapno / err). */
   trapno?: number;
   err?: number;
+  /** si_value (sigqueue's and rt_tgsigqueueinfo's payload), when the sender gave one. */
+  value?: number;
 }
 
 export type PtraceMode = 'cont' | 'syscall' | 'sysemu';
