@@ -1,4 +1,5 @@
 import { Container, ContainerModule } from 'inversify';
+import { ConfigError } from '../config-error.js';
 import { BenchSuite } from '../bench/bench-suite.js';
 import { Application } from './application.js';
 import { CliCommand } from './cli-command.js';
@@ -7,6 +8,8 @@ import { ExecMode } from './exec-mode.js';
 import { LoadedPlugin, LoadedPlugins, loadPlugins, mergeManifests, readManifest } from './plugin-manifest.js';
 import { VmExitHandler } from './vm-exit-handler.js';
 import { SyscallContribution } from './syscall-contribution.js';
+import { CostContribution } from './cost-contribution.js';
+import { checkCostContributions } from './check-cost-contributions.js';
 
 export interface DunesimContainer {
   container: Container;
@@ -25,13 +28,14 @@ export interface CreateContainerOptions {
 }
 
 /** The extension points the core collects: what a plugin's bindings must resolve for. */
-export const CONTRIBUTION_POINTS: readonly symbol[] = [CliCommand, Application, BenchSuite, ExecMode, VmExitHandler, SyscallContribution];
+export const CONTRIBUTION_POINTS: readonly symbol[] = [CliCommand, Application, BenchSuite, ExecMode, VmExitHandler, SyscallContribution, CostContribution];
 
 /**
  * Resolves every contribution point in a throwaway container holding the core, the plugins that
  * passed so far and `candidate`: a binding that cannot be resolved (a constructor that asks for a
  * token nobody bound, a class without @injectable) fails here, named after its plugin, instead of
- * failing every command later when the CLI asks for its commands. Returns the error, if any.
+ * failing every command later when the CLI asks for its commands. So does a contribution that
+ * takes a name already taken: an exec mode's id, a cost constant's name. Returns the error, if any.
  */
 function resolveError(accepted: readonly ContainerModule[], candidate: ContainerModule): string | undefined {
   const trial = new Container({ defaultScope: 'Singleton' });
@@ -41,11 +45,22 @@ function resolveError(accepted: readonly ContainerModule[], candidate: Container
     for (const point of CONTRIBUTION_POINTS) {
       if (trial.isBound(point)) trial.getAll(point);
     }
+    checkModeIds(trial.getAll<ExecMode>(ExecMode));
+    if (trial.isBound(CostContribution)) checkCostContributions(trial.getAll<CostContribution>(CostContribution));
     return undefined;
   } catch (e) {
     // inversify's messages run over several lines and end in a dump of binding constraints; the
     // report is one line per plugin.
     return (e as Error).message.split(/\s*Binding constraints:/)[0]!.replace(/\s*\n\s*/g, ' ').trim();
+  }
+}
+
+/** Two exec modes of one id: `--mode` could not tell them apart. */
+function checkModeIds(modes: readonly ExecMode[]): void {
+  const seen = new Set<string>();
+  for (const m of modes) {
+    if (seen.has(m.id)) throw new ConfigError(`exec mode '${m.id}' is contributed twice; --mode could not tell them apart`);
+    seen.add(m.id);
   }
 }
 

@@ -2,7 +2,7 @@ import { injectable } from 'inversify';
 import { GD_UD, GD_UT, LARGE_PAGE_SIZE, PAGE_SIZE, PTE_P, PTE_U, PTE_W } from '../../core/vtx/arch.js';
 import { LongModeBoot } from '../../core/vtx/boot.js';
 import { Cpu, RCX, RSI } from '../../core/vtx/cpu.js';
-import { Machine } from '../../core/vtx/machine.js';
+import { buildMachine } from '../../core/system/build-machine.js';
 import { NATIVE_STUB_LENGTH, NativeFn } from '../../core/vtx/native-code.js';
 
 export interface SweepOptions {
@@ -50,7 +50,7 @@ export class TlbSweep {
     const pageSize = o.large ? LARGE_PAGE_SIZE : PAGE_SIZE;
     const bytes = Math.ceil((o.pages * PAGE_SIZE) / pageSize) * pageSize;
     // Physical memory: the region, plus room for page tables, the boot structures and the code.
-    const m = new Machine({ memory: bytes + 16 * MiB, profile: o.profile });
+    const m = buildMachine({ memory: bytes + 16 * MiB, profile: o.profile });
     const boot = new LongModeBoot(m);
     const cpu = m.cpus[0]!;
 

@@ -1,4 +1,5 @@
 import type { Cpu } from '../../core/vtx/cpu.js';
+import { COPY_COSTS } from './sandbox-cost-constants.js';
 
 /**
  * The runtime's copies of argument buffers (the first thread's; each thread the program makes
@@ -10,8 +11,6 @@ import type { Cpu } from '../../core/vtx/cpu.js';
 export const ARG_COPIES_VA = 0x7014_0000;
 export const ARG_COPIES_SIZE = 0x2_0000;
 
-/** Instructions a memcpy of the copy costs: a call and its setup, then one per 8-byte word (rep movsq). */
-export const COPY_COSTS = { perCopy: 6, perWord: 1 };
 
 /**
  * One argument buffer, copied out of the program's memory once, by the checks: the bytes the

@@ -9,6 +9,7 @@ import { CheckedCall, Rejection, SocketAddress } from './checked-call.js';
 import { GuestMemory } from './guest-memory.js';
 import { RuntimeRegions } from './runtime-regions.js';
 import { FCNTL_ARGS, IOCTL_ARGS, Len, SyscallSpec } from './syscall-specs.js';
+import { CHECK_COSTS } from './sandbox-cost-constants.js';
 
 /** futex operations whose uaddr2 is a word the kernel reads or writes (the requeues, WAKE_OP, the PI requeues 11 and 12). */
 const FUTEX_SECOND_WORD: ReadonlySet<number> = new Set([FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP, 11, 12]);
@@ -17,8 +18,6 @@ const FUTEX_TIMED: ReadonlySet<number> = new Set([FUTEX_WAIT, FUTEX_LOCK_PI, FUT
 
 const hex = (x: number): string => (x < 0 ? '-0x' + (-x).toString(16) : '0x' + x.toString(16));
 
-/** Instruction counts charged for the checks (the C sandbox's check_extent and check_string). */
-export const CHECK_COSTS = { perArgument: 4, perRange: 6, perStringByte: 2, perIovec: 8 };
 
 /**
  * syscall_check_params as a table walk: each argument of the call is checked by its kind

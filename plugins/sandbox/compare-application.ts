@@ -5,8 +5,7 @@ import { Application, RunContext, RunResult } from '../../core/framework/applica
 import { UsageError } from '../../core/framework/usage-error.js';
 import { ElfError } from '../../core/linux/elf/elf-file.js';
 import { readElfBinary } from '../../core/linux/elf/read-elf-binary.js';
-import { GUEST_BIN } from '../../core/cli/exec-bench-suite.js';
-import { execElf, ExecResult, vmExitCount } from '../../core/cli/exec-command.js';
+import { GUEST_BIN, ExecResult, System, vmExitCount } from '../../core/system/index.js';
 import { PolicyLoader } from './policy-loader.js';
 import { PtraceLauncher } from './ptrace-launcher.js';
 import { SandboxLauncher } from './sandbox-launcher.js';
@@ -30,7 +29,10 @@ export class CompareApplication implements Application {
     policy: 'sandbox policy file, for the ptrace supervisor and the sandbox (default: the null policy)',
   };
 
-  constructor(@inject(PolicyLoader) private readonly policies: PolicyLoader) {}
+  constructor(
+    @inject(System) private readonly system: System,
+    @inject(PolicyLoader) private readonly policies: PolicyLoader,
+  ) {}
 
   run(ctx: RunContext): RunResult {
     const { program, elf, policy } = ctx.options;
@@ -48,11 +50,11 @@ export class CompareApplication implements Application {
     const pol = this.policies.load(policy);
     const launcher = new SandboxLauncher(pol);
     const common = { profile: ctx.profile, memory: 512 << 20 };
-    const linux = execElf(path, [], { ...common, mode: 'linux', console: () => {}, report: () => {} });
+    const linux = this.system.exec(path, [], { ...common, mode: 'linux', console: () => {}, report: () => {} });
     // The supervisor's reports would repeat the sandbox's (the same policy decides alike).
     const tracer = new PtraceLauncher(pol);
-    const ptrace = execElf(path, [], { ...common, mode: 'ptrace', launcher: tracer, console: () => {}, report: () => {} });
-    const sandbox = execElf(path, [], {
+    const ptrace = this.system.exec(path, [], { ...common, mode: 'ptrace', launcher: tracer, console: () => {}, report: () => {} });
+    const sandbox = this.system.exec(path, [], {
       ...common,
       mode: 'sandbox',
       launcher,

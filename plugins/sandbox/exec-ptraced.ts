@@ -1,4 +1,4 @@
-import { ExecOptions, ExecResult, execElf } from '../../core/cli/exec-command.js';
+import { ExecResult, RunOptions, runElf } from '../../core/system/index.js';
 import { NULL_POLICY, SandboxPolicy } from './sandbox-policy.js';
 import { PtraceLauncher } from './ptrace-launcher.js';
 
@@ -7,9 +7,9 @@ export interface PtracedResult extends ExecResult {
   launcher: PtraceLauncher;
 }
 
-/** execElf in ptrace mode with a policy (for tests and scripts; the CLI goes through PtraceExecMode). */
-export function execPtraced(path: string, args: string[], opts: Omit<ExecOptions, 'mode' | 'launcher'> & { policy?: SandboxPolicy }): PtracedResult {
+/** runElf in ptrace mode with a policy (for tests and scripts; the CLI goes through PtraceExecMode). */
+export function execPtraced(path: string, args: string[], opts: RunOptions & { policy?: SandboxPolicy }): PtracedResult {
   const launcher = new PtraceLauncher(opts.policy ?? NULL_POLICY);
-  const r = execElf(path, args, { ...opts, mode: 'ptrace', launcher });
+  const r = runElf(path, args, { ...opts, mode: 'ptrace', launcher });
   return { ...r, launcher };
 }

@@ -1,4 +1,4 @@
-import { ExecOptions, ExecResult, execElf } from '../../core/cli/exec-command.js';
+import { ExecResult, RunOptions, runElf } from '../../core/system/index.js';
 import { NULL_POLICY, SandboxPolicy } from './sandbox-policy.js';
 import { SandboxLauncher } from './sandbox-launcher.js';
 
@@ -7,9 +7,9 @@ export interface SandboxedResult extends ExecResult {
   launcher: SandboxLauncher;
 }
 
-/** execElf in sandbox mode with a policy (for tests and scripts; the CLI goes through SandboxExecMode). */
-export function execSandboxed(path: string, args: string[], opts: Omit<ExecOptions, 'mode' | 'launcher'> & { policy?: SandboxPolicy }): SandboxedResult {
+/** runElf in sandbox mode with a policy (for tests and scripts; the CLI goes through SandboxExecMode). */
+export function execSandboxed(path: string, args: string[], opts: RunOptions & { policy?: SandboxPolicy }): SandboxedResult {
   const launcher = new SandboxLauncher(opts.policy ?? NULL_POLICY);
-  const r = execElf(path, args, { ...opts, mode: 'sandbox', launcher });
+  const r = runElf(path, args, { ...opts, mode: 'sandbox', launcher });
   return { ...r, launcher };
 }

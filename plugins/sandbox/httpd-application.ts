@@ -4,8 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { inject, injectable } from 'inversify';
 import { Application, RunContext, RunResult } from '../../core/framework/application.js';
 import { UsageError } from '../../core/framework/usage-error.js';
-import { GUEST_BIN } from '../../core/cli/exec-bench-suite.js';
-import { execElf, vmExitCount } from '../../core/cli/exec-command.js';
+import { GUEST_BIN, System, vmExitCount } from '../../core/system/index.js';
 import { ExecLauncher } from '../../core/framework/exec-mode.js';
 import { PolicyLoader } from './policy-loader.js';
 import { PtraceLauncher } from './ptrace-launcher.js';
@@ -36,7 +35,10 @@ export class HttpdApplication implements Application {
     way: 'sandbox (default), ptrace (the same policy by a ptrace supervisor) or linux (no policy)',
   };
 
-  constructor(@inject(PolicyLoader) private readonly policies: PolicyLoader) {}
+  constructor(
+    @inject(System) private readonly system: System,
+    @inject(PolicyLoader) private readonly policies: PolicyLoader,
+  ) {}
 
   run(ctx: RunContext): RunResult {
     const o = ctx.options;
@@ -55,7 +57,7 @@ export class HttpdApplication implements Application {
     if (way === 'sandbox') launcher = new SandboxLauncher(pol);
     else if (way === 'ptrace') launcher = new PtraceLauncher(pol);
     // The directory is the guest's "/": the policy's file rules and the server's paths start there.
-    const r = execElf(httpd, [port, '/', requests], {
+    const r = this.system.exec(httpd, [port, '/', requests], {
       mode: way, launcher, profile: ctx.profile, memory: 256 << 20, root: docroot,
       console: (_fd, data) => ctx.out.write(data),
     });

@@ -3,8 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BenchRow } from '../../core/bench/bench-suite.js';
-import { GUEST_BIN } from '../../core/cli/exec-bench-suite.js';
-import { execElf, ExecResult, vmExitCount } from '../../core/cli/exec-command.js';
+import { GUEST_BIN, ExecResult, System, vmExitCount } from '../../core/system/index.js';
 import { loadProfile } from '../../core/vtx/cost-model.js';
 import type { PolicyLoader } from './policy-loader.js';
 import { PtraceLauncher } from './ptrace-launcher.js';
@@ -40,7 +39,7 @@ export function haveAb(): boolean {
  * server exits after `requests` responses. ab runs as a host process: its output goes to a file,
  * and a marker file says it is done, so the whole run stays synchronous.
  */
-export function runHttpdUnderAb(mode: 'linux' | 'sandbox' | 'ptrace', clients: number, requests: number, profile: string, policies: PolicyLoader): HttpdRun {
+export function runHttpdUnderAb(mode: 'linux' | 'sandbox' | 'ptrace', clients: number, requests: number, profile: string, system: System, policies: PolicyLoader): HttpdRun {
   const path = join(GUEST_BIN, 'httpd');
   if (!existsSync(path)) throw new Error(`guest program ${path} is missing`);
   const dir = mkdtempSync(join(tmpdir(), 'dunesim-ab-'));
@@ -50,7 +49,7 @@ export function runHttpdUnderAb(mode: 'linux' | 'sandbox' | 'ptrace', clients: n
   let text = '';
   try {
     const launcher = mode === 'sandbox' ? new SandboxLauncher(policies.load(undefined)) : mode === 'ptrace' ? new PtraceLauncher(policies.load(undefined)) : undefined;
-    const result = execElf(path, ['0', '/www', String(requests)], {
+    const result = system.exec(path, ['0', '/www', String(requests)], {
       mode, launcher, profile, memory: 256 << 20, root: GUEST_ROOT, netIdleTimeoutMs: 30_000,
       console: (fd, data) => {
         if (fd !== 1 || started) return;
@@ -85,10 +84,10 @@ interface PerRequest {
   failed: number;
 }
 
-function perRequest(mode: 'linux' | 'sandbox' | 'ptrace', clients: 1 | 100, profile: string, policies: PolicyLoader): PerRequest {
+function perRequest(mode: 'linux' | 'sandbox' | 'ptrace', clients: 1 | 100, profile: string, system: System, policies: PolicyLoader): PerRequest {
   const [n1, n2] = REQUESTS[clients];
-  const a = runHttpdUnderAb(mode, clients, n1, profile, policies);
-  const b = runHttpdUnderAb(mode, clients, n2, profile, policies);
+  const a = runHttpdUnderAb(mode, clients, n1, profile, system, policies);
+  const b = runHttpdUnderAb(mode, clients, n2, profile, system, policies);
   const d = n2 - n1;
   const st = (r: HttpdRun): { cycles: number; syscalls: number } => r.result.stats as { cycles: number; syscalls: number };
   return {
@@ -120,16 +119,16 @@ function perRequest(mode: 'linux' | 'sandbox' | 'ptrace', clients: 1 | 100, prof
  * ab's own requests per second (counts) are wall clock: the simulator's speed. The counts also
  * hold the same server under the ptrace supervisor (null policy): Linux's way of interposing.
  */
-export function httpdRows(profile: string, policies: PolicyLoader, progress: (label: string) => void): BenchRow[] {
+export function httpdRows(profile: string, system: System, policies: PolicyLoader, progress: (label: string) => void): BenchRow[] {
   const hz = loadProfile(profile).clockHz;
   const rows: BenchRow[] = [];
   for (const clients of [1, 100] as const) {
-    const linux = perRequest('linux', clients, profile, policies);
+    const linux = perRequest('linux', clients, profile, system, policies);
     progress(`httpd linux ${clients}`);
-    const sandbox = perRequest('sandbox', clients, profile, policies);
+    const sandbox = perRequest('sandbox', clients, profile, system, policies);
     progress(`httpd sandbox ${clients}`);
     // The Linux way of interposing on the same server (null policy): a ptrace supervisor.
-    const ptrace = perRequest('ptrace', clients, profile, policies);
+    const ptrace = perRequest('ptrace', clients, profile, system, policies);
     const paper = PAPER_TABLE4[clients];
     const linuxServer = hz / linux.cycles;
     const sandboxServer = hz / sandbox.cycles;

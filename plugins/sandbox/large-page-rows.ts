@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchContext, BenchRow } from '../../core/bench/bench-suite.js';
-import { GUEST_BIN } from '../../core/cli/exec-bench-suite.js';
-import { execElf, ExecResult, vmExitCount } from '../../core/cli/exec-command.js';
+import { GUEST_BIN, ExecResult, System, vmExitCount } from '../../core/system/index.js';
 import { loadProfile } from '../../core/vtx/cost-model.js';
 import { PolicyLoader } from './policy-loader.js';
 import { SandboxLauncher } from './sandbox-launcher.js';
@@ -73,7 +72,7 @@ export function walkRefCycles(profile: string): number {
  * leaves for 2 MiB host pages). The row's columns are the two large-page runs as % versus plain
  * Linux, the paper's convention; the counts hold every run's cycles and mechanisms.
  */
-export function largePageRows(ctx: BenchContext, policies: PolicyLoader, programs: ReadonlyArray<readonly [string, readonly string[]]> = LGPG_PROGRAMS): BenchRow[] {
+export function largePageRows(ctx: BenchContext, system: System, policies: PolicyLoader, programs: ReadonlyArray<readonly [string, readonly string[]]> = LGPG_PROGRAMS): BenchRow[] {
   const rows: BenchRow[] = [];
   const refCycles = walkRefCycles(ctx.profile);
   let sumLinux = 0;
@@ -87,7 +86,7 @@ export function largePageRows(ctx: BenchContext, policies: PolicyLoader, program
       const sandbox = cfg === 'sandbox' || cfg === 'sandboxLgpg';
       const large = cfg === 'linuxLgpg' || cfg === 'sandboxLgpg';
       const launcher = sandbox ? new SandboxLauncher(policies.load(undefined), { largePages: large }) : undefined;
-      const r = execElf(path, [...args], {
+      const r = system.exec(path, [...args], {
         profile: ctx.profile, memory: 512 << 20, console: () => {},
         mode: sandbox ? 'sandbox' : 'linux', launcher, hugePages: !sandbox && large,
       });

@@ -2,9 +2,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BenchContext, BenchRow } from '../../core/bench/bench-suite.js';
-import { GUEST_BIN } from '../../core/cli/exec-bench-suite.js';
+import { GUEST_BIN, ExecResult, System, vmExitCount } from '../../core/system/index.js';
 import { ROOT } from '../../core/framework/plugin-manifest.js';
-import { execElf, ExecResult, vmExitCount } from '../../core/cli/exec-command.js';
 import { PolicyLoader } from './policy-loader.js';
 import { PtraceLauncher } from './ptrace-launcher.js';
 import { SandboxLauncher } from './sandbox-launcher.js';
@@ -20,14 +19,14 @@ export const POLICY_ROW_POLICY = join(ROOT, 'plugins', 'sandbox', 'policies', 'f
  * path: in the counts), and in the Dune sandbox under the same policy (the `dune` column). Whole
  * runs, modelled cycles on the same profile; each run in a fresh empty directory as its root.
  */
-export function policyCostRow(ctx: BenchContext, policies: PolicyLoader): BenchRow {
+export function policyCostRow(ctx: BenchContext, system: System, policies: PolicyLoader): BenchRow {
   const path = join(GUEST_BIN, 'fileio');
   if (!existsSync(path)) throw new Error(`guest program ${path} is missing`);
   const policy = policies.load(POLICY_ROW_POLICY);
   const run = (mode: 'linux' | 'ptrace' | 'sandbox', launcher?: PtraceLauncher | SandboxLauncher): ExecResult => {
     const root = mkdtempSync(join(tmpdir(), 'dunesim-policy-row-'));
     try {
-      const r = execElf(path, [], { profile: ctx.profile, memory: 512 << 20, root, mode, launcher, console: () => {}, report: () => {} });
+      const r = system.exec(path, [], { profile: ctx.profile, memory: 512 << 20, root, mode, launcher, console: () => {}, report: () => {} });
       if (r.exitCode !== 0) throw new Error(`fileio exited with ${r.exitCode} under --mode ${mode} (policy ${policy.name})`);
       return r;
     } finally {

@@ -7,6 +7,7 @@ import { PathResolver, ResolvedPath } from './path-resolver.js';
 import { SocketInspector } from './socket-inspector.js';
 import { NetworkRules, SandboxPolicy } from './sandbox-policy.js';
 import { FCNTL_DUP_CMDS } from './syscall-specs.js';
+import { POLICY_COSTS } from './sandbox-cost-constants.js';
 
 /** O_NOFOLLOW in open flags; AT_SYMLINK_NOFOLLOW in the AT_* flags of fstatat and faccessat2; AT_SYMLINK_FOLLOW of linkat. */
 const O_NOFOLLOW = 0o400000;
@@ -19,8 +20,6 @@ const ALLOWED: PolicyDecision = { allow: true };
 /** Ending the program is never denied (an allow list without exit would leave it nowhere to go). */
 const ALWAYS = new Set<number>([NR.exit, NR.exit_group]);
 
-/** Instructions charged per rule looked at (a list lookup, a prefix comparison). */
-export const POLICY_COSTS = { perCall: 6, perPath: 30 };
 
 /**
  * The policy step of the pipeline (syscall_allow): the deny and allow lists, the file rules for

@@ -9,7 +9,7 @@ import {
 import type { Process } from '../../core/linux/task.js';
 import { syscallNrOf } from '../../core/linux/syscall-prototypes.js';
 import { syscall } from '../../core/linux/user-abi.js';
-import { CHECK_COSTS } from './argument-validator.js';
+import { CHECK_COSTS, SUPERVISOR_COSTS } from './sandbox-cost-constants.js';
 import { CheckedCall, SocketAddress } from './checked-call.js';
 import { errnoName, formatCall } from './format-call.js';
 import { OpenFileCounter } from './open-file-counter.js';
@@ -42,13 +42,10 @@ const REG = Object.fromEntries(USER_REGS_FIELDS.map((n, i) => [n, i * 8])) as Re
 /** The argument registers in order (rdi, rsi, rdx, r10, r8, r9). */
 const ARG_REGS = [REG.rdi, REG.rsi, REG.rdx, REG.r10, REG.r8, REG.r9];
 
-/**
- * Instructions of the supervisor's own code, charged on top of its system calls (which the kernel
- * model charges itself): the loop around wait4 and the status decode, the register decode of an
- * entry stop, the bookkeeping of a denial. The policy step charges what the Dune runtime's does
- * (POLICY_COSTS), and string scanning what its checks do per byte (CHECK_COSTS.perStringByte).
- */
-export const SUPERVISOR_COSTS = { syscall: 6, loop: 8, decode: 12, deny: 10 };
+// The supervisor's own code is charged on top of its system calls (which the kernel model charges
+// itself): SUPERVISOR_COSTS for the loop around wait4 and the status decode, the register decode of
+// an entry stop, the bookkeeping of a denial. The policy step charges what the Dune runtime's does
+// (POLICY_COSTS), and string scanning what its checks do per byte (CHECK_COSTS.perStringByte).
 
 /** A system call the supervisor's code makes next. */
 interface Request {

@@ -2,8 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import { BenchContext, BenchResult, BenchRow, BenchSuite } from '../../core/bench/bench-suite.js';
-import { CPU_BOUND_PROGRAMS, GUEST_BIN } from '../../core/cli/exec-bench-suite.js';
-import { execElf, ExecResult, vmExitCount } from '../../core/cli/exec-command.js';
+import { CPU_BOUND_PROGRAMS, GUEST_BIN, ExecResult, System, vmExitCount } from '../../core/system/index.js';
 import { PolicyLoader } from './policy-loader.js';
 import { policyCostRow } from './policy-cost-row.js';
 import { haveAb, httpdRows } from './httpd-rows.js';
@@ -30,18 +29,21 @@ export class SandboxBenchSuite implements BenchSuite {
   readonly description = 'the sandbox versus Linux: Figure 3 (CPU-bound programs, 4 KiB and 2 MiB pages), Table 3 ptrace row, a restricting policy three ways, Table 4 (httpd under ab)';
   readonly steps = CPU_BOUND_PROGRAMS.length + 2 + (haveAb() ? 4 : 0) + LARGE_PAGE_STEPS;
 
-  constructor(@inject(PolicyLoader) private readonly policies: PolicyLoader) {}
+  constructor(
+    @inject(System) private readonly system: System,
+    @inject(PolicyLoader) private readonly policies: PolicyLoader,
+  ) {}
 
   run(ctx: BenchContext): BenchResult {
     const fig3 = this.fig3Rows(ctx);
     const rows: BenchRow[] = [SandboxBenchSuite.meanRow(fig3), ...fig3];
-    rows.push(...largePageRows(ctx, this.policies)); // Figure 3's w/ LGPG columns (large-page-rows.ts)
+    rows.push(...largePageRows(ctx, this.system, this.policies)); // Figure 3's w/ LGPG columns (large-page-rows.ts)
     rows.push(this.interposition(ctx));
     ctx.progress('interposition');
-    rows.push(policyCostRow(ctx, this.policies)); // a non-null policy three ways (policy-cost-row.ts)
+    rows.push(policyCostRow(ctx, this.system, this.policies)); // a non-null policy three ways (policy-cost-row.ts)
     ctx.progress('policy');
     // Table 4: the httpd under Apache's ab over real loopback TCP (httpd-rows.ts); needs ab.
-    if (haveAb()) rows.push(...httpdRows(ctx.profile, this.policies, (step) => ctx.progress(step)));
+    if (haveAb()) rows.push(...httpdRows(ctx.profile, this.system, this.policies, (step) => ctx.progress(step)));
     else process.stderr.write('dunesim: bench sandbox: ab (Debian package apache2-utils) is not installed; the Table 4 rows are left out\n');
     // The dune column of this suite is the sandbox (a Dune process); tables and charts say so.
     return { suite: this.id, profile: ctx.profile, rows, columns: { dune: 'sandbox' }, meta: { policy: 'null', programs: CPU_BOUND_PROGRAMS.map(([n]) => n) } };
@@ -73,9 +75,9 @@ export class SandboxBenchSuite implements BenchSuite {
     const path = join(GUEST_BIN, name);
     if (!existsSync(path)) throw new Error(`guest program ${path} is missing`);
     const common = { profile: ctx.profile, memory: 512 << 20, console: () => {} };
-    const linux = checked(name, 'linux', execElf(path, [...args], { ...common, mode: 'linux' }));
+    const linux = checked(name, 'linux', this.system.exec(path, [...args], { ...common, mode: 'linux' }));
     const launcher = new SandboxLauncher(this.policies.load(undefined));
-    const sandbox = checked(name, 'sandbox', execElf(path, [...args], { ...common, mode: 'sandbox', launcher }));
+    const sandbox = checked(name, 'sandbox', this.system.exec(path, [...args], { ...common, mode: 'sandbox', launcher }));
     const lc = linux.stats.cycles as number;
     const sc = sandbox.stats.cycles as number;
     const overhead = (sc / lc - 1) * 100;
@@ -104,7 +106,7 @@ export class SandboxBenchSuite implements BenchSuite {
     const perCall = (mode: 'linux' | 'sandbox', extra: string[]): { cycles: number; exits: number } => {
       const at = (n: number): ExecResult => {
         const launcher = mode === 'sandbox' ? new SandboxLauncher(this.policies.load(undefined)) : undefined;
-        return checked('syscalls', mode, execElf(path, [String(n), ...extra], { ...common, mode, launcher }));
+        return checked('syscalls', mode, this.system.exec(path, [String(n), ...extra], { ...common, mode, launcher }));
       };
       const base = at(0);
       const full = at(INTERPOSE_CALLS);

@@ -11,7 +11,8 @@ import {
 import type { Process, Task } from '../../core/linux/task.js';
 import { syscallNrOf } from '../../core/linux/syscall-prototypes.js';
 import { loadSyscallArgs, syscall } from '../../core/linux/user-abi.js';
-import { ARG_COPIES_VA, COPY_COSTS, copyAddresses } from './argument-copies.js';
+import { ARG_COPIES_VA, copyAddresses } from './argument-copies.js';
+import { COPY_COSTS, SANDBOX_COSTS } from './sandbox-cost-constants.js';
 import { ArgumentValidator } from './argument-validator.js';
 import { errnoName, formatCall, signalName } from './format-call.js';
 import { CheckedCall } from './checked-call.js';
@@ -44,8 +45,6 @@ export const RUNTIME_TEXT = APP_MAX_ELF_VADDR;
 export const RUNTIME_STACK = 0x7010_0000;
 export const RUNTIME_STACK_SIZE = 0x4_0000;
 
-/** Instruction counts charged by the runtime's own steps (dispatch in trap.c, the emulated calls). */
-export const SANDBOX_COSTS = { dispatch: 12, deny: 10, emulated: 20 };
 
 /**
  * The registers a new thread starts with, from its start frame (a dune_tf): every general

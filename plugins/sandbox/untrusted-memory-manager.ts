@@ -11,6 +11,7 @@ import { CheckedCall } from './checked-call.js';
 import { RegionSet } from './region-set.js';
 import { HandlerAction, RuntimeCalls } from './runtime-calls.js';
 import { UntrustedWindows } from './untrusted-windows.js';
+import { MIRROR_COSTS } from './sandbox-cost-constants.js';
 
 const TWO_32 = 0x1_0000_0000;
 const LARGE = 0x20_0000;
@@ -20,8 +21,6 @@ const pageDown = (x: number): number => x - (x % PAGE_SIZE);
 const largeUp = (x: number): number => Math.ceil(x / LARGE) * LARGE;
 const hex = (x: number): string => '0x' + x.toString(16);
 
-/** Instructions charged per page table entry the mirror writes or clears (vm.c's loops). */
-export const MIRROR_COSTS = { perEntry: 6, perTable: 20 };
 
 /**
  * The untrusted memory manager (the sandbox's umm.c): brk, mmap, munmap, mprotect, mremap and

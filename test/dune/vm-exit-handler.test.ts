@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execElf } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/index.js';
 import { ROOT } from '../../core/framework/plugin-manifest.js';
 import type { VmExitHandler } from '../../core/framework/vm-exit-handler.js';
 import { RAX, RBX, RCX, RDX } from '../../core/vtx/cpu.js';

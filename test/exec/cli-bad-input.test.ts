@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../core/framework/plugin-manifest.js';
 import { createContainer } from '../../core/framework/create-container.js';
-import { RunCommand } from '../../core/framework/run-command.js';
+import { RunCommand } from '../../core/cli/run-command.js';
 import { UsageError } from '../../core/framework/usage-error.js';
 import { readElfBinary } from '../../core/linux/elf/read-elf-binary.js';
 import { ElfError } from '../../core/linux/elf/elf-file.js';

@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execElf, ExecResult } from '../../core/cli/exec-command.js';
+import { execElf, ExecResult } from '../../core/system/index.js';
 import { Machine } from '../../core/vtx/machine.js';
 import { installInterpreter } from '../../core/vtx/interp/interpreter.js';
 import { Kernel } from '../../core/linux/kernel.js';

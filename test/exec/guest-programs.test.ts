@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execElf } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/index.js';
 
 /**
  * Differential: each guest program's stdout and exit status under dunesim (as a Linux process and

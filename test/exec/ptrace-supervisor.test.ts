@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execElf } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/index.js';
 
 const BIN = join(fileURLToPath(new URL('../..', import.meta.url)), 'examples', 'guest', 'bin', 'syscalls');
 const native = spawnSync(BIN, ['50', 'ptrace'], { encoding: 'utf8' });

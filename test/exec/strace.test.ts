@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execElf } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/index.js';
 import { ROOT } from '../../core/framework/plugin-manifest.js';
 import { PhysicalMemory } from '../../core/vtx/physical-memory.js';
 import { FrameAllocator } from '../../core/vtx/frame-allocator.js';

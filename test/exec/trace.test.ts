@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../core/framework/plugin-manifest.js';
-import { execElf, ExecResult } from '../../core/cli/exec-command.js';
+import { execElf, ExecResult } from '../../core/system/index.js';
 import type { TraceEvent } from '../../core/tracer.js';
 import { X86_64_SYSCALL_NAMES as SYSCALL_NAMES } from '../../core/linux/syscall-names.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../core/framework/plugin-manifest.js';
 import { BenchResult, BenchSuite } from '../../core/bench/bench-suite.js';
-import { benchJson, chooseSuites, lineSink } from '../../core/bench/bench-command.js';
+import { benchJson, chooseSuites, lineSink } from '../../core/bench/bench-runner.js';
 import { formatNumber, formatPercent, renderBenchTable } from '../../core/bench/bench-table.js';
 import { UsageError } from '../../core/framework/usage-error.js';
 

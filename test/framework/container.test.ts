@@ -6,9 +6,9 @@ import { BenchSuite } from '../../core/bench/bench-suite.js';
 import { ConfigError } from '../../core/config-error.js';
 import { CliCommand } from '../../core/framework/cli-command.js';
 import { createContainer, reportPluginErrors } from '../../core/framework/create-container.js';
-import { ListCommand } from '../../core/framework/list-command.js';
+import { ListCommand } from '../../core/cli/list-command.js';
 import { LoadedPlugins, ROOT } from '../../core/framework/plugin-manifest.js';
-import { RunCommand } from '../../core/framework/run-command.js';
+import { RunCommand } from '../../core/cli/run-command.js';
 import { UsageError } from '../../core/framework/usage-error.js';
 
 const FIXTURE_MANIFEST = join(ROOT, 'test', 'framework', 'fixtures', 'manifest.json');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Application } from '../../core/framework/application.js';
 import { ConfigError } from '../../core/config-error.js';
 import { createContainer } from '../../core/framework/create-container.js';
-import { ListCommand } from '../../core/framework/list-command.js';
+import { ListCommand } from '../../core/cli/list-command.js';
 import { ROOT, mergeManifests, readManifest } from '../../core/framework/plugin-manifest.js';
 
 /** Writes a manifest into a fresh directory; returns its path and a cleanup. */

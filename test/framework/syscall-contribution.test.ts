@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execElf } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/index.js';
 import { ROOT } from '../../core/framework/plugin-manifest.js';
 import type { SyscallContribution } from '../../core/framework/syscall-contribution.js';
 import { ArgWidth } from '../../core/linux/syscall-prototypes.js';

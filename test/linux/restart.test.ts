@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kernel } from '../../core/linux/kernel.js';
-import { execElf } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/index.js';
 
 const BIN = join(fileURLToPath(new URL('../..', import.meta.url)), 'examples', 'guest', 'bin', 'restart');
 const native = spawnSync(BIN, [], { encoding: 'utf8' });

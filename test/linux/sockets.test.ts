@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execElf } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/index.js';
 import { SandboxLauncher } from '../../plugins/sandbox/sandbox-launcher.js';
 import { NULL_POLICY } from '../../plugins/sandbox/sandbox-policy.js';
 import { Machine } from '../../core/vtx/machine.js';

@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { GUEST_BIN } from '../../core/cli/exec-bench-suite.js';
-import { THREADS_WORKLOADS, measureWorkload } from '../../core/cli/threads-bench-suite.js';
+import { GUEST_BIN } from '../../core/system/index.js';
+import { THREADS_WORKLOADS, measureWorkload } from '../../core/linux/bench/threads-bench-suite.js';
 import type { BenchRow } from '../../core/bench/bench-suite.js';
 
 /**

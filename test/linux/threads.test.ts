@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execElf, ExecResult } from '../../core/cli/exec-command.js';
+import { execElf, ExecResult } from '../../core/system/index.js';
 import type { Kernel } from '../../core/linux/kernel.js';
 
 /**

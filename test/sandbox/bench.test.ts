@@ -9,10 +9,11 @@ import { SandboxBenchSuite } from '../../plugins/sandbox/sandbox-bench-suite.js'
 import { PolicyLoader } from '../../plugins/sandbox/policy-loader.js';
 import { DEFAULT_PROFILE } from '../../core/vtx/cost-model.js';
 import type { BenchResult } from '../../core/bench/bench-suite.js';
-import { CPU_BOUND_PROGRAMS } from '../../core/cli/exec-bench-suite.js';
+import { CPU_BOUND_PROGRAMS, LinuxExecMode, System } from '../../core/system/index.js';
 import { haveAb, httpdRows } from '../../plugins/sandbox/httpd-rows.js';
 
-const suite = new SandboxBenchSuite(new PolicyLoader());
+const system = new System([new LinuxExecMode()]);
+const suite = new SandboxBenchSuite(system, new PolicyLoader());
 const ctx = { profile: DEFAULT_PROFILE, progress: (): void => {} };
 /**
  * The suite's rows without the large-page ones (test/sandbox/large-pages.test.ts runs those) and
@@ -21,7 +22,7 @@ const ctx = { profile: DEFAULT_PROFILE, progress: (): void => {} };
 const run = (): BenchResult => {
   const fig3 = suite.fig3Rows(ctx);
   const rows = [SandboxBenchSuite.meanRow(fig3), ...fig3, suite.interposition(ctx)];
-  if (haveAb()) rows.push(...httpdRows(ctx.profile, new PolicyLoader(), () => {}));
+  if (haveAb()) rows.push(...httpdRows(ctx.profile, system, new PolicyLoader(), () => {}));
   return { suite: suite.id, profile: ctx.profile, rows };
 };
 

@@ -5,12 +5,13 @@ import { CompareApplication } from '../../plugins/sandbox/compare-application.js
 import { PolicyLoader } from '../../plugins/sandbox/policy-loader.js';
 import { UsageError } from '../../core/framework/usage-error.js';
 import { DEFAULT_PROFILE } from '../../core/vtx/cost-model.js';
+import { LinuxExecMode, System } from '../../core/system/index.js';
 
 function run(options: Record<string, string>): { exitCode: number; figures: Record<string, number>; out: string } {
   const out = new PassThrough();
   let text = '';
   out.on('data', (d: Buffer) => (text += d.toString()));
-  const r = new CompareApplication(new PolicyLoader()).run({ options, profile: DEFAULT_PROFILE, out });
+  const r = new CompareApplication(new System([new LinuxExecMode()]), new PolicyLoader()).run({ options, profile: DEFAULT_PROFILE, out });
   return { exitCode: r.exitCode, figures: r.figures ?? {}, out: text };
 }
 

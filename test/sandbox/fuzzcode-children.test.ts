@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { ROOT } from './hostile.js';
 import { captured, policy, sandboxed } from './run.js';
 import { execPtraced } from '../../plugins/sandbox/exec-ptraced.js';
-import { ExecOptions, ExecResult, execElf } from '../../core/cli/exec-command.js';
+import { ExecOptions, ExecResult, execElf } from '../../core/system/index.js';
 
 const FUZZ = join(ROOT, 'test', 'sandbox', 'attacks', 'bin', 'fuzzcode-children');
 const CANONICAL = join(ROOT, 'test', 'sandbox', 'attacks', 'bin', 'fuzzcode-canonical');

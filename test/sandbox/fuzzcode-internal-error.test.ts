@@ -6,8 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import { existsSync } from 'node:fs';
 import { HELLO, Asm, patched, RAX, RSP } from './hostile.js';
-import { execElf } from '../../core/cli/exec-command.js';
-import { EXIT_INTERNAL_ERROR } from '../../core/cli/internal-error.js';
+import { execElf, EXIT_INTERNAL_ERROR } from '../../core/system/index.js';
 import { sandboxed } from './run.js';
 
 function runWith(fail: (k: import('../../core/linux/kernel.js').Kernel) => void): { exitCode: number; messages: string } {

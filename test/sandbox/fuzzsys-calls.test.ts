@@ -22,7 +22,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { createServer, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { ExecOptions, execElf } from '../../core/cli/exec-command.js';
+import { ExecOptions, execElf } from '../../core/system/index.js';
 import type { ExecLaunchContext } from '../../core/framework/exec-mode.js';
 import { LIBDUNE_TEXT, PAGEBASE } from '../../core/dune/libdune.js';
 import type { Kernel } from '../../core/linux/kernel.js';

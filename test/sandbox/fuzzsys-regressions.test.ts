@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ExecOptions, execElf } from '../../core/cli/exec-command.js';
+import { ExecOptions, execElf } from '../../core/system/index.js';
 import { EFAULT, EINVAL, ENOMEM, EPERM, NR, TASK_SIZE } from '../../core/linux/linux-abi.js';
 import { execPtraced } from '../../plugins/sandbox/exec-ptraced.js';
 import { Asm, HELLO, RAX, RDI, RSP, patched } from './hostile.js';

@@ -9,7 +9,7 @@ import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execElf, ExecResult } from '../../core/cli/exec-command.js';
+import { execElf, ExecResult, LinuxExecMode, System } from '../../core/system/index.js';
 import { PolicyLoader } from '../../plugins/sandbox/policy-loader.js';
 import { NULL_POLICY } from '../../plugins/sandbox/sandbox-policy.js';
 import { SandboxExecMode } from '../../plugins/sandbox/sandbox-exec-mode.js';
@@ -87,7 +87,7 @@ describe.runIf(existsSync(join(BIN, 'crc32')))('the sandbox with large pages', (
     // 4 KiB pages): the test checks the mechanism and the rows' shape; `bench sandbox` runs all
     // four at full size.
     expect(LGPG_PROGRAMS.map(([name]) => name)).toContain('sieve');
-    const rows = largePageRows(ctx, new PolicyLoader(), [['sieve', ['4000000']]]);
+    const rows = largePageRows(ctx, new System([new LinuxExecMode()]), new PolicyLoader(), [['sieve', ['4000000']]]);
     const mean = rows.find((r) => r.id === 'fig3-lgpg:mean')!;
     expect(mean.paper).toMatchObject({ linux: -3.71, dune: -3.82 });
     expect(rows.filter((r) => r.id.startsWith('fig3-lgpg:') && !r.id.startsWith('fig3-lgpg:mean'))).toHaveLength(1);

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { execElf } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/index.js';
 import type { Kernel } from '../../core/linux/kernel.js';
 import { execPtraced } from '../../plugins/sandbox/exec-ptraced.js';
 import { execSandboxed } from '../../plugins/sandbox/exec-sandboxed.js';

@@ -1,6 +1,6 @@
 /** Runs of the netlim attack programs (test/sandbox/attacks/netlim-*.c) both ways: the Dune sandbox and the ptrace supervisor. */
 import { join } from 'node:path';
-import { execElf } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/index.js';
 import { execPtraced } from '../../plugins/sandbox/exec-ptraced.js';
 import { ROOT } from './hostile.js';
 import { RunOptions, SandboxRun, captured, sandboxed } from './run.js';

@@ -13,6 +13,7 @@ import { PolicyError } from '../../plugins/sandbox/policy-error.js';
 import { PolicyLoader } from '../../plugins/sandbox/policy-loader.js';
 import { BIN, ROOT } from './hostile.js';
 import { policy, sandboxed } from './run.js';
+import { LinuxExecMode, System } from '../../core/system/index.js';
 
 const HTTPD = join(BIN, 'httpd');
 const NETTEST = join(BIN, 'nettest');
@@ -94,7 +95,7 @@ describe.runIf(existsSync(HTTPD) && have('curl'))('sandbox/httpd: the server und
         let started: number[] = [];
         const chunks: string[] = [];
         const out = { write: (d: string | Uint8Array): boolean => (chunks.push(typeof d === 'string' ? d : new TextDecoder().decode(d)), true) };
-        const app = new HttpdApplication(new PolicyLoader());
+        const app = new HttpdApplication(new System([new LinuxExecMode()]), new PolicyLoader());
         const origWrite = out.write;
         out.write = (d) => {
           origWrite(d);

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NR } from '../../core/linux/linux-abi.js';
-import { execElf } from '../../core/cli/exec-command.js';
+import { execElf, LinuxExecMode, System } from '../../core/system/index.js';
 import { NULL_POLICY, SandboxPolicy } from '../../plugins/sandbox/sandbox-policy.js';
 import { SandboxEvent } from '../../plugins/sandbox/sandbox-reporter.js';
 import { PolicyLoader } from '../../plugins/sandbox/policy-loader.js';
@@ -273,7 +273,7 @@ describe.runIf(existsSync(HELLO))('dunesim exec --mode ptrace', () => {
 describe.runIf(existsSync(HELLO))('bench sandbox: the policy:fileio row', () => {
   it('a restricting policy on a file-heavy program, three ways: Linux < sandbox < ptrace supervisor, deterministic', () => {
     const ctx = { profile: 'dune-e3-1230v2', progress: (): void => {} };
-    const row = policyCostRow(ctx, new PolicyLoader());
+    const row = policyCostRow(ctx, new System([new LinuxExecMode()]), new PolicyLoader());
     expect(row.id).toBe('policy:fileio');
     const c = row.counts!;
     expect(row.dune!).toBeGreaterThan(row.linux!);
@@ -283,6 +283,6 @@ describe.runIf(existsSync(HELLO))('bench sandbox: the policy:fileio row', () => 
     expect(c['ptrace.syscalls']).toBe(c['linux.syscalls'] + c['ptrace.supervisorSyscalls']);
     expect(c['ptrace.stops']).toBe(2 * c['ptrace.intercepted']);
     expect(c['ptrace.peeks']).toBeGreaterThan(0);
-    expect(policyCostRow(ctx, new PolicyLoader())).toEqual(row);
+    expect(policyCostRow(ctx, new System([new LinuxExecMode()]), new PolicyLoader())).toEqual(row);
   }, 120_000);
 });

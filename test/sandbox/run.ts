@@ -5,7 +5,7 @@ import { SandboxEvent } from '../../plugins/sandbox/sandbox-reporter.js';
 import { NULL_POLICY, SandboxPolicy } from '../../plugins/sandbox/sandbox-policy.js';
 import { PolicyLoader } from '../../plugins/sandbox/policy-loader.js';
 import { SandboxedResult, execSandboxed } from '../../plugins/sandbox/exec-sandboxed.js';
-import type { ExecOptions } from '../../core/cli/exec-command.js';
+import type { ExecOptions } from '../../core/system/index.js';
 
 export interface SandboxRun {
   exitCode: number;

@@ -7,7 +7,7 @@
 import { describe, it, expect } from 'vitest';
 import { existsSync } from 'node:fs';
 import { NR } from '../../core/linux/linux-abi.js';
-import { execElf } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/index.js';
 import { Asm, HELLO, RBP, RBX, patched } from './hostile.js';
 import { sandboxed } from './run.js';
 

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { execElf } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/index.js';
 import { NR } from '../../core/linux/linux-abi.js';
 import { PolicyLoader } from '../../plugins/sandbox/policy-loader.js';
 import { SandboxLauncher } from '../../plugins/sandbox/sandbox-launcher.js';

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { execElf } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/index.js';
 import { ArgWidth, SYSCALL_PROTOTYPES, argOf, prototypeOf } from '../../core/linux/syscall-prototypes.js';
 import { SyscallTable } from '../../core/linux/syscall-table.js';
 import { execPtraced } from '../../plugins/sandbox/exec-ptraced.js';

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { execElf } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/index.js';
 import type { ExecLauncher } from '../../core/framework/exec-mode.js';
 import type { Kernel } from '../../core/linux/kernel.js';
 import { NR } from '../../core/linux/linux-abi.js';

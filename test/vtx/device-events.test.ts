@@ -4,7 +4,7 @@ import { kernelProgram, rig } from './helpers.js';
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { execElf } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/index.js';
 import { ROOT } from '../../core/framework/plugin-manifest.js';
 import { queueSignalToProcess } from '../../core/linux/kernel.js';
 import { SIGKILL } from '../../core/linux/linux-abi.js';

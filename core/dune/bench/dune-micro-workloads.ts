@@ -3,6 +3,7 @@ import { CodeBuilder } from '../../vtx/code-builder.js';
 import { Cpu, RAX, RDI, RSI } from '../../vtx/cpu.js';
 import { Machine } from '../../vtx/machine.js';
 import { ProfileFile } from '../../vtx/cost-model.js';
+import { bootLinux } from '../../system/boot-linux.js';
 
 /** A cost profile by name, or loaded (calibration scripts pass modified copies). */
 export type ProfileRef = string | ProfileFile;
@@ -52,8 +53,9 @@ export class MicroRig {
   private t0 = 0;
 
   constructor(profile: ProfileRef) {
-    this.m = new Machine({ memory: 768 << 20, profile });
-    this.k = new Kernel(this.m);
+    const { machine, kernel } = bootLinux({ memory: 768 << 20, profile });
+    this.m = machine;
+    this.k = kernel;
     this.dune = new DuneModule(this.k);
   }
 

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { injectable } from 'inversify';
-import { BenchContext, BenchResult, BenchRow, BenchSuite } from '../bench/bench-suite.js';
-import { loadProfile } from '../vtx/cost-model.js';
-import { GUEST_BIN } from './exec-bench-suite.js';
-import { execElf, ExecResult } from './exec-command.js';
+import { BenchContext, BenchResult, BenchRow, BenchSuite } from '../../bench/bench-suite.js';
+import { loadProfile } from '../../vtx/cost-model.js';
+import { execElf } from '../../system/exec-elf.js';
+import { GUEST_BIN } from '../../system/guest-programs.js';
+import type { ExecResult } from '../../system/run-elf.js';
 
 /** Pages each side of a context-switch row reads between two switches (lmbench lat_ctx -s). */
 export const CTXSW_PAGES = 16;

@@ -1,10 +1,10 @@
 import { inject, injectable, multiInject } from 'inversify';
 import { Command } from 'commander';
 import { BenchSuite } from '../bench/bench-suite.js';
-import { Application } from './application.js';
-import { CliCommand } from './cli-command.js';
-import { LoadedPlugin, LoadedPlugins } from './plugin-manifest.js';
-import { checkOutputFile, writeOutputFile } from './output-path.js';
+import { Application } from '../framework/application.js';
+import { CliCommand } from '../framework/cli-command.js';
+import { LoadedPlugin, LoadedPlugins } from '../framework/plugin-manifest.js';
+import { checkOutputFile, writeOutputFile } from '../framework/output-path.js';
 
 /** What `dunesim list --json` writes. */
 export interface ListDocument {

@@ -1,14 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { injectable } from 'inversify';
-import { BenchContext, BenchResult, BenchRow, BenchSuite } from '../bench/bench-suite.js';
-import { execElf } from './exec-command.js';
-
-export const GUEST_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'guest', 'bin');
-/** The CPU-bound guest programs (examples/guest). */
-export const CPU_BOUND_PROGRAMS: ReadonlyArray<readonly [string, readonly string[]]> = [['sieve', []], ['crc32', []], ['matmul', []], ['qsort', []]];
+import { BenchContext, BenchResult, BenchRow, BenchSuite } from '../../bench/bench-suite.js';
+import { execElf } from '../exec-elf.js';
+import { CPU_BOUND_PROGRAMS, GUEST_BIN } from '../guest-programs.js';
 
 function nativeSeconds(path: string, args: readonly string[]): number {
   let best = Infinity;

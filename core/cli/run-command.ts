@@ -1,12 +1,12 @@
 import { injectable, multiInject } from 'inversify';
 import { Command } from 'commander';
 import { DEFAULT_PROFILE, loadProfile } from '../vtx/cost-model.js';
-import { Application } from './application.js';
-import { parseAppOptions } from './app-options.js';
-import { CliCommand } from './cli-command.js';
-import { renderFiguresTable } from './figures-table.js';
-import { UsageError } from './usage-error.js';
-import { checkOutputDir, checkOutputFile, writeOutputFile } from './output-path.js';
+import { Application } from '../framework/application.js';
+import { parseAppOptions } from '../framework/app-options.js';
+import { CliCommand } from '../framework/cli-command.js';
+import { renderFiguresTable } from '../framework/figures-table.js';
+import { UsageError } from '../framework/usage-error.js';
+import { checkOutputDir, checkOutputFile, writeOutputFile } from '../framework/output-path.js';
 import { TraceCapture } from '../trace-capture.js';
 
 /**

@@ -1,0 +1,41 @@
+import { injectable } from 'inversify';
+import type { ExecLaunchContext, ExecLauncher, ExecMode, ExecModeOption } from '../framework/exec-mode.js';
+import type { Process } from '../linux/task.js';
+
+/** `--huge-pages`: an option the Linux mode and the sandbox share (ExecCommand registers it once). */
+export const HUGE_PAGES_OPTION: ExecModeOption = {
+  flags: '--huge-pages', name: 'hugePages',
+  description: 'back large anonymous mmaps with 2 MiB pages, as libhugetlbfs does',
+};
+
+/** `dunesim exec --mode linux`: the program as an ordinary Linux process (the default mode). */
+@injectable()
+export class LinuxExecMode implements ExecMode {
+  readonly id = 'linux';
+  readonly description = 'an ordinary Linux process on the Linux model';
+  readonly options: readonly ExecModeOption[] = [
+    HUGE_PAGES_OPTION,
+    { flags: '--pcid', name: 'pcid', description: "context switches keep each address space's TLB entries under a PCID, as Linux 4.14 and later" },
+  ];
+
+  prepare(options: Readonly<Record<string, unknown>>): ExecLauncher {
+    return new LinuxLauncher({ pcid: options['pcid'] === true, hugePages: options['hugePages'] === true });
+  }
+}
+
+/**
+ * One run as a Linux process: execve's work on a fresh process (spawnElf: the ELF loader, the
+ * initial stack, the auxiliary vector). PCIDs are the kernel's switch_mm, so they are set before
+ * the process exists; huge pages are a property of its address space.
+ */
+export class LinuxLauncher implements ExecLauncher {
+  constructor(readonly options: { pcid?: boolean; hugePages?: boolean } = {}) {}
+
+  launch(ctx: ExecLaunchContext): Process {
+    const k = ctx.kernel;
+    if (this.options.pcid === true) k.enablePcid();
+    const p = k.spawnElf(ctx.path, ctx.elf, [...ctx.argv], [...ctx.envp], ctx.path);
+    if (this.options.hugePages === true) p.mm.hugeMmap = true;
+    return p;
+  }
+}
