@@ -11,7 +11,7 @@ export function checkCostContributions(contributions: readonly CostContribution[
   const owner = new Map<string, string>();
   for (const c of contributions) {
     for (const [name, k] of Object.entries(c.constants)) {
-      const where = `plugin '${c.plugin}': cost constant '${name}'`;
+      const where = `cost constant '${name}' (plugin '${c.plugin}')`;
       if (!/^[a-z][A-Za-z0-9]*$/.test(name)) throw new ConfigError(`${where}: a name is camelCase letters and digits`);
       if (name in COST_CONSTANTS) {
         throw new ConfigError(`${where} has the name of a constant of the core's profiles (${COST_CONSTANTS[name as keyof typeof COST_CONSTANTS]}); give it a name of its own`);

@@ -35,7 +35,7 @@ describe('createContainer', () => {
     const commands = container.getAll<CliCommand>(CliCommand);
     expect(commands.some((c) => c instanceof ListCommand)).toBe(true);
     expect(commands.some((c) => c instanceof RunCommand)).toBe(true);
-    expect(commands).toHaveLength(4); // list, run, bench, exec
+    expect(commands).toHaveLength(5); // list, run, bench, exec, profile
     const suites = container.getAll<BenchSuite>(BenchSuite).map((s) => s.id);
     expect(suites).toContain('vtx');
     expect(suites).toContain('tlb-reach');

@@ -33,12 +33,19 @@ function dunesim(args: string[], manifest: string): { status: number | null; std
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** The guide's plugin, where the guide says to save it (relative imports as written). */
+function writeGuidePlugin(): void {
+  expect(README).toContain('Beside it, `plugins/page-walk/run-hooks.ts`');
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, 'index.ts'), guideBlock('plugins/page-walk/index.ts'));
+  writeFileSync(join(folder, 'run-hooks.ts'), guideBlock('plugins/page-walk/run-hooks.ts'));
+}
+
 describe('README plugin guide', () => {
   it('builds the page-walk plugin from the README text, runs its application and its bench suite', () => {
     // Where the guide says to save it: plugins/page-walk/index.ts (relative imports as written).
     expect(README).toContain('Save it as `plugins/page-walk/index.ts`');
-    mkdirSync(folder, { recursive: true });
-    writeFileSync(join(folder, 'index.ts'), guideBlock('plugins/page-walk/index.ts'));
+    writeGuidePlugin();
     const entry = JSON.parse(guideBlock('manifest entry')) as { name: string; description: string; module?: string };
     expect(entry.name).toBe('page-walk');
     const manifest = join(scratch, 'manifest.json');
@@ -63,5 +70,39 @@ describe('README plugin guide', () => {
     expect(bench.status, bench.stderr).toBe(0);
     expect(bench.stdout).toContain('cold read');
     expect(readFileSync(join(scratch, 'pw', 'index.html'), 'utf8')).toContain('<svg');
+  });
+
+  it("runs the guide's contributions to how programs run: an exec mode, a VM-exit handler, a system call, a cost constant", () => {
+    writeGuidePlugin();
+    const entry = JSON.parse(guideBlock('manifest entry')) as { name: string; description: string };
+    const manifest = join(scratch, 'manifest-hooks.json');
+    writeFileSync(manifest, JSON.stringify({ plugins: [{ ...entry, module: join(folder, 'index.ts') }] }));
+
+    // ExecMode: listed by --mode, run like linux, its own figures under its id in --stats.
+    expect(dunesim(['exec', '--help'], manifest).stdout).toContain('linux | dune | sandbox | ptrace | walk-rate');
+    const statsFile = join(scratch, 'walk-rate.json');
+    const rate = dunesim(['exec', '--mode', 'walk-rate', '--stats', statsFile, '--', join(ROOT, 'examples', 'guest', 'bin', 'hello')], manifest);
+    expect(rate.status, rate.stderr).toBe(0);
+    expect(rate.stdout).toContain('Hello, Dune!');
+    const stats = JSON.parse(readFileSync(statsFile, 'utf8')) as { mode: string; pageWalks: number; instructions: number; 'walk-rate': { walksPer1000Instructions: number } };
+    expect(stats.mode).toBe('walk-rate');
+    expect(stats.pageWalks).toBeGreaterThan(0);
+    expect(stats['walk-rate'].walksPer1000Instructions).toBeCloseTo((1000 * stats.pageWalks) / stats.instructions, 9);
+
+    // VmExitHandler: the CPUID exit of leaf 0x40000000 answered in VMX root (CPUID exits unconditionally: SDM Vol. 3C, Instructions That Cause VM Exits Unconditionally).
+    const cpuid = dunesim(['exec', '--mode', 'dune', '--', join(ROOT, 'test', 'dune', 'programs', 'bin', 'cpuid-leaf')], manifest);
+    expect(cpuid.stderr).toBe('');
+    expect(cpuid.stdout).toBe("max leaf 0x40000000, signature 'pageWalkLeaf'\n");
+
+    // SyscallContribution: call 1000 answers, 1001 is still ENOSYS; strace names the call.
+    const call = dunesim(['exec', '--strace', '--', join(ROOT, 'test', 'dune', 'programs', 'bin', 'private-call')], manifest);
+    expect(call.stdout).toBe('1000(6, 7) = 42\n1001() = -1 errno Function not implemented\n');
+    expect(call.stderr).toContain('[strace] 1 dunesim_multiply(6, 7) = 42');
+
+    // CostContribution: listed with its source after the core's constants.
+    const profile = dunesim(['profile', '--sources'], manifest);
+    expect(profile.status, profile.stderr).toBe(0);
+    expect(profile.stdout).toMatch(/plugin page-walk[^\n]*:\n\s+multiplyCallBody\s+3 instructions/);
+    expect(profile.stdout).toContain('source: counted from the handler below');
   });
 });
