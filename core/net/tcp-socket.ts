@@ -418,6 +418,11 @@ export class TcpSocket {
     // First: the sequence number.
     if (!this.acceptable(seg)) {
       if ((flags & TH_RST) === 0) {
+        if ((flags & TH_SYN) !== 0) {
+          // tcp_validate_incoming: a SYN earns a challenge ACK whatever its sequence number.
+          this.challengeAck();
+          return;
+        }
         if (this.state === TCP_TIME_WAIT && (flags & TH_FIN) !== 0) this.keepTimer.set(this.now() + TCP_TIMEWAIT_LEN_NS);
         this.sendAck();
       }
