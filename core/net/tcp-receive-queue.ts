@@ -24,6 +24,11 @@ export class TcpReceiveQueue {
   /** A FIN became in-order while draining the out-of-order queue. */
   finReached = false;
 
+  /** Segments held out of order. */
+  get outOfOrderSegments(): number {
+    return this.ooo.length;
+  }
+
   get hasOutOfOrder(): boolean {
     return this.ooo.length > 0;
   }

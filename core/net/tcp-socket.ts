@@ -41,6 +41,12 @@ export const TCP_DELACK_MAX_NS = 200 * NS_PER_MS;
 /** Linux SOMAXCONN: listen()'s backlog is clamped to net.core.somaxconn. */
 export const SOMAXCONN = 4096;
 const IP_TCP_OVERHEAD = 40;
+/**
+ * What one out-of-order segment costs against the receive buffer beyond its payload. Linux
+ * charges skb->truesize (the buffer and struct sk_buff, several hundred bytes for a small
+ * segment); without it a peer could queue a sorted list of thousands of 1-byte segments.
+ */
+const OOO_SEGMENT_OVERHEAD = 256;
 
 const SYN_OPTIONS_LEN = 8; // MSS (4), NOP (1), window scale (3)
 
@@ -783,7 +789,8 @@ export class TcpSocket {
     const now = this.now();
     if (seq !== this.rcvNxt) {
       // Out of order: keep it, and tell the sender at once (RFC 5681 §4.2: a duplicate ACK).
-      if (this.receiveQueue.oooBytes + data.length > this.receiveBuffer) {
+      const q = this.receiveQueue;
+      if (q.oooBytes + (q.outOfOrderSegments + 1) * OOO_SEGMENT_OVERHEAD + data.length > this.receiveBuffer) {
         this.stack.counters.TcpExt.TCPOFODrop++;
       } else if (this.receiveQueue.insertOutOfOrder(seq, data, fin)) {
         this.stack.counters.TcpExt.TCPOFOQueue++;

@@ -250,3 +250,45 @@ describe('malformed frames are dropped and counted, never thrown', () => {
     expect(() => pair.clock.advance(200_000 * MS)).not.toThrow();
   });
 });
+
+describe('the device boundary', () => {
+  it('keeps frames a full device refused, in order, and sends them on transmitReady', () => {
+    const pair = stackPair();
+    const server = pair.b.udpSocket();
+    server.bind(0, 7);
+    pair.a.sendEchoRequest(B_ADDR, 1, 1, new Uint8Array(0)); // resolve ARP first
+    pair.clock.advance(10 * MS);
+    pair.wire.a.full = true;
+    const c = pair.a.udpSocket();
+    for (let i = 0; i < 3; i++) c.sendTo(new Uint8Array([i]), B_ADDR, 7);
+    expect(pair.a.counters.Link.TxQueued).toBe(3);
+    expect(pair.a.interfaces[0]!.queued).toBe(3);
+    pair.wire.a.full = false;
+    pair.a.transmitReady(pair.wire.a);
+    pair.clock.advance(10 * MS);
+    const got: number[] = [];
+    const buf = new Uint8Array(4);
+    while (server.recvFrom(buf) > 0) got.push(buf[0]!);
+    expect(got).toEqual([0, 1, 2]);
+  });
+
+  it('delivers to its own address through the clock (a TCP connection to itself)', () => {
+    const pair = stackPair();
+    const server = pair.a.tcpSocket();
+    server.bind(0, 80);
+    server.listen(1);
+    const client = pair.a.tcpSocket();
+    client.connect(A_ADDR, 80);
+    pair.clock.advance(1 * MS);
+    const conn = server.accept();
+    expect(typeof conn).toBe('object');
+    expect(pair.wire.captured.length).toBe(0);
+  });
+
+  it('refuses bad interface configurations with a clear error', () => {
+    const pair = stackPair();
+    expect(() => pair.a.attach(pair.wire.a, { address: A_ADDR, prefixLength: 24 })).toThrow(/attached already/);
+    expect(() => pair.b.attach({ name: 'x', mac: new Uint8Array(6), mtu: 1500, transmit: () => true },
+      { address: 1, prefixLength: 33 })).toThrow(/prefix length/);
+  });
+});
