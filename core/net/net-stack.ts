@@ -1,4 +1,5 @@
 import { inject, injectable } from 'inversify';
+import { ECONNREFUSED, EHOSTUNREACH, EMSGSIZE, ENETUNREACH, ENOPROTOOPT } from '../linux/linux-abi.js';
 import { ETH_HLEN, ETH_P_ARP, ETH_P_IP, isBroadcastMac, writeEthernetSource } from './ethernet.js';
 import { internetChecksum, pseudoHeaderSum } from './internet-checksum.js';
 import {
@@ -344,9 +345,9 @@ export class NetStack implements NetDeviceReceiver {
     const route = this.route(dst >>> 0);
     if (route === null) {
       this.counters.Ip.OutNoRoutes++;
-      return -101; // ENETUNREACH
+      return -ENETUNREACH;
     }
-    if (ICMP_HLEN + data.length + IP_HLEN > route.iface.mtu) return -90; // EMSGSIZE
+    if (ICMP_HLEN + data.length + IP_HLEN > route.iface.mtu) return -EMSGSIZE;
     const frame = this.allocFrame(ICMP_HLEN + data.length);
     const o = L4_OFF;
     frame[o] = ICMP_ECHO;
@@ -417,8 +418,9 @@ export class NetStack implements NetDeviceReceiver {
     const l4 = inner + ihl;
     const sport = be16(frame, l4);
     const dport = be16(frame, l4 + 2);
-    const errno = code === ICMP_PORT_UNREACH ? 111 /* ECONNREFUSED */ : code === ICMP_NET_UNREACH ? 101 /* ENETUNREACH */
-      : code === ICMP_PROT_UNREACH ? 92 /* ENOPROTOOPT */ : 113; /* EHOSTUNREACH */
+    // icmp_err_convert.
+    const errno = code === ICMP_PORT_UNREACH ? ECONNREFUSED : code === ICMP_NET_UNREACH ? ENETUNREACH
+      : code === ICMP_PROT_UNREACH ? ENOPROTOOPT : EHOSTUNREACH;
     if (protocol === IPPROTO_UDP) {
       this.udpTable.lookupConnected(src, sport, dst, dport)?.icmpError(errno);
     } else if (protocol === IPPROTO_TCP) {

@@ -1,5 +1,5 @@
 import {
-  EAGAIN, EALREADY, ECONNREFUSED, ECONNRESET, EINPROGRESS, EINVAL, EISCONN, ENETUNREACH, ENOTCONN,
+  EADDRNOTAVAIL, EAGAIN, EALREADY, ECONNREFUSED, ECONNRESET, EINPROGRESS, EINVAL, EISCONN, ENETUNREACH, ENOTCONN,
   EPIPE, ETIMEDOUT, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
 } from '../linux/linux-abi.js';
 import { INADDR_ANY, IPPROTO_TCP, L4_OFF, putBe16, putBe32 } from './ipv4.js';
@@ -172,7 +172,7 @@ export class TcpSocket {
 
   bind(addr: number, port: number): number {
     if (this.state !== TCP_CLOSE || this.localPort !== 0) return -EINVAL;
-    if (addr !== INADDR_ANY && !this.stack.isLocalAddress(addr)) return -99; // EADDRNOTAVAIL
+    if (addr !== INADDR_ANY && !this.stack.isLocalAddress(addr)) return -EADDRNOTAVAIL;
     const r = this.stack.tcpTable.bind(this, addr >>> 0, port);
     if (r === 0) this.userBound = true;
     return r;
@@ -209,7 +209,7 @@ export class TcpSocket {
     this.localAddr = src;
     this.remoteAddr = addr >>> 0;
     this.remotePort = port;
-    if (this.stack.tcpTable.lookupConnection(this.remoteAddr, port, src, this.localPort) !== null) return -99; // EADDRNOTAVAIL
+    if (this.stack.tcpTable.lookupConnection(this.remoteAddr, port, src, this.localPort) !== null) return -EADDRNOTAVAIL;
     this.softError = 0;
     this.rcvShutdown = false;
     this.sendShutdown = false;
