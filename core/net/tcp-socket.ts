@@ -421,6 +421,12 @@ export class TcpSocket {
         return;
     }
     const flags = seg.flags;
+    if (this.state === TCP_SYN_RECV && (flags & (TH_SYN | TH_ACK | TH_RST)) === TH_SYN && seg.seq === this.irs) {
+      // tcp_check_req: the peer repeats its SYN, so our SYN,ACK was lost; send it again now.
+      this.retransmits++;
+      this.sendSyn(true);
+      return;
+    }
     // First: the sequence number.
     if (!this.acceptable(seg)) {
       if ((flags & TH_RST) === 0) {

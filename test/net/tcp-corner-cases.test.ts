@@ -140,3 +140,28 @@ describe('TCP corner cases', () => {
     expect(pair.b.counters.TcpExt.TCPOFODrop).toBe(5000 - held);
   });
 });
+
+describe('lost handshake segments', () => {
+  it('a repeated SYN makes the listener resend its SYN,ACK at once (the first was lost)', () => {
+    const pair = stackPair({ delayNs: 1 * MS });
+    pair.a.sendEchoRequest(B_ADDR, 1, 1, new Uint8Array(0));
+    pair.clock.advance(10 * MS);
+    const server = pair.b.tcpSocket();
+    server.bind(0, 80);
+    server.listen(4);
+    let drops = 1;
+    pair.wire.filter = (f, from) => from === 'b' && f[23] === 6 && drops-- > 0;
+    pair.wire.capture = true;
+    const c = pair.a.tcpSocket();
+    c.connect(B_ADDR, 80);
+    const t0 = pair.clock.now();
+    pair.clock.advance(100 * MS);
+    expect(c.state).toBe(TCP_SYN_SENT);
+    // The same SYN again (as a duplicate on the wire would bring it), long before either timer.
+    const syn = pair.wire.captured.find((x) => x.from === 'a' && x.frame[23] === 6)!.frame;
+    pair.b.receive(pair.wire.b, syn.slice());
+    pair.clock.runWhile(() => c.state !== TCP_ESTABLISHED);
+    expect(pair.clock.now() - t0).toBe(101 * MS);
+    expect(pair.b.counters.TcpExt.TCPSynRetrans).toBe(1);
+  });
+});
