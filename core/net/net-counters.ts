@@ -1,3 +1,4 @@
+import { injectable } from 'inversify';
 /**
  * What the stack counts. The protocol counters carry the names Linux prints in /proc/net/snmp and
  * /proc/net/netstat (Ip, IpExt, Icmp, Udp, Tcp, TcpExt), which follow the MIBs of RFC 4293,
@@ -5,6 +6,7 @@
  * included. The `Work` group is not Linux's: it is what the stack did that a caller charges
  * cycles for (the stack itself spends none), such as bytes copied to and from the application.
  */
+@injectable()
 export class NetCounters {
   readonly Ip = {
     InReceives: 0, InHdrErrors: 0, InAddrErrors: 0, InUnknownProtos: 0, InDiscards: 0,

@@ -1,3 +1,4 @@
+import { injectable } from 'inversify';
 import { NS_PER_MS, NS_PER_SECOND } from './net-timers.js';
 
 /** RFC 6298 §2.1: the RTO before any RTT sample (Linux TCP_TIMEOUT_INIT, 1 s). */
@@ -15,6 +16,7 @@ export const CLOCK_GRANULARITY_NS = NS_PER_MS;
  * new sample arrives. The variance term is at least TCP_RTO_MIN, as Linux's tcp_set_rto floors
  * rttvar, so on a LAN the RTO is about 200 ms plus the RTT.
  */
+@injectable()
 export class RtoEstimator {
   srtt = 0;
   rttvar = 0;

@@ -1,3 +1,4 @@
+import { injectable } from 'inversify';
 import { be16, be32 } from './ipv4.js';
 
 /** The TCP header (RFC 9293 §3.1) and the options this stack speaks. */
@@ -22,6 +23,7 @@ export const TCP_DEFAULT_MSS = 536;
  * One received segment, parsed in place: offsets into the frame, header fields as numbers. The
  * stack reuses one instance for every segment, so parsing allocates nothing.
  */
+@injectable()
 export class TcpSegment {
   frame: Uint8Array = new Uint8Array(0);
   src = 0;

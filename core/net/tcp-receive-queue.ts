@@ -1,3 +1,4 @@
+import { injectable } from 'inversify';
 import { seqAdd, seqDiff, seqGt, seqLe } from './tcp-sequence.js';
 
 interface OutOfOrderSegment {
@@ -12,6 +13,7 @@ interface OutOfOrderSegment {
  * that arrived ahead of RCV.NXT, kept sorted by sequence number until the gap fills (the
  * out-of-order queue). Overlaps are trimmed when the segments are moved in order.
  */
+@injectable()
 export class TcpReceiveQueue {
   private readonly chunks: Uint8Array[] = [];
   private chunkHead = 0;

@@ -1,3 +1,4 @@
+import { injectable } from 'inversify';
 import { INADDR_ANY } from './ipv4.js';
 import type { UdpSocket } from './udp-socket.js';
 
@@ -6,6 +7,7 @@ import type { UdpSocket } from './udp-socket.js';
  * compute_score ranks them: a connected socket whose peer is the sender before one bound to the
  * destination address, before one bound to INADDR_ANY.
  */
+@injectable()
 export class UdpTable {
   private readonly byPort = new Map<number, UdpSocket[]>();
   private portCounter = 0;

@@ -96,3 +96,33 @@ describe('TCP handshake and data', () => {
     expect(run()).toEqual(first);
   });
 });
+
+describe('a SYN, byte for byte', () => {
+  /** RFC 1071 the slow way: 16-bit words, carries folded after every addition. */
+  function naiveChecksum(words: number[]): number {
+    let s = 0;
+    for (const w of words) {
+      s += w;
+      s = (s & 0xffff) + (s >>> 16);
+    }
+    return ~s & 0xffff;
+  }
+
+  it('matches a frame written out by hand from RFC 791, RFC 9293 and RFC 7323', () => {
+    const pair = stackPair();
+    pair.wire.capture = true;
+    const c = pair.a.tcpSocket();
+    c.connect(B_ADDR, 80);
+    pair.clock.advance(10_000_000);
+    const syn = pair.wire.captured.find((x) => x.from === 'a' && be16(x.frame, 12) === 0x0800)!.frame;
+    const sport = c.localPort;
+    const isn = c.iss;
+    const ip = [0x4500, 48, 0x0001, 0x4000, 0x4006, 0, 0x0a00, 0x0001, 0x0a00, 0x0002];
+    ip[5] = naiveChecksum(ip);
+    const tcp = [sport, 80, isn >>> 16, isn & 0xffff, 0, 0, 0x7002, 0xffff, 0, 0, 0x0204, 0x05b4, 0x0103, 0x0307];
+    tcp[8] = naiveChecksum([0x0a00, 0x0001, 0x0a00, 0x0002, 6, 28, ...tcp]);
+    const words = (ws: number[]): number[] => ws.flatMap((w) => [w >>> 8, w & 0xff]);
+    const expected = [0x02, 0, 0, 0, 0, 0x0b, 0x02, 0, 0, 0, 0, 0x0a, 0x08, 0x00, ...words(ip), ...words(tcp)];
+    expect([...syn]).toEqual(expected);
+  });
+});
