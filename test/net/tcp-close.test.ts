@@ -252,6 +252,35 @@ describe('TCP close, reset and queues', () => {
     expect(server.synQueue.filter((s) => s.state === TCP_SYN_RECV).length).toBe(0);
   });
 
+  it('a new SYN above the old sequence numbers reopens a 4-tuple that is in TIME_WAIT (RFC 1122 §4.2.2.13)', () => {
+    const pair = stackPair();
+    const server = pair.b.tcpSocket();
+    server.reuseAddr = true;
+    server.bind(0, 80);
+    server.listen(4);
+    const open = (): ReturnType<typeof pair.a.tcpSocket> => {
+      const c = pair.a.tcpSocket();
+      c.reuseAddr = true;
+      expect(c.bind(0, 5555)).toBe(0);
+      expect(c.connect(B_ADDR, 80)).toBe(-EINPROGRESS);
+      pair.clock.advance(20 * MS);
+      return c;
+    };
+    const c1 = open();
+    const s1 = server.accept();
+    if (typeof s1 === 'number') throw new Error('no connection');
+    s1.close(); // the server closes first and keeps the TIME_WAIT
+    pair.clock.advance(10 * MS);
+    c1.close();
+    pair.clock.advance(10 * MS);
+    expect(s1.state).toBe(TCP_TIME_WAIT);
+    expect(c1.state).toBe(TCP_CLOSE);
+    const c2 = open();
+    expect(c2.state).toBe(TCP_ESTABLISHED);
+    expect(s1.state).toBe(TCP_CLOSE);
+    expect(typeof server.accept()).toBe('object');
+  });
+
   it('SO_REUSEADDR: a restarted server binds its port while connections are in TIME_WAIT only if both set it', () => {
     const pair = stackPair();
     const run = (reuse: boolean): number => {
