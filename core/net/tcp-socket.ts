@@ -38,6 +38,8 @@ export const TCP_RETRIES2 = 15;
 /** Linux TCP_ATO_MIN / TCP_DELACK_MIN (HZ/25) and TCP_DELACK_MAX (HZ/5): 40 ms and 200 ms. */
 export const TCP_ATO_MIN_NS = 40 * NS_PER_MS;
 export const TCP_DELACK_MAX_NS = 200 * NS_PER_MS;
+/** Linux TCP_MAX_QUICKACKS: ACKs sent at once at the start of a transfer (quick-ACK mode). */
+export const TCP_MAX_QUICKACKS = 16;
 /** Linux SOMAXCONN: listen()'s backlog is clamped to net.core.somaxconn. */
 export const SOMAXCONN = 4096;
 const IP_TCP_OVERHEAD = 40;
@@ -121,8 +123,11 @@ export class TcpSocket {
   private persist = false;
   /** Delayed-ACK state: an ACK is owed, and the ack timeout estimator (icsk_ack.ato). */
   private ackPending = false;
-  private ato = TCP_ATO_MIN_NS;
+  private ato = 0;
   private lastRcvTime = 0;
+  /** ACKs still to send at once (icsk_ack.quick) and the interactive ("ping-pong") mode. */
+  private quickAcks = 0;
+  private pingpong = false;
 
   private readonly retransmitTimer: SocketTimer;
   private readonly delackTimer: SocketTimer;
@@ -849,10 +854,26 @@ export class TcpSocket {
 
   /** tcp_event_data_recv: the ACK timeout follows the gaps between arriving segments. */
   private updateAto(now: number): void {
-    const m = now - this.lastRcvTime;
-    if (m <= TCP_ATO_MIN_NS / 2) this.ato = this.ato / 2 + TCP_ATO_MIN_NS / 2;
-    else if (m < this.ato) this.ato = Math.min(this.ato / 2 + m, this.rto.rto);
+    if (this.ato === 0) {
+      // The first data: start in quick-ACK mode so the sender's slow start is not held back.
+      this.incrQuickAck();
+      this.ato = TCP_ATO_MIN_NS;
+    } else {
+      const m = now - this.lastRcvTime;
+      if (m <= TCP_ATO_MIN_NS / 2) this.ato = this.ato / 2 + TCP_ATO_MIN_NS / 2;
+      else if (m < this.ato) this.ato = Math.min(this.ato / 2 + m, this.rto.rto);
+      else if (m > this.rto.rto) this.incrQuickAck(); // after an idle spell, as at the start
+    }
     this.lastRcvTime = now;
+  }
+
+  /** tcp_incr_quickack: up to TCP_MAX_QUICKACKS (16) immediate ACKs, at most half a window's worth of segments. */
+  private incrQuickAck(): void {
+    const wnd = Math.max(seqDiff(this.rcvAdvRight, this.rcvNxt), 0);
+    let quick = Math.floor(wnd / (2 * this.rcvMss));
+    if (quick === 0) quick = 2;
+    quick = Math.min(quick, TCP_MAX_QUICKACKS);
+    if (quick > this.quickAcks) this.quickAcks = quick;
   }
 
   /**
@@ -860,7 +881,7 @@ export class TcpSocket {
    * §4.2.3.2's "every second full-sized segment"); otherwise within the delayed-ACK timeout.
    */
   private scheduleAck(): void {
-    if (seqDiff(this.rcvNxt, this.rcvWup) > this.rcvMss) {
+    if (seqDiff(this.rcvNxt, this.rcvWup) > this.rcvMss || (this.quickAcks > 0 && !this.pingpong)) {
       this.sendAck();
       return;
     }
@@ -971,6 +992,9 @@ export class TcpSocket {
       this.rttTiming = false; // Karn: no sample from a retransmitted range
     } else {
       c.Tcp.OutSegs++;
+      // tcp_event_data_sent: data sent within ato of the last arrival looks like a reply
+      // (tcp_pingpong_thresh = 1): from now on ACKs wait to ride on replies.
+      if (len > 0 && this.ato !== 0 && this.now() - this.lastRcvTime < this.ato) this.pingpong = true;
       if (!this.rttTiming && len + (fin ? 1 : 0) > 0) {
         this.rttTiming = true;
         this.rttSeq = end;
@@ -1078,6 +1102,7 @@ export class TcpSocket {
     }
     if ((flags & TH_ACK) !== 0) {
       putBe32(frame, o + 8, this.rcvNxt);
+      if (this.quickAcks > 0) this.quickAcks--; // tcp_event_ack_sent
       this.rcvWup = this.rcvNxt;
       this.ackPending = false;
       this.delackTimer.clear();
@@ -1162,8 +1187,14 @@ export class TcpSocket {
 
   private onDelackTimer(): void {
     if (!this.ackPending || !this.isSynchronized()) return;
-    // tcp_delack_timer_handler: the ACK was not piggybacked in time; inflate the timeout.
-    this.ato = Math.min(this.ato * 2, this.rto.rto);
+    // tcp_delack_timer_handler: the ACK was not piggybacked in time. Outside ping-pong mode the
+    // timeout inflates; in it, the exchange has stopped being interactive.
+    if (!this.pingpong) {
+      this.ato = Math.min(this.ato * 2, this.rto.rto);
+    } else {
+      this.pingpong = false;
+      this.ato = TCP_ATO_MIN_NS;
+    }
     this.stack.counters.TcpExt.DelayedACKs++;
     this.sendAck();
   }

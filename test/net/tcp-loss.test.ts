@@ -131,19 +131,24 @@ describe('TCP under loss', () => {
 });
 
 describe('TCP acknowledgements and windows', () => {
-  it('delays the ACK of a lone segment by 40 ms (TCP_ATO_MIN), and ACKs every second full segment at once', () => {
+  it('ACKs the first 16 segments at once (quick-ACK), then delays the ACK of a lone segment by 40 ms (TCP_ATO_MIN)', () => {
     const pair = stackPair({ delayNs: 100_000 });
     const { client, conn } = connect(pair);
     pair.wire.capture = true;
-    const t0 = pair.clock.now();
-    client.send(pattern(100));
-    pair.clock.advance(100 * MS);
+    const sentAt: number[] = [];
+    for (let i = 0; i < 18; i++) {
+      sentAt.push(pair.clock.now());
+      client.send(pattern(100));
+      pair.clock.advance(100 * MS);
+      readAll(conn);
+    }
     const acks = pair.wire.captured.filter((x) => x.from === 'b' && isTcp(x.frame) && payloadLength(x.frame) === 0);
-    expect(acks.length).toBe(1);
-    expect(acks[0]!.atNs - (t0 + 100_000)).toBe(TCP_ATO_MIN_NS);
-    expect(pair.b.counters.TcpExt.DelayedACKs).toBe(1);
-    readAll(conn);
-    // Two full segments: the second is acknowledged on arrival.
+    expect(acks.length).toBe(18);
+    const delays = acks.map((x, i) => x.atNs - (sentAt[i]! + 100_000));
+    expect(delays.slice(0, 16)).toEqual(new Array(16).fill(0));
+    expect(delays.slice(16)).toEqual([TCP_ATO_MIN_NS, TCP_ATO_MIN_NS]);
+    expect(pair.b.counters.TcpExt.DelayedACKs).toBe(2);
+    // Two full segments: the second is acknowledged on arrival (more than one full segment unacknowledged).
     pair.wire.captured.length = 0;
     client.noDelay = true;
     const t1 = pair.clock.now();
@@ -152,14 +157,14 @@ describe('TCP acknowledgements and windows', () => {
     const acks2 = pair.wire.captured.filter((x) => x.from === 'b' && isTcp(x.frame) && payloadLength(x.frame) === 0);
     expect(acks2.length).toBe(1);
     expect(acks2[0]!.atNs).toBe(t1 + 100_000);
-    expect(pair.b.counters.TcpExt.DelayedACKs).toBe(1);
+    expect(pair.b.counters.TcpExt.DelayedACKs).toBe(2);
   });
 
   it('never delays an ACK past 200 ms (TCP_DELACK_MAX) however slow the path', () => {
     const pair = stackPair({ delayNs: 400 * MS });
     const { client, conn } = connect(pair);
     pair.wire.capture = true;
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 20; i++) {
       client.send(pattern(10));
       pair.clock.advance(1000 * MS);
       readAll(conn);
@@ -168,12 +173,28 @@ describe('TCP acknowledgements and windows', () => {
       .map((x) => x.atNs + 400 * MS);
     const acks = pair.wire.captured.filter((x) => x.from === 'b' && isTcp(x.frame) && payloadLength(x.frame) === 0);
     expect(acks.length).toBe(arrivals.length);
-    const delays = acks.map((x, i) => x.atNs - arrivals[i]!);
+    const delays = acks.map((x, i) => x.atNs - arrivals[i]!).slice(16); // after the quick ACKs
     for (const d of delays) {
       expect(d).toBeGreaterThanOrEqual(TCP_ATO_MIN_NS);
       expect(d).toBeLessThanOrEqual(200 * MS);
     }
     expect(delays.at(-1)).toBe(200 * MS); // the timeout grew (tcp_delack_timer) up to the cap
+  });
+
+  it('request and response: once replies follow requests (ping-pong mode), ACKs ride on the replies', () => {
+    const pair = stackPair({ delayNs: 100_000 });
+    const { client, conn } = connect(pair);
+    let rounds = 0;
+    conn.onWake = () => {
+      if (conn.available() > 0) conn.send(readAll(conn));
+    };
+    client.onWake = () => {
+      if (client.available() > 0 && (readAll(client), ++rounds < 10)) client.send(pattern(64));
+    };
+    client.send(pattern(64));
+    pair.clock.runWhile(() => rounds < 10);
+    // One bare ACK from the server: the first request, in quick-ACK mode; the other nine rode on replies.
+    expect(pair.b.counters.Work.AcksSent).toBe(1);
   });
 
   it('a receiver that stops reading closes the window; the sender probes with backing-off persist timer and resumes', () => {
