@@ -1,9 +1,9 @@
 import { inject, injectable } from 'inversify';
 import { ECONNREFUSED, EHOSTUNREACH, EMSGSIZE, ENETUNREACH, ENOPROTOOPT } from '../linux/linux-abi.js';
-import { ETH_HLEN, ETH_P_ARP, ETH_P_IP, isBroadcastMac, writeEthernetSource } from './ethernet.js';
+import { ETH_HLEN, ETH_P_ARP, ETH_P_IP, writeEthernetSource } from './ethernet.js';
 import { internetChecksum, pseudoHeaderSum } from './internet-checksum.js';
 import {
-  INADDR_ANY, INADDR_BROADCAST, IP_HLEN, IP_MF, IP_OFF, IP_OFFSET, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, L4_OFF,
+  INADDR_BROADCAST, IP_HLEN, IP_MF, IP_OFF, IP_OFFSET, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, L4_OFF,
   be16, be32, putBe16, putBe32, writeIpv4Header,
 } from './ipv4.js';
 import { IsnGenerator } from './isn-generator.js';
