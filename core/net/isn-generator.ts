@@ -16,6 +16,11 @@ export class IsnGenerator {
 
   /** A keyed 32-bit hash of three words. */
   hash3(a: number, b: number, c: number): number {
+    return this.hash4(a, b, c, 0);
+  }
+
+  /** A keyed 32-bit hash of four words. */
+  hash4(a: number, b: number, c: number, d: number): number {
     let v0 = this.k0 | 0;
     let v1 = this.k1 | 0;
     let v2 = (0x6c796765 ^ this.k0) | 0;
@@ -26,7 +31,7 @@ export class IsnGenerator {
       v0 = (v0 + v3) | 0; v3 = rotl(v3, 7); v3 ^= v0;
       v2 = (v2 + v1) | 0; v1 = rotl(v1, 13); v1 ^= v2; v2 = rotl(v2, 16);
     };
-    for (const m of [a | 0, b | 0, c | 0, 12 << 24]) {
+    for (const m of [a | 0, b | 0, c | 0, d | 0, 16 << 24]) {
       v3 ^= m;
       round();
       round();

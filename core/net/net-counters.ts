@@ -26,7 +26,8 @@ export class NetCounters {
     OutSegs: 0, RetransSegs: 0, InErrs: 0, OutRsts: 0, InCsumErrors: 0,
   };
   readonly TcpExt = {
-    ListenOverflows: 0, ListenDrops: 0, TCPReqQFullDrop: 0, DelayedACKs: 0, TCPFastRetrans: 0,
+    ListenOverflows: 0, ListenDrops: 0, TCPReqQFullDrop: 0, TCPReqQFullDoCookies: 0, SyncookiesSent: 0,
+    SyncookiesRecv: 0, SyncookiesFailed: 0, DelayedACKs: 0, TCPFastRetrans: 0,
     TCPTimeouts: 0, TCPSynRetrans: 0, TCPLossProbes: 0, TCPAbortOnTimeout: 0, TCPAbortOnClose: 0,
     TCPAbortOnData: 0, TCPAbortOnLinger: 0, TW: 0, TWRecycled: 0, TCPChallengeACK: 0,
     TCPOFOQueue: 0, TCPOFODrop: 0, TCPWinProbe: 0, TCPPartialUndo: 0, TCPDSACKRecv: 0,

@@ -13,6 +13,7 @@ import { NetInterface, type NetInterfaceConfig } from './net-interface.js';
 import { NetTimers, NS_PER_SECOND } from './net-timers.js';
 import { TCP_HLEN, TH_ACK, TH_RST, TH_SYN, TcpSegment } from './tcp-header.js';
 import { seqAdd, seqGt } from './tcp-sequence.js';
+import { SynCookies } from './syn-cookies.js';
 import { TcpSocket } from './tcp-socket.js';
 import { TCP_TIME_WAIT } from './tcp-state.js';
 import { TcpTable } from './tcp-table.js';
@@ -22,6 +23,8 @@ import { UdpTable } from './udp-table.js';
 /** What a stack is configured with; `secret` keys sequence numbers and port choice (secure_tcp_seq's net_secret). */
 export interface NetStackOptions {
   readonly secret: number;
+  /** net.ipv4.tcp_syncookies: answer SYNs beyond the SYN queue with cookies (Linux's default, true). */
+  readonly syncookies?: boolean;
 }
 
 export const NetStackOptions = Symbol.for('dunesim.NetStackOptions');
@@ -71,6 +74,8 @@ export class NetStack implements NetDeviceReceiver {
   readonly counters = new NetCounters();
   readonly isn: IsnGenerator;
   readonly tcpTable: TcpTable;
+  readonly synCookies: SynCookies;
+  readonly syncookies: boolean;
   readonly udpTable = new UdpTable();
   readonly interfaces: NetInterface[] = [];
   /** Called for each ICMP echo reply received (ping). */
@@ -83,6 +88,8 @@ export class NetStack implements NetDeviceReceiver {
   constructor(@inject(NetTimers) readonly timers: NetTimers, @inject(NetStackOptions) options: NetStackOptions) {
     this.isn = new IsnGenerator(options.secret);
     this.tcpTable = new TcpTable(this.isn);
+    this.synCookies = new SynCookies(this.isn);
+    this.syncookies = options.syncookies ?? true;
   }
 
   /** Brings up `dev` with an address (`ip addr add`, `ip link set up`). */

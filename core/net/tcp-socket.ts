@@ -5,7 +5,7 @@ import {
 import { INADDR_ANY, IPPROTO_TCP, L4_OFF, putBe16, putBe32 } from './ipv4.js';
 import { internetChecksum, pseudoHeaderSum } from './internet-checksum.js';
 import type { NetInterface } from './net-interface.js';
-import type { NetStack } from './net-stack.js';
+import type { NetRoute, NetStack } from './net-stack.js';
 import { NS_PER_MS, NS_PER_SECOND } from './net-timers.js';
 import { RenoCongestion } from './reno-congestion.js';
 import { RtoEstimator, TCP_RTO_MAX_NS } from './rto-estimator.js';
@@ -42,6 +42,8 @@ export const TCP_DELACK_MAX_NS = 200 * NS_PER_MS;
 export const TCP_MAX_QUICKACKS = 16;
 /** Linux SOMAXCONN: listen()'s backlog is clamped to net.core.somaxconn. */
 export const SOMAXCONN = 4096;
+/** Linux TCP_SYNCOOKIE_VALID: cookies are taken for two minutes after the SYN queue overflowed. */
+export const TCP_SYNCOOKIE_VALID_NS = 120 * NS_PER_SECOND;
 const IP_TCP_OVERHEAD = 40;
 /**
  * What one out-of-order segment costs against the receive buffer beyond its payload. Linux
@@ -154,6 +156,8 @@ export class TcpSocket {
   readonly acceptQueue: TcpSocket[] = [];
   /** Connections in SYN_RECV (the request queue). */
   readonly synQueue: TcpSocket[] = [];
+  /** When the SYN queue last overflowed into cookies (-1: never). */
+  private lastSynOverflow = -1;
   /** The listener a connection in SYN_RECV or in the accept queue came from. */
   parent: TcpSocket | null = null;
 
@@ -492,11 +496,13 @@ export class TcpSocket {
     const flags = seg.flags;
     if ((flags & TH_RST) !== 0) return;
     const route = this.stack.route(seg.src);
+    if (route === null) return;
     if ((flags & TH_ACK) !== 0) {
-      if (route !== null) this.stack.sendReset(route.iface, route.nextHop, seg);
+      if ((flags & TH_SYN) === 0 && this.cookieAck(seg, route)) return;
+      this.stack.sendReset(route.iface, route.nextHop, seg);
       return;
     }
-    if ((flags & TH_SYN) === 0 || route === null) return;
+    if ((flags & TH_SYN) === 0) return;
     const c = this.stack.counters;
     // tcp_conn_request: a full accept queue drops the SYN (sk_acceptq_is_full: more than backlog).
     if (this.acceptQueue.length > this.backlog) {
@@ -504,24 +510,20 @@ export class TcpSocket {
       c.TcpExt.ListenDrops++;
       return;
     }
-    // The request queue holds at most backlog half-open connections (no SYN cookies here).
+    // The request queue holds at most backlog half-open connections; beyond that a SYN is
+    // answered with a cookie (tcp_syncookies = 1, Linux's default) or dropped.
     if (this.synQueue.length >= Math.max(this.backlog, 1)) {
+      if (this.stack.syncookies) {
+        c.TcpExt.TCPReqQFullDoCookies++;
+        this.lastSynOverflow = this.now();
+        this.sendCookieSynAck(seg, route);
+        return;
+      }
       c.TcpExt.TCPReqQFullDrop++;
       c.TcpExt.ListenDrops++;
       return;
     }
-    const child = new TcpSocket(this.stack);
-    child.parent = this;
-    child.reuseAddr = this.reuseAddr;
-    child.noDelay = this.noDelay;
-    child.receiveBuffer = this.receiveBuffer;
-    if (this.sendBuffer.capacity !== TCP_WMEM_DEFAULT) child.setSendBuffer(this.sendBuffer.capacity);
-    child.iface = route.iface;
-    child.nextHop = route.nextHop;
-    child.localAddr = seg.dst;
-    child.localPort = seg.dstPort;
-    child.remoteAddr = seg.src;
-    child.remotePort = seg.srcPort;
+    const child = this.newChild(seg, route);
     child.irs = seg.seq;
     child.rcvNxt = seqAdd(seg.seq, 1);
     child.rcvAdvRight = child.rcvNxt;
@@ -538,6 +540,95 @@ export class TcpSocket {
     this.stack.tcpTable.inheritPort(child);
     child.sendSyn(true);
     child.retransmitTimer.set(this.now() + child.rto.rto);
+  }
+
+  /** A connection for a segment reaching this listener: its addresses, options and route. */
+  private newChild(seg: TcpSegment, route: NetRoute): TcpSocket {
+    const child = new TcpSocket(this.stack);
+    child.parent = this;
+    child.reuseAddr = this.reuseAddr;
+    child.noDelay = this.noDelay;
+    child.receiveBuffer = this.receiveBuffer;
+    if (this.sendBuffer.capacity !== TCP_WMEM_DEFAULT) child.setSendBuffer(this.sendBuffer.capacity);
+    child.iface = route.iface;
+    child.nextHop = route.nextHop;
+    child.localAddr = seg.dst;
+    child.localPort = seg.dstPort;
+    child.remoteAddr = seg.src;
+    child.remotePort = seg.srcPort;
+    return child;
+  }
+
+  /** cookie_v4_init_sequence: a SYN,ACK whose ISN is the cookie, with only an MSS option; no state kept. */
+  private sendCookieSynAck(seg: TcpSegment, route: NetRoute): void {
+    const c = this.stack.counters;
+    const iss = this.stack.synCookies.make(seg.src, seg.dst, seg.srcPort, seg.dstPort, seg.seq,
+      seg.mss >= 0 ? seg.mss : TCP_DEFAULT_MSS, this.now());
+    const frame = this.stack.allocFrame(TCP_HLEN + 4);
+    const o = L4_OFF;
+    putBe16(frame, o, seg.dstPort);
+    putBe16(frame, o + 2, seg.srcPort);
+    putBe32(frame, o + 4, iss);
+    putBe32(frame, o + 8, seqAdd(seg.seq, 1));
+    frame[o + 12] = ((TCP_HLEN + 4) / 4) << 4;
+    frame[o + 13] = TH_SYN | TH_ACK;
+    putBe16(frame, o + 14, Math.min(this.receiveBuffer, 0xffff));
+    frame[o + 20] = TCPOPT_MSS;
+    frame[o + 21] = 4;
+    putBe16(frame, o + 22, route.iface.mtu - IP_TCP_OVERHEAD);
+    putBe16(frame, o + 16, internetChecksum(frame, o, TCP_HLEN + 4, pseudoHeaderSum(seg.dst, seg.src, IPPROTO_TCP, TCP_HLEN + 4)));
+    c.Tcp.OutSegs++;
+    c.TcpExt.SyncookiesSent++;
+    this.stack.ipOutput(route.iface, route.nextHop, frame, seg.dst, seg.src, IPPROTO_TCP, TCP_HLEN + 4);
+  }
+
+  /**
+   * cookie_v4_check: an ACK for a listener may complete a handshake answered with a cookie —
+   * only within two minutes of a SYN queue overflow (tcp_synq_no_recent_overflow). True when the
+   * segment was taken (a connection made, or dropped for a full accept queue).
+   */
+  private cookieAck(seg: TcpSegment, route: NetRoute): boolean {
+    if (!this.stack.syncookies || this.lastSynOverflow < 0 || this.now() - this.lastSynOverflow >= TCP_SYNCOOKIE_VALID_NS) return false;
+    const c = this.stack.counters;
+    const irs = seqAdd(seg.seq, -1 >>> 0);
+    const iss = seqAdd(seg.ack, -1 >>> 0);
+    const mss = this.stack.synCookies.check(seg.src, seg.dst, seg.srcPort, seg.dstPort, irs, iss, this.now());
+    if (mss === 0) {
+      c.TcpExt.SyncookiesFailed++;
+      return false;
+    }
+    c.TcpExt.SyncookiesRecv++;
+    if (this.acceptQueue.length > this.backlog) {
+      c.TcpExt.ListenOverflows++;
+      c.TcpExt.ListenDrops++;
+      return true;
+    }
+    const child = this.newChild(seg, route);
+    child.irs = irs;
+    child.rcvNxt = seg.seq;
+    child.rcvWup = seg.seq;
+    child.rcvAdvRight = seqAdd(seg.seq, Math.min(this.receiveBuffer, 0xffff));
+    child.iss = iss;
+    child.sndUna = seg.ack;
+    child.sndNxt = seg.ack;
+    child.sndMax = seg.ack;
+    child.bufSeq = seg.ack;
+    child.sndSml = seg.ack;
+    child.advMss = route.iface.mtu - IP_TCP_OVERHEAD;
+    child.mss = Math.min(mss, child.advMss);
+    child.rcvMss = Math.min(child.mss, TCP_DEFAULT_MSS);
+    child.sndWnd = seg.window;
+    child.maxSndWnd = seg.window;
+    child.sndWl1 = seg.seq;
+    child.sndWl2 = seg.ack;
+    this.stack.tcpTable.hash(child);
+    this.stack.tcpTable.inheritPort(child);
+    child.setEstablished();
+    c.Tcp.PassiveOpens++;
+    this.acceptQueue.push(child);
+    this.wake();
+    if (seg.dataLen > 0 || (seg.flags & TH_FIN) !== 0) child.input(seg);
+    return true;
   }
 
   private synSentInput(seg: TcpSegment): void {

@@ -216,7 +216,7 @@ describe('TCP close, reset and queues', () => {
   });
 
   it('SYN queue: at most backlog half-open connections; the rest are dropped (tcp_syncookies = 0)', () => {
-    const pair = stackPair();
+    const pair = stackPair({}, false);
     const server = pair.b.tcpSocket();
     server.bind(0, 80);
     server.listen(1);
@@ -227,6 +227,46 @@ describe('TCP close, reset and queues', () => {
     expect(pair.b.counters.TcpExt.TCPReqQFullDrop).toBe(2);
     pair.clock.advance(5000 * MS);
     expect(server.acceptQueue.length).toBe(2);
+  });
+
+  it('SYN cookies: SYNs beyond the SYN queue are answered from no state, and the returning ACK makes the connection', () => {
+    const pair = stackPair();
+    pair.wire.capture = true;
+    const server = pair.b.tcpSocket();
+    server.bind(0, 80);
+    server.listen(1);
+    const clients = [0, 1, 2].map(() => pair.a.tcpSocket());
+    for (const c of clients) c.connect(B_ADDR, 80); // the three SYNs leave together after ARP
+    pair.clock.advance(50 * MS);
+    const b = pair.b.counters.TcpExt;
+    expect(b.TCPReqQFullDoCookies).toBe(2);
+    expect(b.SyncookiesSent).toBe(2);
+    expect(b.SyncookiesRecv).toBe(2);
+    expect(clients.every((c) => c.state === TCP_ESTABLISHED)).toBe(true);
+    // Backlog 1 takes two: the third cookie's ACK found the accept queue full and was dropped.
+    expect(server.acceptQueue.length).toBe(2);
+    expect(b.ListenOverflows).toBe(1);
+    const cookieConn = server.acceptQueue[1]!;
+    expect(cookieConn.mss).toBe(1460); // the client's 1460 is in the table
+    expect(cookieConn.sndWscale).toBe(0); // no timestamps, so no window scale
+    // Room again: the third client's first data carries an ACK with a valid cookie.
+    server.accept();
+    server.accept();
+    clients[2]!.send(pattern(10));
+    pair.clock.advance(50 * MS);
+    const third = server.accept();
+    if (typeof third === 'number') throw new Error('no connection');
+    expect(readAll(third)).toEqual(pattern(10));
+    // A forged ACK to the listener (an unknown port pair, a made-up ACK number) is no cookie: a reset.
+    const forged = pair.wire.captured.filter((x) => x.from === 'a' && x.frame[23] === 6).at(-1)!.frame.slice();
+    forged[L4_OFF] = 0x12;
+    forged[L4_OFF + 1] = 0x34;
+    forged[L4_OFF + 8]! ^= 0x55;
+    reChecksum(forged);
+    const rsts = pair.b.counters.Tcp.OutRsts;
+    pair.b.receive(pair.wire.b, forged);
+    expect(b.SyncookiesFailed).toBe(1);
+    expect(pair.b.counters.Tcp.OutRsts).toBe(rsts + 1);
   });
 
   it('a full accept queue ignores the final ACK; the SYN,ACK is retransmitted until there is room', () => {

@@ -99,11 +99,11 @@ export interface StackPair {
 }
 
 /** Two hosts, 10.0.0.1 (a) and 10.0.0.2 (b), on a /24 joined by a TestWire. */
-export function stackPair(options: WireOptions = {}): StackPair {
+export function stackPair(options: WireOptions = {}, syncookies = true): StackPair {
   const clock = new ManualNetClock();
   const wire = new TestWire(clock, options);
-  const a = new NetStack(clock, { secret: 0xa11ce });
-  const b = new NetStack(clock, { secret: 0xb0b });
+  const a = new NetStack(clock, { secret: 0xa11ce, syncookies });
+  const b = new NetStack(clock, { secret: 0xb0b, syncookies });
   a.attach(wire.a, { address: A_ADDR, prefixLength: 24 });
   b.attach(wire.b, { address: B_ADDR, prefixLength: 24 });
   wire.a.receiver = a;
