@@ -165,3 +165,46 @@ describe('lost handshake segments', () => {
     expect(pair.b.counters.TcpExt.TCPSynRetrans).toBe(1);
   });
 });
+
+describe('spoofed segments', () => {
+  it('random segments on a live 4-tuple never throw and never break the sequence invariants', () => {
+    const pair = stackPair({ delayNs: 200_000 });
+    pair.wire.capture = true;
+    const { client, conn } = connect(pair);
+    client.send(pattern(5000));
+    pair.clock.advance(50 * MS);
+    const template = pair.wire.captured.filter((x) => x.from === 'a' && isTcpData(x.frame)).at(-1)!.frame;
+    let x = 99;
+    const rnd = (n: number): number => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return x % n;
+    };
+    for (let i = 0; i < 3000; i++) {
+      const f = template.slice();
+      const near = (base: number): number => (base + rnd(400_000) - 200_000) >>> 0;
+      putBe32(f, L4_OFF + 4, near(conn.rcvNxt));
+      putBe32(f, L4_OFF + 8, near(conn.sndUna));
+      f[L4_OFF + 13] = rnd(64);
+      putBe16(f, L4_OFF + 14, rnd(65536));
+      f[L4_OFF + 16] = 0;
+      f[L4_OFF + 17] = 0;
+      const tcpLen = be16(f, 16) - 20;
+      let sum = 6 + tcpLen + 0x0a00 + 1 + 0x0a00 + 2;
+      for (let k = 0; k < tcpLen; k += 2) sum += (f[L4_OFF + k]! << 8) | (k + 1 < tcpLen ? f[L4_OFF + k + 1]! : 0);
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      putBe16(f, L4_OFF + 16, ~sum & 0xffff);
+      expect(() => pair.b.receive(pair.wire.b, f)).not.toThrow();
+      if (i % 100 === 0) {
+        expect(() => pair.clock.advance(5 * MS)).not.toThrow();
+        client.send(pattern(500));
+        conn.recv(new Uint8Array(10_000));
+      }
+      for (const s of [client, conn]) {
+        if (s.state === TCP_CLOSE) continue;
+        expect(((s.sndNxt - s.sndUna) | 0) >= 0).toBe(true);
+        expect(((s.sndMax - s.sndNxt) | 0) >= 0).toBe(true);
+      }
+    }
+    expect(() => pair.clock.advance(300_000 * MS)).not.toThrow();
+  });
+});
