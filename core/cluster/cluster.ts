@@ -12,6 +12,30 @@ export interface ClusterNode {
   readonly name: string;
   readonly machine: Machine;
   readonly advance: NodeAdvance;
+  /**
+   * The clock (cycles) of the node's next event of its own while its CPUs are idle: a device
+   * event, and for a Linux node a kernel timer (a sleep's deadline). Default: device events.
+   */
+  readonly nextWake: () => number;
+  /** What the node's software is blocked in, '' if nothing (for the report of a stalled run). */
+  readonly blocked: () => string;
+}
+
+export interface NodeOptions {
+  nextWake?: () => number;
+  blocked?: () => string;
+}
+
+/**
+ * How `Cluster.run` ended: at the time asked for; quiet (nothing in flight, every node idle and
+ * nothing blocked); or stalled (nothing can happen any more, yet some node's software waits —
+ * for a frame that will never come), with what each such node waits in.
+ */
+export interface ClusterRunEnd {
+  reason: 'until' | 'quiet' | 'stalled';
+  /** Cluster time (picoseconds) when the run ended. */
+  at: Picoseconds;
+  blocked: Array<{ node: string; what: string }>;
 }
 
 /** The machine's own loop: its CPUs, and its device events while every CPU is idle. */
@@ -53,10 +77,14 @@ export class Cluster {
   lateArrivals = 0;
   maxLateCycles = 0;
 
-  addNode(name: string, machine: Machine, advance: NodeAdvance = advanceMachine): ClusterNode {
+  addNode(name: string, machine: Machine, advance: NodeAdvance = advanceMachine, opts: NodeOptions = {}): ClusterNode {
     if (this.nodes.some((n) => n.name === name)) throw new RangeError(`a node named '${name}' is already in the cluster`);
     if (this.nodes.some((n) => n.machine === machine)) throw new RangeError(`machine of '${name}' is already a node`);
-    const node = { name, machine, advance };
+    const node: ClusterNode = {
+      name, machine, advance,
+      nextWake: opts.nextWake ?? (() => machine.nextEventAt),
+      blocked: opts.blocked ?? (() => ''),
+    };
     this.nodes.push(node);
     return node;
   }
@@ -101,21 +129,25 @@ export class Cluster {
 
   /** Whether a node has nothing to do before `untilCycles`: every CPU idle, no device event due. */
   private static idle(n: ClusterNode, untilCycles: number): boolean {
-    return n.machine.cpus.every((c) => c.halted || c.stopped) && n.machine.nextEventAt >= untilCycles;
+    return n.machine.cpus.every((c) => c.halted || c.stopped) && n.nextWake() >= untilCycles;
   }
 
   /** Runs every machine to cluster time `until` (picoseconds), or until nothing is left to do. */
-  run(until: Picoseconds = Infinity): void {
+  run(until: Picoseconds = Infinity): ClusterRunEnd {
     if (this.lookahead === Infinity) throw new Error('cluster: no wire, so no lookahead; connect two ports first');
     let now = this.events.now;
     for (;;) {
-      if (now >= until) return;
+      if (now >= until) return this.end('until', now);
       // Nothing anywhere before the next arrival: jump to it (or stop).
       const next = this.events.peek();
       if (this.nodes.every((n) => Cluster.idle(n, Cluster.cyclesAt(n.machine, Math.min(next, until))))) {
         if (next === Infinity || next >= until) {
           this.events.run(until);
-          return;
+          if (next === Infinity && this.nodes.every((n) => n.nextWake() === Infinity)) {
+            const blocked = this.blockedNodes();
+            return this.end(blocked.length > 0 ? 'stalled' : 'quiet', now, blocked);
+          }
+          return this.end('until', until);
         }
         if (next > now) {
           now = next;
@@ -130,4 +162,23 @@ export class Cluster {
       now = end;
     }
   }
+
+  private blockedNodes(): Array<{ node: string; what: string }> {
+    const out: Array<{ node: string; what: string }> = [];
+    for (const n of this.nodes) {
+      const what = n.blocked();
+      if (what !== '') out.push({ node: n.name, what });
+    }
+    return out;
+  }
+
+  private end(reason: ClusterRunEnd['reason'], at: Picoseconds, blocked: ClusterRunEnd['blocked'] = []): ClusterRunEnd {
+    return { reason, at, blocked };
+  }
+}
+
+/** The report of a stalled run: which node waits in what. */
+export function describeStall(end: ClusterRunEnd): string {
+  if (end.reason !== 'stalled') return `cluster ${end.reason} at ${end.at / 1e6} µs`;
+  return `cluster stalled at ${end.at / 1e6} µs: nothing in flight and no node can move, yet ${end.blocked.map((b) => `${b.node}: ${b.what}`).join('; ')}`;
 }

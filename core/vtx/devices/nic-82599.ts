@@ -340,6 +340,11 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
     const interval = ((this.regs[R.eitr(v) >>> 2]! & R.EITR_INTERVAL_MASK) >>> 3) * R.EITR_UNIT_US;
     this.nextAllowed[v] = now + interval * 1e-6 * this.machine.costs.clockHz;
     if ((this.regs[R.EIAC >>> 2]! & bit) !== 0) this.regs[R.EICR >>> 2] = (this.regs[R.EICR >>> 2]! & ~bit) >>> 0;
+    // Auto-mask (datasheet §7.3.1.4): the vector stays masked until the driver writes EIMS, which
+    // spares ixgbe an EIMC write in every interrupt handler.
+    if ((this.regs[R.GPIE >>> 2]! & R.GPIE_EIAME) !== 0 && (this.regs[R.EIAM >>> 2]! & bit) !== 0) {
+      this.regs[R.EIMS >>> 2] = (this.regs[R.EIMS >>> 2]! & ~bit) >>> 0;
+    }
     this.interrupts[v]++;
     this.msix.signal(v);
   }
@@ -347,7 +352,15 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
   deliverMsi(apicId: number, vector: number): boolean {
     const cpu = this.machine.cpus[apicId];
     if (cpu === undefined) return false;
+    const wasHalted = cpu.halted;
     cpu.interrupt(vector);
+    if (wasHalted && !cpu.halted) {
+      // The message woke a CPU that slept until now: its clock moves on to the message's time,
+      // and a CPU in the middle of a slice sized without it ends the slice (clock order again).
+      const now = this.now();
+      if (cpu.cycles < now) cpu.cycles = now;
+      for (const c of this.machine.cpus) if (c !== cpu) c.endSlice = true;
+    }
     return true;
   }
 

@@ -36,6 +36,8 @@ export const EIMC = 0x0_0888; // mask clear
 export const EIAM = 0x0_0890;
 export const GPIE = 0x0_0898;
 export const GPIE_MSIX_MODE = 1 << 4;
+/** GPIE.EIAME: an MSI-X message clears the EIMS bits its vector has in EIAM (auto-mask). */
+export const GPIE_EIAME = 1 << 30;
 /** EITR(n), n < 24: the vector's interrupt throttling; interval in bits 11:3. */
 export const eitr = (v: number): number => 0x0_0820 + 4 * v;
 export const EITR_INTERVAL_MASK = 0x0ff8;
