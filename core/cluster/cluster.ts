@@ -76,6 +76,9 @@ export class Cluster {
    */
   lateArrivals = 0;
   maxLateCycles = 0;
+  /** Frames lost on a wire that was down when they left or while they were on it. */
+  lost = 0;
+  private readonly wires: Array<{ a: Nic82599; b: Nic82599; up: boolean; generation: number }> = [];
 
   addNode(name: string, machine: Machine, advance: NodeAdvance = advanceMachine, opts: NodeOptions = {}): ClusterNode {
     if (this.nodes.some((n) => n.name === name)) throw new RangeError(`a node named '${name}' is already in the cluster`);
@@ -106,12 +109,23 @@ export class Cluster {
       if (!this.nodes.some((n) => n.machine === nic.machine)) throw new RangeError(`port ${nic.name} is on a machine that is not a node of the cluster`);
     }
     this.lookahead = Math.min(this.lookahead, prop);
+    const w = { a, b, up: true, generation: 0 };
+    this.wires.push(w);
     const wire = (from: Nic82599, to: Nic82599): void => {
       from.onTransmit = (frame, endPs) => {
         const arrival = endPs + prop;
+        if (!w.up) {
+          this.lost++;
+          return;
+        }
+        const generation = w.generation;
         // Handed over while `from`'s machine runs a window: the arrival is at least one
         // lookahead later, so it lands after the window that is running now.
         this.events.at(arrival, () => {
+          if (w.generation !== generation) {
+            this.lost++; // the wire went down while the frame was on it
+            return;
+          }
           const at = Cluster.cyclesAt(to.machine, arrival);
           const ahead = Math.max(...to.machine.cpus.map((c) => c.cycles));
           if (at < ahead) {
@@ -125,6 +139,25 @@ export class Cluster {
     };
     wire(a, b);
     wire(b, a);
+  }
+
+  /**
+   * Takes the wire of port `nic` down or up at cluster time `atPs` (now by default): frames on
+   * it or sent while it is down are lost, and both ports see their link change (LSC) at that
+   * time on their own machine's clock.
+   */
+  setLink(nic: Nic82599, up: boolean, atPs: Picoseconds = this.events.now): void {
+    const w = this.wires.find((x) => x.a === nic || x.b === nic);
+    if (w === undefined) throw new RangeError(`port ${nic.name} has no wire in this cluster`);
+    this.events.at(Math.max(atPs, this.events.now), () => {
+      if (w.up === up) return;
+      w.up = up;
+      w.generation++;
+      for (const port of [w.a, w.b]) {
+        const at = Math.max(0, Cluster.cyclesAt(port.machine, atPs));
+        port.machine.schedule(at, () => port.asOf(at, () => port.setLink(up)));
+      }
+    });
   }
 
   /** Whether a node has nothing to do before `untilCycles`: every CPU idle, no device event due. */

@@ -189,6 +189,17 @@ export class Ixgbe implements NetDevice {
       this.wr(cpu, R.eitr(q), itr);
       mask |= 1 << q;
     }
+    // The "other" causes (link status change) on the next MSI-X entry, aimed at CPU 0
+    // (ixgbe_request_msix_irqs: ixgbe_msix_other).
+    const other = queues;
+    const otherVector = k.allocateIrqVector(FIRST_DEVICE_VECTOR);
+    k.requestIrq(otherVector, this.name, (c) => this.msixOther(c));
+    const e = this.msix + 16 * other;
+    cpu.mmu.write32(e, 0xfee0_0000);
+    cpu.mmu.write32(e + 4, 0);
+    cpu.mmu.write32(e + 8, otherVector);
+    cpu.mmu.write32(e + 12, 0);
+    this.wr(cpu, R.IVAR_MISC, (other | R.IVAR_ALLOC_VAL) << 8);
     this.wr(cpu, R.EIAC, mask);
     this.wr(cpu, R.EIAM, mask);
     // ixgbe_setup_mrqc.
@@ -227,8 +238,31 @@ export class Ixgbe implements NetDevice {
     this.wr(cpu, R.RXCTRL, R.RXCTRL_RXEN);
     this.carrier = (this.rd(cpu, R.LINKS) & R.LINKS_UP) !== 0;
     this.up = true;
-    this.wr(cpu, R.EIMS, mask); // ixgbe_irq_enable
+    this.wr(cpu, R.EIMS, mask | R.EICR_LSC); // ixgbe_irq_enable
   }
+
+  /**
+   * ixgbe_msix_other: reads and clears the causes; on a link status change, LINKS decides the
+   * carrier (what ixgbe's service task does with ixgbe_watchdog_update_link, run here at once).
+   * Carrier off stops every transmit queue (netif_tx_stop_all_queues): `transmit` refuses until
+   * the link is back, then the stack hears `transmitReady`.
+   */
+  private msixOther(cpu: Cpu): void {
+    const eicr = this.rd(cpu, R.EICR);
+    this.wr(cpu, R.EICR, eicr & R.EICR_LSC);
+    if ((eicr & R.EICR_LSC) !== 0) {
+      const up = (this.rd(cpu, R.LINKS) & R.LINKS_UP) !== 0;
+      if (up !== this.carrier) {
+        this.carrier = up;
+        this.linkChanges++;
+        if (up) this.receiver?.transmitReady(this);
+      }
+    }
+    this.wr(cpu, R.EIMS, R.EICR_LSC);
+  }
+
+  /** Carrier changes seen (ip link's carrier_changes). */
+  linkChanges = 0;
 
   // -------------------------------------------------------------------------------------------
   // Interrupts and NAPI.
@@ -279,8 +313,24 @@ export class Ixgbe implements NetDevice {
    */
   transmit(frame: Uint8Array): boolean {
     const m = this.kernel.machine;
-    const cpu = m.running ?? m.cpus[0]!;
     if (!this.up) throw new Error(`${this.name}: transmit while the interface is down`);
+    const running = m.running;
+    if (running !== undefined && !running.mmu.user) return this.xmit(running, frame);
+    // From outside a CPU's kernel path (a kernel timer, a test): the kernel's code on the CPU
+    // that runs now, or CPU 0, with supervisor accesses as after an interrupt's entry.
+    const cpu = running ?? m.cpus[0]!;
+    if (cpu.vmx.nonRoot) throw new Error(`${this.name}: transmit on cpu${cpu.index} while it runs a guest; the kernel is not there`);
+    const ctx = cpu.mmu.ctx;
+    const user = cpu.mmu.user;
+    cpu.mmu.setMode(false, ctx);
+    try {
+      return this.xmit(cpu, frame);
+    } finally {
+      cpu.mmu.setMode(user, ctx);
+    }
+  }
+
+  private xmit(cpu: Cpu, frame: Uint8Array): boolean {
     if (frame.length < ETH_HLEN || frame.length > ETH_HLEN + this.mtu) {
       this.stats.txDropped++;
       return true; // dropped: the device owns it and lets it go
@@ -306,7 +356,8 @@ export class Ixgbe implements NetDevice {
    * clear-on-read counters — MPC(0) for rx_missed_errors, QPRDC(q) for rx_no_dma_resources —
    * and adds them to the interface's.
    */
-  updateStats(cpu: Cpu = this.kernel.machine.running ?? this.kernel.machine.cpus[0]!): IxgbeStats {
+  updateStats(cpu: Cpu = this.kernel.machine.cpus[0]!): IxgbeStats {
+    if (cpu.mmu.user || cpu.vmx.nonRoot) throw new Error(`${this.name}: statistics are read by kernel code; cpu${cpu.index} is not in the kernel`);
     this.stats.rxMissedErrors += this.rd(cpu, R.mpc(0));
     for (const qv of this.qVectors) this.stats.rxNoDmaResources += this.rd(cpu, R.qprdc(qv.index));
     return this.stats;

@@ -53,6 +53,10 @@ export const EITR_UNIT_US = 2.048;
  */
 export const ivar = (n: number): number => 0x0_0900 + 4 * n;
 export const IVAR_ALLOC_VAL = 0x80;
+/** IVAR_MISC: bits 15:8 name the vector of the "other" causes (link status change), bit 15 valid. */
+export const IVAR_MISC = 0x0_0a00;
+/** EICR/EIMS bit 20: link status change (LSC), an "other" cause. */
+export const EICR_LSC = 1 << 20;
 
 // Receive (§8.2.3.8).
 export const rdbal = (q: number): number => 0x0_1000 + 0x40 * q;

@@ -62,7 +62,7 @@ describe('the Linux model\'s 82599 driver (ixgbe)', () => {
       expect(nic.msix.read(16 * q.index, 4)).toBe((0xfee0_0000 | (q.cpu << 12)) >>> 0);
       expect(nic.msix.read(16 * q.index + 8, 4)).toBe(q.vector);
     }
-    expect(regs[R.EIMS >>> 2]).toBe(0xf);
+    expect(regs[R.EIMS >>> 2]).toBe((0xf | R.EICR_LSC) >>> 0); // the queues and the link status change
   });
 
   it('two Linux machines exchange frames through their drivers; the sender sleeps and the NIC interrupt wakes it', () => {
@@ -198,6 +198,45 @@ describe('the Linux model\'s 82599 driver (ixgbe)', () => {
     expect(end.blocked).toEqual([{ node: 'a', what: 'pid 1 (sender) asleep in nettest_wait' }]);
     expect(describeStall(end)).toMatch(/cluster stalled at .* µs: nothing in flight and no node can move, yet a: pid 1 \(sender\) asleep in nettest_wait/);
     expect(b.dev.updateStats().rxPackets).toBe(3);
+  });
+
+  it('link loss: frames on the wire are lost, both drivers see the carrier drop (LSC) and stop sending; the link\'s return wakes the queues', () => {
+    const { a, b, gotA, gotB, cluster } = echoPair(10);
+    const psOf = (cycles: number): number => Math.round((cycles * 1e12) / a.m.costs.clockHz);
+    const start = psOf(a.m.cpus[0]!.cycles);
+    cluster.setLink(a.nic, false, start + 1_500_000); // 1.5 µs into the burst
+    const down = cluster.run(start + 100_000_000);
+    expect(down.reason).toBe('stalled'); // the sender waits for echoes that were lost
+    expect(cluster.lost).toBeGreaterThan(0);
+    expect(gotB.frames.length).toBeLessThan(10);
+    expect(gotA.frames.length).toBeLessThan(10);
+    expect(a.dev.carrier).toBe(false);
+    expect(b.dev.carrier).toBe(false);
+    expect(a.dev.linkChanges).toBe(1);
+    // The stack's frames are refused while the carrier is down (the queue is stopped).
+    const busy = a.dev.stats.txBusy;
+    expect(a.dev.transmit(frameBetween(1, 2, 99))).toBe(false);
+    expect(a.dev.stats.txBusy).toBe(busy + 1);
+    const ready = gotA.readyCalls;
+    cluster.setLink(a.nic, true);
+    cluster.run();
+    expect(a.dev.carrier).toBe(true);
+    expect(b.dev.carrier).toBe(true);
+    expect(gotA.readyCalls).toBe(ready + 1); // netif_wake_queue: the stack may send again
+    const before = gotB.frames.length;
+    expect(a.dev.transmit(frameBetween(1, 2, 42))).toBe(true);
+    cluster.run();
+    expect(gotB.frames.length).toBe(before + 1);
+  });
+
+  it('a frame the NIC found a bad checksum in goes up all the same, counted (hw_csum_rx_error), for the stack to drop', () => {
+    const { a, b, gotB, cluster } = echoPair(0);
+    const f = frameBetween(1, 2, 0);
+    f[14 + 20 + 16] ^= 0xff; // spoil the TCP checksum
+    expect(a.dev.transmit(f)).toBe(true);
+    cluster.run();
+    expect(gotB.frames).toHaveLength(1);
+    expect(b.dev.stats.rxCsumErrors).toBe(1);
   });
 
   it('refuses frames it cannot send: shorter than a header, longer than the MTU', () => {
