@@ -178,7 +178,8 @@ export class Cluster {
           this.events.run(until);
           if (next === Infinity && this.nodes.every((n) => n.nextWake() === Infinity)) {
             const blocked = this.blockedNodes();
-            return this.end(blocked.length > 0 ? 'stalled' : 'quiet', now, blocked);
+            // The cluster's clock has moved to `until` (when there is one): so have the machines.
+            return this.end(blocked.length > 0 ? 'stalled' : 'quiet', Math.max(now, this.events.now), blocked);
           }
           return this.end('until', until);
         }
@@ -206,6 +207,14 @@ export class Cluster {
   }
 
   private end(reason: ClusterRunEnd['reason'], at: Picoseconds, blocked: ClusterRunEnd['blocked'] = []): ClusterRunEnd {
+    // The machines slept until the run's end: idle clocks catch up with it, so what a caller does
+    // between runs (a frame sent, a socket opened) happens at the cluster's present.
+    if (Number.isFinite(at)) {
+      for (const n of this.nodes) {
+        const c = Cluster.cyclesAt(n.machine, at);
+        for (const cpu of n.machine.cpus) if (cpu.halted && cpu.cycles < c) cpu.cycles = c;
+      }
+    }
     return { reason, at, blocked };
   }
 }
