@@ -570,6 +570,9 @@ export class Kernel {
     cpu.rflags |= RFLAGS_IF;
     cpu.setReg(RSP, this.kernelStackTop(cpu));
     cpu.idle();
+    // An interrupt requested while the CPU had them off (a device unmasked by the handler that
+    // is just ending) is taken at once: STI's shadow ends before HLT would sleep.
+    if (cpu.hasPendingInterrupt) cpu.halted = false;
   }
 
   private switchTo(cpu: Cpu, next: Task): void {
