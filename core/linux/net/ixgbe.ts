@@ -165,13 +165,10 @@ export class Ixgbe implements NetDevice {
     for (let q = 0; q < queues; q++) {
       const vector = k.allocateIrqVector(FIRST_DEVICE_VECTOR);
       const target = q % m.cpus.length;
-      const qv: QVector = {
-        index: q, cpu: target, vector,
-        rx: new IxgbeRxRing(m, kva, q, rxDescriptors),
-        tx: new IxgbeTxRing(m, kva, q, txDescriptors),
-        napi: undefined as unknown as NapiStruct,
-      };
-      qv.napi = new NapiStruct(`${this.name}-TxRx-${q}`, (c, budget) => this.poll(c, qv, budget));
+      const rx = new IxgbeRxRing(m, kva, q, rxDescriptors);
+      const tx = new IxgbeTxRing(m, kva, q, txDescriptors);
+      const napi = new NapiStruct(`${this.name}-TxRx-${q}`, (c, budget) => this.poll(c, qv, budget));
+      const qv: QVector = { index: q, cpu: target, vector, rx, tx, napi };
       this.qVectors.push(qv);
       k.requestIrq(vector, `${this.name}-TxRx-${q}`, (c) => this.msixCleanRings(c, qv));
       // The MSI-X entry: the message goes to the local APIC of the queue's CPU with its vector.
