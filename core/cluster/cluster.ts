@@ -12,6 +12,30 @@ export interface ClusterNode {
   readonly name: string;
   readonly machine: Machine;
   readonly advance: NodeAdvance;
+  /**
+   * The clock (cycles) of the node's next event of its own while its CPUs are idle: a device
+   * event, and for a Linux node a kernel timer (a sleep's deadline). Default: device events.
+   */
+  readonly nextWake: () => number;
+  /** What the node's software is blocked in, '' if nothing (for the report of a stalled run). */
+  readonly blocked: () => string;
+}
+
+export interface NodeOptions {
+  nextWake?: () => number;
+  blocked?: () => string;
+}
+
+/**
+ * How `Cluster.run` ended: at the time asked for; quiet (nothing in flight, every node idle and
+ * nothing blocked); or stalled (nothing can happen any more, yet some node's software waits —
+ * for a frame that will never come), with what each such node waits in.
+ */
+export interface ClusterRunEnd {
+  reason: 'until' | 'quiet' | 'stalled';
+  /** Cluster time (picoseconds) when the run ended. */
+  at: Picoseconds;
+  blocked: Array<{ node: string; what: string }>;
 }
 
 /** The machine's own loop: its CPUs, and its device events while every CPU is idle. */
@@ -52,11 +76,18 @@ export class Cluster {
    */
   lateArrivals = 0;
   maxLateCycles = 0;
+  /** Frames lost on a wire that was down when they left or while they were on it. */
+  lost = 0;
+  private readonly wires: Array<{ a: Nic82599; b: Nic82599; up: boolean; generation: number }> = [];
 
-  addNode(name: string, machine: Machine, advance: NodeAdvance = advanceMachine): ClusterNode {
+  addNode(name: string, machine: Machine, advance: NodeAdvance = advanceMachine, opts: NodeOptions = {}): ClusterNode {
     if (this.nodes.some((n) => n.name === name)) throw new RangeError(`a node named '${name}' is already in the cluster`);
     if (this.nodes.some((n) => n.machine === machine)) throw new RangeError(`machine of '${name}' is already a node`);
-    const node = { name, machine, advance };
+    const node: ClusterNode = {
+      name, machine, advance,
+      nextWake: opts.nextWake ?? (() => machine.nextEventAt),
+      blocked: opts.blocked ?? (() => ''),
+    };
     this.nodes.push(node);
     return node;
   }
@@ -78,12 +109,23 @@ export class Cluster {
       if (!this.nodes.some((n) => n.machine === nic.machine)) throw new RangeError(`port ${nic.name} is on a machine that is not a node of the cluster`);
     }
     this.lookahead = Math.min(this.lookahead, prop);
+    const w = { a, b, up: true, generation: 0 };
+    this.wires.push(w);
     const wire = (from: Nic82599, to: Nic82599): void => {
       from.onTransmit = (frame, endPs) => {
         const arrival = endPs + prop;
+        if (!w.up) {
+          this.lost++;
+          return;
+        }
+        const generation = w.generation;
         // Handed over while `from`'s machine runs a window: the arrival is at least one
         // lookahead later, so it lands after the window that is running now.
         this.events.at(arrival, () => {
+          if (w.generation !== generation) {
+            this.lost++; // the wire went down while the frame was on it
+            return;
+          }
           const at = Cluster.cyclesAt(to.machine, arrival);
           const ahead = Math.max(...to.machine.cpus.map((c) => c.cycles));
           if (at < ahead) {
@@ -99,23 +141,47 @@ export class Cluster {
     wire(b, a);
   }
 
+  /**
+   * Takes the wire of port `nic` down or up at cluster time `atPs` (now by default): frames on
+   * it or sent while it is down are lost, and both ports see their link change (LSC) at that
+   * time on their own machine's clock.
+   */
+  setLink(nic: Nic82599, up: boolean, atPs: Picoseconds = this.events.now): void {
+    const w = this.wires.find((x) => x.a === nic || x.b === nic);
+    if (w === undefined) throw new RangeError(`port ${nic.name} has no wire in this cluster`);
+    this.events.at(Math.max(atPs, this.events.now), () => {
+      if (w.up === up) return;
+      w.up = up;
+      w.generation++;
+      for (const port of [w.a, w.b]) {
+        const at = Math.max(0, Cluster.cyclesAt(port.machine, atPs));
+        port.machine.schedule(at, () => port.asOf(at, () => port.setLink(up)));
+      }
+    });
+  }
+
   /** Whether a node has nothing to do before `untilCycles`: every CPU idle, no device event due. */
   private static idle(n: ClusterNode, untilCycles: number): boolean {
-    return n.machine.cpus.every((c) => c.halted || c.stopped) && n.machine.nextEventAt >= untilCycles;
+    return n.machine.cpus.every((c) => c.halted || c.stopped) && n.nextWake() >= untilCycles;
   }
 
   /** Runs every machine to cluster time `until` (picoseconds), or until nothing is left to do. */
-  run(until: Picoseconds = Infinity): void {
+  run(until: Picoseconds = Infinity): ClusterRunEnd {
     if (this.lookahead === Infinity) throw new Error('cluster: no wire, so no lookahead; connect two ports first');
     let now = this.events.now;
     for (;;) {
-      if (now >= until) return;
+      if (now >= until) return this.end('until', now);
       // Nothing anywhere before the next arrival: jump to it (or stop).
       const next = this.events.peek();
       if (this.nodes.every((n) => Cluster.idle(n, Cluster.cyclesAt(n.machine, Math.min(next, until))))) {
         if (next === Infinity || next >= until) {
           this.events.run(until);
-          return;
+          if (next === Infinity && this.nodes.every((n) => n.nextWake() === Infinity)) {
+            const blocked = this.blockedNodes();
+            // The cluster's clock has moved to `until` (when there is one): so have the machines.
+            return this.end(blocked.length > 0 ? 'stalled' : 'quiet', Math.max(now, this.events.now), blocked);
+          }
+          return this.end('until', until);
         }
         if (next > now) {
           now = next;
@@ -130,4 +196,31 @@ export class Cluster {
       now = end;
     }
   }
+
+  private blockedNodes(): Array<{ node: string; what: string }> {
+    const out: Array<{ node: string; what: string }> = [];
+    for (const n of this.nodes) {
+      const what = n.blocked();
+      if (what !== '') out.push({ node: n.name, what });
+    }
+    return out;
+  }
+
+  private end(reason: ClusterRunEnd['reason'], at: Picoseconds, blocked: ClusterRunEnd['blocked'] = []): ClusterRunEnd {
+    // The machines slept until the run's end: idle clocks catch up with it, so what a caller does
+    // between runs (a frame sent, a socket opened) happens at the cluster's present.
+    if (Number.isFinite(at)) {
+      for (const n of this.nodes) {
+        const c = Cluster.cyclesAt(n.machine, at);
+        for (const cpu of n.machine.cpus) if (cpu.halted && cpu.cycles < c) cpu.cycles = c;
+      }
+    }
+    return { reason, at, blocked };
+  }
+}
+
+/** The report of a stalled run: which node waits in what. */
+export function describeStall(end: ClusterRunEnd): string {
+  if (end.reason !== 'stalled') return `cluster ${end.reason} at ${end.at / 1e6} µs`;
+  return `cluster stalled at ${end.at / 1e6} µs: nothing in flight and no node can move, yet ${end.blocked.map((b) => `${b.node}: ${b.what}`).join('; ')}`;
 }

@@ -34,6 +34,7 @@ import { HostNet } from './net/host-net.js';
 import { disarmRealTimer } from './itimer.js';
 import { prototypeOf } from './syscall-prototypes.js';
 import { FutexTable, clearChildTid, exitRobustList } from './futex.js';
+import { NetRxSoftirq } from './net/napi.js';
 
 const TWO_32 = 0x1_0000_0000;
 /** Address spaces a CPU keeps under PCIDs at once (TLB_NR_DYN_ASIDS, arch/x86/include/asm/tlbflush.h). */
@@ -159,6 +160,9 @@ export class Kernel {
   private readonly sWakeIpis: number;
   private readonly sFutexCalls: number;
   readonly cpuOf: (t: Task) => Cpu;
+  /** The NET_RX softirq and the CPUs' NAPI poll lists (network drivers schedule their polls here). */
+  readonly netRx: NetRxSoftirq;
+  private readonly sDeviceIrqs: number;
 
   constructor(readonly machine: Machine) {
     registerSyscalls(this.syscalls);
@@ -184,6 +188,8 @@ export class Kernel {
     this.sMmSwitchesNoFlush = s.counter('linux.mmSwitchesNoFlush', 'count', 'switch_mm CR3 loads with bit 63 set: the PCID kept its translations');
     this.sFutexCalls = s.counter('linux.futexCalls', 'count', 'futex() system calls');
     this.sWakeIpis = s.counter('linux.wakeIpis', 'count', 'reschedule IPIs that woke an idle CPU for a task another CPU made runnable (ttwu)');
+    this.sDeviceIrqs = s.counter('linux.deviceIrqs', 'count', 'device interrupts handled (do_IRQ), e.g. a NIC queue\'s MSI-X vector');
+    this.netRx = new NetRxSoftirq(machine.cpus.length, machine.costs, s);
 
     // The SYSCALL entry point and the exception handlers, as natives in kernel text.
     this.syscallEntry = this.boot.native('entry_SYSCALL_64', (cpu) => this.onSyscall(cpu), 0);
@@ -234,7 +240,7 @@ export class Kernel {
       cpu.wrmsr(MSR_LSTAR, this.syscallEntry >>> 0, Math.floor(this.syscallEntry / TWO_32) >>> 0);
       cpu.wrmsr(MSR_FMASK, RFLAGS_TF | RFLAGS_DF | RFLAGS_IF | RFLAGS_NT | RFLAGS_AC, 0);
       cpu.ss = GD_KD;
-      cpu.idle(); // idle until a task is scheduled
+      this.idleCpu(cpu); // idle until a task is scheduled
     }
   }
 
@@ -549,11 +555,24 @@ export class Kernel {
   private dispatchIdle(cpu: Cpu): void {
     const next = this.takeRunnable(cpu);
     if (next === undefined) {
-      cpu.idle();
+      this.idleCpu(cpu);
       return;
     }
     this.switchTo(cpu, next);
     this.returnToUser(cpu, next);
+  }
+
+  /**
+   * The idle loop's safe_halt (STI; HLT) on the CPU's own kernel stack: a device interrupt
+   * wakes the CPU, runs its handler on that stack and returns here.
+   */
+  private idleCpu(cpu: Cpu): void {
+    cpu.rflags |= RFLAGS_IF;
+    cpu.setReg(RSP, this.kernelStackTop(cpu));
+    cpu.idle();
+    // An interrupt requested while the CPU had them off (a device unmasked by the handler that
+    // is just ending) is taken at once: STI's shadow ends before HLT would sleep.
+    if (cpu.hasPendingInterrupt) cpu.halted = false;
   }
 
   private switchTo(cpu: Cpu, next: Task): void {
@@ -691,8 +710,8 @@ export class Kernel {
       if (next === undefined) {
         this.current[cpu.index] = undefined;
         cpu.tscDeadline = Infinity;
-        cpu.idle();
         cpu.jump(this.syscallEntry); // parked in kernel text until an interrupt or wake-up
+        this.idleCpu(cpu);
         return;
       }
       this.switchTo(cpu, next);
@@ -754,7 +773,7 @@ export class Kernel {
     const t = this.current[cpu.index];
     if (t === undefined) {
       // An idle CPU parked here; nothing to do.
-      cpu.idle();
+      this.idleCpu(cpu);
       return;
     }
     const r = t.regs;
@@ -989,6 +1008,70 @@ export class Kernel {
     cpu.eoi();
     if (vector === LOCAL_TIMER_VECTOR) this.schedulerTick(cpu, this.current[cpu.index]);
     else if (vector === CALL_FUNCTION_VECTOR) this.runFlushRequests(cpu);
+    else {
+      const irq = this.irqHandlers.get(vector);
+      if (irq !== undefined) this.deviceInterrupt(cpu, irq.handler);
+    }
+  }
+
+  /**
+   * request_irq for a device's MSI-X vector: an IDT gate to a handler in kernel text. The entry
+   * (common_interrupt → do_IRQ → handle_edge_irq) acknowledges the APIC first, as an edge MSI is
+   * acked, then runs `handler`; irq_exit runs the softirqs it raised (NET_RX) on this CPU before
+   * the way out.
+   */
+  requestIrq(vector: number, name: string, handler: (cpu: Cpu) => void): void {
+    if (!Number.isInteger(vector) || vector < 0x20 || vector >= LOCAL_TIMER_VECTOR) throw new RangeError(`${name}: device vector ${vector} outside 0x20..0x${(LOCAL_TIMER_VECTOR - 1).toString(16)} (Linux's external vectors below the system ones)`);
+    if (this.irqHandlers.has(vector)) throw new RangeError(`${name}: vector 0x${vector.toString(16)} already belongs to ${this.irqHandlers.get(vector)!.name}`);
+    this.irqHandlers.set(vector, { name, handler });
+    const entry = this.boot.native(`irq_${name}`, (c) => {
+      c.eoi();
+      this.deviceInterrupt(c, handler);
+      this.irqExit(c);
+    }, 0);
+    this.boot.gate(vector, entry, {});
+  }
+
+  private readonly irqHandlers = new Map<number, { name: string; handler: (cpu: Cpu) => void }>();
+
+  /** assign_irq_vector, reduced: the lowest free device vector from `first` up. */
+  allocateIrqVector(first: number): number {
+    for (let v = first; v < LOCAL_TIMER_VECTOR; v++) if (!this.irqHandlers.has(v)) return v;
+    throw new RangeError('no free device interrupt vector');
+  }
+
+  /** The handler and softirqs of a device interrupt (also after an external-interrupt VM exit). */
+  private deviceInterrupt(cpu: Cpu, handler: (cpu: Cpu) => void): void {
+    this.sv[this.sDeviceIrqs]++;
+    cpu.charge(this.costs.irqPath);
+    handler(cpu);
+    if (this.netRx.pending(cpu)) this.netRx.run(cpu);
+  }
+
+  /**
+   * The way out of a device interrupt (ret_from_intr). From ring 3: the task's state is saved and
+   * the usual way back to user mode runs (a task the softirq woke may preempt it, signals are
+   * delivered). From the idle loop: IRETQ, then schedule() if the handler made a task runnable
+   * here. From elsewhere in ring 0: IRETQ.
+   */
+  private irqExit(cpu: Cpu): void {
+    const sp = cpu.rsp;
+    const cs = cpu.mmu.read64(sp + 8) & 0xffff;
+    const t = this.current[cpu.index];
+    if ((cs & 3) === 0 || t === undefined) {
+      cpu.iretq();
+      if (t === undefined && this.current[cpu.index] === undefined) this.dispatchIdle(cpu);
+      return;
+    }
+    const r = t.regs;
+    r.saveFrom(cpu);
+    r.rip = cpu.mmu.read64Number(sp);
+    r.rflags = cpu.mmu.read64(sp + 16);
+    r.set(RSP, cpu.mmu.read64Number(sp + 24));
+    r.origRax = -1;
+    cpu.setReg(RSP, this.kernelStackTop(cpu));
+    if (this.runQueues[cpu.index]!.some((x) => x.state === TaskState.Runnable)) t.needResched = true;
+    this.returnToUser(cpu, t);
   }
 
   /** The call-function IPI: run the TLB flushes other CPUs queued for this one, then IRETQ. */
@@ -1423,6 +1506,8 @@ export class Kernel {
       }
       if (!this.hostCouldWake()) {
         if (timer === undefined) return this.settled();
+        // Idle until past the caller's clock (a cluster's window): the timer is for a later run.
+        if (timer.deadline > maxCycles) return 'cycles';
         this.fireTimer(timer);
         continue;
       }
@@ -1475,7 +1560,7 @@ export class Kernel {
     return this.blockedTasks().map((t) => {
       const who = `${t.tid === t.process.pid ? '' : `tid ${t.tid} of `}pid ${t.process.pid} (${t.process.name})`;
       if (t.state === TaskState.Stopped) return `${who} stopped`;
-      return `${who} asleep in ${t.lastSyscall >= 0 ? Kernel.syscallName(t.lastSyscall) : 'the kernel'}`;
+      return `${who} asleep in ${t.lastSyscall >= 0 ? this.syscalls.get(t.lastSyscall)?.name ?? Kernel.syscallName(t.lastSyscall) : 'the kernel'}`;
     }).join(', ');
   }
 
@@ -1502,6 +1587,13 @@ export class Kernel {
     // If the CPUs run unsliced, stop them so that run() goes on in slices that end at deadlines.
     if (this.timers.length === 1) for (const c of this.machine.cpus) c.stop();
     return t;
+  }
+
+  /** The earliest pending timer's deadline (cycles), or Infinity. */
+  get nextTimerDeadline(): number {
+    let d = Infinity;
+    for (const t of this.timers) if (t.deadline < d) d = t.deadline;
+    return d;
   }
 
   cancelTimer(t: KernelTimer): void {

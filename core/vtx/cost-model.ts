@@ -51,6 +51,10 @@ export const COST_CONSTANTS = {
   tcpClosePath: 'Linux close of an established TCP socket: tcp_close, the FIN/ACK segments in softirq, sock teardown',
   pollPath: 'Linux poll / epoll_wait / epoll_ctl call body (excluding the files looked at)',
   pollPerFile: 'Linux f_op->poll of one file during poll or epoll_wait',
+  irqPath: 'Linux device interrupt beyond IDT delivery and IRETQ: common_interrupt, do_IRQ, irq_enter/irq_exit, handle_edge_irq and the driver handler that schedules NAPI',
+  netRxActionPath: 'Linux NET_RX softirq pass: __do_softirq, net_rx_action and one napi poll call with its completion (per poll, not per packet)',
+  netRxPacketPath: 'Linux driver receive of one frame: ixgbe_clean_rx_irq per descriptor (skb build, checksum flags, eth_type_trans, napi_gro_receive) and the buffer refill',
+  netTxPacketPath: 'Linux transmit of one frame below the protocol: dev_queue_xmit, the qdisc, ixgbe_xmit_frame (descriptor set-up) and its later clean in ixgbe_clean_tx_irq',
   // The Dune module's own kernel paths (kern/*.c), counted from its code, not fitted.
   duneEptFaultPath: 'Dune module vmx_do_ept_fault: gpa_to_hva, get_user_pages_fast on a present page, EPT entry install',
   // Device registers (uncached memory-mapped I/O): what the CPU pays for a load or store that
@@ -121,6 +125,10 @@ export class CostModel implements Record<CostConstant, number> {
   tcpClosePath = 0;
   pollPath = 0;
   pollPerFile = 0;
+  irqPath = 0;
+  netRxActionPath = 0;
+  netRxPacketPath = 0;
+  netTxPacketPath = 0;
   forkPerPte = 0;
   exitPath = 0;
   execPath = 0;

@@ -158,13 +158,15 @@ export class Machine {
       }
       if (pick < 0) return slices;
       const cpu = cpus[pick]!;
-      if (cpu.cycles >= maxCycles) return slices;
       if (this.evAt.length > 0 && this.evAt[0]! <= cpu.cycles) {
         // A device event is due at the slowest running clock: it happens first (it may wake or
-        // interrupt a CPU, which changes who runs next).
+        // interrupt a CPU, which changes who runs next) — also when that clock has passed
+        // maxCycles, so that what a long instruction set in motion (a native that sent many
+        // frames) is not left for a later run, behind a caller's clock (a cluster's window).
         this.fireEvents(cpu.cycles);
         continue;
       }
+      if (cpu.cycles >= maxCycles) return slices;
       for (let i = 0; i < cpus.length; i++) {
         const c = cpus[i]!;
         if (i !== pick && !c.halted && !c.stopped && c.cycles < next) next = c.cycles;

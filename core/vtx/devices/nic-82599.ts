@@ -86,6 +86,7 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
       });
     }
     for (let n = 0; n < R.NIC_QUEUES / 2; n++) plain(R.ivar(n));
+    plain(R.IVAR_MISC);
     for (let n = 0; n < 32; n++) plain(R.reta(n));
     for (let n = 0; n < 10; n++) special(R.rssrk(n));
     special(R.mpc(0));
@@ -214,7 +215,7 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
       case R.STATUS:
         return 0; // LAN ID 0, no master-disable pending; the link state is in LINKS
       case R.LINKS:
-        return R.LINKS_UP | R.LINKS_SPEED_10G;
+        return this.linkUp ? R.LINKS_UP | R.LINKS_SPEED_10G : 0;
       case R.RDRXCTL:
         return R.RDRXCTL_DMAIDONE; // DMA initialisation is instantaneous here
       case R.EICR:
@@ -279,9 +280,10 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
         return;
       case R.EIMS: {
         const was = this.regs[i]!;
-        this.regs[i] = (was | value) & 0xffff;
+        this.regs[i] = ((was | value) & (0xffff | R.EICR_LSC)) >>> 0;
         // Unmasking a vector whose cause is pending interrupts now (NAPI re-enabling after a poll).
         for (let v = 0; v < R.NIC_VECTORS; v++) if (((value & ~was) >>> v) & 1) this.tryInterrupt(v);
+        if ((value & ~was & R.EICR_LSC) !== 0) this.tryOther();
         return;
       }
       case R.EIMC:
@@ -340,14 +342,58 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
     const interval = ((this.regs[R.eitr(v) >>> 2]! & R.EITR_INTERVAL_MASK) >>> 3) * R.EITR_UNIT_US;
     this.nextAllowed[v] = now + interval * 1e-6 * this.machine.costs.clockHz;
     if ((this.regs[R.EIAC >>> 2]! & bit) !== 0) this.regs[R.EICR >>> 2] = (this.regs[R.EICR >>> 2]! & ~bit) >>> 0;
+    // Auto-mask (datasheet §7.3.1.4): the vector stays masked until the driver writes EIMS, which
+    // spares ixgbe an EIMC write in every interrupt handler.
+    if ((this.regs[R.GPIE >>> 2]! & R.GPIE_EIAME) !== 0 && (this.regs[R.EIAM >>> 2]! & bit) !== 0) {
+      this.regs[R.EIMS >>> 2] = (this.regs[R.EIMS >>> 2]! & ~bit) >>> 0;
+    }
     this.interrupts[v]++;
     this.msix.signal(v);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // The link, and the "other" interrupt causes.
+
+  /** Whether the PHY has a link (LINKS.LINK_UP). */
+  private linkUp = true;
+
+  /**
+   * The link comes up or goes down (a cable pulled, the far end gone): LINKS follows, and the
+   * change is the LSC cause, signalled on the vector IVAR_MISC assigns to "other" causes when
+   * EIMS enables it (not throttled by EITR here). Frames still go out of the MAC; a wire that is
+   * down loses them.
+   */
+  setLink(up: boolean): void {
+    if (up === this.linkUp) return;
+    this.linkUp = up;
+    this.regs[R.EICR >>> 2] = (this.regs[R.EICR >>> 2]! | R.EICR_LSC) >>> 0;
+    this.tryOther();
+  }
+
+  get link(): boolean {
+    return this.linkUp;
+  }
+
+  private tryOther(): void {
+    if ((this.regs[R.EICR >>> 2]! & this.regs[R.EIMS >>> 2]! & R.EICR_LSC) === 0) return;
+    if ((this.regs[R.GPIE >>> 2]! & R.GPIE_MSIX_MODE) === 0) return;
+    const b = (this.regs[R.IVAR_MISC >>> 2]! >>> 8) & 0xff;
+    if ((b & R.IVAR_ALLOC_VAL) === 0) return;
+    this.msix.signal(b & 0x3f);
   }
 
   deliverMsi(apicId: number, vector: number): boolean {
     const cpu = this.machine.cpus[apicId];
     if (cpu === undefined) return false;
+    const wasHalted = cpu.halted;
     cpu.interrupt(vector);
+    if (wasHalted && !cpu.halted) {
+      // The message woke a CPU that slept until now: its clock moves on to the message's time,
+      // and a CPU in the middle of a slice sized without it ends the slice (clock order again).
+      const now = this.now();
+      if (cpu.cycles < now) cpu.cycles = now;
+      for (const c of this.machine.cpus) if (c !== cpu) c.endSlice = true;
+    }
     return true;
   }
 

@@ -36,6 +36,8 @@ export const EIMC = 0x0_0888; // mask clear
 export const EIAM = 0x0_0890;
 export const GPIE = 0x0_0898;
 export const GPIE_MSIX_MODE = 1 << 4;
+/** GPIE.EIAME: an MSI-X message clears the EIMS bits its vector has in EIAM (auto-mask). */
+export const GPIE_EIAME = 1 << 30;
 /** EITR(n), n < 24: the vector's interrupt throttling; interval in bits 11:3. */
 export const eitr = (v: number): number => 0x0_0820 + 4 * v;
 export const EITR_INTERVAL_MASK = 0x0ff8;
@@ -51,6 +53,10 @@ export const EITR_UNIT_US = 2.048;
  */
 export const ivar = (n: number): number => 0x0_0900 + 4 * n;
 export const IVAR_ALLOC_VAL = 0x80;
+/** IVAR_MISC: bits 15:8 name the vector of the "other" causes (link status change), bit 15 valid. */
+export const IVAR_MISC = 0x0_0a00;
+/** EICR/EIMS bit 20: link status change (LSC), an "other" cause. */
+export const EICR_LSC = 1 << 20;
 
 // Receive (§8.2.3.8).
 export const rdbal = (q: number): number => 0x0_1000 + 0x40 * q;

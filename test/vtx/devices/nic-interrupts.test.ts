@@ -95,6 +95,21 @@ describe('82599 interrupts: MSI-X, EITR moderation, masking', () => {
     expect(t.drv.rd(R.EICR)).toBe(0);
   });
 
+  it('auto-mask (GPIE.EIAME with the vector in EIAM): one message masks its vector, the burst behind it waits for the driver\'s EIMS', () => {
+    const t = interruptRig(0);
+    t.drv.w(R.GPIE, R.GPIE_MSIX_MODE | R.GPIE_EIAME);
+    t.drv.w(R.EIAM, 1);
+    burst(t, 20, t.r.cpu.cycles + 10 * US);
+    runToIdle(t);
+    expect(t.handled).toHaveLength(1); // without EIAM (the first test) each frame interrupts
+    expect(t.drv.rd(R.EIMS) & 1).toBe(0);
+    expect(t.drv.rd(R.rdh(0))).toBe(20); // the frames still landed
+    t.drv.w(R.EIMS, 1); // the poll is done: unmask; the causes that came meanwhile interrupt once
+    runToIdle(t);
+    expect(t.handled).toHaveLength(2);
+    expect(t.drv.rd(R.EIMS) & 1).toBe(0);
+  });
+
   it('a masked MSI-X vector leaves its message pending in the PBA; unmasking sends it', () => {
     const t = interruptRig(0);
     const mm = t.drv.cpu.mmu;
