@@ -11,7 +11,7 @@ import { SyscallContribution } from '../framework/syscall-contribution.js';
 import { DEFAULT_PROFILE, loadProfile } from '../vtx/cost-model.js';
 import { MAX_CPUS, Machine } from '../vtx/machine.js';
 import { RSP } from '../vtx/cpu.js';
-import { installInterpreter } from '../vtx/interp/interpreter.js';
+import { installInterpreter, jitByDefault } from '../vtx/interp/interpreter.js';
 import { ElfError } from '../linux/elf/elf-file.js';
 import { readElfBinary } from '../linux/elf/read-elf-binary.js';
 import { Kernel, RunEnd } from '../linux/kernel.js';
@@ -71,6 +71,8 @@ export interface ExecOptions {
   cpus?: number;
   /** Real milliseconds the machine may sit idle waiting for the host's network before the run gives up (default: for ever). */
   netIdleTimeoutMs?: number;
+  /** Translate hot guest blocks to JavaScript (core/vtx/jit); default on unless DUNESIM_JIT=0. Figures are the same either way. */
+  jit?: boolean;
 }
 
 export interface ExecResult {
@@ -97,7 +99,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   const elf = readElfBinary(path); // ElfError on a bad file, a directory, a FIFO
   const t0 = performance.now();
   const m = new Machine({ memory: opts.memory, profile: opts.profile, cpus: Math.max(opts.cpus ?? 1, opts.launcher?.cpus ?? 1) });
-  installInterpreter(m);
+  installInterpreter(m, opts.jit ?? jitByDefault());
   if (opts.trace !== undefined) m.tracer.enabled = true;
   const k = new Kernel(m);
   for (const c of opts.syscalls ?? []) k.syscalls.addPrivate(c.nr, c.name, c.args, c.handler);

@@ -37,6 +37,9 @@ export class X86Interpreter extends Interp implements Interpreter {
   /** The block translator (null: every instruction is interpreted), and what its blocks work on. */
   readonly translator: BlockTranslator | null;
   private readonly blockContext: BlockContext;
+  /** Translated blocks run, and the instructions they retired (host-side figures, not machine statistics). */
+  blockRuns = 0;
+  blockInstructions = 0;
 
   constructor(cpu: Cpu, jit = jitByDefault()) {
     super(cpu);
@@ -87,7 +90,10 @@ export class X86Interpreter extends Interp implements Interpreter {
             if (b.generation === generation[b.frame] && b.cost === costs.instruction) {
               // The whole block must fit before the slice's limit (else the interpreter steps).
               if (b.rip === rip && cpu.cycles + b.span < limit) {
+                const before = cpu.instructions;
                 b.run(this.blockContext, limit);
+                this.blockRuns++;
+                this.blockInstructions += cpu.instructions - before;
                 if (this.stop || !(cpu.cycles < limit)) break;
                 first = false;
                 head = true;
