@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { injectable } from 'inversify';
 import { BenchContext, BenchResult, BenchRow, BenchSuite } from '../bench/bench-suite.js';
 import { execElf } from './exec-command.js';
+import { jitByDefault } from '../vtx/interp/interpreter.js';
 
 export const GUEST_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'guest', 'bin');
 /** The CPU-bound guest programs (examples/guest). */
@@ -66,6 +67,7 @@ export class ExecBenchSuite implements BenchSuite {
       { id: 'mips', unit: 'M instr/s', value: instr / secs / 1e6, note: 'all programs, target ≥ 50' },
       { id: 'slowdown', unit: 'x', value: Math.exp(logSlow / CPU_BOUND_PROGRAMS.length), note: 'geometric mean' },
     );
-    return { suite: this.id, profile: ctx.profile, rows, meta: { node: process.version } };
+    // Which engine ran the guest: the interpreter alone (--no-jit) or with the block translator.
+    return { suite: this.id, profile: ctx.profile, rows, meta: { node: process.version, jit: jitByDefault() } };
   }
 }

@@ -11,7 +11,7 @@ import { SyscallContribution } from '../framework/syscall-contribution.js';
 import { DEFAULT_PROFILE, loadProfile } from '../vtx/cost-model.js';
 import { MAX_CPUS, Machine } from '../vtx/machine.js';
 import { RSP } from '../vtx/cpu.js';
-import { installInterpreter, jitByDefault } from '../vtx/interp/interpreter.js';
+import { NO_JIT_HELP, disableJitByDefault, installInterpreter, jitByDefault } from '../vtx/interp/interpreter.js';
 import { ElfError } from '../linux/elf/elf-file.js';
 import { readElfBinary } from '../linux/elf/read-elf-binary.js';
 import { Kernel, RunEnd } from '../linux/kernel.js';
@@ -109,7 +109,11 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
   if (typeof opts.strace === 'function') k.strace = opts.strace;
   else if (opts.strace === true) k.strace = (line) => process.stderr.write(`[strace] ${line}\n`);
   const argv = [opts.argv0 ?? path, ...args];
-  const envp = opts.envp ?? Object.entries(process.env).filter(([key]) => key.startsWith('DUNESIM_') || key === 'HOME' || key === 'PATH').map(([key, v]) => `${key}=${v}`);
+  // DUNESIM_JIT chooses how the host runs the machine, not what the guest sees: it stays out, so
+  // the guest's stack (and every figure) is the same with and without --no-jit.
+  const envp = opts.envp ?? Object.entries(process.env)
+    .filter(([key]) => (key.startsWith('DUNESIM_') && key !== 'DUNESIM_JIT') || key === 'HOME' || key === 'PATH')
+    .map(([key, v]) => `${key}=${v}`);
   let p: Process;
   if (opts.launcher !== undefined) {
     p = opts.launcher.launch({ kernel: k, elf, path, argv, envp, report: say });
@@ -282,7 +286,8 @@ export class ExecCommand implements CliCommand {
       .option('--memory <MiB>', 'physical memory of the machine', '1024')
       .option('--cpus <n>', 'CPUs of the machine (threads and processes run on them in parallel, deterministically)', '1')
       .option('--huge-pages', 'back large anonymous mmaps with 2 MiB pages, as libhugetlbfs does (--mode linux | sandbox)')
-      .option('--pcid', 'context switches keep each address space\'s TLB entries under a PCID, as Linux 4.14 and later (--mode linux)');
+      .option('--pcid', 'context switches keep each address space\'s TLB entries under a PCID, as Linux 4.14 and later (--mode linux)')
+      .option('--no-jit', NO_JIT_HELP);
     // An option several modes share (--policy of sandbox and ptrace) is registered once.
     const shared = new Map<string, { description: string; ids: string[] }>();
     for (const m of modes) {
@@ -293,7 +298,8 @@ export class ExecCommand implements CliCommand {
       }
     }
     for (const [flags, o] of shared) cmd.option(flags, `${o.description} (--mode ${o.ids.join(', ')})`);
-    cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; trace?: string; strace?: boolean; root?: string; profile: string; memory: string; cpus: string } & Record<string, unknown>) => {
+    cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; trace?: string; strace?: boolean; root?: string; profile: string; memory: string; cpus: string; jit: boolean } & Record<string, unknown>) => {
+      if (o.jit === false) disableJitByDefault();
       const plugin = modes.find((m) => m.id === o.mode);
       if (o.mode !== 'linux' && o.mode !== 'dune' && plugin === undefined) {
         // The first words stay what they were before plugins could add modes (scripts match them).

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,4 +98,24 @@ describe.runIf(existsSync(join(GUEST, 'sieve')))('block translator: the same mac
   for (const name of THREAD_TESTS) {
     it(`test/linux/threads ${name} on two CPUs`, () => same(join(THREADS, name), [], 'linux', 2));
   }
+});
+
+describe.runIf(existsSync(join(GUEST, 'sieve')))('--no-jit on the command line', () => {
+  it('exec --no-jit writes the same statistics (and the guest does not see DUNESIM_JIT)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dunesim-nojit-'));
+    try {
+      const stats = (extra: string[]): Record<string, unknown> => {
+        const file = join(dir, `${extra.length}.json`);
+        const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'dunesim.js'), 'exec', ...extra, '--memory', '64', '--stats', file, join(GUEST, 'sieve'), '20000'], { encoding: 'utf8' });
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain('largest: 19997');
+        const s = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+        delete s.wallSeconds;
+        return s;
+      };
+      expect(stats(['--no-jit'])).toEqual(stats([]));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -240,6 +240,14 @@ export function jitByDefault(): boolean {
   return process.env['DUNESIM_JIT'] !== '0';
 }
 
+/** `--no-jit`: every machine built from now on (and in worker threads started later) interprets only. */
+export function disableJitByDefault(): void {
+  process.env['DUNESIM_JIT'] = '0';
+}
+
+/** The help line of `--no-jit` (exec, bench, run). */
+export const NO_JIT_HELP = 'interpret every instruction, without translating hot blocks to JavaScript (same figures, slower; also DUNESIM_JIT=0)';
+
 /** Installs an interpreter on every CPU of a machine (`jit`: with the block translator). */
 export function installInterpreter(machine: Machine, jit = jitByDefault()): X86Interpreter[] {
   return machine.cpus.map((cpu) => {
