@@ -89,6 +89,15 @@ describe('block translator: blocks stop where the interpreter stops', () => {
     expect(r.snaps.at(-1)!.regs[2]).toBe('100'); // RDX: 256 passes completed
   });
 
+  it('IMUL and shifts inlined in a block leave the flags a later ADC reads', () => {
+    // mov ecx, 100
+    // L: imul eax, edx; adc ebx, 0; shl edx, 3; adc esi, 0; imul rdi, rdx; adc ebp, 0
+    //    add edx, ecx; dec ecx; jne L
+    const code = 'B9 64000000  0FAFC2 83D300  C1E203  83D600  480FAFFA  83D500  01CA  FFC9  75E7';
+    const blocks = same(code, { rax: 3, rdx: 0x12345, rdi: 0x1_2345_6789 });
+    expect(blocks).toBeGreaterThan(0);
+  });
+
   it('translates only after the threshold of arrivals by a branch', () => {
     expect(TRANSLATE_AFTER).toBeGreaterThan(1);
     // A loop of fewer passes than the threshold never runs a block.

@@ -1,9 +1,12 @@
 import { CANONICAL_LIMIT } from '../arch.js';
 import * as alu from '../interp/alu.js';
 import * as ctl from '../interp/control.js';
-import { K_ADD, K_LOGIC, K_SUB, cond, getCF, getLT, getOF } from '../interp/flags.js';
+import { K_ADD, K_LOGIC, K_MUL, K_RESULT, K_SUB, cond, getCF, getLT, getOF } from '../interp/flags.js';
 import { BASE_RIP, Handler, Insn, SEG_NONE } from '../interp/insn.js';
+import * as md from '../interp/mul-div.js';
 import * as mov from '../interp/moves.js';
+import * as sh from '../interp/shifts.js';
+import { MH, W, mulu32 } from '../interp/wide-mul.js';
 import * as sys from '../interp/system.js';
 import { BlockFunction, TranslatedBlock } from './translated-block.js';
 
@@ -24,16 +27,19 @@ import { BlockFunction, TranslatedBlock } from './translated-block.js';
  *   clock set as the interpreter would have them — so page walks, EPT violations, faults and
  *   self-modifying-code reports happen in the interpreter's code, with its state.
  * - Instructions the translator does not inline call their handler the same way.
- * - The clock: the interpreter adds `costs.instruction` and counts one instruction per
- *   instruction. A block adds k × cost once when it leaves after k instructions; before a call-out
- *   in its k-th instruction it adds the k instructions already done (and takes them back after),
- *   so whatever runs inside — a walk charging references, a fault, a VMM at an EPT violation —
- *   sees the interpreter's clock. All costs are integers (the profile loader's, checked by the run
- *   loop), so these sums are exact.
+ * - The clock: the interpreter adds `costs.instruction` to the clock after every instruction and
+ *   counts it. A block keeps the clock in a local and adds the cost after every instruction too —
+ *   the same floating-point additions in the same order (walk references cost 20.6 cycles, so the
+ *   clock is fractional and n additions are not n × cost) — and writes it back before anything
+ *   outside the block can look: before a call-out and when it leaves. The instruction count is an
+ *   integer and is added once on leaving (k before a call-out in the k-th instruction, taken back
+ *   after it), so whatever runs inside — a walk charging references, a fault, a VMM at an EPT
+ *   violation — sees the interpreter's clock and count.
  * - The interpreter stops a slice after the instruction that reaches `limit`. A block runs only
- *   when its whole length fits (`TranslatedBlock.span`); after a call-out (which may add walk or
- *   device cycles) it checks again, and leaves after that instruction if it no longer fits, or if
- *   the instruction branched, asked to stop the batch, or dropped decoded code of the block's page.
+ *   when its whole length fits (`blockSpan`); after a call-out (which may add walk or device
+ *   cycles) it checks again, and leaves after that instruction if it no longer fits, or if the
+ *   instruction branched, asked to stop the batch, or dropped decoded code of the block's page
+ *   (self-modifying code: the rest of the block may be stale).
  *
  * A block ends at an unconditional control transfer, at a system instruction, at the end of the
  * page, at an instruction not yet decoded or crossing the page, at a native stub, or at MAX_LENGTH;
@@ -67,8 +73,8 @@ export class BlockTranslator {
       return null;
     }
     const source = new BlockSource(insns, rips, cost, pa >>> 12, generation).build();
-    const fn = new Function('H', 'I', 'cond', 'getCF', 'getLT', 'getOF', source)(
-      insns.map((i) => i.fn), insns, cond, getCF, getLT, getOF,
+    const fn = new Function('H', 'I', 'cond', 'getCF', 'getLT', 'getOF', 'mulu32', 'W', source)(
+      insns.map((i) => i.fn), insns, cond, getCF, getLT, getOF, mulu32, W,
     ) as BlockFunction;
     this.translated++;
     return new TranslatedBlock(fn, pa >>> 12, generation, rip, cost, blockSpan(insns.length, cost), insns.length, source);
@@ -334,6 +340,40 @@ class BlockSource {
           `v = lo[${M}]; r = (v ${i.op === 0 ? '+' : '-'} 1) >>> 0; lo[${M}] = r; hi[${M}] = 0; ` +
           `s.fcf = getCF(s); s.fop = ${((i.op === 0 ? 5 : 6) << 2) | 2}; s.fa = v; s.fb = 1; s.fr = r;`,
         );
+      case sh.shiftImm32_r: {
+        // shifts.ts shiftImm32_r: a count of 0 only zero-extends; else the result-defined flags.
+        const c = i.imm & 31;
+        if (c === 0) return this.emit(`hi[${M}] = 0;`);
+        this.use('s');
+        this.knownFop = -1;
+        let calc: string;
+        switch (i.op) {
+          case sh.SH_SHR: calc = `r = v >>> ${c}; t = (v >>> ${c - 1}) & 1; j = v >>> 31;`; break;
+          case sh.SH_SAR: calc = `r = (v >> ${c}) >>> 0; t = (v >> ${c - 1}) & 1; j = 0;`; break;
+          default: calc = `r = (v << ${c}) >>> 0; t = (v >>> ${32 - c}) & 1; j = (r >>> 31) ^ t;`;
+        }
+        return this.emit(`v = lo[${M}]; ${calc} lo[${M}] = r; hi[${M}] = 0; s.fop = ${(K_RESULT << 2) | 2}; s.fr = r; s.frh = 0; s.fcf = t; s.fb = j;`);
+      }
+      case md.imul2:
+        if (i.mod !== 3) break;
+        this.use('s');
+        this.knownFop = -1;
+        if (i.size === 4) {
+          // mul-div.ts imulCore, 32-bit: CF = OF = whether the signed product needs more bits.
+          return this.emit(
+            `v = lo[${M}]; a = lo[${R}]; r = Math.imul(a, v); t = (a | 0) * (v | 0) !== r ? 1 : 0; ` +
+            `lo[${R}] = r >>> 0; hi[${R}] = 0; s.fop = ${(K_RESULT << 2) | 2}; s.fr = r >>> 0; s.frh = 0; s.fcf = t; s.fb = t;`,
+          );
+        }
+        if (i.size === 8) {
+          // imulCore, 64-bit: the low 64 bits now, CF/OF lazily (K_MUL).
+          return this.emit(
+            `v = lo[${M}]; vh = hi[${M}]; a = lo[${R}]; o = hi[${R}]; r = mulu32(a, v); ` +
+            `rh = (W[${MH}] + Math.imul(a, vh) + Math.imul(o, v)) >>> 0; lo[${R}] = r; hi[${R}] = rh; ` +
+            `s.fop = ${(K_MUL << 2) | 3}; s.fa = a; s.fah = o; s.fb = v; s.fbh = vh; s.fr = r; s.frh = rh;`,
+          );
+        }
+        break;
       case ctl.jmpRel: {
         const target = this.rips[k]! + i.len + i.imm;
         if (!canonical(target)) break;
