@@ -60,6 +60,9 @@ export class X86Interpreter extends Interp implements Interpreter {
     // Whether the instruction at RIP was reached by a branch (or starts the batch, or follows a
     // block): only such instructions count towards translating a block from them.
     let head = true;
+    // The instruction count when the running block started (-1: none), for `blockInstructions`
+    // when a fault leaves the block.
+    let blockStart = -1;
     // The code page being executed: its linear base, host base and decoded-instruction array.
     // The fetch is translated (and permission-checked) when execution enters a page; anything
     // that could change the translation (INVLPG, MOV CR3, mode switches, VM exits, faults)
@@ -90,10 +93,11 @@ export class X86Interpreter extends Interp implements Interpreter {
             if (b.generation === generation[b.frame] && b.cost === costs.instruction) {
               // The whole block must fit before the slice's limit (else the interpreter steps).
               if (b.rip === rip && cpu.cycles + b.span < limit) {
-                const before = cpu.instructions;
+                blockStart = cpu.instructions;
                 b.run(this.blockContext, limit);
                 this.blockRuns++;
-                this.blockInstructions += cpu.instructions - before;
+                this.blockInstructions += cpu.instructions - blockStart;
+                blockStart = -1;
                 if (this.stop || !(cpu.cycles < limit)) break;
                 first = false;
                 head = true;
@@ -187,6 +191,7 @@ export class X86Interpreter extends Interp implements Interpreter {
         head = cpu.branched;
       }
     } catch (e) {
+      if (blockStart >= 0) this.blockInstructions += cpu.instructions - blockStart;
       materialize(this);
       throw e;
     }

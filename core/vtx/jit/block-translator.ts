@@ -179,8 +179,10 @@ class BlockSource {
       ...consts,
       'return function block(x, limit) {',
       ...vars,
-      'let a = 0, o = 0, t = 0, j = 0, v = 0, vh = 0, r = 0, rh = 0, chk = 0, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
+      'let a = 0, o = 0, t = 0, j = 0, v = 0, vh = 0, r = 0, rh = 0, chk = 0, done = 0, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
+      'for (;;) {',
       ...this.out,
+      '}',
       '};',
     ].join('\n');
   }
@@ -207,7 +209,7 @@ class BlockSource {
   private leave(k: number, branched: boolean): string {
     const i = this.insns[k]!;
     const rip = branched ? '' : `cpu.rip = ${this.rips[k]! + i.len}; `;
-    return `{ ${rip}cpu.branched = ${branched}; cpu.instrLength = ${i.len}; cpu.cycles = cy; cpu.instructions += ${k + 1}; return; }`;
+    return `{ ${rip}cpu.branched = ${branched}; cpu.instrLength = ${i.len}; cpu.cycles = cy; cpu.instructions += done + ${k + 1}; return; }`;
   }
 
   /** Leaves from inside instruction k, which branched (RIP is set): its cycles first. */
@@ -224,8 +226,8 @@ class BlockSource {
     this.use('s', 'mmu', 'generation');
     this.check = always ? 'always' : 'slow';
     const i = this.insns[k]!;
-    const pre = k > 0 ? `cpu.instructions += ${k}; ` : '';
-    const post = k > 0 ? ` cpu.instructions -= ${k};` : '';
+    const pre = `cpu.instructions += done + ${k}; `;
+    const post = ` cpu.instructions -= done + ${k};`;
     return `cpu.rip = ${this.rips[k]}; cpu.instrLength = ${i.len}; cpu.branched = false; cpu.cycles = cy; ${pre}H${k}(s, I${k});${post} cy = cpu.cycles; m = mmu.l0Mode;${always ? '' : ' chk = 1;'}`;
   }
 
@@ -377,7 +379,7 @@ class BlockSource {
       case ctl.jmpRel: {
         const target = this.rips[k]! + i.len + i.imm;
         if (!canonical(target)) break;
-        return this.emit(`cpu.rip = ${target}; ${this.exitBranched(k)}`);
+        return this.emit(this.branchTo(k, target));
       }
       default:
     }
@@ -516,7 +518,20 @@ class BlockSource {
     const fast = this.knownFop >= 0 ? fastCondition(cc, this.knownFop) : null;
     this.use('s');
     const test = fast === null ? `cond(s, ${cc})` : `(s.fop === ${this.knownFop} ? ${fast} : cond(s, ${cc}))`;
-    this.emit(`if (${test}) { cpu.rip = ${target}; ${this.exitBranched(k)} }`);
+    this.emit(`if (${test}) ${this.branchTo(k, target)}`);
+  }
+
+  /**
+   * A taken branch of instruction k to `target`. A branch back to the block's first instruction
+   * runs the block again in place when the run loop would: the same code page (no new fetch),
+   * the block still valid (a call-out that dropped code of the page has left already), and the
+   * whole block fitting before the limit again.
+   */
+  private branchTo(k: number, target: number): string {
+    if (target === this.rips[0]) {
+      return `{ cy += ${this.cost}; if (cy + ${this.span} < limit) { done += ${k + 1}; continue; } cpu.rip = ${target}; ${this.leave(k, true)} }`;
+    }
+    return `{ cpu.rip = ${target}; ${this.exitBranched(k)} }`;
   }
 }
 
