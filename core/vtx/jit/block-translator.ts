@@ -43,7 +43,8 @@ import { BlockFunction, TranslatedBlock } from './translated-block.js';
  *
  * A block ends at an unconditional control transfer, at a system instruction, at the end of the
  * page, at an instruction not yet decoded or crossing the page, at a native stub, or at MAX_LENGTH;
- * conditional branches inside it are side exits.
+ * conditional branches inside it are side exits, and a branch back to its first instruction runs
+ * it again in place (a loop) when the run loop would have.
  */
 export class BlockTranslator {
   /** Blocks translated, and translations refused (the first instruction cannot start a block). */
