@@ -9,6 +9,7 @@ import { writeBenchReport } from '../bench/bench-report.js';
 import { BenchResult, BenchSuite } from '../bench/bench-suite.js';
 import { benchJson, barSink, chooseSuites, lineSink, runSuite, runSuitesInParallel } from '../bench/bench-runner.js';
 import { renderBenchTable } from '../bench/bench-table.js';
+import { NO_JIT_HELP, disableJitByDefault } from '../vtx/interp/interpreter.js';
 
 /** `dunesim bench SUITE… [--json FILE] [--report DIR] [--profile NAME]`. */
 @injectable()
@@ -28,7 +29,9 @@ export class BenchCommand implements CliCommand {
       .option('--jobs <n>', 'suites run at once in worker threads (default: the cores; 1: one after another)')
       .option('--trace <dir>', 'write a Chrome Trace Event file per machine of each step into DIR (open in ui.perfetto.dev)')
       .option('--trace-row <label>', 'with --trace: only the step of this label, as the progress lines name it')
-      .action(async (names: string[], opts: { json?: string; report?: string; profile: string; only?: string; skip?: string; jobs?: string; trace?: string; traceRow?: string }) => {
+      .option('--no-jit', NO_JIT_HELP)
+      .action(async (names: string[], opts: { json?: string; report?: string; profile: string; only?: string; skip?: string; jobs?: string; trace?: string; traceRow?: string; jit: boolean }) => {
+        if (!opts.jit) disableJitByDefault();
         // Everything that can be refused is refused before the first suite runs.
         loadProfile(opts.profile);
         const chosen = chooseSuites(names, this.suites, opts);

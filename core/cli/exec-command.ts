@@ -6,6 +6,7 @@ import { UsageError } from '../framework/usage-error.js';
 import { checkOutputFile } from '../framework/output-path.js';
 import { DEFAULT_PROFILE, loadProfile } from '../vtx/cost-model.js';
 import { MAX_CPUS } from '../vtx/machine.js';
+import { NO_JIT_HELP, disableJitByDefault } from '../vtx/interp/interpreter.js';
 import { ElfError } from '../linux/elf/elf-file.js';
 import { System } from '../system/system.js';
 
@@ -49,10 +50,12 @@ export class ExecCommand implements CliCommand {
       .option('--root <dir>', 'host directory the guest sees as / (default: the current directory)')
       .option('--profile <name>', 'cost profile', DEFAULT_PROFILE)
       .option('--memory <MiB>', 'physical memory of the machine', '1024')
-      .option('--cpus <n>', 'CPUs of the machine (threads and processes run on them in parallel, deterministically)', '1');
+      .option('--cpus <n>', 'CPUs of the machine (threads and processes run on them in parallel, deterministically)', '1')
+      .option('--no-jit', NO_JIT_HELP);
     // The modes' own options; one several modes share (--policy of sandbox and ptrace) is registered once.
     for (const { option, modes } of system.modeOptions()) cmd.option(option.flags, `${option.description} (--mode ${modes.join(', ')})`);
-    cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; trace?: string; strace?: boolean; root?: string; profile: string; memory: string; cpus: string } & Record<string, unknown>) => {
+    cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; trace?: string; strace?: boolean; root?: string; profile: string; memory: string; cpus: string; jit: boolean } & Record<string, unknown>) => {
+      if (o.jit === false) disableJitByDefault();
       const mode = system.checkModeOptions(o.mode, o);
       const mib = Number(o.memory);
       if (!Number.isInteger(mib) || mib < 16 || mib > 4096) throw new UsageError(`--memory must be a whole number of MiB from 16 to 4096, got '${o.memory}'`);

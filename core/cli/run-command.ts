@@ -8,6 +8,7 @@ import { renderFiguresTable } from '../framework/figures-table.js';
 import { UsageError } from '../framework/usage-error.js';
 import { checkOutputDir, checkOutputFile, writeOutputFile } from '../framework/output-path.js';
 import { TraceCapture } from '../trace-capture.js';
+import { NO_JIT_HELP, disableJitByDefault } from '../vtx/interp/interpreter.js';
 
 /**
  * `dunesim run <plugin>/<app> [--name value…]`: runs one Application contribution. Its exit code
@@ -26,11 +27,13 @@ export class RunCommand implements CliCommand {
       .option('--profile <name>', 'cost profile (core/vtx/profiles)', DEFAULT_PROFILE)
       .option('--json <file>', 'also write { app, profile, exitCode, figures } as JSON')
       .option('--trace <dir>', 'write a Chrome Trace Event file per machine the application builds into DIR')
+      .option('--no-jit', NO_JIT_HELP)
       // Everything after the application name belongs to it; commander keeps what it does not
       // know in [options...] instead of refusing it.
       .allowUnknownOption()
       .addHelpText('after', () => this.helpText())
-      .action(async (name: string, rest: string[], opts: { profile: string; json?: string; trace?: string }) => {
+      .action(async (name: string, rest: string[], opts: { profile: string; json?: string; trace?: string; jit: boolean }) => {
+        if (!opts.jit) disableJitByDefault();
         const app = this.find(name);
         const options = parseAppOptions(rest);
         // An option the application does not take is a typo or a flag of another command

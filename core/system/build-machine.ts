@@ -1,4 +1,4 @@
-import { installInterpreter } from '../vtx/interp/interpreter.js';
+import { installInterpreter, jitByDefault } from '../vtx/interp/interpreter.js';
 import { Machine } from '../vtx/machine.js';
 import type { ProfileFile } from '../vtx/cost-model.js';
 
@@ -13,6 +13,8 @@ export interface MachineOptions {
   pagingStructureCaches?: boolean;
   /** Record the machine's events for a Chrome Trace Event file (`--trace`). */
   trace?: boolean;
+  /** Translate hot guest blocks to JavaScript (core/vtx/jit); default on unless DUNESIM_JIT=0 or --no-jit. Figures are the same either way. */
+  jit?: boolean;
 }
 
 /**
@@ -25,7 +27,7 @@ export function buildMachine(o: MachineOptions): Machine {
     memory: o.memory, profile: o.profile, cpus: o.cpus ?? 1,
     ...(o.pagingStructureCaches !== undefined ? { pagingStructureCaches: o.pagingStructureCaches } : {}),
   });
-  installInterpreter(m);
+  installInterpreter(m, o.jit ?? jitByDefault());
   if (o.trace === true) m.tracer.enabled = true;
   return m;
 }

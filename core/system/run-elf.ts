@@ -44,6 +44,8 @@ export interface RunOptions {
   syscalls?: readonly SyscallContribution[];
   /** Real milliseconds the machine may sit idle waiting for the host's network before the run gives up (default: for ever). */
   netIdleTimeoutMs?: number;
+  /** Translate hot guest blocks to JavaScript (core/vtx/jit); default on unless DUNESIM_JIT=0. Figures are the same either way. */
+  jit?: boolean;
 }
 
 export interface RunElfOptions extends RunOptions {
@@ -79,6 +81,7 @@ export function runElf(path: string, args: string[], opts: RunElfOptions): ExecR
   const { machine: m, kernel: k } = bootLinux({
     profile: opts.profile, memory: opts.memory, cpus: Math.max(opts.cpus ?? 1, launcher.cpus ?? 1),
     trace: opts.trace !== undefined, syscalls: opts.syscalls,
+    ...(opts.jit !== undefined ? { jit: opts.jit } : {}),
   });
   if (opts.console !== undefined) k.console = opts.console;
   const say = opts.report ?? ((line: string): boolean => process.stderr.write(line));
@@ -86,7 +89,11 @@ export function runElf(path: string, args: string[], opts: RunElfOptions): ExecR
   if (typeof opts.strace === 'function') k.strace = opts.strace;
   else if (opts.strace === true) k.strace = (line) => process.stderr.write(`[strace] ${line}\n`);
   const argv = [opts.argv0 ?? path, ...args];
-  const envp = opts.envp ?? Object.entries(process.env).filter(([key]) => key.startsWith('DUNESIM_') || key === 'HOME' || key === 'PATH').map(([key, v]) => `${key}=${v}`);
+  // DUNESIM_JIT chooses how the host runs the machine, not what the guest sees: it stays out, so
+  // the guest's stack (and every figure) is the same with and without --no-jit.
+  const envp = opts.envp ?? Object.entries(process.env)
+    .filter(([key]) => (key.startsWith('DUNESIM_') && key !== 'DUNESIM_JIT') || key === 'HOME' || key === 'PATH')
+    .map(([key, v]) => `${key}=${v}`);
   const p: Process = launcher.launch({ kernel: k, elf, path, argv, envp, report: say });
   // The program is its PID namespace's init: when it exits, processes it left behind are killed.
   k.namespaceInit = p;

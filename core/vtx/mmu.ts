@@ -116,15 +116,17 @@ export class Mmu {
    * the model translates.
    */
   // Entries [0, L0_SIZE) serve supervisor accesses, [L0_SIZE, 2·L0_SIZE) user accesses; `l0Mode`
-  // selects the half. The arrays are never reassigned, so the JIT can treat them as constants.
-  private readonly rTag = new Float64Array(2 * L0_SIZE).fill(NaN);
-  private readonly wTag = new Float64Array(2 * L0_SIZE).fill(NaN);
+  // selects the half. The arrays are never reassigned, so the block translator (core/vtx/jit)
+  // binds them once and inlines the hit test; only the MMU writes them.
+  readonly rTag = new Float64Array(2 * L0_SIZE).fill(NaN);
+  readonly wTag = new Float64Array(2 * L0_SIZE).fill(NaN);
   private readonly xTag = new Float64Array(2 * L0_SIZE).fill(NaN);
   /** Host page of each entry as a 32-bit word index (host address / 4). */
-  private readonly rHostW = new Int32Array(2 * L0_SIZE);
-  private readonly wHostW = new Int32Array(2 * L0_SIZE);
+  readonly rHostW = new Int32Array(2 * L0_SIZE);
+  readonly wHostW = new Int32Array(2 * L0_SIZE);
   private readonly xHostW = new Int32Array(2 * L0_SIZE);
-  private l0Mode = 0;
+  /** 0 (supervisor) or L0_SIZE (user): the half of the L0 tables the current mode uses. Read-only outside. */
+  l0Mode = 0;
 
   private readonly u32: Uint32Array;
   private readonly u16: Uint16Array;

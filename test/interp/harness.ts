@@ -35,10 +35,11 @@ export function hex(s: string): Uint8Array {
 /** Linux's PAGE_OFFSET: the direct map lives high, so low addresses are free for test mappings. */
 export const DIRECT_MAP = -0x7780_0000_0000; // 0xffff_8880_0000_0000
 
-export function setup(memory = 32 << 20): Env {
+/** `jit`: with the block translator (default: as DUNESIM_JIT says, on unless it is 0). */
+export function setup(memory = 32 << 20, jit?: boolean): Env {
   const m = new Machine({ memory });
   const boot = new LongModeBoot(m, { directMapBase: DIRECT_MAP });
-  const [it] = installInterpreter(m);
+  const [it] = installInterpreter(m, jit);
   const cpu = m.cpus[0]!;
   const env: Env = { m, boot, cpu, it: it!, stopAt: 0, traps: [] };
   env.stopAt = boot.native('stop', (c) => c.stop());

@@ -5,6 +5,7 @@ import { injectable } from 'inversify';
 import { BenchContext, BenchResult, BenchRow, BenchSuite } from '../../bench/bench-suite.js';
 import { execElf } from '../exec-elf.js';
 import { CPU_BOUND_PROGRAMS, GUEST_BIN } from '../guest-programs.js';
+import { jitByDefault } from '../../vtx/interp/interpreter.js';
 
 function nativeSeconds(path: string, args: readonly string[]): number {
   let best = Infinity;
@@ -62,6 +63,7 @@ export class ExecBenchSuite implements BenchSuite {
       { id: 'mips', unit: 'M instr/s', value: instr / secs / 1e6, note: 'all programs, target ≥ 50' },
       { id: 'slowdown', unit: 'x', value: Math.exp(logSlow / CPU_BOUND_PROGRAMS.length), note: 'geometric mean' },
     );
-    return { suite: this.id, profile: ctx.profile, rows, meta: { node: process.version } };
+    // Which engine ran the guest: the interpreter alone (--no-jit) or with the block translator.
+    return { suite: this.id, profile: ctx.profile, rows, meta: { node: process.version, jit: jitByDefault() } };
   }
 }

@@ -24,6 +24,11 @@ export class CodeCache {
   private readonly pages: Array<Page | null>;
   private readonly counts: Int32Array;
   private readonly mmus: Mmu[] = [];
+  /**
+   * One generation number per frame, bumped whenever instructions of the frame are dropped: a
+   * translated block (core/vtx/jit) records the generation of its frame and is stale once it moved.
+   */
+  readonly generation: Int32Array;
   /** Stores to code frames reported by the MMU (bound once). */
   readonly onWrite: (pa: number) => void;
   /** Statistics: instructions decoded and cached, and instructions dropped by writes. */
@@ -46,6 +51,7 @@ export class CodeCache {
     this.codeFrames = new Uint8Array(mem.frames + 1);
     this.pages = new Array<Page | null>(mem.frames).fill(null);
     this.counts = new Int32Array(mem.frames);
+    this.generation = new Int32Array(mem.frames);
     this.onWrite = (pa: number): void => this.invalidateAround(pa);
     // Host-side bulk writes (ELF loading, frame recycling, kernel copies) must not leave stale
     // instructions: PhysicalMemory reports them.
@@ -116,6 +122,7 @@ export class CodeCache {
 
   private dropPage(f: number): void {
     this.invalidated += this.counts[f]!;
+    this.generation[f]!++;
     // Cleared in place too: a run loop may hold the array of the page it executes.
     this.pages[f]?.fill(null);
     this.pages[f] = null;
@@ -137,6 +144,7 @@ export class CodeCache {
     }
     if (n === 0) return;
     this.invalidated += n;
+    this.generation[f]!++;
     const left = (this.counts[f] = this.counts[f]! - n);
     if (left === 0) this.dropPage(f);
   }

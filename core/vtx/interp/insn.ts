@@ -1,3 +1,4 @@
+import type { TranslatedBlock } from '../jit/translated-block.js';
 import type { Interp } from './interp-state.js';
 
 /** An instruction handler: executes one decoded instruction on the interpreter's CPU. */
@@ -74,4 +75,11 @@ export class Insn {
   native = false;
   /** Primary opcode (0x0F00 | b for the two-byte map, 0x0F3800 / 0x0F3A00 for three-byte maps). */
   opcode = 0;
+  /**
+   * Block translation (core/vtx/jit): how often the run loop arrived here by a branch (a block
+   * head), and the block translated from here once that passed the threshold (-1: not translatable).
+   */
+  heat = 0;
+  block: TranslatedBlock | null = null;
 }
+

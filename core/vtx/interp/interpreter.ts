@@ -1,5 +1,7 @@
 import type { Cpu, Interpreter } from '../cpu.js';
 import type { Machine } from '../machine.js';
+import { BlockTranslator } from '../jit/block-translator.js';
+import { BlockContext } from '../jit/translated-block.js';
 import { CodeCache } from './code-cache.js';
 import { crossedPage, decode } from './decoder.js';
 import { materialize } from './flags.js';
@@ -32,19 +34,35 @@ import * as sh from './shifts.js';
  */
 export class X86Interpreter extends Interp implements Interpreter {
   readonly cache: CodeCache;
+  /** The block translator (null: every instruction is interpreted), and what its blocks work on. */
+  readonly translator: BlockTranslator | null;
+  private readonly blockContext: BlockContext;
+  /** Translated blocks run, and the instructions they retired (host-side figures, not machine statistics). */
+  blockRuns = 0;
+  blockInstructions = 0;
 
-  constructor(cpu: Cpu) {
+  constructor(cpu: Cpu, jit = jitByDefault()) {
     super(cpu);
     this.cache = CodeCache.of(cpu.mem);
     this.cache.attach(cpu.mmu);
+    this.translator = jit ? new BlockTranslator() : null;
+    this.blockContext = new BlockContext(this, this.cache.generation);
   }
 
   step(cpu: Cpu, limit = 0, firstPa = -1): void {
     const mmu = this.mmu;
     const cache = this.cache;
     const costs = cpu.costs;
+    const translator = this.translator;
+    const generation = cache.generation;
     this.stop = false;
     let first = true;
+    // Whether the instruction at RIP was reached by a branch (or starts the batch, or follows a
+    // block): only such instructions count towards translating a block from them.
+    let head = true;
+    // The instruction count when the running block started (-1: none), for `blockInstructions`
+    // when a fault leaves the block.
+    let blockStart = -1;
     // The code page being executed: its linear base, host base and decoded-instruction array.
     // The fetch is translated (and permission-checked) when execution enters a page; anything
     // that could change the translation (INVLPG, MOV CR3, mode switches, VM exits, faults)
@@ -69,6 +87,31 @@ export class X86Interpreter extends Interp implements Interpreter {
           code = cache.page(hostBase >>> 12);
         }
         if (insn.native && !first) break; // the CPU runs natives
+        if (translator !== null) {
+          const b = insn.block;
+          if (b !== null) {
+            if (b.generation === generation[b.frame] && b.cost === costs.instruction) {
+              // The whole block must fit before the slice's limit (else the interpreter steps).
+              if (b.rip === rip && cpu.cycles + b.span < limit) {
+                blockStart = cpu.instructions;
+                b.run(this.blockContext, limit);
+                this.blockRuns++;
+                this.blockInstructions += cpu.instructions - blockStart;
+                blockStart = -1;
+                if (this.stop || !(cpu.cycles < limit)) break;
+                first = false;
+                head = true;
+                continue;
+              }
+            } else {
+              insn.block = null; // its page's code changed, or the cost model did
+              insn.heat = 0;
+            }
+          } else if (head && insn.heat >= 0 && ++insn.heat >= TRANSLATE_AFTER && code !== null) {
+            insn.block = translator.translate(code, rip, hostBase + off, costs.instruction, generation[hostBase >>> 12]!);
+            if (insn.block === null) insn.heat = -1;
+          }
+        }
         cpu.instrLength = insn.len;
         cpu.branched = false;
         // The most frequent handlers are called directly (and may be inlined); the rest
@@ -145,8 +188,10 @@ export class X86Interpreter extends Interp implements Interpreter {
         cpu.instructions++;
         if (this.stop || !(cpu.cycles < limit)) break;
         first = false;
+        head = cpu.branched;
       }
     } catch (e) {
+      if (blockStart >= 0) this.blockInstructions += cpu.instructions - blockStart;
       materialize(this);
       throw e;
     }
@@ -192,10 +237,26 @@ const HOT: Handler[] = [
 ];
 const KINDS = new Map<Handler, number>(HOT.map((f, k) => [f, k + 1]));
 
-/** Installs an interpreter on every CPU of a machine. */
-export function installInterpreter(machine: Machine): X86Interpreter[] {
+/** Arrivals by a branch at an instruction before a block is translated from it. */
+export const TRANSLATE_AFTER = 16;
+
+/** The block translator is on unless DUNESIM_JIT=0 (`--no-jit` on the command line). */
+export function jitByDefault(): boolean {
+  return process.env['DUNESIM_JIT'] !== '0';
+}
+
+/** `--no-jit`: every machine built from now on (and in worker threads started later) interprets only. */
+export function disableJitByDefault(): void {
+  process.env['DUNESIM_JIT'] = '0';
+}
+
+/** The help line of `--no-jit` (exec, bench, run). */
+export const NO_JIT_HELP = 'interpret every instruction, without translating hot blocks to JavaScript (same figures, slower; also DUNESIM_JIT=0)';
+
+/** Installs an interpreter on every CPU of a machine (`jit`: with the block translator). */
+export function installInterpreter(machine: Machine, jit = jitByDefault()): X86Interpreter[] {
   return machine.cpus.map((cpu) => {
-    const it = new X86Interpreter(cpu);
+    const it = new X86Interpreter(cpu, jit);
     cpu.interpreter = it;
     return it;
   });

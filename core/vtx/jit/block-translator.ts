@@ -1,0 +1,600 @@
+import { CANONICAL_LIMIT } from '../arch.js';
+import * as alu from '../interp/alu.js';
+import * as ctl from '../interp/control.js';
+import { K_ADD, K_LOGIC, K_MUL, K_RESULT, K_SUB, cond, getCF, getLT, getOF } from '../interp/flags.js';
+import { BASE_RIP, Handler, Insn, SEG_NONE } from '../interp/insn.js';
+import * as md from '../interp/mul-div.js';
+import * as mov from '../interp/moves.js';
+import * as sh from '../interp/shifts.js';
+import { MH, W, mulu32 } from '../interp/wide-mul.js';
+import * as sys from '../interp/system.js';
+import { BlockFunction, TranslatedBlock } from './translated-block.js';
+
+/**
+ * The block translator: turns a run of decoded instructions of one code page into one JavaScript
+ * function (`new Function`), the way QEMU's TCG or v86's wasm JIT turn guest blocks into host code,
+ * but keeping the interpreter's every observable effect:
+ *
+ * - Registers stay in the CPU's register arrays and the arithmetic flags in the interpreter's lazy
+ *   fields (flags.ts), written exactly as the interpreter's handlers write them; a conditional
+ *   branch tests them with code specialised for the flag operation the block last recorded,
+ *   behind a check that this is still the recorded operation (else the generic test).
+ * - Each instruction's effect is inlined with its operands as constants: register numbers,
+ *   immediates, displacements, RIP-relative addresses, branch targets.
+ * - Memory operands take the MMU's L0 hit path inline (same tables, same hit test). When any
+ *   access of an instruction would miss, nothing has been changed yet, and the instruction runs
+ *   through its interpreter handler instead ("call-out"), with RIP, the instruction length and the
+ *   clock set as the interpreter would have them — so page walks, EPT violations, faults and
+ *   self-modifying-code reports happen in the interpreter's code, with its state.
+ * - Instructions the translator does not inline call their handler the same way.
+ * - The clock: the interpreter adds `costs.instruction` to the clock after every instruction and
+ *   counts it. A block keeps the clock in a local and adds the cost after every instruction too —
+ *   the same floating-point additions in the same order (walk references cost 20.6 cycles, so the
+ *   clock is fractional and n additions are not n × cost) — and writes it back before anything
+ *   outside the block can look: before a call-out and when it leaves. The instruction count is an
+ *   integer and is added once on leaving (k before a call-out in the k-th instruction, taken back
+ *   after it), so whatever runs inside — a walk charging references, a fault, a VMM at an EPT
+ *   violation — sees the interpreter's clock and count.
+ * - The interpreter stops a slice after the instruction that reaches `limit`. A block runs only
+ *   when its whole length fits (`blockSpan`); after a call-out (which may add walk or device
+ *   cycles) it checks again, and leaves after that instruction if it no longer fits, or if the
+ *   instruction branched, asked to stop the batch, or dropped decoded code of the block's page
+ *   (self-modifying code: the rest of the block may be stale).
+ *
+ * A block ends at an unconditional control transfer, at a system instruction, at the end of the
+ * page, at an instruction not yet decoded or crossing the page, at a native stub, or at MAX_LENGTH;
+ * conditional branches inside it are side exits, and a branch back to its first instruction runs
+ * it again in place (a loop) when the run loop would have.
+ */
+export class BlockTranslator {
+  /** Blocks translated, and translations refused (the first instruction cannot start a block). */
+  translated = 0;
+  refused = 0;
+
+  /**
+   * Translates the block starting at linear `rip`, host-physical `pa`, from the decoded page
+   * `page` of the code cache; null when there is nothing to translate there.
+   */
+  translate(page: ReadonlyArray<Insn | null>, rip: number, pa: number, cost: number, generation: number): TranslatedBlock | null {
+    const insns: Insn[] = [];
+    const rips: number[] = [];
+    let off = pa & 0xfff;
+    let r = rip;
+    while (insns.length < MAX_LENGTH && off < 4096) {
+      const insn = page[off];
+      if (insn === null || insn === undefined || insn.native || off + insn.len > 4096) break;
+      insns.push(insn);
+      rips.push(r);
+      if (ENDS_BLOCK.has(insn.fn)) break;
+      off += insn.len;
+      r += insn.len;
+    }
+    if (insns.length === 0) {
+      this.refused++;
+      return null;
+    }
+    const source = new BlockSource(insns, rips, cost, pa >>> 12, generation).build();
+    const fn = new Function('H', 'I', 'cond', 'getCF', 'getLT', 'getOF', 'mulu32', 'W', source)(
+      insns.map((i) => i.fn), insns, cond, getCF, getLT, getOF, mulu32, W,
+    ) as BlockFunction;
+    this.translated++;
+    return new TranslatedBlock(fn, pa >>> 12, generation, rip, cost, blockSpan(insns.length, cost), insns.length, source);
+  }
+}
+
+/**
+ * The clock headroom a block of n instructions needs before `limit`: n × cost + 1. The block adds
+ * the cost after each instruction as the interpreter does (the clock is fractional — walk
+ * references cost 20.6 cycles — so the sum of n additions may differ from n × cost in the last
+ * bits); the extra cycle covers that, so the interpreter would not have stopped inside the block.
+ * When the test fails the run loop interprets, which is always exact.
+ */
+export function blockSpan(n: number, cost: number): number {
+  return n * cost + 1;
+}
+
+/** Longest block, in instructions. */
+export const MAX_LENGTH = 64;
+
+/** Handlers after which a block ends: unconditional transfers and system instructions. */
+const ENDS_BLOCK = new Set<Handler>([
+  ctl.jmpRel, ctl.jmpInd, ctl.callRel, ctl.callInd, ctl.ret, ctl.retImm,
+  ...Object.values(sys).filter((f): f is Handler => typeof f === 'function'),
+]);
+
+/** ALU handlers the translator inlines: form and operation (not ADC/SBB, which read CF). */
+interface AluForm {
+  /** 'rm': op r/m(reg), reg; 'r': op reg, r/m(reg); 'i': op r/m(reg), imm; 'm': op reg, [mem]. */
+  form: 'rm' | 'r' | 'i' | 'm';
+  wide: boolean;
+  op: number;
+}
+const ALU = new Map<Handler, AluForm>();
+function aluForms(list: readonly Handler[], form: AluForm['form'], wide: boolean): void {
+  list.forEach((h, op) => {
+    if (op !== alu.OP_ADC && op !== alu.OP_SBB) ALU.set(h, { form, wide, op });
+  });
+}
+aluForms(alu.ALURMR32_R, 'rm', false);
+aluForms(alu.ALURRM32_R, 'r', false);
+aluForms(alu.ALURMI32_R, 'i', false);
+aluForms(alu.ALURRM32_M, 'm', false);
+aluForms(alu.ALURMR64_R, 'rm', true);
+aluForms(alu.ALURRM64_R, 'r', true);
+aluForms(alu.ALURMI64_R, 'i', true);
+aluForms(alu.ALURRM64_M, 'm', true);
+
+/** Flag kind of each ALU operation (alu.ts's order). */
+const ALU_KIND = [K_ADD, K_LOGIC, -1, -1, K_LOGIC, K_SUB, K_LOGIC, K_SUB, K_LOGIC];
+
+const JCC = new Map<Handler, number>(ctl.JCC.map((h, cc) => [h, cc]));
+
+const TWO_32 = 4294967296;
+/** Left shift that brings the sign bit of an 8/16/32-bit value to bit 31 (flags.ts). */
+const SIGN_SHIFT = [24, 16, 0, 0];
+
+function canonical(a: number): boolean {
+  return a < CANONICAL_LIMIT && a >= -CANONICAL_LIMIT;
+}
+
+/** The source text of one block. */
+class BlockSource {
+  private readonly out: string[] = [];
+  /** Context fields the body uses (loaded once at entry). */
+  private readonly uses = new Set<string>();
+  /** The fop the block's last inlined flag-setting instruction recorded (-1: none). */
+  private knownFop = -1;
+  /** Whether the instruction being emitted calls out: never, on its slow path, or always. */
+  private check: 'none' | 'slow' | 'always' = 'none';
+  private readonly span: number;
+
+  constructor(
+    private readonly insns: Insn[],
+    private readonly rips: number[],
+    private readonly cost: number,
+    private readonly frame: number,
+    private readonly generation: number,
+  ) {
+    this.span = blockSpan(insns.length, cost);
+  }
+
+  build(): string {
+    const n = this.insns.length;
+    for (let k = 0; k < n; k++) {
+      const i = this.insns[k]!;
+      this.emit(`// ${k}: ${i.fn.name} at ${this.rips[k]!.toString(16)}`);
+      this.check = 'none';
+      this.instruction(k, i);
+      this.emit(`cy += ${this.cost};`);
+      const check = this.pendingCheck();
+      if (check === 'always') this.emit(this.afterCallOut(k));
+      else if (check === 'slow') this.emit(`if (chk !== 0) { chk = 0; ${this.afterCallOut(k)} }`);
+    }
+    // Falling off the end (unreachable after a last instruction that always leaves).
+    this.emit(this.leave(n - 1, false));
+    const vars = ['s', 'cpu', 'lo', 'hi', 'mmu', 'rTag', 'wTag', 'rHostW', 'wHostW', 'u8', 'u16', 'u32', 'generation']
+      .filter((v) => this.uses.has(v) || v === 'cpu')
+      .map((v) => `const ${v} = x.${v};`);
+    const consts = this.insns.map((_, k) => `const H${k} = H[${k}], I${k} = I[${k}];`);
+    return [
+      ...consts,
+      'return function block(x, limit) {',
+      ...vars,
+      'let a = 0, o = 0, t = 0, j = 0, v = 0, vh = 0, r = 0, rh = 0, chk = 0, done = 0, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
+      'for (;;) {',
+      ...this.out,
+      '}',
+      '};',
+    ].join('\n');
+  }
+
+  private pendingCheck(): 'none' | 'slow' | 'always' {
+    return this.check;
+  }
+
+  private emit(line: string): void {
+    this.out.push(line);
+  }
+
+  private use(...names: string[]): void {
+    for (const n of names) this.uses.add(n);
+  }
+
+  // ---- Leaving the block.
+
+  /**
+   * Leaves after instruction k (the clock `cy` counts it already): the CPU's clock, instruction
+   * count, RIP (unless the instruction branched and set it), and the per-instruction fields as the
+   * interpreter leaves them.
+   */
+  private leave(k: number, branched: boolean): string {
+    const i = this.insns[k]!;
+    const rip = branched ? '' : `cpu.rip = ${this.rips[k]! + i.len}; `;
+    return `{ ${rip}cpu.branched = ${branched}; cpu.instrLength = ${i.len}; cpu.cycles = cy; cpu.instructions += done + ${k + 1}; return; }`;
+  }
+
+  /** Leaves from inside instruction k, which branched (RIP is set): its cycles first. */
+  private exitBranched(k: number): string {
+    return `{ cy += ${this.cost}; ${this.leave(k, true).slice(2)}`;
+  }
+
+  /**
+   * Instruction k through its interpreter handler, with the interpreter's view: RIP, length,
+   * `branched` cleared, the clock and the count of the k instructions before it. The checks that
+   * may end the block follow the instruction (`afterCallOut`).
+   */
+  private callOut(k: number, always: boolean): string {
+    this.use('s', 'mmu', 'generation');
+    this.check = always ? 'always' : 'slow';
+    const i = this.insns[k]!;
+    const pre = `cpu.instructions += done + ${k}; `;
+    const post = ` cpu.instructions -= done + ${k};`;
+    return `cpu.rip = ${this.rips[k]}; cpu.instrLength = ${i.len}; cpu.branched = false; cpu.cycles = cy; ${pre}H${k}(s, I${k});${post} cy = cpu.cycles; m = mmu.l0Mode;${always ? '' : ' chk = 1;'}`;
+  }
+
+  /**
+   * After an instruction that went through its handler: leave if it branched, stopped the batch,
+   * dropped decoded code of this page, or if the clock (walks, devices) no longer leaves room for
+   * the rest of the block.
+   */
+  private afterCallOut(k: number): string {
+    let text = `if (cpu.branched) ${this.leave(k, true)}`;
+    if (k < this.insns.length - 1) {
+      text += ` if (s.stop || generation[${this.frame}] !== ${this.generation} || !(cy + ${this.span} < limit)) ${this.leave(k, false)}`;
+    }
+    return text;
+  }
+
+  // ---- Operands.
+
+  private reg64(r: number): string {
+    this.use('lo', 'hi');
+    return `((hi[${r}] | 0) * ${TWO_32} + lo[${r}])`;
+  }
+
+  /** The effective address as `ea` in operands.ts computes it (same operations, same order). */
+  private ea(k: number): string {
+    const i = this.insns[k]!;
+    let e = `${i.disp}`;
+    if (i.base >= 0) e = `(${e} + ${i.base === BASE_RIP ? String(this.rips[k]! + i.len) : this.reg64(i.base)})`;
+    if (i.index >= 0) e = `(${e} + ${this.reg64(i.index)} * ${i.scale})`;
+    return e;
+  }
+
+  /** Whether the memory operand is a plain one (no FS/GS base, 64-bit address size). */
+  private plainMemory(i: Insn): boolean {
+    return i.seg === SEG_NONE && !i.a32;
+  }
+
+  /**
+   * The L0 hit test of `a` for an access of `size` bytes (reads: rTag; writes: wTag, and rTag
+   * as well for read-modify-write), as mmu.ts's read/write fast paths test it.
+   */
+  private hit(size: number, write: boolean): string {
+    this.use('mmu');
+    const tag = write ? 'wTag' : 'rTag';
+    this.use(tag);
+    const align = size === 1 ? '' : ` && (o & ${size - 1}) === 0`;
+    return `(o = a & 4095, t = ((a >>> 12) & 255) + m, ${tag}[t] === a - o${align})`;
+  }
+
+  /** A load of `size` bytes at `a` after a read hit test: the value (low half; high in vh). */
+  private load(size: number): string {
+    this.use('rHostW');
+    switch (size) {
+      case 1: this.use('u8'); return 'u8[rHostW[t] * 4 + o]';
+      case 2: this.use('u16'); return 'u16[rHostW[t] * 2 + (o >>> 1)]';
+      case 4: this.use('u32'); return 'u32[rHostW[t] + (o >>> 2)]';
+      default: this.use('u32'); return '(j = rHostW[t] + (o >>> 2), vh = u32[j + 1], u32[j])';
+    }
+  }
+
+  /** A store after a write hit test. */
+  private store(size: number, value: string, valueHi: string): string {
+    this.use('wHostW');
+    switch (size) {
+      case 1: this.use('u8'); return `u8[wHostW[t] * 4 + o] = ${value};`;
+      case 2: this.use('u16'); return `u16[wHostW[t] * 2 + (o >>> 1)] = ${value};`;
+      case 4: this.use('u32'); return `u32[wHostW[t] + (o >>> 2)] = ${value};`;
+      default: this.use('u32'); return `j = wHostW[t] + (o >>> 2); u32[j] = ${value}; u32[j + 1] = ${valueHi};`;
+    }
+  }
+
+  /** An instruction whose accesses all hit: `guard` tests (and may load), `body` commits. */
+  private guarded(k: number, guard: string, body: string): void {
+    this.emit(`if (${guard}) { ${body} } else { ${this.callOut(k, false)} }`);
+  }
+
+  /** The byte register r (AH..BH for 16..19) as getReg8 reads it. */
+  private reg8(r: number): string {
+    this.use('lo');
+    return r < 16 ? `(lo[${r}] & 0xff)` : `((lo[${r - 16}] >>> 8) & 0xff)`;
+  }
+
+  // ---- Instructions.
+
+  private instruction(k: number, i: Insn): void {
+    const f = i.fn;
+    const a = ALU.get(f);
+    if (a !== undefined && (a.form !== 'm' || this.plainMemory(i))) return this.aluOp(k, i, a);
+    const cc = JCC.get(f);
+    if (cc !== undefined && canonical(this.rips[k]! + i.len + i.imm)) return this.jcc(k, i, cc);
+    this.use('lo', 'hi');
+    const R = i.reg;
+    const M = i.rm;
+    switch (f) {
+      case mov.movRR64: return this.emit(`lo[${R}] = lo[${M}]; hi[${R}] = hi[${M}];`);
+      case mov.movRR32: return this.emit(`lo[${R}] = lo[${M}]; hi[${R}] = 0;`);
+      case mov.movRI32: return this.emit(`lo[${M}] = ${i.imm}; hi[${M}] = 0;`);
+      case mov.movRI64: return this.emit(`lo[${M}] = ${i.imm}; hi[${M}] = ${i.immHi};`);
+      case mov.movzx_r:
+        if (i.size === 4 || i.size === 8) {
+          const src = i.op === 1 ? this.reg8(M) : `(lo[${M}] & 0xffff)`;
+          return this.emit(`lo[${R}] = ${src}; hi[${R}] = 0;`);
+        }
+        break;
+      case mov.lea:
+        if (i.size === 4 || i.size === 8) return this.lea(k, i);
+        break;
+      case alu.incDec32_r:
+        this.use('s');
+        this.knownFop = -1;
+        return this.emit(
+          `v = lo[${M}]; r = (v ${i.op === 0 ? '+' : '-'} 1) >>> 0; lo[${M}] = r; hi[${M}] = 0; ` +
+          `s.fcf = getCF(s); s.fop = ${((i.op === 0 ? 5 : 6) << 2) | 2}; s.fa = v; s.fb = 1; s.fr = r;`,
+        );
+      case sh.shiftImm32_r: {
+        // shifts.ts shiftImm32_r: a count of 0 only zero-extends; else the result-defined flags.
+        const c = i.imm & 31;
+        if (c === 0) return this.emit(`hi[${M}] = 0;`);
+        this.use('s');
+        this.knownFop = -1;
+        let calc: string;
+        switch (i.op) {
+          case sh.SH_SHR: calc = `r = v >>> ${c}; t = (v >>> ${c - 1}) & 1; j = v >>> 31;`; break;
+          case sh.SH_SAR: calc = `r = (v >> ${c}) >>> 0; t = (v >> ${c - 1}) & 1; j = 0;`; break;
+          default: calc = `r = (v << ${c}) >>> 0; t = (v >>> ${32 - c}) & 1; j = (r >>> 31) ^ t;`;
+        }
+        return this.emit(`v = lo[${M}]; ${calc} lo[${M}] = r; hi[${M}] = 0; s.fop = ${(K_RESULT << 2) | 2}; s.fr = r; s.frh = 0; s.fcf = t; s.fb = j;`);
+      }
+      case md.imul2:
+        if (i.mod !== 3) break;
+        this.use('s');
+        this.knownFop = -1;
+        if (i.size === 4) {
+          // mul-div.ts imulCore, 32-bit: CF = OF = whether the signed product needs more bits.
+          return this.emit(
+            `v = lo[${M}]; a = lo[${R}]; r = Math.imul(a, v); t = (a | 0) * (v | 0) !== r ? 1 : 0; ` +
+            `lo[${R}] = r >>> 0; hi[${R}] = 0; s.fop = ${(K_RESULT << 2) | 2}; s.fr = r >>> 0; s.frh = 0; s.fcf = t; s.fb = t;`,
+          );
+        }
+        if (i.size === 8) {
+          // imulCore, 64-bit: the low 64 bits now, CF/OF lazily (K_MUL).
+          return this.emit(
+            `v = lo[${M}]; vh = hi[${M}]; a = lo[${R}]; o = hi[${R}]; r = mulu32(a, v); ` +
+            `rh = (W[${MH}] + Math.imul(a, vh) + Math.imul(o, v)) >>> 0; lo[${R}] = r; hi[${R}] = rh; ` +
+            `s.fop = ${(K_MUL << 2) | 3}; s.fa = a; s.fah = o; s.fb = v; s.fbh = vh; s.fr = r; s.frh = rh;`,
+          );
+        }
+        break;
+      case ctl.jmpRel: {
+        const target = this.rips[k]! + i.len + i.imm;
+        if (!canonical(target)) break;
+        return this.emit(this.branchTo(k, target));
+      }
+      default:
+    }
+    if (this.plainMemory(i)) {
+      switch (f) {
+        case mov.movLoad64:
+          return this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(8, false)})`, `v = ${this.load(8)}; lo[${R}] = v; hi[${R}] = vh;`);
+        case mov.movLoad32:
+          return this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(4, false)})`, `lo[${R}] = ${this.load(4)}; hi[${R}] = 0;`);
+        case mov.movzx_m:
+          if (i.size !== 4 && i.size !== 8) break;
+          return this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(i.op, false)})`, `lo[${R}] = ${this.load(i.op)}; hi[${R}] = 0;`);
+        case mov.movStore64:
+          return this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(8, true)})`, this.store(8, `lo[${R}]`, `hi[${R}]`));
+        case mov.movStore32:
+          return this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(4, true)})`, this.store(4, `lo[${R}]`, ''));
+        case mov.movStoreN: {
+          if (i.size !== 1 && i.size !== 2) break;
+          const value = i.size === 1 ? this.reg8(R) : `(lo[${R}] & 0xffff)`;
+          return this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(i.size, true)})`, this.store(i.size, value, ''));
+        }
+        case mov.movMI: {
+          const size = i.size;
+          const value = size === 1 ? String(i.imm & 0xff) : size === 2 ? String(i.imm & 0xffff) : String(i.imm);
+          return this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(size, true)})`, this.store(size, value, String(i.immHi)));
+        }
+        default:
+      }
+    }
+    switch (f) {
+      case ctl.pushR:
+        if (i.size !== 8) break;
+        // push64: the new RSP, the store, then RSP (a faulting PUSH changes nothing).
+        return this.guarded(
+          k,
+          `(v = lo[${M}], vh = hi[${M}], r = (lo[4] - 8) >>> 0, rh = lo[4] < 8 ? (hi[4] - 1) >>> 0 : hi[4], a = (rh | 0) * ${TWO_32} + r, ${this.hit(8, true)})`,
+          `${this.store(8, 'v', 'vh')} lo[4] = r; hi[4] = rh;`,
+        );
+      case ctl.popR:
+        if (i.size !== 8) break;
+        // pop64: the load, RSP + 8, then the destination (POP RSP keeps the loaded value).
+        return this.guarded(
+          k,
+          `(a = (hi[4] | 0) * ${TWO_32} + lo[4], ${this.hit(8, false)})`,
+          `v = ${this.load(8)}; r = (lo[4] + 8) >>> 0; if (r < 8) hi[4] = (hi[4] + 1) >>> 0; lo[4] = r; lo[${M}] = v; hi[${M}] = vh;`,
+        );
+      case ctl.callRel: {
+        const next = this.rips[k]! + i.len;
+        const target = next + i.imm;
+        if (!canonical(target)) break;
+        return this.guarded(
+          k,
+          `(r = (lo[4] - 8) >>> 0, rh = lo[4] < 8 ? (hi[4] - 1) >>> 0 : hi[4], a = (rh | 0) * ${TWO_32} + r, ${this.hit(8, true)})`,
+          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; cpu.rip = ${target}; ${this.exitBranched(k)}`,
+        );
+      }
+      case ctl.ret:
+        // The target is read and checked before RSP moves; a non-canonical one faults in the handler.
+        return this.guarded(
+          k,
+          `(a = (hi[4] | 0) * ${TWO_32} + lo[4], ${this.hit(8, false)} && (v = ${this.load(8)}, r = (vh | 0) * ${TWO_32} + v, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT}))`,
+          `a = a + 8; lo[4] = a >>> 0; hi[4] = Math.floor(a / ${TWO_32}) >>> 0; cpu.rip = r; ${this.exitBranched(k)}`,
+        );
+      default:
+    }
+    // Anything else: the interpreter's handler.
+    this.knownFop = -1;
+    this.emit(this.callOut(k, true));
+  }
+
+  private aluOp(k: number, i: Insn, f: AluForm): void {
+    const op = f.op;
+    const writes = op < alu.OP_CMP;
+    const fop = (ALU_KIND[op]! << 2) | (f.wide ? 3 : 2);
+    this.knownFop = fop;
+    this.use('s', 'lo', 'hi');
+    const d = f.form === 'rm' || f.form === 'i' ? i.rm : i.reg;
+    if (!f.wide) {
+      const b = f.form === 'rm' ? `lo[${i.reg}]` : f.form === 'r' ? `lo[${i.rm}]` : f.form === 'i' ? String(i.imm) : 'v';
+      const body =
+        `a = lo[${d}]; r = ${compute32(op, 'a', 'b')}; ` +
+        (writes ? `lo[${d}] = r; hi[${d}] = 0; ` : '') +
+        `s.fop = ${fop}; s.fa = a; s.fb = b; s.fr = r; s.fcf = 0;`;
+      // b is a block-scoped constant of the instruction (the source read before the destination).
+      if (f.form === 'm') {
+        return this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(4, false)})`, `v = ${this.load(4)}; { const b = v; ${body} }`);
+      }
+      return this.emit(`{ const b = ${b}; ${body} }`);
+    }
+    let bl: string;
+    let bh: string;
+    switch (f.form) {
+      case 'rm': bl = `lo[${i.reg}]`; bh = `hi[${i.reg}]`; break;
+      case 'r': bl = `lo[${i.rm}]`; bh = `hi[${i.rm}]`; break;
+      case 'i': bl = String(i.imm); bh = String(i.immHi); break;
+      default: bl = 'v'; bh = 'vh';
+    }
+    const body =
+      `const al = lo[${d}], ah = hi[${d}]; ${compute64(op)} ` +
+      (writes ? `lo[${d}] = r; hi[${d}] = rh; ` : '') +
+      `s.fop = ${fop}; s.fa = al; s.fah = ah; s.fb = bl; s.fbh = bh; s.fr = r; s.frh = rh; s.fcf = 0;`;
+    if (f.form === 'm') {
+      return this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(8, false)})`, `v = ${this.load(8)}; { const bl = v, bh = vh; ${body} }`);
+    }
+    this.emit(`{ const bl = ${bl}, bh = ${bh}; ${body} }`);
+  }
+
+  private lea(k: number, i: Insn): void {
+    // moves.ts `lea`: halves summed separately, the carry out of the low sum added to the high.
+    const disp = i.disp;
+    let l = String(disp >>> 0);
+    let h = String(disp < 0 ? -1 : 0);
+    const b = i.base;
+    if (b >= 0) {
+      if (b === BASE_RIP) {
+        const next = this.rips[k]! + i.len;
+        l = `(${l} + ${next >>> 0})`;
+        h = `(${h} + ${Math.floor(next / TWO_32)})`;
+      } else {
+        l = `(${l} + lo[${b}])`;
+        h = `(${h} + hi[${b}])`;
+      }
+    }
+    const x = i.index;
+    if (x >= 0) {
+      l = `(${l} + lo[${x}] * ${i.scale})`;
+      h = `(${h} + hi[${x}] * ${i.scale})`;
+    }
+    const d = i.reg;
+    if (i.size === 8) this.emit(`v = ${l}; vh = ${h}; lo[${d}] = v >>> 0; hi[${d}] = (vh + Math.floor(v / ${TWO_32})) >>> 0;`);
+    else this.emit(`lo[${d}] = ${l} >>> 0; hi[${d}] = 0;`);
+  }
+
+  private jcc(k: number, i: Insn, cc: number): void {
+    const target = this.rips[k]! + i.len + i.imm;
+    const fast = this.knownFop >= 0 ? fastCondition(cc, this.knownFop) : null;
+    this.use('s');
+    const test = fast === null ? `cond(s, ${cc})` : `(s.fop === ${this.knownFop} ? ${fast} : cond(s, ${cc}))`;
+    this.emit(`if (${test}) ${this.branchTo(k, target)}`);
+  }
+
+  /**
+   * A taken branch of instruction k to `target`. A branch back to the block's first instruction
+   * runs the block again in place when the run loop would: the same code page (no new fetch),
+   * the block still valid (a call-out that dropped code of the page has left already), and the
+   * whole block fitting before the limit again.
+   */
+  private branchTo(k: number, target: number): string {
+    if (target === this.rips[0]) {
+      return `{ cy += ${this.cost}; if (cy + ${this.span} < limit) { done += ${k + 1}; continue; } cpu.rip = ${target}; ${this.leave(k, true)} }`;
+    }
+    return `{ cpu.rip = ${target}; ${this.exitBranched(k)} }`;
+  }
+}
+
+/** aluCompute (alu.ts) for a 32-bit operation, as an expression. */
+function compute32(op: number, a: string, b: string): string {
+  switch (op) {
+    case alu.OP_ADD: return `((${a} + ${b}) & 0xffffffff) >>> 0`;
+    case alu.OP_OR: return `((${a} | ${b}) & 0xffffffff) >>> 0`;
+    case alu.OP_AND: case alu.OP_TEST: return `((${a} & ${b}) & 0xffffffff) >>> 0`;
+    case alu.OP_XOR: return `((${a} ^ ${b}) & 0xffffffff) >>> 0`;
+    default: return `((${a} - ${b}) & 0xffffffff) >>> 0`; // SUB, CMP
+  }
+}
+
+/** aluCompute64 (alu.ts) without carry in: statements setting r and rh from al, ah, bl, bh. */
+function compute64(op: number): string {
+  switch (op) {
+    case alu.OP_ADD: return `t = al + bl; rh = (ah + bh + (t >= ${TWO_32} ? 1 : 0)) >>> 0; r = t >>> 0;`;
+    case alu.OP_OR: return 'rh = (ah | bh) >>> 0; r = (al | bl) >>> 0;';
+    case alu.OP_AND: case alu.OP_TEST: return 'rh = (ah & bh) >>> 0; r = (al & bl) >>> 0;';
+    case alu.OP_XOR: return 'rh = (ah ^ bh) >>> 0; r = (al ^ bl) >>> 0;';
+    default: return `t = al - bl; rh = (ah - bh - (t < 0 ? 1 : 0)) >>> 0; r = t >>> 0;`;
+  }
+}
+
+/**
+ * A condition code evaluated directly from the lazy flag fields, for a known fop of ADD, SUB/CMP
+ * or a logic operation (flags.ts's getCF/getZF/getSF/getLT specialised); null when the generic
+ * `cond` is used.
+ */
+export function fastCondition(cc: number, fop: number): string | null {
+  const kind = fop >> 2;
+  const sc = fop & 3;
+  if (kind !== K_ADD && kind !== K_SUB && kind !== K_LOGIC) return null;
+  const sh = SIGN_SHIFT[sc]!;
+  const zf = sc === 3 ? '((s.fr | s.frh) === 0)' : '(s.fr === 0)';
+  const sf = sc === 3 ? '((s.frh >>> 31) !== 0)' : `(((s.fr << ${sh}) >>> 31) !== 0)`;
+  let cf: string;
+  let lt: string;
+  if (kind === K_SUB) {
+    cf = sc === 3 ? '(s.fah < s.fbh || (s.fah === s.fbh && s.fa < s.fb))' : '(s.fa < s.fb)';
+    lt = sc === 3 ? '((s.fah | 0) < (s.fbh | 0) || (s.fah === s.fbh && s.fa < s.fb))' : `((s.fa << ${sh}) < (s.fb << ${sh}))`;
+  } else if (kind === K_ADD) {
+    cf = sc === 3 ? '(s.frh < s.fah || (s.frh === s.fah && s.fr < s.fa))' : '(s.fr < s.fa)';
+    lt = 'getLT(s)';
+  } else {
+    cf = 'false';
+    lt = sf;
+  }
+  switch (cc) {
+    case 2: return cf;
+    case 3: return `!${cf}`;
+    case 4: return zf;
+    case 5: return `!${zf}`;
+    case 6: return `(${cf} || ${zf})`;
+    case 7: return `!(${cf} || ${zf})`;
+    case 8: return sf;
+    case 9: return `!${sf}`;
+    case 12: return lt;
+    case 13: return `!${lt}`;
+    case 14: return `(${zf} || ${lt})`;
+    case 15: return `(!${zf} && !${lt})`;
+    default: return null;
+  }
+}

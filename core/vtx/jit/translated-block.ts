@@ -1,0 +1,72 @@
+import type { Cpu } from '../cpu.js';
+import type { Mmu } from '../mmu.js';
+import type { Interp } from '../interp/interp-state.js';
+
+/**
+ * What a translated block works on, bound once per CPU: the interpreter state (registers as
+ * 32-bit halves, lazy flags), the CPU (RIP, clock), the MMU's L0 hit tables and the host memory
+ * views behind them, and the code cache's frame generations. A block's function takes it as a
+ * parameter, so one translation serves every CPU sharing the physical memory.
+ */
+export class BlockContext {
+  readonly cpu: Cpu;
+  readonly lo: Uint32Array;
+  readonly hi: Uint32Array;
+  readonly mmu: Mmu;
+  readonly rTag: Float64Array;
+  readonly wTag: Float64Array;
+  readonly rHostW: Int32Array;
+  readonly wHostW: Int32Array;
+  readonly u8: Uint8Array;
+  readonly u16: Uint16Array;
+  readonly u32: Uint32Array;
+
+  constructor(
+    readonly s: Interp,
+    readonly generation: Int32Array,
+  ) {
+    this.cpu = s.cpu;
+    this.lo = s.lo;
+    this.hi = s.hi;
+    this.mmu = s.mmu;
+    this.rTag = s.mmu.rTag;
+    this.wTag = s.mmu.wTag;
+    this.rHostW = s.mmu.rHostW;
+    this.wHostW = s.mmu.wHostW;
+    this.u8 = s.cpu.mem.u8;
+    this.u16 = s.cpu.mem.u16;
+    this.u32 = s.cpu.mem.u32;
+  }
+}
+
+/** The JavaScript function of a block: runs it from its first instruction (see BlockTranslator). */
+export type BlockFunction = (x: BlockContext, limit: number) => void;
+
+/**
+ * A straight-line run of guest instructions of one code page, compiled to one JavaScript function.
+ * It is keyed by the host-physical address of its first instruction (it hangs off that
+ * instruction's cached record) and valid while the frame's code-cache generation is unchanged,
+ * execution reaches it at the linear address it was translated for, and the per-instruction
+ * cost is the one folded into it.
+ */
+export class TranslatedBlock {
+  constructor(
+    readonly run: BlockFunction,
+    /** Host frame of the code page, and its code-cache generation at translation. */
+    readonly frame: number,
+    readonly generation: number,
+    /** Linear address of the first instruction (RIP-relative operands and branch targets are folded). */
+    readonly rip: number,
+    /** `costs.instruction` at translation. */
+    readonly cost: number,
+    /**
+     * Clock headroom the block needs (`blockSpan`). The interpreter checks the slice's limit after
+     * every instruction; with `cycles + span < limit` at entry, none of those checks inside the
+     * block can stop it (the run loop makes the one after the block).
+     */
+    readonly span: number,
+    /** Guest instructions in the block, and the JavaScript source (for tests and debugging). */
+    readonly length: number,
+    readonly source: string,
+  ) {}
+}

@@ -1,0 +1,107 @@
+import { describe, it, expect } from 'vitest';
+import { RFLAGS_FIXED } from '../../core/vtx/arch.js';
+import { GPR_NAMES } from '../../core/vtx/cpu.js';
+import { TRANSLATE_AFTER } from '../../core/vtx/interp/interpreter.js';
+import { USER_CODE, USER_DATA, enterUser, hex, placeUser, setRegs, setup, userData } from './harness.js';
+
+/**
+ * The block translator against the interpreter on the cases where a block must stop exactly where
+ * the interpreter would: a slice's clock limit, a store that rewrites an instruction of the
+ * running block, a page fault in the middle of a block. Each snippet runs on two machines, one
+ * with the translator and one without, in slices of every size from 1 to 40 cycles; after every
+ * slice RIP, the clock, the instruction count, all registers and RFLAGS must agree, and so must the
+ * exceptions delivered and every machine statistic at the end.
+ */
+
+interface Snapshot {
+  rip: number;
+  cycles: number;
+  instructions: number;
+  rflags: number;
+  regs: string[];
+}
+
+function runSliced(code: string, regs: Record<string, number>, slice: number, jit: boolean, dataPages = 1) {
+  const env = setup(32 << 20, jit);
+  const p = placeUser(env, hex(code));
+  userData(env, USER_DATA, dataPages);
+  enterUser(env);
+  setRegs(env.cpu, regs);
+  const cpu = env.cpu;
+  cpu.rflags = RFLAGS_FIXED;
+  cpu.rip = p.va;
+  cpu.stopped = false;
+  const snaps: Snapshot[] = [];
+  for (let n = 0; n < 100_000 && !cpu.stopped && !cpu.halted; n++) {
+    cpu.runUntil(cpu.cycles + slice);
+    snaps.push({
+      rip: cpu.rip, cycles: cpu.cycles, instructions: cpu.instructions, rflags: cpu.rflags,
+      regs: GPR_NAMES.map((_, i) => cpu.regBig(i).toString(16)),
+    });
+  }
+  return { snaps, traps: env.traps, stats: env.m.stats.toJSON(), blocks: env.it.blockRuns, code: p };
+}
+
+function same(code: string, regs: Record<string, number>, dataPages = 1): number {
+  let blocks = 0;
+  for (const slice of [1, 2, 3, 5, 7, 11, 13, 40, 1000, 1e9]) {
+    const off = runSliced(code, regs, slice, false, dataPages);
+    const on = runSliced(code, regs, slice, true, dataPages);
+    expect(off.blocks).toBe(0);
+    expect(on.snaps).toEqual(off.snaps);
+    expect(on.traps).toEqual(off.traps);
+    expect(on.stats).toEqual(off.stats);
+    blocks += on.blocks;
+  }
+  return blocks;
+}
+
+describe('block translator: blocks stop where the interpreter stops', () => {
+  it('a counted loop (ADD, DEC, JNE) in slices of any size', () => {
+    // mov ecx, 100; L: add rax, rcx; dec ecx; jne L
+    const blocks = same('B9 64000000  4801C8  FFC9  75F9', {});
+    expect(blocks).toBeGreaterThan(0);
+  });
+
+  it('a loop that rewrites an immediate of its own block (self-modifying code)', () => {
+    // mov ecx, 200
+    // L: add rbx, rax; cmp ecx, 50; cmove rdi, rsi; mov [rdi], ecx; mov eax, 7; dec ecx; jne L
+    // Every pass stores into the code page (RDI: a spare byte after the code, then RSI: the imm32
+    // of `mov eax, 7`). From pass 151 on the store, inside the translated block, rewrites an
+    // instruction after it in the same block: the block must end there and the new one run.
+    const code = 'B9 C8000000  4801C3  83F932  480F44FE  890F  B8 07000000  FFC9  75EB';
+    const regs = { rdi: USER_CODE + 0x100, rsi: USER_CODE + 18 };
+    const blocks = same(code, regs);
+    expect(blocks).toBeGreaterThan(0);
+    // RBX adds the previous pass's EAX: 0, then 7 for 150 passes, then 50, 49, … 2.
+    const env = runSliced(code, regs, 1e9, true);
+    expect(BigInt('0x' + env.snaps.at(-1)!.regs[3])).toBe(150n * 7n + (50n * 51n / 2n - 1n));
+  });
+
+  it('a page fault in the middle of a hot block: RIP, registers, flags and clock of the faulting instruction', () => {
+    // L: cmp rdx, rcx; mov rax, [rsi]; add rsi, 0x10; add rdx, 1; jmp L
+    // Reads walk off the one data page after 256 passes: #PF at the load, after the CMP's flags.
+    const code = '4839CA  488B06  4881C610000000  4883C201  EBEE';
+    const blocks = same(code, { rsi: USER_DATA, rcx: 7 });
+    expect(blocks).toBeGreaterThan(0);
+    const r = runSliced(code, { rsi: USER_DATA, rcx: 7 }, 1e9, true);
+    expect(r.traps.map((t) => [t.vector, t.rip - r.code.va])).toEqual([[14, 3]]);
+    expect(r.snaps.at(-1)!.regs[2]).toBe('100'); // RDX: 256 passes completed
+  });
+
+  it('IMUL and shifts inlined in a block leave the flags a later ADC reads', () => {
+    // mov ecx, 100
+    // L: imul eax, edx; adc ebx, 0; shl edx, 3; adc esi, 0; imul rdi, rdx; adc ebp, 0
+    //    add edx, ecx; dec ecx; jne L
+    const code = 'B9 64000000  0FAFC2 83D300  C1E203  83D600  480FAFFA  83D500  01CA  FFC9  75E7';
+    const blocks = same(code, { rax: 3, rdx: 0x12345, rdi: 0x1_2345_6789 });
+    expect(blocks).toBeGreaterThan(0);
+  });
+
+  it('translates only after the threshold of arrivals by a branch', () => {
+    expect(TRANSLATE_AFTER).toBeGreaterThan(1);
+    // A loop of fewer passes than the threshold never runs a block.
+    const r = runSliced(`B9 ${(TRANSLATE_AFTER - 1).toString(16).padStart(2, '0')}000000  4801C8  FFC9  75F9`, {}, 1e9, true);
+    expect(r.blocks).toBe(0);
+  });
+});
