@@ -11,6 +11,6 @@ import { ExecOptions, System } from './system.js';
  * the plugins' modes, exit handlers and system calls.
  */
 export function execElf(path: string, args: string[], opts: ExecOptions & { vmExitHandlers?: readonly VmExitHandler[] }): ExecResult {
-  const system = new System([new LinuxExecMode(), new DuneExecMode(opts.vmExitHandlers ?? [])], []);
+  const system = new System([new LinuxExecMode(opts.vmExitHandlers ?? []), new DuneExecMode(opts.vmExitHandlers ?? [])], []);
   return system.exec(path, args, opts);
 }

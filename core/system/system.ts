@@ -15,6 +15,8 @@ export interface ExecOptions extends RunOptions {
   pcid?: boolean;
   /** Shorthand for modeOptions.hugePages (`--huge-pages` of the Linux and sandbox modes). */
   hugePages?: boolean;
+  /** Shorthand for modeOptions.duneModule (false: the Linux mode's `--no-dune-module`). */
+  duneModule?: boolean;
 }
 
 /** An option several modes take, once, with the ids of the modes that take it. */
@@ -74,7 +76,9 @@ export class System {
     const mode = this.mode(id);
     for (const { option, modes } of this.modeOptions()) {
       const v = options[option.name];
-      if (v === undefined || v === false || modes.includes(id)) continue;
+      // A negated flag (--no-dune-module) is given when its value is false; true is its default.
+      const given = option.flags.startsWith('--no-') ? v === false : v !== undefined && v !== false;
+      if (!given || modes.includes(id)) continue;
       throw new UsageError(`${option.flags.split(' ')[0]} needs --mode ${modes.join(' or --mode ')}`);
     }
     return mode;
@@ -93,6 +97,7 @@ export class System {
     const launcher = opts.launcher ?? this.prepare(opts.mode, {
       ...(opts.pcid !== undefined ? { pcid: opts.pcid } : {}),
       ...(opts.hugePages !== undefined ? { hugePages: opts.hugePages } : {}),
+      ...(opts.duneModule !== undefined ? { duneModule: opts.duneModule } : {}),
       ...opts.modeOptions,
     });
     return runElf(path, args, { ...opts, launcher, syscalls: [...this.syscalls, ...(opts.syscalls ?? [])] });
