@@ -78,7 +78,7 @@ describe('dunesim CLI', () => {
     const par = dunesim(['bench', 'tlb-reach', 'dune-micro', '--jobs', '2', '--json', join(dir, 'p.json')]);
     expect(par.status, par.stderr).toBe(0);
     expect(par.stderr).toContain('bench tlb-reach: 6/6');
-    expect(par.stderr).toContain('bench dune-micro: 8/8');
+    expect(par.stderr).toContain('bench dune-micro: 15/15');
     const serial = dunesim(['bench', 'tlb-reach', '--jobs', '1', '--json', join(dir, 's.json')]);
     expect(serial.status).toBe(0);
     const p = JSON.parse(readFileSync(join(dir, 'p.json'), 'utf8')) as Array<{ suite: string; rows: unknown[] }>;
