@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef PGSIZE
 #define PGSIZE 4096UL
+#endif
 /* Appel & Li's passes touch NRPGS protected pages (Dune §6.2: 100). */
 #define NRPGS 100
 /* The page-walk row's working set (Dune §6.1: a random walk over 2^16 pages). */
