@@ -61,6 +61,8 @@ export interface ExecOptions {
   hugePages?: boolean;
   /** Called with the kernel before the program starts (tests and experiments adjust the model here). */
   configure?: (k: Kernel) => void;
+  /** Linux mode: load the Dune module, so that /dev/dune exists for programs linked with libDune (default true). */
+  duneModule?: boolean;
   /** Linux mode: switch_mm tags the TLB with PCIDs (Linux 4.14 and later) instead of flushing it on every switch. */
   pcid?: boolean;
   /** System calls plugins add to the Linux model (SyscallContribution). */
@@ -113,6 +115,7 @@ export function execElf(path: string, args: string[], opts: ExecOptions): ExecRe
     p = opts.launcher.launch({ kernel: k, elf, path, argv, envp, report: say });
   } else if (opts.mode === 'linux') {
     if (opts.pcid) k.enablePcid();
+    if (opts.duneModule !== false) new DuneModule(k, { exitHandlers: opts.vmExitHandlers });
     p = k.spawnElf(path, elf, argv, envp, path);
     if (opts.hugePages) p.mm.hugeMmap = true;
   } else if (opts.mode === 'dune') {
@@ -280,6 +283,7 @@ export class ExecCommand implements CliCommand {
       .option('--memory <MiB>', 'physical memory of the machine', '1024')
       .option('--cpus <n>', 'CPUs of the machine (threads and processes run on them in parallel, deterministically)', '1')
       .option('--huge-pages', 'back large anonymous mmaps with 2 MiB pages, as libhugetlbfs does (--mode linux | sandbox)')
+      .option('--no-dune-module', 'a machine without the Dune module: no /dev/dune (--mode linux)')
       .option('--pcid', 'context switches keep each address space\'s TLB entries under a PCID, as Linux 4.14 and later (--mode linux)');
     // An option several modes share (--policy of sandbox and ptrace) is registered once.
     const shared = new Map<string, { description: string; ids: string[] }>();
@@ -323,7 +327,7 @@ export class ExecCommand implements CliCommand {
         return;
       }
       try {
-        const r = execElf(elfPath, args, { mode: o.mode, launcher, cpus, hugePages: o['hugePages'] === true, pcid: o['pcid'] === true, stats: o.stats, trace: o.trace, strace: o.strace, vmExitHandlers: this.exitHandlers ?? [], syscalls: this.syscalls ?? [], root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
+        const r = execElf(elfPath, args, { mode: o.mode, launcher, cpus, hugePages: o['hugePages'] === true, duneModule: o['duneModule'] !== false, pcid: o['pcid'] === true, stats: o.stats, trace: o.trace, strace: o.strace, vmExitHandlers: this.exitHandlers ?? [], syscalls: this.syscalls ?? [], root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
         process.exitCode = r.exitCode;
       } catch (e) {
         if (e instanceof ElfError) {

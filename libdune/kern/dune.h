@@ -5,8 +5,10 @@
  */
 #pragma once
 
+#ifndef __ASSEMBLER__
 #include <stdint.h>
 #include <sys/ioctl.h>
+#endif
 
 #define DUNE_MINOR 233
 
