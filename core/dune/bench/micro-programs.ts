@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../framework/plugin-manifest.js';
 import { execElf, ExecResult } from '../../cli/exec-command.js';
-import { DuneModule } from '../dune-module.js';
 import { Measurement } from './dune-micro-workloads.js';
 
 /** bench/micro: the C programs of Dune Tables 2 and 3 and their committed binaries. */
@@ -51,8 +50,9 @@ export function hasProgram(program: MicroProgram): boolean {
 
 /**
  * Runs bench/micro/bin/PROGRAM ARGS on a one-CPU machine of `profile` as an ordinary Linux
- * process and returns the rows it printed and the run's statistics. For bench_dune the kernel has
- * the Dune module loaded (/dev/dune), and the program enters Dune itself, as real libDune does.
+ * process and returns the rows it printed and the run's statistics. The kernel has the Dune
+ * module loaded (/dev/dune), as the paper's machine had for both programs: bench_dune enters Dune
+ * itself, as real libDune does.
  * A non-zero exit is an error carrying the program's output.
  */
 export function runMicroProgram(profile: string, program: MicroProgram, args: readonly string[]): ProgramRun {
@@ -63,7 +63,6 @@ export function runMicroProgram(profile: string, program: MicroProgram, args: re
   const r = execElf(path, [...args], {
     mode: 'linux', profile, memory: 1024 << 20, argv0: program, envp: [],
     console: (_fd, data) => chunks.push(decoder.decode(data)), report: (line) => chunks.push(line),
-    configure: program === 'bench_dune' ? (k) => void new DuneModule(k) : undefined,
   });
   const output = chunks.join('');
   if (r.exitCode !== 0) throw new MicroProgramError(`${program} ${args.join(' ')} exited with ${r.exitCode}:\n${output}`);
