@@ -13,6 +13,8 @@
  *   ptrace        getpid from ring 3 with SYSCALL, trapped by libDune's handler in ring 0 and
  *                 forwarded to the kernel with dune_passthrough_syscall (a VMCALL) (Table 3)
  *   syscall-trap  the same trap, answered in ring 0 without forwarding (§6.2)
+ *   vm-lookup     libDune's software page walk, dune_vm_lookup of a mapped page (no paper figure:
+ *                 the part of the Appel handlers below that walks the page table)
  *   trap          a write to a read-only page to the first instruction of the page-fault handler
  *                 registered with dune_register_pgflt_handler (Table 3; timed inside appel1's)
  *   appel1        TRAP+PROT1+UNPROT per 100-page pass: the handler edits the two PTEs itself,
@@ -31,7 +33,7 @@
 #include "dune.h"
 #include "bench.h"
 
-#define ROWS "getpid page-fault page-walk ptrace syscall-trap trap appel1 appel2"
+#define ROWS "getpid page-fault page-walk ptrace syscall-trap vm-lookup trap appel1 appel2"
 
 /* Where the Appel passes' pages are mapped in the guest page table only (a guest-virtual address
  * no host mapping uses; the frames come from libDune's page pool). */
@@ -157,9 +159,21 @@ static void bench_ring3_getpid(const char *name, int fwd, long n)
 	row(name, (double)user_cycles / n, n);
 }
 
-/* ---- trap, appel1, appel2 ---- */
+/* ---- vm-lookup, trap, appel1, appel2: the pages at MAP_ADDR ---- */
 
 static volatile char *mem = (volatile char *)MAP_ADDR;
+
+/* Lookups cycle over the first 64 of the mapped pages (their PTEs share one page-table page). */
+static void bench_vm_lookup(long n)
+{
+	ptent_t *pte;
+	serialize();
+	unsigned long t0 = rdtsc();
+	for (long i = 0; i < n; i++)
+		if (dune_vm_lookup(pgroot, (void *)(MAP_ADDR + (i & 63) * PGSIZE), 0, &pte) != 0) die("dune_vm_lookup");
+	unsigned long t1 = rdtscp();
+	row("vm-lookup", (double)(t1 - t0 - overhead) / n, n);
+}
 static volatile unsigned long trap_tsc;
 static volatile unsigned long trap_sum;
 
@@ -248,10 +262,12 @@ int main(int argc, char **argv)
 	if (bench_wants(&a, "page-walk")) bench_page_walk(a.pages, a.accesses);
 	if (bench_wants(&a, "ptrace")) bench_ring3_getpid("ptrace", 1, a.n);
 	if (bench_wants(&a, "syscall-trap")) bench_ring3_getpid("syscall-trap", 0, a.n);
+	int lookup = bench_wants(&a, "vm-lookup");
 	int trap = bench_wants(&a, "trap"), appel1 = bench_wants(&a, "appel1"), appel2 = bench_wants(&a, "appel2");
-	if (trap || appel1 || appel2) {
+	if (lookup || trap || appel1 || appel2) {
 		if (dune_vm_map_pages(pgroot, (void *)MAP_ADDR, 2 * NRPGS * PGSIZE, PERM_R | PERM_W) != 0) die("dune_vm_map_pages");
 		prime_memory();
+		if (lookup) bench_vm_lookup(a.n);
 		if (trap || appel1) bench_appel1(a.passes, trap, appel1);
 		if (appel2) bench_appel2(a.passes);
 	}

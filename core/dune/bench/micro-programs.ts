@@ -110,6 +110,7 @@ export const ROW_SIZINGS: Readonly<Record<string, RowSizing>> = {
   ptrace: { rows: ['ptrace'], option: '-n', sizes: [5000, 10000] },
   'ptrace-sysemu': { rows: ['ptrace-sysemu'], option: '-n', sizes: [5000, 10000] },
   'syscall-trap': { rows: ['syscall-trap'], option: '-n', sizes: [5000, 10000] },
+  'vm-lookup': { rows: ['vm-lookup'], option: '-n', sizes: [5000, 10000] },
   appel1: { rows: ['appel1', 'trap'], option: '-p', sizes: [50, 100] },
   appel2: { rows: ['appel2'], option: '-p', sizes: [50, 100] },
 };
