@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { execElf } from '../../core/cli/exec-command.js';
-import { MICRO_BIN, MicroProgramError, measureProgramRows, parseRows, ROW_SIZINGS, runMicroProgram } from '../../core/dune/bench/micro-programs.js';
+import { execElf, vmExitCount } from '../../core/cli/exec-command.js';
+import { MICRO_BIN, MicroProgramError, measureProgramRows, mechanismCounts, parseRows, ROW_SIZINGS, runMicroProgram } from '../../core/dune/bench/micro-programs.js';
 import { getpid, pageFault } from '../../core/dune/bench/dune-micro-workloads.js';
+import { loadProfile } from '../../core/vtx/cost-model.js';
 
 /**
  * bench/micro/bench_linux.c (Dune Tables 2 and 3 as a C program timed with RDTSC) on the machine
@@ -86,6 +87,51 @@ describe('bench_linux on the machine model', () => {
     expect(execElf(LINUX, ['no-such-row'], opts).exitCode).toBe(2);
     expect(lines.join('')).toMatch(/unknown row or option 'no-such-row'\nusage: /);
     expect(() => runMicroProgram(P, 'bench_linux', ['-p'])).toThrow(/exited with 2/);
+  });
+});
+
+describe('bench_dune on the machine model (it enters Dune itself through /dev/dune)', () => {
+  // One run of every row, small; dune_init's page tables make each run cost about a second.
+  const r = runMicroProgram(P, 'bench_dune', ['-n', '100', '-p', '2', '-w', '500', '-W', '1024']);
+
+  it('prints every row once, each from inside Dune', () => {
+    expect([...r.rows.keys()].sort()).toEqual(['appel1', 'appel2', 'getpid', 'page-fault', 'page-walk', 'ptrace', 'syscall-trap', 'trap', 'vm-lookup']);
+    for (const row of r.rows.values()) expect(Number.isFinite(row.cycles)).toBe(true);
+    const exits = r.stats.vmExits as Record<string, number>;
+    expect(exits['Vmcall']).toBeGreaterThanOrEqual(100 + 100); // getpid's and ptrace's VMCALLs at least
+    expect(exits['EptViolation']).toBeGreaterThanOrEqual(100); // page-fault's pages at least
+  });
+
+  it('a hypercall costs the VM exit and entry a SYSCALL does not; ring-3 traps and #PF stay in the guest', () => {
+    const linux = runMicroProgram(P, 'bench_linux', ['-n', '100', '-p', '2', 'getpid', 'trap', 'appel1']);
+    const d = (id: string): number => r.rows.get(id)!.cycles;
+    const l = (id: string): number => linux.rows.get(id)!.cycles;
+    const costs = loadProfile(P).constants;
+    // getpid: the same kernel path, reached by VMCALL (exit + entry) instead of SYSCALL + SYSRET.
+    // (The loops differ by an instruction: `mov %rdi,%rax` before each SYSCALL.)
+    expect(Math.abs(d('getpid') - l('getpid') - (costs.vmExit.value + costs.vmEntry.value - costs.syscall.value - costs.sysret.value))).toBeLessThanOrEqual(2);
+    // The paper's direction and rough size: traps and Appel passes are several times faster in Dune.
+    expect(d('trap')).toBeLessThan(l('trap') / 4);
+    expect(d('appel1')).toBeLessThan(l('appel1') / 5);
+    // Forwarding a trapped call costs a hypercall more than answering it in ring 0.
+    expect(d('ptrace') - d('syscall-trap')).toBeGreaterThan(costs.vmExit.value + costs.vmEntry.value);
+  });
+
+  it('mechanisms: a VMCALL per getpid, an EPT violation per fresh page, no exit for a ring-3 SYSCALL or a #PF', () => {
+    // Two runs that differ by 20 getpid, 20 fresh pages, 20 trapped ring-3 calls and 2 appel1
+    // passes (200 faults): the difference of their counters is those operations' alone.
+    const rows = ['getpid', 'page-fault', 'syscall-trap', 'appel1'];
+    const small = runMicroProgram(P, 'bench_dune', ['-n', '20', '-p', '2', ...rows]);
+    const large = runMicroProgram(P, 'bench_dune', ['-n', '40', '-p', '4', ...rows]);
+    const exits = (x: typeof small): Record<string, number> => x.stats.vmExits as Record<string, number>;
+    const d = (k: string): number => (exits(large)[k] ?? 0) - (exits(small)[k] ?? 0);
+    expect(d('Vmcall')).toBe(20); // getpid only: the trapped calls are answered in ring 0
+    expect(d('EptViolation')).toBe(20); // one per fresh page, no guest #PF before it
+    expect(d('Cpuid')).toBe(2); // the CPUID before each pass's timed region, 2 more passes
+    expect(vmExitCount({ exitCode: 0, stats: large.stats }) - vmExitCount({ exitCode: 0, stats: small.stats })).toBe(20 + 20 + 2);
+    const c = (k: 'exceptions' | 'syscalls'): number => mechanismCounts(large.stats)[k]! - mechanismCounts(small.stats)[k]!;
+    expect(c('exceptions')).toBe(200); // the appel faults, delivered through the guest's IDT
+    expect(c('syscalls')).toBe(20); // the VMCALLs: no mprotect, the handlers edit PTEs themselves
   });
 });
 
