@@ -39,19 +39,6 @@ const PROGRAM_SIZINGS: Record<MicroProgram, readonly string[]> = {
   bench_dune: ['getpid', 'page-fault', 'page-walk', 'ptrace', 'syscall-trap', 'vm-lookup', 'appel1', 'appel2'],
 };
 
-/** Where the C program and the TypeScript workload differ by more than 2 %, by how much. */
-function disagreements(row: BenchRow): string {
-  const out: string[] = [];
-  for (const side of ['linux', 'dune'] as const) {
-    const c = row[side];
-    const w = row.crossCheck?.[side];
-    if (c === undefined || w === undefined || w === 0) continue;
-    const e = (c / w - 1) * 100;
-    if (Math.abs(e) > 2) out.push(`${side} ${e > 0 ? '+' : ''}${e.toFixed(1)} %`);
-  }
-  return out.join(', ');
-}
-
 /** The TypeScript workloads (dune-micro-workloads.ts), each row both ways where it has both. */
 function workloads(p: string, progress: (label: string) => void): Map<RowId, { linux?: Measurement; dune?: Measurement }> {
   const w = new Map<RowId, { linux?: Measurement; dune?: Measurement }>();
@@ -104,6 +91,8 @@ export class DuneMicroSuite implements BenchSuite {
       const counts: Record<string, number> = {};
       for (const [k, v] of Object.entries(linux?.counts ?? {})) counts[`linux.${k}`] = v;
       for (const [k, v] of Object.entries(dune?.counts ?? {})) counts[`dune.${k}`] = v;
+      // Where the two differ by more than 2 %, docs/bench/dune-micro.md says why (the note stays
+      // free for what explains the figure itself).
       const crossCheck: PaperFigure | undefined = check.linux !== undefined || check.dune !== undefined
         ? { linux: check.linux?.cycles, dune: check.dune?.cycles, source: 'core/dune/bench/dune-micro-workloads.ts' }
         : undefined;
@@ -112,9 +101,6 @@ export class DuneMicroSuite implements BenchSuite {
       if (dune === undefined && check.dune !== undefined) {
         row.dune = check.dune.cycles;
         row.note = 'Dune column from the TypeScript workload: bench/micro/bin/bench_dune is not built';
-      } else {
-        const apart = disagreements(row);
-        if (apart !== '') row.note = `C program vs TypeScript workload: ${apart} (docs/bench/dune-micro.md says why)`;
       }
       rows.push(row);
     }
