@@ -132,12 +132,20 @@ static __attribute__((noinline)) void user_main(void)
 	for (;;) ;
 }
 
-/* The policy of a sandbox at its simplest: getpid passes (or is answered here), exit ends ring 3. */
+/*
+ * The policy of a sandbox at its simplest: getpid goes to the kernel (or is answered here),
+ * exit_group ends ring 3, anything else is refused.
+ */
 static void syscall_handler(struct dune_tf *tf)
 {
-	if (tf->rax == NR_exit_group) dune_ret_from_user(0);
-	if (forward) dune_passthrough_syscall(tf);
-	else tf->rax = 0;
+	if (tf->rax == NR_getpid) {
+		if (forward) dune_passthrough_syscall(tf);
+		else tf->rax = 0;
+	} else if (tf->rax == NR_exit_group) {
+		dune_ret_from_user(0);
+	} else {
+		tf->rax = -ENOSYS;
+	}
 }
 
 static void bench_ring3_getpid(const char *name, int fwd, long n)
