@@ -118,7 +118,18 @@ static int setup_mappings_full(void)
 				(void *) dune_stack_addr_to_pa((void *) stack_base), all);
 }
 
-/* Precise mode: each VMA of /proc/self/maps with its permissions, supervisor-only. */
+/* Whether va is in one of the module's three windows (has a guest-physical address). */
+static bool in_windows(uintptr_t va)
+{
+	uintptr_t w = stack_base - mmap_base;
+	return va < w || (va >= mmap_base && va - mmap_base < w) || (va >= stack_base && va - stack_base < w);
+}
+
+/*
+ * Precise mode: each VMA of /proc/self/maps with its own permissions (always readable) and no
+ * U bit, plus the pool; what is mapped later (mmap after dune_init, stack growth) is not there
+ * until a page-fault handler maps it, as upstream's precise mode.
+ */
 static int setup_mappings_precise(void)
 {
 	FILE *f;
@@ -130,7 +141,8 @@ static int setup_mappings_precise(void)
 		return ret;
 	if (!(f = fopen("/proc/self/maps", "r")))
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
+	ret = 0;
+	while (!ret && fgets(line, sizeof(line), f)) {
 		unsigned long begin, end, va;
 		char r, w, x;
 		int perm;
@@ -139,18 +151,13 @@ static int setup_mappings_precise(void)
 		if (begin >= PAGEBASE && end <= PAGEBASE + MAX_PAGES * PGSIZE)
 			continue; /* the pool, mapped above */
 		perm = PERM_R | (w == 'w' ? PERM_W : 0) | (x == 'x' ? PERM_X : 0);
-		for (va = begin; va < end; va += PGSIZE) {
-			uintptr_t pa = dune_va_to_pa((void *) va);
-			if (pa != va || va < stack_base - 2 * (stack_base - mmap_base) + (stack_base - mmap_base)) {
-				if ((ret = dune_vm_map_phys(pgroot, (void *) va, PGSIZE, (void *) pa, perm))) {
-					fclose(f);
-					return ret;
-				}
-			}
-		}
+		for (va = begin; va < end && !ret; va += PGSIZE)
+			if (in_windows(va))
+				ret = dune_vm_map_phys(pgroot, (void *) va, PGSIZE,
+						       (void *) dune_va_to_pa((void *) va), perm);
 	}
 	fclose(f);
-	return 0;
+	return ret;
 }
 
 /*

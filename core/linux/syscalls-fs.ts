@@ -16,6 +16,7 @@ import {
   TIOCGPGRP, TIOCGWINSZ, TIOCSPGRP, TIOCSWINSZ, UIO_MAXIOV, WINSIZE_SIZE,
 } from './linux-abi.js';
 import { queueSignal } from './signals.js';
+import { ProcMapsFile } from './proc-maps.js';
 import { SyscallContext, SyscallTable } from './syscall-table.js';
 import type { KernelFile, Task } from './task.js';
 import {
@@ -365,6 +366,8 @@ function sysOpen(ctx: SyscallContext, dirfd: number, pathVa: number, flags: numb
     return fd;
   };
 
+  // /proc/self/maps (libDune's precise mode reads it).
+  if (ProcMapsFile.names(p, task.tid).includes(guest)) return install(new ProcMapsFile(p, fileFlags, guest));
   // Devices: the drivers' (/dev/dune), then the built-in character devices.
   const make = kernel.devices.get(guest);
   if (make !== undefined) return install(make(task));

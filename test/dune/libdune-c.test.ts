@@ -139,6 +139,21 @@ describe('libDune in C', () => {
     ].join('\n'));
     expect(r.exitCode).toBe(0);
   });
+
+  it('precise mode maps the VMAs of /proc/self/maps without U; later mmaps fault in ring 0; ring 3 cannot fetch the program', () => {
+    const r = run('precise');
+    expect(r.out).toBe([
+      'text: present 1, user 0, writable 0, executable 1',
+      'data: present 1, user 0, writable 1, executable 0',
+      'mmap after dune_init mapped: no',
+      'touched it: 4 ring-0 faults',
+      "ring 3 at the program's code: -1, 1 fault, fec P=1 U=1 I=1",
+      '',
+    ].join('\n'));
+    expect(r.exitCode).toBe(0);
+    // A few hundred thousand instructions, where full mode writes ~2.9 million PTEs.
+    expect(r.stats.instructions as number).toBeLessThan(2_000_000);
+  });
 });
 
 describe('libDune in C: bad input', () => {
@@ -151,6 +166,8 @@ describe('libDune in C: bad input', () => {
     'dune_vm_clone(pgroot): NULL',
     'dune_register_intr_handler(256): -22',
     'dune_register_intr_handler(-1): -22',
+    'write to /proc/self/maps: -1, errno 22',
+    'open /proc/self/maps for reading: readable',
   ];
   const failed = [...beforeInit, 'dune: failed to open Dune device', 'dune_init failed: -2', ''].join('\n');
 

@@ -3,7 +3,10 @@
  * without the Dune module /dev/dune does not exist, and the output is the same there as on
  * dunesim without the module (exec --no-dune-module). Nothing here runs a privileged instruction.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "libdune/dune.h"
 
@@ -24,6 +27,14 @@ int main(void)
 	printf("dune_vm_clone(pgroot): %s\n", dune_vm_clone(pgroot) ? "a root" : "NULL");
 	printf("dune_register_intr_handler(256): %d\n", dune_register_intr_handler(256, cb));
 	printf("dune_register_intr_handler(-1): %d\n", dune_register_intr_handler(-1, cb));
+	/* dune_init(0) reads /proc/self/maps; writing to it fails (as root, the open succeeds). */
+	int fd = open("/proc/self/maps", O_WRONLY);
+	long w = fd < 0 ? -1 : write(fd, "x", 1);
+	printf("write to /proc/self/maps: %ld, errno %d\n", w, errno);
+	close(fd);
+	fd = open("/proc/self/maps", O_RDONLY);
+	char c;
+	printf("open /proc/self/maps for reading: %s\n", fd >= 0 && read(fd, &c, 1) == 1 ? "readable" : "no");
 	fflush(stdout);
 	int ret = dune_init(1);
 	if (ret) {

@@ -12,7 +12,7 @@
 #define REGION ((char *) 0x500000000000UL)
 #define NPAGES 16
 
-static int not_present, protection, writes, bad;
+static volatile int not_present, protection, writes, bad; /* written by the handler */
 
 static void pgflt(uintptr_t addr, uint64_t fec, struct dune_tf *tf)
 {
@@ -45,21 +45,23 @@ int main(void)
 	}
 	dune_register_pgflt_handler(pgflt);
 
-	/* Pages 0..7: written first. Pages 8..15: read (zero: fresh pool pages), then written. */
+	/* Pages 0..7: written first. Pages 8..15: read (zero: fresh pool pages), then written.
+	 * Every access may fault: volatile keeps them in program order around the counters. */
+	volatile char *rg = REGION;
 	long zeros = 0;
 	for (int i = 0; i < 8; i++)
-		REGION[i * PGSIZE + 100] = (char) (i + 1);
+		rg[i * PGSIZE + 100] = (char) (i + 1);
 	for (int i = 8; i < NPAGES; i++)
-		zeros += REGION[i * PGSIZE + 200] == 0;
+		zeros += rg[i * PGSIZE + 200] == 0;
 	for (int i = 8; i < NPAGES; i++)
-		REGION[i * PGSIZE + 200] = (char) (i + 1);
+		rg[i * PGSIZE + 200] = (char) (i + 1);
 	long sum = 0;
 	for (int i = 0; i < NPAGES; i++)
-		sum += REGION[i * PGSIZE + (i < 8 ? 100 : 200)];
+		sum += rg[i * PGSIZE + (i < 8 ? 100 : 200)];
 	/* Touched again: no more faults. */
 	int before = not_present + protection;
 	for (int i = 0; i < NPAGES; i++)
-		REGION[i * PGSIZE + 300] = 1;
+		rg[i * PGSIZE + 300] = 1;
 	dune_printf("not-present faults %d, protection faults %d, write faults %d, bad %d\n",
 		    not_present, protection, writes, bad);
 	dune_printf("fresh pages read zero: %ld of 8, sum %ld, faults after mapping: %d\n", zeros,

@@ -49,8 +49,8 @@ static void user_probe(void)
 		;
 }
 
-static int nsys, passthrough, bad_frame;
-static long seen_arg3;
+static volatile int nsys, passthrough, bad_frame; /* written by the handler */
+static volatile long seen_arg3;
 
 static void syscall_handler(struct dune_tf *tf)
 {

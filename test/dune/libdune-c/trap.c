@@ -12,8 +12,8 @@
 /* Labels around each faulting instruction, as symbols. */
 extern char de_insn[], de_next[], ud_insn[], ud_next[], gp_insn[], gp_next[], pf_insn[], pf_next[];
 
-static int de_ok, ud_ok, gp_ok, pf_ok;
-static unsigned gp_err;
+static volatile int de_ok, ud_ok, gp_ok, pf_ok; /* written by the handlers */
+static volatile unsigned gp_err;
 
 static void de_handler(struct dune_tf *tf)
 {
