@@ -43,11 +43,11 @@ function error(model: number | undefined, paper: number | undefined): string {
 
 function dunemicro(r: BenchResult): string {
   const lines = [
-    '| row | model Linux | model Dune | paper Linux | paper Dune | Linux error | Dune error | paper figure from |',
-    '|---|---|---|---|---|---|---|---|',
+    '| row | model Linux | model Dune | paper Linux | paper Dune | Linux error | Dune error | paper figure from | check Linux | check Dune |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const row of r.rows) {
-    lines.push(`| ${row.id} | ${cycles(row.linux)} | ${cycles(row.dune)} | ${cycles(row.paper?.linux)} | ${cycles(row.paper?.dune)} | ${error(row.linux, row.paper?.linux)} | ${error(row.dune, row.paper?.dune)} | ${row.paper?.source ?? '–'} |`);
+    lines.push(`| ${row.id} | ${cycles(row.linux)} | ${cycles(row.dune)} | ${cycles(row.paper?.linux)} | ${cycles(row.paper?.dune)} | ${error(row.linux, row.paper?.linux)} | ${error(row.dune, row.paper?.dune)} | ${row.paper?.source ?? '–'} | ${cycles(row.crossCheck?.linux)} | ${cycles(row.crossCheck?.dune)} |`);
   }
   return lines.join('\n');
 }

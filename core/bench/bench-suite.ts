@@ -44,6 +44,11 @@ export interface BenchRow {
   linux?: number;
   dune?: number;
   paper?: PaperFigure;
+  /**
+   * The same row measured a second, independent way (dune-micro: the TypeScript workloads beside
+   * the C programs whose figures fill `linux` and `dune`), shown beside the model's as a check.
+   */
+  crossCheck?: PaperFigure;
   counts?: Record<string, number>;
   note?: string;
   /** What this row's linux and dune columns hold, when not Linux and Dune (e.g. ptrace vs the sandbox). */

@@ -64,6 +64,8 @@ export function benchColumns(rows: readonly BenchRow[], labels: { linux: string;
   if (has((r) => errorPercent(r.dune, r.paper?.dune))) {
     cols.push([`err ${D} %`, (r) => formatPercent(errorPercent(r.dune, r.paper?.dune))]);
   }
+  if (has((r) => r.crossCheck?.linux)) cols.push([`check ${L}`, (r) => formatNumber(r.crossCheck?.linux)]);
+  if (has((r) => r.crossCheck?.dune)) cols.push([`check ${D}`, (r) => formatNumber(r.crossCheck?.dune)]);
   if (has((r) => r.counts)) cols.push(['mechanism counts', counts]);
   if (has((r) => r.note)) cols.push(['note', (r) => r.note ?? '']);
   return cols;

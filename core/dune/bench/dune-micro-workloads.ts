@@ -24,7 +24,7 @@ export interface Measurement {
   counts: Record<string, number>;
 }
 
-/** Pages of the Appel & Li passes (bench/bench.h NRPGS) and of the page-walk working set. */
+/** Pages of the Appel & Li passes (bench/micro/bench.h NRPGS) and of the page-walk working set. */
 export const NRPGS = 100;
 export const WALK_PAGES = 1 << 16;
 const MAP_ADDR = 0x4000_0000_0000; // bench_dune.c
