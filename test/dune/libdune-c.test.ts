@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { execElf, ExecResult } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/exec-elf.js';
+import type { ExecResult } from '../../core/system/run-elf.js';
 import type { Kernel } from '../../core/linux/kernel.js';
 
 /**

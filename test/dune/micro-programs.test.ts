@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { execElf, vmExitCount } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/exec-elf.js';
+import { vmExitCount } from '../../core/system/run-elf.js';
 import { MICRO_BIN, MicroProgramError, measureProgramRows, mechanismCounts, parseRows, ROW_SIZINGS, runMicroProgram } from '../../core/dune/bench/micro-programs.js';
 import { getpid, pageFault } from '../../core/dune/bench/dune-micro-workloads.js';
 import { loadProfile } from '../../core/vtx/cost-model.js';

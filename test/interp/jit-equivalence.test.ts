@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execElf } from '../../core/cli/exec-command.js';
+import { execElf } from '../../core/system/exec-elf.js';
 import type { Kernel } from '../../core/linux/kernel.js';
 import { X86Interpreter } from '../../core/vtx/interp/interpreter.js';
 

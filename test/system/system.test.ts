@@ -50,7 +50,7 @@ describe('System', () => {
     const all = (await createContainer()).container.get(System);
     expect(all.modes.map((m) => m.id)).toEqual(['linux', 'dune', 'sandbox', 'ptrace']);
     expect(all.modeOptions().map((o) => [o.option.flags, o.modes])).toEqual([
-      ['--huge-pages', ['linux', 'sandbox']], ['--pcid', ['linux']], ['--policy <file>', ['sandbox', 'ptrace']],
+      ['--huge-pages', ['linux', 'sandbox']], ['--pcid', ['linux']], ['--no-dune-module', ['linux']], ['--policy <file>', ['sandbox', 'ptrace']],
     ]);
   });
 
@@ -58,6 +58,9 @@ describe('System', () => {
     const system = (await createContainer()).container.get(System);
     expect(() => system.mode('vmware')).toThrow(new UsageError("--mode must be linux or dune or sandbox or ptrace, got 'vmware'"));
     expect(() => system.prepare('dune', { pcid: true })).toThrow(new UsageError('--pcid needs --mode linux'));
+    // A negated flag is given when false: commander's default for --no-dune-module is true.
+    expect(() => system.prepare('dune', { duneModule: false })).toThrow(new UsageError('--no-dune-module needs --mode linux'));
+    expect(() => system.prepare('dune', { duneModule: true })).not.toThrow();
     expect(() => system.prepare('dune', { hugePages: true })).toThrow(new UsageError('--huge-pages needs --mode linux or --mode sandbox'));
     expect(() => system.prepare('linux', { policy: 'p.json' })).toThrow(new UsageError('--policy needs --mode sandbox or --mode ptrace'));
     expect(system.prepare('linux', { pcid: true, hugePages: false })).toBeInstanceOf(LinuxLauncher);

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../framework/plugin-manifest.js';
-import { execElf, ExecResult } from '../../cli/exec-command.js';
+import { execElf } from '../../system/exec-elf.js';
+import type { ExecResult } from '../../system/run-elf.js';
 import { Measurement } from './dune-micro-workloads.js';
 
 /** bench/micro: the C programs of Dune Tables 2 and 3 and their committed binaries. */
