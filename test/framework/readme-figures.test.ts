@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../core/framework/plugin-manifest.js';
 import { README_SUITES, expectedReadme, readBench, renderReadme } from '../../scripts/readme-figures.js';
@@ -45,6 +45,13 @@ describe('README refers only to what the repository holds', () => {
     expect(README).not.toMatch(/(^|[\s(`'"])\.\.\/(?!\.\.\/core\/|core\/)/m);
     // The papers' figures are the repository's own docs/papers.md, not a reference file beside it.
     expect(README).not.toMatch(/(?<!docs\/)papers\.md/);
+  });
+
+  it('holds no merge-conflict markers (nor do the docs)', () => {
+    const docs = readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => [f, readFileSync(join(ROOT, 'docs', f), 'utf8')] as const);
+    for (const [name, text] of [['README.md', README] as const, ...docs]) {
+      expect(text, name).not.toMatch(/^(<{7} |={7}$|>{7} )/m);
+    }
   });
 
   it('every repository path it names exists', () => {
