@@ -983,6 +983,12 @@ export class Kernel {
       cpu.iretq();
       return;
     }
+    this.saveInterruptedUser(cpu, t, sp);
+    this.returnToUser(cpu, t);
+  }
+
+  /** An interrupt taken in user mode: the user registers, from the CPU and the interrupt frame at `sp`, into the task; the CPU on its kernel stack. */
+  private saveInterruptedUser(cpu: Cpu, t: Task, sp: number): void {
     const r = t.regs;
     r.saveFrom(cpu);
     r.rip = cpu.mmu.read64Number(sp);
@@ -990,7 +996,6 @@ export class Kernel {
     r.set(RSP, cpu.mmu.read64Number(sp + 24));
     r.origRax = -1;
     cpu.setReg(RSP, this.kernelStackTop(cpu));
-    this.returnToUser(cpu, t);
   }
 
   private schedulerTick(cpu: Cpu, t: Task | undefined): void {
@@ -1063,13 +1068,7 @@ export class Kernel {
       if (t === undefined && this.current[cpu.index] === undefined) this.dispatchIdle(cpu);
       return;
     }
-    const r = t.regs;
-    r.saveFrom(cpu);
-    r.rip = cpu.mmu.read64Number(sp);
-    r.rflags = cpu.mmu.read64(sp + 16);
-    r.set(RSP, cpu.mmu.read64Number(sp + 24));
-    r.origRax = -1;
-    cpu.setReg(RSP, this.kernelStackTop(cpu));
+    this.saveInterruptedUser(cpu, t, sp);
     if (this.runQueues[cpu.index]!.some((x) => x.state === TaskState.Runnable)) t.needResched = true;
     this.returnToUser(cpu, t);
   }
