@@ -191,12 +191,16 @@ void gc_add_block_to_class(size_t page)
 	class_list[h->atomic][h->cls] = (uint32_t) (page + 1);
 }
 
-static int should_collect(void)
+/* Bytes to allocate between two collections: a third of the heap, at least 256 KiB. */
+size_t gc_collect_trigger(void)
 {
 	size_t trigger = GC_state.heap_pages * GC_PAGE / FREE_SPACE_DIVISOR;
-	if (trigger < MIN_BYTES_BEFORE_GC)
-		trigger = MIN_BYTES_BEFORE_GC;
-	return GC_state.bytes_since_gc >= trigger;
+	return trigger < MIN_BYTES_BEFORE_GC ? MIN_BYTES_BEFORE_GC : trigger;
+}
+
+static int should_collect(void)
+{
+	return GC_state.bytes_since_gc >= gc_collect_trigger();
 }
 
 static void collect_auto(void)

@@ -213,6 +213,7 @@ static void sweep(void)
 {
 	struct gc_state *g = &GC_state;
 	gc_reset_free_lists();
+	g->live_bytes = 0;
 	for (size_t page = 1; page < g->heap_pages; page++) {
 		struct hblk *h = gc_hdr(page);
 		if (h->kind == HBLK_SMALL) {
@@ -226,13 +227,18 @@ static void sweep(void)
 				uint64_t valid = left >= 64 ? ~0UL : (1UL << left) - 1;
 				room |= ~h->used[w] & valid;
 			}
+			for (unsigned w = 0; w < GC_BITWORDS; w++)
+				g->live_bytes += (size_t) __builtin_popcountl(h->used[w]) * h->objsz;
 			if (!any)
 				gc_free_pages(page, 1);
 			else if (room)
 				gc_add_block_to_class(page);
-		} else if (h->kind == HBLK_LARGE && !(h->mark[0] & 1)) {
+		} else if (h->kind == HBLK_LARGE) {
 			size_t n = h->run;
-			gc_free_pages(page, n);
+			if (h->mark[0] & 1)
+				g->live_bytes += n << GC_PAGE_SHIFT;
+			else
+				gc_free_pages(page, n);
 			page += n - 1;
 		}
 	}
@@ -266,6 +272,15 @@ void gc_collect_now(int full)
 		verify();
 	sweep();
 	g->bytes_since_gc = 0;
+	/*
+	 * Boehm's rule for when partial collections stop paying: once what they leave allocated has
+	 * grown past what the last full collection left by more than one collection's worth of
+	 * allocation, the garbage among the old objects is worth a full collection.
+	 */
+	if (full)
+		g->live_after_full = g->live_bytes;
+	else if (g->live_bytes > g->live_after_full + gc_collect_trigger())
+		g->next_full = 1;
 }
 
 void GC_collect(void)

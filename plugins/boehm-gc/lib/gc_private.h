@@ -61,6 +61,8 @@ struct gc_state {
 	uintptr_t stack_hi;      /* the stack's top (highest address scanned) */
 	uintptr_t stack_lo;      /* the mutator's stack pointer at the collection */
 	size_t bytes_since_gc;
+	size_t live_bytes;            /* allocated bytes after the last sweep */
+	size_t live_after_full;       /* live_bytes after the last full collection */
 	size_t partial_since_full;
 	int next_full;
 	struct GC_stats st;
@@ -75,6 +77,7 @@ void gc_free_pages(size_t page, size_t n);
 void gc_reset_free_lists(void);
 void gc_add_block_to_class(size_t page);
 size_t gc_size_class_count(void);
+size_t gc_collect_trigger(void);
 
 /* gc_mark.c */
 void gc_collect_now(int full);

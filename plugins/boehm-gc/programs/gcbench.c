@@ -3,7 +3,7 @@
  * lived tree and array stay alive while trees of depth 4, 6, ... are built top-down and bottom-
  * up and dropped, after one big "stretch" tree. The standard constants are stretch depth 18,
  * long-lived depth 16, an array of 500,000 doubles, depths 4 to 16; NumIters(d) =
- * 2 * TreeSize(stretch) / TreeSize(d). SCALE s (default 2) takes s from every depth and divides
+ * 2 * TreeSize(stretch) / TreeSize(d). SCALE s (default 4) takes s from every depth and divides
  * the array by 2^s, so the ratio of what is live to what is allocated stays the standard one.
  *
  * Checksum: the nodes built, the long-lived tree's node count, and two array elements.
@@ -68,7 +68,7 @@ static void time_construction(int depth, int stretch)
 
 int main(int argc, char **argv)
 {
-	int s = (int) wl_scale(argc, argv, 2, 0, 8);
+	int s = (int) wl_scale(argc, argv, 4, 0, 8);
 	int stretch = 18 - s, long_lived = 16 - s, min_depth = 4, max_depth = 16 - s;
 	long array_size = 500000L >> s;
 	wl_start();

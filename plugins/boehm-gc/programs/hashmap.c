@@ -83,7 +83,7 @@ static long get(map *m, unsigned long key)
 
 int main(int argc, char **argv)
 {
-	long keys = wl_scale(argc, argv, 8192, 1, 1L << 22);
+	long keys = wl_scale(argc, argv, 2048, 1, 1L << 22);
 	wl_start();
 	unsigned long total = 0;
 	for (long r = 0; r < ROUNDS; r++) {

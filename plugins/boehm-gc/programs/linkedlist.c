@@ -1,6 +1,6 @@
 /*
  * LinkedList (Dune §6.3.3): builds increasingly large lists of integers and sums each list after
- * building it. Round k (1..32) appends k * SCALE nodes (default SCALE 4096) at the tail, so the
+ * building it. Round k (1..32) appends k * SCALE nodes (default SCALE 1024) at the tail, so the
  * previous node, sometimes on a page that survived a collection, is written; the list before is
  * garbage once the next starts. 32 rounds keep the paper's ratio of heap to allocation (1,387 MB
  * of 15,257 MB, 9 %): the largest list is 2/33 of all allocation.
@@ -18,7 +18,7 @@ typedef struct cell {
 
 int main(int argc, char **argv)
 {
-	long step = wl_scale(argc, argv, 4096, 1, 1L << 20);
+	long step = wl_scale(argc, argv, 1024, 1, 1L << 20);
 	wl_start();
 	unsigned long total = 0;
 	unsigned long x = 88172645463325252UL;

@@ -4,7 +4,7 @@
  * document, a DOM parser (elements, attributes, text, entities, comments, the declaration), and
  * a count of publications per author in an open-addressing map keyed by "Last Initials".
  *
- *   xml [-files N] [SCALE]    SCALE: KiB of XML per document (default 2048); N documents (1..20,
+ *   xml [-files N] [SCALE]    SCALE: KiB of XML per document (default 1024); N documents (1..20,
  *                             default 1) generated and parsed one after the other, the counts
  *                             kept across them (the paper's ten-file run)
  *
@@ -381,7 +381,7 @@ int main(int argc, char **argv)
 		argv += 2;
 		argc -= 2;
 	}
-	long kib = wl_scale(argc, argv, 2048, 4, 1L << 20);
+	long kib = wl_scale(argc, argv, 1024, 4, 1L << 20);
 	wl_start();
 	cap = 1024;
 	table = GC_malloc(cap * sizeof(count *));
