@@ -2,7 +2,7 @@
  * HashMap (Dune §6.3.3 used Google's sparse hash map; this one is written here): an open-
  * addressing table with linear probing of pointers to GC-allocated entries {key, boxed value},
  * doubling when three quarters full. Each of 10 rounds builds a fresh map of SCALE keys
- * (default 8192) and then updates every key 15 times with a newly allocated value box, looking
+ * (default 2048) and then updates every key 15 times with a newly allocated value box, looking
  * the key up each time; the old boxes, the outgrown tables and the previous round's map are
  * garbage. Little is live at any time, as in the paper (27 MB of heap for 10,352 MB allocated).
  *
