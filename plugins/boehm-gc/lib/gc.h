@@ -61,6 +61,8 @@ void *GC_malloc_atomic(size_t size);
 /* A full collection. */
 void GC_collect(void);
 void GC_gcollect(void);
+/* One partial collection (a full one when incremental mode is off or a full one is due). */
+void GC_collect_a_little(void);
 /* Turns on the dirty-page layer and partial (generational) collections. */
 void GC_enable_incremental(void);
 

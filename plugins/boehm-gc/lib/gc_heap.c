@@ -32,8 +32,8 @@ static int just_collected_partial;
  * GC_full_freq 19 (19 partial collections between two full ones). */
 #define FREE_SPACE_DIVISOR 3
 #define FULL_FREQ 19
-#define MIN_BYTES_BEFORE_GC (256UL << 10)
-#define MIN_GROWTH_PAGES 256
+#define MIN_BYTES_BEFORE_GC (64UL << 10)
+#define MIN_GROWTH_PAGES 64
 
 size_t gc_size_class_count(void) { return NCLASSES; }
 
@@ -191,7 +191,7 @@ void gc_add_block_to_class(size_t page)
 	class_list[h->atomic][h->cls] = (uint32_t) (page + 1);
 }
 
-/* Bytes to allocate between two collections: a third of the heap, at least 256 KiB. */
+/* Bytes to allocate between two collections: a third of the heap, at least 64 KiB. */
 size_t gc_collect_trigger(void)
 {
 	size_t trigger = GC_state.heap_pages * GC_PAGE / FREE_SPACE_DIVISOR;
@@ -211,7 +211,14 @@ static void collect_auto(void)
 	just_collected_partial = !full;
 }
 
-/* Commits at least n more pages (a quarter of the heap, at least 1 MiB); 0 when the reservation is used up. */
+void GC_collect_a_little(void)
+{
+	if (!GC_state.initialised)
+		GC_init();
+	collect_auto();
+}
+
+/* Commits at least n more pages (a quarter of the heap, at least 256 KiB); 0 when the reservation is used up. */
 static int grow(size_t n)
 {
 	struct gc_state *g = &GC_state;
