@@ -77,7 +77,9 @@ export function runGcProgram(exec: Exec, profile: string, workload: GcWorkload, 
   const args: string[] = [];
   if (workload === 'xml10') args.push('-files', '10');
   if (opts.scale !== undefined) args.push(String(opts.scale));
-  const envp = [`GC_VARIANT=${variant}`];
+  // The same environment size under every variant: the stack then starts at the same address, so
+  // the conservative scan of the stack sees the same words and the collections are the same.
+  const envp = [`GC_VARIANT=${variant}`, `GC_PAD=${'x'.repeat(12 - variant.length)}`];
   if (opts.verify) envp.push('GC_VERIFY=1');
   if (opts.maxHeap !== undefined) envp.push(`GC_MAXIMUM_HEAP_SIZE=${opts.maxHeap}`);
   for (const [k, v] of Object.entries(opts.env ?? {})) envp.push(`${k}=${v}`);

@@ -240,11 +240,26 @@ static int grow(size_t n)
 	return 1;
 }
 
+/*
+ * Zeroes the stack just below the caller's frame, where the collector's own frames are about to
+ * be (Boehm's GC_clear_stack): the slots those frames never write would otherwise show the
+ * collector whatever ran there last (a fault handler's saved registers, an old call's locals),
+ * and the conservative scan would keep what those stale words point to.
+ */
+static __attribute__((noinline)) void clear_stack_below(void)
+{
+	volatile uintptr_t junk[512];
+	for (unsigned i = 0; i < 512; i++)
+		junk[i] = 0;
+	(void) junk[0];
+}
+
 /* n free pages, after a collection or growth as Boehm's policy says; -1 means retry the lists. */
 static long obtain_pages(size_t n, int small)
 {
 	struct gc_state *g = &GC_state;
 	if (should_collect()) {
+		clear_stack_below();
 		collect_auto();
 		if (small)
 			return -1;
