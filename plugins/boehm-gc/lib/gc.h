@@ -3,7 +3,7 @@
  * GC_malloc_atomic, GC_gcollect, GC_enable_incremental), written for dunesim to reproduce the
  * Dune paper's Table 6 (Belay et al., OSDI 2012, §5.3 and §6.3.3). It is not Boehm's code.
  *
- * Roots are the stack, the callee-saved registers (spilled by setjmp) and the program's writable
+ * Roots are the stack, the callee-saved registers (pushed by the entry points, gc_entry.S) and the program's writable
  * segments (its PT_LOAD headers, as dl_iterate_phdr reports them). Any word that points into an
  * allocated object, its interior included, keeps the object alive.
  *

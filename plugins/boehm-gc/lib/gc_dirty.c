@@ -42,6 +42,7 @@ static void segv_handler(int sig, siginfo_t *si, void *ctx)
 		written[page] = 1;
 		g->st.faults++;
 		g->st.protect_calls++;
+		g->stack_dirty = 1;
 		return;
 	}
 	/* Not the barrier's: the default action, when the instruction faults again. */
@@ -87,6 +88,7 @@ static void dune_pgflt(uintptr_t addr, uint64_t fec, struct dune_tf *tf)
 		g->st.protect_calls++;
 		written[page] = 1;
 		g->st.faults++;
+		g->stack_dirty = 1;
 		return;
 	}
 	/* Precise mode maps what existed at dune_init; the stack may grow, libc may mmap later. */

@@ -211,7 +211,7 @@ static void collect_auto(void)
 	just_collected_partial = !full;
 }
 
-void GC_collect_a_little(void)
+void gc_collect_a_little_impl(void)
 {
 	if (!GC_state.initialised)
 		GC_init();
@@ -241,10 +241,13 @@ static int grow(size_t n)
 }
 
 /*
- * Zeroes the stack just below the caller's frame, where the collector's own frames are about to
- * be (Boehm's GC_clear_stack): the slots those frames never write would otherwise show the
- * collector whatever ran there last (a fault handler's saved registers, an old call's locals),
- * and the conservative scan would keep what those stale words point to.
+ * Zeroes the stack just below the caller's frame, where the allocator's and the collector's
+ * frames are about to be (Boehm's GC_clear_stack does the like). A barrier fault's handler ran
+ * there: a SIGSEGV frame or a #PF trap frame, full of the registers of the moment. The slots
+ * the next frames never write would show those words to the conservative scan, which would
+ * keep what they point to (in a linked list, the whole rest of a dead list), and the variants
+ * that take faults would retain more than the one that takes none. Done when a fault has
+ * happened since the last time (the handlers set stack_dirty), before the slow path.
  */
 static __attribute__((noinline)) void clear_stack_below(void)
 {
@@ -259,7 +262,6 @@ static long obtain_pages(size_t n, int small)
 {
 	struct gc_state *g = &GC_state;
 	if (should_collect()) {
-		clear_stack_below();
 		collect_auto();
 		if (small)
 			return -1;
@@ -313,7 +315,8 @@ static void *alloc_large(size_t size, int atomic)
 	return obj;
 }
 
-static void *alloc_small(size_t size, int atomic)
+/* The next free slot of the class's current block, or of the blocks on its list; NULL if none. */
+static inline void *alloc_from_block(size_t size, int atomic)
 {
 	struct gc_state *g = &GC_state;
 	unsigned c = granule_class[(size + GC_GRANULE - 1) / GC_GRANULE];
@@ -338,12 +341,21 @@ static void *alloc_small(size_t size, int atomic)
 			}
 			cur_block[atomic][c] = 0;
 		}
-		if (class_list[atomic][c] != 0) {
-			uint32_t n = class_list[atomic][c];
-			class_list[atomic][c] = gc_hdr(n - 1)->next;
-			cur_block[atomic][c] = n;
-			continue;
-		}
+		if (class_list[atomic][c] == 0)
+			return NULL;
+		uint32_t n = class_list[atomic][c];
+		class_list[atomic][c] = gc_hdr(n - 1)->next;
+		cur_block[atomic][c] = n;
+	}
+}
+
+static void *alloc_small(size_t size, int atomic)
+{
+	unsigned c = granule_class[(size + GC_GRANULE - 1) / GC_GRANULE];
+	for (;;) {
+		void *obj = alloc_from_block(size, atomic);
+		if (obj != NULL)
+			return obj;
 		long p = obtain_pages(1, 1);
 		if (p < 0)
 			continue; /* a collection rebuilt the lists */
@@ -358,19 +370,34 @@ static void *alloc_small(size_t size, int atomic)
 	}
 }
 
-static void *gc_alloc(size_t size, int atomic)
+static __attribute__((noinline)) void *alloc_slow(size_t size, int atomic)
 {
-	if (!GC_state.initialised)
-		GC_init();
-	if (size == 0)
-		size = 1;
 	if (size > GC_MAX_SMALL)
 		return alloc_large(size, atomic);
 	return alloc_small(size, atomic);
 }
 
-void *GC_malloc(size_t size) { return gc_alloc(size, 0); }
-void *GC_malloc_atomic(size_t size) { return gc_alloc(size, 1); }
+static inline void *gc_alloc(size_t size, int atomic)
+{
+	if (!GC_state.initialised)
+		GC_init();
+	if (size == 0)
+		size = 1;
+	if (size <= GC_MAX_SMALL) {
+		void *obj = alloc_from_block(size, atomic);
+		if (obj != NULL)
+			return obj;
+	}
+	if (GC_state.stack_dirty) {
+		GC_state.stack_dirty = 0;
+		clear_stack_below();
+	}
+	return alloc_slow(size, atomic);
+}
+
+/* GC_malloc and GC_malloc_atomic are gc_entry.S, which records the stack pointer and calls these. */
+void *gc_malloc_impl(size_t size) { return gc_alloc(size, 0); }
+void *gc_malloc_atomic_impl(size_t size) { return gc_alloc(size, 1); }
 
 void GC_get_stats(struct GC_stats *out) { *out = GC_state.st; }
 

@@ -10,7 +10,6 @@
  */
 #define _GNU_SOURCE
 #include <link.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,8 +21,8 @@ extern char **environ;
 
 static uintptr_t root_lo[MAX_ROOT_RANGES], root_hi[MAX_ROOT_RANGES];
 static int nroots;
-/* The callee-saved registers at the collection, spilled here: in .bss, so scanned with the data. */
-static jmp_buf gc_regs;
+/* The program's stack pointer at the entry into the collector, below its saved registers (gc_entry.S). */
+uintptr_t gc_entry_sp;
 static int verifying;
 
 static int add_segment(struct dl_phdr_info *info, size_t size, void *data)
@@ -244,13 +243,11 @@ static void sweep(void)
 	}
 }
 
-void gc_collect_now(int full) __attribute__((noinline));
 void gc_collect_now(int full)
 {
 	struct gc_state *g = &GC_state;
-	setjmp(gc_regs);
-	/* Everything above this frame is the program's (and the allocator's) stack. */
-	g->stack_lo = (uintptr_t) __builtin_frame_address(0);
+	/* The program's stack and its callee-saved registers, as gc_entry.S left them. */
+	g->stack_lo = gc_entry_sp;
 	g->st.collections++;
 	if (full) {
 		g->st.full_collections++;
@@ -283,11 +280,10 @@ void gc_collect_now(int full)
 		g->next_full = 1;
 }
 
-void GC_collect(void)
+/* GC_collect and GC_gcollect are gc_entry.S. */
+void gc_collect_impl(void)
 {
 	if (!GC_state.initialised)
 		GC_init();
 	gc_collect_now(1);
 }
-
-void GC_gcollect(void) { GC_collect(); }

@@ -65,6 +65,7 @@ struct gc_state {
 	size_t live_after_full;       /* live_bytes after the last full collection */
 	size_t partial_since_full;
 	int next_full;
+	volatile int stack_dirty;  /* a barrier fault's handler ran on the stack since it was last cleared */
 	struct GC_stats st;
 };
 
@@ -80,6 +81,7 @@ size_t gc_size_class_count(void);
 size_t gc_collect_trigger(void);
 
 /* gc_mark.c */
+extern uintptr_t gc_entry_sp;
 void gc_collect_now(int full);
 void gc_roots_init(void);
 
