@@ -21,7 +21,7 @@ export abstract class GcRunApplication implements Application {
     verify: 'yes: check after every collection\'s mark that nothing reachable is about to be freed',
   };
 
-  constructor(@inject(System) private readonly system: System) {}
+  constructor(protected readonly system: System) {}
 
   get description(): string {
     return `Dune Table 6 workload ${this.id} under one of the collector's dirty-page layers (figures and GC statistics)`;
@@ -50,28 +50,48 @@ export abstract class GcRunApplication implements Application {
 @injectable()
 export class GcBenchApplication extends GcRunApplication {
   readonly id = 'gcbench';
+
+  constructor(@inject(System) system: System) {
+    super(system);
+  }
 }
 
 /** `dunesim run boehm-gc/linkedlist`. */
 @injectable()
 export class LinkedListApplication extends GcRunApplication {
   readonly id = 'linkedlist';
+
+  constructor(@inject(System) system: System) {
+    super(system);
+  }
 }
 
 /** `dunesim run boehm-gc/hashmap`. */
 @injectable()
 export class HashMapApplication extends GcRunApplication {
   readonly id = 'hashmap';
+
+  constructor(@inject(System) system: System) {
+    super(system);
+  }
 }
 
 /** `dunesim run boehm-gc/xml`. */
 @injectable()
 export class XmlApplication extends GcRunApplication {
   readonly id = 'xml';
+
+  constructor(@inject(System) system: System) {
+    super(system);
+  }
 }
 
 /** `dunesim run boehm-gc/xml10`: ten documents. */
 @injectable()
 export class Xml10Application extends GcRunApplication {
   readonly id = 'xml10';
+
+  constructor(@inject(System) system: System) {
+    super(system);
+  }
 }

@@ -10,6 +10,7 @@ import { DuneExecMode } from '../../core/system/dune-exec-mode.js';
 import { UsageError } from '../../core/framework/usage-error.js';
 import { GC_PROGRAM_BIN, GC_VARIANTS, GcProgramError, GcRun, GcWorkload, runGcProgram } from '../../plugins/boehm-gc/gc-program.js';
 import { GcBenchApplication } from '../../plugins/boehm-gc/gc-run-application.js';
+import { ROOT } from '../../core/framework/plugin-manifest.js';
 
 /**
  * The collector of plugins/boehm-gc (lib/gc.h) and its four dirty-page layers, on the machine
@@ -149,6 +150,14 @@ describe('boehm-gc: bad input', () => {
     const oom = bad(['GC_VARIANT=normal', 'GC_MAXIMUM_HEAP_SIZE=1048576'], ['2']);
     expect(oom.exitCode).toBe(1);
     expect(oom.out).toContain('gc: out of memory');
+  });
+
+  it('dunesim run boehm-gc/linkedlist --variant dune-tlb, end to end through the plugin container', () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'dunesim.js'), 'run', 'boehm-gc/linkedlist', '--variant', 'dune-tlb', '--scale', '32'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^linkedlist under dune-tlb: result [0-9]+, [0-9.]+ ms/);
+    expect(r.stdout).toMatch(/tlb_invlpg\s+│\s+[1-9]/);
   });
 
   it('run boehm-gc/gcbench refuses an unknown variant and prints the figures of a known one', () => {
