@@ -2,7 +2,7 @@ import { inject, injectable } from 'inversify';
 import { BenchContext, BenchResult, BenchRow, BenchSuite, PaperFigure } from '../../core/bench/bench-suite.js';
 import { loadProfile } from '../../core/vtx/cost-model.js';
 import { System } from '../../core/system/index.js';
-import { GcRun, GcVariant, GcWorkload, runGcProgram } from './gc-program.js';
+import { GcRun, GcVariant, GcWorkload, runAppel, runGcProgram } from './gc-program.js';
 
 /** Dune Table 6, execution time in ms (papers.md §1.8): Normal, and each Dune variant. */
 const PAPER_MS: Record<'gcbench' | 'linkedlist' | 'hashmap' | 'xml', Record<'normal' | 'dune' | 'dune-tlb' | 'dune-dirty', number>> = {
@@ -19,6 +19,17 @@ const PAPER_MS: Record<'gcbench' | 'linkedlist' | 'hashmap' | 'xml', Record<'nor
 export const BENCH_SCALES: Record<GcWorkload, number> = { gcbench: 4, linkedlist: 1024, hashmap: 2048, xml: 1024, xml10: 256 };
 
 const DUNE_VARIANTS = ['dune', 'dune-tlb', 'dune-dirty'] as const;
+
+/** Appel & Li's primitives (programs/appel.c), operations per row. */
+const APPEL_OPS = 1000;
+const APPEL_ROWS: Record<string, { description: string; paper: PaperFigure }> = {
+  trap: { description: 'TRAP: a store to a write-protected page, to the handler\'s first instruction (SIGSEGV vs ring-0 #PF)', paper: { linux: 2821, dune: 587, source: 'Dune Table 3 (trap)' } },
+  prot1: { description: 'PROT1: write access taken from one page (mprotect vs PTE_W cleared + INVLPG)', paper: { source: 'Appel & Li Table 1 times 1991 machines in µs: no comparable figure' } },
+  protn: { description: 'PROTN: write access taken from 100 pages in one call, per page (mprotect vs dune_vm_mprotect)', paper: { source: 'Appel & Li Table 1: no comparable figure' } },
+  unprot: { description: 'UNPROT: write access given back to one page (mprotect vs PTE_W set + INVLPG)', paper: { source: 'Appel & Li Table 1: no comparable figure' } },
+  dirty: { description: 'DIRTY: 10 of 100 pages written, the dirty list read and reset, per call (PROTN+TRAP+UNPROT vs dune_vm_harvest_dirty)', paper: { source: 'Appel & Li §2: no figure' } },
+  map2: { description: 'MAP2: a page mapped read-only at a second address, read, unmapped (mremap of a shared mapping vs dune_vm_map_phys)', paper: { source: 'Appel & Li Table 1: no comparable figure' } },
+};
 
 const DESCRIPTION: Record<GcWorkload, string> = {
   gcbench: 'GCBench (Boehm\'s tree benchmark), depths reduced by 4',
@@ -50,7 +61,7 @@ function counts(normal: GcRun, dune: GcRun): Record<string, number> {
 export class GcBenchSuite implements BenchSuite {
   readonly id = 'boehm-gc';
   readonly description = 'Dune Table 6: a conservative collector\'s dirty-page tracking by mprotect+SIGSEGV vs Dune (page-table protection, INVLPG, dirty bits) on GCBench, LinkedList, HashMap, XML';
-  readonly steps = 5 * 4;
+  readonly steps = 5 * 4 + 2;
 
   constructor(@inject(System) private readonly system: System) {}
 
@@ -87,12 +98,29 @@ export class GcBenchSuite implements BenchSuite {
         });
       }
     }
+    rows.push(...this.appelRows(ctx));
     return {
       suite: this.id,
       profile: ctx.profile,
       rows,
-      columns: { linux: 'normal', dune: 'variant' },
+      columns: { linux: 'normal / linux', dune: 'variant / dune' },
       meta: { programs: 'plugins/boehm-gc/programs/bin', scales: BENCH_SCALES, timing: 'TSC cycles from after GC_init to the end of the work, at the profile clock' },
     };
+  }
+
+  /** Appel & Li's primitives, the collector's building blocks, as a Linux process and inside Dune. */
+  private appelRows(ctx: BenchContext): BenchRow[] {
+    const exec = this.system.exec.bind(this.system);
+    const linux = runAppel(exec, ctx.profile, 'linux', APPEL_OPS);
+    ctx.progress('appel linux');
+    const dune = runAppel(exec, ctx.profile, 'dune', APPEL_OPS);
+    ctx.progress('appel dune');
+    return Object.entries(APPEL_ROWS).map(([id, r]) => {
+      const l = linux.rows.get(id);
+      const d = dune.rows.get(id);
+      const row: BenchRow = { id: `appel:${id}`, unit: 'cycles', description: r.description, linux: l?.cycles, dune: d?.cycles, paper: r.paper, columns: { linux: 'linux', dune: 'dune' } };
+      if (l === undefined) row.note = 'no Linux figure: the Linux model refuses mremap with an old size of 0 (the second mapping of a shared page)';
+      return row;
+    });
   }
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ROOT } from '../../core/framework/plugin-manifest.js';
 import type { ExecOptions } from '../../core/system/system.js';
 import type { ExecResult } from '../../core/system/run-elf.js';
+import { parseRows } from '../../core/dune/bench/micro-programs.js';
 
 /** plugins/boehm-gc/programs: the Table 6 workloads, linked with lib/libgc.a (committed binaries). */
 export const GC_PROGRAM_BIN = join(ROOT, 'plugins', 'boehm-gc', 'programs', 'bin');
@@ -98,4 +99,23 @@ export function runGcProgram(exec: Exec, profile: string, workload: GcWorkload, 
   });
   if (r.exitCode !== 0) throw new GcProgramError(`${program} ${args.join(' ')} (GC_VARIANT=${variant}) exited with ${r.exitCode}:\n${out}${err}`);
   return { ...parseGcReport(out, program), stats: r.stats, output: out, stderr: err };
+}
+
+/** The rows `programs/bin/appel linux|dune` prints (Appel & Li's primitives), cycles per operation. */
+export function runAppel(exec: Exec, profile: string, mode: 'linux' | 'dune', n: number): { rows: Map<string, { cycles: number; ops: number }>; output: string } {
+  const path = join(GC_PROGRAM_BIN, 'appel');
+  if (!existsSync(path)) throw new GcProgramError(`${path} is missing: build it with make -C plugins/boehm-gc/programs`);
+  let out = '';
+  const dec = new TextDecoder();
+  const r = exec(path, [mode, '-n', String(n)], {
+    mode: 'linux', profile, memory: 512 << 20, argv0: 'appel', envp: [],
+    console: (_fd, data) => {
+      out += dec.decode(data);
+    },
+    report: (line) => {
+      out += line;
+    },
+  });
+  if (r.exitCode !== 0) throw new GcProgramError(`appel ${mode} -n ${n} exited with ${r.exitCode}:\n${out}`);
+  return { rows: parseRows(out, `appel ${mode}`), output: out };
 }

@@ -8,7 +8,7 @@ import { System } from '../../core/system/system.js';
 import { LinuxExecMode } from '../../core/system/linux-exec-mode.js';
 import { DuneExecMode } from '../../core/system/dune-exec-mode.js';
 import { UsageError } from '../../core/framework/usage-error.js';
-import { GC_PROGRAM_BIN, GC_VARIANTS, GcProgramError, GcRun, GcWorkload, runGcProgram } from '../../plugins/boehm-gc/gc-program.js';
+import { GC_PROGRAM_BIN, GC_VARIANTS, GcProgramError, GcRun, GcWorkload, runAppel, runGcProgram } from '../../plugins/boehm-gc/gc-program.js';
 import { GcBenchApplication } from '../../plugins/boehm-gc/gc-run-application.js';
 import { ROOT } from '../../core/framework/plugin-manifest.js';
 
@@ -172,5 +172,32 @@ describe('boehm-gc: bad input', () => {
     expect(r.figures!.tlb_invlpg).toBe(r.figures!.faults);
     expect(text).toMatch(/^gcbench under dune-tlb: result [0-9]+, [0-9.]+ ms/);
     expect(() => runGcProgram(execElf, PROFILE, 'gcbench', 'normal', { scale: 99 })).toThrow(GcProgramError);
+  });
+});
+
+describe('boehm-gc: Appel & Li\'s primitives (programs/appel.c)', () => {
+  it('each primitive as a Linux process and inside Dune: the hardware paths are cheaper, the batch is not', () => {
+    const linux = runAppel(execElf, PROFILE, 'linux', 30).rows;
+    const dune = runAppel(execElf, PROFILE, 'dune', 30).rows;
+    for (const id of ['trap', 'prot1', 'protn', 'unprot', 'dirty']) {
+      expect(linux.get(id)!.cycles).toBeGreaterThan(0);
+      expect(dune.get(id)!.cycles).toBeGreaterThan(0);
+    }
+    // A #PF delivered in ring 0 against a SIGSEGV; a PTE write and INVLPG against a system call.
+    expect(dune.get('trap')!.cycles * 3).toBeLessThan(linux.get('trap')!.cycles);
+    expect(dune.get('prot1')!.cycles * 5).toBeLessThan(linux.get('prot1')!.cycles);
+    expect(dune.get('dirty')!.cycles * 3).toBeLessThan(linux.get('dirty')!.cycles);
+    // Per page, a 100-page mprotect is a walk either way: no order of magnitude between them.
+    expect(dune.get('protn')!.cycles).toBeLessThan(linux.get('protn')!.cycles * 3);
+    expect(linux.get('protn')!.cycles).toBeLessThan(dune.get('protn')!.cycles * 3);
+    // MAP2: Dune maps the frame again; the Linux model refuses mremap(old_size 0), so no row.
+    expect(dune.get('map2')!.cycles).toBeGreaterThan(0);
+    expect(linux.has('map2')).toBe(false);
+  });
+
+  it.runIf(canRunNative)('natively, Linux has MAP2 too (mremap of a shared mapping)', () => {
+    const r = spawnSync(join(GC_PROGRAM_BIN, 'appel'), ['linux', '-n', '20'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^row map2 [0-9.]+ 20$/m);
   });
 });
