@@ -379,7 +379,10 @@ static const char *sys_name(long nr)
 	case SYS_getpid: return "getpid";
 	case SYS_socket: return "socket";
 	case SYS_mmap: return "mmap";
-	default: return "";
+	case SYS_getppid: return "getppid";
+	case SYS_kill: return "kill";
+	case SYS_execve: return "execve";
+	default: return "?";
 	}
 }
 
@@ -406,7 +409,7 @@ static void handle_syscall(struct sthread *st, struct dune_tf *tf)
 	}
 	/* read, write and close need only the descriptor's grant (as upstream); the rest the bitmap. */
 	if (nr != SYS_read && nr != SYS_write && nr != SYS_close && !sc_sys_allowed(&st->sc, nr)) {
-		report(st, "system call %ld %s denied (rule: sc_sys_add)", nr, sys_name(nr));
+		report(st, "system call %ld (%s) denied (rule: sc_sys_add)", nr, sys_name(nr));
 		finish(st, 0, 1);
 	}
 	switch (nr) {

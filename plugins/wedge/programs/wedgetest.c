@@ -203,8 +203,7 @@ static char *master_secret; /* mapped after sthread_init: never in any sthread's
 
 static long read_untagged(void *arg)
 {
-	(void) arg;
-	return *(volatile char *) master_secret;
+	return *(volatile char *) arg;
 }
 
 static long write_ro_tag(void *arg)
@@ -265,7 +264,7 @@ static int attack(const char *name)
 
 	sc_init(&sc);
 	if (!strcmp(name, "untagged-read")) {
-		rc = run(name, &sc, read_untagged, NULL, &ret);
+		rc = run(name, &sc, read_untagged, master_secret, &ret);
 	} else if (!strcmp(name, "ro-tag-write")) {
 		sc_mem_add(&sc, t, PROT_READ);
 		rc = run(name, &sc, write_ro_tag, ro, &ret);
