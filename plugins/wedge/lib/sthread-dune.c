@@ -530,15 +530,17 @@ static void wedge_pgflt(uintptr_t addr, uint64_t fec, struct dune_tf *tf)
 	struct sthread *st = current;
 	const char *what = fec & FEC_I ? "execute" : fec & FEC_W ? "write" : "read";
 	const char *rule = "memory not granted: default deny";
+	uintptr_t handlers = (uintptr_t) dune_trap_handlers_page();
+	for (int i = 0; i < nsegs; i++)
+		if (addr >= segs[i].start && addr < segs[i].end && (fec & FEC_P))
+			rule = fec & FEC_I ? "data is not executable" : "read-only segment";
 	for (int i = 0; i < st->sc.nmem; i++) {
 		uintptr_t t = (uintptr_t) st->sc.mem[i].tag;
 		if (addr >= t && addr < t + TAG_SIZE)
 			rule = fec & FEC_I ? "tags are not executable" : "tag granted PROT_READ";
 	}
-	for (int i = 0; i < nsegs; i++)
-		if (addr >= segs[i].start && addr < segs[i].end && (fec & FEC_P))
-			rule = segs[i].prot & PROT_WRITE ? "writable segment (private copy) is not executable"
-							 : "read-only segment";
+	if (PGADDR(addr) == (uintptr_t) &kpage || PGADDR(addr) == handlers)
+		rule = "ring 0's page, supervisor-only";
 	report(st, "%s at %#lx, rip %#lx (rule: %s)", what, (unsigned long) addr, (unsigned long) tf->rip, rule);
 	finish(st, 0, 1);
 }

@@ -3,7 +3,8 @@
  * implementation where their semantics agree (STHREAD_IMPL=dune|fork|pthread).
  *   wedgetest            the functional tests
  *   wedgetest <attack>   one policy violation, then a well-behaved sthread: untagged-read,
- *                        ro-tag-write, denied-syscall, ungranted-fd, master-code, cr3, cgate
+ *                        ro-tag-write, denied-syscall, ungranted-fd, master-code, cr3, cgate,
+ *                        handlers
  * -v adds the implementation's counters on stderr; --impl NAME sets STHREAD_IMPL.
  */
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "../lib/sthread.h"
+#include "libdune/dune.h"
 
 static int global = 1;
 static volatile int admin;
@@ -79,10 +81,14 @@ static long pipe_reader(void *arg)
 	return read(a->fd, a->buf, 4);
 }
 
+static char note[8] = "master";
+
+/* The buffer is the sthread's copy of a global: the kernel must be handed that copy. */
 static long fd_writer(void *arg)
 {
 	int fd = (int) (long) arg;
-	return write(fd, "hello", 5);
+	memcpy(note, "copy!", 6);
+	return write(fd, note, 5);
 }
 
 static long open_read_close(void *arg)
@@ -156,7 +162,8 @@ static void functional(void)
 	sc_fd_add(&sc, fds[1], PROT_WRITE);
 	rc = run("fd", &sc, fd_writer, (void *) (long) fds[1], &ret);
 	read(fds[0], got, ret > 0 ? ret : 0);
-	printf("fd: the sthread wrote %ld bytes to its granted fd, the master read '%s'\n", ret, got);
+	printf("fd: the sthread wrote %ld bytes of its global to its granted fd, the master read '%s', its own global is '%s'\n",
+	       ret, got, note);
 	close(fds[0]);
 	close(fds[1]);
 
@@ -243,6 +250,13 @@ static long load_cr3_attack(void *arg)
 	return 0;
 }
 
+/* libDune's handler table: ring 0 follows these pointers on the sthread's next trap. */
+static long overwrite_handlers(void *arg)
+{
+	*(volatile unsigned long *) arg = 0x401000;
+	return 0;
+}
+
 static long call_ungranted_gate(void *arg)
 {
 	return cgate_call((cgate_t) arg, 0);
@@ -276,6 +290,8 @@ static int attack(const char *name)
 		rc = run(name, &sc, master_code, master_secret + 1, &ret);
 	} else if (!strcmp(name, "cr3")) {
 		rc = run(name, &sc, load_cr3_attack, NULL, &ret);
+	} else if (!strcmp(name, "handlers")) {
+		rc = run(name, &sc, overwrite_handlers, dune_trap_handlers_page(), &ret);
 	} else if (!strcmp(name, "cgate")) {
 		gate = cgate_new(gate_secret, &sc, NULL);
 		rc = run(name, &sc, call_ungranted_gate, gate, &ret);
