@@ -46,6 +46,7 @@ struct sthread {
 	enum st_state state;
 	int killed;
 	int is_gate;
+	int in_call;       /* a gate between entry and return */
 	long retval;
 	sc_t sc;
 	ptent_t *root;
@@ -483,11 +484,15 @@ static long cgate_enter(struct sthread *caller, struct cgate *cg, long x)
 	if (!cg->ctx && !(cg->ctx = build(&cg->sc, 1)))
 		return -ENOMEM;
 	struct sthread *gate = cg->ctx;
+	if (gate->in_call)
+		return -EBUSY; /* one ring-3 stack per gate: no re-entry while it runs */
 	reset_fds(gate);
+	gate->in_call = 1;
 	sthread_stats.cgate_calls++;
 	run(gate, (void *) cgate_trampoline, (long) cg->cb, (long) cg->arg, x);
 	/* Back on pgroot; the caller goes on in ring 3 under its own root. */
 	long r = gate->killed ? -EPERM : gate->retval;
+	gate->in_call = 0;
 	current = caller;
 	dune_set_user_fs(master_fs);
 	dune_switch_root(caller->root, caller->id, true);
@@ -557,10 +562,37 @@ static void wedge_exception(struct dune_tf *tf, int vec, const char *name)
 	finish(current, 0, 1);
 }
 
-static void on_gp(struct dune_tf *tf) { wedge_exception(tf, T_GPFLT, "#GP"); }
-static void on_ud(struct dune_tf *tf) { wedge_exception(tf, T_ILLOP, "#UD"); }
-static void on_de(struct dune_tf *tf) { wedge_exception(tf, T_DIVIDE, "#DE"); }
-static void on_bp(struct dune_tf *tf) { wedge_exception(tf, T_BRKPT, "#BP"); }
+/*
+ * Every exception ring 3 can raise gets a handler: one left to libDune's default would end the
+ * whole process, so an sthread could kill its master. (#PF has its own; #DB and #BP exit to the
+ * Dune module on real hardware, where libDune ends the process: see docs/wedge.md.)
+ */
+#define ON_VECTOR(vec, name) \
+	static void on_##vec(struct dune_tf *tf) { wedge_exception(tf, vec, name); }
+ON_VECTOR(0, "#DE")
+ON_VECTOR(1, "#DB")
+ON_VECTOR(3, "#BP")
+ON_VECTOR(4, "#OF")
+ON_VECTOR(5, "#BR")
+ON_VECTOR(6, "#UD")
+ON_VECTOR(7, "#NM")
+ON_VECTOR(10, "#TS")
+ON_VECTOR(11, "#NP")
+ON_VECTOR(12, "#SS")
+ON_VECTOR(13, "#GP")
+ON_VECTOR(16, "#MF")
+ON_VECTOR(17, "#AC")
+ON_VECTOR(19, "#XM")
+ON_VECTOR(20, "#VE")
+
+static const struct {
+	int vec;
+	dune_intr_cb cb;
+} exception_handlers[] = {
+	{ 0, on_0 }, { 1, on_1 }, { 3, on_3 }, { 4, on_4 }, { 5, on_5 }, { 6, on_6 }, { 7, on_7 },
+	{ 10, on_10 }, { 11, on_11 }, { 12, on_12 }, { 13, on_13 }, { 16, on_16 }, { 17, on_17 },
+	{ 19, on_19 }, { 20, on_20 },
+};
 
 /* -------------------------------------------------------------------------------------- */
 
@@ -575,10 +607,8 @@ int dune_sthread_init(void)
 		return ret;
 	dune_register_pgflt_handler(wedge_pgflt);
 	dune_register_syscall_handler(wedge_syscall);
-	dune_register_intr_handler(T_GPFLT, on_gp);
-	dune_register_intr_handler(T_ILLOP, on_ud);
-	dune_register_intr_handler(T_DIVIDE, on_de);
-	dune_register_intr_handler(T_BRKPT, on_bp);
+	for (unsigned i = 0; i < sizeof(exception_handlers) / sizeof(exception_handlers[0]); i++)
+		dune_register_intr_handler(exception_handlers[i].vec, exception_handlers[i].cb);
 	kpage.k.kernel_cr3 = (uintptr_t) pgroot | CR3_NOFLUSH;
 	asm volatile("mov %%fs:0, %0" : "=r"(master_fs));
 

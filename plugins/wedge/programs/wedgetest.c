@@ -4,7 +4,7 @@
  *   wedgetest            the functional tests
  *   wedgetest <attack>   one policy violation, then a well-behaved sthread: untagged-read,
  *                        ro-tag-write, denied-syscall, ungranted-fd, master-code, cr3, cgate,
- *                        handlers
+ *                        handlers, trap-flag, sse-exception
  * -v adds the implementation's counters on stderr; --impl NAME sets STHREAD_IMPL.
  */
 #include <fcntl.h>
@@ -257,6 +257,22 @@ static long overwrite_handlers(void *arg)
 	return 0;
 }
 
+static long trap_flag(void *arg)
+{
+	(void) arg;
+	asm volatile("pushf; orq $0x100, (%%rsp); popf; nop" : : : "memory");
+	return 0;
+}
+
+static long sse_exception(void *arg)
+{
+	(void) arg;
+	unsigned int mxcsr = 0x1f80 & ~0x200; /* unmask divide-by-zero */
+	volatile double zero = 0, one = 1;
+	asm volatile("ldmxcsr %0" : : "m"(mxcsr));
+	return (long) (one / zero);
+}
+
 static long call_ungranted_gate(void *arg)
 {
 	return cgate_call((cgate_t) arg, 0);
@@ -290,6 +306,10 @@ static int attack(const char *name)
 		rc = run(name, &sc, master_code, master_secret + 1, &ret);
 	} else if (!strcmp(name, "cr3")) {
 		rc = run(name, &sc, load_cr3_attack, NULL, &ret);
+	} else if (!strcmp(name, "trap-flag")) {
+		rc = run(name, &sc, trap_flag, NULL, &ret);
+	} else if (!strcmp(name, "sse-exception")) {
+		rc = run(name, &sc, sse_exception, NULL, &ret);
 	} else if (!strcmp(name, "handlers")) {
 		rc = run(name, &sc, overwrite_handlers, dune_trap_handlers_page(), &ret);
 	} else if (!strcmp(name, "cgate")) {
