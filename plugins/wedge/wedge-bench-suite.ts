@@ -4,13 +4,17 @@ import { loadProfile } from '../../core/vtx/cost-model.js';
 import { System, vmExitCount } from '../../core/system/index.js';
 import type { ExecResult } from '../../core/system/index.js';
 import { benchRow, parseStats, runWedgeProgram } from './wedge-programs.js';
+import { HTTP_WAYS, httpPerRequest } from './http-request-rows.js';
+import { haveAb } from '../sandbox/httpd-rows.js';
 
 /** Dune Table 5 (papers.md §1.7), in µs. */
-const TABLE5 = { create: { linux: 81, dune: 2 }, ctx: { linux: 0.49, dune: 0.15 } };
+const TABLE5 = { create: { linux: 81, dune: 2 }, ctx: { linux: 0.49, dune: 0.15 }, http: { linux: 454, dune: 362 } };
 const SOURCE = 'Dune §6.3.2, Table 5';
 /** Two sizes of each run: the per-operation counts are the difference over the difference. */
 const CREATE_N = [20, 60] as const;
 const CTX_N = [50, 150] as const;
+/** Requests of the two wedgehttpd runs of each way. */
+const HTTP_N = [10, 30] as const;
 /** Iterations of each point of bench.c's mode 2. */
 const PGSWITCH_ITERS = 50;
 
@@ -33,7 +37,7 @@ interface Measured {
 export class WedgeBenchSuite implements BenchSuite {
   readonly id = 'wedge';
   readonly description = 'Wedge sthreads on libDune versus fork: Table 5 create and ctx switch, and the page-table switch curve (bench.c mode 2)';
-  readonly steps = 5;
+  readonly steps = 3 + (haveAb() ? HTTP_WAYS.length : 0);
 
   constructor(@inject(System) private readonly system: System) {}
 
@@ -67,6 +71,9 @@ export class WedgeBenchSuite implements BenchSuite {
       counts: { ...prefixed('fork', sw.fork.counts), ...prefixed('dune', sw.dune.counts) },
     });
 
+    if (haveAb()) rows.push(this.httpRow(ctx, us));
+    else process.stderr.write('dunesim: bench wedge: ab (Debian package apache2-utils) is not installed; the http-request row is left out\n');
+
     const pg = runWedgeProgram(this.system, ctx.profile, 'wedgebench', ['pgswitch', String(PGSWITCH_ITERS)]);
     if (pg.exitCode !== 0) throw new Error(`wedgebench pgswitch exited with ${pg.exitCode}: ${pg.err}`);
     ctx.progress('pgswitch');
@@ -85,6 +92,40 @@ export class WedgeBenchSuite implements BenchSuite {
       suite: this.id, profile: ctx.profile, rows,
       columns: { linux: 'fork', dune: 'sthread' },
       meta: { createN: CREATE_N, ctxN: CTX_N, pgswitchIters: PGSWITCH_ITERS, clockHz },
+    };
+  }
+
+  /**
+   * Table 5's http request: wedgehttpd answering ab (one client) with each request handled
+   * inline, in a pthread, a forked process or a Dune sthread granted only the socket. The model
+   * gives the server's time per request; the paper's figure is the latency a client saw over a
+   * LAN. As the sandbox suite does for Table 4, the testbed's part W (the wire, the client, the
+   * kernels' network paths outside the server) is taken from the paper's fork column,
+   * W = 454 µs − the fork server's time, and the sthread column is then predicted as W plus the
+   * sthread server's time: only the difference between the two is the model's.
+   */
+  private httpRow(ctx: BenchContext, us: (cycles: number) => number): BenchRow {
+    const per = Object.fromEntries(HTTP_WAYS.map((way) => {
+      const r = httpPerRequest(this.system, ctx.profile, way, HTTP_N);
+      ctx.progress(`http ${way}`);
+      return [way, r];
+    })) as Record<(typeof HTTP_WAYS)[number], ReturnType<typeof httpPerRequest>>;
+    const w = TABLE5.http.linux - us(per.fork.cycles);
+    const counts: Record<string, number> = { 'testbed.microseconds': round2(w) };
+    for (const way of HTTP_WAYS) {
+      counts[`${way}.serverMicroseconds`] = us(per[way].cycles);
+      counts[`${way}.vmExits`] = round2(per[way].vmExits);
+      counts[`${way}.tlbMisses`] = round2(per[way].tlbMisses);
+    }
+    counts.failedRequests = HTTP_WAYS.reduce((a, way) => a + per[way].failed, 0);
+    return {
+      id: 'http-request',
+      unit: 'µs',
+      description: 'a static page per request, handled in a forked process vs a Dune sthread granted only the socket (the testbed\'s round trip from the paper\'s fork column)',
+      linux: round2(w + us(per.fork.cycles)),
+      dune: round2(w + us(per.dune.cycles)),
+      paper: { ...TABLE5.http, source: SOURCE },
+      counts,
     };
   }
 

@@ -7,6 +7,8 @@ import { describe, it, expect } from 'vitest';
 import { DEFAULT_PROFILE } from '../../core/vtx/cost-model.js';
 import { WedgeBenchSuite } from '../../plugins/wedge/wedge-bench-suite.js';
 import { system } from './helpers.js';
+import { httpPerRequest, runWedgeHttpd } from '../../plugins/wedge/http-request-rows.js';
+import { haveAb } from '../../plugins/sandbox/httpd-rows.js';
 
 describe('bench wedge', () => {
   const result = new WedgeBenchSuite(system).run({ profile: DEFAULT_PROFILE, progress: () => {} });
@@ -43,5 +45,17 @@ describe('bench wedge', () => {
     const series = result.rows.filter((r) => r.series);
     expect(series).toHaveLength(points.length * 3);
     expect(new Set(series.map((r) => r.series!.name))).toEqual(new Set(['no switch', 'CR3 switch, flush', 'PCID switch, no flush']));
+  });
+});
+
+describe.runIf(haveAb())('wedgehttpd under ab', () => {
+  it('a Dune sthread granted only the socket serves every request; the sockets are VMCALLs from ring 0', () => {
+    const small = runWedgeHttpd(system, DEFAULT_PROFILE, 'dune', 2);
+    expect(small.result.exitCode).toBe(0);
+    expect(small.abFailed).toBe(0);
+    const per = httpPerRequest(system, DEFAULT_PROFILE, 'dune', [2, 4]);
+    expect(per.failed).toBe(0);
+    // accept, the request's reads, open, read, close, two writes, the master's close: each a VMCALL.
+    expect(per.vmExits).toBeGreaterThanOrEqual(8);
   });
 });
