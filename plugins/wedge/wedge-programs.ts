@@ -11,7 +11,7 @@ export const STHREAD_IMPLS = ['dune', 'fork', 'pthread'] as const;
 export type SthreadImpl = (typeof STHREAD_IMPLS)[number];
 
 /** The policy violations wedgetest knows (wedgetest <attack>). */
-export const WEDGE_ATTACKS = ['untagged-read', 'ro-tag-write', 'denied-syscall', 'ungranted-fd', 'master-code', 'cr3', 'cgate', 'handlers', 'trap-flag', 'sse-exception'] as const;
+export const WEDGE_ATTACKS = ['untagged-read', 'ro-tag-write', 'denied-syscall', 'ungranted-fd', 'master-code', 'cr3', 'cgate', 'handlers', 'master-stack', 'bad-pointer', 'trap-flag', 'sse-exception'] as const;
 
 export interface WedgeRun {
   out: string;

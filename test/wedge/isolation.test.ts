@@ -17,6 +17,8 @@ const DUNE: Record<string, RegExp> = {
   'master-code': /^wedge: sthread 1 killed: execute at 0x[0-9a-f]+, rip 0x[0-9a-f]+ \(rule: memory not granted: default deny\)$/m,
   cr3: /^wedge: sthread 1 killed: #GP \(vector 13\), rip 0x[0-9a-f]+ \(rule: ring 3 has no privileged instructions\)$/m,
   cgate: /^wedge: sthread 1 killed: callgate 0x[0-9a-f]+ not granted \(rule: sc_cgate_add\)$/m,
+  'master-stack': /^wedge: sthread 1 killed: read at 0x[0-9a-f]+, rip 0x[0-9a-f]+ \(rule: memory not granted: default deny\)$/m,
+  'bad-pointer': /^wedge: sthread 1 killed: write buffer 0x[0-9a-f]+\+4 outside its memory \(rule: pointer arguments\)$/m,
   handlers: /^wedge: sthread 1 killed: write at 0x[0-9a-f]+, rip 0x[0-9a-f]+ \(rule: ring 0's page, supervisor-only\)$/m,
 };
 

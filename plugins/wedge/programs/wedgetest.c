@@ -4,7 +4,7 @@
  *   wedgetest            the functional tests
  *   wedgetest <attack>   one policy violation, then a well-behaved sthread: untagged-read,
  *                        ro-tag-write, denied-syscall, ungranted-fd, master-code, cr3, cgate,
- *                        handlers, trap-flag, sse-exception
+ *                        handlers, master-stack, bad-pointer, trap-flag, sse-exception
  * -v adds the implementation's counters on stderr; --impl NAME sets STHREAD_IMPL.
  */
 #include <fcntl.h>
@@ -257,6 +257,13 @@ static long overwrite_handlers(void *arg)
 	return 0;
 }
 
+/* A granted descriptor, but a buffer the sthread may not read: the kernel must not read it either. */
+static long bad_pointer(void *arg)
+{
+	const int *a = arg; /* { fd, 0 } in a tag; the buffer is the master's untagged page */
+	return write(a[0], *(char *const *) (a + 2), 4);
+}
+
 static long trap_flag(void *arg)
 {
 	(void) arg;
@@ -306,6 +313,16 @@ static int attack(const char *name)
 		rc = run(name, &sc, master_code, master_secret + 1, &ret);
 	} else if (!strcmp(name, "cr3")) {
 		rc = run(name, &sc, load_cr3_attack, NULL, &ret);
+	} else if (!strcmp(name, "master-stack")) {
+		volatile char local = 'm';
+		rc = run(name, &sc, read_untagged, (void *) &local, &ret);
+	} else if (!strcmp(name, "bad-pointer")) {
+		int *a = smalloc(t, 2 * sizeof(int) + sizeof(char *));
+		a[0] = fds[1];
+		*(char **) (a + 2) = master_secret;
+		sc_mem_add(&sc, t, PROT_READ | PROT_WRITE);
+		sc_fd_add(&sc, fds[1], PROT_WRITE);
+		rc = run(name, &sc, bad_pointer, a, &ret);
 	} else if (!strcmp(name, "trap-flag")) {
 		rc = run(name, &sc, trap_flag, NULL, &ret);
 	} else if (!strcmp(name, "sse-exception")) {
