@@ -81,7 +81,7 @@ export class WedgeBenchSuite implements BenchSuite {
     for (const line of pg.out.split('\n').filter((l) => l.startsWith('pgswitch '))) {
       const [pages, iters, ...cycles] = line.split(' ').slice(1).map(Number);
       cycles.forEach((c, i) => rows.push({
-        id: `pgswitch:${pages}:${i}`,
+        id: `mode2: ${pages} pages · ${names[i]}`,
         unit: 'cycles / iteration',
         description: `${names[i]}, then touch ${pages} pages`,
         value: c! / iters!,

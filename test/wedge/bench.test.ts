@@ -32,7 +32,8 @@ describe('bench wedge', () => {
   });
 
   it('mode 2: a flushing CR3 switch costs a walk per touched page; a PCID switch with CR3_NOFLUSH a constant', () => {
-    const at = (pages: number, variant: number): number => row(`pgswitch:${pages}:${variant}`).value!;
+    const names = ['no switch', 'CR3 switch, flush', 'PCID switch, no flush'];
+    const at = (pages: number, variant: number): number => row(`mode2: ${pages} pages · ${names[variant]}`).value!;
     const points = [1, 2, 5, 10, 20, 50, 100, 150, 200, 250, 300];
     for (const p of points) {
       expect(at(p, 1)).toBeGreaterThan(at(p, 2));
@@ -44,7 +45,7 @@ describe('bench wedge', () => {
     expect(Math.abs(pcidPerPage)).toBeLessThan(1);
     const series = result.rows.filter((r) => r.series);
     expect(series).toHaveLength(points.length * 3);
-    expect(new Set(series.map((r) => r.series!.name))).toEqual(new Set(['no switch', 'CR3 switch, flush', 'PCID switch, no flush']));
+    expect(new Set(series.map((r) => r.series!.name))).toEqual(new Set(names));
   });
 });
 
