@@ -15,6 +15,7 @@ const EXPECTED = [
   'basic: join 0, returned 42',
   'globals: the sthread read 1 and wrote 99; the master reads 1',
   "stack: the next sthread found 0 bytes of the last one's stack data",
+  'inbox: the next sthread did not find what the last one read(2) into a global',
   "tag: the sthread read 5 through smalloc'd memory, the master reads 7",
   "fd: the sthread wrote 5 bytes of its global to its granted fd, the master read 'copy!', its own global is 'master'",
   'syscall: open, read, close granted: read 8 bytes, join 0',
@@ -23,9 +24,10 @@ const EXPECTED = [
   '',
 ].join('\n');
 
-/** pthreads share the address space: the two lines about private globals differ, nothing else. */
+/** pthreads share the address space: the three lines about private globals differ, nothing else. */
 const EXPECTED_PTHREAD = EXPECTED
   .replace('the master reads 1', 'the master reads 99')
+  .replace('did not find what the last one read(2)', 'found what the last one read(2)')
   .replace("its own global is 'master'", "its own global is 'copy!'");
 
 function stats(err: string): Record<string, number> {

@@ -242,6 +242,14 @@ static struct sthread *build(const sc_t *sc, int is_gate)
 	sthread_stats.created++;
 	return st;
 fail:
+	if (st->root)
+		dune_vm_free(st->root);
+	if (st->stack && st->stack != MAP_FAILED)
+		munmap(st->stack, STACK_SIZE);
+	if (st->copy && st->copy != MAP_FAILED)
+		munmap(st->copy, ckpt_size);
+	if (st->id > 0)
+		dune_pcid_free(st->id);
 	free(st);
 	return NULL;
 }
@@ -346,6 +354,13 @@ static int check_range(struct sthread *st, uintptr_t va, size_t len, int write, 
 		if (dune_vm_lookup(st->root, (void *) p, CREATE_NONE, &pte) || !(*pte & PTE_P) ||
 		    !(*pte & PTE_U) || (write && !(*pte & PTE_W)))
 			return -EFAULT;
+		/*
+		 * The host kernel will write these pages through the host's tables, so the guest PTE
+		 * would stay clean and the recycle would leave the data for the next sthread: mark
+		 * them dirty, as ring 3's own store would have.
+		 */
+		if (write)
+			*pte |= PTE_A | PTE_D;
 		uintptr_t pa = PTE_ADDR(*pte);
 		if (p == PGADDR(va))
 			first_pa = pa;

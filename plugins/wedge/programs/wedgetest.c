@@ -53,6 +53,20 @@ static long __attribute__((noinline)) stack_probe(void *arg)
 	return left;
 }
 
+/* Only the kernel writes inbox (read(2)); ring 3 never stores to it. */
+static char inbox[16];
+
+static long read_into_global(void *arg)
+{
+	return read((int) (long) arg, inbox, sizeof(inbox) - 1);
+}
+
+static long peek_global(void *arg)
+{
+	(void) arg;
+	return inbox[0] ? 1 : 0;
+}
+
 static long tag_rw(void *arg)
 {
 	int *p = arg;
@@ -146,6 +160,17 @@ static void functional(void)
 	run("stack", &sc, stack_probe, (void *) 1, &ret);
 	run("stack", &sc, stack_probe, NULL, &ret);
 	printf("stack: the next sthread found %ld bytes of the last one's stack data\n", ret);
+
+	int inpipe[2];
+	pipe(inpipe);
+	write(inpipe[1], "secret", 6);
+	sc_init(&sc);
+	sc_fd_add(&sc, inpipe[0], PROT_READ);
+	run("inbox", &sc, read_into_global, (void *) (long) inpipe[0], &ret);
+	run("inbox", &sc, peek_global, NULL, &ret);
+	printf("inbox: the next sthread %s what the last one read(2) into a global\n", ret ? "found" : "did not find");
+	close(inpipe[0]);
+	close(inpipe[1]);
 
 	tag_t t = tag_new();
 	int *shared = smalloc(t, sizeof(int));
