@@ -155,26 +155,36 @@ struct chunk {
 	struct tag *tag;
 };
 
+/*
+ * The header and the chunk headers live in the arena, where any sthread granted the tag for
+ * writing can change them: every offset is checked against TAG_SIZE (a constant, not the header's
+ * size), so a corrupted arena can only hand out memory of the same arena.
+ */
 void *smalloc(tag_t tag, size_t size)
 {
 	size = (size + 15) & ~15UL;
-	if (!tag || tag->magic != TAG_MAGIC || size == 0 || size > tag->size)
+	if (!tag || tag->magic != TAG_MAGIC || size == 0 || size > TAG_SIZE)
 		return NULL;
-	for (size_t off = sizeof(struct tag); off < tag->used;) {
+	size_t used = tag->used;
+	if (used < sizeof(struct tag) || used > TAG_SIZE)
+		return NULL;
+	for (size_t off = sizeof(struct tag); off + sizeof(struct chunk) <= used;) {
 		struct chunk *c = (struct chunk *) ((char *) tag + off);
+		if (c->size > TAG_SIZE - off - sizeof(*c))
+			return NULL;
 		if (c->free && c->size >= size) {
 			c->free = 0;
 			return c + 1;
 		}
 		off += sizeof(*c) + c->size;
 	}
-	if (tag->used + sizeof(struct chunk) + size > tag->size)
+	if (used + sizeof(struct chunk) + size > TAG_SIZE)
 		return NULL;
-	struct chunk *c = (struct chunk *) ((char *) tag + tag->used);
+	struct chunk *c = (struct chunk *) ((char *) tag + used);
 	c->size = size;
 	c->free = 0;
 	c->tag = tag;
-	tag->used += sizeof(*c) + size;
+	tag->used = used + sizeof(*c) + size;
 	return c + 1;
 }
 
