@@ -17,6 +17,7 @@ const EXPECTED = [
   "stack: the next sthread found 0 bytes of the last one's stack data",
   'inbox: the next sthread did not find what the last one read(2) into a global',
   "tag: the sthread read 5 through smalloc'd memory, the master reads 7",
+  "tag: after an sthread rewrote the arena's header, smalloc returned NULL",
   "fd: the sthread wrote 5 bytes of its global to its granted fd, the master read 'copy!', its own global is 'master'",
   'syscall: open, read, close granted: read 8 bytes, join 0',
   "pipe: the reader sthread got 4 bytes 'ping' from the writer sthread",

@@ -75,6 +75,13 @@ static long tag_rw(void *arg)
 	return seen;
 }
 
+/* A hostile sthread rewrites the arena's bump pointer (struct tag's third word). */
+static long corrupt_tag(void *arg)
+{
+	((volatile unsigned long *) arg)[2] = 1UL << 40;
+	return 0;
+}
+
 /*
  * Globals set after sthread_init are not what a Dune sthread sees (it starts from the
  * checkpoint), so descriptors and gates reach the sthreads as arguments or through a tag.
@@ -179,6 +186,13 @@ static void functional(void)
 	sc_mem_add(&sc, t, PROT_READ | PROT_WRITE);
 	rc = run("tag", &sc, tag_rw, shared, &ret);
 	printf("tag: the sthread read %ld through smalloc'd memory, the master reads %d\n", ret, *shared);
+
+	tag_t victim = tag_new();
+	sc_init(&sc);
+	sc_mem_add(&sc, victim, PROT_READ | PROT_WRITE);
+	run("corrupt", &sc, corrupt_tag, victim, &ret);
+	printf("tag: after an sthread rewrote the arena's header, smalloc returned %s\n",
+	       smalloc(victim, 16) ? "memory" : "NULL");
 
 	int fds[2];
 	char got[16] = "";
