@@ -170,6 +170,9 @@ describe('boehm-gc: bad input', () => {
     const r = app.run({ options: { variant: 'dune-tlb', scale: '8' }, profile: PROFILE, out });
     expect(r.exitCode).toBe(0);
     expect(r.figures!.tlb_invlpg).toBe(r.figures!.faults);
+    // Deterministic: the same run, the same cycles and counts.
+    const again = app.run({ options: { variant: 'dune-tlb', scale: '8' }, profile: PROFILE, out: new PassThrough() });
+    expect(again.figures).toEqual(r.figures);
     expect(text).toMatch(/^gcbench under dune-tlb: result [0-9]+, [0-9.]+ ms/);
     expect(() => runGcProgram(execElf, PROFILE, 'gcbench', 'normal', { scale: 99 })).toThrow(GcProgramError);
   });

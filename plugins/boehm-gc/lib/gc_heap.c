@@ -35,8 +35,6 @@ static int just_collected_partial;
 #define MIN_BYTES_BEFORE_GC (64UL << 10)
 #define MIN_GROWTH_PAGES 64
 
-size_t gc_size_class_count(void) { return NCLASSES; }
-
 static void die(const char *msg)
 {
 	fprintf(stderr, "gc: %s\n", msg);

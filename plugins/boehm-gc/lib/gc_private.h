@@ -72,12 +72,10 @@ struct gc_state {
 extern struct gc_state GC_state;
 
 /* gc_heap.c */
-void gc_heap_init(void);
 long gc_alloc_pages(size_t n);             /* first page of n contiguous free pages, or -1 */
 void gc_free_pages(size_t page, size_t n);
 void gc_reset_free_lists(void);
 void gc_add_block_to_class(size_t page);
-size_t gc_size_class_count(void);
 size_t gc_collect_trigger(void);
 
 /* gc_mark.c */
@@ -86,12 +84,10 @@ void gc_collect_now(int full);
 void gc_roots_init(void);
 
 /* gc_dirty.c */
-
-void gc_dirty_enter(void);           /* Dune variants: dune_init(0), dune_enter, the #PF handler */
+/* The barrier's fault handler: SIGSEGV (normal), or dune_init(0), dune_enter and a #PF handler. */
+void gc_dirty_enter(void);
 /* Fills GC_state.dirty for the committed pages and re-arms the barrier for the next cycle. */
 void gc_read_dirty(void);
-
-
 
 static inline struct hblk *gc_hdr(size_t page) { return &GC_state.hdr[page]; }
 static inline uintptr_t gc_page_addr(size_t page) { return GC_state.heap_lo + (page << GC_PAGE_SHIFT); }
