@@ -716,6 +716,19 @@ export class Cpu implements MmuHost {
     }
   }
 
+  /**
+   * INT3 (opcode CC). Unlike INT n (CD ib), which is a software interrupt and never consults
+   * the exception bitmap, INT3 raises #BP as a software exception: in VMX non-root operation it
+   * causes a VM exit when bit 3 of the exception bitmap is set (SDM Vol. 3C §25.2), with the
+   * guest RIP still on the INT3 and the VM-exit instruction length recorded (§28.2.4), so that a
+   * VMM can reinject it or step over it. Otherwise it is delivered through the IDT like INT 3,
+   * gate DPL check included.
+   */
+  int3(): void {
+    if (this.vmx.nonRoot && this.vmx.exceptionCausesExit(Vector.Breakpoint, 0)) this.vmx.exitForException(Vector.Breakpoint, 0, false, 0);
+    this.int(Vector.Breakpoint);
+  }
+
   // ---------------------------------------------------------------------------------------
   // Privileged operations. Each checks CPL (#GP(0) at CPL > 0) and, in VMX non-root operation,
   // the VM-execution controls that make it exit.

@@ -113,6 +113,13 @@ describe('libDune in C', () => {
     expect(r.exitCode).toBe(0);
   });
 
+  it('INT3 exits to the module (#BP is in the exception bitmap, SDM Vol. 3C §25.2) and DUNE_ENTER returns DUNE_RET_INTERRUPT 3; INT $3 reaches the guest IDT', () => {
+    const r = run('breakpoint');
+    expect(r.out).toMatch(/^int \$3 reached the guest handler: yes\ndune: exit due to interrupt 3 \(rip 0x[0-9a-f]+\)\n$/);
+    expect(r.exitCode).toBe(1);
+    expect(exits(r).ExceptionOrNmi).toBe(1);
+  });
+
   it('dune_vm_page_walk counts and clears PTE_A/PTE_D; a stale dirty TLB entry hides writes until a flush; the dirty harvest', () => {
     const r = run('pagewalk');
     expect(r.out).toBe([

@@ -35,6 +35,12 @@ export function intN(s: Interp, i: Insn): void {
   s.cpu.int(i.imm);
 }
 
+/** INT3 (CC): a #BP software exception, which the exception bitmap can turn into a VM exit. */
+export function int3(s: Interp, _i: Insn): void {
+  handOver(s);
+  s.cpu.int3();
+}
+
 export function iretq(s: Interp, _i: Insn): void {
   handOver(s);
   s.cpu.iretq();
