@@ -826,6 +826,12 @@ function select1(i: Insn, opc: number, raw: number): void {
         i.fn = ctl.nop; // LFENCE / MFENCE / SFENCE
         return;
       }
+      if (i.pfx === 2 && regOp <= 3) {
+        i.op = regOp; // RDFSBASE, RDGSBASE, WRFSBASE, WRGSBASE
+        i.size = size === 8 ? 8 : 4;
+        i.fn = sys.fsgsbase;
+        return;
+      }
       return ud(i);
     case 0x0b: case 0xb9: case 0xff:
       return ud(i); // UD2, UD1, UD0
