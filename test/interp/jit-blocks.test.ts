@@ -98,6 +98,32 @@ describe('block translator: blocks stop where the interpreter stops', () => {
     expect(blocks).toBeGreaterThan(0);
   });
 
+  it('64-bit shifts by immediates of every range, and 32-bit ones by 1, leave the flags ADC and SETO read', () => {
+    // mov ecx, 200
+    // L: per shift, rdx = rbx, then SHL 33 / SAR 7 / SHR 40 / SAR 63 / SHL 1 / SHL 32 + SHR 32 of
+    //    rdx (64-bit), SHL edx, 5 and SHR edx, 1 (32-bit), each followed by ADC (CF) or SETO (OF,
+    //    summed into rdi); then rbx = rbx * 5 + rcx; dec ecx; jne L
+    const code = 'B9 C8000000  48 89 DA  48 C1 E2 21  48 83 D6 00  0F 90 C0  48 01 C7  48 89 DA  48 C1 FA 07  ' +
+      '48 11 D6  0F 90 C0  48 01 C7  48 89 DA  48 C1 EA 28  48 11 D6  48 89 DA  48 C1 FA 3F  48 11 D5  ' +
+      '48 89 DA  48 D1 E2  0F 90 C0  48 01 C7  48 89 DA  48 C1 E2 20  48 11 D6  48 C1 EA 20  48 11 D6  ' +
+      '48 89 DA  C1 E2 05  48 11 D6  D1 EA  0F 90 C0  48 01 C7  48 6B DB 05  48 01 CB  FF C9  75 92';
+    const blocks = same(code, { rbx: 0x8765_4321, rax: 0 });
+    expect(blocks).toBeGreaterThan(0);
+  });
+
+  it('CMP and TEST of bytes and words in memory with an immediate feed the branches after them', () => {
+    // mov ecx, 300
+    // L: mov [rsi+rcx], cl; cmp byte [rsi+rcx], 0x80; jb +4; add rdi, 1
+    //    test word [rsi], 0x0101; adc rbx, 0; cmp word [rsi+rcx], 0x7000; jl +4; add rbp, 1
+    //    dec ecx; jne L
+    const code = 'B9 2C010000  88 0C 0E  80 3C 0E 80  72 04  48 83 C7 01  66 F7 06 01 01  48 83 D3 00  ' +
+      '66 81 3C 0E 00 70  7C 04  48 83 C5 01  FF C9  75 DA';
+    const blocks = same(code, { rsi: USER_DATA });
+    expect(blocks).toBeGreaterThan(0);
+    const r = runSliced(code, { rsi: USER_DATA }, 1e9, true);
+    expect(Number.parseInt(r.snaps.at(-1)!.regs[7]!, 16)).toBe(128); // CL ≥ 0x80 for RCX 128..255 only
+  });
+
   it('translates only after the threshold of arrivals by a branch', () => {
     expect(TRANSLATE_AFTER).toBeGreaterThan(1);
     // A loop of fewer passes than the threshold never runs a block.

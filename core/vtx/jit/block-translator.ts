@@ -343,20 +343,11 @@ class BlockSource {
           `v = lo[${M}]; r = (v ${i.op === 0 ? '+' : '-'} 1) >>> 0; lo[${M}] = r; hi[${M}] = 0; ` +
           `s.fcf = getCF(s); s.fop = ${((i.op === 0 ? 5 : 6) << 2) | 2}; s.fa = v; s.fb = 1; s.fr = r;`,
         );
-      case sh.shiftImm32_r: {
-        // shifts.ts shiftImm32_r: a count of 0 only zero-extends; else the result-defined flags.
-        const c = i.imm & 31;
-        if (c === 0) return this.emit(`hi[${M}] = 0;`);
-        this.use('s');
-        this.knownFop = -1;
-        let calc: string;
-        switch (i.op) {
-          case sh.SH_SHR: calc = `r = v >>> ${c}; t = (v >>> ${c - 1}) & 1; j = v >>> 31;`; break;
-          case sh.SH_SAR: calc = `r = (v >> ${c}) >>> 0; t = (v >> ${c - 1}) & 1; j = 0;`; break;
-          default: calc = `r = (v << ${c}) >>> 0; t = (v >>> ${32 - c}) & 1; j = (r >>> 31) ^ t;`;
-        }
-        return this.emit(`v = lo[${M}]; ${calc} lo[${M}] = r; hi[${M}] = 0; s.fop = ${(K_RESULT << 2) | 2}; s.fr = r; s.frh = 0; s.fcf = t; s.fb = j;`);
-      }
+      case sh.shiftImm32_r:
+        return this.shiftImm(i);
+      case sh.shift_r:
+        if (i.imm2 === 0 && i.op >= sh.SH_SHL && (i.size === 4 || i.size === 8)) return this.shiftImm(i);
+        break;
       case md.imul2:
         if (i.mod !== 3) break;
         this.use('s');
@@ -401,6 +392,17 @@ class BlockSource {
           if (i.size !== 1 && i.size !== 2) break;
           const value = i.size === 1 ? this.reg8(R) : `(lo[${R}] & 0xffff)`;
           return this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(i.size, true)})`, this.store(i.size, value, ''));
+        }
+        case alu.aluRmIN_m: {
+          // CMP/TEST of a byte or word in memory with an immediate (alu.ts aluRmIN_m, read-only forms).
+          if ((i.op !== alu.OP_CMP && i.op !== alu.OP_TEST) || (i.size !== 1 && i.size !== 2)) break;
+          const fop = (ALU_KIND[i.op]! << 2) | (i.size === 1 ? 0 : 1);
+          const mask = i.size === 1 ? 0xff : 0xffff;
+          this.use('s');
+          this.knownFop = fop;
+          const r = i.op === alu.OP_CMP ? `((v - ${i.imm}) & ${mask}) >>> 0` : `((v & ${i.imm}) & ${mask}) >>> 0`;
+          return this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(i.size, false)})`,
+            `v = ${this.load(i.size)}; s.fop = ${fop}; s.fa = v; s.fb = ${i.imm}; s.fr = ${r}; s.fcf = 0;`);
         }
         case mov.movMI: {
           const size = i.size;
@@ -449,6 +451,49 @@ class BlockSource {
     // Anything else: the interpreter's handler.
     this.knownFop = -1;
     this.emit(this.callOut(k, true));
+  }
+
+  /**
+   * SHL/SAL/SHR/SAR of a 32- or 64-bit register by an immediate (or by 1), as shifts.ts's
+   * shiftValue and applyShiftFlags compute it: a masked count of 0 changes nothing but the
+   * zero-extension of a 32-bit destination; else the result-defined flags (K_RESULT) with CF the
+   * last bit shifted out and OF as the SDM defines it for a count of 1 (kept for larger counts,
+   * as the interpreter does).
+   */
+  private shiftImm(i: Insn): void {
+    const d = i.rm;
+    const wide = i.size === 8;
+    const c = i.imm & (wide ? 63 : 31);
+    if (c === 0) return this.emit(wide ? '' : `hi[${d}] = 0;`);
+    this.use('s');
+    this.knownFop = -1;
+    const left = i.op === sh.SH_SHL || i.op === sh.SH_SAL;
+    let calc: string;
+    if (!wide) {
+      if (i.op === sh.SH_SHR) calc = `r = v >>> ${c}; t = (v >>> ${c - 1}) & 1; j = v >>> 31;`;
+      else if (i.op === sh.SH_SAR) calc = `r = (v >> ${c}) >>> 0; t = (v >> ${c - 1}) & 1; j = 0;`;
+      else calc = `r = (v << ${c}) >>> 0; t = (v >>> ${32 - c}) & 1; j = (r >>> 31) ^ t;`;
+      return this.emit(`v = lo[${d}]; ${calc} lo[${d}] = r; hi[${d}] = 0; s.fop = ${(K_RESULT << 2) | 2}; s.fr = r; s.frh = 0; s.fcf = t; s.fb = j;`);
+    }
+    // The bit of the 64-bit value (v, vh) at position n (shifts.ts bit64), with n known here.
+    const bit = (n: number): string => (n < 32 ? `((v >>> ${n}) & 1)` : `((vh >>> ${n - 32}) & 1)`);
+    if (left) {
+      calc = c < 32
+        ? `rh = ((vh << ${c}) | (v >>> ${32 - c})) >>> 0; r = (v << ${c}) >>> 0;`
+        : `rh = (v << ${c - 32}) >>> 0; r = 0;`;
+      calc += ` t = ${bit(64 - c)}; j = (rh >>> 31) ^ t;`;
+    } else if (i.op === sh.SH_SHR) {
+      calc = c < 32
+        ? `rh = vh >>> ${c}; r = ((v >>> ${c}) | (vh << ${32 - c})) >>> 0;`
+        : `rh = 0; r = vh >>> ${c - 32};`;
+      calc += ` t = ${bit(c - 1)}; j = vh >>> 31;`;
+    } else {
+      calc = c < 32
+        ? `rh = (vh >> ${c}) >>> 0; r = ((v >>> ${c}) | (vh << ${32 - c})) >>> 0;`
+        : `rh = (vh >> 31) >>> 0; r = (vh >> ${c - 32}) >>> 0;`;
+      calc += ` t = ${bit(c - 1)}; j = 0;`;
+    }
+    this.emit(`v = lo[${d}]; vh = hi[${d}]; ${calc} lo[${d}] = r; hi[${d}] = rh; s.fop = ${(K_RESULT << 2) | 3}; s.fr = r; s.frh = rh; s.fcf = t; s.fb = j;`);
   }
 
   private aluOp(k: number, i: Insn, f: AluForm): void {
