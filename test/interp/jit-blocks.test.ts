@@ -21,7 +21,7 @@ interface Snapshot {
   regs: string[];
 }
 
-function runSliced(code: string, regs: Record<string, number>, slice: number, jit: boolean, dataPages = 1) {
+function runSliced(code: string, regs: Record<string, number>, slice: number, jit: boolean, dataPages = 1, fsBase = 0) {
   const env = setup(32 << 20, jit);
   const p = placeUser(env, hex(code));
   userData(env, USER_DATA, dataPages);
@@ -29,6 +29,7 @@ function runSliced(code: string, regs: Record<string, number>, slice: number, ji
   setRegs(env.cpu, regs);
   const cpu = env.cpu;
   cpu.rflags = RFLAGS_FIXED;
+  cpu.fsBase = fsBase;
   cpu.rip = p.va;
   cpu.stopped = false;
   const snaps: Snapshot[] = [];
@@ -42,11 +43,11 @@ function runSliced(code: string, regs: Record<string, number>, slice: number, ji
   return { snaps, traps: env.traps, stats: env.m.stats.toJSON(), blocks: env.it.blockRuns, code: p };
 }
 
-function same(code: string, regs: Record<string, number>, dataPages = 1): number {
+function same(code: string, regs: Record<string, number>, dataPages = 1, fsBase = 0): number {
   let blocks = 0;
   for (const slice of [1, 2, 3, 5, 7, 11, 13, 40, 1000, 1e9]) {
-    const off = runSliced(code, regs, slice, false, dataPages);
-    const on = runSliced(code, regs, slice, true, dataPages);
+    const off = runSliced(code, regs, slice, false, dataPages, fsBase);
+    const on = runSliced(code, regs, slice, true, dataPages, fsBase);
     expect(off.blocks).toBe(0);
     expect(on.snaps).toEqual(off.snaps);
     expect(on.traps).toEqual(off.traps);
@@ -122,6 +123,35 @@ describe('block translator: blocks stop where the interpreter stops', () => {
     expect(blocks).toBeGreaterThan(0);
     const r = runSliced(code, { rsi: USER_DATA }, 1e9, true);
     expect(Number.parseInt(r.snaps.at(-1)!.regs[7]!, 16)).toBe(128); // CL ≥ 0x80 for RCX 128..255 only
+  });
+
+  it('memory-destination ALU, SETcc, MOVSX, and indirect JMP and CALL inlined in blocks', () => {
+    // mov ecx, 150
+    // L: add [rsi], rbx; sub qword [rsi+8], 0x11223344; cmp [rsi+16], ecx; setl al; seta ah
+    //    xor [rsi+16], ecx; and qword [rsi+24], -16; movsx rdx, cl; movsx edi, cx; movsxd rbp, ecx
+    //    add rbx, rdx; lea rax, [T1]; jmp rax
+    // T1: lea rdx, [F]; call rdx; lea rax, [T2]; mov [rsi+40], rax; jmp [rsi+40]
+    // T2: dec ecx; jne L
+    // F: add rbx, 1; ret
+    const code = 'B9 96000000  48 01 1E  48 81 6E 08 44 33 22 11  39 4E 10  0F 9C C0  0F 97 C4  31 4E 10  ' +
+      '48 83 66 18 F0  48 0F BE D1  0F BF F9  48 63 E9  48 01 D3  48 8D 05 02000000  FF E0  ' +
+      '48 8D 15 14000000  FF D2  48 8D 05 07000000  48 89 46 28  FF 66 28  FF C9  75 B3  48 83 C3 01  C3';
+    const regs = { rsi: USER_DATA, rsp: USER_DATA + 0x800, rbx: 0x9abc_def0 };
+    const blocks = same(code, regs);
+    expect(blocks).toBeGreaterThan(0);
+  });
+
+  it('FS-relative operands, CMOVcc, NEG/NOT, MOVSX from memory and NOP inlined in blocks', () => {
+    // mov ecx, 200
+    // L: mov rax, fs:[0x28]; sub rdx, fs:[0x28]; cmovl rbx, rax; cmovae edi, ecx; neg rdx; adc rbx, 0
+    //    neg eax; setb al; not rbx; movsx rbp, byte [rsi+rcx]; movsxd rax, dword [rsi+rcx*4]; nop [rax]
+    //    add rdi, rax; add rbx, rbp; mov [rsi+rcx], cl; mov [rsi+rcx*4], ecx; mov fs:[0x28], rbx
+    //    dec ecx; jne L
+    const code = 'B9 C8000000  64 48 8B 04 25 28000000  64 48 2B 14 25 28000000  48 0F 4C D8  0F 43 F9  48 F7 DA  ' +
+      '48 83 D3 00  F7 D8  0F 92 C0  48 F7 D3  48 0F BE 2C 0E  48 63 04 8E  0F 1F 00  48 01 C7  48 01 EB  88 0C 0E  ' +
+      '89 0C 8E  64 48 89 1C 25 28000000  FF C9  75 B3';
+    const blocks = same(code, { rsi: USER_DATA, rbx: 0x1234_5678_9abc, rdx: 5 }, 1, USER_DATA + 0x800);
+    expect(blocks).toBeGreaterThan(0);
   });
 
   it('translates only after the threshold of arrivals by a branch', () => {
