@@ -19,6 +19,7 @@ interface Snapshot {
   instructions: number;
   rflags: number;
   regs: string[];
+  xmm: number[];
 }
 
 function runSliced(code: string, regs: Record<string, number>, slice: number, jit: boolean, dataPages = 1, fsBase = 0) {
@@ -38,6 +39,7 @@ function runSliced(code: string, regs: Record<string, number>, slice: number, ji
     snaps.push({
       rip: cpu.rip, cycles: cpu.cycles, instructions: cpu.instructions, rflags: cpu.rflags,
       regs: GPR_NAMES.map((_, i) => cpu.regBig(i).toString(16)),
+      xmm: Array.from(env.it.x32.subarray(0, 64)), // XMM0-15 as dwords (NaN payloads included)
     });
   }
   return { snaps, traps: env.traps, stats: env.m.stats.toJSON(), blocks: env.it.blockRuns, code: p };
@@ -151,6 +153,19 @@ describe('block translator: blocks stop where the interpreter stops', () => {
       '48 83 D3 00  F7 D8  0F 92 C0  48 F7 D3  48 0F BE 2C 0E  48 63 04 8E  0F 1F 00  48 01 C7  48 01 EB  88 0C 0E  ' +
       '89 0C 8E  64 48 89 1C 25 28000000  FF C9  75 B3';
     const blocks = same(code, { rsi: USER_DATA, rbx: 0x1234_5678_9abc, rdx: 5 }, 1, USER_DATA + 0x800);
+    expect(blocks).toBeGreaterThan(0);
+  });
+
+  it('scalar-double SSE2 in blocks: MOVSD, ADDSD/SUBSD/MULSD/DIVSD with infinities and NaNs, PXOR, CVTSI2SD', () => {
+    // mov ecx, 100
+    // L: cvtsi2sd xmm1, ecx; movlhps xmm2, xmm1 (a high half for the load to clear)
+    //    movsd xmm2, [rsi+8]; mulsd xmm2, xmm1; addsd xmm0, xmm2
+    //    divsd xmm1, [rsi] (0.0: infinity); subsd xmm1, xmm0 (inf - inf from the second pass: the
+    //    default NaN, then NaNs whose payload propagates); movsd [rsi+8], xmm1; movsd xmm3, xmm1
+    //    pxor xmm4, xmm3; xorps xmm5, xmm5; mulsd xmm1, xmm1; dec ecx; jne L
+    const code = 'B9 64000000  F2 0F 2A C9  0F 16 D1  F2 0F 10 56 08  F2 0F 59 D1  F2 0F 58 C2  F2 0F 5E 0E  ' +
+      'F2 0F 5C C8  F2 0F 11 4E 08  F2 0F 10 D9  66 0F EF E3  0F 57 ED  F2 0F 59 C9  FF C9  75 CC';
+    const blocks = same(code, { rsi: USER_DATA });
     expect(blocks).toBeGreaterThan(0);
   });
 

@@ -6,6 +6,7 @@ import { BASE_RIP, Handler, Insn, SEG_FS, SEG_NONE } from '../interp/insn.js';
 import * as md from '../interp/mul-div.js';
 import * as mov from '../interp/moves.js';
 import * as sh from '../interp/shifts.js';
+import * as sse from '../interp/sse.js';
 import { MH, W, mulu32 } from '../interp/wide-mul.js';
 import * as sys from '../interp/system.js';
 import { BlockFunction, TranslatedBlock } from './translated-block.js';
@@ -179,7 +180,7 @@ class BlockSource {
     }
     // Falling off the end (unreachable after a last instruction that always leaves).
     this.emit(this.leave(n - 1, false));
-    const vars = ['s', 'cpu', 'lo', 'hi', 'mmu', 'rTag', 'wTag', 'rHostW', 'wHostW', 'u8', 'u16', 'u32', 'generation']
+    const vars = ['s', 'cpu', 'lo', 'hi', 'mmu', 'rTag', 'wTag', 'rHostW', 'wHostW', 'u8', 'u16', 'u32', 'x32', 'f64', 'generation']
       .filter((v) => this.uses.has(v) || v === 'cpu')
       .map((v) => `const ${v} = x.${v};`);
     const consts = this.insns.map((_, k) => `const H${k} = H[${k}], I${k} = I[${k}];`);
@@ -473,6 +474,8 @@ class BlockSource {
         default:
       }
     }
+    const sseOp = this.sse(k, i);
+    if (sseOp) return;
     switch (f) {
       case ctl.pushR:
         if (i.size !== 8) break;
@@ -533,6 +536,66 @@ class BlockSource {
     // Anything else: the interpreter's handler.
     this.knownFop = -1;
     this.emit(this.callOut(k, true));
+  }
+
+  /**
+   * The scalar-double SSE2 instructions compiled code is made of (sse.ts): MOVSD loads, stores and
+   * register moves, ADDSD/SUBSD/MULSD/DIVSD, PXOR/XORPS of registers, CVTSI2SD from a 32-bit
+   * register. XMM registers are the interpreter's `x32`/`f64` views; a memory source also lands
+   * in the scratch register 16, as src64 leaves it. An arithmetic result is stored only when it is
+   * a number and MXCSR rounds to nearest: a NaN (x86's NaN rules pick the payload) or a directed
+   * rounding mode goes through the handler, nothing having changed yet. True when emitted.
+   */
+  private sse(k: number, i: Insn): boolean {
+    const f = i.fn;
+    if (f !== sse.movsdLoad && f !== sse.movsdStore && f !== sse.pint && f !== sse.cvtsi2s && f !== sse.farith) return false;
+    this.use('x32', 'f64');
+    const d = i.reg;
+    const m = i.rm;
+    if (f === sse.movsdLoad) {
+      if (i.mod === 3) {
+        this.emit(`x32[${d * 4}] = x32[${m * 4}]; x32[${d * 4 + 1}] = x32[${m * 4 + 1}];`);
+        return true;
+      }
+      if (!this.plainMemory(i)) return false;
+      this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(8, false)})`,
+        `v = ${this.load(8)}; x32[${d * 4}] = v; x32[${d * 4 + 1}] = vh; x32[${d * 4 + 2}] = 0; x32[${d * 4 + 3}] = 0;`);
+      return true;
+    }
+    if (f === sse.movsdStore) {
+      if (i.mod === 3) {
+        this.emit(`x32[${m * 4}] = x32[${d * 4}]; x32[${m * 4 + 1}] = x32[${d * 4 + 1}];`);
+        return true;
+      }
+      if (!this.plainMemory(i)) return false;
+      this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(8, true)})`, this.store(8, `x32[${d * 4}]`, `x32[${d * 4 + 1}]`));
+      return true;
+    }
+    if (f === sse.pint && i.mod === 3 && i.op === 0xef) {
+      const line = [0, 1, 2, 3].map((w) => `x32[${d * 4 + w}] = x32[${d * 4 + w}] ^ x32[${m * 4 + w}];`).join(' ');
+      this.emit(line);
+      return true;
+    }
+    if (f === sse.cvtsi2s && i.pfx === 3 && i.mod === 3 && i.size !== 8) {
+      this.use('lo');
+      this.emit(`f64[${d * 2}] = lo[${m}] | 0;`);
+      return true;
+    }
+    if (f === sse.farith && i.pfx === 3) {
+      const op = i.op === sse.F_ADD ? '+' : i.op === sse.F_SUB ? '-' : i.op === sse.F_MUL ? '*' : i.op === sse.F_DIV ? '/' : null;
+      if (op === null) return false;
+      const rounding = '((cpu.mxcsr >>> 13) & 3) === 0';
+      if (i.mod === 3) {
+        this.guarded(k, `(${rounding} && (r = f64[${d * 2}] ${op} f64[${m * 2}], r === r))`, `f64[${d * 2}] = r;`);
+        return true;
+      }
+      if (!this.plainMemory(i)) return false;
+      this.guarded(k,
+        `(${rounding} && (a = ${this.ea(k)}, ${this.hit(8, false)}) && (v = ${this.load(8)}, x32[64] = v, x32[65] = vh, r = f64[${d * 2}] ${op} f64[32], r === r))`,
+        `f64[${d * 2}] = r;`);
+      return true;
+    }
+    return false;
   }
 
   /**
