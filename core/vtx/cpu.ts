@@ -547,13 +547,17 @@ export class Cpu implements MmuHost {
     if (ist !== 0) rsp = this.supRead64Number(this.trBase + 0x24 + (ist - 1) * 8);
     else if (newCpl < this.cpl) rsp = this.supRead64Number(this.trBase + 4 + newCpl * 8);
     rsp -= rsp - Math.floor(rsp / 16) * 16;
-    const frame = [oldSs, oldRsp, this.rflags, oldCs, this.rip];
-    if (hasErrorCode) frame.push(errorCode);
-    // Check the whole frame is writable before writing any of it.
-    const bottom = rsp - frame.length * 8;
+    // The frame, from the top: SS, RSP, RFLAGS, CS, RIP and the error code (SDM Vol. 3A Figure
+    // 6-9). The whole frame is checked writable before any of it is written.
+    const bottom = rsp - (hasErrorCode ? 6 : 5) * 8;
     this.mmu.translateAs(bottom, AccessKind.Write, false);
     this.mmu.translateAs(rsp - 8, AccessKind.Write, false);
-    for (let i = 0; i < frame.length; i++) this.supWrite64Number(rsp - 8 * (i + 1), frame[i]!);
+    this.supWrite64Number(rsp - 8, oldSs);
+    this.supWrite64Number(rsp - 16, oldRsp);
+    this.supWrite64Number(rsp - 24, this.rflags);
+    this.supWrite64Number(rsp - 32, oldCs);
+    this.supWrite64Number(rsp - 40, this.rip);
+    if (hasErrorCode) this.supWrite64Number(rsp - 48, errorCode);
 
     this.setReg(RSP, bottom);
     if (newCpl < this.cpl) this.ss = newCpl; // NULL selector with RPL = new CPL
