@@ -55,4 +55,20 @@ describe.runIf(native !== undefined && native.status === 0)('guest sockets on th
     expect(a.exitCode).toBe(0);
     expect(b.cycles).toBe(a.cycles);
   });
+
+  it.runIf(existsSync(join(BIN, 'echoserver')))('the epoll echo server, as its own client, echoes every message on 1 and 2 CPUs as it does natively', () => {
+    const args = ['0', '2', '64', '4', '20'];
+    const want = spawnSync(join(BIN, 'echoserver'), args, { encoding: 'utf8' }).stdout;
+    expect(want).toContain('bad echoes 0');
+    for (const cpus of [1, 2]) {
+      let out = '';
+      const r = execElf(join(BIN, 'echoserver'), args, {
+        mode: 'linux', profile: 'dune-e3-1230v2', memory: 128 << 20, net: 'sim', cpus,
+        console: (fd, d) => { if (fd === 1) out += new TextDecoder().decode(d); },
+        report: () => undefined,
+      });
+      expect(r.exitCode).toBe(0);
+      expect(out).toBe(want);
+    }
+  });
 });
