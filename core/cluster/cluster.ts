@@ -1,5 +1,6 @@
 import type { Machine } from '../vtx/machine.js';
 import type { Nic82599 } from '../vtx/devices/nic-82599.js';
+import type { ModelledHost } from './modelled-host.js';
 import { EventQueue, Picoseconds, picoseconds } from './event-queue.js';
 
 /**
@@ -139,6 +140,38 @@ export class Cluster {
     };
     wire(a, b);
     wire(b, a);
+  }
+
+  /**
+   * A wire between a machine's NIC port and a modelled host's port (ModelledHost: a client whose
+   * CPU is not emulated). Each side serialises its own frames; the wire adds the propagation
+   * delay. The host acts on the cluster's clock, in events, and its frames reach the machine one
+   * lookahead later at least, as a machine's do.
+   */
+  connectHost(nic: Nic82599, host: ModelledHost, propagationSeconds: number): void {
+    const prop = picoseconds(propagationSeconds);
+    if (!(prop > 0)) throw new RangeError(`a wire needs a positive propagation delay (the cluster's lookahead), got ${propagationSeconds} s`);
+    if (!this.nodes.some((n) => n.machine === nic.machine)) throw new RangeError(`port ${nic.name} is on a machine that is not a node of the cluster`);
+    this.lookahead = Math.min(this.lookahead, prop);
+    nic.onTransmit = (frame, endPs) => {
+      this.events.at(endPs + prop, () => {
+        this.delivered++;
+        host.port.deliver(frame);
+      });
+    };
+    host.port.onTransmit = (frame, endPs) => {
+      const arrival = endPs + prop;
+      this.events.at(arrival, () => {
+        const at = Cluster.cyclesAt(nic.machine, arrival);
+        const ahead = Math.max(...nic.machine.cpus.map((c) => c.cycles));
+        if (at < ahead) {
+          this.lateArrivals++;
+          this.maxLateCycles = Math.max(this.maxLateCycles, ahead - at);
+        }
+        this.delivered++;
+        nic.receiveAt(at, frame);
+      });
+    };
   }
 
   /**
