@@ -77,6 +77,8 @@ export class Cluster {
    */
   lateArrivals = 0;
   maxLateCycles = 0;
+  /** Frames a machine handed to a modelled host's wire from a clock behind the cluster's present. */
+  lateDepartures = 0;
   /** Frames lost on a wire that was down when they left or while they were on it. */
   lost = 0;
   private readonly wires: Array<{ a: Nic82599; b: Nic82599; up: boolean; generation: number }> = [];
@@ -154,7 +156,10 @@ export class Cluster {
     if (!this.nodes.some((n) => n.machine === nic.machine)) throw new RangeError(`port ${nic.name} is on a machine that is not a node of the cluster`);
     this.lookahead = Math.min(this.lookahead, prop);
     nic.onTransmit = (frame, endPs) => {
-      this.events.at(endPs + prop, () => {
+      // A CPU that was idle can send from a clock behind the cluster's present (its clock moves
+      // on when it next runs): the frame leaves now, and is counted.
+      if (endPs + prop < this.events.now) this.lateDepartures++;
+      this.events.at(Math.max(endPs + prop, this.events.now), () => {
         this.delivered++;
         host.port.deliver(frame);
       });

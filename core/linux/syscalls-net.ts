@@ -261,7 +261,7 @@ function sysGetName(ctx: SyscallContext, fd: number, addr: number, lenp: number,
 function sysSendto(ctx: SyscallContext, fd: number, buf: number, len: number, flags: number, addr: number, alen: number): SyscallResult {
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
-  charge(ctx, ctx.kernel.costs.tcpSendPath);
+  if (!isSimSocket(s)) charge(ctx, ctx.kernel.costs.tcpSendPath);
   const data = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, buf, countArg(len));
   if (data === undefined) return -EFAULT;
   return sendData(ctx, s, data, flags, addr, alen);
@@ -280,7 +280,7 @@ function sendData(ctx: SyscallContext, s: SocketFile | DatagramSocketFile | SimS
 function sysRecvfrom(ctx: SyscallContext, fd: number, buf: number, len: number, flags: number, addr: number, lenp: number): SyscallResult {
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
-  charge(ctx, ctx.kernel.costs.tcpRecvPath);
+  if (!isSimSocket(s)) charge(ctx, ctx.kernel.costs.tcpRecvPath);
   const n = countArg(len);
   if (n === 0) return 0;
   const { kernel, task } = ctx;
@@ -360,7 +360,7 @@ function readMsghdr(ctx: SyscallContext, va: number): UserMsg | number {
 function sysSendmsg(ctx: SyscallContext, fd: number, msgVa: number, flags: number): SyscallResult {
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
-  charge(ctx, ctx.kernel.costs.tcpSendPath);
+  if (!isSimSocket(s)) charge(ctx, ctx.kernel.costs.tcpSendPath);
   const m = readMsghdr(ctx, msgVa);
   if (typeof m === 'number') return m;
   const data = new Uint8Array(m.total);
@@ -378,7 +378,7 @@ function sysSendmsg(ctx: SyscallContext, fd: number, msgVa: number, flags: numbe
 function sysRecvmsg(ctx: SyscallContext, fd: number, msgVa: number, flags: number): SyscallResult {
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
-  charge(ctx, ctx.kernel.costs.tcpRecvPath);
+  if (!isSimSocket(s)) charge(ctx, ctx.kernel.costs.tcpRecvPath);
   const m = readMsghdr(ctx, msgVa);
   if (typeof m === 'number') return m;
   const { kernel, task } = ctx;

@@ -105,6 +105,7 @@ export class StreamSocketFile extends OpenFile {
    * on a fault nothing is consumed (-EFAULT). 0 at end of stream, -EAGAIN when nothing is there.
    */
   receive(len: number, sink: ReadSink, peek: boolean): number {
+    this.charge(this.kernel.costs.tcpRecvPath);
     const avail = this.sock.available();
     if (avail === 0 || len === 0) return this.sock.recv(EMPTY, peek);
     const buf = new Uint8Array(Math.min(len, avail));
@@ -120,6 +121,7 @@ export class StreamSocketFile extends OpenFile {
    * for sk_write_space). A socket that never connected is -EPIPE, as sk_stream_wait_connect says.
    */
   override write(data: Uint8Array): number {
+    this.charge(this.kernel.costs.tcpSendPath);
     const n = this.sock.send(data);
     if (n > 0) this.chargeCopy(n);
     return n === -ENOTCONN ? -EPIPE : n;
@@ -167,13 +169,23 @@ export class StreamSocketFile extends OpenFile {
   }
 
   private chargeCopy(bytes: number): void {
+    this.charge(bytes * this.kernel.costs.copyUserPerByte);
+  }
+
+  /**
+   * The protocol paths are charged here, per pass through tcp_recvmsg or tcp_sendmsg, whichever
+   * system call got there (read, recvfrom, recvmsg; write, sendto, sendmsg), to the CPU running it.
+   */
+  private charge(cycles: number): void {
     const cpu = this.kernel.machine.running;
-    if (cpu !== undefined) cpu.cycles += bytes * this.kernel.costs.copyUserPerByte;
+    if (cpu !== undefined) cpu.cycles += cycles;
   }
 
   /** The last close (tcp_close, or an abort with SO_LINGER 0); the connection may live on, orphaned. */
   protected override release(): void {
     this.sock.onWake = null;
+    const st = this.sock.state;
+    if (st === TCP_ESTABLISHED || st === TCP_CLOSE_WAIT) this.charge(this.kernel.costs.tcpClosePath);
     if (this.lingerAbort) this.sock.abort();
     else this.sock.close();
   }

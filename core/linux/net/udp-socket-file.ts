@@ -51,6 +51,7 @@ export class UdpSocketFile extends OpenFile {
 
   /** One datagram through `sink`, its sender into `from`; -EAGAIN when none is queued. */
   receive(len: number, sink: ReadSink, peek: boolean, from?: UdpPeer): number {
+    this.charge(this.kernel.costs.tcpRecvPath);
     const size = this.sock.available();
     const buf = new Uint8Array(Math.min(len, size));
     const peer: UdpPeer = from ?? { addr: 0, port: 0 };
@@ -69,6 +70,7 @@ export class UdpSocketFile extends OpenFile {
   }
 
   sendTo(data: Uint8Array, to: InetAddress | undefined): number {
+    this.charge(this.kernel.costs.tcpSendPath);
     const n = to === undefined ? this.sock.sendTo(data) : this.sock.sendTo(data, to.addr, to.port);
     if (n > 0) this.chargeCopy(n);
     return n;
@@ -91,8 +93,13 @@ export class UdpSocketFile extends OpenFile {
   }
 
   private chargeCopy(bytes: number): void {
+    this.charge(bytes * this.kernel.costs.copyUserPerByte);
+  }
+
+  /** The protocol path per call (the profile has one send and one receive path for inet sockets). */
+  private charge(cycles: number): void {
     const cpu = this.kernel.machine.running;
-    if (cpu !== undefined) cpu.cycles += bytes * this.kernel.costs.copyUserPerByte;
+    if (cpu !== undefined) cpu.cycles += cycles;
   }
 
   protected override release(): void {
