@@ -200,7 +200,9 @@ export class Cluster {
 
   /** Whether a node has nothing to do before `untilCycles`: every CPU idle, no device event due. */
   private static idle(n: ClusterNode, untilCycles: number): boolean {
-    return n.machine.cpus.every((c) => c.halted || c.stopped) && n.nextWake() >= untilCycles;
+    // A CPU that is stopped but not halted (the kernel stops its CPUs to re-slice when it arms its
+    // first timer) still has work: only halted CPUs are idle.
+    return n.machine.cpus.every((c) => c.halted) && n.nextWake() >= untilCycles;
   }
 
   /** Runs every machine to cluster time `until` (picoseconds), or until nothing is left to do. */

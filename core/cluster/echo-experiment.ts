@@ -46,6 +46,9 @@ export interface EchoExperimentResult {
   /** What the server printed. */
   readonly serverOutput: string;
   readonly retransmits: number;
+  /** Frames that reached the server with its clock already past their arrival (Cluster.lateArrivals), and the worst lag in cycles. */
+  readonly lateArrivals: number;
+  readonly maxLateCycles: number;
 }
 
 /**
@@ -169,6 +172,8 @@ export function runEchoExperiment(o: EchoExperimentOptions): EchoExperimentResul
     perMessage,
     serverOutput: server.output,
     retransmits: client.stack.counters.Tcp.RetransSegs + server.kernel.simNet.stack.counters.Tcp.RetransSegs,
+    lateArrivals: cluster.lateArrivals,
+    maxLateCycles: cluster.maxLateCycles,
   };
 }
 

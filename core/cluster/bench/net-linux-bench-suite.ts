@@ -71,5 +71,5 @@ export class NetLinuxBenchSuite implements BenchSuite {
 }
 
 function counts(e: EchoExperimentResult): Record<string, number> {
-  return { ...e.perMessage, rttP50Ns: e.p50Ns, rttP99Ns: e.p99Ns, retransmits: e.retransmits };
+  return { ...e.perMessage, rttP50Ns: e.p50Ns, rttP99Ns: e.p99Ns, retransmits: e.retransmits, lateArrivals: e.lateArrivals };
 }
