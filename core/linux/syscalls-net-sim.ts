@@ -197,9 +197,9 @@ export function simGetsockopt(ctx: SyscallContext, s: SimSocketFile, level: numb
   else if (level === SOL_SOCKET && name === SO_SNDBUF) v = s.options.get((level << 16) | name) ?? (s instanceof StreamSocketFile ? s.sock.sendBuffer.capacity : WMEM_MAX);
   else if (level === SOL_SOCKET && name === SO_RCVBUF) v = s.sock.receiveBuffer;
   else {
-    const known = s.options.get((level << 16) | name);
-    if (known === undefined && level !== SOL_SOCKET && level !== IPPROTO_TCP) return -ENOPROTOOPT;
-    v = known ?? 0;
+    // A level no protocol of the socket handles: ip_getsockopt's -EOPNOTSUPP (setsockopt's is -ENOPROTOOPT).
+    if (level !== SOL_SOCKET && level !== IPPROTO_TCP && level !== IPPROTO_IP && level !== IPPROTO_UDP) return -EOPNOTSUPP;
+    v = s.options.get((level << 16) | name) ?? 0;
   }
   const out = new Uint8Array(4);
   new DataView(out.buffer).setInt32(0, v, true);

@@ -71,4 +71,12 @@ describe.runIf(native !== undefined && native.status === 0)('guest sockets on th
       expect(out).toBe(want);
     }
   });
+
+  it.runIf(existsSync(join(BIN, 'netbad')))('bad input to the socket calls gets the errno native Linux gives; sendmsg and recvmsg gather and scatter', () => {
+    const want = spawnSync(join(BIN, 'netbad'), [], { encoding: 'utf8' }).stdout;
+    expect(want).toContain('bind addrlen 8');
+    const r = onSimNet(join(BIN, 'netbad'));
+    expect(r.err).toBe('');
+    expect(r.out).toBe(want);
+  });
 });
