@@ -335,6 +335,12 @@ extern int dune_jump_to_user(struct dune_tf *tf);
 extern void dune_ret_from_user(int ret) __attribute__((noreturn));
 extern void dune_dump_trap_frame(struct dune_tf *tf);
 extern void dune_passthrough_syscall(struct dune_tf *tf);
+/*
+ * dunesim addition: the page (PGSIZE, aligned) that holds the registered handler pointers, which
+ * ring 0 reads under whatever root is loaded when a trap arrives. A root that maps the program's
+ * writable data elsewhere for ring 3 must keep this page supervisor-only, mapped to itself.
+ */
+extern void *dune_trap_handlers_page(void);
 
 /* ---------------------------------------------------------------------------------------
  * Utilities (util.c).

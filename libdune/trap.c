@@ -12,9 +12,29 @@
 /* Ring-0 traps nested deeper than this end the process (a handler that faults on itself). */
 #define DUNE_MAX_TRAP_DEPTH 16
 
-static dune_intr_cb intr_cbs[256];
-static dune_pgflt_cb pgflt_cb;
-static dune_syscall_cb syscall_cb;
+/*
+ * The handler pointers fill a page of their own (dunesim addition). Ring 0 reads them through
+ * whatever page table is loaded when a trap arrives; a program that gives ring 3 a private,
+ * writable copy of its .data/.bss under another root (Wedge's sthreads) keeps this page mapped
+ * supervisor-only to the real one (dune_trap_handlers_page), so ring 3 cannot redirect ring 0.
+ */
+static union {
+	struct {
+		dune_intr_cb intr[256];
+		dune_pgflt_cb pgflt;
+		dune_syscall_cb syscall;
+	} cb;
+	char page[PGSIZE];
+} handlers __attribute__((aligned(PGSIZE)));
+
+#define intr_cbs   handlers.cb.intr
+#define pgflt_cb   handlers.cb.pgflt
+#define syscall_cb handlers.cb.syscall
+
+void *dune_trap_handlers_page(void)
+{
+	return &handlers;
+}
 
 int dune_register_intr_handler(int vec, dune_intr_cb cb)
 {

@@ -19,9 +19,10 @@ interface Snapshot {
   instructions: number;
   rflags: number;
   regs: string[];
+  xmm: number[];
 }
 
-function runSliced(code: string, regs: Record<string, number>, slice: number, jit: boolean, dataPages = 1) {
+function runSliced(code: string, regs: Record<string, number>, slice: number, jit: boolean, dataPages = 1, fsBase = 0) {
   const env = setup(32 << 20, jit);
   const p = placeUser(env, hex(code));
   userData(env, USER_DATA, dataPages);
@@ -29,6 +30,7 @@ function runSliced(code: string, regs: Record<string, number>, slice: number, ji
   setRegs(env.cpu, regs);
   const cpu = env.cpu;
   cpu.rflags = RFLAGS_FIXED;
+  cpu.fsBase = fsBase;
   cpu.rip = p.va;
   cpu.stopped = false;
   const snaps: Snapshot[] = [];
@@ -37,16 +39,17 @@ function runSliced(code: string, regs: Record<string, number>, slice: number, ji
     snaps.push({
       rip: cpu.rip, cycles: cpu.cycles, instructions: cpu.instructions, rflags: cpu.rflags,
       regs: GPR_NAMES.map((_, i) => cpu.regBig(i).toString(16)),
+      xmm: Array.from(env.it.x32.subarray(0, 64)), // XMM0-15 as dwords (NaN payloads included)
     });
   }
   return { snaps, traps: env.traps, stats: env.m.stats.toJSON(), blocks: env.it.blockRuns, code: p };
 }
 
-function same(code: string, regs: Record<string, number>, dataPages = 1): number {
+function same(code: string, regs: Record<string, number>, dataPages = 1, fsBase = 0): number {
   let blocks = 0;
   for (const slice of [1, 2, 3, 5, 7, 11, 13, 40, 1000, 1e9]) {
-    const off = runSliced(code, regs, slice, false, dataPages);
-    const on = runSliced(code, regs, slice, true, dataPages);
+    const off = runSliced(code, regs, slice, false, dataPages, fsBase);
+    const on = runSliced(code, regs, slice, true, dataPages, fsBase);
     expect(off.blocks).toBe(0);
     expect(on.snaps).toEqual(off.snaps);
     expect(on.traps).toEqual(off.traps);
@@ -95,6 +98,74 @@ describe('block translator: blocks stop where the interpreter stops', () => {
     //    add edx, ecx; dec ecx; jne L
     const code = 'B9 64000000  0FAFC2 83D300  C1E203  83D600  480FAFFA  83D500  01CA  FFC9  75E7';
     const blocks = same(code, { rax: 3, rdx: 0x12345, rdi: 0x1_2345_6789 });
+    expect(blocks).toBeGreaterThan(0);
+  });
+
+  it('64-bit shifts by immediates of every range, and 32-bit ones by 1, leave the flags ADC and SETO read', () => {
+    // mov ecx, 200
+    // L: per shift, rdx = rbx, then SHL 33 / SAR 7 / SHR 40 / SAR 63 / SHL 1 / SHL 32 + SHR 32 of
+    //    rdx (64-bit), SHL edx, 5 and SHR edx, 1 (32-bit), each followed by ADC (CF) or SETO (OF,
+    //    summed into rdi); then rbx = rbx * 5 + rcx; dec ecx; jne L
+    const code = 'B9 C8000000  48 89 DA  48 C1 E2 21  48 83 D6 00  0F 90 C0  48 01 C7  48 89 DA  48 C1 FA 07  ' +
+      '48 11 D6  0F 90 C0  48 01 C7  48 89 DA  48 C1 EA 28  48 11 D6  48 89 DA  48 C1 FA 3F  48 11 D5  ' +
+      '48 89 DA  48 D1 E2  0F 90 C0  48 01 C7  48 89 DA  48 C1 E2 20  48 11 D6  48 C1 EA 20  48 11 D6  ' +
+      '48 89 DA  C1 E2 05  48 11 D6  D1 EA  0F 90 C0  48 01 C7  48 6B DB 05  48 01 CB  FF C9  75 92';
+    const blocks = same(code, { rbx: 0x8765_4321, rax: 0 });
+    expect(blocks).toBeGreaterThan(0);
+  });
+
+  it('CMP and TEST of bytes and words in memory with an immediate feed the branches after them', () => {
+    // mov ecx, 300
+    // L: mov [rsi+rcx], cl; cmp byte [rsi+rcx], 0x80; jb +4; add rdi, 1
+    //    test word [rsi], 0x0101; adc rbx, 0; cmp word [rsi+rcx], 0x7000; jl +4; add rbp, 1
+    //    dec ecx; jne L
+    const code = 'B9 2C010000  88 0C 0E  80 3C 0E 80  72 04  48 83 C7 01  66 F7 06 01 01  48 83 D3 00  ' +
+      '66 81 3C 0E 00 70  7C 04  48 83 C5 01  FF C9  75 DA';
+    const blocks = same(code, { rsi: USER_DATA });
+    expect(blocks).toBeGreaterThan(0);
+    const r = runSliced(code, { rsi: USER_DATA }, 1e9, true);
+    expect(Number.parseInt(r.snaps.at(-1)!.regs[7]!, 16)).toBe(128); // CL ≥ 0x80 for RCX 128..255 only
+  });
+
+  it('memory-destination ALU, SETcc, MOVSX, and indirect JMP and CALL inlined in blocks', () => {
+    // mov ecx, 150
+    // L: add [rsi], rbx; sub qword [rsi+8], 0x11223344; cmp [rsi+16], ecx; setl al; seta ah
+    //    xor [rsi+16], ecx; and qword [rsi+24], -16; movsx rdx, cl; movsx edi, cx; movsxd rbp, ecx
+    //    add rbx, rdx; lea rax, [T1]; jmp rax
+    // T1: lea rdx, [F]; call rdx; lea rax, [T2]; mov [rsi+40], rax; jmp [rsi+40]
+    // T2: dec ecx; jne L
+    // F: add rbx, 1; ret
+    const code = 'B9 96000000  48 01 1E  48 81 6E 08 44 33 22 11  39 4E 10  0F 9C C0  0F 97 C4  31 4E 10  ' +
+      '48 83 66 18 F0  48 0F BE D1  0F BF F9  48 63 E9  48 01 D3  48 8D 05 02000000  FF E0  ' +
+      '48 8D 15 14000000  FF D2  48 8D 05 07000000  48 89 46 28  FF 66 28  FF C9  75 B3  48 83 C3 01  C3';
+    const regs = { rsi: USER_DATA, rsp: USER_DATA + 0x800, rbx: 0x9abc_def0 };
+    const blocks = same(code, regs);
+    expect(blocks).toBeGreaterThan(0);
+  });
+
+  it('FS-relative operands, CMOVcc, NEG/NOT, MOVSX from memory and NOP inlined in blocks', () => {
+    // mov ecx, 200
+    // L: mov rax, fs:[0x28]; sub rdx, fs:[0x28]; cmovl rbx, rax; cmovae edi, ecx; neg rdx; adc rbx, 0
+    //    neg eax; setb al; not rbx; movsx rbp, byte [rsi+rcx]; movsxd rax, dword [rsi+rcx*4]; nop [rax]
+    //    add rdi, rax; add rbx, rbp; mov [rsi+rcx], cl; mov [rsi+rcx*4], ecx; mov fs:[0x28], rbx
+    //    dec ecx; jne L
+    const code = 'B9 C8000000  64 48 8B 04 25 28000000  64 48 2B 14 25 28000000  48 0F 4C D8  0F 43 F9  48 F7 DA  ' +
+      '48 83 D3 00  F7 D8  0F 92 C0  48 F7 D3  48 0F BE 2C 0E  48 63 04 8E  0F 1F 00  48 01 C7  48 01 EB  88 0C 0E  ' +
+      '89 0C 8E  64 48 89 1C 25 28000000  FF C9  75 B3';
+    const blocks = same(code, { rsi: USER_DATA, rbx: 0x1234_5678_9abc, rdx: 5 }, 1, USER_DATA + 0x800);
+    expect(blocks).toBeGreaterThan(0);
+  });
+
+  it('scalar-double SSE2 in blocks: MOVSD, ADDSD/SUBSD/MULSD/DIVSD with infinities and NaNs, PXOR, CVTSI2SD', () => {
+    // mov ecx, 100
+    // L: cvtsi2sd xmm1, ecx; movlhps xmm2, xmm1 (a high half for the load to clear)
+    //    movsd xmm2, [rsi+8]; mulsd xmm2, xmm1; addsd xmm0, xmm2
+    //    divsd xmm1, [rsi] (0.0: infinity); subsd xmm1, xmm0 (inf - inf from the second pass: the
+    //    default NaN, then NaNs whose payload propagates); movsd [rsi+8], xmm1; movsd xmm3, xmm1
+    //    pxor xmm4, xmm3; xorps xmm5, xmm5; mulsd xmm1, xmm1; dec ecx; jne L
+    const code = 'B9 64000000  F2 0F 2A C9  0F 16 D1  F2 0F 10 56 08  F2 0F 59 D1  F2 0F 58 C2  F2 0F 5E 0E  ' +
+      'F2 0F 5C C8  F2 0F 11 4E 08  F2 0F 10 D9  66 0F EF E3  0F 57 ED  F2 0F 59 C9  FF C9  75 CC';
+    const blocks = same(code, { rsi: USER_DATA });
     expect(blocks).toBeGreaterThan(0);
   });
 

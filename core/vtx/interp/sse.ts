@@ -117,7 +117,7 @@ function movssStore(s: Interp, i: Insn): void {
 }
 
 /** MOVSD xmm, xmm/m64 (the SSE2 one). */
-function movsdLoad(s: Interp, i: Insn): void {
+export function movsdLoad(s: Interp, i: Insn): void {
   const x = s.x32;
   const d = i.reg * 4;
   if (i.mod === 3) {
@@ -131,7 +131,7 @@ function movsdLoad(s: Interp, i: Insn): void {
   x[d + 3] = 0;
 }
 
-function movsdStore(s: Interp, i: Insn): void {
+export function movsdStore(s: Interp, i: Insn): void {
   const x = s.x32;
   const r = i.reg * 4;
   if (i.mod === 3) {
@@ -275,7 +275,7 @@ function satU16(v: number): number {
   return v > 65535 ? 65535 : v < 0 ? 0 : v;
 }
 
-function pint(s: Interp, i: Insn): void {
+export function pint(s: Interp, i: Insn): void {
   const r = src128(s, i, true);
   const x = s.x32;
   const d = i.reg;
@@ -542,11 +542,11 @@ function shufp(s: Interp, i: Insn): void {
 
 // ---- Floating point.
 
-const F_ADD = 0x58;
-const F_MUL = 0x59;
-const F_SUB = 0x5c;
+export const F_ADD = 0x58;
+export const F_MUL = 0x59;
+export const F_SUB = 0x5c;
 const F_MIN = 0x5d;
-const F_DIV = 0x5e;
+export const F_DIV = 0x5e;
 const F_MAX = 0x5f;
 const F_SQRT = 0x51;
 const F_RSQRT = 0x52;
@@ -606,7 +606,7 @@ function putF32(s: Interp, di: number, r: number, ai: number, bi: number): void 
 }
 
 /** Packed and scalar arithmetic (58-5F, 51-53): `i.op` the opcode, `i.pfx` the format (PS, PD, SS, SD). */
-function farith(s: Interp, i: Insn): void {
+export function farith(s: Interp, i: Insn): void {
   const fmt = i.pfx;
   const op = i.op;
   const unary = op === F_SQRT || op === F_RSQRT || op === F_RCP;
@@ -733,7 +733,7 @@ function toI32(v: number): number {
 }
 
 /** CVTSI2SS / CVTSI2SD xmm, r/m32/64 (F3/F2 0F 2A). */
-function cvtsi2s(s: Interp, i: Insn): void {
+export function cvtsi2s(s: Interp, i: Insn): void {
   const size = i.size === 8 ? 8 : 4;
   const v = i.mod === 3 ? getReg(s, i.rm, size) : readMem(s, ea(s, i), size);
   const n = size === 8 ? (s.th | 0) * TWO_32 + v : v | 0;

@@ -2,10 +2,11 @@ import { CANONICAL_LIMIT } from '../arch.js';
 import * as alu from '../interp/alu.js';
 import * as ctl from '../interp/control.js';
 import { K_ADD, K_LOGIC, K_MUL, K_RESULT, K_SUB, cond, getCF, getLT, getOF } from '../interp/flags.js';
-import { BASE_RIP, Handler, Insn, SEG_NONE } from '../interp/insn.js';
+import { BASE_RIP, Handler, Insn, SEG_FS, SEG_NONE } from '../interp/insn.js';
 import * as md from '../interp/mul-div.js';
 import * as mov from '../interp/moves.js';
 import * as sh from '../interp/shifts.js';
+import * as sse from '../interp/sse.js';
 import { MH, W, mulu32 } from '../interp/wide-mul.js';
 import * as sys from '../interp/system.js';
 import { BlockFunction, TranslatedBlock } from './translated-block.js';
@@ -104,8 +105,11 @@ const ENDS_BLOCK = new Set<Handler>([
 
 /** ALU handlers the translator inlines: form and operation (not ADC/SBB, which read CF). */
 interface AluForm {
-  /** 'rm': op r/m(reg), reg; 'r': op reg, r/m(reg); 'i': op r/m(reg), imm; 'm': op reg, [mem]. */
-  form: 'rm' | 'r' | 'i' | 'm';
+  /**
+   * 'rm': op r/m(reg), reg; 'r': op reg, r/m(reg); 'i': op r/m(reg), imm; 'm': op reg, [mem];
+   * 'mr': op [mem], reg; 'mi': op [mem], imm (read-modify-write, or a read for CMP and TEST).
+   */
+  form: 'rm' | 'r' | 'i' | 'm' | 'mr' | 'mi';
   wide: boolean;
   op: number;
 }
@@ -119,7 +123,11 @@ aluForms(alu.ALURMR32_R, 'rm', false);
 aluForms(alu.ALURRM32_R, 'r', false);
 aluForms(alu.ALURMI32_R, 'i', false);
 aluForms(alu.ALURRM32_M, 'm', false);
+aluForms(alu.ALURMR32_M, 'mr', false);
+aluForms(alu.ALURMI32_M, 'mi', false);
 aluForms(alu.ALURMR64_R, 'rm', true);
+aluForms(alu.ALURMR64_M, 'mr', true);
+aluForms(alu.ALURMI64_M, 'mi', true);
 aluForms(alu.ALURRM64_R, 'r', true);
 aluForms(alu.ALURMI64_R, 'i', true);
 aluForms(alu.ALURRM64_M, 'm', true);
@@ -172,7 +180,7 @@ class BlockSource {
     }
     // Falling off the end (unreachable after a last instruction that always leaves).
     this.emit(this.leave(n - 1, false));
-    const vars = ['s', 'cpu', 'lo', 'hi', 'mmu', 'rTag', 'wTag', 'rHostW', 'wHostW', 'u8', 'u16', 'u32', 'generation']
+    const vars = ['s', 'cpu', 'lo', 'hi', 'mmu', 'rTag', 'wTag', 'rHostW', 'wHostW', 'u8', 'u16', 'u32', 'x32', 'f64', 'generation']
       .filter((v) => this.uses.has(v) || v === 'cpu')
       .map((v) => `const ${v} = x.${v};`);
     const consts = this.insns.map((_, k) => `const H${k} = H[${k}], I${k} = I[${k}];`);
@@ -255,15 +263,20 @@ class BlockSource {
   /** The effective address as `ea` in operands.ts computes it (same operations, same order). */
   private ea(k: number): string {
     const i = this.insns[k]!;
+    // FS:disp / GS:disp (TLS, the stack protector's canary): eaSlow adds the base to the displacement.
+    if (i.seg !== SEG_NONE) return `(${i.disp} + cpu.${i.seg === SEG_FS ? 'fsBase' : 'gsBase'})`;
     let e = `${i.disp}`;
     if (i.base >= 0) e = `(${e} + ${i.base === BASE_RIP ? String(this.rips[k]! + i.len) : this.reg64(i.base)})`;
     if (i.index >= 0) e = `(${e} + ${this.reg64(i.index)} * ${i.scale})`;
     return e;
   }
 
-  /** Whether the memory operand is a plain one (no FS/GS base, 64-bit address size). */
+  /**
+   * Whether the memory operand is one the block computes itself: 64-bit address size, and either no
+   * segment base or an FS/GS base plus a displacement alone.
+   */
   private plainMemory(i: Insn): boolean {
-    return i.seg === SEG_NONE && !i.a32;
+    return !i.a32 && (i.seg === SEG_NONE || (i.base < 0 && i.index < 0));
   }
 
   /**
@@ -316,7 +329,9 @@ class BlockSource {
   private instruction(k: number, i: Insn): void {
     const f = i.fn;
     const a = ALU.get(f);
-    if (a !== undefined && (a.form !== 'm' || this.plainMemory(i))) return this.aluOp(k, i, a);
+    if (a !== undefined && (a.form === 'mr' || a.form === 'mi')) {
+      if (this.plainMemory(i)) return this.aluMemDest(k, i, a);
+    } else if (a !== undefined && (a.form !== 'm' || this.plainMemory(i))) return this.aluOp(k, i, a);
     const cc = JCC.get(f);
     if (cc !== undefined && canonical(this.rips[k]! + i.len + i.imm)) return this.jcc(k, i, cc);
     this.use('lo', 'hi');
@@ -343,20 +358,51 @@ class BlockSource {
           `v = lo[${M}]; r = (v ${i.op === 0 ? '+' : '-'} 1) >>> 0; lo[${M}] = r; hi[${M}] = 0; ` +
           `s.fcf = getCF(s); s.fop = ${((i.op === 0 ? 5 : 6) << 2) | 2}; s.fa = v; s.fb = 1; s.fr = r;`,
         );
-      case sh.shiftImm32_r: {
-        // shifts.ts shiftImm32_r: a count of 0 only zero-extends; else the result-defined flags.
-        const c = i.imm & 31;
-        if (c === 0) return this.emit(`hi[${M}] = 0;`);
-        this.use('s');
-        this.knownFop = -1;
-        let calc: string;
-        switch (i.op) {
-          case sh.SH_SHR: calc = `r = v >>> ${c}; t = (v >>> ${c - 1}) & 1; j = v >>> 31;`; break;
-          case sh.SH_SAR: calc = `r = (v >> ${c}) >>> 0; t = (v >> ${c - 1}) & 1; j = 0;`; break;
-          default: calc = `r = (v << ${c}) >>> 0; t = (v >>> ${32 - c}) & 1; j = (r >>> 31) ^ t;`;
-        }
-        return this.emit(`v = lo[${M}]; ${calc} lo[${M}] = r; hi[${M}] = 0; s.fop = ${(K_RESULT << 2) | 2}; s.fr = r; s.frh = 0; s.fcf = t; s.fb = j;`);
+      case sh.shiftImm32_r:
+        return this.shiftImm(i);
+      case mov.setcc_r: {
+        // moves.ts setcc_r: the byte register (AH..BH for 16..19) gets the condition, 1 or 0.
+        const test = this.condition(i.op);
+        if (M < 16) return this.emit(`lo[${M}] = (lo[${M}] & 0xffffff00) | (${test} ? 1 : 0);`);
+        return this.emit(`lo[${M - 16}] = (lo[${M - 16}] & 0xffff00ff) | (${test} ? 256 : 0);`);
       }
+      case ctl.nop:
+        return; // an empty handler: only the instruction's cycle
+      case mov.cmov_r: {
+        // moves.ts cmov_r: a 32-bit CMOVcc zero-extends its destination even when not taken.
+        if (i.size === 8) return this.emit(`if (${this.condition(i.op)}) { lo[${R}] = lo[${M}]; hi[${R}] = hi[${M}]; }`);
+        if (i.size === 4) return this.emit(`if (${this.condition(i.op)}) lo[${R}] = lo[${M}]; hi[${R}] = 0;`);
+        break;
+      }
+      case alu.unary_r: {
+        // alu.ts unary_r, NOT (no flags) and NEG (flags of 0 - a) of 32- and 64-bit registers.
+        if (i.op !== 2 && i.op !== 3) break;
+        if (i.size === 4) {
+          if (i.op === 2) return this.emit(`lo[${M}] = ~lo[${M}] >>> 0; hi[${M}] = 0;`);
+          this.use('s');
+          this.knownFop = (K_SUB << 2) | 2;
+          return this.emit(`v = lo[${M}]; r = -v >>> 0; lo[${M}] = r; hi[${M}] = 0; s.fop = ${(K_SUB << 2) | 2}; s.fa = 0; s.fah = 0; s.fb = v; s.fbh = 0; s.fr = r;`);
+        }
+        if (i.size === 8) {
+          if (i.op === 2) return this.emit(`lo[${M}] = ~lo[${M}] >>> 0; hi[${M}] = ~hi[${M}] >>> 0;`);
+          this.use('s');
+          this.knownFop = (K_SUB << 2) | 3;
+          return this.emit(
+            `v = lo[${M}]; vh = hi[${M}]; r = -v >>> 0; rh = (-vh - (v !== 0 ? 1 : 0)) >>> 0; lo[${M}] = r; hi[${M}] = rh; ` +
+            `s.fop = ${(K_SUB << 2) | 3}; s.fa = 0; s.fah = 0; s.fb = v; s.fbh = vh; s.fr = r; s.frh = rh;`,
+          );
+        }
+        break;
+      }
+      case mov.movsx_r: {
+        // moves.ts movsx_r: sign-extend the byte, word or dword (MOVSXD) source to 32 or 64 bits.
+        if (i.size !== 4 && i.size !== 8) break;
+        const src = i.op === 1 ? `((${this.reg8(M)} << 24) >> 24)` : i.op === 2 ? `((lo[${M}] << 16) >> 16)` : `(lo[${M}] | 0)`;
+        return this.emit(`v = ${src}; lo[${R}] = v >>> 0; hi[${R}] = ${i.size === 8 ? 'v < 0 ? 4294967295 : 0' : '0'};`);
+      }
+      case sh.shift_r:
+        if (i.imm2 === 0 && i.op >= sh.SH_SHL && (i.size === 4 || i.size === 8)) return this.shiftImm(i);
+        break;
       case md.imul2:
         if (i.mod !== 3) break;
         this.use('s');
@@ -393,6 +439,13 @@ class BlockSource {
         case mov.movzx_m:
           if (i.size !== 4 && i.size !== 8) break;
           return this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(i.op, false)})`, `lo[${R}] = ${this.load(i.op)}; hi[${R}] = 0;`);
+        case mov.movsx_m: {
+          // moves.ts movsx_m: a byte, word or dword (MOVSXD) from memory, sign-extended.
+          if (i.size !== 4 && i.size !== 8) break;
+          const ext = i.op === 1 ? '((v << 24) >> 24)' : i.op === 2 ? '((v << 16) >> 16)' : '(v | 0)';
+          return this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(i.op, false)})`,
+            `v = ${this.load(i.op)}; v = ${ext}; lo[${R}] = v >>> 0; hi[${R}] = ${i.size === 8 ? 'v < 0 ? 4294967295 : 0' : '0'};`);
+        }
         case mov.movStore64:
           return this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(8, true)})`, this.store(8, `lo[${R}]`, `hi[${R}]`));
         case mov.movStore32:
@@ -402,6 +455,17 @@ class BlockSource {
           const value = i.size === 1 ? this.reg8(R) : `(lo[${R}] & 0xffff)`;
           return this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(i.size, true)})`, this.store(i.size, value, ''));
         }
+        case alu.aluRmIN_m: {
+          // CMP/TEST of a byte or word in memory with an immediate (alu.ts aluRmIN_m, read-only forms).
+          if ((i.op !== alu.OP_CMP && i.op !== alu.OP_TEST) || (i.size !== 1 && i.size !== 2)) break;
+          const fop = (ALU_KIND[i.op]! << 2) | (i.size === 1 ? 0 : 1);
+          const mask = i.size === 1 ? 0xff : 0xffff;
+          this.use('s');
+          this.knownFop = fop;
+          const r = i.op === alu.OP_CMP ? `((v - ${i.imm}) & ${mask}) >>> 0` : `((v & ${i.imm}) & ${mask}) >>> 0`;
+          return this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(i.size, false)})`,
+            `v = ${this.load(i.size)}; s.fop = ${fop}; s.fa = v; s.fb = ${i.imm}; s.fr = ${r}; s.fcf = 0;`);
+        }
         case mov.movMI: {
           const size = i.size;
           const value = size === 1 ? String(i.imm & 0xff) : size === 2 ? String(i.imm & 0xffff) : String(i.imm);
@@ -410,6 +474,8 @@ class BlockSource {
         default:
       }
     }
+    const sseOp = this.sse(k, i);
+    if (sseOp) return;
     switch (f) {
       case ctl.pushR:
         if (i.size !== 8) break;
@@ -437,6 +503,27 @@ class BlockSource {
           `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; cpu.rip = ${target}; ${this.exitBranched(k)}`,
         );
       }
+      case ctl.jmpInd:
+        // control.ts jmpInd: the target (register, or a qword in memory) must be canonical, else #GP in the handler.
+        if (i.mod === 3) {
+          return this.guarded(k, `(r = ${this.reg64(M)}, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT})`, `cpu.rip = r; ${this.exitBranched(k)}`);
+        }
+        if (!this.plainMemory(i)) break;
+        return this.guarded(
+          k,
+          `(a = ${this.ea(k)}, ${this.hit(8, false)} && (v = ${this.load(8)}, r = (vh | 0) * ${TWO_32} + v, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT}))`,
+          `cpu.rip = r; ${this.exitBranched(k)}`,
+        );
+      case ctl.callInd: {
+        // control.ts callInd, register form: the target is checked before the push (#GP pushes nothing).
+        if (i.mod !== 3) break;
+        const next = this.rips[k]! + i.len;
+        return this.guarded(
+          k,
+          `(v = ${this.reg64(M)}, v < ${CANONICAL_LIMIT} && v >= ${-CANONICAL_LIMIT}) && (r = (lo[4] - 8) >>> 0, rh = lo[4] < 8 ? (hi[4] - 1) >>> 0 : hi[4], a = (rh | 0) * ${TWO_32} + r, ${this.hit(8, true)})`,
+          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; cpu.rip = v; ${this.exitBranched(k)}`,
+        );
+      }
       case ctl.ret:
         // The target is read and checked before RSP moves; a non-canonical one faults in the handler.
         return this.guarded(
@@ -449,6 +536,109 @@ class BlockSource {
     // Anything else: the interpreter's handler.
     this.knownFop = -1;
     this.emit(this.callOut(k, true));
+  }
+
+  /**
+   * The scalar-double SSE2 instructions compiled code is made of (sse.ts): MOVSD loads, stores and
+   * register moves, ADDSD/SUBSD/MULSD/DIVSD, PXOR/XORPS of registers, CVTSI2SD from a 32-bit
+   * register. XMM registers are the interpreter's `x32`/`f64` views; a memory source also lands
+   * in the scratch register 16, as src64 leaves it. An arithmetic result is stored only when it is
+   * a number and MXCSR rounds to nearest: a NaN (x86's NaN rules pick the payload) or a directed
+   * rounding mode goes through the handler, nothing having changed yet. True when emitted.
+   */
+  private sse(k: number, i: Insn): boolean {
+    const f = i.fn;
+    if (f !== sse.movsdLoad && f !== sse.movsdStore && f !== sse.pint && f !== sse.cvtsi2s && f !== sse.farith) return false;
+    this.use('x32', 'f64');
+    const d = i.reg;
+    const m = i.rm;
+    if (f === sse.movsdLoad) {
+      if (i.mod === 3) {
+        this.emit(`x32[${d * 4}] = x32[${m * 4}]; x32[${d * 4 + 1}] = x32[${m * 4 + 1}];`);
+        return true;
+      }
+      if (!this.plainMemory(i)) return false;
+      this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(8, false)})`,
+        `v = ${this.load(8)}; x32[${d * 4}] = v; x32[${d * 4 + 1}] = vh; x32[${d * 4 + 2}] = 0; x32[${d * 4 + 3}] = 0;`);
+      return true;
+    }
+    if (f === sse.movsdStore) {
+      if (i.mod === 3) {
+        this.emit(`x32[${m * 4}] = x32[${d * 4}]; x32[${m * 4 + 1}] = x32[${d * 4 + 1}];`);
+        return true;
+      }
+      if (!this.plainMemory(i)) return false;
+      this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(8, true)})`, this.store(8, `x32[${d * 4}]`, `x32[${d * 4 + 1}]`));
+      return true;
+    }
+    if (f === sse.pint && i.mod === 3 && i.op === 0xef) {
+      const line = [0, 1, 2, 3].map((w) => `x32[${d * 4 + w}] = x32[${d * 4 + w}] ^ x32[${m * 4 + w}];`).join(' ');
+      this.emit(line);
+      return true;
+    }
+    if (f === sse.cvtsi2s && i.pfx === 3 && i.mod === 3 && i.size !== 8) {
+      this.use('lo');
+      this.emit(`f64[${d * 2}] = lo[${m}] | 0;`);
+      return true;
+    }
+    if (f === sse.farith && i.pfx === 3) {
+      const op = i.op === sse.F_ADD ? '+' : i.op === sse.F_SUB ? '-' : i.op === sse.F_MUL ? '*' : i.op === sse.F_DIV ? '/' : null;
+      if (op === null) return false;
+      const rounding = '((cpu.mxcsr >>> 13) & 3) === 0';
+      if (i.mod === 3) {
+        this.guarded(k, `(${rounding} && (r = f64[${d * 2}] ${op} f64[${m * 2}], r === r))`, `f64[${d * 2}] = r;`);
+        return true;
+      }
+      if (!this.plainMemory(i)) return false;
+      this.guarded(k,
+        `(${rounding} && (a = ${this.ea(k)}, ${this.hit(8, false)}) && (v = ${this.load(8)}, x32[64] = v, x32[65] = vh, r = f64[${d * 2}] ${op} f64[32], r === r))`,
+        `f64[${d * 2}] = r;`);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * SHL/SAL/SHR/SAR of a 32- or 64-bit register by an immediate (or by 1), as shifts.ts's
+   * shiftValue and applyShiftFlags compute it: a masked count of 0 changes nothing but the
+   * zero-extension of a 32-bit destination; else the result-defined flags (K_RESULT) with CF the
+   * last bit shifted out and OF as the SDM defines it for a count of 1 (kept for larger counts,
+   * as the interpreter does).
+   */
+  private shiftImm(i: Insn): void {
+    const d = i.rm;
+    const wide = i.size === 8;
+    const c = i.imm & (wide ? 63 : 31);
+    if (c === 0) return this.emit(wide ? '' : `hi[${d}] = 0;`);
+    this.use('s');
+    this.knownFop = -1;
+    const left = i.op === sh.SH_SHL || i.op === sh.SH_SAL;
+    let calc: string;
+    if (!wide) {
+      if (i.op === sh.SH_SHR) calc = `r = v >>> ${c}; t = (v >>> ${c - 1}) & 1; j = v >>> 31;`;
+      else if (i.op === sh.SH_SAR) calc = `r = (v >> ${c}) >>> 0; t = (v >> ${c - 1}) & 1; j = 0;`;
+      else calc = `r = (v << ${c}) >>> 0; t = (v >>> ${32 - c}) & 1; j = (r >>> 31) ^ t;`;
+      return this.emit(`v = lo[${d}]; ${calc} lo[${d}] = r; hi[${d}] = 0; s.fop = ${(K_RESULT << 2) | 2}; s.fr = r; s.frh = 0; s.fcf = t; s.fb = j;`);
+    }
+    // The bit of the 64-bit value (v, vh) at position n (shifts.ts bit64), with n known here.
+    const bit = (n: number): string => (n < 32 ? `((v >>> ${n}) & 1)` : `((vh >>> ${n - 32}) & 1)`);
+    if (left) {
+      calc = c < 32
+        ? `rh = ((vh << ${c}) | (v >>> ${32 - c})) >>> 0; r = (v << ${c}) >>> 0;`
+        : `rh = (v << ${c - 32}) >>> 0; r = 0;`;
+      calc += ` t = ${bit(64 - c)}; j = (rh >>> 31) ^ t;`;
+    } else if (i.op === sh.SH_SHR) {
+      calc = c < 32
+        ? `rh = vh >>> ${c}; r = ((v >>> ${c}) | (vh << ${32 - c})) >>> 0;`
+        : `rh = 0; r = vh >>> ${c - 32};`;
+      calc += ` t = ${bit(c - 1)}; j = vh >>> 31;`;
+    } else {
+      calc = c < 32
+        ? `rh = (vh >> ${c}) >>> 0; r = ((v >>> ${c}) | (vh << ${32 - c})) >>> 0;`
+        : `rh = (vh >> 31) >>> 0; r = (vh >> ${c - 32}) >>> 0;`;
+      calc += ` t = ${bit(c - 1)}; j = 0;`;
+    }
+    this.emit(`v = lo[${d}]; vh = hi[${d}]; ${calc} lo[${d}] = r; hi[${d}] = rh; s.fop = ${(K_RESULT << 2) | 3}; s.fr = r; s.frh = rh; s.fcf = t; s.fb = j;`);
   }
 
   private aluOp(k: number, i: Insn, f: AluForm): void {
@@ -488,6 +678,36 @@ class BlockSource {
     this.emit(`{ const bl = ${bl}, bh = ${bh}; ${body} }`);
   }
 
+  /**
+   * op [mem], reg/imm (alu.ts aluMem32/aluMem64): the read, the operation, the write unless CMP or
+   * TEST, the flags. Both the read and the write must hit L0 (the interpreter makes two accesses;
+   * if either would miss, the handler makes both).
+   */
+  private aluMemDest(k: number, i: Insn, f: AluForm): void {
+    const op = f.op;
+    const writes = op < alu.OP_CMP;
+    const size = f.wide ? 8 : 4;
+    const fop = (ALU_KIND[op]! << 2) | (f.wide ? 3 : 2);
+    this.knownFop = fop;
+    this.use('s', 'lo', 'hi');
+    const guard = `(a = ${this.ea(k)}, ${this.hit(size, false)}${writes ? ` && wTag[t] === a - o` : ''})`;
+    if (writes) this.use('wTag');
+    if (!f.wide) {
+      const b = f.form === 'mr' ? `lo[${i.reg}]` : String(i.imm);
+      return this.guarded(k, guard,
+        `{ const b = ${b}; a = ${this.load(4)}; r = ${compute32(op, 'a', 'b')}; ` +
+        (writes ? this.store(4, 'r', '') + ' ' : '') +
+        `s.fop = ${fop}; s.fa = a; s.fb = b; s.fr = r; s.fcf = 0; }`);
+    }
+    const [bl, bh] = f.form === 'mr' ? [`lo[${i.reg}]`, `hi[${i.reg}]`] : [String(i.imm), String(i.immHi)];
+    // compute64 uses t, the L0 slot: the store's word index is taken first.
+    if (writes) this.use('wHostW', 'u32');
+    this.guarded(k, guard,
+      `{ const bl = ${bl}, bh = ${bh}; v = ${this.load(8)}; const al = v, ah = vh; ${writes ? 'j = wHostW[t] + (o >>> 2); ' : ''}${compute64(op)} ` +
+      (writes ? 'u32[j] = r; u32[j + 1] = rh; ' : '') +
+      `s.fop = ${fop}; s.fa = al; s.fah = ah; s.fb = bl; s.fbh = bh; s.fr = r; s.frh = rh; s.fcf = 0; }`);
+  }
+
   private lea(k: number, i: Insn): void {
     // moves.ts `lea`: halves summed separately, the carry out of the low sum added to the high.
     const disp = i.disp;
@@ -516,10 +736,14 @@ class BlockSource {
 
   private jcc(k: number, i: Insn, cc: number): void {
     const target = this.rips[k]! + i.len + i.imm;
+    this.emit(`if (${this.condition(cc)}) ${this.branchTo(k, target)}`);
+  }
+
+  /** Condition code cc (flags.ts cond), specialised for the flag operation the block last recorded. */
+  private condition(cc: number): string {
     const fast = this.knownFop >= 0 ? fastCondition(cc, this.knownFop) : null;
     this.use('s');
-    const test = fast === null ? `cond(s, ${cc})` : `(s.fop === ${this.knownFop} ? ${fast} : cond(s, ${cc}))`;
-    this.emit(`if (${test}) ${this.branchTo(k, target)}`);
+    return fast === null ? `cond(s, ${cc})` : `(s.fop === ${this.knownFop} ? ${fast} : cond(s, ${cc}))`;
   }
 
   /**

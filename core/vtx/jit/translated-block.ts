@@ -20,6 +20,9 @@ export class BlockContext {
   readonly u8: Uint8Array;
   readonly u16: Uint16Array;
   readonly u32: Uint32Array;
+  /** The XMM registers (interp-state.ts), as dwords and as doubles. */
+  readonly x32: Uint32Array;
+  readonly f64: Float64Array;
 
   constructor(
     readonly s: Interp,
@@ -36,6 +39,8 @@ export class BlockContext {
     this.u8 = s.cpu.mem.u8;
     this.u16 = s.cpu.mem.u16;
     this.u32 = s.cpu.mem.u32;
+    this.x32 = s.x32;
+    this.f64 = s.f64;
   }
 }
 
