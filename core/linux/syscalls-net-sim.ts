@@ -11,6 +11,7 @@ import { StreamSocketFile } from './net/stream-socket-file.js';
 import { UdpSocketFile } from './net/udp-socket-file.js';
 import type { SyscallContext } from './syscall-table.js';
 import { blockingIo } from './syscalls-fs.js';
+import { closeFd } from './vfs.js';
 import { TCP_LISTEN } from '../net/tcp-state.js';
 
 /**
@@ -69,7 +70,13 @@ export function simAccept(ctx: SyscallContext, s: SimSocketFile, addr: number, l
     const nfd = install(f, (flags & SOCK_CLOEXEC) !== 0);
     if (nfd < 0) return nfd;
     const w = writeSockaddr({ kernel, cpu, task }, addr, lenp, f.peer ?? { addr: c.remoteAddr, port: c.remotePort });
-    return w < 0 ? w : nfd;
+    if (w < 0) {
+      // __sys_accept4: the address could not be written, so the new descriptor is not given out
+      // (the connection is closed with it).
+      closeFd(task.process, nfd);
+      return w;
+    }
+    return nfd;
   }, () => s.readReady(), () => -EINTR, s);
 }
 

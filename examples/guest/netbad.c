@@ -1,9 +1,11 @@
+#define _GNU_SOURCE
 /*
  * Bad input to the socket calls, and sendmsg/recvmsg with several iovecs: each call's result
  * and errno, so that the output is the same natively and on the model under --net sim
  * (test/linux/net/sim-sockets.test.ts). Loopback only; no port numbers are printed.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,6 +61,12 @@ int main(void)
 	SHOW("listen without bind", listen(s2, 1));
 	SHOW("listen", listen(s, 4));
 	SHOW("connect on a listener", connect(s, (struct sockaddr *)&a, sizeof a));
+	int c0 = socket(AF_INET, SOCK_STREAM, 0);
+	SHOW("connect, for an accept that faults", connect(c0, (struct sockaddr *)&a, sizeof a));
+	socklen_t bl = sizeof a;
+	SHOW("accept to a bad address", accept(s, (struct sockaddr *)8, &bl));
+	SHOW("poll listener after it (consumed)", ({ struct pollfd pf = { .fd = s, .events = POLLIN }; poll(&pf, 1, 0); }));
+	close(c0);
 
 	int c = socket(AF_INET, SOCK_STREAM, 0);
 	SHOW("connect", connect(c, (struct sockaddr *)&a, sizeof a));
