@@ -96,7 +96,11 @@ export function simConnect(ctx: SyscallContext, s: SimSocketFile, va: number, le
     if (typeof a === 'number') return a;
     return s.sock.connect(a.addr, a.port);
   }
-  if (family === AF_UNSPEC) return -EOPNOTSUPP;
+  // AF_UNSPEC: tcp_disconnect — a reset for what is under way, and the socket unconnected again.
+  if (family === AF_UNSPEC) {
+    s.disconnect();
+    return 0;
+  }
   switch (s.sockState) {
     case 'connected':
       return -EISCONN;
@@ -106,9 +110,10 @@ export function simConnect(ctx: SyscallContext, s: SimSocketFile, va: number, le
     case 'unconnected':
       break;
   }
+  // A listener (any state but TCP_CLOSE) is refused before its address is looked at.
+  if (s.sock.state === TCP_LISTEN) return -EISCONN;
   if (len < SOCKADDR_IN_SIZE) return -EINVAL;
   if (family !== AF_INET) return -EAFNOSUPPORT;
-  if (s.sock.state === TCP_LISTEN) return -EISCONN;
   const a = readSockaddr(ctx, va, len);
   if (typeof a === 'number') return a;
   ctx.cpu.cycles += ctx.kernel.costs.tcpSendPath; // tcp_v4_connect builds and sends the SYN

@@ -88,6 +88,13 @@ int main(void)
 	printf("recvmsg three iovecs %zd '%c' '%.2s' '%.*s' flags %d\n", n, x[0], y, (int)(n > 3 ? n - 3 : 0), z, m.msg_flags);
 	m.msg_iovlen = 2000;
 	SHOW("recvmsg iovlen 2000", recvmsg(k, &m, MSG_DONTWAIT));
+	SHOW("connect AF_UNSPEC (tcp: disconnect)", ({ struct sockaddr_in b = addr(AF_UNSPEC, 0, 0); connect(c, (struct sockaddr *)&b, sizeof b); }));
+	SHOW("getpeername after it", ({ struct sockaddr_in b; socklen_t l2 = sizeof b; getpeername(c, (struct sockaddr *)&b, &l2); }));
+	SHOW("recv on the peer: reset", recv(k, (char[4]){0}, 4, 0));
+	SHOW("connect again", connect(c, (struct sockaddr *)&a, sizeof a));
+	int k2 = accept(s, NULL, NULL);
+	printf("accept again fd>=0 %d\n", k2 >= 0);
+	close(k2);
 	close(c);
 	close(k);
 

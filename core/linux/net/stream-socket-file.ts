@@ -41,7 +41,7 @@ export class StreamSocketFile extends OpenFile {
   private readWakeups = 0;
   private writeWakeups = 0;
 
-  constructor(readonly kernel: Kernel, readonly sock: TcpSocket, flags = O_RDWR) {
+  constructor(readonly kernel: Kernel, public sock: TcpSocket, flags = O_RDWR) {
     super(flags);
     this.ino = kernel.nextSocketInode();
     sock.onWake = (mask) => this.onWake(mask);
@@ -147,6 +147,25 @@ export class StreamSocketFile extends OpenFile {
 
   override get writeGeneration(): number {
     return this.writeWakeups;
+  }
+
+  /**
+   * connect(AF_UNSPEC) (tcp_disconnect): a connection under way or established is reset, and the
+   * file goes on with a fresh, unbound socket of the same stack, as Linux reuses the sock.
+   */
+  disconnect(): void {
+    const old = this.sock;
+    if (old.state === TCP_CLOSE && old.localPort === 0) return;
+    old.onWake = null;
+    old.abort();
+    const fresh = old.stack.tcpSocket();
+    fresh.noDelay = old.noDelay;
+    fresh.reuseAddr = old.reuseAddr;
+    fresh.onWake = (mask) => this.onWake(mask);
+    this.sock = fresh;
+    this.sockState = 'unconnected';
+    this.bufferSpaceSized = false;
+    this.onWake(fresh.poll());
   }
 
   /** The result connect() reports once the handshake is over: 0, or the error that ended it. */
