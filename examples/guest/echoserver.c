@@ -5,12 +5,14 @@
  * robin, each loop waits in its own epoll instance, reads what is there and writes it back.
  *
  *   echoserver PORT THREADS MSGSIZE CONNS [ROUNDS]
+ *   echoserver -c ADDRESS PORT MSGSIZE ROUNDS
  *
  * PORT 0 lets the kernel pick (printed as "listening on port N" to stderr only, so stdout is the
  * same everywhere). The server exits once CONNS connections have come and gone (0: never). With
  * ROUNDS > 0 it is its own client too: CONNS client threads each connect to 127.0.0.1 and do
  * ROUNDS round trips of MSGSIZE bytes, checking every echo — a self-contained run that prints the
- * same natively and on the model.
+ * same natively and on the model. With -c it is a NetPIPE-style client only: one connection to
+ * ADDRESS, ROUNDS round trips of MSGSIZE bytes one after another, each echo checked.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -145,8 +147,53 @@ static void *client(void *arg)
 	return (void *)bad;
 }
 
+/* -c ADDRESS PORT MSGSIZE ROUNDS: one connection, ping-pong. */
+static int remote_client(int argc, char **argv)
+{
+	if (argc != 6) {
+		fprintf(stderr, "usage: echoserver -c ADDRESS PORT MSGSIZE ROUNDS\n");
+		return 2;
+	}
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[3])) };
+	if (inet_pton(AF_INET, argv[2], &a.sin_addr) != 1) {
+		fprintf(stderr, "echoserver: bad address %s\n", argv[2]);
+		return 2;
+	}
+	msgsize = atoi(argv[4]);
+	rounds = atoi(argv[5]);
+	if (msgsize < 1 || rounds < 1) {
+		fprintf(stderr, "echoserver: bad arguments\n");
+		return 2;
+	}
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+		die("connect");
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	char *out = malloc((size_t)msgsize), *in = malloc((size_t)msgsize);
+	long bad = 0;
+	for (int r = 0; r < rounds; r++) {
+		for (int i = 0; i < msgsize; i++)
+			out[i] = (char)(r * 7 + i);
+		if (write(fd, out, (size_t)msgsize) != msgsize)
+			die("write");
+		for (int got = 0; got < msgsize;) {
+			ssize_t n = read(fd, in + got, (size_t)(msgsize - got));
+			if (n <= 0)
+				die("read");
+			got += (int)n;
+		}
+		bad += memcmp(out, in, (size_t)msgsize) != 0;
+	}
+	close(fd);
+	printf("round trips %d bad echoes %ld\n", rounds, bad);
+	return bad != 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "-c") == 0)
+		return remote_client(argc, argv);
 	if (argc < 5) {
 		fprintf(stderr, "usage: echoserver PORT THREADS MSGSIZE CONNS [ROUNDS]\n");
 		return 2;

@@ -2,14 +2,13 @@ import { join } from 'node:path';
 import { injectable } from 'inversify';
 import { BenchContext, BenchResult, BenchRow, BenchSuite } from '../../bench/bench-suite.js';
 import { GUEST_BIN } from '../../system/guest-programs.js';
-import { EchoExperimentOptions, EchoExperimentResult, WIRE_SECONDS, runEchoExperiment } from '../echo-experiment.js';
+import { EchoExperimentOptions, EchoExperimentResult, runEchoExperiment } from '../echo-experiment.js';
+import { runNetpipe } from '../netpipe-experiment.js';
 
 const ECHO = join(GUEST_BIN, 'echoserver');
 const FIG2 = 'IX Fig. 2 (NetPIPE, Linux–Linux, 64 B)';
 const FIG3A = 'IX Fig. 3a, Linux-10 series (n = 1, 64 B; x axis in hyperthreads: 2 = 1 core)';
 const FIG3B = 'IX Fig. 3b, Linux-10 series (64 B, all 8 cores / 16 hyperthreads), divided by 8 for one core';
-/** One 64-byte-payload frame on 10 GbE (142 wire bytes), one way: serialisation plus the wire. */
-const WIRE_ONE_WAY_US = ((142 * 8) / 10e9) * 1e6 + WIRE_SECONDS * 1e6;
 
 interface EchoRow {
   id: string;
@@ -45,13 +44,12 @@ export class NetLinuxBenchSuite implements BenchSuite {
   run(ctx: BenchContext): BenchResult {
     const rows: BenchRow[] = [];
     const base = { profile: ctx.profile, server: ECHO, messageBytes: 64 } as const;
-    // NetPIPE: one connection, one message in flight. With a client that costs nothing the round
-    // trip is 2 wires + the server's turnaround S; Linux–Linux one way is a wire + S.
-    const pp = runEchoExperiment({ ...base, cpus: 1, connections: 1, roundTrips: 200 });
+    // NetPIPE: two simulated Linux machines, one message in flight (Fig. 2 has the same OS at both ends).
+    const np = runNetpipe({ profile: ctx.profile, echoserver: ECHO, messageBytes: 64, roundTrips: [50, 150] });
     rows.push({
-      id: 'netpipe:64B', unit: 'µs', value: pp.meanNs / 1000 - WIRE_ONE_WAY_US,
-      description: 'NetPIPE one-way latency at 64 B, Linux–Linux: the mean round trip to the simulated Linux server minus one wire',
-      paper: { linux: 24, source: FIG2 }, counts: counts(pp),
+      id: 'netpipe:64B', unit: 'µs', value: np.oneWayUs,
+      description: 'NetPIPE one-way latency at 64 B between two simulated Linux machines (half a round trip; the difference of 150 and 50 round trips)',
+      paper: { linux: 24, source: FIG2 }, counts: np.perRoundTrip,
     });
     ctx.progress('netpipe');
     for (const r of ECHO_ROWS) {
@@ -65,7 +63,10 @@ export class NetLinuxBenchSuite implements BenchSuite {
     }
     return {
       suite: this.id, profile: ctx.profile, rows,
-      meta: { server: 'examples/guest/echoserver on a simulated Linux machine, 82599 + ixgbe (EITR 40), --net sim', clients: 'one modelled host, ClosedLoopClients, 10 GbE, 0.5 µs wire' },
+      meta: {
+        server: 'examples/guest/echoserver on a simulated Linux machine, 82599 + ixgbe (EITR 40), --net sim',
+        clients: 'echo: one modelled host, ClosedLoopClients, 10 GbE, 0.5 µs wire; NetPIPE: echoserver -c on a second simulated Linux machine',
+      },
     };
   }
 }
