@@ -12,18 +12,25 @@
 /*
  * FS base on ring transitions: ring 0 runs with the thread's own (kfs_base, TLS of the libc
  * libDune and the program use), ring 3 with ufs_base (dune_set_user_fs).
- * Coming from ring 3 the base is always written: ring 3 can change it without WRMSR (a MOV to FS
- * loads the base of the descriptor it names, 0 here), and ring-0 code must not read its TLS
- * through a base ring 3 chose. Going to ring 3 it is written only when the two differ.
+ * Coming from ring 3 the base ring 0 will use is the one the CPU holds, not the one the per-CPU
+ * area says ring 3 has: ring 3 can change it without WRMSR (WRFSBASE, which the module's
+ * CR4.FSGSBASE allows at any ring, or a MOV to FS, which loads the base of the descriptor it
+ * names), and ring-0 code must not read its TLS through a base ring 3 chose. So RDFSBASE reads
+ * it and the WRMSR is made only when it is not already kfs_base. Going to ring 3 the base is
+ * written only when the two differ.
  * Clobbers rax, rcx, rdx.
  */
 .macro SET_G0_FS_BASE_FROM_USER
 	movq	$0, %gs:IN_USERMODE
+	rdfsbase %rax
+	cmpq	%gs:KFS_BASE, %rax
+	je	8f
 	movq	%gs:KFS_BASE, %rax
 	movl	$MSR_FS_BASE, %ecx
 	movq	%rax, %rdx
 	shrq	$32, %rdx
 	wrmsr
+8:
 .endm
 
 .macro SET_G3_FS_BASE

@@ -1,6 +1,6 @@
 import {
   CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, CR4_PCIDE,
-  CR4_PGE, CR4_VMXE, EPT_PS, EPT_QUAL_FETCH, EPT_QUAL_WRITE, EPT_R, EPT_W, EPT_X, EPTP_MT_WB,
+  CR4_FSGSBASE, CR4_PGE, CR4_VMXE, EPT_PS, EPT_QUAL_FETCH, EPT_QUAL_WRITE, EPT_R, EPT_W, EPT_X, EPTP_MT_WB,
   EPTP_WALK_LENGTH_4, GD_KD, GD_KT, LARGE_PAGE_SIZE, MSR_FS_BASE, MSR_GS_BASE, PAGE_SIZE, PTE_P, PTE_W, Vector, CR4_SMEP,
 } from '../vtx/arch.js';
 import { Cpu, RAX, RCX, RDI, RDX, RSI, RSP, R8, R9, R10 } from '../vtx/cpu.js';
@@ -29,6 +29,14 @@ const NOTIFY_PAGEWISE_LIMIT = 512 * PAGE_SIZE;
 const VMCALL_LENGTH = 3;
 
 const GIB = 2 ** 30;
+
+/**
+ * Instructions of get_user_pages' slow path besides find_vma and handle_mm_fault (which
+ * `pageFaultPath` and `pageAllocPath` charge): Linux 3.2 mm/memory.c __get_user_pages' set-up
+ * and loop, follow_page before and after the fault (the pgd/pud/pmd/pte offsets,
+ * pte_offset_map_lock, vm_normal_page, get_page) and cond_resched, counted from the source.
+ */
+const GUP_SLOW_PATH_INSTRUCTIONS = 160;
 
 /** One entered thread's virtual CPU (struct vmx_vcpu). */
 export class DuneVcpu {
@@ -229,8 +237,10 @@ export class DuneModule {
     w(F.VM_EXIT_CONTROLS, EXIT_HOST_ADDR_SPACE_SIZE);
     w(F.VM_ENTRY_CONTROLS, ENTRY_IA32E_MODE);
     // CR0 and CR4 are host-owned: a guest write that changes them exits (and is fatal).
+    // FSGSBASE as upstream's vmx_setup_initial_guest_state sets it when the CPU has it (Ivy
+    // Bridge does): RDFSBASE and WRFSBASE work in the guest at any ring.
     const gcr0 = CR0_PG | CR0_PE | CR0_WP | CR0_MP | CR0_ET | CR0_NE;
-    const gcr4 = CR4_PAE | CR4_VMXE | CR4_OSXMMEXCPT | CR4_PGE | CR4_OSFXSR | CR4_PCIDE | (this.opts.smep === true ? CR4_SMEP : 0);
+    const gcr4 = CR4_PAE | CR4_VMXE | CR4_OSXMMEXCPT | CR4_PGE | CR4_OSFXSR | CR4_PCIDE | CR4_FSGSBASE | (this.opts.smep === true ? CR4_SMEP : 0);
     w(F.CR0_GUEST_HOST_MASK, 0xffff_ffff);
     w(F.CR4_GUEST_HOST_MASK, 0xffff_ffff);
     w(F.CR0_READ_SHADOW, gcr0 >>> 0);
@@ -501,27 +511,48 @@ export class DuneModule {
   // EPT.
 
   /**
-   * vmx_do_ept_fault: the guest-physical address back to a host-virtual one, the host page
-   * faulted in through Linux if needed (get_user_pages), and an EPT leaf R|X (+W for a write to
-   * a writable host page) installed.
+   * vmx_handle_ept_violation → vmx_do_ept_fault → ept_set_epte (kern/vmx.c, kern/ept.c): the
+   * guest-physical address back to a host-virtual one, the host page pinned with
+   * get_user_pages_fast (which falls back to get_user_pages, and faults the page in, when the
+   * host PTE is not there yet), and an EPT leaf R|X (+W for a write to a writable host page)
+   * installed under the vCPU's ept_lock. A not-present EPT entry is never cached by the
+   * processor (SDM Vol. 3C §29.4.3.1: no translation is cached for an access that causes an
+   * EPT violation), so filling one needs no INVEPT, and upstream issues none.
+   *
+   * What it costs, each part charged as it happens: the module's own code (`duneEptFaultPath`,
+   * its instructions counted from the source), the memory references of gup_fast's walk of the
+   * host page table (`walkRef` each: the host tables are not touched by the guest's hardware
+   * walks, so their lines come from L2/L3 like a walk's; the walks that follow hit the lines
+   * just read), the locked read-modify-writes on the way (`lockedRmw`), the slow path's VMA
+   * lookup (`pageFaultPath`) and handle_mm_fault (`pageAllocPath`, in faultIn), and a zeroed
+   * page (`pageAllocPath`) for each EPT table ept_lookup_gpa has to create.
    */
   private eptFault(cpu: Cpu, t: Task, v: DuneVcpu, gpa: number, qual: number): boolean {
     const k = this.kernel;
+    const c = k.costs;
     const hva = this.layout.gpaToHva(gpa);
     if (hva < 0) return false;
     const write = (qual & EPT_QUAL_WRITE) !== 0;
     const mm = t.process.mm;
     const page = hva - (hva % PAGE_SIZE);
+    // get_user_pages_fast: the lockless walk, then get_page on the page (one locked increment).
+    cpu.cycles += mm.pt.walkRefs(page) * c.walkRef;
+    let locked = 1;
     // The host leaf: a PTE, or a 2 MiB PDE (core/linux/huge-pages.ts).
     let pte = mm.frameAt(page);
     if (pte === undefined || (pte.lo & PTE_P) === 0 || (write && (pte.lo & PTE_W) === 0)) {
-      cpu.cycles += k.costs.pageFaultPath;
+      // The slow path: down_read/up_read of mmap_sem, find_vma and the checks, follow_page
+      // (which takes the PTE lock) before and after handle_mm_fault.
+      locked += 4;
+      cpu.cycles += c.pageFaultPath + GUP_SLOW_PATH_INSTRUCTIONS * c.instruction;
       if (k.faultIn(cpu, mm, page, write, (qual & EPT_QUAL_FETCH) !== 0, pte !== undefined) !== 0) return false;
       pte = mm.frameAt(page);
       if (pte === undefined || (pte.lo & PTE_P) === 0) return false;
     }
-    cpu.cycles += k.costs.duneEptFaultPath;
+    locked++; // spin_lock(&vcpu->ept_lock); the ticket unlock is a plain store
+    cpu.cycles += c.duneEptFaultPath + locked * c.lockedRmw;
     const perm = EPT_R | EPT_X | (write && (pte.lo & PTE_W) !== 0 ? EPT_W : 0);
+    const tablesBefore = v.ept.tables;
     // The EPT level follows the host page size (ept.c's ept_set_epte): a 2 MiB host page whose
     // guest-physical 2 MiB block is the same host block gets one 2 MiB EPT leaf (SDM Vol. 3C
     // §29.3.2, Table 29-4: an EPT PDE with bit 7 set maps a 2 MiB page).
@@ -532,6 +563,8 @@ export class DuneModule {
     } else {
       v.ept.map(gpa - (gpa % PAGE_SIZE), pte.frame, eptLeafFlags(perm));
     }
+    // ept_lookup_gpa(create): __get_free_page + memset for each missing EPT table.
+    if (v.ept.tables > tablesBefore) cpu.cycles += (v.ept.tables - tablesBefore) * c.pageAllocPath;
     this.sv[this.sEptFills]++;
     return true;
   }

@@ -754,7 +754,8 @@ export class Kernel {
   private loadUserState(cpu: Cpu, t: Task): void {
     const r = t.regs;
     r.loadInto(cpu);
-    const fast = r.lo[RCX] === (r.rip >>> 0) && r.hi[RCX] === (Math.floor(r.rip / TWO_32) >>> 0) && r.lo[R11] === r.rflags && r.hi[R11] === 0;
+    const fast = !t.iretOnReturn && r.lo[RCX] === (r.rip >>> 0) && r.hi[RCX] === (Math.floor(r.rip / TWO_32) >>> 0) && r.lo[R11] === r.rflags && r.hi[R11] === 0;
+    t.iretOnReturn = false;
     if (fast) {
       cpu.sysret();
       return;
@@ -805,6 +806,7 @@ export class Kernel {
   private syscallFromUser(cpu: Cpu, t: Task): void {
     if (t.tracer !== undefined && (t.ptraceMode === 'syscall' || t.ptraceMode === 'sysemu')) {
       const emulate = t.ptraceMode === 'sysemu';
+      t.iretOnReturn = true; // tracesys leaves through int_ret_from_sys_call: IRETQ
       // SIGTRAP | 0x80 only with PTRACE_O_TRACESYSGOOD; the tracer sees RAX = -ENOSYS at entry.
       const stop = SIGTRAP | ((t.ptraceOptions & PTRACE_O_TRACESYSGOOD) !== 0 ? 0x80 : 0);
       t.regs.set(RAX, -ENOSYS);
@@ -934,6 +936,7 @@ export class Kernel {
     r.rflags = rflags;
     r.set(RSP, ursp);
     r.origRax = -1;
+    t.iretOnReturn = true; // an exception returns with IRETQ (retint_restore_args)
     switch (vector) {
       case Vector.PageFault:
         this.handlePageFault(cpu, t, cpu.cr2, err);
@@ -1001,6 +1004,7 @@ export class Kernel {
     r.rflags = cpu.mmu.read64(sp + 16);
     r.set(RSP, cpu.mmu.read64Number(sp + 24));
     r.origRax = -1;
+    t.iretOnReturn = true; // an interrupt returns with IRETQ
     cpu.setReg(RSP, this.kernelStackTop(cpu));
   }
 

@@ -250,6 +250,7 @@ function setupRtFrame(k: Kernel, cpu: Cpu, t: Task, info: SigInfo): boolean {
   t.blockedLo &= ~((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
   r.set(RSP, sp);
   r.rip = act.handler;
+  t.iretOnReturn = true; // do_notify_resume's way out is int_ret_from_sys_call / retint: IRETQ
   if ((act.flags & SA_RESETHAND) !== 0) act.handler = SIG_DFL; // after RIP took the handler
   r.set(RDI, info.signo);
   r.set(RSI, (act.flags & SA_SIGINFO) !== 0 ? sp + RT_SIGFRAME_INFO : 0);
@@ -293,6 +294,7 @@ export function sigreturn(k: Kernel, cpu: Cpu, t: Task): number {
   r.rflags = ((dv.getUint32(mc + SC_EFLAGS, true) & 0x5_4dd5) | 0x202) >>> 0;
   t.blockedLo = dv.getUint32(RT_SIGFRAME_UC + UC_SIGMASK, true) & ~((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
   t.blockedHi = dv.getUint32(RT_SIGFRAME_UC + UC_SIGMASK + 4, true);
+  t.iretOnReturn = true;
   // The syscall's "result" is the restored RAX.
   return r.get(RAX);
 }

@@ -192,6 +192,14 @@ export class Task {
   uninterruptible = false;
   /** TIF_NEED_RESCHED: the tick found another task waiting for this CPU; switch on the way out. */
   needResched = false;
+  /**
+   * The next return to user mode must take the IRETQ path. Linux 3.2 leaves through SYSRET only
+   * from a system call with no work pending; exceptions and interrupts return through
+   * retint_restore_args, and rt_sigreturn (a ptregscall) and signal delivery through
+   * int_ret_from_sys_call, all ending in IRETQ whatever RCX and R11 hold. (Returning through
+   * SYSRET whenever RCX = RIP and R11 = RFLAGS is the opportunistic SYSRET of later kernels.)
+   */
+  iretOnReturn = false;
 
   constructor(
     readonly tid: number,

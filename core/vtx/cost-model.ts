@@ -23,6 +23,7 @@ export const COST_CONSTANTS = {
   cpuid: 'CPUID executed natively (no exit)',
   rdtsc: 'RDTSC',
   msrAccess: 'RDMSR / WRMSR of an MSR that does not exit',
+  lockedRmw: 'a LOCK-prefixed read-modify-write (or XCHG with memory) on a cache line the core owns: atomic_inc, spin_lock, rwsem down/up',
   descriptorLoad: 'LGDT / LIDT / LTR',
   // Linux kernel paths (calibrated on the Linux columns of the papers' tables only).
   syscallPath: 'Linux system-call entry and exit code plus table dispatch and a trivial body (between SYSCALL and SYSRET)',
@@ -57,7 +58,7 @@ export const COST_CONSTANTS = {
   netRxPacketPath: 'Linux driver receive of one frame: ixgbe_clean_rx_irq per descriptor (skb build, checksum flags, eth_type_trans, napi_gro_receive) and the buffer refill',
   netTxPacketPath: 'Linux transmit of one frame below the protocol: dev_queue_xmit, the qdisc, ixgbe_xmit_frame (descriptor set-up) and its later clean in ixgbe_clean_tx_irq',
   // The Dune module's own kernel paths (kern/*.c), counted from its code, not fitted.
-  duneEptFaultPath: 'Dune module vmx_do_ept_fault: gpa_to_hva, get_user_pages_fast on a present page, EPT entry install',
+  duneEptFaultPath: 'Dune module EPT-violation handling, its instructions: vmx_handle_ept_violation (the exit-information VMREADs), vmx_do_ept_fault, get_user_pages_fast and the slow path around handle_mm_fault, ept_set_epte / ept_lookup_gpa',
   // Device registers (uncached memory-mapped I/O): what the CPU pays for a load or store that
   // reaches a device instead of RAM.
   mmioRead: 'an uncached load from a device register: a non-posted PCIe read, the core stalls for the completion',
@@ -138,6 +139,7 @@ export class CostModel implements Record<CostConstant, number> {
   futexPath = 0;
   ipi = 0;
   duneEptFaultPath = 0;
+  lockedRmw = 0;
   mmioRead = 0;
   mmioWrite = 0;
 

@@ -547,13 +547,17 @@ export class Cpu implements MmuHost {
     if (ist !== 0) rsp = this.supRead64Number(this.trBase + 0x24 + (ist - 1) * 8);
     else if (newCpl < this.cpl) rsp = this.supRead64Number(this.trBase + 4 + newCpl * 8);
     rsp -= rsp - Math.floor(rsp / 16) * 16;
-    const frame = [oldSs, oldRsp, this.rflags, oldCs, this.rip];
-    if (hasErrorCode) frame.push(errorCode);
-    // Check the whole frame is writable before writing any of it.
-    const bottom = rsp - frame.length * 8;
+    // The frame, from the top: SS, RSP, RFLAGS, CS, RIP and the error code (SDM Vol. 3A Figure
+    // 6-9). The whole frame is checked writable before any of it is written.
+    const bottom = rsp - (hasErrorCode ? 6 : 5) * 8;
     this.mmu.translateAs(bottom, AccessKind.Write, false);
     this.mmu.translateAs(rsp - 8, AccessKind.Write, false);
-    for (let i = 0; i < frame.length; i++) this.supWrite64Number(rsp - 8 * (i + 1), frame[i]!);
+    this.supWrite64Number(rsp - 8, oldSs);
+    this.supWrite64Number(rsp - 16, oldRsp);
+    this.supWrite64Number(rsp - 24, this.rflags);
+    this.supWrite64Number(rsp - 32, oldCs);
+    this.supWrite64Number(rsp - 40, this.rip);
+    if (hasErrorCode) this.supWrite64Number(rsp - 48, errorCode);
 
     this.setReg(RSP, bottom);
     if (newCpl < this.cpl) this.ss = newCpl; // NULL selector with RPL = new CPL
@@ -714,6 +718,19 @@ export class Cpu implements MmuHost {
       this.rip = rip;
       throw e;
     }
+  }
+
+  /**
+   * INT3 (opcode CC). Unlike INT n (CD ib), which is a software interrupt and never consults
+   * the exception bitmap, INT3 raises #BP as a software exception: in VMX non-root operation it
+   * causes a VM exit when bit 3 of the exception bitmap is set (SDM Vol. 3C §25.2), with the
+   * guest RIP still on the INT3 and the VM-exit instruction length recorded (§28.2.4), so that a
+   * VMM can reinject it or step over it. Otherwise it is delivered through the IDT like INT 3,
+   * gate DPL check included.
+   */
+  int3(): void {
+    if (this.vmx.nonRoot && this.vmx.exceptionCausesExit(Vector.Breakpoint, 0)) this.vmx.exitForException(Vector.Breakpoint, 0, false, 0);
+    this.int(Vector.Breakpoint);
   }
 
   // ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ export interface CpuidLeaf {
   features: string[];
 }
 
-import { CPUID_1_ECX, CPUID_1_EDX, CPUID_1_EDX_SIMD, CPUID_80000001_ECX, CPUID_80000001_EDX } from './interp/cpuid-features.js';
+import { CPUID_1_ECX, CPUID_1_EDX, CPUID_1_EDX_SIMD, CPUID_7_EBX, CPUID_80000001_ECX, CPUID_80000001_EDX } from './interp/cpuid-features.js';
 
 const str4 = (s: string): number => s.charCodeAt(0) | (s.charCodeAt(1) << 8) | (s.charCodeAt(2) << 16) | ((s.charCodeAt(3) << 24) >>> 0);
 
@@ -32,7 +32,8 @@ export function cpuidTable(physBits: number): Map<number, CpuidLeaf> {
     edx: ((1 << 6) | (1 << 13) | CPUID_1_EDX | CPUID_1_EDX_SIMD) >>> 0,
     features: ['VMX', 'PCID', 'PAE', 'PGE', 'FPU', 'TSC', 'MSR', 'CX8', 'CMOV', 'CLFSH', 'FXSR', 'SSE', 'SSE2', 'CX16', 'MOVBE', 'POPCNT'],
   });
-  t.set(0x7, { eax: 0, ebx: (1 << 7) | (1 << 10), ecx: 0, edx: 0, features: ['SMEP', 'INVPCID'] });
+  // SMEP, INVPCID (the machine) + FSGSBASE (the interpreter; an Ivy Bridge feature).
+  t.set(0x7, { eax: 0, ebx: ((1 << 7) | (1 << 10) | CPUID_7_EBX) >>> 0, ecx: 0, edx: 0, features: ['FSGSBASE', 'SMEP', 'INVPCID'] });
   t.set(0x8000_0000, { eax: 0x8000_0008, ebx: 0, ecx: 0, edx: 0, features: ['highest extended leaf'] });
   t.set(0x8000_0001, {
     eax: 0,

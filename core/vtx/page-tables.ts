@@ -99,6 +99,24 @@ export class PageTables {
     return undefined;
   }
 
+  /**
+   * How many entries a software walk for `va` reads (the memory references of a kernel's own
+   * walk, such as get_user_pages_fast's): one per level down to the leaf, or to the first
+   * entry that is not present.
+   */
+  walkRefs(va: number): number {
+    let table = this.root;
+    let refs = 0;
+    for (let l = 4, shift = 39; l >= 1; l--, shift -= 9) {
+      const entry = table + (Math.floor(va / 2 ** shift) & 511) * 8;
+      const lo = this.mem.read32(entry);
+      refs++;
+      if (!this.present(lo) || this.isLeaf(lo, l)) return refs;
+      table = PageTables.entryFrame(lo, this.mem.read32(entry + 4));
+    }
+    return refs;
+  }
+
   /** Rewrites the low half of the leaf entry for `va` (flags live there). */
   setLeafLo(va: number, f: (lo: number) => number): void {
     const l = this.leaf(va);

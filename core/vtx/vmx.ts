@@ -413,7 +413,10 @@ export class Vmx {
     v.write(F.GUEST_LINEAR_ADDRESS, gla);
     v.write(F.VM_EXIT_INTR_INFO, intrInfo);
     v.write(F.VM_EXIT_INTR_ERROR_CODE, intrError);
-    v.write(F.VM_EXIT_INSTRUCTION_LEN, INSTRUCTION_EXITS.has(reason) ? cpu.instrLength : 0);
+    // Instruction exits, and exits for a software exception (INT3, INTO), record the length of
+    // the instruction (§28.2.4).
+    const softException = reason === VmExitReason.ExceptionOrNmi && (intrInfo & (7 << 8)) === INTR_TYPE_SOFT_EXCEPTION;
+    v.write(F.VM_EXIT_INSTRUCTION_LEN, INSTRUCTION_EXITS.has(reason) || softException ? cpu.instrLength : 0);
 
     // Save the guest state (§28.3).
     v.write(F.GUEST_RIP, cpu.rip);

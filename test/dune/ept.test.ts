@@ -98,6 +98,56 @@ describe('Dune EPT: lazy fill', () => {
   });
 });
 
+describe('Dune EPT: what a fill costs is what the module executes', () => {
+  it('a fill on a host page not yet there adds get_user_pages\' slow path (find_vma, its instructions, handle_mm_fault, four more locked instructions) to a fill on a present page; neither flushes the TLB (no INVEPT: SDM Vol. 3C §29.4.3.1 caches no translation for an access that caused an EPT violation)', () => {
+    const r = rig();
+    const s: Record<string, number> = {};
+    duneProcess(r, 'cost', (c, lib) => {
+      c.op('guest', (cpu) => vmcall(cpu, NR.mmap, 0, 4 * PAGE_SIZE, RW, ANON, -1, 0));
+      c.op(undefined, (cpu) => {
+        const base = rax(cpu);
+        cpu.mmu.write8(base, 1); // the page tables of both dimensions, and the EPT tables, exist now
+        const va = base + PAGE_SIZE;
+        // The cycles of one access, less its page walks (counted by the MMU) and the TLB flush.
+        const access = (write: boolean): { cycles: number; exits: number; flushes: number } => {
+          lib.flushTlb(cpu);
+          const c0 = cpu.cycles;
+          const w0 = r.stat('cpu0.mmu.walkRefs');
+          const e0 = r.stat('cpu0.vmx.exits.EptViolation');
+          const f0 = r.stat('cpu0.tlb.flushes');
+          if (write) cpu.mmu.write8(va, 7);
+          else cpu.mmu.read8(va);
+          return {
+            cycles: cpu.cycles - c0 - (r.stat('cpu0.mmu.walkRefs') - w0) * r.k.costs.walkRef,
+            exits: r.stat('cpu0.vmx.exits.EptViolation') - e0,
+            flushes: r.stat('cpu0.tlb.flushes') - f0,
+          };
+        };
+        const absent = access(false); // host PTE absent: read fill through the slow path
+        const plain = access(false); // no exit
+        const present = access(true); // host PTE present and writable: +W fill, gup_fast only
+        s.absentExits = absent.exits;
+        s.plainExits = plain.exits;
+        s.presentExits = present.exits;
+        s.absent = absent.cycles - plain.cycles;
+        s.present = present.cycles - plain.cycles;
+        s.flushes = absent.flushes + present.flushes - 2 * plain.flushes;
+        vmcall(cpu, NR.exit_group, 0);
+      });
+    });
+    r.run();
+    const k = r.k.costs;
+    // Common to both: the exit and entry, the module's instructions, gup_fast's four-level walk of
+    // the host page table, get_page and the EPT lock.
+    const common = k.vmExit + k.vmEntry + k.duneEptFaultPath + 4 * k.walkRef + 2 * k.lockedRmw;
+    const slowPath = k.pageFaultPath + 160 * k.instruction + k.pageAllocPath + 4 * k.lockedRmw;
+    expect([s.absentExits, s.plainExits, s.presentExits]).toEqual([1, 0, 1]);
+    expect(s.present).toBeCloseTo(common, 6);
+    expect(s.absent).toBeCloseTo(common + slowPath, 6);
+    expect(s.flushes).toBe(0);
+  });
+});
+
 describe('Dune EPT: MMU-notifier coherence', () => {
   it('munmap drops the EPT entries of the region; a new mmap at the same address refaults with new EPT violations and reads zero', () => {
     const r = rig();

@@ -113,6 +113,25 @@ describe('libDune in C', () => {
     expect(r.exitCode).toBe(0);
   });
 
+  it('INT3 exits to the module (#BP is in the exception bitmap, SDM Vol. 3C §25.2) and DUNE_ENTER returns DUNE_RET_INTERRUPT 3; INT $3 reaches the guest IDT', () => {
+    const r = run('breakpoint');
+    expect(r.out).toMatch(/^int \$3 reached the guest handler: yes\ndune: exit due to interrupt 3 \(rip 0x[0-9a-f]+\)\n$/);
+    expect(r.exitCode).toBe(1);
+    expect(exits(r).ExceptionOrNmi).toBe(1);
+  });
+
+  it('ring 0 gets its own FS base back after a SYSCALL from ring 3, whatever ring 3 did to FS (nothing, WRFSBASE under CR4.FSGSBASE, a null selector)', () => {
+    const r = run('fsbase');
+    expect(r.out).toBe([
+      "ring 3 leaves FS alone: handler ran 1, FS base the thread's yes, TLS yes",
+      "ring 3 WRFSBASEs: handler ran 1, FS base the thread's yes, TLS yes",
+      "ring 3 loads a null FS: handler ran 1, FS base the thread's yes, TLS yes",
+      "back in ring 0: FS base the thread's yes, TLS yes",
+      '',
+    ].join('\n'));
+    expect(r.exitCode).toBe(0);
+  });
+
   it('dune_vm_page_walk counts and clears PTE_A/PTE_D; a stale dirty TLB entry hides writes until a flush; the dirty harvest', () => {
     const r = run('pagewalk');
     expect(r.out).toBe([

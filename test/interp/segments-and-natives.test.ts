@@ -7,7 +7,7 @@
  * 0x30 user code (DPL 3), 0x38 the TSS (a system descriptor).
  */
 import { describe, expect, it } from 'vitest';
-import { CR4_SMEP, FEC_I, FEC_P, PAGE_SIZE, Vector } from '../../core/vtx/arch.js';
+import { CR4_FSGSBASE, CR4_SMEP, FEC_I, FEC_P, PAGE_SIZE, Vector } from '../../core/vtx/arch.js';
 import { NATIVE_STUB_LENGTH } from '../../core/vtx/native-code.js';
 import { enterUser, hex, placeKernel, placeUser, reg, runFrom, runKernel, runUser, setup } from './harness.js';
 
@@ -18,6 +18,45 @@ function load(sreg: number, sel: number): string {
 }
 /** mov eax, SREG */
 const read = (sreg: number): string => `8c ${(0xc0 | (sreg << 3)).toString(16)}`;
+
+describe('RDFSBASE / RDGSBASE / WRFSBASE / WRGSBASE (SDM Vol. 2D; Vol. 3A §2.5 CR4.FSGSBASE)', () => {
+  const RDFSBASE_RAX = 'f3 48 0f ae c0';
+  const RDGSBASE_EAX = 'f3 0f ae c8';
+  const WRFSBASE_RBX = 'f3 48 0f ae d3';
+  const WRGSBASE_RBX = 'f3 48 0f ae db';
+
+  it('with CR4.FSGSBASE clear they are #UD, at any CPL', () => {
+    for (const code of [RDFSBASE_RAX, WRFSBASE_RBX]) {
+      expect(runUser(code).traps.map((t) => t.vector)).toEqual([Vector.InvalidOpcode]);
+      expect(runKernel(code).traps.map((t) => t.vector)).toEqual([Vector.InvalidOpcode]);
+    }
+  });
+
+  it('with CR4.FSGSBASE set, ring 3 reads and writes the bases: 64-bit forms whole, the 32-bit read zero-extended', () => {
+    const env = setup();
+    env.cpu.cr4 |= CR4_FSGSBASE;
+    env.cpu.fsBase = -0x1000; // 0xffff_ffff_ffff_f000
+    env.cpu.gsBase = 0x7654_3210_9000;
+    runUser(`${RDFSBASE_RAX} ${WRFSBASE_RBX}`, { rbx: 0x7000_1234_5678 }, undefined, env);
+    expect(env.traps).toEqual([]);
+    expect(reg(env.cpu, 'rax')).toBe(0xffff_ffff_ffff_f000n);
+    expect(env.cpu.fsBase).toBe(0x7000_1234_5678);
+    const env2 = setup();
+    env2.cpu.cr4 |= CR4_FSGSBASE;
+    env2.cpu.gsBase = 0x7654_3210_9000;
+    runUser(RDGSBASE_EAX, { rax: -1 }, undefined, env2);
+    expect(reg(env2.cpu, 'rax')).toBe(0x3210_9000n);
+  });
+
+  it('a non-canonical base is #GP(0) and nothing is written', () => {
+    const env = setup();
+    env.cpu.cr4 |= CR4_FSGSBASE;
+    env.cpu.gsBase = 0x4000;
+    runUser(WRGSBASE_RBX, { rbx: 0x8000_0000_0000 }, undefined, env);
+    expect(env.traps.map((t) => [t.vector, t.errorCode])).toEqual([[Vector.GeneralProtection, 0]]);
+    expect(env.cpu.gsBase).toBe(0x4000);
+  });
+});
 
 describe('MOV to a segment register at CPL 3', () => {
   it('the user data selector (0x2b) loads into DS, ES, FS and GS and reads back; FS/GS take the descriptor base (0)', () => {

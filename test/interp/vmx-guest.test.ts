@@ -5,12 +5,12 @@
  * instruction; after VMRESUME the instruction restarts and the flags are intact.
  */
 import { describe, expect, it } from 'vitest';
-import { EPT_R, EPT_W, EPT_X, RFLAGS_CF } from '../../core/vtx/arch.js';
+import { EPT_R, EPT_W, EPT_X, RFLAGS_CF, Vector } from '../../core/vtx/arch.js';
 import { RDX } from '../../core/vtx/cpu.js';
 import { installInterpreter } from '../../core/vtx/interp/interpreter.js';
 import { eptLeafFlags } from '../../core/vtx/page-tables.js';
-import { VmExitReason, VmcsField as F } from '../../core/vtx/vmcs-field.js';
-import { rig } from '../vtx/helpers.js';
+import { INTR_INFO_VALID, INTR_TYPE_SOFT_EXCEPTION, VmExitReason, VmcsField as F } from '../../core/vtx/vmcs-field.js';
+import { rig, trapOn } from '../vtx/helpers.js';
 import { VmxRig } from '../vtx/vmx-rig.js';
 import { hex } from './harness.js';
 
@@ -73,5 +73,50 @@ describe('interpreted code in a VMX guest', () => {
     expect(vmm.exits.map((e) => e.reason)).toEqual([VmExitReason.Cpuid]);
     expect(savedFlags & RFLAGS_CF).toBe(RFLAGS_CF);
     expect(r.cpu.lo[RDX]! & 0xff).toBe(1);
+  });
+});
+
+describe('INT3 against the exception bitmap (SDM Vol. 3C §25.2, §28.2.2, §28.2.4)', () => {
+  it('INT3 (CC) with bit 3 set exits as a software exception (type 6, vector 3) with RIP on the INT3 and length 1; the VMM steps over it', () => {
+    const r = rig();
+    installInterpreter(r.m);
+    const bps = trapOn(r, Vector.Breakpoint);
+    // mov eax, 7 ; int3 ; inc eax
+    const at = guestCode(r, 'b807000000 cc ffc0');
+    const vmm = new VmxRig(r, { exceptionBitmap: 1 << Vector.Breakpoint });
+    vmm.onExit = (c, e) => {
+      if (e.reason !== VmExitReason.ExceptionOrNmi) return false;
+      VmxRig.skip(c);
+      return true;
+    };
+    vmm.launch(at);
+    expect(bps).toEqual([]);
+    expect(vmm.exits.map((e) => [e.reason, e.intrInfo, e.guestRip - at, e.instrLen])).toEqual([
+      [VmExitReason.ExceptionOrNmi, (INTR_INFO_VALID | INTR_TYPE_SOFT_EXCEPTION | Vector.Breakpoint) >>> 0, 5, 1],
+    ]);
+    expect(vmm.exits[0]!.intrInfo).toBe(0x8000_0603);
+    expect(r.cpu.lo[0]).toBe(8); // resumed after the INT3
+  });
+
+  it('INT3 with bit 3 clear is delivered through the guest IDT, the frame holding the address after it (a trap)', () => {
+    const r = rig();
+    installInterpreter(r.m);
+    const bps = trapOn(r, Vector.Breakpoint);
+    const at = guestCode(r, '90 cc');
+    const vmm = new VmxRig(r, { exceptionBitmap: 0 });
+    vmm.launch(at);
+    expect(vmm.exits).toEqual([]);
+    expect(bps.map((t) => t.rip - at)).toEqual([2]);
+  });
+
+  it('INT 3 (CD 03) is a software interrupt, not an exception: the bitmap does not apply', () => {
+    const r = rig();
+    installInterpreter(r.m);
+    const bps = trapOn(r, Vector.Breakpoint);
+    const at = guestCode(r, 'cd03');
+    const vmm = new VmxRig(r, { exceptionBitmap: 1 << Vector.Breakpoint });
+    vmm.launch(at);
+    expect(vmm.exits).toEqual([]);
+    expect(bps.map((t) => t.rip - at)).toEqual([2]);
   });
 });

@@ -580,3 +580,41 @@ describe('Linux model: signal masks, SIG_IGN and default actions', () => {
     expect(p.waitStatus).toBe(SIGKILL);
   });
 });
+
+describe('Linux 3.2 returns to user mode with IRETQ except from a plain system call', () => {
+  it('signal delivery and rt_sigreturn leave through IRETQ even when RCX = RIP and R11 = RFLAGS (int_ret_from_sys_call; no opportunistic SYSRET)', () => {
+    const { k } = boot();
+    const log: Caught[] = [];
+    const events: string[] = [];
+    const proto = Cpu.prototype as unknown as Record<'iretq' | 'sysret', (this: Cpu) => void>;
+    const saved = { iretq: proto.iretq, sysret: proto.sysret };
+    for (const name of ['iretq', 'sysret'] as const) {
+      proto[name] = function (this: Cpu): void {
+        events.push(name);
+        saved[name].call(this);
+      };
+    }
+    k.spawn('usr1', (c) => {
+      c.op('start', installCatcher(c, SIGUSR1));
+      c.op(undefined, (cpu) => syscall(cpu, NR.getpid));
+      c.op(undefined, (cpu) => {
+        events.length = 0;
+        syscall(cpu, NR.kill, rax(cpu), SIGUSR1); // delivered on the way out of kill
+      });
+      c.op(undefined, (cpu) => {
+        events.push('after');
+        syscall(cpu, NR.exit_group, 0);
+      });
+      addCatcher(c, log, 'return');
+      return 'start';
+    });
+    try {
+      runAll(k);
+    } finally {
+      Object.assign(proto, saved);
+    }
+    expect(log.map((l) => l.signo)).toEqual([SIGUSR1]);
+    // Into the handler, and back from rt_sigreturn to the instruction after kill's SYSCALL.
+    expect(events).toEqual(['iretq', 'iretq', 'after']);
+  });
+});

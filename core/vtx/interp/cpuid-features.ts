@@ -28,7 +28,9 @@ export const CPUID_80000001_EDX = 1 << 27;
 
 /**
  * Not advertised on purpose: SSE3 and later (SSSE3, SSE4.x: not implemented), AVX (no VEX),
- * BMI1 (TZCNT is implemented but ANDN/BEXTR/BLS* are VEX encoded), XSAVE/OSXSAVE, RDRAND,
- * FSGSBASE, MMX.
+ * BMI1 (TZCNT is implemented but ANDN/BEXTR/BLS* are VEX encoded), XSAVE/OSXSAVE, RDRAND, MMX.
  */
-export const NOT_IMPLEMENTED = ['SSE3', 'SSSE3', 'SSE4.1', 'SSE4.2', 'AVX', 'BMI1', 'BMI2', 'XSAVE', 'RDRAND', 'FSGSBASE', 'MMX'];
+export const NOT_IMPLEMENTED = ['SSE3', 'SSSE3', 'SSE4.1', 'SSE4.2', 'AVX', 'BMI1', 'BMI2', 'XSAVE', 'RDRAND', 'MMX'];
+
+/** Leaf 7 EBX: FSGSBASE (RDFSBASE / WRFSBASE …, usable once CR4.FSGSBASE is set). */
+export const CPUID_7_EBX = 1 << 0;

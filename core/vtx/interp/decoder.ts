@@ -594,7 +594,7 @@ function select0(i: Insn, opc: number, immBytes: number, raw: number): void {
       return;
     case 0xc8: i.size = size === 2 ? 2 : 8; i.imm = raw & 0xffff; i.fn = ctl.enter; return;
     case 0xc9: i.size = size === 2 ? 2 : 8; i.fn = ctl.leave; return;
-    case 0xcc: i.imm = 3; i.fn = sys.intN; return;
+    case 0xcc: i.imm = 3; i.fn = sys.int3; return;
     case 0xcd: i.imm = raw & 0xff; i.fn = sys.intN; return;
     case 0xcf:
       if (i.size !== 8) return ud(i); // IRETD/IRETW: not modelled
@@ -824,6 +824,12 @@ function select1(i: Insn, opc: number, raw: number): void {
       }
       if (i.pfx === 0 && regOp >= 5) {
         i.fn = ctl.nop; // LFENCE / MFENCE / SFENCE
+        return;
+      }
+      if (i.pfx === 2 && regOp <= 3) {
+        i.op = regOp; // RDFSBASE, RDGSBASE, WRFSBASE, WRGSBASE
+        i.size = size === 8 ? 8 : 4;
+        i.fn = sys.fsgsbase;
         return;
       }
       return ud(i);

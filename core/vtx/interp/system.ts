@@ -1,9 +1,9 @@
-import { RFLAGS_IOPL, Vector } from '../arch.js';
+import { CANONICAL_LIMIT, CR4_FSGSBASE, RFLAGS_IOPL, Vector } from '../arch.js';
 import { VmExitReason } from '../vmcs-field.js';
 import { materialize } from './flags.js';
 import type { Insn } from './insn.js';
 import type { Interp } from './interp-state.js';
-import { TWO_32, ea, setReg, setRegNum } from './operands.js';
+import { TWO_32, ea, regNum, setReg, setRegNum } from './operands.js';
 
 /**
  * Instructions that belong to the CPU rather than to the interpreter: SYSCALL/SYSRET, INT n,
@@ -33,6 +33,12 @@ export function sysret(s: Interp, _i: Insn): void {
 export function intN(s: Interp, i: Insn): void {
   handOver(s);
   s.cpu.int(i.imm);
+}
+
+/** INT3 (CC): a #BP software exception, which the exception bitmap can turn into a VM exit. */
+export function int3(s: Interp, _i: Insn): void {
+  handOver(s);
+  s.cpu.int3();
 }
 
 export function iretq(s: Interp, _i: Insn): void {
@@ -259,3 +265,24 @@ export function stmxcsr(s: Interp, i: Insn): void {
   s.mmu.write32(ea(s, i), s.cpu.mxcsr);
 }
 
+/**
+ * RDFSBASE, RDGSBASE, WRFSBASE, WRGSBASE (F3 [REX.W] 0F AE /0../3 with a register operand;
+ * SDM Vol. 2D, and Vol. 3A §2.5: usable at any CPL, but only with CR4.FSGSBASE set, else #UD).
+ * The 32-bit forms read the low half and write the base zero-extended; a 64-bit write of a
+ * non-canonical base is #GP(0). No serialisation, no MSR access: one instruction's cost.
+ */
+export function fsgsbase(s: Interp, i: Insn): void {
+  const c = s.cpu;
+  if ((c.cr4 & CR4_FSGSBASE) === 0) c.ud();
+  const gs = (i.op & 1) !== 0;
+  if (i.op < 2) {
+    const base = gs ? c.gsBase : c.fsBase;
+    if (i.size === 8) setRegNum(s, i.rm, base);
+    else setReg(s, i.rm, 4, base >>> 0, 0);
+    return;
+  }
+  const base = i.size === 8 ? regNum(s, i.rm) : s.lo[i.rm]!;
+  if (base >= CANONICAL_LIMIT || base < -CANONICAL_LIMIT) c.gp0();
+  if (gs) c.gsBase = base;
+  else c.fsBase = base;
+}
