@@ -17,13 +17,13 @@ const BIN = join(fileURLToPath(new URL('../../..', import.meta.url)), 'examples'
 const NETTEST = join(BIN, 'nettest');
 const native = existsSync(NETTEST) ? spawnSync(NETTEST, [], { encoding: 'utf8' }) : undefined;
 
-function onSimNet(path: string, args: string[] = []) {
+function onSimNet(path: string, args: string[] = [], mode: 'linux' | 'dune' = 'linux') {
   let out = '';
   let err = '';
   let kernel: Kernel | undefined;
   const dec = new TextDecoder();
   const r = execElf(path, args, {
-    mode: 'linux', profile: 'dune-e3-1230v2', memory: 128 << 20, net: 'sim',
+    mode, profile: 'dune-e3-1230v2', memory: 128 << 20, net: 'sim',
     console: (fd, d) => (fd === 1 ? (out += dec.decode(d)) : (err += dec.decode(d))),
     report: (l) => (err += l),
     configure: (k) => (kernel = k),
@@ -47,6 +47,12 @@ describe.runIf(native !== undefined && native.status === 0)('guest sockets on th
     expect(c.Work.BytesCopiedFromUser).toBeGreaterThanOrEqual(300_000);
     expect(c.Work.BytesCopiedToUser).toBeGreaterThanOrEqual(300_000);
     expect(r.kernel.hostNet.active).toBe(false);
+  });
+
+  it('a Dune process reaches the same sockets through the Dune module: the same output', () => {
+    const r = onSimNet(NETTEST, [], 'dune');
+    expect(r.err).toBe('');
+    expect(r.out).toBe(native!.stdout);
   });
 
   it('the same run gives the same cycles', () => {
