@@ -51,16 +51,18 @@ export class ExecCommand implements CliCommand {
       .option('--profile <name>', 'cost profile', DEFAULT_PROFILE)
       .option('--memory <MiB>', 'physical memory of the machine', '1024')
       .option('--cpus <n>', 'CPUs of the machine (threads and processes run on them in parallel, deterministically)', '1')
+      .option('--net <net>', 'guest sockets: host (real host sockets on loopback) | sim (the simulated TCP/IP stack, in simulated time)', 'host')
       .option('--no-jit', NO_JIT_HELP);
     // The modes' own options; one several modes share (--policy of sandbox and ptrace) is registered once.
     for (const { option, modes } of system.modeOptions()) cmd.option(option.flags, `${option.description} (--mode ${modes.join(', ')})`);
-    cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; trace?: string; strace?: boolean; root?: string; profile: string; memory: string; cpus: string; jit: boolean } & Record<string, unknown>) => {
+    cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; trace?: string; strace?: boolean; root?: string; profile: string; memory: string; cpus: string; net: string; jit: boolean } & Record<string, unknown>) => {
       if (o.jit === false) disableJitByDefault();
       const mode = system.checkModeOptions(o.mode, o);
       const mib = Number(o.memory);
       if (!Number.isInteger(mib) || mib < 16 || mib > 4096) throw new UsageError(`--memory must be a whole number of MiB from 16 to 4096, got '${o.memory}'`);
       const cpus = Number(o.cpus);
       if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS) throw new UsageError(`--cpus must be a whole number from 1 to ${MAX_CPUS}, got '${o.cpus}'`);
+      if (o.net !== 'host' && o.net !== 'sim') throw new UsageError(`--net must be host or sim, got '${o.net}'`);
       loadProfile(o.profile);
       if (o.root !== undefined) checkRoot(o.root);
       if (o.stats !== undefined) checkOutputFile(o.stats, '--stats');
@@ -73,7 +75,7 @@ export class ExecCommand implements CliCommand {
         return;
       }
       try {
-        const r = system.exec(elfPath, args, { mode: o.mode, launcher, cpus, stats: o.stats, trace: o.trace, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024 });
+        const r = system.exec(elfPath, args, { mode: o.mode, launcher, cpus, stats: o.stats, trace: o.trace, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024, net: o.net });
         process.exitCode = r.exitCode;
       } catch (e) {
         if (e instanceof ElfError) {

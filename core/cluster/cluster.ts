@@ -1,5 +1,8 @@
 import type { Machine } from '../vtx/machine.js';
 import type { Nic82599 } from '../vtx/devices/nic-82599.js';
+import type { ModelledHost } from './modelled-host.js';
+import { EthernetSwitch } from './ethernet-switch.js';
+import { ETH_HEADER, wireBytes } from '../vtx/devices/ethernet-wire.js';
 import { EventQueue, Picoseconds, picoseconds } from './event-queue.js';
 
 /**
@@ -76,6 +79,8 @@ export class Cluster {
    */
   lateArrivals = 0;
   maxLateCycles = 0;
+  /** Frames a machine handed to a modelled host's wire from a clock behind the cluster's present. */
+  lateDepartures = 0;
   /** Frames lost on a wire that was down when they left or while they were on it. */
   lost = 0;
   private readonly wires: Array<{ a: Nic82599; b: Nic82599; up: boolean; generation: number }> = [];
@@ -142,6 +147,93 @@ export class Cluster {
   }
 
   /**
+   * A wire between a machine's NIC port and a modelled host's port (ModelledHost: a client whose
+   * CPU is not emulated). Each side serialises its own frames; the wire adds the propagation
+   * delay. The host acts on the cluster's clock, in events, and its frames reach the machine one
+   * lookahead later at least, as a machine's do.
+   */
+  connectHost(nic: Nic82599, host: ModelledHost, propagationSeconds: number): void {
+    const prop = picoseconds(propagationSeconds);
+    if (!(prop > 0)) throw new RangeError(`a wire needs a positive propagation delay (the cluster's lookahead), got ${propagationSeconds} s`);
+    if (!this.nodes.some((n) => n.machine === nic.machine)) throw new RangeError(`port ${nic.name} is on a machine that is not a node of the cluster`);
+    this.lookahead = Math.min(this.lookahead, prop);
+    nic.onTransmit = (frame, endPs) => {
+      // A CPU that was idle can send from a clock behind the cluster's present (its clock moves
+      // on when it next runs): the frame leaves now, and is counted.
+      if (endPs + prop < this.events.now) this.lateDepartures++;
+      this.events.at(Math.max(endPs + prop, this.events.now), () => {
+        this.delivered++;
+        host.port.deliver(frame);
+      });
+    };
+    host.port.onTransmit = (frame, endPs) => {
+      const arrival = endPs + prop;
+      this.events.at(arrival, () => {
+        const at = Cluster.cyclesAt(nic.machine, arrival);
+        const ahead = Math.max(...nic.machine.cpus.map((c) => c.cycles));
+        if (at < ahead) {
+          this.lateArrivals++;
+          this.maxLateCycles = Math.max(this.maxLateCycles, ahead - at);
+        }
+        this.delivered++;
+        nic.receiveAt(at, frame);
+      });
+    };
+  }
+
+  /**
+   * Several NIC ports on one output-queued switch (EthernetSwitch's ports): each port's wire
+   * carries its frames to the switch after `propagationSeconds`; after `forwardingSeconds` the
+   * switch queues a frame on the output port's own link (serialised at the line rate, with
+   * `queueBytes` of buffer, then the wire's delay again). It learns which port each source MAC
+   * address is behind, as a transparent bridge does (IEEE 802.1D), forwards a frame to a known
+   * destination's port, and floods broadcasts (ARP requests) and unknown destinations to every
+   * other port. Returns the switch, whose port links count what they carried and dropped.
+   */
+  connectSwitch(nics: readonly Nic82599[], o: { propagationSeconds: number; forwardingSeconds: number; queueBytes?: number }): EthernetSwitch<SwitchedFrame> {
+    const prop = picoseconds(o.propagationSeconds);
+    if (!(prop > 0)) throw new RangeError(`a wire needs a positive propagation delay (the cluster's lookahead), got ${o.propagationSeconds} s`);
+    if (nics.length < 2) throw new RangeError('a switch needs at least two ports');
+    const fwd = picoseconds(o.forwardingSeconds);
+    const sw = new EthernetSwitch<SwitchedFrame>(this.events, fwd);
+    /** The learned table: source MAC → port. */
+    const learned = new Map<string, number>();
+    nics.forEach((nic, i) => {
+      if (!this.nodes.some((n) => n.machine === nic.machine)) throw new RangeError(`port ${nic.name} is on a machine that is not a node of the cluster`);
+      sw.attach(`port${i}`, { bitsPerSecond: nic.bitsPerSecond, propagationSeconds: o.propagationSeconds, queueBytes: o.queueBytes }, {
+        deliver: (f) => {
+          const at = Cluster.cyclesAt(nic.machine, this.events.now);
+          const ahead = Math.max(...nic.machine.cpus.map((c) => c.cycles));
+          if (at < ahead) {
+            this.lateArrivals++;
+            this.maxLateCycles = Math.max(this.maxLateCycles, ahead - at);
+          }
+          this.delivered++;
+          nic.receiveAt(at, f.payload.frame);
+        },
+      });
+      nic.onTransmit = (frame, endPs) => {
+        if (endPs + prop < this.events.now) this.lateDepartures++;
+        this.events.at(Math.max(endPs + prop, this.events.now), () => {
+          learned.set(macKey(frame, 6), i);
+          const dst = macKey(frame, 0);
+          const wire = wireBytes(frame.length - ETH_HEADER);
+          const out = (frame[0]! & 1) === 0 ? learned.get(dst) : undefined;
+          this.events.after(fwd, () => {
+            if (out !== undefined) {
+              if (out !== i) sw.port(out).send({ wire, payload: { dst, frame } });
+              return;
+            }
+            for (let p = 0; p < nics.length; p++) if (p !== i) sw.port(p).send({ wire, payload: { dst, frame: frame.slice() } });
+          });
+        });
+      };
+    });
+    this.lookahead = Math.min(this.lookahead, prop);
+    return sw;
+  }
+
+  /**
    * Takes the wire of port `nic` down or up at cluster time `atPs` (now by default): frames on
    * it or sent while it is down are lost, and both ports see their link change (LSC) at that
    * time on their own machine's clock.
@@ -162,7 +254,9 @@ export class Cluster {
 
   /** Whether a node has nothing to do before `untilCycles`: every CPU idle, no device event due. */
   private static idle(n: ClusterNode, untilCycles: number): boolean {
-    return n.machine.cpus.every((c) => c.halted || c.stopped) && n.nextWake() >= untilCycles;
+    // A CPU that is stopped but not halted (the kernel stops its CPUs to re-slice when it arms its
+    // first timer) still has work: only halted CPUs are idle.
+    return n.machine.cpus.every((c) => c.halted) && n.nextWake() >= untilCycles;
   }
 
   /** Runs every machine to cluster time `until` (picoseconds), or until nothing is left to do. */
@@ -223,4 +317,16 @@ export class Cluster {
 export function describeStall(end: ClusterRunEnd): string {
   if (end.reason !== 'stalled') return `cluster ${end.reason} at ${end.at / 1e6} µs`;
   return `cluster stalled at ${end.at / 1e6} µs: nothing in flight and no node can move, yet ${end.blocked.map((b) => `${b.node}: ${b.what}`).join('; ')}`;
+}
+
+/** A frame crossing a switch: the 82599's bytes, and its destination MAC as the forwarding key. */
+export interface SwitchedFrame {
+  dst: string;
+  frame: Uint8Array;
+}
+
+function macKey(b: Uint8Array, off: number): string {
+  let k = '';
+  for (let i = 0; i < 6; i++) k += (b[off + i]! | 0x100).toString(16).slice(1);
+  return k;
 }

@@ -31,6 +31,7 @@ import { Process, SigInfo, Task, TaskState } from './task.js';
 import { ConsoleFile, closeFiles, hostIsatty, installFd, readHostStdin } from './vfs.js';
 import { Vma } from './vma.js';
 import { HostNet } from './net/host-net.js';
+import { SimNet } from './net/sim-net.js';
 import { disarmRealTimer } from './itimer.js';
 import { prototypeOf } from './syscall-prototypes.js';
 import { FutexTable, clearChildTid, exitRobustList } from './futex.js';
@@ -50,6 +51,11 @@ const NET_SLICE_CYCLES = 2_000_000;
 export interface KernelTimer {
   readonly deadline: number;
   readonly fire: () => void;
+  /**
+   * A timer of the kernel's own housekeeping (the TCP/IP stack's delayed-ACK, retransmission and
+   * TIME_WAIT timers) that does not keep a run going once every task has exited.
+   */
+  readonly background?: boolean;
 }
 
 /** Real-time bounds of Kernel.run's waits for the host (performance.now() milliseconds). */
@@ -1500,6 +1506,10 @@ export class Kernel {
       }
       // Every CPU is idle: only the host, a timer or a device can wake a task now.
       const timer = this.timers.length > 0 ? this.timers.reduce((a, b) => (b.deadline < a.deadline ? b : a)) : undefined;
+      // The program (its namespace's init) and every task have exited: the stack's own timers (a
+      // connection in TIME_WAIT) run down after the run, not in it.
+      if (timer !== undefined && this.namespaceInit?.zombie === true && !this.anyTaskAlive() &&
+        this.timers.every((t) => t.background === true)) return this.settled();
       if (timer !== undefined && timer.deadline > CLOCK_HORIZON && !this.hostCouldWake()) return 'horizon';
       const device = this.machine.nextEventAt;
       if (device < (timer?.deadline ?? Infinity) && device <= maxCycles) {
@@ -1548,6 +1558,11 @@ export class Kernel {
     return false;
   }
 
+  private anyTaskAlive(): boolean {
+    for (const t of this.tasks.values()) if (t.state !== TaskState.Dead) return true;
+    return false;
+  }
+
   /** Every CPU idle, no timer, nothing the host could wake: done, or blocked for good. */
   private settled(): RunEnd {
     return this.blockedTasks().length > 0 ? 'deadlock' : 'done';
@@ -1567,6 +1582,19 @@ export class Kernel {
     }).join(', ');
   }
 
+  /**
+   * Where guest sockets lead: 'host' (real host sockets on loopback, the default) or 'sim' (the
+   * TCP/IP stack of core/net on this machine's own devices: its loopback, and its 82599 port when
+   * it is a cluster node). Chosen before the first socket (`dunesim exec --net`).
+   */
+  netMode: 'host' | 'sim' = 'host';
+  private simNetInstance: SimNet | undefined;
+
+  /** The simulated network's stack of this machine, made on first use (net/sim-net.ts). */
+  get simNet(): SimNet {
+    return (this.simNetInstance ??= new SimNet(this));
+  }
+
   /** The host's network (real sockets on loopback), started by the first socket. */
   readonly hostNet = new HostNet();
   /** Real milliseconds every CPU may sit idle waiting for the host before run() gives up. */
@@ -1584,8 +1612,8 @@ export class Kernel {
   }
 
   /** Calls `fire` once the simulated clock reaches `deadline` (cycles) with nothing else to do. */
-  addTimer(deadline: number, fire: () => void): KernelTimer {
-    const t: KernelTimer = { deadline, fire };
+  addTimer(deadline: number, fire: () => void, background = false): KernelTimer {
+    const t: KernelTimer = background ? { deadline, fire, background } : { deadline, fire };
     this.timers.push(t);
     // If the CPUs run unsliced, stop them so that run() goes on in slices that end at deadlines.
     if (this.timers.length === 1) for (const c of this.machine.cpus) c.stop();

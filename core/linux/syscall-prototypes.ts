@@ -143,6 +143,8 @@ export const SYSCALL_PROTOTYPES: readonly SyscallPrototype[] = [
   proto(NR.accept, 'accept', 'int fd, struct sockaddr __user *upeer_sockaddr, int __user *upeer_addrlen'),
   proto(NR.sendto, 'sendto', 'int fd, void __user *buff, size_t len, unsigned int flags, struct sockaddr __user *addr, int addr_len'),
   proto(NR.recvfrom, 'recvfrom', 'int fd, void __user *ubuf, size_t size, unsigned int flags, struct sockaddr __user *addr, int __user *addr_len'),
+  proto(NR.sendmsg, 'sendmsg', 'int fd, struct user_msghdr __user *msg, unsigned int flags'),
+  proto(NR.recvmsg, 'recvmsg', 'int fd, struct user_msghdr __user *msg, unsigned int flags'),
   proto(NR.shutdown, 'shutdown', 'int fd, int how'),
   proto(NR.bind, 'bind', 'int fd, struct sockaddr __user *umyaddr, int addrlen'),
   proto(NR.listen, 'listen', 'int fd, int backlog'),

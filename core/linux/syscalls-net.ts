@@ -14,13 +14,20 @@ import {
   EPROTONOSUPPORT, IPPROTO_UDP, SOCK_DGRAM, ERESTARTNOHAND,
 } from './linux-abi.js';
 import { DatagramSocketFile } from './net/datagram-socket-file.js';
+import { readSockaddr, writeSockaddr } from './net/sockaddr.js';
+import { StreamSocketFile } from './net/stream-socket-file.js';
+import { UdpSocketFile } from './net/udp-socket-file.js';
+import {
+  SimSocketFile, isSimSocket, simAccept, simBind, simConnect, simGetName, simGetsockopt, simListen,
+  simSetsockopt, simShutdown, simSocketFile,
+} from './syscalls-net-sim.js';
 import { EpollFile } from './net/epoll-file.js';
 import { INADDR_ANY, InetAddress, SocketFile, hostErrnoOf, inetToString, isLoopback } from './net/socket-file.js';
 import type { SyscallContext, SyscallTable } from './syscall-table.js';
 import { blockingIo, countArg, writeFrom } from './syscalls-fs.js';
 import type { KernelFile, Task } from './task.js';
 import { OpenFile, allocFd } from './vfs.js';
-import { RLIMIT_NOFILE } from './linux-abi.js';
+import { RLIMIT_NOFILE, UIO_MAXIOV, EMSGSIZE } from './linux-abi.js';
 
 /**
  * The socket system calls (net/socket.c) for IPv4 TCP and UDP, backed by real host sockets on
@@ -40,6 +47,8 @@ export function registerNetSyscalls(t: SyscallTable): void {
   t.add(NR.getpeername, 'getpeername', 3, (ctx, fd, addr, lenp) => sysGetName(ctx, fd | 0, addr, lenp, true));
   t.add(NR.sendto, 'sendto', 6, (ctx, fd, buf, len, flags, addr, alen) => sysSendto(ctx, fd | 0, buf, len, flags | 0, addr, alen | 0));
   t.add(NR.recvfrom, 'recvfrom', 6, (ctx, fd, buf, len, flags, addr, lenp) => sysRecvfrom(ctx, fd | 0, buf, len, flags | 0, addr, lenp));
+  t.add(NR.sendmsg, 'sendmsg', 3, (ctx, fd, msg, flags) => sysSendmsg(ctx, fd | 0, msg, flags | 0));
+  t.add(NR.recvmsg, 'recvmsg', 3, (ctx, fd, msg, flags) => sysRecvmsg(ctx, fd | 0, msg, flags | 0));
   t.add(NR.shutdown, 'shutdown', 2, (ctx, fd, how) => sysShutdown(ctx, fd | 0, how | 0));
   t.add(NR.setsockopt, 'setsockopt', 5, (ctx, fd, level, name, val, len) => sysSetsockopt(ctx, fd | 0, level | 0, name | 0, val, len | 0));
   t.add(NR.getsockopt, 'getsockopt', 5, (ctx, fd, level, name, val, lenp) => sysGetsockopt(ctx, fd | 0, level | 0, name | 0, val, lenp));
@@ -58,10 +67,10 @@ function charge(ctx: SyscallContext, cycles: number): void {
   ctx.cpu.cycles += cycles;
 }
 
-function socketOf(task: Task, fd: number): SocketFile | DatagramSocketFile | number {
+function socketOf(task: Task, fd: number): SocketFile | DatagramSocketFile | SimSocketFile | number {
   const f = task.process.files.get(fd);
   if (f === undefined) return -EBADF;
-  return f instanceof SocketFile || f instanceof DatagramSocketFile ? f : -ENOTSOCK;
+  return f instanceof SocketFile || f instanceof DatagramSocketFile || isSimSocket(f) ? f : -ENOTSOCK;
 }
 
 function installNew(task: Task, file: OpenFile, cloexec: boolean): number {
@@ -81,43 +90,15 @@ function sysSocket(ctx: SyscallContext, domain: number, type: number, protocol: 
   if ((type & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC)) !== 0) return -EINVAL;
   const flags = O_RDWR | ((type & SOCK_NONBLOCK) !== 0 ? O_NONBLOCK : 0);
   let s: OpenFile;
+  const sim = ctx.kernel.netMode === 'sim';
   if ((type & SOCK_TYPE_MASK) === SOCK_STREAM) {
     if (protocol !== IPPROTO_IP && protocol !== IPPROTO_TCP) return -EPROTONOSUPPORT;
-    s = new SocketFile(ctx.kernel, flags);
+    s = sim ? simSocketFile(ctx, SOCK_STREAM, flags) : new SocketFile(ctx.kernel, flags);
   } else if ((type & SOCK_TYPE_MASK) === SOCK_DGRAM) {
     if (protocol !== IPPROTO_IP && protocol !== IPPROTO_UDP) return -EPROTONOSUPPORT;
-    s = new DatagramSocketFile(ctx.kernel, flags);
+    s = sim ? simSocketFile(ctx, SOCK_DGRAM, flags) : new DatagramSocketFile(ctx.kernel, flags);
   } else return -ESOCKTNOSUPPORT;
   return installNew(ctx.task, s, (type & SOCK_CLOEXEC) !== 0);
-}
-
-/** struct sockaddr_in from user memory: the address, or -errno. */
-function readSockaddr(ctx: SyscallContext, va: number, len: number): InetAddress | number {
-  if (len < 2 || len > 128) return -EINVAL;
-  const b = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, va, Math.min(len, SOCKADDR_IN_SIZE));
-  if (b === undefined) return -EFAULT;
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  if (dv.getUint16(0, true) !== AF_INET) return -EAFNOSUPPORT;
-  if (len < SOCKADDR_IN_SIZE) return -EINVAL;
-  return { port: dv.getUint16(2, false), addr: dv.getUint32(4, false) };
-}
-
-/** Writes a sockaddr_in through (addr, *lenp) as Linux's move_addr_to_user: truncated, *lenp = 16. */
-function writeSockaddr(ctx: SyscallContext, va: number, lenp: number, a: InetAddress): number {
-  if (va === 0) return 0;
-  const lb = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, lenp, 4);
-  if (lb === undefined) return -EFAULT;
-  const room = new DataView(lb.buffer, lb.byteOffset, 4).getInt32(0, true);
-  if (room < 0) return -EINVAL;
-  const b = new Uint8Array(SOCKADDR_IN_SIZE);
-  const dv = new DataView(b.buffer);
-  dv.setUint16(0, AF_INET, true);
-  dv.setUint16(2, a.port, false);
-  dv.setUint32(4, a.addr >>> 0, false);
-  if (room > 0 && !ctx.kernel.copyToUser(ctx.cpu, ctx.task, va, b.subarray(0, Math.min(room, SOCKADDR_IN_SIZE)))) return -EFAULT;
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setInt32(0, SOCKADDR_IN_SIZE, true);
-  return ctx.kernel.copyToUser(ctx.cpu, ctx.task, lenp, out) ? 0 : -EFAULT;
 }
 
 /**
@@ -128,6 +109,7 @@ function sysBind(ctx: SyscallContext, fd: number, va: number, len: number): Sysc
   charge(ctx, ctx.kernel.costs.socketCallPath);
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
+  if (isSimSocket(s)) return simBind(ctx, s, va, len);
   const a = readSockaddr(ctx, va, len);
   if (typeof a === 'number') return a;
   if (a.addr !== INADDR_ANY && !isLoopback(a.addr)) return -EADDRNOTAVAIL;
@@ -156,6 +138,7 @@ function sysListen(ctx: SyscallContext, fd: number, backlog: number): SyscallRes
   charge(ctx, ctx.kernel.costs.socketCallPath);
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
+  if (isSimSocket(s)) return simListen(s, backlog);
   if (s instanceof DatagramSocketFile) return -EOPNOTSUPP;
   if (s.state === 'unbound') {
     // inet_autobind: an ephemeral port on every address.
@@ -174,6 +157,7 @@ function sysAccept(ctx: SyscallContext, fd: number, addr: number, lenp: number, 
   if ((flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) !== 0) return -EINVAL;
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
+  if (isSimSocket(s)) return simAccept(ctx, s, addr, lenp, flags, (f, cloexec) => installNew(ctx.task, f, cloexec));
   if (s instanceof DatagramSocketFile) return -EOPNOTSUPP;
   if (s.state !== 'listening') return -EINVAL;
   const take = (): number | undefined => {
@@ -195,6 +179,7 @@ function sysConnect(ctx: SyscallContext, fd: number, va: number, len: number): S
   charge(ctx, ctx.kernel.costs.socketCallPath);
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
+  if (isSimSocket(s)) return simConnect(ctx, s, va, len);
   if (s instanceof DatagramSocketFile) return datagramConnect(ctx, s, va, len);
   const a = readSockaddr(ctx, va, len);
   if (typeof a === 'number') return a;
@@ -265,6 +250,7 @@ function sysGetName(ctx: SyscallContext, fd: number, addr: number, lenp: number,
   charge(ctx, ctx.kernel.costs.socketCallPath);
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
+  if (isSimSocket(s)) return simGetName(ctx, s, addr, lenp, peer);
   if (peer) {
     if ((s instanceof SocketFile && s.state !== 'connected') || s.peer === undefined) return -ENOTCONN;
     return writeSockaddr(ctx, addr, lenp, s.peer);
@@ -275,13 +261,18 @@ function sysGetName(ctx: SyscallContext, fd: number, addr: number, lenp: number,
 function sysSendto(ctx: SyscallContext, fd: number, buf: number, len: number, flags: number, addr: number, alen: number): SyscallResult {
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
-  charge(ctx, ctx.kernel.costs.tcpSendPath);
+  if (!isSimSocket(s)) charge(ctx, ctx.kernel.costs.tcpSendPath);
   const data = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, buf, countArg(len));
   if (data === undefined) return -EFAULT;
-  if (s instanceof DatagramSocketFile) {
+  return sendData(ctx, s, data, flags, addr, alen);
+}
+
+/** sock_sendmsg once the bytes are in the kernel: a datagram to `addr` (if given), or the stream. */
+function sendData(ctx: SyscallContext, s: SocketFile | DatagramSocketFile | SimSocketFile, data: Uint8Array, flags: number, addr: number, alen: number): SyscallResult {
+  if (s instanceof DatagramSocketFile || s instanceof UdpSocketFile) {
     const to = addr === 0 ? undefined : readSockaddr(ctx, addr, alen);
     if (typeof to === 'number') return to;
-    return s.send(data, to);
+    return s instanceof UdpSocketFile ? s.sendTo(data, to) : s.send(data, to);
   }
   return writeFrom(ctx, s, data, undefined, { nonblock: (flags & MSG_DONTWAIT) !== 0, noSignal: (flags & MSG_NOSIGNAL) !== 0 });
 }
@@ -289,35 +280,142 @@ function sysSendto(ctx: SyscallContext, fd: number, buf: number, len: number, fl
 function sysRecvfrom(ctx: SyscallContext, fd: number, buf: number, len: number, flags: number, addr: number, lenp: number): SyscallResult {
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
-  charge(ctx, ctx.kernel.costs.tcpRecvPath);
+  if (!isSimSocket(s)) charge(ctx, ctx.kernel.costs.tcpRecvPath);
   const n = countArg(len);
   if (n === 0) return 0;
+  const { kernel, task } = ctx;
+  return receiveData(ctx, s, n, flags, (cpu, d) => kernel.copyToUser(cpu, task, buf, d), (cpu, from) => {
+    if (addr === 0 || lenp === 0) return true;
+    // A stream socket has no source address to give: *addrlen becomes 0 (tcp_recvmsg).
+    if (from === undefined) return kernel.copyToUser(cpu, task, lenp, new Uint8Array(4));
+    return writeSockaddr({ kernel, cpu, task }, addr, lenp, from) >= 0;
+  });
+}
+
+/**
+ * sock_recvmsg: up to `n` bytes through `put` (user memory), the sender through `source`
+ * (undefined for a stream); blocks unless the socket or `flags` say not to.
+ */
+function receiveData(ctx: SyscallContext, s: SocketFile | DatagramSocketFile | SimSocketFile, n: number, flags: number,
+  put: (cpu: Cpu, d: Uint8Array) => boolean, source: (cpu: Cpu, from: InetAddress | undefined) => boolean): SyscallResult {
   const nonblock = (s.flags & O_NONBLOCK) !== 0 || (flags & MSG_DONTWAIT) !== 0;
   const peek = (flags & MSG_PEEK) !== 0;
-  const { kernel, task } = ctx;
   if (s instanceof DatagramSocketFile) {
     return blockingIo(ctx, (cpu) => {
-      let bad = false;
-      const r = s.receive(n, (d) => kernel.copyToUser(cpu, task, buf, d), peek, (from) => {
-        bad = addr !== 0 && lenp !== 0 && writeSockaddr({ kernel, cpu, task }, addr, lenp, from) < 0;
-        return !bad;
-      });
+      const r = s.receive(n, (d) => put(cpu, d), peek, (from) => source(cpu, from));
       return r === -EAGAIN && !nonblock ? undefined : r;
     }, () => s.readReady(), () => -EINTR, s);
   }
+  if (s instanceof UdpSocketFile) {
+    return blockingIo(ctx, (cpu) => {
+      const from = { addr: 0, port: 0 };
+      const r = s.receive(n, (d) => put(cpu, d), peek, from);
+      if (r === -EAGAIN && !nonblock) return undefined;
+      if (r >= 0 && !source(cpu, from)) return -EFAULT;
+      return r;
+    }, () => s.readReady(), () => -EINTR, s);
+  }
   return blockingIo(ctx, (cpu) => {
-    const r = s.receive(n, (d) => kernel.copyToUser(cpu, task, buf, d), peek);
+    const r = s.receive(n, (d) => put(cpu, d), peek);
     if (r === -EAGAIN && !nonblock) return undefined;
-    // A stream socket has no source address to give: *addrlen becomes 0 (tcp_recvmsg).
-    if (r >= 0 && addr !== 0 && lenp !== 0 && !kernel.copyToUser(cpu, task, lenp, new Uint8Array(4))) return -EFAULT;
+    if (r >= 0 && !source(cpu, undefined)) return -EFAULT;
     return r;
   }, () => s.readReady(), () => -EINTR, s);
+}
+
+/** struct msghdr (56 bytes): name, namelen, iov, iovlen, control, controllen, flags. */
+const MSGHDR_SIZE = 56;
+
+interface UserMsg {
+  name: number;
+  nameLen: number;
+  iov: Array<{ base: number; len: number }>;
+  total: number;
+}
+
+function readMsghdr(ctx: SyscallContext, va: number): UserMsg | number {
+  const b = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, va, MSGHDR_SIZE);
+  if (b === undefined) return -EFAULT;
+  const dv = new DataView(b.buffer, b.byteOffset, MSGHDR_SIZE);
+  const name = Number(dv.getBigUint64(0, true));
+  const nameLen = dv.getInt32(8, true);
+  const iovVa = Number(dv.getBigUint64(16, true));
+  const iovLen = Number(dv.getBigUint64(24, true));
+  if (iovLen > UIO_MAXIOV) return -EMSGSIZE;
+  const raw = iovLen === 0 ? new Uint8Array(0) : ctx.kernel.copyFromUser(ctx.cpu, ctx.task, iovVa, iovLen * 16);
+  if (raw === undefined) return -EFAULT;
+  const iv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const iov: Array<{ base: number; len: number }> = [];
+  let total = 0;
+  for (let i = 0; i < iovLen; i++) {
+    const len = Number(iv.getBigUint64(i * 16 + 8, true));
+    if (len > 0x7fff_ffff - total) return -EINVAL;
+    iov.push({ base: Number(iv.getBigUint64(i * 16, true)), len });
+    total += len;
+  }
+  return { name, nameLen, iov, total };
+}
+
+/** sendmsg(2): the iovecs gathered into one message; ancillary data is not supported and ignored. */
+function sysSendmsg(ctx: SyscallContext, fd: number, msgVa: number, flags: number): SyscallResult {
+  const s = socketOf(ctx.task, fd);
+  if (typeof s === 'number') return s;
+  if (!isSimSocket(s)) charge(ctx, ctx.kernel.costs.tcpSendPath);
+  const m = readMsghdr(ctx, msgVa);
+  if (typeof m === 'number') return m;
+  const data = new Uint8Array(m.total);
+  let off = 0;
+  for (const v of m.iov) {
+    const part = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, v.base, v.len);
+    if (part === undefined) return -EFAULT;
+    data.set(part, off);
+    off += v.len;
+  }
+  return sendData(ctx, s, data, flags, m.nameLen > 0 ? m.name : 0, m.nameLen);
+}
+
+/** recvmsg(2): scattered over the iovecs; msg_namelen, msg_controllen and msg_flags are written back. */
+function sysRecvmsg(ctx: SyscallContext, fd: number, msgVa: number, flags: number): SyscallResult {
+  const s = socketOf(ctx.task, fd);
+  if (typeof s === 'number') return s;
+  if (!isSimSocket(s)) charge(ctx, ctx.kernel.costs.tcpRecvPath);
+  const m = readMsghdr(ctx, msgVa);
+  if (typeof m === 'number') return m;
+  const { kernel, task } = ctx;
+  const put = (cpu: Cpu, d: Uint8Array): boolean => {
+    let off = 0;
+    for (const v of m.iov) {
+      if (off >= d.length) break;
+      const n = Math.min(v.len, d.length - off);
+      if (!kernel.copyToUser(cpu, task, v.base, d.subarray(off, off + n))) return false;
+      off += n;
+    }
+    return true;
+  };
+  const tail = new Uint8Array(4);
+  return receiveData(ctx, s, m.total, flags, put, (cpu, from) => {
+    // msg_namelen (offset 8), msg_controllen (offset 40: no ancillary data), msg_flags (offset 48).
+    let nameLen = 0;
+    if (from !== undefined && m.name !== 0 && m.nameLen > 0) {
+      const b = new Uint8Array(SOCKADDR_IN_SIZE);
+      const dv = new DataView(b.buffer);
+      dv.setUint16(0, AF_INET, true);
+      dv.setUint16(2, from.port, false);
+      dv.setUint32(4, from.addr >>> 0, false);
+      if (!kernel.copyToUser(cpu, task, m.name, b.subarray(0, Math.min(m.nameLen, SOCKADDR_IN_SIZE)))) return false;
+      nameLen = SOCKADDR_IN_SIZE;
+    }
+    new DataView(tail.buffer).setInt32(0, nameLen, true);
+    return kernel.copyToUser(cpu, task, msgVa + 8, tail) && kernel.copyToUser(cpu, task, msgVa + 40, new Uint8Array(8)) &&
+      kernel.copyToUser(cpu, task, msgVa + 48, new Uint8Array(4));
+  });
 }
 
 function sysShutdown(ctx: SyscallContext, fd: number, how: number): SyscallResult {
   charge(ctx, ctx.kernel.costs.socketCallPath);
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
+  if (isSimSocket(s)) return simShutdown(s, how);
   if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) return -EINVAL;
   if (s instanceof DatagramSocketFile) return s.peer === undefined ? -ENOTCONN : 0;
   return s.shutdown(how !== SHUT_WR, how !== SHUT_RD);
@@ -327,6 +425,7 @@ function sysSetsockopt(ctx: SyscallContext, fd: number, level: number, name: num
   charge(ctx, ctx.kernel.costs.socketCallPath);
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
+  if (isSimSocket(s)) return simSetsockopt(ctx, s, level, name, val, len);
   if (level !== SOL_SOCKET && level !== IPPROTO_TCP && level !== IPPROTO_UDP && level !== IPPROTO_IP) return -ENOPROTOOPT;
   if (len < 4) return -EINVAL;
   const b = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, val, 4);
@@ -341,6 +440,7 @@ function sysGetsockopt(ctx: SyscallContext, fd: number, level: number, name: num
   charge(ctx, ctx.kernel.costs.socketCallPath);
   const s = socketOf(ctx.task, fd);
   if (typeof s === 'number') return s;
+  if (isSimSocket(s)) return simGetsockopt(ctx, s, level, name, val, lenp);
   const lb = ctx.kernel.copyFromUser(ctx.cpu, ctx.task, lenp, 4);
   if (lb === undefined) return -EFAULT;
   const room = new DataView(lb.buffer, lb.byteOffset, 4).getInt32(0, true);

@@ -44,6 +44,11 @@ export interface RunOptions {
   syscalls?: readonly SyscallContribution[];
   /** Real milliseconds the machine may sit idle waiting for the host's network before the run gives up (default: for ever). */
   netIdleTimeoutMs?: number;
+  /**
+   * Where guest sockets lead: 'host' (default) real host sockets on loopback; 'sim' the
+   * simulated TCP/IP stack (core/net) on the machine's loopback, every packet in simulated time.
+   */
+  net?: 'host' | 'sim';
   /** Translate hot guest blocks to JavaScript (core/vtx/jit); default on unless DUNESIM_JIT=0. Figures are the same either way. */
   jit?: boolean;
 }
@@ -83,6 +88,7 @@ export function runElf(path: string, args: string[], opts: RunElfOptions): ExecR
     trace: opts.trace !== undefined, syscalls: opts.syscalls,
     ...(opts.jit !== undefined ? { jit: opts.jit } : {}),
   });
+  if (opts.net === 'sim') k.netMode = 'sim';
   if (opts.console !== undefined) k.console = opts.console;
   const say = opts.report ?? ((line: string): boolean => process.stderr.write(line));
   if (opts.root !== undefined) k.root = resolve(opts.root);

@@ -50,6 +50,7 @@ export const COST_CONSTANTS = {
   tcpSendPath: 'Linux tcp_sendmsg for one call: copy into an skb, tcp_push, ip_queue_xmit and the driver transmit',
   tcpRecvPath: 'Linux tcp_recvmsg for one call plus the receive softirq of the segment it reads',
   tcpClosePath: 'Linux close of an established TCP socket: tcp_close, the FIN/ACK segments in softirq, sock teardown',
+  copyUserPerByte: 'Linux copy_to_user / copy_from_user per byte moved between user memory and a socket buffer (the call\'s fixed part is in its path)',
   pollPath: 'Linux poll / epoll_wait / epoll_ctl call body (excluding the files looked at)',
   pollPerFile: 'Linux f_op->poll of one file during poll or epoll_wait',
   irqPath: 'Linux device interrupt beyond IDT delivery and IRETQ: common_interrupt, do_IRQ, irq_enter/irq_exit, handle_edge_irq and the driver handler that schedules NAPI',
@@ -124,6 +125,7 @@ export class CostModel implements Record<CostConstant, number> {
   tcpSendPath = 0;
   tcpRecvPath = 0;
   tcpClosePath = 0;
+  copyUserPerByte = 0;
   pollPath = 0;
   pollPerFile = 0;
   irqPath = 0;

@@ -133,6 +133,15 @@ describe('the CLI: every bad input is one line and a non-zero status', () => {
     expect(r.stdout).toBe(''); // refused before the guest ran
   });
 
+  it('exec --net: only host or sim, refused before the guest runs', () => {
+    const r = dunesim(['exec', '--net', 'wifi', '--', HELLO]);
+    expect(r.status).toBe(2);
+    expect(oneLine(r.stderr)).toBe("dunesim: --net must be host or sim, got 'wifi'");
+    expect(r.stdout).toBe('');
+    const ok = dunesim(['exec', '--net', 'sim', '--', HELLO]);
+    expect(ok.status).toBe(0);
+  });
+
   it('bench --report onto a file and --json onto a directory: refused before the first suite runs', () => {
     let r = dunesim(['bench', 'vtx', '--report', join(dir, 'file')]);
     expect(r.status).toBe(2);

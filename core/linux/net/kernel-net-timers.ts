@@ -41,7 +41,7 @@ export class KernelNetTimers implements NetTimers {
     const t = this.kernel.addTimer(deadline, () => {
       this.pending.delete(handle);
       fire();
-    });
+    }, true);
     this.pending.set(handle, t);
     return handle;
   }
