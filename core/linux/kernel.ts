@@ -1276,12 +1276,23 @@ export class Kernel {
 
   /** Copies `len` bytes from user memory; undefined on a bad address (the caller returns -EFAULT). */
   copyFromUser(cpu: Cpu, t: Task, va: number, len: number): Uint8Array | undefined {
-    const out = new Uint8Array(len);
+    // Every page is reached first and the buffer allocated after: a guest that passes a huge
+    // length over memory it does not have gets EFAULT without making the host allocate the
+    // length (a write(fd, p, 2 GiB) would otherwise ask the host for 2 GiB up front). The pages'
+    // frames stay put between the two passes: nothing else runs.
+    const frames: number[] = [];
     for (let off = 0; off < len; ) {
       const pa = this.userAccess(cpu, t, va + off, false);
       if (pa < 0) return undefined;
+      frames.push(pa);
+      off += Math.min(len - off, PAGE_SIZE - ((va + off) % PAGE_SIZE));
+    }
+    const out = new Uint8Array(len);
+    const u8 = this.machine.mem.u8;
+    for (let off = 0, k = 0; off < len; k++) {
+      const pa = frames[k]!;
       const n = Math.min(len - off, PAGE_SIZE - ((va + off) % PAGE_SIZE));
-      out.set(this.machine.mem.u8.subarray(pa, pa + n), off);
+      out.set(u8.subarray(pa, pa + n), off);
       off += n;
     }
     return out;
