@@ -11,6 +11,7 @@
  *   npx dunesim bench dune-micro --json docs/bench/dune-micro.json
  *   npx dunesim bench vtx --json docs/bench/vtx.json
  *   npx dunesim bench threads --json docs/bench/threads.json
+ *   npx dunesim bench wedge --json docs/bench/wedge.json          (and boehm-gc, net-linux)
  *   npx tsx scripts/readme-figures.ts            # rewrite the blocks
  *   npx tsx scripts/readme-figures.ts --check    # exit 1 if README.md is stale
  */
@@ -24,7 +25,7 @@ export const README = join(ROOT, 'README.md');
 export const BENCH_DIR = join(ROOT, 'docs', 'bench');
 
 /** The suites whose figures the README shows. */
-export const README_SUITES = ['dune-micro', 'vtx', 'threads'] as const;
+export const README_SUITES = ['dune-micro', 'vtx', 'threads', 'wedge', 'boehm-gc', 'net-linux'] as const;
 
 /** Cycles as the README prints them: whole numbers with thousands separators, one decimal below 100. */
 function cycles(v: number | undefined): string {
@@ -96,7 +97,51 @@ function threads(r: BenchResult): string {
   return lines.join('\n');
 }
 
-const RENDER: Record<(typeof README_SUITES)[number], (r: BenchResult) => string> = { 'dune-micro': dunemicro, vtx, threads };
+/** A figure of any unit: whole numbers with separators from 100 up, else three significant digits. */
+function figure(v: number | undefined | null): string {
+  if (v === undefined || v === null) return '–';
+  if (Math.abs(v) >= 100) return Math.round(v).toLocaleString('en-US');
+  return String(Number(v.toPrecision(3)));
+}
+
+/** Rows the paper gives a Linux and a Dune figure for: both columns, both errors. */
+function linuxAndDune(r: BenchResult): string {
+  const lines = [
+    '| row | unit | model Linux | model Dune | paper Linux | paper Dune | Linux error | Dune error |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const row of r.rows) {
+    if (row.paper?.linux === undefined || row.paper?.dune === undefined) continue;
+    lines.push(`| ${row.id} | ${row.unit} | ${figure(row.linux)} | ${figure(row.dune)} | ${figure(row.paper.linux)} | ${figure(row.paper.dune)} | ${error(row.linux, row.paper.linux)} | ${error(row.dune, row.paper.dune)} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Table 6: the claim is the ratio of each Dune variant's time to Normal's, beside the paper's. */
+function boehmGc(r: BenchResult): string {
+  const lines = [
+    '| workload:variant | model Normal (ms) | model variant (ms) | model variant ÷ Normal | paper variant ÷ Normal |',
+    '|---|---|---|---|---|',
+  ];
+  for (const row of r.rows) {
+    if (row.unit !== 'ms' || row.linux === undefined || row.dune === undefined) continue;
+    const p = row.paper;
+    const paper = p?.linux !== undefined && p?.dune !== undefined ? (p.dune / p.linux).toFixed(3) : '–';
+    lines.push(`| ${row.id} | ${figure(row.linux)} | ${figure(row.dune)} | ${(row.dune / row.linux).toFixed(3)} | ${paper} |`);
+  }
+  return lines.join('\n');
+}
+
+/** One modelled figure per row against the paper's Linux one. */
+function linuxOnly(r: BenchResult): string {
+  const lines = ['| row | unit | model Linux | paper Linux | error |', '|---|---|---|---|---|'];
+  for (const row of r.rows) lines.push(`| ${row.id} | ${row.unit} | ${figure(row.value)} | ${figure(row.paper?.linux)} | ${error(row.value, row.paper?.linux)} |`);
+  return lines.join('\n');
+}
+
+const RENDER: Record<(typeof README_SUITES)[number], (r: BenchResult) => string> = {
+  'dune-micro': dunemicro, vtx, threads, wedge: linuxAndDune, 'boehm-gc': boehmGc, 'net-linux': linuxOnly,
+};
 
 /** The bench JSON of `suite` (an array of results, as `--json` writes it). */
 export function readBench(suite: string, dir = BENCH_DIR): BenchResult {
