@@ -162,6 +162,9 @@ export function suiteChartSpec(result: BenchResult): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     vconcat: specs.length > 0 ? specs : [barPanel(result.suite, 'no figures', '', [])],
     spacing: 24,
+    // Bar panels colour by kind (no legend) and series panels by series (with one): each panel
+    // keeps its own colour scale and legend instead of merging them.
+    resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
     config: { font: 'system-ui, sans-serif', view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 11 } },
   } as unknown as TopLevelSpec;
 }
