@@ -105,6 +105,11 @@ export class Machine {
     while (i > 0 && this.evAt[i - 1]! > at) i--;
     this.evAt.splice(i, 0, at);
     this.evAction.splice(i, 0, action);
+    // Scheduled by the code of a running slice (a store to a device register): that slice's end
+    // was sized without this event, so it ends here and `run` sizes the next one again. Otherwise
+    // the CPU would run past the event, and the device would act late by up to a quantum.
+    const r = this.running;
+    if (r !== undefined) r.endSlice = true;
   }
 
   /** The clock of the next device event (Infinity: none). */

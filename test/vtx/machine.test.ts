@@ -107,6 +107,34 @@ describe('Machine scheduling (deterministic multi-CPU time)', () => {
   });
 });
 
+describe('device events scheduled from a running slice', () => {
+  it('fire at their time: the slice that scheduled one ends, so the CPU does not run a quantum past it', () => {
+    const m = new Machine({ memory: 4 * MiB, quantum: 1_000_000 });
+    const boot = new LongModeBoot(m);
+    const cpu = m.cpus[0]!;
+    let due = -1;
+    let firedAt = -1;
+    let seen = -1;
+    const spin: number = boot.native('spin', (c) => {
+      if (firedAt >= 0) {
+        seen = c.cycles;
+        c.stop();
+      } else c.jump(spin);
+    });
+    cpu.rip = boot.native('arm', (c) => {
+      // What a store to a device register does: an event on the machine's clock, 500 cycles on.
+      due = c.cycles + 500;
+      m.schedule(due, () => (firedAt = cpu.cycles));
+      c.jump(spin);
+    });
+    m.run();
+    // At most one spin (one instruction) late; the CPU sees it at its next execution.
+    expect(firedAt).toBeGreaterThanOrEqual(due);
+    expect(firedAt - due).toBeLessThanOrEqual(1);
+    expect(seen - firedAt).toBeLessThanOrEqual(1);
+  });
+});
+
 describe('multi-CPU boot (SDM Vol. 2A LTR, Vol. 3A §8.2.2 TSS descriptor busy flag)', () => {
   it('every CPU gets its own TSS: the descriptor LTR loaded is busy, and LTR of a busy TSS raises #GP(selector)', () => {
     const m = new Machine({ memory: 16 * MiB, cpus: 3 });
