@@ -589,6 +589,10 @@ export class Kernel {
     this.current[cpu.index] = next;
     this.sv[this.sContextSwitches]++;
     cpu.cycles += this.costs.contextSwitchPath;
+    // switch_fpu: the registers are the task's, not the CPU's (a CPU that went idle saved its
+    // last task's already).
+    if (prev !== undefined) cpu.saveFpu(prev.fpu);
+    cpu.restoreFpu(next.fpu);
     // A CPU that went idle kept the last address space loaded (lazy TLB mode, enter_lazy_tlb):
     // a task of that same address space needs no CR3 load, whoever ran before.
     if (this.loadedRoot(cpu) !== next.process.mm.cr3) this.switchMm(cpu, next.process.mm);
@@ -714,6 +718,8 @@ export class Kernel {
       if (t !== undefined && t.state === TaskState.Running) t.state = TaskState.Runnable;
       const next = this.takeRunnable(cpu);
       if (next === undefined) {
+        const prev = this.current[cpu.index];
+        if (prev !== undefined) cpu.saveFpu(prev.fpu);
         this.current[cpu.index] = undefined;
         cpu.tscDeadline = Infinity;
         cpu.jump(this.syscallEntry); // parked in kernel text until an interrupt or wake-up

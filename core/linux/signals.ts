@@ -2,14 +2,20 @@ import { Cpu, RAX, RDI, RDX, RSI, RSP } from '../vtx/cpu.js';
 import type { Kernel } from './kernel.js';
 import {
   EINTR, ERESTARTNOINTR, ERESTARTSYS, SA_RESTART, isRestartCode, RT_SIGFRAME_INFO, RT_SIGFRAME_SIZE, RT_SIGFRAME_UC, SA_NODEFER, SA_ONSTACK, SA_RESETHAND,
-  SA_RESTORER, SA_SIGINFO, SC_CR2, SC_CSGSFS, SC_EFLAGS, SC_ERR, SC_OLDMASK, SC_RIP, SC_TRAPNO,
+  SA_RESTORER, SA_SIGINFO, SC_CR2, SC_FPSTATE, SIGSEGV, SI_KERNEL, SC_CSGSFS, SC_EFLAGS, SC_ERR, SC_OLDMASK, SC_RIP, SC_TRAPNO,
   SS_DISABLE, SS_ONSTACK, UC_STACK,
   SIGCONTEXT_GPRS, SIGKILL, SIGSTOP, SIG_DFL, SIG_DEFAULT_IGNORE, SIG_DEFAULT_STOP, SIG_IGN,
   SI_ADDR, SI_CODE, SI_SIGNO, SI_VALUE, UC_MCONTEXT, UC_SIGMASK, USER_CS, USER_DS, signaledStatus,
 } from './linux-abi.js';
 import { SigInfo, Task, TaskState } from './task.js';
+import { FXSAVE_AREA_SIZE, newFxImage } from '../vtx/fx-save-area.js';
 
 const TWO_32 = 0x1_0000_0000;
+/** The fpstate a signal frame gets (built here, then copied to the user stack). */
+const fxFrame = new DataView(new ArrayBuffer(FXSAVE_AREA_SIZE));
+const fxBytes = new Uint8Array(fxFrame.buffer);
+/** The initial x87/SSE state, which a signal handler starts from. Never written. */
+const FX_INIT = newFxImage();
 const GPR_INDEX: Record<string, number> = {
   rax: 0, rcx: 1, rdx: 2, rbx: 3, rsp: 4, rbp: 5, rsi: 6, rdi: 7, r8: 8, r9: 9, r10: 10, r11: 11, r12: 12, r13: 13, r14: 14, r15: 15,
 };
@@ -205,7 +211,10 @@ function setupRtFrame(k: Kernel, cpu: Cpu, t: Task, info: SigInfo): boolean {
   let sp = r.get(RSP) - 128; // skip the red zone
   // SA_ONSTACK: the frame goes on the alternate stack, unless the task is already on it.
   if ((act.flags & SA_ONSTACK) !== 0 && sasSsFlags(t, sp) === 0) sp = t.sigAltStack.sp + t.sigAltStack.size;
-  sp -= RT_SIGFRAME_SIZE;
+  // fpu__alloc_mathframe: the interrupted code's x87/SSE state goes above the frame, 64-byte
+  // aligned; sigcontext.fpstate points to it.
+  const fpstate = Math.floor((sp - FXSAVE_AREA_SIZE) / 64) * 64;
+  sp = fpstate - RT_SIGFRAME_SIZE;
   sp = Math.floor(sp / 16) * 16 - 8;
   const f = new Uint8Array(RT_SIGFRAME_SIZE);
   const dv = new DataView(f.buffer);
@@ -233,6 +242,7 @@ function setupRtFrame(k: Kernel, cpu: Cpu, t: Task, info: SigInfo): boolean {
   t.savedSigmask = undefined;
   put(mc + SC_OLDMASK, saved.lo);
   put(mc + SC_CR2, info.signo === 11 ? info.addr : 0);
+  put(mc + SC_FPSTATE, fpstate);
   dv.setUint32(RT_SIGFRAME_UC + UC_SIGMASK, saved.lo, true);
   dv.setUint32(RT_SIGFRAME_UC + UC_SIGMASK + 4, saved.hi, true);
   dv.setInt32(RT_SIGFRAME_INFO + SI_SIGNO, info.signo, true);
@@ -240,6 +250,11 @@ function setupRtFrame(k: Kernel, cpu: Cpu, t: Task, info: SigInfo): boolean {
   put(RT_SIGFRAME_INFO + SI_ADDR, info.signo === 11 || info.signo === 7 || info.signo === 4 || info.signo === 8 ? info.addr : info.pid);
   if (info.value !== undefined) put(RT_SIGFRAME_INFO + SI_VALUE, info.value);
   if (!k.copyToUser(cpu, t, sp, f)) return false;
+  // copy_fpstate_to_sigframe: the task runs on `cpu`, so its registers are the CPU's.
+  cpu.saveFpu(fxFrame);
+  if (!k.copyToUser(cpu, t, fpstate, fxBytes)) return false;
+  // fpu__clear_user_states: the handler starts from the initial x87/SSE state.
+  cpu.restoreFpu(FX_INIT);
   // Block the handler's mask and (unless SA_NODEFER) the signal itself while it runs.
   t.blockedLo |= act.maskLo;
   t.blockedHi |= act.maskHi;
@@ -294,6 +309,17 @@ export function sigreturn(k: Kernel, cpu: Cpu, t: Task): number {
   r.rflags = ((dv.getUint32(mc + SC_EFLAGS, true) & 0x5_4dd5) | 0x202) >>> 0;
   t.blockedLo = dv.getUint32(RT_SIGFRAME_UC + UC_SIGMASK, true) & ~((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
   t.blockedHi = dv.getUint32(RT_SIGFRAME_UC + UC_SIGMASK + 4, true);
+  // fpu__restore_sig: no fpstate means the initial state; an unreadable one, or one whose MXCSR
+  // sets a reserved bit (FXRSTOR would #GP), is a bad frame: SIGSEGV.
+  const fpstate = (dv.getUint32(mc + SC_FPSTATE + 4, true) | 0) * TWO_32 + dv.getUint32(mc + SC_FPSTATE, true);
+  if (fpstate === 0) cpu.restoreFpu(FX_INIT);
+  else {
+    const fx = k.copyFromUser(cpu, t, fpstate, FXSAVE_AREA_SIZE);
+    if (fx === undefined || !cpu.restoreFpu(new DataView(fx.buffer, fx.byteOffset, FXSAVE_AREA_SIZE))) {
+      queueSignal(k, t, { signo: SIGSEGV, code: SI_KERNEL, addr: 0, pid: 0 }, true);
+      return r.get(RAX);
+    }
+  }
   t.iretOnReturn = true;
   // The syscall's "result" is the restored RAX.
   return r.get(RAX);

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { fxInitImage } from '../vtx/fx-save-area.js';
 import { PAGE_SIZE } from '../vtx/arch.js';
 import { Cpu, RAX, RSP } from '../vtx/cpu.js';
 import { OutOfMemoryError } from '../vtx/frame-allocator.js';
@@ -424,6 +425,9 @@ function beginNewExec(k: Kernel, cpu: Cpu, task: Task, bprm: Binprm, elf: ElfFil
   r.rip = img.entry;
   r.set(RSP, img.sp);
   r.rflags = 0x202;
+  // fpu__clear_user_states: the new image starts with the initial x87 and SSE state.
+  fxInitImage(task.fpu);
+  cpu.restoreFpu(task.fpu);
   // ptrace_event(PTRACE_EVENT_EXEC): a stop for a tracer that asked for it, else a plain SIGTRAP.
   if (task.tracer !== undefined) {
     if ((task.ptraceOptions & PTRACE_O_TRACEEXEC) !== 0) {

@@ -1,6 +1,7 @@
 import { AddressSpace } from './address-space.js';
 import { RLIMIT_NOFILE, RLIMIT_STACK, RLIM_INFINITY, RLIM_NLIMITS } from './linux-abi.js';
 import { PtRegs } from './pt-regs.js';
+import { newFxImage } from '../vtx/fx-save-area.js';
 
 export enum TaskState {
   Runnable = 'runnable',
@@ -122,6 +123,12 @@ export interface KernelFile {
 /** A thread (struct task_struct). */
 export class Task {
   readonly regs = new PtRegs();
+  /**
+   * The x87 and SSE registers while the task is off the CPU (thread.fpu): the kernel saves them
+   * here when a CPU switches away from the task and loads them when one switches to it; while the
+   * task runs, the CPU holds them. A new process starts from the initial state.
+   */
+  readonly fpu = newFxImage();
   state = TaskState.Runnable;
   blockedLo = 0;
   blockedHi = 0;

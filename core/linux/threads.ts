@@ -85,6 +85,7 @@ export function cloneTask(ctx: SyscallContext, a: CloneArgs): SyscallResult {
     ct = kernel.newTask(child);
   }
   ct.regs.copyFrom(task.regs);
+  ctx.cpu.saveFpu(ct.fpu); // the parent runs here: its x87/SSE registers are the CPU's
   ct.regs.set(RAX, 0);
   ct.forkedFrom = task;
   if (a.stack !== 0) ct.regs.set(RSP, a.stack);

@@ -19,6 +19,8 @@ import { PortBus } from './devices/bus.js';
 import { LocalApic, MSR_X2APIC_EOI, MSR_X2APIC_IRR0, MSR_X2APIC_ISR0, MSR_X2APIC_PPR, MSR_X2APIC_TPR } from './local-apic.js';
 import { Vmx } from './vmx.js';
 import { VmExitReason } from './vmcs-field.js';
+import type { X87 } from './interp/x87.js';
+import { fxLoad, fxStore } from './fx-save-area.js';
 
 export const RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7;
 export const R8 = 8, R9 = 9, R10 = 10, R11 = 11, R12 = 12, R13 = 13, R14 = 14, R15 = 15;
@@ -51,6 +53,8 @@ export interface Interpreter {
   step(cpu: Cpu, limit?: number, pa?: number): void;
   /** Writes state the interpreter keeps lazily (arithmetic flags) back into the CPU fields. */
   sync?(cpu: Cpu): void;
+  /** The CPU's x87 FPU, which the interpreter keeps (absent: no x87 state). */
+  readonly x87?: X87;
 }
 
 export interface CpuEnvironment {
@@ -331,6 +335,19 @@ export class Cpu implements MmuHost {
   }
 
   /** The CPU has nothing to run (HLT, or the kernel's idle loop) until an interrupt. */
+  /**
+   * This CPU's x87 and SSE state as an FXSAVE image: what the kernel keeps for a task it switches
+   * away from, and what a signal frame's fpstate holds.
+   */
+  saveFpu(img: DataView): void {
+    fxStore(this, this.interpreter?.x87, img);
+  }
+
+  /** Loads an FXSAVE image into the CPU; false (nothing loaded) when its MXCSR sets a reserved bit. */
+  restoreFpu(img: DataView): boolean {
+    return fxLoad(this, this.interpreter?.x87, img);
+  }
+
   idle(): void {
     this.halted = true;
     if (this.tracer.enabled) this.tracer.cpuState(this.index, this.cycles, 'idle');

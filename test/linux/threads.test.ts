@@ -63,6 +63,7 @@ const PROGRAMS: Array<{ name: string; status: number }> = [
   { name: 'sum4', status: 0 },
   { name: 'vfork', status: 0 },
   { name: 'sigqueueinfo', status: 0 },
+  { name: 'fpu-state', status: 0 },
 ];
 
 describe.runIf(existsSync(join(BIN, 'sum4')))('threads: musl programs against native execution', () => {

@@ -3,6 +3,7 @@ import type { Insn } from './insn.js';
 import type { Interp } from './interp-state.js';
 import { ea, setReg16 } from './operands.js';
 import { ud } from './system.js';
+import { FXSAVE_AREA_SIZE, FXSAVE_STATE_BYTES, fxLoad, fxStore } from '../fx-save-area.js';
 
 /**
  * The x87 FPU: eight 80-bit registers as a stack, FCW (precision and rounding control), FSW
@@ -1454,52 +1455,24 @@ function fsave(s: Interp, i: Insn): void {
 }
 
 /** FXSAVE (op 0) / FXRSTOR (op 1): x87 + MXCSR + XMM0..15 in the 512-byte 64-bit layout. */
+/** The FXSAVE image an FXSAVE builds, or an FXRSTOR reads, before it goes to or comes from memory. */
+const fxScratch = new DataView(new ArrayBuffer(FXSAVE_AREA_SIZE));
+
 export function fxsave(s: Interp, i: Insn): void {
-  const x = fpu(s);
   const a = ea(s, i);
   if ((a & 15) !== 0) s.cpu.gp0();
   const mmu = s.mmu;
-  const xmm = s.cpu.xmm;
+  const img = fxScratch;
   if (i.op === 0) {
-    mmu.write16(a, x.fcw);
-    mmu.write16(a + 2, x.status);
-    mmu.write16(a + 4, x.tagWord(false));
-    mmu.write16(a + 6, 0);
-    mmu.write64(a + 8, 0, 0);
-    mmu.write64(a + 16, 0, 0);
-    mmu.write32(a + 24, s.cpu.mxcsr);
-    mmu.write32(a + 28, 0xffff);
-    for (let k = 0; k < 8; k++) {
-      const p = phys(x, k);
-      mmu.write64(a + 32 + k * 16, x.mlo[p]!, x.mhi[p]!);
-      mmu.write64(a + 40 + k * 16, x.se[p]!, 0);
-    }
-    for (let r = 0; r < 16; r++) {
-      mmu.write64(a + 160 + r * 16, xmm[r * 4]!, xmm[r * 4 + 1]!);
-      mmu.write64(a + 168 + r * 16, xmm[r * 4 + 2]!, xmm[r * 4 + 3]!);
-    }
+    fxStore(s.cpu, fpu(s), img);
+    for (let o = 0; o < FXSAVE_STATE_BYTES; o += 8) mmu.write64(a + o, img.getUint32(o, true), img.getUint32(o + 4, true));
     return;
   }
-  const mx = mmu.read32(a + 24);
-  if ((mx & 0xffff_0000) !== 0) s.cpu.gp0();
-  x.fcw = mmu.read16(a);
-  const sw = mmu.read16(a + 2);
-  x.fsw = sw & ~0x3800;
-  x.top = (sw >>> 11) & 7;
-  x.setTagWord(mmu.read16(a + 4) & 0xff, false);
-  s.cpu.mxcsr = mx;
-  for (let k = 0; k < 8; k++) {
-    const p = phys(x, k);
-    x.mlo[p] = mmu.read32(a + 32 + k * 16);
-    x.mhi[p] = mmu.read32(a + 36 + k * 16);
-    x.se[p] = mmu.read16(a + 40 + k * 16);
+  for (let o = 0; o < FXSAVE_STATE_BYTES; o += 8) {
+    img.setUint32(o, mmu.read64(a + o), true);
+    img.setUint32(o + 4, mmu.hi, true);
   }
-  for (let r = 0; r < 16; r++) {
-    xmm[r * 4] = mmu.read64(a + 160 + r * 16);
-    xmm[r * 4 + 1] = mmu.hi;
-    xmm[r * 4 + 2] = mmu.read64(a + 168 + r * 16);
-    xmm[r * 4 + 3] = mmu.hi;
-  }
+  if (!fxLoad(s.cpu, fpu(s), img)) s.cpu.gp0();
 }
 
 // ---- Decoding (D8..DF).
