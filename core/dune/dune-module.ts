@@ -43,6 +43,8 @@ export class DuneVcpu {
   /** The thread's user registers at DUNE_ENTER, restored when the ioctl returns. */
   readonly hostRegs = new PtRegs();
   launched = false;
+  /** The CPU this vCPU last entered its guest on (vcpu->cpu); -1 before the first entry. */
+  cpu = -1;
   /** dune_config in user memory. */
   confVa = 0;
   /** Where the last VMCALL was, and whether it can be made again (see resumeGuest). */
@@ -100,6 +102,7 @@ export class DuneModule {
   private readonly sEptLarge: number;
   private readonly sVcpusCreated: number;
   private readonly sVcpusFreed: number;
+  private readonly sVcpuMigrations: number;
 
   constructor(readonly kernel: Kernel, private readonly opts: DuneModuleOptions = {}) {
     const m = kernel.machine;
@@ -111,6 +114,7 @@ export class DuneModule {
     this.sEptLarge = m.stats.counter('dune.eptLargeLeaves', 'count', '2 MiB EPT leaves written (host page a 2 MiB page)');
     this.sVcpusCreated = m.stats.counter('dune.vcpusCreated', 'count', 'vCPUs created (VMCS, VPID, EPT) by a thread\'s first DUNE_ENTER');
     this.sVcpusFreed = m.stats.counter('dune.vcpusFreed', 'count', 'vCPUs freed when their thread exited or exec\'d');
+    this.sVcpuMigrations = m.stats.counter('dune.vcpuMigrations', 'count', 'vCPUs that entered their guest on another CPU than last time (VMCLEAR there, INVVPID and INVEPT here, VMLAUNCH)');
     // MSR bitmap: every MSR intercepted except FS_BASE and GS_BASE (kern/vmx.c).
     this.msrBitmap = m.frames.alloc();
     m.mem.u8.fill(0xff, this.msrBitmap, this.msrBitmap + PAGE_SIZE);
@@ -184,7 +188,7 @@ export class DuneModule {
     const gpr = [RAX, 3, RCX, RDX, RSI, RDI, 4, 5, R8, R9, R10, 11, 12, 13, 14, 15];
     names.forEach((n, i) => r.set(gpr[i]!, get(DUNE_CFG[n])));
     const vmx = cpu.vmx;
-    vmx.vmptrld(v.vmcs);
+    this.getCpu(cpu, v);
     const w = (f: F, x: number): void => vmx.vmwrite(f, x);
     w(F.GUEST_RIP, get(DUNE_CFG.rip));
     w(F.GUEST_RSP, get(DUNE_CFG.rsp));
@@ -195,12 +199,7 @@ export class DuneModule {
     w(F.HOST_RSP, k.kernelStackTop(cpu));
     task.returnHook = (c) => this.resumeGuest(c, task);
     r.loadInto(cpu);
-    if (!v.launched) {
-      v.launched = true;
-      vmx.vmlaunch();
-    } else {
-      vmx.vmresume();
-    }
+    this.vmEntry(cpu, v);
     if (!vmx.nonRoot) {
       task.returnHook = undefined;
       task.regs.copyFrom(v.hostRegs);
@@ -434,8 +433,7 @@ export class DuneModule {
   /** The task's way back into its guest (Kernel.returnToUser calls it instead of SYSRET). */
   private resumeGuest(cpu: Cpu, t: Task): boolean {
     const v = t.dune as DuneVcpu;
-    // Another vCPU may have run on this CPU meanwhile: its VMCS is the one `leave` would read.
-    if (cpu.vmx.current?.pa !== v.vmcs) cpu.vmx.vmptrld(v.vmcs);
+    this.getCpu(cpu, v);
     const pending = nextSignalNumber(t);
     // A VMCALL'd call that a signal interrupted (vmx_handle_syscall's restart): the guest makes
     // it again — RAX takes the number back, RIP steps back over the 3-byte VMCALL — unless the
@@ -463,8 +461,46 @@ export class DuneModule {
       return false;
     }
     t.regs.loadInto(cpu);
-    cpu.vmx.vmresume();
+    this.vmEntry(cpu, v);
     return cpu.vmx.nonRoot;
+  }
+
+  /**
+   * vmx_get_cpu: makes the vCPU's VMCS current on `cpu`. Another vCPU may have run here meanwhile
+   * (VMPTRLD again). A thread that moved to another CPU since it last entered its guest takes its
+   * vCPU along: the VMCS is cleared, this CPU drops whatever its TLB
+   * still holds under the vCPU's VPID and EPT from an earlier visit (vpid_sync_context,
+   * ept_sync_context: the guest's page tables and the EPT may have changed since, invalidated only
+   * where the vCPU ran), the host state names this CPU's stack, and the next entry is a VMLAUNCH.
+   */
+  private getCpu(cpu: Cpu, v: DuneVcpu): void {
+    const vmx = cpu.vmx;
+    if (v.cpu === cpu.index || v.cpu < 0) {
+      v.cpu = cpu.index;
+      if (vmx.current?.pa !== v.vmcs) vmx.vmptrld(v.vmcs);
+      return;
+    }
+    // Dune has the old CPU VMCLEAR it (an IPI): the launch state lives in the VMCS region here, so
+    // clearing it from this CPU has the same effect, and the old CPU loads a VMCS again (getCpu)
+    // before it next reads one.
+    vmx.vmclear(v.vmcs);
+    v.launched = false;
+    vmx.vmptrld(v.vmcs);
+    vmx.invvpid(1, v.vpid, 0);
+    vmx.invept(1, vmx.vmread(F.EPT_POINTER));
+    vmx.vmwrite(F.HOST_RSP, this.kernel.kernelStackTop(cpu));
+    v.cpu = cpu.index;
+    this.sv[this.sVcpuMigrations]++;
+  }
+
+  /** VMLAUNCH the first time after a VMCLEAR, VMRESUME after that (vmx_run_vcpu's choice). */
+  private vmEntry(cpu: Cpu, v: DuneVcpu): void {
+    if (!v.launched) {
+      v.launched = true;
+      cpu.vmx.vmlaunch();
+    } else {
+      cpu.vmx.vmresume();
+    }
   }
 
   /**

@@ -22,7 +22,7 @@ export const NR = {
   clock_getres: 229, clock_nanosleep: 230, exit_group: 231,
   tgkill: 234, epoll_wait: 232, epoll_ctl: 233, epoll_create: 213, openat: 257, mkdirat: 258, newfstatat: 262, unlinkat: 263, renameat: 264, linkat: 265,
   symlinkat: 266, readlinkat: 267, faccessat: 269, set_robust_list: 273, get_robust_list: 274, dup3: 292, pipe2: 293,
-  rt_tgsigqueueinfo: 297, pselect6: 270, ppoll: 271, epoll_pwait: 281, accept4: 288, epoll_create1: 291, prlimit64: 302, renameat2: 316, getrandom: 318, execveat: 322, rseq: 334, faccessat2: 439,
+  rt_tgsigqueueinfo: 297, pselect6: 270, ppoll: 271, epoll_pwait: 281, accept4: 288, epoll_create1: 291, prlimit64: 302, getcpu: 309, renameat2: 316, getrandom: 318, execveat: 322, rseq: 334, faccessat2: 439,
 } as const;
 
 export const SYSCALL_NAMES: Record<number, string> = Object.fromEntries(Object.entries(NR).map(([k, v]) => [v, k]));

@@ -194,6 +194,7 @@ export const SYSCALL_PROTOTYPES: readonly SyscallPrototype[] = [
   proto(NR.futex, 'futex', 'u32 __user *uaddr, int op, u32 val, const struct __kernel_timespec __user *utime, u32 __user *uaddr2, u32 val3'),
   proto(NR.sched_setaffinity, 'sched_setaffinity', 'pid_t pid, unsigned int len, unsigned long __user *user_mask_ptr'),
   proto(NR.sched_getaffinity, 'sched_getaffinity', 'pid_t pid, unsigned int len, unsigned long __user *user_mask_ptr'),
+  proto(NR.getcpu, 'getcpu', 'unsigned __user *cpu, unsigned __user *node, struct getcpu_cache __user *cache'),
   proto(NR.getdents64, 'getdents64', 'unsigned int fd, struct linux_dirent64 __user *dirent, unsigned int count'),
   proto(NR.set_tid_address, 'set_tid_address', 'int __user *tidptr'),
   proto(NR.clock_gettime, 'clock_gettime', 'const clockid_t which_clock, struct __kernel_timespec __user *tp'),

@@ -137,6 +137,16 @@ export function registerMiscSyscalls(t: SyscallTable): void {
     return kernel.copyToUser(cpu, task, mask, b) ? size : -EFAULT;
   });
 
+  // getcpu: the CPU the caller runs on, and NUMA node 0 (one node); the cache argument is unused
+  // since 2.6.24. Either pointer may be NULL.
+  t.add(NR.getcpu, 'getcpu', 3, ({ kernel, cpu, task }, cpuVa, nodeVa) => {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, cpu.index, true);
+    if (cpuVa !== 0 && !kernel.copyToUser(cpu, task, cpuVa, b)) return -EFAULT;
+    if (nodeVa !== 0 && !kernel.copyToUser(cpu, task, nodeVa, new Uint8Array(4))) return -EFAULT;
+    return 0;
+  });
+
   // ---- futex, memory, signal stack -------------------------------------------------------------
   t.add(NR.futex, 'futex', 6, (ctx, uaddr, op, val, timeout, uaddr2, val3) => futex(ctx, (va) => readTimespec(ctx, va), uaddr, op, val, timeout, uaddr2, val3));
   t.add(NR.madvise, 'madvise', 3, madvise);

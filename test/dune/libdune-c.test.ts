@@ -22,7 +22,7 @@ interface Run {
   kernel: Kernel;
 }
 
-function run(name: string, args: string[] = [], opts: { duneModule?: boolean } = {}): Run {
+function run(name: string, args: string[] = [], opts: { duneModule?: boolean; cpus?: number } = {}): Run {
   let out = '';
   let err = '';
   let kernel: Kernel | undefined;
@@ -30,6 +30,7 @@ function run(name: string, args: string[] = [], opts: { duneModule?: boolean } =
   const r = execElf(join(BIN, name), args, {
     mode: 'linux', profile: 'dune-e3-1230v2', memory: 512 << 20, argv0: name, envp: [],
     duneModule: opts.duneModule,
+    cpus: opts.cpus,
     configure: (k) => {
       kernel = k;
     },
@@ -203,6 +204,16 @@ describe('libDune in C: bad input', () => {
   it.runIf(canRunNative)('natively (no Dune module on this host) the same binary prints the same', () => {
     const n = spawnSync(join(BIN, 'bad'), [], { encoding: 'utf8', env: {} });
     expect(`${n.stdout}exit=${n.status}`).toBe(`${failed}exit=1`);
+  });
+
+  it('a thread that moves to another CPU takes its vCPU along: no translation cached there on an earlier visit survives (vmx_get_cpu)', () => {
+    // On CPU 1 the guest makes a page read-only with a local INVLPG; CPU 0 still caches it
+    // writable under the vCPU's VPID unless the migration back flushes that VPID (INVVPID).
+    const r = run('migrate', [], { cpus: 2 });
+    expect(r.out).toBe('pinned 30 of 30, write faults 10 of 10, value 10, other faults 0\n');
+    expect(r.exitCode).toBe(0);
+    expect(r.kernel.machine.stats.get('dune.vcpuMigrations')).toBe(20);
+    expect(r.kernel.machine.stats.get('dune.vcpusCreated')).toBe(1);
   });
 
   // Guest ring 0 going wrong ends the process with libDune's or the module's report (exit 1),
