@@ -79,7 +79,7 @@ export class Cluster {
    */
   lateArrivals = 0;
   maxLateCycles = 0;
-  /** Frames a machine handed to a modelled host's wire from a clock behind the cluster's present. */
+  /** Frames a machine handed to a wire from a clock behind the cluster's present (they leave at the present). */
   lateDepartures = 0;
   /** Frames lost on a wire that was down when they left or while they were on it. */
   lost = 0;
@@ -118,14 +118,20 @@ export class Cluster {
     this.wires.push(w);
     const wire = (from: Nic82599, to: Nic82599): void => {
       from.onTransmit = (frame, endPs) => {
-        const arrival = endPs + prop;
         if (!w.up) {
           this.lost++;
           return;
         }
         const generation = w.generation;
         // Handed over while `from`'s machine runs a window: the arrival is at least one
-        // lookahead later, so it lands after the window that is running now.
+        // lookahead later, so it lands after the window that is running now — unless the sender
+        // was an idle CPU whose clock lags the cluster's present (it moves on when it next runs):
+        // then the frame arrives now, and is counted, as connectHost does.
+        let arrival = endPs + prop;
+        if (arrival < this.events.now) {
+          this.lateDepartures++;
+          arrival = this.events.now;
+        }
         this.events.at(arrival, () => {
           if (w.generation !== generation) {
             this.lost++; // the wire went down while the frame was on it

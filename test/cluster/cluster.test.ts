@@ -139,6 +139,36 @@ describe('a cluster of machines', () => {
     expect(run()).toEqual(run());
   });
 
+  it('a frame sent from a machine whose idle CPU lags the cluster\'s present leaves now, and is counted (no "event before now")', () => {
+    const { cluster, a, b } = twoNodes();
+    // Another pair of machines moves the cluster's clock on while a and b stay idle.
+    const { cluster: other, a: c, b: d } = twoNodes();
+    void other;
+    cluster.addNode('c', c.r.m);
+    cluster.addNode('d', d.r.m);
+    cluster.connect(c.nic, d.nic, 25e-9);
+    c.setupTx(0, 64);
+    c.txContext(0, 0);
+    for (let i = 0; i < 40; i++) c.txData(0, i + 1, segment(i), { offload: true });
+    c.w(R.tdt(0), 41);
+    const aBefore = a.cpu.cycles;
+    cluster.run();
+    // The run's end caught a's idle clock up with the present; put it back where it was, as for a
+    // CPU that another CPU's interrupt woke and whose clock has not moved on yet.
+    a.cpu.cycles = aBefore;
+    expect(Cluster.cyclesAt(a.r.m, cluster.events.now)).toBeGreaterThan(a.cpu.cycles + 1000);
+    b.setupRx(0, 64);
+    b.w(R.RXCTRL, R.RXCTRL_RXEN);
+    a.setupTx(0, 64);
+    a.txContext(0, 0);
+    a.txData(0, 1, segment(0), { offload: true });
+    a.w(R.tdt(0), 2);
+    cluster.run();
+    expect(cluster.lateDepartures).toBe(1);
+    expect(b.rxWriteback(0, 0).status & R.RXD_STAT_DD).toBe(R.RXD_STAT_DD);
+    expect(b.rxBuffer(0, 0, 20)).toEqual(segment(0).subarray(0, 20));
+  });
+
   it('refuses a wire without delay (no lookahead) and a port whose machine is not a node', () => {
     const r = rig({ memory: 32 << 20 });
     const n1 = new Nic82599(r.m, { name: 'x' });
