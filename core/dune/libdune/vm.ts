@@ -295,8 +295,8 @@ export class Vm {
    * of `root`, returns the address of every leaf whose D bit is set (a 2 MiB leaf by its first
    * address) and clears D. A TLB entry cached dirty does not set D again after software clears
    * it (SDM Vol. 3A §4.8), so the TLB entries of `root` must go: once, after the walk, not per
-   * page — a CR3 reload when `root` is loaded, else INVPCID of the PCID it was switched to with,
-   * else INVPCID of every non-global context.
+   * page, and only when a D bit was cleared. That is a CR3 reload when `root` is loaded, else
+   * INVPCID of the PCID it was switched to with, else INVPCID of every non-global context.
    */
   vmHarvestDirty(cpu: Cpu, root: number, start: number, end: number): number[] {
     const m = this.mem;
@@ -307,6 +307,8 @@ export class Vm {
       m.writeEntry(ptep, (lo & ~PTE_D) >>> 0, m.entHi);
       dirty.push(va);
     });
+    // Nothing cleared, nothing cached dirty that the next harvest could miss.
+    if (dirty.length === 0) return dirty;
     const pcid = this.rootPcid.get(root);
     if (cpu.cr3 - (cpu.cr3 % PAGE_SIZE) === root) this.flushTlb(cpu);
     else if (pcid !== undefined) cpu.invpcid(1, pcid, 0);
