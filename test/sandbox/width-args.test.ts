@@ -85,11 +85,11 @@ describe('width-args.c: garbage in the upper bits of every argument class', () =
     let idtBefore: Uint8Array | undefined;
     let idtAfter: Uint8Array | undefined;
     const idt = (): Uint8Array => {
-      // libDune's IDT page (its private field: what LIDT loaded), read through the process's memory.
+      // libDune's IDT page (what LIDT loaded), read through the process's memory.
       const lib = launcher.lib!;
       const k = lib.kernel;
       const task = [...k.tasks.values()].find((t) => t.process === lib.process)!;
-      return k.copyFromUser(k.machine.cpus[0]!, task, (lib as unknown as { idt: number }).idt, 4096)!;
+      return k.copyFromUser(k.machine.cpus[0]!, task, lib.entry.idt, 4096)!;
     };
     try {
       const r = execElf(ATTACK, [], {
