@@ -1,7 +1,9 @@
 /*
  * The echo server of IX Fig. 3 over libix: every connection's messages of MSG_SIZE bytes are
  * echoed once whole. Usage: echo-ix MSG_SIZE CONNECTIONS [BATCH] — exits after CONNECTIONS
- * connections have ended. The application runs in guest ring 3; each ixev_wait is one SYSCALL.
+ * connections have ended. With -c (echo-ix -c A.B.C.D PORT MSG_SIZE ROUNDS) it is NetPIPE's
+ * ping-pong client: it dials, sends a message, waits for its echo, ROUNDS times, and exits.
+ * The application runs in guest ring 3; each ixev_wait is one SYSCALL.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +67,51 @@ static void release(struct ixev_ctx *ctx)
 	conns_left--;
 }
 
-static struct ixev_conn_ops ops = { .accept = accept_conn, .release = release };
+static long rounds_left, client_got;
+static int client_done;
+
+static void client_handler(struct ixev_ctx *ctx, unsigned int reason)
+{
+	struct conn *c = (struct conn *) ctx;
+	if (reason & IXEVIN) {
+		for (;;) {
+			long n = ixev_recv(ctx, c->buf, sizeof(c->buf));
+			if (n <= 0)
+				break;
+			client_got += n;
+			for (size_t k = 0; k < (size_t) n; k++)
+				if (c->buf[k] != (char) 0x5a)
+					client_done = -1;
+		}
+		while (client_got >= (long) msg_size) {
+			client_got -= msg_size;
+			messages++;
+			if (--rounds_left > 0) {
+				memset(c->buf, 0x5a, msg_size);
+				ixev_send(ctx, c->buf, msg_size);
+			} else if (client_done == 0) {
+				client_done = 1;
+			}
+		}
+	}
+	if (reason & IXEVHUP)
+		client_done = -1;
+}
+
+static void dialed(struct ixev_ctx *ctx, long ret)
+{
+	struct conn *c = (struct conn *) ctx;
+	if (ret != 0) {
+		client_done = -1;
+		return;
+	}
+	memset(c->buf, 0x5a, msg_size);
+	ixev_send(ctx, c->buf, msg_size);
+}
+
+static struct ixev_conn_ops ops = { .accept = accept_conn, .release = release, .dialed = dialed };
+static uint32_t dial_ip;
+static uint16_t dial_port;
 
 static void put_num(char *p, long v, int *k)
 {
@@ -84,6 +130,20 @@ static void app(void)
 	int k = 0;
 
 	ixev_init(&ops);
+	if (dial_ip) {
+		conns[0].used = 1;
+		ixev_ctx_init(&conns[0].ctx);
+		ixev_set_handler(&conns[0].ctx, IXEVIN, client_handler);
+		ixev_dial(&conns[0].ctx, dial_ip, dial_port);
+		while (client_done == 0)
+			ixev_wait();
+		memcpy(out, client_done > 0 ? "echo-ix: round trips " : "echo-ix: FAILED after ", 21 + (client_done <= 0));
+		k = 21 + (client_done <= 0);
+		put_num(out, messages, &k);
+		out[k++] = '\n';
+		ix_posix(SYS_write, 1, (long) out, k);
+		ix_posix(SYS_exit, client_done > 0 ? 0 : 1, 0, 0);
+	}
 	while (conns_left > 0)
 		ixev_wait();
 	memcpy(out, "echo-ix: messages ", 18);
@@ -94,8 +154,35 @@ static void app(void)
 	ix_posix(SYS_exit, 0, 0, 0);
 }
 
+static uint32_t parse_ip(const char *s)
+{
+	uint32_t ip = 0;
+	for (int i = 0; i < 4; i++) {
+		ip = ip << 8 | (uint32_t) strtoul(s, (char **) &s, 10);
+		if (*s == '.')
+			s++;
+	}
+	return ip;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 6 && strcmp(argv[1], "-c") == 0) {
+		dial_ip = parse_ip(argv[2]);
+		dial_port = (uint16_t) atoi(argv[3]);
+		msg_size = strtoul(argv[4], NULL, 10);
+		rounds_left = strtol(argv[5], NULL, 10);
+		if (msg_size == 0 || msg_size > sizeof(conns[0].buf) || rounds_left <= 0 || !dial_ip) {
+			dune_printf("echo-ix: bad client arguments\n");
+			return 2;
+		}
+		int ret = ix_init(0);
+		if (ret) {
+			dune_printf("echo-ix: ix_init failed (%d)\n", ret);
+			return 1;
+		}
+		return ix_run(app, ustack, sizeof(ustack));
+	}
 	if (argc < 3) {
 		dune_printf("usage: echo-ix MSG_SIZE CONNECTIONS [BATCH]\n");
 		return 2;
