@@ -117,6 +117,8 @@ export class ElasticThread implements NetDevice, NetTimers {
   private curPayloadEnd = 0;
   // Flows: handle = generation · 2^16 + index.
   private readonly flows: Array<Flow | undefined> = [];
+  /** Flows with bytes sent and not yet reported acknowledged (the stack wakes a socket on ACKs only when its buffer was full). */
+  private readonly sending = new Set<number>();
   private readonly freeFlows: number[] = [];
   private nEvents = 0;
   private spinning = false;
@@ -301,9 +303,10 @@ export class ElasticThread implements NetDevice, NetTimers {
     this.cpu.charge(IX_COSTS.event * this.instr);
   }
 
+  /** A 64-bit word from a number (negative ones in two's complement: return codes). */
   private put64(pa: number, v: number): void {
     this.dv.setUint32(pa, v >>> 0, true);
-    this.dv.setUint32(pa + 4, Math.floor(v / TWO_32) >>> 0, true);
+    this.dv.setUint32(pa + 4, v < 0 ? 0xffffffff : Math.floor(v / TWO_32) >>> 0, true);
   }
 
   private handleOf(idx: number): number {
@@ -375,14 +378,30 @@ export class ElasticThread implements NetDevice, NetTimers {
         f.early.push(addr, fresh);
       }
     }
-    const acked = f.sent - s.unacknowledged();
-    if (acked > f.acked && f.accepted) {
-      this.event(USYS_TCP_SENT, handle, f.cookie, acked - f.acked, s.info().sndWnd);
-      f.acked = acked;
-    }
+    this.reportSent(handle, f);
     if (!f.dead && (ev & (POLLERR | POLLHUP | POLLRDHUP)) !== 0) {
       f.dead = true;
       if (f.accepted) this.event(USYS_TCP_DEAD, handle, f.cookie, 0, 0);
+    }
+  }
+
+  /** SENT: the bytes the peer acknowledged since the last report, and the send window. */
+  private reportSent(handle: number, f: Flow): void {
+    const acked = f.sent - f.sock.unacknowledged();
+    if (acked > f.acked && f.accepted) {
+      this.event(USYS_TCP_SENT, handle, f.cookie, acked - f.acked, f.sock.info().sndWnd);
+      f.acked = acked;
+    }
+    if (f.acked === f.sent) this.sending.delete(handle);
+  }
+
+  private checkSent(): void {
+    if (this.sending.size === 0) return;
+    for (const h of this.sending) {
+      const f = this.flowOf(h);
+      this.cpu.charge(this.instr);
+      if (f === undefined) this.sending.delete(h);
+      else this.reportSent(h, f);
     }
   }
 
@@ -437,11 +456,16 @@ export class ElasticThread implements NetDevice, NetTimers {
   }
 
   // --- The batched calls.
-  private runCalls(karr: number, n: number): boolean {
-    if (n === 0) return true;
-    if (!Number.isSafeInteger(n) || n < 0 || n > BSYS_MAX || !this.userOk(karr, n * BSYS_DESC_SIZE, true)) {
+  /** Runs a batch; 0, or the RET_* code for a batch refused as a whole (nothing of it was run). */
+  private runCalls(karr: number, n: number): number {
+    if (n === 0) return 0;
+    if (!Number.isSafeInteger(n) || n < 0 || n > BSYS_MAX) {
       this.counters.badBatches++;
-      return false;
+      return RET_INVAL;
+    }
+    if (!this.userOk(karr, n * BSYS_DESC_SIZE, true)) {
+      this.counters.badBatches++;
+      return RET_FAULT;
     }
     this.counters.calls += n;
     this.callBatchHistogram[n]!++;
@@ -499,9 +523,9 @@ export class ElasticThread implements NetDevice, NetTimers {
       }
       if (ret < 0) this.counters.callErrors++;
       this.writeUser64(d + 8, cookie);
-      this.writeUser64(d + 16, ret < 0 ? TWO_32 * TWO_32 + ret : ret);
+      this.writeUser64(d + 16, ret);
     }
-    return true;
+    return 0;
   }
 
   private sendv(handle: number, sg: number, n: number): number {
@@ -523,6 +547,7 @@ export class ElasticThread implements NetDevice, NetTimers {
       f.sent += r;
       if (r < len) break;
     }
+    if (total > 0) this.sending.add(handle);
     return total;
   }
 
@@ -556,6 +581,7 @@ export class ElasticThread implements NetDevice, NetTimers {
     if (f.sock.available() > 0 || f.dead) f.sock.abort();
     else f.sock.close();
     const idx = handle % 0x1_0000;
+    this.sending.delete(handle);
     this.flows[idx] = undefined;
     this.freeFlows.push(idx);
   }
@@ -632,8 +658,9 @@ export class ElasticThread implements NetDevice, NetTimers {
       this.nEvents = 0;
       this.reclaimTx();
       const n = cpu.reg(RSI);
-      if (!this.runCalls(cpu.reg(RDI), n)) {
-        cpu.setReg64(RAX, (-RET_FAULT) >>> 0, 0xffffffff);
+      const refused = this.runCalls(cpu.reg(RDI), n);
+      if (refused !== 0) {
+        cpu.setReg64(RAX, -refused >>> 0, 0xffffffff);
         this.flushTx();
         this.counters.bpolls++;
         return;
@@ -645,6 +672,7 @@ export class ElasticThread implements NetDevice, NetTimers {
     }
     this.runTimers();
     this.pollRx();
+    this.checkSent();
     this.flushTx();
     if (this.nEvents === 0 && calls === 0) {
       this.spinning = true;
