@@ -125,6 +125,7 @@ export class ElasticThread implements NetDevice, NetTimers {
   private readonly scratch = new Uint8Array(65536);
   private timers: Array<{ at: number; fire: () => void; id: number }> = [];
   private timerId = 1;
+  private nextTimerAt = Infinity;
   private readonly listener: TcpSocket;
 
   constructor(
@@ -208,9 +209,14 @@ export class ElasticThread implements NetDevice, NetTimers {
     this.freeMbufs[this.nFree++] = m;
   }
 
-  /** Free mbufs in the pool (tests: nothing leaks). */
+  /** Free mbufs in the pool. */
   get mbufsFree(): number {
     return this.nFree;
+  }
+
+  /** mbufs neither free nor on the RX ring: held by the application (until recv_done or close), or lost. */
+  get mbufsHeld(): number {
+    return MBUFS - this.nFree - (RING_ENTRIES - 1 - this.rxUnposted);
   }
 
   private postRx(i: number): boolean {
@@ -235,6 +241,7 @@ export class ElasticThread implements NetDevice, NetTimers {
   schedule(atNs: number, fire: () => void): number {
     const id = this.timerId++;
     this.timers.push({ at: atNs, fire, id });
+    if (atNs < this.nextTimerAt) this.nextTimerAt = atNs;
     return id;
   }
 
@@ -243,12 +250,14 @@ export class ElasticThread implements NetDevice, NetTimers {
     if (i >= 0) this.timers.splice(i, 1);
   }
 
+  /** Step 5 of the loop: the timers that are due (the earliest deadline is kept, so a pass with none due costs a compare). */
   private runTimers(): void {
-    if (this.timers.length === 0) return;
     const now = this.now();
+    if (now < this.nextTimerAt) return;
     const due = this.timers.filter((t) => t.at <= now);
-    if (due.length === 0) return;
     this.timers = this.timers.filter((t) => t.at > now);
+    this.nextTimerAt = Infinity;
+    for (const t of this.timers) if (t.at < this.nextTimerAt) this.nextTimerAt = t.at;
     for (const t of due) t.fire();
   }
 

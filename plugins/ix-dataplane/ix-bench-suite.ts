@@ -52,7 +52,7 @@ export class IxBenchSuite implements BenchSuite {
       },
       counts: {
         ...prefixed('linux', { ...linuxEcho.perMessage, rttP99Ns: linuxEcho.p99Ns }),
-        ...prefixed('ix', { ...ixCounts(ixEcho.perMessage), rttP99Ns: ixEcho.p99Ns, mbufsLeaked: ixEcho.mbufsFreeAtStart - ixEcho.mbufsFree }),
+        ...prefixed('ix', { ...ixCounts(ixEcho.perMessage), rttP99Ns: ixEcho.p99Ns, mbufsHeldAtEnd: ixEcho.mbufsHeld }),
       },
     });
     const b1 = runIxEcho({ profile: ctx.profile, echoIx: ECHO_IX, ...ECHO, batch: 1 });

@@ -98,10 +98,13 @@ struct ixev_ctx {
 	uint64_t rx_addr[IXEV_RECV_DEPTH], rx_len[IXEV_RECV_DEPTH];
 	unsigned int rx_head, rx_tail;
 	uint64_t rx_off, recv_done;
-	/* Sent bytes stay here, unchanged, until the peer acknowledges them. */
+	/*
+	 * Sent bytes stay here, unchanged, until the peer acknowledges them: a ring, with running
+	 * byte counts of what was appended, handed to sendv, and acknowledged.
+	 */
 	char tx[IXEV_SEND_BYTES];
 	uint64_t tx_len, tx_issued, tx_acked;
-	struct sg_entry sg;
+	struct sg_entry sg[2];
 };
 
 void ixev_init(struct ixev_conn_ops *ops);

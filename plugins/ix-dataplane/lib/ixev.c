@@ -77,13 +77,15 @@ long ixev_send(struct ixev_ctx *ctx, const void *buf, size_t len)
 {
 	if (ctx->dead)
 		return -RET_CLOSED;
-	if (ctx->tx_len == ctx->tx_acked)
-		ctx->tx_len = ctx->tx_issued = ctx->tx_acked = 0;
-	if (len > IXEV_SEND_BYTES - ctx->tx_len)
-		len = IXEV_SEND_BYTES - ctx->tx_len;
+	uint64_t room = IXEV_SEND_BYTES - (ctx->tx_len - ctx->tx_acked);
+	if (len > room)
+		len = room;
 	if (len == 0)
 		return -RET_AGAIN;
-	memcpy(ctx->tx + ctx->tx_len, buf, len);
+	size_t at = ctx->tx_len % IXEV_SEND_BYTES;
+	size_t first = len < IXEV_SEND_BYTES - at ? len : IXEV_SEND_BYTES - at;
+	memcpy(ctx->tx + at, buf, first);
+	memcpy(ctx->tx, (const char *) buf + first, len - first);
 	ctx->tx_len += len;
 	mark(ctx);
 	return (long) len;
@@ -120,9 +122,14 @@ static void flush_dirty(void)
 			ctx->recv_done = 0;
 		}
 		if (ctx->tx_issued < ctx->tx_len) {
-			ctx->sg.base = ctx->tx + ctx->tx_issued;
-			ctx->sg.len = ctx->tx_len - ctx->tx_issued;
-			put(KSYS_TCP_SENDV, ctx->handle, (uint64_t) &ctx->sg, 1);
+			size_t at = ctx->tx_issued % IXEV_SEND_BYTES;
+			uint64_t left = ctx->tx_len - ctx->tx_issued;
+			uint64_t first = left < IXEV_SEND_BYTES - at ? left : IXEV_SEND_BYTES - at;
+			ctx->sg[0].base = ctx->tx + at;
+			ctx->sg[0].len = first;
+			ctx->sg[1].base = ctx->tx;
+			ctx->sg[1].len = left - first;
+			put(KSYS_TCP_SENDV, ctx->handle, (uint64_t) ctx->sg, left > first ? 2 : 1);
 		}
 	}
 	ndirty = 0;
