@@ -130,4 +130,31 @@ describe('a hostile IX application', () => {
     expect(server.output).not.toContain('returned');
     expect(server.setup.setups).toBe(1); // its own, from ring 0
   }, 60_000);
+
+  it('never calls recv_done: its mbufs stay held while it lives and all come back when it closes', () => {
+    const cluster = new Cluster();
+    const server = new IxNode(cluster, 'server', { profile: PROFILE, mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 1]), address: 0x0a00_0001, port: 7 });
+    const client = new ModelledHost('client', cluster.events, Uint8Array.from([0, 0x1b, 0x21, 0, 0, 2]), 0x0a00_0002, 24, 2);
+    cluster.connectHost(server.nic, client, 0.5e-6);
+    const proc = server.spawn(HOSTILE_IX, ['hoard']);
+    server.start();
+    for (let i = 0; i < 200 && server.setup.threads.length === 0; i++) cluster.run(cluster.events.now + 1e9);
+    const s = client.stack.tcpSocket();
+    s.noDelay = true;
+    expect(s.connect(0x0a00_0001, 7)).toBe(-EINPROGRESS);
+    for (let i = 0; i < 100 && s.state !== TCP_ESTABLISHED; i++) cluster.run(cluster.events.now + 1e8);
+    const t = server.setup.threads[0]!;
+    for (let k = 0; k < 100; k++) {
+      expect(s.send(new Uint8Array(64).fill(k))).toBe(64);
+      cluster.run(cluster.events.now + 2e6);
+    }
+    // 100 segments, each in its own mbuf, all still held by the application.
+    expect(t.mbufsHeld).toBe(100);
+    s.close();
+    for (let i = 0; i < 200 && !proc.zombie; i++) cluster.run(cluster.events.now + 1e9);
+    expect(server.output).toContain('hoarded recv events: 100');
+    expect(server.output).toContain('hoarded bytes: 6400');
+    expect(server.output).toContain('close: 0');
+    expect(t.mbufsHeld).toBe(0);
+  }, 60_000);
 });

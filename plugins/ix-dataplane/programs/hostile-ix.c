@@ -3,7 +3,8 @@
  * faults, caught by a ring-0 handler), hands the dataplane batch arrays in its own memory, in
  * read-only memory, unmapped and too long, calls it cannot make (unknown numbers, bad handles,
  * scatter-gather lists and buffers in dataplane memory, too many entries, a recv_done beyond
- * what it received), and with the argument `vmcall` asks for the set-up hypercall from ring 3
+ * what it received), with the argument `vmcall` asks for the set-up hypercall from ring 3,
+ * with `hoard` receives on a connection without ever calling recv_done
  * — and then, on the connection a client opens, echoes the first message
  * from the read-only mbuf it arrived in and closes. Each outcome is printed; the dataplane must
  * refuse every bad request and go on serving.
@@ -99,6 +100,29 @@ static void vmcall_from_ring3(void)
 	ix_posix(SYS_exit, 0, 0, 0);
 }
 
+/* Receives without ever calling recv_done until the peer goes away, then closes. */
+static void hoard(void)
+{
+	long recvs = 0, bytes = 0;
+	while (!knocked)
+		events(ix_bpoll(ix_karr, 0));
+	one(KSYS_TCP_ACCEPT, handle, 7, 0);
+	while (!dead) {
+		long n = ix_bpoll(ix_karr, 0);
+		for (long i = 0; i < n; i++) {
+			if (ix_events[i].type == USYS_TCP_RECV) {
+				recvs++;
+				bytes += (long) ix_events[i].arg1;
+			}
+		}
+		events(n);
+	}
+	say("hoarded recv events:", recvs);
+	say("hoarded bytes:", bytes);
+	say("close:", one(KSYS_TCP_CLOSE, handle, 0, 0));
+	ix_posix(SYS_exit, 0, 0, 0);
+}
+
 static void attacks(void)
 {
 	say("batch array in dataplane memory:", ix_bpoll((struct bsys_desc *) (ix_region + 0x1000), 1));
@@ -150,6 +174,8 @@ int main(int argc, char **argv)
 	dune_register_pgflt_handler(pgflt);
 	if (argc > 1 && strcmp(argv[1], "vmcall") == 0)
 		return ix_run(vmcall_from_ring3, ustack, sizeof(ustack));
+	if (argc > 1 && strcmp(argv[1], "hoard") == 0)
+		return ix_run(hoard, ustack, sizeof(ustack));
 	probe_addr = (uint64_t) ix_region + IX_REGION_MBUFS + 4096;
 	ret = ix_run(write_mbuf, ustack, sizeof(ustack));
 	dune_printf("ring-3 write to an mbuf: %d\n", ret);
