@@ -121,6 +121,8 @@ export class ElasticThread implements NetDevice, NetTimers {
   private readonly sending = new Set<number>();
   private readonly freeFlows: number[] = [];
   private nEvents = 0;
+  /** Events that did not fit in the array, five words each, for the next bpoll. */
+  private readonly overflow: number[] = [];
   private spinning = false;
   private readonly scratch = new Uint8Array(65536);
   private timers: Array<{ at: number; fire: () => void; id: number }> = [];
@@ -300,7 +302,12 @@ export class ElasticThread implements NetDevice, NetTimers {
 
   // --- Events.
   private event(type: number, handle: number, cookie: number, a: number, b: number): void {
-    if (this.nEvents >= MAX_EVENTS) throw new Error('ix: event array overflow');
+    if (this.nEvents >= MAX_EVENTS) {
+      // The array is full (a batch of many accepts, each with data that came before it): the
+      // rest wait for the next bpoll, in order.
+      this.overflow.push(type, handle, cookie, a, b);
+      return;
+    }
     const at = this.pa(REGION.events + this.nEvents * EVENT_SIZE);
     this.put64(at, type);
     this.put64(at + 8, handle);
@@ -566,7 +573,11 @@ export class ElasticThread implements NetDevice, NetTimers {
     if (!Number.isSafeInteger(len) || len < 0 || len > f.held) return -RET_INVAL;
     // The window opens by what the application gives back (the copy into scratch is the
     // simulator's bookkeeping of TCP's receive queue, not a copy IX makes).
-    f.sock.recv(this.scratch.subarray(0, len));
+    for (let left = len; left > 0;) {
+      const r = f.sock.recv(this.scratch.subarray(0, Math.min(left, this.scratch.length)));
+      if (r <= 0) break;
+      left -= r;
+    }
     f.held -= len;
     let left = len;
     while (left > 0 && f.bytes.length > 0) {
@@ -665,6 +676,10 @@ export class ElasticThread implements NetDevice, NetTimers {
     let calls = 0;
     if (!this.spinning) {
       this.nEvents = 0;
+      if (this.overflow.length > 0) {
+        const held = this.overflow.splice(0, this.overflow.length);
+        for (let i = 0; i < held.length; i += 5) this.event(held[i]!, held[i + 1]!, held[i + 2]!, held[i + 3]!, held[i + 4]!);
+      }
       this.reclaimTx();
       const n = cpu.reg(RSI);
       const refused = this.runCalls(cpu.reg(RDI), n);
