@@ -12,7 +12,7 @@ import { TCP_ESTABLISHED } from '../../core/net/tcp-state.js';
 import { EINPROGRESS, POLLERR, POLLHUP, POLLRDHUP } from '../../core/linux/linux-abi.js';
 import {
   BSYS_DESC_SIZE, BSYS_MAX, EVENT_SIZE, KSYS_TCP_ACCEPT, KSYS_TCP_CLOSE, KSYS_TCP_CONNECT, KSYS_TCP_RECV_DONE,
-  KSYS_TCP_SENDV, MAX_EVENTS, MAX_SG_ENTRIES, MBUF_DATA_LEN, MBUFS, RDT_THRESH, REGION, RET_BADH, RET_CONNREFUSED,
+  KSYS_TCP_SENDV, MAX_EVENTS, MAX_SG_ENTRIES, MBUF_DATA_LEN, MBUFS, RDT_THRESH, REGION, RET_BADH, RET_CLOSED, RET_CONNREFUSED,
   RET_FAULT, RET_INVAL, RET_NOBUFS, RET_NOSYS, RET_OK, RING_ENTRIES, SG_ENTRY_SIZE, USYS_TCP_CONNECTED, USYS_TCP_DEAD,
   USYS_TCP_KNOCK, USYS_TCP_RECV, USYS_TCP_SENT,
 } from './ix-abi.js';
@@ -432,7 +432,7 @@ export class ElasticThread implements NetDevice, NetTimers {
   private userOk(va: number, len: number, write: boolean): boolean {
     this.cpu.charge(IX_COSTS.userCheck * this.instr);
     if (!Number.isSafeInteger(va) || !Number.isSafeInteger(len) || va < 0x1000 || len < 0 || va + len > 0x7fff_ffff_f000) return false;
-    if (va < this.regionVa + 0x40_0000 && va + len > this.regionVa && !(va >= this.regionVa + REGION.calls && va + len <= this.regionVa + REGION.events)) {
+    if (va < this.regionVa + REGION.size && va + len > this.regionVa && !(va >= this.regionVa + REGION.calls && va + len <= this.regionVa + REGION.events)) {
       // Inside the dataplane's region only the calls array is the application's to write.
       if (write) return false;
     }
@@ -547,7 +547,7 @@ export class ElasticThread implements NetDevice, NetTimers {
   private sendv(handle: number, sg: number, n: number): number {
     const f = this.flowOf(handle);
     if (f === undefined || !f.accepted) return -RET_BADH;
-    if (f.dead) return -RET_CLOSED_OR_RESET;
+    if (f.dead) return -RET_CLOSED;
     if (!Number.isSafeInteger(n) || n <= 0 || n > MAX_SG_ENTRIES) return -RET_INVAL;
     if (!this.userOk(sg, n * SG_ENTRY_SIZE, false)) return -RET_FAULT;
     let total = 0;
@@ -715,6 +715,3 @@ export class ElasticThread implements NetDevice, NetTimers {
     this.txPending = 0;
   }
 }
-
-/** A flow the peer ended: sendv reports it closed. */
-const RET_CLOSED_OR_RESET = 9;

@@ -18,6 +18,4 @@ export const IX_COSTS = {
   loop: 150,
   /** One user pointer checked (range, then a page-table walk as uaccess fix-ups would): estimate. */
   userCheck: 40,
-  /** Per 8 bytes of payload the NIC would gather from the application's buffer (the copy into the simulator's send buffer is not IX's and is not charged). */
-  perWord: 0,
 } as const;
