@@ -25,7 +25,7 @@ const ECHO = { connections: 16, roundTrips: 128, messageBytes: 64 } as const;
 export class IxBenchSuite implements BenchSuite {
   readonly id = 'ix';
   readonly description = 'IX dataplane vs Linux on the simulated 10 GbE: NetPIPE latency (Fig. 2) and echo throughput (Fig. 3b), one server core';
-  readonly steps = 5;
+  readonly steps = 7;
 
   run(ctx: BenchContext): BenchResult {
     const rows: BenchRow[] = [];
@@ -53,6 +53,21 @@ export class IxBenchSuite implements BenchSuite {
       counts: {
         ...prefixed('linux', { ...linuxEcho.perMessage, rttP99Ns: linuxEcho.p99Ns }),
         ...prefixed('ix', { ...ixCounts(ixEcho.perMessage), rttP99Ns: ixEcho.p99Ns, mbufsHeldAtEnd: ixEcho.mbufsHeld }),
+      },
+    });
+    // Fig. 3a at one core (2 hyperthreads): a new connection per message, closed by the client with a reset.
+    const N1 = { connections: 16, roundTrips: 24, perConnection: 1, messageBytes: 64 } as const;
+    const linuxN1 = runEchoExperiment({ profile: ctx.profile, server: ECHO_LINUX, cpus: 1, ...N1 });
+    ctx.progress('echo n=1 linux');
+    const ixN1 = runIxEcho({ profile: ctx.profile, echoIx: ECHO_IX, ...N1 });
+    ctx.progress('echo n=1 ix');
+    rows.push({
+      id: 'echo-n1-64b', unit: 'M msgs/s', linux: linuxN1.messagesPerSecond / 1e6, dune: ixN1.messagesPerSecond / 1e6,
+      description: `echo throughput, 64 B, one message per connection (client resets it), ONE server core, ${N1.connections} connection slots × ${N1.roundTrips} messages`,
+      paper: { linux: 0.05, dune: 0.65, source: 'IX Fig. 3a at 2 hyperthreads (one core), n = 1, 64 B: Linux-10 0.05, IX-10 0.65 M msgs/s' },
+      counts: {
+        ...prefixed('linux', { ...linuxN1.perMessage, rttP99Ns: linuxN1.p99Ns }),
+        ...prefixed('ix', { ...ixCounts(ixN1.perMessage), rttP99Ns: ixN1.p99Ns, mbufsHeldAtEnd: ixN1.mbufsHeld }),
       },
     });
     const b1 = runIxEcho({ profile: ctx.profile, echoIx: ECHO_IX, ...ECHO, batch: 1 });
