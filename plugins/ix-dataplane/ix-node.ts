@@ -1,0 +1,55 @@
+import type { ProfileFile } from '../../core/vtx/cost-model.js';
+import { Nic82599 } from '../../core/vtx/devices/nic-82599.js';
+import { bootLinux } from '../../core/system/boot-linux.js';
+import type { Kernel } from '../../core/linux/kernel.js';
+import type { Machine } from '../../core/vtx/machine.js';
+import { readElfBinary } from '../../core/linux/elf/read-elf-binary.js';
+import type { Process } from '../../core/linux/task.js';
+import { DuneModule } from '../../core/dune/dune-module.js';
+import type { Cluster, ClusterNode } from '../../core/cluster/cluster.js';
+import { addKernelNode } from '../../core/cluster/kernel-node.js';
+import { NIC_BAR0, NIC_MSIX_BAR } from '../../core/cluster/linux-guest-node.js';
+import { IxSetupHandler } from './ix-setup-handler.js';
+
+export interface IxNodeOptions {
+  readonly profile: string | ProfileFile;
+  readonly mac: Uint8Array;
+  readonly address: number;
+  /** The TCP port the dataplane listens on for its application (ix.conf's `port`). */
+  readonly port: number;
+}
+
+/**
+ * A cluster machine that runs IX: Linux (the control plane, VMX root) with the Dune module, whose
+ * exit handlers include IX's set-up hypercall, and an 82599 port that Linux does not drive — the
+ * dataplane takes its queue pair. Its one CPU is the elastic thread's core.
+ */
+export class IxNode {
+  readonly machine: Machine;
+  readonly kernel: Kernel;
+  readonly nic: Nic82599;
+  readonly setup: IxSetupHandler;
+  readonly node: ClusterNode;
+  output = '';
+
+  constructor(cluster: Cluster, readonly name: string, o: IxNodeOptions) {
+    const { machine, kernel } = bootLinux({ profile: o.profile, memory: 256 << 20, cpus: 1 });
+    this.machine = machine;
+    this.kernel = kernel;
+    const dec = new TextDecoder();
+    kernel.console = (_fd, d) => (this.output += dec.decode(d));
+    this.nic = new Nic82599(machine, { name, mac: o.mac });
+    this.nic.map(NIC_BAR0, NIC_MSIX_BAR);
+    this.setup = new IxSetupHandler(machine, this.nic, o.address, o.port, o.mac);
+    new DuneModule(kernel, { exitHandlers: [this.setup] });
+    this.node = addKernelNode(cluster, name, kernel);
+  }
+
+  spawn(path: string, args: string[]): Process {
+    return this.kernel.spawnElf(path, readElfBinary(path), [path, ...args], [], path);
+  }
+
+  start(): void {
+    this.kernel.start();
+  }
+}

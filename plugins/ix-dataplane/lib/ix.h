@@ -1,0 +1,120 @@
+/*
+ * libix: the IX dataplane's ABI for C programs (IX, OSDI'14, Table 1), over libDune. The
+ * numbers and layouts agree with plugins/ix-dataplane/ix-abi.ts.
+ *
+ * ix_init() runs in guest ring 0 (after dune_init_and_enter): it prepares the elastic thread's
+ * region, asks the control plane for the queue pair by a hypercall, and installs the SYSCALL
+ * handler that sends IX calls to the dataplane. ix_run() starts the application in ring 3, where
+ * ix_bpoll() is one SYSCALL per batch.
+ */
+#ifndef IX_H
+#define IX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IX_SYS_BPOLL      0x100000UL
+#define IX_VMCALL_SETUP   0x200000UL
+
+#define KSYS_TCP_CONNECT   3
+#define KSYS_TCP_ACCEPT    4
+#define KSYS_TCP_SENDV     7
+#define KSYS_TCP_RECV_DONE 8
+#define KSYS_TCP_CLOSE     9
+
+#define USYS_TCP_CONNECTED 2
+#define USYS_TCP_KNOCK     3
+#define USYS_TCP_RECV      4
+#define USYS_TCP_SENT      5
+#define USYS_TCP_DEAD      6
+
+#define RET_OK          0
+#define RET_NOMEM       1
+#define RET_NOBUFS      2
+#define RET_INVAL       3
+#define RET_AGAIN       4
+#define RET_FAULT       5
+#define RET_NOSYS       6
+#define RET_BADH        8
+#define RET_CLOSED      9
+#define RET_CONNREFUSED 10
+
+#define IX_REGION_SIZE    0x400000UL
+#define IX_REGION_CALLS   0x10000UL
+#define IX_REGION_EVENTS  0x20000UL
+#define IX_REGION_TXBUF   0x40000UL
+#define IX_REGION_MBUFS   0x100000UL
+#define IX_BSYS_MAX       1024
+#define MAX_SG_ENTRIES    30
+
+struct bsys_desc {
+	uint64_t sysnr, arga, argb, argc, argd;
+};
+
+struct ix_event {
+	uint64_t type, handle, cookie, arg0, arg1;
+};
+
+struct sg_entry {
+	const void *base;
+	uint64_t len;
+};
+
+/* The region: calls (user read/write), events and mbufs (user read-only). */
+extern char *ix_region;
+extern struct bsys_desc *ix_karr;
+extern const struct ix_event *ix_events;
+
+int ix_init(int batch);
+int ix_run(void (*fn)(void), void *stack, size_t stack_size);
+/* Ring 3: one SYSCALL; returns the number of events, or -RET_FAULT / -RET_INVAL. */
+long ix_bpoll(struct bsys_desc *descs, unsigned long n);
+/* Ring 3: a system call passed through to Linux (a VM exit; not for the steady state). */
+long ix_posix(long nr, long a0, long a1, long a2);
+
+/* ixev: a libevent-like layer (upstream's libix/ixev.h, reduced). */
+#define IXEVHUP 0x1
+#define IXEVIN  0x2
+#define IXEVOUT 0x4
+#define IXEV_RECV_DEPTH 128
+#define IXEV_SEND_BYTES 16384
+
+struct ixev_ctx;
+typedef void (*ixev_handler_t)(struct ixev_ctx *ctx, unsigned int reason);
+
+struct ixev_conn_ops {
+	struct ixev_ctx *(*accept)(uint64_t handle, uint32_t ip, uint16_t port);
+	void (*release)(struct ixev_ctx *ctx);
+	void (*dialed)(struct ixev_ctx *ctx, long ret);
+};
+
+struct ixev_ctx {
+	uint64_t handle;
+	void *user_data;
+	ixev_handler_t handler;
+	unsigned int en_mask;
+	int dead, closing, dirty;
+	/* Received, not yet read: (address, length) of read-only mbuf data. */
+	uint64_t rx_addr[IXEV_RECV_DEPTH], rx_len[IXEV_RECV_DEPTH];
+	unsigned int rx_head, rx_tail;
+	uint64_t rx_off, recv_done;
+	/*
+	 * Sent bytes stay here, unchanged, until the peer acknowledges them: a ring, with running
+	 * byte counts of what was appended, handed to sendv, and acknowledged.
+	 */
+	char tx[IXEV_SEND_BYTES];
+	uint64_t tx_len, tx_issued, tx_acked;
+	struct sg_entry sg[2];
+};
+
+void ixev_init(struct ixev_conn_ops *ops);
+void ixev_ctx_init(struct ixev_ctx *ctx);
+void ixev_set_handler(struct ixev_ctx *ctx, unsigned int mask, ixev_handler_t h);
+long ixev_recv(struct ixev_ctx *ctx, void *buf, size_t len);
+long ixev_send(struct ixev_ctx *ctx, const void *buf, size_t len);
+void ixev_close(struct ixev_ctx *ctx);
+void ixev_dial(struct ixev_ctx *ctx, uint32_t ip, uint16_t port);
+/* One batch: the queued calls go down, the events come back and run the handlers. */
+void ixev_wait(void);
+
+#endif
