@@ -129,6 +129,19 @@ static void outs(struct conn *c, const char *s)
 	out(c, s, strlen(s));
 }
 
+/* " N": a space and a decimal number (what snprintf would do, in a tenth of the instructions) */
+static void out_u32(struct conn *c, uint32_t v)
+{
+	char b[12];
+	int i = sizeof b;
+	do {
+		b[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	b[--i] = ' ';
+	out(c, b + i, sizeof b - (size_t)i);
+}
+
 static void client_error(struct conn *c, const char *s)
 {
 	__atomic_add_fetch(&st_errors, 1, __ATOMIC_RELAXED);
@@ -159,9 +172,11 @@ static void do_get(struct conn *c, char *keys)
 		pthread_mutex_lock(item_lock(hv));
 		struct item *it = *find(hv, key, nkey);
 		if (it != NULL) {
-			char head[KEY_MAX + 64];
-			int n = snprintf(head, sizeof head, "VALUE %.*s %u %u\r\n", (int)nkey, it->data, it->flags, it->nbytes);
-			out(c, head, (size_t)n);
+			out(c, "VALUE ", 6);
+			out(c, it->data, nkey);
+			out_u32(c, it->flags);
+			out_u32(c, it->nbytes);
+			out(c, "\r\n", 2);
 			out(c, it->data + it->nkey, it->nbytes);
 			out(c, "\r\n", 2);
 			__atomic_add_fetch(&st_hits, 1, __ATOMIC_RELAXED);
