@@ -1281,7 +1281,8 @@ export class Kernel {
       if (this.faultIn(undefined, mm, va, write, false, false) !== 0) return -1;
     }
     // A present page written: faultIn checks the VMA allows it and breaks copy-on-write.
-    if (write && (mm.frameAt(va)!.lo & PTE_W) === 0 && this.faultIn(undefined, mm, va, true, false, true) !== 0) return -1;
+    const cur = mm.frameAt(va);
+    if (write && (cur === undefined || (cur.lo & PTE_W) === 0) && this.faultIn(undefined, mm, va, true, false, true) !== 0) return -1;
     const e = mm.frameAt(va);
     return e === undefined ? -1 : e.frame + (va % PAGE_SIZE);
   }
