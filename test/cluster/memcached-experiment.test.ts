@@ -13,6 +13,7 @@ import { MemcachedConnection, MemcachedReply } from '../../core/cluster/memcache
 import { MemcachedRig, meetsSla } from '../../core/cluster/memcached-experiment.js';
 import type { TcpSocket } from '../../core/net/tcp-socket.js';
 import { TCP_ESTABLISHED } from '../../core/net/tcp-state.js';
+import { SERVER_ADDR } from '../../core/cluster/echo-experiment.js';
 
 const KV = join(GUEST_BIN, 'kvserver');
 
@@ -120,5 +121,30 @@ describe.runIf(existsSync(KV))('kvserver on a simulated Linux machine under open
     const b = run();
     expect(b.p99Us).toBe(a.p99Us);
     expect(b.achievedPerSecond).toBe(a.achievedPerSecond);
+  });
+
+  it('a client that resets in the middle of a SET, and one that sends garbage, leave the server serving the others', () => {
+    const rig = new MemcachedRig({ profile: 'dune-e3-1230v2', server: KV, cpus: 1, workload: USR, connections: 4, records: 20 });
+    const raw = (): TcpSocket => {
+      const s = rig.client.stack.tcpSocket();
+      s.connect(SERVER_ADDR, 11211);
+      rig.cluster.run(rig.cluster.events.now + 1e9);
+      expect(s.state).toBe(TCP_ESTABLISHED);
+      return s;
+    };
+    const half = raw();
+    half.send(new TextEncoder().encode('set k 0 0 100\r\nabc'));
+    rig.cluster.run(rig.cluster.events.now + 1e8);
+    half.abort();
+    const junk = raw();
+    junk.send(new TextEncoder().encode('bogus\r\nset k 0 0 x\r\nget\r\n'));
+    rig.cluster.run(rig.cluster.events.now + 1e9);
+    const buf = new Uint8Array(256);
+    const n = junk.recv(buf);
+    expect(new TextDecoder().decode(buf.subarray(0, Math.max(0, n)))).toBe('ERROR\r\nCLIENT_ERROR bad command line format\r\nERROR\r\n');
+    const p = rig.measure(20_000, 0.002);
+    expect(p.completed).toBe(p.issued);
+    expect(p.errors).toBe(0);
+    expect(rig.server.output).not.toMatch(/kvserver: .*:/);
   });
 });
