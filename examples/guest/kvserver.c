@@ -107,6 +107,7 @@ struct conn {
 	int noreply;
 	int swallow; /* bytes of a refused set's data block still to skip */
 	int closing;
+	uint32_t events; /* what epoll watches for now: EPOLLIN, or EPOLLOUT while answers wait */
 };
 
 static void out(struct conn *c, const char *s, size_t n)
@@ -397,7 +398,7 @@ static void conn_close(struct conn *c)
 static void serve(struct conn *c)
 {
 	int f = flush(c);
-	if (f < 0) {
+	if (f < 0 || (f == 1 && c->closing)) {
 		conn_close(c);
 		return;
 	}
@@ -405,18 +406,20 @@ static void serve(struct conn *c)
 	if (f == 0)
 		return;
 	for (;;) {
-		size_t room = c->rcap - c->rlen;
-		size_t want = c->pending != NULL && c->need > c->rlen ? c->need : 0;
-		if (room < 1024 || c->rlen + 1024 < want) {
-			size_t cap = c->rcap * 2;
-			while (cap < want + 1024)
+		/* Room for 1 KB more, or for the whole data block of the set being read (it starts at 0). */
+		size_t min = c->rlen + 1024;
+		if (c->pending != NULL && c->need + 1024 > min)
+			min = c->need + 1024;
+		if (c->rcap < min) {
+			size_t cap = c->rcap;
+			while (cap < min)
 				cap *= 2;
 			c->rbuf = realloc(c->rbuf, cap);
 			if (c->rbuf == NULL)
 				die("realloc");
 			c->rcap = cap;
-			room = cap - c->rlen;
 		}
+		size_t room = c->rcap - c->rlen;
 		ssize_t n = read(c->fd, c->rbuf + c->rlen, room);
 		if (n == 0 || (n < 0 && errno != EAGAIN)) {
 			conn_close(c);
@@ -436,8 +439,14 @@ static void serve(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	struct epoll_event ev = { .events = f == 0 ? EPOLLIN | EPOLLOUT : EPOLLIN, .data.ptr = c };
-	epoll_ctl(loop_fd[c->loop], EPOLL_CTL_MOD, c->fd, &ev);
+	/* Like memcached's update_event: a system call only when what is watched changes. While
+	 * answers wait, only EPOLLOUT: a level-triggered EPOLLIN that is not read would spin. */
+	uint32_t want = f == 0 ? EPOLLOUT : EPOLLIN;
+	if (want != c->events) {
+		struct epoll_event ev = { .events = want, .data.ptr = c };
+		epoll_ctl(loop_fd[c->loop], EPOLL_CTL_MOD, c->fd, &ev);
+		c->events = want;
+	}
 }
 
 static void *event_loop(void *arg)
@@ -468,6 +477,7 @@ static void *event_loop(void *arg)
 					die("calloc");
 				c->fd = fd;
 				c->loop = next;
+				c->events = EPOLLIN;
 				c->rcap = 2048;
 				c->wcap = 2048;
 				c->rbuf = malloc(c->rcap);

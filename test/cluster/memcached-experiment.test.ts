@@ -147,4 +147,43 @@ describe.runIf(existsSync(KV))('kvserver on a simulated Linux machine under open
     expect(p.errors).toBe(0);
     expect(rig.server.output).not.toMatch(/kvserver: .*:/);
   });
+
+  it('answers bigger than the socket buffers: the server waits for EPOLLOUT and sends every byte, in order', () => {
+    const rig = new MemcachedRig({ profile: 'dune-e3-1230v2', server: KV, cpus: 1, workload: USR, connections: 1, records: 1 });
+    const s = rig.client.stack.tcpSocket();
+    s.connect(SERVER_ADDR, 11211);
+    rig.cluster.run(rig.cluster.events.now + 1e9);
+    const value = new Uint8Array(300_000).map((_, i) => 0x41 + (i % 23));
+    const enc = new TextEncoder();
+    const cat = (...parts: Uint8Array[]): Uint8Array => {
+      const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        out.set(p, at);
+        at += p.length;
+      }
+      return out;
+    };
+    // a 300 kB SET, then 8 GETs of it pipelined: 2.4 MB of answers to a client that reads slowly
+    let tx = cat(enc.encode('set big 3 0 300000\r\n'), value, enc.encode('\r\n'), enc.encode('get big\r\n'.repeat(8)));
+    const one = cat(enc.encode('VALUE big 3 300000\r\n'), value, enc.encode('\r\nEND\r\n'));
+    const want = cat(enc.encode('STORED\r\n'), ...Array.from({ length: 8 }, () => one));
+    const rx = new Uint8Array(want.length + 65536);
+    let got = 0;
+    for (let step = 0; step < 2000 && got < want.length; step++) {
+      if (tx.length > 0) {
+        const n = s.send(tx);
+        if (n > 0) tx = tx.subarray(n);
+      }
+      for (;;) {
+        const k = s.recv(rx.subarray(got, got + 16384));
+        if (k <= 0) break;
+        got += k;
+      }
+      rig.cluster.run(rig.cluster.events.now + 1e8);
+    }
+    expect(got).toBe(want.length);
+    expect(Buffer.from(rx.subarray(0, got)).equals(Buffer.from(want))).toBe(true);
+    expect(rig.server.output).not.toMatch(/kvserver: .*:/);
+  });
 });
