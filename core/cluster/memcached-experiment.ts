@@ -183,7 +183,6 @@ export class MemcachedRig {
       if (req.get) conn.get(key, done);
       else conn.set(key, this.values.subarray(0, req.valueBytes), done);
     });
-    const start = events.now;
     gen.start(seconds);
     this.runFor(picoseconds(seconds));
     const inWindow = completed;
@@ -195,7 +194,6 @@ export class MemcachedRig {
     const perRequest: Record<string, number> = {};
     for (const k of Object.keys(after)) perRequest[k] = (after[k]! - before[k]!) / Math.max(1, completed);
     errors += this.connections.reduce((a, c) => a + c.protocolErrors, 0) - protocolBefore;
-    void start;
     return {
       offeredPerSecond: ratePerSecond, achievedPerSecond: inWindow / seconds, seconds,
       issued: gen.issued, completed,
