@@ -5,6 +5,7 @@ import { VtxBenchSuite } from '../vtx/bench/vtx-bench-suite.js';
 import { DuneMicroSuite } from '../dune/bench/dune-micro-suite.js';
 import { ThreadsBenchSuite } from '../linux/bench/threads-bench-suite.js';
 import { NetLinuxBenchSuite } from '../cluster/bench/net-linux-bench-suite.js';
+import { MemcachedLinuxBenchSuite } from '../cluster/bench/memcached-linux-bench-suite.js';
 import { ExecBenchSuite } from '../system/bench/exec-bench-suite.js';
 import { System } from '../system/system.js';
 import { LinuxExecMode } from '../system/linux-exec-mode.js';
@@ -48,4 +49,6 @@ export const coreModule = new ContainerModule(({ bind }) => {
   bind(BenchSuite).toService(ThreadsBenchSuite);
   bind(NetLinuxBenchSuite).toSelf();
   bind(BenchSuite).toService(NetLinuxBenchSuite);
+  bind(MemcachedLinuxBenchSuite).toSelf();
+  bind(BenchSuite).toService(MemcachedLinuxBenchSuite);
 });

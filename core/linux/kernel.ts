@@ -1264,6 +1264,11 @@ export class Kernel {
 
   private userAccess(cpu: Cpu, t: Task, va: number, write: boolean): number {
     if (va < 0 || va >= STACK_TOP) return -1;
+    // A wake-up run for a task asleep on another CPU (epoll_wait's events, a futex requeue…) finds
+    // that CPU with whatever its CR3 holds now: another process's tables, or the kernel's own
+    // (lazy TLB). The task's own page tables are then walked in software, as access_process_vm
+    // does. A Dune process's CR3 is its guest's, reached through the EPT; it keeps the MMU path.
+    if (!cpu.vmx.nonRoot && this.loadedRoot(cpu) !== t.process.mm.cr3) return this.userAccessOtherMm(t.process.mm, va, write);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         return cpu.mmu.translateAs(va, write ? AccessKind.Write : AccessKind.Read, false);
@@ -1273,6 +1278,19 @@ export class Kernel {
       }
     }
     return -1;
+  }
+
+  /** userAccess through `mm`'s page tables when they are not the ones loaded (a software walk). */
+  private userAccessOtherMm(mm: AddressSpace, va: number, write: boolean): number {
+    const pte = mm.frameAt(va);
+    if (pte === undefined || (pte.lo & PTE_P) === 0) {
+      if (this.faultIn(undefined, mm, va, write, false, false) !== 0) return -1;
+    }
+    // A present page written: faultIn checks the VMA allows it and breaks copy-on-write.
+    const cur = mm.frameAt(va);
+    if (write && (cur === undefined || (cur.lo & PTE_W) === 0) && this.faultIn(undefined, mm, va, true, false, true) !== 0) return -1;
+    const e = mm.frameAt(va);
+    return e === undefined ? -1 : e.frame + (va % PAGE_SIZE);
   }
 
   /** The physical address of user address `va` for the kernel's access (faulted in), or -1. */

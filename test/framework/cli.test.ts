@@ -70,7 +70,7 @@ describe('dunesim CLI', () => {
     expect(badJobs.stderr).toMatch(/^dunesim: --jobs must be a whole number from 1 to 64, got '0'/);
     const bad = dunesim(['bench', 'no-such-suite']);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/unknown bench suite 'no-such-suite'; available: vtx, dune-micro, exec, threads, net-linux, tlb-reach/);
+    expect(bad.stderr).toMatch(/unknown bench suite 'no-such-suite'; available: vtx, dune-micro, exec, threads, net-linux, memcached-linux, tlb-reach/);
   });
 
   it('bench with --jobs 2 runs suites in worker threads: results in the order named, the same rows as one at a time', () => {

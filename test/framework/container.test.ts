@@ -52,7 +52,7 @@ describe('createContainer', () => {
     });
     const { container, plugins } = await createContainer({ plugins: false, extra: [extra] });
     expect(plugins).toEqual([]);
-    expect(container.getAll<BenchSuite>(BenchSuite).map((s) => s.id)).toEqual(['vtx', 'dune-micro', 'exec', 'threads', 'net-linux']);
+    expect(container.getAll<BenchSuite>(BenchSuite).map((s) => s.id)).toEqual(['vtx', 'dune-micro', 'exec', 'threads', 'net-linux', 'memcached-linux']);
     expect(container.getAll<Application>(Application).map((a) => a.id)).toEqual(['one']);
   });
 
