@@ -28,7 +28,7 @@
 /* Where the shared region lives: the same address on every node, below 4 GiB (Dune's identity
  * window, where a guest-virtual address is its guest-physical one). */
 #define DSM_REGION_BASE 0x60000000UL
-#define DSM_MAX_PAGES 2048
+#define DSM_MAX_PAGES 8192
 #define DSM_MAX_NODES 16
 #define DSM_MAX_LOCKS 64
 
@@ -56,10 +56,17 @@ struct dsm_stats {
 	uint64_t pages_sent, invalidations_sent;
 	uint64_t requests_served;         /* forwarded requests this node answered as owner */
 	uint64_t fault_cycles;            /* from handler entry to return, summed */
-	uint64_t wait_cycles;             /* of which blocked waiting for a message */
+	uint64_t net_cycles;              /* of which in the messaging path: socket calls and waiting */
+	uint64_t wait_cycles;             /* of which blocked waiting for a message (in poll) */
 	uint64_t coherence_msgs, coherence_bytes; /* of msgs_sent: those about pages (not locks, barriers) */
 };
+/* Updated by fault handlers behind the compiler's back: read it after dsm_compiler_barrier(). */
 extern struct dsm_stats dsm_stats;
+
+static inline void dsm_compiler_barrier(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
 
 static inline uint64_t dsm_rdtsc(void)
 {

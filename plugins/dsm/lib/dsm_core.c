@@ -59,6 +59,10 @@ static volatile int barrier_go;
 
 static size_t alloc_off;
 
+/* DSM_TEST_CRASH=k: this node dies as it is about to serve its k-th request as an owner (the
+ * tests' crashed node). 0: never. */
+static int crash_at;
+
 static int manager_of(uint32_t page)
 {
 	return dsm_cfg.distributed ? (int) (page % (uint32_t) dsm_cfg.nodes) : 0;
@@ -126,6 +130,8 @@ static void owner_serve(const struct dsm_msg *m, int write)
 	if (!owner_here[p])
 		dsm_fail("asked to serve page %u for node %u, but this node does not own it", p, m->node);
 	dsm_stats.requests_served++;
+	if (crash_at > 0 && dsm_stats.requests_served == (uint64_t) crash_at)
+		_exit(9);
 	if (!write) {
 		/* The data leaves before the page is downgraded: the read copy is what was written. */
 		copyset[p] |= 1ULL << m->node;
@@ -291,6 +297,7 @@ int dsm_init(void)
 	dsm_cfg.node = env_int("DSM_NODE", 0, 0, dsm_cfg.nodes - 1);
 	dsm_cfg.port = env_int("DSM_PORT", 7100, 1, 65535);
 	dsm_cfg.timeout_ms = env_int("DSM_TIMEOUT_MS", 1000, 1, 3600000);
+	crash_at = env_int("DSM_TEST_CRASH", 0, 0, 1 << 30);
 	const char *mode = getenv("DSM_MODE"), *mgr = getenv("DSM_MANAGER"), *base = getenv("DSM_ADDR_BASE");
 	if (mode == NULL || strcmp(mode, "linux") == 0)
 		dsm_cfg.dune = 0;
@@ -400,6 +407,7 @@ void dsm_exit(void)
 	printf("dsm coherence_msgs %llu\ndsm coherence_bytes %llu\n", (unsigned long long) s->coherence_msgs, (unsigned long long) s->coherence_bytes);
 	printf("dsm pages_sent %llu\ndsm invalidations_sent %llu\n", (unsigned long long) s->pages_sent, (unsigned long long) s->invalidations_sent);
 	printf("dsm requests_served %llu\n", (unsigned long long) s->requests_served);
-	printf("dsm fault_cycles %llu\ndsm wait_cycles %llu\n", (unsigned long long) s->fault_cycles, (unsigned long long) s->wait_cycles);
+	printf("dsm fault_cycles %llu\ndsm net_cycles %llu\ndsm wait_cycles %llu\n", (unsigned long long) s->fault_cycles,
+	       (unsigned long long) s->net_cycles, (unsigned long long) s->wait_cycles);
 	fflush(stdout);
 }

@@ -114,7 +114,10 @@ void dsm_send(int to, uint32_t type, uint32_t page, uint32_t node, uint64_t arg,
 		len += DSM_PAGE_SIZE;
 		dsm_stats.pages_sent++;
 	}
+	uint64_t t0 = dsm_rdtsc();
 	write_full(fds[to], &out, len, to);
+	if (dsm_in_fault)
+		dsm_stats.net_cycles += dsm_rdtsc() - t0;
 	dsm_stats.msgs_sent++;
 	dsm_stats.bytes_sent += len;
 	if (type <= DSM_CONFIRM) {
@@ -135,6 +138,7 @@ static void receive_from(int i, const char *what, uint32_t page)
 {
 	int from = pfd_node[i];
 	struct dsm_msg m;
+	uint64_t t0 = dsm_rdtsc();
 	if (!read_full(pfds[i].fd, &m, sizeof(m), from)) {
 		if (what != NULL)
 			dsm_fail("node %d closed its connection (crashed?) while this node waited for %s of page %u",
@@ -144,12 +148,17 @@ static void receive_from(int i, const char *what, uint32_t page)
 	if (m.type == 0 || m.type >= DSM_TYPES || m.from != (uint32_t) from ||
 	    m.page >= DSM_MAX_PAGES || m.node >= (uint32_t) dsm_cfg.nodes)
 		dsm_fail("malformed message (type %u, page %u) from node %d", m.type, m.page, from);
+	if (dsm_in_fault)
+		dsm_stats.net_cycles += dsm_rdtsc() - t0;
 	if (m.data) {
 		if (m.type != DSM_PAGE_READ && m.type != DSM_PAGE_WRITE)
 			dsm_fail("a %s from node %d carries data", msg_names[m.type], from);
 		dsm_path->fill_begin(m.page);
+		t0 = dsm_rdtsc();
 		if (!read_full(pfds[i].fd, dsm_page_addr(m.page), DSM_PAGE_SIZE, from))
 			dsm_fail("node %d closed its connection in the middle of page %u", from, m.page);
+		if (dsm_in_fault)
+			dsm_stats.net_cycles += dsm_rdtsc() - t0;
 	}
 	dsm_dispatch(&m);
 }
@@ -158,8 +167,10 @@ static int poll_once(int timeout_ms, const char *what, uint32_t page)
 {
 	uint64_t t0 = dsm_rdtsc();
 	int n = poll(pfds, npfds, timeout_ms);
-	if (dsm_in_fault)
+	if (dsm_in_fault) {
 		dsm_stats.wait_cycles += dsm_rdtsc() - t0;
+		dsm_stats.net_cycles += dsm_rdtsc() - t0;
+	}
 	if (n < 0 && errno == EINTR)
 		return 1;
 	if (n < 0)
