@@ -38,6 +38,8 @@ export interface DsmRunOptions {
   manager: DsmManager;
   /** Extra environment for every node (DSM_TIMEOUT_MS, the fault-injection switches). */
   env?: Record<string, string>;
+  /** Extra environment for one node, by node number. */
+  nodeEnv?: Record<number, Record<string, string>>;
   /** Takes node 1's wire down at this cluster time (picoseconds): every frame after it is lost. */
   cutLinkAtPs?: number;
 }
@@ -106,7 +108,7 @@ export function runDsmCluster(o: DsmRunOptions): DsmRun {
   const procs: Process[] = [];
   for (let i = 0; i < o.nodes; i++) {
     const env = [`DSM_NODE=${i}`, `DSM_NODES=${o.nodes}`, `DSM_MODE=${o.mode}`, `DSM_MANAGER=${o.manager}`, 'DSM_ADDR_BASE=10.0.0.1'];
-    for (const [k, v] of Object.entries(o.env ?? {})) env.push(`${k}=${v}`);
+    for (const [k, v] of Object.entries({ ...o.env, ...o.nodeEnv?.[i] })) env.push(`${k}=${v}`);
     procs.push(nodes[i]!.kernel.spawnElf(path, elf, [o.program, ...(o.args ?? [])], env, path));
   }
   for (const n of nodes) n.start();

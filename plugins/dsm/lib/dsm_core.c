@@ -325,10 +325,11 @@ int dsm_init(void)
 		fprintf(stderr, "dsm: cannot map the shared region at 0x%lx\n", DSM_REGION_BASE);
 		return -1;
 	}
-	/* Every page starts owned, writable, by node 0, and zero everywhere. */
+	/* Every page starts owned by node 0 and zero everywhere; until dsm_alloc hands it out nobody
+	 * may touch it (an access there is an ordinary fault). */
 	for (int i = 0; i < DSM_MAX_PAGES; i++) {
 		owner_here[i] = dsm_cfg.node == 0;
-		access_[i] = dsm_cfg.node == 0 ? DSM_WRITE : DSM_NONE;
+		access_[i] = DSM_NONE;
 		mgr_owner[i] = 0;
 	}
 	for (int l = 0; l < DSM_MAX_LOCKS; l++)
@@ -336,7 +337,7 @@ int dsm_init(void)
 	dsm_path = dsm_cfg.dune ? &dsm_dune_path : &dsm_linux_path;
 	if (dsm_path->init() != 0)
 		return -1;
-	dsm_path->set_all(access_[0]);
+	dsm_path->set_all(DSM_NONE);
 	if (dsm_net_connect() != 0)
 		return -1;
 	return 0;
@@ -350,7 +351,11 @@ void *dsm_alloc(size_t bytes, size_t align)
 	if (bytes > DSM_MAX_PAGES * DSM_PAGE_SIZE - off)
 		dsm_fail("dsm_alloc: %zu bytes do not fit in the shared region", bytes);
 	alloc_off = off + bytes;
-	dsm_cfg.pages = (alloc_off + DSM_PAGE_SIZE - 1) / DSM_PAGE_SIZE;
+	size_t pages = (alloc_off + DSM_PAGE_SIZE - 1) / DSM_PAGE_SIZE;
+	/* Node 0 owns the new pages: it may write them at once. */
+	for (size_t p = dsm_cfg.pages; p < pages && dsm_cfg.node == 0; p++)
+		set_access((uint32_t) p, DSM_WRITE);
+	dsm_cfg.pages = pages;
 	return (void *) (DSM_REGION_BASE + off);
 }
 
@@ -361,7 +366,7 @@ void dsm_lock(int lock)
 	lock_granted = 0;
 	int mgr = lock % dsm_cfg.nodes;
 	dsm_send(mgr, DSM_LOCK_REQ, (uint32_t) lock, (uint32_t) dsm_cfg.node, 0, NULL);
-	dsm_wait(&lock_granted, "a lock grant", (uint32_t) lock, mgr);
+	dsm_wait(&lock_granted, "a lock grant", DSM_NO_PAGE, mgr);
 }
 
 void dsm_unlock(int lock)
@@ -378,7 +383,7 @@ void dsm_barrier(void)
 	 * later generation can be in flight while this one is awaited. */
 	barrier_go = 0;
 	dsm_send(0, DSM_BARRIER, 0, (uint32_t) dsm_cfg.node, ++barrier_gen, NULL);
-	dsm_wait(&barrier_go, "a barrier release", 0, 0);
+	dsm_wait(&barrier_go, "a barrier release", DSM_NO_PAGE, 0);
 }
 
 void dsm_poll(void)

@@ -74,6 +74,8 @@ int dsm_net_connect(void);
 void dsm_net_close(void);
 /* Sends to node `to` (itself: queued locally, never with data). data: NULL or one page. */
 void dsm_send(int to, uint32_t type, uint32_t page, uint32_t node, uint64_t arg, const void *data);
+/* The `page` of a wait that is not for a page (a barrier, a lock). */
+#define DSM_NO_PAGE 0xffffffffu
 /* Receives and dispatches messages until *flag becomes non-zero; `what` names the wait for the
  * report if nothing comes (a lost message, a crashed node). */
 void dsm_wait(volatile int *flag, const char *what, uint32_t page, int peer);

@@ -140,9 +140,11 @@ static void receive_from(int i, const char *what, uint32_t page)
 	struct dsm_msg m;
 	uint64_t t0 = dsm_rdtsc();
 	if (!read_full(pfds[i].fd, &m, sizeof(m), from)) {
-		if (what != NULL)
+		if (what != NULL && page != DSM_NO_PAGE)
 			dsm_fail("node %d closed its connection (crashed?) while this node waited for %s of page %u",
 				 from, what, page);
+		if (what != NULL)
+			dsm_fail("node %d closed its connection (crashed?) while this node waited for %s", from, what);
 		dsm_fail("node %d closed its connection (crashed?)", from);
 	}
 	if (m.type == 0 || m.type >= DSM_TYPES || m.from != (uint32_t) from ||
@@ -191,10 +193,14 @@ void dsm_wait(volatile int *flag, const char *what, uint32_t page, int peer)
 		if (*flag)
 			return;
 		if (npfds == 0)
-			dsm_fail("waiting for %s of page %u with no other node", what, page);
-		if (!poll_once(dsm_cfg.timeout_ms, what, page))
+			dsm_fail("waiting for %s with no other node", what);
+		if (poll_once(dsm_cfg.timeout_ms, what, page))
+			continue;
+		if (page != DSM_NO_PAGE)
 			dsm_fail("nothing heard for %d ms while waiting for %s of page %u from node %d (a lost message or a crashed node)",
 				 dsm_cfg.timeout_ms, what, page, peer);
+		dsm_fail("nothing heard for %d ms while waiting for %s from node %d (a lost message or a crashed node)",
+			 dsm_cfg.timeout_ms, what, peer);
 	}
 }
 

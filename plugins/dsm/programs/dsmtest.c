@@ -2,7 +2,8 @@
  * The protocol test: read copies, ownership moving between nodes, invalidation of copies, a lock
  * and barriers. Each node writes its own pages, every node reads every page, then all nodes add to
  * one counter under a lock and to one shared page without it in turns (writes that move the page).
- * Usage: dsmtest [rounds]
+ * Usage: dsmtest [rounds] [stray]
+ * stray = 1: node 1 then writes just past the allocated part of the region (an ordinary fault).
  */
 #include "program.h"
 
@@ -19,6 +20,8 @@ int main(int argc, char **argv)
 	int32_t *turns = dsm_alloc(DSM_PAGE_SIZE, DSM_PAGE_SIZE);
 	const long words = DSM_PAGE_SIZE / 4 * PAGES_PER_NODE;
 	dsm_barrier();
+	if (arg_long(argc, argv, 2, 2) == 1 && me == 1)
+		*(volatile int32_t *) (turns + DSM_PAGE_SIZE / 4) = 1;
 	uint64_t t0 = dsm_rdtsc();
 	int bad = 0;
 	for (long r = 0; r < rounds; r++) {
