@@ -107,8 +107,11 @@ export function runDsmCluster(o: DsmRunOptions): DsmRun {
   else cluster.connectSwitch(nodes.map((n) => n.nic), { propagationSeconds: WIRE_SECONDS, forwardingSeconds: SWITCH_SECONDS });
   const procs: Process[] = [];
   for (let i = 0; i < o.nodes; i++) {
-    const env = [`DSM_NODE=${i}`, `DSM_NODES=${o.nodes}`, `DSM_MODE=${o.mode}`, `DSM_MANAGER=${o.manager}`, 'DSM_ADDR_BASE=10.0.0.1'];
-    for (const [k, v] of Object.entries({ ...o.env, ...o.nodeEnv?.[i] })) env.push(`${k}=${v}`);
+    const vars: Record<string, string> = {
+      DSM_NODE: String(i), DSM_NODES: String(o.nodes), DSM_MODE: o.mode, DSM_MANAGER: o.manager, DSM_ADDR_BASE: '10.0.0.1',
+      ...o.env, ...o.nodeEnv?.[i],
+    };
+    const env = Object.entries(vars).map(([k, v]) => `${k}=${v}`);
     procs.push(nodes[i]!.kernel.spawnElf(path, elf, [o.program, ...(o.args ?? [])], env, path));
   }
   for (const n of nodes) n.start();

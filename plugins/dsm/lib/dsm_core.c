@@ -403,6 +403,7 @@ int dsm_nodes(void)
 
 void dsm_exit(void)
 {
+	dsm_closing = 1;
 	dsm_barrier();
 	dsm_net_close();
 	struct dsm_stats *s = &dsm_stats;

@@ -79,6 +79,8 @@ void dsm_send(int to, uint32_t type, uint32_t page, uint32_t node, uint64_t arg,
 /* Receives and dispatches messages until *flag becomes non-zero; `what` names the wait for the
  * report if nothing comes (a lost message, a crashed node). */
 void dsm_wait(volatile int *flag, const char *what, uint32_t page, int peer);
+/* Set by dsm_exit: peers released from the last barrier may close before this node is. */
+extern int dsm_closing;
 /* Dispatches what has arrived, without blocking. */
 void dsm_net_poll(void);
 /* The report for a run that cannot go on: names the page and the node, then exits. */

@@ -38,6 +38,8 @@ static struct {
 
 /* Set while a fault is being handled: time blocked here is the fault's network time. */
 extern int dsm_in_fault;
+/* Set in the last barrier: the others may close their connections once released. */
+int dsm_closing;
 
 static const char *const msg_names[DSM_TYPES] = {
 	[DSM_HELLO] = "hello", [DSM_REQ_READ] = "read request", [DSM_REQ_WRITE] = "write request",
@@ -140,6 +142,13 @@ static void receive_from(int i, const char *what, uint32_t page)
 	struct dsm_msg m;
 	uint64_t t0 = dsm_rdtsc();
 	if (!read_full(pfds[i].fd, &m, sizeof(m), from)) {
+		if (dsm_closing && from != 0) {
+			/* Released from the last barrier before this node: it has closed. Node 0's release
+			 * reaches this node before node 0's own close (one connection, in order). */
+			close(pfds[i].fd);
+			pfds[i].fd = -1;
+			return;
+		}
 		if (what != NULL && page != DSM_NO_PAGE)
 			dsm_fail("node %d closed its connection (crashed?) while this node waited for %s of page %u",
 				 from, what, page);
@@ -297,8 +306,8 @@ int dsm_net_connect(void)
 
 void dsm_net_close(void)
 {
-	for (int j = 0; j < dsm_cfg.nodes; j++)
-		if (fds[j] >= 0)
-			close(fds[j]);
+	for (int i = 0; i < npfds; i++)
+		if (pfds[i].fd >= 0)
+			close(pfds[i].fd);
 	npfds = 0;
 }
