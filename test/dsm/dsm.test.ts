@@ -47,7 +47,8 @@ describe('dsm protocol (dsmtest: copies, ownership moves, invalidation, a lock, 
 });
 
 describe('a remote write fault (faultlat)', () => {
-  for (const mode of ['linux', 'dune'] as const) {
+  // One fault path: the messages are the protocol's, the same under both (dsmtest runs both).
+  for (const mode of ['linux'] as const) {
     it(`${mode}: request, page with ownership, confirmation — and nothing else`, () => {
       const pages = 8;
       const r = runDsmChecked({ profile: PROFILE, program: 'faultlat', args: [String(pages)], nodes: 2, mode, manager: 'central' });
@@ -81,7 +82,7 @@ describe('dsm programs on two nodes check themselves against one node', () => {
     ['jacobi', ['16', '3'], 'linux'],
     ['matmul', ['64'], 'dune'],
     ['mergesort', ['8192'], 'linux'],
-    ['falseshare', ['200'], 'dune'],
+    ['falseshare', ['200'], 'linux'],
   ];
   for (const [program, args, mode] of cases) {
     it(`${program} (${mode})`, () => {
