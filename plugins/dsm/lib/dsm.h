@@ -35,7 +35,9 @@
 /* Reads the configuration, maps the region, connects to the other nodes (and enters Dune in dune
  * mode). Returns 0, or prints why and returns -1. */
 int dsm_init(void);
-/* Allocates from the shared region; every node must make the same calls in the same order.
+/* Allocates from the shared region; every node must make the same calls in the same order, and
+ * before the barrier after which any node touches the memory (a node refuses messages about
+ * pages it has not allocated).
  * align: a power of two (DSM_PAGE_SIZE gives a region of whole pages). */
 void *dsm_alloc(size_t bytes, size_t align);
 void dsm_lock(int lock);

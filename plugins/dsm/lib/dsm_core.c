@@ -153,6 +153,14 @@ static void owner_serve(const struct dsm_msg *m, int write)
 void dsm_dispatch(const struct dsm_msg *m)
 {
 	uint32_t p = m->page;
+	/* A peer's message is input: its page or lock number indexes this node's tables. */
+	if (m->type >= DSM_LOCK_REQ && m->type <= DSM_UNLOCK) {
+		if (p >= DSM_MAX_LOCKS)
+			dsm_fail("%u is not a lock (from node %u)", p, m->from);
+	} else if (m->type < DSM_BARRIER && p >= dsm_cfg.pages) {
+		dsm_fail("message of type %u from node %u about page %u, beyond the %zu pages allocated here",
+			 m->type, m->from, p, dsm_cfg.pages);
+	}
 	switch (m->type) {
 	case DSM_REQ_READ:
 	case DSM_REQ_WRITE:
@@ -209,6 +217,11 @@ void dsm_dispatch(const struct dsm_msg *m)
 			lock_holder[p] = (int8_t) m->from;
 			dsm_send((int) m->from, DSM_LOCK_GRANT, p, m->from, 0, NULL);
 		} else {
+			for (int k = 0; k < lock_nwait[p]; k++)
+				if (lock_waiters[p][k] == m->from)
+					dsm_fail("node %u asked twice for lock %u", m->from, p);
+			if (lock_holder[p] == (int8_t) m->from)
+				dsm_fail("node %u asked for lock %u, which it holds", m->from, p);
 			lock_waiters[p][lock_nwait[p]++] = (uint8_t) m->from;
 		}
 		break;

@@ -39,9 +39,11 @@ int main(int argc, char **argv)
 	block_of(rows, me, n, &lo, &hi);
 	lo++, hi++; /* row 0 is the fixed top edge */
 	dsm_barrier();
-	/* b's inner rows are written whole by the first iteration: only a's need values. */
-	for (long i = lo; i < hi; i++)
+	/* b's rows too: the first iteration's writes would otherwise take them from node 0. */
+	for (long i = lo; i < hi; i++) {
 		init_row(a[i], i, rows);
+		init_row(b[i], i, rows);
+	}
 	if (me == 0) {
 		init_row(a[0], 0, rows), init_row(b[0], 0, rows);
 		init_row(a[total - 1], total - 1, rows), init_row(b[total - 1], total - 1, rows);
