@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { PassThrough } from 'node:stream';
 import { DsmRun, runDsmChecked, runDsmCluster, totalStat } from '../../plugins/dsm/dsm-cluster.js';
+import { MatmulApplication } from '../../plugins/dsm/dsm-run-application.js';
+import { UsageError } from '../../core/framework/usage-error.js';
 
 /**
  * The DSM plugin on two simulated nodes: IVY's protocol under both fault paths and both
@@ -130,5 +133,22 @@ describe('runs that cannot go on end with a report, not a hang', () => {
     const r = runDsmCluster({ profile: PROFILE, program: 'dsmtest', nodes: 2, mode: 'linux', manager: 'central', env: { DSM_MANAGER: 'nobody' } });
     expect(r.nodes[0]!.exitStatus).toBe(2);
     expect(r.nodes[0]!.stderr).toContain('DSM_MANAGER=nobody: central or distributed');
+  });
+});
+
+describe('dunesim run dsm/<program>', () => {
+  it('runs one program and prints its figures; bad options are usage errors', () => {
+    const app = new MatmulApplication();
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (d) => (text += String(d)));
+    const bad: Array<Record<string, string>> = [{ nodes: '0' }, { nodes: '17' }, { manager: 'ring' }, { mode: 'xen' }, { args: '64 x' }];
+    for (const options of bad) {
+      expect(() => app.run({ options, profile: PROFILE, out })).toThrow(UsageError);
+    }
+    const r = app.run({ options: { nodes: '2', manager: 'distributed', args: '32' }, profile: PROFILE, out });
+    expect(r.exitCode).toBe(0);
+    expect(text).toMatch(/matmul on 2 nodes \(linux, distributed manager\): [\d.]+ ms, result \d+ verified against one node/);
+    expect(r.figures!.readFaults).toBeGreaterThan(0);
   });
 });
