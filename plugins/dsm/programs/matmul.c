@@ -19,18 +19,19 @@ static void multiply(const int32_t *a, const int32_t *b, int32_t *c, long n, lon
 	for (long i = lo; i < hi; i++)
 		for (long j = 0; j < n; j++)
 			c[i * n + j] = 0;
-	for (long ii = lo; ii < hi; ii += BS) {
+	for (long ii = lo; ii < hi; ii += BS)
 		for (long kk = 0; kk < n; kk += BS)
-			for (long jj = 0; jj < n; jj += BS)
+			for (long jj = 0; jj < n; jj += BS) {
 				for (long i = ii; i < ii + BS && i < hi; i++)
 					for (long k = kk; k < kk + BS && k < n; k++) {
 						int32_t x = a[i * n + k];
 						for (long j = jj; j < jj + BS && j < n; j++)
 							c[i * n + j] += x * b[k * n + j];
 					}
-		if (poll)
-			dsm_poll();
-	}
+				/* A block is some 32K multiply-adds: serve the others between blocks. */
+				if (poll)
+					dsm_poll();
+			}
 }
 
 int main(int argc, char **argv)
@@ -51,9 +52,14 @@ int main(int argc, char **argv)
 	/* Timed from here: each node has its rows of A and B (taking them from node 0 is set-up). */
 	dsm_barrier();
 	uint64_t t0 = dsm_rdtsc();
-	/* Read copies of all of B while every node is in the library to serve them. */
+	/* Read copies of all of B, and ownership of this node's rows of C, while every node is in
+	 * the library to serve them. */
 	for (long off = 0; off < n * n; off += DSM_PAGE_SIZE / 4)
 		(void) *(volatile int32_t *) &b[off];
+	for (long off = lo * n; off < hi * n; off += DSM_PAGE_SIZE / 4)
+		c[off] = 0;
+	if (hi > lo)
+		c[hi * n - 1] = 0;
 	multiply(a, b, c, n, lo, hi, 1);
 	dsm_barrier();
 	uint64_t cycles = dsm_rdtsc() - t0;
