@@ -43,8 +43,18 @@ int main(int argc, char **argv)
 	int32_t *a = dsm_alloc(n * n * 4, DSM_PAGE_SIZE);
 	int32_t *b = dsm_alloc(n * n * 4, DSM_PAGE_SIZE);
 	int32_t *c = dsm_alloc(n * n * 4, DSM_PAGE_SIZE);
-	long lo, hi;
-	block_of(n, me, nodes, &lo, &hi);
+	/* Blocks of rows are whole pages of C (and of A and B): rows split mid-page would put two
+	 * nodes' writes on one page of C, which would move between them (false sharing). */
+	long unit = 1;
+	while ((unit * n * 4) % DSM_PAGE_SIZE != 0)
+		unit++;
+	long units = (n + unit - 1) / unit, lo, hi;
+	block_of(units, me, nodes, &lo, &hi);
+	lo *= unit, hi *= unit;
+	if (hi > n)
+		hi = n;
+	if (lo > n)
+		lo = n;
 	dsm_barrier();
 	for (long i = lo; i < hi; i++)
 		for (long j = 0; j < n; j++)
