@@ -11,7 +11,7 @@
  *   npx dunesim bench dune-micro --json docs/bench/dune-micro.json
  *   npx dunesim bench vtx --json docs/bench/vtx.json
  *   npx dunesim bench threads --json docs/bench/threads.json
- *   npx dunesim bench wedge --json docs/bench/wedge.json          (and boehm-gc, net-linux)
+ *   npx dunesim bench wedge --json docs/bench/wedge.json   (and boehm-gc, net-linux, memcached-linux, ix, dsm)
  *   npx tsx scripts/readme-figures.ts            # rewrite the blocks
  *   npx tsx scripts/readme-figures.ts --check    # exit 1 if README.md is stale
  */
@@ -25,7 +25,7 @@ export const README = join(ROOT, 'README.md');
 export const BENCH_DIR = join(ROOT, 'docs', 'bench');
 
 /** The suites whose figures the README shows. */
-export const README_SUITES = ['dune-micro', 'vtx', 'threads', 'wedge', 'boehm-gc', 'net-linux'] as const;
+export const README_SUITES = ['dune-micro', 'vtx', 'threads', 'wedge', 'boehm-gc', 'net-linux', 'memcached-linux', 'ix', 'dsm'] as const;
 
 /** Cycles as the README prints them: whole numbers with thousands separators, one decimal below 100. */
 function cycles(v: number | undefined): string {
@@ -117,6 +117,27 @@ function linuxAndDune(r: BenchResult): string {
   return lines.join('\n');
 }
 
+/**
+ * Every row with a Linux or a Dune figure (series points left to the report's charts), each
+ * beside the paper's where it has one; `dune` names the second system (IX runs on Dune).
+ */
+function modelColumns(dune: string): (r: BenchResult) => string {
+  return (r) => {
+    const rows = r.rows.filter((row) => row.series === undefined && (row.linux !== undefined || row.dune !== undefined));
+    // A suite without published figures (the design is dunesim's own) gets the model's columns only.
+    const paper = rows.some((row) => row.paper?.linux !== undefined || row.paper?.dune !== undefined);
+    const lines = paper
+      ? [`| row | unit | model Linux | model ${dune} | paper Linux | paper ${dune} | Linux error | ${dune} error |`, '|---|---|---|---|---|---|---|---|']
+      : [`| row | unit | model Linux | model ${dune} |`, '|---|---|---|---|'];
+    for (const row of rows) {
+      const p = row.paper;
+      const model = `| ${row.id} | ${row.unit} | ${figure(row.linux)} | ${figure(row.dune)} |`;
+      lines.push(paper ? `${model} ${figure(p?.linux)} | ${figure(p?.dune)} | ${error(row.linux, p?.linux)} | ${error(row.dune, p?.dune)} |` : model);
+    }
+    return lines.join('\n');
+  };
+}
+
 /** Table 6: the claim is the ratio of each Dune variant's time to Normal's, beside the paper's. */
 function boehmGc(r: BenchResult): string {
   const lines = [
@@ -135,12 +156,16 @@ function boehmGc(r: BenchResult): string {
 /** One modelled figure per row against the paper's Linux one. */
 function linuxOnly(r: BenchResult): string {
   const lines = ['| row | unit | model Linux | paper Linux | error |', '|---|---|---|---|---|'];
-  for (const row of r.rows) lines.push(`| ${row.id} | ${row.unit} | ${figure(row.value)} | ${figure(row.paper?.linux)} | ${error(row.value, row.paper?.linux)} |`);
+  for (const row of r.rows) {
+    if (row.series !== undefined) continue; // points of a curve: the report draws them
+    lines.push(`| ${row.id} | ${row.unit} | ${figure(row.value)} | ${figure(row.paper?.linux)} | ${error(row.value, row.paper?.linux)} |`);
+  }
   return lines.join('\n');
 }
 
 const RENDER: Record<(typeof README_SUITES)[number], (r: BenchResult) => string> = {
   'dune-micro': dunemicro, vtx, threads, wedge: linuxAndDune, 'boehm-gc': boehmGc, 'net-linux': linuxOnly,
+  'memcached-linux': linuxOnly, ix: modelColumns('IX'), dsm: modelColumns('Dune'),
 };
 
 /** The bench JSON of `suite` (an array of results, as `--json` writes it). */
