@@ -68,9 +68,10 @@ export class Cluster {
   private lookahead: Picoseconds = Infinity;
   /** Frames delivered from one port to another. */
   delivered = 0;
-  /** Windows run, and jumps over idle time. */
+  /** Windows run, jumps over idle time to an arrival, and windows skipped while every machine slept. */
   windows = 0;
   jumps = 0;
+  skippedWindows = 0;
   /**
    * Arrivals that found the receiving machine's clock already past them, and by how much at most.
    * A CPU ends its run at an instruction boundary, so its clock may overshoot a window's end by
@@ -100,6 +101,11 @@ export class Cluster {
   /** A machine's clock (cycles) for a cluster time, and back. */
   static cyclesAt(machine: Machine, ps: Picoseconds): number {
     return (ps * machine.costs.clockHz) / 1e12;
+  }
+
+  /** The cluster time (picoseconds) at which `machine`'s clock reads `cycles`. */
+  static psAt(machine: Machine, cycles: number): Picoseconds {
+    return (cycles * 1e12) / machine.costs.clockHz;
   }
 
   /**
@@ -286,6 +292,18 @@ export class Cluster {
         if (next > now) {
           now = next;
           this.jumps++;
+        }
+      } else if (this.nodes.every((n) => n.machine.cpus.every((c) => c.halted))) {
+        // Every machine sleeps until a wake-up of its own (a kernel timer such as TIME_WAIT's, a
+        // device event) that comes before the next arrival: the windows before the one holding
+        // the earliest wake-up have nothing to do, so they are skipped — whole windows, so that
+        // every boundary stays where stepping would have put it.
+        let wake = until;
+        for (const n of this.nodes) wake = Math.min(wake, Cluster.psAt(n.machine, n.nextWake()));
+        const skip = Math.floor((wake - now) / this.lookahead);
+        if (skip > 0) {
+          now += skip * this.lookahead;
+          this.skippedWindows += skip;
         }
       }
       const end = Math.min(until, now + this.lookahead);

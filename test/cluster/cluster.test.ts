@@ -169,6 +169,21 @@ describe('a cluster of machines', () => {
     expect(b.rxBuffer(0, 0, 20)).toEqual(segment(0).subarray(0, 20));
   });
 
+  it('while every machine sleeps until a wake-up of its own, the idle windows are skipped, not stepped, and the wake-up comes on time', () => {
+    const { cluster, a } = twoNodes();
+    const m = a.r.m;
+    const at = Cluster.cyclesAt(m, 1e9); // 1 ms of cluster time: 40,000 windows of 25 ns
+    let firedAt = -1;
+    m.schedule(at, () => {
+      firedAt = m.cpus[0]!.cycles;
+    });
+    const end = cluster.run();
+    expect(end.reason).toBe('quiet');
+    expect(firedAt).toBe(at);
+    expect(cluster.skippedWindows).toBeGreaterThan(39_000);
+    expect(cluster.windows).toBeLessThan(1_000);
+  });
+
   it('refuses a wire without delay (no lookahead) and a port whose machine is not a node', () => {
     const r = rig({ memory: 32 << 20 });
     const n1 = new Nic82599(r.m, { name: 'x' });
