@@ -16,7 +16,7 @@ import { hugeFault } from './huge-pages.js';
 import {
   DEFAULT_STACK_SIZE, EFAULT, ENOSYS, MAP_ANONYMOUS, MAP_SHARED, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_OFFSET,
   PROT_EXEC, PROT_READ, PROT_WRITE, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGCHLD, SIGFPE, SIGILL,
-  LOCAL_TIMER_VECTOR, RESCHEDULE_VECTOR, CALL_FUNCTION_VECTOR, HZ, RLIMIT_NPROC, SIGKILL, SIGSEGV, SIGTRAP, SI_KERNEL, SIG_DFL, STACK_TOP, SYSCALL_NAMES, USER_CS, USER_DS,
+  LOCAL_TIMER_VECTOR, RESCHEDULE_VECTOR, CALL_FUNCTION_VECTOR, IRQ_WORK_VECTOR, HZ, RLIMIT_NPROC, SIGKILL, SIGSEGV, SIGTRAP, SI_KERNEL, SIG_DFL, STACK_TOP, SYSCALL_NAMES, USER_CS, USER_DS,
   exitedStatus, signaledStatus, ILL_ILLOPN, FPE_INTDIV, TRAP_BRKPT, NR, PTRACE_O_TRACESYSGOOD, BUS_ADRALN, FPE_FLTINV,
 } from './linux-abi.js';
 import { PtRegs } from './pt-regs.js';
@@ -129,6 +129,8 @@ export class Kernel {
   tlbShootdowns = true;
   /** TLB flushes other CPUs still owe, delivered by the call-function IPI. */
   private readonly flushRequests: Array<Array<{ mm: AddressSpace; start: number; end: number; gen: number }>>;
+  /** irq_work queued on each CPU, run by its IRQ_WORK_VECTOR interrupt. */
+  private readonly irqWork: Array<Array<() => void>>;
   /**
    * With PCIDs (`enablePcid`; Linux 4.14 and later, arch/x86/mm/tlb.c), per CPU, the address
    * spaces whose translations it keeps under PCIDs 1..TLB_NR_DYN_ASIDS (cpu_tlbstate.ctxs): slot i
@@ -155,6 +157,7 @@ export class Kernel {
   private readonly sSyscalls: number;
   private readonly sPageFaults: number;
   private readonly sContextSwitches: number;
+  private readonly sIrqWork: number;
   private readonly sSignals: number;
   private readonly sTimerTicks: number;
   private readonly sPreemptions: number;
@@ -176,6 +179,7 @@ export class Kernel {
     this.current = machine.cpus.map(() => undefined);
     this.runQueues = machine.cpus.map(() => []);
     this.flushRequests = machine.cpus.map(() => []);
+    this.irqWork = machine.cpus.map(() => []);
     this.threadsMax = Math.max(20, Math.floor(machine.mem.size / (8 * 16384)));
     this.tickCycles = Math.round(machine.costs.clockHz / HZ);
     this.cpuOf = (t) => machine.cpus[t.cpu]!;
@@ -184,6 +188,7 @@ export class Kernel {
     this.sSyscalls = s.counter('linux.syscalls', 'count', 'system calls dispatched by the Linux model');
     this.sPageFaults = s.counter('linux.pageFaults', 'count', 'page faults handled by the Linux model');
     this.sContextSwitches = s.counter('linux.contextSwitches', 'count', 'context switches between tasks');
+    this.sIrqWork = s.counter('linux.irqWork', 'count', 'irq_work items run (work handed to a CPU that ran a guest, as a frame a kernel timer sent)');
     this.sSignals = s.counter('linux.signals', 'count', 'signals delivered to user handlers');
     this.sTimerTicks = s.counter('linux.timerTicks', 'count', 'timer interrupts taken by the Linux model');
     this.sPreemptions = s.counter('linux.preemptions', 'count', 'tasks switched out by the scheduler tick (time slice used up)');
@@ -235,6 +240,12 @@ export class Kernel {
     this.boot.gate(RESCHEDULE_VECTOR, resched, {});
     const callFunction = this.boot.native('call_function_interrupt', (c) => this.onCallFunction(c), 0);
     this.boot.gate(CALL_FUNCTION_VECTOR, callFunction, {});
+    const irqWork = this.boot.native('irq_work_interrupt', (c) => {
+      c.eoi();
+      this.runIrqWork(c);
+      c.iretq();
+    }, 0);
+    this.boot.gate(IRQ_WORK_VECTOR, irqWork, {});
     const df = this.boot.native('double_fault', (c) => {
       throw new Error(`kernel panic: double fault on cpu${c.index}`);
     }, 0);
@@ -1029,6 +1040,7 @@ export class Kernel {
     cpu.eoi();
     if (vector === LOCAL_TIMER_VECTOR) this.schedulerTick(cpu, this.current[cpu.index]);
     else if (vector === CALL_FUNCTION_VECTOR) this.runFlushRequests(cpu);
+    else if (vector === IRQ_WORK_VECTOR) this.runIrqWork(cpu);
     else {
       const irq = this.irqHandlers.get(vector);
       if (irq !== undefined) this.deviceInterrupt(cpu, irq.handler);
@@ -1090,6 +1102,27 @@ export class Kernel {
   }
 
   /** The call-function IPI: run the TLB flushes other CPUs queued for this one, then IRETQ. */
+  /**
+   * irq_work_queue_on: `work` runs in the kernel on `cpu`, in interrupt context, at its next
+   * instruction boundary. Kernel code that finds that CPU where the kernel is not — a kernel timer
+   * due while the CPU runs a Dune guest, which on hardware would have made the guest exit first —
+   * hands its work over this way: the self-IPI makes a guest exit like any external interrupt, and
+   * the host's handler runs the work.
+   */
+  queueIrqWork(cpu: Cpu, work: () => void): void {
+    const q = this.irqWork[cpu.index]!;
+    q.push(work);
+    if (q.length === 1) cpu.interrupt(IRQ_WORK_VECTOR);
+  }
+
+  private runIrqWork(cpu: Cpu): void {
+    const q = this.irqWork[cpu.index]!;
+    while (q.length > 0) {
+      this.sv[this.sIrqWork]++;
+      q.shift()!();
+    }
+  }
+
   private onCallFunction(cpu: Cpu): void {
     cpu.eoi(); // smp_call_function_interrupt: ack_APIC_irq, then the function
     this.runFlushRequests(cpu);

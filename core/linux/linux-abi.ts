@@ -319,5 +319,7 @@ export const FUTEX_BITSET_MATCH_ANY = 0xffff_ffff;
 
 /** The vector of the reschedule / call-function IPIs (arch/x86/include/asm/irq_vectors.h). */
 export const RESCHEDULE_VECTOR = 0xfd, CALL_FUNCTION_VECTOR = 0xfc;
+/** The self-IPI that runs irq_work (arch/x86/include/asm/irq_vectors.h). */
+export const IRQ_WORK_VECTOR = 0xf6;
 /** The scheduler tick: CONFIG_HZ of Debian's Linux 3.2 kernels. */
 export const HZ = 250;

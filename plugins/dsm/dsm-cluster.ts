@@ -49,6 +49,8 @@ export interface DsmNodeResult {
   stderr: string;
   exitStatus: number | undefined;
   stats: DsmStats | undefined;
+  /** Work the node's kernel handed to its CPU while that CPU ran a Dune guest (linux.irqWork). */
+  irqWork: number;
 }
 
 export interface DsmRun {
@@ -99,7 +101,6 @@ export function runDsmCluster(o: DsmRunOptions): DsmRun {
       else out.stderr += dec.decode(d);
     };
     new DuneModule(n.kernel);
-    deferTimerTransmitsDuringGuest(n);
     nodes.push(n);
     outs.push(out);
   }
@@ -128,6 +129,7 @@ export function runDsmCluster(o: DsmRunOptions): DsmRun {
     stderr: outs[i]!.stderr,
     exitStatus: exitStatusOf(p),
     stats: parseStats(outs[i]!.stdout),
+    irqWork: nodes[i]!.machine.stats.get('linux.irqWork'),
   }));
   const out0 = outs[0]!.stdout;
   const field = (name: string): string | undefined => new RegExp(`^${name} (\\S+)$`, 'm').exec(out0)?.[1];
@@ -149,40 +151,6 @@ export function runDsmChecked(o: DsmRunOptions): DsmRun {
     throw new DsmRunError(`${o.program} on ${o.nodes} nodes (${o.mode}, ${o.manager}) failed; ${describeStall(r.end)}\n${lines.join('\n')}`);
   }
   return r;
-}
-
-/** How often a frame held back by deferTimerTransmitsDuringGuest is tried again: 2 µs at 3.3 GHz. */
-const RETRY_CYCLES = 6600;
-
-/**
- * A workaround for a limit of the Linux model, not a mechanism of DSM: a kernel timer (TCP's
- * delayed ACK, a retransmission) that falls due while the node's CPU runs a Dune guest calls the
- * driver's transmit with the CPU still in VMX non-root mode, which the driver refuses (on real
- * hardware the timer interrupt would exit first, and the host would send from its own context).
- * Such a frame is held and sent, in order, once the CPU is back in the host: at the guest's next
- * system call or when it sleeps. Only timer-driven frames sent mid-guest are delayed, by at most
- * the time to the guest's next exit.
- */
-function deferTimerTransmitsDuringGuest(n: LinuxGuestNode): void {
-  const dev = n.dev;
-  const m = n.machine;
-  const cpu = m.cpus[0]!;
-  const send = dev.transmit.bind(dev);
-  const held: Uint8Array[] = [];
-  const inGuestOutsideKernel = (): boolean => m.running === undefined && cpu.vmx.nonRoot;
-  const flush = (): void => {
-    while (held.length > 0 && !inGuestOutsideKernel()) send(held.shift()!);
-    if (held.length > 0) m.schedule(cpu.cycles + RETRY_CYCLES, flush);
-  };
-  dev.transmit = (frame: Uint8Array): boolean => {
-    if (inGuestOutsideKernel()) {
-      held.push(frame.slice());
-      if (held.length === 1) m.schedule(cpu.cycles + RETRY_CYCLES, flush);
-      return true;
-    }
-    if (held.length > 0) flush();
-    return send(frame);
-  };
 }
 
 /** The shell's view of a wait status: the exit code, or 128 + the signal that killed it; undefined while it runs. */

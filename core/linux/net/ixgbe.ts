@@ -312,11 +312,19 @@ export class Ixgbe implements NetDevice {
     const m = this.kernel.machine;
     if (!this.up) throw new Error(`${this.name}: transmit while the interface is down`);
     const running = m.running;
-    if (running !== undefined && !running.mmu.user) return this.xmit(running, frame);
+    if (running !== undefined && !running.mmu.user && !running.vmx.nonRoot) return this.xmit(running, frame);
     // From outside a CPU's kernel path (a kernel timer, a test): the kernel's code on the CPU
     // that runs now, or CPU 0, with supervisor accesses as after an interrupt's entry.
     const cpu = running ?? m.cpus[0]!;
-    if (cpu.vmx.nonRoot) throw new Error(`${this.name}: transmit on cpu${cpu.index} while it runs a guest; the kernel is not there`);
+    if (cpu.vmx.nonRoot) {
+      // That CPU runs a Dune guest: the interrupt that runs this code (a kernel timer's) would have
+      // made it exit first. The frame goes out from the kernel on that CPU once the guest has
+      // exited, at its next instruction boundary (irq_work); if the ring is full by then, it is
+      // dropped, as a full queue drops what it cannot take, and TCP sends it again.
+      const copy = frame.slice();
+      this.kernel.queueIrqWork(cpu, () => void this.transmit(copy));
+      return true;
+    }
     const ctx = cpu.mmu.ctx;
     const user = cpu.mmu.user;
     cpu.mmu.setMode(false, ctx);
