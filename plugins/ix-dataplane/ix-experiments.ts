@@ -143,6 +143,8 @@ export interface IxEchoOptions {
   readonly perConnection?: number;
   /** The batch bound B (default 64). */
   readonly batch?: number;
+  /** Called as the closed loop runs, with the round trips completed and the total. */
+  readonly progress?: (completed: number, total: number) => void;
 }
 
 export interface IxEchoResult {
@@ -243,7 +245,10 @@ export function runIxEcho(o: IxEchoOptions): IxEchoResult {
     sendOn(slot);
   });
   clients.start();
-  runUntil(cluster, () => !Number.isNaN(clients.finishedAt), 'ix echo: the closed loop', 1e8, 1_000_000);
+  runUntil(cluster, () => {
+    o.progress?.(clients.completed, all);
+    return !Number.isNaN(clients.finishedAt);
+  }, 'ix echo: the closed loop', 1e8, 1_000_000);
   for (const slot of slots) slot.sock?.abort();
   runUntil(cluster, () => proc.zombie, 'ix echo: server exit', 1e9, 1000);
   if (opened !== total) throw new Error(`ix echo: ${opened} connections opened, ${total} planned`);
