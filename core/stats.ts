@@ -38,8 +38,13 @@ export class Stats {
     return slot === undefined ? 0 : this.v[slot]!;
   }
 
-  /** Sum of every counter whose name ends with `.${suffix}` or equals it (e.g. all CPUs' TLB hits). */
+  /**
+   * Sum of every counter whose name ends with `.${suffix}` or equals it (e.g. all CPUs' TLB hits).
+   * A counter nobody registered counts 0 (a Dune counter in a Linux run), so a suffix written with
+   * its own leading dot, which could never match, is refused rather than read as 0.
+   */
   sum(suffix: string): number {
+    if (suffix.startsWith('.') || suffix === '') throw new RangeError(`Stats.sum('${suffix}'): give the suffix without its leading dot, e.g. 'tlb.hits'`);
     let total = 0;
     for (let i = 0; i < this.infos.length; i++) {
       const n = this.infos[i]!.name;
