@@ -84,7 +84,9 @@ const SCRIPTS: Record<string, string> = {
   // A signal's death: 128 + SIGTERM.
   'killed by a signal': 'echo bye; kill -TERM $$; echo never',
   // `wait` sleeps in rt_sigsuspend until SIGCHLD; a trapped signal ends the wait (status 128 + 10).
-  'background jobs and wait (rt_sigsuspend)': 'sleep 0 & wait; echo "wait $?"; trap "echo got USR1" USR1; (kill -USR1 $$) & wait; echo "wait $?"; ' +
+  // The child waits 0.2 s before its kill, so that natively the shell is in `wait` when the signal
+  // comes even on a loaded machine (else the trap runs first and `wait` returns 0, not 128 + 10).
+  'background jobs and wait (rt_sigsuspend)': 'sleep 0 & wait; echo "wait $?"; trap "echo got USR1" USR1; (sleep 0.2; kill -USR1 $$) & wait; echo "wait $?"; ' +
     '(exit 7) & wait $!; echo "job $?"',
 };
 
