@@ -1,9 +1,6 @@
 import type { ProfileFile } from '../vtx/cost-model.js';
-import type { TcpSocket } from '../net/tcp-socket.js';
-import { EINPROGRESS } from '../linux/linux-abi.js';
-import { TCP_ESTABLISHED } from '../net/tcp-state.js';
 import { Cluster, describeStall } from './cluster.js';
-import { ClosedLoopClients } from './load-generators.js';
+import { EchoClients } from './echo-clients.js';
 import { LinuxGuestNode } from './linux-guest-node.js';
 import { ModelledHost } from './modelled-host.js';
 
@@ -66,109 +63,38 @@ export function runEchoExperiment(o: EchoExperimentOptions): EchoExperimentResul
   });
   const client = new ModelledHost('client', cluster.events, Uint8Array.from([0, 0x1b, 0x21, 0, 0, 2]), CLIENT_ADDR, 24, 2);
   cluster.connectHost(server.nic, client, WIRE_SECONDS);
-  // Each client connection slot runs `perConnection` round trips on a connection, then closes it
-  // with a reset (as the paper's clients do) and opens the next.
-  const n = o.perConnection ?? Infinity;
-  const cycles = Number.isFinite(n) ? Math.ceil(o.roundTrips / n) : 1;
-  const total = o.connections * cycles;
+  const clients = new EchoClients(cluster, client, { ...o, address: SERVER_ADDR, port: ECHO_PORT }, () => snapshot(server));
+  const total = clients.plannedConnections;
   const proc = server.spawn(o.server, [String(ECHO_PORT), String(o.threads ?? o.cpus), String(o.messageBytes), String(total)]);
   server.start();
   // Let the server reach epoll_wait before the first SYN.
   cluster.run(cluster.events.now + 1e9);
-
-  const msg = new Uint8Array(o.messageBytes);
-  const buf = new Uint8Array(Math.max(o.messageBytes, 2048));
-  interface Slot { sock: TcpSocket | undefined; sent: number; got: number; reply: (() => void) | undefined; pending: boolean }
-  const slots: Slot[] = [];
-  let opened = 0;
-  const sendOn = (slot: Slot): void => {
-    slot.pending = false;
-    slot.sent++;
-    const r = slot.sock!.send(msg);
-    if (r !== o.messageBytes) throw new Error(`echo client: send returned ${r}`);
-  };
-  const open = (slot: Slot): void => {
-    const s = client.stack.tcpSocket();
-    s.noDelay = true;
-    slot.sock = s;
-    slot.sent = 0;
-    slot.got = 0;
-    opened++;
-    s.onWake = () => {
-      if (slot.sock !== s) return;
-      if (slot.pending && s.state === TCP_ESTABLISHED) sendOn(slot);
-      for (;;) {
-        const k = s.recv(buf);
-        if (k <= 0) break;
-        slot.got += k;
-      }
-      if (slot.got >= o.messageBytes && slot.reply !== undefined) {
-        slot.got -= o.messageBytes;
-        const reply = slot.reply;
-        slot.reply = undefined;
-        reply();
-      }
-    };
-    const r = s.connect(SERVER_ADDR, ECHO_PORT);
-    if (r !== -EINPROGRESS) throw new Error(`echo client: connect returned ${r}`);
-  };
-  for (let i = 0; i < o.connections; i++) slots.push({ sock: undefined, sent: 0, got: 0, reply: undefined, pending: false });
   // With connections kept for the whole run, they are opened before the measurement starts.
-  if (!Number.isFinite(n)) {
-    for (const slot of slots) open(slot);
-    for (let t = 0; t < 200 && !slots.every((x) => x.sock!.state === TCP_ESTABLISHED); t++) cluster.run(cluster.events.now + 1e9);
-    if (!slots.every((x) => x.sock!.state === TCP_ESTABLISHED)) throw new Error('echo clients: not every connection was established');
+  if (clients.kept) {
+    clients.openAll();
+    for (let t = 0; t < 200 && !clients.established; t++) cluster.run(cluster.events.now + 1e9);
+    if (!clients.established) throw new Error('echo clients: not every connection was established');
   }
   const before = snapshot(server);
-  // Throughput is taken over the first 90 % of the round trips: the last connections to finish
-  // run alone, and one slow straggler would otherwise set the figure.
-  const all = o.connections * o.roundTrips;
-  const mark = Math.ceil(all * 0.9);
-  let replies = 0;
-  let markAt = NaN;
-  const startAt = cluster.events.now;
-  let atMark: Record<string, number> | undefined;
-  const clients = new ClosedLoopClients(cluster.events, o.connections, o.roundTrips, (c, reply) => {
-    const slot = slots[c]!;
-    slot.reply = () => {
-      if (++replies === mark) {
-        markAt = cluster.events.now;
-        atMark = snapshot(server);
-      }
-      reply();
-    };
-    if (slot.sock !== undefined && slot.sent >= n) {
-      slot.sock.abort();
-      slot.sock = undefined;
-    }
-    if (slot.sock === undefined) {
-      open(slot);
-      slot.pending = true;
-      return;
-    }
-    sendOn(slot);
-  });
   clients.start();
-  for (let guard = 0; Number.isNaN(clients.finishedAt); guard++) {
+  for (let guard = 0; !clients.finished; guard++) {
     const end = cluster.run(cluster.events.now + 1e10);
     if (end.reason === 'stalled') throw new Error(describeStall(end));
     if (guard > 100_000) throw new Error('echo experiment: the closed loop did not finish');
   }
-  const after = snapshot(server);
-  for (const slot of slots) slot.sock?.abort();
+  clients.abortAll();
   for (let t = 0; t < 50 && !proc.zombie; t++) cluster.run(cluster.events.now + 1e10);
-  if (opened !== total) throw new Error(`echo experiment: ${opened} connections opened, ${total} planned`);
-  const done = clients.completed;
+  if (clients.opened !== total) throw new Error(`echo experiment: ${clients.opened} connections opened, ${total} planned`);
+  const loop = clients.loop;
   const perMessage: Record<string, number> = {};
-  for (const k of Object.keys(after)) perMessage[k] = (atMark![k]! - before[k]!) / mark;
-  void after;
+  for (const k of Object.keys(before)) perMessage[k] = (clients.atMark![k]! - before[k]!) / clients.mark;
   return {
-    messagesPerSecond: mark / ((markAt - startAt) / 1e12),
-    wholeRunMessagesPerSecond: clients.throughput(),
-    completed: done,
-    p50Ns: clients.latency.percentile(50) / 1000,
-    meanNs: clients.latency.mean() / 1000,
-    p99Ns: clients.latency.percentile(99) / 1000,
+    messagesPerSecond: clients.messagesPerSecond,
+    wholeRunMessagesPerSecond: loop.throughput(),
+    completed: loop.completed,
+    p50Ns: loop.latency.percentile(50) / 1000,
+    meanNs: loop.latency.mean() / 1000,
+    p99Ns: loop.latency.percentile(99) / 1000,
     perMessage,
     serverOutput: server.output,
     retransmits: client.stack.counters.Tcp.RetransSegs + server.kernel.simNet.stack.counters.Tcp.RetransSegs,

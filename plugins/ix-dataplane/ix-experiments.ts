@@ -1,9 +1,6 @@
 import type { ProfileFile } from '../../core/vtx/cost-model.js';
-import type { TcpSocket } from '../../core/net/tcp-socket.js';
-import { EINPROGRESS } from '../../core/linux/linux-abi.js';
-import { TCP_ESTABLISHED } from '../../core/net/tcp-state.js';
 import { Cluster, describeStall } from '../../core/cluster/cluster.js';
-import { ClosedLoopClients } from '../../core/cluster/load-generators.js';
+import { EchoClients } from '../../core/cluster/echo-clients.js';
 import { ModelledHost } from '../../core/cluster/modelled-host.js';
 import { IxNode } from './ix-node.js';
 import type { ElasticThread } from './elastic-thread.js';
@@ -168,96 +165,34 @@ export function runIxEcho(o: IxEchoOptions): IxEchoResult {
   const server = new IxNode(cluster, 'server', { profile: o.profile, mac: mac(1), address: SERVER_ADDR, port: PORT });
   const client = new ModelledHost('client', cluster.events, mac(2), CLIENT_ADDR, 24, 2);
   cluster.connectHost(server.nic, client, WIRE_SECONDS);
-  const n = o.perConnection ?? Infinity;
-  const cycles = Number.isFinite(n) ? Math.ceil(o.roundTrips / n) : 1;
-  const total = o.connections * cycles;
+  let thread: ElasticThread | undefined;
+  const clients = new EchoClients(cluster, client, { ...o, address: SERVER_ADDR, port: PORT }, () => snapshot(server, thread!));
+  const total = clients.plannedConnections;
   const proc = server.spawn(o.echoIx, [String(o.messageBytes), String(total), String(o.batch ?? 0)]);
   server.start();
   runUntil(cluster, () => server.setup.threads.length > 0, 'ix echo: server set-up');
-  const thread = server.setup.threads[0]!;
-
-  const msg = new Uint8Array(o.messageBytes);
-  const buf = new Uint8Array(Math.max(o.messageBytes, 2048));
-  interface Slot { sock: TcpSocket | undefined; sent: number; got: number; reply: (() => void) | undefined; pending: boolean }
-  const slots: Slot[] = [];
-  let opened = 0;
-  const sendOn = (slot: Slot): void => {
-    slot.pending = false;
-    slot.sent++;
-    const r = slot.sock!.send(msg);
-    if (r !== o.messageBytes) throw new Error(`ix echo client: send returned ${r}`);
-  };
-  const open = (slot: Slot): void => {
-    const s = client.stack.tcpSocket();
-    s.noDelay = true;
-    slot.sock = s;
-    slot.sent = 0;
-    slot.got = 0;
-    opened++;
-    s.onWake = () => {
-      if (slot.sock !== s) return;
-      if (slot.pending && s.state === TCP_ESTABLISHED) sendOn(slot);
-      for (;;) {
-        const k = s.recv(buf);
-        if (k <= 0) break;
-        slot.got += k;
-      }
-      if (slot.got >= o.messageBytes && slot.reply !== undefined) {
-        slot.got -= o.messageBytes;
-        const reply = slot.reply;
-        slot.reply = undefined;
-        reply();
-      }
-    };
-    const r = s.connect(SERVER_ADDR, PORT);
-    if (r !== -EINPROGRESS) throw new Error(`ix echo client: connect returned ${r}`);
-  };
-  for (let i = 0; i < o.connections; i++) slots.push({ sock: undefined, sent: 0, got: 0, reply: undefined, pending: false });
-  if (!Number.isFinite(n)) {
-    for (const slot of slots) open(slot);
-    runUntil(cluster, () => slots.every((x) => x.sock!.state === TCP_ESTABLISHED), 'ix echo: connections', 1e9, 200);
+  thread = server.setup.threads[0]!;
+  if (clients.kept) {
+    clients.openAll();
+    runUntil(cluster, () => clients.established, 'ix echo: connections', 1e9, 200);
   }
   const before = snapshot(server, thread);
   const all = o.connections * o.roundTrips;
-  const mark = Math.ceil(all * 0.9);
-  let replies = 0;
-  let markAt = NaN;
-  let atMark: Record<string, number> | undefined;
-  const startAt = cluster.events.now;
-  const clients = new ClosedLoopClients(cluster.events, o.connections, o.roundTrips, (c, reply) => {
-    const slot = slots[c]!;
-    slot.reply = () => {
-      if (++replies === mark) {
-        markAt = cluster.events.now;
-        atMark = snapshot(server, thread);
-      }
-      reply();
-    };
-    if (slot.sock !== undefined && slot.sent >= n) {
-      slot.sock.abort();
-      slot.sock = undefined;
-    }
-    if (slot.sock === undefined) {
-      open(slot);
-      slot.pending = true;
-      return;
-    }
-    sendOn(slot);
-  });
   clients.start();
   runUntil(cluster, () => {
-    o.progress?.(clients.completed, all);
-    return !Number.isNaN(clients.finishedAt);
+    o.progress?.(clients.loop.completed, all);
+    return clients.finished;
   }, 'ix echo: the closed loop', 1e8, 1_000_000);
-  for (const slot of slots) slot.sock?.abort();
+  clients.abortAll();
   runUntil(cluster, () => proc.zombie, 'ix echo: server exit', 1e9, 1000);
-  if (opened !== total) throw new Error(`ix echo: ${opened} connections opened, ${total} planned`);
+  if (clients.opened !== total) throw new Error(`ix echo: ${clients.opened} connections opened, ${total} planned`);
+  const loop = clients.loop;
   return {
-    messagesPerSecond: mark / ((markAt - startAt) / 1e12),
-    completed: clients.completed,
-    p50Ns: clients.latency.percentile(50) / 1000,
-    p99Ns: clients.latency.percentile(99) / 1000,
-    perMessage: mechanisms(before, atMark!, mark, thread),
+    messagesPerSecond: clients.messagesPerSecond,
+    completed: loop.completed,
+    p50Ns: loop.latency.percentile(50) / 1000,
+    p99Ns: loop.latency.percentile(99) / 1000,
+    perMessage: mechanisms(before, clients.atMark!, clients.mark, thread),
     serverOutput: server.output,
     mbufsHeld: thread.mbufsHeld,
   };

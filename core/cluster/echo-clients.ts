@@ -1,0 +1,148 @@
+import type { TcpSocket } from '../net/tcp-socket.js';
+import { EINPROGRESS } from '../linux/linux-abi.js';
+import { TCP_ESTABLISHED } from '../net/tcp-state.js';
+import type { Cluster } from './cluster.js';
+import { ClosedLoopClients } from './load-generators.js';
+import type { ModelledHost } from './modelled-host.js';
+
+export interface EchoClientOptions {
+  /** The server's IPv4 address and port. */
+  readonly address: number;
+  readonly port: number;
+  readonly connections: number;
+  /** Messages per connection slot, each echoed before the next is sent. */
+  readonly roundTrips: number;
+  readonly messageBytes: number;
+  /** Round trips on one connection before the slot resets it and opens another (Fig. 3's n; default: kept). */
+  readonly perConnection?: number;
+}
+
+interface Slot {
+  sock: TcpSocket | undefined;
+  sent: number;
+  got: number;
+  reply: (() => void) | undefined;
+  pending: boolean;
+}
+
+/**
+ * The client side of the echo experiment (IX Fig. 3) on a modelled host, whatever the server:
+ * ClosedLoopClients whose every round trip sends one message on its slot's TCP connection and
+ * waits until it has come back whole. A slot runs `perConnection` round trips on a connection, then
+ * resets it (as the paper's clients do) and opens the next. Throughput is taken over the first 90 %
+ * of the round trips: the last connections to finish run alone, and one straggler would otherwise
+ * set the figure; `snapshot` (the server's counters) is read when that mark is passed.
+ */
+export class EchoClients {
+  /** Connections opened so far. */
+  opened = 0;
+  readonly loop: ClosedLoopClients;
+  /** The round trip at which throughput is taken (90 % of all), when it came, and the server's counters then. */
+  readonly mark: number;
+  markAt = NaN;
+  atMark: Record<string, number> | undefined;
+  private startAt = NaN;
+  private readonly slots: Slot[] = [];
+  private readonly msg: Uint8Array;
+  private readonly buf: Uint8Array;
+  private readonly n: number;
+
+  constructor(private readonly cluster: Cluster, private readonly host: ModelledHost, private readonly o: EchoClientOptions, snapshot: () => Record<string, number>) {
+    this.msg = new Uint8Array(o.messageBytes);
+    this.buf = new Uint8Array(Math.max(o.messageBytes, 2048));
+    this.n = o.perConnection ?? Infinity;
+    for (let i = 0; i < o.connections; i++) this.slots.push({ sock: undefined, sent: 0, got: 0, reply: undefined, pending: false });
+    this.mark = Math.ceil(o.connections * o.roundTrips * 0.9);
+    let replies = 0;
+    this.loop = new ClosedLoopClients(cluster.events, o.connections, o.roundTrips, (c, reply) => {
+      const slot = this.slots[c]!;
+      slot.reply = () => {
+        if (++replies === this.mark) {
+          this.markAt = cluster.events.now;
+          this.atMark = snapshot();
+        }
+        reply();
+      };
+      if (slot.sock !== undefined && slot.sent >= this.n) {
+        slot.sock.abort();
+        slot.sock = undefined;
+      }
+      if (slot.sock === undefined) {
+        this.open(slot);
+        slot.pending = true;
+        return;
+      }
+      this.sendOn(slot);
+    });
+  }
+
+  /** Connections in the whole run: one per slot if kept, else one per `perConnection` round trips. */
+  get plannedConnections(): number {
+    return this.o.connections * (Number.isFinite(this.n) ? Math.ceil(this.o.roundTrips / this.n) : 1);
+  }
+
+  /** Whether connections stay open for the whole run (then `openAll` opens them before the loop). */
+  get kept(): boolean {
+    return !Number.isFinite(this.n);
+  }
+
+  openAll(): void {
+    for (const slot of this.slots) this.open(slot);
+  }
+
+  get established(): boolean {
+    return this.slots.every((x) => x.sock !== undefined && x.sock.state === TCP_ESTABLISHED);
+  }
+
+  /** Starts the closed loop now (cluster time). */
+  start(): void {
+    this.startAt = this.cluster.events.now;
+    this.loop.start();
+  }
+
+  get finished(): boolean {
+    return !Number.isNaN(this.loop.finishedAt);
+  }
+
+  /** Round trips per second until the mark. */
+  get messagesPerSecond(): number {
+    return this.mark / ((this.markAt - this.startAt) / 1e12);
+  }
+
+  abortAll(): void {
+    for (const slot of this.slots) slot.sock?.abort();
+  }
+
+  private sendOn(slot: Slot): void {
+    slot.pending = false;
+    slot.sent++;
+    const r = slot.sock!.send(this.msg);
+    if (r !== this.o.messageBytes) throw new Error(`echo client: send returned ${r}`);
+  }
+
+  private open(slot: Slot): void {
+    const s = this.host.stack.tcpSocket();
+    s.noDelay = true;
+    slot.sock = s;
+    slot.sent = 0;
+    slot.got = 0;
+    this.opened++;
+    s.onWake = () => {
+      if (slot.sock !== s) return;
+      if (slot.pending && s.state === TCP_ESTABLISHED) this.sendOn(slot);
+      for (;;) {
+        const k = s.recv(this.buf);
+        if (k <= 0) break;
+        slot.got += k;
+      }
+      if (slot.got >= this.o.messageBytes && slot.reply !== undefined) {
+        slot.got -= this.o.messageBytes;
+        const reply = slot.reply;
+        slot.reply = undefined;
+        reply();
+      }
+    };
+    const r = s.connect(this.o.address, this.o.port);
+    if (r !== -EINPROGRESS) throw new Error(`echo client: connect returned ${r}`);
+  }
+}
