@@ -17,6 +17,7 @@ export class Stats {
   readonly v: Float64Array;
   private readonly infos: StatInfo[] = [];
   private readonly byName = new Map<string, number>();
+  private readonly samplers: Array<() => void> = [];
 
   constructor(capacity = 4096) {
     this.v = new Float64Array(capacity);
@@ -33,7 +34,21 @@ export class Stats {
     return slot;
   }
 
+  /**
+   * Registers a function run before every read of the counters: for a counter that is brought up
+   * to date lazily (a CPU's cycles by mode are closed into their counters only when the mode
+   * changes), so that a read in the middle of an interval sees it.
+   */
+  onSample(fn: () => void): void {
+    this.samplers.push(fn);
+  }
+
+  private sample(): void {
+    for (let i = 0; i < this.samplers.length; i++) this.samplers[i]!();
+  }
+
   get(name: string): number {
+    this.sample();
     const slot = this.byName.get(name);
     return slot === undefined ? 0 : this.v[slot]!;
   }
@@ -45,6 +60,7 @@ export class Stats {
    */
   sum(suffix: string): number {
     if (suffix.startsWith('.') || suffix === '') throw new RangeError(`Stats.sum('${suffix}'): give the suffix without its leading dot, e.g. 'tlb.hits'`);
+    this.sample();
     let total = 0;
     for (let i = 0; i < this.infos.length; i++) {
       const n = this.infos[i]!.name;
@@ -59,15 +75,18 @@ export class Stats {
   }
 
   reset(): void {
+    this.sample();
     this.v.fill(0);
   }
 
   /** Every counter, in declaration order, with its value. */
   entries(): Array<StatInfo & { value: number }> {
+    this.sample();
     return this.infos.map((info, i) => ({ ...info, value: this.v[i]! }));
   }
 
   toJSON(): Record<string, number> {
+    this.sample();
     const out: Record<string, number> = {};
     for (let i = 0; i < this.infos.length; i++) out[this.infos[i]!.name] = this.v[i]!;
     return out;

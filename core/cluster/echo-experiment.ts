@@ -3,6 +3,7 @@ import { Cluster, describeStall } from './cluster.js';
 import { EchoClients } from './echo-clients.js';
 import { LinuxGuestNode } from './linux-guest-node.js';
 import { ModelledHost } from './modelled-host.js';
+import { ringCycles } from '../vtx/cpu-mode.js';
 
 export const SERVER_ADDR = 0x0a00_0001; // 10.0.0.1
 export const CLIENT_ADDR = 0x0a00_0002; // 10.0.0.2
@@ -110,5 +111,6 @@ function snapshot(n: LinuxGuestNode): Record<string, number> {
     syscalls: s.get('linux.syscalls'),
     contextSwitches: s.get('linux.contextSwitches'),
     napiPolls: s.get('linux.net.napiPolls'),
+    ...ringCycles(s),
   };
 }

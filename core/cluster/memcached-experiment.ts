@@ -9,6 +9,7 @@ import { MemcachedConnection, MemcachedReply } from './memcached-client.js';
 import { MemcachedKeySpace, MemcachedRequestStream, MemcachedWorkload } from './memcached-workload.js';
 import { ModelledHost } from './modelled-host.js';
 import { CLIENT_ADDR, SERVER_ADDR, WIRE_SECONDS } from './echo-experiment.js';
+import { ringCycles } from '../vtx/cpu-mode.js';
 
 const MEMCACHED_PORT = 11211;
 /** Connections opened at a time after the first (which resolves ARP alone): a burst of SYNs would wait on one ARP entry. */
@@ -150,6 +151,7 @@ export class MemcachedRig {
       napiPolls: s.get('linux.net.napiPolls'),
       syscalls: s.get('linux.syscalls'),
       contextSwitches: s.get('linux.contextSwitches'),
+      ...ringCycles(s),
     };
   }
 

@@ -401,6 +401,7 @@ export class Kernel {
       for (const c of cpus) if (!c.halted && c.cycles > now) now = c.cycles;
       if (now === -Infinity) for (const c of cpus) if (c.cycles > now) now = c.cycles;
       if (idle.cycles < now) idle.cycles = now;
+      idle.wake(); // the wait until now was idle; the IPI's handling below is the kernel's
       // Made runnable by a task on another CPU (a futex wake, a clone): that CPU sends the
       // reschedule IPI (ttwu_queue → smp_send_reschedule) and does not wait for it; a timer or a
       // host event wakes a CPU without one. The IPI ends the idle loop's HLT; its handler
@@ -414,7 +415,6 @@ export class Kernel {
         idle.cycles += this.costs.exceptionDelivery + this.costs.iretq;
         if (idle.tracer.enabled) idle.tracer.instant('ipi', `reschedule IPI from cpu${from.index} (wake-up)`, idle.index, idle.cycles);
       }
-      idle.halted = false;
       if (idle.tracer.enabled) idle.tracer.cpuState(idle.index, idle.cycles, idle.privilegeName());
       // A CPU at work may be in a slice that was sized while this one was idle: cut it short,
       // so the machine runs the CPUs in clock order again.
@@ -589,7 +589,7 @@ export class Kernel {
     cpu.idle();
     // An interrupt requested while the CPU had them off (a device unmasked by the handler that
     // is just ending) is taken at once: STI's shadow ends before HLT would sleep.
-    if (cpu.hasPendingInterrupt) cpu.halted = false;
+    if (cpu.hasPendingInterrupt) cpu.wake();
   }
 
   private switchTo(cpu: Cpu, next: Task): void {
@@ -1729,7 +1729,7 @@ export class Kernel {
   start(): void {
     for (const cpu of this.machine.cpus) {
       if (this.current[cpu.index] === undefined && this.runQueues.some((q) => q.some((t) => this.mayRunOn(t, cpu.index)))) {
-        cpu.halted = false;
+        cpu.wake();
         this.dispatchIdle(cpu);
       }
     }

@@ -293,6 +293,7 @@ export class Vmx {
     cpu.rflags = grflags >>> 0;
     cpu.cs = v.read(F.GUEST_CS_SELECTOR);
     cpu.ss = v.read(F.GUEST_SS_SELECTOR);
+    cpu.accountMode(); // the time before the entry counts in root mode
     cpu.ds = v.read(F.GUEST_DS_SELECTOR);
     cpu.es = v.read(F.GUEST_ES_SELECTOR);
     cpu.fs = v.read(F.GUEST_FS_SELECTOR);
@@ -402,6 +403,7 @@ export class Vmx {
   private exitToHost(reason: number, qualification: number, gpa: number, gla: number, intrInfo: number, intrError: number): boolean {
     const cpu = this.cpu;
     const v = this.current!;
+    cpu.accountMode(); // the guest's time ends here; the exit's own cost counts in root mode
     cpu.cycles += cpu.costs.vmExit;
     const sv = cpu.stats.v;
     sv[this.sExits]++;

@@ -4,6 +4,7 @@ import { BenchContext, BenchResult, BenchRow, BenchSuite } from '../../bench/ben
 import { GUEST_BIN } from '../../system/guest-programs.js';
 import { MemcachedLoadPoint, MemcachedRig, searchSlaThroughput } from '../memcached-experiment.js';
 import { ETC, MemcachedWorkload, USR } from '../memcached-workload.js';
+import { kernelShare } from '../../vtx/cpu-mode.js';
 
 const KV = join(GUEST_BIN, 'kvserver');
 /** Server cores simulated. The paper's Linux ran memcached on 8 cores; its throughput is scaled by this over 8. */
@@ -93,5 +94,6 @@ function counts(p: MemcachedLoadPoint): Record<string, number> {
   return {
     ...p.perRequest, offeredKrps: p.offeredPerSecond / 1000, achievedKrps: p.achievedPerSecond / 1000,
     p50Us: p.p50Us, meanUs: p.meanUs, requests: p.completed, hits: p.hits, misses: p.misses, errors: p.errors,
+    kernelShare: kernelShare(p.perRequest),
   };
 }

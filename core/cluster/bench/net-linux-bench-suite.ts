@@ -4,6 +4,7 @@ import { BenchContext, BenchResult, BenchRow, BenchSuite } from '../../bench/ben
 import { GUEST_BIN } from '../../system/guest-programs.js';
 import { EchoExperimentOptions, EchoExperimentResult, runEchoExperiment } from '../echo-experiment.js';
 import { runNetpipe } from '../netpipe-experiment.js';
+import { kernelShare } from '../../vtx/cpu-mode.js';
 
 const ECHO = join(GUEST_BIN, 'echoserver');
 const FIG2 = 'IX Fig. 2 (NetPIPE, Linux–Linux, 64 B)';
@@ -72,5 +73,5 @@ export class NetLinuxBenchSuite implements BenchSuite {
 }
 
 function counts(e: EchoExperimentResult): Record<string, number> {
-  return { ...e.perMessage, rttP50Ns: e.p50Ns, rttP99Ns: e.p99Ns, retransmits: e.retransmits, lateArrivals: e.lateArrivals };
+  return { ...e.perMessage, kernelShare: kernelShare(e.perMessage), rttP50Ns: e.p50Ns, rttP99Ns: e.p99Ns, retransmits: e.retransmits, lateArrivals: e.lateArrivals };
 }

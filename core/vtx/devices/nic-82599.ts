@@ -391,7 +391,7 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
       // The message woke a CPU that slept until now: its clock moves on to the message's time,
       // and a CPU in the middle of a slice sized without it ends the slice (clock order again).
       const now = this.now();
-      if (cpu.cycles < now) cpu.cycles = now;
+      cpu.idleUntil(now);
       for (const c of this.machine.cpus) if (c !== cpu) c.endSlice = true;
     }
     return true;
