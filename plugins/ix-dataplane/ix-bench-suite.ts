@@ -6,6 +6,7 @@ import { GUEST_BIN } from '../../core/system/guest-programs.js';
 import { runEchoExperiment } from '../../core/cluster/echo-experiment.js';
 import { runNetpipe } from '../../core/cluster/netpipe-experiment.js';
 import { IxMechanismCounts, runIxEcho, runIxNetpipe } from './ix-experiments.js';
+import { kernelShare } from '../../core/vtx/cpu-mode.js';
 
 export const IX_BIN = fileURLToPath(new URL('./programs/bin', import.meta.url));
 const ECHO_IX = join(IX_BIN, 'echo-ix');
@@ -51,7 +52,7 @@ export class IxBenchSuite implements BenchSuite {
         source: 'IX Fig. 3b at n = 1024: Linux-10 1.00 and IX-10 8.8 M msgs/s with all 8 cores, divided by 8 for one core. IX\'s 8.8 is 10 GbE line rate, so 1.1 per core is a lower bound of what one IX core does',
       },
       counts: {
-        ...prefixed('linux', { ...linuxEcho.perMessage, rttP99Ns: linuxEcho.p99Ns }),
+        ...prefixed('linux', { ...linuxEcho.perMessage, kernelShare: kernelShare(linuxEcho.perMessage), rttP99Ns: linuxEcho.p99Ns }),
         ...prefixed('ix', { ...ixCounts(ixEcho.perMessage), rttP99Ns: ixEcho.p99Ns, mbufsHeldAtEnd: ixEcho.mbufsHeld }),
       },
     });
@@ -66,7 +67,7 @@ export class IxBenchSuite implements BenchSuite {
       description: `echo throughput, 64 B, one message per connection (client resets it), ONE server core, ${N1.connections} connection slots × ${N1.roundTrips} messages`,
       paper: { linux: 0.05, dune: 0.65, source: 'IX Fig. 3a at 2 hyperthreads (one core), n = 1, 64 B: Linux-10 0.05, IX-10 0.65 M msgs/s' },
       counts: {
-        ...prefixed('linux', { ...linuxN1.perMessage, rttP99Ns: linuxN1.p99Ns }),
+        ...prefixed('linux', { ...linuxN1.perMessage, kernelShare: kernelShare(linuxN1.perMessage), rttP99Ns: linuxN1.p99Ns }),
         ...prefixed('ix', { ...ixCounts(ixN1.perMessage), rttP99Ns: ixN1.p99Ns, mbufsHeldAtEnd: ixN1.mbufsHeld }),
       },
     });

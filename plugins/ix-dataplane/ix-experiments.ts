@@ -4,6 +4,7 @@ import { EchoClients } from '../../core/cluster/echo-clients.js';
 import { ModelledHost } from '../../core/cluster/modelled-host.js';
 import { IxNode } from './ix-node.js';
 import type { ElasticThread } from './elastic-thread.js';
+import { kernelShare, ringCycles } from '../../core/vtx/cpu-mode.js';
 
 const SERVER_ADDR = 0x0a00_0001;
 const CLIENT_ADDR = 0x0a00_0002;
@@ -28,6 +29,8 @@ export interface IxMechanismCounts {
   mmioWritesPerMessage: number;
   /** Largest RX batch seen (never above B). */
   maxRxBatch: number;
+  /** The share of the server's busy cycles in ring 0 (the dataplane, and any host kernel time). */
+  kernelShare: number;
 }
 
 function snapshot(n: IxNode, t: ElasticThread): Record<string, number> {
@@ -45,6 +48,7 @@ function snapshot(n: IxNode, t: ElasticThread): Record<string, number> {
     calls: c.calls,
     bpolls: c.bpolls,
     mmio: c.tailWrites + c.rdtWrites,
+    ...ringCycles(s),
   };
 }
 
@@ -58,6 +62,7 @@ function mechanisms(a: Record<string, number>, b: Record<string, number>, messag
     interruptsPerMessage: d('interrupts') / messages,
     mmioWritesPerMessage: d('mmio') / messages,
     maxRxBatch: t.counters.maxRxBatch,
+    kernelShare: kernelShare({ kernelCycles: d('kernelCycles'), userCycles: d('userCycles') }),
   };
 }
 
