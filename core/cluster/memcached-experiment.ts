@@ -8,18 +8,66 @@ import { LinuxGuestNode } from './linux-guest-node.js';
 import { MemcachedConnection, MemcachedReply } from './memcached-client.js';
 import { MemcachedKeySpace, MemcachedRequestStream, MemcachedWorkload } from './memcached-workload.js';
 import { ModelledHost } from './modelled-host.js';
+import type { Nic82599 } from '../vtx/devices/nic-82599.js';
 import { CLIENT_ADDR, SERVER_ADDR, WIRE_SECONDS } from './echo-experiment.js';
 import { ringCycles } from '../vtx/cpu-mode.js';
 
-const MEMCACHED_PORT = 11211;
+export const MEMCACHED_PORT = 11211;
 /** Connections opened at a time after the first (which resolves ARP alone): a burst of SYNs would wait on one ARP entry. */
 const CONNECT_BATCH = 16;
 const MS = picoseconds(1e-3);
 
+/**
+ * The server side of a memcached rig: a machine of the cluster running a kvserver on `nic`. The
+ * rig wires its client host to the port, runs the cluster until the server is `ready`, and
+ * reports differences of `counts` per request.
+ */
+export interface MemcachedServerNode {
+  readonly nic: Nic82599;
+  readonly output: string;
+  ready(): boolean;
+  /** The server's work counters (differences are reported per request). */
+  counts(): Record<string, number>;
+}
+
+/** Builds and starts the server of a rig (default: kvserver on the Linux model). */
+export type MemcachedServerFactory = (cluster: Cluster, o: MemcachedExperimentOptions) => MemcachedServerNode;
+
+/** kvserver on a LinuxGuestNode: one epoll loop per CPU, the kernel's stack under its sockets. */
+export function linuxMemcachedServer(cluster: Cluster, o: MemcachedExperimentOptions): MemcachedServerNode {
+  const node = new LinuxGuestNode(cluster, 'server', {
+    profile: o.profile, cpus: o.cpus, mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 1]),
+    address: SERVER_ADDR, prefixLength: 24, itr: o.itr,
+  });
+  node.spawn(o.server, [String(MEMCACHED_PORT), String(o.threads ?? o.cpus), '0']);
+  node.start();
+  const start = cluster.events.now;
+  return {
+    nic: node.nic,
+    get output() {
+      return node.output;
+    },
+    // Let the server reach epoll_wait before the first SYN.
+    ready: () => cluster.events.now >= start + MS,
+    counts: () => {
+      const s = node.machine.stats;
+      return {
+        deviceIrqs: s.get('linux.deviceIrqs'),
+        napiPolls: s.get('linux.net.napiPolls'),
+        syscalls: s.get('linux.syscalls'),
+        contextSwitches: s.get('linux.contextSwitches'),
+        ...ringCycles(s),
+      };
+    },
+  };
+}
+
 export interface MemcachedExperimentOptions {
   readonly profile: string | ProfileFile;
-  /** The examples/guest/kvserver binary. */
+  /** The kvserver binary (examples/guest/kvserver; for another server, what `serverNode` runs). */
   readonly server: string;
+  /** The server machine (default: linuxMemcachedServer). */
+  readonly serverNode?: MemcachedServerFactory;
   /** CPUs of the server machine. */
   readonly cpus: number;
   /** The server's event loops (threads); one per CPU by default. */
@@ -66,7 +114,7 @@ export interface MemcachedLoadPoint {
  */
 export class MemcachedRig {
   readonly cluster = new Cluster();
-  readonly server: LinuxGuestNode;
+  readonly server: MemcachedServerNode;
   readonly client: ModelledHost;
   readonly connections: MemcachedConnection[] = [];
   private readonly stream: MemcachedRequestStream;
@@ -82,16 +130,10 @@ export class MemcachedRig {
     this.warmRng = new SeededRandom(seed + 2);
     this.values = new Uint8Array(1024).map((_, i) => 0x61 + (i % 26));
     const cluster = this.cluster;
-    this.server = new LinuxGuestNode(cluster, 'server', {
-      profile: o.profile, cpus: o.cpus, mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 1]),
-      address: SERVER_ADDR, prefixLength: 24, itr: o.itr,
-    });
+    this.server = (o.serverNode ?? linuxMemcachedServer)(cluster, o);
     this.client = new ModelledHost('client', cluster.events, Uint8Array.from([0, 0x1b, 0x21, 0, 0, 2]), CLIENT_ADDR, 24, 2);
     cluster.connectHost(this.server.nic, this.client, WIRE_SECONDS);
-    this.server.spawn(o.server, [String(MEMCACHED_PORT), String(o.threads ?? o.cpus), '0']);
-    this.server.start();
-    // Let the server reach epoll_wait before the first SYN.
-    this.runFor(MS);
+    if (!this.runUntil(() => this.server.ready(), 2000 * MS, MS)) throw new Error(`memcached server not ready: ${this.server.output.trim()}`);
     this.connect();
     this.warm();
   }
@@ -145,14 +187,7 @@ export class MemcachedRig {
   }
 
   private serverCounts(): Record<string, number> {
-    const s = this.server.machine.stats;
-    return {
-      deviceIrqs: s.get('linux.deviceIrqs'),
-      napiPolls: s.get('linux.net.napiPolls'),
-      syscalls: s.get('linux.syscalls'),
-      contextSwitches: s.get('linux.contextSwitches'),
-      ...ringCycles(s),
-    };
+    return this.server.counts();
   }
 
   /**
@@ -160,7 +195,7 @@ export class MemcachedRig {
    * Latency counts from each request's arrival, whether it waited at the client for a pipeline
    * slot or at the server.
    */
-  measure(ratePerSecond: number, seconds: number): MemcachedLoadPoint {
+  measure(ratePerSecond: number, seconds: number, progress?: (simulatedSeconds: number) => void): MemcachedLoadPoint {
     const events = this.cluster.events;
     const latency = new LatencyHistogram();
     let hits = 0;
@@ -186,7 +221,14 @@ export class MemcachedRig {
       else conn.set(key, this.values.subarray(0, req.valueBytes), done);
     });
     gen.start(seconds);
-    this.runFor(picoseconds(seconds));
+    if (progress === undefined) this.runFor(picoseconds(seconds));
+    else {
+      // In tenths, so that a caller can show how far the window has run.
+      for (let k = 1; k <= 10; k++) {
+        this.runFor(picoseconds((seconds * k) / 10) - picoseconds((seconds * (k - 1)) / 10));
+        progress((seconds * k) / 10);
+      }
+    }
     const inWindow = completed;
     // Drain: an overloaded server's backlog is answered too, and its latency counted.
     if (!this.runUntil(() => completed === gen.issued && this.connections.every((c) => c.outstanding === 0), 2000 * MS, 0.5 * MS)) {

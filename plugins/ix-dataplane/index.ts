@@ -2,7 +2,9 @@ import { ContainerModule } from 'inversify';
 import { BenchSuite } from '../../core/bench/bench-suite.js';
 import { Application } from '../../core/framework/application.js';
 import { IxEchoApplication } from './ix-echo-application.js';
+import { IxMemcachedApplication } from './ix-memcached-application.js';
 import { IxBenchSuite } from './ix-bench-suite.js';
+import { IxMemcachedBenchSuite } from './ix-memcached-bench-suite.js';
 
 /**
  * The ix-dataplane plugin: IX's protected dataplane (OSDI'14) on Dune — an elastic thread in
@@ -12,6 +14,10 @@ import { IxBenchSuite } from './ix-bench-suite.js';
 export default new ContainerModule(({ bind }) => {
   bind(IxBenchSuite).toSelf();
   bind(BenchSuite).toService(IxBenchSuite);
+  bind(IxMemcachedBenchSuite).toSelf();
+  bind(BenchSuite).toService(IxMemcachedBenchSuite);
   bind(IxEchoApplication).toSelf();
   bind(Application).toService(IxEchoApplication);
+  bind(IxMemcachedApplication).toSelf();
+  bind(Application).toService(IxMemcachedApplication);
 });

@@ -7,7 +7,7 @@ import { IX_BIN } from './ix-bench-suite.js';
 import { runIxEcho } from './ix-experiments.js';
 
 /** A whole number option within [min, max], or the default. */
-function wholeOption(options: Record<string, string>, name: string, dflt: number, min: number, max: number): number {
+export function wholeOption(options: Record<string, string>, name: string, dflt: number, min: number, max: number): number {
   const v = options[name];
   if (v === undefined) return dflt;
   if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${name} ${v}: a whole number from ${min} to ${max}`);

@@ -4,12 +4,15 @@
  * read-only memory, unmapped and too long, calls it cannot make (unknown numbers, bad handles,
  * scatter-gather lists and buffers in dataplane memory, too many entries, a recv_done beyond
  * what it received), with the argument `vmcall` asks for the set-up hypercall from ring 3,
- * with `hoard` receives on a connection without ever calling recv_done
+ * with `hoard` receives on a connection without ever calling recv_done, with `stall N` accepts N
+ * connections and then stays away from the dataplane for 3 ms (the RX ring fills, the NIC drops)
+ * before it takes every byte they send
  * — and then, on the connection a client opens, echoes the first message
  * from the read-only mbuf it arrived in and closes. Each outcome is printed; the dataplane must
  * refuse every bad request and go on serving.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 
@@ -123,6 +126,55 @@ static void hoard(void)
 	ix_posix(SYS_exit, 0, 0, 0);
 }
 
+static long stall_conns;
+
+static void nap(long ns)
+{
+	struct { long sec, nsec; } ts = { 0, ns };
+	ix_posix(SYS_nanosleep, (long) &ts, 0, 0);
+}
+
+/*
+ * Accepts stall_conns connections, then sleeps 3 ms in Linux without a batch (the dataplane's
+ * loop does not run: the RX ring fills behind the NIC), then receives everything, giving it back
+ * with recv_done, until every peer has closed; between batches with no event it naps 0.5 ms.
+ */
+static void stall(void)
+{
+	long accepted = 0, closed = 0, bytes = 0;
+	int stalled = 0;
+	unsigned int nk = 0;
+	while (closed < stall_conns) {
+		long down = accepted; /* accepts that this batch takes down */
+		long n = ix_bpoll(ix_karr, nk);
+		nk = 0;
+		for (long i = 0; i < n; i++) {
+			const struct ix_event *e = &ix_events[i];
+			if (e->type == USYS_TCP_KNOCK) {
+				ix_karr[nk++] = (struct bsys_desc) { KSYS_TCP_ACCEPT, e->handle, 1, 0, 0 };
+				accepted++;
+			} else if (e->type == USYS_TCP_RECV) {
+				bytes += (long) e->arg1;
+				ix_karr[nk++] = (struct bsys_desc) { KSYS_TCP_RECV_DONE, e->handle, e->arg1, 0, 0 };
+			} else if (e->type == USYS_TCP_DEAD) {
+				ix_karr[nk++] = (struct bsys_desc) { KSYS_TCP_CLOSE, e->handle, 0, 0, 0 };
+				closed++;
+			}
+		}
+		if (!stalled && down == stall_conns) {
+			say("accepted:", down);
+			nap(3000000);
+			stalled = 1;
+		} else if (n == 0 && stalled) {
+			nap(500000);
+		}
+	}
+	ix_bpoll(ix_karr, nk);
+	say("bytes received:", bytes);
+	say("connections closed:", closed);
+	ix_posix(SYS_exit, 0, 0, 0);
+}
+
 static void attacks(void)
 {
 	say("batch array in dataplane memory:", ix_bpoll((struct bsys_desc *) (ix_region + 0x1000), 1));
@@ -176,6 +228,10 @@ int main(int argc, char **argv)
 		return ix_run(vmcall_from_ring3, ustack, sizeof(ustack));
 	if (argc > 1 && strcmp(argv[1], "hoard") == 0)
 		return ix_run(hoard, ustack, sizeof(ustack));
+	if (argc > 2 && strcmp(argv[1], "stall") == 0) {
+		stall_conns = atol(argv[2]);
+		return ix_run(stall, ustack, sizeof(ustack));
+	}
 	probe_addr = (uint64_t) ix_region + IX_REGION_MBUFS + 4096;
 	ret = ix_run(write_mbuf, ustack, sizeof(ustack));
 	dune_printf("ring-3 write to an mbuf: %d\n", ret);
