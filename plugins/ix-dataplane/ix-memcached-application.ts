@@ -60,7 +60,7 @@ export class IxMemcachedApplication implements Application {
     }
     // Every client closes; the dataplane must then hold no mbuf for the application.
     for (const c of rig.connections) c.sock.close();
-    rig.cluster.run(rig.cluster.events.now + 50e9);
+    rig.cluster.run(rig.cluster.events.now + 5e9);
     const thread = server!.thread!;
     const held = thread.mbufsHeld;
     const r = p.perRequest;
