@@ -9,6 +9,7 @@ import { MAX_CPUS } from '../vtx/machine.js';
 import { NO_JIT_HELP, disableJitByDefault } from '../vtx/interp/interpreter.js';
 import { ElfError } from '../linux/elf/elf-file.js';
 import { System } from '../system/system.js';
+import { DEFAULT_GUEST_ENV } from '../system/run-elf.js';
 
 // The runtime moved to core/system; these names stay importable from here for one release.
 export { execElf } from '../system/exec-elf.js';
@@ -32,6 +33,22 @@ function checkRoot(dir: string): void {
  * checks and exit statuses around System.exec. The modes are the container's ExecModes: the
  * core's `linux` and `dune`, and the plugins' (`sandbox` with `--policy FILE` …).
  */
+/** commander's collector for a repeatable --env: each NAME=VALUE is checked as it comes. */
+function collectEnv(value: string, previous: string[]): string[] {
+  const eq = value.indexOf('=');
+  if (eq <= 0) {
+    throw new UsageError(`--env takes NAME=VALUE with a non-empty NAME, got '${value}'`);
+  }
+  return [...previous, value];
+}
+
+/** The defaults, each replaced by an --env of the same name, then the other --env in order. */
+function guestEnv(extra: readonly string[]): string[] {
+  const name = (e: string): string => e.slice(0, e.indexOf('='));
+  const given = new Set(extra.map(name));
+  return [...DEFAULT_GUEST_ENV.filter((e) => !given.has(name(e))), ...extra];
+}
+
 @injectable()
 export class ExecCommand implements CliCommand {
   constructor(@inject(System) private readonly system: System) {}
@@ -52,10 +69,11 @@ export class ExecCommand implements CliCommand {
       .option('--memory <MiB>', 'physical memory of the machine', '1024')
       .option('--cpus <n>', 'CPUs of the machine (threads and processes run on them in parallel, deterministically)', '1')
       .option('--net <net>', 'guest sockets: host (real host sockets on loopback) | sim (the simulated TCP/IP stack, in simulated time)', 'host')
+      .option('--env <name=value>', `an environment variable for the guest, repeatable (the guest's environment is ${DEFAULT_GUEST_ENV.join(' ')} and these, never the host's)`, collectEnv, [])
       .option('--no-jit', NO_JIT_HELP);
     // The modes' own options; one several modes share (--policy of sandbox and ptrace) is registered once.
     for (const { option, modes } of system.modeOptions()) cmd.option(option.flags, `${option.description} (--mode ${modes.join(', ')})`);
-    cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; trace?: string; strace?: boolean; root?: string; profile: string; memory: string; cpus: string; net: string; jit: boolean } & Record<string, unknown>) => {
+    cmd.action((elfPath: string, args: string[], o: { mode: string; stats?: string; trace?: string; strace?: boolean; root?: string; profile: string; memory: string; cpus: string; net: string; jit: boolean; env: string[] } & Record<string, unknown>) => {
       if (o.jit === false) disableJitByDefault();
       const mode = system.checkModeOptions(o.mode, o);
       const mib = Number(o.memory);
@@ -75,7 +93,7 @@ export class ExecCommand implements CliCommand {
         return;
       }
       try {
-        const r = system.exec(elfPath, args, { mode: o.mode, launcher, cpus, stats: o.stats, trace: o.trace, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024, net: o.net });
+          const r = system.exec(elfPath, args, { mode: o.mode, launcher, cpus, stats: o.stats, trace: o.trace, strace: o.strace, root: o.root, profile: o.profile, memory: mib * 1024 * 1024, net: o.net, envp: guestEnv(o.env) });
         process.exitCode = r.exitCode;
       } catch (e) {
         if (e instanceof ElfError) {

@@ -13,7 +13,7 @@ export { buildMachine } from './build-machine.js';
 export type { MachineOptions } from './build-machine.js';
 export { bootLinux } from './boot-linux.js';
 export type { LinuxBootOptions, LinuxSystem } from './boot-linux.js';
-export { runElf, vmExitCount } from './run-elf.js';
+export { DEFAULT_GUEST_ENV, runElf, vmExitCount } from './run-elf.js';
 export type { ExecResult, RunElfOptions, RunOptions } from './run-elf.js';
 export { runStats } from './run-stats.js';
 export { System } from './system.js';

@@ -36,7 +36,7 @@ export interface RunOptions {
   report?: (line: string) => void;
   /** argv[0] (default: the path as given). */
   argv0?: string;
-  /** The environment (default: the host's DUNESIM_*, HOME and PATH variables). */
+  /** The environment (default: DEFAULT_GUEST_ENV, never the host's). */
   envp?: string[];
   /** Called with the kernel before the program starts (tests and experiments adjust the model here). */
   configure?: (k: Kernel) => void;
@@ -59,6 +59,14 @@ export interface RunElfOptions extends RunOptions {
   /** How the mode starts and runs the program (ExecMode.prepare makes one). */
   launcher: ExecLauncher;
 }
+
+/**
+ * The environment a guest gets when the caller gives none. It is fixed, not the host's: the
+ * environment strings sit on the initial stack, so a host HOME or PATH of another length would
+ * move every stack address and change the figures from one checkout or user to the next. PATH
+ * names the usual directories of the guest's own root (--root), not the host's.
+ */
+export const DEFAULT_GUEST_ENV: readonly string[] = ['HOME=/', 'PATH=/usr/local/bin:/usr/bin:/bin'];
 
 export interface ExecResult {
   /** The guest's status (128 + signal when killed), or EXIT_INTERNAL_ERROR (70) for a dunesim bug. */
@@ -95,11 +103,7 @@ export function runElf(path: string, args: string[], opts: RunElfOptions): ExecR
   if (typeof opts.strace === 'function') k.strace = opts.strace;
   else if (opts.strace === true) k.strace = (line) => process.stderr.write(`[strace] ${line}\n`);
   const argv = [opts.argv0 ?? path, ...args];
-  // DUNESIM_JIT chooses how the host runs the machine, not what the guest sees: it stays out, so
-  // the guest's stack (and every figure) is the same with and without --no-jit.
-  const envp = opts.envp ?? Object.entries(process.env)
-    .filter(([key]) => (key.startsWith('DUNESIM_') && key !== 'DUNESIM_JIT') || key === 'HOME' || key === 'PATH')
-    .map(([key, v]) => `${key}=${v}`);
+  const envp = opts.envp ?? [...DEFAULT_GUEST_ENV];
   const p: Process = launcher.launch({ kernel: k, elf, path, argv, envp, report: say });
   // The program is its PID namespace's init: when it exits, processes it left behind are killed.
   k.namespaceInit = p;

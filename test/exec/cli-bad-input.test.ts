@@ -142,6 +142,21 @@ describe('the CLI: every bad input is one line and a non-zero status', () => {
     expect(ok.status).toBe(0);
   });
 
+  it('exec --env: NAME=VALUE only; the guest sees a fixed environment and the --env given, never the host\'s', () => {
+    const bad = dunesim(['exec', '--env', 'NOEQUALS', '--', HELLO]);
+    expect(bad.status).toBe(2);
+    expect(oneLine(bad.stderr)).toBe("dunesim: --env takes NAME=VALUE with a non-empty NAME, got 'NOEQUALS'");
+    const args = join(ROOT, 'examples', 'guest', 'bin', 'args');
+    // The host's environment holds DUNESIM_TEST here; the guest must not see it unless given.
+    const host = spawnSync(process.execPath, [join(ROOT, 'bin', 'dunesim.js'), 'exec', '--', args], {
+      cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, DUNESIM_TEST: 'from-the-host' },
+    });
+    expect(host.stdout).toContain('DUNESIM_TEST=(unset)');
+    const given = dunesim(['exec', '--env', 'DUNESIM_TEST=given', '--', args]);
+    expect(given.status).toBe(0);
+    expect(given.stdout).toContain('DUNESIM_TEST=given');
+  });
+
   it('bench --report onto a file and --json onto a directory: refused before the first suite runs', () => {
     let r = dunesim(['bench', 'vtx', '--report', join(dir, 'file')]);
     expect(r.status).toBe(2);
