@@ -22,7 +22,7 @@ export type DsmManager = (typeof DSM_MANAGERS)[number];
 export const DSM_STAT_NAMES = [
   'read_faults', 'write_faults', 'msgs_sent', 'bytes_sent', 'coherence_msgs', 'coherence_bytes',
   'pages_sent', 'invalidations_sent', 'requests_served', 'fault_cycles', 'net_cycles', 'wait_cycles',
-  'nic_frames_sent', 'nic_frames_received',
+  'send_cycles', 'serve_cycles', 'nic_frames_sent', 'nic_frames_received',
 ] as const;
 export type DsmStats = Record<(typeof DSM_STAT_NAMES)[number], number>;
 

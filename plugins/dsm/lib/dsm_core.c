@@ -124,7 +124,16 @@ static void ownership_done(uint32_t page)
 	pending.done = 1;
 }
 
+static void owner_send(const struct dsm_msg *m, int write);
+
 static void owner_serve(const struct dsm_msg *m, int write)
+{
+	uint64_t t0 = dsm_rdtsc();
+	owner_send(m, write);
+	dsm_stats.serve_cycles += dsm_rdtsc() - t0;
+}
+
+static void owner_send(const struct dsm_msg *m, int write)
 {
 	uint32_t p = m->page;
 	if (!owner_here[p])
@@ -441,6 +450,8 @@ void dsm_exit(void)
 	printf("dsm requests_served %llu\n", (unsigned long long) s->requests_served);
 	printf("dsm fault_cycles %llu\ndsm net_cycles %llu\ndsm wait_cycles %llu\n", (unsigned long long) s->fault_cycles,
 	       (unsigned long long) s->net_cycles, (unsigned long long) s->wait_cycles);
+	printf("dsm send_cycles %llu\ndsm serve_cycles %llu\n", (unsigned long long) s->send_cycles,
+	       (unsigned long long) s->serve_cycles);
 	printf("dsm nic_frames_sent %llu\ndsm nic_frames_received %llu\n", (unsigned long long) s->nic_frames_sent,
 	       (unsigned long long) s->nic_frames_received);
 	fflush(stdout);

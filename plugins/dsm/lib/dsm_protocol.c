@@ -81,7 +81,11 @@ void dsm_send(int to, uint32_t type, uint32_t page, uint32_t node, uint64_t arg,
 	}
 	uint64_t t0 = dsm_rdtsc();
 	transport->send(to, &out.h, len);
-	dsm_net_time(t0);
+	if (dsm_in_fault) {
+		uint64_t dt = dsm_rdtsc() - t0;
+		dsm_stats.net_cycles += dt;
+		dsm_stats.send_cycles += dt;
+	}
 	dsm_stats.msgs_sent++;
 	dsm_stats.bytes_sent += len;
 	if (type <= DSM_CONFIRM) {
