@@ -105,12 +105,17 @@ function latencyCounts(prefix: string, l: FaultLatency): Record<string, number> 
 export class DsmBenchSuite implements BenchSuite {
   readonly id = 'dsm';
   readonly description = 'page-based DSM (IVY, write-invalidate): remote fault latency and its breakdown, speedups of jacobi, matmul, mergesort, falseshare on 2-8 nodes, Linux vs Dune fault paths';
-  readonly steps = DSM_MANAGERS.length * (LATENCY_PATHS.length + DSM_PROGRAMS.length * DSM_MODES.length * (1 + SPEEDUP_NODES.length));
+  /** The managers measured (both; a script may split the suite over processes by manager). */
+  managers: readonly DsmManager[] = DSM_MANAGERS;
+
+  get steps(): number {
+    return this.managers.length * (LATENCY_PATHS.length + DSM_PROGRAMS.length * DSM_MODES.length * (1 + SPEEDUP_NODES.length));
+  }
 
   run(ctx: BenchContext): BenchResult {
     const rows: BenchRow[] = [];
     const curves: BenchRow[] = [];
-    for (const manager of DSM_MANAGERS) {
+    for (const manager of this.managers) {
       const suffix = manager === 'central' ? '' : '-distributed';
       const lat = {} as Record<(typeof LATENCY_PATHS)[number]['key'], FaultLatency>;
       for (const p of LATENCY_PATHS) {
