@@ -7,6 +7,8 @@ import { readElfBinary } from '../../core/linux/elf/read-elf-binary.js';
 import { DuneModule } from '../../core/dune/dune-module.js';
 import type { Process } from '../../core/linux/task.js';
 import type { ProfileFile } from '../../core/vtx/cost-model.js';
+import { NIC_BAR0 } from '../../core/cluster/linux-guest-node.js';
+import { DsmNicSetupHandler } from './dsm-nic-setup-handler.js';
 
 /** plugins/dsm/programs/bin: the DSM programs, linked with lib/libdsm.a (committed binaries). */
 export const DSM_PROGRAM_BIN = join(ROOT, 'plugins', 'dsm', 'programs', 'bin');
@@ -20,6 +22,7 @@ export type DsmManager = (typeof DSM_MANAGERS)[number];
 export const DSM_STAT_NAMES = [
   'read_faults', 'write_faults', 'msgs_sent', 'bytes_sent', 'coherence_msgs', 'coherence_bytes',
   'pages_sent', 'invalidations_sent', 'requests_served', 'fault_cycles', 'net_cycles', 'wait_cycles',
+  'send_cycles', 'serve_cycles', 'nic_frames_sent', 'nic_frames_received',
 ] as const;
 export type DsmStats = Record<(typeof DSM_STAT_NAMES)[number], number>;
 
@@ -51,6 +54,12 @@ export interface DsmNodeResult {
   stats: DsmStats | undefined;
   /** Work the node's kernel handed to its CPU while that CPU ran a Dune guest (linux.irqWork). */
   irqWork: number;
+  /** System calls the node's kernel ran (inside Dune: those passed through by VMCALL), and VM exits for VMCALL. */
+  syscalls: number;
+  vmcalls: number;
+  vmExits: number;
+  /** Queue pairs the DSM set-up hypercall handed out on the node. */
+  nicSetups: number;
 }
 
 export interface DsmRun {
@@ -90,9 +99,11 @@ export function runDsmCluster(o: DsmRunOptions): DsmRun {
   const dec = new TextDecoder();
   const nodes: LinuxGuestNode[] = [];
   const outs: Array<{ stdout: string; stderr: string }> = [];
+  const macs = Array.from({ length: machines }, (_, i) => Uint8Array.of(0, 0x1b, 0x21, 0, 0, i + 1));
+  const setups: DsmNicSetupHandler[] = [];
   for (let i = 0; i < machines; i++) {
     const n = new LinuxGuestNode(cluster, `node${i}`, {
-      profile: o.profile, cpus: 1, memory: 256 << 20, mac: Uint8Array.of(0, 0x1b, 0x21, 0, 0, i + 1),
+      profile: o.profile, cpus: 1, memory: 256 << 20, mac: macs[i]!,
       address: ADDR_BASE + i, prefixLength: 24,
     });
     const out = { stdout: '', stderr: '' };
@@ -100,7 +111,11 @@ export function runDsmCluster(o: DsmRunOptions): DsmRun {
       if (fd === 1) out.stdout += dec.decode(d);
       else out.stderr += dec.decode(d);
     };
-    new DuneModule(n.kernel);
+    // The DSM plugin's host side: the hypercall that gives a Dune process a queue of this port.
+    let dune: DuneModule | undefined;
+    const setup = new DsmNicSetupHandler(n.kernel, n.nic, NIC_BAR0, macs, () => dune!);
+    dune = new DuneModule(n.kernel, { exitHandlers: [setup] });
+    setups.push(setup);
     nodes.push(n);
     outs.push(out);
   }
@@ -130,6 +145,10 @@ export function runDsmCluster(o: DsmRunOptions): DsmRun {
     exitStatus: exitStatusOf(p),
     stats: parseStats(outs[i]!.stdout),
     irqWork: nodes[i]!.machine.stats.get('linux.irqWork'),
+    syscalls: nodes[i]!.machine.stats.get('linux.syscalls'),
+    vmcalls: nodes[i]!.machine.stats.get('cpu0.vmx.exits.Vmcall'),
+    vmExits: nodes[i]!.machine.stats.get('cpu0.vmx.exits'),
+    nicSetups: setups[i]!.setups,
   }));
   const out0 = outs[0]!.stdout;
   const field = (name: string): string | undefined => new RegExp(`^${name} (\\S+)$`, 'm').exec(out0)?.[1];

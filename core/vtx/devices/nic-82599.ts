@@ -88,6 +88,10 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
     for (let n = 0; n < R.NIC_QUEUES / 2; n++) plain(R.ivar(n));
     plain(R.IVAR_MISC);
     for (let n = 0; n < 32; n++) plain(R.reta(n));
+    for (let n = 0; n < R.ETQF_FILTERS; n++) {
+      plain(R.etqf(n));
+      plain(R.etqs(n));
+    }
     for (let n = 0; n < 10; n++) special(R.rssrk(n));
     special(R.mpc(0));
     for (let q = 0; q < R.NIC_QUEUES; q++) {

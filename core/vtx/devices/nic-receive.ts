@@ -121,13 +121,25 @@ export class NicReceive {
     );
   }
 
-  /** Parses the frame and picks its queue: RSS through RETA, or queue 0. */
+  /**
+   * Parses the frame and picks its queue: an EtherType filter (ETQF/ETQS) that names the frame's
+   * EtherType, else RSS through RETA, else queue 0 (the datasheet's order, §7.1.2: L2 EtherType
+   * filters are asked before RSS).
+   */
   private steer(frame: Uint8Array): number {
     const regs = this.port.regs;
     const h = this.headers.parse(frame, frame.length);
     const mrqc = regs[R.MRQC >>> 2]!;
     this.rxHash = 0;
     this.rxRssType = R.RSSTYPE_NONE;
+    const etherType = (frame[12]! << 8) | frame[13]!;
+    for (let n = 0; n < R.ETQF_FILTERS; n++) {
+      const f = regs[R.etqf(n) >>> 2]!;
+      if ((f & R.ETQF_FILTER_EN) === 0 || (f & R.ETQF_ETYPE_MASK) !== etherType) continue;
+      const s = regs[R.etqs(n) >>> 2]!;
+      if ((s & R.ETQS_QUEUE_EN) !== 0) return ((s >>> R.ETQS_RX_QUEUE_SHIFT) & 0x7f) % R.NIC_QUEUES;
+      break;
+    }
     if ((mrqc & R.MRQC_MRQE_MASK) !== R.MRQC_MRQE_RSS || h.l3 < 0) return 0;
     const hash = this.rssHash();
     if (h.l4 >= 0 && h.protocol === IPPROTO_TCP && (mrqc & R.MRQC_RSS_TCPIPV4) !== 0) {

@@ -109,6 +109,19 @@ export const rah = (n: number): number => 0x0_a204 + 8 * n;
 /** RAL/RAH of entries 0–15 also answer at 0x5400 + 8·n (where ixgbe writes them). */
 export const RAL_ALIAS = 0x0_5400;
 export const RAH_AV = 1 << 31; // address valid
+/**
+ * ETQF(n), n < 8: EtherType queue filters (§7.1.2.3, §8.2.3.8.12). Bits 15:0 the EtherType, bit 31
+ * the filter enable. A frame whose EtherType an enabled filter names goes to the queue ETQS(n)
+ * names, before RSS is asked.
+ */
+export const etqf = (n: number): number => 0x0_5128 + 4 * n;
+export const ETQF_FILTER_EN = 1 << 31;
+export const ETQF_ETYPE_MASK = 0xffff;
+/** ETQS(n): bits 22:16 the receive queue, bit 31 the queue enable (§8.2.3.8.13). */
+export const etqs = (n: number): number => 0x0_ec00 + 4 * n;
+export const ETQS_QUEUE_EN = 1 << 31;
+export const ETQS_RX_QUEUE_SHIFT = 16;
+export const ETQF_FILTERS = 8;
 
 // Transmit (§8.2.3.9).
 export const HLREG0 = 0x0_4240;

@@ -186,6 +186,8 @@ export class NicTransmit {
   /** Write-back: DD into the packet's data descriptors that asked for it (RS); TDH moves on. */
   private complete(q: number, ring: number, first: number, end: number, count: number): void {
     const dma = this.port.dma;
+    // A queue switched off while its packet was on the wire: the ring may belong to nobody now.
+    if ((this.port.regs[R.txdctl(q) >>> 2]! & R.XDCTL_ENABLE) === 0) return;
     for (let i = first; i !== end; i = (i + 1) % count) {
       const desc = ring + i * DESC;
       const cmd = dma.read32(desc + 8);

@@ -60,7 +60,10 @@ struct dsm_stats {
 	uint64_t fault_cycles;            /* from handler entry to return, summed */
 	uint64_t net_cycles;              /* of which in the messaging path: socket calls and waiting */
 	uint64_t wait_cycles;             /* of which blocked waiting for a message (in poll) */
+	uint64_t send_cycles;             /* of net_cycles: sending (the transport's send) */
+	uint64_t serve_cycles;            /* as an owner: from a forwarded request to the page sent */
 	uint64_t coherence_msgs, coherence_bytes; /* of msgs_sent: those about pages (not locks, barriers) */
+	uint64_t nic_frames_sent, nic_frames_received; /* Ethernet frames of the NIC transport (0 on sockets) */
 };
 /* Updated by fault handlers behind the compiler's back: read it after dsm_compiler_barrier(). */
 extern struct dsm_stats dsm_stats;

@@ -124,7 +124,16 @@ static void ownership_done(uint32_t page)
 	pending.done = 1;
 }
 
+static void owner_send(const struct dsm_msg *m, int write);
+
 static void owner_serve(const struct dsm_msg *m, int write)
+{
+	uint64_t t0 = dsm_rdtsc();
+	owner_send(m, write);
+	dsm_stats.serve_cycles += dsm_rdtsc() - t0;
+}
+
+static void owner_send(const struct dsm_msg *m, int write)
 {
 	uint32_t p = m->page;
 	if (!owner_here[p])
@@ -320,6 +329,19 @@ int dsm_init(void)
 		fprintf(stderr, "dsm: DSM_MODE=%s: linux or dune\n", mode);
 		return -1;
 	}
+	/* Messaging: the NIC queue from ring 0 is Dune's (DSM_NET=socket keeps Dune on sockets, for
+	 * comparison); the Linux process has only its sockets. */
+	const char *net = getenv("DSM_NET");
+	if (net == NULL)
+		dsm_cfg.nic = dsm_cfg.dune;
+	else if (strcmp(net, "socket") == 0)
+		dsm_cfg.nic = 0;
+	else if (strcmp(net, "nic") == 0 && dsm_cfg.dune)
+		dsm_cfg.nic = 1;
+	else {
+		fprintf(stderr, "dsm: DSM_NET=%s: socket, or nic with DSM_MODE=dune (the driver runs in guest ring 0)\n", net);
+		return -1;
+	}
 	if (mgr == NULL || strcmp(mgr, "central") == 0)
 		dsm_cfg.distributed = 0;
 	else if (strcmp(mgr, "distributed") == 0)
@@ -428,5 +450,9 @@ void dsm_exit(void)
 	printf("dsm requests_served %llu\n", (unsigned long long) s->requests_served);
 	printf("dsm fault_cycles %llu\ndsm net_cycles %llu\ndsm wait_cycles %llu\n", (unsigned long long) s->fault_cycles,
 	       (unsigned long long) s->net_cycles, (unsigned long long) s->wait_cycles);
+	printf("dsm send_cycles %llu\ndsm serve_cycles %llu\n", (unsigned long long) s->send_cycles,
+	       (unsigned long long) s->serve_cycles);
+	printf("dsm nic_frames_sent %llu\ndsm nic_frames_received %llu\n", (unsigned long long) s->nic_frames_sent,
+	       (unsigned long long) s->nic_frames_received);
 	fflush(stdout);
 }

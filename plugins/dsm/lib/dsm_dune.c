@@ -4,8 +4,9 @@
  * written directly, with an INVLPG of the page; a forbidden access is a #PF that libDune's IDT
  * hands to the page-fault handler below, with CR2 and the error code, without leaving the guest.
  *
- * Data from the network needs no change of protection: recv is a system call passed to the host
- * kernel (VMCALL), which writes the page through the host's mapping of the same memory.
+ * Data from the network: through sockets, recv is a system call passed to the host kernel
+ * (VMCALL), which writes the page through the host's mapping of the same memory; the NIC
+ * transport (dsm_nic.c) copies it in from ring 0 and makes the page writable first.
  */
 #include <stdio.h>
 
@@ -73,9 +74,12 @@ static void set_all(int access)
 	dune_flush_tlb();
 }
 
+/* Through sockets the host kernel writes the page through its own mapping; the NIC transport
+ * copies it in from ring 0, through this page table, which must allow the write. */
 static void fill_begin(uint32_t page)
 {
-	(void) page;
+	if (dsm_cfg.nic)
+		set_access(page, DSM_WRITE);
 }
 
 const struct dsm_fault_path dsm_dune_path = { "dune", path_init, set_access, set_all, fill_begin };

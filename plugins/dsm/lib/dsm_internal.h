@@ -45,6 +45,7 @@ struct dsm_config {
 	uint32_t addr_base;
 	int port;
 	int timeout_ms;
+	int nic;          /* messaging: 0 sockets, 1 the NIC queue (Dune only) */
 	size_t pages;     /* pages handed out by dsm_alloc so far (the region's used part) */
 };
 extern struct dsm_config dsm_cfg;
@@ -68,6 +69,34 @@ extern const struct dsm_fault_path *dsm_path;
 /* Protocol (dsm_core.c): a fault on `page`, and one message that arrived. */
 void dsm_fault(uint32_t page, int write);
 void dsm_dispatch(const struct dsm_msg *m);
+
+/*
+ * A messaging path. dsm_socket.c: a TCP connection per pair of nodes through the kernel's sockets
+ * (the Linux fault path; inside Dune each call is a VMCALL). dsm_nic.c: raw Ethernet frames on a
+ * queue pair of the node's 82599 driven from guest ring 0 (Dune only), without system calls.
+ */
+struct dsm_transport {
+	const char *name;
+	int (*connect)(void);
+	/* One message, header and (if len is larger) the page, to another node. */
+	void (*send)(int to, const struct dsm_msg *m, size_t len);
+	/* Receives and dispatches what arrives within timeout_ms (0: what is there now); 1 if
+	 * anything arrived. `what` and `page` name the wait in a report (NULL: not waiting). */
+	int (*poll)(int timeout_ms, const char *what, uint32_t page);
+	void (*close)(void);
+};
+extern const struct dsm_transport dsm_socket_transport, dsm_nic_transport;
+
+/* For the transports (dsm_protocol.c). */
+extern int dsm_in_fault;
+extern const char *const dsm_msg_names[DSM_TYPES];
+/* Refuses (dsm_fail) a header that cannot have come from node `from`. */
+void dsm_check_msg(const struct dsm_msg *m, int from);
+/* Where a page message's data lands, made ready for it (the fault path's fill_begin). */
+char *dsm_page_landing(const struct dsm_msg *m);
+/* Time since t0 was spent in the messaging path (and, for wait, blocked): counted in a fault. */
+void dsm_net_time(uint64_t t0);
+void dsm_wait_time(uint64_t t0);
 
 /* Transport (dsm_protocol.c). */
 int dsm_net_connect(void);

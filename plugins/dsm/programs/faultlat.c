@@ -21,6 +21,7 @@ int main(int argc, char **argv)
 	int status = 0;
 	if (dsm_node_id() == 1) {
 		uint64_t f0 = dsm_stats.fault_cycles, w0 = dsm_stats.wait_cycles, n0 = dsm_stats.net_cycles;
+		uint64_t s0 = dsm_stats.send_cycles;
 		uint64_t m0 = dsm_stats.coherence_msgs, b0 = dsm_stats.coherence_bytes;
 		uint64_t t0 = dsm_rdtsc();
 		for (long p = 0; p < pages; p++)
@@ -30,6 +31,7 @@ int main(int argc, char **argv)
 		printf("faults %ld\nfault_total_cycles %llu\nfault_handler_cycles %llu\nfault_net_cycles %llu\nfault_wait_cycles %llu\n",
 		       pages, (unsigned long long) t, (unsigned long long) (dsm_stats.fault_cycles - f0),
 		       (unsigned long long) (dsm_stats.net_cycles - n0), (unsigned long long) (dsm_stats.wait_cycles - w0));
+		printf("fault_send_cycles %llu\n", (unsigned long long) (dsm_stats.send_cycles - s0));
 		printf("requester_msgs %llu\nrequester_bytes %llu\n", (unsigned long long) (dsm_stats.coherence_msgs - m0),
 		       (unsigned long long) (dsm_stats.coherence_bytes - b0));
 	}

@@ -165,3 +165,40 @@ describe('82599 receive: a full ring', () => {
     drainEvents(r);
   });
 });
+
+describe('82599 receive: EtherType queue filters (ETQF/ETQS)', () => {
+  const LOCAL_EXPERIMENTAL = 0x88b5;
+  function withEtherType(type: number): Uint8Array {
+    const f = buildFrame({ src: '10.0.0.1', dst: '10.0.0.2', srcPort: 1000, dstPort: 2000, payload: 64 });
+    f[12] = type >>> 8;
+    f[13] = type & 0xff;
+    return f;
+  }
+
+  it('a frame whose EtherType an enabled filter names goes to the filter\'s queue before RSS; other frames keep RSS', () => {
+    const { nic, drv } = rssRig();
+    drv.w(R.etqs(3), R.ETQS_QUEUE_EN | (5 << R.ETQS_RX_QUEUE_SHIFT));
+    drv.w(R.etqf(3), R.ETQF_FILTER_EN | LOCAL_EXPERIMENTAL);
+    nic.receive(withEtherType(LOCAL_EXPERIMENTAL));
+    expect(drv.rd(R.qprc(5))).toBe(1);
+    const wb = drv.rxWriteback(5, 0);
+    expect(wb.rssType).toBe(R.RSSTYPE_NONE);
+    expect(wb.status & R.RXD_STAT_DD).toBe(R.RXD_STAT_DD);
+    // An IPv4/TCP frame is not matched by the filter: RSS still picks its queue.
+    const [dst, dstPort, src, srcPort, , tcp] = VECTORS[0]!;
+    nic.receive(buildFrame({ src, dst, srcPort, dstPort, payload: 64 }));
+    expect(drv.rd(R.qprc(retaMap(tcp & 127)))).toBe(1);
+  });
+
+  it('a disabled filter, or one whose ETQS queue enable is clear, steers nothing (queue 0: the frame is not IPv4)', () => {
+    const { nic, drv } = rssRig();
+    drv.w(R.etqs(0), R.ETQS_QUEUE_EN | (5 << R.ETQS_RX_QUEUE_SHIFT));
+    drv.w(R.etqf(0), LOCAL_EXPERIMENTAL); // FILTER_EN clear
+    nic.receive(withEtherType(LOCAL_EXPERIMENTAL));
+    drv.w(R.etqf(0), R.ETQF_FILTER_EN | LOCAL_EXPERIMENTAL);
+    drv.w(R.etqs(0), 5 << R.ETQS_RX_QUEUE_SHIFT); // QUEUE_EN clear
+    nic.receive(withEtherType(LOCAL_EXPERIMENTAL));
+    expect(drv.rd(R.qprc(0))).toBe(2);
+    expect(drv.rd(R.qprc(5))).toBe(0);
+  });
+});
