@@ -25,7 +25,7 @@ export const README = join(ROOT, 'README.md');
 export const BENCH_DIR = join(ROOT, 'docs', 'bench');
 
 /** The suites whose figures the README shows. */
-export const README_SUITES = ['dune-micro', 'vtx', 'threads', 'wedge', 'boehm-gc', 'net-linux', 'memcached-linux', 'ix', 'dsm'] as const;
+export const README_SUITES = ['dune-micro', 'vtx', 'threads', 'wedge', 'boehm-gc', 'net-linux', 'memcached-linux', 'ix', 'ix-memcached', 'dsm'] as const;
 
 /** Cycles as the README prints them: whole numbers with thousands separators, one decimal below 100. */
 function cycles(v: number | undefined): string {
@@ -165,7 +165,7 @@ function linuxOnly(r: BenchResult): string {
 
 const RENDER: Record<(typeof README_SUITES)[number], (r: BenchResult) => string> = {
   'dune-micro': dunemicro, vtx, threads, wedge: linuxAndDune, 'boehm-gc': boehmGc, 'net-linux': linuxOnly,
-  'memcached-linux': linuxOnly, ix: modelColumns('IX'), dsm: modelColumns('Dune'),
+  'memcached-linux': linuxOnly, ix: modelColumns('IX'), 'ix-memcached': modelColumns('IX'), dsm: modelColumns('Dune'),
 };
 
 /** The bench JSON of `suite` (an array of results, as `--json` writes it). */
