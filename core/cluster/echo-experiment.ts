@@ -1,3 +1,5 @@
+import type { LlcGeometry } from '../vtx/last-level-cache.js';
+import { XEON_E5_2665_LLC } from './ix-server-llc.js';
 import type { ProfileFile } from '../vtx/cost-model.js';
 import { Cluster, describeStall } from './cluster.js';
 import { EchoClients } from './echo-clients.js';
@@ -12,6 +14,8 @@ export const WIRE_SECONDS = 0.5e-6;
 
 export interface EchoExperimentOptions {
   readonly profile: string | ProfileFile;
+  /** The server's last-level cache proxy (default: the IX paper's server, XEON_E5_2665_LLC; null: none). */
+  readonly llc?: LlcGeometry | null;
   /** The examples/guest/echoserver binary. */
   readonly server: string;
   /** CPUs of the server machine. */
@@ -59,7 +63,7 @@ export function runEchoExperiment(o: EchoExperimentOptions): EchoExperimentResul
   const cluster = new Cluster();
   const server = new LinuxGuestNode(cluster, 'server', {
     profile: o.profile, cpus: o.cpus, mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 1]),
-    address: SERVER_ADDR, prefixLength: 24, itr: o.itr,
+    address: SERVER_ADDR, prefixLength: 24, itr: o.itr, llc: o.llc === undefined ? XEON_E5_2665_LLC : o.llc,
   });
   const client = new ModelledHost('client', cluster.events, Uint8Array.from([0, 0x1b, 0x21, 0, 0, 2]), CLIENT_ADDR, 24, 2);
   cluster.connectHost(server.nic, client, WIRE_SECONDS);
@@ -110,5 +114,6 @@ function snapshot(n: LinuxGuestNode): Record<string, number> {
     syscalls: s.get('linux.syscalls'),
     contextSwitches: s.get('linux.contextSwitches'),
     napiPolls: s.get('linux.net.napiPolls'),
+    llcMisses: s.get('llc.misses'),
   };
 }

@@ -1,3 +1,5 @@
+import type { LlcGeometry } from '../vtx/last-level-cache.js';
+import { XEON_E5_2665_LLC } from './ix-server-llc.js';
 import type { ProfileFile } from '../vtx/cost-model.js';
 import { EINPROGRESS } from '../linux/linux-abi.js';
 import { Cluster, describeStall } from './cluster.js';
@@ -17,6 +19,8 @@ const MS = picoseconds(1e-3);
 
 export interface MemcachedExperimentOptions {
   readonly profile: string | ProfileFile;
+  /** The server's last-level cache proxy (default: the IX paper's server, XEON_E5_2665_LLC; null: none). */
+  readonly llc?: LlcGeometry | null;
   /** The examples/guest/kvserver binary. */
   readonly server: string;
   /** CPUs of the server machine. */
@@ -83,7 +87,7 @@ export class MemcachedRig {
     const cluster = this.cluster;
     this.server = new LinuxGuestNode(cluster, 'server', {
       profile: o.profile, cpus: o.cpus, mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 1]),
-      address: SERVER_ADDR, prefixLength: 24, itr: o.itr,
+      address: SERVER_ADDR, prefixLength: 24, itr: o.itr, llc: o.llc === undefined ? XEON_E5_2665_LLC : o.llc,
     });
     this.client = new ModelledHost('client', cluster.events, Uint8Array.from([0, 0x1b, 0x21, 0, 0, 2]), CLIENT_ADDR, 24, 2);
     cluster.connectHost(this.server.nic, this.client, WIRE_SECONDS);
