@@ -15,12 +15,14 @@ export interface EchoClientOptions {
    * connections (thread t owns connections t, t + threads, …), as the IX paper's Fig. 4 clients
    * do; default: one per connection. Only with connections kept open.
    */
-  readonly threads?: number;
+  readonly clientThreads?: number;
   /** Messages per thread (with one thread per connection: per connection slot), each echoed before the next is sent. */
   readonly roundTrips: number;
   readonly messageBytes: number;
   /** Round trips on one connection before the slot resets it and opens another (Fig. 3's n; default: kept). */
   readonly perConnection?: number;
+  /** Round trips (of all threads) before the measurement starts, to warm what the first visit to each connection would fill (default 0). */
+  readonly warmupRoundTrips?: number;
 }
 
 interface Slot {
@@ -47,6 +49,9 @@ export class EchoClients {
   readonly mark: number;
   markAt = NaN;
   atMark: Record<string, number> | undefined;
+  /** Round trips before the measured window, when it began, and the server's counters then (undefined: at `start`, read by the caller). */
+  readonly warm: number;
+  atWarm: Record<string, number> | undefined;
   private startAt = NaN;
   private readonly slots: Slot[] = [];
   private readonly msg: Uint8Array;
@@ -61,20 +66,26 @@ export class EchoClients {
     this.msg = new Uint8Array(o.messageBytes);
     this.buf = new Uint8Array(Math.max(o.messageBytes, 2048));
     this.n = o.perConnection ?? Infinity;
-    const threads = o.threads ?? o.connections;
+    const threads = o.clientThreads ?? o.connections;
     if (!Number.isInteger(threads) || threads < 1 || threads > o.connections) throw new RangeError(`echo clients: threads must be 1..connections, got ${threads}`);
     if (threads !== o.connections && Number.isFinite(this.n)) throw new RangeError('echo clients: threads that cycle over connections keep them open (no perConnection)');
     this.threads = threads;
     this.turn = new Array<number>(threads).fill(0);
     for (let i = 0; i < o.connections; i++) this.slots.push({ sock: undefined, sent: 0, got: 0, reply: undefined, pending: false });
     this.mark = Math.ceil(threads * o.roundTrips * 0.9);
+    this.warm = o.warmupRoundTrips ?? 0;
+    if (!(Number.isInteger(this.warm) && this.warm >= 0 && this.warm < this.mark)) throw new RangeError(`echo clients: warm-up must be 0..${this.mark - 1} round trips, got ${this.warm}`);
     let replies = 0;
     this.loop = new ClosedLoopClients(cluster.events, threads, o.roundTrips, (c, reply) => {
       const share = Math.floor((o.connections - 1 - c) / threads) + 1;
       const slot = this.slots[c + threads * this.turn[c]!]!;
       this.turn[c] = this.turn[c]! + 1 === share ? 0 : this.turn[c]! + 1;
       slot.reply = () => {
-        if (++replies === this.mark) {
+        if (++replies === this.warm) {
+          this.startAt = cluster.events.now;
+          this.atWarm = snapshot();
+        }
+        if (replies === this.mark) {
           this.markAt = cluster.events.now;
           this.atMark = snapshot();
         }
@@ -135,7 +146,7 @@ export class EchoClients {
 
   /** Round trips per second until the mark. */
   get messagesPerSecond(): number {
-    return this.mark / ((this.markAt - this.startAt) / 1e12);
+    return (this.mark - this.warm) / ((this.markAt - this.startAt) / 1e12);
   }
 
   abortAll(): void {

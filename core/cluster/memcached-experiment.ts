@@ -154,6 +154,7 @@ export class MemcachedRig {
       napiPolls: s.get('linux.net.napiPolls'),
       syscalls: s.get('linux.syscalls'),
       contextSwitches: s.get('linux.contextSwitches'),
+      llcMisses: s.get('llc.misses'),
     };
   }
 

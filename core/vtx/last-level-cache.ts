@@ -40,9 +40,11 @@ export function validateLlcGeometry(g: Record<string, unknown>, where: string): 
 }
 
 /**
- * A last-level cache as a cost proxy: set-associative, true LRU within a set, physically indexed
- * by line number modulo the set count (the real parts hash addresses across slices; a uniform
- * index is what that hash aims for). It holds no data — only which lines are present — and only
+ * A last-level cache as a cost proxy: set-associative, true LRU within a set, indexed by a hash of
+ * the physical line number. Intel's LLC since Sandy Bridge picks a slice by a hash of most
+ * physical address bits ("complex addressing", Maurice et al., RAID 2015), so lines at the same
+ * offset in many pages — the same field of many slab objects — spread over the whole cache; a plain
+ * modulo index would pile them into a few sets and thrash far below the capacity. It holds no data — only which lines are present — and only
  * the accesses that callers route through it are looked up: the network stack's per-connection
  * state, descriptor rings and packet buffers (docs/network.md). A miss is charged to the CPU that
  * touched the line; a device's DMA write allocates into the DDIO ways, or invalidates without DDIO.
@@ -131,9 +133,17 @@ export class LastLevelCache {
   /** Whether the line holding `pa` is present (no LRU update): for tests and inspection. */
   contains(pa: number): boolean {
     const line = Math.floor(pa / this.lineBytes);
-    const base = (line % this.sets) * this.ways;
+    const base = this.setOf(line) * this.ways;
     for (let w = 0; w < this.ways; w++) if (this.tag[base + w] === line) return true;
     return false;
+  }
+
+  /** The set of line number `line`: a 32-bit integer mix (murmur3's finaliser) of its bits. */
+  setOf(line: number): number {
+    let h = (line | 0) ^ Math.imul((line / 4294967296) | 0, 0x27d4eb2f);
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return ((h ^ (h >>> 16)) >>> 0) % this.sets;
   }
 
   /** Empties the cache (counters are kept). */
@@ -147,7 +157,7 @@ export class LastLevelCache {
    * `fill`, it replaces the LRU line among the set's first `fillWays` ways. Returns whether it hit.
    */
   private lookup(line: number, fillWays: number, fill: boolean): boolean {
-    const base = (line % this.sets) * this.ways;
+    const base = this.setOf(line) * this.ways;
     const now = ++this.clock;
     const tag = this.tag;
     for (let w = 0; w < this.ways; w++) {
@@ -177,7 +187,7 @@ export class LastLevelCache {
   }
 
   private invalidate(line: number): boolean {
-    const base = (line % this.sets) * this.ways;
+    const base = this.setOf(line) * this.ways;
     for (let w = 0; w < this.ways; w++) {
       if (this.tag[base + w] === line) {
         this.tag[base + w] = NaN;

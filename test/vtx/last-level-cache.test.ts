@@ -10,7 +10,7 @@ import { Stats } from '../../core/stats.js';
 import { ConfigError } from '../../core/config-error.js';
 import { loadProfile } from '../../core/vtx/cost-model.js';
 
-/** 4 sets × 4 ways of 64-byte lines: line n lives in set n mod 4. */
+/** 4 sets × 4 ways of 64-byte lines. */
 const SMALL: LlcGeometry = { bytes: 1024, ways: 4, lineBytes: 64, missNs: 100, ddioWays: 1, source: 'test' };
 
 function cache(g: Partial<LlcGeometry> = {}): { llc: LastLevelCache; cpu: { cycles: number } } {
@@ -18,8 +18,11 @@ function cache(g: Partial<LlcGeometry> = {}): { llc: LastLevelCache; cpu: { cycl
   return { llc, cpu: { cycles: 0 } };
 }
 
-/** Byte address of the k-th line that maps to `set` in SMALL. */
-const inSet = (set: number, k: number): number => (set + 4 * k) * 64;
+/** Byte address of the k-th line (from line 0 up) that the cache's index puts in `set`. */
+const probe = new LastLevelCache(SMALL, 1e9, new Stats());
+function inSet(set: number, k: number): number {
+  for (let line = 0, seen = 0; ; line++) if (probe.setOf(line) === set && seen++ === k) return line * 64;
+}
 
 describe('LastLevelCache', () => {
   it('a first touch misses and costs the miss latency; a second hits and costs nothing', () => {
@@ -75,6 +78,14 @@ describe('LastLevelCache', () => {
     llc.touch(cpu as never, 0x2000, 64);
     llc.dmaWrite(0x2000, 64);
     expect(llc.touch(cpu as never, 0x2000, 64)).toBe(1);
+  });
+
+  it('the index spreads the same offset of many pages over every set (a hash, as the slice selection is)', () => {
+    const g = { ...SMALL, bytes: 64 * 1024, ways: 4 }; // 256 sets
+    const llc = new LastLevelCache(g, 1e9, new Stats());
+    const sets = new Set<number>();
+    for (let page = 0; page < 256; page++) sets.add(llc.setOf(page * 64 + 5)); // line 5 of 256 pages
+    expect(sets.size).toBeGreaterThan(128);
   });
 
   it('the same accesses give the same misses and cycles', () => {

@@ -3,12 +3,22 @@ import { PAGE_SIZE } from '../../vtx/arch.js';
 import type { Machine } from '../../vtx/machine.js';
 import { CACHE_LINE, ConnectionMemory } from '../../net/connection-memory.js';
 
+/**
+ * A slab is 8 contiguous frames (order 3, what SLUB picks for these object sizes on x86-64), so
+ * consecutive objects start at every line offset within a page rather than at the same few: with
+ * two 1,984-byte objects per 4 KiB page, the lines each path touches would all fall in the same
+ * few cache sets.
+ */
+const SLAB_FRAMES = 8;
+const SLAB_BYTES = SLAB_FRAMES * PAGE_SIZE;
+
 /** Frames the slab leaves to the rest of the kernel and to programs: beyond, objects go untracked (-1). */
 const RESERVE_FRAMES = 1024;
 
 /** One size of object: its free list (most recently freed last) and the page being carved. */
 interface SlabCache {
   readonly free: number[];
+  /** The slab being carved and the offset of its next object. */
   page: number;
   next: number;
 }
@@ -33,13 +43,14 @@ export class SlabMemory implements ConnectionMemory {
   allocate(bytes: number): number {
     if (!(bytes > 0 && bytes <= PAGE_SIZE)) throw new RangeError(`slab object of ${bytes} bytes`);
     let c = this.caches.get(bytes);
-    if (c === undefined) this.caches.set(bytes, (c = { free: [], page: -1, next: PAGE_SIZE }));
+    if (c === undefined) this.caches.set(bytes, (c = { free: [], page: -1, next: SLAB_BYTES }));
     let addr: number;
     if (c.free.length > 0) addr = c.free.pop()!;
     else {
-      if (c.next + bytes > PAGE_SIZE) {
-        if (this.machine.frames.freeFrames <= RESERVE_FRAMES) return -1;
-        c.page = this.machine.frames.alloc();
+      if (c.next + bytes > SLAB_BYTES) {
+        const frames = this.machine.frames;
+        if (frames.freeFrames <= RESERVE_FRAMES + SLAB_FRAMES || !frames.canAllocContiguous(SLAB_FRAMES, 1)) return -1;
+        c.page = frames.allocContiguous(SLAB_FRAMES, 1);
         c.next = 0;
       }
       addr = c.page + c.next;
