@@ -92,6 +92,8 @@ export class NetLinuxBenchSuite implements BenchSuite {
       ctx.progress(r.id);
     }
     const llc = { ...XEON_E5_2665_LLC, bytes: XEON_E5_2665_LLC.bytes / FIG4_SCALE };
+    const xUnit = `connections (the paper's; the model runs 1/${FIG4_SCALE})`;
+    const missRows: BenchRow[] = [];
     for (const p of FIG4_POINTS) {
       const connections = Math.round(p.paperConnections / FIG4_SCALE);
       const e = runEchoExperiment({
@@ -105,10 +107,18 @@ export class NetLinuxBenchSuite implements BenchSuite {
         description: `echo throughput, 1 core, ${connections} persistent connections under ${FIG4_THREADS} client threads with a ${llc.bytes / 1024} KB LLC (the paper's ${p.paperConnections} connections and 20 MB at 1/${FIG4_SCALE})` +
           (p.paperMisses !== undefined ? `; the paper measured ${p.paperMisses} L3 misses per message here` : ''),
         paper: p.paper === undefined ? undefined : { linux: p.paper, source: FIG4 },
+        series: { name: 'Fig. 4, Linux, 1 core: echo throughput', x: p.paperConnections, xUnit },
         counts: { ...counts(e), connections, completed: e.completed },
+      });
+      missRows.push({
+        id: `fig4-llc-misses:conns=${p.paperConnections}`, unit: 'L3 misses/msg', value: e.perMessage.llcMisses!,
+        description: `last-level cache misses per message (the proxy's), ${connections} connections with a ${llc.bytes / 1024} KB LLC`,
+        paper: p.paperMisses === undefined ? undefined : { linux: p.paperMisses, source: 'IX §5.4: the L3 misses per message the paper gives for its server under this load (not broken down by system; most likely measured on IX)' },
+        series: { name: 'Fig. 4, Linux: L3 misses per message', x: p.paperConnections, xUnit },
       });
       ctx.progress(id);
     }
+    rows.push(...missRows);
     return {
       suite: this.id, profile: ctx.profile, rows,
       meta: {
