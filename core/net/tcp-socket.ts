@@ -1353,6 +1353,7 @@ export class TcpSocket {
     }
     this.setState(TCP_CLOSE);
     this.release();
+    this.freeSockMemory();
   }
 
   /** The connection failed with `errno`: it is over and the owner is told (tcp_reset, tcp_done). */
