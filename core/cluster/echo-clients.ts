@@ -10,11 +10,19 @@ export interface EchoClientOptions {
   readonly address: number;
   readonly port: number;
   readonly connections: number;
-  /** Messages per connection slot, each echoed before the next is sent. */
+  /**
+   * Client threads, each with one message in flight that cycles over its share of the
+   * connections (thread t owns connections t, t + threads, …), as the IX paper's Fig. 4 clients
+   * do; default: one per connection. Only with connections kept open.
+   */
+  readonly clientThreads?: number;
+  /** Messages per thread (with one thread per connection: per connection slot), each echoed before the next is sent. */
   readonly roundTrips: number;
   readonly messageBytes: number;
   /** Round trips on one connection before the slot resets it and opens another (Fig. 3's n; default: kept). */
   readonly perConnection?: number;
+  /** Round trips (of all threads) before the measurement starts, to warm what the first visit to each connection would fill (default 0). */
+  readonly warmupRoundTrips?: number;
 }
 
 interface Slot {
@@ -41,23 +49,43 @@ export class EchoClients {
   readonly mark: number;
   markAt = NaN;
   atMark: Record<string, number> | undefined;
+  /** Round trips before the measured window, when it began, and the server's counters then (undefined: at `start`, read by the caller). */
+  readonly warm: number;
+  atWarm: Record<string, number> | undefined;
   private startAt = NaN;
   private readonly slots: Slot[] = [];
   private readonly msg: Uint8Array;
   private readonly buf: Uint8Array;
   private readonly n: number;
+  private readonly threads: number;
+  /** Each thread's next connection, as an index into its share. */
+  private readonly turn: number[];
+  private unopened = 0;
 
   constructor(private readonly cluster: Cluster, private readonly host: ModelledHost, private readonly o: EchoClientOptions, snapshot: () => Record<string, number>) {
     this.msg = new Uint8Array(o.messageBytes);
     this.buf = new Uint8Array(Math.max(o.messageBytes, 2048));
     this.n = o.perConnection ?? Infinity;
+    const threads = o.clientThreads ?? o.connections;
+    if (!Number.isInteger(threads) || threads < 1 || threads > o.connections) throw new RangeError(`echo clients: threads must be 1..connections, got ${threads}`);
+    if (threads !== o.connections && Number.isFinite(this.n)) throw new RangeError('echo clients: threads that cycle over connections keep them open (no perConnection)');
+    this.threads = threads;
+    this.turn = new Array<number>(threads).fill(0);
     for (let i = 0; i < o.connections; i++) this.slots.push({ sock: undefined, sent: 0, got: 0, reply: undefined, pending: false });
-    this.mark = Math.ceil(o.connections * o.roundTrips * 0.9);
+    this.mark = Math.ceil(threads * o.roundTrips * 0.9);
+    this.warm = o.warmupRoundTrips ?? 0;
+    if (!(Number.isInteger(this.warm) && this.warm >= 0 && this.warm < this.mark)) throw new RangeError(`echo clients: warm-up must be 0..${this.mark - 1} round trips, got ${this.warm}`);
     let replies = 0;
-    this.loop = new ClosedLoopClients(cluster.events, o.connections, o.roundTrips, (c, reply) => {
-      const slot = this.slots[c]!;
+    this.loop = new ClosedLoopClients(cluster.events, threads, o.roundTrips, (c, reply) => {
+      const share = Math.floor((o.connections - 1 - c) / threads) + 1;
+      const slot = this.slots[c + threads * this.turn[c]!]!;
+      this.turn[c] = this.turn[c]! + 1 === share ? 0 : this.turn[c]! + 1;
       slot.reply = () => {
-        if (++replies === this.mark) {
+        if (++replies === this.warm) {
+          this.startAt = cluster.events.now;
+          this.atWarm = snapshot();
+        }
+        if (replies === this.mark) {
           this.markAt = cluster.events.now;
           this.atMark = snapshot();
         }
@@ -87,11 +115,23 @@ export class EchoClients {
   }
 
   openAll(): void {
-    for (const slot of this.slots) this.open(slot);
+    this.openSome(this.slots.length);
   }
 
+  /** Opens the next `count` connections not opened yet (a client paces its SYNs this way). */
+  openSome(count: number): void {
+    const end = Math.min(this.slots.length, this.unopened + count);
+    for (; this.unopened < end; this.unopened++) this.open(this.slots[this.unopened]!);
+  }
+
+  /** Connections not opened yet by openAll / openSome. */
+  get toOpen(): number {
+    return this.slots.length - this.unopened;
+  }
+
+  /** Whether every connection opened so far is established. */
   get established(): boolean {
-    return this.slots.every((x) => x.sock !== undefined && x.sock.state === TCP_ESTABLISHED);
+    return this.slots.every((x) => x.sock === undefined || x.sock.state === TCP_ESTABLISHED);
   }
 
   /** Starts the closed loop now (cluster time). */
@@ -106,7 +146,7 @@ export class EchoClients {
 
   /** Round trips per second until the mark. */
   get messagesPerSecond(): number {
-    return this.mark / ((this.markAt - this.startAt) / 1e12);
+    return (this.mark - this.warm) / ((this.markAt - this.startAt) / 1e12);
   }
 
   abortAll(): void {

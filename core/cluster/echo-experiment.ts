@@ -1,3 +1,5 @@
+import type { LlcGeometry } from '../vtx/last-level-cache.js';
+import { XEON_E5_2665_LLC } from './ix-server-llc.js';
 import type { ProfileFile } from '../vtx/cost-model.js';
 import { Cluster, describeStall } from './cluster.js';
 import { EchoClients } from './echo-clients.js';
@@ -10,9 +12,13 @@ export const CLIENT_ADDR = 0x0a00_0002; // 10.0.0.2
 const ECHO_PORT = 7;
 /** One metre of fibre or copper and the PHYs: the cluster's wire delay (and lookahead). */
 export const WIRE_SECONDS = 0.5e-6;
+/** Connections a client opens at once after the first (below the listener's backlog and the ARP queue). */
+const OPEN_BATCH = 64;
 
 export interface EchoExperimentOptions {
   readonly profile: string | ProfileFile;
+  /** The server's last-level cache proxy (default: the IX paper's server, XEON_E5_2665_LLC; null: none). */
+  readonly llc?: LlcGeometry | null;
   /** The examples/guest/echoserver binary. */
   readonly server: string;
   /** CPUs of the server machine. */
@@ -23,6 +29,10 @@ export interface EchoExperimentOptions {
   /** Messages per connection, each echoed before the next is sent. */
   readonly roundTrips: number;
   readonly messageBytes: number;
+  /** Round trips before the measured window (a warm-up pass); default 0. */
+  readonly warmupRoundTrips?: number;
+  /** Client threads cycling over the connections, one message in flight each (Fig. 4); default one per connection. */
+  readonly clientThreads?: number;
   /** Round trips on one connection before the client resets it and opens another (Fig. 3's n; default: one connection throughout). */
   readonly perConnection?: number;
   /** EITR of the server's queues (ixgbe's setting; default IXGBE_100K_ITR). */
@@ -60,7 +70,7 @@ export function runEchoExperiment(o: EchoExperimentOptions): EchoExperimentResul
   const cluster = new Cluster();
   const server = new LinuxGuestNode(cluster, 'server', {
     profile: o.profile, cpus: o.cpus, mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 1]),
-    address: SERVER_ADDR, prefixLength: 24, itr: o.itr,
+    address: SERVER_ADDR, prefixLength: 24, itr: o.itr, llc: o.llc === undefined ? XEON_E5_2665_LLC : o.llc,
   });
   const client = new ModelledHost('client', cluster.events, Uint8Array.from([0, 0x1b, 0x21, 0, 0, 2]), CLIENT_ADDR, 24, 2);
   cluster.connectHost(server.nic, client, WIRE_SECONDS);
@@ -70,11 +80,16 @@ export function runEchoExperiment(o: EchoExperimentOptions): EchoExperimentResul
   server.start();
   // Let the server reach epoll_wait before the first SYN.
   cluster.run(cluster.events.now + 1e9);
-  // With connections kept for the whole run, they are opened before the measurement starts.
+  // With connections kept for the whole run, they are opened before the measurement starts: the
+  // first alone, so that ARP is resolved before the other SYNs (a burst to an unresolved neighbour
+  // overflows its queue, unres_qlen 101, and the rest wait a second for SYN retransmission), then
+  // OPEN_BATCH at a time, as a client paces its connects.
   if (clients.kept) {
-    clients.openAll();
-    for (let t = 0; t < 200 && !clients.established; t++) cluster.run(cluster.events.now + 1e9);
-    if (!clients.established) throw new Error('echo clients: not every connection was established');
+    for (let batch = 1; clients.toOpen > 0; batch = OPEN_BATCH) {
+      clients.openSome(batch);
+      for (let t = 0; t < 200 && !clients.established; t++) cluster.run(cluster.events.now + 1e9);
+      if (!clients.established) throw new Error('echo clients: not every connection was established');
+    }
   }
   const before = snapshot(server);
   clients.start();
@@ -88,7 +103,8 @@ export function runEchoExperiment(o: EchoExperimentOptions): EchoExperimentResul
   if (clients.opened !== total) throw new Error(`echo experiment: ${clients.opened} connections opened, ${total} planned`);
   const loop = clients.loop;
   const perMessage: Record<string, number> = {};
-  for (const k of Object.keys(before)) perMessage[k] = (clients.atMark![k]! - before[k]!) / clients.mark;
+  const from = clients.atWarm ?? before;
+  for (const k of Object.keys(before)) perMessage[k] = (clients.atMark![k]! - from[k]!) / (clients.mark - clients.warm);
   return {
     messagesPerSecond: clients.messagesPerSecond,
     wholeRunMessagesPerSecond: loop.throughput(),
@@ -112,5 +128,6 @@ function snapshot(n: LinuxGuestNode): Record<string, number> {
     contextSwitches: s.get('linux.contextSwitches'),
     napiPolls: s.get('linux.net.napiPolls'),
     ...ringCycles(s),
+    llcMisses: s.get('llc.misses'),
   };
 }

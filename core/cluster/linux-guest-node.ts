@@ -1,4 +1,5 @@
 import type { ProfileFile } from '../vtx/cost-model.js';
+import type { LlcGeometry } from '../vtx/last-level-cache.js';
 import { Nic82599 } from '../vtx/devices/nic-82599.js';
 import { bootLinux } from '../system/boot-linux.js';
 import type { Kernel } from '../linux/kernel.js';
@@ -22,6 +23,8 @@ export interface LinuxGuestNodeOptions extends IxgbeConfig {
   /** The port's IPv4 address and prefix (`ip addr add`). */
   readonly address: number;
   readonly prefixLength: number;
+  /** The last-level cache proxy's geometry (default: the profile's; null: none). */
+  readonly llc?: LlcGeometry | null;
 }
 
 /**
@@ -39,7 +42,7 @@ export class LinuxGuestNode {
   output = '';
 
   constructor(cluster: Cluster, readonly name: string, o: LinuxGuestNodeOptions) {
-    const { machine, kernel } = bootLinux({ profile: o.profile, memory: o.memory ?? 256 << 20, cpus: o.cpus });
+    const { machine, kernel } = bootLinux({ profile: o.profile, memory: o.memory ?? 256 << 20, cpus: o.cpus, ...(o.llc !== undefined ? { llc: o.llc } : {}) });
     this.machine = machine;
     this.kernel = kernel;
     const dec = new TextDecoder();

@@ -1,3 +1,5 @@
+import type { LlcGeometry } from '../vtx/last-level-cache.js';
+import { XEON_E5_2665_LLC } from './ix-server-llc.js';
 import type { ProfileFile } from '../vtx/cost-model.js';
 import { EINPROGRESS } from '../linux/linux-abi.js';
 import { Cluster, describeStall } from './cluster.js';
@@ -37,7 +39,7 @@ export type MemcachedServerFactory = (cluster: Cluster, o: MemcachedExperimentOp
 export function linuxMemcachedServer(cluster: Cluster, o: MemcachedExperimentOptions): MemcachedServerNode {
   const node = new LinuxGuestNode(cluster, 'server', {
     profile: o.profile, cpus: o.cpus, mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 1]),
-    address: SERVER_ADDR, prefixLength: 24, itr: o.itr,
+    address: SERVER_ADDR, prefixLength: 24, itr: o.itr, llc: o.llc === undefined ? XEON_E5_2665_LLC : o.llc,
   });
   node.spawn(o.server, [String(MEMCACHED_PORT), String(o.threads ?? o.cpus), '0']);
   node.start();
@@ -56,6 +58,7 @@ export function linuxMemcachedServer(cluster: Cluster, o: MemcachedExperimentOpt
         napiPolls: s.get('linux.net.napiPolls'),
         syscalls: s.get('linux.syscalls'),
         contextSwitches: s.get('linux.contextSwitches'),
+        llcMisses: s.get('llc.misses'),
         ...ringCycles(s),
       };
     },
@@ -64,6 +67,8 @@ export function linuxMemcachedServer(cluster: Cluster, o: MemcachedExperimentOpt
 
 export interface MemcachedExperimentOptions {
   readonly profile: string | ProfileFile;
+  /** The server's last-level cache proxy (default: the IX paper's server, XEON_E5_2665_LLC; null: none). */
+  readonly llc?: LlcGeometry | null;
   /** The kvserver binary (examples/guest/kvserver; for another server, what `serverNode` runs). */
   readonly server: string;
   /** The server machine (default: linuxMemcachedServer). */

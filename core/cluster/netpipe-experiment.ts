@@ -1,3 +1,5 @@
+import type { LlcGeometry } from '../vtx/last-level-cache.js';
+import { XEON_E5_2665_LLC } from './ix-server-llc.js';
 import type { ProfileFile } from '../vtx/cost-model.js';
 import { Cluster, describeStall } from './cluster.js';
 import { LinuxGuestNode } from './linux-guest-node.js';
@@ -9,6 +11,8 @@ const WIRE_SECONDS = 0.5e-6;
 
 export interface NetpipeOptions {
   readonly profile: string | ProfileFile;
+  /** The server's last-level cache proxy (default: the IX paper's server, XEON_E5_2665_LLC; null: none). */
+  readonly llc?: LlcGeometry | null;
   /** examples/guest/echoserver: the server, and with -c the client. */
   readonly echoserver: string;
   readonly messageBytes: number;
@@ -43,9 +47,10 @@ export function runNetpipe(o: NetpipeOptions): NetpipeResult {
 
 function once(o: NetpipeOptions, rounds: number): { exitSeconds: number; counts: Record<string, number>; output: string } {
   const cluster = new Cluster();
+  const llc = o.llc === undefined ? XEON_E5_2665_LLC : o.llc;
   const mac = (n: number): Uint8Array => Uint8Array.from([0, 0x1b, 0x21, 0, 0, n]);
-  const server = new LinuxGuestNode(cluster, 'server', { profile: o.profile, cpus: 1, mac: mac(1), address: 0x0a00_0001, prefixLength: 24, itr: o.itr });
-  const client = new LinuxGuestNode(cluster, 'client', { profile: o.profile, cpus: 1, mac: mac(2), address: 0x0a00_0002, prefixLength: 24, itr: o.itr });
+  const server = new LinuxGuestNode(cluster, 'server', { profile: o.profile, cpus: 1, mac: mac(1), address: 0x0a00_0001, prefixLength: 24, itr: o.itr, llc });
+  const client = new LinuxGuestNode(cluster, 'client', { profile: o.profile, cpus: 1, mac: mac(2), address: 0x0a00_0002, prefixLength: 24, itr: o.itr, llc });
   cluster.connect(server.nic, client.nic, WIRE_SECONDS);
   server.spawn(o.echoserver, [String(PORT), '1', String(o.messageBytes), '1']);
   const proc = client.spawn(o.echoserver, ['-c', SERVER_ADDR, String(PORT), String(o.messageBytes), String(rounds)]);

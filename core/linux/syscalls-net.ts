@@ -696,20 +696,16 @@ function sysEpollCtl(ctx: SyscallContext, epfd: number, op: number, fd: number, 
     case EPOLL_CTL_ADD:
       if (live) return -EEXIST;
       if ((events & EPOLLEXCLUSIVE) !== 0 && (events & EPOLLONESHOT) !== 0) return -EINVAL;
-      ep.items.set(fd, { fd, file: f, events, dataLo, dataHi, disarmed: false, seen: -1 });
+      ep.add(fd, f, events, dataLo, dataHi);
       break;
     case EPOLL_CTL_MOD:
       if (!live) return -ENOENT;
       if ((events & EPOLLEXCLUSIVE) !== 0 || (it.events & EPOLLEXCLUSIVE) !== 0) return -EINVAL;
-      it.events = events;
-      it.dataLo = dataLo;
-      it.dataHi = dataHi;
-      it.disarmed = false;
-      it.seen = -1;
+      ep.modify(it, events, dataLo, dataHi);
       break;
     case EPOLL_CTL_DEL:
       if (!live) return -ENOENT;
-      ep.items.delete(fd);
+      ep.remove(fd);
       break;
     default:
       return -EINVAL;
@@ -728,7 +724,7 @@ function sysEpollWait(ctx: SyscallContext, epfd: number, evVa: number, max: numb
   const out: Array<{ events: number; dataLo: number; dataHi: number }> = [];
   const look = (cpu: Cpu): number | undefined => {
     out.length = 0;
-    cpu.cycles += kernel.costs.pollPerFile * ep.items.size;
+    cpu.cycles += kernel.costs.pollPerFile * ep.lookCount;
     if (ep.collect(max, out) === 0) return undefined;
     const b = new Uint8Array(out.length * EPOLL_EVENT_SIZE);
     const dv = new DataView(b.buffer);

@@ -1,3 +1,4 @@
+import type { ConnectionMemory } from './connection-memory.js';
 import { inject, injectable } from 'inversify';
 import { ECONNREFUSED, EHOSTUNREACH, EMSGSIZE, ENETUNREACH, ENOPROTOOPT } from '../linux/linux-abi.js';
 import { ETH_HLEN, ETH_P_ARP, ETH_P_IP, writeEthernetSource } from './ethernet.js';
@@ -78,6 +79,11 @@ export class NetStack implements NetDeviceReceiver {
   readonly syncookies: boolean;
   readonly udpTable = new UdpTable();
   readonly interfaces: NetInterface[] = [];
+  /**
+   * Where the host's per-connection objects live and what touching them costs (the last-level
+   * cache proxy). Null: the stack's memory costs nothing (a modelled client host).
+   */
+  memory: ConnectionMemory | null = null;
   /** Called for each ICMP echo reply received (ping). */
   onEchoReply: ((reply: EchoReply) => void) | null = null;
   private ipId = 0;

@@ -4,6 +4,7 @@ import {
 } from '../linux/linux-abi.js';
 import { INADDR_ANY, IPPROTO_TCP, L4_OFF, putBe16, putBe32 } from './ipv4.js';
 import { internetChecksum, pseudoHeaderSum } from './internet-checksum.js';
+import { TCP_SOCK_BYTES, TcpSockLines } from './connection-memory.js';
 import type { NetInterface } from './net-interface.js';
 import type { NetRoute, NetStack } from './net-stack.js';
 import { NS_PER_MS, NS_PER_SECOND } from './net-timers.js';
@@ -163,9 +164,12 @@ export class TcpSocket {
 
   private iface: NetInterface | null = null;
   private nextHop = 0;
+  /** Address of this connection's struct tcp_sock in the host's ConnectionMemory (-1: none, or freed). */
+  private sockMem = -1;
 
   constructor(readonly stack: NetStack) {
     this.sendBuffer = new TcpSendBuffer(TCP_WMEM_DEFAULT);
+    if (stack.memory !== null) this.sockMem = stack.memory.allocate(TCP_SOCK_BYTES);
     this.retransmitTimer = new SocketTimer(stack.timers, stack.counters, () => this.onRetransmitTimer());
     this.delackTimer = new SocketTimer(stack.timers, stack.counters, () => this.onDelackTimer());
     this.keepTimer = new SocketTimer(stack.timers, stack.counters, () => this.onKeepTimer());
@@ -254,6 +258,7 @@ export class TcpSocket {
       return this.state === TCP_CLOSE || this.state === TCP_LISTEN ? -ENOTCONN : -EPIPE;
     }
     if (data.length === 0) return 0;
+    this.touch(TcpSockLines.sendmsg);
     const n = this.sendBuffer.push(data);
     if (n === 0) {
       this.noSpace = true;
@@ -271,6 +276,7 @@ export class TcpSocket {
    */
   recv(dst: Uint8Array, peek = false): number {
     if (this.state === TCP_LISTEN) return -ENOTCONN;
+    this.touch(TcpSockLines.recvmsg);
     if (this.receiveQueue.length > 0) {
       const n = this.receiveQueue.read(dst, peek);
       this.stack.counters.Work.BytesCopiedToUser += n;
@@ -323,6 +329,7 @@ export class TcpSocket {
         return;
       case TCP_CLOSE:
         this.release();
+        this.freeSockMemory();
         return;
       case TCP_SYN_SENT:
         this.done();
@@ -389,6 +396,7 @@ export class TcpSocket {
 
   /** What poll/epoll sees (tcp_poll). */
   poll(): number {
+    this.touch(TcpSockLines.poll);
     const state = this.state;
     if (state === TCP_LISTEN) return this.acceptQueue.length > 0 ? POLLIN | POLLRDNORM : 0;
     let mask = 0;
@@ -419,6 +427,7 @@ export class TcpSocket {
 
   /** A segment for this socket's 4-tuple (or, for a listener, its port). */
   input(seg: TcpSegment): void {
+    this.touch(seg.dataLen > 0 ? TcpSockLines.receiveData : TcpSockLines.receiveAck);
     switch (this.state) {
       case TCP_LISTEN:
         this.listenInput(seg);
@@ -1177,6 +1186,7 @@ export class TcpSocket {
   /** A frame with the TCP header filled in except the checksum; the window is advertised now. */
   private buildSegment(seq: number, flags: number, dataLen: number, optLen: number): Uint8Array {
     const hlen = TCP_HLEN + optLen;
+    this.touch(TcpSockLines.transmit);
     const frame = this.stack.allocFrame(hlen + dataLen);
     const o = L4_OFF;
     putBe16(frame, o, this.localPort);
@@ -1343,6 +1353,7 @@ export class TcpSocket {
     }
     this.setState(TCP_CLOSE);
     this.release();
+    this.freeSockMemory();
   }
 
   /** The connection failed with `errno`: it is over and the owner is told (tcp_reset, tcp_done). */
@@ -1370,6 +1381,20 @@ export class TcpSocket {
     if (this.orphan || !this.userBound) this.release();
     this.receiveQueue.dropOutOfOrder();
     this.wake();
+    if (this.orphan) this.freeSockMemory();
+  }
+
+  /** The path running now uses these lines of the tcp_sock (a cost only when the host has a ConnectionMemory). */
+  private touch(lines: Uint8Array): void {
+    const m = this.stack.memory;
+    if (m !== null && this.sockMem >= 0) m.touchLines(this.sockMem, lines);
+  }
+
+  /** sk_free once nobody holds the socket: its memory goes back to the slab, to be reused first. */
+  private freeSockMemory(): void {
+    const m = this.stack.memory;
+    if (m !== null && this.sockMem >= 0) m.free(this.sockMem, TCP_SOCK_BYTES);
+    this.sockMem = -1;
   }
 
   /** Gives the port back. */

@@ -1,6 +1,7 @@
 import { installInterpreter, jitByDefault } from '../vtx/interp/interpreter.js';
 import { Machine } from '../vtx/machine.js';
 import type { ProfileFile } from '../vtx/cost-model.js';
+import type { LlcGeometry } from '../vtx/last-level-cache.js';
 
 export interface MachineOptions {
   /** A cost profile name (core/vtx/profiles), a path to one, or a loaded profile (calibration scripts pass modified copies). */
@@ -15,6 +16,8 @@ export interface MachineOptions {
   trace?: boolean;
   /** Translate hot guest blocks to JavaScript (core/vtx/jit); default on unless DUNESIM_JIT=0 or --no-jit. Figures are the same either way. */
   jit?: boolean;
+  /** The last-level cache proxy's geometry in place of the profile's (null: none). */
+  llc?: LlcGeometry | null;
 }
 
 /**
@@ -26,6 +29,7 @@ export function buildMachine(o: MachineOptions): Machine {
   const m = new Machine({
     memory: o.memory, profile: o.profile, cpus: o.cpus ?? 1,
     ...(o.pagingStructureCaches !== undefined ? { pagingStructureCaches: o.pagingStructureCaches } : {}),
+    ...(o.llc !== undefined ? { llc: o.llc } : {}),
   });
   installInterpreter(m, o.jit ?? jitByDefault());
   if (o.trace === true) m.tracer.enabled = true;

@@ -2,6 +2,7 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../config-error.js';
+import { LlcGeometry, validateLlcGeometry } from './last-level-cache.js';
 
 /**
  * The cycle cost of each mechanism event. Every field is a constant of the profile file with a
@@ -88,6 +89,8 @@ export interface ProfileFile {
     psc?: { pml4: number; pdpt: number; pd: number };
     source: string;
   };
+  /** The last-level cache the network stack's state goes through (absent: no cache proxy). */
+  llc?: LlcGeometry;
   constants: Record<CostConstant, ProfileConstant>;
 }
 
@@ -205,6 +208,10 @@ export function validateProfile(raw: unknown, where: string): ProfileFile {
   }
   if ((tlb!.entries4k as number) < (tlb!.ways4k as number) || (tlb!.entriesLarge as number) < (tlb!.waysLarge as number)) {
     fail(`field 'tlb': entries must be at least the number of ways`);
+  }
+  if (p.llc !== undefined) {
+    if (typeof p.llc !== 'object' || p.llc === null) fail(`field 'llc' must be an object`);
+    validateLlcGeometry(p.llc as Record<string, unknown>, `cost profile ${where}`);
   }
   const constants = p.constants as Record<string, unknown> | undefined;
   if (typeof constants !== 'object' || constants === null) fail(`field 'constants' is missing`);

@@ -6,6 +6,7 @@ import { CostModel, ProfileFile, loadProfile } from './cost-model.js';
 import { Cpu } from './cpu.js';
 import { cpuidTable } from './cpuid.js';
 import { FrameAllocator } from './frame-allocator.js';
+import { LastLevelCache, LlcGeometry, validateLlcGeometry } from './last-level-cache.js';
 import { NativeCodeRegistry } from './native-code.js';
 import { PhysicalMemory } from './physical-memory.js';
 
@@ -21,6 +22,8 @@ export interface MachineConfig {
   pagingStructureCaches?: boolean;
   /** Cycles a CPU may run past the others before the scheduler switches (determinism is kept). */
   quantum?: number;
+  /** The last-level cache proxy's geometry, in place of the profile's (null: none). */
+  llc?: LlcGeometry | null;
 }
 
 export const MAX_CPUS = 64;
@@ -50,6 +53,8 @@ export class Machine {
   readonly cpus: Cpu[];
   readonly physBits: number;
   readonly quantum: number;
+  /** The last-level cache proxy (docs/network.md), when the profile or the configuration has one. */
+  readonly llc: LastLevelCache | undefined;
   /** The CPU `run` is executing a slice of now (the one whose code is running), else undefined. */
   running: Cpu | undefined;
 
@@ -71,6 +76,9 @@ export class Machine {
     this.frames = new FrameAllocator(this.mem);
     this.frames.onRelease = (pa) => this.natives.releaseFrame(pa);
     this.mem.mmio = this.mmio;
+    const llc = config.llc === undefined ? profile.llc : config.llc;
+    this.llc = llc === null || llc === undefined ? undefined
+      : new LastLevelCache(validateLlcGeometry(llc as unknown as Record<string, unknown>, 'machine configuration'), profile.clockHz, this.stats);
     this.tracer.setClock(profile.clockHz);
     const env = {
       mem: this.mem, natives: this.natives, costs: this.costs, stats: this.stats, tracer: this.tracer,

@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #define MAX_LOOPS 16
@@ -206,6 +207,20 @@ int main(int argc, char **argv)
 	if (nloops < 1 || nloops > MAX_LOOPS || msgsize < 1 || conns_wanted < 0 || rounds < 0) {
 		fprintf(stderr, "echoserver: bad arguments\n");
 		return 2;
+	}
+	/* Many connections at once need more descriptors than the default 1024, as any server
+	   facing them raises its limit (the model's root may raise the hard limit too). */
+	if (conns_wanted > 960) {
+		struct rlimit rl;
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rlim_t want = (rlim_t)conns_wanted + 64;
+		if (want > rl.rlim_cur) {
+			rl.rlim_cur = want;
+			if (want > rl.rlim_max)
+				rl.rlim_max = want;
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				die("setrlimit");
+		}
 	}
 	listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	int one = 1;

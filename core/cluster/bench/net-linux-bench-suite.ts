@@ -5,11 +5,41 @@ import { GUEST_BIN } from '../../system/guest-programs.js';
 import { EchoExperimentOptions, EchoExperimentResult, runEchoExperiment } from '../echo-experiment.js';
 import { runNetpipe } from '../netpipe-experiment.js';
 import { kernelShare } from '../../vtx/cpu-mode.js';
+import { XEON_E5_2665_LLC } from '../ix-server-llc.js';
 
 const ECHO = join(GUEST_BIN, 'echoserver');
 const FIG2 = 'IX Fig. 2 (NetPIPE, Linux–Linux, 64 B)';
 const FIG3A = 'IX Fig. 3a, Linux-10 series (n = 1, 64 B; x axis in hyperthreads: 2 = 1 core)';
 const FIG3B = 'IX Fig. 3b, Linux-10 series (64 B, all 8 cores / 16 hyperthreads), divided by 8 for one core';
+const FIG4 = 'IX Fig. 4, Linux-10 series (64 B RPCs over persistent connections, 8 cores), divided by 8 for one core';
+
+/**
+ * Fig. 4 at 1/FIG4_SCALE: the server's last-level cache is the E5-2665's 20 MB divided by 16 (the
+ * same 20 ways and 64-byte lines, 1/16 of the sets) and each point has 1/16 of the paper's
+ * connections, so the per-connection state meets the cache in the same proportion: whether it
+ * fits, and how far apart in time a connection's lines are reused (every other connection is
+ * served in between), are what set the misses, and both keep their ratio to the cache. The
+ * per-message path does not depend on the connection count (epoll's ready list), so nothing else
+ * moves with the scale. 16 client threads on one server core each keep one 64-byte RPC in flight
+ * and cycle over their share of the connections. Each point runs two passes over all of them: the
+ * first warms what a first visit fills (the lines the handshake did not touch), the measured
+ * window runs from the end of it to the 90 % mark (at least 64 round trips per thread).
+ */
+const FIG4_SCALE = 16;
+const FIG4_THREADS = 16;
+const FIG4_PASSES = 2;
+const FIG4_MIN_ROUND_TRIPS = 64;
+/** The paper's connection counts (its x axis) at which a point is run, divided by FIG4_SCALE. */
+const FIG4_POINTS: ReadonlyArray<{ paperConnections: number; paper?: number; paperMisses?: number }> = [
+  { paperConnections: 256 },
+  { paperConnections: 1296, paper: 1.14 / 8, paperMisses: 1.4 },
+  { paperConnections: 10_000, paperMisses: 1.4 },
+  { paperConnections: 15_000 },
+  { paperConnections: 32_768 },
+  { paperConnections: 65_536 },
+  { paperConnections: 131_072 },
+  { paperConnections: 250_992, paper: 0.65 / 8, paperMisses: 25 },
+];
 
 interface EchoRow {
   id: string;
@@ -39,8 +69,8 @@ const ECHO_ROWS: readonly EchoRow[] = [
 @injectable()
 export class NetLinuxBenchSuite implements BenchSuite {
   readonly id = 'net-linux';
-  readonly description = 'Linux networking over the simulated 10 GbE: NetPIPE latency and echo throughput (IX Fig. 2, 3a, 3b)';
-  readonly steps = 1 + ECHO_ROWS.length;
+  readonly description = 'Linux networking over the simulated 10 GbE: NetPIPE latency, echo throughput (IX Fig. 2, 3a, 3b) and connection scalability with the last-level cache proxy (Fig. 4)';
+  readonly steps = 1 + ECHO_ROWS.length + FIG4_POINTS.length;
 
   run(ctx: BenchContext): BenchResult {
     const rows: BenchRow[] = [];
@@ -62,11 +92,40 @@ export class NetLinuxBenchSuite implements BenchSuite {
       });
       ctx.progress(r.id);
     }
+    const llc = { ...XEON_E5_2665_LLC, bytes: XEON_E5_2665_LLC.bytes / FIG4_SCALE };
+    const xUnit = `connections (the paper's; the model runs 1/${FIG4_SCALE})`;
+    const missRows: BenchRow[] = [];
+    for (const p of FIG4_POINTS) {
+      const connections = Math.round(p.paperConnections / FIG4_SCALE);
+      const e = runEchoExperiment({
+        ...base, cpus: 1, connections, clientThreads: FIG4_THREADS, llc,
+        roundTrips: Math.max(FIG4_MIN_ROUND_TRIPS, Math.ceil((FIG4_PASSES * connections) / FIG4_THREADS)),
+        warmupRoundTrips: connections,
+      });
+      const id = `fig4:conns=${p.paperConnections}`;
+      rows.push({
+        id, unit: 'M msgs/s', value: e.messagesPerSecond / 1e6,
+        description: `echo throughput, 1 core, ${connections} persistent connections under ${FIG4_THREADS} client threads with a ${llc.bytes / 1024} KB LLC (the paper's ${p.paperConnections} connections and 20 MB at 1/${FIG4_SCALE})` +
+          (p.paperMisses !== undefined ? `; the paper measured ${p.paperMisses} L3 misses per message here` : ''),
+        paper: p.paper === undefined ? undefined : { linux: p.paper, source: FIG4 },
+        series: { name: 'Fig. 4, Linux, 1 core: echo throughput', x: p.paperConnections, xUnit },
+        counts: { ...counts(e), connections, completed: e.completed },
+      });
+      missRows.push({
+        id: `fig4-llc-misses:conns=${p.paperConnections}`, unit: 'L3 misses/msg', value: e.perMessage.llcMisses!,
+        description: `last-level cache misses per message (the proxy's), ${connections} connections with a ${llc.bytes / 1024} KB LLC`,
+        paper: p.paperMisses === undefined ? undefined : { linux: p.paperMisses, source: 'IX §5.4: the L3 misses per message the paper gives for its server under this load (not broken down by system; most likely measured on IX)' },
+        series: { name: 'Fig. 4, Linux: L3 misses per message', x: p.paperConnections, xUnit },
+      });
+      ctx.progress(id);
+    }
+    rows.push(...missRows);
     return {
       suite: this.id, profile: ctx.profile, rows,
       meta: {
         server: 'examples/guest/echoserver on a simulated Linux machine, 82599 + ixgbe (EITR 40), --net sim',
         clients: 'echo: one modelled host, ClosedLoopClients, 10 GbE, 0.5 µs wire; NetPIPE: echoserver -c on a second simulated Linux machine',
+        llc: `servers: the Xeon E5-2665's last-level cache (20 MB, 20-way, 2 DDIO ways, ${XEON_E5_2665_LLC.missNs} ns a miss); Fig. 4 at 1/${FIG4_SCALE} of its size and of the paper's connections`,
       },
     };
   }

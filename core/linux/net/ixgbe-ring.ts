@@ -79,10 +79,12 @@ export class IxgbeRxRing extends IxgbeRing {
   alloc(cpu: Cpu, n: number, rdt: number): void {
     if (n <= 0) return;
     const mmu = cpu.mmu;
+    const llc = this.machine.llc;
     let i = this.nextToUse;
     for (let k = 0; k < n; k++) {
       const va = this.desc + i * DESC;
       const pa = this.bufferDma[i]!;
+      llc?.touch(cpu, this.dma + i * DESC, DESC);
       mmu.write64(va, pa >>> 0, Math.floor(pa / 2 ** 32));
       mmu.write64(va + 8, 0, 0);
       i = i + 1 === this.count ? 0 : i + 1;
@@ -101,17 +103,21 @@ export class IxgbeRxRing extends IxgbeRing {
   clean(cpu: Cpu, budget: number, rdt: number, deliver: (f: RxFrame) => void): number {
     const mmu = cpu.mmu;
     const u8 = this.machine.mem.u8;
+    const llc = this.machine.llc;
     let frames = 0;
     let cleaned = 0;
     while (frames < budget) {
       const i = this.nextToClean;
       const va = this.desc + i * DESC;
+      llc?.touch(cpu, this.dma + i * DESC, DESC);
       const staterr = mmu.read32(va + 8);
       if ((staterr & R.RXD_STAT_DD) === 0) break;
       // dma_rmb(): the rest of the write-back is read after DD.
       const length = mmu.read32(va + 12) & 0xffff;
       const hash = mmu.read32(va + 4);
       const pa = this.bufferDma[i]!;
+      // The stack reads the headers and copy_to_user the payload: the whole frame's lines.
+      llc?.touch(cpu, pa, Math.max(1, Math.min(length, RX_BUFFER_SIZE)));
       this.partial.push(u8.slice(pa, pa + Math.min(length, RX_BUFFER_SIZE)));
       this.nextToClean = i + 1 === this.count ? 0 : i + 1;
       cleaned++;
@@ -167,6 +173,10 @@ export class IxgbeTxRing extends IxgbeRing {
     this.machine.mem.writeBytes(pa, frame);
     const va = this.desc + i * DESC;
     const mmu = cpu.mmu;
+    // Only the descriptor goes through the cache proxy: Linux's ixgbe maps the skb's data, which
+    // was just built from a warm per-CPU page fragment, where this driver copies into a buffer of
+    // the ring's own (cycling through 512 buffers would miss where Linux does not).
+    this.machine.llc?.touch(cpu, this.dma + i * DESC, DESC);
     mmu.write64(va, pa >>> 0, Math.floor(pa / 2 ** 32));
     mmu.write32(va + 8, (frame.length | R.TXD_DTYP_DATA | R.TXD_CMD_DEXT | R.TXD_CMD_IFCS | R.TXD_CMD_EOP | R.TXD_CMD_RS) >>> 0);
     mmu.write32(va + 12, frame.length << 14); // PAYLEN
@@ -187,6 +197,7 @@ export class IxgbeTxRing extends IxgbeRing {
     while (this.nextToClean !== this.nextToUse) {
       if (packets >= limit) return { packets, bytes, complete: false };
       const i = this.nextToClean;
+      this.machine.llc?.touch(cpu, this.dma + i * DESC, DESC);
       if ((mmu.read32(this.desc + i * DESC + 12) & R.TXD_STAT_DD) === 0) break;
       packets++;
       bytes += this.lengths[i]!;

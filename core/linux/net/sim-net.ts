@@ -4,6 +4,7 @@ import { NetStack } from '../../net/net-stack.js';
 import type { Kernel } from '../kernel.js';
 import { KernelNetTimers } from './kernel-net-timers.js';
 import { LoopbackDevice } from './loopback-device.js';
+import { SlabMemory } from './slab-memory.js';
 import { INADDR_LOOPBACK } from './socket-file.js';
 
 /** A driver the stack can sit on: a NetDevice that hands what it receives to one receiver. */
@@ -20,6 +21,8 @@ export interface BindableNetDevice extends NetDevice {
 export class SimNet {
   readonly stack: NetStack;
   readonly loopback: LoopbackDevice;
+  /** The kernel objects of connections, for the machine's last-level cache proxy (none without one). */
+  readonly memory: SlabMemory | undefined;
 
   /**
    * `secret` keys the stack's sequence numbers and ephemeral ports (Linux draws its key at boot);
@@ -28,6 +31,7 @@ export class SimNet {
   constructor(kernel: Kernel, secret = 0x6c6f) {
     const timers = new KernelNetTimers(kernel);
     this.stack = new NetStack(timers, { secret });
+    if (kernel.machine.llc !== undefined) this.stack.memory = this.memory = new SlabMemory(kernel.machine);
     this.loopback = new LoopbackDevice(timers);
     this.stack.attach(this.loopback, { address: INADDR_LOOPBACK, prefixLength: 8 });
     this.loopback.bind(this.stack);

@@ -7,6 +7,8 @@ import { KStat, OpenFile, ReadSink, makedev, syntheticStat } from '../vfs.js';
 import type { TcpSocket } from '../../net/tcp-socket.js';
 import { TCP_CLOSE, TCP_CLOSE_WAIT, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT } from '../../net/tcp-state.js';
 import type { InetAddress } from './socket-file.js';
+import type { EpollItem, EpollWaitQueue } from './epoll-file.js';
+import type { ConnectionMemory } from '../../net/connection-memory.js';
 
 const SOCKFS_DEV = makedev(0, 8);
 const EMPTY = new Uint8Array(0);
@@ -14,6 +16,18 @@ const EMPTY = new Uint8Array(0);
 const TCP_INIT_CWND = 10;
 /** net.ipv4.tcp_wmem[2]: the most the kernel sizes a send buffer to. */
 const TCP_WMEM_MAX = 4 * 1024 * 1024;
+
+/**
+ * struct socket_alloc (the socket and its inode, the "sock_inode_cache" slab: about 640 bytes on
+ * x86-64 Linux 3.x) and struct file (the "filp" slab: 256 bytes). Every call on the socket looks
+ * up the file (fdget: f_count, f_flags, f_op, private_data in its first line) and the socket
+ * (state, flags, ops, sk in its first line); a wake-up goes through the socket's wait queue.
+ */
+const SOCKET_ALLOC_BYTES = 640;
+const FILE_BYTES = 256;
+const FIRST_LINE = Uint8Array.of(0);
+const SOCKET_CALL_LINES = Uint8Array.of(0);
+const SOCKET_WAKE_LINES = Uint8Array.of(1);
 
 /** struct socket's state (include/linux/net.h), which connect() follows apart from the TCP state. */
 export type SocketLayerState = 'unconnected' | 'connecting' | 'connected';
@@ -26,7 +40,7 @@ export type SocketLayerState = 'unconnected' | 'connecting' | 'connected';
  * and the socket buffers, charging the copies to the CPU doing them.
  */
 @injectable()
-export class StreamSocketFile extends OpenFile {
+export class StreamSocketFile extends OpenFile implements EpollWaitQueue {
   readonly kind = 'socket';
   readonly ino: number;
   /** Options a program may set and read back, by level << 16 | name. */
@@ -40,11 +54,22 @@ export class StreamSocketFile extends OpenFile {
   private bufferSpaceSized = false;
   private readWakeups = 0;
   private writeWakeups = 0;
+  /** The epoll items hooked on this socket's wait queue. */
+  private readonly watchers: EpollItem[] = [];
+  readonly objectMemory: ConnectionMemory | undefined;
+  private socketMem = -1;
+  private fileMem = -1;
 
   constructor(readonly kernel: Kernel, public sock: TcpSocket, flags = O_RDWR) {
     super(flags);
     this.ino = kernel.nextSocketInode();
     sock.onWake = (mask) => this.onWake(mask);
+    const m = kernel.simNet.memory;
+    this.objectMemory = m;
+    if (m !== undefined) {
+      this.socketMem = m.allocate(SOCKET_ALLOC_BYTES);
+      this.fileMem = m.allocate(FILE_BYTES);
+    }
     if (sock.state === TCP_ESTABLISHED || sock.state === TCP_CLOSE_WAIT) {
       this.sockState = 'connected';
       this.initBufferSpace();
@@ -106,6 +131,7 @@ export class StreamSocketFile extends OpenFile {
    */
   receive(len: number, sink: ReadSink, peek: boolean): number {
     this.charge(this.kernel.costs.tcpRecvPath);
+    this.touchCall();
     const avail = this.sock.available();
     if (avail === 0 || len === 0) return this.sock.recv(EMPTY, peek);
     const buf = new Uint8Array(Math.min(len, avail));
@@ -122,6 +148,7 @@ export class StreamSocketFile extends OpenFile {
    */
   override write(data: Uint8Array): number {
     this.charge(this.kernel.costs.tcpSendPath);
+    this.touchCall();
     const n = this.sock.send(data);
     if (n > 0) this.chargeCopy(n);
     return n === -ENOTCONN ? -EPIPE : n;
@@ -138,7 +165,25 @@ export class StreamSocketFile extends OpenFile {
   }
 
   override pollMask(): number {
+    this.touchCall();
     return this.sock.poll();
+  }
+
+  addEpollWatcher(it: EpollItem): void {
+    this.watchers.push(it);
+  }
+
+  removeEpollWatcher(it: EpollItem): void {
+    const i = this.watchers.indexOf(it);
+    if (i >= 0) this.watchers.splice(i, 1);
+  }
+
+  /** The file and socket lines every call on the socket uses. */
+  private touchCall(): void {
+    const m = this.objectMemory;
+    if (m === undefined) return;
+    if (this.fileMem >= 0) m.touchLines(this.fileMem, FIRST_LINE);
+    if (this.socketMem >= 0) m.touchLines(this.socketMem, SOCKET_CALL_LINES);
   }
 
   override get readGeneration(): number {
@@ -184,6 +229,9 @@ export class StreamSocketFile extends OpenFile {
     if (!this.bufferSpaceSized && (this.sock.state === TCP_ESTABLISHED || this.sock.state === TCP_CLOSE_WAIT)) this.initBufferSpace();
     if ((mask & (POLLIN | POLLERR | POLLHUP | POLLRDHUP)) !== 0) this.readWakeups++;
     if ((mask & (POLLOUT | POLLERR | POLLHUP)) !== 0) this.writeWakeups++;
+    const m = this.objectMemory;
+    if (m !== undefined && this.socketMem >= 0) m.touchLines(this.socketMem, SOCKET_WAKE_LINES);
+    for (let i = 0; i < this.watchers.length; i++) this.watchers[i]!.wake();
     this.kernel.wakeSleepers();
   }
 
@@ -207,5 +255,13 @@ export class StreamSocketFile extends OpenFile {
     if (st === TCP_ESTABLISHED || st === TCP_CLOSE_WAIT) this.charge(this.kernel.costs.tcpClosePath);
     if (this.lingerAbort) this.sock.abort();
     else this.sock.close();
+    // eventpoll_release: the items still watching go; then sock_release and the file's memory.
+    for (const it of this.watchers.slice()) it.release();
+    const m = this.objectMemory;
+    if (m !== undefined) {
+      if (this.socketMem >= 0) m.free(this.socketMem, SOCKET_ALLOC_BYTES);
+      if (this.fileMem >= 0) m.free(this.fileMem, FILE_BYTES);
+      this.socketMem = this.fileMem = -1;
+    }
   }
 }

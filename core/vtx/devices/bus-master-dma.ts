@@ -1,4 +1,5 @@
 import type { PhysicalMemory } from '../physical-memory.js';
+import type { LastLevelCache } from '../last-level-cache.js';
 
 /**
  * A device's DMA as a PCIe bus master sees RAM: reads and writes at physical addresses, at no
@@ -10,7 +11,8 @@ import type { PhysicalMemory } from '../physical-memory.js';
 export class BusMasterDma {
   aborts = 0;
 
-  constructor(private readonly mem: PhysicalMemory) {}
+  /** `llc`: the machine's last-level cache proxy, which inbound writes allocate into (DDIO) or invalidate. */
+  constructor(private readonly mem: PhysicalMemory, private readonly llc?: LastLevelCache) {}
 
   private inRam(pa: number, len: number): boolean {
     return pa >= 0 && pa + len <= this.mem.size;
@@ -27,6 +29,7 @@ export class BusMasterDma {
     if ((pa & 3) === 0 && this.inRam(pa, 4)) {
       this.mem.u32[pa >>> 2] = v;
       this.mem.hostWriteHook?.(pa, 4);
+      this.llc?.dmaWrite(pa, 4);
     } else this.aborts++;
   }
 
@@ -41,7 +44,9 @@ export class BusMasterDma {
 
   /** Writes `bytes` at `pa`. */
   write(pa: number, bytes: Uint8Array): void {
-    if (this.inRam(pa, bytes.length)) this.mem.writeBytes(pa, bytes);
-    else this.aborts++;
+    if (this.inRam(pa, bytes.length)) {
+      this.mem.writeBytes(pa, bytes);
+      this.llc?.dmaWrite(pa, bytes.length);
+    } else this.aborts++;
   }
 }

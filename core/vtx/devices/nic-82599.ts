@@ -70,7 +70,7 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
     this.mac = config.mac ?? Uint8Array.from([0x00, 0x1b, 0x21, 0x00, 0x00, 0x01]);
     if (this.mac.length !== 6) throw new RangeError(`${this.name}: a MAC address has 6 bytes, got ${this.mac.length}`);
     this.msix = new MsixTable(this.name, this);
-    this.dma = new BusMasterDma(machine.mem);
+    this.dma = new BusMasterDma(machine.mem, machine.llc);
     this.rx = new NicReceive(this, config.rxPacketBuffer ?? 512 * 1024);
     this.tx = new NicTransmit(this, bitsPerSecond);
     const plain = (off: number): void => void (this.kind[off >>> 2] = Kind.Plain);

@@ -3,6 +3,7 @@
  * PCI enumeration would report, probed and opened by the kernel model's ixgbe driver at boot.
  */
 import { Machine } from '../../../core/vtx/machine.js';
+import type { LlcGeometry } from '../../../core/vtx/last-level-cache.js';
 import { Nic82599 } from '../../../core/vtx/devices/nic-82599.js';
 import { Kernel, BLOCKED } from '../../../core/linux/kernel.js';
 import { Ixgbe, IxgbeConfig } from '../../../core/linux/net/ixgbe.js';
@@ -27,8 +28,8 @@ export function macOf(last: number): Uint8Array {
   return Uint8Array.from([0x00, 0x1b, 0x21, 0x00, 0x00, last]);
 }
 
-export function linuxNode(name: string, last: number, opts: { cpus?: number; rxPacketBuffer?: number } & IxgbeConfig = {}): LinuxNode {
-  const m = new Machine({ memory: 32 << 20, cpus: opts.cpus ?? 1 });
+export function linuxNode(name: string, last: number, opts: { cpus?: number; rxPacketBuffer?: number; llc?: LlcGeometry | null } & IxgbeConfig = {}): LinuxNode {
+  const m = new Machine({ memory: 32 << 20, cpus: opts.cpus ?? 1, ...(opts.llc !== undefined ? { llc: opts.llc } : {}) });
   const k = new Kernel(m);
   const nic = new Nic82599(m, { name, mac: macOf(last), rxPacketBuffer: opts.rxPacketBuffer });
   nic.map(BAR0, MSIX_BAR);

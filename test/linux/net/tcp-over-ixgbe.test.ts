@@ -12,8 +12,10 @@ const B_ADDR = 0x0a00_0002;
 
 /** Two Linux machines, each with a TCP/IP stack on its ixgbe interface and its kernel's clock. */
 function tcpPair(itr?: number, propagation = 1e-6) {
-  const a = linuxNode('a', 1, { itr });
-  const b = linuxNode('b', 2, { itr });
+  // Without the last-level cache proxy: its first touches of each ring line land on some round
+  // trips and not others, and these tests are about the driver, the wire and moderation.
+  const a = linuxNode('a', 1, { itr, llc: null });
+  const b = linuxNode('b', 2, { itr, llc: null });
   const sa = new NetStack(new KernelNetTimers(a.k), { secret: 1 });
   const sb = new NetStack(new KernelNetTimers(b.k), { secret: 2 });
   sa.attach(a.dev, { address: A_ADDR, prefixLength: 24 });
