@@ -169,6 +169,27 @@ describe('block translator: blocks stop where the interpreter stops', () => {
     expect(blocks).toBeGreaterThan(0);
   });
 
+  it('MOVSB/W/D/Q in blocks: both directions, unaligned pointers, and a page fault at the string move', () => {
+    // mov ecx, 120
+    // L: movsb; movsq; movsw; movsd; add rbx, [rdi-8]
+    //    test cl, 4; jne +1; std; test cl, 4; je +1; cld (DF set for four passes, clear for four)
+    //    dec ecx; jne L
+    // RSI reads the code page; RDI writes the data page, 15 bytes per pass (so most accesses are
+    // unaligned at some point and take the handler).
+    const code = 'B9 78000000  A4  48 A5  66 A5  A5  48 03 5F F8  F6 C1 04  75 01  FD  F6 C1 04  74 01  FC  FF C9  75 E6';
+    const inPage = { rsi: USER_CODE, rdi: USER_DATA + 0x800 };
+    expect(same(code, inPage)).toBeGreaterThan(0);
+    const r = runSliced(code, inPage, 1e9, true);
+    expect(r.traps).toEqual([]);
+    // Starting 40 bytes below the end of the data page, the passes moving upwards (the 1st, then
+    // the 3rd to 5th) leave the page: the #PF is raised by a string move in the middle of a block.
+    const nearEnd = { rsi: USER_CODE, rdi: USER_DATA + 0x1000 - 40 };
+    same(code, nearEnd);
+    const f = runSliced(code, nearEnd, 1e9, true);
+    expect(f.traps.map((t) => t.vector)).toEqual([14]);
+    expect([5, 6, 8, 10]).toContain(f.traps[0]!.rip - f.code.va); // one of the four MOVS
+  });
+
   it('translates only after the threshold of arrivals by a branch', () => {
     expect(TRANSLATE_AFTER).toBeGreaterThan(1);
     // A loop of fewer passes than the threshold never runs a block.

@@ -7,6 +7,8 @@ import * as md from '../interp/mul-div.js';
 import * as mov from '../interp/moves.js';
 import * as sh from '../interp/shifts.js';
 import * as sse from '../interp/sse.js';
+import * as str from '../interp/string-ops.js';
+import { DF } from '../interp/flags.js';
 import { MH, W, mulu32 } from '../interp/wide-mul.js';
 import * as sys from '../interp/system.js';
 import { BlockFunction, TranslatedBlock } from './translated-block.js';
@@ -51,6 +53,8 @@ export class BlockTranslator {
   /** Blocks translated, and translations refused (the first instruction cannot start a block). */
   translated = 0;
   refused = 0;
+  /** Translations that found their function compiled already (by this or another translator). */
+  reused = 0;
 
   /**
    * Translates the block starting at linear `rip`, host-physical `pa`, from the decoded page
@@ -74,14 +78,44 @@ export class BlockTranslator {
       this.refused++;
       return null;
     }
-    const source = new BlockSource(insns, rips, cost, pa >>> 12, generation).build();
-    const fn = new Function('H', 'I', 'cond', 'getCF', 'getLT', 'getOF', 'mulu32', 'W', source)(
-      insns.map((i) => i.fn), insns, cond, getCF, getLT, getOF, mulu32, W,
-    ) as BlockFunction;
+    const source = new BlockSource(insns, rips, cost).build();
+    const fn = this.compile(source, insns);
     this.translated++;
-    return new TranslatedBlock(fn, pa >>> 12, generation, rip, cost, blockSpan(insns.length, cost), insns.length, source);
+    return new TranslatedBlock(fn, pa >>> 12, generation, rip, cost, blockSpan(insns.length, cost), insns, source);
+  }
+
+  /**
+   * The function of a block's source. Compiled functions are kept, by source text and handlers,
+   * for every translator in the process: a machine that runs code another one ran (the same
+   * program in a new machine, a fork, a second run of a benchmark) gets the function V8 has
+   * already optimised instead of compiling and warming up a new one. The source holds everything
+   * the block does except its decoded records, frame and generation, which it reads from the
+   * TranslatedBlock it is called with.
+   */
+  private compile(source: string, insns: readonly Insn[]): BlockFunction {
+    const known = COMPILED.get(source);
+    if (known !== undefined) {
+      for (const c of known) {
+        if (c.handlers.length === insns.length && c.handlers.every((h, k) => h === insns[k]!.fn)) {
+          this.reused++;
+          return c.fn;
+        }
+      }
+    }
+    const handlers = insns.map((i) => i.fn);
+    const fn = new Function('H', 'cond', 'getCF', 'getLT', 'getOF', 'mulu32', 'W', source)(
+      handlers, cond, getCF, getLT, getOF, mulu32, W,
+    ) as BlockFunction;
+    if (COMPILED.size >= MAX_COMPILED) COMPILED.clear();
+    if (known !== undefined) known.push({ handlers, fn });
+    else COMPILED.set(source, [{ handlers, fn }]);
+    return fn;
   }
 }
+
+/** Compiled block functions by source (see BlockTranslator.compile), and their bound. */
+const COMPILED = new Map<string, Array<{ handlers: Handler[]; fn: BlockFunction }>>();
+const MAX_COMPILED = 50000;
 
 /**
  * The clock headroom a block of n instructions needs before `limit`: n × cost + 1. The block adds
@@ -173,8 +207,6 @@ class BlockSource {
     private readonly insns: Insn[],
     private readonly rips: number[],
     private readonly cost: number,
-    private readonly frame: number,
-    private readonly generation: number,
   ) {
     this.span = blockSpan(insns.length, cost);
   }
@@ -203,10 +235,10 @@ class BlockSource {
     const vars = ['s', 'cpu', 'lo', 'hi', 'mmu', 'rTag', 'wTag', 'rHostW', 'wHostW', 'u8', 'u16', 'u32', 'x32', 'f64', 'generation']
       .filter((v) => this.uses.has(v) || v === 'cpu' || (v === 's' && body.flagLoads !== ''))
       .map((v) => `const ${v} = x.${v};`);
-    const consts = this.insns.map((_, k) => `const H${k} = H[${k}], I${k} = I[${k}];`);
+    const consts = this.insns.map((_, k) => `const H${k} = H[${k}];`);
     return [
       ...consts,
-      'return function block(x, limit) {',
+      'return function block(x, limit, b) {',
       ...vars,
       'let a = 0, o = 0, t = 0, j = 0, v = 0, vh = 0, r = 0, rh = 0, chk = 0, done = 0, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
       body.flagLoads,
@@ -317,7 +349,7 @@ class BlockSource {
     const i = this.insns[k]!;
     const pre = `cpu.instructions += done + ${k}; `;
     const post = ` cpu.instructions -= done + ${k};`;
-    return `cpu.rip = ${this.rips[k]}; cpu.instrLength = ${i.len}; cpu.branched = false; cpu.cycles = cy; ${pre}${this.flushFlags()}; H${k}(s, I${k}); ${this.reloadFlags()};${post} cy = cpu.cycles; m = mmu.l0Mode;${always ? '' : ' chk = 1;'}`;
+    return `cpu.rip = ${this.rips[k]}; cpu.instrLength = ${i.len}; cpu.branched = false; cpu.cycles = cy; ${pre}${this.flushFlags()}; H${k}(s, b.insns[${k}]); ${this.reloadFlags()};${post} cy = cpu.cycles; m = mmu.l0Mode;${always ? '' : ' chk = 1;'}`;
   }
 
   /**
@@ -328,7 +360,7 @@ class BlockSource {
   private afterCallOut(k: number): string {
     let text = `if (cpu.branched) ${this.leave(k, true)}`;
     if (k < this.insns.length - 1) {
-      text += ` if (s.stop || generation[${this.frame}] !== ${this.generation} || !(cy + ${this.span} < limit)) ${this.leave(k, false)}`;
+      text += ` if (s.stop || generation[b.frame] !== b.generation || !(cy + ${this.span} < limit)) ${this.leave(k, false)}`;
     }
     return text;
   }
@@ -554,6 +586,7 @@ class BlockSource {
         default:
       }
     }
+    if (f === str.movs && i.rep === 0 && !i.a32 && i.seg === SEG_NONE) return this.movs(k, i);
     const sseOp = this.sse(k, i);
     if (sseOp) return;
     switch (f) {
@@ -676,6 +709,23 @@ class BlockSource {
       return true;
     }
     return false;
+  }
+
+  /**
+   * MOVSB/W/D/Q without a REP prefix, 64-bit addresses, no segment override (string-ops.ts movs):
+   * the read at RSI and the write at RDI must both hit L0, then RSI and RDI move by the size,
+   * down when RFLAGS.DF is set. A miss changes nothing and runs the handler.
+   */
+  private movs(k: number, i: Insn): void {
+    const size = i.size;
+    const align = (o: string): string => (size === 1 ? '' : ` && (${o} & ${size - 1}) === 0`);
+    this.use('mmu', 'rTag', 'wTag', 'rHostW', 'wHostW', 'lo', 'hi');
+    const read = `(a = ${this.reg64(6)}, o = a & 4095, t = ((a >>> 12) & 255) + m, rTag[t] === a - o${align('o')})`;
+    const write = `(v = ${this.load(size)}, a = ${this.reg64(7)}, o = a & 4095, t = ((a >>> 12) & 255) + m, wTag[t] === a - o${align('o')})`;
+    const step = `r = (cpu.rflags & ${DF}) !== 0 ? ${-size} : ${size};`;
+    const move = (reg: number): string =>
+      `a = ${this.reg64(reg)} + r; lo[${reg}] = a >>> 0; hi[${reg}] = Math.floor(a / ${TWO_32}) >>> 0;`;
+    this.guarded(k, `${read} && ${write}`, `${this.store(size, 'v', 'vh')} ${step} ${move(6)} ${move(7)}`);
   }
 
   /**
