@@ -190,6 +190,27 @@ describe('block translator: blocks stop where the interpreter stops', () => {
     expect([5, 6, 8, 10]).toContain(f.traps[0]!.rip - f.code.va); // one of the four MOVS
   });
 
+  it('a new machine running the same code reuses the compiled block functions, with the same results', () => {
+    // mov ecx, 300; L: add rax, rcx; mov [rsi], rax; dec ecx; jne L
+    const code = 'B9 2C010000  4801C8  488906  FFC9  75F6';
+    const first = runSliced(code, { rsi: USER_DATA }, 7, true);
+    const env = setup(32 << 20, true);
+    const before = env.it.translator!.reused;
+    const p = placeUser(env, hex(code));
+    userData(env, USER_DATA, 1);
+    enterUser(env);
+    setRegs(env.cpu, { rsi: USER_DATA });
+    env.cpu.rflags = RFLAGS_FIXED;
+    env.cpu.rip = p.va;
+    env.cpu.stopped = false;
+    while (!env.cpu.stopped && !env.cpu.halted) env.cpu.runUntil(env.cpu.cycles + 7);
+    expect(env.it.translator!.reused).toBeGreaterThan(before);
+    expect(env.it.blockRuns).toBe(first.blocks);
+    const last = first.snaps.at(-1)!;
+    expect([env.cpu.rip, env.cpu.cycles, env.cpu.instructions]).toEqual([last.rip, last.cycles, last.instructions]);
+    expect(GPR_NAMES.map((_, i) => env.cpu.regBig(i).toString(16))).toEqual(last.regs);
+  });
+
   it('translates only after the threshold of arrivals by a branch', () => {
     expect(TRANSLATE_AFTER).toBeGreaterThan(1);
     // A loop of fewer passes than the threshold never runs a block.
