@@ -78,44 +78,59 @@ export class BlockTranslator {
       this.refused++;
       return null;
     }
-    const source = new BlockSource(insns, rips, cost).build();
-    const fn = this.compile(source, insns);
-    this.translated++;
-    return new TranslatedBlock(fn, pa >>> 12, generation, rip, cost, blockSpan(insns.length, cost), insns, source);
-  }
-
-  /**
-   * The function of a block's source. Compiled functions are kept, by source text and handlers,
-   * for every translator in the process: a machine that runs code another one ran (the same
-   * program in a new machine, a fork, a second run of a benchmark) gets the function V8 has
-   * already optimised instead of compiling and warming up a new one. The source holds everything
-   * the block does except its decoded records, frame and generation, which it reads from the
-   * TranslatedBlock it is called with.
-   */
-  private compile(source: string, insns: readonly Insn[]): BlockFunction {
-    const known = COMPILED.get(source);
-    if (known !== undefined) {
-      for (const c of known) {
-        if (c.handlers.length === insns.length && c.handlers.every((h, k) => h === insns[k]!.fn)) {
-          this.reused++;
-          return c.fn;
-        }
-      }
+    const key = blockKey(insns, rip, cost);
+    let c = COMPILED.get(key);
+    if (c !== undefined) {
+      this.reused++;
+    } else {
+      const source = new BlockSource(insns, rips, cost).build();
+      const fn = new Function('H', 'cond', 'getCF', 'getLT', 'getOF', 'mulu32', 'W', source)(
+        insns.map((i) => i.fn), cond, getCF, getLT, getOF, mulu32, W,
+      ) as BlockFunction;
+      if (COMPILED.size >= MAX_COMPILED) COMPILED.clear();
+      c = { fn, source };
+      COMPILED.set(key, c);
     }
-    const handlers = insns.map((i) => i.fn);
-    const fn = new Function('H', 'cond', 'getCF', 'getLT', 'getOF', 'mulu32', 'W', source)(
-      handlers, cond, getCF, getLT, getOF, mulu32, W,
-    ) as BlockFunction;
-    if (COMPILED.size >= MAX_COMPILED) COMPILED.clear();
-    if (known !== undefined) known.push({ handlers, fn });
-    else COMPILED.set(source, [{ handlers, fn }]);
-    return fn;
+    this.translated++;
+    return new TranslatedBlock(c.fn, pa >>> 12, generation, rip, cost, blockSpan(insns.length, cost), insns, c.source);
   }
 }
 
-/** Compiled block functions by source (see BlockTranslator.compile), and their bound. */
-const COMPILED = new Map<string, Array<{ handlers: Handler[]; fn: BlockFunction }>>();
-const MAX_COMPILED = 50000;
+/**
+ * What a block's source is made of: its linear address (the instructions follow from it, as
+ * RIP-relative operands and branch targets do), the cost per instruction, and each instruction's
+ * handler and every decoded field. Equal keys give equal sources, so the key stands for the source
+ * in the cache below without building it (building it is most of a translation's cost).
+ */
+function blockKey(insns: readonly Insn[], rip: number, cost: number): string {
+  let key = `${rip}:${cost}`;
+  for (const i of insns) {
+    let id = HANDLER_IDS.get(i.fn);
+    if (id === undefined) {
+      id = HANDLER_IDS.size;
+      HANDLER_IDS.set(i.fn, id);
+    }
+    key += `;${id},${i.len},${i.op},${i.size},${i.reg},${i.rm},${i.mod},${i.base},${i.index},${i.scale},${i.disp},` +
+      `${i.seg},${i.a32 ? 1 : 0},${i.imm},${i.immHi},${i.imm2},${i.rep},${i.pfx},${i.lock ? 1 : 0},${i.rex ? 1 : 0},${i.opcode}`;
+  }
+  return key;
+}
+
+/** A number per handler, for block keys. */
+const HANDLER_IDS = new Map<Handler, number>();
+
+/**
+ * Compiled block functions for the whole process, by block key (see blockKey), with their source.
+ * A machine that runs code another one ran (the same program in a new machine, a fork, a second
+ * run of a benchmark) gets the function V8 has already optimised instead of compiling and warming
+ * up another: the source holds everything the block does except its decoded records, frame and
+ * generation, which it reads from the TranslatedBlock it is called with. The bound: a guest that
+ * keeps generating new code (a JIT, a loop rewriting its own immediates) must not grow the host's
+ * memory without limit, so the cache starts over when it holds this many sources (each a few KiB
+ * of text plus V8's code for it).
+ */
+const COMPILED = new Map<string, { fn: BlockFunction; source: string }>();
+const MAX_COMPILED = 4096;
 
 /**
  * The clock headroom a block of n instructions needs before `limit`: n × cost + 1. The block adds
