@@ -169,6 +169,48 @@ describe('block translator: blocks stop where the interpreter stops', () => {
     expect(blocks).toBeGreaterThan(0);
   });
 
+  it('MOVSB/W/D/Q in blocks: both directions, unaligned pointers, and a page fault at the string move', () => {
+    // mov ecx, 120
+    // L: movsb; movsq; movsw; movsd; add rbx, [rdi-8]
+    //    test cl, 4; jne +1; std; test cl, 4; je +1; cld (DF set for four passes, clear for four)
+    //    dec ecx; jne L
+    // RSI reads the code page; RDI writes the data page, 15 bytes per pass (so most accesses are
+    // unaligned at some point and take the handler).
+    const code = 'B9 78000000  A4  48 A5  66 A5  A5  48 03 5F F8  F6 C1 04  75 01  FD  F6 C1 04  74 01  FC  FF C9  75 E6';
+    const inPage = { rsi: USER_CODE, rdi: USER_DATA + 0x800 };
+    expect(same(code, inPage)).toBeGreaterThan(0);
+    const r = runSliced(code, inPage, 1e9, true);
+    expect(r.traps).toEqual([]);
+    // Starting 40 bytes below the end of the data page, the passes moving upwards (the 1st, then
+    // the 3rd to 5th) leave the page: the #PF is raised by a string move in the middle of a block.
+    const nearEnd = { rsi: USER_CODE, rdi: USER_DATA + 0x1000 - 40 };
+    same(code, nearEnd);
+    const f = runSliced(code, nearEnd, 1e9, true);
+    expect(f.traps.map((t) => t.vector)).toEqual([14]);
+    expect([5, 6, 8, 10]).toContain(f.traps[0]!.rip - f.code.va); // one of the four MOVS
+  });
+
+  it('a new machine running the same code reuses the compiled block functions, with the same results', () => {
+    // mov ecx, 300; L: add rax, rcx; mov [rsi], rax; dec ecx; jne L
+    const code = 'B9 2C010000  4801C8  488906  FFC9  75F6';
+    const first = runSliced(code, { rsi: USER_DATA }, 7, true);
+    const env = setup(32 << 20, true);
+    const before = env.it.translator!.reused;
+    const p = placeUser(env, hex(code));
+    userData(env, USER_DATA, 1);
+    enterUser(env);
+    setRegs(env.cpu, { rsi: USER_DATA });
+    env.cpu.rflags = RFLAGS_FIXED;
+    env.cpu.rip = p.va;
+    env.cpu.stopped = false;
+    while (!env.cpu.stopped && !env.cpu.halted) env.cpu.runUntil(env.cpu.cycles + 7);
+    expect(env.it.translator!.reused).toBeGreaterThan(before);
+    expect(env.it.blockRuns).toBe(first.blocks);
+    const last = first.snaps.at(-1)!;
+    expect([env.cpu.rip, env.cpu.cycles, env.cpu.instructions]).toEqual([last.rip, last.cycles, last.instructions]);
+    expect(GPR_NAMES.map((_, i) => env.cpu.regBig(i).toString(16))).toEqual(last.regs);
+  });
+
   it('translates only after the threshold of arrivals by a branch', () => {
     expect(TRANSLATE_AFTER).toBeGreaterThan(1);
     // A loop of fewer passes than the threshold never runs a block.

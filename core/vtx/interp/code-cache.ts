@@ -21,7 +21,11 @@ type Page = Array<Insn | null>;
 export class CodeCache {
   /** One flag per 4 KiB frame: 1 when the frame has cached instructions. */
   readonly codeFrames: Uint8Array;
-  private readonly pages: Array<Page | null>;
+  /**
+   * The decoded pages, in chunks of CHUNK_FRAMES frames created on first use: one array slot per
+   * frame of a 512 MiB machine would cost milliseconds at every machine start.
+   */
+  private readonly chunks: Array<Array<Page | null> | undefined>;
   private readonly counts: Int32Array;
   private readonly mmus: Mmu[] = [];
   /**
@@ -49,7 +53,7 @@ export class CodeCache {
 
   private constructor(mem: PhysicalMemory) {
     this.codeFrames = new Uint8Array(mem.frames + 1);
-    this.pages = new Array<Page | null>(mem.frames).fill(null);
+    this.chunks = new Array<Array<Page | null> | undefined>(Math.ceil(mem.frames / CHUNK_FRAMES)).fill(undefined);
     this.counts = new Int32Array(mem.frames);
     this.generation = new Int32Array(mem.frames);
     this.onWrite = (pa: number): void => this.invalidateAround(pa);
@@ -68,21 +72,33 @@ export class CodeCache {
 
   /** The instruction cached at host-physical `pa`, or null. */
   lookup(pa: number): Insn | null {
-    const p = this.pages[pa >>> 12]!;
+    const p = this.page(pa >>> 12);
     return p === null ? null : p[pa & 0xfff]!;
   }
 
   /** The page array of `frame` (hot path: the run loop indexes it itself). */
   page(frame: number): Page | null {
-    return this.pages[frame]!;
+    const c = this.chunks[frame >>> CHUNK_SHIFT];
+    return c === undefined ? null : c[frame & (CHUNK_FRAMES - 1)]!;
+  }
+
+  private setPage(frame: number, p: Page | null): void {
+    const k = frame >>> CHUNK_SHIFT;
+    let c = this.chunks[k];
+    if (c === undefined) {
+      if (p === null) return;
+      c = new Array<Page | null>(CHUNK_FRAMES).fill(null);
+      this.chunks[k] = c;
+    }
+    c[frame & (CHUNK_FRAMES - 1)] = p;
   }
 
   insert(pa: number, insn: Insn): void {
     const f = pa >>> 12;
-    let p = this.pages[f]!;
+    let p = this.page(f);
     if (p === null) {
       p = new Array<Insn | null>(4096).fill(null);
-      this.pages[f] = p;
+      this.setPage(f, p);
       this.codeFrames[f] = 1;
       // Stores to this frame must now take the slow path: every MMU drops its L0 write entries
       // into it (only those: the rest of the hit cache stays warm).
@@ -105,7 +121,7 @@ export class CodeCache {
   invalidate(pa: number, len: number): void {
     if (len <= 0) return;
     const end = pa + len;
-    for (let f = Math.floor(pa / 4096); f * 4096 < end && f < this.pages.length; f++) {
+    for (let f = Math.floor(pa / 4096); f * 4096 < end && f < this.counts.length; f++) {
       if (this.codeFrames[f] !== 1) continue;
       const base = f * 4096;
       const from = Math.max(pa, base) - base;
@@ -117,22 +133,22 @@ export class CodeCache {
 
   /** Drops every cached instruction. */
   flush(): void {
-    for (let f = 0; f < this.pages.length; f++) if (this.pages[f] !== null) this.dropPage(f);
+    for (let f = 0; f < this.counts.length; f++) if (this.page(f) !== null) this.dropPage(f);
   }
 
   private dropPage(f: number): void {
     this.invalidated += this.counts[f]!;
     this.generation[f]!++;
     // Cleared in place too: a run loop may hold the array of the page it executes.
-    this.pages[f]?.fill(null);
-    this.pages[f] = null;
+    this.page(f)?.fill(null);
+    this.setPage(f, null);
     this.counts[f] = 0;
     this.codeFrames[f] = 0;
   }
 
   /** Drops instructions starting in [first, last] that overlap bytes [wFrom, wTo). */
   private dropRange(f: number, first: number, last: number, wFrom: number, wTo: number): void {
-    const p = this.pages[f]!;
+    const p = this.page(f);
     if (p === null) return;
     let n = 0;
     for (let o = first; o <= last; o++) {
@@ -149,6 +165,10 @@ export class CodeCache {
     if (left === 0) this.dropPage(f);
   }
 }
+
+/** Frames per chunk of the code cache's page table (2 MiB of memory). */
+const CHUNK_SHIFT = 9;
+const CHUNK_FRAMES = 1 << CHUNK_SHIFT;
 
 /** Drops decoded instructions overlapping host-physical [pa, pa + len) after a direct write. */
 export function invalidateCode(mem: PhysicalMemory, pa: number, len: number): void {

@@ -94,7 +94,7 @@ export class X86Interpreter extends Interp implements Interpreter {
               // The whole block must fit before the slice's limit (else the interpreter steps).
               if (b.rip === rip && cpu.cycles + b.span < limit) {
                 blockStart = cpu.instructions;
-                b.run(this.blockContext, limit);
+                b.run(this.blockContext, limit, b);
                 this.blockRuns++;
                 this.blockInstructions += cpu.instructions - blockStart;
                 blockStart = -1;

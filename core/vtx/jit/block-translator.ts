@@ -7,6 +7,8 @@ import * as md from '../interp/mul-div.js';
 import * as mov from '../interp/moves.js';
 import * as sh from '../interp/shifts.js';
 import * as sse from '../interp/sse.js';
+import * as str from '../interp/string-ops.js';
+import { DF } from '../interp/flags.js';
 import { MH, W, mulu32 } from '../interp/wide-mul.js';
 import * as sys from '../interp/system.js';
 import { BlockFunction, TranslatedBlock } from './translated-block.js';
@@ -51,6 +53,8 @@ export class BlockTranslator {
   /** Blocks translated, and translations refused (the first instruction cannot start a block). */
   translated = 0;
   refused = 0;
+  /** Translations that found their function compiled already (by this or another translator). */
+  reused = 0;
 
   /**
    * Translates the block starting at linear `rip`, host-physical `pa`, from the decoded page
@@ -74,14 +78,59 @@ export class BlockTranslator {
       this.refused++;
       return null;
     }
-    const source = new BlockSource(insns, rips, cost, pa >>> 12, generation).build();
-    const fn = new Function('H', 'I', 'cond', 'getCF', 'getLT', 'getOF', 'mulu32', 'W', source)(
-      insns.map((i) => i.fn), insns, cond, getCF, getLT, getOF, mulu32, W,
-    ) as BlockFunction;
+    const key = blockKey(insns, rip, cost);
+    let c = COMPILED.get(key);
+    if (c !== undefined) {
+      this.reused++;
+    } else {
+      const source = new BlockSource(insns, rips, cost).build();
+      const fn = new Function('H', 'cond', 'getCF', 'getLT', 'getOF', 'mulu32', 'W', source)(
+        insns.map((i) => i.fn), cond, getCF, getLT, getOF, mulu32, W,
+      ) as BlockFunction;
+      if (COMPILED.size >= MAX_COMPILED) COMPILED.clear();
+      c = { fn, source };
+      COMPILED.set(key, c);
+    }
     this.translated++;
-    return new TranslatedBlock(fn, pa >>> 12, generation, rip, cost, blockSpan(insns.length, cost), insns.length, source);
+    return new TranslatedBlock(c.fn, pa >>> 12, generation, rip, cost, blockSpan(insns.length, cost), insns, c.source);
   }
 }
+
+/**
+ * What a block's source is made of: its linear address (the instructions follow from it, as
+ * RIP-relative operands and branch targets do), the cost per instruction, and each instruction's
+ * handler and every decoded field. Equal keys give equal sources, so the key stands for the source
+ * in the cache below without building it (building it is most of a translation's cost).
+ */
+function blockKey(insns: readonly Insn[], rip: number, cost: number): string {
+  let key = `${rip}:${cost}`;
+  for (const i of insns) {
+    let id = HANDLER_IDS.get(i.fn);
+    if (id === undefined) {
+      id = HANDLER_IDS.size;
+      HANDLER_IDS.set(i.fn, id);
+    }
+    key += `;${id},${i.len},${i.op},${i.size},${i.reg},${i.rm},${i.mod},${i.base},${i.index},${i.scale},${i.disp},` +
+      `${i.seg},${i.a32 ? 1 : 0},${i.imm},${i.immHi},${i.imm2},${i.rep},${i.pfx},${i.lock ? 1 : 0},${i.rex ? 1 : 0},${i.opcode}`;
+  }
+  return key;
+}
+
+/** A number per handler, for block keys. */
+const HANDLER_IDS = new Map<Handler, number>();
+
+/**
+ * Compiled block functions for the whole process, by block key (see blockKey), with their source.
+ * A machine that runs code another one ran (the same program in a new machine, a fork, a second
+ * run of a benchmark) gets the function V8 has already optimised instead of compiling and warming
+ * up another: the source holds everything the block does except its decoded records, frame and
+ * generation, which it reads from the TranslatedBlock it is called with. The bound: a guest that
+ * keeps generating new code (a JIT, a loop rewriting its own immediates) must not grow the host's
+ * memory without limit, so the cache starts over when it holds this many sources (each a few KiB
+ * of text plus V8's code for it).
+ */
+const COMPILED = new Map<string, { fn: BlockFunction; source: string }>();
+const MAX_COMPILED = 4096;
 
 /**
  * The clock headroom a block of n instructions needs before `limit`: n × cost + 1. The block adds
@@ -145,6 +194,15 @@ function canonical(a: number): boolean {
   return a < CANONICAL_LIMIT && a >= -CANONICAL_LIMIT;
 }
 
+/** The lazy-flag fields of Interp (flags.ts) a block keeps in locals, without their leading `f`. */
+const FLAG_FIELDS = ['op', 'a', 'ah', 'b', 'bh', 'r', 'rh', 'cf'];
+const EMPTY = new Set<string>();
+/** `s.fop`, `s.fa` … in emitted code (the longer names first). */
+const FLAG_FIELD = /\bs\.f(op|ah|bh|rh|cf|a|b|r)\b/g;
+/** A write of a flag local (`Fop = …`), and any use of one. */
+const FLAG_WRITE = /\bF(op|ah|bh|rh|cf|a|b|r) = /g;
+const FLAG_LOCAL = /\bF(op|ah|bh|rh|cf|a|b|r)\b/g;
+
 /** The source text of one block. */
 class BlockSource {
   private readonly out: string[] = [];
@@ -155,21 +213,27 @@ class BlockSource {
   /** Whether the instruction being emitted calls out: never, on its slow path, or always. */
   private check: 'none' | 'slow' | 'always' = 'none';
   private readonly span: number;
+  /** The instruction being emitted. */
+  private cur = 0;
+  /** Whether the block branches back to its first instruction (runs again in place). */
+  private loops = false;
 
   constructor(
     private readonly insns: Insn[],
     private readonly rips: number[],
     private readonly cost: number,
-    private readonly frame: number,
-    private readonly generation: number,
   ) {
     this.span = blockSpan(insns.length, cost);
   }
 
   build(): string {
     const n = this.insns.length;
+    // Where each instruction's lines start in `out` (for the flag fields each one writes).
+    const starts: number[] = [];
     for (let k = 0; k < n; k++) {
       const i = this.insns[k]!;
+      starts.push(this.out.length);
+      this.cur = k;
       this.emit(`// ${k}: ${i.fn.name} at ${this.rips[k]!.toString(16)}`);
       this.check = 'none';
       this.instruction(k, i);
@@ -179,21 +243,84 @@ class BlockSource {
       else if (check === 'slow') this.emit(`if (chk !== 0) { chk = 0; ${this.afterCallOut(k)} }`);
     }
     // Falling off the end (unreachable after a last instruction that always leaves).
+    this.cur = n - 1;
     this.emit(this.leave(n - 1, false));
+    starts.push(this.out.length);
+    const body = this.resolveFlags(starts);
     const vars = ['s', 'cpu', 'lo', 'hi', 'mmu', 'rTag', 'wTag', 'rHostW', 'wHostW', 'u8', 'u16', 'u32', 'x32', 'f64', 'generation']
-      .filter((v) => this.uses.has(v) || v === 'cpu')
+      .filter((v) => this.uses.has(v) || v === 'cpu' || (v === 's' && body.flagLoads !== ''))
       .map((v) => `const ${v} = x.${v};`);
-    const consts = this.insns.map((_, k) => `const H${k} = H[${k}], I${k} = I[${k}];`);
+    const consts = this.insns.map((_, k) => `const H${k} = H[${k}];`);
     return [
       ...consts,
-      'return function block(x, limit) {',
+      'return function block(x, limit, b) {',
       ...vars,
       'let a = 0, o = 0, t = 0, j = 0, v = 0, vh = 0, r = 0, rh = 0, chk = 0, done = 0, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
+      body.flagLoads,
       'for (;;) {',
-      ...this.out,
+      ...body.lines,
       '}',
       '};',
     ].join('\n');
+  }
+
+  /**
+   * The lazy flag fields live in JavaScript locals inside the block (`Fop`, `Fa` … for `s.fop`,
+   * `s.fa` …): loaded at entry, written back (the ones the block may have changed) wherever
+   * something outside the block can look — before a handler call, before the generic flag
+   * helpers, and when the block leaves — and loaded again after a handler call. The interpreter
+   * therefore sees its own lazy-flag state at every such point, while flag results that a later
+   * instruction overwrites inside the block are never stored (V8 drops the dead local writes).
+   * The placeholders FLUSH(k) and RELOAD left in the text are resolved here: FLUSH(k) writes back
+   * the fields instructions 0..k write (all the block writes, when it loops in place).
+   */
+  private resolveFlags(starts: number[]): { lines: string[]; flagLoads: string } {
+    const n = this.insns.length;
+    const written: Array<Set<string>> = [];
+    const acc = new Set<string>();
+    const used = new Set<string>();
+    for (let k = 0; k <= n; k++) {
+      for (let l = starts[k]!; l < starts[k + 1]! && k < n; l++) {
+        const line = this.out[l]!;
+        for (const m of line.matchAll(FLAG_WRITE)) acc.add(m[1]!);
+        for (const m of line.matchAll(FLAG_LOCAL)) used.add(m[1]!);
+      }
+      written.push(new Set(acc));
+    }
+    const all = written[n]!;
+    const order = FLAG_FIELDS.filter((f) => used.has(f) || all.has(f));
+    // FLUSH(k, before): the fields instructions 0..k-1 (before) or 0..k wrote. A block that loops
+    // in place may have written any of them in an earlier pass, so it writes back all of them and
+    // loads them all at entry (a local it writes back before writing it must hold the field).
+    const flush = (k: number, after: boolean): string => {
+      const set = this.loops ? all : k === 0 && !after ? EMPTY : written[after ? k : k - 1]!;
+      const parts = order.filter((f) => set.has(f)).map((f) => `s.f${f} = F${f}`);
+      return parts.length === 0 ? '0' : parts.join(', ');
+    };
+    const reload = order.map((f) => `F${f} = s.f${f}`).join(', ') || '0';
+    const lines = this.out.map((line) => line
+      .replace(/\u0001(\d+):(\d)\u0001/g, (_m, k: string, a: string) => flush(Number(k), a === '1'))
+      .replace(/\u0002/g, reload));
+    // Without a loop, a flag local is only read after the block wrote it (or reloaded it after a
+    // handler), and only written back once written: it starts undefined.
+    const declared = order.map((f) => (this.loops ? `F${f} = s.f${f}` : `F${f}`));
+    const flagLoads = order.length === 0 ? '' : `let ${declared.join(', ')};`;
+    return { lines, flagLoads };
+  }
+
+  /**
+   * Writes the flag locals back to the interpreter (an expression; see resolveFlags): before the
+   * current instruction's own flag writes (handler calls, the generic flag helpers) or after them
+   * (leaving the block).
+   */
+  private flushFlags(after = false): string {
+    this.use('s');
+    return `\u0001${this.cur}:${after ? 1 : 0}\u0001`;
+  }
+
+  /** Loads the flag locals from the interpreter again (after a handler ran; an expression). */
+  private reloadFlags(): string {
+    return '\u0002';
   }
 
   private pendingCheck(): 'none' | 'slow' | 'always' {
@@ -201,7 +328,7 @@ class BlockSource {
   }
 
   private emit(line: string): void {
-    this.out.push(line);
+    this.out.push(line.replace(FLAG_FIELD, 'F$1'));
   }
 
   private use(...names: string[]): void {
@@ -218,7 +345,7 @@ class BlockSource {
   private leave(k: number, branched: boolean): string {
     const i = this.insns[k]!;
     const rip = branched ? '' : `cpu.rip = ${this.rips[k]! + i.len}; `;
-    return `{ ${rip}cpu.branched = ${branched}; cpu.instrLength = ${i.len}; cpu.cycles = cy; cpu.instructions += done + ${k + 1}; return; }`;
+    return `{ ${rip}cpu.branched = ${branched}; cpu.instrLength = ${i.len}; cpu.cycles = cy; cpu.instructions += done + ${k + 1}; ${this.flushFlags(true)}; return; }`;
   }
 
   /** Leaves from inside instruction k, which branched (RIP is set): its cycles first. */
@@ -237,7 +364,7 @@ class BlockSource {
     const i = this.insns[k]!;
     const pre = `cpu.instructions += done + ${k}; `;
     const post = ` cpu.instructions -= done + ${k};`;
-    return `cpu.rip = ${this.rips[k]}; cpu.instrLength = ${i.len}; cpu.branched = false; cpu.cycles = cy; ${pre}H${k}(s, I${k});${post} cy = cpu.cycles; m = mmu.l0Mode;${always ? '' : ' chk = 1;'}`;
+    return `cpu.rip = ${this.rips[k]}; cpu.instrLength = ${i.len}; cpu.branched = false; cpu.cycles = cy; ${pre}${this.flushFlags()}; H${k}(s, b.insns[${k}]); ${this.reloadFlags()};${post} cy = cpu.cycles; m = mmu.l0Mode;${always ? '' : ' chk = 1;'}`;
   }
 
   /**
@@ -248,7 +375,7 @@ class BlockSource {
   private afterCallOut(k: number): string {
     let text = `if (cpu.branched) ${this.leave(k, true)}`;
     if (k < this.insns.length - 1) {
-      text += ` if (s.stop || generation[${this.frame}] !== ${this.generation} || !(cy + ${this.span} < limit)) ${this.leave(k, false)}`;
+      text += ` if (s.stop || generation[b.frame] !== b.generation || !(cy + ${this.span} < limit)) ${this.leave(k, false)}`;
     }
     return text;
   }
@@ -356,7 +483,7 @@ class BlockSource {
         this.knownFop = -1;
         return this.emit(
           `v = lo[${M}]; r = (v ${i.op === 0 ? '+' : '-'} 1) >>> 0; lo[${M}] = r; hi[${M}] = 0; ` +
-          `s.fcf = getCF(s); s.fop = ${((i.op === 0 ? 5 : 6) << 2) | 2}; s.fa = v; s.fb = 1; s.fr = r;`,
+          `s.fcf = (${this.flushFlags()}, getCF(s)); s.fop = ${((i.op === 0 ? 5 : 6) << 2) | 2}; s.fa = v; s.fb = 1; s.fr = r;`,
         );
       case sh.shiftImm32_r:
         return this.shiftImm(i);
@@ -474,6 +601,7 @@ class BlockSource {
         default:
       }
     }
+    if (f === str.movs && i.rep === 0 && !i.a32 && i.seg === SEG_NONE) return this.movs(k, i);
     const sseOp = this.sse(k, i);
     if (sseOp) return;
     switch (f) {
@@ -596,6 +724,23 @@ class BlockSource {
       return true;
     }
     return false;
+  }
+
+  /**
+   * MOVSB/W/D/Q without a REP prefix, 64-bit addresses, no segment override (string-ops.ts movs):
+   * the read at RSI and the write at RDI must both hit L0, then RSI and RDI move by the size,
+   * down when RFLAGS.DF is set. A miss changes nothing and runs the handler.
+   */
+  private movs(k: number, i: Insn): void {
+    const size = i.size;
+    const align = (o: string): string => (size === 1 ? '' : ` && (${o} & ${size - 1}) === 0`);
+    this.use('mmu', 'rTag', 'wTag', 'rHostW', 'wHostW', 'lo', 'hi');
+    const read = `(a = ${this.reg64(6)}, o = a & 4095, t = ((a >>> 12) & 255) + m, rTag[t] === a - o${align('o')})`;
+    const write = `(v = ${this.load(size)}, a = ${this.reg64(7)}, o = a & 4095, t = ((a >>> 12) & 255) + m, wTag[t] === a - o${align('o')})`;
+    const step = `r = (cpu.rflags & ${DF}) !== 0 ? ${-size} : ${size};`;
+    const move = (reg: number): string =>
+      `a = ${this.reg64(reg)} + r; lo[${reg}] = a >>> 0; hi[${reg}] = Math.floor(a / ${TWO_32}) >>> 0;`;
+    this.guarded(k, `${read} && ${write}`, `${this.store(size, 'v', 'vh')} ${step} ${move(6)} ${move(7)}`);
   }
 
   /**
@@ -743,7 +888,8 @@ class BlockSource {
   private condition(cc: number): string {
     const fast = this.knownFop >= 0 ? fastCondition(cc, this.knownFop) : null;
     this.use('s');
-    return fast === null ? `cond(s, ${cc})` : `(s.fop === ${this.knownFop} ? ${fast} : cond(s, ${cc}))`;
+    const generic = `(${this.flushFlags()}, cond(s, ${cc}))`;
+    return fast === null ? generic : `(s.fop === ${this.knownFop} ? ${fast.replace('getLT(s)', `(${this.flushFlags()}, getLT(s))`)} : ${generic})`;
   }
 
   /**
@@ -754,6 +900,7 @@ class BlockSource {
    */
   private branchTo(k: number, target: number): string {
     if (target === this.rips[0]) {
+      this.loops = true;
       return `{ cy += ${this.cost}; if (cy + ${this.span} < limit) { done += ${k + 1}; continue; } cpu.rip = ${target}; ${this.leave(k, true)} }`;
     }
     return `{ cpu.rip = ${target}; ${this.exitBranched(k)} }`;

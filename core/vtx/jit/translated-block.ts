@@ -1,6 +1,7 @@
 import type { Cpu } from '../cpu.js';
 import type { Mmu } from '../mmu.js';
 import type { Interp } from '../interp/interp-state.js';
+import type { Insn } from '../interp/insn.js';
 
 /**
  * What a translated block works on, bound once per CPU: the interpreter state (registers as
@@ -44,8 +45,12 @@ export class BlockContext {
   }
 }
 
-/** The JavaScript function of a block: runs it from its first instruction (see BlockTranslator). */
-export type BlockFunction = (x: BlockContext, limit: number) => void;
+/**
+ * The JavaScript function of a block: runs it from its first instruction (see BlockTranslator).
+ * It reads the block's decoded records, frame and generation from `b`, so one function serves
+ * every block with the same code.
+ */
+export type BlockFunction = (x: BlockContext, limit: number, b: TranslatedBlock) => void;
 
 /**
  * A straight-line run of guest instructions of one code page, compiled to one JavaScript function.
@@ -70,8 +75,14 @@ export class TranslatedBlock {
      * block can stop it (the run loop makes the one after the block).
      */
     readonly span: number,
-    /** Guest instructions in the block, and the JavaScript source (for tests and debugging). */
-    readonly length: number,
+    /** The decoded instructions (handler calls take theirs from here). */
+    readonly insns: readonly Insn[],
+    /** The JavaScript source (for tests and debugging). */
     readonly source: string,
-  ) {}
+  ) {
+    this.length = insns.length;
+  }
+
+  /** Guest instructions in the block. */
+  readonly length: number;
 }
