@@ -11,6 +11,7 @@ import { MICROSOFT_RSS_KEY, ToeplitzHash } from '../../core/vtx/devices/toeplitz
 import { EPHEMERAL_FIRST, ElasticThread } from '../../plugins/ix-dataplane/elastic-thread.js';
 import { IX_BIN } from '../../plugins/ix-dataplane/ix-bench-suite.js';
 import { runIxEcho } from '../../plugins/ix-dataplane/ix-experiments.js';
+import { crossing } from '../../plugins/ix-dataplane/ix-figure-series.js';
 import { IxNode } from '../../plugins/ix-dataplane/ix-node.js';
 
 const PROFILE = 'dune-e3-1230v2';
@@ -157,4 +158,13 @@ describe('the IX dataplane on several cores', () => {
     expect(server.output).toContain('elastic thread 2: set-up failed (-16)'); // -EBUSY
     expect(proc.waitStatus).not.toBe(0);
   }, 60_000);
+});
+
+describe('the size at which NetPIPE reaches a goodput', () => {
+  it('interpolates on a log scale between the sizes measured, and says when it is not reached', () => {
+    // 4 Gb/s at 10 KB and 6 Gb/s at 40 KB: 5 Gb/s half-way in log size, at 20 KB.
+    expect(crossing([1000, 10_000, 40_000], [1, 4, 6], 5)).toBeCloseTo(20_000, 6);
+    expect(crossing([1000, 10_000], [5.5, 7], 5)).toBe(1000);
+    expect(crossing([1000, 10_000], [1, 2], 5)).toBeUndefined();
+  });
 });

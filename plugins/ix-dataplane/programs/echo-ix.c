@@ -1,6 +1,6 @@
 /*
  * The echo server of IX Fig. 3 over libix: every connection's messages of MSG_SIZE bytes are
- * echoed once whole. Usage: echo-ix MSG_SIZE CONNECTIONS [BATCH [THREADS]] — exits after
+ * echoed once whole (up to 8 KiB; larger messages, NetPIPE's, are echoed as they arrive). Usage: echo-ix MSG_SIZE CONNECTIONS [BATCH [THREADS]] — exits after
  * CONNECTIONS connections have ended, in all. With -c (echo-ix -c A.B.C.D PORT MSG_SIZE ROUNDS
  * [THREADS]) it is NetPIPE's ping-pong client: each thread dials, sends a message, waits for
  * its echo, ROUNDS times; the process exits when every thread is done.
@@ -21,14 +21,18 @@
 #include "libdune/dune.h"
 #include "ix.h"
 
-#define MAX_CONNS 4096
+#define MAX_CONNS 2048
+/* Messages up to this size are echoed once whole (Fig. 3); larger ones (NetPIPE's) as they arrive. */
+#define WHOLE_MAX 8192
 
 struct conn {
 	struct ixev_ctx ctx;
-	size_t have;
+	size_t have, streamed;
 	int used;
-	char buf[2048];
+	char buf[WHOLE_MAX];
 };
+
+static char pattern[IXEV_SEND_BYTES];
 
 static struct conn conns[MAX_CONNS];
 static size_t msg_size;
@@ -39,19 +43,44 @@ static int threads_done;
 static __thread int me, last_release;
 static char ustack[IX_MAX_THREADS][65536] __attribute__((aligned(16)));
 
+/* Room in ixev's send ring: bytes sent stay there until acknowledged. */
+static size_t room(const struct ixev_ctx *ctx)
+{
+	return IXEV_SEND_BYTES - (size_t) (ctx->tx_len - ctx->tx_acked);
+}
+
+/*
+ * What does not fit in the send ring is not read: it stays in the dataplane's mbufs, unacknowledged
+ * by recv_done, and TCP's window holds the sender back until a `sent` event (IXEVOUT) makes room.
+ */
 static void handler(struct ixev_ctx *ctx, unsigned int reason)
 {
 	struct conn *c = (struct conn *) ctx;
-	if (reason & IXEVIN) {
+	if (reason & (IXEVIN | IXEVOUT)) {
 		for (;;) {
-			long n = ixev_recv(ctx, c->buf + c->have, msg_size - c->have);
-			if (n <= 0)
-				break;
-			c->have += n;
-			if (c->have == msg_size) {
-				ixev_send(ctx, c->buf, msg_size);
-				c->have = 0;
-				__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
+			long n;
+			if (msg_size <= WHOLE_MAX) {
+				if (c->have == msg_size) {
+					if (room(ctx) < msg_size)
+						break;
+					ixev_send(ctx, c->buf, msg_size);
+					c->have = 0;
+					__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
+				}
+				n = ixev_recv(ctx, c->buf + c->have, msg_size - c->have);
+				if (n <= 0)
+					break;
+				c->have += n;
+			} else {
+				size_t r = room(ctx) < sizeof(c->buf) ? room(ctx) : sizeof(c->buf);
+				if (r == 0)
+					break;
+				n = ixev_recv(ctx, c->buf, r);
+				if (n <= 0)
+					break;
+				ixev_send(ctx, c->buf, n);
+				for (c->streamed += n; c->streamed >= msg_size; c->streamed -= msg_size)
+					__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
 			}
 		}
 	}
@@ -66,9 +95,9 @@ static struct ixev_ctx *accept_conn(uint64_t handle, uint32_t ip, uint16_t port)
 	for (int i = me * per; i < (me + 1) * per; i++) {
 		if (!conns[i].used) {
 			conns[i].used = 1;
-			conns[i].have = 0;
+			conns[i].have = conns[i].streamed = 0;
 			ixev_ctx_init(&conns[i].ctx);
-			ixev_set_handler(&conns[i].ctx, IXEVIN, handler);
+			ixev_set_handler(&conns[i].ctx, IXEVIN | IXEVOUT, handler);
 			return &conns[i].ctx;
 		}
 	}
@@ -83,9 +112,23 @@ static void release(struct ixev_ctx *ctx)
 }
 
 static long rounds;
-static __thread long rounds_left, client_got;
+static __thread long rounds_left, client_got, to_send;
 static __thread int client_done;
 static int client_failed;
+
+/* The client's message goes down as the send ring has room (NetPIPE's may be larger than the ring). */
+static void push(struct ixev_ctx *ctx)
+{
+	while (to_send > 0) {
+		size_t n = room(ctx);
+		if (n == 0)
+			break;
+		if (n > (size_t) to_send)
+			n = (size_t) to_send;
+		ixev_send(ctx, pattern, n);
+		to_send -= (long) n;
+	}
+}
 
 static void client_handler(struct ixev_ctx *ctx, unsigned int reason)
 {
@@ -103,27 +146,25 @@ static void client_handler(struct ixev_ctx *ctx, unsigned int reason)
 		while (client_got >= (long) msg_size) {
 			client_got -= msg_size;
 			__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
-			if (--rounds_left > 0) {
-				memset(c->buf, 0x5a, msg_size);
-				ixev_send(ctx, c->buf, msg_size);
-			} else if (client_done == 0) {
+			if (--rounds_left > 0)
+				to_send += (long) msg_size;
+			else if (client_done == 0)
 				client_done = 1;
-			}
 		}
 	}
+	push(ctx);
 	if (reason & IXEVHUP)
 		client_done = -1;
 }
 
 static void dialed(struct ixev_ctx *ctx, long ret)
 {
-	struct conn *c = (struct conn *) ctx;
 	if (ret != 0) {
 		client_done = -1;
 		return;
 	}
-	memset(c->buf, 0x5a, msg_size);
-	ixev_send(ctx, c->buf, msg_size);
+	to_send = (long) msg_size;
+	push(ctx);
 }
 
 static struct ixev_conn_ops ops = { .accept = accept_conn, .release = release, .dialed = dialed };
@@ -177,7 +218,7 @@ static void app(void)
 		rounds_left = rounds;
 		c->used = 1;
 		ixev_ctx_init(&c->ctx);
-		ixev_set_handler(&c->ctx, IXEVIN, client_handler);
+		ixev_set_handler(&c->ctx, IXEVIN | IXEVOUT, client_handler);
 		ixev_dial(&c->ctx, dial_ip, dial_port);
 		while (client_done == 0)
 			ixev_wait();
@@ -243,6 +284,7 @@ static int start(void)
 	pthread_t t;
 	int ret, r;
 
+	memset(pattern, 0x5a, sizeof(pattern));
 	ixev_init(&ops);
 	if (nthreads == 1) {
 		ret = ix_init(batch_arg);
@@ -289,7 +331,7 @@ int main(int argc, char **argv)
 		msg_size = strtoul(argv[4], NULL, 10);
 		rounds = strtol(argv[5], NULL, 10);
 		nthreads = argc == 7 ? atoi(argv[6]) : 1;
-		if (msg_size == 0 || msg_size > sizeof(conns[0].buf) || rounds <= 0 || !dial_ip || nthreads < 1 || nthreads > IX_MAX_THREADS) {
+		if (msg_size == 0 || msg_size > (1UL << 24) || rounds <= 0 || !dial_ip || nthreads < 1 || nthreads > IX_MAX_THREADS) {
 			dune_printf("echo-ix: bad client arguments\n");
 			return 2;
 		}
@@ -302,7 +344,7 @@ int main(int argc, char **argv)
 		conns_left = strtol(argv[2], NULL, 10);
 		batch_arg = argc > 3 ? atoi(argv[3]) : 0;
 		nthreads = argc > 4 ? atoi(argv[4]) : 1;
-		if (msg_size == 0 || msg_size > sizeof(conns[0].buf) || conns_left <= 0 || nthreads < 1 || nthreads > IX_MAX_THREADS) {
+		if (msg_size == 0 || msg_size > (1UL << 24) || conns_left <= 0 || nthreads < 1 || nthreads > IX_MAX_THREADS) {
 			dune_printf("echo-ix: bad MSG_SIZE, CONNECTIONS or THREADS\n");
 			return 2;
 		}
