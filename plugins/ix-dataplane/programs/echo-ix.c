@@ -51,18 +51,24 @@ static size_t room(const struct ixev_ctx *ctx)
 
 /*
  * What does not fit in the send ring is not read: it stays in the dataplane's mbufs, unacknowledged
- * by recv_done, and TCP's window holds the sender back until a `sent` event (IXEVOUT) makes room.
+ * by recv_done, and TCP's window holds the sender back until a `sent` event makes room. Only then
+ * does the handler ask for IXEVOUT, so that a connection that is never short of room costs no
+ * call per `sent` event.
  */
 static void handler(struct ixev_ctx *ctx, unsigned int reason)
 {
 	struct conn *c = (struct conn *) ctx;
+	if (reason & IXEVOUT)
+		ixev_set_handler(ctx, IXEVIN, handler);
 	if (reason & (IXEVIN | IXEVOUT)) {
 		for (;;) {
 			long n;
 			if (msg_size <= WHOLE_MAX) {
 				if (c->have == msg_size) {
-					if (room(ctx) < msg_size)
+					if (room(ctx) < msg_size) {
+						ixev_set_handler(ctx, IXEVIN | IXEVOUT, handler);
 						break;
+					}
 					ixev_send(ctx, c->buf, msg_size);
 					c->have = 0;
 					__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
@@ -73,8 +79,10 @@ static void handler(struct ixev_ctx *ctx, unsigned int reason)
 				c->have += n;
 			} else {
 				size_t r = room(ctx) < sizeof(c->buf) ? room(ctx) : sizeof(c->buf);
-				if (r == 0)
+				if (r == 0) {
+					ixev_set_handler(ctx, IXEVIN | IXEVOUT, handler);
 					break;
+				}
 				n = ixev_recv(ctx, c->buf, r);
 				if (n <= 0)
 					break;
@@ -97,7 +105,7 @@ static struct ixev_ctx *accept_conn(uint64_t handle, uint32_t ip, uint16_t port)
 			conns[i].used = 1;
 			conns[i].have = conns[i].streamed = 0;
 			ixev_ctx_init(&conns[i].ctx);
-			ixev_set_handler(&conns[i].ctx, IXEVIN | IXEVOUT, handler);
+			ixev_set_handler(&conns[i].ctx, IXEVIN, handler);
 			return &conns[i].ctx;
 		}
 	}
@@ -116,6 +124,8 @@ static __thread long rounds_left, client_got, to_send;
 static __thread int client_done;
 static int client_failed;
 
+static void client_handler(struct ixev_ctx *ctx, unsigned int reason);
+
 /* The client's message goes down as the send ring has room (NetPIPE's may be larger than the ring). */
 static void push(struct ixev_ctx *ctx)
 {
@@ -128,6 +138,8 @@ static void push(struct ixev_ctx *ctx)
 		ixev_send(ctx, pattern, n);
 		to_send -= (long) n;
 	}
+	/* IXEVOUT only while part of the message waits for room. */
+	ixev_set_handler(ctx, to_send > 0 ? IXEVIN | IXEVOUT : IXEVIN, client_handler);
 }
 
 static void client_handler(struct ixev_ctx *ctx, unsigned int reason)
@@ -218,7 +230,7 @@ static void app(void)
 		rounds_left = rounds;
 		c->used = 1;
 		ixev_ctx_init(&c->ctx);
-		ixev_set_handler(&c->ctx, IXEVIN | IXEVOUT, client_handler);
+		ixev_set_handler(&c->ctx, IXEVIN, client_handler);
 		ixev_dial(&c->ctx, dial_ip, dial_port);
 		while (client_done == 0)
 			ixev_wait();
