@@ -100,9 +100,17 @@ function barPanel(title: string, subtitle: string | undefined, unit: string, bar
   };
 }
 
-/** Points of one or more series over a shared x: a line per series, log axes where values span decades. */
+/**
+ * Points of one or more series over a shared x: a line per series, log axes where values span
+ * decades. A point with a paper figure (its `paper.dune`, else `paper.linux`) also puts that
+ * figure on a line of its own, "<series> · paper", so each series is drawn against the paper's.
+ */
 function linePanel(unit: string, rows: readonly BenchRow[]): Record<string, unknown> {
   const points = rows.map((r) => ({ series: r.series!.name, x: r.series!.x, value: r.value!, id: r.id }));
+  for (const r of rows) {
+    const paper = r.paper?.dune ?? r.paper?.linux;
+    if (finite(paper)) points.push({ series: `${r.series!.name} · paper`, x: r.series!.x, value: paper, id: `${r.id} (paper)` });
+  }
   const xs = points.map((p) => p.x);
   const xLog = wantsLog(xs);
   return {

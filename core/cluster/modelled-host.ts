@@ -55,9 +55,9 @@ export class ModelledHost {
   readonly stack: NetStack;
   readonly port: HostPort;
 
-  constructor(readonly name: string, events: EventQueue, mac: Uint8Array, address: number, prefixLength: number, secret: number) {
+  constructor(readonly name: string, events: EventQueue, mac: Uint8Array, address: number, prefixLength: number, secret: number, bitsPerSecond?: number) {
     this.stack = new NetStack(new ClusterNetTimers(events), { secret });
-    this.port = new HostPort(name, mac, events);
+    this.port = new HostPort(name, mac, events, bitsPerSecond);
     this.stack.attach(this.port, { address, prefixLength });
     this.port.bind(this.stack);
   }

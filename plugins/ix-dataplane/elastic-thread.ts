@@ -17,6 +17,8 @@ import {
   USYS_TCP_KNOCK, USYS_TCP_RECV, USYS_TCP_SENT,
 } from './ix-abi.js';
 import { IX_COSTS } from './ix-cost-constants.js';
+import { MICROSOFT_RSS_KEY, ToeplitzHash } from '../../core/vtx/devices/toeplitz-hash.js';
+import { RETA_ENTRIES } from '../../core/vtx/devices/rss-redirection.js';
 
 const DESC = 16;
 const PTE_P = 1;
@@ -24,6 +26,13 @@ const PTE_W = 2;
 const PTE_U = 4;
 const TWO_32 = 0x1_0000_0000;
 const MAX_FLOWS = 4096;
+const ETH_P_ARP = 0x0806;
+/**
+ * The ephemeral ports an outbound connection probes (the IANA dynamic range; IX draws its own
+ * ephemeral ports from a range of its own too, so that no two cores can pick the same 4-tuple).
+ */
+export const EPHEMERAL_FIRST = 49152;
+export const EPHEMERAL_LAST = 65535;
 
 /** Counters of one elastic thread, read by the experiments (mechanism counts). */
 export interface IxCounters {
@@ -43,6 +52,11 @@ export interface IxCounters {
   rdtWrites: number;
   /** Largest RX batch taken in one pass (never above B). */
   maxRxBatch: number;
+  /** Outbound connections placed, and the ephemeral ports tried for them (IX §4.4's probing). */
+  dials: number;
+  dialProbes: number;
+  /** ARP frames this core took from a sibling's queue (the shared neighbour table's updates). */
+  arpShared: number;
 }
 
 interface Flow {
@@ -88,8 +102,20 @@ export class ElasticThread implements NetDevice, NetTimers {
   readonly stack: NetStack;
   readonly counters: IxCounters = {
     loops: 0, bpolls: 0, idlePolls: 0, rxPackets: 0, txPackets: 0, calls: 0, events: 0, callErrors: 0, badBatches: 0,
-    tailWrites: 0, rdtWrites: 0, maxRxBatch: 0,
+    tailWrites: 0, rdtWrites: 0, maxRxBatch: 0, dials: 0, dialProbes: 0, arpShared: 0,
   };
+  /**
+   * The dataplane's elastic threads on this port, this one included (set by the control plane).
+   * Only ARP crosses between them: IX shares one neighbour table among its cores (RCU), and
+   * ARP frames have no 4-tuple, so RSS gives them all to queue 0.
+   */
+  peers: readonly ElasticThread[] = [this];
+  /** ARP frames a sibling received for the shared table, taken at the start of this core's next pass. */
+  private readonly arpInbox: Uint8Array[] = [];
+  /** Which core owns each flow group (RETA entry), as the control plane assigned them. */
+  flowGroups: Uint8Array = new Uint8Array(RETA_ENTRIES);
+  private readonly toeplitz = new ToeplitzHash(MICROSOFT_RSS_KEY);
+  private probeCursor = EPHEMERAL_FIRST;
   /** Packets taken per loop, calls per batch: histograms (index = count, capped). */
   readonly rxBatchHistogram = new Float64Array(BSYS_MAX + 1);
   readonly callBatchHistogram = new Float64Array(BSYS_MAX + 1);
@@ -171,13 +197,24 @@ export class ElasticThread implements NetDevice, NetTimers {
     cpu.charge(this.mmioWrite);
   }
 
-  /** Brings up the queue pair (ixgbe's init, as IX's ethdev does it): rings, SRRCTL, RSS off, interrupts masked. */
-  init(cpu: Cpu): void {
-    const q = this.queue;
+  /**
+   * The port-wide part of bring-up, done once, by the first elastic thread: reset, every
+   * interrupt cause masked (the dataplane polls), broadcast accepted, TX enabled, RSS on TCP/IPv4
+   * and IPv4 with the key the dataplane's own Toeplitz hash uses (for probing).
+   */
+  initPort(cpu: Cpu): void {
     this.wr(cpu, R.CTRL, R.CTRL_RST);
-    this.wr(cpu, R.EIMC, 0xffffffff); // polling: every cause masked
+    this.wr(cpu, R.EIMC, 0xffffffff);
     this.wr(cpu, R.FCTRL, R.FCTRL_BAM);
     this.wr(cpu, R.DMATXCTL, R.DMATXCTL_TE);
+    const key = MICROSOFT_RSS_KEY;
+    for (let n = 0; n < 10; n++) this.wr(cpu, R.rssrk(n), key[4 * n]! | (key[4 * n + 1]! << 8) | (key[4 * n + 2]! << 16) | (key[4 * n + 3]! << 24));
+    this.wr(cpu, R.MRQC, R.MRQC_MRQE_RSS | R.MRQC_RSS_TCPIPV4 | R.MRQC_RSS_IPV4);
+  }
+
+  /** Brings up this thread's queue pair (ixgbe's per-queue init, as IX's ethdev does it): rings, SRRCTL, RX on. */
+  init(cpu: Cpu): void {
+    const q = this.queue;
     const tx = this.pa(REGION.txRing);
     const rx = this.pa(REGION.rxRing);
     this.wr(cpu, R.tdbal(q), tx >>> 0);
@@ -209,6 +246,13 @@ export class ElasticThread implements NetDevice, NetTimers {
 
   private freeMbuf(m: number): void {
     this.freeMbufs[this.nFree++] = m;
+  }
+
+  /** Flows with a handle (accepted or dialled, not yet closed by the application). */
+  get flowsOpen(): number {
+    let n = 0;
+    for (const f of this.flows) if (f !== undefined) n++;
+    return n;
   }
 
   /** Free mbufs in the pool. */
@@ -610,14 +654,41 @@ export class ElasticThread implements NetDevice, NetTimers {
     if (!Number.isSafeInteger(ip) || ip < 0 || ip > 0xffff_ffff || !Number.isSafeInteger(port) || port <= 0 || port > 0xffff) return -RET_INVAL;
     const s = this.stack.tcpSocket();
     s.noDelay = true;
+    if (!this.bindProbed(s, ip, port)) return -RET_NOBUFS;
     const h = this.newFlow(s, false, cookie);
-    if (h < 0) return -RET_NOBUFS;
+    if (h < 0) {
+      s.close();
+      return -RET_NOBUFS;
+    }
     const r = s.connect(ip, port);
     if (r !== -EINPROGRESS && r !== 0) {
       this.closeFlow(h, this.flowOf(h)!);
       return -RET_INVAL;
     }
     return h;
+  }
+
+  /**
+   * IX §4.4: the Toeplitz hash cannot be inverted, so an outbound connection tries ephemeral
+   * ports, from where the last search stopped, until the hash of the 4-tuple as the NIC will see
+   * it on the replies (peer address and port as the source) falls in a flow group of this core
+   * and the port is free here. With flow groups spread evenly that takes about as many probes as
+   * there are cores. False when no port of the range qualifies.
+   */
+  private bindProbed(s: TcpSocket, ip: number, port: number): boolean {
+    const local = this.stack.interfaces[0]!.address;
+    const span = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
+    this.counters.dials++;
+    for (let k = 0; k < span; k++) {
+      const p = this.probeCursor;
+      this.probeCursor = p === EPHEMERAL_LAST ? EPHEMERAL_FIRST : p + 1;
+      this.counters.dialProbes++;
+      this.cpu.charge(IX_COSTS.probe * this.instr);
+      const group = this.toeplitz.ipv4Tcp(ip >>> 0, local, port, p) & (RETA_ENTRIES - 1);
+      if (this.flowGroups[group] !== this.queue) continue;
+      if (s.bind(0, p) === 0) return true;
+    }
+    return false;
   }
 
   // --- Receive: at most B packets per pass.
@@ -637,6 +708,7 @@ export class ElasticThread implements NetDevice, NetTimers {
       this.curMbuf = m;
       this.curPayloadEnd = frame.length >= 18 ? 14 + ((frame[16]! << 8) | frame[17]!) : frame.length;
       this.cpu.charge(IX_COSTS.rxPacket * this.instr);
+      if (frame.length >= 14 && ((frame[12]! << 8) | frame[13]!) === ETH_P_ARP) this.shareArp(frame);
       this.stack.receive(this, frame);
       this.curMbuf = -1;
       if (this.mbufRefs[m] === 0) this.freeMbuf(m);
@@ -664,6 +736,20 @@ export class ElasticThread implements NetDevice, NetTimers {
     return taken;
   }
 
+  /** An ARP frame for the shared neighbour table: each sibling core applies it at its next pass. */
+  private shareArp(frame: Uint8Array): void {
+    for (const p of this.peers) if (p !== this) p.arpInbox.push(frame.slice());
+  }
+
+  private takeSharedArp(): void {
+    while (this.arpInbox.length > 0) {
+      const f = this.arpInbox.shift()!;
+      this.counters.arpShared++;
+      this.cpu.charge(IX_COSTS.rxPacket * this.instr);
+      this.stack.receive(this, f);
+    }
+  }
+
   /**
    * SYS_BPOLL, the native: rdi = the batch array, rsi = its length. Returns in rax the number
    * of events, or -RET_FAULT / -RET_INVAL for a batch it refused as a whole. With nothing to
@@ -673,6 +759,7 @@ export class ElasticThread implements NetDevice, NetTimers {
     this.cpu = cpu;
     this.counters.loops++;
     cpu.charge(IX_COSTS.loop * this.instr);
+    if (this.arpInbox.length > 0) this.takeSharedArp();
     let calls = 0;
     if (!this.spinning) {
       this.nEvents = 0;

@@ -7,6 +7,7 @@ import { runEchoExperiment } from '../../core/cluster/echo-experiment.js';
 import { runNetpipe } from '../../core/cluster/netpipe-experiment.js';
 import { IxMechanismCounts, runIxEcho, runIxNetpipe } from './ix-experiments.js';
 import { kernelShare } from '../../core/vtx/cpu-mode.js';
+import { IX_SERIES_STEPS, ixFigureSeries } from './ix-figure-series.js';
 
 export const IX_BIN = fileURLToPath(new URL('./programs/bin', import.meta.url));
 const ECHO_IX = join(IX_BIN, 'echo-ix');
@@ -25,8 +26,8 @@ const ECHO = { connections: 16, roundTrips: 128, messageBytes: 64 } as const;
 @injectable()
 export class IxBenchSuite implements BenchSuite {
   readonly id = 'ix';
-  readonly description = 'IX dataplane vs Linux on the simulated 10 GbE: NetPIPE latency (Fig. 2) and echo throughput (Fig. 3b), one server core';
-  readonly steps = 7;
+  readonly description = 'IX dataplane vs Linux on the simulated 10 GbE: NetPIPE latency and goodput (Fig. 2), echo throughput against server cores, round trips and message size (Fig. 3)';
+  readonly steps = 7 + IX_SERIES_STEPS;
 
   run(ctx: BenchContext): BenchResult {
     const rows: BenchRow[] = [];
@@ -78,10 +79,16 @@ export class IxBenchSuite implements BenchSuite {
       description: 'the IX echo row with the batch bound B = 1 (one packet per pass of the loop; Fig. 6 varies B on memcached, not here)',
       counts: prefixed('ix', ixCounts(b1.perMessage)),
     });
+    rows.push(...ixFigureSeries(ctx, {
+      pingpong64: { linux: linuxNp.oneWayUs, ix: ixNp.oneWayUs },
+      echoN1: { linux: linuxN1.messagesPerSecond / 1e6, ix: ixN1.messagesPerSecond / 1e6, linuxCounts: linuxN1.perMessage, ixCounts: ixCounts(ixN1.perMessage) },
+      echoKept: { linux: linuxEcho.messagesPerSecond / 1e6, ix: ixEcho.messagesPerSecond / 1e6, linuxCounts: linuxEcho.perMessage, ixCounts: ixCounts(ixEcho.perMessage) },
+    }));
     return {
       suite: this.id, profile: ctx.profile, rows,
       meta: {
-        cores: 'one server core in every row (one elastic thread; the Linux server with one CPU)',
+        cores: 'one server core in every row but the fig3a series (one elastic thread per core; the Linux server with one CPU per core and an event loop on each)',
+        ix40: 'IX-40: one 82599 port whose line rate is raised to 40 Gb/s, and a client port at 40 Gb/s (the paper used four 10 GbE ports)',
         linux: 'examples/guest/echoserver on the Linux model: 82599 + ixgbe (EITR 40), NAPI, epoll, the kernel TCP/IP stack',
         ix: 'plugins/ix-dataplane/programs/bin/echo-ix over libix in guest ring 3; the dataplane in guest ring 0 on Dune, polling, B = 64',
         clients: 'pingpong: the same OS on a second simulated machine; echo: one modelled host (no CPU cost), 10 GbE, 0.5 µs wire',

@@ -18,4 +18,6 @@ export const IX_COSTS = {
   loop: 150,
   /** One user pointer checked (range, then a page-table walk as uaccess fix-ups would): estimate. */
   userCheck: 40,
+  /** One ephemeral port tried by an outbound connection: a table-driven Toeplitz hash of 12 bytes and a flow-group look-up: estimate. */
+  probe: 50,
 } as const;

@@ -33,26 +33,37 @@ export interface IxMechanismCounts {
   kernelShare: number;
 }
 
-function snapshot(n: IxNode, t: ElasticThread): Record<string, number> {
+/** The machine's counts and the sums of its elastic threads' counters. */
+function snapshot(n: IxNode, threads: readonly ElasticThread[]): Record<string, number> {
   const s = n.machine.stats;
-  const c = t.counters;
   let batches = 0;
-  for (let i = 1; i < t.rxBatchHistogram.length; i++) batches += t.rxBatchHistogram[i]!;
+  let rxPackets = 0;
+  let calls = 0;
+  let bpolls = 0;
+  let mmio = 0;
+  for (const t of threads) {
+    const c = t.counters;
+    for (let i = 1; i < t.rxBatchHistogram.length; i++) batches += t.rxBatchHistogram[i]!;
+    rxPackets += c.rxPackets;
+    calls += c.calls;
+    bpolls += c.bpolls;
+    mmio += c.tailWrites + c.rdtWrites;
+  }
   return {
     vmExits: s.sum('vmx.exits'),
     // SYSCALL instructions the CPUs executed (the kernel's own count of Linux system calls is apart).
     syscalls: s.sum('syscalls') - s.get('linux.syscalls'),
     interrupts: s.sum('interrupts'),
-    rxPackets: c.rxPackets,
+    rxPackets,
     rxBatches: batches,
-    calls: c.calls,
-    bpolls: c.bpolls,
-    mmio: c.tailWrites + c.rdtWrites,
+    calls,
+    bpolls,
+    mmio,
     ...ringCycles(s),
   };
 }
 
-function mechanisms(a: Record<string, number>, b: Record<string, number>, messages: number, t: ElasticThread): IxMechanismCounts {
+function mechanisms(a: Record<string, number>, b: Record<string, number>, messages: number, threads: readonly ElasticThread[]): IxMechanismCounts {
   const d = (k: string): number => b[k]! - a[k]!;
   return {
     packetsPerBatch: d('rxPackets') / Math.max(1, d('rxBatches')),
@@ -61,7 +72,7 @@ function mechanisms(a: Record<string, number>, b: Record<string, number>, messag
     vmExitsPerMessage: d('vmExits') / messages,
     interruptsPerMessage: d('interrupts') / messages,
     mmioWritesPerMessage: d('mmio') / messages,
-    maxRxBatch: t.counters.maxRxBatch,
+    maxRxBatch: Math.max(...threads.map((t) => t.counters.maxRxBatch)),
     kernelShare: kernelShare({ kernelCycles: d('kernelCycles'), userCycles: d('userCycles') }),
   };
 }
@@ -101,7 +112,7 @@ export function runIxNetpipe(o: IxNetpipeOptions): IxNetpipeResult {
   const rounds = o.roundTrips[1] - o.roundTrips[0];
   return {
     oneWayUs: ((b.exitSeconds - a.exitSeconds) / rounds / 2) * 1e6,
-    perRoundTrip: mechanisms(a.counts, b.counts, rounds, b.thread),
+    perRoundTrip: mechanisms(a.counts, b.counts, rounds, [b.thread]),
     output: a.output + b.output,
   };
 }
@@ -127,7 +138,7 @@ function ixNetpipeOnce(o: IxNetpipeOptions, rounds: number): IxNetpipeRun {
   client.kernel.onProcessExit = (p) => {
     if (p !== proc) return;
     exitCycles = Math.max(...client.machine.cpus.map((c) => c.cycles));
-    counts = snapshot(client, client.setup.threads[0]!);
+    counts = snapshot(client, client.setup.threads);
   };
   client.start();
   runUntil(cluster, () => !Number.isNaN(exitCycles), 'ix netpipe: client', 1e10, 10_000);
@@ -147,6 +158,10 @@ export interface IxEchoOptions {
   readonly batch?: number;
   /** Called as the closed loop runs, with the round trips completed and the total. */
   readonly progress?: (completed: number, total: number) => void;
+  /** Server cores, one elastic thread each (default 1). */
+  readonly cores?: number;
+  /** Line rate of the server's port and of the client's (default 10 Gb/s). */
+  readonly bitsPerSecond?: number;
 }
 
 export interface IxEchoResult {
@@ -156,32 +171,38 @@ export interface IxEchoResult {
   readonly p99Ns: number;
   readonly perMessage: IxMechanismCounts;
   readonly serverOutput: string;
-  /** mbufs neither free nor on the RX ring once every connection has closed (a leak shows here). */
+  /** mbufs neither free nor on the RX ring once every connection has closed (a leak shows here), over all threads. */
   readonly mbufsHeld: number;
+  /** The server's elastic threads (their counters: how RSS spread the work). */
+  readonly threads: readonly ElasticThread[];
+  /** Simulated seconds of the measured closed loop (to its 90 % mark). */
+  readonly measuredSeconds: number;
 }
 
 /**
- * The echo experiment (IX Fig. 3) with an IX server on one core: echo-ix on an IxNode and a
- * modelled client host (as for Linux, core/cluster/echo-experiment.ts) running closed-loop
- * connections of `roundTrips` messages. Throughput is over the first 90 % of the round trips.
+ * The echo experiment (IX Fig. 3) with an IX server on `cores` cores: echo-ix (one elastic
+ * thread per core) on an IxNode and a modelled client host (as for Linux,
+ * core/cluster/echo-experiment.ts) running closed-loop connections of `roundTrips` messages.
+ * Throughput is over the first 90 % of the round trips.
  */
 export function runIxEcho(o: IxEchoOptions): IxEchoResult {
+  const cores = o.cores ?? 1;
   const cluster = new Cluster();
-  const server = new IxNode(cluster, 'server', { profile: o.profile, mac: mac(1), address: SERVER_ADDR, port: PORT });
-  const client = new ModelledHost('client', cluster.events, mac(2), CLIENT_ADDR, 24, 2);
+  const server = new IxNode(cluster, 'server', { profile: o.profile, mac: mac(1), address: SERVER_ADDR, port: PORT, cores, bitsPerSecond: o.bitsPerSecond });
+  const client = new ModelledHost('client', cluster.events, mac(2), CLIENT_ADDR, 24, 2, o.bitsPerSecond);
   cluster.connectHost(server.nic, client, WIRE_SECONDS);
-  let thread: ElasticThread | undefined;
-  const clients = new EchoClients(cluster, client, { ...o, address: SERVER_ADDR, port: PORT }, () => snapshot(server, thread!));
+  const threads = server.setup.threads;
+  const clients = new EchoClients(cluster, client, { ...o, address: SERVER_ADDR, port: PORT }, () => snapshot(server, threads));
   const total = clients.plannedConnections;
-  const proc = server.spawn(o.echoIx, [String(o.messageBytes), String(total), String(o.batch ?? 0)]);
+  const proc = server.spawn(o.echoIx, [String(o.messageBytes), String(total), String(o.batch ?? 0), String(cores)]);
   server.start();
-  runUntil(cluster, () => server.setup.threads.length > 0, 'ix echo: server set-up');
-  thread = server.setup.threads[0]!;
+  runUntil(cluster, () => threads.length === cores || proc.zombie, 'ix echo: server set-up');
+  if (threads.length !== cores) throw new Error(`ix echo: ${threads.length} of ${cores} elastic threads started: ${server.output.trim()}`);
   if (clients.kept) {
     clients.openAll();
     runUntil(cluster, () => clients.established, 'ix echo: connections', 1e9, 200);
   }
-  const before = snapshot(server, thread);
+  const before = snapshot(server, threads);
   const all = o.connections * o.roundTrips;
   clients.start();
   runUntil(cluster, () => {
@@ -189,7 +210,11 @@ export function runIxEcho(o: IxEchoOptions): IxEchoResult {
     return clients.finished;
   }, 'ix echo: the closed loop', 1e8, 1_000_000);
   clients.abortAll();
-  runUntil(cluster, () => proc.zombie, 'ix echo: server exit', 1e9, 1000);
+  try {
+    runUntil(cluster, () => proc.zombie, 'ix echo: server exit', 1e9, 1000);
+  } catch (e) {
+    throw new Error(`${(e as Error).message} (${server.output.trim()}; ${threads.map((t) => `${t.name}: ${JSON.stringify(t.counters)} ${t.flowsOpen} flows`).join(', ')}; cycles ${server.machine.cpus.map((c) => c.cycles).join(' ')}, now ${cluster.events.now})`);
+  }
   if (clients.opened !== total) throw new Error(`ix echo: ${clients.opened} connections opened, ${total} planned`);
   const loop = clients.loop;
   return {
@@ -197,8 +222,10 @@ export function runIxEcho(o: IxEchoOptions): IxEchoResult {
     completed: loop.completed,
     p50Ns: loop.latency.percentile(50) / 1000,
     p99Ns: loop.latency.percentile(99) / 1000,
-    perMessage: mechanisms(before, clients.atMark!, clients.mark, thread),
+    perMessage: mechanisms(before, clients.atMark!, clients.mark, threads),
     serverOutput: server.output,
-    mbufsHeld: thread.mbufsHeld,
+    mbufsHeld: threads.reduce((a, t) => a + t.mbufsHeld, 0),
+    threads,
+    measuredSeconds: clients.mark / clients.messagesPerSecond,
   };
 }

@@ -17,12 +17,16 @@ export interface IxNodeOptions {
   readonly address: number;
   /** The TCP port the dataplane listens on for its application (ix.conf's `port`). */
   readonly port: number;
+  /** CPUs of the machine, each a core for one elastic thread (default 1). */
+  readonly cores?: number;
+  /** The port's line rate (default 10 Gb/s, the 82599's). */
+  readonly bitsPerSecond?: number;
 }
 
 /**
  * A cluster machine that runs IX: Linux (the control plane, VMX root) with the Dune module, whose
  * exit handlers include IX's set-up hypercall, and an 82599 port that Linux does not drive — the
- * dataplane takes its queue pair. Its one CPU is the elastic thread's core.
+ * dataplane takes its queue pairs. Each CPU is the core of one elastic thread.
  */
 export class IxNode {
   readonly machine: Machine;
@@ -33,14 +37,14 @@ export class IxNode {
   output = '';
 
   constructor(cluster: Cluster, readonly name: string, o: IxNodeOptions) {
-    const { machine, kernel } = bootLinux({ profile: o.profile, memory: 256 << 20, cpus: 1 });
+    const { machine, kernel } = bootLinux({ profile: o.profile, memory: 256 << 20, cpus: o.cores ?? 1 });
     this.machine = machine;
     this.kernel = kernel;
     const dec = new TextDecoder();
     kernel.console = (_fd, d) => (this.output += dec.decode(d));
-    this.nic = new Nic82599(machine, { name, mac: o.mac });
+    this.nic = new Nic82599(machine, { name, mac: o.mac, bitsPerSecond: o.bitsPerSecond });
     this.nic.map(NIC_BAR0, NIC_MSIX_BAR);
-    this.setup = new IxSetupHandler(machine, this.nic, o.address, o.port, o.mac);
+    this.setup = new IxSetupHandler(machine, this.nic, o.address, o.port, o.mac, o.cores ?? 1);
     new DuneModule(kernel, { exitHandlers: [this.setup] });
     this.node = addKernelNode(cluster, name, kernel);
   }

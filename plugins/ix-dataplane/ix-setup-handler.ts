@@ -5,14 +5,21 @@ import type { Machine } from '../../core/vtx/machine.js';
 import { EBUSY, EFAULT, EINVAL } from '../../core/linux/linux-abi.js';
 import { DEFAULT_BATCH, IX_VMCALL_SETUP, REGION } from './ix-abi.js';
 import { RAX, RDI, RSI } from '../../core/vtx/cpu.js';
+import type { Cpu } from '../../core/vtx/cpu.js';
 import { ElasticThread } from './elastic-thread.js';
+import type { Task } from '../../core/linux/task.js';
+import { RETA_ENTRIES } from '../../core/vtx/devices/rss-redirection.js';
+import * as R from '../../core/vtx/devices/nic-registers.js';
 
 const VMCALL = 18;
 const RET = 0xc3;
 
 /**
  * The control plane's side of IX on one machine (Linux in VMX root, IXCP's allocation of a core
- * and a queue): the hypercall by which a thread in guest ring 0 becomes an elastic thread. It
+ * and a queue): the hypercall by which a thread in guest ring 0 becomes an elastic thread, one
+ * per core, each with the next queue pair of the port. It also owns the flow groups: the 128
+ * RSS redirection entries, spread over the elastic threads round robin each time one is added
+ * (IX's control plane moves flow groups between cores the same way). It
  * takes the region libix prepared (its pages present, 2 MiB aligned), gives the thread the NIC's
  * queue pair (programmed with the region's host-physical addresses, as IX's pagemap look-ups
  * do), and installs the dataplane's entry — a ring-0 native bound to the region's first page,
@@ -23,7 +30,10 @@ const RET = 0xc3;
 export class IxSetupHandler implements VmExitHandler {
   readonly reasons = [VMCALL];
   readonly threads: ElasticThread[] = [];
+  /** Flow group (RETA entry) → the queue, i.e. the elastic thread, that owns it. */
+  readonly flowGroups = new Uint8Array(RETA_ENTRIES);
   setups = 0;
+  private readonly owners = new Set<Task>();
 
   constructor(
     private readonly machine: Machine,
@@ -31,7 +41,11 @@ export class IxSetupHandler implements VmExitHandler {
     private readonly address: number,
     private readonly port: number,
     private readonly mac: Uint8Array,
-  ) {}
+    /** Elastic threads (cores, queue pairs) this dataplane may have: the cores the control plane gave it. */
+    readonly maxThreads = 1,
+  ) {
+    if (!Number.isInteger(maxThreads) || maxThreads < 1 || maxThreads > R.NIC_QUEUES) throw new RangeError(`ix: ${maxThreads} elastic threads (1 to ${R.NIC_QUEUES} queue pairs)`);
+  }
 
   handle(exit: VmExitInfo): boolean {
     const r = exit.regs;
@@ -46,7 +60,9 @@ export class IxSetupHandler implements VmExitHandler {
     const va = exit.regs.get(RDI);
     const batch = exit.regs.get(RSI) === 0 ? DEFAULT_BATCH : exit.regs.get(RSI);
     if (!Number.isSafeInteger(va) || va <= 0 || va % 0x20_0000 !== 0 || !(batch >= 1 && batch <= 1024)) return -EINVAL;
-    if (this.threads.length >= 1) return -EBUSY; // one queue pair per elastic thread; this model has one
+    // One queue pair per elastic thread, one elastic thread per task, regions that do not overlap.
+    if (this.threads.length >= this.maxThreads || this.owners.has(exit.task)) return -EBUSY;
+    if (this.threads.some((t) => va < t.regionVa + REGION.size && t.regionVa < va + REGION.size)) return -EBUSY;
     const cpu = exit.cpu;
     const pages: number[] = [];
     for (let off = 0; off < REGION.size; off += 4096) {
@@ -60,8 +76,27 @@ export class IxSetupHandler implements VmExitHandler {
     natives.install(this.machine.mem, pages[0]!, entry);
     this.machine.mem.write8(pages[0]! + 7, RET);
     t.entry = va + REGION.entry;
+    if (this.threads.length === 0) t.initPort(cpu);
     t.init(cpu);
     this.threads.push(t);
+    this.owners.add(exit.task);
+    for (const e of this.threads) {
+      e.peers = this.threads;
+      e.flowGroups = this.flowGroups;
+    }
+    this.assignFlowGroups(cpu);
     return t.entry;
+  }
+
+  /** Flow group g to thread g mod n, written to the RETA (four entries per register). */
+  private assignFlowGroups(cpu: Cpu): void {
+    const n = this.threads.length;
+    for (let g = 0; g < RETA_ENTRIES; g++) this.flowGroups[g] = this.threads[g % n]!.queue;
+    for (let r = 0; r < RETA_ENTRIES / 4; r++) {
+      let v = 0;
+      for (let b = 0; b < 4; b++) v |= this.flowGroups[4 * r + b]! << (8 * b);
+      this.nic.write(R.reta(r), 4, v >>> 0);
+      cpu.charge(this.machine.costs.mmioWrite);
+    }
   }
 }

@@ -110,6 +110,19 @@ describe('bench report', () => {
     expect(svg).not.toContain('aria-roledescription="bar"');
   });
 
+  it('draws a series point\'s paper figure on a line of its own, beside the model\'s', async () => {
+    const rows = [1, 2, 4].map((cores) => ({
+      id: `cores=${cores}`, unit: 'M msgs/s', value: cores * 0.7, series: { name: 'IX-10', x: cores, xUnit: 'server cores' },
+      paper: cores === 4 ? undefined : { dune: cores * 0.65 },
+    }));
+    const spec = suiteChartSpec({ suite: 'ix', profile: 'p', rows }) as unknown as { vconcat: Array<{ data: { values: Array<{ series: string; value: number }> } }> };
+    const points = spec.vconcat[0]!.data.values;
+    expect(points.filter((p) => p.series === 'IX-10').length).toBe(3);
+    expect(points.filter((p) => p.series === 'IX-10 · paper').map((p) => p.value)).toEqual([0.65, 1.3]);
+    const svg = await renderChart(suiteChartSpec({ suite: 'ix', profile: 'p', rows }), 'ix');
+    expect(count(svg, 'aria-roledescription="line mark"')).toBe(2);
+  });
+
   it('renders the same SVG for the same results', async () => {
     const a = await renderChart(comparisonChartSpec([result, sandboxLike])!, 'c');
     const b = await renderChart(comparisonChartSpec([result, sandboxLike])!, 'c');

@@ -5,11 +5,12 @@
 #include "libdune/dune.h"
 #include "ix.h"
 
-static char region_mem[IX_REGION_SIZE + 0x200000] __attribute__((aligned(4096)));
-char *ix_region;
-struct bsys_desc *ix_karr;
-const struct ix_event *ix_events;
-static long (*dp_entry)(uint64_t, uint64_t);
+static char region_mem[IX_MAX_THREADS * IX_REGION_SIZE + 0x200000] __attribute__((aligned(4096)));
+static int regions_taken;
+__thread char *ix_region;
+__thread struct bsys_desc *ix_karr;
+__thread const struct ix_event *ix_events;
+static __thread long (*dp_entry)(uint64_t, uint64_t);
 
 /* Ring 0: IX calls go to the dataplane (no VM exit); exit ends the ring-3 run; the rest is POSIX. */
 static void ix_syscall(struct dune_tf *tf)
@@ -25,11 +26,19 @@ static void ix_syscall(struct dune_tf *tf)
 
 int ix_init(int batch)
 {
-	long ret;
-
 	if (dune_init_and_enter())
 		return -1;
-	ix_region = (char *) (((uintptr_t) region_mem + 0x1fffff) & ~0x1fffffUL);
+	return ix_init_thread(batch);
+}
+
+int ix_init_thread(int batch)
+{
+	long ret;
+	int k = __atomic_fetch_add(&regions_taken, 1, __ATOMIC_RELAXED);
+
+	if (k >= IX_MAX_THREADS)
+		return -12; /* -ENOMEM: no region left */
+	ix_region = (char *) (((uintptr_t) region_mem + 0x1fffff) & ~0x1fffffUL) + (size_t) k * IX_REGION_SIZE;
 	/* Touch every page: present on the host and in the EPT before the NIC is given them. */
 	memset(ix_region, 0, IX_REGION_SIZE);
 	dune_vm_mprotect(pgroot, ix_region, IX_REGION_SIZE, PERM_R | PERM_W);

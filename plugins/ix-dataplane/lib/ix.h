@@ -6,6 +6,12 @@
  * region, asks the control plane for the queue pair by a hypercall, and installs the SYSCALL
  * handler that sends IX calls to the dataplane. ix_run() starts the application in ring 3, where
  * ix_bpoll() is one SYSCALL per batch.
+ *
+ * Several cores: every elastic thread has its own region, queue pair, batched-call array and
+ * event array, so the pointers below are per thread. The process calls dune_init once; each
+ * thread, on its own core, calls dune_enter (a vCPU of its own) and then ix_init_thread before
+ * its ix_run, one thread at a time (libDune's page-table updates are not thread-safe). Threads
+ * are created before they enter Dune: libDune does not follow a clone made inside Dune.
  */
 #ifndef IX_H
 #define IX_H
@@ -46,6 +52,8 @@
 #define IX_REGION_MBUFS   0x100000UL
 #define IX_BSYS_MAX       1024
 #define MAX_SG_ENTRIES    30
+/* Elastic threads one process may have (regions reserved in its image). */
+#define IX_MAX_THREADS    8
 
 struct bsys_desc {
 	uint64_t sysnr, arga, argb, argc, argd;
@@ -61,11 +69,13 @@ struct sg_entry {
 };
 
 /* The region: calls (user read/write), events and mbufs (user read-only). */
-extern char *ix_region;
-extern struct bsys_desc *ix_karr;
-extern const struct ix_event *ix_events;
+extern __thread char *ix_region;
+extern __thread struct bsys_desc *ix_karr;
+extern __thread const struct ix_event *ix_events;
 
 int ix_init(int batch);
+/* Ring 0, in a thread that has entered Dune: make it an elastic thread (-EBUSY past the cores the control plane gave). */
+int ix_init_thread(int batch);
 int ix_run(void (*fn)(void), void *stack, size_t stack_size);
 /* Ring 3: one SYSCALL; returns the number of events, or -RET_FAULT / -RET_INVAL. */
 long ix_bpoll(struct bsys_desc *descs, unsigned long n);

@@ -3,12 +3,13 @@
 
 #include "ix.h"
 
+/* The handlers are the process's; the rest is each elastic thread's own (no sharing between cores). */
 static struct ixev_conn_ops conn_ops;
-static unsigned int nk;
-static struct ixev_ctx *dirty[IX_BSYS_MAX];
-static unsigned int ndirty;
-static struct ixev_ctx *released[IX_BSYS_MAX];
-static unsigned int nreleased;
+static __thread unsigned int nk;
+static __thread struct ixev_ctx *dirty[IX_BSYS_MAX];
+static __thread unsigned int ndirty;
+static __thread struct ixev_ctx *released[IX_BSYS_MAX];
+static __thread unsigned int nreleased;
 
 static void put(uint64_t nr, uint64_t a, uint64_t b, uint64_t c)
 {

@@ -1,10 +1,19 @@
 /*
  * The echo server of IX Fig. 3 over libix: every connection's messages of MSG_SIZE bytes are
- * echoed once whole. Usage: echo-ix MSG_SIZE CONNECTIONS [BATCH] — exits after CONNECTIONS
- * connections have ended. With -c (echo-ix -c A.B.C.D PORT MSG_SIZE ROUNDS) it is NetPIPE's
- * ping-pong client: it dials, sends a message, waits for its echo, ROUNDS times, and exits.
+ * echoed once whole (up to 8 KiB; larger messages, NetPIPE's, are echoed as they arrive). Usage: echo-ix MSG_SIZE CONNECTIONS [BATCH [THREADS]] — exits after
+ * CONNECTIONS connections have ended, in all. With -c (echo-ix -c A.B.C.D PORT MSG_SIZE ROUNDS
+ * [THREADS]) it is NetPIPE's ping-pong client: each thread dials, sends a message, waits for
+ * its echo, ROUNDS times; the process exits when every thread is done.
  * The application runs in guest ring 3; each ixev_wait is one SYSCALL.
+ *
+ * THREADS elastic threads, one per core as the IX echo server runs, each pinned to its core,
+ * inside Dune on a vCPU of its own, made elastic on that core one after the other. Each thread serves the connections that RSS gives
+ * its queue from its own slice of the connection table; only the count of connections left and
+ * the per-thread message counts are shared.
  */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -12,33 +21,74 @@
 #include "libdune/dune.h"
 #include "ix.h"
 
-#define MAX_CONNS 4096
+#define MAX_CONNS 2048
+/* Messages up to this size are echoed once whole (Fig. 3); larger ones (NetPIPE's) as they arrive. */
+#define WHOLE_MAX 8192
 
 struct conn {
 	struct ixev_ctx ctx;
-	size_t have;
+	size_t have, streamed;
 	int used;
-	char buf[2048];
+	char buf[WHOLE_MAX];
 };
+
+static char pattern[IXEV_SEND_BYTES];
 
 static struct conn conns[MAX_CONNS];
 static size_t msg_size;
-static long conns_left, messages;
-static char ustack[65536] __attribute__((aligned(16)));
+static long conns_left;
+static int nthreads = 1, batch_arg;
+static long messages_of[IX_MAX_THREADS];
+static int threads_done;
+static __thread int me, last_release;
+static char ustack[IX_MAX_THREADS][65536] __attribute__((aligned(16)));
 
+/* Room in ixev's send ring: bytes sent stay there until acknowledged. */
+static size_t room(const struct ixev_ctx *ctx)
+{
+	return IXEV_SEND_BYTES - (size_t) (ctx->tx_len - ctx->tx_acked);
+}
+
+/*
+ * What does not fit in the send ring is not read: it stays in the dataplane's mbufs, unacknowledged
+ * by recv_done, and TCP's window holds the sender back until a `sent` event makes room. Only then
+ * does the handler ask for IXEVOUT, so that a connection that is never short of room costs no
+ * call per `sent` event.
+ */
 static void handler(struct ixev_ctx *ctx, unsigned int reason)
 {
 	struct conn *c = (struct conn *) ctx;
-	if (reason & IXEVIN) {
+	if (reason & IXEVOUT)
+		ixev_set_handler(ctx, IXEVIN, handler);
+	if (reason & (IXEVIN | IXEVOUT)) {
 		for (;;) {
-			long n = ixev_recv(ctx, c->buf + c->have, msg_size - c->have);
-			if (n <= 0)
-				break;
-			c->have += n;
-			if (c->have == msg_size) {
-				ixev_send(ctx, c->buf, msg_size);
-				c->have = 0;
-				messages++;
+			long n;
+			if (msg_size <= WHOLE_MAX) {
+				if (c->have == msg_size) {
+					if (room(ctx) < msg_size) {
+						ixev_set_handler(ctx, IXEVIN | IXEVOUT, handler);
+						break;
+					}
+					ixev_send(ctx, c->buf, msg_size);
+					c->have = 0;
+					__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
+				}
+				n = ixev_recv(ctx, c->buf + c->have, msg_size - c->have);
+				if (n <= 0)
+					break;
+				c->have += n;
+			} else {
+				size_t r = room(ctx) < sizeof(c->buf) ? room(ctx) : sizeof(c->buf);
+				if (r == 0) {
+					ixev_set_handler(ctx, IXEVIN | IXEVOUT, handler);
+					break;
+				}
+				n = ixev_recv(ctx, c->buf, r);
+				if (n <= 0)
+					break;
+				ixev_send(ctx, c->buf, n);
+				for (c->streamed += n; c->streamed >= msg_size; c->streamed -= msg_size)
+					__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
 			}
 		}
 	}
@@ -49,10 +99,11 @@ static void handler(struct ixev_ctx *ctx, unsigned int reason)
 static struct ixev_ctx *accept_conn(uint64_t handle, uint32_t ip, uint16_t port)
 {
 	(void) handle, (void) ip, (void) port;
-	for (int i = 0; i < MAX_CONNS; i++) {
+	int per = MAX_CONNS / nthreads;
+	for (int i = me * per; i < (me + 1) * per; i++) {
 		if (!conns[i].used) {
 			conns[i].used = 1;
-			conns[i].have = 0;
+			conns[i].have = conns[i].streamed = 0;
 			ixev_ctx_init(&conns[i].ctx);
 			ixev_set_handler(&conns[i].ctx, IXEVIN, handler);
 			return &conns[i].ctx;
@@ -64,11 +115,32 @@ static struct ixev_ctx *accept_conn(uint64_t handle, uint32_t ip, uint16_t port)
 static void release(struct ixev_ctx *ctx)
 {
 	((struct conn *) ctx)->used = 0;
-	conns_left--;
+	if (__atomic_sub_fetch(&conns_left, 1, __ATOMIC_SEQ_CST) == 0)
+		last_release = 1;
 }
 
-static long rounds_left, client_got;
-static int client_done;
+static long rounds;
+static __thread long rounds_left, client_got, to_send;
+static __thread int client_done;
+static int client_failed;
+
+static void client_handler(struct ixev_ctx *ctx, unsigned int reason);
+
+/* The client's message goes down as the send ring has room (NetPIPE's may be larger than the ring). */
+static void push(struct ixev_ctx *ctx)
+{
+	while (to_send > 0) {
+		size_t n = room(ctx);
+		if (n == 0)
+			break;
+		if (n > (size_t) to_send)
+			n = (size_t) to_send;
+		ixev_send(ctx, pattern, n);
+		to_send -= (long) n;
+	}
+	/* IXEVOUT only while part of the message waits for room. */
+	ixev_set_handler(ctx, to_send > 0 ? IXEVIN | IXEVOUT : IXEVIN, client_handler);
+}
 
 static void client_handler(struct ixev_ctx *ctx, unsigned int reason)
 {
@@ -85,28 +157,26 @@ static void client_handler(struct ixev_ctx *ctx, unsigned int reason)
 		}
 		while (client_got >= (long) msg_size) {
 			client_got -= msg_size;
-			messages++;
-			if (--rounds_left > 0) {
-				memset(c->buf, 0x5a, msg_size);
-				ixev_send(ctx, c->buf, msg_size);
-			} else if (client_done == 0) {
+			__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
+			if (--rounds_left > 0)
+				to_send += (long) msg_size;
+			else if (client_done == 0)
 				client_done = 1;
-			}
 		}
 	}
+	push(ctx);
 	if (reason & IXEVHUP)
 		client_done = -1;
 }
 
 static void dialed(struct ixev_ctx *ctx, long ret)
 {
-	struct conn *c = (struct conn *) ctx;
 	if (ret != 0) {
 		client_done = -1;
 		return;
 	}
-	memset(c->buf, 0x5a, msg_size);
-	ixev_send(ctx, c->buf, msg_size);
+	to_send = (long) msg_size;
+	push(ctx);
 }
 
 static struct ixev_conn_ops ops = { .accept = accept_conn, .release = release, .dialed = dialed };
@@ -124,34 +194,134 @@ static void put_num(char *p, long v, int *k)
 		p[(*k)++] = t[--n];
 }
 
-static void app(void)
+/* The total of the threads' messages, and the exit (ring 3 → ring 0 → main or elastic_thread's exit). */
+static void finish(const char *what, int failed)
 {
-	char out[96];
-	int k = 0;
+	char out[96 + 24 * IX_MAX_THREADS];
+	int k = (int) strlen(what);
+	long total = 0;
 
-	ixev_init(&ops);
-	if (dial_ip) {
-		conns[0].used = 1;
-		ixev_ctx_init(&conns[0].ctx);
-		ixev_set_handler(&conns[0].ctx, IXEVIN, client_handler);
-		ixev_dial(&conns[0].ctx, dial_ip, dial_port);
-		while (client_done == 0)
-			ixev_wait();
-		memcpy(out, client_done > 0 ? "echo-ix: round trips " : "echo-ix: FAILED after ", 21 + (client_done <= 0));
-		k = 21 + (client_done <= 0);
-		put_num(out, messages, &k);
-		out[k++] = '\n';
-		ix_posix(SYS_write, 1, (long) out, k);
-		ix_posix(SYS_exit, client_done > 0 ? 0 : 1, 0, 0);
+	for (int t = 0; t < nthreads; t++)
+		total += __atomic_load_n(&messages_of[t], __ATOMIC_SEQ_CST);
+	memcpy(out, what, k);
+	put_num(out, total, &k);
+	if (nthreads > 1) {
+		memcpy(out + k, " per thread", 11);
+		k += 11;
+		for (int t = 0; t < nthreads; t++) {
+			out[k++] = ' ';
+			put_num(out, messages_of[t], &k);
+		}
 	}
-	while (conns_left > 0)
-		ixev_wait();
-	memcpy(out, "echo-ix: messages ", 18);
-	k = 18;
-	put_num(out, messages, &k);
 	out[k++] = '\n';
 	ix_posix(SYS_write, 1, (long) out, k);
-	ix_posix(SYS_exit, 0, 0, 0);
+	ix_posix(SYS_exit, failed, 0, 0);
+}
+
+/*
+ * A thread with nothing to do stays in the dataplane's loop (bpoll returns only with events),
+ * so no thread waits for another: whichever thread ends the last connection (or finishes the
+ * last client) prints the total and ends the process; the others are still polling.
+ */
+static void app(void)
+{
+	if (dial_ip) {
+		struct conn *c = &conns[me];
+		rounds_left = rounds;
+		c->used = 1;
+		ixev_ctx_init(&c->ctx);
+		ixev_set_handler(&c->ctx, IXEVIN, client_handler);
+		ixev_dial(&c->ctx, dial_ip, dial_port);
+		while (client_done == 0)
+			ixev_wait();
+		if (client_done < 0)
+			__atomic_store_n(&client_failed, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_add_fetch(&threads_done, 1, __ATOMIC_SEQ_CST) == nthreads) {
+			int failed = __atomic_load_n(&client_failed, __ATOMIC_SEQ_CST);
+			finish(failed ? "echo-ix: FAILED after " : "echo-ix: round trips ", failed);
+		}
+		for (;;)
+			ixev_wait();
+	}
+	for (;;) {
+		ixev_wait();
+		if (last_release)
+			finish("echo-ix: messages ", 0);
+	}
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/*
+ * Threads 1..n-1 are created in Linux mode, before any thread enters Dune (libDune's clone
+ * from inside Dune would start the child in Linux mode in the middle of libDune's system-call
+ * path). Each waits for its turn — libDune's page-table updates are not thread-safe — then,
+ * pinned to its core, enters Dune on a vCPU of its own and becomes elastic.
+ */
+static int turn;
+
+static void *elastic_thread(void *arg)
+{
+	me = (int) (long) arg;
+	pin(me);
+	while (__atomic_load_n(&turn, __ATOMIC_SEQ_CST) != me)
+		sched_yield();
+	int ret = dune_enter();
+	if (!ret)
+		ret = ix_init_thread(batch_arg);
+	if (ret) {
+		dune_printf("echo-ix: elastic thread %d: set-up failed (%d)\n", me, ret);
+		__atomic_store_n(&turn, -1, __ATOMIC_SEQ_CST);
+		return NULL;
+	}
+	__atomic_store_n(&turn, me + 1, __ATOMIC_SEQ_CST);
+	/*
+	 * Flow groups are dealt again as each core joins (and this model does not migrate flows
+	 * with them): no thread opens or accepts a connection before every thread is elastic.
+	 */
+	while (__atomic_load_n(&turn, __ATOMIC_SEQ_CST) != nthreads)
+		sched_yield();
+	/* ix_run returns in the thread that ended the run: the process ends with it. */
+	exit(ix_run(app, ustack[me], sizeof(ustack[me])));
+}
+
+static int start(void)
+{
+	pthread_t t;
+	int ret, r;
+
+	memset(pattern, 0x5a, sizeof(pattern));
+	ixev_init(&ops);
+	if (nthreads == 1) {
+		ret = ix_init(batch_arg);
+	} else {
+		ret = dune_init(1);
+		for (int i = 1; i < nthreads && !ret; i++)
+			if (pthread_create(&t, NULL, elastic_thread, (void *) (long) i))
+				ret = -1;
+		pin(0);
+		if (!ret)
+			ret = dune_enter();
+		if (!ret)
+			ret = ix_init_thread(batch_arg);
+	}
+	if (ret) {
+		dune_printf("echo-ix: ix_init failed (%d)\n", ret);
+		return 1;
+	}
+	__atomic_store_n(&turn, 1, __ATOMIC_SEQ_CST);
+	while ((r = __atomic_load_n(&turn, __ATOMIC_SEQ_CST)) != nthreads && nthreads > 1) {
+		if (r < 0)
+			return 1;
+		sched_yield();
+	}
+	return ix_run(app, ustack[0], sizeof(ustack[0]));
 }
 
 static uint32_t parse_ip(const char *s)
@@ -167,36 +337,29 @@ static uint32_t parse_ip(const char *s)
 
 int main(int argc, char **argv)
 {
-	if (argc == 6 && strcmp(argv[1], "-c") == 0) {
+	if ((argc == 6 || argc == 7) && strcmp(argv[1], "-c") == 0) {
 		dial_ip = parse_ip(argv[2]);
 		dial_port = (uint16_t) atoi(argv[3]);
 		msg_size = strtoul(argv[4], NULL, 10);
-		rounds_left = strtol(argv[5], NULL, 10);
-		if (msg_size == 0 || msg_size > sizeof(conns[0].buf) || rounds_left <= 0 || !dial_ip) {
+		rounds = strtol(argv[5], NULL, 10);
+		nthreads = argc == 7 ? atoi(argv[6]) : 1;
+		if (msg_size == 0 || msg_size > (1UL << 24) || rounds <= 0 || !dial_ip || nthreads < 1 || nthreads > IX_MAX_THREADS) {
 			dune_printf("echo-ix: bad client arguments\n");
 			return 2;
 		}
-		int ret = ix_init(0);
-		if (ret) {
-			dune_printf("echo-ix: ix_init failed (%d)\n", ret);
-			return 1;
+	} else {
+		if (argc < 3 || argc > 5) {
+			dune_printf("usage: echo-ix MSG_SIZE CONNECTIONS [BATCH [THREADS]]\n");
+			return 2;
 		}
-		return ix_run(app, ustack, sizeof(ustack));
+		msg_size = strtoul(argv[1], NULL, 10);
+		conns_left = strtol(argv[2], NULL, 10);
+		batch_arg = argc > 3 ? atoi(argv[3]) : 0;
+		nthreads = argc > 4 ? atoi(argv[4]) : 1;
+		if (msg_size == 0 || msg_size > (1UL << 24) || conns_left <= 0 || nthreads < 1 || nthreads > IX_MAX_THREADS) {
+			dune_printf("echo-ix: bad MSG_SIZE, CONNECTIONS or THREADS\n");
+			return 2;
+		}
 	}
-	if (argc < 3) {
-		dune_printf("usage: echo-ix MSG_SIZE CONNECTIONS [BATCH]\n");
-		return 2;
-	}
-	msg_size = strtoul(argv[1], NULL, 10);
-	conns_left = strtol(argv[2], NULL, 10);
-	if (msg_size == 0 || msg_size > sizeof(conns[0].buf) || conns_left <= 0) {
-		dune_printf("echo-ix: bad MSG_SIZE or CONNECTIONS\n");
-		return 2;
-	}
-	int ret = ix_init(argc > 3 ? atoi(argv[3]) : 0);
-	if (ret) {
-		dune_printf("echo-ix: ix_init failed (%d)\n", ret);
-		return 1;
-	}
-	return ix_run(app, ustack, sizeof(ustack));
+	return start();
 }
