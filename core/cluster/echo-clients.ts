@@ -5,6 +5,9 @@ import type { Cluster } from './cluster.js';
 import { ClosedLoopClients } from './load-generators.js';
 import type { ModelledHost } from './modelled-host.js';
 
+/** Connections a client opens at a time once the first one has resolved ARP. */
+const OPEN_BATCH = 64;
+
 export interface EchoClientOptions {
   /** The server's IPv4 address and port. */
   readonly address: number;
@@ -122,6 +125,20 @@ export class EchoClients {
   openSome(count: number): void {
     const end = Math.min(this.slots.length, this.unopened + count);
     for (; this.unopened < end; this.unopened++) this.open(this.slots[this.unopened]!);
+  }
+
+  /**
+   * Opens every connection before the loop: the first alone, so that ARP is resolved before the
+   * other SYNs (a burst to an unresolved neighbour overflows its queue, unres_qlen 101, and the
+   * rest wait a second for SYN retransmission), then OPEN_BATCH at a time, each batch established
+   * before the next, as a client paces its connects.
+   */
+  openPaced(what: string): void {
+    for (let batch = 1; this.toOpen > 0; batch = OPEN_BATCH) {
+      this.openSome(batch);
+      for (let t = 0; t < 200 && !this.established; t++) this.cluster.run(this.cluster.events.now + 1e9);
+      if (!this.established) throw new Error(`${what}: not every connection was established`);
+    }
   }
 
   /** Connections not opened yet by openAll / openSome. */

@@ -13,7 +13,6 @@ const ECHO_PORT = 7;
 /** One metre of fibre or copper and the PHYs: the cluster's wire delay (and lookahead). */
 export const WIRE_SECONDS = 0.5e-6;
 /** Connections a client opens at once after the first (below the listener's backlog and the ARP queue). */
-const OPEN_BATCH = 64;
 
 export interface EchoExperimentOptions {
   readonly profile: string | ProfileFile;
@@ -80,17 +79,8 @@ export function runEchoExperiment(o: EchoExperimentOptions): EchoExperimentResul
   server.start();
   // Let the server reach epoll_wait before the first SYN.
   cluster.run(cluster.events.now + 1e9);
-  // With connections kept for the whole run, they are opened before the measurement starts: the
-  // first alone, so that ARP is resolved before the other SYNs (a burst to an unresolved neighbour
-  // overflows its queue, unres_qlen 101, and the rest wait a second for SYN retransmission), then
-  // OPEN_BATCH at a time, as a client paces its connects.
-  if (clients.kept) {
-    for (let batch = 1; clients.toOpen > 0; batch = OPEN_BATCH) {
-      clients.openSome(batch);
-      for (let t = 0; t < 200 && !clients.established; t++) cluster.run(cluster.events.now + 1e9);
-      if (!clients.established) throw new Error('echo clients: not every connection was established');
-    }
-  }
+  // With connections kept for the whole run, they are opened before the measurement starts.
+  if (clients.kept) clients.openPaced('echo clients');
   const before = snapshot(server);
   clients.start();
   for (let guard = 0; !clients.finished; guard++) {

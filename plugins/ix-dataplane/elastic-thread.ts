@@ -19,6 +19,11 @@ import {
 import { IX_COSTS } from './ix-cost-constants.js';
 import { MICROSOFT_RSS_KEY, ToeplitzHash } from '../../core/vtx/devices/toeplitz-hash.js';
 import { RETA_ENTRIES } from '../../core/vtx/devices/rss-redirection.js';
+import { SlabMemory } from '../../core/linux/net/slab-memory.js';
+import type { LastLevelCache } from '../../core/vtx/last-level-cache.js';
+
+/** One cache line: the Ethernet, IP and TCP headers of a frame (54 bytes, options included in most). */
+const HEADER_LINE = 64;
 
 const DESC = 16;
 const PTE_P = 1;
@@ -122,6 +127,8 @@ export class ElasticThread implements NetDevice, NetTimers {
   /** The guest address of the stub (the native's entry). */
   entry = 0;
   private cpu: Cpu;
+  /** The machine's last-level cache proxy: descriptors and headers the dataplane touches go through it. */
+  private readonly llc: LastLevelCache | undefined;
   private readonly u8: Uint8Array;
   private readonly dv: DataView;
   private readonly instr: number;
@@ -179,6 +186,10 @@ export class ElasticThread implements NetDevice, NetTimers {
     this.mmioWrite = machine.costs.mmioWrite;
     for (let i = MBUFS - 1; i >= 0; i--) this.freeMbufs[this.nFree++] = i;
     this.stack = new NetStack(this, { secret: 0x1c5 + queue });
+    // The cache proxy sees the flows' TCP state as it sees Linux's: objects of their real size in
+    // host frames (IX's per-core pools stand in as slabs), touched by the shared stack's paths.
+    this.llc = machine.llc;
+    if (this.llc !== undefined) this.stack.memory = new SlabMemory(machine);
     this.stack.attach(this, { address, prefixLength: 24 });
     this.listener = this.stack.tcpSocket();
     this.listener.bind(0, port);
@@ -318,6 +329,10 @@ export class ElasticThread implements NetDevice, NetTimers {
     const buf = this.pa(REGION.txBuffers + i * MBUF_DATA_LEN);
     this.u8.set(frame, buf);
     const d = this.pa(REGION.txRing + i * DESC);
+    // IX sends from the application's buffer with the headers in an mbuf: the CPU writes the
+    // descriptor and the header line; the NIC's DMA reads the rest.
+    this.llc?.touch(this.cpu, d, DESC);
+    this.llc?.touch(this.cpu, buf, Math.min(frame.length, HEADER_LINE));
     this.dv.setUint32(d, buf >>> 0, true);
     this.dv.setUint32(d + 4, Math.floor(buf / TWO_32), true);
     this.dv.setUint32(d + 8, (frame.length | R.TXD_DTYP_DATA | R.TXD_CMD_DEXT | R.TXD_CMD_IFCS | R.TXD_CMD_EOP | R.TXD_CMD_RS) >>> 0, true);
@@ -333,6 +348,7 @@ export class ElasticThread implements NetDevice, NetTimers {
     let freed = 0;
     while (this.txClean !== this.txNext) {
       const d = this.pa(REGION.txRing + this.txClean * DESC);
+      this.llc?.touch(this.cpu, d, DESC);
       if ((this.dv.getUint32(d + 12, true) & R.TXD_STAT_DD) === 0) break;
       this.txClean = (this.txClean + 1) % RING_ENTRIES;
       freed++;
@@ -697,6 +713,7 @@ export class ElasticThread implements NetDevice, NetTimers {
     while (taken < this.batch) {
       const i = this.rxNext;
       const d = this.pa(REGION.rxRing + i * DESC);
+      this.llc?.touch(this.cpu, d, DESC);
       const staterr = this.dv.getUint32(d + 8, true);
       this.cpu.charge(this.instr);
       if ((staterr & R.RXD_STAT_DD) === 0) break;
@@ -705,6 +722,9 @@ export class ElasticThread implements NetDevice, NetTimers {
       this.mbufRefs[m] = 0;
       const pa = this.pa(REGION.mbufs + m * MBUF_DATA_LEN);
       const frame = this.u8.subarray(pa, pa + Math.min(len, MBUF_DATA_LEN));
+      // The stack reads the headers; the payload is mapped to ring 3 unread (zero copy), and
+      // what the application reads of it is its own instructions.
+      this.llc?.touch(this.cpu, pa, Math.max(1, Math.min(len, HEADER_LINE)));
       this.curMbuf = m;
       this.curPayloadEnd = frame.length >= 18 ? 14 + ((frame[16]! << 8) | frame[17]!) : frame.length;
       this.cpu.charge(IX_COSTS.rxPacket * this.instr);

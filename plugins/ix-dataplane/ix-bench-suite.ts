@@ -8,6 +8,7 @@ import { runNetpipe } from '../../core/cluster/netpipe-experiment.js';
 import { IxMechanismCounts, runIxEcho, runIxNetpipe } from './ix-experiments.js';
 import { kernelShare } from '../../core/vtx/cpu-mode.js';
 import { IX_SERIES_STEPS, ixFigureSeries } from './ix-figure-series.js';
+import { FIG4_LLC, FIG4_SCALE, FIG4_THREADS, FIG4_X_UNIT, fig4Clients } from '../../core/cluster/fig4-scaling.js';
 
 export const IX_BIN = fileURLToPath(new URL('./programs/bin', import.meta.url));
 const ECHO_IX = join(IX_BIN, 'echo-ix');
@@ -27,7 +28,45 @@ const ECHO = { connections: 16, roundTrips: 128, messageBytes: 64 } as const;
 export class IxBenchSuite implements BenchSuite {
   readonly id = 'ix';
   readonly description = 'IX dataplane vs Linux on the simulated 10 GbE: NetPIPE latency and goodput (Fig. 2), echo throughput against server cores, round trips and message size (Fig. 3)';
-  readonly steps = 7 + IX_SERIES_STEPS;
+  readonly steps = 7 + IX_SERIES_STEPS + IX_FIG4_POINTS.length;
+
+  /**
+   * IX Fig. 4 on one core: echo throughput and L3 misses per message against connections, with the
+   * cache and the connections at 1/16 as for Linux, and the last point's throughput over the peak.
+   */
+  private fig4(ctx: BenchContext): BenchRow[] {
+    const rows: BenchRow[] = [];
+    const misses: BenchRow[] = [];
+    let peak = 0;
+    let last = 0;
+    for (const x of IX_FIG4_POINTS) {
+      const shape = fig4Clients(x);
+      const e = runIxEcho({ profile: ctx.profile, echoIx: ECHO_IX, ...shape, llc: FIG4_LLC });
+      const v = e.messagesPerSecond / 1e6;
+      peak = Math.max(peak, v);
+      last = v;
+      rows.push({
+        id: `fig4-ix:conns=${x}`, unit: 'M msgs/s', dune: v,
+        description: `IX echo throughput, 1 core, ${shape.connections} persistent connections under ${FIG4_THREADS} client threads with a ${FIG4_LLC.bytes / 1024} KB LLC (the paper's ${x} connections and 20 MB at 1/${FIG4_SCALE}); ${e.completed} messages, ${(e.measuredSeconds * 1e3).toFixed(2)} ms measured`,
+        series: { name: 'Fig. 4, IX, 1 core: echo throughput', x, xUnit: FIG4_X_UNIT },
+        counts: { ...prefixed('ix', ixCounts(e.perMessage)), connections: shape.connections, completed: e.completed },
+      });
+      misses.push({
+        id: `fig4-ix-llc-misses:conns=${x}`, unit: 'L3 misses/msg', dune: e.perMessage.llcMissesPerMessage,
+        description: `IX: last-level cache misses per message (the proxy's), ${shape.connections} connections with a ${FIG4_LLC.bytes / 1024} KB LLC`,
+        paper: x === 1296 || x === 10_000 ? { dune: 1.4, source: 'IX §5.4: 1.4 L3 misses per message up to 10,000 connections' } : undefined,
+        series: { name: 'Fig. 4, IX: L3 misses per message', x, xUnit: FIG4_X_UNIT },
+      });
+      ctx.progress(`fig4 ix ${x}`);
+    }
+    rows.push(...misses);
+    rows.push({
+      id: 'fig4-ix-drop', unit: 'of peak', dune: last / peak,
+      description: `IX's echo throughput at the last Fig. 4 point (${IX_FIG4_POINTS[IX_FIG4_POINTS.length - 1]} connections at 1/${FIG4_SCALE}) over its peak in the series, one core`,
+      paper: { dune: 5.97 / 12.7, source: 'IX Fig. 4: IX-40 at 250,992 connections, 5.97 M msgs/s, is 47 % of its peak, 12.70 at 1,296 (IX-DATA)' },
+    });
+    return rows;
+  }
 
   run(ctx: BenchContext): BenchResult {
     const rows: BenchRow[] = [];
@@ -84,6 +123,7 @@ export class IxBenchSuite implements BenchSuite {
       echoN1: { linux: linuxN1.messagesPerSecond / 1e6, ix: ixN1.messagesPerSecond / 1e6, linuxCounts: linuxN1.perMessage, ixCounts: ixCounts(ixN1.perMessage) },
       echoKept: { linux: linuxEcho.messagesPerSecond / 1e6, ix: ixEcho.messagesPerSecond / 1e6, linuxCounts: linuxEcho.perMessage, ixCounts: ixCounts(ixEcho.perMessage) },
     }));
+    rows.push(...this.fig4(ctx));
     return {
       suite: this.id, profile: ctx.profile, rows,
       meta: {
@@ -96,6 +136,14 @@ export class IxBenchSuite implements BenchSuite {
     };
   }
 }
+
+/**
+ * The paper's connection counts at which IX's Fig. 4 points run, at the Linux series' scale
+ * (core/cluster/fig4-scaling.ts). They stop at 32,768 (2,048 connections at 1/16): echo-ix's
+ * connection table holds 2,048. In the Linux series the misses per message have reached their
+ * plateau there (the state is several times the scaled cache) and stay flat up to 250,992.
+ */
+const IX_FIG4_POINTS = [256, 1296, 10_000, 32_768] as const;
 
 function ixCounts(m: IxMechanismCounts): Record<string, number> {
   return { ...m };

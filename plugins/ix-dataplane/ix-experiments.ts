@@ -3,6 +3,7 @@ import { Cluster, describeStall } from '../../core/cluster/cluster.js';
 import { EchoClients } from '../../core/cluster/echo-clients.js';
 import { ModelledHost } from '../../core/cluster/modelled-host.js';
 import { IxNode } from './ix-node.js';
+import type { LlcGeometry } from '../../core/vtx/last-level-cache.js';
 import type { ElasticThread } from './elastic-thread.js';
 import { kernelShare, ringCycles } from '../../core/vtx/cpu-mode.js';
 
@@ -31,6 +32,8 @@ export interface IxMechanismCounts {
   maxRxBatch: number;
   /** The share of the server's busy cycles in ring 0 (the dataplane, and any host kernel time). */
   kernelShare: number;
+  /** Last-level cache misses per message (the proxy's: flow state, descriptors, headers). */
+  llcMissesPerMessage: number;
 }
 
 /** The machine's counts and the sums of its elastic threads' counters. */
@@ -59,6 +62,7 @@ function snapshot(n: IxNode, threads: readonly ElasticThread[]): Record<string, 
     calls,
     bpolls,
     mmio,
+    llcMisses: s.get('llc.misses'),
     ...ringCycles(s),
   };
 }
@@ -74,6 +78,7 @@ function mechanisms(a: Record<string, number>, b: Record<string, number>, messag
     mmioWritesPerMessage: d('mmio') / messages,
     maxRxBatch: Math.max(...threads.map((t) => t.counters.maxRxBatch)),
     kernelShare: kernelShare({ kernelCycles: d('kernelCycles'), userCycles: d('userCycles') }),
+    llcMissesPerMessage: d('llcMisses') / messages,
   };
 }
 
@@ -162,6 +167,12 @@ export interface IxEchoOptions {
   readonly cores?: number;
   /** Line rate of the server's port and of the client's (default 10 Gb/s). */
   readonly bitsPerSecond?: number;
+  /** Client threads cycling over kept connections (default: one per connection). */
+  readonly clientThreads?: number;
+  /** Round trips per connection before the measurement (touches every connection's state once). */
+  readonly warmupRoundTrips?: number;
+  /** The server's last-level cache proxy (default: IxNode's, the IX paper's server). */
+  readonly llc?: LlcGeometry | null;
 }
 
 export interface IxEchoResult {
@@ -188,7 +199,7 @@ export interface IxEchoResult {
 export function runIxEcho(o: IxEchoOptions): IxEchoResult {
   const cores = o.cores ?? 1;
   const cluster = new Cluster();
-  const server = new IxNode(cluster, 'server', { profile: o.profile, mac: mac(1), address: SERVER_ADDR, port: PORT, cores, bitsPerSecond: o.bitsPerSecond });
+  const server = new IxNode(cluster, 'server', { profile: o.profile, mac: mac(1), address: SERVER_ADDR, port: PORT, cores, bitsPerSecond: o.bitsPerSecond, llc: o.llc });
   const client = new ModelledHost('client', cluster.events, mac(2), CLIENT_ADDR, 24, 2, o.bitsPerSecond);
   cluster.connectHost(server.nic, client, WIRE_SECONDS);
   const threads = server.setup.threads;
@@ -198,10 +209,7 @@ export function runIxEcho(o: IxEchoOptions): IxEchoResult {
   server.start();
   runUntil(cluster, () => threads.length === cores || proc.zombie, 'ix echo: server set-up');
   if (threads.length !== cores) throw new Error(`ix echo: ${threads.length} of ${cores} elastic threads started: ${server.output.trim()}`);
-  if (clients.kept) {
-    clients.openAll();
-    runUntil(cluster, () => clients.established, 'ix echo: connections', 1e9, 200);
-  }
+  if (clients.kept) clients.openPaced('ix echo');
   const before = snapshot(server, threads);
   const all = o.connections * o.roundTrips;
   clients.start();

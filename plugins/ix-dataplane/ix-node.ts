@@ -10,6 +10,8 @@ import type { Cluster, ClusterNode } from '../../core/cluster/cluster.js';
 import { addKernelNode } from '../../core/cluster/kernel-node.js';
 import { NIC_BAR0, NIC_MSIX_BAR } from '../../core/cluster/linux-guest-node.js';
 import { IxSetupHandler } from './ix-setup-handler.js';
+import type { LlcGeometry } from '../../core/vtx/last-level-cache.js';
+import { XEON_E5_2665_LLC } from '../../core/cluster/ix-server-llc.js';
 
 export interface IxNodeOptions {
   readonly profile: string | ProfileFile;
@@ -21,6 +23,11 @@ export interface IxNodeOptions {
   readonly cores?: number;
   /** The port's line rate (default 10 Gb/s, the 82599's). */
   readonly bitsPerSecond?: number;
+  /**
+   * The last-level cache proxy (default: the IX paper's server, XEON_E5_2665_LLC, as the Linux
+   * servers of the same experiments have; null: none).
+   */
+  readonly llc?: LlcGeometry | null;
 }
 
 /**
@@ -37,7 +44,7 @@ export class IxNode {
   output = '';
 
   constructor(cluster: Cluster, readonly name: string, o: IxNodeOptions) {
-    const { machine, kernel } = bootLinux({ profile: o.profile, memory: 256 << 20, cpus: o.cores ?? 1 });
+    const { machine, kernel } = bootLinux({ profile: o.profile, memory: 256 << 20, cpus: o.cores ?? 1, llc: o.llc === undefined ? XEON_E5_2665_LLC : o.llc });
     this.machine = machine;
     this.kernel = kernel;
     const dec = new TextDecoder();

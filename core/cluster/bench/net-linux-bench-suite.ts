@@ -6,6 +6,7 @@ import { EchoExperimentOptions, EchoExperimentResult, runEchoExperiment } from '
 import { runNetpipe } from '../netpipe-experiment.js';
 import { kernelShare } from '../../vtx/cpu-mode.js';
 import { XEON_E5_2665_LLC } from '../ix-server-llc.js';
+import { FIG4_LLC, FIG4_SCALE, FIG4_THREADS, FIG4_X_UNIT, fig4Clients } from '../fig4-scaling.js';
 
 const ECHO = join(GUEST_BIN, 'echoserver');
 const FIG2 = 'IX Fig. 2 (NetPIPE, Linux–Linux, 64 B)';
@@ -13,22 +14,7 @@ const FIG3A = 'IX Fig. 3a, Linux-10 series (n = 1, 64 B; x axis in hyperthreads:
 const FIG3B = 'IX Fig. 3b, Linux-10 series (64 B, all 8 cores / 16 hyperthreads), divided by 8 for one core';
 const FIG4 = 'IX Fig. 4, Linux-10 series (64 B RPCs over persistent connections, 8 cores), divided by 8 for one core';
 
-/**
- * Fig. 4 at 1/FIG4_SCALE: the server's last-level cache is the E5-2665's 20 MB divided by 16 (the
- * same 20 ways and 64-byte lines, 1/16 of the sets) and each point has 1/16 of the paper's
- * connections, so the per-connection state meets the cache in the same proportion: whether it
- * fits, and how far apart in time a connection's lines are reused (every other connection is
- * served in between), are what set the misses, and both keep their ratio to the cache. The
- * per-message path does not depend on the connection count (epoll's ready list), so nothing else
- * moves with the scale. 16 client threads on one server core each keep one 64-byte RPC in flight
- * and cycle over their share of the connections. Each point runs two passes over all of them: the
- * first warms what a first visit fills (the lines the handshake did not touch), the measured
- * window runs from the end of it to the 90 % mark (at least 64 round trips per thread).
- */
-const FIG4_SCALE = 16;
-const FIG4_THREADS = 16;
-const FIG4_PASSES = 2;
-const FIG4_MIN_ROUND_TRIPS = 64;
+/** Fig. 4's scale and client shape: core/cluster/fig4-scaling.ts. */
 /** The paper's connection counts (its x axis) at which a point is run, divided by FIG4_SCALE. */
 const FIG4_POINTS: ReadonlyArray<{ paperConnections: number; paper?: number; paperMisses?: number }> = [
   { paperConnections: 256 },
@@ -92,16 +78,13 @@ export class NetLinuxBenchSuite implements BenchSuite {
       });
       ctx.progress(r.id);
     }
-    const llc = { ...XEON_E5_2665_LLC, bytes: XEON_E5_2665_LLC.bytes / FIG4_SCALE };
-    const xUnit = `connections (the paper's; the model runs 1/${FIG4_SCALE})`;
+    const llc = FIG4_LLC;
+    const xUnit = FIG4_X_UNIT;
     const missRows: BenchRow[] = [];
     for (const p of FIG4_POINTS) {
-      const connections = Math.round(p.paperConnections / FIG4_SCALE);
-      const e = runEchoExperiment({
-        ...base, cpus: 1, connections, clientThreads: FIG4_THREADS, llc,
-        roundTrips: Math.max(FIG4_MIN_ROUND_TRIPS, Math.ceil((FIG4_PASSES * connections) / FIG4_THREADS)),
-        warmupRoundTrips: connections,
-      });
+      const shape = fig4Clients(p.paperConnections);
+      const connections = shape.connections;
+      const e = runEchoExperiment({ ...base, ...shape, cpus: 1, llc });
       const id = `fig4:conns=${p.paperConnections}`;
       rows.push({
         id, unit: 'M msgs/s', value: e.messagesPerSecond / 1e6,
