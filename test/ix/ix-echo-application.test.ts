@@ -24,8 +24,18 @@ describe('run ix-dataplane/echo', () => {
     expect(r.figures.p99Us).toBeGreaterThanOrEqual(r.figures.p50Us!);
   });
 
+  it('on two cores RSS spreads the connections: every round trip served, ring 0 most of the busy time', () => {
+    const r = run({ connections: '8', 'round-trips': '16', cores: '2' });
+    expect(r.exitCode).toBe(0);
+    expect(r.text).toMatch(/^echo on IX, 2 cores, B = 64: 8 connections × 16 messages of 64 B$/m);
+    expect(r.figures.completed).toBe(128);
+    expect(r.figures.kernelShare).toBeGreaterThan(0.5);
+    expect(r.figures.kernelShare).toBeLessThan(1);
+  });
+
   it('refuses options out of range with the option named', () => {
     expect(() => run({ batch: '65' })).toThrow(UsageError);
     expect(() => run({ connections: 'x' })).toThrow(/--connections x: a whole number from 1 to 1024/);
+    expect(() => run({ cores: '9' })).toThrow(/--cores 9: a whole number from 1 to 8/);
   });
 });
