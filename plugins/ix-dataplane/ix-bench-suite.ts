@@ -63,7 +63,7 @@ export class IxBenchSuite implements BenchSuite {
     rows.push({
       id: 'fig4-ix-drop', unit: 'of peak', dune: last / peak,
       description: `IX's echo throughput at the last Fig. 4 point (${IX_FIG4_POINTS[IX_FIG4_POINTS.length - 1]} connections at 1/${FIG4_SCALE}) over its peak in the series, one core`,
-      paper: { dune: 5.97 / 12.7, source: 'IX Fig. 4: IX-40 at 250,992 connections, 5.97 M msgs/s, is 47 % of its peak, 12.70 at 1,296 (IX-DATA)' },
+      paper: { dune: 0.47, source: 'IX Fig. 4 and §5.4: IX at 250,000 connections is at 47 % of its peak (IX-40: 5.97 of 12.70 M msgs/s, at 250,992 and 1,296 connections)' },
     });
     return rows;
   }
