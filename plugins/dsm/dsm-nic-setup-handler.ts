@@ -92,7 +92,15 @@ export class DsmNicSetupHandler implements VmExitHandler {
     const gpa = this.dune().layout.physLimit;
     vcpu.ept.map(gpa, this.bar0 + RX_TAIL_PAGE, EPT_RW_UC);
     vcpu.ept.map(gpa + PAGE, this.bar0 + TX_TAIL_PAGE, EPT_RW_UC);
-    this.owner = exit.task.process;
+    const owner = exit.task.process;
+    this.owner = owner;
+    // The NIC writes into the region's frames by physical address: when the owner's address space
+    // unmaps or changes any of it (munmap, exec, exit: the MMU-notifier chain), the queue goes
+    // first, so no DMA lands in a frame the allocator may give to someone else.
+    const end = va + DSM_NIC_REGION.size;
+    owner.mm.notifiers.push((start, stop) => {
+      if (this.owner === owner && start < end && va < stop) this.teardown();
+    });
     return gpa;
   }
 

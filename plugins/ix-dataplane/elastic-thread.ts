@@ -707,6 +707,12 @@ export class ElasticThread implements NetDevice, NetTimers {
     return false;
   }
 
+  /**
+   * Set by the control plane (IxSetupHandler) when the owner's address space dropped or changed
+   * the region's pages and it switched this thread's queue pair off.
+   */
+  stopped = false;
+
   // --- Receive: at most B packets per pass.
   private pollRx(): number {
     let taken = 0;

@@ -80,12 +80,33 @@ export class IxSetupHandler implements VmExitHandler {
     t.init(cpu);
     this.threads.push(t);
     this.owners.add(exit.task);
+    // The NIC writes into the region's frames by physical address: when the owner's address space
+    // unmaps or changes any of it (munmap, exec, exit: the MMU-notifier chain), the queue is
+    // switched off first, so no DMA lands in a frame the allocator may give to someone else.
+    const end = va + REGION.size;
+    exit.task.process.mm.notifiers.push((start, stop) => {
+      if (start < end && va < stop) this.stopThread(t);
+    });
     for (const e of this.threads) {
       e.peers = this.threads;
       e.flowGroups = this.flowGroups;
     }
     this.assignFlowGroups(cpu);
     return t.entry;
+  }
+
+  /**
+   * The control plane switches a thread's queue pair off (RX and TX disabled, its descriptor rings
+   * forgotten), so the NIC neither writes frames into nor reads descriptors from frames that are
+   * no longer the dataplane's. The entry native goes with its frame
+   * (NativeCodeRegistry.releaseFrame). RSS may still steer flows to the queue: the NIC holds or
+   * drops them as for any disabled queue.
+   */
+  private stopThread(t: ElasticThread): void {
+    if (t.stopped) return;
+    t.stopped = true;
+    const q = t.queue;
+    for (const reg of [R.rxdctl(q), R.txdctl(q), R.rdbal(q), R.rdbah(q), R.rdlen(q), R.tdbal(q), R.tdbah(q), R.tdlen(q)]) this.nic.write(reg, 4, 0);
   }
 
   /** Flow group g to thread g mod n, written to the RETA (four entries per register). */

@@ -57,6 +57,11 @@ export class NicReceive {
     this.rssDirty = true;
   }
 
+  /** Frames held in the packet buffer, waiting for their queue's descriptors. */
+  get held(): number {
+    return this.waiting.length;
+  }
+
   /** A frame arrives now: filtered, parsed, steered, and placed, held or dropped. */
   receive(frame: Uint8Array): void {
     const regs = this.port.regs;

@@ -216,6 +216,20 @@ static void attacks(void)
 	ix_posix(SYS_exit, 0, 0, 0);
 }
 
+/*
+ * Gives the region back while the NIC still owns a queue in it: munmap through the host (a
+ * passed-through system call), then 3 ms asleep while a peer sends. The dataplane's queue must be
+ * switched off by then, so that no frame is written into memory the process no longer has.
+ */
+static void unmap_region(void)
+{
+	say("munmap of the region:", ix_posix(SYS_munmap, (long) ix_region, IX_REGION_SIZE, 0));
+	for (int i = 0; i < 6; i++)
+		nap(500000);
+	say("unmap: done", 0);
+	ix_posix(SYS_exit, 0, 0, 0);
+}
+
 int main(int argc, char **argv)
 {
 	int ret = ix_init(0);
@@ -228,6 +242,8 @@ int main(int argc, char **argv)
 		return ix_run(vmcall_from_ring3, ustack, sizeof(ustack));
 	if (argc > 1 && strcmp(argv[1], "hoard") == 0)
 		return ix_run(hoard, ustack, sizeof(ustack));
+	if (argc > 1 && strcmp(argv[1], "unmap") == 0)
+		return ix_run(unmap_region, ustack, sizeof(ustack));
 	if (argc > 2 && strcmp(argv[1], "stall") == 0) {
 		stall_conns = atol(argv[2]);
 		return ix_run(stall, ustack, sizeof(ustack));
