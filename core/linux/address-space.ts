@@ -157,6 +157,17 @@ export class AddressSpace {
     }
   }
 
+  /**
+   * Calls `fn` whenever a PTE in [start, end) changes or goes — a munmap, an mprotect, the exit or
+   * exec that destroys this address space — as a driver that pins a user buffer for DMA
+   * registers an mmu_notifier to stop the device first.
+   */
+  onRangeChange(start: number, end: number, fn: () => void): void {
+    this.notifiers.push((s, e) => {
+      if (s < end && start < e) fn();
+    });
+  }
+
   notify(start: number, end: number): void {
     for (const n of this.notifiers) n(start, end);
   }

@@ -1,6 +1,6 @@
 import type { Machine } from '../vtx/machine.js';
 import { VmExitReason } from '../vtx/vmcs-field.js';
-import { CPU_MODE_NAMES } from '../vtx/cpu-mode.js';
+import { readCpuTime } from '../vtx/cpu-mode.js';
 
 /**
  * The figures `--stats` writes for a run, whatever its mode: counts of the mechanisms, summed
@@ -49,6 +49,6 @@ export function runStats(m: Machine, mode: string, profile: string, wallSeconds:
     },
     exceptions: st.sum('exceptions'),
     // Cycles by mode, summed over the CPUs (user, system, guest and idle of /proc/stat).
-    cpuTime: Object.fromEntries(CPU_MODE_NAMES.map((n) => [n, st.sum(`cycles.${n}`)])),
+    cpuTime: readCpuTime(st),
   };
 }

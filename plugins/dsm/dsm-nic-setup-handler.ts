@@ -8,6 +8,7 @@ import type { Process } from '../../core/linux/task.js';
 import { EBUSY, EFAULT, EINVAL } from '../../core/linux/linux-abi.js';
 import { RAX, RDI, RSI } from '../../core/vtx/cpu.js';
 import { EPT_MT_SHIFT } from '../../core/vtx/arch.js';
+import { switchOffQueuePair } from '../../core/vtx/devices/switch-off-queue-pair.js';
 import {
   CTL_MACS, CTL_MAGIC, CTL_PAGE_PA, CTL_QUEUE, CTL_TSC_KHZ, DSM_ETHERTYPE, DSM_ETQF_FILTER, DSM_MAX_NODES, DSM_NIC_BUF,
   DSM_NIC_MAGIC, DSM_NIC_QUEUE, DSM_NIC_REGION, DSM_NIC_RING, DSM_VMCALL_NIC_SETUP, RX_TAIL_PAGE, TX_TAIL_PAGE,
@@ -97,9 +98,8 @@ export class DsmNicSetupHandler implements VmExitHandler {
     // The NIC writes into the region's frames by physical address: when the owner's address space
     // unmaps or changes any of it (munmap, exec, exit: the MMU-notifier chain), the queue goes
     // first, so no DMA lands in a frame the allocator may give to someone else.
-    const end = va + DSM_NIC_REGION.size;
-    owner.mm.notifiers.push((start, stop) => {
-      if (this.owner === owner && start < end && va < stop) this.teardown();
+    owner.mm.onRangeChange(va, va + DSM_NIC_REGION.size, () => {
+      if (this.owner === owner) this.teardown();
     });
     return gpa;
   }
@@ -142,9 +142,7 @@ export class DsmNicSetupHandler implements VmExitHandler {
     const q = DSM_NIC_QUEUE;
     this.nic.write(R.etqf(DSM_ETQF_FILTER), 4, 0);
     this.nic.write(R.etqs(DSM_ETQF_FILTER), 4, 0);
-    this.nic.write(R.rxdctl(q), 4, 0);
-    this.nic.write(R.txdctl(q), 4, 0);
-    for (const reg of [R.rdbal(q), R.rdbah(q), R.rdlen(q), R.tdbal(q), R.tdbah(q), R.tdlen(q)]) this.nic.write(reg, 4, 0);
+    switchOffQueuePair(this.nic, q);
     this.owner = undefined;
   }
 }

@@ -10,6 +10,7 @@ import { ElasticThread } from './elastic-thread.js';
 import type { Task } from '../../core/linux/task.js';
 import { RETA_ENTRIES } from '../../core/vtx/devices/rss-redirection.js';
 import * as R from '../../core/vtx/devices/nic-registers.js';
+import { switchOffQueuePair } from '../../core/vtx/devices/switch-off-queue-pair.js';
 
 const VMCALL = 18;
 const RET = 0xc3;
@@ -83,10 +84,7 @@ export class IxSetupHandler implements VmExitHandler {
     // The NIC writes into the region's frames by physical address: when the owner's address space
     // unmaps or changes any of it (munmap, exec, exit: the MMU-notifier chain), the queue is
     // switched off first, so no DMA lands in a frame the allocator may give to someone else.
-    const end = va + REGION.size;
-    exit.task.process.mm.notifiers.push((start, stop) => {
-      if (start < end && va < stop) this.stopThread(t);
-    });
+    exit.task.process.mm.onRangeChange(va, va + REGION.size, () => this.stopThread(t));
     for (const e of this.threads) {
       e.peers = this.threads;
       e.flowGroups = this.flowGroups;
@@ -96,17 +94,15 @@ export class IxSetupHandler implements VmExitHandler {
   }
 
   /**
-   * The control plane switches a thread's queue pair off (RX and TX disabled, its descriptor rings
-   * forgotten), so the NIC neither writes frames into nor reads descriptors from frames that are
-   * no longer the dataplane's. The entry native goes with its frame
-   * (NativeCodeRegistry.releaseFrame). RSS may still steer flows to the queue: the NIC holds or
-   * drops them as for any disabled queue.
+   * The control plane switches a thread's queue pair off, so the NIC neither writes frames into
+   * nor reads descriptors from frames that are no longer the dataplane's. The entry native goes
+   * with its frame (NativeCodeRegistry.releaseFrame). RSS may still steer flows to the queue: the
+   * NIC drops them, as for any disabled queue.
    */
   private stopThread(t: ElasticThread): void {
     if (t.stopped) return;
     t.stopped = true;
-    const q = t.queue;
-    for (const reg of [R.rxdctl(q), R.txdctl(q), R.rdbal(q), R.rdbah(q), R.rdlen(q), R.tdbal(q), R.tdbah(q), R.tdlen(q)]) this.nic.write(reg, 4, 0);
+    switchOffQueuePair(this.nic, t.queue);
   }
 
   /** Flow group g to thread g mod n, written to the RETA (four entries per register). */

@@ -14,6 +14,7 @@ import { MemcachedRig, meetsSla } from '../../core/cluster/memcached-experiment.
 import type { TcpSocket } from '../../core/net/tcp-socket.js';
 import { TCP_ESTABLISHED } from '../../core/net/tcp-state.js';
 import { SERVER_ADDR } from '../../core/cluster/echo-experiment.js';
+import { exchange } from './socket-exchange.js';
 
 const KV = join(GUEST_BIN, 'kvserver');
 
@@ -165,25 +166,12 @@ describe.runIf(existsSync(KV))('kvserver on a simulated Linux machine under open
       return out;
     };
     // a 300 kB SET, then 8 GETs of it pipelined: 2.4 MB of answers to a client that reads slowly
-    let tx = cat(enc.encode('set big 3 0 300000\r\n'), value, enc.encode('\r\n'), enc.encode('get big\r\n'.repeat(8)));
+    const tx = cat(enc.encode('set big 3 0 300000\r\n'), value, enc.encode('\r\n'), enc.encode('get big\r\n'.repeat(8)));
     const one = cat(enc.encode('VALUE big 3 300000\r\n'), value, enc.encode('\r\nEND\r\n'));
     const want = cat(enc.encode('STORED\r\n'), ...Array.from({ length: 8 }, () => one));
-    const rx = new Uint8Array(want.length + 65536);
-    let got = 0;
-    for (let step = 0; step < 2000 && got < want.length; step++) {
-      if (tx.length > 0) {
-        const n = s.send(tx);
-        if (n > 0) tx = tx.subarray(n);
-      }
-      for (;;) {
-        const k = s.recv(rx.subarray(got, got + 16384));
-        if (k <= 0) break;
-        got += k;
-      }
-      rig.cluster.run(rig.cluster.events.now + 1e8);
-    }
-    expect(got).toBe(want.length);
-    expect(Buffer.from(rx.subarray(0, got)).equals(Buffer.from(want))).toBe(true);
+    const rx = exchange(rig.cluster, s, tx, want.length);
+    expect(rx.length).toBe(want.length);
+    expect(Buffer.from(rx).equals(Buffer.from(want))).toBe(true);
     expect(rig.server.output).not.toMatch(/kvserver: .*:/);
   });
 });

@@ -11,6 +11,7 @@ import type { TcpSocket } from '../../core/net/tcp-socket.js';
 import { TCP_ESTABLISHED } from '../../core/net/tcp-state.js';
 import { KV_IX } from '../../plugins/ix-dataplane/ix-memcached-bench-suite.js';
 import { IxMemcachedServer, ixMemcachedServer } from '../../plugins/ix-dataplane/ix-memcached-experiment.js';
+import { exchange } from '../cluster/socket-exchange.js';
 
 const PROFILE = 'dune-e3-1230v2';
 const enc = new TextEncoder();
@@ -91,24 +92,11 @@ describe('kvserver-ix in the memcached rig', () => {
     const value = new Uint8Array(100_000).map((_, i) => 0x41 + (i % 23));
     const cat = (...parts: Uint8Array[]): Uint8Array => Buffer.concat(parts);
     // a 100 kB SET, then 4 GETs of it pipelined: 400 kB of answers, ixev holds 16 kB at a time
-    let tx = cat(enc.encode('set big 3 0 100000\r\n'), value, enc.encode('\r\n'), enc.encode('get big\r\n'.repeat(4)));
+    const tx = cat(enc.encode('set big 3 0 100000\r\n'), value, enc.encode('\r\n'), enc.encode('get big\r\n'.repeat(4)));
     const one = cat(enc.encode('VALUE big 3 100000\r\n'), value, enc.encode('\r\nEND\r\n'));
     const want = cat(enc.encode('STORED\r\n'), ...Array.from({ length: 4 }, () => one));
-    const rx = new Uint8Array(want.length + 65536);
-    let got = 0;
-    for (let step = 0; step < 2000 && got < want.length; step++) {
-      if (tx.length > 0) {
-        const n = s.send(tx);
-        if (n > 0) tx = tx.subarray(n);
-      }
-      for (;;) {
-        const k = s.recv(rx.subarray(got, got + 16384));
-        if (k <= 0) break;
-        got += k;
-      }
-      rig.cluster.run(rig.cluster.events.now + 1e8);
-    }
-    expect(got).toBe(want.length);
-    expect(Buffer.from(rx.subarray(0, got)).equals(Buffer.from(want))).toBe(true);
+    const rx = exchange(rig.cluster, s, tx, want.length);
+    expect(rx.length).toBe(want.length);
+    expect(Buffer.from(rx).equals(Buffer.from(want))).toBe(true);
   }, 60_000);
 });

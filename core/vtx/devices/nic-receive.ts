@@ -57,11 +57,6 @@ export class NicReceive {
     this.rssDirty = true;
   }
 
-  /** Frames held in the packet buffer, waiting for their queue's descriptors. */
-  get held(): number {
-    return this.waiting.length;
-  }
-
   /** A frame arrives now: filtered, parsed, steered, and placed, held or dropped. */
   receive(frame: Uint8Array): void {
     const regs = this.port.regs;
@@ -74,14 +69,19 @@ export class NicReceive {
       return;
     }
     const q = this.steer(frame);
+    // A frame for a queue that is switched off is dropped (82598/82599 datasheets: "packets to a
+    // disabled queue are dropped"); held, it would stop every queue behind it in the buffer.
+    if ((regs[R.rxdctl(q) >>> 2]! & R.XDCTL_ENABLE) === 0) {
+      this.disabledDrops++;
+      return;
+    }
     // One packet buffer, in order: while frames wait in it, a new one queues behind them. A queue
     // with SRRCTL.DROP_EN never waits: without a descriptor its frame is dropped and counted.
     const dropEn = (regs[R.srrctl(q) >>> 2]! & R.SRRCTL_DROP_EN) !== 0;
     if (this.waiting.length === 0 || dropEn) {
       if (this.place(frame, q, false)) return;
       if (dropEn) {
-        if ((regs[R.rxdctl(q) >>> 2]! & R.XDCTL_ENABLE) === 0) this.disabledDrops++;
-        else this.qprdc[q]++;
+        this.qprdc[q]++;
         return;
       }
     }

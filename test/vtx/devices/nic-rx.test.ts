@@ -190,6 +190,20 @@ describe('82599 receive: EtherType queue filters (ETQF/ETQS)', () => {
     expect(drv.rd(R.qprc(retaMap(tcp & 127)))).toBe(1);
   });
 
+  it('a frame for a queue that is switched off is dropped at once and holds up no other queue (without DROP_EN)', () => {
+    const { nic, drv } = rssRig();
+    drv.w(R.etqs(3), R.ETQS_QUEUE_EN | (5 << R.ETQS_RX_QUEUE_SHIFT));
+    drv.w(R.etqf(3), R.ETQF_FILTER_EN | LOCAL_EXPERIMENTAL);
+    drv.w(R.rxdctl(5), 0); // queue 5 off; SRRCTL.DROP_EN is clear on every queue of this rig
+    nic.receive(withEtherType(LOCAL_EXPERIMENTAL));
+    expect(nic.rx.disabledDrops).toBe(1);
+    expect(drv.rd(R.qprc(5))).toBe(0);
+    // The next frame, for an enabled queue, lands now: nothing waits in the packet buffer ahead of it.
+    const [dst, dstPort, src, srcPort, , tcp] = VECTORS[0]!;
+    nic.receive(buildFrame({ src, dst, srcPort, dstPort, payload: 64 }));
+    expect(drv.rd(R.qprc(retaMap(tcp & 127)))).toBe(1);
+  });
+
   it('a disabled filter, or one whose ETQS queue enable is clear, steers nothing (queue 0: the frame is not IPv4)', () => {
     const { nic, drv } = rssRig();
     drv.w(R.etqs(0), R.ETQS_QUEUE_EN | (5 << R.ETQS_RX_QUEUE_SHIFT));
