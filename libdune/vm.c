@@ -95,11 +95,64 @@ static int lookup_level(ptent_t *root, void *va, int level, int create, ptent_t 
 	return 0;
 }
 
+/*
+ * A missing table below *e: a zeroed pool page linked in P|W|U, or NULL. Out of line and cold, so
+ * that the look-up's usual path (every table present) keeps no registers for it.
+ */
+static __attribute__((noinline, cold)) ptent_t *link_new_table(ptent_t *e)
+{
+	ptent_t *t = alloc_table();
+
+	if (t)
+		*e = PTE_ADDR(t) | PTE_DEF_FLAGS;
+	return t;
+}
+
+/*
+ * The four levels written out one after another, as upstream's dune_vm_lookup is: the look-up is
+ * on every Appel-style fault handler's path, and its instructions are what such a handler pays
+ * (a loop over the levels, as lookup_level is, runs about twice as many). Stops early at a
+ * 1 GiB or 2 MiB leaf.
+ */
 int dune_vm_lookup(ptent_t *root, void *va, int create, ptent_t **pte_out)
 {
+	ptent_t *pdpte, *pde, *pte;
+
 	if (!root || !pte_out)
 		return -EINVAL;
-	return lookup_level(root, va, 0, create, pte_out, NULL);
+
+	if (!pte_present(root[PDX(3, va)])) {
+		if (!create)
+			return -ENOENT;
+		if (!(pdpte = link_new_table(&root[PDX(3, va)])))
+			return -ENOMEM;
+	} else
+		pdpte = (ptent_t *) PTE_ADDR(root[PDX(3, va)]);
+
+	if (!pte_present(pdpte[PDX(2, va)])) {
+		if (!create)
+			return -ENOENT;
+		if (!(pde = link_new_table(&pdpte[PDX(2, va)])))
+			return -ENOMEM;
+	} else if (pte_big(pdpte[PDX(2, va)])) {
+		*pte_out = &pdpte[PDX(2, va)];
+		return 0;
+	} else
+		pde = (ptent_t *) PTE_ADDR(pdpte[PDX(2, va)]);
+
+	if (!pte_present(pde[PDX(1, va)])) {
+		if (!create)
+			return -ENOENT;
+		if (!(pte = link_new_table(&pde[PDX(1, va)])))
+			return -ENOMEM;
+	} else if (pte_big(pde[PDX(1, va)])) {
+		*pte_out = &pde[PDX(1, va)];
+		return 0;
+	} else
+		pte = (ptent_t *) PTE_ADDR(pde[PDX(1, va)]);
+
+	*pte_out = &pte[PDX(0, va)];
+	return 0;
 }
 
 /*

@@ -16,7 +16,8 @@ export const PAPER_TABLE4 = {
 } as const;
 
 /** Requests per run: the per-request cost is the difference of two runs over the difference of requests. */
-const REQUESTS: Record<1 | 100, readonly [number, number]> = { 1: [20, 220], 100: [200, 1200] };
+export type HttpdRequestCounts = Record<1 | 100, readonly [number, number]>;
+const REQUESTS: HttpdRequestCounts = { 1: [20, 220], 100: [200, 1200] };
 /** The directory the guest sees as "/", with www/index.html (about 1 KiB: "a small HTML page"). */
 const GUEST_ROOT = join(GUEST_BIN, '..');
 
@@ -84,8 +85,8 @@ interface PerRequest {
   failed: number;
 }
 
-function perRequest(mode: 'linux' | 'sandbox' | 'ptrace', clients: 1 | 100, profile: string, system: System, policies: PolicyLoader): PerRequest {
-  const [n1, n2] = REQUESTS[clients];
+function perRequest(mode: 'linux' | 'sandbox' | 'ptrace', clients: 1 | 100, profile: string, system: System, policies: PolicyLoader, counts: HttpdRequestCounts): PerRequest {
+  const [n1, n2] = counts[clients];
   const a = runHttpdUnderAb(mode, clients, n1, profile, system, policies);
   const b = runHttpdUnderAb(mode, clients, n2, profile, system, policies);
   const d = n2 - n1;
@@ -118,17 +119,18 @@ function perRequest(mode: 'linux' | 'sandbox' | 'ptrace', clients: 1 | 100, prof
  *   paper's figure there is no client bound and the server's own rate stands.
  * ab's own requests per second (counts) are wall clock: the simulator's speed. The counts also
  * hold the same server under the ptrace supervisor (null policy): Linux's way of interposing.
+ * `requestCounts` are the two runs' request counts per client setting (tests pass smaller ones).
  */
-export function httpdRows(profile: string, system: System, policies: PolicyLoader, progress: (label: string) => void): BenchRow[] {
+export function httpdRows(profile: string, system: System, policies: PolicyLoader, progress: (label: string) => void, requestCounts: HttpdRequestCounts = REQUESTS): BenchRow[] {
   const hz = loadProfile(profile).clockHz;
   const rows: BenchRow[] = [];
   for (const clients of [1, 100] as const) {
-    const linux = perRequest('linux', clients, profile, system, policies);
+    const linux = perRequest('linux', clients, profile, system, policies, requestCounts);
     progress(`httpd linux ${clients}`);
-    const sandbox = perRequest('sandbox', clients, profile, system, policies);
+    const sandbox = perRequest('sandbox', clients, profile, system, policies, requestCounts);
     progress(`httpd sandbox ${clients}`);
     // The Linux way of interposing on the same server (null policy): a ptrace supervisor.
-    const ptrace = perRequest('ptrace', clients, profile, system, policies);
+    const ptrace = perRequest('ptrace', clients, profile, system, policies, requestCounts);
     const paper = PAPER_TABLE4[clients];
     const linuxServer = hz / linux.cycles;
     const sandboxServer = hz / sandbox.cycles;
