@@ -82,5 +82,5 @@ describe('dunesim CLI', () => {
     const bad = dunesim(['bench', 'no-such-suite']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/unknown bench suite 'no-such-suite'; available: vtx, dune-micro, exec, threads, net-linux, memcached-linux, tlb-reach/);
-  });
+  }, 240_000);
 });
