@@ -166,6 +166,7 @@ function ixCounts(p: MemcachedLoadPoint): Record<string, number> {
     crossingsPerRequest: r.crossings!, vmExitsPerRequest: r.vmExits!, interruptsPerRequest: r.interrupts!,
     mmioWritesPerRequest: r.mmioWrites!, packetsPerRequest: r.rxPackets!,
     kernelCycles: r.kernelCycles!, userCycles: r.userCycles!, kernelShare: kernelShare(r),
+    kernelInstructions: r.kernelInstructions!, userInstructions: r.userInstructions!,
   };
 }
 

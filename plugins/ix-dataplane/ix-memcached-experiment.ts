@@ -1,7 +1,7 @@
 import type { Cluster } from '../../core/cluster/cluster.js';
 import { SERVER_ADDR } from '../../core/cluster/echo-experiment.js';
 import { MEMCACHED_PORT, MemcachedExperimentOptions, MemcachedServerFactory, MemcachedServerNode } from '../../core/cluster/memcached-experiment.js';
-import { ringCycles } from '../../core/vtx/cpu-mode.js';
+import { ringCycles, ringInstructions } from '../../core/vtx/cpu-mode.js';
 import { IxNode } from './ix-node.js';
 import type { ElasticThread } from './elastic-thread.js';
 
@@ -71,5 +71,6 @@ function ixServerCounts(n: IxNode): Record<string, number> {
     mmioWrites: (c?.tailWrites ?? 0) + (c?.rdtWrites ?? 0),
     // Ring 0 (the dataplane, libix's handler, Linux for the ticks) against ring 3 (the application).
     ...ringCycles(s),
+    ...ringInstructions(s),
   };
 }
