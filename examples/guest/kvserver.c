@@ -1,15 +1,16 @@
 /*
  * A key-value server that speaks memcached's text protocol (the subset the IX paper's mutilate
- * load uses: get, set, delete), built like memcached 1.4: a chained hash table of 2^16 buckets,
- * one epoll event loop per thread (one thread per core), the first thread also accepting and
- * handing connections out round robin. Locks are where memcached 1.4.18 has them: a striped
- * item lock chosen by the key's hash around every lookup and change of a bucket, and the global
- * cache_lock around linking and unlinking items (set, delete), so writes contend and reads do not.
+ * load uses: get, set, delete), doing per request what memcached 1.4.18 does (kv-protocol.c: the
+ * connection state machine, the tokenizer, items in slabs, lookup3, the LRU and memcached's
+ * locks). This file is memcached's front end on Linux: one event loop per thread (one thread per
+ * core), each one epoll instance whose ready events go to callbacks, libevent-style; the first
+ * thread also accepts and deals connections out round robin; answers go out with sendmsg, one
+ * iovec per piece; a clock thread sets the server's time once a second (memcached's
+ * clock_handler).
  *
  *   kvserver PORT THREADS CONNS [-t]
  *
- * The protocol, the table and its locks are in kv-protocol.c, which the IX front end
- * (plugins/ix-dataplane/programs/kvserver-ix.c) shares.
+ * kv-protocol.c is shared with the IX front end (plugins/ix-dataplane/programs/kvserver-ix.c).
  *
  * PORT 0 lets the kernel pick (printed to stderr only). The server exits once CONNS connections
  * have come and gone (0: never) and prints its counters. With -t it is also its own client: a
