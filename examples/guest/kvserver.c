@@ -290,6 +290,7 @@ static void *self_test(void *arg)
 		"set k1 5 0 5\r\nhello\r\n"
 		"get k1\r\n"
 		"get k1 nokey k1\r\n"
+		"get k1 a b c d e f g h k1\r\n" /* more keys than one pass of the tokenizer takes */
 		"get nokey\r\n"
 		"set k1 7 0 3\r\nbye\r\n"
 		"get k1\r\n"
