@@ -12,7 +12,7 @@ import { MemcachedKeySpace, MemcachedRequestStream, MemcachedWorkload } from './
 import { ModelledHost } from './modelled-host.js';
 import type { Nic82599 } from '../vtx/devices/nic-82599.js';
 import { CLIENT_ADDR, SERVER_ADDR, WIRE_SECONDS } from './echo-experiment.js';
-import { ringCycles } from '../vtx/cpu-mode.js';
+import { ringCycles, ringInstructions } from '../vtx/cpu-mode.js';
 
 export const MEMCACHED_PORT = 11211;
 /** Connections opened at a time after the first (which resolves ARP alone): a burst of SYNs would wait on one ARP entry. */
@@ -60,6 +60,7 @@ export function linuxMemcachedServer(cluster: Cluster, o: MemcachedExperimentOpt
         contextSwitches: s.get('linux.contextSwitches'),
         llcMisses: s.get('llc.misses'),
         ...ringCycles(s),
+        ...ringInstructions(s),
       };
     },
   };

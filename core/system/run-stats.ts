@@ -50,5 +50,10 @@ export function runStats(m: Machine, mode: string, profile: string, wallSeconds:
     exceptions: st.sum('exceptions'),
     // Cycles by mode, summed over the CPUs (user, system, guest and idle of /proc/stat).
     cpuTime: readCpuTime(st),
+    // Instructions retired by mode, summed over the CPUs (they add up to `instructions`).
+    instructionsByMode: {
+      kernel: st.sum('instructions.kernel'), user: st.sum('instructions.user'),
+      guestKernel: st.sum('instructions.guestKernel'), guestUser: st.sum('instructions.guestUser'), idle: st.sum('instructions.idle'),
+    },
   };
 }

@@ -62,3 +62,15 @@ export function kernelShare(d: { kernelCycles?: number; userCycles?: number }): 
   const u = d.userCycles ?? 0;
   return k + u > 0 ? k / (k + u) : 0;
 }
+
+/**
+ * Instructions retired in ring 0 and in ring 3 (either VMX mode), summed over the CPUs: a
+ * server's own work per request against its kernel's (or its dataplane's), in instructions rather
+ * than cycles, so that cache and TLB costs do not blur what the code does.
+ */
+export function ringInstructions(stats: { sum(suffix: string): number }): { kernelInstructions: number; userInstructions: number } {
+  return {
+    kernelInstructions: stats.sum('instructions.kernel') + stats.sum('instructions.guestKernel'),
+    userInstructions: stats.sum('instructions.user') + stats.sum('instructions.guestUser'),
+  };
+}

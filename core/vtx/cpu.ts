@@ -173,7 +173,9 @@ export class Cpu implements MmuHost {
   private readonly sInterrupts: number;
   /** Counter slots of the cycles spent in each `CpuMode`, and where the open interval began. */
   private readonly sModeCycles: number[] = [];
+  private readonly sModeInstructions: number[] = [];
   private modeSince = 0;
+  private modeInstructionsSince = 0;
 
   constructor(readonly index: number, env: CpuEnvironment, mmuConfig: { entries4k: number; ways4k: number; entriesLarge: number; waysLarge: number; psc?: { pml4: number; pdpt: number; pd: number } }) {
     this.mem = env.mem;
@@ -199,6 +201,8 @@ export class Cpu implements MmuHost {
     this.sInterrupts = env.stats.counter(`${name}.interrupts`, 'count', 'external interrupts accepted');
     for (let m = 0; m < CPU_MODE_NAMES.length; m++) {
       this.sModeCycles[m] = env.stats.counter(`${name}.cycles.${CPU_MODE_NAMES[m]}`, 'cycles', CPU_MODE_DESCRIPTIONS[m]!);
+      // Per mode, so that a server's own work per request (ring 3) is read apart from its kernel's.
+      this.sModeInstructions[m] = env.stats.counter(`${name}.instructions.${CPU_MODE_NAMES[m]}`, 'count', `instructions retired in that mode: ${CPU_MODE_DESCRIPTIONS[m]!}`);
     }
     // A read of the counters sees the interval still open, so a snapshot taken mid-slice is exact.
     env.stats.onSample(() => this.accountMode());
@@ -219,8 +223,11 @@ export class Cpu implements MmuHost {
    */
   accountMode(): void {
     const now = this.cycles;
-    this.sv[this.sModeCycles[this.mode]!] += now - this.modeSince;
+    const mode = this.mode;
+    this.sv[this.sModeCycles[mode]!] += now - this.modeSince;
     this.modeSince = now;
+    this.sv[this.sModeInstructions[mode]!] += this.instructions - this.modeInstructionsSince;
+    this.modeInstructionsSince = this.instructions;
   }
 
   /**

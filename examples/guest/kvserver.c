@@ -1,15 +1,16 @@
 /*
  * A key-value server that speaks memcached's text protocol (the subset the IX paper's mutilate
- * load uses: get, set, delete), built like memcached 1.4: a chained hash table of 2^16 buckets,
- * one epoll event loop per thread (one thread per core), the first thread also accepting and
- * handing connections out round robin. Locks are where memcached 1.4.18 has them: a striped
- * item lock chosen by the key's hash around every lookup and change of a bucket, and the global
- * cache_lock around linking and unlinking items (set, delete), so writes contend and reads do not.
+ * load uses: get, set, delete), doing per request what memcached 1.4.18 does (kv-protocol.c: the
+ * connection state machine, the tokenizer, items in slabs, lookup3, the LRU and memcached's
+ * locks). This file is memcached's front end on Linux: one event loop per thread (one thread per
+ * core), each one epoll instance whose ready events go to callbacks, libevent-style; the first
+ * thread also accepts and deals connections out round robin; answers go out with sendmsg, one
+ * iovec per piece; a clock thread sets the server's time once a second (memcached's
+ * clock_handler).
  *
  *   kvserver PORT THREADS CONNS [-t]
  *
- * The protocol, the table and its locks are in kv-protocol.c, which the IX front end
- * (plugins/ix-dataplane/programs/kvserver-ix.c) shares.
+ * kv-protocol.c is shared with the IX front end (plugins/ix-dataplane/programs/kvserver-ix.c).
  *
  * PORT 0 lets the kernel pick (printed to stderr only). The server exits once CONNS connections
  * have come and gone (0: never) and prints its counters. With -t it is also its own client: a
@@ -19,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <time.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,13 +37,14 @@
 
 #define MAX_LOOPS 16
 #define MAX_EVENTS 64
+/* The slab allocator's memory (memcached's default -m 64). */
+#define MEM_LIMIT (64UL << 20)
 
 static volatile int closed_conns;
 static volatile int done;
 static int conns_wanted;
 static int nloops;
 static int listener;
-static int loop_fd[MAX_LOOPS];
 static unsigned short port;
 
 static void die(const char *what)
@@ -70,31 +73,70 @@ void kv_die(const char *what)
 	die(what);
 }
 
-struct conn {
-	struct kv_conn kv;
+/*
+ * libevent's part, reduced to what memcached uses of it: an event is a descriptor, what it waits
+ * for and a callback; a loop is one epoll instance, and one epoll_wait hands every ready event to
+ * its callback. event_update changes what is watched with one epoll_ctl, only when it changes.
+ */
+struct event {
 	int fd;
-	int loop;
-	uint32_t events; /* what epoll watches for now: EPOLLIN, or EPOLLOUT while answers wait */
+	uint32_t events;
+	void (*callback)(struct event *ev, uint32_t ready);
 };
 
-/* Sends what is queued. 1: all sent; 0: the socket is full; -1: the peer has gone. */
-static int flush(struct conn *cn)
+struct event_loop {
+	int epfd;
+	struct kv_thread kv; /* the worker's statistics */
+};
+
+static struct event_loop loops[MAX_LOOPS];
+
+static void event_add(struct event_loop *l, struct event *ev)
 {
-	struct kv_conn *c = &cn->kv;
-	while (c->wpos < c->wlen) {
-		ssize_t w = write(cn->fd, c->wbuf + c->wpos, c->wlen - c->wpos);
-		if (w < 0)
-			return errno == EAGAIN ? 0 : -1;
-		c->wpos += (size_t)w;
-	}
-	c->wpos = c->wlen = 0;
-	return 1;
+	struct epoll_event ee = { .events = ev->events, .data.ptr = ev };
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, ev->fd, &ee) != 0)
+		die("epoll_ctl");
 }
+
+static void event_update(struct event_loop *l, struct event *ev, uint32_t events)
+{
+	if (ev->events == events)
+		return;
+	struct epoll_event ee = { .events = events, .data.ptr = ev };
+	epoll_ctl(l->epfd, EPOLL_CTL_MOD, ev->fd, &ee);
+	ev->events = events;
+}
+
+struct conn {
+	struct event ev; /* first: the callback gets the connection */
+	struct kv_conn kv;
+	struct event_loop *loop;
+};
+
+static long sock_read(void *arg, void *buf, size_t len)
+{
+	ssize_t n = read(((struct conn *)arg)->ev.fd, buf, len);
+	if (n >= 0)
+		return (long)n;
+	return errno == EAGAIN || errno == EINTR ? KV_AGAIN : KV_FAIL;
+}
+
+/* memcached's transmit: the answer's iovecs in one sendmsg. */
+static long sock_sendmsg(void *arg, const struct iovec *iov, int iovcnt)
+{
+	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = iovcnt };
+	ssize_t n = sendmsg(((struct conn *)arg)->ev.fd, &m, 0);
+	if (n > 0)
+		return (long)n;
+	return n < 0 && (errno == EAGAIN || errno == EINTR) ? KV_AGAIN : KV_FAIL;
+}
+
+static const struct kv_io sock_io = { sock_read, sock_sendmsg };
 
 static void conn_close(struct conn *c)
 {
-	epoll_ctl(loop_fd[c->loop], EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	epoll_ctl(c->loop->epfd, EPOLL_CTL_DEL, c->ev.fd, NULL);
+	close(c->ev.fd);
 	kv_conn_release(&c->kv);
 	free(c);
 	int k = __atomic_add_fetch(&closed_conns, 1, __ATOMIC_SEQ_CST);
@@ -102,85 +144,80 @@ static void conn_close(struct conn *c)
 		done = 1;
 }
 
-/* Readable or writable: read what is there, answer every complete request, send the answers. */
-static void serve(struct conn *c)
+/* memcached's event_handler: the state machine runs until it waits; then what epoll watches follows it. */
+static void event_handler(struct event *ev, uint32_t ready)
 {
-	int f = flush(c);
-	if (f < 0 || (f == 1 && c->kv.closing)) {
+	struct conn *c = (struct conn *)ev;
+	(void)ready;
+	switch (kv_drive(&c->kv)) {
+	case KV_WAIT_READ:
+		event_update(c->loop, ev, EPOLLIN);
+		break;
+	case KV_WAIT_WRITE:
+		/* only EPOLLOUT while an answer waits: a level-triggered EPOLLIN not read would spin */
+		event_update(c->loop, ev, EPOLLOUT);
+		break;
+	case KV_WAIT_CLOSE:
 		conn_close(c);
-		return;
+		break;
 	}
-	/* Answers still queued: read no more until the client takes them (memcached's conn_mwrite). */
-	if (f == 0)
-		return;
+}
+
+static int next_loop;
+
+/* The listener's callback (on loop 0): new connections go to the loops in turn. */
+static void accept_handler(struct event *ev, uint32_t ready)
+{
+	(void)ev, (void)ready;
 	for (;;) {
-		/* Room for 1 KB more, or for the whole data block of the set being read (it starts at 0). */
-		size_t room = kv_reserve(&c->kv);
-		ssize_t n = read(c->fd, c->kv.rbuf + c->kv.rlen, room);
-		if (n == 0 || (n < 0 && errno != EAGAIN)) {
-			conn_close(c);
-			return;
-		}
-		if (n < 0)
+		int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK);
+		if (fd < 0)
 			break;
-		c->kv.rlen += (size_t)n;
-		kv_process(&c->kv);
-		if (c->kv.closing)
-			break;
-		if ((size_t)n < room)
-			break;
-	}
-	f = flush(c);
-	if (f < 0 || (c->kv.closing && f == 1)) {
-		conn_close(c);
-		return;
-	}
-	/* Like memcached's update_event: a system call only when what is watched changes. While
-	 * answers wait, only EPOLLOUT: a level-triggered EPOLLIN that is not read would spin. */
-	uint32_t want = f == 0 ? EPOLLOUT : EPOLLIN;
-	if (want != c->events) {
-		struct epoll_event ev = { .events = want, .data.ptr = c };
-		epoll_ctl(loop_fd[c->loop], EPOLL_CTL_MOD, c->fd, &ev);
-		c->events = want;
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		struct conn *c = calloc(1, sizeof *c);
+		if (c == NULL)
+			die("calloc");
+		c->ev.fd = fd;
+		c->ev.events = EPOLLIN;
+		c->ev.callback = event_handler;
+		c->loop = &loops[next_loop];
+		if (kv_conn_init(&c->kv, &c->loop->kv, &sock_io, c) != 0)
+			die("malloc");
+		event_add(c->loop, &c->ev);
+		next_loop = (next_loop + 1) % nloops;
 	}
 }
 
 static void *event_loop(void *arg)
 {
-	int id = (int)(long)arg;
+	struct event_loop *l = arg;
 	struct epoll_event ev[MAX_EVENTS];
-	int next = 0;
 	while (!done) {
-		int n = epoll_wait(loop_fd[id], ev, MAX_EVENTS, 100);
+		int n = epoll_wait(l->epfd, ev, MAX_EVENTS, 100);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			die("epoll_wait");
 		}
 		for (int i = 0; i < n; i++) {
-			if (ev[i].data.ptr != NULL) {
-				serve(ev[i].data.ptr);
-				continue;
-			}
-			for (;;) {
-				int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK);
-				if (fd < 0)
-					break;
-				int one = 1;
-				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-				struct conn *c = calloc(1, sizeof *c);
-				if (c == NULL)
-					die("calloc");
-				c->fd = fd;
-				c->loop = next;
-				c->events = EPOLLIN;
-				kv_conn_init(&c->kv);
-				struct epoll_event ce = { .events = EPOLLIN, .data.ptr = c };
-				if (epoll_ctl(loop_fd[next], EPOLL_CTL_ADD, fd, &ce) != 0)
-					die("epoll_ctl");
-				next = (next + 1) % nloops;
-			}
+			struct event *e = ev[i].data.ptr;
+			e->callback(e, ev[i].events);
 		}
+	}
+	return NULL;
+}
+
+/* memcached's clock_handler: the server's time in seconds, set once a second. */
+static void *clock_thread(void *arg)
+{
+	struct timespec start, now, second = { 1, 0 };
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		nanosleep(&second, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		kv_set_time((uint32_t)(now.tv_sec - start.tv_sec));
 	}
 	return NULL;
 }
@@ -253,6 +290,7 @@ static void *self_test(void *arg)
 		"set k1 5 0 5\r\nhello\r\n"
 		"get k1\r\n"
 		"get k1 nokey k1\r\n"
+		"get k1 a b c d e f g h k1\r\n" /* more keys than one pass of the tokenizer takes */
 		"get nokey\r\n"
 		"set k1 7 0 3\r\nbye\r\n"
 		"get k1\r\n"
@@ -298,7 +336,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kvserver: bad arguments\n");
 		return 2;
 	}
-	kv_init();
+	kv_init(MEM_LIMIT);
 	listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	int one = 1;
 	setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -311,24 +349,30 @@ int main(int argc, char **argv)
 	getsockname(listener, (struct sockaddr *)&a, &al);
 	port = ntohs(a.sin_port);
 	fprintf(stderr, "kvserver: listening on port %u\n", port);
-	for (int i = 0; i < nloops; i++)
-		if ((loop_fd[i] = epoll_create1(0)) < 0)
+	for (int i = 0; i < nloops; i++) {
+		if ((loops[i].epfd = epoll_create1(0)) < 0)
 			die("epoll_create1");
-	struct epoll_event le = { .events = EPOLLIN, .data.ptr = NULL };
-	epoll_ctl(loop_fd[0], EPOLL_CTL_ADD, listener, &le);
-	pthread_t loops[MAX_LOOPS], tester;
+		kv_thread_init(&loops[i].kv);
+	}
+	static struct event listen_ev = { .events = EPOLLIN, .callback = accept_handler };
+	listen_ev.fd = listener;
+	event_add(&loops[0], &listen_ev);
+	pthread_t threads[MAX_LOOPS], tester, clock;
+	pthread_create(&clock, NULL, clock_thread, NULL);
 	for (int i = 1; i < nloops; i++)
-		pthread_create(&loops[i], NULL, event_loop, (void *)(long)i);
+		pthread_create(&threads[i], NULL, event_loop, &loops[i]);
 	if (selftest)
 		pthread_create(&tester, NULL, self_test, NULL);
-	event_loop((void *)0L);
+	event_loop(&loops[0]);
 	for (int i = 1; i < nloops; i++)
-		pthread_join(loops[i], NULL);
+		pthread_join(threads[i], NULL);
 	if (selftest) {
 		pthread_join(tester, NULL);
 		fwrite(transcript, 1, tlen, stdout);
 	}
-	printf("connections %d gets %ld hits %ld sets %ld deletes %ld errors %ld\n", closed_conns, kv_st_gets, kv_st_hits,
-	       kv_st_sets, kv_st_deletes, kv_st_errors);
+	struct kv_totals t;
+	kv_stats_aggregate(&t);
+	printf("connections %d gets %llu hits %llu sets %llu deletes %llu errors %llu\n", closed_conns, (unsigned long long)t.gets,
+	       (unsigned long long)t.hits, (unsigned long long)t.sets, (unsigned long long)t.deletes, (unsigned long long)t.errors);
 	return 0;
 }

@@ -10,8 +10,10 @@ import { ixMemcachedServer } from './ix-memcached-experiment.js';
 
 const KV_LINUX = join(GUEST_BIN, 'kvserver');
 export const KV_IX = join(IX_BIN, 'kvserver-ix');
-/** Server cores simulated: one (the dataplane has one elastic thread). */
+/** Server cores simulated in Table 2's rows and Figs. 5 and 6: one. */
 const CORES = 1;
+/** The scaling row: USR at the SLA on this many server cores, both servers. */
+const SCALE_CORES = 2;
 /** The paper's best core counts (IX §5.5: Linux with 8, IX with 6); its throughputs are scaled by CORES over these. */
 const PAPER_CORES_LINUX = 8;
 const PAPER_CORES_IX = 6;
@@ -55,8 +57,8 @@ const FIG6: readonly (readonly [number, number])[] = [[1, 1400], [2, 1650], [8, 
 @injectable()
 export class IxMemcachedBenchSuite implements BenchSuite {
   readonly id = 'ix-memcached';
-  readonly description = 'memcached (kvserver) on IX vs Linux, one server core: unloaded p99, throughput at p99 < 500 µs (IX Table 2), Fig. 5 and Fig. 6 (B)';
-  readonly steps = 2 * WORKLOADS.length + FIG6.length - 1;
+  readonly description = 'memcached (kvserver) on IX vs Linux, one server core: unloaded p99, throughput at p99 < 500 µs (IX Table 2), Fig. 5 and Fig. 6 (B); USR at the SLA on 2 cores';
+  readonly steps = 2 * WORKLOADS.length + FIG6.length - 1 + 2;
 
   run(ctx: BenchContext): BenchResult {
     const rows: BenchRow[] = [];
@@ -113,6 +115,29 @@ export class IxMemcachedBenchSuite implements BenchSuite {
         counts: ixCounts(s.best),
       });
     }
+    // Several cores: USR at the SLA with SCALE_CORES event loops on as many CPUs (Linux) and as many
+    // elastic threads sharing one table (IX), the connections growing with the cores.
+    {
+      const cores = SCALE_CORES;
+      const conns = CONNECTIONS * cores;
+      const usr = WORKLOADS.find((w) => w.key === 'usr')!;
+      const linux = new MemcachedRig({ profile: ctx.profile, server: KV_LINUX, cpus: cores, workload: USR, connections: conns, records: RECORDS });
+      const linuxSla = searchSlaThroughput(linux, { slaUs: SLA_US, ...LINUX_SEARCH, startPerSecond: LINUX_SEARCH.startPerSecond * cores });
+      ctx.progress(`usr linux ${cores} cores`);
+      const ix = new MemcachedRig({ profile: ctx.profile, server: KV_IX, cpus: cores, workload: USR, connections: conns, records: RECORDS, serverNode: ixMemcachedServer() });
+      const ixSla = searchSlaThroughput(ix, { slaUs: SLA_US, ...IX_SEARCH, startPerSecond: IX_SEARCH.startPerSecond * cores });
+      ctx.progress(`usr ix ${cores} cores`);
+      const one = rows.find((r) => r.id === 'memcached-usr-sla')!;
+      rows.push({
+        id: `memcached-usr-sla@${cores}cores`, unit: 'K req/s', linux: linuxSla.best.achievedPerSecond / 1000, dune: ixSla.best.achievedPerSecond / 1000,
+        description: `USR: throughput at p99 < ${SLA_US} µs on ${cores} server cores (${conns} connections; one core: Linux ${(one.linux as number).toFixed(0)}K, IX ${(one.dune as number).toFixed(0)}K); Linux ${searched(linuxSla, LINUX_SEARCH.seconds)}, IX ${searched(ixSla, IX_SEARCH.seconds)}`,
+        paper: {
+          linux: (usr.paper.linuxKrps * cores) / PAPER_CORES_LINUX, dune: (usr.paper.ixKrps * cores) / PAPER_CORES_IX,
+          source: `${TABLE2}: Linux ${usr.paper.linuxKrps}K × ${cores}/${PAPER_CORES_LINUX}, IX ${usr.paper.ixKrps}K × ${cores}/${PAPER_CORES_IX}`,
+        },
+        counts: { ...prefixed('linux', counts(linuxSla.best)), ...prefixed('ix', ixCounts(ixSla.best)) },
+      });
+    }
     // Fig. 6 as two lines over B: the model and the paper's per-core figures.
     for (const [b] of FIG6) {
       rows.push({
@@ -131,7 +156,7 @@ export class IxMemcachedBenchSuite implements BenchSuite {
       suite: this.id, profile: ctx.profile, rows,
       columns: { linux: 'linux', dune: 'ix' },
       meta: {
-        cores: 'one server core in every row: the Linux server with one CPU (one epoll loop), IX with one elastic thread',
+        cores: `one server core in every row but memcached-usr-sla@${SCALE_CORES}cores: the Linux server with one CPU per epoll loop, IX with one elastic thread per core`,
         linux: 'examples/guest/kvserver on the Linux model: 82599 + ixgbe (EITR 40), NAPI, epoll, the kernel TCP/IP stack',
         ix: 'plugins/ix-dataplane/programs/bin/kvserver-ix (the same kv-protocol.c) over libix in guest ring 3; the dataplane in guest ring 0 on Dune, polling, B = 64 unless stated',
         clients: `one modelled host (no CPU cost), ${CONNECTIONS} connections pipelined up to 4 deep, open-loop Poisson arrivals, ${RECORDS} keys SET before measuring; 10 GbE, 0.5 µs wire`,
@@ -166,6 +191,7 @@ function ixCounts(p: MemcachedLoadPoint): Record<string, number> {
     crossingsPerRequest: r.crossings!, vmExitsPerRequest: r.vmExits!, interruptsPerRequest: r.interrupts!,
     mmioWritesPerRequest: r.mmioWrites!, packetsPerRequest: r.rxPackets!,
     kernelCycles: r.kernelCycles!, userCycles: r.userCycles!, kernelShare: kernelShare(r),
+    kernelInstructions: r.kernelInstructions!, userInstructions: r.userInstructions!,
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Cluster } from '../../core/cluster/cluster.js';
 import { SERVER_ADDR } from '../../core/cluster/echo-experiment.js';
 import { MEMCACHED_PORT, MemcachedExperimentOptions, MemcachedServerFactory, MemcachedServerNode } from '../../core/cluster/memcached-experiment.js';
-import { ringCycles } from '../../core/vtx/cpu-mode.js';
+import { ringCycles, ringInstructions } from '../../core/vtx/cpu-mode.js';
 import { IxNode } from './ix-node.js';
 import type { ElasticThread } from './elastic-thread.js';
 
@@ -12,11 +12,16 @@ export interface IxMemcachedServerOptions {
   readonly onNode?: (node: IxNode) => void;
 }
 
-/** An IX memcached server: the node, and its elastic thread once set up. */
+/** An IX memcached server: the node, and its elastic threads (one per core) once set up. */
 export interface IxMemcachedServer extends MemcachedServerNode {
   readonly node: IxNode;
-  readonly thread: ElasticThread | undefined;
+  readonly threads: readonly ElasticThread[];
+  /** mbufs the threads hold for the application (after every connection has closed: a leak). */
+  readonly mbufsHeld: number;
 }
+
+/** Elastic threads one kvserver-ix may run (libix's IX_MAX_THREADS). */
+export const IX_MEMCACHED_MAX_CORES = 8;
 
 /**
  * kvserver-ix on an IxNode as the server of a MemcachedRig (core/cluster/memcached-experiment.ts):
@@ -27,49 +32,66 @@ export interface IxMemcachedServer extends MemcachedServerNode {
  */
 export function ixMemcachedServer(x: IxMemcachedServerOptions = {}): MemcachedServerFactory {
   return (cluster: Cluster, o: MemcachedExperimentOptions): IxMemcachedServer => {
-    // The dataplane has one elastic thread today (one queue pair); the Linux rig's cpus is its core count.
-    if (o.cpus !== 1) throw new RangeError(`the IX memcached server runs on 1 core, not ${o.cpus}`);
+    // The rig's cpus is the core count: one elastic thread (and queue pair) per core.
+    const cores = o.cpus;
+    if (!Number.isInteger(cores) || cores < 1 || cores > IX_MEMCACHED_MAX_CORES) throw new RangeError(`the IX memcached server runs on 1 to ${IX_MEMCACHED_MAX_CORES} cores, not ${cores}`);
     const batch = x.batch ?? 64;
     if (!Number.isInteger(batch) || batch < 1 || batch > 64) throw new RangeError(`the batch bound B must be 1 to 64, got ${batch}`);
     const node = new IxNode(cluster, 'server', {
-      profile: o.profile, mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 1]), address: SERVER_ADDR, port: MEMCACHED_PORT,
+      profile: o.profile, mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 1]), address: SERVER_ADDR, port: MEMCACHED_PORT, cores,
     });
     x.onNode?.(node);
-    node.spawn(o.server, ['0', String(batch)]);
+    const proc = node.spawn(o.server, ['0', String(batch), String(cores)]);
     node.start();
     return {
       node,
       nic: node.nic,
-      get thread() {
-        return node.setup.threads[0];
+      get threads() {
+        return node.setup.threads;
+      },
+      get mbufsHeld() {
+        return node.setup.threads.reduce((a, t) => a + t.mbufsHeld, 0);
       },
       get output() {
         return node.output;
       },
-      ready: () => node.setup.threads.length > 0,
+      // Every core's thread elastic before the first SYN (flow groups are dealt as cores join).
+      ready: () => {
+        if (proc.zombie) throw new Error(`kvserver-ix exited during set-up: ${node.output.trim()}`);
+        return node.setup.threads.length === cores;
+      },
       counts: () => ixServerCounts(node),
     };
   };
 }
 
-/** The server's counters; the rig reports their differences per request. */
+/** The server's counters, summed over its elastic threads; the rig reports their differences per request. */
 function ixServerCounts(n: IxNode): Record<string, number> {
   const s = n.machine.stats;
-  const t = n.setup.threads[0];
   let rxBatches = 0;
-  if (t !== undefined) for (let i = 1; i < t.rxBatchHistogram.length; i++) rxBatches += t.rxBatchHistogram[i]!;
-  const c = t?.counters;
+  let rxPackets = 0;
+  let calls = 0;
+  let bpolls = 0;
+  let mmioWrites = 0;
+  for (const t of n.setup.threads) {
+    for (let i = 1; i < t.rxBatchHistogram.length; i++) rxBatches += t.rxBatchHistogram[i]!;
+    rxPackets += t.counters.rxPackets;
+    calls += t.counters.calls;
+    bpolls += t.counters.bpolls;
+    mmioWrites += t.counters.tailWrites + t.counters.rdtWrites;
+  }
   return {
-    rxPackets: c?.rxPackets ?? 0,
+    rxPackets,
     rxBatches,
-    calls: c?.calls ?? 0,
-    bpolls: c?.bpolls ?? 0,
+    calls,
+    bpolls,
     // SYSCALL instructions the CPU executed, less the ones Linux served (passed through): ring crossings.
     crossings: s.sum('syscalls') - s.get('linux.syscalls'),
     vmExits: s.sum('vmx.exits'),
     interrupts: s.sum('interrupts'),
-    mmioWrites: (c?.tailWrites ?? 0) + (c?.rdtWrites ?? 0),
+    mmioWrites,
     // Ring 0 (the dataplane, libix's handler, Linux for the ticks) against ring 3 (the application).
     ...ringCycles(s),
+    ...ringInstructions(s),
   };
 }

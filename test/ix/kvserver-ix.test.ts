@@ -25,7 +25,7 @@ const dec = new TextDecoder();
 
 /** kvserver.c's self_test() script, byte for byte. */
 const SCRIPT =
-  'set k1 5 0 5\r\nhello\r\n' + 'get k1\r\n' + 'get k1 nokey k1\r\n' + 'get nokey\r\n' + 'set k1 7 0 3\r\nbye\r\n' +
+  'set k1 5 0 5\r\nhello\r\n' + 'get k1\r\n' + 'get k1 nokey k1\r\n' + 'get k1 a b c d e f g h k1\r\n' + 'get nokey\r\n' + 'set k1 7 0 3\r\nbye\r\n' +
   'get k1\r\n' + 'delete k1\r\n' + 'delete k1\r\n' + 'set k2 0 0 3 noreply\r\nabc\r\n' + 'get k2\r\n' +
   'delete k2 noreply\r\n' + 'get k2\r\n' + 'set k3 0 0 0\r\n\r\n' + 'get k3\r\n' + 'set k4 0 0 abc\r\n' +
   'set k4 0 0 -1\r\n' + 'set k4 0 0\r\n' + 'set k4 0 0 3\r\nabcd\r\n' + 'get\r\n' + 'delete\r\n' + 'delete k1 5\r\n' +

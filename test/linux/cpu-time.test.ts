@@ -11,10 +11,10 @@ import { GUEST_BIN, execElf } from '../../core/system/index.js';
 const quiet = { profile: 'dune-e3-1230v2', memory: 64 << 20, envp: [], console: (): void => {}, report: (): void => {} };
 
 type CpuTime = { kernel: number; user: number; guestKernel: number; guestUser: number; idle: number };
-function run(prog: string, args: string[], mode: 'linux' | 'dune', cpus = 1): { t: CpuTime; cycles: number } {
+function run(prog: string, args: string[], mode: 'linux' | 'dune', cpus = 1): { t: CpuTime; cycles: number; i: CpuTime; instructions: number } {
   const r = execElf(join(GUEST_BIN, prog), args, { ...quiet, mode, cpus });
   expect(r.exitCode).toBe(0);
-  return { t: r.stats.cpuTime as CpuTime, cycles: r.stats.cycles as number };
+  return { t: r.stats.cpuTime as CpuTime, cycles: r.stats.cycles as number, i: r.stats.instructionsByMode as CpuTime, instructions: r.stats.instructions as number };
 }
 const total = (t: CpuTime): number => t.kernel + t.user + t.guestKernel + t.guestUser + t.idle;
 
@@ -41,6 +41,19 @@ describe('cycles by CPU mode', () => {
     expect(t.user / cycles).toBeLessThan(0.001); // ring 3 only until the process enters Dune
     expect(t.guestKernel / cycles).toBeGreaterThan(0.8); // Dune runs the process in guest ring 0
     expect(t.kernel).toBeGreaterThan(0); // VMCALL'd system calls and EPT violations, in the host
+  });
+
+  it('instructions retired are counted in the mode that retired them, and add up to the CPUs\' count', () => {
+    const small = run('sieve', ['20000'], 'linux');
+    const big = run('sieve', ['200000'], 'linux');
+    expect(total(big.i)).toBe(big.instructions);
+    // the sieve's extra work is ring 3's alone
+    expect(big.i.user - small.i.user).toBeGreaterThan(0.99 * (big.instructions - small.instructions));
+    const dune = run('sieve', ['50000'], 'dune');
+    expect(total(dune.i)).toBe(dune.instructions);
+    expect(dune.i.guestKernel / dune.instructions).toBeGreaterThan(0.9);
+    const two = run('barrier', [], 'linux', 2);
+    expect(total(two.i)).toBe(two.instructions);
   });
 
   it('a CPU waiting for a thread that is blocked is idle, and the two CPUs\' modes add up to their clocks', () => {

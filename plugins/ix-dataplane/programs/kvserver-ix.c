@@ -1,18 +1,24 @@
 /*
- * kvserver on the IX dataplane: the memcached text protocol, hash table and locks of
- * examples/guest/kv-protocol.c (the same source as the Linux kvserver), behind libix's ixev
- * events instead of sockets and epoll — what the IX paper did to memcached ("the port only
- * switched to libix's event API", §5.5). The application runs in guest ring 3: it copies a
- * request out of the read-only mbufs with ixev_recv (which also returns them with one recv_done
- * per batch), answers into the connection's buffer, and hands the answers to ixev_send.
+ * kvserver on the IX dataplane: memcached's per-request work of examples/guest/kv-protocol.c
+ * (the same source as the Linux kvserver) behind libix's ixev events instead of sockets and
+ * epoll — what the IX paper did to memcached ("the port only switched to libix's event API",
+ * §5.5). The application runs in guest ring 3: the connection state machine reads a request out
+ * of the read-only mbufs with ixev_recv (which returns them with one recv_done per batch) and
+ * hands each answer's iovecs to ixev_send.
  *
- *   kvserver-ix CONNS [BATCH]
+ *   kvserver-ix CONNS [BATCH [THREADS]]
  *
- * The port is the dataplane's (its configuration). The server exits once CONNS connections have
- * come and gone (0: never) and prints the same counters as kvserver. As in memcached, a
- * connection whose answers the peer does not take is read no further until they are out
- * (conn_mwrite), and `quit` or a line too long closes it once its answers are acknowledged.
+ * THREADS elastic threads (default 1), one per core, each pinned to its core, inside Dune on a
+ * vCPU of its own: each serves the connections RSS steers to its queue, from its own slice of
+ * the connection table, with its own statistics; the items, the hash table, the slabs and their
+ * locks are shared, as memcached's worker threads share them. The port is the dataplane's (its
+ * configuration). The server exits once CONNS connections have come and gone (0: never) and
+ * prints the same counters as kvserver. `quit` or a line too long closes a connection once its
+ * answers are acknowledged.
  */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +29,10 @@
 #include "examples/guest/kv-protocol.h"
 
 #define MAX_CONNS 1024
-/* The ring-3 heap of items and connection buffers (memcached's slabs, in power-of-two classes). */
-#define HEAP_BYTES (48UL << 20)
+/* The ring-3 heap of slab pages and connection buffers. */
+#define HEAP_BYTES (96UL << 20)
+/* The slab allocator's share of it (memcached -m). */
+#define MEM_LIMIT (48UL << 20)
 #define MIN_CLASS 6
 #define MAX_CLASS 22
 
@@ -32,20 +40,26 @@ struct conn {
 	struct ixev_ctx ctx;
 	struct kv_conn kv;
 	int used;
+	int closing; /* the state machine has closed it: close once every answer is acknowledged */
 };
 
 static struct conn conns[MAX_CONNS];
 static long conns_wanted, closed_conns;
-static char ustack[65536] __attribute__((aligned(16)));
+static int nthreads = 1, batch_arg;
+static struct kv_thread workers[IX_MAX_THREADS];
+static __thread int me;
+static char ustack[IX_MAX_THREADS][65536] __attribute__((aligned(16)));
 
 /*
  * Ring 3 has no brk or mmap of its own that would not leave Dune (a passed-through system call
  * is a VM exit), so kv's memory comes from a static heap: blocks of 2^k bytes with a 16-byte
- * header that names k, free lists per class, and a bump pointer for new blocks.
+ * header that names k, free lists per class, and a bump pointer for new blocks; slab pages
+ * (never freed) are cut whole. One lock: the elastic threads share it, as threads share malloc.
  */
 static char heap[HEAP_BYTES] __attribute__((aligned(64)));
 static size_t heap_top;
 static void *free_list[MAX_CLASS + 1];
+static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct block {
 	uint64_t cls, pad;
@@ -54,29 +68,46 @@ struct block {
 void kv_die(const char *what)
 {
 	char line[96];
-	int n = snprintf(line, sizeof line, "kvserver-ix: %s: out of memory\n", what);
+	int n = snprintf(line, sizeof line, "kvserver-ix: %s\n", what);
 	ix_posix(SYS_write, 2, (long) line, n);
 	ix_posix(SYS_exit, 1, 0, 0);
+}
+
+static void *bump(size_t n)
+{
+	if (heap_top + n > HEAP_BYTES)
+		return NULL;
+	void *p = heap + heap_top;
+	heap_top += n;
+	return p;
 }
 
 void *kv_alloc(size_t n)
 {
 	unsigned int k = MIN_CLASS;
+	void *r = NULL;
+	pthread_mutex_lock(&heap_lock);
+	if (n == ITEM_SIZE_MAX) {
+		/* a slab page: cut whole from the heap, 64-byte aligned, never given back */
+		r = bump(n);
+		pthread_mutex_unlock(&heap_lock);
+		return r;
+	}
 	while (k <= MAX_CLASS && (1UL << k) < n + sizeof(struct block))
 		k++;
-	if (k > MAX_CLASS)
-		return NULL;
-	struct block *b = free_list[k];
-	if (b != NULL) {
-		free_list[k] = *(void **) (b + 1);
-	} else {
-		if (heap_top + (1UL << k) > HEAP_BYTES)
-			return NULL;
-		b = (struct block *) (heap + heap_top);
-		heap_top += 1UL << k;
+	if (k <= MAX_CLASS) {
+		struct block *b = free_list[k];
+		if (b != NULL)
+			free_list[k] = *(void **) (b + 1);
+		else
+			b = bump(1UL << k);
+		if (b != NULL) {
+			b->cls = k;
+			r = b + 1;
+		}
 	}
-	b->cls = k;
-	return b + 1;
+	pthread_mutex_unlock(&heap_lock);
+	return r;
 }
 
 void kv_free(void *p)
@@ -84,8 +115,10 @@ void kv_free(void *p)
 	if (p == NULL)
 		return;
 	struct block *b = (struct block *) p - 1;
+	pthread_mutex_lock(&heap_lock);
 	*(void **) p = free_list[b->cls];
 	free_list[b->cls] = b;
+	pthread_mutex_unlock(&heap_lock);
 }
 
 void *kv_realloc(void *p, size_t n)
@@ -104,36 +137,47 @@ void *kv_realloc(void *p, size_t n)
 	return q;
 }
 
-/* Hands queued answers to ixev (which keeps them until acknowledged); what does not fit waits for `sent`. */
-static void flush(struct conn *c)
+/* read: out of the mbufs; 0 once the peer has gone and nothing is left. */
+static long flow_read(void *arg, void *buf, size_t len)
 {
-	struct kv_conn *kv = &c->kv;
-	while (kv->wpos < kv->wlen) {
-		long n = ixev_send(&c->ctx, kv->wbuf + kv->wpos, kv->wlen - kv->wpos);
+	long n = ixev_recv(&((struct conn *) arg)->ctx, buf, len);
+	if (n > 0 || n == 0)
+		return n;
+	return KV_AGAIN;
+}
+
+/* sendmsg: each iovec into ixev's send ring (kept there until acknowledged) while it has room. */
+static long flow_sendmsg(void *arg, const struct iovec *iov, int iovcnt)
+{
+	struct ixev_ctx *ctx = &((struct conn *) arg)->ctx;
+	long total = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		long n = ixev_send(ctx, iov[i].iov_base, iov[i].iov_len);
+		if (n == -RET_CLOSED)
+			return total > 0 ? total : KV_FAIL;
 		if (n <= 0)
 			break;
-		kv->wpos += (size_t) n;
+		total += n;
+		if ((size_t) n < iov[i].iov_len)
+			break;
 	}
-	if (kv->wpos == kv->wlen)
-		kv->wpos = kv->wlen = 0;
+	return total > 0 ? total : KV_AGAIN;
 }
+
+static const struct kv_io flow_io = { flow_read, flow_sendmsg };
 
 static void handler(struct ixev_ctx *ctx, unsigned int reason)
 {
 	struct conn *c = (struct conn *) ctx;
-	struct kv_conn *kv = &c->kv;
 	if (ctx->closing)
 		return;
-	flush(c);
-	/* Read only while no answer waits (memcached's conn_mwrite), and not after quit. */
-	while (kv->wlen == 0 && !kv->closing) {
-		size_t room = kv_reserve(kv);
-		long n = ixev_recv(ctx, kv->rbuf + kv->rlen, room);
-		if (n <= 0)
-			break;
-		kv->rlen += (size_t) n;
-		kv_process(kv);
-		flush(c);
+	if (!c->closing) {
+		enum kv_wait w;
+		/* Waiting to read while bytes are unread: ixev calls back only for new ones, so drive on. */
+		while ((w = kv_drive(&c->kv)) == KV_WAIT_READ && ctx->rx_head != ctx->rx_tail)
+			;
+		if (w == KV_WAIT_CLOSE)
+			c->closing = 1;
 	}
 	if (reason & IXEVHUP) {
 		/* The peer closed or reset: like memcached on a read of 0, the connection ends. */
@@ -141,19 +185,22 @@ static void handler(struct ixev_ctx *ctx, unsigned int reason)
 		return;
 	}
 	/* quit, or a line too long: close once every answer is acknowledged (a close drops unsent data). */
-	if (kv->closing && kv->wlen == 0 && ctx->tx_acked == ctx->tx_len)
+	if (c->closing && ctx->tx_acked == ctx->tx_len)
 		ixev_close(ctx);
 }
 
 static struct ixev_ctx *accept_conn(uint64_t handle, uint32_t ip, uint16_t port)
 {
 	(void) handle, (void) ip, (void) port;
-	for (int i = 0; i < MAX_CONNS; i++) {
+	int per = MAX_CONNS / nthreads;
+	for (int i = me * per; i < (me + 1) * per; i++) {
 		struct conn *c = &conns[i];
 		if (!c->used) {
-			c->used = 1;
 			ixev_ctx_init(&c->ctx);
-			kv_conn_init(&c->kv);
+			if (kv_conn_init(&c->kv, &workers[me], &flow_io, c) != 0)
+				return NULL;
+			c->used = 1;
+			c->closing = 0;
 			ixev_set_handler(&c->ctx, IXEVIN | IXEVOUT, handler);
 			return &c->ctx;
 		}
@@ -166,42 +213,106 @@ static void release(struct ixev_ctx *ctx)
 	struct conn *c = (struct conn *) ctx;
 	kv_conn_release(&c->kv);
 	c->used = 0;
-	closed_conns++;
+	__atomic_add_fetch(&closed_conns, 1, __ATOMIC_SEQ_CST);
 }
 
 static struct ixev_conn_ops ops = { .accept = accept_conn, .release = release };
 
+/* A thread with nothing to do stays in the dataplane's loop; whichever sees the last connection end prints and exits. */
 static void app(void)
 {
-	char out[160];
-
-	ixev_init(&ops);
-	while (conns_wanted == 0 || closed_conns < conns_wanted)
+	char out[200];
+	while (conns_wanted == 0 || __atomic_load_n(&closed_conns, __ATOMIC_SEQ_CST) < conns_wanted)
 		ixev_wait();
-	int n = snprintf(out, sizeof out, "connections %ld gets %ld hits %ld sets %ld deletes %ld errors %ld\n", closed_conns,
-			 kv_st_gets, kv_st_hits, kv_st_sets, kv_st_deletes, kv_st_errors);
+	struct kv_totals t;
+	kv_stats_aggregate(&t);
+	int n = snprintf(out, sizeof out, "connections %ld gets %llu hits %llu sets %llu deletes %llu errors %llu\n",
+			 __atomic_load_n(&closed_conns, __ATOMIC_SEQ_CST), (unsigned long long) t.gets, (unsigned long long) t.hits,
+			 (unsigned long long) t.sets, (unsigned long long) t.deletes, (unsigned long long) t.errors);
 	ix_posix(SYS_write, 1, (long) out, n);
 	ix_posix(SYS_exit, 0, 0, 0);
 }
 
+static void pin(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/*
+ * As echo-ix: threads 1..n-1 are created in Linux mode before any thread enters Dune, and take
+ * turns to enter (libDune's page-table updates are not thread-safe); no thread accepts before
+ * every thread is elastic (flow groups are dealt again as each core joins).
+ */
+static int turn;
+
+static void *elastic_thread(void *arg)
+{
+	me = (int) (long) arg;
+	pin(me);
+	while (__atomic_load_n(&turn, __ATOMIC_SEQ_CST) != me)
+		sched_yield();
+	int ret = dune_enter();
+	if (!ret)
+		ret = ix_init_thread(batch_arg);
+	if (ret) {
+		dune_printf("kvserver-ix: elastic thread %d: set-up failed (%d)\n", me, ret);
+		__atomic_store_n(&turn, -1, __ATOMIC_SEQ_CST);
+		return NULL;
+	}
+	__atomic_store_n(&turn, me + 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&turn, __ATOMIC_SEQ_CST) != nthreads)
+		sched_yield();
+	exit(ix_run(app, ustack[me], sizeof(ustack[me])));
+}
+
 int main(int argc, char **argv)
 {
-	char *end;
-	if (argc < 2 || argc > 3) {
-		dune_printf("usage: kvserver-ix CONNS [BATCH]\n");
+	char *end = "";
+	pthread_t t;
+	int ret, r;
+
+	if (argc < 2 || argc > 4) {
+		dune_printf("usage: kvserver-ix CONNS [BATCH [THREADS]]\n");
 		return 2;
 	}
 	conns_wanted = strtol(argv[1], &end, 10);
-	long batch = argc > 2 ? strtol(argv[2], &end, 10) : 0;
-	if (conns_wanted < 0 || batch < 0 || batch > 64 || *end != '\0') {
-		dune_printf("kvserver-ix: bad CONNS or BATCH\n");
+	if (*end == '\0' && argc > 2)
+		batch_arg = (int) strtol(argv[2], &end, 10);
+	if (*end == '\0' && argc > 3)
+		nthreads = (int) strtol(argv[3], &end, 10);
+	if (*end != '\0' || conns_wanted < 0 || batch_arg < 0 || batch_arg > 64 || nthreads < 1 || nthreads > IX_MAX_THREADS) {
+		dune_printf("kvserver-ix: bad CONNS, BATCH or THREADS\n");
 		return 2;
 	}
-	kv_init();
-	int ret = ix_init((int) batch);
+	kv_init(MEM_LIMIT);
+	for (int i = 0; i < nthreads; i++)
+		kv_thread_init(&workers[i]);
+	ixev_init(&ops);
+	if (nthreads == 1) {
+		ret = ix_init(batch_arg);
+	} else {
+		ret = dune_init(1);
+		for (int i = 1; i < nthreads && !ret; i++)
+			if (pthread_create(&t, NULL, elastic_thread, (void *) (long) i))
+				ret = -1;
+		pin(0);
+		if (!ret)
+			ret = dune_enter();
+		if (!ret)
+			ret = ix_init_thread(batch_arg);
+	}
 	if (ret) {
 		dune_printf("kvserver-ix: ix_init failed (%d)\n", ret);
 		return 1;
 	}
-	return ix_run(app, ustack, sizeof(ustack));
+	__atomic_store_n(&turn, 1, __ATOMIC_SEQ_CST);
+	while ((r = __atomic_load_n(&turn, __ATOMIC_SEQ_CST)) != nthreads && nthreads > 1) {
+		if (r < 0)
+			return 1;
+		sched_yield();
+	}
+	return ix_run(app, ustack[0], sizeof(ustack[0]));
 }
