@@ -9,8 +9,8 @@ const R = { ...NicRegisters };
 const PS_PER_SECOND = 1e12;
 /** Largest frame the transmit path assembles (the 82599's jumbo limit is 15.5 KB). */
 const MAX_TX_FRAME = 15_872;
-/** Doorbells remembered per queue; an older one is merged into the next (its packets look posted later). */
-const DOORBELL_SLOTS = 32;
+/** Doorbells remembered per queue; beyond it a doorbell is merged into the newest one kept. */
+const DOORBELL_SLOTS = 256;
 /** Write-backs in flight at once; beyond it the oldest lands early. */
 const WRITE_BACK_SLOTS = 256;
 
@@ -108,11 +108,13 @@ export class NicTransmit {
   doorbell(q: number): void {
     const tail = this.port.regs[R.tdt(q) >>> 2]!;
     const base = q * DOORBELL_SLOTS;
-    let n = this.bellCount[q]!;
+    const n = this.bellCount[q]!;
     if (n === DOORBELL_SLOTS) {
-      // Full: the oldest is dropped, so its packets count from the next doorbell (later).
-      this.bellHead[q] = (this.bellHead[q]! + 1) % DOORBELL_SLOTS;
-      n--;
+      // Full: the newest doorbell takes this one's tail, so these packets count from its
+      // (slightly earlier) arrival; the packets before keep theirs.
+      this.bellTail[base + ((this.bellHead[q]! + n - 1) % DOORBELL_SLOTS)] = tail;
+      this.kick();
+      return;
     }
     const i = base + ((this.bellHead[q]! + n) % DOORBELL_SLOTS);
     this.bellTail[i] = tail;
