@@ -134,7 +134,15 @@ export class NicTransmit {
     while (this.bellCount[q]! > 0) {
       const h = base + this.bellHead[q]!;
       const reach = (this.bellTail[h]! % count - first + count) % count;
-      if (reach >= need) return this.bellAt[h]!;
+      if (reach >= need) {
+        const at = this.bellAt[h]!;
+        if (reach === need) {
+          // This packet ends at the doorbell's tail: nothing of it is left to take.
+          this.bellHead[q] = (this.bellHead[q]! + 1) % DOORBELL_SLOTS;
+          this.bellCount[q]--;
+        }
+        return at;
+      }
       this.bellHead[q] = (this.bellHead[q]! + 1) % DOORBELL_SLOTS;
       this.bellCount[q]--;
     }
@@ -160,19 +168,28 @@ export class NicTransmit {
     return false;
   }
 
-  /** Sends the next packet of the next queue with one ready. */
+  /**
+   * Sends the next packet of the next queue with one ready, round robin — first among the queues
+   * whose next packet is already fetched (its doorbell came at least the fetches and the MAC's
+   * pipeline ago), so that a packet still being fetched does not hold up one that is in.
+   */
   private next(): void {
     const regs = this.port.regs;
     if ((regs[R.DMATXCTL >>> 2]! & R.DMATXCTL_TE) === 0) return;
-    for (let k = 0; k < R.NIC_QUEUES; k++) {
-      const q = (this.nextQueue + k) % R.NIC_QUEUES;
-      if ((regs[R.txdctl(q) >>> 2]! & R.XDCTL_ENABLE) === 0) continue;
-      const count = (regs[R.tdlen(q) >>> 2]! & 0xf_ff80) / DESC;
-      if (count === 0) continue;
-      if (regs[R.tdh(q) >>> 2]! % count === regs[R.tdt(q) >>> 2]! % count) continue;
-      if (this.packet(q, count)) {
-        this.nextQueue = (q + 1) % R.NIC_QUEUES;
-        return;
+    const lat = this.port.latency;
+    const inBy = this.port.now() - 2 * lat.dmaRead - lat.macTx;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let k = 0; k < R.NIC_QUEUES; k++) {
+        const q = (this.nextQueue + k) % R.NIC_QUEUES;
+        if ((regs[R.txdctl(q) >>> 2]! & R.XDCTL_ENABLE) === 0) continue;
+        const count = (regs[R.tdlen(q) >>> 2]! & 0xf_ff80) / DESC;
+        if (count === 0) continue;
+        if (regs[R.tdh(q) >>> 2]! % count === regs[R.tdt(q) >>> 2]! % count) continue;
+        if (pass === 0 && this.bellCount[q]! > 0 && this.bellAt[q * DOORBELL_SLOTS + this.bellHead[q]!]! > inBy) continue;
+        if (this.packet(q, count)) {
+          this.nextQueue = (q + 1) % R.NIC_QUEUES;
+          return;
+        }
       }
     }
   }
