@@ -4,6 +4,7 @@ import type { ModelledHost } from './modelled-host.js';
 import { EthernetSwitch } from './ethernet-switch.js';
 import { ETH_HEADER, wireBytes } from '../vtx/devices/ethernet-wire.js';
 import { EventQueue, Picoseconds, picoseconds } from './event-queue.js';
+import { TestbedPath, pathSeconds } from './testbed-path.js';
 
 /**
  * How a node's machine moves on to a clock (cycles): by default the machine's own scheduler (its
@@ -111,9 +112,11 @@ export class Cluster {
   /**
    * A full-duplex wire between two NIC ports (each already on a node's machine). Each port is
    * its side's serialiser (a frame is handed over when its last bit has left); the wire adds the
-   * propagation delay.
+   * propagation delay — given in seconds, or as a path through a cut-through switch (cables and
+   * the switch's port-to-port latency, see TestbedPath), which is the same constant delay.
    */
-  connect(a: Nic82599, b: Nic82599, propagationSeconds: number): void {
+  connect(a: Nic82599, b: Nic82599, path: number | TestbedPath): void {
+    const propagationSeconds = typeof path === 'number' ? path : pathSeconds(path);
     const prop = picoseconds(propagationSeconds);
     if (!(prop > 0)) throw new RangeError(`a wire needs a positive propagation delay (the cluster's lookahead), got ${propagationSeconds} s`);
     for (const nic of [a, b]) {
@@ -161,10 +164,11 @@ export class Cluster {
   /**
    * A wire between a machine's NIC port and a modelled host's port (ModelledHost: a client whose
    * CPU is not emulated). Each side serialises its own frames; the wire adds the propagation
-   * delay. The host acts on the cluster's clock, in events, and its frames reach the machine one
+   * delay (seconds, or a TestbedPath through a cut-through switch). The host acts on the cluster's clock, in events, and its frames reach the machine one
    * lookahead later at least, as a machine's do.
    */
-  connectHost(nic: Nic82599, host: ModelledHost, propagationSeconds: number): void {
+  connectHost(nic: Nic82599, host: ModelledHost, path: number | TestbedPath): void {
+    const propagationSeconds = typeof path === 'number' ? path : pathSeconds(path);
     const prop = picoseconds(propagationSeconds);
     if (!(prop > 0)) throw new RangeError(`a wire needs a positive propagation delay (the cluster's lookahead), got ${propagationSeconds} s`);
     if (!this.nodes.some((n) => n.machine === nic.machine)) throw new RangeError(`port ${nic.name} is on a machine that is not a node of the cluster`);

@@ -1,3 +1,4 @@
+import { IX_TESTBED_PATH } from './testbed-path.js';
 import type { LlcGeometry } from '../vtx/last-level-cache.js';
 import { XEON_E5_2665_LLC } from './ix-server-llc.js';
 import type { ProfileFile } from '../vtx/cost-model.js';
@@ -10,8 +11,8 @@ import { ringCycles } from '../vtx/cpu-mode.js';
 export const SERVER_ADDR = 0x0a00_0001; // 10.0.0.1
 export const CLIENT_ADDR = 0x0a00_0002; // 10.0.0.2
 const ECHO_PORT = 7;
-/** One metre of fibre or copper and the PHYs: the cluster's wire delay (and lookahead). */
-export const WIRE_SECONDS = 0.5e-6;
+/** The path to the client: the IX testbed's cables and cut-through switch (and the cluster's lookahead). */
+export const WIRE = IX_TESTBED_PATH;
 /** Connections a client opens at once after the first (below the listener's backlog and the ARP queue). */
 
 export interface EchoExperimentOptions {
@@ -72,7 +73,7 @@ export function runEchoExperiment(o: EchoExperimentOptions): EchoExperimentResul
     address: SERVER_ADDR, prefixLength: 24, itr: o.itr, llc: o.llc === undefined ? XEON_E5_2665_LLC : o.llc,
   });
   const client = new ModelledHost('client', cluster.events, Uint8Array.from([0, 0x1b, 0x21, 0, 0, 2]), CLIENT_ADDR, 24, 2);
-  cluster.connectHost(server.nic, client, WIRE_SECONDS);
+  cluster.connectHost(server.nic, client, WIRE);
   const clients = new EchoClients(cluster, client, { ...o, address: SERVER_ADDR, port: ECHO_PORT }, () => snapshot(server));
   const total = clients.plannedConnections;
   const proc = server.spawn(o.server, [String(ECHO_PORT), String(o.threads ?? o.cpus), String(o.messageBytes), String(total)]);

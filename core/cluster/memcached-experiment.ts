@@ -11,7 +11,7 @@ import { MemcachedConnection, MemcachedReply } from './memcached-client.js';
 import { MemcachedKeySpace, MemcachedRequestStream, MemcachedWorkload } from './memcached-workload.js';
 import { ModelledHost } from './modelled-host.js';
 import type { Nic82599 } from '../vtx/devices/nic-82599.js';
-import { CLIENT_ADDR, SERVER_ADDR, WIRE_SECONDS } from './echo-experiment.js';
+import { CLIENT_ADDR, SERVER_ADDR, WIRE } from './echo-experiment.js';
 import { ringCycles, ringInstructions } from '../vtx/cpu-mode.js';
 
 export const MEMCACHED_PORT = 11211;
@@ -138,7 +138,7 @@ export class MemcachedRig {
     const cluster = this.cluster;
     this.server = (o.serverNode ?? linuxMemcachedServer)(cluster, o);
     this.client = new ModelledHost('client', cluster.events, Uint8Array.from([0, 0x1b, 0x21, 0, 0, 2]), CLIENT_ADDR, 24, 2);
-    cluster.connectHost(this.server.nic, this.client, WIRE_SECONDS);
+    cluster.connectHost(this.server.nic, this.client, WIRE);
     if (!this.runUntil(() => this.server.ready(), 2000 * MS, MS)) throw new Error(`memcached server not ready: ${this.server.output.trim()}`);
     this.connect();
     this.warm();

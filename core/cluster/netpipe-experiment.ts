@@ -1,3 +1,4 @@
+import { IX_TESTBED_PATH } from './testbed-path.js';
 import type { LlcGeometry } from '../vtx/last-level-cache.js';
 import { XEON_E5_2665_LLC } from './ix-server-llc.js';
 import type { ProfileFile } from '../vtx/cost-model.js';
@@ -6,8 +7,8 @@ import { LinuxGuestNode } from './linux-guest-node.js';
 
 const SERVER_ADDR = '10.0.0.1';
 const PORT = 7;
-/** The wire between the two ports (and the cluster's lookahead). */
-const WIRE_SECONDS = 0.5e-6;
+/** The path between the two ports: the IX testbed's cables and switch (and the cluster's lookahead). */
+const WIRE = IX_TESTBED_PATH;
 
 export interface NetpipeOptions {
   readonly profile: string | ProfileFile;
@@ -51,7 +52,7 @@ function once(o: NetpipeOptions, rounds: number): { exitSeconds: number; counts:
   const mac = (n: number): Uint8Array => Uint8Array.from([0, 0x1b, 0x21, 0, 0, n]);
   const server = new LinuxGuestNode(cluster, 'server', { profile: o.profile, cpus: 1, mac: mac(1), address: 0x0a00_0001, prefixLength: 24, itr: o.itr, llc });
   const client = new LinuxGuestNode(cluster, 'client', { profile: o.profile, cpus: 1, mac: mac(2), address: 0x0a00_0002, prefixLength: 24, itr: o.itr, llc });
-  cluster.connect(server.nic, client.nic, WIRE_SECONDS);
+  cluster.connect(server.nic, client.nic, WIRE);
   server.spawn(o.echoserver, [String(PORT), '1', String(o.messageBytes), '1']);
   const proc = client.spawn(o.echoserver, ['-c', SERVER_ADDR, String(PORT), String(o.messageBytes), String(rounds)]);
   let exitCycles = NaN;

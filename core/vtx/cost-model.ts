@@ -64,6 +64,12 @@ export const COST_CONSTANTS = {
   // reaches a device instead of RAM.
   mmioRead: 'an uncached load from a device register: a non-posted PCIe read, the core stalls for the completion',
   mmioWrite: 'an uncached store to a device register: a posted PCIe write, serialised with the UC stores around it',
+  // The I/O path's latencies, seen by the device rather than charged to a CPU: they delay what
+  // the device does and when its writes become visible, never a core's work.
+  pciePostedWrite: 'a posted PCIe write, one way: a CPU store reaching a device register, or a device DMA write (a buffer, a descriptor write-back, an MSI-X message) landing in host memory',
+  pcieDmaRead: 'a device DMA read of host memory (a descriptor, a transmit buffer): the request and its completion, round trip',
+  macTxLatency: "the NIC's transmit pipeline once a packet is in its buffer: MAC, PCS and serdes, to the first bit on the wire",
+  macRxLatency: "the NIC's receive pipeline from a frame's last bit at the port to its DMA: serdes, PCS, MAC and the FCS check",
 } as const;
 
 export type CostConstant = keyof typeof COST_CONSTANTS;
@@ -145,6 +151,10 @@ export class CostModel implements Record<CostConstant, number> {
   lockedRmw = 0;
   mmioRead = 0;
   mmioWrite = 0;
+  pciePostedWrite = 0;
+  pcieDmaRead = 0;
+  macTxLatency = 0;
+  macRxLatency = 0;
 
   constructor(readonly profile: ProfileFile) {
     for (const k of Object.keys(COST_CONSTANTS) as CostConstant[]) this[k] = profile.constants[k].value;

@@ -204,8 +204,10 @@ export class ElasticThread implements NetDevice, NetTimers {
   }
 
   private wr(cpu: Cpu, reg: number, v: number): void {
-    this.nic.write(reg, 4, v >>> 0);
+    // The uncached store leaves the core after its cost, as the MMU charges it; the posted write
+    // then crosses the link.
     cpu.charge(this.mmioWrite);
+    this.nic.write(reg, 4, v >>> 0);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { IX_TESTBED_PATH } from '../../core/cluster/testbed-path.js';
 import type { ProfileFile } from '../../core/vtx/cost-model.js';
 import { Cluster, describeStall } from '../../core/cluster/cluster.js';
 import { EchoClients } from '../../core/cluster/echo-clients.js';
@@ -10,8 +11,8 @@ import { kernelShare, ringCycles } from '../../core/vtx/cpu-mode.js';
 const SERVER_ADDR = 0x0a00_0001;
 const CLIENT_ADDR = 0x0a00_0002;
 const PORT = 7;
-/** The same wire as the Linux experiments (core/cluster/echo-experiment.ts). */
-const WIRE_SECONDS = 0.5e-6;
+/** The same path as the Linux experiments: the IX testbed's cables and switch. */
+const WIRE = IX_TESTBED_PATH;
 const mac = (n: number): Uint8Array => Uint8Array.from([0, 0x1b, 0x21, 0, 0, n]);
 
 /** What explains an IX figure: per message (or round trip), from the server's elastic thread and machine. */
@@ -133,7 +134,7 @@ function ixNetpipeOnce(o: IxNetpipeOptions, rounds: number): IxNetpipeRun {
   const cluster = new Cluster();
   const server = new IxNode(cluster, 'server', { profile: o.profile, mac: mac(1), address: SERVER_ADDR, port: PORT });
   const client = new IxNode(cluster, 'client', { profile: o.profile, mac: mac(2), address: CLIENT_ADDR, port: PORT });
-  cluster.connect(server.nic, client.nic, WIRE_SECONDS);
+  cluster.connect(server.nic, client.nic, WIRE);
   server.spawn(o.echoIx, [String(o.messageBytes), '1']);
   server.start();
   runUntil(cluster, () => server.setup.threads.length > 0, 'ix netpipe: server set-up');
@@ -201,7 +202,7 @@ export function runIxEcho(o: IxEchoOptions): IxEchoResult {
   const cluster = new Cluster();
   const server = new IxNode(cluster, 'server', { profile: o.profile, mac: mac(1), address: SERVER_ADDR, port: PORT, cores, bitsPerSecond: o.bitsPerSecond, llc: o.llc });
   const client = new ModelledHost('client', cluster.events, mac(2), CLIENT_ADDR, 24, 2, o.bitsPerSecond);
-  cluster.connectHost(server.nic, client, WIRE_SECONDS);
+  cluster.connectHost(server.nic, client, WIRE);
   const threads = server.setup.threads;
   const clients = new EchoClients(cluster, client, { ...o, address: SERVER_ADDR, port: PORT }, () => snapshot(server, threads));
   const total = clients.plannedConnections;

@@ -236,6 +236,9 @@ export class Ixgbe implements NetDevice {
     this.carrier = (this.rd(cpu, R.LINKS) & R.LINKS_UP) !== 0;
     this.up = true;
     this.wr(cpu, R.EIMS, mask | R.EICR_LSC); // ixgbe_irq_enable
+    // IXGBE_WRITE_FLUSH (ixgbe_irq_enable's flush): reading STATUS waits until the posted
+    // register writes before it have reached the device.
+    this.rd(cpu, R.STATUS);
   }
 
   /**

@@ -6,6 +6,7 @@ import type { NicContext } from './nic-context.js';
 import { NicReceive } from './nic-receive.js';
 import * as NicRegisters from './nic-registers.js';
 import { NicTransmit, TransmitCallback } from './nic-transmit.js';
+import { PcieLatency, pcieLatencyOf } from './pcie-latency.js';
 
 export type { TransmitCallback } from './nic-transmit.js';
 
@@ -17,7 +18,12 @@ export interface Nic82599Config {
   /** Bytes of the receive packet buffer that holds frames waiting for descriptors (RXPBSIZE(0)). */
   rxPacketBuffer?: number;
   name?: string;
+  /** The I/O path's latencies in cycles (default: the machine's cost profile's). */
+  latency?: PcieLatency;
 }
+
+/** Register writes that may be in flight on the link at once; more land at once, oldest first. */
+const POSTED_SLOTS = 64;
 
 // A plain copy of the register map: module namespaces compiled to CommonJS (tsx) read every
 // export through a getter, which showed as a sixth of the receive path's time.
@@ -60,6 +66,28 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
   /** The clock of the device event being handled, or -1 outside events. */
   private eventClock = -1;
 
+  readonly latency: PcieLatency;
+  // Register writes on their way (posted): a ring of offset, value and arrival clock. Posted
+  // writes to one device stay in order on the link, so arrivals never go backwards; the k-th
+  // arrival event lands the k-th write unless a read has already pushed it ahead.
+  private readonly postedOffset = new Uint32Array(POSTED_SLOTS);
+  private readonly postedValue = new Uint32Array(POSTED_SLOTS);
+  private readonly postedAt = new Float64Array(POSTED_SLOTS);
+  private postedHead = 0;
+  private postedCount = 0;
+  private postedLast = 0;
+  private postedLanded = 0;
+  private postedFired = 0;
+  private readonly postedArrive = (): void => {
+    const k = this.postedFired++;
+    while (this.postedLanded <= k && this.postedCount > 0) this.landPosted();
+  };
+  private readonly applyPosted = (): void => this.apply(this.postedOffset[this.postedHead]!, this.postedValue[this.postedHead]!);
+  /** While a throttled message is sent: how long after the device's present it lands. */
+  private msiLag = 0;
+  /** Register writes that went through the posted path (tests and traces). */
+  postedWrites = 0;
+
   constructor(
     readonly machine: Machine,
     config: Nic82599Config = {},
@@ -68,6 +96,10 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
     const bitsPerSecond = config.bitsPerSecond ?? 10e9;
     if (!(bitsPerSecond > 0)) throw new RangeError(`${this.name}: line rate ${config.bitsPerSecond} b/s`);
     this.mac = config.mac ?? Uint8Array.from([0x00, 0x1b, 0x21, 0x00, 0x00, 0x01]);
+    this.latency = config.latency ?? pcieLatencyOf(machine.costs);
+    for (const k of ['postedWrite', 'dmaRead', 'macTx', 'macRx'] as const) {
+      if (!(this.latency[k] >= 0)) throw new RangeError(`${this.name}: latency ${k} ${this.latency[k]} cycles`);
+    }
     if (this.mac.length !== 6) throw new RangeError(`${this.name}: a MAC address has 6 bytes, got ${this.mac.length}`);
     this.msix = new MsixTable(this.name, this);
     this.dma = new BusMasterDma(machine.mem, machine.llc);
@@ -80,9 +112,16 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
     for (let v = 0; v < R.NIC_VECTORS; v++) {
       plain(R.eitr(v));
       const fire = (): void => this.tryInterrupt(v);
+      // A message the throttle held is sent when the interval ends (the next interval counts
+      // from then) and lands in the APIC one posted-write latency later, when this event fires.
       this.timerActions.push(() => {
         this.timerArmed[v] = 0;
-        this.asOf(this.nextAllowed[v]!, fire);
+        this.msiLag = this.latency.postedWrite;
+        try {
+          this.asOf(this.nextAllowed[v]!, fire);
+        } finally {
+          this.msiLag = 0;
+        }
       });
     }
     for (let n = 0; n < R.NIC_QUEUES / 2; n++) plain(R.ivar(n));
@@ -189,6 +228,9 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
   }
 
   read(offset: number, size: 1 | 2 | 4): number {
+    // A read does not pass the posted writes before it on the link (PCIe ordering): they have
+    // reached the device when the read does, so a driver reads back what it wrote.
+    while (this.postedCount > 0) this.landPosted();
     const v = this.readDword(Nic82599.canonical(offset) & ~3);
     if (size === 4) return v;
     return (v >>> ((offset & 3) * 8)) & (size === 1 ? 0xff : 0xffff);
@@ -197,6 +239,36 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
   write(offset: number, size: 1 | 2 | 4, value: number): void {
     // The 82599's registers take 32-bit accesses only (datasheet §8.1): narrower writes are ignored.
     if (size !== 4 || (offset & 3) !== 0) return;
+    if (this.latency.postedWrite > 0 && this.eventClock < 0) this.post(offset, value >>> 0);
+    else this.apply(offset, value);
+  }
+
+  /**
+   * A store to a register is a posted write: the CPU goes on at once and the device sees it one
+   * link latency later — a tail write starts nothing before then.
+   */
+  private post(offset: number, value: number): void {
+    if (this.postedCount === POSTED_SLOTS) this.landPosted();
+    const at = Math.max(this.now() + this.latency.postedWrite, this.postedLast);
+    this.postedLast = at;
+    const i = (this.postedHead + this.postedCount) % POSTED_SLOTS;
+    this.postedOffset[i] = offset;
+    this.postedValue[i] = value;
+    this.postedAt[i] = at;
+    this.postedCount++;
+    this.postedWrites++;
+    this.machine.schedule(at, this.postedArrive);
+  }
+
+  /** The oldest posted write reaches the registers, at its arrival clock. */
+  private landPosted(): void {
+    this.asOf(this.postedAt[this.postedHead]!, this.applyPosted);
+    this.postedHead = (this.postedHead + 1) % POSTED_SLOTS;
+    this.postedCount--;
+    this.postedLanded++;
+  }
+
+  private apply(offset: number, value: number): void {
     offset = Nic82599.canonical(offset);
     const i = offset >>> 2;
     const k = this.kind[i]!;
@@ -305,7 +377,7 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
       this.rx.drain();
     } else if (reg === R.tdt(0) && offset < 0x6400) {
       this.regs[i] = value & 0xffff;
-      this.tx.kick();
+      this.tx.doorbell((offset & 0x3ff) >>> 6);
     }
     // Writes to statistics registers are ignored (they are read-only).
   }
@@ -340,7 +412,7 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
     const now = this.now();
     if (now < this.nextAllowed[v]!) {
       this.timerArmed[v] = 1;
-      this.machine.schedule(this.nextAllowed[v]!, this.timerActions[v]!);
+      this.machine.schedule(this.nextAllowed[v]! + this.latency.postedWrite, this.timerActions[v]!);
       return;
     }
     const interval = ((this.regs[R.eitr(v) >>> 2]! & R.EITR_INTERVAL_MASK) >>> 3) * R.EITR_UNIT_US;
@@ -394,7 +466,7 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
     if (wasHalted && !cpu.halted) {
       // The message woke a CPU that slept until now: its clock moves on to the message's time,
       // and a CPU in the middle of a slice sized without it ends the slice (clock order again).
-      const now = this.now();
+      const now = this.now() + this.msiLag;
       cpu.idleUntil(now);
       for (const c of this.machine.cpus) if (c !== cpu) c.endSlice = true;
     }
@@ -411,10 +483,16 @@ export class Nic82599 implements MmioDevice, MsiTarget, NicContext {
    * or is dropped and counted. The frame is copied if it has to wait.
    */
   receiveAt(at: number, frame: Uint8Array): void {
-    this.machine.schedule(at, () => this.asOf(at, () => this.rx.receive(frame)));
+    // The frame is whole in the packet buffer once the receive pipeline has checked it; its
+    // buffer write, descriptor write-back and interrupt message then cross the link, in that
+    // order, and what the CPU can see is what has landed. The device is modelled as placing the
+    // frame when those writes land (its look at the ring's free descriptors, one link latency
+    // earlier in hardware, is taken at the same time).
+    const landed = at + this.latency.macRx + this.latency.postedWrite;
+    this.machine.schedule(landed, () => this.asOf(landed, () => this.rx.receive(frame)));
   }
 
-  /** A frame arrives now (see `receiveAt`). */
+  /** A frame is placed now, its pipeline and link latencies already behind it (see `receiveAt`). */
   receive(frame: Uint8Array): void {
     this.rx.receive(frame);
   }

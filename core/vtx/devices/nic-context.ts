@@ -1,5 +1,6 @@
 import type { Machine } from '../machine.js';
 import type { BusMasterDma } from './bus-master-dma.js';
+import type { PcieLatency } from './pcie-latency.js';
 
 /** What the receive and transmit halves of a NIC port share: the register file, DMA, time and interrupts. */
 export interface NicContext {
@@ -7,6 +8,8 @@ export interface NicContext {
   /** BAR0's registers as dwords (index = offset / 4). */
   readonly regs: Uint32Array;
   readonly dma: BusMasterDma;
+  /** The I/O path's latencies (cycles). */
+  readonly latency: PcieLatency;
   /** The device's present on the machine clock (cycles). */
   now(): number;
   /** Runs `action` as the device at machine clock `at` (a device event firing). */

@@ -9,6 +9,10 @@ const R = { ...NicRegisters };
 const PS_PER_SECOND = 1e12;
 /** Largest frame the transmit path assembles (the 82599's jumbo limit is 15.5 KB). */
 const MAX_TX_FRAME = 15_872;
+/** Doorbells remembered per queue; beyond it a doorbell is merged into the newest one kept. */
+const DOORBELL_SLOTS = 256;
+/** Write-backs in flight at once; beyond it the oldest lands early. */
+const WRITE_BACK_SLOTS = 256;
 
 /** The wire side of a port: a frame whose last bit left at picosecond `endPs`. */
 export type TransmitCallback = (frame: Uint8Array, endPs: number) => void;
@@ -41,6 +45,38 @@ export class NicTransmit {
   /** Resets so far: a frame on the wire across a reset is cut off. */
   private epoch = 0;
 
+  // Doorbells per queue, oldest first: the tail each one posted and the clock it reached the
+  // device. A packet's fetches start at the doorbell that posted its last descriptor.
+  private readonly bellTail = new Uint16Array(R.NIC_QUEUES * DOORBELL_SLOTS);
+  private readonly bellAt = new Float64Array(R.NIC_QUEUES * DOORBELL_SLOTS);
+  private readonly bellHead = new Uint16Array(R.NIC_QUEUES);
+  private readonly bellCount = new Uint16Array(R.NIC_QUEUES);
+
+  // Write-backs on their way to RAM, in the order issued (all cross the link in the same time):
+  // queue, ring, first and end descriptor, ring size, epoch, and the clock they land.
+  private readonly wbQueue = new Uint8Array(WRITE_BACK_SLOTS);
+  private readonly wbRing = new Float64Array(WRITE_BACK_SLOTS);
+  private readonly wbFirst = new Uint16Array(WRITE_BACK_SLOTS);
+  private readonly wbEnd = new Uint16Array(WRITE_BACK_SLOTS);
+  private readonly wbCount = new Uint32Array(WRITE_BACK_SLOTS);
+  private readonly wbEpoch = new Float64Array(WRITE_BACK_SLOTS);
+  private readonly wbAt = new Float64Array(WRITE_BACK_SLOTS);
+  private wbHead = 0;
+  private wbPending = 0;
+  private readonly wbLand = (): void => {
+    if (this.wbPending > 0) this.port.asOf(this.wbAt[this.wbHead]!, this.wbApply);
+  };
+  private readonly wbApply = (): void => {
+    const i = this.wbHead;
+    this.wbHead = (i + 1) % WRITE_BACK_SLOTS;
+    this.wbPending--;
+    if (this.wbEpoch[i] === this.epoch) this.complete(this.wbQueue[i]!, this.wbRing[i]!, this.wbFirst[i]!, this.wbEnd[i]!, this.wbCount[i]!);
+  };
+
+  /** For the last packet taken: when its doorbell reached the device, and when its bytes were in the buffer (cycles). */
+  lastDoorbell = 0;
+  lastFetched = 0;
+
   // Statistics: QPTC, GPTC, GOTC; packets refused (TSO, too long, no context for an offload).
   readonly qptc = new Float64Array(R.NIC_QUEUES);
   gptc = 0;
@@ -54,6 +90,7 @@ export class NicTransmit {
 
   reset(): void {
     this.epoch++;
+    this.bellCount.fill(0);
     this.ctxValid.fill(0);
     this.qptc.fill(0);
     this.gptc = this.gotc = 0;
@@ -65,6 +102,51 @@ export class NicTransmit {
 
   private cyclesToPs(cycles: number): number {
     return Math.round((cycles * PS_PER_SECOND) / this.port.machine.costs.clockHz);
+  }
+
+  /** A tail write of queue `q` reached the device (now): its packets' fetches may start. */
+  doorbell(q: number): void {
+    const tail = this.port.regs[R.tdt(q) >>> 2]!;
+    const base = q * DOORBELL_SLOTS;
+    const n = this.bellCount[q]!;
+    if (n === DOORBELL_SLOTS) {
+      // Full: the newest doorbell takes this one's tail, so these packets count from its
+      // (slightly earlier) arrival; the packets before keep theirs.
+      this.bellTail[base + ((this.bellHead[q]! + n - 1) % DOORBELL_SLOTS)] = tail;
+      this.kick();
+      return;
+    }
+    const i = base + ((this.bellHead[q]! + n) % DOORBELL_SLOTS);
+    this.bellTail[i] = tail;
+    this.bellAt[i] = this.port.now();
+    this.bellCount[q] = n + 1;
+    this.kick();
+  }
+
+  /**
+   * When the packet of queue `q` from descriptor `first` to `end` (exclusive) was posted: the
+   * arrival of the first doorbell whose tail lies past its last descriptor. Doorbells it passes
+   * are of packets already taken, and are forgotten.
+   */
+  private postedAt(q: number, first: number, end: number, count: number): number {
+    const base = q * DOORBELL_SLOTS;
+    const need = (end - first + count) % count || count;
+    while (this.bellCount[q]! > 0) {
+      const h = base + this.bellHead[q]!;
+      const reach = (this.bellTail[h]! % count - first + count) % count;
+      if (reach >= need) {
+        const at = this.bellAt[h]!;
+        if (reach === need) {
+          // This packet ends at the doorbell's tail: nothing of it is left to take.
+          this.bellHead[q] = (this.bellHead[q]! + 1) % DOORBELL_SLOTS;
+          this.bellCount[q]--;
+        }
+        return at;
+      }
+      this.bellHead[q] = (this.bellHead[q]! + 1) % DOORBELL_SLOTS;
+      this.bellCount[q]--;
+    }
+    return this.port.now();
   }
 
   /** A tail write: the MAC wakes when the wire is free, if some queue has a packet. */
@@ -86,19 +168,28 @@ export class NicTransmit {
     return false;
   }
 
-  /** Sends the next packet of the next queue with one ready. */
+  /**
+   * Sends the next packet of the next queue with one ready, round robin — first among the queues
+   * whose next packet is already fetched (its doorbell came at least the fetches and the MAC's
+   * pipeline ago), so that a packet still being fetched does not hold up one that is in.
+   */
   private next(): void {
     const regs = this.port.regs;
     if ((regs[R.DMATXCTL >>> 2]! & R.DMATXCTL_TE) === 0) return;
-    for (let k = 0; k < R.NIC_QUEUES; k++) {
-      const q = (this.nextQueue + k) % R.NIC_QUEUES;
-      if ((regs[R.txdctl(q) >>> 2]! & R.XDCTL_ENABLE) === 0) continue;
-      const count = (regs[R.tdlen(q) >>> 2]! & 0xf_ff80) / DESC;
-      if (count === 0) continue;
-      if (regs[R.tdh(q) >>> 2]! % count === regs[R.tdt(q) >>> 2]! % count) continue;
-      if (this.packet(q, count)) {
-        this.nextQueue = (q + 1) % R.NIC_QUEUES;
-        return;
+    const lat = this.port.latency;
+    const inBy = this.port.now() - 2 * lat.dmaRead - lat.macTx;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let k = 0; k < R.NIC_QUEUES; k++) {
+        const q = (this.nextQueue + k) % R.NIC_QUEUES;
+        if ((regs[R.txdctl(q) >>> 2]! & R.XDCTL_ENABLE) === 0) continue;
+        const count = (regs[R.tdlen(q) >>> 2]! & 0xf_ff80) / DESC;
+        if (count === 0) continue;
+        if (regs[R.tdh(q) >>> 2]! % count === regs[R.tdt(q) >>> 2]! % count) continue;
+        if (pass === 0 && this.bellCount[q]! > 0 && this.bellAt[q * DOORBELL_SLOTS + this.bellHead[q]!]! > inBy) continue;
+        if (this.packet(q, count)) {
+          this.nextQueue = (q + 1) % R.NIC_QUEUES;
+          return;
+        }
       }
     }
   }
@@ -144,7 +235,7 @@ export class NicTransmit {
     if (!eop) return false;
     if (bad || len < ETH_HEADER) {
       this.errors++;
-      this.complete(q, ring, first, index, count);
+      this.writeBack(q, ring, first, index, count, this.port.now());
       this.kick();
       return true;
     }
@@ -154,7 +245,16 @@ export class NicTransmit {
       this.frame.fill(0, len, ETH_MIN_FRAME - ETH_FCS);
       len = ETH_MIN_FRAME - ETH_FCS;
     }
-    const startPs = Math.max(this.cyclesToPs(this.port.now()), this.wireFreePs);
+    // The descriptors are fetched once their doorbell has arrived (a read round trip), then the
+    // buffer they name (another); the whole packet is in the buffer before it goes to the MAC
+    // (store and forward), whose pipeline comes before the first bit. Fetches of packets posted
+    // earlier overlap the frames on the wire, so back-to-back packets lose nothing to them.
+    const lat = this.port.latency;
+    const posted = this.postedAt(q, first, index, count);
+    const fetched = posted + 2 * lat.dmaRead;
+    this.lastDoorbell = posted;
+    this.lastFetched = fetched;
+    const startPs = Math.max(this.cyclesToPs(Math.max(this.port.now(), fetched + lat.macTx)), this.wireFreePs);
     const endPs = startPs + Math.round((wireBytes(len - ETH_HEADER) * 8 * PS_PER_SECOND) / this.bitsPerSecond);
     this.wireFreePs = endPs;
     const frame = this.frame.slice(0, len);
@@ -176,14 +276,38 @@ export class NicTransmit {
         this.qptc[q]++;
         this.gptc++;
         this.gotc += len + ETH_FCS;
-        this.complete(q, ring, first, index, count);
+        this.writeBack(q, ring, first, index, count, endCycles);
         this.next();
       });
     });
     return true;
   }
 
-  /** Write-back: DD into the packet's data descriptors that asked for it (RS); TDH moves on. */
+  /**
+   * The packet is done at clock `at`: TDH moves past it now (the device's own register), and its
+   * write-back (DD) and interrupt cause cross the link and land one posted-write latency later.
+   */
+  private writeBack(q: number, ring: number, first: number, end: number, count: number, at: number): void {
+    const lag = this.port.latency.postedWrite;
+    if ((this.port.regs[R.txdctl(q) >>> 2]! & R.XDCTL_ENABLE) !== 0) this.port.regs[R.tdh(q) >>> 2] = end;
+    if (lag === 0) {
+      this.complete(q, ring, first, end, count);
+      return;
+    }
+    if (this.wbPending === WRITE_BACK_SLOTS) this.wbLand();
+    const i = (this.wbHead + this.wbPending) % WRITE_BACK_SLOTS;
+    this.wbQueue[i] = q;
+    this.wbRing[i] = ring;
+    this.wbFirst[i] = first;
+    this.wbEnd[i] = end;
+    this.wbCount[i] = count;
+    this.wbEpoch[i] = this.epoch;
+    this.wbAt[i] = at + lag;
+    this.wbPending++;
+    this.port.machine.schedule(at + lag, this.wbLand);
+  }
+
+  /** The write-back lands: DD in the packet's data descriptors that asked for it (RS), and the queue's cause. */
   private complete(q: number, ring: number, first: number, end: number, count: number): void {
     const dma = this.port.dma;
     // A queue switched off while its packet was on the wire: the ring may belong to nobody now.
@@ -194,7 +318,6 @@ export class NicTransmit {
       const context = (cmd & R.TXD_CMD_DEXT) !== 0 && (cmd & R.TXD_DTYP_MASK) === R.TXD_DTYP_CTXT;
       if ((cmd & R.TXD_CMD_RS) !== 0 && !context) dma.write32(desc + 12, dma.read32(desc + 12) | R.TXD_STAT_DD);
     }
-    this.port.regs[R.tdh(q) >>> 2] = end;
     this.port.queueCause(q, 1);
   }
 

@@ -65,6 +65,14 @@ export class TestDriver {
     return this.cpu.mmu.read32(this.regsVa + off);
   }
 
+  /**
+   * Register writes are posted: they reach the device a link latency after the store. A read
+   * cannot pass them, so reading STATUS waits until they have landed (ixgbe's IXGBE_WRITE_FLUSH).
+   */
+  flush(): void {
+    this.rd(R.STATUS);
+  }
+
   /** Reset, MSI-X mode, the Microsoft RSS key, receive and transmit enabled. */
   init(): void {
     this.w(R.CTRL, R.CTRL_RST);
@@ -76,6 +84,7 @@ export class TestDriver {
     this.w(R.RXCSUM, R.RXCSUM_PCSD);
     this.w(R.FCTRL, R.FCTRL_BAM);
     this.w(R.DMATXCTL, R.DMATXCTL_TE);
+    this.flush();
   }
 
   /** RETA entry i → queue `map(i)`. */
@@ -131,6 +140,7 @@ export class TestDriver {
     for (let i = 0; i < count; i++) this.armRx(q, i);
     this.w(R.rxdctl(q), R.XDCTL_ENABLE);
     this.w(R.rdt(q), post % count);
+    this.flush();
     return ring;
   }
 
@@ -170,6 +180,7 @@ export class TestDriver {
     this.w(R.tdh(q), 0);
     this.w(R.tdt(q), 0);
     this.w(R.txdctl(q), R.XDCTL_ENABLE);
+    this.flush();
     return ring;
   }
 
