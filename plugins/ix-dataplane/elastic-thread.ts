@@ -21,6 +21,7 @@ import { MICROSOFT_RSS_KEY, ToeplitzHash } from '../../core/vtx/devices/toeplitz
 import { RETA_ENTRIES } from '../../core/vtx/devices/rss-redirection.js';
 import { SlabMemory } from '../../core/linux/net/slab-memory.js';
 import type { LastLevelCache } from '../../core/vtx/last-level-cache.js';
+import { LWIP_TCP_PCB } from './lwip-tcp-pcb.js';
 
 /** One cache line: the Ethernet, IP and TCP headers of a frame (54 bytes, options included in most). */
 const HEADER_LINE = 64;
@@ -186,9 +187,11 @@ export class ElasticThread implements NetDevice, NetTimers {
     this.mmioWrite = machine.costs.mmioWrite;
     for (let i = MBUFS - 1; i >= 0; i--) this.freeMbufs[this.nFree++] = i;
     this.stack = new NetStack(this, { secret: 0x1c5 + queue });
-    // The cache proxy sees the flows' TCP state as it sees Linux's: objects of their real size in
-    // host frames (IX's per-core pools stand in as slabs), touched by the shared stack's paths.
+    // The cache proxy sees each flow's TCP state as IX keeps it: one lwIP PCB of its real size in
+    // host frames (the slab allocator stands in for IX's per-core pool: line-aligned objects,
+    // the last freed reused first), touched by the shared stack's paths.
     this.llc = machine.llc;
+    this.stack.sockLayout = LWIP_TCP_PCB;
     if (this.llc !== undefined) this.stack.memory = new SlabMemory(machine);
     this.stack.attach(this, { address, prefixLength: 24 });
     this.listener = this.stack.tcpSocket();
