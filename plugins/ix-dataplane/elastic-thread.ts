@@ -31,7 +31,12 @@ const PTE_P = 1;
 const PTE_W = 2;
 const PTE_U = 4;
 const TWO_32 = 0x1_0000_0000;
-const MAX_FLOWS = 4096;
+/**
+ * Flows an elastic thread may hold at once by default. A handle is generation · 2^16 + index
+ * (IX's hid_t likewise packs the flow group above the PCB index), so 65,536 is also the most.
+ */
+export const DEFAULT_MAX_FLOWS = 65_536;
+export const MAX_FLOWS_LIMIT = 0x1_0000;
 const ETH_P_ARP = 0x0806;
 /**
  * The ephemeral ports an outbound connection probes (the IANA dynamic range; IX draws its own
@@ -56,6 +61,8 @@ export interface IxCounters {
   badBatches: number;
   tailWrites: number;
   rdtWrites: number;
+  /** Connections refused (reset) because the flow table was full. */
+  flowsRefused: number;
   /** Largest RX batch taken in one pass (never above B). */
   maxRxBatch: number;
   /** Outbound connections placed, and the ephemeral ports tried for them (IX §4.4's probing). */
@@ -108,7 +115,7 @@ export class ElasticThread implements NetDevice, NetTimers {
   readonly stack: NetStack;
   readonly counters: IxCounters = {
     loops: 0, bpolls: 0, idlePolls: 0, rxPackets: 0, txPackets: 0, calls: 0, events: 0, callErrors: 0, badBatches: 0,
-    tailWrites: 0, rdtWrites: 0, maxRxBatch: 0, dials: 0, dialProbes: 0, arpShared: 0,
+    tailWrites: 0, rdtWrites: 0, flowsRefused: 0, maxRxBatch: 0, dials: 0, dialProbes: 0, arpShared: 0,
   };
   /**
    * The dataplane's elastic threads on this port, this one included (set by the control plane).
@@ -178,7 +185,10 @@ export class ElasticThread implements NetDevice, NetTimers {
     port: number,
     cpu: Cpu,
     readonly mac: Uint8Array,
+    /** The flow table's size: connections past it are reset (and counted in flowsRefused). */
+    readonly maxFlows: number = DEFAULT_MAX_FLOWS,
   ) {
+    if (!Number.isInteger(maxFlows) || maxFlows < 1 || maxFlows > MAX_FLOWS_LIMIT) throw new RangeError(`ix: a flow table of ${maxFlows} flows (1 to ${MAX_FLOWS_LIMIT}: a handle's index is 16 bits)`);
     this.name = `ix${queue}`;
     this.cpu = cpu;
     this.u8 = machine.mem.u8;
@@ -402,7 +412,7 @@ export class ElasticThread implements NetDevice, NetTimers {
   private newFlow(sock: TcpSocket, accepted: boolean, cookie: number): number {
     let idx = this.freeFlows.pop();
     if (idx === undefined) {
-      if (this.flows.length >= MAX_FLOWS) return -1;
+      if (this.flows.length >= this.maxFlows) return -1;
       idx = this.flows.length;
       this.flows.push(undefined);
     }
@@ -424,6 +434,7 @@ export class ElasticThread implements NetDevice, NetTimers {
       s.noDelay = true;
       const h = this.newFlow(s, false, 0);
       if (h < 0) {
+        this.counters.flowsRefused++;
         s.abort();
         continue;
       }

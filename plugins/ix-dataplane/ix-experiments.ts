@@ -173,7 +173,12 @@ export interface IxEchoOptions {
   readonly warmupRoundTrips?: number;
   /** The server's last-level cache proxy (default: IxNode's, the IX paper's server). */
   readonly llc?: LlcGeometry | null;
+  /** Each elastic thread's flow table (default: ElasticThread's). */
+  readonly maxFlows?: number;
 }
+
+/** Connections echo-ix holds open at once (its MAX_CONNS). */
+export const ECHO_IX_MAX_CONNS = 65_536;
 
 export interface IxEchoResult {
   readonly messagesPerSecond: number;
@@ -198,8 +203,11 @@ export interface IxEchoResult {
  */
 export function runIxEcho(o: IxEchoOptions): IxEchoResult {
   const cores = o.cores ?? 1;
+  if (!(Number.isInteger(o.connections) && o.connections >= 1 && o.connections <= ECHO_IX_MAX_CONNS)) {
+    throw new RangeError(`ix echo: ${o.connections} connections (echo-ix holds 1 to ${ECHO_IX_MAX_CONNS} open at once)`);
+  }
   const cluster = new Cluster();
-  const server = new IxNode(cluster, 'server', { profile: o.profile, mac: mac(1), address: SERVER_ADDR, port: PORT, cores, bitsPerSecond: o.bitsPerSecond, llc: o.llc });
+  const server = new IxNode(cluster, 'server', { profile: o.profile, mac: mac(1), address: SERVER_ADDR, port: PORT, cores, bitsPerSecond: o.bitsPerSecond, llc: o.llc, maxFlows: o.maxFlows });
   const client = new ModelledHost('client', cluster.events, mac(2), CLIENT_ADDR, 24, 2, o.bitsPerSecond);
   cluster.connectHost(server.nic, client, WIRE_SECONDS);
   const threads = server.setup.threads;

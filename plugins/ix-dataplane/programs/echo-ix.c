@@ -16,12 +16,20 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include "libdune/dune.h"
 #include "ix.h"
 
-#define MAX_CONNS 2048
+/*
+ * The connection table has a slot for each connection the run will serve (at least
+ * MIN_CONNS, so that RSS may give one thread more than its share; at most MAX_CONNS open at a
+ * time: a connection past a thread's share of the table is closed at once, with a message). A slot is the ixev context and, for messages echoed whole,
+ * room to gather one that arrives split over segments: the echo itself is zero copy.
+ */
+#define MIN_CONNS 2048
+#define MAX_CONNS 65536
 /* Messages up to this size are echoed once whole (Fig. 3); larger ones (NetPIPE's) as they arrive. */
 #define WHOLE_MAX 8192
 
@@ -29,19 +37,30 @@ struct conn {
 	struct ixev_ctx ctx;
 	size_t have, streamed;
 	int used;
-	char buf[WHOLE_MAX];
+	char buf[];
 };
 
 static char pattern[IXEV_SEND_BYTES];
 
-static struct conn conns[MAX_CONNS];
+/* The table (mmap'd at start, nslots slots of slot_bytes each). */
+static char *conn_table;
+static long nslots;
+static size_t slot_bytes;
 static size_t msg_size;
 static long conns_left;
 static int nthreads = 1, batch_arg;
 static long messages_of[IX_MAX_THREADS];
 static int threads_done;
-static __thread int me, last_release;
+static __thread int me, last_release, table_full;
 static char ustack[IX_MAX_THREADS][65536] __attribute__((aligned(16)));
+/* The client's ring for ixev_send and its receive buffer, one per thread. */
+static char client_tx[IX_MAX_THREADS][IXEV_SEND_BYTES];
+static char client_rx[IX_MAX_THREADS][WHOLE_MAX];
+
+static struct conn *slot(long i)
+{
+	return (struct conn *) (conn_table + (size_t) i * slot_bytes);
+}
 
 /* Room in ixev's send ring: bytes sent stay there until acknowledged. */
 static size_t room(const struct ixev_ctx *ctx)
@@ -50,10 +69,13 @@ static size_t room(const struct ixev_ctx *ctx)
 }
 
 /*
- * What does not fit in the send ring is not read: it stays in the dataplane's mbufs, unacknowledged
- * by recv_done, and TCP's window holds the sender back until a `sent` event makes room. Only then
- * does the handler ask for IXEVOUT, so that a connection that is never short of room costs no
- * call per `sent` event.
+ * Zero copy (IX §4.3): a message that lies whole in one received mbuf is sent back from there,
+ * and the mbuf goes back to the dataplane (recv_done) only when the peer has acknowledged the
+ * echo (`sent`). One that arrives split is gathered into the slot's buffer, once every earlier
+ * echo is acknowledged, and sent from there. Messages larger than WHOLE_MAX stream back as they
+ * arrive, each segment from its mbuf. While IXEV_ZC_DEPTH echoes wait for acknowledgement the
+ * handler reads no further (the data stays in the mbufs, and TCP's window holds the sender back)
+ * and asks for IXEVOUT, which `sent` brings.
  */
 static void handler(struct ixev_ctx *ctx, unsigned int reason)
 {
@@ -62,33 +84,39 @@ static void handler(struct ixev_ctx *ctx, unsigned int reason)
 		ixev_set_handler(ctx, IXEVIN, handler);
 	if (reason & (IXEVIN | IXEVOUT)) {
 		for (;;) {
-			long n;
-			if (msg_size <= WHOLE_MAX) {
-				if (c->have == msg_size) {
-					if (room(ctx) < msg_size) {
-						ixev_set_handler(ctx, IXEVIN | IXEVOUT, handler);
-						break;
-					}
-					ixev_send(ctx, c->buf, msg_size);
-					c->have = 0;
-					__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
-				}
-				n = ixev_recv(ctx, c->buf + c->have, msg_size - c->have);
-				if (n <= 0)
+			const void *p;
+			size_t n;
+			if (ixev_zc_pending(ctx) == IXEV_ZC_DEPTH) {
+				ixev_set_handler(ctx, IXEVIN | IXEVOUT, handler);
+				break;
+			}
+			if (msg_size > WHOLE_MAX) {
+				p = ixev_recv_zc(ctx, 1, WHOLE_MAX, &n);
+				if (p == NULL)
 					break;
-				c->have += n;
-			} else {
-				size_t r = room(ctx) < sizeof(c->buf) ? room(ctx) : sizeof(c->buf);
-				if (r == 0) {
-					ixev_set_handler(ctx, IXEVIN | IXEVOUT, handler);
-					break;
-				}
-				n = ixev_recv(ctx, c->buf, r);
-				if (n <= 0)
-					break;
-				ixev_send(ctx, c->buf, n);
+				ixev_send_zc(ctx, p, n, n);
 				for (c->streamed += n; c->streamed >= msg_size; c->streamed -= msg_size)
 					__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			if (c->have == 0 && (p = ixev_recv_zc(ctx, msg_size, msg_size, &n)) != NULL) {
+				ixev_send_zc(ctx, p, msg_size, msg_size);
+				__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			/* Split: the buffer is free once the echo sent from it is acknowledged. */
+			if (ixev_zc_pending(ctx) > 0) {
+				ixev_set_handler(ctx, IXEVIN | IXEVOUT, handler);
+				break;
+			}
+			long got = ixev_recv(ctx, c->buf + c->have, msg_size - c->have);
+			if (got <= 0)
+				break;
+			c->have += (size_t) got;
+			if (c->have == msg_size) {
+				ixev_send_zc(ctx, c->buf, msg_size, 0);
+				c->have = 0;
+				__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
 			}
 		}
 	}
@@ -99,15 +127,21 @@ static void handler(struct ixev_ctx *ctx, unsigned int reason)
 static struct ixev_ctx *accept_conn(uint64_t handle, uint32_t ip, uint16_t port)
 {
 	(void) handle, (void) ip, (void) port;
-	int per = MAX_CONNS / nthreads;
-	for (int i = me * per; i < (me + 1) * per; i++) {
-		if (!conns[i].used) {
-			conns[i].used = 1;
-			conns[i].have = conns[i].streamed = 0;
-			ixev_ctx_init(&conns[i].ctx);
-			ixev_set_handler(&conns[i].ctx, IXEVIN, handler);
-			return &conns[i].ctx;
+	long per = nslots / nthreads;
+	for (long i = me * per; i < (me + 1) * per; i++) {
+		struct conn *c = slot(i);
+		if (!c->used) {
+			c->used = 1;
+			c->have = c->streamed = 0;
+			ixev_ctx_init(&c->ctx);
+			ixev_set_handler(&c->ctx, IXEVIN, handler);
+			return &c->ctx;
 		}
+	}
+	if (!table_full) {
+		static const char msg[] = "echo-ix: connection table full: a connection was refused\n";
+		table_full = 1;
+		ix_posix(SYS_write, 2, (long) msg, sizeof(msg) - 1);
 	}
 	return NULL;
 }
@@ -147,12 +181,14 @@ static void client_handler(struct ixev_ctx *ctx, unsigned int reason)
 	struct conn *c = (struct conn *) ctx;
 	if (reason & IXEVIN) {
 		for (;;) {
-			long n = ixev_recv(ctx, c->buf, sizeof(c->buf));
+			char *buf = client_rx[me];
+			long n = ixev_recv(ctx, buf, WHOLE_MAX);
 			if (n <= 0)
 				break;
+			(void) c;
 			client_got += n;
 			for (size_t k = 0; k < (size_t) n; k++)
-				if (c->buf[k] != (char) 0x5a)
+				if (buf[k] != (char) 0x5a)
 					client_done = -1;
 		}
 		while (client_got >= (long) msg_size) {
@@ -226,10 +262,11 @@ static void finish(const char *what, int failed)
 static void app(void)
 {
 	if (dial_ip) {
-		struct conn *c = &conns[me];
+		struct conn *c = slot(me);
 		rounds_left = rounds;
 		c->used = 1;
 		ixev_ctx_init(&c->ctx);
+		ixev_set_send_buffer(&c->ctx, client_tx[me]);
 		ixev_set_handler(&c->ctx, IXEVIN, client_handler);
 		ixev_dial(&c->ctx, dial_ip, dial_port);
 		while (client_done == 0)
@@ -360,6 +397,19 @@ int main(int argc, char **argv)
 			dune_printf("echo-ix: bad MSG_SIZE, CONNECTIONS or THREADS\n");
 			return 2;
 		}
+	}
+	/* The table, in Linux mode before Dune: its pages are the process's like any other. */
+	if (dial_ip) {
+		nslots = nthreads;
+		slot_bytes = sizeof(struct conn);
+	} else {
+		nslots = conns_left < MIN_CONNS ? MIN_CONNS : conns_left > MAX_CONNS ? MAX_CONNS : conns_left;
+		slot_bytes = (sizeof(struct conn) + (msg_size <= WHOLE_MAX ? msg_size : 0) + 63) & ~63UL;
+	}
+	conn_table = mmap(NULL, (size_t) nslots * slot_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (conn_table == MAP_FAILED) {
+		dune_printf("echo-ix: no memory for %ld connections\n", nslots);
+		return 1;
 	}
 	return start();
 }

@@ -32,6 +32,8 @@ struct conn {
 	struct ixev_ctx ctx;
 	struct kv_conn kv;
 	int used;
+	/* ixev_send's ring: answers stay here until acknowledged. */
+	char tx[IXEV_SEND_BYTES];
 };
 
 static struct conn conns[MAX_CONNS];
@@ -153,6 +155,7 @@ static struct ixev_ctx *accept_conn(uint64_t handle, uint32_t ip, uint16_t port)
 		if (!c->used) {
 			c->used = 1;
 			ixev_ctx_init(&c->ctx);
+			ixev_set_send_buffer(&c->ctx, c->tx);
 			kv_conn_init(&c->kv);
 			ixev_set_handler(&c->ctx, IXEVIN | IXEVOUT, handler);
 			return &c->ctx;
