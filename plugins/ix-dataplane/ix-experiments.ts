@@ -175,6 +175,8 @@ export interface IxEchoOptions {
   readonly llc?: LlcGeometry | null;
   /** Each elastic thread's flow table (default: ElasticThread's). */
   readonly maxFlows?: number;
+  /** echo-ix -m: echo each message from the mbuf it arrived in (recv_done after `sent`), not from a copy in the connection's slot. */
+  readonly fromMbuf?: boolean;
 }
 
 /** Connections echo-ix holds open at once (its MAX_CONNS). */
@@ -213,7 +215,7 @@ export function runIxEcho(o: IxEchoOptions): IxEchoResult {
   const threads = server.setup.threads;
   const clients = new EchoClients(cluster, client, { ...o, address: SERVER_ADDR, port: PORT }, () => snapshot(server, threads));
   const total = clients.plannedConnections;
-  const proc = server.spawn(o.echoIx, [String(o.messageBytes), String(total), String(o.batch ?? 0), String(cores)]);
+  const proc = server.spawn(o.echoIx, [...(o.fromMbuf ? ['-m'] : []), String(o.messageBytes), String(total), String(o.batch ?? 0), String(cores)]);
   server.start();
   runUntil(cluster, () => threads.length === cores || proc.zombie, 'ix echo: server set-up');
   if (threads.length !== cores) throw new Error(`ix echo: ${threads.length} of ${cores} elastic threads started: ${server.output.trim()}`);

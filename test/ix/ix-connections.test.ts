@@ -37,7 +37,7 @@ describe('IX connection scaling', () => {
     expect(() => new IxNode(new Cluster(), 's', { profile: PROFILE, mac: Uint8Array.of(0, 1, 2, 3, 4, 5), address: 0x0a00_0001, port: 7, maxFlows: 70_000 })).toThrow(/flow table of 70000 flows/);
   });
 
-  it('echoes zero copy: sends from the received mbuf, gives it back (recv_done) only after the peer acknowledged the echo, leaks none', () => {
+  it('echo-ix -m echoes zero copy: sends from the received mbuf, gives it back (recv_done) only after the peer acknowledged the echo, leaks none', () => {
     const fromMbufs: boolean[] = [];
     const given = new Map<number, number>();
     const acked = new Map<number, number>();
@@ -57,7 +57,7 @@ describe('IX connection scaling', () => {
       if (total > (acked.get(handle) ?? 0)) early++;
       return original.recvDone.call(this, handle, len);
     };
-    const e = runIxEcho({ profile: PROFILE, echoIx: ECHO_IX, connections: 8, roundTrips: 16, messageBytes: 64 });
+    const e = runIxEcho({ profile: PROFILE, echoIx: ECHO_IX, connections: 8, roundTrips: 16, messageBytes: 64, fromMbuf: true });
     expect(e.completed).toBe(128);
     expect(fromMbufs.length).toBeGreaterThanOrEqual(128);
     expect(fromMbufs.every((x) => x)).toBe(true);

@@ -1,6 +1,6 @@
 /*
  * The echo server of IX Fig. 3 over libix: every connection's messages of MSG_SIZE bytes are
- * echoed once whole (up to 8 KiB; larger messages, NetPIPE's, are echoed as they arrive). Usage: echo-ix MSG_SIZE CONNECTIONS [BATCH [THREADS]] — exits after
+ * echoed once whole (up to 8 KiB; larger messages, NetPIPE's, are echoed as they arrive). Usage: echo-ix [-m] MSG_SIZE CONNECTIONS [BATCH [THREADS]] (-m: echo from the received mbuf) — exits after
  * CONNECTIONS connections have ended, in all. With -c (echo-ix -c A.B.C.D PORT MSG_SIZE ROUNDS
  * [THREADS]) it is NetPIPE's ping-pong client: each thread dials, sends a message, waits for
  * its echo, ROUNDS times; the process exits when every thread is done.
@@ -37,6 +37,8 @@ struct conn {
 	struct ixev_ctx ctx;
 	size_t have, streamed;
 	int used;
+	/* The next free slot of its thread's share (-1: none). */
+	long next_free;
 	char buf[];
 };
 
@@ -52,6 +54,8 @@ static int nthreads = 1, batch_arg;
 static long messages_of[IX_MAX_THREADS];
 static int threads_done;
 static __thread int me, last_release, table_full;
+/* Each thread's share of the table: slots freed (a LIFO list, as IX's mempool) and the first never used. */
+static __thread long free_slot = -1, fresh_slot = -1;
 static char ustack[IX_MAX_THREADS][65536] __attribute__((aligned(16)));
 /* The client's ring for ixev_send and its receive buffer, one per thread. */
 static char client_tx[IX_MAX_THREADS][IXEV_SEND_BYTES];
@@ -69,14 +73,20 @@ static size_t room(const struct ixev_ctx *ctx)
 }
 
 /*
- * Zero copy (IX §4.3): a message that lies whole in one received mbuf is sent back from there,
- * and the mbuf goes back to the dataplane (recv_done) only when the peer has acknowledged the
- * echo (`sent`). One that arrives split is gathered into the slot's buffer, once every earlier
- * echo is acknowledged, and sent from there. Messages larger than WHOLE_MAX stream back as they
- * arrive, each segment from its mbuf. While IXEV_ZC_DEPTH echoes wait for acknowledgement the
- * handler reads no further (the data stays in the mbufs, and TCP's window holds the sender back)
- * and asks for IXEVOUT, which `sent` brings.
+ * The echo sends without a copy of its own (IX §4.3): by default, as IX's echo server, each
+ * message is read (copied) into the slot's buffer, which gives its mbuf back at once, and sent
+ * from there; the buffer is read into again once that echo is acknowledged. With -m a message
+ * that lies whole in one received mbuf is sent back from the mbuf itself, which goes back to the
+ * dataplane (recv_done) only when the peer has acknowledged the echo (`sent`): no copy at all, but
+ * a connection holds its mbuf until then — with clients that acknowledge an echo only with their
+ * next message, one mbuf per connection, which a pool of 1,536 cannot give a thousands of
+ * connections. Messages larger than WHOLE_MAX stream back as they arrive, each segment from its
+ * mbuf. While IXEV_ZC_DEPTH echoes wait for acknowledgement the handler reads no further (the
+ * data stays in the mbufs, and TCP's window holds the sender back) and asks for IXEVOUT, which
+ * `sent` brings.
  */
+static int from_mbuf;
+
 static void handler(struct ixev_ctx *ctx, unsigned int reason)
 {
 	struct conn *c = (struct conn *) ctx;
@@ -99,7 +109,7 @@ static void handler(struct ixev_ctx *ctx, unsigned int reason)
 					__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
 				continue;
 			}
-			if (c->have == 0 && (p = ixev_recv_zc(ctx, msg_size, msg_size, &n)) != NULL) {
+			if (from_mbuf && c->have == 0 && (p = ixev_recv_zc(ctx, msg_size, msg_size, &n)) != NULL) {
 				ixev_send_zc(ctx, p, msg_size, msg_size);
 				__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
 				continue;
@@ -128,15 +138,22 @@ static struct ixev_ctx *accept_conn(uint64_t handle, uint32_t ip, uint16_t port)
 {
 	(void) handle, (void) ip, (void) port;
 	long per = nslots / nthreads;
-	for (long i = me * per; i < (me + 1) * per; i++) {
+	long i = -1;
+	if (fresh_slot < 0)
+		fresh_slot = me * per;
+	if (free_slot >= 0) {
+		i = free_slot;
+		free_slot = slot(i)->next_free;
+	} else if (fresh_slot < (me + 1) * per) {
+		i = fresh_slot++;
+	}
+	if (i >= 0) {
 		struct conn *c = slot(i);
-		if (!c->used) {
-			c->used = 1;
-			c->have = c->streamed = 0;
-			ixev_ctx_init(&c->ctx);
-			ixev_set_handler(&c->ctx, IXEVIN, handler);
-			return &c->ctx;
-		}
+		c->used = 1;
+		c->have = c->streamed = 0;
+		ixev_ctx_init(&c->ctx);
+		ixev_set_handler(&c->ctx, IXEVIN, handler);
+		return &c->ctx;
 	}
 	if (!table_full) {
 		static const char msg[] = "echo-ix: connection table full: a connection was refused\n";
@@ -148,7 +165,10 @@ static struct ixev_ctx *accept_conn(uint64_t handle, uint32_t ip, uint16_t port)
 
 static void release(struct ixev_ctx *ctx)
 {
-	((struct conn *) ctx)->used = 0;
+	struct conn *c = (struct conn *) ctx;
+	c->used = 0;
+	c->next_free = free_slot;
+	free_slot = (long) (((char *) c - conn_table) / (long) slot_bytes);
 	if (__atomic_sub_fetch(&conns_left, 1, __ATOMIC_SEQ_CST) == 0)
 		last_release = 1;
 }
@@ -385,8 +405,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	} else {
+		if (argc > 1 && strcmp(argv[1], "-m") == 0) {
+			from_mbuf = 1;
+			argv++;
+			argc--;
+		}
 		if (argc < 3 || argc > 5) {
-			dune_printf("usage: echo-ix MSG_SIZE CONNECTIONS [BATCH [THREADS]]\n");
+			dune_printf("usage: echo-ix [-m] MSG_SIZE CONNECTIONS [BATCH [THREADS]]\n");
 			return 2;
 		}
 		msg_size = strtoul(argv[1], NULL, 10);
