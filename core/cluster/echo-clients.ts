@@ -173,6 +173,18 @@ export class EchoClients {
     for (const slot of this.slots) slot.sock?.abort();
   }
 
+  /**
+   * Resets every connection OPEN_BATCH at a time, `stepPs` of simulated time apart: a reset is
+   * not retransmitted, so thousands at once would overflow a server's receive ring and leave the
+   * dropped ones open there for good.
+   */
+  abortPaced(stepPs: number): void {
+    for (let i = 0; i < this.slots.length; i += OPEN_BATCH) {
+      for (let k = i; k < Math.min(this.slots.length, i + OPEN_BATCH); k++) this.slots[k]!.sock?.abort();
+      this.cluster.run(this.cluster.events.now + stepPs);
+    }
+  }
+
   private sendOn(slot: Slot): void {
     slot.pending = false;
     slot.sent++;

@@ -229,7 +229,7 @@ export function runIxEcho(o: IxEchoOptions): IxEchoResult {
     o.progress?.(clients.loop.completed, all);
     return clients.finished;
   }, 'ix echo: the closed loop', 1e8, 1_000_000);
-  clients.abortAll();
+  clients.abortPaced(2e7);
   try {
     runUntil(cluster, () => proc.zombie, 'ix echo: server exit', 1e9, 1000);
   } catch (e) {
