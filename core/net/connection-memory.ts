@@ -17,6 +17,25 @@ export interface ConnectionMemory {
   touch(addr: number, bytes: number): void;
 }
 
+/**
+ * A stack's per-connection control block as the cache sees it: its size, and the 64-byte lines
+ * of it that each path of the shared TCP code uses. Linux's struct tcp_sock is the default; a
+ * dataplane with its own TCP (IX's lwIP-derived PCB) gives its own.
+ */
+export interface SockLayout {
+  readonly name: string;
+  readonly bytes: number;
+  readonly lines: {
+    readonly lookup: Uint8Array;
+    readonly receiveData: Uint8Array;
+    readonly receiveAck: Uint8Array;
+    readonly recvmsg: Uint8Array;
+    readonly sendmsg: Uint8Array;
+    readonly transmit: Uint8Array;
+    readonly poll: Uint8Array;
+  };
+}
+
 /** x86's cache line. */
 export const CACHE_LINE = 64;
 
@@ -45,3 +64,6 @@ export const TcpSockLines = {
   /** tcp_poll: state, the receive and write queues' lengths, sk_err, the shutdown bits. */
   poll: Uint8Array.of(0, 1, 3, 4),
 } as const;
+
+/** Linux's tcp_sock as a SockLayout (the stack's default). */
+export const LINUX_TCP_SOCK: SockLayout = { name: 'struct tcp_sock', bytes: TCP_SOCK_BYTES, lines: TcpSockLines };

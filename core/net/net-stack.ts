@@ -1,4 +1,4 @@
-import type { ConnectionMemory } from './connection-memory.js';
+import { LINUX_TCP_SOCK, type ConnectionMemory, type SockLayout } from './connection-memory.js';
 import { inject, injectable } from 'inversify';
 import { ECONNREFUSED, EHOSTUNREACH, EMSGSIZE, ENETUNREACH, ENOPROTOOPT } from '../linux/linux-abi.js';
 import { ETH_HLEN, ETH_P_ARP, ETH_P_IP, writeEthernetSource } from './ethernet.js';
@@ -84,6 +84,8 @@ export class NetStack implements NetDeviceReceiver {
    * cache proxy). Null: the stack's memory costs nothing (a modelled client host).
    */
   memory: ConnectionMemory | null = null;
+  /** What each connection's control block is in that memory (Linux's tcp_sock unless the host's stack is another). */
+  sockLayout: SockLayout = LINUX_TCP_SOCK;
   /** Called for each ICMP echo reply received (ping). */
   onEchoReply: ((reply: EchoReply) => void) | null = null;
   private ipId = 0;

@@ -4,7 +4,7 @@ import {
 } from '../linux/linux-abi.js';
 import { INADDR_ANY, IPPROTO_TCP, L4_OFF, putBe16, putBe32 } from './ipv4.js';
 import { internetChecksum, pseudoHeaderSum } from './internet-checksum.js';
-import { TCP_SOCK_BYTES, TcpSockLines } from './connection-memory.js';
+import type { SockLayout } from './connection-memory.js';
 import type { NetInterface } from './net-interface.js';
 import type { NetRoute, NetStack } from './net-stack.js';
 import { NS_PER_MS, NS_PER_SECOND } from './net-timers.js';
@@ -164,12 +164,15 @@ export class TcpSocket {
 
   private iface: NetInterface | null = null;
   private nextHop = 0;
-  /** Address of this connection's struct tcp_sock in the host's ConnectionMemory (-1: none, or freed). */
+  /** Address of this connection's control block (struct tcp_sock on Linux) in the host's ConnectionMemory (-1: none, or freed). */
   private sockMem = -1;
+  /** The control block's layout (the stack's when the socket was made: what it allocated). */
+  private readonly layout: SockLayout;
 
   constructor(readonly stack: NetStack) {
     this.sendBuffer = new TcpSendBuffer(TCP_WMEM_DEFAULT);
-    if (stack.memory !== null) this.sockMem = stack.memory.allocate(TCP_SOCK_BYTES);
+    this.layout = stack.sockLayout;
+    if (stack.memory !== null) this.sockMem = stack.memory.allocate(this.layout.bytes);
     this.retransmitTimer = new SocketTimer(stack.timers, stack.counters, () => this.onRetransmitTimer());
     this.delackTimer = new SocketTimer(stack.timers, stack.counters, () => this.onDelackTimer());
     this.keepTimer = new SocketTimer(stack.timers, stack.counters, () => this.onKeepTimer());
@@ -258,7 +261,7 @@ export class TcpSocket {
       return this.state === TCP_CLOSE || this.state === TCP_LISTEN ? -ENOTCONN : -EPIPE;
     }
     if (data.length === 0) return 0;
-    this.touch(TcpSockLines.sendmsg);
+    this.touch(this.layout.lines.sendmsg);
     const n = this.sendBuffer.push(data);
     if (n === 0) {
       this.noSpace = true;
@@ -276,7 +279,7 @@ export class TcpSocket {
    */
   recv(dst: Uint8Array, peek = false): number {
     if (this.state === TCP_LISTEN) return -ENOTCONN;
-    this.touch(TcpSockLines.recvmsg);
+    this.touch(this.layout.lines.recvmsg);
     if (this.receiveQueue.length > 0) {
       const n = this.receiveQueue.read(dst, peek);
       this.stack.counters.Work.BytesCopiedToUser += n;
@@ -396,7 +399,7 @@ export class TcpSocket {
 
   /** What poll/epoll sees (tcp_poll). */
   poll(): number {
-    this.touch(TcpSockLines.poll);
+    this.touch(this.layout.lines.poll);
     const state = this.state;
     if (state === TCP_LISTEN) return this.acceptQueue.length > 0 ? POLLIN | POLLRDNORM : 0;
     let mask = 0;
@@ -427,7 +430,7 @@ export class TcpSocket {
 
   /** A segment for this socket's 4-tuple (or, for a listener, its port). */
   input(seg: TcpSegment): void {
-    this.touch(seg.dataLen > 0 ? TcpSockLines.receiveData : TcpSockLines.receiveAck);
+    this.touch(seg.dataLen > 0 ? this.layout.lines.receiveData : this.layout.lines.receiveAck);
     switch (this.state) {
       case TCP_LISTEN:
         this.listenInput(seg);
@@ -1186,7 +1189,7 @@ export class TcpSocket {
   /** A frame with the TCP header filled in except the checksum; the window is advertised now. */
   private buildSegment(seq: number, flags: number, dataLen: number, optLen: number): Uint8Array {
     const hlen = TCP_HLEN + optLen;
-    this.touch(TcpSockLines.transmit);
+    this.touch(this.layout.lines.transmit);
     const frame = this.stack.allocFrame(hlen + dataLen);
     const o = L4_OFF;
     putBe16(frame, o, this.localPort);
@@ -1384,7 +1387,7 @@ export class TcpSocket {
     if (this.orphan) this.freeSockMemory();
   }
 
-  /** The path running now uses these lines of the tcp_sock (a cost only when the host has a ConnectionMemory). */
+  /** The path running now uses these lines of the control block (a cost only when the host has a ConnectionMemory). */
   private touch(lines: Uint8Array): void {
     const m = this.stack.memory;
     if (m !== null && this.sockMem >= 0) m.touchLines(this.sockMem, lines);
@@ -1393,7 +1396,7 @@ export class TcpSocket {
   /** sk_free once nobody holds the socket: its memory goes back to the slab, to be reused first. */
   private freeSockMemory(): void {
     const m = this.stack.memory;
-    if (m !== null && this.sockMem >= 0) m.free(this.sockMem, TCP_SOCK_BYTES);
+    if (m !== null && this.sockMem >= 0) m.free(this.sockMem, this.layout.bytes);
     this.sockMem = -1;
   }
 

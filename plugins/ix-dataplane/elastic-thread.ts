@@ -21,6 +21,7 @@ import { MICROSOFT_RSS_KEY, ToeplitzHash } from '../../core/vtx/devices/toeplitz
 import { RETA_ENTRIES } from '../../core/vtx/devices/rss-redirection.js';
 import { SlabMemory } from '../../core/linux/net/slab-memory.js';
 import type { LastLevelCache } from '../../core/vtx/last-level-cache.js';
+import { LWIP_TCP_PCB } from './lwip-tcp-pcb.js';
 
 /** One cache line: the Ethernet, IP and TCP headers of a frame (54 bytes, options included in most). */
 const HEADER_LINE = 64;
@@ -30,7 +31,12 @@ const PTE_P = 1;
 const PTE_W = 2;
 const PTE_U = 4;
 const TWO_32 = 0x1_0000_0000;
-const MAX_FLOWS = 4096;
+/**
+ * Flows an elastic thread may hold at once by default. A handle is generation · 2^16 + index
+ * (IX's hid_t likewise packs the flow group above the PCB index), so 65,536 is also the most.
+ */
+export const DEFAULT_MAX_FLOWS = 65_536;
+export const MAX_FLOWS_LIMIT = 0x1_0000;
 const ETH_P_ARP = 0x0806;
 /**
  * The ephemeral ports an outbound connection probes (the IANA dynamic range; IX draws its own
@@ -55,6 +61,8 @@ export interface IxCounters {
   badBatches: number;
   tailWrites: number;
   rdtWrites: number;
+  /** Connections refused (reset) because the flow table was full. */
+  flowsRefused: number;
   /** Largest RX batch taken in one pass (never above B). */
   maxRxBatch: number;
   /** Outbound connections placed, and the ephemeral ports tried for them (IX §4.4's probing). */
@@ -107,7 +115,7 @@ export class ElasticThread implements NetDevice, NetTimers {
   readonly stack: NetStack;
   readonly counters: IxCounters = {
     loops: 0, bpolls: 0, idlePolls: 0, rxPackets: 0, txPackets: 0, calls: 0, events: 0, callErrors: 0, badBatches: 0,
-    tailWrites: 0, rdtWrites: 0, maxRxBatch: 0, dials: 0, dialProbes: 0, arpShared: 0,
+    tailWrites: 0, rdtWrites: 0, flowsRefused: 0, maxRxBatch: 0, dials: 0, dialProbes: 0, arpShared: 0,
   };
   /**
    * The dataplane's elastic threads on this port, this one included (set by the control plane).
@@ -177,7 +185,10 @@ export class ElasticThread implements NetDevice, NetTimers {
     port: number,
     cpu: Cpu,
     readonly mac: Uint8Array,
+    /** The flow table's size: connections past it are reset (and counted in flowsRefused). */
+    readonly maxFlows: number = DEFAULT_MAX_FLOWS,
   ) {
+    if (!Number.isInteger(maxFlows) || maxFlows < 1 || maxFlows > MAX_FLOWS_LIMIT) throw new RangeError(`ix: a flow table of ${maxFlows} flows (1 to ${MAX_FLOWS_LIMIT}: a handle's index is 16 bits)`);
     this.name = `ix${queue}`;
     this.cpu = cpu;
     this.u8 = machine.mem.u8;
@@ -186,9 +197,11 @@ export class ElasticThread implements NetDevice, NetTimers {
     this.mmioWrite = machine.costs.mmioWrite;
     for (let i = MBUFS - 1; i >= 0; i--) this.freeMbufs[this.nFree++] = i;
     this.stack = new NetStack(this, { secret: 0x1c5 + queue });
-    // The cache proxy sees the flows' TCP state as it sees Linux's: objects of their real size in
-    // host frames (IX's per-core pools stand in as slabs), touched by the shared stack's paths.
+    // The cache proxy sees each flow's TCP state as IX keeps it: one lwIP PCB of its real size in
+    // host frames (the slab allocator stands in for IX's per-core pool: line-aligned objects,
+    // the last freed reused first), touched by the shared stack's paths.
     this.llc = machine.llc;
+    this.stack.sockLayout = LWIP_TCP_PCB;
     if (this.llc !== undefined) this.stack.memory = new SlabMemory(machine);
     this.stack.attach(this, { address, prefixLength: 24 });
     this.listener = this.stack.tcpSocket();
@@ -401,7 +414,7 @@ export class ElasticThread implements NetDevice, NetTimers {
   private newFlow(sock: TcpSocket, accepted: boolean, cookie: number): number {
     let idx = this.freeFlows.pop();
     if (idx === undefined) {
-      if (this.flows.length >= MAX_FLOWS) return -1;
+      if (this.flows.length >= this.maxFlows) return -1;
       idx = this.flows.length;
       this.flows.push(undefined);
     }
@@ -423,6 +436,7 @@ export class ElasticThread implements NetDevice, NetTimers {
       s.noDelay = true;
       const h = this.newFlow(s, false, 0);
       if (h < 0) {
+        this.counters.flowsRefused++;
         s.abort();
         continue;
       }

@@ -54,7 +54,8 @@ export class IxBenchSuite implements BenchSuite {
       misses.push({
         id: `fig4-ix-llc-misses:conns=${x}`, unit: 'L3 misses/msg', dune: e.perMessage.llcMissesPerMessage,
         description: `IX: last-level cache misses per message (the proxy's), ${shape.connections} connections with a ${FIG4_LLC.bytes / 1024} KB LLC`,
-        paper: x === 1296 || x === 10_000 ? { dune: 1.4, source: 'IX §5.4: 1.4 L3 misses per message up to 10,000 connections' } : undefined,
+        paper: x === 1296 || x === 10_000 ? { dune: 1.4, source: 'IX §5.4: 1.4 L3 misses per message up to 10,000 connections' }
+          : x === 250_992 ? { dune: 25, source: 'IX §5.4: 25 L3 misses per message at 250,000 connections' } : undefined,
         series: { name: 'Fig. 4, IX: L3 misses per message', x, xUnit: FIG4_X_UNIT },
       });
       ctx.progress(`fig4 ix ${x}`);
@@ -139,11 +140,10 @@ export class IxBenchSuite implements BenchSuite {
 
 /**
  * The paper's connection counts at which IX's Fig. 4 points run, at the Linux series' scale
- * (core/cluster/fig4-scaling.ts). They stop at 32,768 (2,048 connections at 1/16): echo-ix's
- * connection table holds 2,048. In the Linux series the misses per message have reached their
- * plateau there (the state is several times the scaled cache) and stay flat up to 250,992.
+ * (core/cluster/fig4-scaling.ts), up to the paper's last point, 250,992 (15,687 connections at
+ * 1/16).
  */
-const IX_FIG4_POINTS = [256, 1296, 10_000, 32_768] as const;
+const IX_FIG4_POINTS = [256, 1296, 10_000, 32_768, 65_536, 131_072, 250_992] as const;
 
 function ixCounts(m: IxMechanismCounts): Record<string, number> {
   return { ...m };

@@ -28,6 +28,8 @@ export interface IxNodeOptions {
    * servers of the same experiments have; null: none).
    */
   readonly llc?: LlcGeometry | null;
+  /** Each elastic thread's flow table (default: ElasticThread's DEFAULT_MAX_FLOWS). */
+  readonly maxFlows?: number;
 }
 
 /**
@@ -51,7 +53,7 @@ export class IxNode {
     kernel.console = (_fd, d) => (this.output += dec.decode(d));
     this.nic = new Nic82599(machine, { name, mac: o.mac, bitsPerSecond: o.bitsPerSecond });
     this.nic.map(NIC_BAR0, NIC_MSIX_BAR);
-    this.setup = new IxSetupHandler(machine, this.nic, o.address, o.port, o.mac, o.cores ?? 1);
+    this.setup = new IxSetupHandler(machine, this.nic, o.address, o.port, o.mac, o.cores ?? 1, o.maxFlows);
     new DuneModule(kernel, { exitHandlers: [this.setup] });
     this.node = addKernelNode(cluster, name, kernel);
   }

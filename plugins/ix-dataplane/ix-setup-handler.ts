@@ -6,7 +6,7 @@ import { EBUSY, EFAULT, EINVAL } from '../../core/linux/linux-abi.js';
 import { DEFAULT_BATCH, IX_VMCALL_SETUP, REGION } from './ix-abi.js';
 import { RAX, RDI, RSI } from '../../core/vtx/cpu.js';
 import type { Cpu } from '../../core/vtx/cpu.js';
-import { ElasticThread } from './elastic-thread.js';
+import { DEFAULT_MAX_FLOWS, ElasticThread, MAX_FLOWS_LIMIT } from './elastic-thread.js';
 import type { Task } from '../../core/linux/task.js';
 import { RETA_ENTRIES } from '../../core/vtx/devices/rss-redirection.js';
 import * as R from '../../core/vtx/devices/nic-registers.js';
@@ -44,8 +44,11 @@ export class IxSetupHandler implements VmExitHandler {
     private readonly mac: Uint8Array,
     /** Elastic threads (cores, queue pairs) this dataplane may have: the cores the control plane gave it. */
     readonly maxThreads = 1,
+    /** Each elastic thread's flow table (ElasticThread.maxFlows). */
+    readonly maxFlows = DEFAULT_MAX_FLOWS,
   ) {
     if (!Number.isInteger(maxThreads) || maxThreads < 1 || maxThreads > R.NIC_QUEUES) throw new RangeError(`ix: ${maxThreads} elastic threads (1 to ${R.NIC_QUEUES} queue pairs)`);
+    if (!Number.isInteger(maxFlows) || maxFlows < 1 || maxFlows > MAX_FLOWS_LIMIT) throw new RangeError(`ix: a flow table of ${maxFlows} flows (1 to ${MAX_FLOWS_LIMIT}: a handle's index is 16 bits)`);
   }
 
   handle(exit: VmExitInfo): boolean {
@@ -71,7 +74,7 @@ export class IxSetupHandler implements VmExitHandler {
       if (!w.ok || w.pa < 0) return -EFAULT;
       pages.push(w.pa);
     }
-    const t = new ElasticThread(this.machine, this.nic, this.threads.length, va, pages, batch, this.address, this.port, cpu, this.mac);
+    const t = new ElasticThread(this.machine, this.nic, this.threads.length, va, pages, batch, this.address, this.port, cpu, this.mac, this.maxFlows);
     const natives = this.machine.natives;
     const entry = natives.register(`ix:bpoll:${t.queue}`, (c) => t.bpoll(c), 1, 0);
     natives.install(this.machine.mem, pages[0]!, entry);

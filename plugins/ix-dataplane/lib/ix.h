@@ -88,6 +88,8 @@ long ix_posix(long nr, long a0, long a1, long a2);
 #define IXEVOUT 0x4
 #define IXEV_RECV_DEPTH 128
 #define IXEV_SEND_BYTES 16384
+/* Zero-copy sends a context may have waiting for their acknowledgement. */
+#define IXEV_ZC_DEPTH   16
 
 struct ixev_ctx;
 typedef void (*ixev_handler_t)(struct ixev_ctx *ctx, unsigned int reason);
@@ -96,6 +98,14 @@ struct ixev_conn_ops {
 	struct ixev_ctx *(*accept)(uint64_t handle, uint32_t ip, uint16_t port);
 	void (*release)(struct ixev_ctx *ctx);
 	void (*dialed)(struct ixev_ctx *ctx, long ret);
+};
+
+/* A zero-copy send: bytes of the application's (or of a received mbuf) that must not change until acknowledged. */
+struct ixev_zc {
+	const char *base;
+	uint64_t len;
+	/* Where it ends in the context's zero-copy byte stream, and the received bytes to give back (recv_done) once it is acknowledged. */
+	uint64_t end, release;
 };
 
 struct ixev_ctx {
@@ -109,12 +119,17 @@ struct ixev_ctx {
 	unsigned int rx_head, rx_tail;
 	uint64_t rx_off, recv_done;
 	/*
-	 * Sent bytes stay here, unchanged, until the peer acknowledges them: a ring, with running
-	 * byte counts of what was appended, handed to sendv, and acknowledged.
+	 * Copying sends (ixev_send): the bytes stay in the application's ring `tx` of IXEV_SEND_BYTES
+	 * (ixev_set_send_buffer; none by default), unchanged, until the peer acknowledges them, with
+	 * running byte counts of what was appended, handed to sendv, and acknowledged.
 	 */
-	char tx[IXEV_SEND_BYTES];
+	char *tx;
 	uint64_t tx_len, tx_issued, tx_acked;
-	struct sg_entry sg[2];
+	/* Zero-copy sends (ixev_send_zc), oldest first, with the same three running counts. */
+	struct ixev_zc zc[IXEV_ZC_DEPTH];
+	unsigned int zc_head, zc_tail;
+	uint64_t zc_len, zc_issued, zc_acked;
+	struct sg_entry sg[IXEV_ZC_DEPTH];
 };
 
 void ixev_init(struct ixev_conn_ops *ops);
@@ -122,6 +137,22 @@ void ixev_ctx_init(struct ixev_ctx *ctx);
 void ixev_set_handler(struct ixev_ctx *ctx, unsigned int mask, ixev_handler_t h);
 long ixev_recv(struct ixev_ctx *ctx, void *buf, size_t len);
 long ixev_send(struct ixev_ctx *ctx, const void *buf, size_t len);
+/* The ring ixev_send copies into (IXEV_SEND_BYTES, the application's memory); without one ixev_send fails with -RET_NOMEM. */
+void ixev_set_send_buffer(struct ixev_ctx *ctx, char *ring);
+/*
+ * Zero copy. ixev_recv_zc takes up to `max` received bytes that lie in one mbuf — at least `min`,
+ * else nothing — and returns where they are (read-only) and how many in *len, without giving them
+ * back to the dataplane. ixev_send_zc sends `len` bytes from `buf` as they are (they must not
+ * change until acknowledged) and, once the peer has acknowledged them, gives back `release`
+ * received bytes: an echo sends straight from the mbuf and frees it after `sent`. Bytes taken with
+ * ixev_recv_zc go back only through a send's `release`, in the order they were received, so they
+ * must be sent before any ixev_recv. ixev_send_zc returns -RET_AGAIN when IXEV_ZC_DEPTH sends wait
+ * (or copied bytes are unacknowledged: a context sends one way at a time).
+ */
+const void *ixev_recv_zc(struct ixev_ctx *ctx, size_t min, size_t max, size_t *len);
+long ixev_send_zc(struct ixev_ctx *ctx, const void *buf, size_t len, size_t release);
+/* Zero-copy sends not yet acknowledged. */
+unsigned int ixev_zc_pending(const struct ixev_ctx *ctx);
 void ixev_close(struct ixev_ctx *ctx);
 void ixev_dial(struct ixev_ctx *ctx, uint32_t ip, uint16_t port);
 /* One batch: the queued calls go down, the events come back and run the handlers. */

@@ -42,7 +42,70 @@ void ixev_ctx_init(struct ixev_ctx *ctx)
 	memset(ctx, 0, offsetof(struct ixev_ctx, rx_addr));
 	ctx->rx_head = ctx->rx_tail = 0;
 	ctx->rx_off = ctx->recv_done = 0;
+	ctx->tx = NULL;
 	ctx->tx_len = ctx->tx_issued = ctx->tx_acked = 0;
+	ctx->zc_head = ctx->zc_tail = 0;
+	ctx->zc_len = ctx->zc_issued = ctx->zc_acked = 0;
+}
+
+void ixev_set_send_buffer(struct ixev_ctx *ctx, char *ring)
+{
+	ctx->tx = ring;
+}
+
+unsigned int ixev_zc_pending(const struct ixev_ctx *ctx)
+{
+	return ctx->zc_tail - ctx->zc_head;
+}
+
+const void *ixev_recv_zc(struct ixev_ctx *ctx, size_t min, size_t max, size_t *len)
+{
+	if (ctx->rx_head == ctx->rx_tail || max == 0)
+		return NULL;
+	unsigned int i = ctx->rx_head % IXEV_RECV_DEPTH;
+	uint64_t left = ctx->rx_len[i] - ctx->rx_off;
+	size_t n = max < left ? max : left;
+	if (n < min || n == 0)
+		return NULL;
+	const char *p = (const char *) ctx->rx_addr[i] + ctx->rx_off;
+	ctx->rx_off += n;
+	if (ctx->rx_off == ctx->rx_len[i]) {
+		ctx->rx_head++;
+		ctx->rx_off = 0;
+	}
+	*len = n;
+	return p;
+}
+
+long ixev_send_zc(struct ixev_ctx *ctx, const void *buf, size_t len, size_t release)
+{
+	if (ctx->dead)
+		return -RET_CLOSED;
+	if (ctx->zc_tail - ctx->zc_head == IXEV_ZC_DEPTH || ctx->tx_acked < ctx->tx_len)
+		return -RET_AGAIN;
+	struct ixev_zc *z = &ctx->zc[ctx->zc_tail++ % IXEV_ZC_DEPTH];
+	z->base = buf;
+	z->len = len;
+	ctx->zc_len += len;
+	z->end = ctx->zc_len;
+	z->release = release;
+	mark(ctx);
+	return (long) len;
+}
+
+/* The peer acknowledged `n` more zero-copy bytes: what whole sends covered goes back to the dataplane. */
+static void zc_acked(struct ixev_ctx *ctx, uint64_t n)
+{
+	ctx->zc_acked += n;
+	while (ctx->zc_head != ctx->zc_tail) {
+		struct ixev_zc *z = &ctx->zc[ctx->zc_head % IXEV_ZC_DEPTH];
+		if (z->end > ctx->zc_acked)
+			break;
+		ctx->recv_done += z->release;
+		ctx->zc_head++;
+	}
+	if (ctx->recv_done > 0)
+		mark(ctx);
 }
 
 void ixev_set_handler(struct ixev_ctx *ctx, unsigned int mask, ixev_handler_t h)
@@ -62,7 +125,11 @@ long ixev_recv(struct ixev_ctx *ctx, void *buf, size_t len)
 		memcpy((char *) buf + got, (const char *) ctx->rx_addr[i] + ctx->rx_off, n);
 		got += n;
 		ctx->rx_off += n;
-		ctx->recv_done += n;
+		/* Bytes given back go in order: behind those a zero-copy send still holds, they wait for it. */
+		if (ctx->zc_head != ctx->zc_tail)
+			ctx->zc[(ctx->zc_tail - 1) % IXEV_ZC_DEPTH].release += n;
+		else
+			ctx->recv_done += n;
 		if (ctx->rx_off == ctx->rx_len[i]) {
 			ctx->rx_head++;
 			ctx->rx_off = 0;
@@ -78,6 +145,10 @@ long ixev_send(struct ixev_ctx *ctx, const void *buf, size_t len)
 {
 	if (ctx->dead)
 		return -RET_CLOSED;
+	if (ctx->tx == NULL)
+		return -RET_NOMEM;
+	if (ctx->zc_head != ctx->zc_tail)
+		return -RET_AGAIN;
 	uint64_t room = IXEV_SEND_BYTES - (ctx->tx_len - ctx->tx_acked);
 	if (len > room)
 		len = room;
@@ -131,6 +202,20 @@ static void flush_dirty(void)
 			ctx->sg[1].base = ctx->tx;
 			ctx->sg[1].len = left - first;
 			put(KSYS_TCP_SENDV, ctx->handle, (uint64_t) ctx->sg, left > first ? 2 : 1);
+		} else if (ctx->zc_issued < ctx->zc_len) {
+			/* The sends not yet (wholly) taken by TCP, the first from where TCP stopped. */
+			unsigned int n = 0;
+			for (unsigned int k = ctx->zc_head; k != ctx->zc_tail; k++) {
+				const struct ixev_zc *z = &ctx->zc[k % IXEV_ZC_DEPTH];
+				if (z->end <= ctx->zc_issued)
+					continue;
+				uint64_t start = z->end - z->len;
+				uint64_t off = ctx->zc_issued > start ? ctx->zc_issued - start : 0;
+				ctx->sg[n].base = z->base + off;
+				ctx->sg[n].len = z->len - off;
+				n++;
+			}
+			put(KSYS_TCP_SENDV, ctx->handle, (uint64_t) ctx->sg, n);
 		}
 	}
 	ndirty = 0;
@@ -151,8 +236,14 @@ void ixev_wait(void)
 	/* Returns: sendv says how many bytes TCP took. */
 	for (unsigned int i = 0; i < calls; i++) {
 		struct bsys_desc *d = &ix_karr[i];
-		if (d->sysnr == KSYS_TCP_SENDV && (int64_t) d->argb > 0)
-			((struct ixev_ctx *) d->arga)->tx_issued += d->argb;
+		if (d->sysnr == KSYS_TCP_SENDV && (int64_t) d->argb > 0) {
+			struct ixev_ctx *ctx = (struct ixev_ctx *) d->arga;
+			/* A context sends one way at a time: zero-copy bytes while any are waiting, else its ring's. */
+			if (ctx->zc_issued < ctx->zc_len)
+				ctx->zc_issued += d->argb;
+			else
+				ctx->tx_issued += d->argb;
+		}
 		else if (d->sysnr == KSYS_TCP_CONNECT && (int64_t) d->argb >= 0)
 			((struct ixev_ctx *) d->arga)->handle = d->argb;
 	}
@@ -193,8 +284,11 @@ void ixev_wait(void)
 		case USYS_TCP_SENT:
 			if (ctx->closing)
 				break;
-			ctx->tx_acked += e->arg0;
-			if (ctx->tx_issued < ctx->tx_len)
+			if (ctx->zc_acked < ctx->zc_issued)
+				zc_acked(ctx, e->arg0);
+			else
+				ctx->tx_acked += e->arg0;
+			if (ctx->tx_issued < ctx->tx_len || ctx->zc_issued < ctx->zc_len)
 				mark(ctx);
 			if (ctx->handler && (ctx->en_mask & IXEVOUT))
 				ctx->handler(ctx, IXEVOUT);

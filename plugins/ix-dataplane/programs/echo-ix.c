@@ -1,6 +1,6 @@
 /*
  * The echo server of IX Fig. 3 over libix: every connection's messages of MSG_SIZE bytes are
- * echoed once whole (up to 8 KiB; larger messages, NetPIPE's, are echoed as they arrive). Usage: echo-ix MSG_SIZE CONNECTIONS [BATCH [THREADS]] — exits after
+ * echoed once whole (up to 8 KiB; larger messages, NetPIPE's, are echoed as they arrive). Usage: echo-ix [-m] MSG_SIZE CONNECTIONS [BATCH [THREADS]] (-m: echo from the received mbuf) — exits after
  * CONNECTIONS connections have ended, in all. With -c (echo-ix -c A.B.C.D PORT MSG_SIZE ROUNDS
  * [THREADS]) it is NetPIPE's ping-pong client: each thread dials, sends a message, waits for
  * its echo, ROUNDS times; the process exits when every thread is done.
@@ -16,12 +16,20 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include "libdune/dune.h"
 #include "ix.h"
 
-#define MAX_CONNS 2048
+/*
+ * The connection table has a slot for each connection the run will serve (at least
+ * MIN_CONNS, so that RSS may give one thread more than its share; at most MAX_CONNS open at a
+ * time: a connection past a thread's share of the table is closed at once, with a message). A slot is the ixev context and, for messages echoed whole,
+ * room to gather one that arrives split over segments: the echo itself is zero copy.
+ */
+#define MIN_CONNS 2048
+#define MAX_CONNS 65536
 /* Messages up to this size are echoed once whole (Fig. 3); larger ones (NetPIPE's) as they arrive. */
 #define WHOLE_MAX 8192
 
@@ -29,19 +37,34 @@ struct conn {
 	struct ixev_ctx ctx;
 	size_t have, streamed;
 	int used;
-	char buf[WHOLE_MAX];
+	/* The next free slot of its thread's share (-1: none). */
+	long next_free;
+	char buf[];
 };
 
 static char pattern[IXEV_SEND_BYTES];
 
-static struct conn conns[MAX_CONNS];
+/* The table (mmap'd at start, nslots slots of slot_bytes each). */
+static char *conn_table;
+static long nslots;
+static size_t slot_bytes;
 static size_t msg_size;
 static long conns_left;
 static int nthreads = 1, batch_arg;
 static long messages_of[IX_MAX_THREADS];
 static int threads_done;
-static __thread int me, last_release;
+static __thread int me, last_release, table_full;
+/* Each thread's share of the table: slots freed (a LIFO list, as IX's mempool) and the first never used. */
+static __thread long free_slot = -1, fresh_slot = -1;
 static char ustack[IX_MAX_THREADS][65536] __attribute__((aligned(16)));
+/* The client's ring for ixev_send and its receive buffer, one per thread. */
+static char client_tx[IX_MAX_THREADS][IXEV_SEND_BYTES];
+static char client_rx[IX_MAX_THREADS][WHOLE_MAX];
+
+static struct conn *slot(long i)
+{
+	return (struct conn *) (conn_table + (size_t) i * slot_bytes);
+}
 
 /* Room in ixev's send ring: bytes sent stay there until acknowledged. */
 static size_t room(const struct ixev_ctx *ctx)
@@ -50,11 +73,20 @@ static size_t room(const struct ixev_ctx *ctx)
 }
 
 /*
- * What does not fit in the send ring is not read: it stays in the dataplane's mbufs, unacknowledged
- * by recv_done, and TCP's window holds the sender back until a `sent` event makes room. Only then
- * does the handler ask for IXEVOUT, so that a connection that is never short of room costs no
- * call per `sent` event.
+ * The echo sends without a copy of its own (IX §4.3): by default, as IX's echo server, each
+ * message is read (copied) into the slot's buffer, which gives its mbuf back at once, and sent
+ * from there; the buffer is read into again once that echo is acknowledged. With -m a message
+ * that lies whole in one received mbuf is sent back from the mbuf itself, which goes back to the
+ * dataplane (recv_done) only when the peer has acknowledged the echo (`sent`): no copy at all, but
+ * a connection holds its mbuf until then — with clients that acknowledge an echo only with their
+ * next message, one mbuf per connection, which a pool of 1,536 cannot give a thousands of
+ * connections. Messages larger than WHOLE_MAX stream back as they arrive, each segment from its
+ * mbuf. While IXEV_ZC_DEPTH echoes wait for acknowledgement the handler reads no further (the
+ * data stays in the mbufs, and TCP's window holds the sender back) and asks for IXEVOUT, which
+ * `sent` brings.
  */
+static int from_mbuf;
+
 static void handler(struct ixev_ctx *ctx, unsigned int reason)
 {
 	struct conn *c = (struct conn *) ctx;
@@ -62,33 +94,39 @@ static void handler(struct ixev_ctx *ctx, unsigned int reason)
 		ixev_set_handler(ctx, IXEVIN, handler);
 	if (reason & (IXEVIN | IXEVOUT)) {
 		for (;;) {
-			long n;
-			if (msg_size <= WHOLE_MAX) {
-				if (c->have == msg_size) {
-					if (room(ctx) < msg_size) {
-						ixev_set_handler(ctx, IXEVIN | IXEVOUT, handler);
-						break;
-					}
-					ixev_send(ctx, c->buf, msg_size);
-					c->have = 0;
-					__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
-				}
-				n = ixev_recv(ctx, c->buf + c->have, msg_size - c->have);
-				if (n <= 0)
+			const void *p;
+			size_t n;
+			if (ixev_zc_pending(ctx) == IXEV_ZC_DEPTH) {
+				ixev_set_handler(ctx, IXEVIN | IXEVOUT, handler);
+				break;
+			}
+			if (msg_size > WHOLE_MAX) {
+				p = ixev_recv_zc(ctx, 1, WHOLE_MAX, &n);
+				if (p == NULL)
 					break;
-				c->have += n;
-			} else {
-				size_t r = room(ctx) < sizeof(c->buf) ? room(ctx) : sizeof(c->buf);
-				if (r == 0) {
-					ixev_set_handler(ctx, IXEVIN | IXEVOUT, handler);
-					break;
-				}
-				n = ixev_recv(ctx, c->buf, r);
-				if (n <= 0)
-					break;
-				ixev_send(ctx, c->buf, n);
+				ixev_send_zc(ctx, p, n, n);
 				for (c->streamed += n; c->streamed >= msg_size; c->streamed -= msg_size)
 					__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			if (from_mbuf && c->have == 0 && (p = ixev_recv_zc(ctx, msg_size, msg_size, &n)) != NULL) {
+				ixev_send_zc(ctx, p, msg_size, msg_size);
+				__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			/* Split: the buffer is free once the echo sent from it is acknowledged. */
+			if (ixev_zc_pending(ctx) > 0) {
+				ixev_set_handler(ctx, IXEVIN | IXEVOUT, handler);
+				break;
+			}
+			long got = ixev_recv(ctx, c->buf + c->have, msg_size - c->have);
+			if (got <= 0)
+				break;
+			c->have += (size_t) got;
+			if (c->have == msg_size) {
+				ixev_send_zc(ctx, c->buf, msg_size, 0);
+				c->have = 0;
+				__atomic_fetch_add(&messages_of[me], 1, __ATOMIC_RELAXED);
 			}
 		}
 	}
@@ -99,22 +137,38 @@ static void handler(struct ixev_ctx *ctx, unsigned int reason)
 static struct ixev_ctx *accept_conn(uint64_t handle, uint32_t ip, uint16_t port)
 {
 	(void) handle, (void) ip, (void) port;
-	int per = MAX_CONNS / nthreads;
-	for (int i = me * per; i < (me + 1) * per; i++) {
-		if (!conns[i].used) {
-			conns[i].used = 1;
-			conns[i].have = conns[i].streamed = 0;
-			ixev_ctx_init(&conns[i].ctx);
-			ixev_set_handler(&conns[i].ctx, IXEVIN, handler);
-			return &conns[i].ctx;
-		}
+	long per = nslots / nthreads;
+	long i = -1;
+	if (fresh_slot < 0)
+		fresh_slot = me * per;
+	if (free_slot >= 0) {
+		i = free_slot;
+		free_slot = slot(i)->next_free;
+	} else if (fresh_slot < (me + 1) * per) {
+		i = fresh_slot++;
+	}
+	if (i >= 0) {
+		struct conn *c = slot(i);
+		c->used = 1;
+		c->have = c->streamed = 0;
+		ixev_ctx_init(&c->ctx);
+		ixev_set_handler(&c->ctx, IXEVIN, handler);
+		return &c->ctx;
+	}
+	if (!table_full) {
+		static const char msg[] = "echo-ix: connection table full: a connection was refused\n";
+		table_full = 1;
+		ix_posix(SYS_write, 2, (long) msg, sizeof(msg) - 1);
 	}
 	return NULL;
 }
 
 static void release(struct ixev_ctx *ctx)
 {
-	((struct conn *) ctx)->used = 0;
+	struct conn *c = (struct conn *) ctx;
+	c->used = 0;
+	c->next_free = free_slot;
+	free_slot = (long) (((char *) c - conn_table) / (long) slot_bytes);
 	if (__atomic_sub_fetch(&conns_left, 1, __ATOMIC_SEQ_CST) == 0)
 		last_release = 1;
 }
@@ -147,12 +201,14 @@ static void client_handler(struct ixev_ctx *ctx, unsigned int reason)
 	struct conn *c = (struct conn *) ctx;
 	if (reason & IXEVIN) {
 		for (;;) {
-			long n = ixev_recv(ctx, c->buf, sizeof(c->buf));
+			char *buf = client_rx[me];
+			long n = ixev_recv(ctx, buf, WHOLE_MAX);
 			if (n <= 0)
 				break;
+			(void) c;
 			client_got += n;
 			for (size_t k = 0; k < (size_t) n; k++)
-				if (c->buf[k] != (char) 0x5a)
+				if (buf[k] != (char) 0x5a)
 					client_done = -1;
 		}
 		while (client_got >= (long) msg_size) {
@@ -226,10 +282,11 @@ static void finish(const char *what, int failed)
 static void app(void)
 {
 	if (dial_ip) {
-		struct conn *c = &conns[me];
+		struct conn *c = slot(me);
 		rounds_left = rounds;
 		c->used = 1;
 		ixev_ctx_init(&c->ctx);
+		ixev_set_send_buffer(&c->ctx, client_tx[me]);
 		ixev_set_handler(&c->ctx, IXEVIN, client_handler);
 		ixev_dial(&c->ctx, dial_ip, dial_port);
 		while (client_done == 0)
@@ -348,8 +405,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	} else {
+		if (argc > 1 && strcmp(argv[1], "-m") == 0) {
+			from_mbuf = 1;
+			argv++;
+			argc--;
+		}
 		if (argc < 3 || argc > 5) {
-			dune_printf("usage: echo-ix MSG_SIZE CONNECTIONS [BATCH [THREADS]]\n");
+			dune_printf("usage: echo-ix [-m] MSG_SIZE CONNECTIONS [BATCH [THREADS]]\n");
 			return 2;
 		}
 		msg_size = strtoul(argv[1], NULL, 10);
@@ -360,6 +422,19 @@ int main(int argc, char **argv)
 			dune_printf("echo-ix: bad MSG_SIZE, CONNECTIONS or THREADS\n");
 			return 2;
 		}
+	}
+	/* The table, in Linux mode before Dune: its pages are the process's like any other. */
+	if (dial_ip) {
+		nslots = nthreads;
+		slot_bytes = sizeof(struct conn);
+	} else {
+		nslots = conns_left < MIN_CONNS ? MIN_CONNS : conns_left > MAX_CONNS ? MAX_CONNS : conns_left;
+		slot_bytes = (sizeof(struct conn) + (msg_size <= WHOLE_MAX ? msg_size : 0) + 63) & ~63UL;
+	}
+	conn_table = mmap(NULL, (size_t) nslots * slot_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (conn_table == MAP_FAILED) {
+		dune_printf("echo-ix: no memory for %ld connections\n", nslots);
+		return 1;
 	}
 	return start();
 }

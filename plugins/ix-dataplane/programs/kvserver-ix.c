@@ -41,6 +41,8 @@ struct conn {
 	struct kv_conn kv;
 	int used;
 	int closing; /* the state machine has closed it: close once every answer is acknowledged */
+	/* ixev_send's ring: answers stay here until acknowledged. */
+	char tx[IXEV_SEND_BYTES];
 };
 
 static struct conn conns[MAX_CONNS];
@@ -197,6 +199,7 @@ static struct ixev_ctx *accept_conn(uint64_t handle, uint32_t ip, uint16_t port)
 		struct conn *c = &conns[i];
 		if (!c->used) {
 			ixev_ctx_init(&c->ctx);
+			ixev_set_send_buffer(&c->ctx, c->tx);
 			if (kv_conn_init(&c->kv, &workers[me], &flow_io, c) != 0)
 				return NULL;
 			c->used = 1;
