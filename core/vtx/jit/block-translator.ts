@@ -83,16 +83,17 @@ export class BlockTranslator {
     if (c !== undefined) {
       this.reused++;
     } else {
-      const source = new BlockSource(insns, rips, cost).build();
+      const text = new BlockSource(insns, rips, cost);
+      const source = text.build();
       const fn = new Function('H', 'cond', 'getCF', 'getLT', 'getOF', 'mulu32', 'W', source)(
         insns.map((i) => i.fn), cond, getCF, getLT, getOF, mulu32, W,
       ) as BlockFunction;
       if (COMPILED.size >= MAX_COMPILED) COMPILED.clear();
-      c = { fn, source };
+      c = { fn, source, slots: text.slots };
       COMPILED.set(key, c);
     }
     this.translated++;
-    return new TranslatedBlock(c.fn, pa >>> 12, generation, rip, cost, blockSpan(insns.length, cost), insns, c.source);
+    return new TranslatedBlock(c.fn, pa >>> 12, generation, rip, cost, blockSpan(insns.length, cost), insns, c.source, c.slots);
   }
 }
 
@@ -129,7 +130,7 @@ const HANDLER_IDS = new Map<Handler, number>();
  * memory without limit, so the cache starts over when it holds this many sources (each a few KiB
  * of text plus V8's code for it).
  */
-const COMPILED = new Map<string, { fn: BlockFunction; source: string }>();
+const COMPILED = new Map<string, { fn: BlockFunction; source: string; slots: number }>();
 const MAX_COMPILED = 4096;
 
 /**
@@ -145,6 +146,13 @@ export function blockSpan(n: number, cost: number): number {
 
 /** Longest block, in instructions. */
 export const MAX_LENGTH = 64;
+
+/**
+ * How many chained blocks may nest (each a JavaScript call: there are no tail calls). A chain
+ * that long returns to the run loop, which starts the next one; the depth only bounds the host's
+ * stack, the guest sees the same execution either way.
+ */
+export const MAX_CHAIN_DEPTH = 32;
 
 /** Handlers after which a block ends: unconditional transfers and system instructions. */
 const ENDS_BLOCK = new Set<Handler>([
@@ -217,6 +225,8 @@ class BlockSource {
   private cur = 0;
   /** Whether the block branches back to its first instruction (runs again in place). */
   private loops = false;
+  /** Exits that may chain to a successor block (`chain`): the length of `TranslatedBlock.links`. */
+  slots = 0;
 
   constructor(
     private readonly insns: Insn[],
@@ -244,7 +254,7 @@ class BlockSource {
     }
     // Falling off the end (unreachable after a last instruction that always leaves).
     this.cur = n - 1;
-    this.emit(this.leave(n - 1, false));
+    this.emit(this.leave(n - 1, false, String(this.rips[n - 1]! + this.insns[n - 1]!.len)));
     starts.push(this.out.length);
     const body = this.resolveFlags(starts);
     const vars = ['s', 'cpu', 'lo', 'hi', 'mmu', 'rTag', 'wTag', 'rHostW', 'wHostW', 'u8', 'u16', 'u32', 'x32', 'f64', 'generation']
@@ -253,9 +263,9 @@ class BlockSource {
     const consts = this.insns.map((_, k) => `const H${k} = H[${k}];`);
     return [
       ...consts,
-      'return function block(x, limit, b) {',
+      'return function block(x, limit, b, d) {',
       ...vars,
-      'let a = 0, o = 0, t = 0, j = 0, v = 0, vh = 0, r = 0, rh = 0, chk = 0, done = 0, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
+      'let a = 0, o = 0, t = 0, j = 0, v = 0, vh = 0, r = 0, rh = 0, chk = 0, done = 0, nb = null, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
       body.flagLoads,
       'for (;;) {',
       ...body.lines,
@@ -342,15 +352,42 @@ class BlockSource {
    * count, RIP (unless the instruction branched and set it), and the per-instruction fields as the
    * interpreter leaves them.
    */
-  private leave(k: number, branched: boolean): string {
+  private leave(k: number, branched: boolean, target: string | null = null): string {
     const i = this.insns[k]!;
     const rip = branched ? '' : `cpu.rip = ${this.rips[k]! + i.len}; `;
-    return `{ ${rip}cpu.branched = ${branched}; cpu.instrLength = ${i.len}; cpu.cycles = cy; cpu.instructions += done + ${k + 1}; ${this.flushFlags(true)}; return; }`;
+    const chain = target === null ? '' : this.chain(target);
+    return `{ ${rip}cpu.branched = ${branched}; cpu.instrLength = ${i.len}; cpu.cycles = cy; cpu.instructions += done + ${k + 1}; ${this.flushFlags(true)}; ${chain}return; }`;
   }
 
-  /** Leaves from inside instruction k, which branched (RIP is set): its cycles first. */
-  private exitBranched(k: number): string {
-    return `{ cy += ${this.cost}; ${this.leave(k, true).slice(2)}`;
+  /**
+   * Leaves from inside instruction k, which branched to `target` (an expression; RIP is set to
+   * it): its cycles first, then on to the successor block if one is linked (`chain`).
+   */
+  private exitBranched(k: number, target: string): string {
+    return `{ cy += ${this.cost}; ${this.leave(k, true, target).slice(2)}`;
+  }
+
+  /**
+   * Block chaining: after the block has left (the CPU's state written back as the run loop
+   * expects it), runs the block linked to this exit (`TranslatedBlock.links`, filled by the run
+   * loop the first time it went from here to a block) when the run loop would have run that same
+   * block next: it starts at `target`, in the same code page (no new fetch: the run loop fetches
+   * only when execution enters another page), its code page unchanged since translation, the
+   * cost per instruction unchanged, the whole block fitting before the limit, and nothing having
+   * asked to stop the batch. A dynamic target (RET, an indirect jump or call) is checked against
+   * the linked block's address, so the link works as a one-entry cache. `d` bounds how deeply
+   * chained calls nest (JavaScript has no tail calls); past it, or when the test fails, the block
+   * returns to the run loop, which records (`x.from`, `x.slot`) to link the exit.
+   */
+  private chain(target: string): string {
+    const page = this.rips[0]! - (this.rips[0]! & 4095);
+    if (/^-?\d+$/.test(target)) {
+      const t = Number(target);
+      if (t - (t & 4095) !== page) return '';
+    }
+    const slot = this.slots++;
+    this.use('s', 'generation');
+    return `nb = b.links[${slot}]; if (nb !== null && nb.rip === ${target} && nb.generation === generation[nb.frame] && nb.cost === ${this.cost} && cy + nb.span < limit && !s.stop && d < ${MAX_CHAIN_DEPTH}) { x.chained++; return nb.run(x, limit, nb, d + 1); } x.from = b; x.slot = ${slot}; `;
   }
 
   /**
@@ -628,19 +665,19 @@ class BlockSource {
         return this.guarded(
           k,
           `(r = (lo[4] - 8) >>> 0, rh = lo[4] < 8 ? (hi[4] - 1) >>> 0 : hi[4], a = (rh | 0) * ${TWO_32} + r, ${this.hit(8, true)})`,
-          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; cpu.rip = ${target}; ${this.exitBranched(k)}`,
+          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; cpu.rip = ${target}; ${this.exitBranched(k, String(target))}`,
         );
       }
       case ctl.jmpInd:
         // control.ts jmpInd: the target (register, or a qword in memory) must be canonical, else #GP in the handler.
         if (i.mod === 3) {
-          return this.guarded(k, `(r = ${this.reg64(M)}, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT})`, `cpu.rip = r; ${this.exitBranched(k)}`);
+          return this.guarded(k, `(r = ${this.reg64(M)}, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT})`, `cpu.rip = r; ${this.exitBranched(k, 'r')}`);
         }
         if (!this.plainMemory(i)) break;
         return this.guarded(
           k,
           `(a = ${this.ea(k)}, ${this.hit(8, false)} && (v = ${this.load(8)}, r = (vh | 0) * ${TWO_32} + v, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT}))`,
-          `cpu.rip = r; ${this.exitBranched(k)}`,
+          `cpu.rip = r; ${this.exitBranched(k, 'r')}`,
         );
       case ctl.callInd: {
         // control.ts callInd, register form: the target is checked before the push (#GP pushes nothing).
@@ -649,7 +686,7 @@ class BlockSource {
         return this.guarded(
           k,
           `(v = ${this.reg64(M)}, v < ${CANONICAL_LIMIT} && v >= ${-CANONICAL_LIMIT}) && (r = (lo[4] - 8) >>> 0, rh = lo[4] < 8 ? (hi[4] - 1) >>> 0 : hi[4], a = (rh | 0) * ${TWO_32} + r, ${this.hit(8, true)})`,
-          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; cpu.rip = v; ${this.exitBranched(k)}`,
+          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; cpu.rip = v; ${this.exitBranched(k, 'v')}`,
         );
       }
       case ctl.ret:
@@ -657,7 +694,7 @@ class BlockSource {
         return this.guarded(
           k,
           `(a = (hi[4] | 0) * ${TWO_32} + lo[4], ${this.hit(8, false)} && (v = ${this.load(8)}, r = (vh | 0) * ${TWO_32} + v, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT}))`,
-          `a = a + 8; lo[4] = a >>> 0; hi[4] = Math.floor(a / ${TWO_32}) >>> 0; cpu.rip = r; ${this.exitBranched(k)}`,
+          `a = a + 8; lo[4] = a >>> 0; hi[4] = Math.floor(a / ${TWO_32}) >>> 0; cpu.rip = r; ${this.exitBranched(k, 'r')}`,
         );
       default:
     }
@@ -903,7 +940,7 @@ class BlockSource {
       this.loops = true;
       return `{ cy += ${this.cost}; if (cy + ${this.span} < limit) { done += ${k + 1}; continue; } cpu.rip = ${target}; ${this.leave(k, true)} }`;
     }
-    return `{ cpu.rip = ${target}; ${this.exitBranched(k)} }`;
+    return `{ cpu.rip = ${target}; ${this.exitBranched(k, String(target))} }`;
   }
 }
 

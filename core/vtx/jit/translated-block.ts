@@ -43,6 +43,22 @@ export class BlockContext {
     this.x32 = s.x32;
     this.f64 = s.f64;
   }
+
+  /**
+   * The exit a block last left by without chaining (see BlockSource.chain): the run loop links
+   * it to the block it runs next, if that one qualifies. Null after any other exit.
+   */
+  from: TranslatedBlock | null = null;
+  slot = 0;
+  /** Blocks entered by chaining (host-side figure). */
+  chained = 0;
+
+  /** The exit left by the last block run (see `from`), cleared. */
+  takeExit(): TranslatedBlock | null {
+    const f = this.from;
+    this.from = null;
+    return f;
+  }
 }
 
 /**
@@ -50,7 +66,7 @@ export class BlockContext {
  * It reads the block's decoded records, frame and generation from `b`, so one function serves
  * every block with the same code.
  */
-export type BlockFunction = (x: BlockContext, limit: number, b: TranslatedBlock) => void;
+export type BlockFunction = (x: BlockContext, limit: number, b: TranslatedBlock, d: number) => void;
 
 /**
  * A straight-line run of guest instructions of one code page, compiled to one JavaScript function.
@@ -79,9 +95,18 @@ export class TranslatedBlock {
     readonly insns: readonly Insn[],
     /** The JavaScript source (for tests and debugging). */
     readonly source: string,
+    /** Exits that may chain to a successor in the same code page. */
+    slots: number,
   ) {
     this.length = insns.length;
+    this.links = new Array<TranslatedBlock | null>(slots).fill(null);
   }
+
+  /**
+   * Block chaining: per exit, the block that ran after it (in the same frame and linear page),
+   * which the exit runs directly while the run loop would run it too (BlockSource.chain).
+   */
+  readonly links: Array<TranslatedBlock | null>;
 
   /** Guest instructions in the block. */
   readonly length: number;
