@@ -69,7 +69,10 @@ export class X86Interpreter extends Interp implements Interpreter {
     const ctx = this.blockContext;
     // The block whose exit `ctx.slot` led here without chaining, until the next instruction.
     let linkFrom: TranslatedBlock | null = null;
-    ctx.takeExit(); // a fault may have left a block's exit behind
+    let linkSlot = 0;
+    // A fault may have left a block's exit or page behind.
+    ctx.takeExit();
+    ctx.takePage();
     // The code page being executed: its linear base, host base and decoded-instruction array.
     // The fetch is translated (and permission-checked) when execution enters a page; anything
     // that could change the translation (INVLPG, MOV CR3, mode switches, VM exits, faults)
@@ -101,13 +104,19 @@ export class X86Interpreter extends Interp implements Interpreter {
               // The whole block must fit before the slice's limit (else the interpreter steps).
               if (b.rip === rip && cpu.cycles + b.span < limit) {
                 // The block the last one left to without chaining: link that exit to this one
-                // when both are in the same frame and linear page (BlockSource.chain).
-                if (linkFrom !== null && linkFrom.frame === b.frame && linkFrom.rip - (linkFrom.rip & 0xfff) === vPage) {
-                  linkFrom.links[ctx.slot] = b;
-                }
+                // (the exit checks, each time, that the run loop would run it: BlockSource.chain).
+                if (linkFrom !== null) linkFrom.links[linkSlot] = b;
                 blockStart = cpu.instructions;
                 b.run(ctx, limit, b, 0);
                 linkFrom = ctx.takeExit();
+                linkSlot = ctx.slot;
+                const p = ctx.takePage();
+                if (p !== null) {
+                  // Chaining went on in another code page, found through the fetch's L0 entry.
+                  vPage = p.rip - (p.rip & 0xfff);
+                  hostBase = p.frame * 4096;
+                  code = cache.page(p.frame);
+                }
                 this.blockRuns++;
                 this.blockInstructions += cpu.instructions - blockStart;
                 blockStart = -1;

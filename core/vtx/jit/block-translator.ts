@@ -210,6 +210,11 @@ const FLAG_FIELD = /\bs\.f(op|ah|bh|rh|cf|a|b|r)\b/g;
 /** A write of a flag local (`Fop = …`), and any use of one. */
 const FLAG_WRITE = /\bF(op|ah|bh|rh|cf|a|b|r) = /g;
 const FLAG_LOCAL = /\bF(op|ah|bh|rh|cf|a|b|r)\b/g;
+/** A general register's half in emitted code (`lo[3]`), its local (`Rl3`), a write of one, any use. */
+const GPR_LO = /\blo\[(\d+)\]/g;
+const GPR_HI = /\bhi\[(\d+)\]/g;
+const GPR_WRITE = /\bR([lh]\d+) = /g;
+const GPR_LOCAL = /\bR([lh]\d+)\b/g;
 
 /** The source text of one block. */
 class BlockSource {
@@ -257,8 +262,8 @@ class BlockSource {
     this.emit(this.leave(n - 1, false, String(this.rips[n - 1]! + this.insns[n - 1]!.len)));
     starts.push(this.out.length);
     const body = this.resolveFlags(starts);
-    const vars = ['s', 'cpu', 'lo', 'hi', 'mmu', 'rTag', 'wTag', 'rHostW', 'wHostW', 'u8', 'u16', 'u32', 'x32', 'f64', 'generation']
-      .filter((v) => this.uses.has(v) || v === 'cpu' || (v === 's' && body.flagLoads !== ''))
+    const vars = ['s', 'cpu', 'lo', 'hi', 'mmu', 'rTag', 'wTag', 'rHostW', 'wHostW', 'xTag', 'xHostW', 'u8', 'u16', 'u32', 'x32', 'f64', 'generation']
+      .filter((v) => this.uses.has(v) || v === 'cpu' || (v === 's' && /\bs\.f/.test(body.flagLoads)))
       .map((v) => `const ${v} = x.${v};`);
     const consts = this.insns.map((_, k) => `const H${k} = H[${k}];`);
     return [
@@ -289,14 +294,32 @@ class BlockSource {
     const written: Array<Set<string>> = [];
     const acc = new Set<string>();
     const used = new Set<string>();
+    const regsWritten: Array<Set<string>> = [];
+    const regAcc = new Set<string>();
+    const regsUsed = new Set<string>();
     for (let k = 0; k <= n; k++) {
       for (let l = starts[k]!; l < starts[k + 1]! && k < n; l++) {
         const line = this.out[l]!;
         for (const m of line.matchAll(FLAG_WRITE)) acc.add(m[1]!);
         for (const m of line.matchAll(FLAG_LOCAL)) used.add(m[1]!);
+        for (const m of line.matchAll(GPR_WRITE)) regAcc.add(m[1]!);
+        for (const m of line.matchAll(GPR_LOCAL)) regsUsed.add(m[1]!);
       }
       written.push(new Set(acc));
+      regsWritten.push(new Set(regAcc));
     }
+    // Registers: every one the block names is loaded at entry and after each handler call, and
+    // those written so far are stored back at the same points as the flags.
+    const regOrder = [...regsUsed].sort();
+    const regArray = (r: string): string => `${r[0] === 'l' ? 'lo' : 'hi'}[${r.slice(1)}]`;
+    const regsAll = regsWritten[n]!;
+    const flushRegs = (k: number, after: boolean): string => {
+      const set = this.loops ? regsAll : k === 0 && !after ? EMPTY : regsWritten[after ? k : k - 1]!;
+      const parts = regOrder.filter((r) => set.has(r)).map((r) => `${regArray(r)} = R${r}`);
+      return parts.length === 0 ? '0' : parts.join(', ');
+    };
+    const reloadRegs = regOrder.map((r) => `R${r} = ${regArray(r)}`).join(', ') || '0';
+    const regLoads = regOrder.length === 0 ? '' : `let ${regOrder.map((r) => `R${r} = ${regArray(r)}`).join(', ')};`;
     const all = written[n]!;
     const order = FLAG_FIELDS.filter((f) => used.has(f) || all.has(f));
     // FLUSH(k, before): the fields instructions 0..k-1 (before) or 0..k wrote. A block that loops
@@ -310,12 +333,14 @@ class BlockSource {
     const reload = order.map((f) => `F${f} = s.f${f}`).join(', ') || '0';
     const lines = this.out.map((line) => line
       .replace(/\u0001(\d+):(\d)\u0001/g, (_m, k: string, a: string) => flush(Number(k), a === '1'))
-      .replace(/\u0002/g, reload));
+      .replace(/\u0002/g, reload)
+      .replace(/\u0003(\d+):(\d)\u0003/g, (_m, k: string, a: string) => flushRegs(Number(k), a === '1'))
+      .replace(/\u0004/g, reloadRegs));
     // Without a loop, a flag local is only read after the block wrote it (or reloaded it after a
     // handler), and only written back once written: it starts undefined.
     const declared = order.map((f) => (this.loops ? `F${f} = s.f${f}` : `F${f}`));
     const flagLoads = order.length === 0 ? '' : `let ${declared.join(', ')};`;
-    return { lines, flagLoads };
+    return { lines, flagLoads: regLoads + flagLoads };
   }
 
   /**
@@ -328,6 +353,21 @@ class BlockSource {
     return `\u0001${this.cur}:${after ? 1 : 0}\u0001`;
   }
 
+  /**
+   * Writes the register locals back to the CPU's register arrays (an expression; see
+   * resolveFlags), like flushFlags: those instructions 0..k-1 (or 0..k, `after`) wrote.
+   */
+  private flushRegs(after = false): string {
+    this.use('lo', 'hi');
+    return `\u0003${this.cur}:${after ? 1 : 0}\u0003`;
+  }
+
+  /** Loads every register local again (after a handler ran, which may have written any). */
+  private reloadRegs(): string {
+    this.use('lo', 'hi');
+    return '\u0004';
+  }
+
   /** Loads the flag locals from the interpreter again (after a handler ran; an expression). */
   private reloadFlags(): string {
     return '\u0002';
@@ -338,7 +378,7 @@ class BlockSource {
   }
 
   private emit(line: string): void {
-    this.out.push(line.replace(FLAG_FIELD, 'F$1'));
+    this.out.push(line.replace(FLAG_FIELD, 'F$1').replace(GPR_LO, 'Rl$1').replace(GPR_HI, 'Rh$1'));
   }
 
   private use(...names: string[]): void {
@@ -356,7 +396,7 @@ class BlockSource {
     const i = this.insns[k]!;
     const rip = branched ? '' : `cpu.rip = ${this.rips[k]! + i.len}; `;
     const chain = target === null ? '' : this.chain(target);
-    return `{ ${rip}cpu.branched = ${branched}; cpu.instrLength = ${i.len}; cpu.cycles = cy; cpu.instructions += done + ${k + 1}; ${this.flushFlags(true)}; ${chain}return; }`;
+    return `{ ${rip}cpu.branched = ${branched}; cpu.instrLength = ${i.len}; cpu.cycles = cy; cpu.instructions += done + ${k + 1}; ${this.flushFlags(true)}; ${this.flushRegs(true)}; ${chain}return; }`;
   }
 
   /**
@@ -371,8 +411,9 @@ class BlockSource {
    * Block chaining: after the block has left (the CPU's state written back as the run loop
    * expects it), runs the block linked to this exit (`TranslatedBlock.links`, filled by the run
    * loop the first time it went from here to a block) when the run loop would have run that same
-   * block next: it starts at `target`, in the same code page (no new fetch: the run loop fetches
-   * only when execution enters another page), its code page unchanged since translation, the
+   * block next: it starts at `target`; in the same code page it is in the same frame (the run
+   * loop fetches only when execution enters another page), in another page the fetch would hit
+   * the MMU's L0 execute entry and find the block's frame; its code page unchanged since translation, the
    * cost per instruction unchanged, the whole block fitting before the limit, and nothing having
    * asked to stop the batch. A dynamic target (RET, an indirect jump or call) is checked against
    * the linked block's address, so the link works as a one-entry cache. `d` bounds how deeply
@@ -381,14 +422,22 @@ class BlockSource {
    */
   private chain(target: string): string {
     const page = this.rips[0]! - (this.rips[0]! & 4095);
+    const slot = this.slots++;
+    this.use('s', 'generation', 'mmu', 'xTag', 'xHostW');
+    // Another code page: the run loop would fetch there, and chaining may stand in for that fetch
+    // only when it is an L0 hit (no TLB look-up, no walk, no counter); the run loop then takes the
+    // page from `x.page`.
+    const fetched = `(o = ${target} & 4095, t = ((${target} >>> 12) & 255) + m, xTag[t] === ${target} - o && xHostW[t] === nb.frame * 1024 && (x.page = nb, true))`;
+    let where: string;
     if (/^-?\d+$/.test(target)) {
       const t = Number(target);
-      if (t - (t & 4095) !== page) return '';
+      where = t - (t & 4095) === page ? 'nb.frame === b.frame' : fetched;
+    } else {
+      where = `(${target} - (${target} & 4095) === ${page} ? nb.frame === b.frame : ${fetched})`;
     }
-    const slot = this.slots++;
-    this.use('s', 'generation');
-    return `nb = b.links[${slot}]; if (nb !== null && nb.rip === ${target} && nb.generation === generation[nb.frame] && nb.cost === ${this.cost} && cy + nb.span < limit && !s.stop && d < ${MAX_CHAIN_DEPTH}) { x.chained++; return nb.run(x, limit, nb, d + 1); } x.from = b; x.slot = ${slot}; `;
+    return `nb = b.links[${slot}]; if (nb !== null && nb.rip === ${target} && nb.generation === generation[nb.frame] && nb.cost === ${this.cost} && cy + nb.span < limit && !s.stop && d < ${MAX_CHAIN_DEPTH} && ${where}) { x.chained++; return nb.run(x, limit, nb, d + 1); } x.from = b; x.slot = ${slot}; `;
   }
+
 
   /**
    * Instruction k through its interpreter handler, with the interpreter's view: RIP, length,
@@ -401,7 +450,7 @@ class BlockSource {
     const i = this.insns[k]!;
     const pre = `cpu.instructions += done + ${k}; `;
     const post = ` cpu.instructions -= done + ${k};`;
-    return `cpu.rip = ${this.rips[k]}; cpu.instrLength = ${i.len}; cpu.branched = false; cpu.cycles = cy; ${pre}${this.flushFlags()}; H${k}(s, b.insns[${k}]); ${this.reloadFlags()};${post} cy = cpu.cycles; m = mmu.l0Mode;${always ? '' : ' chk = 1;'}`;
+    return `cpu.rip = ${this.rips[k]}; cpu.instrLength = ${i.len}; cpu.branched = false; cpu.cycles = cy; ${pre}${this.flushFlags()}; ${this.flushRegs()}; H${k}(s, b.insns[${k}]); ${this.reloadFlags()}; ${this.reloadRegs()};${post} cy = cpu.cycles; m = mmu.l0Mode;${always ? '' : ' chk = 1;'}`;
   }
 
   /**
@@ -568,24 +617,8 @@ class BlockSource {
         if (i.imm2 === 0 && i.op >= sh.SH_SHL && (i.size === 4 || i.size === 8)) return this.shiftImm(i);
         break;
       case md.imul2:
-        if (i.mod !== 3) break;
-        this.use('s');
-        this.knownFop = -1;
-        if (i.size === 4) {
-          // mul-div.ts imulCore, 32-bit: CF = OF = whether the signed product needs more bits.
-          return this.emit(
-            `v = lo[${M}]; a = lo[${R}]; r = Math.imul(a, v); t = (a | 0) * (v | 0) !== r ? 1 : 0; ` +
-            `lo[${R}] = r >>> 0; hi[${R}] = 0; s.fop = ${(K_RESULT << 2) | 2}; s.fr = r >>> 0; s.frh = 0; s.fcf = t; s.fb = t;`,
-          );
-        }
-        if (i.size === 8) {
-          // imulCore, 64-bit: the low 64 bits now, CF/OF lazily (K_MUL).
-          return this.emit(
-            `v = lo[${M}]; vh = hi[${M}]; a = lo[${R}]; o = hi[${R}]; r = mulu32(a, v); ` +
-            `rh = (W[${MH}] + Math.imul(a, vh) + Math.imul(o, v)) >>> 0; lo[${R}] = r; hi[${R}] = rh; ` +
-            `s.fop = ${(K_MUL << 2) | 3}; s.fa = a; s.fah = o; s.fb = v; s.fbh = vh; s.fr = r; s.frh = rh;`,
-          );
-        }
+      case md.imul3:
+        if ((i.size === 4 || i.size === 8) && (i.mod === 3 || this.plainMemory(i))) return this.imul(k, i);
         break;
       case ctl.jmpRel: {
         const target = this.rips[k]! + i.len + i.imm;
@@ -821,6 +854,32 @@ class BlockSource {
       calc += ` t = ${bit(c - 1)}; j = 0;`;
     }
     this.emit(`v = lo[${d}]; vh = hi[${d}]; ${calc} lo[${d}] = r; hi[${d}] = rh; s.fop = ${(K_RESULT << 2) | 3}; s.fr = r; s.frh = rh; s.fcf = t; s.fb = j;`);
+  }
+
+  /**
+   * IMUL r, r/m (imul2) and IMUL r, r/m, imm (imul3) of 32 or 64 bits, register or memory source
+   * (mul-div.ts imulCore): 32-bit CF = OF = whether the signed product needs more bits, set now;
+   * 64-bit the low half now and CF/OF lazily (K_MUL), with the operands in imulCore's order
+   * (imul2: the destination times the source; imul3: the source times the immediate).
+   */
+  private imul(k: number, i: Insn): void {
+    this.use('s', 'lo', 'hi');
+    this.knownFop = -1;
+    const R = i.reg;
+    const three = i.fn === md.imul3;
+    const wide = i.size === 8;
+    // The source in v (and vh).
+    const src = i.mod === 3 ? `v = lo[${i.rm}]; vh = hi[${i.rm}];` : '';
+    // a, o: the first factor; v, vh: the second.
+    const factors = three ? `a = v; o = vh; v = ${i.imm}; vh = ${i.immHi};` : `a = lo[${R}]; o = hi[${R}];`;
+    const body = wide
+      ? `${factors} r = mulu32(a, v); rh = (W[${MH}] + Math.imul(a, vh) + Math.imul(o, v)) >>> 0; lo[${R}] = r; hi[${R}] = rh; ` +
+        `s.fop = ${(K_MUL << 2) | 3}; s.fa = a; s.fah = o; s.fb = v; s.fbh = vh; s.fr = r; s.frh = rh;`
+      : `${factors} r = Math.imul(a, v); t = (a | 0) * (v | 0) !== r ? 1 : 0; ` +
+        `lo[${R}] = r >>> 0; hi[${R}] = 0; s.fop = ${(K_RESULT << 2) | 2}; s.fr = r >>> 0; s.frh = 0; s.fcf = t; s.fb = t;`;
+    if (i.mod === 3) return this.emit(`${src} ${body}`);
+    const size = wide ? 8 : 4;
+    this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(size, false)})`, `v = ${this.load(size)};${wide ? '' : ' vh = 0;'} ${body}`);
   }
 
   private aluOp(k: number, i: Insn, f: AluForm): void {

@@ -18,6 +18,9 @@ export class BlockContext {
   readonly wTag: Float64Array;
   readonly rHostW: Int32Array;
   readonly wHostW: Int32Array;
+  /** The MMU's L0 execute entries (fetchAddress's hit path), for chaining into another page. */
+  readonly xTag: Float64Array;
+  readonly xHostW: Int32Array;
   readonly u8: Uint8Array;
   readonly u16: Uint16Array;
   readonly u32: Uint32Array;
@@ -37,6 +40,8 @@ export class BlockContext {
     this.wTag = s.mmu.wTag;
     this.rHostW = s.mmu.rHostW;
     this.wHostW = s.mmu.wHostW;
+    this.xTag = s.mmu.xTag;
+    this.xHostW = s.mmu.xHostW;
     this.u8 = s.cpu.mem.u8;
     this.u16 = s.cpu.mem.u16;
     this.u32 = s.cpu.mem.u32;
@@ -50,8 +55,20 @@ export class BlockContext {
    */
   from: TranslatedBlock | null = null;
   slot = 0;
+  /**
+   * The block last entered by chaining into another code page (null: none since the run loop
+   * looked): the run loop goes on in that page, as if it had fetched there itself.
+   */
+  page: TranslatedBlock | null = null;
   /** Blocks entered by chaining (host-side figure). */
   chained = 0;
+
+  /** The code page chaining went on in (see `page`), cleared. */
+  takePage(): TranslatedBlock | null {
+    const p = this.page;
+    this.page = null;
+    return p;
+  }
 
   /** The exit left by the last block run (see `from`), cleared. */
   takeExit(): TranslatedBlock | null {
