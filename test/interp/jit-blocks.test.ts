@@ -120,6 +120,17 @@ describe('block translator: blocks stop where the interpreter stops', () => {
     expect(blocks).toBeGreaterThan(0);
   });
 
+  it('SHL/SHR/SAR of 32- and 64-bit registers by CL, every count from 0 to 63 and beyond, leave the flags ADC and SETO read', () => {
+    // mov ebp, 200
+    // L: per shift, rdx = rbx, then SHL/SHR/SAR rdx, cl and SHL/SHR/SAR edx, cl (a count of 0 must
+    //    still clear the high half of RDX for the 32-bit forms), each followed by ADC (CF) or SETO
+    //    (OF, summed into rdi); then cl += 7 (counts 0..255 masked to 0..63 or 0..31);
+    //    rbx = rbx * 5 + rbp; dec ebp; jne L
+    const code = 'BD C8000000  48 89 DA  48 D3 E2  48 83 D6 00  0F 90 C0  48 01 C7  48 89 DA  48 D3 EA  48 11 D6  48 89 DA  48 D3 FA  48 11 D6  0F 90 C0  48 01 C7  48 89 DA  D3 E2  48 11 D6  48 89 DA  D3 EA  48 11 D6  48 89 DA  D3 FA  48 11 D6  0F 90 C0  48 01 C7  83 C1 07  48 6B DB 05  48 01 EB  FF CD  75 AC';
+    const blocks = same(code, { rbx: 0x8765_4321_1234_5678, rcx: 0, rax: 0 });
+    expect(blocks).toBeGreaterThan(0);
+  });
+
   it('CMP and TEST of bytes and words in memory with an immediate feed the branches after them', () => {
     // mov ecx, 300
     // L: mov [rsi+rcx], cl; cmp byte [rsi+rcx], 0x80; jb +4; add rdi, 1

@@ -18,10 +18,12 @@ import { BlockFunction, TranslatedBlock } from './translated-block.js';
  * function (`new Function`), the way QEMU's TCG or v86's wasm JIT turn guest blocks into host code,
  * but keeping the interpreter's every observable effect:
  *
- * - Registers stay in the CPU's register arrays and the arithmetic flags in the interpreter's lazy
- *   fields (flags.ts), written exactly as the interpreter's handlers write them; a conditional
- *   branch tests them with code specialised for the flag operation the block last recorded,
- *   behind a check that this is still the recorded operation (else the generic test).
+ * - The general registers a block names live in JavaScript locals, and so do the interpreter's
+ *   lazy flag fields (flags.ts), written exactly as the interpreter's handlers write them; both are
+ *   stored back before every handler call and at every exit, and loaded again after a handler
+ *   call (resolveFlags). A conditional branch tests the flags with code specialised for the flag
+ *   operation the block last recorded, behind a check that this is still the recorded operation
+ *   (else the generic test).
  * - Each instruction's effect is inlined with its operands as constants: register numbers,
  *   immediates, displacements, RIP-relative addresses, branch targets.
  * - Memory operands take the MMU's L0 hit path inline (same tables, same hit test). When any
@@ -47,7 +49,8 @@ import { BlockFunction, TranslatedBlock } from './translated-block.js';
  * A block ends at an unconditional control transfer, at a system instruction, at the end of the
  * page, at an instruction not yet decoded or crossing the page, at a native stub, or at MAX_LENGTH;
  * conditional branches inside it are side exits, and a branch back to its first instruction runs
- * it again in place (a loop) when the run loop would have.
+ * it again in place (a loop) when the run loop would have. An exit to another translated block
+ * calls it directly (chaining) when the run loop would have run that block next (`chain`).
  */
 export class BlockTranslator {
   /** Blocks translated, and translations refused (the first instruction cannot start a block). */
@@ -230,6 +233,8 @@ class BlockSource {
   private cur = 0;
   /** Whether the block branches back to its first instruction (runs again in place). */
   private loops = false;
+  /** Whether an instruction writes the flags on some paths only (`shiftCl`). */
+  private mayKeepFlags = false;
   /** Exits that may chain to a successor block (`chain`): the length of `TranslatedBlock.links`. */
   slots = 0;
 
@@ -270,7 +275,7 @@ class BlockSource {
       ...consts,
       'return function block(x, limit, b, d) {',
       ...vars,
-      'let a = 0, o = 0, t = 0, j = 0, v = 0, vh = 0, r = 0, rh = 0, chk = 0, done = 0, nb = null, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
+      'let a = 0, o = 0, t = 0, j = 0, c = 0, v = 0, vh = 0, r = 0, rh = 0, chk = 0, done = 0, nb = null, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
       body.flagLoads,
       'for (;;) {',
       ...body.lines,
@@ -280,6 +285,12 @@ class BlockSource {
   }
 
   /**
+   * The general registers the block names (`lo[3]`, `hi[3]` in the emitted text) become locals
+   * (`Rl3`, `Rh3`) in the same way as the flags below: every one is loaded at entry and after a
+   * handler call, and those instructions 0..k wrote are stored back at FLUSHREGS(k) (all of them
+   * when the block loops in place), so a handler, a fault and the run loop see the interpreter's
+   * registers.
+   *
    * The lazy flag fields live in JavaScript locals inside the block (`Fop`, `Fa` … for `s.fop`,
    * `s.fa` …): loaded at entry, written back (the ones the block may have changed) wherever
    * something outside the block can look — before a handler call, before the generic flag
@@ -337,8 +348,10 @@ class BlockSource {
       .replace(/\u0003(\d+):(\d)\u0003/g, (_m, k: string, a: string) => flushRegs(Number(k), a === '1'))
       .replace(/\u0004/g, reloadRegs));
     // Without a loop, a flag local is only read after the block wrote it (or reloaded it after a
-    // handler), and only written back once written: it starts undefined.
-    const declared = order.map((f) => (this.loops ? `F${f} = s.f${f}` : `F${f}`));
+    // handler), and only written back once written: it starts undefined — unless an instruction
+    // writes flags only on some paths (a shift by CL of 0 writes none), when the locals are
+    // loaded at entry so that writing back an unwritten one stores the field's own value.
+    const declared = order.map((f) => (this.loops || this.mayKeepFlags ? `F${f} = s.f${f}` : `F${f}`));
     const flagLoads = order.length === 0 ? '' : `let ${declared.join(', ')};`;
     return { lines, flagLoads: regLoads + flagLoads };
   }
@@ -614,7 +627,7 @@ class BlockSource {
         return this.emit(`v = ${src}; lo[${R}] = v >>> 0; hi[${R}] = ${i.size === 8 ? 'v < 0 ? 4294967295 : 0' : '0'};`);
       }
       case sh.shift_r:
-        if (i.imm2 === 0 && i.op >= sh.SH_SHL && (i.size === 4 || i.size === 8)) return this.shiftImm(i);
+        if (i.op >= sh.SH_SHL && (i.size === 4 || i.size === 8)) return i.imm2 === 0 ? this.shiftImm(i) : this.shiftCl(i);
         break;
       case md.imul2:
       case md.imul3:
@@ -880,6 +893,44 @@ class BlockSource {
     if (i.mod === 3) return this.emit(`${src} ${body}`);
     const size = wide ? 8 : 4;
     this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(size, false)})`, `v = ${this.load(size)};${wide ? '' : ' vh = 0;'} ${body}`);
+  }
+
+  /**
+   * SHL/SAL/SHR/SAR of a 32- or 64-bit register by CL (shifts.ts shift_r): shiftImm's formulas
+   * with the count known only at run time. A masked count of 0 changes no flag and only
+   * zero-extends a 32-bit destination, as setReg does.
+   */
+  private shiftCl(i: Insn): void {
+    const d = i.rm;
+    const wide = i.size === 8;
+    this.use('s', 'lo', 'hi');
+    this.knownFop = -1;
+    this.mayKeepFlags = true;
+    const left = i.op === sh.SH_SHL || i.op === sh.SH_SAL;
+    const count = `c = lo[1] & ${wide ? 63 : 31};`;
+    if (!wide) {
+      let calc: string;
+      if (i.op === sh.SH_SHR) calc = 'r = v >>> c; t = (v >>> (c - 1)) & 1; j = v >>> 31;';
+      else if (i.op === sh.SH_SAR) calc = 'r = (v >> c) >>> 0; t = (v >> (c - 1)) & 1; j = 0;';
+      else calc = 'r = (v << c) >>> 0; t = (v >>> (32 - c)) & 1; j = (r >>> 31) ^ t;';
+      return this.emit(`${count} if (c === 0) { hi[${d}] = 0; } else { v = lo[${d}]; ${calc} lo[${d}] = r; hi[${d}] = 0; ` +
+        `s.fop = ${(K_RESULT << 2) | 2}; s.fr = r; s.frh = 0; s.fcf = t; s.fb = j; }`);
+    }
+    // The bit of (v, vh) at run-time position p (shifts.ts bit64).
+    const bit = (p: string): string => `((${p}) < 32 ? (v >>> (${p})) & 1 : (vh >>> ((${p}) - 32)) & 1)`;
+    let calc: string;
+    if (left) {
+      calc = 'if (c < 32) { rh = ((vh << c) | (v >>> (32 - c))) >>> 0; r = (v << c) >>> 0; } else { rh = (v << (c - 32)) >>> 0; r = 0; } ' +
+        `t = ${bit('64 - c')}; j = (rh >>> 31) ^ t;`;
+    } else if (i.op === sh.SH_SHR) {
+      calc = 'if (c < 32) { rh = vh >>> c; r = ((v >>> c) | (vh << (32 - c))) >>> 0; } else { rh = 0; r = vh >>> (c - 32); } ' +
+        `t = ${bit('c - 1')}; j = vh >>> 31;`;
+    } else {
+      calc = 'if (c < 32) { rh = (vh >> c) >>> 0; r = ((v >>> c) | (vh << (32 - c))) >>> 0; } else { rh = (vh >> 31) >>> 0; r = (vh >> (c - 32)) >>> 0; } ' +
+        `t = ${bit('c - 1')}; j = 0;`;
+    }
+    this.emit(`${count} if (c !== 0) { v = lo[${d}]; vh = hi[${d}]; ${calc} lo[${d}] = r; hi[${d}] = rh; ` +
+      `s.fop = ${(K_RESULT << 2) | 3}; s.fr = r; s.frh = rh; s.fcf = t; s.fb = j; }`);
   }
 
   private aluOp(k: number, i: Insn, f: AluForm): void {
