@@ -233,8 +233,6 @@ class BlockSource {
   private cur = 0;
   /** Whether the block branches back to its first instruction (runs again in place). */
   private loops = false;
-  /** Whether an instruction writes the flags on some paths only (`shiftCl`). */
-  private mayKeepFlags = false;
   /** Exits that may chain to a successor block (`chain`): the length of `TranslatedBlock.links`. */
   slots = 0;
 
@@ -267,6 +265,7 @@ class BlockSource {
     this.emit(this.leave(n - 1, false, String(this.rips[n - 1]! + this.insns[n - 1]!.len)));
     starts.push(this.out.length);
     const body = this.resolveFlags(starts);
+    if (this.slots > 0) this.use('s', 'generation', 'mmu', 'xTag', 'xHostW');
     const vars = ['s', 'cpu', 'lo', 'hi', 'mmu', 'rTag', 'wTag', 'rHostW', 'wHostW', 'xTag', 'xHostW', 'u8', 'u16', 'u32', 'x32', 'f64', 'generation']
       .filter((v) => this.uses.has(v) || v === 'cpu' || (v === 's' && /\bs\.f/.test(body.flagLoads)))
       .map((v) => `const ${v} = x.${v};`);
@@ -275,11 +274,12 @@ class BlockSource {
       ...consts,
       'return function block(x, limit, b, d) {',
       ...vars,
-      'let a = 0, o = 0, t = 0, j = 0, c = 0, v = 0, vh = 0, r = 0, rh = 0, chk = 0, done = 0, nb = null, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
+      'let a = 0, o = 0, t = 0, j = 0, c = 0, xb = false, xl = 0, xk = 0, xt = 0, xs = -1, v = 0, vh = 0, r = 0, rh = 0, chk = 0, done = 0, nb = null, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
       body.flagLoads,
-      'for (;;) {',
+      'run: for (;;) {',
       ...body.lines,
       '}',
+      this.epilogue(body.flushFlags, body.flushRegs),
       '};',
     ].join('\n');
   }
@@ -300,7 +300,7 @@ class BlockSource {
    * The placeholders FLUSH(k) and RELOAD left in the text are resolved here: FLUSH(k) writes back
    * the fields instructions 0..k write (all the block writes, when it loops in place).
    */
-  private resolveFlags(starts: number[]): { lines: string[]; flagLoads: string } {
+  private resolveFlags(starts: number[]): { lines: string[]; flagLoads: string; flushFlags: string; flushRegs: string } {
     const n = this.insns.length;
     const written: Array<Set<string>> = [];
     const acc = new Set<string>();
@@ -347,13 +347,13 @@ class BlockSource {
       .replace(/\u0002/g, reload)
       .replace(/\u0003(\d+):(\d)\u0003/g, (_m, k: string, a: string) => flushRegs(Number(k), a === '1'))
       .replace(/\u0004/g, reloadRegs));
-    // Without a loop, a flag local is only read after the block wrote it (or reloaded it after a
-    // handler), and only written back once written: it starts undefined — unless an instruction
-    // writes flags only on some paths (a shift by CL of 0 writes none), when the locals are
-    // loaded at entry so that writing back an unwritten one stores the field's own value.
-    const declared = order.map((f) => (this.loops || this.mayKeepFlags ? `F${f} = s.f${f}` : `F${f}`));
+    // Every exit stores back all the flag locals the block writes (`epilogue`), so they are loaded
+    // at entry: a local not yet written by the time of an exit stores the field's own value.
+    const declared = order.map((f) => `F${f} = s.f${f}`);
     const flagLoads = order.length === 0 ? '' : `let ${declared.join(', ')};`;
-    return { lines, flagLoads: regLoads + flagLoads };
+    const flushAllFlags = order.filter((f) => all.has(f)).map((f) => `s.f${f} = F${f}`).join(', ') || '0';
+    const flushAllRegs = regOrder.filter((r) => regsAll.has(r)).map((r) => `${regArray(r)} = R${r}`).join(', ') || '0';
+    return { lines, flagLoads: regLoads + flagLoads, flushFlags: flushAllFlags, flushRegs: flushAllRegs };
   }
 
   /**
@@ -408,8 +408,8 @@ class BlockSource {
   private leave(k: number, branched: boolean, target: string | null = null): string {
     const i = this.insns[k]!;
     const rip = branched ? '' : `cpu.rip = ${this.rips[k]! + i.len}; `;
-    const chain = target === null ? '' : this.chain(target);
-    return `{ ${rip}cpu.branched = ${branched}; cpu.instrLength = ${i.len}; cpu.cycles = cy; cpu.instructions += done + ${k + 1}; ${this.flushFlags(true)}; ${this.flushRegs(true)}; ${chain}return; }`;
+    const chain = target === null ? 'xs = -1;' : `xt = ${target}; xs = ${this.slots++};`;
+    return `{ ${rip}xb = ${branched}; xl = ${i.len}; xk = ${k + 1}; ${chain} break run; }`;
   }
 
   /**
@@ -432,24 +432,24 @@ class BlockSource {
    * the linked block's address, so the link works as a one-entry cache. `d` bounds how deeply
    * chained calls nest (JavaScript has no tail calls); past it, or when the test fails, the block
    * returns to the run loop, which records (`x.from`, `x.slot`) to link the exit.
+   *
+   * Every exit sets what differs between exits (`xb` branched, `xl` length, `xk` instructions
+   * done, `xt` target, `xs` link slot or -1) and breaks out to this one shared sequence, so the
+   * source does not repeat it at each exit; it stores back every flag and register local the
+   * block writes (all of them hold the interpreter's values: they are loaded at entry).
    */
-  private chain(target: string): string {
+  private epilogue(flushFlags: string, flushRegs: string): string {
+    const leave = `cpu.branched = xb; cpu.instrLength = xl; cpu.cycles = cy; cpu.instructions += done + xk; ${flushFlags}; ${flushRegs};`;
+    if (this.slots === 0) return leave;
     const page = this.rips[0]! - (this.rips[0]! & 4095);
-    const slot = this.slots++;
-    this.use('s', 'generation', 'mmu', 'xTag', 'xHostW');
     // Another code page: the run loop would fetch there, and chaining may stand in for that fetch
     // only when it is an L0 hit (no TLB look-up, no walk, no counter); the run loop then takes the
     // page from `x.page`.
-    const fetched = `(o = ${target} & 4095, t = ((${target} >>> 12) & 255) + m, xTag[t] === ${target} - o && xHostW[t] === nb.frame * 1024 && (x.page = nb, true))`;
-    let where: string;
-    if (/^-?\d+$/.test(target)) {
-      const t = Number(target);
-      where = t - (t & 4095) === page ? 'nb.frame === b.frame' : fetched;
-    } else {
-      where = `(${target} - (${target} & 4095) === ${page} ? nb.frame === b.frame : ${fetched})`;
-    }
-    return `nb = b.links[${slot}]; if (nb !== null && nb.rip === ${target} && nb.generation === generation[nb.frame] && nb.cost === ${this.cost} && cy + nb.span < limit && !s.stop && d < ${MAX_CHAIN_DEPTH} && ${where}) { x.chained++; return nb.run(x, limit, nb, d + 1); } x.from = b; x.slot = ${slot}; `;
+    const fetched = '(o = xt & 4095, t = ((xt >>> 12) & 255) + m, xTag[t] === xt - o && xHostW[t] === nb.frame * 1024 && (x.page = nb, true))';
+    const where = `(xt - (xt & 4095) === ${page} ? nb.frame === b.frame : ${fetched})`;
+    return `${leave}\nif (xs >= 0) { nb = b.links[xs]; if (nb !== null && nb.rip === xt && nb.generation === generation[nb.frame] && nb.cost === ${this.cost} && cy + nb.span < limit && !s.stop && d < ${MAX_CHAIN_DEPTH} && ${where}) { x.chained++; return nb.run(x, limit, nb, d + 1); } x.from = b; x.slot = xs; }`;
   }
+
 
 
   /**
@@ -905,7 +905,6 @@ class BlockSource {
     const wide = i.size === 8;
     this.use('s', 'lo', 'hi');
     this.knownFop = -1;
-    this.mayKeepFlags = true;
     const left = i.op === sh.SH_SHL || i.op === sh.SH_SAL;
     const count = `c = lo[1] & ${wide ? 63 : 31};`;
     if (!wide) {
