@@ -107,7 +107,9 @@ export class X86Interpreter extends Interp implements Interpreter {
                 // (the exit checks, each time, that the run loop would run it: BlockSource.chain).
                 if (linkFrom !== null) linkFrom.links[linkSlot] = b;
                 blockStart = cpu.instructions;
-                b.run(ctx, limit, b, 0);
+                // Chained blocks: each returns its successor when the run loop would run it next.
+                let next = b.run(ctx, limit, b);
+                while (next !== null) next = next.run(ctx, limit, next);
                 linkFrom = ctx.takeExit();
                 linkSlot = ctx.slot;
                 const p = ctx.takePage();

@@ -150,12 +150,6 @@ export function blockSpan(n: number, cost: number): number {
 /** Longest block, in instructions. */
 export const MAX_LENGTH = 64;
 
-/**
- * How many chained blocks may nest (each a JavaScript call: there are no tail calls). A chain
- * that long returns to the run loop, which starts the next one; the depth only bounds the host's
- * stack, the guest sees the same execution either way.
- */
-export const MAX_CHAIN_DEPTH = 32;
 
 /** Handlers after which a block ends: unconditional transfers and system instructions. */
 const ENDS_BLOCK = new Set<Handler>([
@@ -242,7 +236,18 @@ class BlockSource {
     private readonly cost: number,
   ) {
     this.span = blockSpan(insns.length, cost);
+    // Registers in locals pay for their loads at entry and stores at exit only when the block
+    // runs many instructions per entry: when it loops in place. A short block entered millions
+    // of times (qsort's, seven instructions between calls and returns) ran twice as slowly in a
+    // program's first runs with them, before V8 had optimised it.
+    this.registerLocals = insns.some((i, k) => {
+      const target = rips[k]! + i.len + i.imm;
+      return (JCC.has(i.fn) || i.fn === ctl.jmpRel) && target === rips[0];
+    });
   }
+
+  /** Whether the general registers live in locals (see the constructor). */
+  private readonly registerLocals: boolean;
 
   build(): string {
     const n = this.insns.length;
@@ -272,7 +277,7 @@ class BlockSource {
     const consts = this.insns.map((_, k) => `const H${k} = H[${k}];`);
     return [
       ...consts,
-      'return function block(x, limit, b, d) {',
+      'return function block(x, limit, b) {',
       ...vars,
       'let a = 0, o = 0, t = 0, j = 0, c = 0, xb = false, xl = 0, xk = 0, xt = 0, xs = -1, v = 0, vh = 0, r = 0, rh = 0, chk = 0, done = 0, nb = null, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
       body.flagLoads,
@@ -391,7 +396,8 @@ class BlockSource {
   }
 
   private emit(line: string): void {
-    this.out.push(line.replace(FLAG_FIELD, 'F$1').replace(GPR_LO, 'Rl$1').replace(GPR_HI, 'Rh$1'));
+    const l = line.replace(FLAG_FIELD, 'F$1');
+    this.out.push(this.registerLocals ? l.replace(GPR_LO, 'Rl$1').replace(GPR_HI, 'Rh$1') : l);
   }
 
   private use(...names: string[]): void {
@@ -422,16 +428,19 @@ class BlockSource {
 
   /**
    * Block chaining: after the block has left (the CPU's state written back as the run loop
-   * expects it), runs the block linked to this exit (`TranslatedBlock.links`, filled by the run
+   * expects it), returns the block linked to this exit for the run loop to call at once, without
+   * its look-up (`TranslatedBlock.links`, filled by the run
    * loop the first time it went from here to a block) when the run loop would have run that same
    * block next: it starts at `target`; in the same code page it is in the same frame (the run
    * loop fetches only when execution enters another page), in another page the fetch would hit
    * the MMU's L0 execute entry and find the block's frame; its code page unchanged since translation, the
    * cost per instruction unchanged, the whole block fitting before the limit, and nothing having
    * asked to stop the batch. A dynamic target (RET, an indirect jump or call) is checked against
-   * the linked block's address, so the link works as a one-entry cache. `d` bounds how deeply
-   * chained calls nest (JavaScript has no tail calls); past it, or when the test fails, the block
-   * returns to the run loop, which records (`x.from`, `x.slot`) to link the exit.
+   * the linked block's address, so the link works as a one-entry cache. When the test fails the
+   * block returns null and records (`x.from`, `x.slot`) for the run loop to link the exit. The
+   * successor is returned rather than called: a call from block to block would let V8 inline one
+   * block's code into another's and recompile both whenever a link changed, which made qsort's
+   * first runs twice as slow, and would nest without bound (JavaScript has no tail calls).
    *
    * Every exit sets what differs between exits (`xb` branched, `xl` length, `xk` instructions
    * done, `xt` target, `xs` link slot or -1) and breaks out to this one shared sequence, so the
@@ -440,14 +449,14 @@ class BlockSource {
    */
   private epilogue(flushFlags: string, flushRegs: string): string {
     const leave = `cpu.branched = xb; cpu.instrLength = xl; cpu.cycles = cy; cpu.instructions += done + xk; ${flushFlags}; ${flushRegs};`;
-    if (this.slots === 0) return leave;
+    if (this.slots === 0) return `${leave}\nreturn null;`;
     const page = this.rips[0]! - (this.rips[0]! & 4095);
     // Another code page: the run loop would fetch there, and chaining may stand in for that fetch
     // only when it is an L0 hit (no TLB look-up, no walk, no counter); the run loop then takes the
     // page from `x.page`.
     const fetched = '(o = xt & 4095, t = ((xt >>> 12) & 255) + m, xTag[t] === xt - o && xHostW[t] === nb.frame * 1024 && (x.page = nb, true))';
     const where = `(xt - (xt & 4095) === ${page} ? nb.frame === b.frame : ${fetched})`;
-    return `${leave}\nif (xs >= 0) { nb = b.links[xs]; if (nb !== null && nb.rip === xt && nb.generation === generation[nb.frame] && nb.cost === ${this.cost} && cy + nb.span < limit && !s.stop && d < ${MAX_CHAIN_DEPTH} && ${where}) { x.chained++; return nb.run(x, limit, nb, d + 1); } x.from = b; x.slot = xs; }`;
+    return `${leave}\nif (xs >= 0) { nb = b.links[xs]; if (nb !== null && nb.rip === xt && nb.generation === generation[nb.frame] && nb.cost === ${this.cost} && cy + nb.span < limit && !s.stop && ${where}) { x.chained++; return nb; } x.from = b; x.slot = xs; }\nreturn null;`;
   }
 
 

@@ -81,9 +81,10 @@ export class BlockContext {
 /**
  * The JavaScript function of a block: runs it from its first instruction (see BlockTranslator).
  * It reads the block's decoded records, frame and generation from `b`, so one function serves
- * every block with the same code.
+ * every block with the same code. It returns the block to run next when its exit is chained to
+ * one the run loop would run next (BlockSource.epilogue), else null.
  */
-export type BlockFunction = (x: BlockContext, limit: number, b: TranslatedBlock, d: number) => void;
+export type BlockFunction = (x: BlockContext, limit: number, b: TranslatedBlock) => TranslatedBlock | null;
 
 /**
  * A straight-line run of guest instructions of one code page, compiled to one JavaScript function.
