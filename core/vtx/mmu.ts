@@ -120,11 +120,11 @@ export class Mmu {
   // binds them once and inlines the hit test; only the MMU writes them.
   readonly rTag = new Float64Array(2 * L0_SIZE).fill(NaN);
   readonly wTag = new Float64Array(2 * L0_SIZE).fill(NaN);
-  private readonly xTag = new Float64Array(2 * L0_SIZE).fill(NaN);
+  readonly xTag = new Float64Array(2 * L0_SIZE).fill(NaN);
   /** Host page of each entry as a 32-bit word index (host address / 4). */
   readonly rHostW = new Int32Array(2 * L0_SIZE);
   readonly wHostW = new Int32Array(2 * L0_SIZE);
-  private readonly xHostW = new Int32Array(2 * L0_SIZE);
+  readonly xHostW = new Int32Array(2 * L0_SIZE);
   /** 0 (supervisor) or L0_SIZE (user): the half of the L0 tables the current mode uses. Read-only outside. */
   l0Mode = 0;
 

@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
-import { RFLAGS_FIXED } from '../../core/vtx/arch.js';
+import { PTE_P, PTE_U, PTE_W, RFLAGS_FIXED, RFLAGS_IF } from '../../core/vtx/arch.js';
 import { GPR_NAMES } from '../../core/vtx/cpu.js';
 import { TRANSLATE_AFTER } from '../../core/vtx/interp/interpreter.js';
-import { USER_CODE, USER_DATA, enterUser, hex, placeUser, setRegs, setup, userData } from './harness.js';
+import { Env, USER_CODE, USER_DATA, enterUser, hex, placeUser, setRegs, setup, userData } from './harness.js';
 
 /**
  * The block translator against the interpreter on the cases where a block must stop exactly where
@@ -42,11 +42,12 @@ function runSliced(code: string, regs: Record<string, number>, slice: number, ji
       xmm: Array.from(env.it.x32.subarray(0, 64)), // XMM0-15 as dwords (NaN payloads included)
     });
   }
-  return { snaps, traps: env.traps, stats: env.m.stats.toJSON(), blocks: env.it.blockRuns, code: p };
+  return { snaps, traps: env.traps, stats: env.m.stats.toJSON(), blocks: env.it.blockRuns, chained: env.it.chainedRuns, code: p };
 }
 
 function same(code: string, regs: Record<string, number>, dataPages = 1, fsBase = 0): number {
   let blocks = 0;
+  let chained = 0;
   for (const slice of [1, 2, 3, 5, 7, 11, 13, 40, 1000, 1e9]) {
     const off = runSliced(code, regs, slice, false, dataPages, fsBase);
     const on = runSliced(code, regs, slice, true, dataPages, fsBase);
@@ -55,9 +56,14 @@ function same(code: string, regs: Record<string, number>, dataPages = 1, fsBase 
     expect(on.traps).toEqual(off.traps);
     expect(on.stats).toEqual(off.stats);
     blocks += on.blocks;
+    chained += on.chained;
   }
+  lastChained = chained;
   return blocks;
 }
+
+/** Blocks entered by chaining over all the slice sizes of the last `same`. */
+let lastChained = 0;
 
 describe('block translator: blocks stop where the interpreter stops', () => {
   it('a counted loop (ADD, DEC, JNE) in slices of any size', () => {
@@ -111,6 +117,17 @@ describe('block translator: blocks stop where the interpreter stops', () => {
       '48 89 DA  48 D1 E2  0F 90 C0  48 01 C7  48 89 DA  48 C1 E2 20  48 11 D6  48 C1 EA 20  48 11 D6  ' +
       '48 89 DA  C1 E2 05  48 11 D6  D1 EA  0F 90 C0  48 01 C7  48 6B DB 05  48 01 CB  FF C9  75 92';
     const blocks = same(code, { rbx: 0x8765_4321, rax: 0 });
+    expect(blocks).toBeGreaterThan(0);
+  });
+
+  it('SHL/SHR/SAR of 32- and 64-bit registers by CL, every count from 0 to 63 and beyond, leave the flags ADC and SETO read', () => {
+    // mov ebp, 200
+    // L: per shift, rdx = rbx, then SHL/SHR/SAR rdx, cl and SHL/SHR/SAR edx, cl (a count of 0 must
+    //    still clear the high half of RDX for the 32-bit forms), each followed by ADC (CF) or SETO
+    //    (OF, summed into rdi); then cl += 7 (counts 0..255 masked to 0..63 or 0..31);
+    //    rbx = rbx * 5 + rbp; dec ebp; jne L
+    const code = 'BD C8000000  48 89 DA  48 D3 E2  48 83 D6 00  0F 90 C0  48 01 C7  48 89 DA  48 D3 EA  48 11 D6  48 89 DA  48 D3 FA  48 11 D6  0F 90 C0  48 01 C7  48 89 DA  D3 E2  48 11 D6  48 89 DA  D3 EA  48 11 D6  48 89 DA  D3 FA  48 11 D6  0F 90 C0  48 01 C7  83 C1 07  48 6B DB 05  48 01 EB  FF CD  75 AC';
+    const blocks = same(code, { rbx: 0x8765_4321_1234_5678, rcx: 0, rax: 0 });
     expect(blocks).toBeGreaterThan(0);
   });
 
@@ -216,5 +233,145 @@ describe('block translator: blocks stop where the interpreter stops', () => {
     // A loop of fewer passes than the threshold never runs a block.
     const r = runSliced(`B9 ${(TRANSLATE_AFTER - 1).toString(16).padStart(2, '0')}000000  4801C8  FFC9  75F9`, {}, 1e9, true);
     expect(r.blocks).toBe(0);
+  });
+});
+
+/** Code of two pages: `first` at the start of the first, `second` at the start of the next (NOP padding between). */
+function twoPages(first: string, second: string): string {
+  const pad = 4096 - hex(first).length;
+  return `${first} ${'90'.repeat(pad)} ${second}`;
+}
+
+/**
+ * Runs `code` with and without the translator in slices of `slice` cycles, calling `between`
+ * after every slice (the same host-side change on both machines), and compares every snapshot,
+ * the exceptions and the statistics.
+ */
+function sameWith(code: string, regs: Record<string, number>, slice: number, between: (env: Env, n: number) => void): { chained: number; rbx: bigint } {
+  const run = (jit: boolean) => {
+    const env = setup(32 << 20, jit);
+    const p = placeUser(env, hex(code));
+    userData(env, USER_DATA, 1);
+    enterUser(env);
+    setRegs(env.cpu, regs);
+    const cpu = env.cpu;
+    cpu.rflags = RFLAGS_FIXED;
+    cpu.rip = p.va;
+    cpu.stopped = false;
+    const snaps: unknown[] = [];
+    for (let n = 0; n < 100_000 && !cpu.stopped && !cpu.halted; n++) {
+      cpu.runUntil(cpu.cycles + slice);
+      snaps.push([cpu.rip, cpu.cycles, cpu.instructions, cpu.rflags, GPR_NAMES.map((_, i) => cpu.regBig(i).toString(16))]);
+      between(env, n);
+    }
+    return { snaps, traps: env.traps, stats: env.m.stats.toJSON(), chained: env.it.chainedRuns, rbx: cpu.regBig(3) };
+  };
+  const off = run(false);
+  const on = run(true);
+  expect(on.snaps).toEqual(off.snaps);
+  expect(on.traps).toEqual(off.traps);
+  expect(on.stats).toEqual(off.stats);
+  expect(off.rbx).toBe(on.rbx);
+  return on;
+}
+
+describe('block translator: chained blocks', () => {
+  it('a loop of two blocks chained to each other, in slices of any size', () => {
+    // mov ecx, 200
+    // L: add rax, rcx; jmp M
+    // M: imul rbx, rax, 3; xor rdx, rbx; imul edx, [rsi]; mov [rsi], edx; dec ecx; jne L
+    const code = 'B9 C8000000  4801C8  EB 00  486BD803  4831DA  0FAF16  8916  FFC9  75EB';
+    expect(same(code, { rsi: USER_DATA })).toBeGreaterThan(0);
+    expect(lastChained).toBeGreaterThan(100);
+  });
+
+  it('self-modifying code: a store rewrites the chained successor in another page', () => {
+    // Page 1 — mov ecx, 200
+    //   L: add rbx, rax; cmp ecx, 50; cmove rdi, rsi; mov [rdi], ecx; jmp M
+    // Page 2 — M: mov eax, 7; dec ecx; jne L
+    // The store goes to a spare byte of page 2 until pass 151, then to the immediate of `mov eax, 7`:
+    // the block of page 1 has not changed, but the block it chains to has.
+    const code = twoPages('B9 C8000000  4801C3  83F932  480F44FE  890F  E9 EA0F0000', 'B8 07000000  FFC9  0F85 F8EFFFFF');
+    const regs = { rdi: USER_CODE + 0x1100, rsi: USER_CODE + 0x1001 };
+    same(code, regs);
+    expect(lastChained).toBeGreaterThan(100);
+    const env = runSliced(code, regs, 1e9, true);
+    expect(BigInt('0x' + env.snaps.at(-1)!.regs[3])).toBe(150n * 7n + (50n * 51n / 2n - 1n));
+  });
+
+  it('a page-table change (another frame, INVLPG) between chained blocks in two pages', () => {
+    // Page 1 — mov ecx, 300; L: add rbx, rax; jmp M
+    // Page 2 — M: mov eax, 7; dec ecx; jne L
+    // After the fifth slice the host maps page 2 to a new frame holding `mov eax, 9` and
+    // invalidates the page, as a kernel would: the link from page 1 to the old block must not be
+    // taken (the fetch would find the new frame).
+    const second = (imm: string) => `B8 ${imm}000000  FFC9  0F85 F8EFFFFF`;
+    const code = twoPages('B9 2C010000  4801C3  E9 F10F0000', second('07'));
+    let remappedAt = -1;
+    const r = sameWith(code, {}, 50, (env, n) => {
+      if (n !== 8) return;
+      const va = USER_CODE + 0x1000;
+      const pa = env.boot.userPage(va, PTE_P | PTE_U | PTE_W);
+      env.m.mem.writeBytes(pa, hex(second('09')));
+      env.cpu.mmu.invlpg(va);
+      remappedAt = env.cpu.instructions;
+    });
+    expect(r.chained).toBeGreaterThan(100);
+    // Three instructions per pass, the first pass two: the passes before the change added 7 (less
+    // the first pass's EAX of 0), the rest 9.
+    expect(remappedAt).toBeGreaterThan(0);
+    expect(r.rbx).toBeGreaterThan(299n * 7n);
+    expect(r.rbx).toBeLessThan(299n * 9n);
+  });
+
+  it('a page fault in a block entered by chaining: the state of the faulting instruction', () => {
+    // L: add rdx, 1; jmp M
+    // M: cmp rdx, rcx; mov rax, [rsi]; add rsi, 0x10; jmp L
+    // The load walks off the data page after 256 passes: #PF in the middle of the chained block.
+    const code = '4883C201  EB 00  4839CA  488B06  4883C610  EBEE';
+    same(code, { rsi: USER_DATA, rcx: 7 });
+    expect(lastChained).toBeGreaterThan(100);
+    const r = runSliced(code, { rsi: USER_DATA, rcx: 7 }, 1e9, true);
+    expect(r.traps.map((t) => [t.vector, t.rip - r.code.va])).toEqual([[14, 9]]);
+    expect(r.snaps.at(-1)!.regs[2]).toBe('101'); // RDX: 257 increments, the last pass faulting
+  });
+
+  it('a timer interrupt falling anywhere in a run of chained blocks is taken at the same instruction', () => {
+    // mov ecx, 1000; L: add rax, rcx; jmp M; M: xor rbx, rax; dec ecx; jne L
+    const code = 'B9 E8030000  4801C8  EB 00  4831C3  FFC9  75F4';
+    for (let deadline = 3000; deadline < 3016; deadline++) {
+      const run = (jit: boolean) => {
+        const env = setup(32 << 20, jit);
+        const p = placeUser(env, hex(code));
+        enterUser(env);
+        const cpu = env.cpu;
+        cpu.rflags = RFLAGS_FIXED | RFLAGS_IF;
+        cpu.rip = p.va;
+        cpu.stopped = false;
+        env.boot.gate(0x40, env.boot.native('timer', (c) => {
+          env.traps.push({ vector: 0x40, errorCode: undefined, rip: c.mmu.read64Number(c.rsp), cr2: 0, rflags: 0 });
+          c.stop();
+        }));
+        cpu.armTimer(deadline, 0x40);
+        cpu.runUntil(1e9);
+        return { traps: env.traps, cycles: cpu.cycles, instructions: cpu.instructions, regs: GPR_NAMES.map((_, i) => cpu.regBig(i)), chained: env.it.chainedRuns, runs: env.it.blockRuns };
+      };
+      const off = run(false);
+      const on = run(true);
+      expect(on.traps.map((t) => t.vector)).toEqual([0x40]);
+      expect({ ...on, chained: 0, runs: 0 }).toEqual({ ...off, chained: 0, runs: 0 });
+      expect(on.chained).toBeGreaterThan(100);
+    }
+  });
+
+  it('register locals are stored before a handler call and loaded after it (MUL, ADC, REP STOSB, XCHG)', () => {
+    // mov ecx, 100
+    // L: add rax, 5; mov r8, rcx; mul r8 (RDX:RAX, a handler); add rax, rdx; adc rbx, rax (a handler)
+    //    xchg rbx, rdx; lea rdi, [rsi+8]; push rcx; mov ecx, 3; rep stosb (RDI, RCX and memory)
+    //    pop rcx; add rbx, rdi; mov r9, [rsi+8]; add rbx, r9; dec ecx; jne L
+    const code = 'B9 64000000  4883C005  4989C8  49F7E0  4801D0  4811C3  4887DA  488D7E08  51  B9 03000000  F3AA  ' +
+      '59  4801FB  4C8B4E08  4C01CB  FFC9  75D2';
+    const regs = { rsi: USER_DATA, rsp: USER_DATA + 0x800 };
+    expect(same(code, regs)).toBeGreaterThan(0);
   });
 });

@@ -1,7 +1,7 @@
 import type { Cpu, Interpreter } from '../cpu.js';
 import type { Machine } from '../machine.js';
 import { BlockTranslator } from '../jit/block-translator.js';
-import { BlockContext } from '../jit/translated-block.js';
+import { BlockContext, TranslatedBlock } from '../jit/translated-block.js';
 import { CodeCache } from './code-cache.js';
 import { crossedPage, decode } from './decoder.js';
 import { materialize } from './flags.js';
@@ -37,7 +37,10 @@ export class X86Interpreter extends Interp implements Interpreter {
   /** The block translator (null: every instruction is interpreted), and what its blocks work on. */
   readonly translator: BlockTranslator | null;
   private readonly blockContext: BlockContext;
-  /** Translated blocks run, and the instructions they retired (host-side figures, not machine statistics). */
+  /**
+   * Translated blocks entered from the run loop, and the instructions they (and the blocks they
+   * chained to) retired (host-side figures, not machine statistics).
+   */
   blockRuns = 0;
   blockInstructions = 0;
 
@@ -63,6 +66,13 @@ export class X86Interpreter extends Interp implements Interpreter {
     // The instruction count when the running block started (-1: none), for `blockInstructions`
     // when a fault leaves the block.
     let blockStart = -1;
+    const ctx = this.blockContext;
+    // The block whose exit `ctx.slot` led here without chaining, until the next instruction.
+    let linkFrom: TranslatedBlock | null = null;
+    let linkSlot = 0;
+    // A fault may have left a block's exit or page behind.
+    ctx.takeExit();
+    ctx.takePage();
     // The code page being executed: its linear base, host base and decoded-instruction array.
     // The fetch is translated (and permission-checked) when execution enters a page; anything
     // that could change the translation (INVLPG, MOV CR3, mode switches, VM exits, faults)
@@ -93,8 +103,22 @@ export class X86Interpreter extends Interp implements Interpreter {
             if (b.generation === generation[b.frame] && b.cost === costs.instruction) {
               // The whole block must fit before the slice's limit (else the interpreter steps).
               if (b.rip === rip && cpu.cycles + b.span < limit) {
+                // The block the last one left to without chaining: link that exit to this one
+                // (the exit checks, each time, that the run loop would run it: BlockSource.chain).
+                if (linkFrom !== null) linkFrom.links[linkSlot] = b;
                 blockStart = cpu.instructions;
-                b.run(this.blockContext, limit, b);
+                // Chained blocks: each returns its successor when the run loop would run it next.
+                let next = b.run(ctx, limit, b);
+                while (next !== null) next = next.run(ctx, limit, next);
+                linkFrom = ctx.takeExit();
+                linkSlot = ctx.slot;
+                const p = ctx.takePage();
+                if (p !== null) {
+                  // Chaining went on in another code page, found through the fetch's L0 entry.
+                  vPage = p.rip - (p.rip & 0xfff);
+                  hostBase = p.frame * 4096;
+                  code = cache.page(p.frame);
+                }
                 this.blockRuns++;
                 this.blockInstructions += cpu.instructions - blockStart;
                 blockStart = -1;
@@ -112,6 +136,7 @@ export class X86Interpreter extends Interp implements Interpreter {
             if (insn.block === null) insn.heat = -1;
           }
         }
+        linkFrom = null;
         cpu.instrLength = insn.len;
         cpu.branched = false;
         // The most frequent handlers are called directly (and may be inlined); the rest
@@ -196,6 +221,11 @@ export class X86Interpreter extends Interp implements Interpreter {
       throw e;
     }
     materialize(this);
+  }
+
+  /** Blocks entered by chaining from another block (host-side figure). */
+  get chainedRuns(): number {
+    return this.blockContext.chained;
   }
 
   sync(_cpu: Cpu): void {

@@ -18,10 +18,12 @@ import { BlockFunction, TranslatedBlock } from './translated-block.js';
  * function (`new Function`), the way QEMU's TCG or v86's wasm JIT turn guest blocks into host code,
  * but keeping the interpreter's every observable effect:
  *
- * - Registers stay in the CPU's register arrays and the arithmetic flags in the interpreter's lazy
- *   fields (flags.ts), written exactly as the interpreter's handlers write them; a conditional
- *   branch tests them with code specialised for the flag operation the block last recorded,
- *   behind a check that this is still the recorded operation (else the generic test).
+ * - The general registers a block names live in JavaScript locals, and so do the interpreter's
+ *   lazy flag fields (flags.ts), written exactly as the interpreter's handlers write them; both are
+ *   stored back before every handler call and at every exit, and loaded again after a handler
+ *   call (resolveFlags). A conditional branch tests the flags with code specialised for the flag
+ *   operation the block last recorded, behind a check that this is still the recorded operation
+ *   (else the generic test).
  * - Each instruction's effect is inlined with its operands as constants: register numbers,
  *   immediates, displacements, RIP-relative addresses, branch targets.
  * - Memory operands take the MMU's L0 hit path inline (same tables, same hit test). When any
@@ -47,7 +49,8 @@ import { BlockFunction, TranslatedBlock } from './translated-block.js';
  * A block ends at an unconditional control transfer, at a system instruction, at the end of the
  * page, at an instruction not yet decoded or crossing the page, at a native stub, or at MAX_LENGTH;
  * conditional branches inside it are side exits, and a branch back to its first instruction runs
- * it again in place (a loop) when the run loop would have.
+ * it again in place (a loop) when the run loop would have. An exit to another translated block
+ * calls it directly (chaining) when the run loop would have run that block next (`chain`).
  */
 export class BlockTranslator {
   /** Blocks translated, and translations refused (the first instruction cannot start a block). */
@@ -83,16 +86,17 @@ export class BlockTranslator {
     if (c !== undefined) {
       this.reused++;
     } else {
-      const source = new BlockSource(insns, rips, cost).build();
+      const text = new BlockSource(insns, rips, cost);
+      const source = text.build();
       const fn = new Function('H', 'cond', 'getCF', 'getLT', 'getOF', 'mulu32', 'W', source)(
         insns.map((i) => i.fn), cond, getCF, getLT, getOF, mulu32, W,
       ) as BlockFunction;
       if (COMPILED.size >= MAX_COMPILED) COMPILED.clear();
-      c = { fn, source };
+      c = { fn, source, slots: text.slots };
       COMPILED.set(key, c);
     }
     this.translated++;
-    return new TranslatedBlock(c.fn, pa >>> 12, generation, rip, cost, blockSpan(insns.length, cost), insns, c.source);
+    return new TranslatedBlock(c.fn, pa >>> 12, generation, rip, cost, blockSpan(insns.length, cost), insns, c.source, c.slots);
   }
 }
 
@@ -129,7 +133,7 @@ const HANDLER_IDS = new Map<Handler, number>();
  * memory without limit, so the cache starts over when it holds this many sources (each a few KiB
  * of text plus V8's code for it).
  */
-const COMPILED = new Map<string, { fn: BlockFunction; source: string }>();
+const COMPILED = new Map<string, { fn: BlockFunction; source: string; slots: number }>();
 const MAX_COMPILED = 4096;
 
 /**
@@ -145,6 +149,7 @@ export function blockSpan(n: number, cost: number): number {
 
 /** Longest block, in instructions. */
 export const MAX_LENGTH = 64;
+
 
 /** Handlers after which a block ends: unconditional transfers and system instructions. */
 const ENDS_BLOCK = new Set<Handler>([
@@ -202,6 +207,11 @@ const FLAG_FIELD = /\bs\.f(op|ah|bh|rh|cf|a|b|r)\b/g;
 /** A write of a flag local (`Fop = …`), and any use of one. */
 const FLAG_WRITE = /\bF(op|ah|bh|rh|cf|a|b|r) = /g;
 const FLAG_LOCAL = /\bF(op|ah|bh|rh|cf|a|b|r)\b/g;
+/** A general register's half in emitted code (`lo[3]`), its local (`Rl3`), a write of one, any use. */
+const GPR_LO = /\blo\[(\d+)\]/g;
+const GPR_HI = /\bhi\[(\d+)\]/g;
+const GPR_WRITE = /\bR([lh]\d+) = /g;
+const GPR_LOCAL = /\bR([lh]\d+)\b/g;
 
 /** The source text of one block. */
 class BlockSource {
@@ -217,6 +227,8 @@ class BlockSource {
   private cur = 0;
   /** Whether the block branches back to its first instruction (runs again in place). */
   private loops = false;
+  /** Exits that may chain to a successor block (`chain`): the length of `TranslatedBlock.links`. */
+  slots = 0;
 
   constructor(
     private readonly insns: Insn[],
@@ -224,7 +236,18 @@ class BlockSource {
     private readonly cost: number,
   ) {
     this.span = blockSpan(insns.length, cost);
+    // Registers in locals pay for their loads at entry and stores at exit only when the block
+    // runs many instructions per entry: when it loops in place. A short block entered millions
+    // of times (qsort's, seven instructions between calls and returns) would load and store
+    // every register it names at each entry, and its source grows by a third.
+    this.registerLocals = insns.some((i, k) => {
+      const target = rips[k]! + i.len + i.imm;
+      return (JCC.has(i.fn) || i.fn === ctl.jmpRel) && target === rips[0];
+    });
   }
+
+  /** Whether the general registers live in locals (see the constructor). */
+  private readonly registerLocals: boolean;
 
   build(): string {
     const n = this.insns.length;
@@ -244,27 +267,35 @@ class BlockSource {
     }
     // Falling off the end (unreachable after a last instruction that always leaves).
     this.cur = n - 1;
-    this.emit(this.leave(n - 1, false));
+    this.emit(this.leave(n - 1, false, String(this.rips[n - 1]! + this.insns[n - 1]!.len)));
     starts.push(this.out.length);
     const body = this.resolveFlags(starts);
-    const vars = ['s', 'cpu', 'lo', 'hi', 'mmu', 'rTag', 'wTag', 'rHostW', 'wHostW', 'u8', 'u16', 'u32', 'x32', 'f64', 'generation']
-      .filter((v) => this.uses.has(v) || v === 'cpu' || (v === 's' && body.flagLoads !== ''))
+    if (this.slots > 0) this.use('s', 'generation', 'mmu', 'xTag', 'xHostW');
+    const vars = ['s', 'cpu', 'lo', 'hi', 'mmu', 'rTag', 'wTag', 'rHostW', 'wHostW', 'xTag', 'xHostW', 'u8', 'u16', 'u32', 'x32', 'f64', 'generation']
+      .filter((v) => this.uses.has(v) || v === 'cpu' || (v === 's' && /\bs\.f/.test(body.flagLoads)))
       .map((v) => `const ${v} = x.${v};`);
     const consts = this.insns.map((_, k) => `const H${k} = H[${k}];`);
     return [
       ...consts,
       'return function block(x, limit, b) {',
       ...vars,
-      'let a = 0, o = 0, t = 0, j = 0, v = 0, vh = 0, r = 0, rh = 0, chk = 0, done = 0, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
+      'let a = 0, o = 0, t = 0, j = 0, c = 0, xb = false, xl = 0, xk = 0, xt = 0, xs = -1, v = 0, vh = 0, r = 0, rh = 0, chk = 0, done = 0, nb = null, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
       body.flagLoads,
-      'for (;;) {',
+      'run: for (;;) {',
       ...body.lines,
       '}',
+      this.epilogue(body.flushFlags, body.flushRegs),
       '};',
     ].join('\n');
   }
 
   /**
+   * The general registers the block names (`lo[3]`, `hi[3]` in the emitted text) become locals
+   * (`Rl3`, `Rh3`) in the same way as the flags below: every one is loaded at entry and after a
+   * handler call, and those instructions 0..k wrote are stored back at FLUSHREGS(k) (all of them
+   * when the block loops in place), so a handler, a fault and the run loop see the interpreter's
+   * registers.
+   *
    * The lazy flag fields live in JavaScript locals inside the block (`Fop`, `Fa` … for `s.fop`,
    * `s.fa` …): loaded at entry, written back (the ones the block may have changed) wherever
    * something outside the block can look — before a handler call, before the generic flag
@@ -274,19 +305,37 @@ class BlockSource {
    * The placeholders FLUSH(k) and RELOAD left in the text are resolved here: FLUSH(k) writes back
    * the fields instructions 0..k write (all the block writes, when it loops in place).
    */
-  private resolveFlags(starts: number[]): { lines: string[]; flagLoads: string } {
+  private resolveFlags(starts: number[]): { lines: string[]; flagLoads: string; flushFlags: string; flushRegs: string } {
     const n = this.insns.length;
     const written: Array<Set<string>> = [];
     const acc = new Set<string>();
     const used = new Set<string>();
+    const regsWritten: Array<Set<string>> = [];
+    const regAcc = new Set<string>();
+    const regsUsed = new Set<string>();
     for (let k = 0; k <= n; k++) {
       for (let l = starts[k]!; l < starts[k + 1]! && k < n; l++) {
         const line = this.out[l]!;
         for (const m of line.matchAll(FLAG_WRITE)) acc.add(m[1]!);
         for (const m of line.matchAll(FLAG_LOCAL)) used.add(m[1]!);
+        for (const m of line.matchAll(GPR_WRITE)) regAcc.add(m[1]!);
+        for (const m of line.matchAll(GPR_LOCAL)) regsUsed.add(m[1]!);
       }
       written.push(new Set(acc));
+      regsWritten.push(new Set(regAcc));
     }
+    // Registers: every one the block names is loaded at entry and after each handler call, and
+    // those written so far are stored back at the same points as the flags.
+    const regOrder = [...regsUsed].sort();
+    const regArray = (r: string): string => `${r[0] === 'l' ? 'lo' : 'hi'}[${r.slice(1)}]`;
+    const regsAll = regsWritten[n]!;
+    const flushRegs = (k: number, after: boolean): string => {
+      const set = this.loops ? regsAll : k === 0 && !after ? EMPTY : regsWritten[after ? k : k - 1]!;
+      const parts = regOrder.filter((r) => set.has(r)).map((r) => `${regArray(r)} = R${r}`);
+      return parts.length === 0 ? '0' : parts.join(', ');
+    };
+    const reloadRegs = regOrder.map((r) => `R${r} = ${regArray(r)}`).join(', ') || '0';
+    const regLoads = regOrder.length === 0 ? '' : `let ${regOrder.map((r) => `R${r} = ${regArray(r)}`).join(', ')};`;
     const all = written[n]!;
     const order = FLAG_FIELDS.filter((f) => used.has(f) || all.has(f));
     // FLUSH(k, before): the fields instructions 0..k-1 (before) or 0..k wrote. A block that loops
@@ -300,12 +349,16 @@ class BlockSource {
     const reload = order.map((f) => `F${f} = s.f${f}`).join(', ') || '0';
     const lines = this.out.map((line) => line
       .replace(/\u0001(\d+):(\d)\u0001/g, (_m, k: string, a: string) => flush(Number(k), a === '1'))
-      .replace(/\u0002/g, reload));
-    // Without a loop, a flag local is only read after the block wrote it (or reloaded it after a
-    // handler), and only written back once written: it starts undefined.
-    const declared = order.map((f) => (this.loops ? `F${f} = s.f${f}` : `F${f}`));
+      .replace(/\u0002/g, reload)
+      .replace(/\u0003(\d+):(\d)\u0003/g, (_m, k: string, a: string) => flushRegs(Number(k), a === '1'))
+      .replace(/\u0004/g, reloadRegs));
+    // Every exit stores back all the flag locals the block writes (`epilogue`), so they are loaded
+    // at entry: a local not yet written by the time of an exit stores the field's own value.
+    const declared = order.map((f) => `F${f} = s.f${f}`);
     const flagLoads = order.length === 0 ? '' : `let ${declared.join(', ')};`;
-    return { lines, flagLoads };
+    const flushAllFlags = order.filter((f) => all.has(f)).map((f) => `s.f${f} = F${f}`).join(', ') || '0';
+    const flushAllRegs = regOrder.filter((r) => regsAll.has(r)).map((r) => `${regArray(r)} = R${r}`).join(', ') || '0';
+    return { lines, flagLoads: regLoads + flagLoads, flushFlags: flushAllFlags, flushRegs: flushAllRegs };
   }
 
   /**
@@ -318,6 +371,21 @@ class BlockSource {
     return `\u0001${this.cur}:${after ? 1 : 0}\u0001`;
   }
 
+  /**
+   * Writes the register locals back to the CPU's register arrays (an expression; see
+   * resolveFlags), like flushFlags: those instructions 0..k-1 (or 0..k, `after`) wrote.
+   */
+  private flushRegs(after = false): string {
+    this.use('lo', 'hi');
+    return `\u0003${this.cur}:${after ? 1 : 0}\u0003`;
+  }
+
+  /** Loads every register local again (after a handler ran, which may have written any). */
+  private reloadRegs(): string {
+    this.use('lo', 'hi');
+    return '\u0004';
+  }
+
   /** Loads the flag locals from the interpreter again (after a handler ran; an expression). */
   private reloadFlags(): string {
     return '\u0002';
@@ -328,7 +396,8 @@ class BlockSource {
   }
 
   private emit(line: string): void {
-    this.out.push(line.replace(FLAG_FIELD, 'F$1'));
+    const l = line.replace(FLAG_FIELD, 'F$1');
+    this.out.push(this.registerLocals ? l.replace(GPR_LO, 'Rl$1').replace(GPR_HI, 'Rh$1') : l);
   }
 
   private use(...names: string[]): void {
@@ -342,16 +411,55 @@ class BlockSource {
    * count, RIP (unless the instruction branched and set it), and the per-instruction fields as the
    * interpreter leaves them.
    */
-  private leave(k: number, branched: boolean): string {
+  private leave(k: number, branched: boolean, target: string | null = null): string {
     const i = this.insns[k]!;
     const rip = branched ? '' : `cpu.rip = ${this.rips[k]! + i.len}; `;
-    return `{ ${rip}cpu.branched = ${branched}; cpu.instrLength = ${i.len}; cpu.cycles = cy; cpu.instructions += done + ${k + 1}; ${this.flushFlags(true)}; return; }`;
+    const chain = target === null ? 'xs = -1;' : `xt = ${target}; xs = ${this.slots++};`;
+    return `{ ${rip}xb = ${branched}; xl = ${i.len}; xk = ${k + 1}; ${chain} break run; }`;
   }
 
-  /** Leaves from inside instruction k, which branched (RIP is set): its cycles first. */
-  private exitBranched(k: number): string {
-    return `{ cy += ${this.cost}; ${this.leave(k, true).slice(2)}`;
+  /**
+   * Leaves from inside instruction k, which branched to `target` (an expression; RIP is set to
+   * it): its cycles first, then on to the successor block if one is linked (`chain`).
+   */
+  private exitBranched(k: number, target: string): string {
+    return `{ cy += ${this.cost}; ${this.leave(k, true, target).slice(2)}`;
   }
+
+  /**
+   * Block chaining: after the block has left (the CPU's state written back as the run loop
+   * expects it), returns the block linked to this exit for the run loop to call at once, without
+   * its look-up (`TranslatedBlock.links`, filled by the run
+   * loop the first time it went from here to a block) when the run loop would have run that same
+   * block next: it starts at `target`; in the same code page it is in the same frame (the run
+   * loop fetches only when execution enters another page), in another page the fetch would hit
+   * the MMU's L0 execute entry and find the block's frame; its code page unchanged since translation, the
+   * cost per instruction unchanged, the whole block fitting before the limit, and nothing having
+   * asked to stop the batch. A dynamic target (RET, an indirect jump or call) is checked against
+   * the linked block's address, so the link works as a one-entry cache. When the test fails the
+   * block returns null and records (`x.from`, `x.slot`) for the run loop to link the exit. The
+   * successor is returned rather than called: a call from block to block would let V8 inline one
+   * block's code into another's and recompile both whenever a link changed, and would nest
+   * without bound (JavaScript has no tail calls).
+   *
+   * Every exit sets what differs between exits (`xb` branched, `xl` length, `xk` instructions
+   * done, `xt` target, `xs` link slot or -1) and breaks out to this one shared sequence, so the
+   * source does not repeat it at each exit; it stores back every flag and register local the
+   * block writes (all of them hold the interpreter's values: they are loaded at entry).
+   */
+  private epilogue(flushFlags: string, flushRegs: string): string {
+    const leave = `cpu.branched = xb; cpu.instrLength = xl; cpu.cycles = cy; cpu.instructions += done + xk; ${flushFlags}; ${flushRegs};`;
+    if (this.slots === 0) return `${leave}\nreturn null;`;
+    const page = this.rips[0]! - (this.rips[0]! & 4095);
+    // Another code page: the run loop would fetch there, and chaining may stand in for that fetch
+    // only when it is an L0 hit (no TLB look-up, no walk, no counter); the run loop then takes the
+    // page from `x.page`.
+    const fetched = '(o = xt & 4095, t = ((xt >>> 12) & 255) + m, xTag[t] === xt - o && xHostW[t] === nb.frame * 1024 && (x.page = nb, true))';
+    const where = `(xt - (xt & 4095) === ${page} ? nb.frame === b.frame : ${fetched})`;
+    return `${leave}\nif (xs >= 0) { nb = b.links[xs]; if (nb !== null && nb.rip === xt && nb.generation === generation[nb.frame] && nb.cost === ${this.cost} && cy + nb.span < limit && !s.stop && ${where}) { x.chained++; return nb; } x.from = b; x.slot = xs; }\nreturn null;`;
+  }
+
+
 
   /**
    * Instruction k through its interpreter handler, with the interpreter's view: RIP, length,
@@ -364,7 +472,7 @@ class BlockSource {
     const i = this.insns[k]!;
     const pre = `cpu.instructions += done + ${k}; `;
     const post = ` cpu.instructions -= done + ${k};`;
-    return `cpu.rip = ${this.rips[k]}; cpu.instrLength = ${i.len}; cpu.branched = false; cpu.cycles = cy; ${pre}${this.flushFlags()}; H${k}(s, b.insns[${k}]); ${this.reloadFlags()};${post} cy = cpu.cycles; m = mmu.l0Mode;${always ? '' : ' chk = 1;'}`;
+    return `cpu.rip = ${this.rips[k]}; cpu.instrLength = ${i.len}; cpu.branched = false; cpu.cycles = cy; ${pre}${this.flushFlags()}; ${this.flushRegs()}; H${k}(s, b.insns[${k}]); ${this.reloadFlags()}; ${this.reloadRegs()};${post} cy = cpu.cycles; m = mmu.l0Mode;${always ? '' : ' chk = 1;'}`;
   }
 
   /**
@@ -528,27 +636,11 @@ class BlockSource {
         return this.emit(`v = ${src}; lo[${R}] = v >>> 0; hi[${R}] = ${i.size === 8 ? 'v < 0 ? 4294967295 : 0' : '0'};`);
       }
       case sh.shift_r:
-        if (i.imm2 === 0 && i.op >= sh.SH_SHL && (i.size === 4 || i.size === 8)) return this.shiftImm(i);
+        if (i.op >= sh.SH_SHL && (i.size === 4 || i.size === 8)) return i.imm2 === 0 ? this.shiftImm(i) : this.shiftCl(i);
         break;
       case md.imul2:
-        if (i.mod !== 3) break;
-        this.use('s');
-        this.knownFop = -1;
-        if (i.size === 4) {
-          // mul-div.ts imulCore, 32-bit: CF = OF = whether the signed product needs more bits.
-          return this.emit(
-            `v = lo[${M}]; a = lo[${R}]; r = Math.imul(a, v); t = (a | 0) * (v | 0) !== r ? 1 : 0; ` +
-            `lo[${R}] = r >>> 0; hi[${R}] = 0; s.fop = ${(K_RESULT << 2) | 2}; s.fr = r >>> 0; s.frh = 0; s.fcf = t; s.fb = t;`,
-          );
-        }
-        if (i.size === 8) {
-          // imulCore, 64-bit: the low 64 bits now, CF/OF lazily (K_MUL).
-          return this.emit(
-            `v = lo[${M}]; vh = hi[${M}]; a = lo[${R}]; o = hi[${R}]; r = mulu32(a, v); ` +
-            `rh = (W[${MH}] + Math.imul(a, vh) + Math.imul(o, v)) >>> 0; lo[${R}] = r; hi[${R}] = rh; ` +
-            `s.fop = ${(K_MUL << 2) | 3}; s.fa = a; s.fah = o; s.fb = v; s.fbh = vh; s.fr = r; s.frh = rh;`,
-          );
-        }
+      case md.imul3:
+        if ((i.size === 4 || i.size === 8) && (i.mod === 3 || this.plainMemory(i))) return this.imul(k, i);
         break;
       case ctl.jmpRel: {
         const target = this.rips[k]! + i.len + i.imm;
@@ -628,19 +720,19 @@ class BlockSource {
         return this.guarded(
           k,
           `(r = (lo[4] - 8) >>> 0, rh = lo[4] < 8 ? (hi[4] - 1) >>> 0 : hi[4], a = (rh | 0) * ${TWO_32} + r, ${this.hit(8, true)})`,
-          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; cpu.rip = ${target}; ${this.exitBranched(k)}`,
+          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; cpu.rip = ${target}; ${this.exitBranched(k, String(target))}`,
         );
       }
       case ctl.jmpInd:
         // control.ts jmpInd: the target (register, or a qword in memory) must be canonical, else #GP in the handler.
         if (i.mod === 3) {
-          return this.guarded(k, `(r = ${this.reg64(M)}, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT})`, `cpu.rip = r; ${this.exitBranched(k)}`);
+          return this.guarded(k, `(r = ${this.reg64(M)}, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT})`, `cpu.rip = r; ${this.exitBranched(k, 'r')}`);
         }
         if (!this.plainMemory(i)) break;
         return this.guarded(
           k,
           `(a = ${this.ea(k)}, ${this.hit(8, false)} && (v = ${this.load(8)}, r = (vh | 0) * ${TWO_32} + v, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT}))`,
-          `cpu.rip = r; ${this.exitBranched(k)}`,
+          `cpu.rip = r; ${this.exitBranched(k, 'r')}`,
         );
       case ctl.callInd: {
         // control.ts callInd, register form: the target is checked before the push (#GP pushes nothing).
@@ -649,7 +741,7 @@ class BlockSource {
         return this.guarded(
           k,
           `(v = ${this.reg64(M)}, v < ${CANONICAL_LIMIT} && v >= ${-CANONICAL_LIMIT}) && (r = (lo[4] - 8) >>> 0, rh = lo[4] < 8 ? (hi[4] - 1) >>> 0 : hi[4], a = (rh | 0) * ${TWO_32} + r, ${this.hit(8, true)})`,
-          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; cpu.rip = v; ${this.exitBranched(k)}`,
+          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; cpu.rip = v; ${this.exitBranched(k, 'v')}`,
         );
       }
       case ctl.ret:
@@ -657,7 +749,7 @@ class BlockSource {
         return this.guarded(
           k,
           `(a = (hi[4] | 0) * ${TWO_32} + lo[4], ${this.hit(8, false)} && (v = ${this.load(8)}, r = (vh | 0) * ${TWO_32} + v, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT}))`,
-          `a = a + 8; lo[4] = a >>> 0; hi[4] = Math.floor(a / ${TWO_32}) >>> 0; cpu.rip = r; ${this.exitBranched(k)}`,
+          `a = a + 8; lo[4] = a >>> 0; hi[4] = Math.floor(a / ${TWO_32}) >>> 0; cpu.rip = r; ${this.exitBranched(k, 'r')}`,
         );
       default:
     }
@@ -786,6 +878,69 @@ class BlockSource {
     this.emit(`v = lo[${d}]; vh = hi[${d}]; ${calc} lo[${d}] = r; hi[${d}] = rh; s.fop = ${(K_RESULT << 2) | 3}; s.fr = r; s.frh = rh; s.fcf = t; s.fb = j;`);
   }
 
+  /**
+   * IMUL r, r/m (imul2) and IMUL r, r/m, imm (imul3) of 32 or 64 bits, register or memory source
+   * (mul-div.ts imulCore): 32-bit CF = OF = whether the signed product needs more bits, set now;
+   * 64-bit the low half now and CF/OF lazily (K_MUL), with the operands in imulCore's order
+   * (imul2: the destination times the source; imul3: the source times the immediate).
+   */
+  private imul(k: number, i: Insn): void {
+    this.use('s', 'lo', 'hi');
+    this.knownFop = -1;
+    const R = i.reg;
+    const three = i.fn === md.imul3;
+    const wide = i.size === 8;
+    // The source in v (and vh).
+    const src = i.mod === 3 ? `v = lo[${i.rm}]; vh = hi[${i.rm}];` : '';
+    // a, o: the first factor; v, vh: the second.
+    const factors = three ? `a = v; o = vh; v = ${i.imm}; vh = ${i.immHi};` : `a = lo[${R}]; o = hi[${R}];`;
+    const body = wide
+      ? `${factors} r = mulu32(a, v); rh = (W[${MH}] + Math.imul(a, vh) + Math.imul(o, v)) >>> 0; lo[${R}] = r; hi[${R}] = rh; ` +
+        `s.fop = ${(K_MUL << 2) | 3}; s.fa = a; s.fah = o; s.fb = v; s.fbh = vh; s.fr = r; s.frh = rh;`
+      : `${factors} r = Math.imul(a, v); t = (a | 0) * (v | 0) !== r ? 1 : 0; ` +
+        `lo[${R}] = r >>> 0; hi[${R}] = 0; s.fop = ${(K_RESULT << 2) | 2}; s.fr = r >>> 0; s.frh = 0; s.fcf = t; s.fb = t;`;
+    if (i.mod === 3) return this.emit(`${src} ${body}`);
+    const size = wide ? 8 : 4;
+    this.guarded(k, `(a = ${this.ea(k)}, ${this.hit(size, false)})`, `v = ${this.load(size)};${wide ? '' : ' vh = 0;'} ${body}`);
+  }
+
+  /**
+   * SHL/SAL/SHR/SAR of a 32- or 64-bit register by CL (shifts.ts shift_r): shiftImm's formulas
+   * with the count known only at run time. A masked count of 0 changes no flag and only
+   * zero-extends a 32-bit destination, as setReg does.
+   */
+  private shiftCl(i: Insn): void {
+    const d = i.rm;
+    const wide = i.size === 8;
+    this.use('s', 'lo', 'hi');
+    this.knownFop = -1;
+    const left = i.op === sh.SH_SHL || i.op === sh.SH_SAL;
+    const count = `c = lo[1] & ${wide ? 63 : 31};`;
+    if (!wide) {
+      let calc: string;
+      if (i.op === sh.SH_SHR) calc = 'r = v >>> c; t = (v >>> (c - 1)) & 1; j = v >>> 31;';
+      else if (i.op === sh.SH_SAR) calc = 'r = (v >> c) >>> 0; t = (v >> (c - 1)) & 1; j = 0;';
+      else calc = 'r = (v << c) >>> 0; t = (v >>> (32 - c)) & 1; j = (r >>> 31) ^ t;';
+      return this.emit(`${count} if (c === 0) { hi[${d}] = 0; } else { v = lo[${d}]; ${calc} lo[${d}] = r; hi[${d}] = 0; ` +
+        `s.fop = ${(K_RESULT << 2) | 2}; s.fr = r; s.frh = 0; s.fcf = t; s.fb = j; }`);
+    }
+    // The bit of (v, vh) at run-time position p (shifts.ts bit64).
+    const bit = (p: string): string => `((${p}) < 32 ? (v >>> (${p})) & 1 : (vh >>> ((${p}) - 32)) & 1)`;
+    let calc: string;
+    if (left) {
+      calc = 'if (c < 32) { rh = ((vh << c) | (v >>> (32 - c))) >>> 0; r = (v << c) >>> 0; } else { rh = (v << (c - 32)) >>> 0; r = 0; } ' +
+        `t = ${bit('64 - c')}; j = (rh >>> 31) ^ t;`;
+    } else if (i.op === sh.SH_SHR) {
+      calc = 'if (c < 32) { rh = vh >>> c; r = ((v >>> c) | (vh << (32 - c))) >>> 0; } else { rh = 0; r = vh >>> (c - 32); } ' +
+        `t = ${bit('c - 1')}; j = vh >>> 31;`;
+    } else {
+      calc = 'if (c < 32) { rh = (vh >> c) >>> 0; r = ((v >>> c) | (vh << (32 - c))) >>> 0; } else { rh = (vh >> 31) >>> 0; r = (vh >> (c - 32)) >>> 0; } ' +
+        `t = ${bit('c - 1')}; j = 0;`;
+    }
+    this.emit(`${count} if (c !== 0) { v = lo[${d}]; vh = hi[${d}]; ${calc} lo[${d}] = r; hi[${d}] = rh; ` +
+      `s.fop = ${(K_RESULT << 2) | 3}; s.fr = r; s.frh = rh; s.fcf = t; s.fb = j; }`);
+  }
+
   private aluOp(k: number, i: Insn, f: AluForm): void {
     const op = f.op;
     const writes = op < alu.OP_CMP;
@@ -903,7 +1058,7 @@ class BlockSource {
       this.loops = true;
       return `{ cy += ${this.cost}; if (cy + ${this.span} < limit) { done += ${k + 1}; continue; } cpu.rip = ${target}; ${this.leave(k, true)} }`;
     }
-    return `{ cpu.rip = ${target}; ${this.exitBranched(k)} }`;
+    return `{ cpu.rip = ${target}; ${this.exitBranched(k, String(target))} }`;
   }
 }
 

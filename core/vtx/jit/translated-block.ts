@@ -18,6 +18,9 @@ export class BlockContext {
   readonly wTag: Float64Array;
   readonly rHostW: Int32Array;
   readonly wHostW: Int32Array;
+  /** The MMU's L0 execute entries (fetchAddress's hit path), for chaining into another page. */
+  readonly xTag: Float64Array;
+  readonly xHostW: Int32Array;
   readonly u8: Uint8Array;
   readonly u16: Uint16Array;
   readonly u32: Uint32Array;
@@ -37,20 +40,51 @@ export class BlockContext {
     this.wTag = s.mmu.wTag;
     this.rHostW = s.mmu.rHostW;
     this.wHostW = s.mmu.wHostW;
+    this.xTag = s.mmu.xTag;
+    this.xHostW = s.mmu.xHostW;
     this.u8 = s.cpu.mem.u8;
     this.u16 = s.cpu.mem.u16;
     this.u32 = s.cpu.mem.u32;
     this.x32 = s.x32;
     this.f64 = s.f64;
   }
+
+  /**
+   * The exit a block last left by without chaining (see BlockSource.chain): the run loop links
+   * it to the block it runs next, if that one qualifies. Null after any other exit.
+   */
+  from: TranslatedBlock | null = null;
+  slot = 0;
+  /**
+   * The block last entered by chaining into another code page (null: none since the run loop
+   * looked): the run loop goes on in that page, as if it had fetched there itself.
+   */
+  page: TranslatedBlock | null = null;
+  /** Blocks entered by chaining (host-side figure). */
+  chained = 0;
+
+  /** The code page chaining went on in (see `page`), cleared. */
+  takePage(): TranslatedBlock | null {
+    const p = this.page;
+    this.page = null;
+    return p;
+  }
+
+  /** The exit left by the last block run (see `from`), cleared. */
+  takeExit(): TranslatedBlock | null {
+    const f = this.from;
+    this.from = null;
+    return f;
+  }
 }
 
 /**
  * The JavaScript function of a block: runs it from its first instruction (see BlockTranslator).
  * It reads the block's decoded records, frame and generation from `b`, so one function serves
- * every block with the same code.
+ * every block with the same code. It returns the block to run next when its exit is chained to
+ * one the run loop would run next (BlockSource.epilogue), else null.
  */
-export type BlockFunction = (x: BlockContext, limit: number, b: TranslatedBlock) => void;
+export type BlockFunction = (x: BlockContext, limit: number, b: TranslatedBlock) => TranslatedBlock | null;
 
 /**
  * A straight-line run of guest instructions of one code page, compiled to one JavaScript function.
@@ -79,9 +113,18 @@ export class TranslatedBlock {
     readonly insns: readonly Insn[],
     /** The JavaScript source (for tests and debugging). */
     readonly source: string,
+    /** Exits that may chain to a successor in the same code page. */
+    slots: number,
   ) {
     this.length = insns.length;
+    this.links = new Array<TranslatedBlock | null>(slots).fill(null);
   }
+
+  /**
+   * Block chaining: per exit, the block that ran after it (in the same frame and linear page),
+   * which the exit runs directly while the run loop would run it too (BlockSource.chain).
+   */
+  readonly links: Array<TranslatedBlock | null>;
 
   /** Guest instructions in the block. */
   readonly length: number;
