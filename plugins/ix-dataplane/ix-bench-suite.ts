@@ -123,6 +123,7 @@ export class IxBenchSuite implements BenchSuite {
       pingpong64: { linux: linuxNp.oneWayUs, ix: ixNp.oneWayUs },
       echoN1: { linux: linuxN1.messagesPerSecond / 1e6, ix: ixN1.messagesPerSecond / 1e6, linuxCounts: linuxN1.perMessage, ixCounts: ixCounts(ixN1.perMessage) },
       echoKept: { linux: linuxEcho.messagesPerSecond / 1e6, ix: ixEcho.messagesPerSecond / 1e6, linuxCounts: linuxEcho.perMessage, ixCounts: ixCounts(ixEcho.perMessage) },
+      keptOptions: ECHO,
     }));
     rows.push(...this.fig4(ctx));
     return {

@@ -18,13 +18,15 @@ const FIG3A: Record<string, Record<number, number>> = {
 const FIG3B: Record<string, Record<number, number>> = {
   'Linux-10': { 1: 0.19, 2: 0.29, 8: 0.52, 32: 0.76, 64: 0.81, 128: 0.91, 1024: 1.0 },
   'IX-10': { 1: 1.65, 2: 2.82, 8: 6.18, 32: 8.17, 64: 8.48, 128: 8.64, 1024: 8.78 },
+  'IX-40': { 1: 3.76, 2: 6.06, 8: 7.32, 32: 11.36, 64: 11.55, 128: 11.77, 1024: 11.49 },
 };
 const FIG3C: Record<string, Record<number, number>> = {
   'Linux-10': { 64: 0.1, 256: 0.38, 1024: 1.45, 4096: 3.71, 8192: 5.72 },
   'IX-10': { 64: 0.84, 256: 3.22, 1024: 7.05, 4096: 8.56, 8192: 8.74 },
+  'IX-40': { 64: 1.92, 256: 8.16, 1024: 27.48, 4096: 34.24, 8192: 34.52 },
 };
 const SRC3A = 'IX Fig. 3a (authors\' data), n = 1, 64 B, at 2·cores hyperthreads';
-const SRC3 = 'IX Fig. 3 (authors\' data) with all 8 cores, ÷ 8 for one core (IX-10\'s is bound by the 10 GbE line rate from n = 8 on, so ÷ 8 understates one IX core there)';
+const SRC3 = 'IX Fig. 3 (authors\' data) with all 8 cores, ÷ 8 for one core (IX-10\'s is bound by the 10 GbE line rate from n = 8 on, so ÷ 8 understates one IX core there; IX-40 is four 10 GbE ports in the paper, one 40 Gb/s port here)';
 
 /** Fig. 3a's cores, and the connection slots per core of the n = 1 runs (each slot opens a connection per message). */
 const CORES = [1, 2, 4] as const;
@@ -45,6 +47,8 @@ export interface IxSeriesInputs {
   readonly echoN1: { linux: number; ix: number; linuxCounts: Record<string, number>; ixCounts: Record<string, number> };
   /** The one-core kept-connection echo rows (n = 1024 in the paper). */
   readonly echoKept: { linux: number; ix: number; linuxCounts: Record<string, number>; ixCounts: Record<string, number> };
+  /** The kept-connection row's experiment (IX-40 runs it again on a 40 Gb/s port). */
+  readonly keptOptions: { readonly connections: number; readonly roundTrips: number; readonly messageBytes: number };
 }
 
 /** Steps `ixFigureSeries` reports. */
@@ -53,7 +57,7 @@ export const IX_SERIES_STEPS = 4;
 /**
  * The series of IX Figs. 2 and 3, each point a model run drawn against the paper's series:
  * 3a echo throughput against server cores (n = 1, 64 B) for Linux-10, IX-10 and IX-40; 3b
- * against round trips per connection and 3c against message size on one core; 2, NetPIPE goodput
+ * against round trips per connection and 3c against message size on one core, for the same three; 2, NetPIPE goodput
  * against message size, and the size that reaches 5 Gb/s. IX-40 is one port at 40 Gb/s (the
  * model's 82599 with its line rate raised, and the client's port at 40 Gb/s too), standing for
  * the paper's four 10 GbE ports.
@@ -62,6 +66,8 @@ export function ixFigureSeries(ctx: BenchContext, inputs: IxSeriesInputs): Bench
   const rows: BenchRow[] = [];
   const profile = ctx.profile;
 
+  // IX-40's one-core n = 1 point: Fig. 3a runs it (no row above has a 40 Gb/s port), 3b and 3c reuse it.
+  let ix40N1: { value: number; counts: Record<string, number> } | undefined;
   // Fig. 3a: cores.
   for (const series of ['Linux-10', 'IX-10', 'IX-40'] as const) {
     for (const cores of CORES) {
@@ -85,6 +91,7 @@ export function ixFigureSeries(ctx: BenchContext, inputs: IxSeriesInputs): Bench
           value = e.messagesPerSecond / 1e6;
           counts = { ...ixCounts(e.perMessage), ...perThread(e.serverOutput) };
           seconds = e.measuredSeconds;
+          if (series === 'IX-40' && cores === 1) ix40N1 = { value, counts };
         }
       }
       rows.push({
@@ -99,17 +106,25 @@ export function ixFigureSeries(ctx: BenchContext, inputs: IxSeriesInputs): Bench
   ctx.progress('fig. 3a');
 
   // Fig. 3b: round trips per connection, one core.
-  for (const series of ['Linux-10', 'IX-10'] as const) {
+  for (const series of ['Linux-10', 'IX-10', 'IX-40'] as const) {
+    const bitsPerSecond = series === 'IX-40' ? 40e9 : undefined;
     const points: Array<[number, number, Record<string, number>, string]> = [
-      [1, series === 'Linux-10' ? inputs.echoN1.linux : inputs.echoN1.ix, series === 'Linux-10' ? inputs.echoN1.linuxCounts : inputs.echoN1.ixCounts, 'the echo-n1-64b row'],
+      series === 'IX-40'
+        ? [1, ix40N1!.value, ix40N1!.counts, 'the fig3a:IX-40:cores=1 row']
+        : [1, series === 'Linux-10' ? inputs.echoN1.linux : inputs.echoN1.ix, series === 'Linux-10' ? inputs.echoN1.linuxCounts : inputs.echoN1.ixCounts, 'the echo-n1-64b row'],
     ];
     for (const n of ROUND_TRIPS) {
       const o = { profile, connections: 16, roundTrips: Math.max(2 * n, 32), perConnection: n, messageBytes: 64 };
-      const e = series === 'Linux-10' ? runEchoExperiment({ ...o, server: ECHO_LINUX, cpus: 1 }) : runIxEcho({ ...o, echoIx: ECHO_IX });
+      const e = series === 'Linux-10' ? runEchoExperiment({ ...o, server: ECHO_LINUX, cpus: 1 }) : runIxEcho({ ...o, echoIx: ECHO_IX, bitsPerSecond });
       const counts = 'threads' in e ? ixCounts(e.perMessage) : e.perMessage;
       points.push([n, e.messagesPerSecond / 1e6, counts, `16 connection slots × ${o.roundTrips} messages, ${((Math.ceil(16 * o.roundTrips * 0.9) / e.messagesPerSecond) * 1e3).toFixed(2)} ms simulated`]);
     }
-    points.push([1024, series === 'Linux-10' ? inputs.echoKept.linux : inputs.echoKept.ix, series === 'Linux-10' ? inputs.echoKept.linuxCounts : inputs.echoKept.ixCounts, 'connections kept: the echo-n1024-64b row']);
+    if (series === 'IX-40') {
+      const e = runIxEcho({ profile, ...inputs.keptOptions, echoIx: ECHO_IX, bitsPerSecond });
+      points.push([1024, e.messagesPerSecond / 1e6, ixCounts(e.perMessage), `connections kept: the echo-n1024-64b row's run on a 40 Gb/s port, ${(e.measuredSeconds * 1e3).toFixed(2)} ms simulated`]);
+    } else {
+      points.push([1024, series === 'Linux-10' ? inputs.echoKept.linux : inputs.echoKept.ix, series === 'Linux-10' ? inputs.echoKept.linuxCounts : inputs.echoKept.ixCounts, 'connections kept: the echo-n1024-64b row']);
+    }
     for (const [n, value, counts, how] of points) {
       rows.push({
         id: `fig3b:${series}:n=${n}`, unit: 'M msgs/s', value,
@@ -123,13 +138,16 @@ export function ixFigureSeries(ctx: BenchContext, inputs: IxSeriesInputs): Bench
   ctx.progress('fig. 3b');
 
   // Fig. 3c: message size, n = 1, one core; goodput is the echoed payload one way.
-  for (const series of ['Linux-10', 'IX-10'] as const) {
+  for (const series of ['Linux-10', 'IX-10', 'IX-40'] as const) {
+    const bitsPerSecond = series === 'IX-40' ? 40e9 : undefined;
     const points: Array<[number, number, Record<string, number>, string]> = [
-      [64, series === 'Linux-10' ? inputs.echoN1.linux : inputs.echoN1.ix, series === 'Linux-10' ? inputs.echoN1.linuxCounts : inputs.echoN1.ixCounts, 'the echo-n1-64b row'],
+      series === 'IX-40'
+        ? [64, ix40N1!.value, ix40N1!.counts, 'the fig3a:IX-40:cores=1 row']
+        : [64, series === 'Linux-10' ? inputs.echoN1.linux : inputs.echoN1.ix, series === 'Linux-10' ? inputs.echoN1.linuxCounts : inputs.echoN1.ixCounts, 'the echo-n1-64b row'],
     ];
     for (const size of SIZES) {
       const o = { profile, connections: 16, roundTrips: 16, perConnection: 1, messageBytes: size };
-      const e = series === 'Linux-10' ? runEchoExperiment({ ...o, server: ECHO_LINUX, cpus: 1 }) : runIxEcho({ ...o, echoIx: ECHO_IX });
+      const e = series === 'Linux-10' ? runEchoExperiment({ ...o, server: ECHO_LINUX, cpus: 1 }) : runIxEcho({ ...o, echoIx: ECHO_IX, bitsPerSecond });
       const counts = 'threads' in e ? ixCounts(e.perMessage) : e.perMessage;
       points.push([size, e.messagesPerSecond / 1e6, counts, `16 connection slots × 16 messages, ${((Math.ceil(16 * 16 * 0.9) / e.messagesPerSecond) * 1e3).toFixed(2)} ms simulated`]);
     }
