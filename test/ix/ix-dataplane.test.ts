@@ -157,4 +157,32 @@ describe('a hostile IX application', () => {
     expect(server.output).toContain('close: 0');
     expect(t.mbufsHeld).toBe(0);
   }, 60_000);
+
+  it('never reads through ixev: once more segments wait than its receive ring holds (128), ixev closes the connection and says so, and every mbuf comes back', () => {
+    const cluster = new Cluster();
+    const server = new IxNode(cluster, 'server', { profile: PROFILE, mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 1]), address: 0x0a00_0001, port: 7 });
+    const client = new ModelledHost('client', cluster.events, Uint8Array.from([0, 0x1b, 0x21, 0, 0, 2]), 0x0a00_0002, 24, 2);
+    cluster.connectHost(server.nic, client, 0.5e-6);
+    const proc = server.spawn(HOSTILE_IX, ['deaf']);
+    server.start();
+    for (let i = 0; i < 200 && server.setup.threads.length === 0; i++) cluster.run(cluster.events.now + 1e9);
+    const s = client.stack.tcpSocket();
+    s.noDelay = true;
+    expect(s.connect(0x0a00_0001, 7)).toBe(-EINPROGRESS);
+    for (let i = 0; i < 100 && s.state !== TCP_ESTABLISHED; i++) cluster.run(cluster.events.now + 1e8);
+    const t = server.setup.threads[0]!;
+    // 128 small segments fill the ring and are held, unread; the 129th closes the connection.
+    for (let k = 0; k < 128; k++) {
+      expect(s.send(new Uint8Array(16).fill(k))).toBe(16);
+      cluster.run(cluster.events.now + 2e6);
+    }
+    expect(t.mbufsHeld).toBe(128);
+    expect(s.state).toBe(TCP_ESTABLISHED);
+    expect(s.send(new Uint8Array(16).fill(128))).toBe(16);
+    for (let i = 0; i < 200 && !proc.zombie; i++) cluster.run(cluster.events.now + 1e9);
+    expect(server.output).toContain('deaf: hangup with unread segments: 128');
+    expect(server.output).toContain('deaf: released 1');
+    expect(s.state).not.toBe(TCP_ESTABLISHED); // the server's FIN (or reset) reached the client
+    expect(t.mbufsHeld).toBe(0);
+  }, 60_000);
 });

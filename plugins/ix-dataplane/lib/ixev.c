@@ -273,7 +273,21 @@ void ixev_wait(void)
 		case USYS_TCP_RECV:
 			if (ctx->closing)
 				break;
-			if (ctx->rx_tail - ctx->rx_head < IXEV_RECV_DEPTH) {
+			if (ctx->rx_tail - ctx->rx_head == IXEV_RECV_DEPTH) {
+				/*
+				 * More segments wait unread than the ring holds (a peer sending many small
+				 * ones to an application that does not read): the stream cannot go on
+				 * without a hole in it, so the connection is closed — the dataplane takes
+				 * back every mbuf it still holds for it — and the application is told, as
+				 * for a dead connection, instead of losing these bytes unseen.
+				 */
+				ctx->dead = 1;
+				ixev_close(ctx);
+				if (ctx->handler)
+					ctx->handler(ctx, IXEVHUP);
+				break;
+			}
+			{
 				unsigned int t = ctx->rx_tail++ % IXEV_RECV_DEPTH;
 				ctx->rx_addr[t] = e->arg0;
 				ctx->rx_len[t] = e->arg1;

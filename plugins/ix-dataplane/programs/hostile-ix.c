@@ -4,7 +4,8 @@
  * read-only memory, unmapped and too long, calls it cannot make (unknown numbers, bad handles,
  * scatter-gather lists and buffers in dataplane memory, too many entries, a recv_done beyond
  * what it received), with the argument `vmcall` asks for the set-up hypercall from ring 3,
- * with `hoard` receives on a connection without ever calling recv_done, with `stall N` accepts N
+ * with `hoard` receives on a connection without ever calling recv_done, with `deaf` accepts one
+ * through ixev and never reads it (ixev closes it once its receive ring is full), with `stall N` accepts N
  * connections and then stays away from the dataplane for 3 ms (the RX ring fills, the NIC drops)
  * before it takes every byte they send
  * — and then, on the connection a client opens, echoes the first message
@@ -126,6 +127,45 @@ static void hoard(void)
 	ix_posix(SYS_exit, 0, 0, 0);
 }
 
+/*
+ * With `deaf`: an ixev application that accepts one connection and never reads from it. Once
+ * more segments wait than ixev's receive ring holds, ixev closes the connection and says so.
+ */
+static struct ixev_ctx deaf_ctx;
+static volatile int deaf_released;
+
+static void deaf_handler(struct ixev_ctx *ctx, unsigned int reason)
+{
+	if (reason & IXEVHUP) {
+		say("deaf: hangup with unread segments:", (long) (ctx->rx_tail - ctx->rx_head));
+		ixev_close(ctx);
+	}
+}
+
+static struct ixev_ctx *deaf_accept(uint64_t h, uint32_t ip, uint16_t port)
+{
+	(void) h, (void) ip, (void) port;
+	ixev_ctx_init(&deaf_ctx);
+	ixev_set_handler(&deaf_ctx, IXEVIN, deaf_handler);
+	return &deaf_ctx;
+}
+
+static void deaf_release(struct ixev_ctx *ctx)
+{
+	(void) ctx;
+	deaf_released = 1;
+}
+
+static void deaf(void)
+{
+	static struct ixev_conn_ops ops = { .accept = deaf_accept, .release = deaf_release };
+	ixev_init(&ops);
+	while (!deaf_released)
+		ixev_wait();
+	say("deaf: released", 1);
+	ix_posix(SYS_exit, 0, 0, 0);
+}
+
 static long stall_conns;
 
 static void nap(long ns)
@@ -242,6 +282,8 @@ int main(int argc, char **argv)
 		return ix_run(vmcall_from_ring3, ustack, sizeof(ustack));
 	if (argc > 1 && strcmp(argv[1], "hoard") == 0)
 		return ix_run(hoard, ustack, sizeof(ustack));
+	if (argc > 1 && strcmp(argv[1], "deaf") == 0)
+		return ix_run(deaf, ustack, sizeof(ustack));
 	if (argc > 1 && strcmp(argv[1], "unmap") == 0)
 		return ix_run(unmap_region, ustack, sizeof(ustack));
 	if (argc > 2 && strcmp(argv[1], "stall") == 0) {
