@@ -14,7 +14,7 @@ import { MemcachedRig, meetsSla } from '../../core/cluster/memcached-experiment.
 import type { TcpSocket } from '../../core/net/tcp-socket.js';
 import { TCP_ESTABLISHED } from '../../core/net/tcp-state.js';
 import { SERVER_ADDR } from '../../core/cluster/echo-experiment.js';
-import { exchange } from './socket-exchange.js';
+import { exchange, rawMemcachedConnection } from './socket-exchange.js';
 
 const KV = join(GUEST_BIN, 'kvserver');
 
@@ -126,13 +126,7 @@ describe.runIf(existsSync(KV))('kvserver on a simulated Linux machine under open
 
   it('a client that resets in the middle of a SET, and one that sends garbage, leave the server serving the others', () => {
     const rig = new MemcachedRig({ profile: 'dune-e3-1230v2', server: KV, cpus: 1, workload: USR, connections: 4, records: 20 });
-    const raw = (): TcpSocket => {
-      const s = rig.client.stack.tcpSocket();
-      s.connect(SERVER_ADDR, 11211);
-      rig.cluster.run(rig.cluster.events.now + 1e9);
-      expect(s.state).toBe(TCP_ESTABLISHED);
-      return s;
-    };
+    const raw = (): TcpSocket => rawMemcachedConnection(rig);
     const half = raw();
     half.send(new TextEncoder().encode('set k 0 0 100\r\nabc'));
     rig.cluster.run(rig.cluster.events.now + 1e8);

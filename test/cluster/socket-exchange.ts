@@ -1,5 +1,18 @@
+import { expect } from 'vitest';
 import type { Cluster } from '../../core/cluster/cluster.js';
+import { SERVER_ADDR } from '../../core/cluster/echo-experiment.js';
+import type { MemcachedRig } from '../../core/cluster/memcached-experiment.js';
 import type { TcpSocket } from '../../core/net/tcp-socket.js';
+import { TCP_ESTABLISHED } from '../../core/net/tcp-state.js';
+
+/** A raw TCP connection from the memcached rig's client host to the server's port 11211, established. */
+export function rawMemcachedConnection(rig: MemcachedRig): TcpSocket {
+  const s = rig.client.stack.tcpSocket();
+  s.connect(SERVER_ADDR, 11211);
+  rig.cluster.run(rig.cluster.events.now + 1e9);
+  expect(s.state).toBe(TCP_ESTABLISHED);
+  return s;
+}
 
 /**
  * Sends `tx` on a connected client socket as its window allows and reads what comes back, 16 kB

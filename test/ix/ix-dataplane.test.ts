@@ -12,6 +12,22 @@ const PROFILE = 'dune-e3-1230v2';
 const ECHO_IX = join(IX_BIN, 'echo-ix');
 const HOSTILE_IX = join(IX_BIN, 'hostile-ix');
 
+/** hostile-ix in `mode` on an IX node, and one client connection to it, established (Nagle off). */
+function hostileWithClient(mode: string) {
+  const cluster = new Cluster();
+  const server = new IxNode(cluster, 'server', { profile: PROFILE, mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 1]), address: 0x0a00_0001, port: 7 });
+  const client = new ModelledHost('client', cluster.events, Uint8Array.from([0, 0x1b, 0x21, 0, 0, 2]), 0x0a00_0002, 24, 2);
+  cluster.connectHost(server.nic, client, 0.5e-6);
+  const proc = server.spawn(HOSTILE_IX, [mode]);
+  server.start();
+  for (let i = 0; i < 200 && server.setup.threads.length === 0; i++) cluster.run(cluster.events.now + 1e9);
+  const s = client.stack.tcpSocket();
+  s.noDelay = true;
+  expect(s.connect(0x0a00_0001, 7)).toBe(-EINPROGRESS);
+  for (let i = 0; i < 100 && s.state !== TCP_ESTABLISHED; i++) cluster.run(cluster.events.now + 1e8);
+  return { cluster, server, proc, s, t: server.setup.threads[0]! };
+}
+
 describe('the IX dataplane', () => {
   it('echoes for a ring-3 application from guest ring 0: polled, batched, no interrupts, no mbuf leaked, deterministic', () => {
     const run = () => runIxEcho({ profile: PROFILE, echoIx: ECHO_IX, connections: 8, roundTrips: 16, messageBytes: 64 });
@@ -132,18 +148,7 @@ describe('a hostile IX application', () => {
   }, 60_000);
 
   it('never calls recv_done: its mbufs stay held while it lives and all come back when it closes', () => {
-    const cluster = new Cluster();
-    const server = new IxNode(cluster, 'server', { profile: PROFILE, mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 1]), address: 0x0a00_0001, port: 7 });
-    const client = new ModelledHost('client', cluster.events, Uint8Array.from([0, 0x1b, 0x21, 0, 0, 2]), 0x0a00_0002, 24, 2);
-    cluster.connectHost(server.nic, client, 0.5e-6);
-    const proc = server.spawn(HOSTILE_IX, ['hoard']);
-    server.start();
-    for (let i = 0; i < 200 && server.setup.threads.length === 0; i++) cluster.run(cluster.events.now + 1e9);
-    const s = client.stack.tcpSocket();
-    s.noDelay = true;
-    expect(s.connect(0x0a00_0001, 7)).toBe(-EINPROGRESS);
-    for (let i = 0; i < 100 && s.state !== TCP_ESTABLISHED; i++) cluster.run(cluster.events.now + 1e8);
-    const t = server.setup.threads[0]!;
+    const { cluster, server, proc, s, t } = hostileWithClient('hoard');
     for (let k = 0; k < 100; k++) {
       expect(s.send(new Uint8Array(64).fill(k))).toBe(64);
       cluster.run(cluster.events.now + 2e6);
@@ -159,18 +164,7 @@ describe('a hostile IX application', () => {
   }, 60_000);
 
   it('never reads through ixev: once more segments wait than its receive ring holds (128), ixev closes the connection and says so, and every mbuf comes back', () => {
-    const cluster = new Cluster();
-    const server = new IxNode(cluster, 'server', { profile: PROFILE, mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 1]), address: 0x0a00_0001, port: 7 });
-    const client = new ModelledHost('client', cluster.events, Uint8Array.from([0, 0x1b, 0x21, 0, 0, 2]), 0x0a00_0002, 24, 2);
-    cluster.connectHost(server.nic, client, 0.5e-6);
-    const proc = server.spawn(HOSTILE_IX, ['deaf']);
-    server.start();
-    for (let i = 0; i < 200 && server.setup.threads.length === 0; i++) cluster.run(cluster.events.now + 1e9);
-    const s = client.stack.tcpSocket();
-    s.noDelay = true;
-    expect(s.connect(0x0a00_0001, 7)).toBe(-EINPROGRESS);
-    for (let i = 0; i < 100 && s.state !== TCP_ESTABLISHED; i++) cluster.run(cluster.events.now + 1e8);
-    const t = server.setup.threads[0]!;
+    const { cluster, server, proc, s, t } = hostileWithClient('deaf');
     // 128 small segments fill the ring and are held, unread; the 129th closes the connection.
     for (let k = 0; k < 128; k++) {
       expect(s.send(new Uint8Array(16).fill(k))).toBe(16);

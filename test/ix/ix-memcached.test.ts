@@ -8,10 +8,9 @@ import { SERVER_ADDR } from '../../core/cluster/echo-experiment.js';
 import { MemcachedRig, meetsSla } from '../../core/cluster/memcached-experiment.js';
 import { USR } from '../../core/cluster/memcached-workload.js';
 import type { TcpSocket } from '../../core/net/tcp-socket.js';
-import { TCP_ESTABLISHED } from '../../core/net/tcp-state.js';
 import { KV_IX } from '../../plugins/ix-dataplane/ix-memcached-bench-suite.js';
 import { IxMemcachedServer, ixMemcachedServer } from '../../plugins/ix-dataplane/ix-memcached-experiment.js';
-import { exchange } from '../cluster/socket-exchange.js';
+import { exchange, rawMemcachedConnection } from '../cluster/socket-exchange.js';
 
 const PROFILE = 'dune-e3-1230v2';
 const enc = new TextEncoder();
@@ -55,13 +54,7 @@ describe('kvserver-ix in the memcached rig', () => {
 
   it('a malformed request gets ERROR, a client that resets mid-SET is dropped, and the others are served with no mbuf lost', () => {
     const { rig, server } = ixRig(4, 20);
-    const raw = (): TcpSocket => {
-      const s = rig.client.stack.tcpSocket();
-      s.connect(SERVER_ADDR, 11211);
-      rig.cluster.run(rig.cluster.events.now + 1e9);
-      expect(s.state).toBe(TCP_ESTABLISHED);
-      return s;
-    };
+    const raw = (): TcpSocket => rawMemcachedConnection(rig);
     const half = raw();
     half.send(enc.encode('set k 0 0 100\r\nabc'));
     rig.cluster.run(rig.cluster.events.now + 1e8);
