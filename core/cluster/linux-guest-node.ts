@@ -5,7 +5,7 @@ import { bootLinux } from '../system/boot-linux.js';
 import type { Kernel } from '../linux/kernel.js';
 import type { Machine } from '../vtx/machine.js';
 import { Ixgbe, IxgbeConfig } from '../linux/net/ixgbe.js';
-import { readElfBinary } from '../linux/elf/read-elf-binary.js';
+import { spawnProgram } from '../system/guest-path.js';
 import type { Process } from '../linux/task.js';
 import type { Cluster, ClusterNode } from './cluster.js';
 import { addKernelNode } from './kernel-node.js';
@@ -58,7 +58,7 @@ export class LinuxGuestNode {
 
   /** Starts a static ELF as a process of this machine (call `start` once all are spawned). */
   spawn(path: string, args: string[]): Process {
-    return this.kernel.spawnElf(path, readElfBinary(path), [path, ...args], [], path);
+    return spawnProgram(this.kernel, path, args);
   }
 
   start(): void {

@@ -32,7 +32,7 @@ export interface ExecMode {
 export interface ExecLaunchContext {
   readonly kernel: Kernel;
   readonly elf: ElfFile;
-  /** The path as given (also the execfn of the auxiliary vector). */
+  /** The program's name in the guest (core/system/guest-path.ts: a path inside the package is relative to its root); also the execfn of the auxiliary vector. The ELF is already read. */
   readonly path: string;
   readonly argv: readonly string[];
   readonly envp: readonly string[];

@@ -23,3 +23,4 @@ export { LinuxExecMode, LinuxLauncher, HUGE_PAGES_OPTION } from './linux-exec-mo
 export { DuneExecMode, DuneLauncher } from './dune-exec-mode.js';
 export { EXIT_INTERNAL_ERROR } from './internal-error.js';
 export { CPU_BOUND_PROGRAMS, GUEST_BIN } from './guest-programs.js';
+export { guestPath, spawnProgram } from './guest-path.js';

@@ -11,6 +11,7 @@ import type { ProfileFile } from '../vtx/cost-model.js';
 import { bootLinux } from './boot-linux.js';
 import { EXIT_INTERNAL_ERROR, internalErrorReport } from './internal-error.js';
 import { runStats } from './run-stats.js';
+import { guestPath } from './guest-path.js';
 
 const SIGNAL_NAMES: Record<number, string> = { 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 15: 'SIGTERM' };
 
@@ -34,7 +35,7 @@ export interface RunOptions {
   console?: (fd: number, data: Uint8Array) => void;
   /** Where dunesim's own messages go (default: stderr). */
   report?: (line: string) => void;
-  /** argv[0] (default: the path as given). */
+  /** argv[0] (default: the path as guestPath shows it: relative to the package root when inside it). */
   argv0?: string;
   /** The environment (default: DEFAULT_GUEST_ENV, never the host's). */
   envp?: string[];
@@ -102,9 +103,10 @@ export function runElf(path: string, args: string[], opts: RunElfOptions): ExecR
   if (opts.root !== undefined) k.root = resolve(opts.root);
   if (typeof opts.strace === 'function') k.strace = opts.strace;
   else if (opts.strace === true) k.strace = (line) => process.stderr.write(`[strace] ${line}\n`);
-  const argv = [opts.argv0 ?? path, ...args];
+  const shown = guestPath(path);
+  const argv = [opts.argv0 ?? shown, ...args];
   const envp = opts.envp ?? [...DEFAULT_GUEST_ENV];
-  const p: Process = launcher.launch({ kernel: k, elf, path, argv, envp, report: say });
+  const p: Process = launcher.launch({ kernel: k, elf, path: shown, argv, envp, report: say });
   // The program is its PID namespace's init: when it exits, processes it left behind are killed.
   k.namespaceInit = p;
   opts.configure?.(k);

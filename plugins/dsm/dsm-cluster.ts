@@ -4,6 +4,7 @@ import { ROOT } from '../../core/framework/plugin-manifest.js';
 import { Cluster, ClusterRunEnd, describeStall } from '../../core/cluster/cluster.js';
 import { LinuxGuestNode } from '../../core/cluster/linux-guest-node.js';
 import { readElfBinary } from '../../core/linux/elf/read-elf-binary.js';
+import { guestPath } from '../../core/system/guest-path.js';
 import { DuneModule } from '../../core/dune/dune-module.js';
 import type { Process } from '../../core/linux/task.js';
 import type { ProfileFile } from '../../core/vtx/cost-model.js';
@@ -94,6 +95,7 @@ export function runDsmCluster(o: DsmRunOptions): DsmRun {
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 16) throw new RangeError(`nodes: 1 to 16, got ${o.nodes}`);
   const path = dsmProgramPath(o.program);
   const elf = readElfBinary(path);
+  const shown = guestPath(path);
   const cluster = new Cluster();
   const machines = Math.max(2, o.nodes);
   const dec = new TextDecoder();
@@ -128,7 +130,7 @@ export function runDsmCluster(o: DsmRunOptions): DsmRun {
       ...o.env, ...o.nodeEnv?.[i],
     };
     const env = Object.entries(vars).map(([k, v]) => `${k}=${v}`);
-    procs.push(nodes[i]!.kernel.spawnElf(path, elf, [o.program, ...(o.args ?? [])], env, path));
+    procs.push(nodes[i]!.kernel.spawnElf(shown, elf, [o.program, ...(o.args ?? [])], env, shown));
   }
   for (const n of nodes) n.start();
   if (o.cutLinkAtPs !== undefined) cluster.setLink(nodes[1]!.nic, false, o.cutLinkAtPs);

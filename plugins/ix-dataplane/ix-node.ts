@@ -3,7 +3,7 @@ import { Nic82599 } from '../../core/vtx/devices/nic-82599.js';
 import { bootLinux } from '../../core/system/boot-linux.js';
 import type { Kernel } from '../../core/linux/kernel.js';
 import type { Machine } from '../../core/vtx/machine.js';
-import { readElfBinary } from '../../core/linux/elf/read-elf-binary.js';
+import { spawnProgram } from '../../core/system/guest-path.js';
 import type { Process } from '../../core/linux/task.js';
 import { DuneModule } from '../../core/dune/dune-module.js';
 import type { Cluster, ClusterNode } from '../../core/cluster/cluster.js';
@@ -59,7 +59,7 @@ export class IxNode {
   }
 
   spawn(path: string, args: string[]): Process {
-    return this.kernel.spawnElf(path, readElfBinary(path), [path, ...args], [], path);
+    return spawnProgram(this.kernel, path, args);
   }
 
   start(): void {

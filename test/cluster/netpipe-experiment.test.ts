@@ -9,8 +9,8 @@ import { GUEST_BIN } from '../../core/system/guest-programs.js';
 import { runNetpipe } from '../../core/cluster/netpipe-experiment.js';
 
 const ECHO = join(GUEST_BIN, 'echoserver');
-/** A 142-byte frame at 10 Gb/s plus the 0.5 µs wire: the least a one-way trip can take. */
-const WIRE_US = 0.1136 + 0.5;
+/** A 142-byte frame at 10 Gb/s plus the testbed's 0.83 µs path: the least a one-way trip can take. */
+const WIRE_US = 0.1136 + 0.83;
 
 describe.runIf(existsSync(ECHO))('NetPIPE, Linux to Linux', () => {
   it('every round trip is one request and one echo: two interrupts and two system calls on the client; the same every run', () => {
@@ -20,10 +20,10 @@ describe.runIf(existsSync(ECHO))('NetPIPE, Linux to Linux', () => {
     expect(free.perRoundTrip.deviceIrqs).toBe(2); // the echo's arrival, the request's transmit done
     expect(free.oneWayUs).toBeGreaterThan(WIRE_US);
     expect(run(0).oneWayUs).toBe(free.oneWayUs);
-    // EITR 40 (10.24 µs): the transmit-done interrupt opens an interval the echo's interrupt must
-    // wait out, so a round trip takes at least two intervals.
-    const moderated = run(40);
-    expect(moderated.oneWayUs).toBeGreaterThanOrEqual(10.24 - 1e-6);
-    expect(moderated.oneWayUs).toBeGreaterThan(free.oneWayUs);
+    // EITR 200 (interval 25 × 2.048 = 51.2 µs, longer than a free round trip): the transmit-done interrupt opens an
+    // interval the echo's interrupt must wait out, so a round trip takes at least two intervals.
+    const moderated = run(200);
+    expect(moderated.oneWayUs).toBeGreaterThanOrEqual(51.2 - 1e-6);
+    expect(moderated.oneWayUs).toBeGreaterThan(free.oneWayUs + 10);
   });
 });
