@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { PolicyError } from '../../plugins/sandbox/policy-error.js';
 import { policy } from './run.js';
 import { ATTACKS, WAYS, runPlain, runWay, verdicts } from './netlim-run.js';
+import { guestPath } from '../../core/system/guest-path.js';
 
 const BLOCK = join(ATTACKS, 'netlim-block');
 const DEADLOCK = join(ATTACKS, 'netlim-deadlock');
@@ -79,7 +80,7 @@ describe.runIf(existsSync(BLOCK))('a program that nothing can ever wake ends as 
         expect(verdicts(r.stdout).escaped).toEqual([]);
         expect(r.exitCode).toBe(1);
         expect(r.messages).toMatch(DEADLOCK_LINE);
-        expect(r.messages).toMatch(new RegExp(`pid \\d+ \\(${BLOCK.replace(/[/.]/g, '\\$&')}\\) asleep in ${call}\\n`));
+        expect(r.messages).toMatch(new RegExp(`pid \\d+ \\(${guestPath(BLOCK).replace(/[/.]/g, '\\$&')}\\) asleep in ${call}\\n`));
       });
     }
   }
