@@ -43,7 +43,7 @@ export class ExecBenchSuite implements BenchSuite {
       const native = nativeSeconds(path, args);
       let best = Infinity;
       let instructions = 0;
-      for (let i = 0; i < 2; i++) {
+      for (let i = 0; i < 5; i++) {
         const t0 = performance.now();
         const r = execElf(path, [...args], { mode: 'linux', profile: ctx.profile, memory: 512 << 20, console: () => {} });
         const dt = (performance.now() - t0) / 1000;

@@ -49,7 +49,7 @@ export class X86Interpreter extends Interp implements Interpreter {
     this.cache = CodeCache.of(cpu.mem);
     this.cache.attach(cpu.mmu);
     this.translator = jit ? new BlockTranslator() : null;
-    this.blockContext = new BlockContext(this, this.cache.generation);
+    this.blockContext = new BlockContext(this, this.cache.generation, this.cache);
   }
 
   step(cpu: Cpu, limit = 0, firstPa = -1): void {
@@ -73,6 +73,10 @@ export class X86Interpreter extends Interp implements Interpreter {
     // A fault may have left a block's exit or page behind.
     ctx.takeExit();
     ctx.takePage();
+    ctx.miss = 0;
+    // The last block left before an instruction whose access misses L0: interpret it (the
+    // block would leave again at once), and let the instruction after it start a block.
+    let interpret = false;
     // The code page being executed: its linear base, host base and decoded-instruction array.
     // The fetch is translated (and permission-checked) when execution enters a page; anything
     // that could change the translation (INVLPG, MOV CR3, mode switches, VM exits, faults)
@@ -97,7 +101,7 @@ export class X86Interpreter extends Interp implements Interpreter {
           code = cache.page(hostBase >>> 12);
         }
         if (insn.native && !first) break; // the CPU runs natives
-        if (translator !== null) {
+        if (translator !== null && !interpret) {
           const b = insn.block;
           if (b !== null) {
             if (b.generation === generation[b.frame] && b.cost === costs.instruction) {
@@ -122,6 +126,8 @@ export class X86Interpreter extends Interp implements Interpreter {
                 this.blockRuns++;
                 this.blockInstructions += cpu.instructions - blockStart;
                 blockStart = -1;
+                interpret = ctx.miss !== 0;
+                ctx.miss = 0;
                 if (this.stop || !(cpu.cycles < limit)) break;
                 first = false;
                 head = true;
@@ -213,7 +219,8 @@ export class X86Interpreter extends Interp implements Interpreter {
         cpu.instructions++;
         if (this.stop || !(cpu.cycles < limit)) break;
         first = false;
-        head = cpu.branched;
+        head = cpu.branched || interpret;
+        interpret = false;
       }
     } catch (e) {
       if (blockStart >= 0) this.blockInstructions += cpu.instructions - blockStart;

@@ -1,7 +1,7 @@
 import { CANONICAL_LIMIT } from '../arch.js';
 import * as alu from '../interp/alu.js';
 import * as ctl from '../interp/control.js';
-import { K_ADD, K_LOGIC, K_MUL, K_RESULT, K_SUB, cond, getCF, getLT, getOF } from '../interp/flags.js';
+import { K_ADD, K_DEC, K_INC, K_LOGIC, K_MUL, K_RESULT, K_SUB, cond, getCF, getLT, getOF } from '../interp/flags.js';
 import { BASE_RIP, Handler, Insn, SEG_FS, SEG_NONE } from '../interp/insn.js';
 import * as md from '../interp/mul-div.js';
 import * as mov from '../interp/moves.js';
@@ -221,7 +221,7 @@ class BlockSource {
   /** The fop the block's last inlined flag-setting instruction recorded (-1: none). */
   private knownFop = -1;
   /** Whether the instruction being emitted calls out: never, on its slow path, or always. */
-  private check: 'none' | 'slow' | 'always' = 'none';
+  private check: 'none' | 'always' = 'none';
   private readonly span: number;
   /** The instruction being emitted. */
   private cur = 0;
@@ -263,7 +263,6 @@ class BlockSource {
       this.emit(`cy += ${this.cost};`);
       const check = this.pendingCheck();
       if (check === 'always') this.emit(this.afterCallOut(k));
-      else if (check === 'slow') this.emit(`if (chk !== 0) { chk = 0; ${this.afterCallOut(k)} }`);
     }
     // Falling off the end (unreachable after a last instruction that always leaves).
     this.cur = n - 1;
@@ -279,7 +278,7 @@ class BlockSource {
       ...consts,
       'return function block(x, limit, b) {',
       ...vars,
-      'let a = 0, o = 0, t = 0, j = 0, c = 0, xb = false, xl = 0, xk = 0, xt = 0, xs = -1, v = 0, vh = 0, r = 0, rh = 0, chk = 0, done = 0, nb = null, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
+      'let a = 0, o = 0, t = 0, j = 0, c = 0, xr = NaN, xc = 0, xm = 0, xb = false, xl = 0, xk = 0, xt = 0, xs = -1, v = 0, vh = 0, r = 0, rh = 0, done = 0, nb = null, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
       body.flagLoads,
       'run: for (;;) {',
       ...body.lines,
@@ -391,7 +390,7 @@ class BlockSource {
     return '\u0002';
   }
 
-  private pendingCheck(): 'none' | 'slow' | 'always' {
+  private pendingCheck(): 'none' | 'always' {
     return this.check;
   }
 
@@ -411,11 +410,23 @@ class BlockSource {
    * count, RIP (unless the instruction branched and set it), and the per-instruction fields as the
    * interpreter leaves them.
    */
-  private leave(k: number, branched: boolean, target: string | null = null): string {
+  private leave(k: number, branched: boolean, target: string | null = null, rip: string | null = null, charge = false): string {
     const i = this.insns[k]!;
-    const rip = branched ? '' : `cpu.rip = ${this.rips[k]! + i.len}; `;
+    // A branch the handler made has set cpu.rip already (NaN: keep it).
+    const r = branched ? (rip ?? target ?? 'NaN') : String(this.rips[k]! + i.len);
     const chain = target === null ? 'xs = -1;' : `xt = ${target}; xs = ${this.slots++};`;
-    return `{ ${rip}xb = ${branched}; xl = ${i.len}; xk = ${k + 1}; ${chain} break run; }`;
+    return `{ xr = ${r}; xc = ${charge ? this.cost : 0}; xb = ${branched}; xl = ${i.len}; xk = ${k + 1}; ${chain} break run; }`;
+  }
+
+  /**
+   * Leaves before instruction k, whose memory access would miss the MMU's L0 hit cache: nothing
+   * of it has happened, and the state is the interpreter's before it (k instructions done). The
+   * run loop interprets it (`BlockContext.miss`), where the walk, the fault or the VM exit
+   * happens in the interpreter's code.
+   */
+  private missExit(k: number): string {
+    const i = this.insns[k]!;
+    return `{ xr = ${this.rips[k]}; xc = 0; xb = false; xl = ${i.len}; xk = ${k}; xs = -1; xm = 1; break run; }`;
   }
 
   /**
@@ -423,7 +434,7 @@ class BlockSource {
    * it): its cycles first, then on to the successor block if one is linked (`chain`).
    */
   private exitBranched(k: number, target: string): string {
-    return `{ cy += ${this.cost}; ${this.leave(k, true, target).slice(2)}`;
+    return this.leave(k, true, target, null, true);
   }
 
   /**
@@ -448,31 +459,30 @@ class BlockSource {
    * block writes (all of them hold the interpreter's values: they are loaded at entry).
    */
   private epilogue(flushFlags: string, flushRegs: string): string {
-    const leave = `cpu.branched = xb; cpu.instrLength = xl; cpu.cycles = cy; cpu.instructions += done + xk; ${flushFlags}; ${flushRegs};`;
+    const leave = `if (xr === xr) cpu.rip = xr; cy += xc; cpu.branched = xb; cpu.instrLength = xl; cpu.cycles = cy; cpu.instructions += done + xk; x.miss = xm; ${flushFlags}; ${flushRegs};`;
     if (this.slots === 0) return `${leave}\nreturn null;`;
     const page = this.rips[0]! - (this.rips[0]! & 4095);
     // Another code page: the run loop would fetch there, and chaining may stand in for that fetch
     // only when it is an L0 hit (no TLB look-up, no walk, no counter); the run loop then takes the
     // page from `x.page`.
-    const fetched = '(o = xt & 4095, t = ((xt >>> 12) & 255) + m, xTag[t] === xt - o && xHostW[t] === nb.frame * 1024 && (x.page = nb, true))';
+    const fetched = '(o = xt & 4095, t = ((xt >>> 12) & 255) + m, xTag[t] === xt - o && xHostW[t] === nb.frame * 1024)';
     const where = `(xt - (xt & 4095) === ${page} ? nb.frame === b.frame : ${fetched})`;
-    return `${leave}\nif (xs >= 0) { nb = b.links[xs]; if (nb !== null && nb.rip === xt && nb.generation === generation[nb.frame] && nb.cost === ${this.cost} && cy + nb.span < limit && !s.stop && ${where}) { x.chained++; return nb; } x.from = b; x.slot = xs; }\nreturn null;`;
+    return `${leave}\nif (xs >= 0) { nb = b.links[xs]; if (nb === null || nb.rip !== xt) nb = x.blockAt(xt, b, m); if (nb !== null && !(nb.rip === xt && nb.generation === generation[nb.frame] && nb.cost === ${this.cost} && cy + nb.span < limit && !s.stop && ${where})) nb = null; }\n` +
+      'x.from = nb === null && xs >= 0 ? b : null; x.slot = xs; if (nb !== null) { x.chained++; x.page = nb; }\nreturn nb;';
   }
-
-
 
   /**
    * Instruction k through its interpreter handler, with the interpreter's view: RIP, length,
    * `branched` cleared, the clock and the count of the k instructions before it. The checks that
    * may end the block follow the instruction (`afterCallOut`).
    */
-  private callOut(k: number, always: boolean): string {
+  private callOut(k: number): string {
     this.use('s', 'mmu', 'generation');
-    this.check = always ? 'always' : 'slow';
+    this.check = 'always';
     const i = this.insns[k]!;
     const pre = `cpu.instructions += done + ${k}; `;
     const post = ` cpu.instructions -= done + ${k};`;
-    return `cpu.rip = ${this.rips[k]}; cpu.instrLength = ${i.len}; cpu.branched = false; cpu.cycles = cy; ${pre}${this.flushFlags()}; ${this.flushRegs()}; H${k}(s, b.insns[${k}]); ${this.reloadFlags()}; ${this.reloadRegs()};${post} cy = cpu.cycles; m = mmu.l0Mode;${always ? '' : ' chk = 1;'}`;
+    return `cpu.rip = ${this.rips[k]}; cpu.instrLength = ${i.len}; cpu.branched = false; cpu.cycles = cy; ${pre}${this.flushFlags()}; ${this.flushRegs()}; H${k}(s, b.insns[${k}]); ${this.reloadFlags()}; ${this.reloadRegs()};${post} cy = cpu.cycles; m = mmu.l0Mode;`;
   }
 
   /**
@@ -550,7 +560,7 @@ class BlockSource {
 
   /** An instruction whose accesses all hit: `guard` tests (and may load), `body` commits. */
   private guarded(k: number, guard: string, body: string): void {
-    this.emit(`if (${guard}) { ${body} } else { ${this.callOut(k, false)} }`);
+    this.emit(`if (${guard}) { ${body} } else ${this.missExit(k)}`);
   }
 
   /** The byte register r (AH..BH for 16..19) as getReg8 reads it. */
@@ -586,13 +596,19 @@ class BlockSource {
       case mov.lea:
         if (i.size === 4 || i.size === 8) return this.lea(k, i);
         break;
-      case alu.incDec32_r:
+      case alu.incDec32_r: {
+        // INC and DEC keep CF: the record carries the one the previous operation left (getCF).
+        // Without calling out for the kinds whose CF needs no arithmetic: INC, DEC and
+        // result-defined flags hold it in fcf, logic operations clear it.
         this.use('s');
-        this.knownFop = -1;
+        const fop = ((i.op === 0 ? K_INC : K_DEC) << 2) | 2;
+        this.knownFop = fop;
+        const cf = `(s.fop >= ${K_INC << 2} && s.fop < ${(K_RESULT + 1) << 2} ? s.fcf : s.fop >= ${K_LOGIC << 2} && s.fop < ${K_INC << 2} ? 0 : (${this.flushFlags()}, getCF(s)))`;
         return this.emit(
           `v = lo[${M}]; r = (v ${i.op === 0 ? '+' : '-'} 1) >>> 0; lo[${M}] = r; hi[${M}] = 0; ` +
-          `s.fcf = (${this.flushFlags()}, getCF(s)); s.fop = ${((i.op === 0 ? 5 : 6) << 2) | 2}; s.fa = v; s.fb = 1; s.fr = r;`,
+          `s.fcf = ${cf}; s.fop = ${fop}; s.fa = v; s.fb = 1; s.fr = r;`,
         );
+      }
       case sh.shiftImm32_r:
         return this.shiftImm(i);
       case mov.setcc_r: {
@@ -720,19 +736,19 @@ class BlockSource {
         return this.guarded(
           k,
           `(r = (lo[4] - 8) >>> 0, rh = lo[4] < 8 ? (hi[4] - 1) >>> 0 : hi[4], a = (rh | 0) * ${TWO_32} + r, ${this.hit(8, true)})`,
-          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; cpu.rip = ${target}; ${this.exitBranched(k, String(target))}`,
+          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; ${this.exitBranched(k, String(target))}`,
         );
       }
       case ctl.jmpInd:
         // control.ts jmpInd: the target (register, or a qword in memory) must be canonical, else #GP in the handler.
         if (i.mod === 3) {
-          return this.guarded(k, `(r = ${this.reg64(M)}, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT})`, `cpu.rip = r; ${this.exitBranched(k, 'r')}`);
+          return this.guarded(k, `(r = ${this.reg64(M)}, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT})`, this.exitBranched(k, 'r'));
         }
         if (!this.plainMemory(i)) break;
         return this.guarded(
           k,
           `(a = ${this.ea(k)}, ${this.hit(8, false)} && (v = ${this.load(8)}, r = (vh | 0) * ${TWO_32} + v, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT}))`,
-          `cpu.rip = r; ${this.exitBranched(k, 'r')}`,
+          this.exitBranched(k, 'r'),
         );
       case ctl.callInd: {
         // control.ts callInd, register form: the target is checked before the push (#GP pushes nothing).
@@ -741,7 +757,7 @@ class BlockSource {
         return this.guarded(
           k,
           `(v = ${this.reg64(M)}, v < ${CANONICAL_LIMIT} && v >= ${-CANONICAL_LIMIT}) && (r = (lo[4] - 8) >>> 0, rh = lo[4] < 8 ? (hi[4] - 1) >>> 0 : hi[4], a = (rh | 0) * ${TWO_32} + r, ${this.hit(8, true)})`,
-          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; cpu.rip = v; ${this.exitBranched(k, 'v')}`,
+          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; ${this.exitBranched(k, 'v')}`,
         );
       }
       case ctl.ret:
@@ -749,13 +765,13 @@ class BlockSource {
         return this.guarded(
           k,
           `(a = (hi[4] | 0) * ${TWO_32} + lo[4], ${this.hit(8, false)} && (v = ${this.load(8)}, r = (vh | 0) * ${TWO_32} + v, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT}))`,
-          `a = a + 8; lo[4] = a >>> 0; hi[4] = Math.floor(a / ${TWO_32}) >>> 0; cpu.rip = r; ${this.exitBranched(k, 'r')}`,
+          `a = a + 8; lo[4] = a >>> 0; hi[4] = Math.floor(a / ${TWO_32}) >>> 0; ${this.exitBranched(k, 'r')}`,
         );
       default:
     }
     // Anything else: the interpreter's handler.
     this.knownFop = -1;
-    this.emit(this.callOut(k, true));
+    this.emit(this.callOut(k));
   }
 
   /**
@@ -848,7 +864,7 @@ class BlockSource {
     const c = i.imm & (wide ? 63 : 31);
     if (c === 0) return this.emit(wide ? '' : `hi[${d}] = 0;`);
     this.use('s');
-    this.knownFop = -1;
+    this.knownFop = (K_RESULT << 2) | (wide ? 3 : 2);
     const left = i.op === sh.SH_SHL || i.op === sh.SH_SAL;
     let calc: string;
     if (!wide) {
@@ -886,7 +902,7 @@ class BlockSource {
    */
   private imul(k: number, i: Insn): void {
     this.use('s', 'lo', 'hi');
-    this.knownFop = -1;
+    this.knownFop = i.size === 8 ? (K_MUL << 2) | 3 : (K_RESULT << 2) | 2;
     const R = i.reg;
     const three = i.fn === md.imul3;
     const wide = i.size === 8;
@@ -913,7 +929,8 @@ class BlockSource {
     const d = i.rm;
     const wide = i.size === 8;
     this.use('s', 'lo', 'hi');
-    this.knownFop = -1;
+    // A masked count of 0 leaves the previous fop: condition() tests the recorded one at run time.
+    this.knownFop = (K_RESULT << 2) | (wide ? 3 : 2);
     const left = i.op === sh.SH_SHL || i.op === sh.SH_SAL;
     const count = `c = lo[1] & ${wide ? 63 : 31};`;
     if (!wide) {
@@ -1056,9 +1073,9 @@ class BlockSource {
   private branchTo(k: number, target: number): string {
     if (target === this.rips[0]) {
       this.loops = true;
-      return `{ cy += ${this.cost}; if (cy + ${this.span} < limit) { done += ${k + 1}; continue; } cpu.rip = ${target}; ${this.leave(k, true)} }`;
+      return `{ cy += ${this.cost}; if (cy + ${this.span} < limit) { done += ${k + 1}; continue; } ${this.leave(k, true, null, String(target))} }`;
     }
-    return `{ cpu.rip = ${target}; ${this.exitBranched(k, String(target))} }`;
+    return this.exitBranched(k, String(target));
   }
 }
 
@@ -1092,7 +1109,7 @@ function compute64(op: number): string {
 export function fastCondition(cc: number, fop: number): string | null {
   const kind = fop >> 2;
   const sc = fop & 3;
-  if (kind !== K_ADD && kind !== K_SUB && kind !== K_LOGIC) return null;
+  if (kind !== K_ADD && kind !== K_SUB && kind !== K_LOGIC && kind !== K_INC && kind !== K_DEC && kind !== K_RESULT) return null;
   const sh = SIGN_SHIFT[sc]!;
   const zf = sc === 3 ? '((s.fr | s.frh) === 0)' : '(s.fr === 0)';
   const sf = sc === 3 ? '((s.frh >>> 31) !== 0)' : `(((s.fr << ${sh}) >>> 31) !== 0)`;
@@ -1104,9 +1121,13 @@ export function fastCondition(cc: number, fop: number): string | null {
   } else if (kind === K_ADD) {
     cf = sc === 3 ? '(s.frh < s.fah || (s.frh === s.fah && s.fr < s.fa))' : '(s.fr < s.fa)';
     lt = 'getLT(s)';
-  } else {
+  } else if (kind === K_LOGIC) {
     cf = 'false';
     lt = sf;
+  } else {
+    // INC, DEC and result-defined flags: CF is the recorded one; OF needs getOF (getLT).
+    cf = '(s.fcf !== 0)';
+    lt = 'getLT(s)';
   }
   switch (cc) {
     case 2: return cf;
