@@ -765,7 +765,7 @@ class BlockSource {
         return this.guarded(
           k,
           `(a = (hi[4] | 0) * ${TWO_32} + lo[4], ${this.hit(8, false)} && (v = ${this.load(8)}, r = (vh | 0) * ${TWO_32} + v, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT}))`,
-          `a = a + 8; lo[4] = a >>> 0; hi[4] = Math.floor(a / ${TWO_32}) >>> 0; ${this.exitBranched(k, 'r')}`,
+          `t = lo[4] + 8; lo[4] = t >>> 0; if (t > 4294967295) hi[4] = (hi[4] + 1) >>> 0; ${this.exitBranched(k, 'r')}`,
         );
       default:
     }
@@ -847,7 +847,8 @@ class BlockSource {
     const write = `(v = ${this.load(size)}, a = ${this.reg64(7)}, o = a & 4095, t = ((a >>> 12) & 255) + m, wTag[t] === a - o${align('o')})`;
     const step = `r = (cpu.rflags & ${DF}) !== 0 ? ${-size} : ${size};`;
     const move = (reg: number): string =>
-      `a = ${this.reg64(reg)} + r; lo[${reg}] = a >>> 0; hi[${reg}] = Math.floor(a / ${TWO_32}) >>> 0;`;
+      // RSI/RDI ± the size on their 32-bit halves: a carry or borrow moves the high half.
+      `t = lo[${reg}] + r; lo[${reg}] = t >>> 0; if (t > 4294967295) hi[${reg}] = (hi[${reg}] + 1) >>> 0; else if (t < 0) hi[${reg}] = (hi[${reg}] - 1) >>> 0;`;
     this.guarded(k, `${read} && ${write}`, `${this.store(size, 'v', 'vh')} ${step} ${move(6)} ${move(7)}`);
   }
 
