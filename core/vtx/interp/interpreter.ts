@@ -43,6 +43,8 @@ export class X86Interpreter extends Interp implements Interpreter {
    */
   blockRuns = 0;
   blockInstructions = 0;
+  /** `clockBound` of the clock when a block was last entered from the run loop. */
+  private clockBound = 1;
 
   constructor(cpu: Cpu, jit = jitByDefault()) {
     super(cpu);
@@ -106,14 +108,19 @@ export class X86Interpreter extends Interp implements Interpreter {
           if (b !== null) {
             if (b.generation === generation[b.frame] && b.cost === costs.instruction) {
               // The whole block must fit before the slice's limit (else the interpreter steps).
-              if (b.rip === rip && cpu.cycles + b.span < limit) {
+              // ... and below the next power of two above the clock, so that the block may add
+              // its instructions' cycles in one addition (BlockSource `pending`).
+              const clock = cpu.cycles;
+              if (!(clock < this.clockBound && clock >= this.clockBound * 0.5)) this.clockBound = clockBound(clock);
+              const lim = limit < this.clockBound ? limit : this.clockBound;
+              if (b.rip === rip && clock + b.span < lim) {
                 // The block the last one left to without chaining: link that exit to this one
                 // (the exit checks, each time, that the run loop would run it: BlockSource.chain).
                 if (linkFrom !== null) linkFrom.links[linkSlot] = b;
                 blockStart = cpu.instructions;
                 // Chained blocks: each returns its successor when the run loop would run it next.
-                let next = b.run(ctx, limit, b);
-                while (next !== null) next = next.run(ctx, limit, next);
+                let next = b.run(ctx, lim, b);
+                while (next !== null) next = next.run(ctx, lim, next);
                 linkFrom = ctx.takeExit();
                 linkSlot = ctx.slot;
                 const p = ctx.takePage();
@@ -276,6 +283,17 @@ const KINDS = new Map<Handler, number>(HOT.map((f, k) => [f, k + 1]));
 
 /** Arrivals by a branch at an instruction before a block is translated from it. */
 export const TRANSLATE_AFTER = 16;
+
+/**
+ * The smallest power of two above the clock `c` (1 below one cycle, at most 2^53): while the
+ * clock stays below it, adding whole numbers of cycles is exact, so a block may add n cycles
+ * at once where the interpreter adds one n times, and get the same bits.
+ */
+export function clockBound(c: number): number {
+  let b = 1;
+  while (b <= c && b < 9007199254740992) b *= 2;
+  return b;
+}
 
 /** The block translator is on unless DUNESIM_JIT=0 (`--no-jit` on the command line). */
 export function jitByDefault(): boolean {

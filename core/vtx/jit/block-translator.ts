@@ -229,6 +229,18 @@ class BlockSource {
   private loops = false;
   /** Exits that may chain to a successor block (`chain`): the length of `TranslatedBlock.links`. */
   slots = 0;
+  /**
+   * Instructions emitted since the clock local `cy` was last brought up to date (`syncClock`),
+   * when `batch`: their cycles are added in one addition where the clock is looked at — before
+   * a handler call, at every exit, at a loop's back edge — instead of one addition after each
+   * instruction. The sum is the same to the last bit: the run loop enters a block only when
+   * its whole span stays below the next power of two above the clock (`Interp.clockBound`), so
+   * every partial sum of whole-cycle costs is exactly representable, and n additions of the
+   * cost equal one addition of n times it.
+   */
+  private pending = 0;
+  /** Whether the per-instruction cost is a whole number of cycles (see `pending`). */
+  private readonly batch: boolean;
 
   constructor(
     private readonly insns: Insn[],
@@ -236,6 +248,7 @@ class BlockSource {
     private readonly cost: number,
   ) {
     this.span = blockSpan(insns.length, cost);
+    this.batch = Number.isInteger(cost) && cost > 0;
     // Registers in locals pay for their loads at entry and stores at exit only when the block
     // runs many instructions per entry: when it loops in place. A short block entered millions
     // of times (qsort's, seven instructions between calls and returns) would load and store
@@ -260,7 +273,10 @@ class BlockSource {
       this.emit(`// ${k}: ${i.fn.name} at ${this.rips[k]!.toString(16)}`);
       this.check = 'none';
       this.instruction(k, i);
-      this.emit(`cy += ${this.cost};`);
+      // The instruction's cycle: added now when the cost is not a whole number, else counted
+      // and added where the clock is looked at (see `pending`).
+      if (this.batch) this.pending++;
+      else this.emit(`cy += ${this.cost};`);
       const check = this.pendingCheck();
       if (check === 'always') this.emit(this.afterCallOut(k));
     }
@@ -415,7 +431,7 @@ class BlockSource {
     // A branch the handler made has set cpu.rip already (NaN: keep it).
     const r = branched ? (rip ?? target ?? 'NaN') : String(this.rips[k]! + i.len);
     const chain = target === null ? 'xs = -1;' : `xt = ${target}; xs = ${this.slots++};`;
-    return `{ xr = ${r}; xc = ${charge ? this.cost : 0}; xb = ${branched}; xl = ${i.len}; xk = ${k + 1}; ${chain} break run; }`;
+    return `{ xr = ${r}; xc = ${(this.pending + (charge ? 1 : 0)) * this.cost}; xb = ${branched}; xl = ${i.len}; xk = ${k + 1}; ${chain} break run; }`;
   }
 
   /**
@@ -426,13 +442,29 @@ class BlockSource {
    */
   private missExit(k: number): string {
     const i = this.insns[k]!;
-    return `{ xr = ${this.rips[k]}; xc = 0; xb = false; xl = ${i.len}; xk = ${k}; xs = -1; xm = 1; break run; }`;
+    return `{ xr = ${this.rips[k]}; xc = ${this.pending * this.cost}; xb = false; xl = ${i.len}; xk = ${k}; xs = -1; xm = 1; break run; }`;
   }
 
   /**
    * Leaves from inside instruction k, which branched to `target` (an expression; RIP is set to
    * it): its cycles first, then on to the successor block if one is linked (`chain`).
    */
+  /** Leaves from inside instruction k to `rip`, the clock `cy` already counting it (a loop's back edge at the limit). */
+  private leaveSynced(k: number, rip: string): string {
+    const p = this.pending;
+    this.pending = 0;
+    const text = this.leave(k, true, null, rip);
+    this.pending = p;
+    return text;
+  }
+
+  /** Brings the clock local up to date (see `pending`): before anything outside the block reads it. */
+  private syncClock(): string {
+    const p = this.pending;
+    this.pending = 0;
+    return p === 0 ? '' : `cy += ${p * this.cost}; `;
+  }
+
   private exitBranched(k: number, target: string): string {
     return this.leave(k, true, target, null, true);
   }
@@ -710,6 +742,14 @@ class BlockSource {
       }
     }
     if (f === str.movs && i.rep === 0 && !i.a32 && i.seg === SEG_NONE) return this.movs(k, i);
+    if ((f === str.movs || f === str.stos) && i.rep !== 0 && !i.a32) {
+      // REP with RCX = 0 (memcpy and memset of fewer than 8 bytes: `rep movsq` of n / 8 qwords)
+      // does nothing but retire (string-ops.ts returns before any access); any other count
+      // goes through the handler.
+      this.knownFop = -1;
+      this.use('cpu', 'lo', 'hi');
+      return this.emit(`${this.syncClock()}if ((lo[1] | hi[1]) === 0) cpu.branched = false; else { ${this.callOut(k)} }`);
+    }
     const sseOp = this.sse(k, i);
     if (sseOp) return;
     switch (f) {
@@ -771,7 +811,7 @@ class BlockSource {
     }
     // Anything else: the interpreter's handler.
     this.knownFop = -1;
-    this.emit(this.callOut(k));
+    this.emit(this.syncClock() + this.callOut(k));
   }
 
   /**
@@ -1074,7 +1114,7 @@ class BlockSource {
   private branchTo(k: number, target: number): string {
     if (target === this.rips[0]) {
       this.loops = true;
-      return `{ cy += ${this.cost}; if (cy + ${this.span} < limit) { done += ${k + 1}; continue; } ${this.leave(k, true, null, String(target))} }`;
+      return `{ cy += ${(this.pending + 1) * this.cost}; if (cy + ${this.span} < limit) { done += ${k + 1}; continue; } ${this.leaveSynced(k, String(target))} }`;
     }
     return this.exitBranched(k, String(target));
   }
