@@ -115,7 +115,7 @@ export class X86Interpreter extends Interp implements Interpreter {
               const lim = limit < this.clockBound ? limit : this.clockBound;
               if (b.rip === rip && clock + b.span < lim) {
                 // The block the last one left to without chaining: link that exit to this one
-                // (the exit checks, each time, that the run loop would run it: BlockSource.chain).
+                // (the exit checks, each time, that the run loop would run it: BlockSource.epilogue).
                 if (linkFrom !== null) linkFrom.links[linkSlot] = b;
                 blockStart = cpu.instructions;
                 // Chained blocks: each returns its successor when the run loop would run it next.

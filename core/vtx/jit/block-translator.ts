@@ -27,30 +27,41 @@ import { BlockFunction, TranslatedBlock } from './translated-block.js';
  * - Each instruction's effect is inlined with its operands as constants: register numbers,
  *   immediates, displacements, RIP-relative addresses, branch targets.
  * - Memory operands take the MMU's L0 hit path inline (same tables, same hit test). When any
- *   access of an instruction would miss, nothing has been changed yet, and the instruction runs
- *   through its interpreter handler instead ("call-out"), with RIP, the instruction length and the
- *   clock set as the interpreter would have them — so page walks, EPT violations, faults and
- *   self-modifying-code reports happen in the interpreter's code, with its state.
- * - Instructions the translator does not inline call their handler the same way.
+ *   access of an instruction would miss, nothing has been changed yet, and the block leaves
+ *   before it (`missExit`): the run loop interprets that instruction, so page walks, EPT
+ *   violations, faults and self-modifying-code reports happen in the interpreter's code, with its
+ *   state, and the instruction after it may start a block of its own.
+ * - Instructions the translator does not inline call their interpreter handler ("call-out"), with
+ *   RIP, the instruction length, the flags, the registers and the clock set as the interpreter
+ *   would have them.
  * - The clock: the interpreter adds `costs.instruction` to the clock after every instruction and
- *   counts it. A block keeps the clock in a local and adds the cost after every instruction too —
- *   the same floating-point additions in the same order (walk references cost 20.6 cycles, so the
- *   clock is fractional and n additions are not n × cost) — and writes it back before anything
- *   outside the block can look: before a call-out and when it leaves. The instruction count is an
- *   integer and is added once on leaving (k before a call-out in the k-th instruction, taken back
- *   after it), so whatever runs inside — a walk charging references, a fault, a VMM at an EPT
- *   violation — sees the interpreter's clock and count.
+ *   counts it. A block keeps the clock in a local and adds the cycles of the instructions since
+ *   it last did where anything can look — before a call-out, at every exit, at a loop's back
+ *   edge — in one addition. The bits are the interpreter's: the clock is fractional (walk
+ *   references cost 20.6 cycles), but the run loop enters a block only when its whole span stays
+ *   below the next power of two above the clock (`clockBound`), where adding whole cycles is
+ *   exact, so n additions of the cost equal one of n times it (a cost that is not a whole number
+ *   is added after every instruction, as the interpreter does). The instruction count is an
+ *   integer and is added once on leaving (k before a call-out in the k-th instruction, taken
+ *   back after it), so whatever runs inside — a walk charging references, a fault, a VMM at an
+ *   EPT violation — sees the interpreter's clock and count.
  * - The interpreter stops a slice after the instruction that reaches `limit`. A block runs only
  *   when its whole length fits (`blockSpan`); after a call-out (which may add walk or device
  *   cycles) it checks again, and leaves after that instruction if it no longer fits, or if the
  *   instruction branched, asked to stop the batch, or dropped decoded code of the block's page
  *   (self-modifying code: the rest of the block may be stale).
- *
+ * - Exits assign locals only (`leave`), and one shared epilogue writes the CPU's state: code that
+ *   runs rarely (a side exit, the end of a slice) then has no property access of its own, which
+ *   V8 would compile as a deoptimisation point and, once taken, send the block back to its
+ *   interpreter until it is optimised again.
+
  * A block ends at an unconditional control transfer, at a system instruction, at the end of the
  * page, at an instruction not yet decoded or crossing the page, at a native stub, or at MAX_LENGTH;
  * conditional branches inside it are side exits, and a branch back to its first instruction runs
  * it again in place (a loop) when the run loop would have. An exit to another translated block
- * calls it directly (chaining) when the run loop would have run that block next (`chain`).
+ * runs next without the run loop (chaining) when the run loop would have run that block next
+ * (`epilogue`): through the link the exit remembers, or, for an exit whose target changes (a
+ * RET, an indirect jump), the block the code cache holds at the target (`BlockContext.blockAt`).
  */
 export class BlockTranslator {
   /** Blocks translated, and translations refused (the first instruction cannot start a block). */
@@ -137,11 +148,11 @@ const COMPILED = new Map<string, { fn: BlockFunction; source: string; slots: num
 const MAX_COMPILED = 4096;
 
 /**
- * The clock headroom a block of n instructions needs before `limit`: n × cost + 1. The block adds
- * the cost after each instruction as the interpreter does (the clock is fractional — walk
- * references cost 20.6 cycles — so the sum of n additions may differ from n × cost in the last
- * bits); the extra cycle covers that, so the interpreter would not have stopped inside the block.
- * When the test fails the run loop interprets, which is always exact.
+ * The clock headroom a block of n instructions needs before `limit`: n × cost + 1. A cost that is
+ * not a whole number is added after each instruction, as the interpreter adds it (the sum of n
+ * additions may then differ from n × cost in the last bits); the extra cycle covers that, so the
+ * interpreter would not have stopped inside the block. When the test fails the run loop
+ * interprets, which is always exact.
  */
 export function blockSpan(n: number, cost: number): number {
   return n * cost + 1;
@@ -227,7 +238,7 @@ class BlockSource {
   private cur = 0;
   /** Whether the block branches back to its first instruction (runs again in place). */
   private loops = false;
-  /** Exits that may chain to a successor block (`chain`): the length of `TranslatedBlock.links`. */
+  /** Exits that may chain to a successor block (`epilogue`): the length of `TranslatedBlock.links`. */
   slots = 0;
   /**
    * Instructions emitted since the clock local `cy` was last brought up to date (`syncClock`),
@@ -445,10 +456,6 @@ class BlockSource {
     return `{ xr = ${this.rips[k]}; xc = ${this.pending * this.cost}; xb = false; xl = ${i.len}; xk = ${k}; xs = -1; xm = 1; break run; }`;
   }
 
-  /**
-   * Leaves from inside instruction k, which branched to `target` (an expression; RIP is set to
-   * it): its cycles first, then on to the successor block if one is linked (`chain`).
-   */
   /** Leaves from inside instruction k to `rip`, the clock `cy` already counting it (a loop's back edge at the limit). */
   private leaveSynced(k: number, rip: string): string {
     const p = this.pending;
@@ -465,6 +472,10 @@ class BlockSource {
     return p === 0 ? '' : `cy += ${p * this.cost}; `;
   }
 
+  /**
+   * Leaves from inside instruction k, which branched to `target` (an expression; RIP is set to
+   * it): its cycles counted, then on to the successor block if one is linked (`epilogue`).
+   */
   private exitBranched(k: number, target: string): string {
     return this.leave(k, true, target, null, true);
   }

@@ -53,7 +53,7 @@ export class BlockContext {
   }
 
   /**
-   * The exit a block last left by without chaining (see BlockSource.chain): the run loop links
+   * The exit a block last left by without chaining (see BlockSource.epilogue): the run loop links
    * it to the block it runs next, if that one qualifies. Null after any other exit.
    */
   from: TranslatedBlock | null = null;
@@ -152,7 +152,7 @@ export class TranslatedBlock {
 
   /**
    * Block chaining: per exit, the block that ran after it (in the same frame and linear page),
-   * which the exit runs directly while the run loop would run it too (BlockSource.chain).
+   * which the exit runs directly while the run loop would run it too (BlockSource.epilogue).
    */
   readonly links: Array<TranslatedBlock | null>;
 
