@@ -74,7 +74,6 @@ export class X86Interpreter extends Interp implements Interpreter {
     let linkSlot = 0;
     // A fault may have left a block's exit or page behind.
     ctx.takeExit();
-    ctx.takePage();
     ctx.miss = 0;
     // The last block left before an instruction whose access misses L0: interpret it (the
     // block would leave again at once), and let the instruction after it start a block.
@@ -120,15 +119,22 @@ export class X86Interpreter extends Interp implements Interpreter {
                 blockStart = cpu.instructions;
                 // Chained blocks: each returns its successor when the run loop would run it next.
                 let next = b.run(ctx, lim, b);
-                while (next !== null) next = next.run(ctx, lim, next);
+                let last = b;
+                let chained = 0;
+                while (next !== null) {
+                  last = next;
+                  chained++;
+                  next = next.run(ctx, lim, next);
+                }
+                ctx.chained += chained;
                 linkFrom = ctx.takeExit();
                 linkSlot = ctx.slot;
-                const p = ctx.takePage();
-                if (p !== null) {
-                  // Chaining went on in another code page, found through the fetch's L0 entry.
-                  vPage = p.rip - (p.rip & 0xfff);
-                  hostBase = p.frame * 4096;
-                  code = cache.page(p.frame);
+                if (last !== b) {
+                  // Chaining went on in the last block's code page (in another page, one the
+                  // epilogue found through the fetch's L0 entry): the run loop goes on there.
+                  vPage = last.rip - (last.rip & 0xfff);
+                  hostBase = last.frame * 4096;
+                  code = cache.page(last.frame);
                 }
                 this.blockRuns++;
                 this.blockInstructions += cpu.instructions - blockStart;

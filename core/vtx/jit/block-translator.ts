@@ -490,28 +490,31 @@ class BlockSource {
    * the MMU's L0 execute entry and find the block's frame; its code page unchanged since translation, the
    * cost per instruction unchanged, the whole block fitting before the limit, and nothing having
    * asked to stop the batch. A dynamic target (RET, an indirect jump or call) is checked against
-   * the linked block's address, so the link works as a one-entry cache. When the test fails the
-   * block returns null and records (`x.from`, `x.slot`) for the run loop to link the exit. The
+   * the linked block's address, so the link works as a one-entry cache; when it holds another
+   * target (or none yet) the block the code cache holds at the target is taken instead
+   * (`BlockContext.blockAt`). When the test fails the block returns null and records (`x.from`,
+   * `x.slot`) for the run loop to link the exit. The
    * successor is returned rather than called: a call from block to block would let V8 inline one
    * block's code into another's and recompile both whenever a link changed, and would nest
    * without bound (JavaScript has no tail calls).
    *
-   * Every exit sets what differs between exits (`xb` branched, `xl` length, `xk` instructions
-   * done, `xt` target, `xs` link slot or -1) and breaks out to this one shared sequence, so the
-   * source does not repeat it at each exit; it stores back every flag and register local the
-   * block writes (all of them hold the interpreter's values: they are loaded at entry).
+   * Every exit sets what differs between exits (`xr` the RIP to set or NaN, `xc` cycles not yet
+   * added, `xb` branched, `xl` length, `xk` instructions done, `xt` target, `xs` link slot or -1,
+   * `xm` left before a missing access) and breaks out to this one shared sequence, so the source
+   * does not repeat it at each exit; it stores back every flag and register local the block
+   * writes (all of them hold the interpreter's values: they are loaded at entry).
    */
   private epilogue(flushFlags: string, flushRegs: string): string {
     const leave = `if (xr === xr) cpu.rip = xr; cy += xc; cpu.branched = xb; cpu.instrLength = xl; cpu.cycles = cy; cpu.instructions += done + xk; x.miss = xm; ${flushFlags}; ${flushRegs};`;
     if (this.slots === 0) return `${leave}\nreturn null;`;
     const page = this.rips[0]! - (this.rips[0]! & 4095);
     // Another code page: the run loop would fetch there, and chaining may stand in for that fetch
-    // only when it is an L0 hit (no TLB look-up, no walk, no counter); the run loop then takes the
-    // page from `x.page`.
+    // only when it is an L0 hit (no TLB look-up, no walk, no counter); the run loop then goes on
+    // in the page of the last block it ran.
     const fetched = '(o = xt & 4095, t = ((xt >>> 12) & 255) + m, xTag[t] === xt - o && xHostW[t] === nb.frame * 1024)';
     const where = `(xt - (xt & 4095) === ${page} ? nb.frame === b.frame : ${fetched})`;
     return `${leave}\nif (xs >= 0) { nb = b.links[xs]; if (nb === null || nb.rip !== xt) nb = x.blockAt(xt, b, m); if (nb !== null && !(nb.rip === xt && nb.generation === generation[nb.frame] && nb.cost === ${this.cost} && cy + nb.span < limit && !s.stop && ${where})) nb = null; }\n` +
-      'x.from = nb === null && xs >= 0 ? b : null; x.slot = xs; if (nb !== null) { x.chained++; x.page = nb; }\nreturn nb;';
+      'if (nb === null && xs >= 0) { x.from = b; x.slot = xs; }\nreturn nb;';
   }
 
   /**

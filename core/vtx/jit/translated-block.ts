@@ -58,11 +58,6 @@ export class BlockContext {
    */
   from: TranslatedBlock | null = null;
   slot = 0;
-  /**
-   * The block last entered by chaining into another code page (null: none since the run loop
-   * looked): the run loop goes on in that page, as if it had fetched there itself.
-   */
-  page: TranslatedBlock | null = null;
   /** Blocks entered by chaining (host-side figure). */
   chained = 0;
   /**
@@ -70,13 +65,6 @@ export class BlockContext {
    * L0 hit cache (BlockSource.missExit): the run loop interprets that instruction next.
    */
   miss = 0;
-
-  /** The code page chaining went on in (see `page`), cleared. */
-  takePage(): TranslatedBlock | null {
-    const p = this.page;
-    this.page = null;
-    return p;
-  }
 
   /**
    * The translated block the run loop would find at linear `rip` if it went on from block `b`:
