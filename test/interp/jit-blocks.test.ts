@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { PTE_P, PTE_U, PTE_W, RFLAGS_FIXED, RFLAGS_IF } from '../../core/vtx/arch.js';
 import { GPR_NAMES } from '../../core/vtx/cpu.js';
-import { TRANSLATE_AFTER } from '../../core/vtx/interp/interpreter.js';
+import { TRANSLATE_AFTER, clockBound } from '../../core/vtx/interp/interpreter.js';
 import { Env, USER_CODE, USER_DATA, enterUser, hex, placeUser, setRegs, setup, userData } from './harness.js';
 
 /**
@@ -22,7 +22,7 @@ interface Snapshot {
   xmm: number[];
 }
 
-function runSliced(code: string, regs: Record<string, number>, slice: number, jit: boolean, dataPages = 1, fsBase = 0) {
+function runSliced(code: string, regs: Record<string, number>, slice: number, jit: boolean, dataPages = 1, fsBase = 0, clock = 0) {
   const env = setup(32 << 20, jit);
   const p = placeUser(env, hex(code));
   userData(env, USER_DATA, dataPages);
@@ -33,6 +33,7 @@ function runSliced(code: string, regs: Record<string, number>, slice: number, ji
   cpu.fsBase = fsBase;
   cpu.rip = p.va;
   cpu.stopped = false;
+  if (clock !== 0) cpu.cycles = clock;
   const snaps: Snapshot[] = [];
   for (let n = 0; n < 100_000 && !cpu.stopped && !cpu.halted; n++) {
     cpu.runUntil(cpu.cycles + slice);
@@ -45,12 +46,12 @@ function runSliced(code: string, regs: Record<string, number>, slice: number, ji
   return { snaps, traps: env.traps, stats: env.m.stats.toJSON(), blocks: env.it.blockRuns, chained: env.it.chainedRuns, code: p };
 }
 
-function same(code: string, regs: Record<string, number>, dataPages = 1, fsBase = 0): number {
+function same(code: string, regs: Record<string, number>, dataPages = 1, fsBase = 0, clock = 0): number {
   let blocks = 0;
   let chained = 0;
   for (const slice of [1, 2, 3, 5, 7, 11, 13, 40, 1000, 1e9]) {
-    const off = runSliced(code, regs, slice, false, dataPages, fsBase);
-    const on = runSliced(code, regs, slice, true, dataPages, fsBase);
+    const off = runSliced(code, regs, slice, false, dataPages, fsBase, clock);
+    const on = runSliced(code, regs, slice, true, dataPages, fsBase, clock);
     expect(off.blocks).toBe(0);
     expect(on.snaps).toEqual(off.snaps);
     expect(on.traps).toEqual(off.traps);
@@ -70,6 +71,47 @@ describe('block translator: blocks stop where the interpreter stops', () => {
     // mov ecx, 100; L: add rax, rcx; dec ecx; jne L
     const blocks = same('B9 64000000  4801C8  FFC9  75F9', {});
     expect(blocks).toBeGreaterThan(0);
+  });
+
+  it('a clock with a fractional part crossing powers of two inside a hot loop keeps the interpreter\'s bits', () => {
+    // The interpreter adds one cycle per instruction; a block adds them where the clock is read.
+    // Below a power of two whole cycles add exactly, above it the last bit of the fraction is
+    // rounded away: started just under 2^20 and 2^30 with a fraction that uses every bit of the
+    // mantissa, the loop's clock crosses the power of two mid-loop and must round as the
+    // interpreter rounds it.
+    // mov ecx, 100; L: add rax, rcx; dec ecx; jne L
+    const code = 'B9 64000000  4801C8  FFC9  75F9';
+    for (const clock of [2 ** 20 - 97 - 1 / 3, 2 ** 30 - 151 - Math.PI / 7, 12.1]) {
+      expect(same(code, {}, 1, 0, clock)).toBeGreaterThan(0);
+      const r = runSliced(code, {}, 1e9, true, 1, 0, clock);
+      expect(r.snaps.at(-1)!.cycles).toBeGreaterThan(clockBound(clock)); // it did cross
+    }
+    expect(clockBound(0)).toBe(1);
+    expect(clockBound(1)).toBe(2);
+    expect(clockBound(2 ** 20 - 0.5)).toBe(2 ** 20);
+    expect(clockBound(2 ** 20)).toBe(2 ** 21);
+    expect(clockBound(2 ** 60)).toBe(2 ** 53);
+  });
+
+  it('loads that miss L0 on every new page leave the block before them; the run loop takes the walk', () => {
+    // L: add rax, [rsi]; add rsi, 0x200; dec ecx; jne L — 8 data pages, 8 loads per page: the
+    // first load in each page misses the MMU's L0 entries, the rest hit.
+    const code = '480306  4881C600020000  FFC9  75F3';
+    const regs = { rsi: USER_DATA, rcx: 64 };
+    expect(same(code, regs, 8)).toBeGreaterThan(0);
+    const r = runSliced(code, regs, 1e9, true, 8);
+    expect(r.traps).toEqual([]);
+    // The walks of the eight pages (the MMU's counters are named after its CPU).
+    const walks = Object.entries(r.stats).filter(([k]) => k.endsWith('.mmu.walks')).reduce((a, [, v]) => a + v, 0);
+    expect(walks).toBeGreaterThanOrEqual(8);
+  });
+
+  it('REP MOVSB and REP STOSB with RCX = 0 do nothing in a block, and with RCX > 0 run the handler', () => {
+    // L: mov rcx, rbx; and ecx, 3; rep movsb; mov rcx, rbx; and ecx, 1; rep stosb; dec ebx; jne L
+    // RCX is 0 on every fourth (MOVSB) and every second (STOSB) pass.
+    const code = '4889D9  83E103  F3A4  4889D9  83E101  F3AA  FFCB  75EC';
+    const regs = { rbx: 40, rsi: USER_DATA, rdi: USER_DATA + 0x800, rax: 0x5a };
+    expect(same(code, regs)).toBeGreaterThan(0);
   });
 
   it('a loop that rewrites an immediate of its own block (self-modifying code)', () => {

@@ -43,13 +43,15 @@ export class X86Interpreter extends Interp implements Interpreter {
    */
   blockRuns = 0;
   blockInstructions = 0;
+  /** `clockBound` of the clock when a block was last entered from the run loop. */
+  private clockBound = 1;
 
   constructor(cpu: Cpu, jit = jitByDefault()) {
     super(cpu);
     this.cache = CodeCache.of(cpu.mem);
     this.cache.attach(cpu.mmu);
     this.translator = jit ? new BlockTranslator() : null;
-    this.blockContext = new BlockContext(this, this.cache.generation);
+    this.blockContext = new BlockContext(this, this.cache.generation, this.cache);
   }
 
   step(cpu: Cpu, limit = 0, firstPa = -1): void {
@@ -72,7 +74,10 @@ export class X86Interpreter extends Interp implements Interpreter {
     let linkSlot = 0;
     // A fault may have left a block's exit or page behind.
     ctx.takeExit();
-    ctx.takePage();
+    ctx.miss = 0;
+    // The last block left before an instruction whose access misses L0: interpret it (the
+    // block would leave again at once), and let the instruction after it start a block.
+    let interpret = false;
     // The code page being executed: its linear base, host base and decoded-instruction array.
     // The fetch is translated (and permission-checked) when execution enters a page; anything
     // that could change the translation (INVLPG, MOV CR3, mode switches, VM exits, faults)
@@ -97,31 +102,45 @@ export class X86Interpreter extends Interp implements Interpreter {
           code = cache.page(hostBase >>> 12);
         }
         if (insn.native && !first) break; // the CPU runs natives
-        if (translator !== null) {
+        if (translator !== null && !interpret) {
           const b = insn.block;
           if (b !== null) {
             if (b.generation === generation[b.frame] && b.cost === costs.instruction) {
               // The whole block must fit before the slice's limit (else the interpreter steps).
-              if (b.rip === rip && cpu.cycles + b.span < limit) {
+              // ... and below the next power of two above the clock, so that the block may add
+              // its instructions' cycles in one addition (BlockSource `pending`).
+              const clock = cpu.cycles;
+              if (!(clock < this.clockBound && clock >= this.clockBound * 0.5)) this.clockBound = clockBound(clock);
+              const lim = limit < this.clockBound ? limit : this.clockBound;
+              if (b.rip === rip && clock + b.span < lim) {
                 // The block the last one left to without chaining: link that exit to this one
-                // (the exit checks, each time, that the run loop would run it: BlockSource.chain).
+                // (the exit checks, each time, that the run loop would run it: BlockSource.epilogue).
                 if (linkFrom !== null) linkFrom.links[linkSlot] = b;
                 blockStart = cpu.instructions;
                 // Chained blocks: each returns its successor when the run loop would run it next.
-                let next = b.run(ctx, limit, b);
-                while (next !== null) next = next.run(ctx, limit, next);
+                let next = b.run(ctx, lim, b);
+                let last = b;
+                let chained = 0;
+                while (next !== null) {
+                  last = next;
+                  chained++;
+                  next = next.run(ctx, lim, next);
+                }
+                ctx.chained += chained;
                 linkFrom = ctx.takeExit();
                 linkSlot = ctx.slot;
-                const p = ctx.takePage();
-                if (p !== null) {
-                  // Chaining went on in another code page, found through the fetch's L0 entry.
-                  vPage = p.rip - (p.rip & 0xfff);
-                  hostBase = p.frame * 4096;
-                  code = cache.page(p.frame);
+                if (last !== b) {
+                  // Chaining went on in the last block's code page (in another page, one the
+                  // epilogue found through the fetch's L0 entry): the run loop goes on there.
+                  vPage = last.rip - (last.rip & 0xfff);
+                  hostBase = last.frame * 4096;
+                  code = cache.page(last.frame);
                 }
                 this.blockRuns++;
                 this.blockInstructions += cpu.instructions - blockStart;
                 blockStart = -1;
+                interpret = ctx.miss !== 0;
+                ctx.miss = 0;
                 if (this.stop || !(cpu.cycles < limit)) break;
                 first = false;
                 head = true;
@@ -213,7 +232,8 @@ export class X86Interpreter extends Interp implements Interpreter {
         cpu.instructions++;
         if (this.stop || !(cpu.cycles < limit)) break;
         first = false;
-        head = cpu.branched;
+        head = cpu.branched || interpret;
+        interpret = false;
       }
     } catch (e) {
       if (blockStart >= 0) this.blockInstructions += cpu.instructions - blockStart;
@@ -269,6 +289,17 @@ const KINDS = new Map<Handler, number>(HOT.map((f, k) => [f, k + 1]));
 
 /** Arrivals by a branch at an instruction before a block is translated from it. */
 export const TRANSLATE_AFTER = 16;
+
+/**
+ * The smallest power of two above the clock `c` (1 below one cycle, at most 2^53): while the
+ * clock stays below it, adding whole numbers of cycles is exact, so a block may add n cycles
+ * at once where the interpreter adds one n times, and get the same bits.
+ */
+export function clockBound(c: number): number {
+  let b = 1;
+  while (b <= c && b < 9007199254740992) b *= 2;
+  return b;
+}
 
 /** The block translator is on unless DUNESIM_JIT=0 (`--no-jit` on the command line). */
 export function jitByDefault(): boolean {

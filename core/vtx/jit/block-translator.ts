@@ -1,7 +1,7 @@
 import { CANONICAL_LIMIT } from '../arch.js';
 import * as alu from '../interp/alu.js';
 import * as ctl from '../interp/control.js';
-import { K_ADD, K_LOGIC, K_MUL, K_RESULT, K_SUB, cond, getCF, getLT, getOF } from '../interp/flags.js';
+import { K_ADD, K_DEC, K_INC, K_LOGIC, K_MUL, K_RESULT, K_SUB, cond, getCF, getLT, getOF } from '../interp/flags.js';
 import { BASE_RIP, Handler, Insn, SEG_FS, SEG_NONE } from '../interp/insn.js';
 import * as md from '../interp/mul-div.js';
 import * as mov from '../interp/moves.js';
@@ -27,30 +27,41 @@ import { BlockFunction, TranslatedBlock } from './translated-block.js';
  * - Each instruction's effect is inlined with its operands as constants: register numbers,
  *   immediates, displacements, RIP-relative addresses, branch targets.
  * - Memory operands take the MMU's L0 hit path inline (same tables, same hit test). When any
- *   access of an instruction would miss, nothing has been changed yet, and the instruction runs
- *   through its interpreter handler instead ("call-out"), with RIP, the instruction length and the
- *   clock set as the interpreter would have them — so page walks, EPT violations, faults and
- *   self-modifying-code reports happen in the interpreter's code, with its state.
- * - Instructions the translator does not inline call their handler the same way.
+ *   access of an instruction would miss, nothing has been changed yet, and the block leaves
+ *   before it (`missExit`): the run loop interprets that instruction, so page walks, EPT
+ *   violations, faults and self-modifying-code reports happen in the interpreter's code, with its
+ *   state, and the instruction after it may start a block of its own.
+ * - Instructions the translator does not inline call their interpreter handler ("call-out"), with
+ *   RIP, the instruction length, the flags, the registers and the clock set as the interpreter
+ *   would have them.
  * - The clock: the interpreter adds `costs.instruction` to the clock after every instruction and
- *   counts it. A block keeps the clock in a local and adds the cost after every instruction too —
- *   the same floating-point additions in the same order (walk references cost 20.6 cycles, so the
- *   clock is fractional and n additions are not n × cost) — and writes it back before anything
- *   outside the block can look: before a call-out and when it leaves. The instruction count is an
- *   integer and is added once on leaving (k before a call-out in the k-th instruction, taken back
- *   after it), so whatever runs inside — a walk charging references, a fault, a VMM at an EPT
- *   violation — sees the interpreter's clock and count.
+ *   counts it. A block keeps the clock in a local and adds the cycles of the instructions since
+ *   it last did where anything can look — before a call-out, at every exit, at a loop's back
+ *   edge — in one addition. The bits are the interpreter's: the clock is fractional (walk
+ *   references cost 20.6 cycles), but the run loop enters a block only when its whole span stays
+ *   below the next power of two above the clock (`clockBound`), where adding whole cycles is
+ *   exact, so n additions of the cost equal one of n times it (a cost that is not a whole number
+ *   is added after every instruction, as the interpreter does). The instruction count is an
+ *   integer and is added once on leaving (k before a call-out in the k-th instruction, taken
+ *   back after it), so whatever runs inside — a walk charging references, a fault, a VMM at an
+ *   EPT violation — sees the interpreter's clock and count.
  * - The interpreter stops a slice after the instruction that reaches `limit`. A block runs only
  *   when its whole length fits (`blockSpan`); after a call-out (which may add walk or device
  *   cycles) it checks again, and leaves after that instruction if it no longer fits, or if the
  *   instruction branched, asked to stop the batch, or dropped decoded code of the block's page
  *   (self-modifying code: the rest of the block may be stale).
- *
+ * - Exits assign locals only (`leave`), and one shared epilogue writes the CPU's state: code that
+ *   runs rarely (a side exit, the end of a slice) then has no property access of its own, which
+ *   V8 would compile as a deoptimisation point and, once taken, send the block back to its
+ *   interpreter until it is optimised again.
+
  * A block ends at an unconditional control transfer, at a system instruction, at the end of the
  * page, at an instruction not yet decoded or crossing the page, at a native stub, or at MAX_LENGTH;
  * conditional branches inside it are side exits, and a branch back to its first instruction runs
  * it again in place (a loop) when the run loop would have. An exit to another translated block
- * calls it directly (chaining) when the run loop would have run that block next (`chain`).
+ * runs next without the run loop (chaining) when the run loop would have run that block next
+ * (`epilogue`): through the link the exit remembers, or, for an exit whose target changes (a
+ * RET, an indirect jump), the block the code cache holds at the target (`BlockContext.blockAt`).
  */
 export class BlockTranslator {
   /** Blocks translated, and translations refused (the first instruction cannot start a block). */
@@ -137,11 +148,11 @@ const COMPILED = new Map<string, { fn: BlockFunction; source: string; slots: num
 const MAX_COMPILED = 4096;
 
 /**
- * The clock headroom a block of n instructions needs before `limit`: n × cost + 1. The block adds
- * the cost after each instruction as the interpreter does (the clock is fractional — walk
- * references cost 20.6 cycles — so the sum of n additions may differ from n × cost in the last
- * bits); the extra cycle covers that, so the interpreter would not have stopped inside the block.
- * When the test fails the run loop interprets, which is always exact.
+ * The clock headroom a block of n instructions needs before `limit`: n × cost + 1. A cost that is
+ * not a whole number is added after each instruction, as the interpreter adds it (the sum of n
+ * additions may then differ from n × cost in the last bits); the extra cycle covers that, so the
+ * interpreter would not have stopped inside the block. When the test fails the run loop
+ * interprets, which is always exact.
  */
 export function blockSpan(n: number, cost: number): number {
   return n * cost + 1;
@@ -221,14 +232,26 @@ class BlockSource {
   /** The fop the block's last inlined flag-setting instruction recorded (-1: none). */
   private knownFop = -1;
   /** Whether the instruction being emitted calls out: never, on its slow path, or always. */
-  private check: 'none' | 'slow' | 'always' = 'none';
+  private check: 'none' | 'always' = 'none';
   private readonly span: number;
   /** The instruction being emitted. */
   private cur = 0;
   /** Whether the block branches back to its first instruction (runs again in place). */
   private loops = false;
-  /** Exits that may chain to a successor block (`chain`): the length of `TranslatedBlock.links`. */
+  /** Exits that may chain to a successor block (`epilogue`): the length of `TranslatedBlock.links`. */
   slots = 0;
+  /**
+   * Instructions emitted since the clock local `cy` was last brought up to date (`syncClock`),
+   * when `batch`: their cycles are added in one addition where the clock is looked at — before
+   * a handler call, at every exit, at a loop's back edge — instead of one addition after each
+   * instruction. The sum is the same to the last bit: the run loop enters a block only when
+   * its whole span stays below the next power of two above the clock (`Interp.clockBound`), so
+   * every partial sum of whole-cycle costs is exactly representable, and n additions of the
+   * cost equal one addition of n times it.
+   */
+  private pending = 0;
+  /** Whether the per-instruction cost is a whole number of cycles (see `pending`). */
+  private readonly batch: boolean;
 
   constructor(
     private readonly insns: Insn[],
@@ -236,6 +259,7 @@ class BlockSource {
     private readonly cost: number,
   ) {
     this.span = blockSpan(insns.length, cost);
+    this.batch = Number.isInteger(cost) && cost > 0;
     // Registers in locals pay for their loads at entry and stores at exit only when the block
     // runs many instructions per entry: when it loops in place. A short block entered millions
     // of times (qsort's, seven instructions between calls and returns) would load and store
@@ -260,10 +284,12 @@ class BlockSource {
       this.emit(`// ${k}: ${i.fn.name} at ${this.rips[k]!.toString(16)}`);
       this.check = 'none';
       this.instruction(k, i);
-      this.emit(`cy += ${this.cost};`);
+      // The instruction's cycle: added now when the cost is not a whole number, else counted
+      // and added where the clock is looked at (see `pending`).
+      if (this.batch) this.pending++;
+      else this.emit(`cy += ${this.cost};`);
       const check = this.pendingCheck();
       if (check === 'always') this.emit(this.afterCallOut(k));
-      else if (check === 'slow') this.emit(`if (chk !== 0) { chk = 0; ${this.afterCallOut(k)} }`);
     }
     // Falling off the end (unreachable after a last instruction that always leaves).
     this.cur = n - 1;
@@ -279,7 +305,7 @@ class BlockSource {
       ...consts,
       'return function block(x, limit, b) {',
       ...vars,
-      'let a = 0, o = 0, t = 0, j = 0, c = 0, xb = false, xl = 0, xk = 0, xt = 0, xs = -1, v = 0, vh = 0, r = 0, rh = 0, chk = 0, done = 0, nb = null, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
+      'let a = 0, o = 0, t = 0, j = 0, c = 0, xr = NaN, xc = 0, xm = 0, xb = false, xl = 0, xk = 0, xt = 0, xs = -1, v = 0, vh = 0, r = 0, rh = 0, done = 0, nb = null, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
       body.flagLoads,
       'run: for (;;) {',
       ...body.lines,
@@ -391,7 +417,7 @@ class BlockSource {
     return '\u0002';
   }
 
-  private pendingCheck(): 'none' | 'slow' | 'always' {
+  private pendingCheck(): 'none' | 'always' {
     return this.check;
   }
 
@@ -411,19 +437,47 @@ class BlockSource {
    * count, RIP (unless the instruction branched and set it), and the per-instruction fields as the
    * interpreter leaves them.
    */
-  private leave(k: number, branched: boolean, target: string | null = null): string {
+  private leave(k: number, branched: boolean, target: string | null = null, rip: string | null = null, charge = false): string {
     const i = this.insns[k]!;
-    const rip = branched ? '' : `cpu.rip = ${this.rips[k]! + i.len}; `;
+    // A branch the handler made has set cpu.rip already (NaN: keep it).
+    const r = branched ? (rip ?? target ?? 'NaN') : String(this.rips[k]! + i.len);
     const chain = target === null ? 'xs = -1;' : `xt = ${target}; xs = ${this.slots++};`;
-    return `{ ${rip}xb = ${branched}; xl = ${i.len}; xk = ${k + 1}; ${chain} break run; }`;
+    return `{ xr = ${r}; xc = ${(this.pending + (charge ? 1 : 0)) * this.cost}; xb = ${branched}; xl = ${i.len}; xk = ${k + 1}; ${chain} break run; }`;
+  }
+
+  /**
+   * Leaves before instruction k, whose memory access would miss the MMU's L0 hit cache: nothing
+   * of it has happened, and the state is the interpreter's before it (k instructions done). The
+   * run loop interprets it (`BlockContext.miss`), where the walk, the fault or the VM exit
+   * happens in the interpreter's code.
+   */
+  private missExit(k: number): string {
+    const i = this.insns[k]!;
+    return `{ xr = ${this.rips[k]}; xc = ${this.pending * this.cost}; xb = false; xl = ${i.len}; xk = ${k}; xs = -1; xm = 1; break run; }`;
+  }
+
+  /** Leaves from inside instruction k to `rip`, the clock `cy` already counting it (a loop's back edge at the limit). */
+  private leaveSynced(k: number, rip: string): string {
+    const p = this.pending;
+    this.pending = 0;
+    const text = this.leave(k, true, null, rip);
+    this.pending = p;
+    return text;
+  }
+
+  /** Brings the clock local up to date (see `pending`): before anything outside the block reads it. */
+  private syncClock(): string {
+    const p = this.pending;
+    this.pending = 0;
+    return p === 0 ? '' : `cy += ${p * this.cost}; `;
   }
 
   /**
    * Leaves from inside instruction k, which branched to `target` (an expression; RIP is set to
-   * it): its cycles first, then on to the successor block if one is linked (`chain`).
+   * it): its cycles counted, then on to the successor block if one is linked (`epilogue`).
    */
   private exitBranched(k: number, target: string): string {
-    return `{ cy += ${this.cost}; ${this.leave(k, true, target).slice(2)}`;
+    return this.leave(k, true, target, null, true);
   }
 
   /**
@@ -436,43 +490,45 @@ class BlockSource {
    * the MMU's L0 execute entry and find the block's frame; its code page unchanged since translation, the
    * cost per instruction unchanged, the whole block fitting before the limit, and nothing having
    * asked to stop the batch. A dynamic target (RET, an indirect jump or call) is checked against
-   * the linked block's address, so the link works as a one-entry cache. When the test fails the
-   * block returns null and records (`x.from`, `x.slot`) for the run loop to link the exit. The
+   * the linked block's address, so the link works as a one-entry cache; when it holds another
+   * target (or none yet) the block the code cache holds at the target is taken instead
+   * (`BlockContext.blockAt`). When the test fails the block returns null and records (`x.from`,
+   * `x.slot`) for the run loop to link the exit. The
    * successor is returned rather than called: a call from block to block would let V8 inline one
    * block's code into another's and recompile both whenever a link changed, and would nest
    * without bound (JavaScript has no tail calls).
    *
-   * Every exit sets what differs between exits (`xb` branched, `xl` length, `xk` instructions
-   * done, `xt` target, `xs` link slot or -1) and breaks out to this one shared sequence, so the
-   * source does not repeat it at each exit; it stores back every flag and register local the
-   * block writes (all of them hold the interpreter's values: they are loaded at entry).
+   * Every exit sets what differs between exits (`xr` the RIP to set or NaN, `xc` cycles not yet
+   * added, `xb` branched, `xl` length, `xk` instructions done, `xt` target, `xs` link slot or -1,
+   * `xm` left before a missing access) and breaks out to this one shared sequence, so the source
+   * does not repeat it at each exit; it stores back every flag and register local the block
+   * writes (all of them hold the interpreter's values: they are loaded at entry).
    */
   private epilogue(flushFlags: string, flushRegs: string): string {
-    const leave = `cpu.branched = xb; cpu.instrLength = xl; cpu.cycles = cy; cpu.instructions += done + xk; ${flushFlags}; ${flushRegs};`;
+    const leave = `if (xr === xr) cpu.rip = xr; cy += xc; cpu.branched = xb; cpu.instrLength = xl; cpu.cycles = cy; cpu.instructions += done + xk; x.miss = xm; ${flushFlags}; ${flushRegs};`;
     if (this.slots === 0) return `${leave}\nreturn null;`;
     const page = this.rips[0]! - (this.rips[0]! & 4095);
     // Another code page: the run loop would fetch there, and chaining may stand in for that fetch
-    // only when it is an L0 hit (no TLB look-up, no walk, no counter); the run loop then takes the
-    // page from `x.page`.
-    const fetched = '(o = xt & 4095, t = ((xt >>> 12) & 255) + m, xTag[t] === xt - o && xHostW[t] === nb.frame * 1024 && (x.page = nb, true))';
+    // only when it is an L0 hit (no TLB look-up, no walk, no counter); the run loop then goes on
+    // in the page of the last block it ran.
+    const fetched = '(o = xt & 4095, t = ((xt >>> 12) & 255) + m, xTag[t] === xt - o && xHostW[t] === nb.frame * 1024)';
     const where = `(xt - (xt & 4095) === ${page} ? nb.frame === b.frame : ${fetched})`;
-    return `${leave}\nif (xs >= 0) { nb = b.links[xs]; if (nb !== null && nb.rip === xt && nb.generation === generation[nb.frame] && nb.cost === ${this.cost} && cy + nb.span < limit && !s.stop && ${where}) { x.chained++; return nb; } x.from = b; x.slot = xs; }\nreturn null;`;
+    return `${leave}\nif (xs >= 0) { nb = b.links[xs]; if (nb === null || nb.rip !== xt) nb = x.blockAt(xt, b, m); if (nb !== null && !(nb.rip === xt && nb.generation === generation[nb.frame] && nb.cost === ${this.cost} && cy + nb.span < limit && !s.stop && ${where})) nb = null; }\n` +
+      'if (nb === null && xs >= 0) { x.from = b; x.slot = xs; }\nreturn nb;';
   }
-
-
 
   /**
    * Instruction k through its interpreter handler, with the interpreter's view: RIP, length,
    * `branched` cleared, the clock and the count of the k instructions before it. The checks that
    * may end the block follow the instruction (`afterCallOut`).
    */
-  private callOut(k: number, always: boolean): string {
+  private callOut(k: number): string {
     this.use('s', 'mmu', 'generation');
-    this.check = always ? 'always' : 'slow';
+    this.check = 'always';
     const i = this.insns[k]!;
     const pre = `cpu.instructions += done + ${k}; `;
     const post = ` cpu.instructions -= done + ${k};`;
-    return `cpu.rip = ${this.rips[k]}; cpu.instrLength = ${i.len}; cpu.branched = false; cpu.cycles = cy; ${pre}${this.flushFlags()}; ${this.flushRegs()}; H${k}(s, b.insns[${k}]); ${this.reloadFlags()}; ${this.reloadRegs()};${post} cy = cpu.cycles; m = mmu.l0Mode;${always ? '' : ' chk = 1;'}`;
+    return `cpu.rip = ${this.rips[k]}; cpu.instrLength = ${i.len}; cpu.branched = false; cpu.cycles = cy; ${pre}${this.flushFlags()}; ${this.flushRegs()}; H${k}(s, b.insns[${k}]); ${this.reloadFlags()}; ${this.reloadRegs()};${post} cy = cpu.cycles; m = mmu.l0Mode;`;
   }
 
   /**
@@ -550,7 +606,7 @@ class BlockSource {
 
   /** An instruction whose accesses all hit: `guard` tests (and may load), `body` commits. */
   private guarded(k: number, guard: string, body: string): void {
-    this.emit(`if (${guard}) { ${body} } else { ${this.callOut(k, false)} }`);
+    this.emit(`if (${guard}) { ${body} } else ${this.missExit(k)}`);
   }
 
   /** The byte register r (AH..BH for 16..19) as getReg8 reads it. */
@@ -586,13 +642,19 @@ class BlockSource {
       case mov.lea:
         if (i.size === 4 || i.size === 8) return this.lea(k, i);
         break;
-      case alu.incDec32_r:
+      case alu.incDec32_r: {
+        // INC and DEC keep CF: the record carries the one the previous operation left (getCF).
+        // Without calling out for the kinds whose CF needs no arithmetic: INC, DEC and
+        // result-defined flags hold it in fcf, logic operations clear it.
         this.use('s');
-        this.knownFop = -1;
+        const fop = ((i.op === 0 ? K_INC : K_DEC) << 2) | 2;
+        this.knownFop = fop;
+        const cf = `(s.fop >= ${K_INC << 2} && s.fop < ${(K_RESULT + 1) << 2} ? s.fcf : s.fop >= ${K_LOGIC << 2} && s.fop < ${K_INC << 2} ? 0 : (${this.flushFlags()}, getCF(s)))`;
         return this.emit(
           `v = lo[${M}]; r = (v ${i.op === 0 ? '+' : '-'} 1) >>> 0; lo[${M}] = r; hi[${M}] = 0; ` +
-          `s.fcf = (${this.flushFlags()}, getCF(s)); s.fop = ${((i.op === 0 ? 5 : 6) << 2) | 2}; s.fa = v; s.fb = 1; s.fr = r;`,
+          `s.fcf = ${cf}; s.fop = ${fop}; s.fa = v; s.fb = 1; s.fr = r;`,
         );
+      }
       case sh.shiftImm32_r:
         return this.shiftImm(i);
       case mov.setcc_r: {
@@ -694,6 +756,14 @@ class BlockSource {
       }
     }
     if (f === str.movs && i.rep === 0 && !i.a32 && i.seg === SEG_NONE) return this.movs(k, i);
+    if ((f === str.movs || f === str.stos) && i.rep !== 0 && !i.a32) {
+      // REP with RCX = 0 (memcpy and memset of fewer than 8 bytes: `rep movsq` of n / 8 qwords)
+      // does nothing but retire (string-ops.ts returns before any access); any other count
+      // goes through the handler.
+      this.knownFop = -1;
+      this.use('cpu', 'lo', 'hi');
+      return this.emit(`${this.syncClock()}if ((lo[1] | hi[1]) === 0) cpu.branched = false; else { ${this.callOut(k)} }`);
+    }
     const sseOp = this.sse(k, i);
     if (sseOp) return;
     switch (f) {
@@ -720,19 +790,19 @@ class BlockSource {
         return this.guarded(
           k,
           `(r = (lo[4] - 8) >>> 0, rh = lo[4] < 8 ? (hi[4] - 1) >>> 0 : hi[4], a = (rh | 0) * ${TWO_32} + r, ${this.hit(8, true)})`,
-          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; cpu.rip = ${target}; ${this.exitBranched(k, String(target))}`,
+          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; ${this.exitBranched(k, String(target))}`,
         );
       }
       case ctl.jmpInd:
         // control.ts jmpInd: the target (register, or a qword in memory) must be canonical, else #GP in the handler.
         if (i.mod === 3) {
-          return this.guarded(k, `(r = ${this.reg64(M)}, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT})`, `cpu.rip = r; ${this.exitBranched(k, 'r')}`);
+          return this.guarded(k, `(r = ${this.reg64(M)}, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT})`, this.exitBranched(k, 'r'));
         }
         if (!this.plainMemory(i)) break;
         return this.guarded(
           k,
           `(a = ${this.ea(k)}, ${this.hit(8, false)} && (v = ${this.load(8)}, r = (vh | 0) * ${TWO_32} + v, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT}))`,
-          `cpu.rip = r; ${this.exitBranched(k, 'r')}`,
+          this.exitBranched(k, 'r'),
         );
       case ctl.callInd: {
         // control.ts callInd, register form: the target is checked before the push (#GP pushes nothing).
@@ -741,7 +811,7 @@ class BlockSource {
         return this.guarded(
           k,
           `(v = ${this.reg64(M)}, v < ${CANONICAL_LIMIT} && v >= ${-CANONICAL_LIMIT}) && (r = (lo[4] - 8) >>> 0, rh = lo[4] < 8 ? (hi[4] - 1) >>> 0 : hi[4], a = (rh | 0) * ${TWO_32} + r, ${this.hit(8, true)})`,
-          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; cpu.rip = v; ${this.exitBranched(k, 'v')}`,
+          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; ${this.exitBranched(k, 'v')}`,
         );
       }
       case ctl.ret:
@@ -749,13 +819,13 @@ class BlockSource {
         return this.guarded(
           k,
           `(a = (hi[4] | 0) * ${TWO_32} + lo[4], ${this.hit(8, false)} && (v = ${this.load(8)}, r = (vh | 0) * ${TWO_32} + v, r < ${CANONICAL_LIMIT} && r >= ${-CANONICAL_LIMIT}))`,
-          `a = a + 8; lo[4] = a >>> 0; hi[4] = Math.floor(a / ${TWO_32}) >>> 0; cpu.rip = r; ${this.exitBranched(k, 'r')}`,
+          `t = lo[4] + 8; lo[4] = t >>> 0; if (t > 4294967295) hi[4] = (hi[4] + 1) >>> 0; ${this.exitBranched(k, 'r')}`,
         );
       default:
     }
     // Anything else: the interpreter's handler.
     this.knownFop = -1;
-    this.emit(this.callOut(k, true));
+    this.emit(this.syncClock() + this.callOut(k));
   }
 
   /**
@@ -831,7 +901,8 @@ class BlockSource {
     const write = `(v = ${this.load(size)}, a = ${this.reg64(7)}, o = a & 4095, t = ((a >>> 12) & 255) + m, wTag[t] === a - o${align('o')})`;
     const step = `r = (cpu.rflags & ${DF}) !== 0 ? ${-size} : ${size};`;
     const move = (reg: number): string =>
-      `a = ${this.reg64(reg)} + r; lo[${reg}] = a >>> 0; hi[${reg}] = Math.floor(a / ${TWO_32}) >>> 0;`;
+      // RSI/RDI ± the size on their 32-bit halves: a carry or borrow moves the high half.
+      `t = lo[${reg}] + r; lo[${reg}] = t >>> 0; if (t > 4294967295) hi[${reg}] = (hi[${reg}] + 1) >>> 0; else if (t < 0) hi[${reg}] = (hi[${reg}] - 1) >>> 0;`;
     this.guarded(k, `${read} && ${write}`, `${this.store(size, 'v', 'vh')} ${step} ${move(6)} ${move(7)}`);
   }
 
@@ -848,7 +919,7 @@ class BlockSource {
     const c = i.imm & (wide ? 63 : 31);
     if (c === 0) return this.emit(wide ? '' : `hi[${d}] = 0;`);
     this.use('s');
-    this.knownFop = -1;
+    this.knownFop = (K_RESULT << 2) | (wide ? 3 : 2);
     const left = i.op === sh.SH_SHL || i.op === sh.SH_SAL;
     let calc: string;
     if (!wide) {
@@ -886,7 +957,7 @@ class BlockSource {
    */
   private imul(k: number, i: Insn): void {
     this.use('s', 'lo', 'hi');
-    this.knownFop = -1;
+    this.knownFop = i.size === 8 ? (K_MUL << 2) | 3 : (K_RESULT << 2) | 2;
     const R = i.reg;
     const three = i.fn === md.imul3;
     const wide = i.size === 8;
@@ -913,7 +984,8 @@ class BlockSource {
     const d = i.rm;
     const wide = i.size === 8;
     this.use('s', 'lo', 'hi');
-    this.knownFop = -1;
+    // A masked count of 0 leaves the previous fop: condition() tests the recorded one at run time.
+    this.knownFop = (K_RESULT << 2) | (wide ? 3 : 2);
     const left = i.op === sh.SH_SHL || i.op === sh.SH_SAL;
     const count = `c = lo[1] & ${wide ? 63 : 31};`;
     if (!wide) {
@@ -1056,9 +1128,9 @@ class BlockSource {
   private branchTo(k: number, target: number): string {
     if (target === this.rips[0]) {
       this.loops = true;
-      return `{ cy += ${this.cost}; if (cy + ${this.span} < limit) { done += ${k + 1}; continue; } cpu.rip = ${target}; ${this.leave(k, true)} }`;
+      return `{ cy += ${(this.pending + 1) * this.cost}; if (cy + ${this.span} < limit) { done += ${k + 1}; continue; } ${this.leaveSynced(k, String(target))} }`;
     }
-    return `{ cpu.rip = ${target}; ${this.exitBranched(k, String(target))} }`;
+    return this.exitBranched(k, String(target));
   }
 }
 
@@ -1092,7 +1164,7 @@ function compute64(op: number): string {
 export function fastCondition(cc: number, fop: number): string | null {
   const kind = fop >> 2;
   const sc = fop & 3;
-  if (kind !== K_ADD && kind !== K_SUB && kind !== K_LOGIC) return null;
+  if (kind !== K_ADD && kind !== K_SUB && kind !== K_LOGIC && kind !== K_INC && kind !== K_DEC && kind !== K_RESULT) return null;
   const sh = SIGN_SHIFT[sc]!;
   const zf = sc === 3 ? '((s.fr | s.frh) === 0)' : '(s.fr === 0)';
   const sf = sc === 3 ? '((s.frh >>> 31) !== 0)' : `(((s.fr << ${sh}) >>> 31) !== 0)`;
@@ -1104,9 +1176,13 @@ export function fastCondition(cc: number, fop: number): string | null {
   } else if (kind === K_ADD) {
     cf = sc === 3 ? '(s.frh < s.fah || (s.frh === s.fah && s.fr < s.fa))' : '(s.fr < s.fa)';
     lt = 'getLT(s)';
-  } else {
+  } else if (kind === K_LOGIC) {
     cf = 'false';
     lt = sf;
+  } else {
+    // INC, DEC and result-defined flags: CF is the recorded one; OF needs getOF (getLT).
+    cf = '(s.fcf !== 0)';
+    lt = 'getLT(s)';
   }
   switch (cc) {
     case 2: return cf;

@@ -2,6 +2,7 @@ import type { Cpu } from '../cpu.js';
 import type { Mmu } from '../mmu.js';
 import type { Interp } from '../interp/interp-state.js';
 import type { Insn } from '../interp/insn.js';
+import type { CodeCache } from '../interp/code-cache.js';
 
 /**
  * What a translated block works on, bound once per CPU: the interpreter state (registers as
@@ -31,6 +32,8 @@ export class BlockContext {
   constructor(
     readonly s: Interp,
     readonly generation: Int32Array,
+    /** The physical-page code cache the run loop finds blocks in. */
+    readonly cache: CodeCache,
   ) {
     this.cpu = s.cpu;
     this.lo = s.lo;
@@ -50,24 +53,39 @@ export class BlockContext {
   }
 
   /**
-   * The exit a block last left by without chaining (see BlockSource.chain): the run loop links
+   * The exit a block last left by without chaining (see BlockSource.epilogue): the run loop links
    * it to the block it runs next, if that one qualifies. Null after any other exit.
    */
   from: TranslatedBlock | null = null;
   slot = 0;
-  /**
-   * The block last entered by chaining into another code page (null: none since the run loop
-   * looked): the run loop goes on in that page, as if it had fetched there itself.
-   */
-  page: TranslatedBlock | null = null;
   /** Blocks entered by chaining (host-side figure). */
   chained = 0;
+  /**
+   * 1 when the last block left before an instruction whose memory access would miss the MMU's
+   * L0 hit cache (BlockSource.missExit): the run loop interprets that instruction next.
+   */
+  miss = 0;
 
-  /** The code page chaining went on in (see `page`), cleared. */
-  takePage(): TranslatedBlock | null {
-    const p = this.page;
-    this.page = null;
-    return p;
+  /**
+   * The translated block the run loop would find at linear `rip` if it went on from block `b`:
+   * in b's code page, b's frame; in another page, the frame the MMU's L0 execute entry for it
+   * holds (`l0Mode`: the block's `m`), or none when that would miss (the run loop would fetch).
+   * The caller checks it as it checks a link. For an exit whose link holds another target (a
+   * RET or an indirect jump going somewhere else this time) or none yet: without this look-up
+   * such an exit would return to the run loop, which finds the same block more slowly.
+   */
+  blockAt(rip: number, b: TranslatedBlock, l0Mode: number): TranslatedBlock | null {
+    const off = rip & 4095;
+    let frame = b.frame;
+    if (rip - off !== b.rip - (b.rip & 4095)) {
+      const t = ((rip >>> 12) & 255) + l0Mode;
+      if (this.xTag[t] !== rip - off) return null;
+      frame = this.xHostW[t]! >>> 10;
+    }
+    const page = this.cache.page(frame);
+    if (page === null) return null;
+    const insn = page[off];
+    return insn === null || insn === undefined ? null : insn.block;
   }
 
   /** The exit left by the last block run (see `from`), cleared. */
@@ -122,7 +140,7 @@ export class TranslatedBlock {
 
   /**
    * Block chaining: per exit, the block that ran after it (in the same frame and linear page),
-   * which the exit runs directly while the run loop would run it too (BlockSource.chain).
+   * which the exit runs directly while the run loop would run it too (BlockSource.epilogue).
    */
   readonly links: Array<TranslatedBlock | null>;
 
