@@ -303,7 +303,8 @@ class BlockSource {
     const consts = this.insns.map((_, k) => `const H${k} = H[${k}];`);
     return [
       ...consts,
-      'return function block(x, limit, b) {',
+      // Named after the block's guest address: a host profile or a deoptimisation trace says which block.
+      `return function block_${this.rips[0]! < 0 ? 'n' : ''}${Math.abs(this.rips[0]!).toString(16)}(x, limit, b) {`,
       ...vars,
       'let a = 0, o = 0, t = 0, j = 0, c = 0, xr = NaN, xc = 0, xm = 0, xb = false, xl = 0, xk = 0, xt = 0, xs = -1, v = 0, vh = 0, r = 0, rh = 0, done = 0, nb = null, cy = cpu.cycles, m = ' + (this.uses.has('mmu') ? 'mmu.l0Mode' : '0') + ';',
       body.flagLoads,
