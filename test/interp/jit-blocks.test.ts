@@ -320,11 +320,24 @@ function sameWith(code: string, regs: Record<string, number>, slice: number, bet
 describe('block translator: chained blocks', () => {
   it('a loop of two blocks chained to each other, in slices of any size', () => {
     // mov ecx, 200
-    // L: add rax, rcx; jmp M
+    // L: add rax, rcx; jne M (always taken: a side exit, where a JMP would let the block go on)
     // M: imul rbx, rax, 3; xor rdx, rbx; imul edx, [rsi]; mov [rsi], edx; dec ecx; jne L
-    const code = 'B9 C8000000  4801C8  EB 00  486BD803  4831DA  0FAF16  8916  FFC9  75EB';
+    const code = 'B9 C8000000  4801C8  75 00  486BD803  4831DA  0FAF16  8916  FFC9  75EB';
     expect(same(code, { rsi: USER_DATA })).toBeGreaterThan(0);
     expect(lastChained).toBeGreaterThan(100);
+  });
+
+  it('a JMP and a CALL to the same page continue the block at their targets (a superblock)', () => {
+    // mov ecx, 300
+    // L: add rax, rcx; call F; dec ecx; jne L; jmp END
+    // F: imul rbx, rax, 3; jmp G; G: xor rdx, rbx; ret
+    // One pass is two block entries — add … ret, then dec, jne — where blocks ending at every
+    // JMP and CALL would take four.
+    const code = 'B9 2C010000  4801C8  E8 06000000  FFC9  75F4  EB0A  486BD803  EB00  4831DA  C3';
+    expect(same(code, {})).toBeGreaterThan(0);
+    const r = runSliced(code, {}, 1e9, true);
+    expect(r.blocks + r.chained).toBeLessThan(2 * 300 + 20);
+    expect(r.blocks + r.chained).toBeGreaterThan(300);
   });
 
   it('self-modifying code: a store rewrites the chained successor in another page', () => {
@@ -367,10 +380,10 @@ describe('block translator: chained blocks', () => {
   });
 
   it('a page fault in a block entered by chaining: the state of the faulting instruction', () => {
-    // L: add rdx, 1; jmp M
-    // M: cmp rdx, rcx; mov rax, [rsi]; add rsi, 0x10; jmp L
+    // L: add rdx, 1; jne M
+    // M: cmp rdx, rcx; mov rax, [rsi]; add rsi, 0x10; jne L (both always taken: side exits)
     // The load walks off the data page after 256 passes: #PF in the middle of the chained block.
-    const code = '4883C201  EB 00  4839CA  488B06  4883C610  EBEE';
+    const code = '4883C201  75 00  4839CA  488B06  4883C610  75EE';
     same(code, { rsi: USER_DATA, rcx: 7 });
     expect(lastChained).toBeGreaterThan(100);
     const r = runSliced(code, { rsi: USER_DATA, rcx: 7 }, 1e9, true);
@@ -379,8 +392,8 @@ describe('block translator: chained blocks', () => {
   });
 
   it('a timer interrupt falling anywhere in a run of chained blocks is taken at the same instruction', () => {
-    // mov ecx, 1000; L: add rax, rcx; jmp M; M: xor rbx, rax; dec ecx; jne L
-    const code = 'B9 E8030000  4801C8  EB 00  4831C3  FFC9  75F4';
+    // mov ecx, 1000; L: add rax, rcx; jne M (always taken); M: xor rbx, rax; dec ecx; jne L
+    const code = 'B9 E8030000  4801C8  75 00  4831C3  FFC9  75F4';
     for (let deadline = 3000; deadline < 3016; deadline++) {
       const run = (jit: boolean) => {
         const env = setup(32 << 20, jit);

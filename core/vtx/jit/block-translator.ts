@@ -84,7 +84,17 @@ export class BlockTranslator {
       if (insn === null || insn === undefined || insn.native || off + insn.len > 4096) break;
       insns.push(insn);
       rips.push(r);
-      if (ENDS_BLOCK.has(insn.fn)) break;
+      if (ENDS_BLOCK.has(insn.fn)) {
+        // A JMP or CALL with a relative target in the same page, not yet in the block: the block
+        // goes on at the target (a superblock), as execution will; the jump itself becomes
+        // nothing and the call its push.
+        if (insn.fn !== ctl.jmpRel && insn.fn !== ctl.callRel) break;
+        const target = r + insn.len + insn.imm;
+        if (!canonical(target) || target - (target & 4095) !== r - (r & 4095) || rips.includes(target)) break;
+        off = target & 4095;
+        r = target;
+        continue;
+      }
       off += insn.len;
       r += insn.len;
     }
@@ -708,6 +718,7 @@ class BlockSource {
       case ctl.jmpRel: {
         const target = this.rips[k]! + i.len + i.imm;
         if (!canonical(target)) break;
+        if (this.rips[k + 1] === target) return; // the block goes on at the target
         return this.emit(this.branchTo(k, target));
       }
       default:
@@ -791,7 +802,8 @@ class BlockSource {
         return this.guarded(
           k,
           `(r = (lo[4] - 8) >>> 0, rh = lo[4] < 8 ? (hi[4] - 1) >>> 0 : hi[4], a = (rh | 0) * ${TWO_32} + r, ${this.hit(8, true)})`,
-          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh; ${this.exitBranched(k, String(target))}`,
+          `${this.store(8, String(next >>> 0), String(Math.floor(next / TWO_32) >>> 0))} lo[4] = r; hi[4] = rh;` +
+            (this.rips[k + 1] === target ? '' : ` ${this.exitBranched(k, String(target))}`),
         );
       }
       case ctl.jmpInd:
