@@ -255,7 +255,7 @@ class BlockSource {
    * when `batch`: their cycles are added in one addition where the clock is looked at — before
    * a handler call, at every exit, at a loop's back edge — instead of one addition after each
    * instruction. The sum is the same to the last bit: the run loop enters a block only when
-   * its whole span stays below the next power of two above the clock (`Interp.clockBound`), so
+   * its whole span stays below the next power of two above the clock (`clockBound`), so
    * every partial sum of whole-cycle costs is exactly representable, and n additions of the
    * cost equal one addition of n times it.
    */
