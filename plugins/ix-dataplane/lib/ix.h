@@ -77,6 +77,18 @@ int ix_init(int batch);
 /* Ring 0, in a thread that has entered Dune: make it an elastic thread (-EBUSY past the cores the control plane gave). */
 int ix_init_thread(int batch);
 int ix_run(void (*fn)(void), void *stack, size_t stack_size);
+/*
+ * An application's start-up, in Linux mode before anything entered Dune: `nthreads` elastic
+ * threads (1..IX_MAX_THREADS), thread 0 the caller. Threads 1..n-1 are created first (a clone
+ * made inside Dune would start the child in Linux mode, in the middle of libDune's system-call
+ * path); each, pinned to its core, enters Dune on a vCPU of its own and becomes elastic, one at
+ * a time (libDune's page-table updates are not thread-safe); none runs `app` in ring 3 before
+ * every thread is elastic (flow groups are dealt again as each core joins). `thread_init(i)`
+ * runs in thread i first (the application's per-thread state). ix_run's return ends the process
+ * in the thread that ended the run; in thread 0 ix_start returns it. A start-up that fails is
+ * reported on the console with `name` and returns 1.
+ */
+int ix_start(const char *name, int nthreads, int batch, void (*app)(void), void (*thread_init)(int));
 /* Ring 3: one SYSCALL; returns the number of events, or -RET_FAULT / -RET_INVAL. */
 long ix_bpoll(struct bsys_desc *descs, unsigned long n);
 /* Ring 3: a system call passed through to Linux (a VM exit; not for the steady state). */

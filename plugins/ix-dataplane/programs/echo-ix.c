@@ -56,7 +56,6 @@ static int threads_done;
 static __thread int me, last_release, table_full;
 /* Each thread's share of the table: slots freed (a LIFO list, as IX's mempool) and the first never used. */
 static __thread long free_slot = -1, fresh_slot = -1;
-static char ustack[IX_MAX_THREADS][65536] __attribute__((aligned(16)));
 /* The client's ring for ixev_send and its receive buffer, one per thread. */
 static char client_tx[IX_MAX_THREADS][IXEV_SEND_BYTES];
 static char client_rx[IX_MAX_THREADS][WHOLE_MAX];
@@ -307,78 +306,17 @@ static void app(void)
 	}
 }
 
-static void pin(int cpu)
+/* Thread i's index, set by ix_start before the thread becomes elastic. */
+static void thread_init(int i)
 {
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
-/*
- * Threads 1..n-1 are created in Linux mode, before any thread enters Dune (libDune's clone
- * from inside Dune would start the child in Linux mode in the middle of libDune's system-call
- * path). Each waits for its turn — libDune's page-table updates are not thread-safe — then,
- * pinned to its core, enters Dune on a vCPU of its own and becomes elastic.
- */
-static int turn;
-
-static void *elastic_thread(void *arg)
-{
-	me = (int) (long) arg;
-	pin(me);
-	while (__atomic_load_n(&turn, __ATOMIC_SEQ_CST) != me)
-		sched_yield();
-	int ret = dune_enter();
-	if (!ret)
-		ret = ix_init_thread(batch_arg);
-	if (ret) {
-		dune_printf("echo-ix: elastic thread %d: set-up failed (%d)\n", me, ret);
-		__atomic_store_n(&turn, -1, __ATOMIC_SEQ_CST);
-		return NULL;
-	}
-	__atomic_store_n(&turn, me + 1, __ATOMIC_SEQ_CST);
-	/*
-	 * Flow groups are dealt again as each core joins (and this model does not migrate flows
-	 * with them): no thread opens or accepts a connection before every thread is elastic.
-	 */
-	while (__atomic_load_n(&turn, __ATOMIC_SEQ_CST) != nthreads)
-		sched_yield();
-	/* ix_run returns in the thread that ended the run: the process ends with it. */
-	exit(ix_run(app, ustack[me], sizeof(ustack[me])));
+	me = i;
 }
 
 static int start(void)
 {
-	pthread_t t;
-	int ret, r;
-
 	memset(pattern, 0x5a, sizeof(pattern));
 	ixev_init(&ops);
-	if (nthreads == 1) {
-		ret = ix_init(batch_arg);
-	} else {
-		ret = dune_init(1);
-		for (int i = 1; i < nthreads && !ret; i++)
-			if (pthread_create(&t, NULL, elastic_thread, (void *) (long) i))
-				ret = -1;
-		pin(0);
-		if (!ret)
-			ret = dune_enter();
-		if (!ret)
-			ret = ix_init_thread(batch_arg);
-	}
-	if (ret) {
-		dune_printf("echo-ix: ix_init failed (%d)\n", ret);
-		return 1;
-	}
-	__atomic_store_n(&turn, 1, __ATOMIC_SEQ_CST);
-	while ((r = __atomic_load_n(&turn, __ATOMIC_SEQ_CST)) != nthreads && nthreads > 1) {
-		if (r < 0)
-			return 1;
-		sched_yield();
-	}
-	return ix_run(app, ustack[0], sizeof(ustack[0]));
+	return ix_start("echo-ix", nthreads, batch_arg, app, thread_init);
 }
 
 static uint32_t parse_ip(const char *s)

@@ -50,7 +50,6 @@ static long conns_wanted, closed_conns;
 static int nthreads = 1, batch_arg;
 static struct kv_thread workers[IX_MAX_THREADS];
 static __thread int me;
-static char ustack[IX_MAX_THREADS][65536] __attribute__((aligned(16)));
 
 /*
  * Ring 3 has no brk or mmap of its own that would not leave Dune (a passed-through system call
@@ -236,46 +235,15 @@ static void app(void)
 	ix_posix(SYS_exit, 0, 0, 0);
 }
 
-static void pin(int cpu)
+/* Thread i's index, set by ix_start before the thread becomes elastic. */
+static void thread_init(int i)
 {
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
-/*
- * As echo-ix: threads 1..n-1 are created in Linux mode before any thread enters Dune, and take
- * turns to enter (libDune's page-table updates are not thread-safe); no thread accepts before
- * every thread is elastic (flow groups are dealt again as each core joins).
- */
-static int turn;
-
-static void *elastic_thread(void *arg)
-{
-	me = (int) (long) arg;
-	pin(me);
-	while (__atomic_load_n(&turn, __ATOMIC_SEQ_CST) != me)
-		sched_yield();
-	int ret = dune_enter();
-	if (!ret)
-		ret = ix_init_thread(batch_arg);
-	if (ret) {
-		dune_printf("kvserver-ix: elastic thread %d: set-up failed (%d)\n", me, ret);
-		__atomic_store_n(&turn, -1, __ATOMIC_SEQ_CST);
-		return NULL;
-	}
-	__atomic_store_n(&turn, me + 1, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&turn, __ATOMIC_SEQ_CST) != nthreads)
-		sched_yield();
-	exit(ix_run(app, ustack[me], sizeof(ustack[me])));
+	me = i;
 }
 
 int main(int argc, char **argv)
 {
 	char *end = "";
-	pthread_t t;
-	int ret, r;
 
 	if (argc < 2 || argc > 4) {
 		dune_printf("usage: kvserver-ix CONNS [BATCH [THREADS]]\n");
@@ -294,28 +262,5 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nthreads; i++)
 		kv_thread_init(&workers[i]);
 	ixev_init(&ops);
-	if (nthreads == 1) {
-		ret = ix_init(batch_arg);
-	} else {
-		ret = dune_init(1);
-		for (int i = 1; i < nthreads && !ret; i++)
-			if (pthread_create(&t, NULL, elastic_thread, (void *) (long) i))
-				ret = -1;
-		pin(0);
-		if (!ret)
-			ret = dune_enter();
-		if (!ret)
-			ret = ix_init_thread(batch_arg);
-	}
-	if (ret) {
-		dune_printf("kvserver-ix: ix_init failed (%d)\n", ret);
-		return 1;
-	}
-	__atomic_store_n(&turn, 1, __ATOMIC_SEQ_CST);
-	while ((r = __atomic_load_n(&turn, __ATOMIC_SEQ_CST)) != nthreads && nthreads > 1) {
-		if (r < 0)
-			return 1;
-		sched_yield();
-	}
-	return ix_run(app, ustack[0], sizeof(ustack[0]));
+	return ix_start("kvserver-ix", nthreads, batch_arg, app, thread_init);
 }
