@@ -2,30 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { Cluster } from '../../core/cluster/cluster.js';
 import { Nic82599 } from '../../core/vtx/devices/nic-82599.js';
 import * as R from '../../core/vtx/devices/nic-registers.js';
-import { TestDriver, buildFrame } from '../vtx/devices/nic-driver.js';
+import { buildFrame, connectedPair } from '../vtx/devices/nic-driver.js';
 import { kernelProgram, rig } from '../vtx/helpers.js';
 import { RFLAGS_FIXED, RFLAGS_IF } from '../../core/vtx/arch.js';
 
 /** Two machines, each with one 82599 port and a driver on its CPU 0, wired back to back. */
-function twoNodes(propagationSeconds = 25e-9): { cluster: Cluster; a: TestDriver; b: TestDriver } {
-  const ra = rig({ memory: 32 << 20 });
-  const rb = rig({ memory: 32 << 20 });
-  const na = new Nic82599(ra.m, { name: 'a', mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 0xa]) });
-  const nb = new Nic82599(rb.m, { name: 'b', mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 0xb]) });
-  const a = new TestDriver(ra, na);
-  const b = new TestDriver(rb, nb);
-  a.init();
-  b.init();
-  // The drivers here work from outside the machines' run loops: their CPUs are idle meanwhile
-  // (an interrupt would wake them; none is enabled).
-  ra.cpu.idle();
-  rb.cpu.idle();
-  const cluster = new Cluster();
-  cluster.addNode('a', ra.m);
-  cluster.addNode('b', rb.m);
-  cluster.connect(na, nb, propagationSeconds);
-  return { cluster, a, b };
-}
+const twoNodes = (propagationSeconds?: number): ReturnType<typeof connectedPair> => connectedPair(propagationSeconds);
 
 function segment(i: number, payload = 64): Uint8Array {
   return buildFrame({

@@ -9,6 +9,8 @@ import { Nic82599, Nic82599Config } from '../../../core/vtx/devices/nic-82599.js
 import * as R from '../../../core/vtx/devices/nic-registers.js';
 import { MICROSOFT_RSS_KEY } from '../../../core/vtx/devices/toeplitz-hash.js';
 import { Rig, rig } from '../helpers.js';
+import { Cluster } from '../../../core/cluster/cluster.js';
+import type { TestbedPath } from '../../../core/cluster/testbed-path.js';
 
 export const BAR0 = 0xf000_0000;
 export const MSIX_BAR = 0xf004_0000;
@@ -342,4 +344,28 @@ export function checksumsValid(f: Uint8Array): { ip: boolean; l4: boolean } {
   whole.set(pseudoHeader([...f.subarray(ip + 12, ip + 16)], [...f.subarray(ip + 16, ip + 20)], protocol, l4Len), 0);
   whole.set(f.subarray(ip + ihl, ip + total), 12);
   return { ip: rfc1071(f.subarray(ip, ip + ihl)) === 0, l4: rfc1071(whole) === 0 };
+}
+
+/**
+ * Two bare 82599 ports on two machines of one cluster, joined by `path` (seconds of propagation,
+ * or a testbed path), each driven from outside its machine's run loop: the CPUs are idle
+ * meanwhile (an interrupt would wake them; none is enabled).
+ */
+export function connectedPair(
+  path: number | TestbedPath = 25e-9,
+  macB: Uint8Array = Uint8Array.from([0, 0x1b, 0x21, 0, 0, 0xb]),
+): { cluster: Cluster; a: TestDriver; b: TestDriver } {
+  const ra = rig({ memory: 32 << 20 });
+  const rb = rig({ memory: 32 << 20 });
+  const a = new TestDriver(ra, new Nic82599(ra.m, { name: 'a', mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 0xa]) }));
+  const b = new TestDriver(rb, new Nic82599(rb.m, { name: 'b', mac: macB }));
+  a.init();
+  b.init();
+  ra.cpu.idle();
+  rb.cpu.idle();
+  const cluster = new Cluster();
+  cluster.addNode('a', ra.m);
+  cluster.addNode('b', rb.m);
+  cluster.connect(a.nic, b.nic, path);
+  return { cluster, a, b };
 }

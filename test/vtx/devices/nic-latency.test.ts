@@ -6,7 +6,7 @@ import { Nic82599, Nic82599Config } from '../../../core/vtx/devices/nic-82599.js
 import * as R from '../../../core/vtx/devices/nic-registers.js';
 import { NO_PCIE_LATENCY, PcieLatency, pcieLatencyOf } from '../../../core/vtx/devices/pcie-latency.js';
 import { rig } from '../helpers.js';
-import { NIC_MAC, TestDriver, buildFrame, drainEvents, nicRig } from './nic-driver.js';
+import { NIC_MAC, buildFrame, connectedPair, drainEvents, nicRig } from './nic-driver.js';
 
 const segment = (i: number): Uint8Array =>
   buildFrame({ src: '10.0.0.1', dst: '10.0.0.2', srcPort: 40000 + i, dstPort: 7, payload: 64, checksums: 'seed', ipId: i });
@@ -113,21 +113,7 @@ describe('82599 I/O path latencies (PCIe, the MAC pipeline)', () => {
 });
 
 /** Two bare 82599 ports on the IX testbed's path (cables and the Trident+ switch), each driven from outside. */
-function testbedPair(): { cluster: Cluster; a: TestDriver; b: TestDriver } {
-  const ra = rig({ memory: 32 << 20 });
-  const rb = rig({ memory: 32 << 20 });
-  const a = new TestDriver(ra, new Nic82599(ra.m, { name: 'a', mac: Uint8Array.from([0, 0x1b, 0x21, 0, 0, 0xa]) }));
-  const b = new TestDriver(rb, new Nic82599(rb.m, { name: 'b', mac: NIC_MAC }));
-  a.init();
-  b.init();
-  ra.cpu.idle();
-  rb.cpu.idle();
-  const cluster = new Cluster();
-  cluster.addNode('a', ra.m);
-  cluster.addNode('b', rb.m);
-  cluster.connect(a.nic, b.nic, IX_TESTBED_PATH);
-  return { cluster, a, b };
-}
+const testbedPair = (): ReturnType<typeof connectedPair> => connectedPair(IX_TESTBED_PATH, NIC_MAC);
 
 /** A frame from a's doorbell store to its write-back landing in b's RAM; every time in ps of cluster time. */
 function oneWay(): { store: number; landed: number; lastBit: number } {
