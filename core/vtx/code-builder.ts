@@ -71,7 +71,7 @@ export class CodeBuilder {
       prev = op.cpl;
     }
     const bytes = new Uint8Array(Math.ceil(Math.max(off, 1) / PAGE_SIZE) * PAGE_SIZE);
-    for (const { at, entry } of layout) bytes.set(this.natives.stubBytes(entry), at);
+    for (const { at, entry } of layout) this.natives.writeStub(bytes, at, entry);
     this.built = bytes;
     return bytes;
   }

@@ -68,11 +68,19 @@ export class NativeCodeRegistry {
     return entry;
   }
 
-  stubBytes(entry: NativeEntry): Uint8Array {
-    const b = new Uint8Array(NATIVE_STUB_LENGTH);
-    b.set(STUB_PREFIX);
-    new DataView(b.buffer).setUint32(3, entry.id, true);
-    return b;
+  /**
+   * Writes the stub of `entry` into `into` at `at` (no allocation: a machine's boot writes
+   * hundreds of them).
+   */
+  writeStub(into: Uint8Array, at: number, entry: NativeEntry): void {
+    into[at] = STUB_PREFIX[0];
+    into[at + 1] = STUB_PREFIX[1];
+    into[at + 2] = STUB_PREFIX[2];
+    const id = entry.id;
+    into[at + 3] = id & 0xff;
+    into[at + 4] = (id >>> 8) & 0xff;
+    into[at + 5] = (id >>> 16) & 0xff;
+    into[at + 6] = id >>> 24;
   }
 
   /**
@@ -99,8 +107,10 @@ export class NativeCodeRegistry {
 
   /** Writes the stub of `entry` at physical address `pa` (it must not cross a page) and binds it. */
   install(mem: PhysicalMemory, pa: number, entry: NativeEntry): void {
+    if (!mem.contains(pa, NATIVE_STUB_LENGTH)) throw new Error(`native '${entry.name}': stub at 0x${pa.toString(16)} is outside RAM`);
     this.bind(entry, pa);
-    mem.writeBytes(pa, this.stubBytes(entry));
+    this.writeStub(mem.u8, pa, entry);
+    mem.hostWriteHook?.(pa, NATIVE_STUB_LENGTH);
   }
 
   /** The frame at host-physical `pa` went back to the allocator: its natives can never run again. */

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CR4_FSGSBASE, CR4_SMEP, FEC_I, FEC_P, PAGE_SIZE, Vector } from '../../core/vtx/arch.js';
-import { NATIVE_STUB_LENGTH } from '../../core/vtx/native-code.js';
+import { NATIVE_STUB_LENGTH, NativeEntry } from '../../core/vtx/native-code.js';
 import { enterUser, hex, placeKernel, placeUser, reg, runFrom, runKernel, runUser, setup } from './harness.js';
 
 /** mov ax, SEL; mov SREG, ax (SREG by its ModRM reg field: 0 ES, 2 SS, 3 DS, 4 FS, 5 GS). */
@@ -107,6 +107,13 @@ describe('MOV to a segment register at CPL 0', () => {
   });
 });
 
+/** The 7 bytes of a native's stub, as guest code could copy them. */
+function stubOf(env: ReturnType<typeof setup>, entry: NativeEntry): Uint8Array {
+  const b = new Uint8Array(NATIVE_STUB_LENGTH);
+  env.m.natives.writeStub(b, 0, entry);
+  return b;
+}
+
 describe('the native-code bridge: a native runs only where it was bound, at its CPL', () => {
   it('a copy of a native\'s stub at another address is UD0: #UD, and the native does not run', () => {
     const env = setup();
@@ -114,7 +121,7 @@ describe('the native-code bridge: a native runs only where it was bound, at its 
     const at = env.boot.native('secret', () => void ran++);
     const entry = env.m.natives.entries.find((e) => e.name === 'secret')!;
     expect(entry.pa).toBe(env.boot.pa(at)); // bound where boot.native placed it
-    const copy = env.m.natives.stubBytes(entry);
+    const copy = stubOf(env, entry);
     const p = placeKernel(env, copy);
     runFrom(env, p.va);
     expect(ran).toBe(0);
@@ -147,7 +154,7 @@ describe('the native-code bridge: a native runs only where it was bound, at its 
     const again = env.m.frames.alloc();
     expect(again).toBe(pa);
     env.boot.pt.map(0x50_0000, again, 0x7 /* P|W|U */, 0);
-    env.m.mem.writeBytes(again, env.m.natives.stubBytes(entry));
+    env.m.mem.writeBytes(again, stubOf(env, entry));
     enterUser(env);
     runFrom(env, 0x50_0000);
     expect(ran).toBe(0);
