@@ -163,5 +163,7 @@ export function runElf(path: string, args: string[], opts: RunElfOptions): ExecR
     }
     if (m.tracer.dropped > 0) say(`dunesim: --trace ${opts.trace}: the first ${m.tracer.limit.toLocaleString('en-US')} events kept, ${m.tracer.dropped.toLocaleString('en-US')} dropped\n`);
   }
+  // Everything is read off the machine: its RAM serves the next one (ram-pool.ts).
+  m.release();
   return { exitCode, stats };
 }

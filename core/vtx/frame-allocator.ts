@@ -92,6 +92,15 @@ export class FrameAllocator {
     }
   }
 
+  /**
+   * Frames from here up have never been handed out. They are zero: `alloc` hands them out
+   * without zeroing, so nothing may write them before (RamPool relies on it to zero a machine's
+   * memory for reuse only below this frame).
+   */
+  get highWater(): number {
+    return this.next;
+  }
+
   get freeFrames(): number {
     return this.freeCount + (this.limit - this.next);
   }

@@ -1,4 +1,5 @@
 import { ConfigError } from '../config-error.js';
+import { PAGE_SIZE } from './arch.js';
 import { Stats } from '../stats.js';
 import { Tracer } from '../tracer.js';
 import { MmioBus, PortBus } from './devices/bus.js';
@@ -88,6 +89,15 @@ export class Machine {
     const tlb = config.pagingStructureCaches === false ? { ...profile.tlb, psc: undefined } : profile.tlb;
     for (let i = 0; i < n; i++) this.cpus.push(new Cpu(i, env, tlb));
     for (const observe of Machine.observers) observe(this);
+  }
+
+  /**
+   * The machine is done and nothing will look at its memory again: its RAM goes back to the
+   * process's pool for the next machine of the same size (ram-pool.ts). Frames above the
+   * allocator's high-water mark were never handed out, so they are still zero.
+   */
+  release(): void {
+    this.mem.release(this.frames.highWater * PAGE_SIZE);
   }
 
   get profile(): ProfileFile {

@@ -1,6 +1,7 @@
 import { PAGE_SIZE } from './arch.js';
 import { ConfigError } from '../config-error.js';
 import type { MmioBus } from './devices/bus.js';
+import { RAM_POOL } from './ram-pool.js';
 
 /** The largest ArrayBuffer Node 20 (V8 11) can allocate. */
 export const MAX_PHYSICAL_MEMORY = 2 ** 32;
@@ -20,12 +21,13 @@ export const MAX_PHYSICAL_MEMORY = 2 ** 32;
 export class PhysicalMemory {
   readonly size: number;
   readonly frames: number;
-  readonly buffer: ArrayBuffer;
-  readonly u8: Uint8Array;
-  readonly u16: Uint16Array;
-  readonly u32: Uint32Array;
-  readonly i32: Int32Array;
-  readonly dv: DataView;
+  // Not readonly only for `release`, which points them at nothing.
+  buffer: ArrayBuffer;
+  u8: Uint8Array;
+  u16: Uint16Array;
+  u32: Uint32Array;
+  i32: Int32Array;
+  dv: DataView;
   /** High half of the last `read64`. */
   hi = 0;
   /**
@@ -54,12 +56,31 @@ export class PhysicalMemory {
     }
     this.size = size;
     this.frames = size / PAGE_SIZE;
-    this.buffer = new ArrayBuffer(size);
+    // A buffer a finished machine of the same size gave back, zeroed again (ram-pool.ts).
+    this.buffer = RAM_POOL.take(size) ?? new ArrayBuffer(size);
     this.u8 = new Uint8Array(this.buffer);
     this.u16 = new Uint16Array(this.buffer);
     this.u32 = new Uint32Array(this.buffer);
     this.i32 = new Int32Array(this.buffer);
     this.dv = new DataView(this.buffer);
+  }
+
+  /**
+   * The machine is done: its buffer goes back to the pool for the next machine of the same size
+   * (ram-pool.ts), of which only bytes [0, dirty) may be non-zero. The views are pointed at an
+   * empty buffer, so a leftover reference reads nothing instead of the next machine's memory.
+   */
+  release(dirty: number): void {
+    const b = this.buffer;
+    if (b.byteLength === 0) return;
+    const none = new ArrayBuffer(0);
+    this.buffer = none;
+    this.u8 = new Uint8Array(none);
+    this.u16 = new Uint16Array(none);
+    this.u32 = new Uint32Array(none);
+    this.i32 = new Int32Array(none);
+    this.dv = new DataView(none);
+    RAM_POOL.give(b, dirty);
   }
 
   /**
